@@ -1,0 +1,2 @@
+//! The `lingong` binary.
+fn main() {}

@@ -1,0 +1,1 @@
+//! lingong-node placeholder (being written).

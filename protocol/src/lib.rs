@@ -1,0 +1,13 @@
+//! lingong-protocol: the pure core of lingong.
+//!
+//! Everything here is deterministic and free of IO: no sockets, no files, no clock reads, no
+//! tokio, no sled. Time is always passed in by the caller. The node (`lingong-node`) and the
+//! simulator (`lingong-sim`) are two drivers of the same code.
+//!
+//! Layout:
+//! - [`region`]: statistical division codes and the bundled Guizhou division table.
+//! - [`occupation`]: the 2022 national occupation classification with everyday aliases.
+//! - [`reconcile`]: range-based set reconciliation over `(timestamp, id)` items.
+pub mod occupation;
+pub mod reconcile;
+pub mod region;

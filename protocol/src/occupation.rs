@@ -1,0 +1,1 @@
+//! Occupation codes (being written).

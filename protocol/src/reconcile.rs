@@ -1,0 +1,1 @@
+//! Range-based reconciliation (being written).

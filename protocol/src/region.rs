@@ -1,0 +1,1 @@
+//! Region codes (being written).

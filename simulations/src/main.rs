@@ -1,0 +1,2 @@
+//! The `lingong-sim` binary.
+fn main() {}
