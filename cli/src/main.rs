@@ -1,2 +1,372 @@
-//! The `lingong` binary.
-fn main() {}
+//! The `lingong` binary: parses the command line (clap), installs logging (tracing), and hands
+//! each command to `lingong-node`. No logic of its own beyond turning arguments into a
+//! [`Request`] and the result into output and an exit status (0 ok, 2 bad input, 1 other).
+
+mod output;
+
+use clap::{Args, Parser, Subcommand};
+use lingong_node::control::{Failure, execute};
+use lingong_node::home::Home;
+use lingong_node::station::{PostFields, Request, WorkerFields};
+use serde_json::Value;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "lingong",
+    version,
+    about = "零工 lingong: a signed peer-to-peer node of Guizhou's public gig-work service"
+)]
+struct Cli {
+    /// The node's home folder (key, config, store).
+    #[arg(long, global = true, env = "LINGONG_HOME")]
+    home: Option<PathBuf>,
+    /// Print exactly one JSON value on stdout.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Language of messages: zh or en (default from LANG).
+    #[arg(long, global = true)]
+    lang: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create this node's key and configuration.
+    Init {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        region: String,
+        #[arg(long)]
+        listen: Vec<String>,
+        #[arg(long)]
+        http: Option<String>,
+    },
+    /// Certificates: request, issue, install, show, revoke.
+    #[command(subcommand)]
+    Cert(CertCommand),
+    /// Job posts (岗位).
+    #[command(subcommand)]
+    Post(PostCommand),
+    /// Flexible workers (灵活就业人员).
+    #[command(subcommand)]
+    Worker(WorkerCommand),
+    /// The directory of markets and stations (名录).
+    #[command(subcommand)]
+    Directory(DirectoryCommand),
+    /// What this node holds and whom it talks to.
+    Status,
+    /// Build a five-level network on this machine with sample data.
+    Demo {
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum CertCommand {
+    /// A certificate request for this node.
+    Request {
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Sign a child's request.
+    Issue {
+        #[arg(long)]
+        request: PathBuf,
+        #[arg(long, default_value_t = 365)]
+        days: u32,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Verify a certificate chain and install it.
+    Install { file: PathBuf },
+    /// Show the installed chain.
+    Show,
+    /// Revoke a node in this node's jurisdiction.
+    Revoke {
+        node_id: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+}
+
+#[derive(Args, Default)]
+struct PostArgs {
+    #[arg(long)]
+    title: Option<String>,
+    /// Occupation code (e.g. 4-10-01-06) or an everyday name (e.g. 钟点工).
+    #[arg(long)]
+    occupation: Option<String>,
+    /// Yuan per unit.
+    #[arg(long)]
+    wage: Option<f64>,
+    /// day, hour, piece or month.
+    #[arg(long)]
+    unit: Option<String>,
+    #[arg(long)]
+    headcount: Option<i64>,
+    /// Region the post is advertised in (defaults to this station's region).
+    #[arg(long)]
+    reach: Option<String>,
+    /// YYYY-MM-DD (default: 30 days from today).
+    #[arg(long)]
+    expires: Option<String>,
+    #[arg(long)]
+    location: Option<String>,
+    #[arg(long)]
+    contact: Option<String>,
+    #[arg(long)]
+    description: Option<String>,
+}
+
+impl PostArgs {
+    fn into_fields(self, status: Option<String>) -> PostFields {
+        PostFields {
+            title: self.title,
+            occupation: self.occupation,
+            wage: self.wage,
+            unit: self.unit,
+            headcount: self.headcount,
+            reach: self.reach,
+            expires: self.expires,
+            location: self.location,
+            contact: self.contact,
+            description: self.description,
+            status,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum PostCommand {
+    Create(PostArgs),
+    List {
+        #[arg(long)]
+        region: Option<String>,
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        occupation: Option<String>,
+    },
+    Show {
+        id: String,
+    },
+    Update {
+        id: String,
+        #[arg(long)]
+        status: Option<String>,
+        #[command(flatten)]
+        fields: PostArgs,
+    },
+    Review {
+        id: String,
+        #[arg(long, conflicts_with = "reject", required_unless_present = "reject")]
+        approve: bool,
+        #[arg(long)]
+        reject: bool,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    Export {
+        id: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum WorkerCommand {
+    Register {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        id_number: String,
+        #[arg(long)]
+        phone: String,
+        /// Occupation codes or names, comma-separated.
+        #[arg(long)]
+        skills: Option<String>,
+        #[arg(long)]
+        wage_min: Option<f64>,
+        /// older, disabled, long-wait (comma-separated).
+        #[arg(long)]
+        flags: Option<String>,
+    },
+    List,
+}
+
+#[derive(Subcommand)]
+enum DirectoryCommand {
+    Set {
+        #[arg(long)]
+        address: Option<String>,
+        #[arg(long)]
+        hours: Option<String>,
+        #[arg(long)]
+        hotline: Option<String>,
+        #[arg(long)]
+        services: Option<String>,
+    },
+    List,
+}
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("LINGONG_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let lang = cli.lang.clone().unwrap_or_else(|| {
+        let l = std::env::var("LANG").unwrap_or_default();
+        if l.starts_with("zh") {
+            "zh".into()
+        } else {
+            "en".into()
+        }
+    });
+    let home = Home::new(cli.home.clone());
+    let json = cli.json;
+    let status = match run(cli.command, &home, &lang) {
+        Ok(value) => {
+            output::print_value(&value, json);
+            0
+        }
+        Err(failure) => {
+            output::print_failure(&failure, json, &lang);
+            if failure.is_usage() { 2 } else { 1 }
+        }
+    };
+    std::process::exit(status);
+}
+
+fn read_json_file(path: &PathBuf, field: &str) -> Result<Value, Failure> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| lingong_node::error::NodeError::io(path, e))?;
+    serde_json::from_str(&text).map_err(|e| {
+        Failure::Local(lingong_node::error::NodeError::usage(
+            field,
+            format!("{} is not JSON: {e}", path.display()),
+            format!("{} 不是 JSON 文件：{e}", path.display()),
+        ))
+    })
+}
+
+fn write_out(out: Option<PathBuf>, value: Value) -> Result<Value, Failure> {
+    if let Some(path) = out {
+        let text = serde_json::to_string_pretty(&value).expect("json");
+        lingong_node::home::write_atomically(&path, text.as_bytes())?;
+    }
+    Ok(value)
+}
+
+fn run(command: Command, home: &Home, lang: &str) -> Result<Value, Failure> {
+    let request = match command {
+        Command::Init {
+            name,
+            region,
+            listen,
+            http,
+        } => {
+            return Ok(lingong_node::station::init(
+                home, &name, &region, listen, http,
+            )?);
+        }
+        Command::Demo { dir } => return Ok(lingong_node::demo::run(dir, lang)?),
+        Command::Cert(CertCommand::Request { out }) => {
+            return write_out(out, execute(home, Request::CertRequest)?);
+        }
+        Command::Cert(CertCommand::Issue { request, days, out }) => {
+            let value = read_json_file(&request, "--request")?;
+            let request = serde_json::from_value(value).map_err(|e| {
+                Failure::Local(lingong_node::error::NodeError::usage(
+                    "--request",
+                    format!("not a certificate request: {e}"),
+                    format!("不是证书申请文件：{e}"),
+                ))
+            })?;
+            return write_out(out, execute(home, Request::CertIssue { request, days })?);
+        }
+        Command::Cert(CertCommand::Install { file }) => Request::CertInstall {
+            chain: read_json_file(&file, "FILE")?,
+        },
+        Command::Cert(CertCommand::Show) => Request::CertShow,
+        Command::Cert(CertCommand::Revoke { node_id, reason }) => {
+            Request::CertRevoke { node_id, reason }
+        }
+        Command::Post(PostCommand::Create(args)) => Request::PostCreate(args.into_fields(None)),
+        Command::Post(PostCommand::List {
+            region,
+            status,
+            occupation,
+        }) => Request::PostList {
+            region,
+            status,
+            occupation,
+        },
+        Command::Post(PostCommand::Show { id }) => Request::PostShow { id },
+        Command::Post(PostCommand::Update { id, status, fields }) => Request::PostUpdate {
+            id,
+            fields: fields.into_fields(status),
+        },
+        Command::Post(PostCommand::Review {
+            id,
+            approve,
+            reject: _,
+            reason,
+        }) => Request::PostReview {
+            id,
+            approve,
+            reason,
+        },
+        Command::Post(PostCommand::Export { id, out }) => {
+            let out = std::path::absolute(&out).unwrap_or(out);
+            Request::PostExport {
+                id,
+                out: out.display().to_string(),
+            }
+        }
+        Command::Worker(WorkerCommand::Register {
+            name,
+            id_number,
+            phone,
+            skills,
+            wage_min,
+            flags,
+        }) => Request::WorkerRegister(WorkerFields {
+            name,
+            id_number,
+            phone,
+            skills,
+            wage_min,
+            flags,
+        }),
+        Command::Worker(WorkerCommand::List) => Request::WorkerList,
+        Command::Directory(DirectoryCommand::Set {
+            address,
+            hours,
+            hotline,
+            services,
+        }) => Request::DirectorySet {
+            address,
+            hours,
+            hotline,
+            services,
+        },
+        Command::Directory(DirectoryCommand::List) => Request::DirectoryList,
+        Command::Status => Request::Status,
+    };
+    execute(home, request)
+}

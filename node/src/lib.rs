@@ -1,1 +1,15 @@
-//! lingong-node placeholder (being written).
+//! lingong-node: one lingong node.
+//!
+//! Layout:
+//! - [`home`]: the home folder (key, config, certificate, store paths) and [`home::Config`].
+//! - [`store`]: [`store::SledStore`], the protocol's store contract over sled, plus the local
+//!   private table of clear ID numbers.
+//! - [`station`]: the station's services behind every command ([`station::Request`]).
+//! - [`control`]: the daemon control socket and the command path through it.
+//! - [`error`]: [`error::NodeError`], bilingual, with exit-status classification.
+pub mod control;
+pub mod demo;
+pub mod error;
+pub mod home;
+pub mod station;
+pub mod store;

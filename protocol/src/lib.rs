@@ -8,6 +8,19 @@
 //! - [`region`]: statistical division codes and the bundled Guizhou division table.
 //! - [`occupation`]: the 2022 national occupation classification with everyday aliases.
 //! - [`reconcile`]: range-based set reconciliation over `(timestamp, id)` items.
+pub mod accept;
+pub mod author;
+pub mod canon;
+pub mod cert;
+pub mod dates;
+pub mod envelope;
+pub mod error;
+pub mod keys;
 pub mod occupation;
 pub mod reconcile;
+pub mod record;
 pub mod region;
+pub mod scope;
+pub mod store;
+
+pub use error::{Error, Result};

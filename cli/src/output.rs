@@ -1,0 +1,107 @@
+//! Printing results: `--json` prints exactly one JSON value on stdout; otherwise a readable
+//! table (lists) or key/value lines (objects). Failures go to stderr as one line, and with
+//! `--json` also as `{"error": {"code", "message"}}` on stdout.
+
+use lingong_node::control::Failure;
+use serde_json::Value;
+
+pub fn print_value(value: &Value, json: bool) {
+    if json {
+        println!("{}", serde_json::to_string(value).expect("json"));
+        return;
+    }
+    match value {
+        Value::Array(rows) if rows.is_empty() => println!("(none / 无)"),
+        Value::Array(rows) => print_table(rows),
+        Value::Object(map) => {
+            for (k, v) in map {
+                println!("{k:>18}: {}", cell(v));
+            }
+        }
+        other => println!("{}", cell(other)),
+    }
+}
+
+fn cell(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "-".into(),
+        Value::Array(items) if items.iter().all(|i| !i.is_object()) => {
+            items.iter().map(cell).collect::<Vec<_>>().join(",")
+        }
+        other => other.to_string(),
+    }
+}
+
+fn print_table(rows: &[Value]) {
+    let mut columns: Vec<String> = Vec::new();
+    for row in rows {
+        if let Value::Object(m) = row {
+            for k in m.keys() {
+                if !columns.contains(k) && columns.len() < 9 {
+                    columns.push(k.clone());
+                }
+            }
+        }
+    }
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            columns
+                .iter()
+                .map(|c| {
+                    let s = cell(r.get(c).unwrap_or(&Value::Null));
+                    if s.chars().count() > 34 {
+                        format!("{}…", s.chars().take(33).collect::<String>())
+                    } else {
+                        s
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let width = |i: usize| {
+        cells
+            .iter()
+            .map(|r| display_width(&r[i]))
+            .chain([columns[i].len()])
+            .max()
+            .unwrap_or(0)
+    };
+    let widths: Vec<usize> = (0..columns.len()).map(width).collect();
+    let line = |items: &[String]| {
+        items
+            .iter()
+            .zip(&widths)
+            .map(|(s, w)| format!("{s}{}", " ".repeat(w - display_width(s))))
+            .collect::<Vec<_>>()
+            .join("  ")
+    };
+    println!("{}", line(&columns));
+    for r in &cells {
+        println!("{}", line(r));
+    }
+}
+
+/// Terminal width of text: CJK characters take two columns.
+fn display_width(s: &str) -> usize {
+    s.chars()
+        .map(|c| if (c as u32) >= 0x1100 { 2 } else { 1 })
+        .sum()
+}
+
+pub fn print_failure(failure: &Failure, json: bool, lang: &str) {
+    let message = failure.message(lang);
+    let prefix = if lang.starts_with("zh") {
+        "错误"
+    } else {
+        "error"
+    };
+    eprintln!("{prefix}: {message}");
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"error": {"code": failure.code(), "message": message}})
+        );
+    }
+}

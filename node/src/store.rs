@@ -1,0 +1,340 @@
+//! The node's durable store: [`SledStore`] implements the protocol's [`Store`] over one sled
+//! tree with key prefixes, plus the station's local private table.
+//!
+//! Layout (every key starts with a one-byte prefix; PROTOCOL.md has nothing to say about it,
+//! it is private to a node):
+//! - `e` id(32) → envelope bytes (canonical wire form)
+//! - `m` id(32) → replication metadata ([`ItemMeta`], postcard)
+//! - `l` author(32) seq(8) → envelope id: the author's log, for fork and gap detection
+//! - `r` creator(32) serial(8) → record state (postcard; the document's listing view as JSON text)
+//! - `s` short id(16) → creator(32) serial(8): lookup by the id users type
+//! - `a` key(32) → author (chain bytes, highest sequence number, envelope count)
+//! - `v` key(32) → revocation in force
+//! - `x` counter(8) → evidence of misbehaviour (forks)
+//! - `P` record short id(16) → a worker's clear ID number: local only, never replicated
+//! - `H` id hash(32) → worker record short id: de-duplication of registrations
+//!
+//! Architecture invariant: a [`Batch`] is written with one `apply_batch` followed by one
+//! `flush`, so after a kill -9 every change reported as accepted is on disk and no change is
+//! half-applied.
+
+use lingong_protocol::cert::CertChain;
+use lingong_protocol::envelope::{Envelope, EnvelopeId};
+use lingong_protocol::keys::PublicKey;
+use lingong_protocol::record::{RecordId, RecordKind};
+use lingong_protocol::region::RegionCode;
+use lingong_protocol::store::{
+    AuthorInfo, Batch, Evidence, ItemMeta, Op, RecordState, RevocationInfo, Store, StoreError,
+};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// The sled-backed store of one node.
+pub struct SledStore {
+    db: sled::Db,
+    tree: sled::Tree,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredRecord {
+    kind: RecordKind,
+    creator: PublicKey,
+    serial: u64,
+    region: RegionCode,
+    reach: RegionCode,
+    created_ms: i64,
+    updated_ms: i64,
+    changes: Vec<EnvelopeId>,
+    doc: Option<Vec<u8>>,
+    waiting: bool,
+    view_json: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredAuthor {
+    chain: Vec<u8>,
+    max_seq: u64,
+    envelopes: u64,
+}
+
+fn err(e: impl std::fmt::Display) -> StoreError {
+    StoreError(e.to_string())
+}
+
+fn key(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + parts.iter().map(|p| p.len()).sum::<usize>());
+    k.push(prefix);
+    for p in parts {
+        k.extend_from_slice(p);
+    }
+    k
+}
+
+fn record_key(id: &RecordId) -> Vec<u8> {
+    key(b'r', &[&id.creator.0, &id.serial.to_be_bytes()])
+}
+
+impl SledStore {
+    /// Opens (or creates) the store in `dir`.
+    pub fn open(dir: &Path) -> Result<SledStore, StoreError> {
+        let db = sled::Config::new()
+            .path(dir)
+            .mode(sled::Mode::HighThroughput)
+            .open()
+            .map_err(err)?;
+        let tree = db.open_tree("lingong").map_err(err)?;
+        Ok(SledStore { db, tree })
+    }
+
+    fn get_postcard<T: serde::de::DeserializeOwned>(
+        &self,
+        k: &[u8],
+    ) -> Result<Option<T>, StoreError> {
+        match self.tree.get(k).map_err(err)? {
+            Some(v) => Ok(Some(postcard::from_bytes(&v).map_err(err)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Every record of `kind` (listing; reads the stored views, never the documents' changes).
+    pub fn records_of(&self, kind: Option<RecordKind>) -> Result<Vec<RecordState>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.tree.scan_prefix([b'r']) {
+            let (_, v) = item.map_err(err)?;
+            let state = decode_record(&v)?;
+            if kind.is_none_or(|k| k == state.kind) {
+                out.push(state);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Finds a record by the id users type: the full 32 hex digits or a unique prefix of 8+.
+    pub fn find_record(&self, short_hex: &str) -> Result<Vec<RecordId>, StoreError> {
+        let s = short_hex.trim().to_ascii_lowercase();
+        let bytes = hex::decode(if s.len() % 2 == 1 {
+            &s[..s.len() - 1]
+        } else {
+            &s
+        })
+        .unwrap_or_default();
+        let mut found = Vec::new();
+        for item in self.tree.scan_prefix(key(b's', &[&bytes])) {
+            let (k, v) = item.map_err(err)?;
+            if hex::encode(&k[1..]).starts_with(&s) && v.len() == 40 {
+                let creator = PublicKey(v[..32].try_into().expect("32 bytes"));
+                let serial = u64::from_be_bytes(v[32..].try_into().expect("8 bytes"));
+                found.push(RecordId { creator, serial });
+            }
+        }
+        Ok(found)
+    }
+
+    /// All authors known here.
+    pub fn authors(&self) -> Result<Vec<AuthorInfo>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.tree.scan_prefix([b'a']) {
+            let (k, v) = item.map_err(err)?;
+            out.push(decode_author(&k[1..], &v)?);
+        }
+        Ok(out)
+    }
+
+    /// All revocations in force.
+    pub fn revocations(&self) -> Result<Vec<RevocationInfo>, StoreError> {
+        self.tree
+            .scan_prefix([b'v'])
+            .map(|i| postcard::from_bytes(&i.map_err(err)?.1).map_err(err))
+            .collect()
+    }
+
+    /// Evidence of misbehaviour (forks) recorded so far.
+    pub fn evidence(&self) -> Result<Vec<Evidence>, StoreError> {
+        self.tree
+            .scan_prefix([b'x'])
+            .map(|i| postcard::from_bytes(&i.map_err(err)?.1).map_err(err))
+            .collect()
+    }
+
+    /// The envelope ids of an author's log, by sequence number.
+    pub fn author_log(&self, author: &PublicKey) -> Result<Vec<(u64, EnvelopeId)>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.tree.scan_prefix(key(b'l', &[&author.0])) {
+            let (k, v) = item.map_err(err)?;
+            let seq = u64::from_be_bytes(k[33..41].try_into().map_err(err)?);
+            out.push((seq, v.as_ref().try_into().map_err(err)?));
+        }
+        Ok(out)
+    }
+
+    /// Stores a worker's clear ID number in the local private table together with its dedup
+    /// hash, in one atomic durable write. Never replicated.
+    pub fn put_private_id(
+        &self,
+        record: &RecordId,
+        id_number: &str,
+        id_hash: &[u8; 32],
+    ) -> Result<(), StoreError> {
+        let mut b = sled::Batch::default();
+        b.insert(key(b'P', &[&record.short()]), id_number.as_bytes());
+        b.insert(key(b'H', &[id_hash]), &record.short()[..]);
+        self.tree.apply_batch(b).map_err(err)?;
+        self.db.flush().map_err(err)?;
+        Ok(())
+    }
+
+    /// The worker record already registered with this ID hash, if any.
+    pub fn worker_by_id_hash(&self, id_hash: &[u8; 32]) -> Result<Option<[u8; 16]>, StoreError> {
+        Ok(self
+            .tree
+            .get(key(b'H', &[id_hash]))
+            .map_err(err)?
+            .and_then(|v| v.as_ref().try_into().ok()))
+    }
+
+    /// Size of the store on disk, in bytes.
+    pub fn size_on_disk(&self) -> u64 {
+        self.db.size_on_disk().unwrap_or(0)
+    }
+}
+
+fn decode_record(v: &[u8]) -> Result<RecordState, StoreError> {
+    let s: StoredRecord = postcard::from_bytes(v).map_err(err)?;
+    Ok(RecordState {
+        kind: s.kind,
+        creator: s.creator,
+        serial: s.serial,
+        region: s.region,
+        reach: s.reach,
+        created_ms: s.created_ms,
+        updated_ms: s.updated_ms,
+        changes: s.changes,
+        doc: s.doc,
+        waiting: s.waiting,
+        view: serde_json::from_str(&s.view_json).map_err(err)?,
+    })
+}
+
+fn decode_author(k: &[u8], v: &[u8]) -> Result<AuthorInfo, StoreError> {
+    let s: StoredAuthor = postcard::from_bytes(v).map_err(err)?;
+    Ok(AuthorInfo {
+        key: PublicKey(k.try_into().map_err(err)?),
+        chain: CertChain::from_bytes(&s.chain).map_err(err)?,
+        max_seq: s.max_seq,
+        envelopes: s.envelopes,
+    })
+}
+
+impl Store for SledStore {
+    fn envelope(&self, id: &EnvelopeId) -> Result<Option<Envelope>, StoreError> {
+        match self.tree.get(key(b'e', &[id])).map_err(err)? {
+            Some(v) => Ok(Some(Envelope::from_bytes(&v).map_err(err)?)),
+            None => Ok(None),
+        }
+    }
+    fn has_envelope(&self, id: &EnvelopeId) -> Result<Option<bool>, StoreError> {
+        Ok(self
+            .get_postcard::<ItemMeta>(&key(b'm', &[id]))?
+            .map(|m| m.has_payload))
+    }
+    fn envelope_at(&self, author: &PublicKey, seq: u64) -> Result<Option<EnvelopeId>, StoreError> {
+        Ok(self
+            .tree
+            .get(key(b'l', &[&author.0, &seq.to_be_bytes()]))
+            .map_err(err)?
+            .and_then(|v| v.as_ref().try_into().ok()))
+    }
+    fn record(&self, id: &RecordId) -> Result<Option<RecordState>, StoreError> {
+        self.tree
+            .get(record_key(id))
+            .map_err(err)?
+            .map(|v| decode_record(&v))
+            .transpose()
+    }
+    fn author(&self, k: &PublicKey) -> Result<Option<AuthorInfo>, StoreError> {
+        self.tree
+            .get(key(b'a', &[&k.0]))
+            .map_err(err)?
+            .map(|v| decode_author(&k.0, &v))
+            .transpose()
+    }
+    fn revocation(&self, k: &PublicKey) -> Result<Option<RevocationInfo>, StoreError> {
+        self.get_postcard(&key(b'v', &[&k.0]))
+    }
+    fn items(&self) -> Result<Vec<ItemMeta>, StoreError> {
+        self.tree
+            .scan_prefix([b'm'])
+            .map(|i| postcard::from_bytes(&i.map_err(err)?.1).map_err(err))
+            .collect()
+    }
+    fn commit(&mut self, batch: Batch) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut b = sled::Batch::default();
+        for op in batch.ops {
+            match op {
+                Op::PutEnvelope(env, meta) => {
+                    b.insert(key(b'e', &[&meta.id]), env.to_bytes());
+                    b.insert(
+                        key(b'm', &[&meta.id]),
+                        postcard::to_allocvec(&meta).map_err(err)?,
+                    );
+                    b.insert(
+                        key(b'l', &[&env.header.author.0, &env.header.seq.to_be_bytes()]),
+                        &meta.id[..],
+                    );
+                }
+                Op::PutRecord(id, s) => {
+                    let stored = StoredRecord {
+                        kind: s.kind,
+                        creator: s.creator,
+                        serial: s.serial,
+                        region: s.region,
+                        reach: s.reach,
+                        created_ms: s.created_ms,
+                        updated_ms: s.updated_ms,
+                        changes: s.changes,
+                        doc: s.doc,
+                        waiting: s.waiting,
+                        view_json: serde_json::to_string(&s.view).map_err(err)?,
+                    };
+                    b.insert(
+                        record_key(&id),
+                        postcard::to_allocvec(&stored).map_err(err)?,
+                    );
+                    let mut rid = id.creator.0.to_vec();
+                    rid.extend_from_slice(&id.serial.to_be_bytes());
+                    b.insert(key(b's', &[&id.short()]), rid);
+                }
+                Op::PutAuthor(a) => {
+                    let stored = StoredAuthor {
+                        chain: a.chain.to_bytes(),
+                        max_seq: a.max_seq,
+                        envelopes: a.envelopes,
+                    };
+                    b.insert(
+                        key(b'a', &[&a.key.0]),
+                        postcard::to_allocvec(&stored).map_err(err)?,
+                    );
+                }
+                Op::PutRevocation(r) => {
+                    b.insert(
+                        key(b'v', &[&r.revoked.0]),
+                        postcard::to_allocvec(&r).map_err(err)?,
+                    );
+                }
+                Op::PutEvidence(e) => {
+                    let n = self.db.generate_id().map_err(err)?;
+                    b.insert(
+                        key(b'x', &[&n.to_be_bytes()]),
+                        postcard::to_allocvec(&e).map_err(err)?,
+                    );
+                }
+            }
+        }
+        self.tree.apply_batch(b).map_err(err)?;
+        self.db.flush().map_err(err)?;
+        Ok(())
+    }
+}

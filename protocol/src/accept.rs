@@ -1,0 +1,392 @@
+//! The one accept path: every envelope (a local command, a sync message, a USB bundle, the
+//! simulator) enters a store here.
+//!
+//! Steps, in order: duplicate check (the same envelope twice is a no-op; a header already held
+//! may gain its payload), signature and payload hash, clock sanity, the author's certificate
+//! chain (verified to the province root when the certificate record arrives; checked for
+//! validity and revocation at the envelope's timestamp), the author's log (a second envelope for
+//! a used sequence number is a fork: rejected and kept as evidence), authorization against
+//! jurisdiction, then the record's document is updated. All writes of one envelope go into the
+//! [`Staged`] batch together; the caller commits the batch atomically.
+
+use crate::cert::CertChain;
+use crate::envelope::{Envelope, EnvelopeId};
+use crate::error::{Error, Result};
+use crate::keys::PublicKey;
+use crate::record::{self, RecordId, RecordKind, Revocation};
+use crate::scope::reach_allowed;
+use crate::store::{
+    AuthorInfo, Evidence, ItemMeta, Op, RecordState, RevocationInfo, Staged, Store,
+};
+
+/// How far ahead of the receiver's clock a timestamp may be (clock skew allowance).
+pub const MAX_FUTURE_MS: i64 = 86_400_000;
+
+/// What a node trusts and how much work it does per change.
+#[derive(Clone, Copy, Debug)]
+pub struct AcceptConfig {
+    /// The province root key every chain must end in.
+    pub root: PublicKey,
+    /// Build Automerge documents (the node); `false` keeps only logs and record metadata
+    /// (the simulator, which cannot hold a document per record per node).
+    pub materialize: bool,
+}
+
+/// What accepting an envelope did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Accepted {
+    New,
+    /// Already held: nothing changed.
+    Duplicate,
+    /// The header was held without its payload; now the payload is too.
+    PayloadFilled,
+}
+
+/// Verifies, authorizes and applies one envelope into `staged`. On error nothing of this
+/// envelope is staged, except fork evidence.
+pub fn accept<S: Store + ?Sized>(
+    staged: &mut Staged<'_, S>,
+    cfg: &AcceptConfig,
+    env: &Envelope,
+    now_ms: i64,
+) -> Result<Accepted> {
+    let id = env.id();
+    let held = staged.has_envelope(&id).map_err(store_err)?;
+    match (held, &env.payload) {
+        (Some(true), _) | (Some(false), None) => return Ok(Accepted::Duplicate),
+        (Some(false), Some(_)) => {
+            env.verify_payload()?;
+            let mut ops = Vec::new();
+            if env.header.kind.is_document() {
+                let state = staged.record(&env.header.record).map_err(store_err)?;
+                if let Some(state) = state {
+                    ops.push(apply_to_record(staged, cfg, env, id, state, true)?);
+                }
+            }
+            ops.push(Op::PutEnvelope(Box::new(env.clone()), meta_of(env, id)));
+            staged.put_all(ops);
+            return Ok(Accepted::PayloadFilled);
+        }
+        (None, _) => {}
+    }
+    env.verify_signature()?;
+    let h = &env.header;
+    if h.timestamp_ms > now_ms + MAX_FUTURE_MS {
+        return Err(Error::FromTheFuture {
+            at_ms: h.timestamp_ms,
+        });
+    }
+    let mut ops = Vec::new();
+
+    // The author and its chain.
+    let author = if h.kind == RecordKind::Certificate {
+        let payload = env.payload.as_deref().ok_or_else(|| {
+            Error::invalid(
+                "payload",
+                "a certificate record carries its chain",
+                "证书记录必须携带证书链",
+            )
+        })?;
+        let chain = CertChain::from_bytes(payload)?;
+        let revoked = |k: &PublicKey| matches!(staged.revocation(k), Ok(Some(r)) if r.at_ms <= h.timestamp_ms);
+        chain.verify(&cfg.root, h.timestamp_ms.div_euclid(1000), &revoked)?;
+        let leaf = chain.leaf();
+        if leaf.body.subject != h.author
+            || leaf.hash() != h.cert
+            || leaf.body.region != h.region
+            || !h.is_genesis()
+        {
+            return Err(Error::BrokenChain {
+                detail: "the certificate record does not describe its own author".into(),
+            });
+        }
+        match staged.author(&h.author).map_err(store_err)? {
+            Some(known) => known,
+            None => AuthorInfo {
+                key: h.author,
+                chain,
+                max_seq: 0,
+                envelopes: 0,
+            },
+        }
+    } else {
+        let known = staged
+            .author(&h.author)
+            .map_err(store_err)?
+            .ok_or_else(|| Error::UnknownAuthor {
+                node: h.author.node_id(),
+            })?;
+        if known.chain.leaf().hash() != h.cert {
+            return Err(Error::BrokenChain {
+                detail: "the envelope names a certificate its author does not hold".into(),
+            });
+        }
+        for cert in &known.chain.0 {
+            if !cert.valid_at(h.timestamp_ms.div_euclid(1000)) {
+                return Err(Error::CertExpired {
+                    node: cert.body.subject.node_id(),
+                    at_ms: h.timestamp_ms,
+                    not_before: cert.body.not_before,
+                    not_after: cert.body.not_after,
+                });
+            }
+            if let Some(r) = staged.revocation(&cert.body.subject).map_err(store_err)? {
+                if r.at_ms <= h.timestamp_ms {
+                    return Err(Error::Revoked {
+                        node: cert.body.subject.node_id(),
+                    });
+                }
+            }
+        }
+        known
+    };
+    let author_region = author.region();
+
+    // The author's log: one envelope per sequence number.
+    if let Some(other) = staged.envelope_at(&h.author, h.seq).map_err(store_err)? {
+        if other != id {
+            let first = staged
+                .envelope(&other)
+                .map_err(store_err)?
+                .map(|e| e.header_only().to_bytes())
+                .unwrap_or_default();
+            staged.put(Op::PutEvidence(Evidence {
+                kind: "fork".into(),
+                author: h.author,
+                seq: h.seq,
+                envelopes: vec![first, env.header_only().to_bytes()],
+                detail: format!("two envelopes signed with sequence number {}", h.seq),
+            }));
+            return Err(Error::Fork {
+                author: h.author.node_id(),
+                seq: h.seq,
+            });
+        }
+    }
+
+    // Authorization and the record.
+    let record_id = h.record;
+    let existing = staged.record(&record_id).map_err(store_err)?;
+    match (&existing, h.is_genesis()) {
+        (None, true) => {
+            if h.region != author_region {
+                return Err(Error::OutOfJurisdiction {
+                    issuer: author_region.to_string(),
+                    child: h.region.to_string(),
+                });
+            }
+            let reach_ok = if h.kind == RecordKind::Post {
+                reach_allowed(&h.region, &h.reach)
+            } else {
+                h.reach == h.region
+            };
+            if !reach_ok {
+                return Err(Error::invalid(
+                    "reach",
+                    format!(
+                        "must lie inside {} (the author's county or own area)",
+                        crate::scope::home_area(&h.region)
+                    ),
+                    format!(
+                        "必须在 {} 范围内（作者所在县或本辖区）",
+                        crate::scope::home_area(&h.region)
+                    ),
+                ));
+            }
+        }
+        (Some(_), true) => {
+            return Err(Error::BadChange {
+                detail: "a record can be created only once".into(),
+            });
+        }
+        (None, false) => {
+            return Err(Error::UnknownRecord {
+                record: record_id.to_hex(),
+            });
+        }
+        (Some(state), false) => {
+            if !state.kind.is_document() {
+                return Err(Error::BadChange {
+                    detail: format!("{} records cannot be edited", state.kind.as_str()),
+                });
+            }
+            if state.kind != h.kind || state.region != h.region || state.reach != h.reach {
+                return Err(Error::BadChange {
+                    detail: "kind, region and reach must match the record's".into(),
+                });
+            }
+            if h.author != state.creator && !author_region.is_strict_ancestor_of(&state.region) {
+                return Err(Error::Unauthorized {
+                    author: h.author.node_id(),
+                    record: record_id.to_hex(),
+                });
+            }
+        }
+    }
+
+    match h.kind {
+        RecordKind::Revocation => {
+            let payload = env.payload.as_deref().ok_or_else(|| {
+                Error::invalid(
+                    "payload",
+                    "a revocation carries what it revokes",
+                    "吊销记录必须携带被吊销节点",
+                )
+            })?;
+            let revocation = Revocation::from_bytes(payload)?;
+            let target = staged
+                .author(&revocation.revoked)
+                .map_err(store_err)?
+                .ok_or_else(|| Error::UnknownAuthor {
+                    node: revocation.revoked.node_id(),
+                })?;
+            if !author_region.is_strict_ancestor_of(&target.region()) {
+                return Err(Error::OutOfJurisdiction {
+                    issuer: author_region.to_string(),
+                    child: target.region().to_string(),
+                });
+            }
+            let earlier = staged.revocation(&revocation.revoked).map_err(store_err)?;
+            if earlier.as_ref().is_none_or(|e| e.at_ms > h.timestamp_ms) {
+                ops.push(Op::PutRevocation(RevocationInfo {
+                    revoked: revocation.revoked,
+                    by: h.author,
+                    at_ms: h.timestamp_ms,
+                    reason: revocation.reason,
+                }));
+            }
+            ops.push(Op::PutRecord(record_id, Box::new(new_state(env, id))));
+        }
+        RecordKind::Certificate => ops.push(Op::PutRecord(record_id, Box::new(new_state(env, id)))),
+        _ => {
+            let state = existing.unwrap_or_else(|| {
+                let mut s = new_state(env, id);
+                s.changes.clear();
+                s
+            });
+            ops.push(apply_to_record(staged, cfg, env, id, state, false)?);
+        }
+    }
+
+    let mut author = author;
+    author.max_seq = author.max_seq.max(h.seq);
+    author.envelopes += 1;
+    ops.push(Op::PutAuthor(Box::new(author)));
+    ops.push(Op::PutEnvelope(Box::new(env.clone()), meta_of(env, id)));
+    staged.put_all(ops);
+    Ok(Accepted::New)
+}
+
+/// Applies a document change to the record's state (when the payload is held).
+fn apply_to_record<S: Store + ?Sized>(
+    staged: &Staged<'_, S>,
+    cfg: &AcceptConfig,
+    env: &Envelope,
+    id: EnvelopeId,
+    mut state: RecordState,
+    filling: bool,
+) -> Result<Op> {
+    let h = &env.header;
+    if !filling {
+        state.changes.push(id);
+        state.updated_ms = state.updated_ms.max(h.timestamp_ms);
+        state.created_ms = state.created_ms.min(h.timestamp_ms);
+    }
+    if let (true, Some(change)) = (cfg.materialize, env.payload.as_deref()) {
+        let (doc, waiting) = if state.waiting || filling {
+            let mut all = Vec::with_capacity(state.changes.len());
+            for cid in &state.changes {
+                let payload = if *cid == id {
+                    Some(change.to_vec())
+                } else {
+                    staged
+                        .envelope(cid)
+                        .map_err(store_err)?
+                        .and_then(|e| e.payload)
+                };
+                all.extend(payload);
+            }
+            record::build_document(&all)?
+        } else {
+            record::apply_change(state.doc.as_deref(), change)?
+        };
+        state.view = record::document_view(&doc)?;
+        state.doc = Some(doc);
+        state.waiting = waiting;
+    }
+    Ok(Op::PutRecord(h.record, Box::new(state)))
+}
+
+fn new_state(env: &Envelope, id: EnvelopeId) -> RecordState {
+    let h = &env.header;
+    RecordState {
+        kind: h.kind,
+        creator: h.record.creator,
+        serial: h.record.serial,
+        region: h.region,
+        reach: h.reach,
+        created_ms: h.timestamp_ms,
+        updated_ms: h.timestamp_ms,
+        changes: vec![id],
+        doc: None,
+        waiting: false,
+        view: Default::default(),
+    }
+}
+
+/// The replication metadata of an envelope.
+pub fn meta_of(env: &Envelope, id: EnvelopeId) -> ItemMeta {
+    ItemMeta {
+        id,
+        timestamp_ms: env.header.timestamp_ms,
+        kind: env.header.kind,
+        region: env.header.region,
+        reach: env.header.reach,
+        has_payload: env.payload.is_some(),
+    }
+}
+
+fn store_err(e: crate::store::StoreError) -> Error {
+    Error::BadChange {
+        detail: e.to_string(),
+    }
+}
+
+/// Accepts a batch of envelopes against one staged view and returns, per envelope, what
+/// happened. Retryable failures (an author whose certificate has not arrived) are retried once
+/// after the rest of the batch, since the batch may carry the missing certificate later on.
+pub fn accept_all<S: Store + ?Sized>(
+    staged: &mut Staged<'_, S>,
+    cfg: &AcceptConfig,
+    envelopes: &[Envelope],
+    now_ms: i64,
+) -> Vec<Result<Accepted>> {
+    let mut results: Vec<Result<Accepted>> = envelopes
+        .iter()
+        .map(|e| accept(staged, cfg, e, now_ms))
+        .collect();
+    loop {
+        let mut progressed = false;
+        for (i, env) in envelopes.iter().enumerate() {
+            if matches!(&results[i], Err(e) if e.is_retryable() || matches!(e, Error::UnknownRecord { .. }))
+            {
+                let again = accept(staged, cfg, env, now_ms);
+                if again.is_ok() {
+                    progressed = true;
+                }
+                results[i] = again;
+            }
+        }
+        if !progressed {
+            return results;
+        }
+    }
+}
+
+/// The id of the record an author's next envelope creates.
+pub fn next_record_id(author: &AuthorInfo) -> RecordId {
+    RecordId {
+        creator: author.key,
+        serial: author.max_seq + 1,
+    }
+}

@@ -1,0 +1,426 @@
+//! Jurisdiction certificates: who vouched for a node, for which region, until when.
+//!
+//! The province node self-signs the root. Every other certificate is signed by a node whose
+//! certified region strictly contains the child's region, and names the child's key, region,
+//! level, name and validity window. A [`CertChain`] lists the leaf first and the root last, so a
+//! chain is self-contained: whoever holds the province root key can verify it alone.
+//! Revocations are separate signed records (see [`crate::record::Revocation`]).
+
+use crate::canon::{Hash32, Reader, Writer, sha256};
+use crate::error::{Error, Result};
+use crate::keys::{NodeKey, PublicKey, Signature};
+use crate::region::{Level, RegionCode};
+use serde::{Deserialize, Serialize};
+
+const CERT_DOMAIN: &str = "lingong/cert/v1";
+const REQUEST_DOMAIN: &str = "lingong/cert-request/v1";
+/// Longest node name accepted, in bytes.
+pub const MAX_NAME_BYTES: usize = 200;
+/// Longest chain accepted: province, city, county, township, village, plus one spare level.
+pub const MAX_CHAIN_LEN: usize = 6;
+
+/// A node asking its parent for a certificate; signed by the node itself (proof it holds the key).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertRequest {
+    pub node_id: String,
+    pub public_key: String,
+    pub region: RegionCode,
+    pub level: Level,
+    pub name: String,
+    pub signature: String,
+}
+
+impl CertRequest {
+    fn signed_bytes(subject: &PublicKey, region: &RegionCode, level: Level, name: &str) -> Vec<u8> {
+        let mut w = Writer::with_domain(REQUEST_DOMAIN);
+        w.fixed(&subject.0)
+            .fixed(&region.to_bytes())
+            .u8(level.depth())
+            .str(name);
+        w.finish()
+    }
+
+    pub fn new(key: &NodeKey, region: RegionCode, name: &str) -> Result<CertRequest> {
+        check_name(name)?;
+        let level = region.level();
+        let sig = key.sign(&Self::signed_bytes(&key.public(), &region, level, name));
+        Ok(CertRequest {
+            node_id: key.public().node_id(),
+            public_key: key.public().to_hex(),
+            region,
+            level,
+            name: name.to_string(),
+            signature: sig.to_hex(),
+        })
+    }
+
+    /// The requesting key, after checking the request's own signature.
+    pub fn verify(&self) -> Result<PublicKey> {
+        let key = PublicKey::from_hex(&self.public_key).ok_or_else(|| {
+            Error::invalid(
+                "public_key",
+                "must be 64 hex digits",
+                "必须是 64 位十六进制数",
+            )
+        })?;
+        if key.node_id() != self.node_id {
+            return Err(Error::invalid(
+                "node_id",
+                "does not match public_key",
+                "与 public_key 不一致",
+            ));
+        }
+        if self.level != self.region.level() {
+            return Err(Error::invalid(
+                "level",
+                format!("must be {} for region {}", self.region.level(), self.region),
+                format!(
+                    "区划 {} 的级别应为 {}",
+                    self.region,
+                    self.region.level().name_zh()
+                ),
+            ));
+        }
+        check_name(&self.name)?;
+        let sig = parse_signature(&self.signature)?;
+        if !key.verify(
+            &Self::signed_bytes(&key, &self.region, self.level, &self.name),
+            &sig,
+        ) {
+            return Err(Error::BadSignature {
+                what: "certificate request",
+            });
+        }
+        Ok(key)
+    }
+}
+
+/// One link of a chain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CertBody {
+    pub subject: PublicKey,
+    pub region: RegionCode,
+    pub level: Level,
+    pub issuer: PublicKey,
+    /// Unix seconds.
+    pub not_before: i64,
+    pub not_after: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Certificate {
+    pub body: CertBody,
+    pub name: String,
+    pub signature: Signature,
+}
+
+impl Certificate {
+    /// The bytes the issuer signs (see PROTOCOL.md, "Certificate").
+    pub fn signed_bytes(body: &CertBody, name: &str) -> Vec<u8> {
+        let mut w = Writer::with_domain(CERT_DOMAIN);
+        w.fixed(&body.subject.0)
+            .fixed(&body.region.to_bytes())
+            .u8(body.level.depth())
+            .str(name)
+            .fixed(&body.issuer.0)
+            .i64(body.not_before)
+            .i64(body.not_after);
+        w.finish()
+    }
+
+    pub fn sign(issuer: &NodeKey, body: CertBody, name: &str) -> Certificate {
+        let signature = issuer.sign(&Self::signed_bytes(&body, name));
+        Certificate {
+            body,
+            name: name.to_string(),
+            signature,
+        }
+    }
+
+    /// Canonical bytes: the signed bytes followed by the 64-byte signature.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut b = Self::signed_bytes(&self.body, &self.name);
+        b.extend_from_slice(&self.signature.0);
+        b
+    }
+
+    pub fn read(r: &mut Reader<'_>) -> Result<Certificate> {
+        r.domain(CERT_DOMAIN)?;
+        let subject = PublicKey(r.array("cert.subject")?);
+        let region = RegionCode::from_bytes(&r.array("cert.region")?)?;
+        let level = level_from_depth(r.u8("cert.level")?)?;
+        let name = r.str("cert.name", MAX_NAME_BYTES)?.to_string();
+        let issuer = PublicKey(r.array("cert.issuer")?);
+        let not_before = r.i64("cert.not_before")?;
+        let not_after = r.i64("cert.not_after")?;
+        let signature = Signature(r.array("cert.signature")?);
+        Ok(Certificate {
+            body: CertBody {
+                subject,
+                region,
+                level,
+                issuer,
+                not_before,
+                not_after,
+            },
+            name,
+            signature,
+        })
+    }
+
+    /// SHA-256 of the canonical bytes: how envelopes refer to their author's certificate.
+    pub fn hash(&self) -> Hash32 {
+        sha256(&self.to_bytes())
+    }
+
+    pub fn signature_valid(&self) -> bool {
+        self.body
+            .issuer
+            .verify(&Self::signed_bytes(&self.body, &self.name), &self.signature)
+    }
+
+    pub fn valid_at(&self, unix_s: i64) -> bool {
+        self.body.not_before <= unix_s && unix_s <= self.body.not_after
+    }
+}
+
+/// Leaf first, root last.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CertChain(pub Vec<Certificate>);
+
+impl CertChain {
+    pub fn leaf(&self) -> &Certificate {
+        &self.0[0]
+    }
+    pub fn root(&self) -> &Certificate {
+        self.0.last().expect("a chain is never empty")
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut w = Writer::new();
+        w.u8(self.0.len() as u8);
+        for c in &self.0 {
+            w.var(&c.to_bytes());
+        }
+        w.finish()
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<CertChain> {
+        let mut r = Reader::new(bytes);
+        let n = r.u8("chain.length")? as usize;
+        if n == 0 || n > MAX_CHAIN_LEN {
+            return Err(Error::BrokenChain {
+                detail: format!("a chain has 1..={MAX_CHAIN_LEN} links, not {n}"),
+            });
+        }
+        let mut certs = Vec::with_capacity(n);
+        for _ in 0..n {
+            let raw = r.var("chain.certificate", 4096)?;
+            let mut cr = Reader::new(raw);
+            certs.push(Certificate::read(&mut cr)?);
+            cr.finish()?;
+        }
+        r.finish()?;
+        Ok(CertChain(certs))
+    }
+
+    /// Checks every link: signatures, issuer/subject linkage, strict jurisdiction nesting,
+    /// validity at `at_s` (unix seconds), the root being `root`, and that no link is revoked.
+    pub fn verify(
+        &self,
+        root: &PublicKey,
+        at_s: i64,
+        is_revoked: &dyn Fn(&PublicKey) -> bool,
+    ) -> Result<()> {
+        let certs = &self.0;
+        if certs.is_empty() || certs.len() > MAX_CHAIN_LEN {
+            return Err(Error::BrokenChain {
+                detail: format!("a chain has 1..={MAX_CHAIN_LEN} links"),
+            });
+        }
+        let top = self.root();
+        if top.body.subject != top.body.issuer || top.body.region.level() != Level::Province {
+            return Err(Error::BrokenChain {
+                detail: "the last link is not a self-signed province root".into(),
+            });
+        }
+        if top.body.subject != *root {
+            return Err(Error::ForeignRoot);
+        }
+        for (i, cert) in certs.iter().enumerate() {
+            if cert.body.level != cert.body.region.level() {
+                return Err(Error::BrokenChain {
+                    detail: format!("link {i}: level does not match region code"),
+                });
+            }
+            if !cert.signature_valid() {
+                return Err(Error::BadSignature {
+                    what: "certificate",
+                });
+            }
+            if !cert.valid_at(at_s) {
+                return Err(Error::CertExpired {
+                    node: cert.body.subject.node_id(),
+                    at_ms: at_s * 1000,
+                    not_before: cert.body.not_before,
+                    not_after: cert.body.not_after,
+                });
+            }
+            if is_revoked(&cert.body.subject) {
+                return Err(Error::Revoked {
+                    node: cert.body.subject.node_id(),
+                });
+            }
+            if let Some(parent) = certs.get(i + 1) {
+                if cert.body.issuer != parent.body.subject {
+                    return Err(Error::BrokenChain {
+                        detail: format!("link {i} was not issued by the next link's key"),
+                    });
+                }
+                if !parent.body.region.is_strict_ancestor_of(&cert.body.region) {
+                    return Err(Error::OutOfJurisdiction {
+                        issuer: parent.body.region.to_string(),
+                        child: cert.body.region.to_string(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The chain as JSON for `cert show` and certificate files.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "chain": self.0.iter().map(|c| serde_json::json!({
+                "node_id": c.body.subject.node_id(),
+                "name": c.name,
+                "region": c.body.region.to_string(),
+                "level": c.body.level.as_str(),
+                "issuer": c.body.issuer.node_id(),
+                "not_before": c.body.not_before,
+                "not_after": c.body.not_after,
+            })).collect::<Vec<_>>(),
+            "valid_until": self.0.iter().map(|c| c.body.not_after).min().unwrap_or(0),
+            "bytes": hex::encode(self.to_bytes()),
+        })
+    }
+
+    /// Reads a certificate file written by [`CertChain::to_json`] (only `bytes` is trusted).
+    pub fn from_json(value: &serde_json::Value) -> Result<CertChain> {
+        let hex_bytes = value.get("bytes").and_then(|b| b.as_str()).ok_or_else(|| {
+            Error::invalid(
+                "bytes",
+                "the certificate file has no \"bytes\" field",
+                "证书文件缺少 \"bytes\" 字段",
+            )
+        })?;
+        let raw = hex::decode(hex_bytes)
+            .map_err(|_| Error::invalid("bytes", "must be hexadecimal", "必须是十六进制"))?;
+        CertChain::from_bytes(&raw)
+    }
+}
+
+/// Issues a certificate for `request`. `issuer_chain` is `None` only for the province node
+/// signing its own request, which makes the self-signed root.
+pub fn issue(
+    issuer: &NodeKey,
+    issuer_chain: Option<&CertChain>,
+    request: &CertRequest,
+    now_s: i64,
+    days: u32,
+) -> Result<CertChain> {
+    let subject = request.verify()?;
+    if days == 0 || days > 3650 {
+        return Err(Error::invalid(
+            "days",
+            "must be between 1 and 3650",
+            "必须在 1 到 3650 之间",
+        ));
+    }
+    let not_before = now_s - 3600; // an hour of slack for clocks that run a little behind
+    let not_after = now_s + i64::from(days) * 86_400;
+    match issuer_chain {
+        None => {
+            if subject != issuer.public() || request.region.level() != Level::Province {
+                return Err(Error::NotCertified);
+            }
+            let body = CertBody {
+                subject,
+                region: request.region,
+                level: Level::Province,
+                issuer: subject,
+                not_before,
+                not_after,
+            };
+            Ok(CertChain(vec![Certificate::sign(
+                issuer,
+                body,
+                &request.name,
+            )]))
+        }
+        Some(chain) => {
+            let mine = chain.leaf();
+            if mine.body.subject != issuer.public() {
+                return Err(Error::BrokenChain {
+                    detail: "the issuer's chain is not for the issuer's key".into(),
+                });
+            }
+            if !mine.body.region.is_strict_ancestor_of(&request.region) {
+                return Err(Error::OutOfJurisdiction {
+                    issuer: mine.body.region.to_string(),
+                    child: request.region.to_string(),
+                });
+            }
+            let body = CertBody {
+                subject,
+                region: request.region,
+                level: request.level,
+                issuer: issuer.public(),
+                not_before,
+                not_after: not_after.min(mine.body.not_after),
+            };
+            let mut certs = vec![Certificate::sign(issuer, body, &request.name)];
+            certs.extend(chain.0.iter().cloned());
+            Ok(CertChain(certs))
+        }
+    }
+}
+
+fn check_name(name: &str) -> Result<()> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > MAX_NAME_BYTES {
+        return Err(Error::invalid(
+            "name",
+            format!("must be 1 to {MAX_NAME_BYTES} bytes"),
+            format!("名称长度必须在 1 到 {MAX_NAME_BYTES} 字节之间"),
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn level_from_depth(depth: u8) -> Result<Level> {
+    [
+        Level::Province,
+        Level::City,
+        Level::County,
+        Level::Township,
+        Level::Village,
+    ]
+    .get(depth as usize)
+    .copied()
+    .ok_or_else(|| Error::invalid("level", "must be 0..=4", "必须是 0 到 4"))
+}
+
+pub(crate) fn parse_signature(hex_sig: &str) -> Result<Signature> {
+    let raw = hex::decode(hex_sig)
+        .ok()
+        .and_then(|v| <[u8; 64]>::try_from(v).ok())
+        .ok_or_else(|| {
+            Error::invalid(
+                "signature",
+                "must be 128 hex digits",
+                "必须是 128 位十六进制数",
+            )
+        })?;
+    Ok(Signature(raw))
+}

@@ -1,0 +1,458 @@
+//! Records: job posts, workers, directory entries, placements, complaints, certificates and
+//! revocations, and how their contents are built and read.
+//!
+//! Posts, workers, directory entries, placements and complaints are each their own Automerge
+//! document whose root map holds the fields listed in [`fields`]; every edit is one Automerge
+//! change, wrapped in a signed envelope. Certificates and revocations are control records whose
+//! payload is canonical bytes rather than an Automerge change (PROTOCOL.md).
+//!
+//! The clear ID number of a worker never enters a record: only a masked form and a keyed hash
+//! for de-duplication do ([`mask_id_number`], [`id_number_hash`]).
+
+use crate::canon::{Hash32, Reader, Writer, sha256};
+use crate::error::{Error, Result};
+use crate::keys::PublicKey;
+use automerge::transaction::Transactable;
+use automerge::{AutoCommit, ObjType, ReadDoc, ScalarValue, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value as Json};
+
+/// The kinds of record, with their wire number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[repr(u8)]
+pub enum RecordKind {
+    Certificate = 0,
+    Revocation = 1,
+    Directory = 2,
+    Post = 3,
+    Worker = 4,
+    Placement = 5,
+    Complaint = 6,
+}
+
+impl RecordKind {
+    pub const ALL: [RecordKind; 7] = [
+        RecordKind::Certificate,
+        RecordKind::Revocation,
+        RecordKind::Directory,
+        RecordKind::Post,
+        RecordKind::Worker,
+        RecordKind::Placement,
+        RecordKind::Complaint,
+    ];
+
+    pub fn from_u8(v: u8) -> Result<RecordKind> {
+        RecordKind::ALL
+            .get(v as usize)
+            .copied()
+            .ok_or_else(|| Error::invalid("header.kind", "must be 0..=6", "必须是 0 到 6"))
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordKind::Certificate => "certificate",
+            RecordKind::Revocation => "revocation",
+            RecordKind::Directory => "directory",
+            RecordKind::Post => "post",
+            RecordKind::Worker => "worker",
+            RecordKind::Placement => "placement",
+            RecordKind::Complaint => "complaint",
+        }
+    }
+
+    /// Order of sending on a thin link, lowest first: trust first (a change cannot be accepted
+    /// before its author's certificate), then revocations and complaints, placements, posts,
+    /// and bulk history last.
+    pub fn send_priority(self) -> u8 {
+        match self {
+            RecordKind::Certificate => 0,
+            RecordKind::Revocation => 1,
+            RecordKind::Complaint => 2,
+            RecordKind::Placement => 3,
+            RecordKind::Post => 4,
+            RecordKind::Directory => 5,
+            RecordKind::Worker => 6,
+        }
+    }
+
+    /// True for kinds whose payload is an Automerge change.
+    pub fn is_document(self) -> bool {
+        !matches!(self, RecordKind::Certificate | RecordKind::Revocation)
+    }
+}
+
+/// A record is named by its creator and the creator's sequence number at creation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RecordId {
+    pub creator: PublicKey,
+    pub serial: u64,
+}
+
+impl RecordId {
+    /// The 16-byte short id shown to users (32 hex digits).
+    pub fn short(&self) -> [u8; 16] {
+        let mut w = Writer::with_domain("lingong/record-id/v1");
+        w.fixed(&self.creator.0).u64(self.serial);
+        sha256(w.as_slice())[..16].try_into().expect("16 bytes")
+    }
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.short())
+    }
+}
+
+/// Payload of a revocation record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Revocation {
+    pub revoked: PublicKey,
+    pub reason: String,
+}
+
+impl Revocation {
+    const DOMAIN: &'static str = "lingong/revocation/v1";
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut w = Writer::with_domain(Self::DOMAIN);
+        w.fixed(&self.revoked.0).str(&self.reason);
+        w.finish()
+    }
+    pub fn from_bytes(bytes: &[u8]) -> Result<Revocation> {
+        let mut r = Reader::new(bytes);
+        r.domain(Self::DOMAIN)?;
+        let revoked = PublicKey(r.array("revocation.revoked")?);
+        let reason = r.str("revocation.reason", 1000)?.to_string();
+        r.finish()?;
+        Ok(Revocation { revoked, reason })
+    }
+}
+
+/// Field names of the document records (the root map keys), per kind.
+pub mod fields {
+    pub const POST: &[&str] = &[
+        "title",
+        "occupation",
+        "wage",
+        "unit",
+        "headcount",
+        "filled",
+        "status",
+        "review",
+        "review_reason",
+        "region",
+        "reach",
+        "location",
+        "contact",
+        "description",
+        "expires",
+        "created_at",
+    ];
+    pub const WORKER: &[&str] = &[
+        "name",
+        "id_masked",
+        "id_hash",
+        "phone",
+        "skills",
+        "wage_min",
+        "flags",
+        "availability",
+        "region",
+        "created_at",
+    ];
+    pub const DIRECTORY: &[&str] = &[
+        "name",
+        "level",
+        "region",
+        "address",
+        "hours",
+        "hotline",
+        "services",
+        "updated_at",
+    ];
+    pub const PLACEMENT: &[&str] = &["post", "worker", "wage", "start", "region", "created_at"];
+    pub const COMPLAINT: &[&str] = &[
+        "kind",
+        "post",
+        "worker",
+        "text",
+        "status",
+        "region",
+        "created_at",
+    ];
+}
+
+/// A value to write into a record's root map.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FieldValue {
+    Text(String),
+    Int(i64),
+    Number(f64),
+    /// An Automerge counter: concurrent increments add up (`filled` of a post).
+    Counter(i64),
+    /// Add to an existing counter.
+    Increment(i64),
+    List(Vec<String>),
+}
+
+/// Makes one Automerge change on top of `saved` (the record's current document, or `None` for
+/// a new record) and returns the change's bytes. `actor` is the node's key, so each node writes
+/// under its own Automerge actor.
+pub fn make_change(
+    saved: Option<&[u8]>,
+    actor: &PublicKey,
+    edits: &[(&str, FieldValue)],
+    at_ms: i64,
+) -> Result<Vec<u8>> {
+    let mut doc = match saved {
+        Some(bytes) => AutoCommit::load(bytes).map_err(|e| Error::BadChange {
+            detail: e.to_string(),
+        })?,
+        None => AutoCommit::new(),
+    };
+    doc.set_actor(automerge::ActorId::from(&actor.0[..16]));
+    let am = |e: automerge::AutomergeError| Error::BadChange {
+        detail: e.to_string(),
+    };
+    for (key, value) in edits {
+        let root = automerge::ROOT;
+        match value {
+            FieldValue::Text(s) => doc.put(root, *key, s.as_str()).map_err(am)?,
+            FieldValue::Int(i) => doc.put(root, *key, *i).map_err(am)?,
+            FieldValue::Number(n) => doc.put(root, *key, *n).map_err(am)?,
+            FieldValue::Counter(c) => doc.put(root, *key, ScalarValue::counter(*c)).map_err(am)?,
+            FieldValue::Increment(by) => doc.increment(root, *key, *by).map_err(am)?,
+            FieldValue::List(items) => {
+                let list = doc.put_object(root, *key, ObjType::List).map_err(am)?;
+                for (i, item) in items.iter().enumerate() {
+                    doc.insert(&list, i, item.as_str()).map_err(am)?;
+                }
+            }
+        }
+    }
+    doc.commit_with(automerge::transaction::CommitOptions::default().with_time(at_ms / 1000));
+    let change = doc
+        .get_last_local_change()
+        .ok_or_else(|| Error::BadChange {
+            detail: "the edit changed nothing".into(),
+        })?;
+    Ok(change.raw_bytes().to_vec())
+}
+
+/// Applies change bytes to a saved document (or a new one) and returns the new saved bytes and
+/// whether the document still waits for changes it depends on.
+pub fn apply_change(saved: Option<&[u8]>, change: &[u8]) -> Result<(Vec<u8>, bool)> {
+    let mut doc = match saved {
+        Some(bytes) => AutoCommit::load(bytes).map_err(|e| Error::BadChange {
+            detail: e.to_string(),
+        })?,
+        None => AutoCommit::new(),
+    };
+    let change = automerge::Change::from_bytes(change.to_vec()).map_err(|e| Error::BadChange {
+        detail: e.to_string(),
+    })?;
+    doc.apply_changes([change]).map_err(|e| Error::BadChange {
+        detail: e.to_string(),
+    })?;
+    let waiting = !doc.get_missing_deps(&[]).is_empty();
+    Ok((doc.save(), waiting))
+}
+
+/// Rebuilds a document from all its changes, in any order (used when a change arrived before
+/// one it depends on).
+pub fn build_document(changes: &[Vec<u8>]) -> Result<(Vec<u8>, bool)> {
+    let mut doc = AutoCommit::new();
+    let parsed = changes
+        .iter()
+        .map(|c| {
+            automerge::Change::from_bytes(c.clone()).map_err(|e| Error::BadChange {
+                detail: e.to_string(),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    doc.apply_changes(parsed).map_err(|e| Error::BadChange {
+        detail: e.to_string(),
+    })?;
+    let waiting = !doc.get_missing_deps(&[]).is_empty();
+    Ok((doc.save(), waiting))
+}
+
+/// The root map of a saved document as JSON (lists become arrays, counters numbers).
+pub fn document_view(saved: &[u8]) -> Result<Map<String, Json>> {
+    let doc = AutoCommit::load(saved).map_err(|e| Error::BadChange {
+        detail: e.to_string(),
+    })?;
+    let mut out = Map::new();
+    for key in doc.keys(automerge::ROOT) {
+        let Ok(Some((value, id))) = doc.get(automerge::ROOT, key.as_str()) else {
+            continue;
+        };
+        let json = match value {
+            Value::Scalar(s) => scalar_json(&s),
+            Value::Object(ObjType::List) => {
+                let n = doc.length(&id);
+                Json::Array(
+                    (0..n)
+                        .filter_map(|i| match doc.get(&id, i) {
+                            Ok(Some((Value::Scalar(s), _))) => Some(scalar_json(&s)),
+                            _ => None,
+                        })
+                        .collect(),
+                )
+            }
+            Value::Object(_) => Json::Null,
+        };
+        out.insert(key, json);
+    }
+    Ok(out)
+}
+
+fn scalar_json(s: &ScalarValue) -> Json {
+    match s {
+        ScalarValue::Str(t) => Json::String(t.to_string()),
+        ScalarValue::Int(i) => Json::from(*i),
+        ScalarValue::Uint(u) => Json::from(*u),
+        ScalarValue::F64(f) => Json::from(*f),
+        ScalarValue::Counter(c) => Json::from(i64::from(c)),
+        ScalarValue::Timestamp(t) => Json::from(*t),
+        ScalarValue::Boolean(b) => Json::Bool(*b),
+        ScalarValue::Null => Json::Null,
+        other => Json::String(other.to_string()),
+    }
+}
+
+/// Checks an 18-character resident ID number (GB 11643: 17 digits, then a check digit or X,
+/// ISO 7064 MOD 11-2).
+pub fn check_id_number(id: &str) -> Result<()> {
+    let bad = |rule: &str, rule_zh: &str| Err(Error::invalid("id_number", rule, rule_zh));
+    let chars: Vec<char> = id.trim().chars().collect();
+    if chars.len() != 18 {
+        return bad("must be 18 characters", "必须为 18 位");
+    }
+    if !chars[..17].iter().all(|c| c.is_ascii_digit()) {
+        return bad(
+            "the first 17 characters must be digits",
+            "前 17 位必须是数字",
+        );
+    }
+    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    const CHECK: [char; 11] = ['1', '0', 'X', '9', '8', '7', '6', '5', '4', '3', '2'];
+    let sum: u32 = chars[..17]
+        .iter()
+        .zip(WEIGHTS)
+        .map(|(c, w)| c.to_digit(10).expect("digit") * w)
+        .sum();
+    if CHECK[(sum % 11) as usize] != chars[17].to_ascii_uppercase() {
+        return bad(
+            "the check digit (last character) is wrong",
+            "校验位（最后一位）不正确",
+        );
+    }
+    Ok(())
+}
+
+/// The completed ID number for 17 leading digits (used by the demo and the simulator).
+pub fn complete_id_number(first17: &str) -> String {
+    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    const CHECK: [char; 11] = ['1', '0', 'X', '9', '8', '7', '6', '5', '4', '3', '2'];
+    let sum: u32 = first17
+        .chars()
+        .zip(WEIGHTS)
+        .map(|(c, w)| c.to_digit(10).unwrap_or(0) * w)
+        .sum();
+    format!("{first17}{}", CHECK[(sum % 11) as usize])
+}
+
+/// `520102********123X`: the first six (region of issue) and last four characters only.
+pub fn mask_id_number(id: &str) -> String {
+    let id = id.trim();
+    if id.len() < 10 {
+        return "*".repeat(id.len());
+    }
+    format!(
+        "{}{}{}",
+        &id[..6],
+        "*".repeat(id.len() - 10),
+        &id[id.len() - 4..]
+    )
+}
+
+/// HMAC-SHA256(key, normalised ID number): equal for the same person at any station that shares
+/// `key`, useless for guessing the number without it.
+pub fn id_number_hash(key: &[u8], id: &str) -> Hash32 {
+    let normalised = id.trim().to_ascii_uppercase();
+    hmac_sha256(key, normalised.as_bytes())
+}
+
+fn hmac_sha256(key: &[u8], message: &[u8]) -> Hash32 {
+    let mut block = [0u8; 64];
+    if key.len() > 64 {
+        block[..32].copy_from_slice(&sha256(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let mut inner = Vec::with_capacity(64 + message.len());
+    inner.extend(block.iter().map(|b| b ^ 0x36));
+    inner.extend_from_slice(message);
+    let inner_hash = sha256(&inner);
+    let mut outer = Vec::with_capacity(96);
+    outer.extend(block.iter().map(|b| b ^ 0x5c));
+    outer.extend_from_slice(&inner_hash);
+    sha256(&outer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hmac_matches_rfc4231_case_2() {
+        let mac = hmac_sha256(b"Jefe", b"what do ya want for nothing?");
+        assert_eq!(
+            hex::encode(mac),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    #[test]
+    fn id_number_check_digit_is_enforced_and_masked() {
+        let id = complete_id_number("52010219800101123");
+        check_id_number(&id).unwrap();
+        let mut wrong = id.clone();
+        wrong.replace_range(17.., if id.ends_with('0') { "1" } else { "0" });
+        assert!(check_id_number(&wrong).is_err());
+        assert_eq!(mask_id_number(&id), format!("520102********{}", &id[14..]));
+    }
+
+    #[test]
+    fn a_change_made_on_one_side_applies_on_the_other() {
+        let actor = PublicKey([3; 32]);
+        let c1 = make_change(
+            None,
+            &actor,
+            &[
+                ("title", FieldValue::Text("搬运工".into())),
+                ("filled", FieldValue::Counter(0)),
+            ],
+            1000,
+        )
+        .unwrap();
+        let (saved, waiting) = apply_change(None, &c1).unwrap();
+        assert!(!waiting);
+        let c2 = make_change(
+            Some(&saved),
+            &actor,
+            &[("filled", FieldValue::Increment(2))],
+            2000,
+        )
+        .unwrap();
+        let (saved2, _) = apply_change(Some(&saved), &c2).unwrap();
+        let view = document_view(&saved2).unwrap();
+        assert_eq!(view["title"], "搬运工");
+        assert_eq!(view["filled"], 2);
+        // Out of order: the second change first waits, then completes.
+        let (half, waiting) = apply_change(None, &c2).unwrap();
+        assert!(waiting);
+        let (rebuilt, waiting) = build_document(&[c2, c1]).unwrap();
+        assert!(!waiting);
+        assert_eq!(document_view(&rebuilt).unwrap(), view);
+        assert!(!half.is_empty());
+    }
+}

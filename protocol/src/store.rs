@@ -1,0 +1,284 @@
+//! The storage boundary: what the accept path reads and the single batch it writes.
+//!
+//! The node implements [`Store`] over sled; [`MemoryStore`] is the same contract in memory for
+//! tests and small simulations. [`Staged`] layers a batch of pending writes over any store, so a
+//! whole batch of envelopes is verified, authorized and applied against the state it will
+//! produce, and then written with one atomic [`Store::commit`].
+//!
+//! Architecture invariant: a store changes only through `commit` of a [`Batch`] produced by
+//! [`crate::accept`] (or the private-table and config helpers of the node, which never touch
+//! replicated state).
+
+use crate::canon::Hash32;
+use crate::cert::CertChain;
+use crate::envelope::{Envelope, EnvelopeId};
+use crate::keys::PublicKey;
+use crate::record::{RecordId, RecordKind};
+use crate::region::RegionCode;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A store's own failure (disk full, corruption): never the caller's fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("store failure: {0}")]
+pub struct StoreError(pub String);
+
+/// What replication needs to know of each envelope without reading it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemMeta {
+    pub id: EnvelopeId,
+    pub timestamp_ms: i64,
+    pub kind: RecordKind,
+    pub region: RegionCode,
+    pub reach: RegionCode,
+    pub has_payload: bool,
+}
+
+/// A certified author as this node knows it (from the author's certificate record).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthorInfo {
+    pub key: PublicKey,
+    pub chain: CertChain,
+    /// Highest sequence number seen from this author.
+    pub max_seq: u64,
+    pub envelopes: u64,
+}
+
+impl AuthorInfo {
+    pub fn region(&self) -> RegionCode {
+        self.chain.leaf().body.region
+    }
+    pub fn name(&self) -> &str {
+        &self.chain.leaf().name
+    }
+}
+
+/// A revocation in force.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevocationInfo {
+    pub revoked: PublicKey,
+    pub by: PublicKey,
+    pub at_ms: i64,
+    pub reason: String,
+}
+
+/// A record's current state: its identity, its changes, its document and its listing view.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RecordState {
+    pub kind: RecordKind,
+    pub creator: PublicKey,
+    pub serial: u64,
+    pub region: RegionCode,
+    pub reach: RegionCode,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+    /// Ids of the record's envelopes in the order they were accepted.
+    pub changes: Vec<EnvelopeId>,
+    /// The saved Automerge document (`None` when only headers are held, or in log-only mode).
+    pub doc: Option<Vec<u8>>,
+    /// True while the document waits for a change it depends on.
+    pub waiting: bool,
+    /// The document's root fields as JSON: what listings and indexes read.
+    pub view: serde_json::Map<String, serde_json::Value>,
+}
+
+impl RecordState {
+    pub fn id(&self) -> RecordId {
+        RecordId {
+            creator: self.creator,
+            serial: self.serial,
+        }
+    }
+}
+
+/// Evidence of misbehaviour kept for the audit (a fork: two envelopes, one sequence number).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evidence {
+    pub kind: String,
+    pub author: PublicKey,
+    pub seq: u64,
+    pub envelopes: Vec<Vec<u8>>,
+    pub detail: String,
+}
+
+/// One write of a batch.
+#[derive(Clone, Debug)]
+pub enum Op {
+    PutEnvelope(Box<Envelope>, ItemMeta),
+    PutRecord(RecordId, Box<RecordState>),
+    PutAuthor(Box<AuthorInfo>),
+    PutRevocation(RevocationInfo),
+    PutEvidence(Evidence),
+}
+
+/// Writes applied together or not at all.
+#[derive(Clone, Debug, Default)]
+pub struct Batch {
+    pub ops: Vec<Op>,
+}
+
+impl Batch {
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+}
+
+/// What the accept path needs of a store.
+pub trait Store {
+    fn envelope(&self, id: &EnvelopeId) -> Result<Option<Envelope>, StoreError>;
+    fn has_envelope(&self, id: &EnvelopeId) -> Result<Option<bool>, StoreError> {
+        Ok(self.envelope(id)?.map(|e| e.payload.is_some()))
+    }
+    fn envelope_at(&self, author: &PublicKey, seq: u64) -> Result<Option<EnvelopeId>, StoreError>;
+    fn record(&self, id: &RecordId) -> Result<Option<RecordState>, StoreError>;
+    fn author(&self, key: &PublicKey) -> Result<Option<AuthorInfo>, StoreError>;
+    fn revocation(&self, key: &PublicKey) -> Result<Option<RevocationInfo>, StoreError>;
+    /// Every envelope's replication metadata.
+    fn items(&self) -> Result<Vec<ItemMeta>, StoreError>;
+    /// Applies the batch atomically and durably: after it returns, a crash loses none of it;
+    /// if it fails or the process dies during it, none of it is visible.
+    fn commit(&mut self, batch: Batch) -> Result<(), StoreError>;
+}
+
+/// An in-memory [`Store`] (tests, benches, simulations).
+#[derive(Clone, Debug, Default)]
+pub struct MemoryStore {
+    pub envelopes: BTreeMap<EnvelopeId, Envelope>,
+    pub metas: BTreeMap<EnvelopeId, ItemMeta>,
+    pub logs: BTreeMap<(PublicKey, u64), EnvelopeId>,
+    pub records: BTreeMap<RecordId, RecordState>,
+    pub authors: BTreeMap<PublicKey, AuthorInfo>,
+    pub revocations: BTreeMap<PublicKey, RevocationInfo>,
+    pub evidence: Vec<Evidence>,
+}
+
+impl MemoryStore {
+    pub fn new() -> MemoryStore {
+        MemoryStore::default()
+    }
+    fn apply(&mut self, op: Op) {
+        match op {
+            Op::PutEnvelope(env, meta) => {
+                self.logs
+                    .insert((env.header.author, env.header.seq), meta.id);
+                self.metas.insert(meta.id, meta);
+                self.envelopes.insert(meta.id, *env);
+            }
+            Op::PutRecord(id, state) => {
+                self.records.insert(id, *state);
+            }
+            Op::PutAuthor(info) => {
+                self.authors.insert(info.key, *info);
+            }
+            Op::PutRevocation(r) => {
+                self.revocations.insert(r.revoked, r);
+            }
+            Op::PutEvidence(e) => self.evidence.push(e),
+        }
+    }
+}
+
+impl Store for MemoryStore {
+    fn envelope(&self, id: &EnvelopeId) -> Result<Option<Envelope>, StoreError> {
+        Ok(self.envelopes.get(id).cloned())
+    }
+    fn has_envelope(&self, id: &EnvelopeId) -> Result<Option<bool>, StoreError> {
+        Ok(self.metas.get(id).map(|m| m.has_payload))
+    }
+    fn envelope_at(&self, author: &PublicKey, seq: u64) -> Result<Option<EnvelopeId>, StoreError> {
+        Ok(self.logs.get(&(*author, seq)).copied())
+    }
+    fn record(&self, id: &RecordId) -> Result<Option<RecordState>, StoreError> {
+        Ok(self.records.get(id).cloned())
+    }
+    fn author(&self, key: &PublicKey) -> Result<Option<AuthorInfo>, StoreError> {
+        Ok(self.authors.get(key).cloned())
+    }
+    fn revocation(&self, key: &PublicKey) -> Result<Option<RevocationInfo>, StoreError> {
+        Ok(self.revocations.get(key).cloned())
+    }
+    fn items(&self) -> Result<Vec<ItemMeta>, StoreError> {
+        Ok(self.metas.values().copied().collect())
+    }
+    fn commit(&mut self, batch: Batch) -> Result<(), StoreError> {
+        for op in batch.ops {
+            self.apply(op);
+        }
+        Ok(())
+    }
+}
+
+/// Pending writes layered over a store: reads see the pending state first.
+pub struct Staged<'a, S: Store + ?Sized> {
+    pub base: &'a S,
+    pending: MemoryStore,
+    batch: Batch,
+}
+
+impl<'a, S: Store + ?Sized> Staged<'a, S> {
+    pub fn new(base: &'a S) -> Self {
+        Staged {
+            base,
+            pending: MemoryStore::new(),
+            batch: Batch::default(),
+        }
+    }
+    /// Stages one write; later reads through `self` see it.
+    pub fn put(&mut self, op: Op) {
+        self.pending.apply(op.clone());
+        self.batch.ops.push(op);
+    }
+    /// Stages several writes at once (all of one accepted envelope).
+    pub fn put_all(&mut self, ops: Vec<Op>) {
+        for op in ops {
+            self.put(op);
+        }
+    }
+    /// The writes to commit.
+    pub fn into_batch(self) -> Batch {
+        self.batch
+    }
+    pub fn envelope(&self, id: &EnvelopeId) -> Result<Option<Envelope>, StoreError> {
+        match self.pending.envelopes.get(id) {
+            Some(e) => Ok(Some(e.clone())),
+            None => self.base.envelope(id),
+        }
+    }
+    pub fn has_envelope(&self, id: &EnvelopeId) -> Result<Option<bool>, StoreError> {
+        match self.pending.metas.get(id) {
+            Some(m) => Ok(Some(m.has_payload)),
+            None => self.base.has_envelope(id),
+        }
+    }
+    pub fn envelope_at(
+        &self,
+        author: &PublicKey,
+        seq: u64,
+    ) -> Result<Option<EnvelopeId>, StoreError> {
+        match self.pending.logs.get(&(*author, seq)) {
+            Some(id) => Ok(Some(*id)),
+            None => self.base.envelope_at(author, seq),
+        }
+    }
+    pub fn record(&self, id: &RecordId) -> Result<Option<RecordState>, StoreError> {
+        match self.pending.records.get(id) {
+            Some(r) => Ok(Some(r.clone())),
+            None => self.base.record(id),
+        }
+    }
+    pub fn author(&self, key: &PublicKey) -> Result<Option<AuthorInfo>, StoreError> {
+        match self.pending.authors.get(key) {
+            Some(a) => Ok(Some(a.clone())),
+            None => self.base.author(key),
+        }
+    }
+    pub fn revocation(&self, key: &PublicKey) -> Result<Option<RevocationInfo>, StoreError> {
+        match self.pending.revocations.get(key) {
+            Some(r) => Ok(Some(r.clone())),
+            None => self.base.revocation(key),
+        }
+    }
+}
+
+/// Hash of nothing: the `prev` of an author's first envelope.
+pub const NO_PREV: Hash32 = [0; 32];
