@@ -15,6 +15,7 @@ pub mod cert;
 pub mod dates;
 pub mod envelope;
 pub mod error;
+pub mod fixture;
 pub mod keys;
 pub mod occupation;
 pub mod reconcile;
@@ -22,5 +23,6 @@ pub mod record;
 pub mod region;
 pub mod scope;
 pub mod store;
+pub mod sync;
 
 pub use error::{Error, Result};

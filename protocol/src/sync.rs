@@ -1,0 +1,461 @@
+//! The sync session: a sans-IO state machine that two peers run to exchange exactly the signed
+//! changes their scopes share and the other lacks.
+//!
+//! In the style of quinn-proto and str0m, a [`Session`] owns no socket, task or clock: the
+//! driver feeds it the frames it receives ([`Session::receive`]) and asks it for the frames to
+//! send ([`Session::next_frame`]); the envelopes it returns are handed to the one accept path by
+//! the driver, which commits them before asking for the next frame. The libp2p event loop of the
+//! node and the simulator are two drivers of this same code.
+//!
+//! A session is a strict alternation of frames, initiator first, which maps onto libp2p
+//! request-response: the initiator's frames are requests, the responder's are responses.
+//! Each frame carries (all optional) the sender's certificate chain (first frame only), one
+//! round of range-based reconciliation ([`crate::reconcile`]), and a bounded batch of
+//! envelopes the sender pushes, most urgent first ([`RecordKind::send_priority`]). The
+//! initiator stops when the responder's last frame said `done` and it has nothing left to send.
+//!
+//! Resumable by construction: every received batch is accepted and committed before the next
+//! frame is built, so a session cut half way keeps what it verified, and the next session's
+//! reconciliation only finds the remainder.
+
+use crate::envelope::{Envelope, EnvelopeId, MAX_ENVELOPE_BYTES};
+use crate::reconcile::{Item, ItemSet, Message, ReconcileConfig, Reconciler};
+use crate::scope::{Scope, Want};
+use crate::store::ItemMeta;
+use serde::{Deserialize, Serialize};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+
+/// The libp2p protocol id of this sync protocol (name and version).
+pub const PROTOCOL_ID: &str = "/lingong/sync/1";
+
+/// Limits of a session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncConfig {
+    pub reconcile: ReconcileConfig,
+    /// Envelope bytes per frame (at least one envelope always fits). Small frames keep each
+    /// round trip short on a thin link, so a cut loses little.
+    pub max_frame_envelope_bytes: usize,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        SyncConfig {
+            reconcile: ReconcileConfig::default(),
+            max_frame_envelope_bytes: 256 * 1024,
+        }
+    }
+}
+
+/// Largest encoded frame a peer may send: the envelope budget plus one reconciliation message
+/// plus a certificate chain, with room to spare. Anything larger is refused unread.
+pub const MAX_FRAME_BYTES: usize = 2 * 1024 * 1024;
+
+/// One message of a session.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Frame {
+    /// Identifies the session at the responder (chosen by the initiator).
+    pub session: u64,
+    /// The sender's certificate chain bytes ([`crate::cert::CertChain::to_bytes`]), in the
+    /// first frame of each side only.
+    pub hello: Option<Vec<u8>>,
+    /// One round of reconciliation, if the sender has something to say.
+    pub reconcile: Option<Vec<u8>>,
+    /// Envelopes pushed, in wire form.
+    pub envelopes: Vec<Vec<u8>>,
+    /// The sender has nothing more to say unless it hears something new.
+    pub done: bool,
+}
+
+/// Why a frame was refused; the driver closes the session (and only it).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SyncError {
+    #[error("malformed sync frame: {0}")]
+    Malformed(String),
+    #[error("sync frame of {0} bytes exceeds the limit")]
+    TooLarge(usize),
+    #[error("reconciliation failed: {0}")]
+    Reconcile(String),
+}
+
+impl Frame {
+    pub fn encode(&self) -> Vec<u8> {
+        postcard::to_allocvec(self).expect("frames serialize")
+    }
+    pub fn decode(bytes: &[u8]) -> Result<Frame, SyncError> {
+        if bytes.len() > MAX_FRAME_BYTES {
+            return Err(SyncError::TooLarge(bytes.len()));
+        }
+        let frame: Frame =
+            postcard::from_bytes(bytes).map_err(|e| SyncError::Malformed(e.to_string()))?;
+        if frame.envelopes.iter().any(|e| e.len() > MAX_ENVELOPE_BYTES) {
+            return Err(SyncError::Malformed(
+                "an envelope exceeds the size limit".into(),
+            ));
+        }
+        Ok(frame)
+    }
+}
+
+/// Figures of one session, for `lingong sync` and the simulator.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncStats {
+    pub frames_sent: u64,
+    pub frames_received: u64,
+    pub sent_bytes: u64,
+    pub received_bytes: u64,
+    pub changes_sent: u64,
+    pub changes_received: u64,
+    /// Bytes of envelopes (the signed changes themselves) sent.
+    pub envelope_bytes_sent: u64,
+    /// Envelopes received that this node's scope does not want (dropped unread).
+    pub out_of_scope: u64,
+    /// Envelopes received that did not even decode.
+    pub malformed: u64,
+}
+
+/// What the session knows of an item it may push.
+#[derive(Clone, Copy, Debug)]
+struct Shared {
+    priority: u8,
+    timestamp_ms: i64,
+    want: Want,
+}
+
+/// One side of one sync session.
+pub struct Session {
+    session: u64,
+    me: Scope,
+    reconciler: Reconciler,
+    config: SyncConfig,
+    set: ItemSet,
+    shared: BTreeMap<EnvelopeId, Shared>,
+    queue: BinaryHeap<Reverse<(u8, i64, EnvelopeId)>>,
+    queued: BTreeSet<EnvelopeId>,
+    pending_reconcile: Option<Message>,
+    hello: Option<Vec<u8>>,
+    peer_done: bool,
+    stats: SyncStats,
+}
+
+impl Session {
+    /// A session between `me` and `peer` over `items` (every envelope this node holds).
+    /// `hello` is this node's chain bytes, sent in its first frame.
+    pub fn new(
+        session: u64,
+        me: Scope,
+        peer: Scope,
+        items: &[ItemMeta],
+        hello: Vec<u8>,
+        config: SyncConfig,
+    ) -> Session {
+        let mut shared = BTreeMap::new();
+        let mut set_items = Vec::new();
+        for m in items {
+            let want = me.share_with(&peer, m.kind, &m.region, &m.reach);
+            let can_satisfy = match want {
+                Want::Nothing => false,
+                Want::Header => true,
+                Want::Full => m.has_payload,
+            };
+            if can_satisfy {
+                set_items.push(Item::new(m.timestamp_ms.max(0) as u64, m.id));
+                shared.insert(
+                    m.id,
+                    Shared {
+                        priority: m.kind.send_priority(),
+                        timestamp_ms: m.timestamp_ms,
+                        want,
+                    },
+                );
+            }
+        }
+        Session {
+            session,
+            me,
+            reconciler: Reconciler::new(config.reconcile),
+            config,
+            set: ItemSet::from_unsorted(set_items),
+            shared,
+            queue: BinaryHeap::new(),
+            queued: BTreeSet::new(),
+            pending_reconcile: None,
+            hello: Some(hello),
+            peer_done: false,
+            stats: SyncStats::default(),
+        }
+    }
+
+    /// The initiator's first frame.
+    pub fn start(&mut self) -> Frame {
+        self.pending_reconcile = Some(self.reconciler.initiate(&self.set));
+        let frame = Frame {
+            session: self.session,
+            hello: self.hello.take(),
+            reconcile: self.pending_reconcile.take().map(|m| m.encode()),
+            envelopes: Vec::new(),
+            done: false,
+        };
+        self.count_sent(&frame);
+        frame
+    }
+
+    /// Number of items this side shares with the peer.
+    pub fn shared_items(&self) -> usize {
+        self.set.len()
+    }
+
+    pub fn stats(&self) -> SyncStats {
+        self.stats
+    }
+
+    /// Takes in a frame from the peer (already decoded; `wire_len` is its encoded size) and
+    /// returns the envelopes it carried that this node's scope wants, for the accept path.
+    /// Envelopes this node should hold only as headers arrive stripped of their payload.
+    pub fn receive(&mut self, frame: &Frame, wire_len: usize) -> Result<Vec<Envelope>, SyncError> {
+        self.stats.frames_received += 1;
+        self.stats.received_bytes += wire_len as u64;
+        self.peer_done = frame.done;
+        if let Some(bytes) = &frame.reconcile {
+            let message =
+                Message::decode(bytes).map_err(|e| SyncError::Reconcile(e.to_string()))?;
+            let outcome = self
+                .reconciler
+                .respond(&self.set, &message)
+                .map_err(|e| SyncError::Reconcile(e.to_string()))?;
+            self.pending_reconcile = outcome.reply;
+            for id in outcome.send {
+                self.enqueue(id);
+            }
+        } else {
+            // The peer had nothing to answer: whatever we last sent settled the ranges.
+            self.pending_reconcile = None;
+        }
+        let mut out = Vec::with_capacity(frame.envelopes.len());
+        for raw in &frame.envelopes {
+            let Ok(env) = Envelope::from_bytes(raw) else {
+                self.stats.malformed += 1;
+                continue;
+            };
+            match self
+                .me
+                .wants(env.header.kind, &env.header.region, &env.header.reach)
+            {
+                Want::Nothing => self.stats.out_of_scope += 1,
+                Want::Header => out.push(env.header_only()),
+                Want::Full => out.push(env),
+            }
+        }
+        self.stats.changes_received += out.len() as u64;
+        Ok(out)
+    }
+
+    fn enqueue(&mut self, id: EnvelopeId) {
+        if let Some(s) = self.shared.get(&id) {
+            if self.queued.insert(id) {
+                self.queue.push(Reverse((s.priority, s.timestamp_ms, id)));
+            }
+        }
+    }
+
+    /// The next frame to send. `load` fetches an envelope this node holds.
+    pub fn next_frame(&mut self, load: &mut dyn FnMut(&EnvelopeId) -> Option<Envelope>) -> Frame {
+        let mut envelopes = Vec::new();
+        let mut bytes = 0usize;
+        while let Some(Reverse((_, _, id))) = self.queue.peek().copied() {
+            let want = self
+                .shared
+                .get(&id)
+                .map(|s| s.want)
+                .unwrap_or(Want::Nothing);
+            let Some(env) = load(&id) else {
+                self.queue.pop();
+                continue;
+            };
+            let wire = match want {
+                Want::Header => env.header_only().to_bytes(),
+                _ => env.to_bytes(),
+            };
+            if !envelopes.is_empty() && bytes + wire.len() > self.config.max_frame_envelope_bytes {
+                break;
+            }
+            self.queue.pop();
+            bytes += wire.len();
+            envelopes.push(wire);
+        }
+        self.stats.changes_sent += envelopes.len() as u64;
+        self.stats.envelope_bytes_sent += bytes as u64;
+        let reconcile = self.pending_reconcile.take().map(|m| m.encode());
+        let frame = Frame {
+            session: self.session,
+            hello: self.hello.take(),
+            done: reconcile.is_none() && self.queue.is_empty(),
+            reconcile,
+            envelopes,
+        };
+        self.count_sent(&frame);
+        frame
+    }
+
+    fn count_sent(&mut self, frame: &Frame) {
+        self.stats.frames_sent += 1;
+        self.stats.sent_bytes += frame.encode().len() as u64;
+    }
+
+    /// For the initiator, after receiving a response: true when the exchange is over (the peer
+    /// said done and this side has nothing to send).
+    pub fn finished(&self) -> bool {
+        self.peer_done && self.pending_reconcile.is_none() && self.queue.is_empty()
+    }
+}
+
+/// True when a frame says nothing: no reconciliation, no envelopes.
+pub fn frame_is_empty(frame: &Frame) -> bool {
+    frame.reconcile.is_none() && frame.envelopes.is_empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accept::{AcceptConfig, accept_all};
+    use crate::author::{LocalAuthor, Target};
+    use crate::fixture::{FIXTURE_NOT_BEFORE_S, Hierarchy};
+    use crate::record::{FieldValue, RecordKind};
+    use crate::region::RegionCode;
+    use crate::store::{MemoryStore, Staged, Store};
+
+    const T0: i64 = (FIXTURE_NOT_BEFORE_S + 86_400) * 1000;
+
+    fn code(s: &str) -> RegionCode {
+        RegionCode::parse(s).unwrap()
+    }
+
+    fn post(
+        h: &mut Hierarchy,
+        store: &mut MemoryStore,
+        region: &str,
+        reach: &str,
+        title: &str,
+        at: i64,
+    ) {
+        let cfg = h.accept_config();
+        let (key, _) = h.node(&code(region));
+        let author = LocalAuthor { key: &key, cfg };
+        let mut staged = Staged::new(&*store);
+        author
+            .write(
+                &mut staged,
+                Target::Create {
+                    kind: RecordKind::Post,
+                    reach: Some(code(reach)),
+                },
+                &[("title", FieldValue::Text(title.into()))],
+                at,
+            )
+            .unwrap();
+        let batch = staged.into_batch();
+        store.commit(batch).unwrap();
+    }
+
+    /// Runs a whole session between two stores, accepting what arrives; returns both stats.
+    fn sync(
+        cfg: &AcceptConfig,
+        a: &mut MemoryStore,
+        a_scope: Scope,
+        b: &mut MemoryStore,
+        b_scope: Scope,
+        now: i64,
+    ) -> (SyncStats, SyncStats) {
+        let mut sa = Session::new(
+            1,
+            a_scope,
+            b_scope,
+            &a.items().unwrap(),
+            vec![],
+            SyncConfig::default(),
+        );
+        let mut sb = Session::new(
+            1,
+            b_scope,
+            a_scope,
+            &b.items().unwrap(),
+            vec![],
+            SyncConfig::default(),
+        );
+        let mut frame = sa.start();
+        for _ in 0..1000 {
+            let got = sb.receive(&frame, frame.encode().len()).unwrap();
+            commit_all(cfg, b, &got, now);
+            let reply = sb.next_frame(&mut |id| b.envelopes.get(id).cloned());
+            let got = sa.receive(&reply, reply.encode().len()).unwrap();
+            commit_all(cfg, a, &got, now);
+            let next = sa.next_frame(&mut |id| a.envelopes.get(id).cloned());
+            if sa.finished() && frame_is_empty(&next) {
+                return (sa.stats(), sb.stats());
+            }
+            frame = next;
+        }
+        panic!("session did not finish");
+    }
+
+    fn commit_all(cfg: &AcceptConfig, store: &mut MemoryStore, envs: &[Envelope], now: i64) {
+        let mut staged = Staged::new(&*store);
+        for r in accept_all(&mut staged, cfg, envs, now) {
+            r.unwrap();
+        }
+        let batch = staged.into_batch();
+        store.commit(batch).unwrap();
+    }
+
+    #[test]
+    fn village_and_township_exchange_exactly_what_their_scopes_share() {
+        let mut h = Hierarchy::new(1);
+        let cfg = h.accept_config();
+        let (village, township, county, other) = ("522622101001", "522622101", "522622", "522623");
+        let mut v = MemoryStore::new();
+        let mut t = MemoryStore::new();
+        for r in ["52", "5226", county, township, village] {
+            h.publish(&mut v, &code(r), T0);
+        }
+        for r in ["52", "5226", county, township, other] {
+            h.publish(&mut t, &code(r), T0);
+        }
+        post(&mut h, &mut v, village, village, "village post", T0 + 1000);
+        post(&mut h, &mut t, county, county, "county post", T0 + 2000);
+        post(&mut h, &mut t, other, other, "other county post", T0 + 3000);
+        let (sv, st) = sync(
+            &cfg,
+            &mut v,
+            Scope::new(code(village)),
+            &mut t,
+            Scope::new(code(township)),
+            T0 + 10_000,
+        );
+        let titles = |s: &MemoryStore| {
+            let mut t: Vec<String> = s
+                .records
+                .values()
+                .filter(|r| r.kind == RecordKind::Post)
+                .map(|r| r.view["title"].as_str().unwrap().to_string())
+                .collect();
+            t.sort();
+            t
+        };
+        assert_eq!(
+            titles(&t),
+            vec!["county post", "other county post", "village post"]
+        );
+        assert_eq!(titles(&v), vec!["county post", "village post"]);
+        assert!(sv.changes_sent >= 2 && st.changes_sent >= 1);
+        // A second session finds nothing new to send.
+        let (sv2, st2) = sync(
+            &cfg,
+            &mut v,
+            Scope::new(code(village)),
+            &mut t,
+            Scope::new(code(township)),
+            T0 + 20_000,
+        );
+        assert_eq!(sv2.changes_sent + st2.changes_sent, 0);
+    }
+}
