@@ -58,10 +58,51 @@ enum Command {
     Directory(DirectoryCommand),
     /// What this node holds and whom it talks to.
     Status,
+    /// Peers to dial.
+    #[command(subcommand)]
+    Peer(PeerCommand),
+    /// The daemon: listen, dial peers, sync; stops cleanly on SIGTERM/SIGINT.
+    Run {
+        #[arg(long)]
+        listen: Vec<String>,
+        #[arg(long)]
+        http: Option<String>,
+    },
+    /// Reconcile with every configured peer now.
+    Sync {
+        /// Sync once and return (the only mode; kept for scripts).
+        #[arg(long)]
+        once: bool,
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+    },
+    /// Carry changes on a USB stick where no link exists.
+    #[command(subcommand)]
+    Bundle(BundleCommand),
     /// Build a five-level network on this machine with sample data.
     Demo {
         #[arg(long)]
         dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum PeerCommand {
+    /// Add a peer, e.g. /ip4/127.0.0.1/tcp/4101/p2p/12D3KooW...
+    Add { multiaddr: String },
+}
+
+#[derive(Subcommand)]
+enum BundleCommand {
+    Export {
+        #[arg(long)]
+        out: PathBuf,
+        /// Only what that node's scope wants.
+        #[arg(long = "for")]
+        for_node: Option<String>,
+    },
+    Import {
+        file: PathBuf,
     },
 }
 
@@ -240,6 +281,7 @@ fn main() {
     let home = Home::new(cli.home.clone());
     let json = cli.json;
     let status = match run(cli.command, &home, &lang) {
+        Ok(Value::Null) => 0,
         Ok(value) => {
             output::print_value(&value, json);
             0
@@ -367,6 +409,27 @@ fn run(command: Command, home: &Home, lang: &str) -> Result<Value, Failure> {
         },
         Command::Directory(DirectoryCommand::List) => Request::DirectoryList,
         Command::Status => Request::Status,
+        Command::Peer(PeerCommand::Add { multiaddr }) => Request::PeerAdd { addr: multiaddr },
+        Command::Run { listen, http: _ } => {
+            lingong_node::daemon::run(home, listen)?;
+            return Ok(Value::Null);
+        }
+        Command::Sync { once: _, timeout } => Request::Sync {
+            timeout_secs: timeout,
+        },
+        Command::Bundle(BundleCommand::Export { out, for_node }) => {
+            let out = std::path::absolute(&out).unwrap_or(out);
+            Request::BundleExport {
+                out: out.display().to_string(),
+                for_node,
+            }
+        }
+        Command::Bundle(BundleCommand::Import { file }) => {
+            let file = std::path::absolute(&file).unwrap_or(file);
+            Request::BundleImport {
+                file: file.display().to_string(),
+            }
+        }
     };
     execute(home, request)
 }

@@ -104,6 +104,9 @@ pub fn execute(home: &Home, request: Request) -> std::result::Result<Value, Fail
     if let Some(result) = call_daemon(home, &request) {
         return result;
     }
+    if let Request::Sync { timeout_secs } = request {
+        return crate::net::sync_offline(home, timeout_secs).map_err(Failure::Local);
+    }
     let mut station = Station::open(home).map_err(Failure::Local)?;
     station.handle(request).map_err(Failure::Local)
 }

@@ -7,9 +7,12 @@
 //! - [`station`]: the station's services behind every command ([`station::Request`]).
 //! - [`control`]: the daemon control socket and the command path through it.
 //! - [`error`]: [`error::NodeError`], bilingual, with exit-status classification.
+pub mod bundle;
 pub mod control;
+pub mod daemon;
 pub mod demo;
 pub mod error;
 pub mod home;
+pub mod net;
 pub mod station;
 pub mod store;

@@ -70,6 +70,19 @@ pub enum Request {
     },
     DirectoryList,
     Status,
+    PeerAdd {
+        addr: String,
+    },
+    Sync {
+        timeout_secs: u64,
+    },
+    BundleExport {
+        out: String,
+        for_node: Option<String>,
+    },
+    BundleImport {
+        file: String,
+    },
 }
 
 /// Post fields as typed; `None` means "not given" (keep the current value on update).
@@ -262,7 +275,25 @@ impl Station {
             } => self.directory_set(address, hours, hotline, services),
             Request::DirectoryList => self.directory_list(),
             Request::Status => self.status(),
+            Request::PeerAdd { addr } => self.peer_add(&addr),
+            Request::Sync { .. } => Err(NodeError::Network {
+                detail: "sync runs through control::execute, which brings the network up".into(),
+            }),
+            Request::BundleExport { out, for_node } => {
+                crate::bundle::export(self, &out, for_node.as_deref())
+            }
+            Request::BundleImport { file } => crate::bundle::import(self, &file),
         }
+    }
+
+    fn peer_add(&mut self, addr: &str) -> Result<Value> {
+        let (peer, _) = crate::net::parse_peer_addr(addr)?;
+        let addr = addr.trim().to_string();
+        if !self.config.peers.contains(&addr) {
+            self.config.peers.push(addr);
+            self.home.save_config(&self.config)?;
+        }
+        Ok(json!({ "peer": peer.to_base58() }))
     }
 
     fn cert_install(&mut self, value: &Value) -> Result<Value> {
@@ -1062,4 +1093,87 @@ fn check_expires(date: &str, now: i64) -> Result<String> {
         ));
     }
     Ok(dates::format_date(day))
+}
+
+/// What accepting a batch of envelopes from elsewhere (a peer, a bundle) did.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct AcceptReport {
+    pub new: usize,
+    pub duplicate: usize,
+    /// Rejections by error code (forgeries, unauthorized edits, revoked authors…).
+    pub rejected: std::collections::BTreeMap<String, usize>,
+    /// Envelopes that may be accepted later (their author's certificate has not arrived).
+    pub deferred: usize,
+    /// Nodes revoked by envelopes of this batch.
+    pub revoked: Vec<PublicKey>,
+}
+
+impl Station {
+    /// This node's scope (its certified region).
+    pub fn scope(&self) -> lingong_protocol::scope::Scope {
+        lingong_protocol::scope::Scope::new(self.region)
+    }
+
+    /// Verifies a peer's certificate chain (from a sync hello) against this node's root, the
+    /// peer's authenticated key and the revocations held here; returns the peer's scope.
+    pub fn verify_peer(
+        &self,
+        peer: &PublicKey,
+        chain_bytes: &[u8],
+    ) -> Result<lingong_protocol::scope::Scope> {
+        let root = self.accept_config()?.root;
+        let chain = CertChain::from_bytes(chain_bytes)?;
+        if chain.leaf().body.subject != *peer {
+            return Err(lingong_protocol::Error::BrokenChain {
+                detail: "the peer presented another node's certificate".into(),
+            }
+            .into());
+        }
+        chain.verify(&root, now_ms() / 1000, &|k| {
+            matches!(self.store.revocation(k), Ok(Some(_)))
+        })?;
+        Ok(lingong_protocol::scope::Scope::new(
+            chain.leaf().body.region,
+        ))
+    }
+
+    /// Accepts envelopes from elsewhere through the one accept path, as one atomic batch.
+    pub fn accept_envelopes(
+        &mut self,
+        envelopes: &[lingong_protocol::envelope::Envelope],
+    ) -> Result<AcceptReport> {
+        use lingong_protocol::accept::{Accepted, accept_all};
+        let cfg = self.accept_config()?;
+        let mut staged = Staged::new(&self.store);
+        let results = accept_all(&mut staged, &cfg, envelopes, now_ms());
+        let batch = staged.into_batch();
+        let mut report = AcceptReport::default();
+        for (env, r) in envelopes.iter().zip(results) {
+            match r {
+                Ok(Accepted::New) | Ok(Accepted::PayloadFilled) => {
+                    report.new += 1;
+                    if env.header.kind == RecordKind::Revocation {
+                        if let Some(Ok(rv)) = env.payload.as_deref().map(Revocation::from_bytes) {
+                            report.revoked.push(rv.revoked);
+                        }
+                    }
+                }
+                Ok(Accepted::Duplicate) => report.duplicate += 1,
+                Err(e) if e.is_retryable() || e.code() == "unknown-record" => report.deferred += 1,
+                Err(e) => {
+                    tracing::warn!(author = %env.header.author.short(), code = e.code(), "rejected a change: {e}");
+                    *report.rejected.entry(e.code().to_string()).or_default() += 1;
+                }
+            }
+        }
+        self.store.commit(batch)?;
+        Ok(report)
+    }
+}
+
+impl Station {
+    /// Replication metadata of every envelope held (input of a sync session).
+    pub fn store_items(&self) -> Vec<lingong_protocol::store::ItemMeta> {
+        self.store.items().unwrap_or_default()
+    }
 }

@@ -180,7 +180,7 @@ impl Session {
             queue: BinaryHeap::new(),
             queued: BTreeSet::new(),
             pending_reconcile: None,
-            hello: Some(hello),
+            hello: (!hello.is_empty()).then_some(hello),
             peer_done: false,
             stats: SyncStats::default(),
         }

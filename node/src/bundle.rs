@@ -1,0 +1,128 @@
+//! USB bundles: signed changes carried on a stick where no link exists.
+//!
+//! A bundle file is `LINGONG-BUNDLE/1\n` followed by envelopes in wire form, each prefixed by
+//! its length (u32 big-endian). Export takes what this node holds that the target's scope wants
+//! (headers only where the target may hold only headers), most urgent kinds first; import hands
+//! every envelope to the one accept path, in batches, exactly like a sync session.
+
+use crate::error::{NodeError, Result};
+use crate::home::write_atomically;
+use crate::station::Station;
+use lingong_protocol::envelope::{Envelope, MAX_ENVELOPE_BYTES};
+use lingong_protocol::keys::PublicKey;
+use lingong_protocol::scope::{Scope, Want};
+use lingong_protocol::store::Store;
+use serde_json::{Value, json};
+
+const MAGIC: &[u8] = b"LINGONG-BUNDLE/1\n";
+/// Envelopes accepted per atomic batch on import.
+const IMPORT_BATCH: usize = 500;
+
+/// Writes a bundle for `for_node` (a node id; its scope is read from its certificate record
+/// held here), or of everything this node holds.
+pub fn export(station: &Station, out: &str, for_node: Option<&str>) -> Result<Value> {
+    let me = station.scope();
+    let target = match for_node {
+        Some(id) => {
+            let key = PublicKey::from_node_id(id).ok_or_else(|| {
+                NodeError::usage(
+                    "--for",
+                    "must be a node id like 12D3KooW…",
+                    "必须是形如 12D3KooW… 的节点编号",
+                )
+            })?;
+            let info = station
+                .store
+                .author(&key)?
+                .ok_or_else(|| NodeError::NotFound {
+                    what: "node",
+                    id: id.to_string(),
+                })?;
+            Some(Scope::new(info.region()))
+        }
+        None => None,
+    };
+    let mut items = station.store.items()?;
+    items.sort_by_key(|m| (m.kind.send_priority(), m.timestamp_ms));
+    let mut bytes = MAGIC.to_vec();
+    let mut count = 0usize;
+    for m in items {
+        let want = match &target {
+            Some(t) => me.share_with(t, m.kind, &m.region, &m.reach),
+            None => Want::Full,
+        };
+        if want == Want::Nothing {
+            continue;
+        }
+        let Some(env) = station.store.envelope(&m.id)? else {
+            continue;
+        };
+        let wire = if want == Want::Header {
+            env.header_only().to_bytes()
+        } else {
+            env.to_bytes()
+        };
+        bytes.extend_from_slice(&(wire.len() as u32).to_be_bytes());
+        bytes.extend_from_slice(&wire);
+        count += 1;
+    }
+    write_atomically(std::path::Path::new(out), &bytes)?;
+    Ok(json!({ "changes": count, "bytes": bytes.len() }))
+}
+
+/// Accepts every envelope of a bundle file.
+pub fn import(station: &mut Station, file: &str) -> Result<Value> {
+    let raw = std::fs::read(file).map_err(|e| NodeError::io(file, e))?;
+    let body = raw.strip_prefix(MAGIC).ok_or_else(|| {
+        NodeError::usage(
+            "FILE",
+            "is not a lingong bundle (wrong header)",
+            "不是 lingong 数据包（文件头不对）",
+        )
+    })?;
+    let mut envelopes = Vec::new();
+    let mut pos = 0;
+    while pos < body.len() {
+        let bad = || {
+            NodeError::usage(
+                "FILE",
+                format!("the bundle is damaged at byte {}", pos + MAGIC.len()),
+                format!("数据包在第 {} 字节处损坏", pos + MAGIC.len()),
+            )
+        };
+        let len_bytes: [u8; 4] = body
+            .get(pos..pos + 4)
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(bad)?;
+        let len = u32::from_be_bytes(len_bytes) as usize;
+        if len > MAX_ENVELOPE_BYTES {
+            return Err(bad());
+        }
+        let wire = body.get(pos + 4..pos + 4 + len).ok_or_else(bad)?;
+        envelopes.push(Envelope::from_bytes(wire)?);
+        pos += 4 + len;
+    }
+    let me = station.scope();
+    let mut wanted = Vec::with_capacity(envelopes.len());
+    for env in envelopes {
+        match me.wants(env.header.kind, &env.header.region, &env.header.reach) {
+            Want::Nothing => {}
+            Want::Header => wanted.push(env.header_only()),
+            Want::Full => wanted.push(env),
+        }
+    }
+    let (mut new, mut duplicate, mut deferred) = (0, 0, 0);
+    let mut rejected = std::collections::BTreeMap::<String, usize>::new();
+    for chunk in wanted.chunks(IMPORT_BATCH) {
+        let report = station.accept_envelopes(chunk)?;
+        new += report.new;
+        duplicate += report.duplicate;
+        deferred += report.deferred;
+        for (k, v) in report.rejected {
+            *rejected.entry(k).or_default() += v;
+        }
+    }
+    Ok(
+        json!({ "changes": new, "duplicate": duplicate, "deferred": deferred, "rejected": rejected }),
+    )
+}

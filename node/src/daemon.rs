@@ -1,0 +1,136 @@
+//! `lingong run`: the daemon. Owns the node's store for as long as it runs, serves commands on
+//! the control socket, and runs the network loop; SIGTERM or SIGINT stop it cleanly (the store
+//! is flushed and the socket removed).
+
+use crate::control::reply_line;
+use crate::error::{NodeError, Result};
+use crate::home::Home;
+use crate::net::{self, NetHandle};
+use crate::station::{Request, Station};
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::UnixListener;
+
+/// Runs the daemon until a signal arrives.
+pub fn run(home: &Home, listen: Vec<String>) -> Result<()> {
+    let station = Station::open(home)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| NodeError::io("tokio runtime", e))?;
+    runtime.block_on(async move {
+        let station = Arc::new(Mutex::new(station));
+        let (network, handle, commands) = net::start(Arc::clone(&station), &listen)?;
+        let socket = home.socket_path();
+        let _ = std::fs::remove_file(&socket);
+        let listener = UnixListener::bind(&socket).map_err(|e| NodeError::io(&socket, e))?;
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let control = tokio::spawn(serve_control(
+            listener,
+            Arc::clone(&station),
+            handle,
+            stop_rx.clone(),
+        ));
+        let mut net_stop = stop_rx.clone();
+        let net_task = tokio::spawn(network.run(commands, async move {
+            let _ = net_stop.wait_for(|s| *s).await;
+        }));
+        shutdown_signal().await;
+        tracing::info!("stopping");
+        let _ = stop_tx.send(true);
+        let _ = net_task.await;
+        control.abort();
+        let _ = std::fs::remove_file(&socket);
+        let s = station.lock().expect("station lock");
+        drop(s);
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("signal handler");
+    let mut int = signal(SignalKind::interrupt()).expect("signal handler");
+    tokio::select! {
+        _ = term.recv() => {},
+        _ = int.recv() => {},
+    }
+}
+
+async fn serve_control(
+    listener: UnixListener,
+    station: Arc<Mutex<Station>>,
+    net: NetHandle,
+    stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        if *stop.borrow() {
+            return;
+        }
+        let station = Arc::clone(&station);
+        let net = net.clone();
+        tokio::spawn(async move {
+            let (read, mut write) = stream.into_split();
+            let mut lines = BufReader::new(read).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                let result = match serde_json::from_str::<Request>(&line) {
+                    Ok(req) => handle(&station, &net, req).await,
+                    Err(e) => Err(NodeError::Daemon {
+                        detail: format!("bad request: {e}"),
+                    }),
+                };
+                if write
+                    .write_all(reply_line(result).as_bytes())
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        });
+    }
+}
+
+/// A request inside the daemon: network requests go to the network loop, the rest to the
+/// station (on a blocking thread: sled writes flush to disk).
+async fn handle(station: &Arc<Mutex<Station>>, net: &NetHandle, req: Request) -> Result<Value> {
+    match req {
+        Request::Sync { timeout_secs } => {
+            let reports = net
+                .sync_now(Duration::from_secs(timeout_secs.max(1)))
+                .await?;
+            Ok(json!({ "peers": reports }))
+        }
+        Request::PeerAdd { addr } => {
+            let out = blocking(station, Request::PeerAdd { addr: addr.clone() }).await?;
+            if let Ok((_, ma)) = net::parse_peer_addr(&addr) {
+                net.add_peer(ma).await?;
+            }
+            Ok(out)
+        }
+        Request::Status => {
+            let mut out = blocking(station, Request::Status).await?;
+            let (peers, listening) = net.status().await?;
+            out["peers"] = json!(peers);
+            out["listen"] = json!(listening);
+            out["daemon"] = json!(true);
+            Ok(out)
+        }
+        other => blocking(station, other).await,
+    }
+}
+
+async fn blocking(station: &Arc<Mutex<Station>>, req: Request) -> Result<Value> {
+    let station = Arc::clone(station);
+    tokio::task::spawn_blocking(move || station.lock().expect("station lock").handle(req))
+        .await
+        .map_err(|e| NodeError::Daemon {
+            detail: e.to_string(),
+        })?
+}

@@ -1,0 +1,990 @@
+//! The network: libp2p transports and behaviours, and the event loop that drives sync
+//! sessions over them.
+//!
+//! One `#[derive(NetworkBehaviour)]` struct (sync request-response, identify, ping, mDNS), one
+//! loop that owns the Swarm in a `select!` with a command channel (the file-sharing example of
+//! rust-libp2p is the model). The loop is a driver of the sans-IO
+//! [`lingong_protocol::sync::Session`]: requests are the initiator's frames, responses the
+//! responder's. Every received batch goes through [`Station::accept_envelopes`] (the one
+//! accept path) and is committed before the next frame is built.
+//!
+//! Trust: noise authenticates the peer's key (its PeerId is its node key). The first frame of
+//! every session carries the sender's certificate chain; a peer whose chain does not verify to
+//! this node's province root, or is revoked, gets no session and is disconnected.
+
+use crate::error::{NodeError, Result};
+use crate::station::Station;
+use futures::StreamExt;
+use libp2p::futures::{AsyncRead, AsyncWrite};
+use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, ResponseChannel};
+use libp2p::swarm::{NetworkBehaviour, SwarmEvent, behaviour::toggle::Toggle};
+use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm, identify, mdns, noise, ping, tcp, yamux};
+use lingong_protocol::keys::PublicKey;
+use lingong_protocol::scope::Scope;
+use lingong_protocol::sync::{
+    Frame, MAX_FRAME_BYTES, PROTOCOL_ID, Session, SyncConfig, SyncStats, frame_is_empty,
+};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot};
+
+/// How long a sync request may take before it fails. The libp2p default (10 s) is far too short
+/// for a 64 KiB frame over a 50 kbit/s village link (about 11 s on the wire alone).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
+/// Keep idle connections open this long: re-establishing one over a weak mobile link costs
+/// several round trips, and the next sync round comes within the sync interval anyway.
+const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(600);
+/// A responder forgets a session that has been silent this long.
+const SESSION_IDLE: Duration = Duration::from_secs(900);
+/// Envelope bytes per frame: small enough that a frame crosses a 50 kbit/s link in ~10 s, so
+/// a link that drops loses at most one frame's worth of work.
+const FRAME_ENVELOPE_BYTES: usize = 64 * 1024;
+
+/// Reads one frame: a 4-byte big-endian length, then that many bytes; refuses lengths above
+/// `limit` before allocating.
+async fn read_length_prefixed<T: AsyncRead + Unpin + Send>(
+    io: &mut T,
+    limit: usize,
+) -> std::io::Result<Vec<u8>> {
+    use futures::AsyncReadExt;
+    let mut len = [0u8; 4];
+    io.read_exact(&mut len).await?;
+    let len = u32::from_be_bytes(len) as usize;
+    if len > limit {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("frame of {len} bytes exceeds the {limit}-byte limit"),
+        ));
+    }
+    let mut buf = vec![0u8; len];
+    io.read_exact(&mut buf).await?;
+    Ok(buf)
+}
+
+async fn write_length_prefixed<T: AsyncWrite + Unpin + Send>(
+    io: &mut T,
+    bytes: Vec<u8>,
+) -> std::io::Result<()> {
+    use futures::AsyncWriteExt;
+    io.write_all(&(bytes.len() as u32).to_be_bytes()).await?;
+    io.write_all(&bytes).await?;
+    io.flush().await
+}
+
+/// The length-prefixed frame codec of the sync protocol; frames above [`MAX_FRAME_BYTES`] are
+/// refused before they are read, which closes that stream and nothing else.
+#[derive(Clone, Default)]
+pub struct FrameCodec;
+
+impl request_response::Codec for FrameCodec {
+    type Protocol = StreamProtocol;
+    type Request = Vec<u8>;
+    type Response = Vec<u8>;
+
+    async fn read_request<T: AsyncRead + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+    ) -> std::io::Result<Vec<u8>> {
+        read_length_prefixed(io, MAX_FRAME_BYTES).await
+    }
+    async fn read_response<T: AsyncRead + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+    ) -> std::io::Result<Vec<u8>> {
+        read_length_prefixed(io, MAX_FRAME_BYTES).await
+    }
+    async fn write_request<T: AsyncWrite + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        req: Vec<u8>,
+    ) -> std::io::Result<()> {
+        write_length_prefixed(io, req).await?;
+        futures::AsyncWriteExt::close(io).await
+    }
+    async fn write_response<T: AsyncWrite + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        res: Vec<u8>,
+    ) -> std::io::Result<()> {
+        write_length_prefixed(io, res).await?;
+        futures::AsyncWriteExt::close(io).await
+    }
+}
+
+#[derive(NetworkBehaviour)]
+struct Behaviour {
+    sync: request_response::Behaviour<FrameCodec>,
+    identify: identify::Behaviour,
+    ping: ping::Behaviour,
+    mdns: Toggle<mdns::tokio::Behaviour>,
+}
+
+/// Result of syncing with one peer, as `lingong sync --json` prints it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PeerSyncReport {
+    pub peer: String,
+    pub ok: bool,
+    pub sent_bytes: u64,
+    pub received_bytes: u64,
+    pub changes_sent: u64,
+    pub changes_received: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// What `status` shows of a peer.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PeerStatus {
+    pub peer: String,
+    pub connected: bool,
+    pub last_sync: Option<String>,
+    pub region: Option<String>,
+}
+
+/// Commands from the daemon's control socket to the network loop.
+pub enum Command {
+    SyncNow {
+        timeout: Duration,
+        reply: oneshot::Sender<Vec<PeerSyncReport>>,
+    },
+    AddPeer(Multiaddr),
+    Status(oneshot::Sender<(Vec<PeerStatus>, Vec<String>)>),
+}
+
+/// A cloneable handle to the network loop.
+#[derive(Clone)]
+pub struct NetHandle {
+    tx: mpsc::Sender<Command>,
+}
+
+impl NetHandle {
+    pub async fn sync_now(&self, timeout: Duration) -> Result<Vec<PeerSyncReport>> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Command::SyncNow { timeout, reply })
+            .await
+            .map_err(|_| net_err("network loop stopped"))?;
+        rx.await.map_err(|_| net_err("network loop stopped"))
+    }
+    pub async fn add_peer(&self, addr: Multiaddr) -> Result<()> {
+        self.tx
+            .send(Command::AddPeer(addr))
+            .await
+            .map_err(|_| net_err("network loop stopped"))
+    }
+    pub async fn status(&self) -> Result<(Vec<PeerStatus>, Vec<String>)> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Command::Status(reply))
+            .await
+            .map_err(|_| net_err("network loop stopped"))?;
+        rx.await.map_err(|_| net_err("network loop stopped"))
+    }
+}
+
+fn net_err(detail: impl Into<String>) -> NodeError {
+    NodeError::Network {
+        detail: detail.into(),
+    }
+}
+
+/// Parses a peer address; it must end in `/p2p/<node id>`.
+pub fn parse_peer_addr(s: &str) -> Result<(PeerId, Multiaddr)> {
+    let addr: Multiaddr = s.trim().parse().map_err(|e| {
+        NodeError::usage(
+            "MULTIADDR",
+            format!("not a multiaddr ({e}), e.g. /ip4/127.0.0.1/tcp/4101/p2p/12D3KooW…"),
+            format!("不是有效的地址（{e}），例如 /ip4/127.0.0.1/tcp/4101/p2p/12D3KooW…"),
+        )
+    })?;
+    let peer = addr.iter().find_map(|p| match p {
+        libp2p::multiaddr::Protocol::P2p(id) => Some(id),
+        _ => None,
+    });
+    let peer = peer.ok_or_else(|| {
+        NodeError::usage(
+            "MULTIADDR",
+            "must end in /p2p/<node id>",
+            "必须以 /p2p/<节点编号> 结尾",
+        )
+    })?;
+    Ok((peer, addr))
+}
+
+fn peer_key(peer: &PeerId) -> Option<PublicKey> {
+    PublicKey::from_node_id(&peer.to_base58())
+}
+
+/// The node's libp2p identity: the same ed25519 seed as its signing key.
+pub fn keypair(station: &Station) -> libp2p::identity::Keypair {
+    libp2p::identity::Keypair::ed25519_from_bytes(station.key.seed()).expect("32-byte seed")
+}
+
+enum Outbound {
+    Handshake { id: u64 },
+    Running { session: Box<Session> },
+}
+
+struct PeerState {
+    addrs: Vec<Multiaddr>,
+    configured: bool,
+    connected: bool,
+    scope: Option<Scope>,
+    last_sync_ms: Option<i64>,
+    last_attempt: Option<Instant>,
+    next_dial: Instant,
+    backoff: Duration,
+    outbound: Option<(Outbound, OutboundRequestId, Instant)>,
+    /// A sync round wants a fresh session after the current one.
+    resync: bool,
+}
+
+impl PeerState {
+    fn new(configured: bool) -> PeerState {
+        PeerState {
+            addrs: Vec::new(),
+            configured,
+            connected: false,
+            scope: None,
+            last_sync_ms: None,
+            last_attempt: None,
+            next_dial: Instant::now(),
+            backoff: Duration::from_secs(1),
+            outbound: None,
+            resync: false,
+        }
+    }
+}
+
+struct Round {
+    waiting: BTreeMap<PeerId, Option<PeerSyncReport>>,
+    deadline: Instant,
+    reply: oneshot::Sender<Vec<PeerSyncReport>>,
+}
+
+/// The network loop's state.
+pub struct Network {
+    station: Arc<Mutex<Station>>,
+    swarm: Swarm<Behaviour>,
+    peers: HashMap<PeerId, PeerState>,
+    inbound: HashMap<(PeerId, u64), (Session, Instant)>,
+    rounds: Vec<Round>,
+    sync_interval: Duration,
+    max_backoff: Duration,
+    my_chain: Vec<u8>,
+    listening: Vec<String>,
+}
+
+/// Starts the network for `station`: listens, dials configured peers. Returns the loop (run it
+/// with [`Network::run`]) and a handle to command it.
+pub fn start(
+    station: Arc<Mutex<Station>>,
+    extra_listen: &[String],
+) -> Result<(Network, NetHandle, mpsc::Receiver<Command>)> {
+    let (config, keypair, my_chain) = {
+        let s = station.lock().expect("station lock");
+        let chain = s
+            .chain
+            .as_ref()
+            .ok_or(lingong_protocol::Error::NotCertified)?
+            .to_bytes();
+        (s.config.clone(), keypair(&s), chain)
+    };
+    let local_peer = keypair.public().to_peer_id();
+    let mdns_enabled = config.mdns;
+    let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default().nodelay(true),
+            noise::Config::new,
+            yamux::Config::default,
+        )
+        .map_err(|e| net_err(e.to_string()))?
+        .with_quic()
+        .with_behaviour(|key| {
+            let sync = request_response::Behaviour::new(
+                [(StreamProtocol::new(PROTOCOL_ID), ProtocolSupport::Full)],
+                request_response::Config::default().with_request_timeout(REQUEST_TIMEOUT),
+            );
+            let mdns = if mdns_enabled {
+                mdns::tokio::Behaviour::new(mdns::Config::default(), local_peer).ok()
+            } else {
+                None
+            };
+            Behaviour {
+                sync,
+                identify: identify::Behaviour::new(identify::Config::new(
+                    "/lingong/1".into(),
+                    key.public(),
+                )),
+                ping: ping::Behaviour::new(
+                    ping::Config::new().with_interval(Duration::from_secs(30)),
+                ),
+                mdns: Toggle::from(mdns),
+            }
+        })
+        .map_err(|e| net_err(e.to_string()))?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_CONNECTION_TIMEOUT))
+        .build();
+    let listen: Vec<String> = if extra_listen.is_empty() {
+        config.listen.clone()
+    } else {
+        extra_listen.to_vec()
+    };
+    for addr in &listen {
+        let ma: Multiaddr = addr.parse().map_err(|e| {
+            NodeError::usage("listen", format!("{addr}: {e}"), format!("{addr}：{e}"))
+        })?;
+        swarm
+            .listen_on(ma)
+            .map_err(|e| net_err(format!("cannot listen on {addr}: {e}")))?;
+    }
+    let mut peers = HashMap::new();
+    for p in &config.peers {
+        let (id, addr) = parse_peer_addr(p)?;
+        let state = peers.entry(id).or_insert_with(|| PeerState::new(true));
+        state.addrs.push(addr);
+    }
+    let (tx, rx) = mpsc::channel(64);
+    let net = Network {
+        station,
+        swarm,
+        peers,
+        inbound: HashMap::new(),
+        rounds: Vec::new(),
+        sync_interval: Duration::from_secs(config.sync_interval_secs),
+        max_backoff: Duration::from_secs(config.max_redial_secs),
+        my_chain,
+        listening: Vec::new(),
+    };
+    Ok((net, NetHandle { tx }, rx))
+}
+
+impl Network {
+    /// Runs until `shutdown` resolves or every handle is dropped.
+    pub async fn run(
+        mut self,
+        mut commands: mpsc::Receiver<Command>,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) {
+        tokio::pin!(shutdown);
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                cmd = commands.recv() => match cmd {
+                    Some(cmd) => self.on_command(cmd),
+                    None => break,
+                },
+                event = self.swarm.select_next_some() => self.on_event(event),
+                _ = tick.tick() => self.on_tick(),
+            }
+        }
+        for round in self.rounds.drain(..) {
+            let _ = round.reply.send(Vec::new());
+        }
+    }
+
+    fn on_command(&mut self, cmd: Command) {
+        match cmd {
+            Command::AddPeer(addr) => {
+                if let Ok((id, addr)) = parse_peer_addr(&addr.to_string()) {
+                    let state = self.peers.entry(id).or_insert_with(|| PeerState::new(true));
+                    state.configured = true;
+                    state.addrs.push(addr);
+                    state.next_dial = Instant::now();
+                }
+            }
+            Command::Status(reply) => {
+                let peers = self
+                    .peers
+                    .iter()
+                    .map(|(id, p)| PeerStatus {
+                        peer: id.to_base58(),
+                        connected: p.connected,
+                        last_sync: p.last_sync_ms.map(lingong_protocol::dates::rfc3339),
+                        region: p.scope.map(|s| s.region.to_string()),
+                    })
+                    .collect();
+                let _ = reply.send((peers, self.listening.clone()));
+            }
+            Command::SyncNow { timeout, reply } => {
+                let targets: Vec<PeerId> = self
+                    .peers
+                    .iter()
+                    .filter(|(_, p)| p.configured || p.connected)
+                    .map(|(id, _)| *id)
+                    .collect();
+                let mut waiting = BTreeMap::new();
+                for id in targets {
+                    waiting.insert(id, None);
+                    let now = Instant::now();
+                    if let Some(p) = self.peers.get_mut(&id) {
+                        p.next_dial = now;
+                        p.resync = true;
+                    }
+                    self.kick(id);
+                }
+                if waiting.is_empty() {
+                    let _ = reply.send(Vec::new());
+                    return;
+                }
+                self.rounds.push(Round {
+                    waiting,
+                    deadline: Instant::now() + timeout,
+                    reply,
+                });
+            }
+        }
+    }
+
+    /// Starts a session with `peer` now if connected and idle, or dials it.
+    fn kick(&mut self, peer: PeerId) {
+        let Some(state) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        if state.connected {
+            if state.outbound.is_none() {
+                self.start_session(peer);
+            }
+        } else {
+            self.dial(peer);
+        }
+    }
+
+    fn dial(&mut self, peer: PeerId) {
+        let Some(state) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        if state.addrs.is_empty() || state.connected {
+            return;
+        }
+        state.last_attempt = Some(Instant::now());
+        state.next_dial = Instant::now() + state.backoff;
+        state.backoff = (state.backoff * 2).min(self.max_backoff);
+        let opts = libp2p::swarm::dial_opts::DialOpts::peer_id(peer)
+            .addresses(state.addrs.clone())
+            .build();
+        if let Err(e) = self.swarm.dial(opts) {
+            tracing::debug!(peer = %peer, "dial failed: {e}");
+        }
+    }
+
+    fn on_tick(&mut self) {
+        let now = Instant::now();
+        let ids: Vec<PeerId> = self.peers.keys().copied().collect();
+        for id in ids {
+            let (connected, due_dial, due_sync, stuck) = {
+                let p = &self.peers[&id];
+                let due_sync = p.outbound.is_none()
+                    && (p.resync
+                        || p.last_sync_ms.is_none_or(|t| {
+                            crate::station::now_ms() - t >= self.sync_interval.as_millis() as i64
+                        }));
+                let stuck = p.outbound.as_ref().is_some_and(|(_, _, started)| {
+                    now.duration_since(*started) > REQUEST_TIMEOUT * 2
+                });
+                (
+                    p.connected,
+                    p.configured && !p.connected && p.next_dial <= now,
+                    due_sync,
+                    stuck,
+                )
+            };
+            if stuck {
+                self.finish_outbound(id, Err("session timed out".into()));
+            }
+            if due_dial {
+                self.dial(id);
+            } else if connected && due_sync {
+                self.start_session(id);
+            }
+        }
+        self.inbound
+            .retain(|_, (_, last)| now.duration_since(*last) < SESSION_IDLE);
+        self.close_rounds(false);
+    }
+
+    fn close_rounds(&mut self, _force: bool) {
+        let now = Instant::now();
+        let mut i = 0;
+        while i < self.rounds.len() {
+            let complete = self.rounds[i].waiting.values().all(|r| r.is_some());
+            if complete || now >= self.rounds[i].deadline {
+                let round = self.rounds.remove(i);
+                let reports = round
+                    .waiting
+                    .into_iter()
+                    .map(|(id, r)| {
+                        r.unwrap_or_else(|| PeerSyncReport {
+                            peer: id.to_base58(),
+                            ok: false,
+                            sent_bytes: 0,
+                            received_bytes: 0,
+                            changes_sent: 0,
+                            changes_received: 0,
+                            error: Some("timed out before a sync session finished".into()),
+                        })
+                    })
+                    .collect();
+                let _ = round.reply.send(reports);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    fn start_session(&mut self, peer: PeerId) {
+        let id = rand_u64();
+        let frame = Frame {
+            session: id,
+            hello: Some(self.my_chain.clone()),
+            ..Default::default()
+        };
+        let request_id = self
+            .swarm
+            .behaviour_mut()
+            .sync
+            .send_request(&peer, frame.encode());
+        if let Some(p) = self.peers.get_mut(&peer) {
+            p.resync = false;
+            p.outbound = Some((Outbound::Handshake { id }, request_id, Instant::now()));
+        }
+    }
+
+    fn finish_outbound(&mut self, peer: PeerId, result: std::result::Result<SyncStats, String>) {
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        p.outbound = None;
+        let report = match &result {
+            Ok(stats) => {
+                p.last_sync_ms = Some(crate::station::now_ms());
+                tracing::info!(peer = %peer, sent = stats.changes_sent, received = stats.changes_received, bytes_out = stats.sent_bytes, bytes_in = stats.received_bytes, "sync finished");
+                PeerSyncReport {
+                    peer: peer.to_base58(),
+                    ok: true,
+                    sent_bytes: stats.sent_bytes,
+                    received_bytes: stats.received_bytes,
+                    changes_sent: stats.changes_sent,
+                    changes_received: stats.changes_received,
+                    error: None,
+                }
+            }
+            Err(e) => {
+                tracing::info!(peer = %peer, "sync failed: {e}");
+                PeerSyncReport {
+                    peer: peer.to_base58(),
+                    ok: false,
+                    sent_bytes: 0,
+                    received_bytes: 0,
+                    changes_sent: 0,
+                    changes_received: 0,
+                    error: Some(e.clone()),
+                }
+            }
+        };
+        let resync = p.resync;
+        for round in &mut self.rounds {
+            if let Some(slot) = round.waiting.get_mut(&peer) {
+                if slot.is_none() && !resync {
+                    *slot = Some(report.clone());
+                }
+            }
+        }
+        if resync && self.peers.get(&peer).is_some_and(|p| p.connected) {
+            self.start_session(peer);
+        }
+        self.close_rounds(false);
+    }
+
+    fn on_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::NewListenAddr { address, .. } => {
+                let full = format!("{address}/p2p/{}", self.swarm.local_peer_id());
+                tracing::info!("listening on {full}");
+                self.listening.push(full);
+            }
+            SwarmEvent::ConnectionEstablished {
+                peer_id, endpoint, ..
+            } => {
+                let state = self
+                    .peers
+                    .entry(peer_id)
+                    .or_insert_with(|| PeerState::new(false));
+                state.connected = true;
+                state.backoff = Duration::from_secs(1);
+                if endpoint.is_dialer()
+                    && !state.addrs.contains(endpoint.get_remote_address())
+                    && !state.configured
+                {
+                    state.addrs.push(endpoint.get_remote_address().clone());
+                }
+                if state.outbound.is_none() {
+                    self.start_session(peer_id);
+                }
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established,
+                ..
+            } => {
+                if num_established == 0 {
+                    if let Some(p) = self.peers.get_mut(&peer_id) {
+                        p.connected = false;
+                        p.next_dial = Instant::now() + p.backoff;
+                    }
+                    if self
+                        .peers
+                        .get(&peer_id)
+                        .is_some_and(|p| p.outbound.is_some())
+                    {
+                        self.finish_outbound(peer_id, Err("connection closed".into()));
+                    }
+                }
+            }
+            SwarmEvent::OutgoingConnectionError {
+                peer_id: Some(peer),
+                error,
+                ..
+            } => {
+                tracing::debug!(peer = %peer, "could not connect: {error}");
+                if self
+                    .rounds
+                    .iter()
+                    .any(|r| r.waiting.get(&peer).is_some_and(|s| s.is_none()))
+                {
+                    let msg = format!("could not connect: {error}");
+                    for round in &mut self.rounds {
+                        if let Some(slot) = round.waiting.get_mut(&peer) {
+                            if slot.is_none() {
+                                *slot = Some(PeerSyncReport {
+                                    peer: peer.to_base58(),
+                                    ok: false,
+                                    sent_bytes: 0,
+                                    received_bytes: 0,
+                                    changes_sent: 0,
+                                    changes_received: 0,
+                                    error: Some(msg.clone()),
+                                });
+                            }
+                        }
+                    }
+                    self.close_rounds(false);
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(found))) => {
+                for (peer, addr) in found {
+                    if peer == *self.swarm.local_peer_id() {
+                        continue;
+                    }
+                    let state = self
+                        .peers
+                        .entry(peer)
+                        .or_insert_with(|| PeerState::new(false));
+                    if !state.addrs.contains(&addr) {
+                        state.addrs.push(addr.clone());
+                    }
+                    if !state.connected {
+                        let _ = self.swarm.dial(addr);
+                    }
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.on_sync_event(event),
+            _ => {}
+        }
+    }
+
+    fn on_sync_event(&mut self, event: request_response::Event<Vec<u8>, Vec<u8>>) {
+        match event {
+            request_response::Event::Message {
+                peer,
+                message:
+                    request_response::Message::Request {
+                        request, channel, ..
+                    },
+                ..
+            } => {
+                self.on_request(peer, request, channel);
+            }
+            request_response::Event::Message {
+                peer,
+                message:
+                    request_response::Message::Response {
+                        request_id,
+                        response,
+                    },
+                ..
+            } => {
+                self.on_response(peer, request_id, response);
+            }
+            request_response::Event::OutboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => {
+                if self
+                    .peers
+                    .get(&peer)
+                    .and_then(|p| p.outbound.as_ref())
+                    .is_some_and(|(_, r, _)| *r == request_id)
+                {
+                    self.finish_outbound(peer, Err(error.to_string()));
+                }
+            }
+            request_response::Event::InboundFailure { peer, error, .. } => {
+                tracing::debug!(peer = %peer, "inbound sync failure: {error}");
+            }
+            request_response::Event::ResponseSent { .. } => {}
+        }
+    }
+
+    /// A peer that failed to prove its certificate, or was revoked: cut it off.
+    fn reject_peer(&mut self, peer: PeerId, why: &str) {
+        tracing::warn!(peer = %peer, "refusing peer: {why}");
+        if let Some(p) = self.peers.get_mut(&peer) {
+            p.outbound = None;
+            p.next_dial = Instant::now() + self.max_backoff;
+        }
+        self.inbound.retain(|(p, _), _| *p != peer);
+        let _ = self.swarm.disconnect_peer_id(peer);
+    }
+
+    fn verify_hello(&mut self, peer: PeerId, hello: &[u8]) -> std::result::Result<Scope, String> {
+        let key = peer_key(&peer).ok_or("the peer's id is not an ed25519 key")?;
+        let station = self.station.lock().expect("station lock");
+        station
+            .verify_peer(&key, hello)
+            .map_err(|e| e.message("en"))
+    }
+
+    fn on_request(&mut self, peer: PeerId, bytes: Vec<u8>, channel: ResponseChannel<Vec<u8>>) {
+        let frame = match Frame::decode(&bytes) {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!(peer = %peer, "malformed sync request: {e}");
+                return; // dropping the channel closes this stream only
+            }
+        };
+        if let Some(hello) = &frame.hello {
+            let scope = match self.verify_hello(peer, hello) {
+                Ok(s) => s,
+                Err(why) => return self.reject_peer(peer, &why),
+            };
+            self.peers
+                .entry(peer)
+                .or_insert_with(|| PeerState::new(false))
+                .scope = Some(scope);
+            let session = {
+                let station = self.station.lock().expect("station lock");
+                let items = tokio::task::block_in_place(|| station.store_items());
+                Session::new(
+                    frame.session,
+                    station.scope(),
+                    scope,
+                    &items,
+                    Vec::new(),
+                    SyncConfig {
+                        max_frame_envelope_bytes: FRAME_ENVELOPE_BYTES,
+                        ..Default::default()
+                    },
+                )
+            };
+            self.inbound.retain(|(p, _), _| *p != peer);
+            self.inbound
+                .insert((peer, frame.session), (session, Instant::now()));
+            let reply = Frame {
+                session: frame.session,
+                hello: Some(self.my_chain.clone()),
+                ..Default::default()
+            };
+            let _ = self
+                .swarm
+                .behaviour_mut()
+                .sync
+                .send_response(channel, reply.encode());
+            return;
+        }
+        let Some((mut session, _)) = self.inbound.remove(&(peer, frame.session)) else {
+            tracing::debug!(peer = %peer, "sync request for an unknown session");
+            return;
+        };
+        let station = Arc::clone(&self.station);
+        let (reply, revoked) = match drive(&station, &mut session, &frame, bytes.len()) {
+            Ok(r) => r,
+            Err(e) => return self.reject_peer(peer, &e),
+        };
+        let _ = self
+            .swarm
+            .behaviour_mut()
+            .sync
+            .send_response(channel, reply.encode());
+        self.inbound
+            .insert((peer, frame.session), (session, Instant::now()));
+        self.disconnect_revoked(&revoked);
+    }
+
+    fn on_response(&mut self, peer: PeerId, request_id: OutboundRequestId, bytes: Vec<u8>) {
+        let Some(state) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        let Some((outbound, rid, started)) = state.outbound.take() else {
+            return;
+        };
+        if rid != request_id {
+            state.outbound = Some((outbound, rid, started));
+            return;
+        }
+        let frame = match Frame::decode(&bytes) {
+            Ok(f) => f,
+            Err(e) => return self.finish_outbound(peer, Err(e.to_string())),
+        };
+        let mut session = match outbound {
+            Outbound::Handshake { id } => {
+                let Some(hello) = frame.hello.as_deref() else {
+                    return self.finish_outbound(peer, Err("the peer sent no certificate".into()));
+                };
+                let scope = match self.verify_hello(peer, hello) {
+                    Ok(s) => s,
+                    Err(why) => {
+                        self.finish_outbound(peer, Err(why.clone()));
+                        return self.reject_peer(peer, &why);
+                    }
+                };
+                if let Some(p) = self.peers.get_mut(&peer) {
+                    p.scope = Some(scope);
+                }
+                let mut session = {
+                    let station = self.station.lock().expect("station lock");
+                    let items = tokio::task::block_in_place(|| station.store_items());
+                    Session::new(
+                        id,
+                        station.scope(),
+                        scope,
+                        &items,
+                        Vec::new(),
+                        SyncConfig {
+                            max_frame_envelope_bytes: FRAME_ENVELOPE_BYTES,
+                            ..Default::default()
+                        },
+                    )
+                };
+                let first = session.start();
+                let rid = self
+                    .swarm
+                    .behaviour_mut()
+                    .sync
+                    .send_request(&peer, first.encode());
+                if let Some(p) = self.peers.get_mut(&peer) {
+                    p.outbound = Some((
+                        Outbound::Running {
+                            session: Box::new(session),
+                        },
+                        rid,
+                        started,
+                    ));
+                }
+                return;
+            }
+            Outbound::Running { session } => session,
+        };
+        let station = Arc::clone(&self.station);
+        let (next, revoked) = match drive(&station, &mut session, &frame, bytes.len()) {
+            Ok(r) => r,
+            Err(e) => {
+                self.finish_outbound(peer, Err(e.clone()));
+                return self.reject_peer(peer, &e);
+            }
+        };
+        self.disconnect_revoked(&revoked);
+        if session.finished() && frame_is_empty(&next) {
+            let stats = session.stats();
+            self.finish_outbound(peer, Ok(stats));
+        } else {
+            let rid = self
+                .swarm
+                .behaviour_mut()
+                .sync
+                .send_request(&peer, next.encode());
+            if let Some(p) = self.peers.get_mut(&peer) {
+                p.outbound = Some((Outbound::Running { session }, rid, started));
+            }
+        }
+    }
+
+    fn disconnect_revoked(&mut self, revoked: &[PublicKey]) {
+        for key in revoked {
+            let id = key.node_id();
+            if let Some(peer) = self.peers.keys().find(|p| p.to_base58() == id).copied() {
+                self.reject_peer(peer, "its certificate was revoked");
+            }
+        }
+    }
+}
+
+/// One step of a session on either side: accept what the frame carried, build the next frame.
+fn drive(
+    station: &Arc<Mutex<Station>>,
+    session: &mut Session,
+    frame: &Frame,
+    wire_len: usize,
+) -> std::result::Result<(Frame, Vec<PublicKey>), String> {
+    let received = session
+        .receive(frame, wire_len)
+        .map_err(|e| e.to_string())?;
+    tokio::task::block_in_place(|| {
+        let mut s = station.lock().expect("station lock");
+        let mut revoked = Vec::new();
+        if !received.is_empty() {
+            let report = s.accept_envelopes(&received).map_err(|e| e.message("en"))?;
+            revoked = report.revoked;
+        }
+        let store = &s.store;
+        let next = session.next_frame(&mut |id| {
+            lingong_protocol::store::Store::envelope(store, id)
+                .ok()
+                .flatten()
+        });
+        Ok((next, revoked))
+    })
+}
+
+fn rand_u64() -> u64 {
+    let mut b = [0u8; 8];
+    let _ = getrandom::fill(&mut b);
+    u64::from_le_bytes(b)
+}
+
+/// `lingong sync --once` without a daemon: opens the node, brings the network up just long
+/// enough to sync with every configured peer, then stops.
+pub fn sync_offline(home: &crate::home::Home, timeout_secs: u64) -> Result<serde_json::Value> {
+    let station = Station::open(home)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| NodeError::io("tokio runtime", e))?;
+    let shared = Arc::new(Mutex::new(station));
+    let reports = runtime.block_on(async {
+        let (network, handle, commands) =
+            start(Arc::clone(&shared), &["/ip4/0.0.0.0/tcp/0".to_string()])?;
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(network.run(commands, async move {
+            let _ = stop_rx.await;
+        }));
+        let reports = handle
+            .sync_now(Duration::from_secs(timeout_secs.max(1)))
+            .await;
+        let _ = stop_tx.send(());
+        let _ = task.await;
+        reports
+    })?;
+    Ok(serde_json::json!({ "peers": reports }))
+}
