@@ -109,9 +109,11 @@
 //! # Cost
 //!
 //! Measured by `protocol/tests/reconcile_props.rs` with the default configuration (`b = 16`,
-//! `t = 4`), 100,000 shared items and 100 items held by one side only: about 1.5 KB in 7
-//! messages when the 100 are the most recent items, about 9 KB in 7 messages when they are spread
-//! uniformly over the whole set (against ~60 KB for the 100 signed changes themselves).
+//! `t = 8`), 100,000 shared items and 100 items held by one side only: about 1.5 KB in 5 or 6
+//! messages when the 100 are the most recent items (4.9 KB in 7 when both sides made 50 each),
+//! 13 to 14 KB in 4 to 6 messages when they are spread uniformly over the whole set: 15 and
+//! about 140 bytes per differing item, against ~600 bytes for each signed change itself.
+//! Smaller `b` trades messages for bytes (`b = 4`: ~8 KB spread, but up to 16 messages).
 //!
 //! # Security
 //!
@@ -770,7 +772,7 @@ impl Default for ReconcileConfig {
     fn default() -> ReconcileConfig {
         ReconcileConfig {
             branching: 16,
-            id_list_threshold: 4,
+            id_list_threshold: 8,
             max_message_bytes: 64 * 1024,
         }
     }
@@ -1053,19 +1055,17 @@ impl Reconciler {
         if ours == 0 {
             return RangeReply::entries(vec![fingerprint_entry(span.upper, 0, 0)]);
         }
-        if theirs.checked_add(1) == Some(ours) {
-            if let Some(i) = set.find_key(span.lo, span.hi, our_sum.wrapping_sub(their_sum)) {
-                return RangeReply::settled(vec![set.items[i].id]);
-            }
+        if theirs.checked_add(1) == Some(ours)
+            && let Some(i) = set.find_key(span.lo, span.hi, our_sum.wrapping_sub(their_sum))
+        {
+            return RangeReply::settled(vec![set.items[i].id]);
         }
-        if ours.checked_add(1) == Some(theirs) {
-            let key = their_sum.wrapping_sub(our_sum);
-            if set.find_key(span.lo, span.hi, key).is_none() {
-                return RangeReply::entries(vec![RangeEntry {
-                    upper: span.upper,
-                    mode: Mode::Need(vec![key.to_le_bytes()]),
-                }]);
-            }
+        let key = their_sum.wrapping_sub(our_sum);
+        if ours.checked_add(1) == Some(theirs) && set.find_key(span.lo, span.hi, key).is_none() {
+            return RangeReply::entries(vec![RangeEntry {
+                upper: span.upper,
+                mode: Mode::Need(vec![key.to_le_bytes()]),
+            }]);
         }
         let threshold = self.config.id_list_threshold as u64;
         if ours >= threshold && theirs < threshold {
@@ -1230,4 +1230,237 @@ pub fn reconcile_in_memory(
         list.dedup();
     }
     Ok(stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(n: u64) -> ItemId {
+        Sha256::digest(n.to_le_bytes()).into()
+    }
+
+    fn set(items: &[(u64, u64)]) -> ItemSet {
+        ItemSet::from_unsorted(items.iter().map(|(t, n)| Item::new(*t, id(*n))).collect())
+    }
+
+    fn decode_err(bytes: &[u8]) -> &'static str {
+        Message::decode(bytes).unwrap_err().code()
+    }
+
+    #[test]
+    fn item_sets_are_sorted_and_deduplicated() {
+        let s = set(&[(5, 1), (3, 2), (5, 1), (3, 3)]);
+        assert_eq!(s.len(), 3);
+        assert!(s.items().windows(2).all(|w| w[0] < w[1]));
+        assert!(s.contains(&Item::new(5, id(1))));
+        assert!(!s.contains(&Item::new(4, id(1))));
+    }
+
+    #[test]
+    fn fingerprints_add_up_over_adjacent_ranges_and_clamp_bad_ranges() {
+        let s = set(&[(1, 1), (2, 2), (3, 3), (4, 4)]);
+        let whole = s.fingerprint(0..4).sum();
+        let parts = s
+            .fingerprint(0..1)
+            .sum()
+            .wrapping_add(s.fingerprint(1..4).sum());
+        assert_eq!(whole, parts);
+        assert_eq!(s.fingerprint(2..2), Fingerprint::EMPTY);
+        assert_eq!(s.fingerprint(3..100), s.fingerprint(3..4));
+        #[allow(clippy::reversed_empty_ranges)]
+        let inverted = s.fingerprint(3..1);
+        assert_eq!(inverted, Fingerprint::EMPTY);
+        let key = s
+            .fingerprint(0..4)
+            .sum()
+            .wrapping_sub(s.fingerprint(0..3).sum());
+        assert_eq!(key.to_le_bytes(), item_key(&s.items()[3].id));
+    }
+
+    #[test]
+    fn split_bounds_are_the_shortest_separators() {
+        let a = Item::new(10, [0x11; 32]);
+        let b = Item::new(12, [0x00; 32]);
+        let bound = Bound::between(&a, &b);
+        assert_eq!(bound, Bound::finite(12, &[]).unwrap());
+        let mut c_id = [0x11; 32];
+        c_id[2] = 0x12;
+        let c = Item::new(10, c_id);
+        let bound = Bound::between(&a, &c);
+        assert_eq!(bound, Bound::finite(10, &[0x11, 0x11, 0x12]).unwrap());
+        assert!(!bound.is_above(&c) && bound.is_above(&a));
+    }
+
+    #[test]
+    fn malformed_messages_are_rejected_with_their_code() {
+        assert_eq!(decode_err(&[]), "reconcile_empty");
+        assert_eq!(decode_err(&[2]), "reconcile_unsupported_version");
+        // Fingerprint to infinity with a count but no sum.
+        assert_eq!(decode_err(&[1, 0, 1, 5]), "reconcile_truncated");
+        // Over-long varints: a non-minimal one and one that never ends.
+        assert_eq!(decode_err(&[1, 0x81, 0x00, 1, 0]), "reconcile_bad_varint");
+        assert_eq!(
+            decode_err(&[
+                1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1
+            ]),
+            "reconcile_bad_varint"
+        );
+        assert_eq!(decode_err(&[1, 1, 33 << 2]), "reconcile_prefix_too_long");
+        assert_eq!(
+            decode_err(&[1, 0, (1 << 2) | 1, 7, 0]),
+            "reconcile_infinity_with_prefix"
+        );
+        // Two ranges with the same bound (timestamp delta 0).
+        assert_eq!(
+            decode_err(&[1, 2, 1, 0, 1, 1, 0]),
+            "reconcile_bounds_not_increasing"
+        );
+        // The first bound equals the lowest position.
+        assert_eq!(decode_err(&[1, 1, 1, 0]), "reconcile_bounds_not_increasing");
+        assert_eq!(
+            decode_err(&[1, 0, 1, 0, 2, 1, 0]),
+            "reconcile_range_after_infinity"
+        );
+        assert_eq!(decode_err(&[1, 2, 0]), "reconcile_non_canonical");
+        assert_eq!(
+            decode_err(&[1, 2, 0, 3, 0, 0, 1, 0]),
+            "reconcile_non_canonical"
+        );
+        assert_eq!(decode_err(&[1, 0, 3, 0]), "reconcile_non_canonical");
+        // Timestamp 2^64 - 1 then a delta of 1.
+        let mut overflow = vec![1];
+        write_varint(&mut overflow, 1u128 << 64);
+        overflow.extend_from_slice(&[1, 0, 2, 1, 0]);
+        assert_eq!(decode_err(&overflow), "reconcile_timestamp_overflow");
+    }
+
+    #[test]
+    fn huge_declared_lengths_are_rejected_before_allocating() {
+        let mut bytes = vec![1, 0, 2];
+        write_varint(&mut bytes, u128::from(u64::MAX));
+        bytes.extend_from_slice(&[0xaa; 64]);
+        let err = Message::decode(&bytes).unwrap_err();
+        assert_eq!(err.code(), "reconcile_length_exceeds_input");
+        assert!(err.to_string().contains("64 bytes remain"), "{err}");
+        let mut need = vec![1, 0, 3];
+        write_varint(&mut need, 1 << 40);
+        assert_eq!(decode_err(&need), "reconcile_length_exceeds_input");
+    }
+
+    #[test]
+    fn error_codes_are_distinct() {
+        let errors = [
+            ReconcileError::Empty,
+            ReconcileError::UnsupportedVersion {
+                found: 0,
+                supported: 1,
+            },
+            ReconcileError::Truncated("x"),
+            ReconcileError::BadVarint("x"),
+            ReconcileError::PrefixTooLong(40),
+            ReconcileError::TimestampOverflow,
+            ReconcileError::InfinityWithPrefix,
+            ReconcileError::BoundsNotIncreasing { index: 0 },
+            ReconcileError::RangeAfterInfinity { index: 0 },
+            ReconcileError::LengthExceedsInput {
+                what: "x",
+                declared: 1,
+                available: 0,
+            },
+            ReconcileError::NonCanonical("x"),
+            ReconcileError::DidNotConverge(1),
+        ];
+        let codes: BTreeSet<&str> = errors.iter().map(ReconcileError::code).collect();
+        assert_eq!(codes.len(), errors.len());
+    }
+
+    #[test]
+    fn identical_sets_finish_after_the_first_message() {
+        let s = set(&(0..1000).map(|n| (n / 3, n)).collect::<Vec<_>>());
+        let stats = reconcile_in_memory(&s, &s, ReconcileConfig::default()).unwrap();
+        assert_eq!(stats.rounds, 1);
+        assert!(stats.a_sends.is_empty() && stats.b_sends.is_empty());
+        assert!(stats.bytes_a_to_b < 600, "{}", stats.bytes_a_to_b);
+    }
+
+    #[test]
+    fn an_empty_initiator_is_sent_everything_after_one_tiny_message() {
+        let b = set(&(0..500).map(|n| (n, n)).collect::<Vec<_>>());
+        let stats =
+            reconcile_in_memory(&ItemSet::default(), &b, ReconcileConfig::default()).unwrap();
+        assert_eq!(stats.rounds, 1);
+        assert_eq!(stats.bytes_a_to_b, 4);
+        assert_eq!(stats.b_sends.len(), 500);
+    }
+
+    #[test]
+    fn a_single_missing_item_is_found_by_sum_decoding_without_any_id_on_the_wire() {
+        let shared: Vec<(u64, u64)> = (0..5000).map(|n| (n * 7, n)).collect();
+        let mut more = shared.clone();
+        more.push((12_345, 99_999));
+        let (a, b) = (set(&more), set(&shared));
+        let r = Reconciler::new(ReconcileConfig::default());
+        // a (holding the extra item) opens: b, lacking it, decodes its key from the sums and
+        // names it in a Need; a pushes it and is done.
+        let outcome = r.respond(&b, &r.initiate(&a)).unwrap();
+        let need = outcome.reply.unwrap();
+        assert!(
+            need.ranges()
+                .iter()
+                .all(|e| !matches!(e.mode, Mode::IdList(_)))
+        );
+        assert!(
+            need.ranges()
+                .iter()
+                .any(|e| e.mode == Mode::Need(vec![item_key(&id(99_999))]))
+        );
+        let outcome = r.respond(&a, &need).unwrap();
+        assert_eq!((outcome.send, outcome.reply), (vec![id(99_999)], None));
+        // b opens: a finds the extra item from the sums itself; one message in all.
+        let outcome = r.respond(&a, &r.initiate(&b)).unwrap();
+        assert_eq!((outcome.send, outcome.reply), (vec![id(99_999)], None));
+    }
+
+    #[test]
+    fn an_id_list_is_answered_with_a_need_only_when_the_receiver_lacks_something() {
+        let r = Reconciler::new(ReconcileConfig::default());
+        let small = set(&[(1, 1), (2, 2)]);
+        let big = set(&[(1, 1), (2, 2), (3, 3)]);
+        // small < threshold: it opens with its id list; big lacks nothing, so it just pushes.
+        let outcome = r.respond(&big, &r.initiate(&small)).unwrap();
+        assert_eq!((outcome.send, outcome.reply), (vec![id(3)], None));
+        // big opens with its id list; small pushes nothing and asks for what it lacks.
+        let outcome = r.respond(&small, &r.initiate(&big)).unwrap();
+        assert_eq!(outcome.need, vec![id(3)]);
+        let reply = outcome.reply.unwrap();
+        assert_eq!(reply.ranges()[0].mode, Mode::Need(vec![item_key(&id(3))]));
+        let outcome = r.respond(&big, &reply).unwrap();
+        assert_eq!((outcome.send, outcome.reply), (vec![id(3)], None));
+    }
+
+    #[test]
+    fn messages_survive_json_and_postcard_envelopes() {
+        let s = set(&(0..100).map(|n| (n % 7, n)).collect::<Vec<_>>());
+        let message = Reconciler::new(ReconcileConfig::default()).initiate(&s);
+        let json = serde_json::to_string(&message).unwrap();
+        assert_eq!(serde_json::from_str::<Message>(&json).unwrap(), message);
+        let bytes = postcard::to_allocvec(&message).unwrap();
+        assert_eq!(postcard::from_bytes::<Message>(&bytes).unwrap(), message);
+        assert!(serde_json::from_str::<Message>("[1, 2, 0]").is_err());
+    }
+
+    #[test]
+    fn configs_are_clamped_to_workable_values() {
+        let cfg = ReconcileConfig {
+            branching: 0,
+            id_list_threshold: 0,
+            max_message_bytes: 0,
+        };
+        let cfg = Reconciler::new(cfg).config();
+        assert_eq!((cfg.branching, cfg.id_list_threshold), (2, 2));
+        assert_eq!(cfg.max_message_bytes, cfg.min_message_bytes());
+        let d = ReconcileConfig::default();
+        assert_eq!(Reconciler::new(d).config(), d);
+    }
 }

@@ -367,6 +367,52 @@ fn byte_overhead_for_recent_and_spread_differences_is_within_budget() {
     }
 }
 
+/// 20,000 shared items and 4,000 differences both ways, 4 KiB messages: the session is cut
+/// into many bounded messages and still finds exactly both differences.
+#[test]
+fn large_differences_converge_over_several_bounded_messages() {
+    let (items, extra) = timeline(20_000, 4_000, false, 3);
+    let mut a = Vec::new();
+    let mut b = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        if !extra.contains(&i) || i % 2 == 0 {
+            a.push(*item);
+        }
+        if !extra.contains(&i) || i % 2 == 1 {
+            b.push(*item);
+        }
+    }
+    let (a, b) = (ItemSet::from_unsorted(a), ItemSet::from_unsorted(b));
+    let cfg = ReconcileConfig {
+        max_message_bytes: 4096,
+        ..ReconcileConfig::default()
+    };
+    let stats = reconcile_in_memory(&a, &b, cfg).unwrap();
+    let unbounded = reconcile_in_memory(
+        &a,
+        &b,
+        ReconcileConfig {
+            max_message_bytes: usize::MAX,
+            ..cfg
+        },
+    )
+    .unwrap();
+    println!(
+        "4000 differences: {} messages / {} B with 4 KiB messages, {} messages / {} B (largest {} B) unbounded",
+        stats.rounds,
+        stats.bytes_a_to_b + stats.bytes_b_to_a,
+        unbounded.rounds,
+        unbounded.bytes_a_to_b + unbounded.bytes_b_to_a,
+        unbounded.largest_message_bytes,
+    );
+    assert!(stats.largest_message_bytes <= 4096);
+    assert!(unbounded.largest_message_bytes > 4096);
+    assert_eq!(stats.a_sends, difference(&a, &b));
+    assert_eq!(stats.b_sends, difference(&b, &a));
+    assert_eq!(stats.a_sends, unbounded.a_sends);
+    assert_eq!(stats.b_sends, unbounded.b_sends);
+}
+
 /// Prints the same figures for a grid of configurations (for tuning; ignored by default).
 #[test]
 #[ignore]
