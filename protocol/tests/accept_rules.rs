@@ -1,0 +1,306 @@
+//! The accept path's trust rules, one behaviour per test: who may edit a record (its creator
+//! and the creator's ancestors in jurisdiction, never a sibling), revocations cut off what an
+//! author signs afterwards but not before, a fork is rejected and kept as evidence, and an
+//! envelope whose author is not yet known is retryable and accepted once the certificate
+//! arrives.
+
+mod common;
+
+use common::{NOW_MS, Net, create_post};
+use lingong_protocol::Error;
+use lingong_protocol::accept::Accepted;
+use lingong_protocol::author::{LocalAuthor, Target};
+use lingong_protocol::envelope::Envelope;
+use lingong_protocol::record::{FieldValue, RecordKind, Revocation};
+use lingong_protocol::store::{MemoryStore, Staged, Store};
+
+fn headcount(n: i64) -> [(&'static str, FieldValue); 1] {
+    [("headcount", FieldValue::Int(n))]
+}
+
+#[test]
+fn a_sibling_village_editing_another_villages_post_is_unauthorized() {
+    let net = Net::new();
+    let mut store = net.store();
+    let post = create_post(&net, &mut store, &net.village, Some("522622"), NOW_MS);
+    let before = store.clone();
+    let err = net
+        .write(
+            &mut store,
+            &net.sibling,
+            Target::Edit(post),
+            &headcount(1),
+            NOW_MS + 1000,
+        )
+        .expect_err("a sibling may not edit");
+    assert!(matches!(err, Error::Unauthorized { .. }), "{err:?}");
+    assert_eq!(err.code(), "unauthorized-edit");
+    assert_eq!(store.envelopes, before.envelopes, "nothing was stored");
+    assert_eq!(store.records, before.records);
+}
+
+#[test]
+fn a_county_editing_a_village_post_is_accepted() {
+    let net = Net::new();
+    let mut store = net.store();
+    let post = create_post(&net, &mut store, &net.village, None, NOW_MS);
+    let env = net
+        .write(
+            &mut store,
+            &net.county,
+            Target::Edit(post),
+            &headcount(3),
+            NOW_MS + 1000,
+        )
+        .expect("the county is an ancestor of the village");
+    assert_eq!(env.header.author, net.county.public());
+    let state = store.record(&post).unwrap().expect("record held");
+    assert_eq!(state.changes.len(), 2);
+    assert_eq!(state.view["headcount"], 3);
+    assert_eq!(state.view["title"], "茶园采茶工");
+}
+
+#[test]
+fn an_edit_by_a_township_of_another_county_is_unauthorized() {
+    let net = Net::new();
+    let mut store = net.store();
+    let other = common::certify(common::key(9), "522623100", "城关镇驿站", Some(&net.city));
+    net.publish(&mut store, &other, NOW_MS - 1000);
+    let post = create_post(&net, &mut store, &net.village, None, NOW_MS);
+    let err = net
+        .write(
+            &mut store,
+            &other,
+            Target::Edit(post),
+            &headcount(1),
+            NOW_MS + 1,
+        )
+        .expect_err("not an ancestor");
+    assert!(matches!(err, Error::Unauthorized { .. }), "{err:?}");
+}
+
+#[test]
+fn a_revoked_nodes_envelope_dated_after_its_revocation_is_rejected() {
+    let net = Net::new();
+    let mut store = net.store();
+    let revoked_at = NOW_MS;
+    let county = LocalAuthor {
+        key: &net.county.key,
+        cfg: net.cfg(),
+    };
+    let mut staged = Staged::new(&store);
+    county
+        .revoke(
+            &mut staged,
+            &Revocation {
+                revoked: net.village.public(),
+                reason: "station closed".into(),
+            },
+            revoked_at,
+        )
+        .expect("the county may revoke its village");
+    let batch = staged.into_batch();
+    store.commit(batch).unwrap();
+    let err = create_post_result(&net, &mut store, revoked_at + 1);
+    assert!(matches!(err, Err(Error::Revoked { .. })), "{err:?}");
+    assert_eq!(err.unwrap_err().code(), "revoked");
+}
+
+fn create_post_result(
+    net: &Net,
+    store: &mut MemoryStore,
+    at_ms: i64,
+) -> lingong_protocol::Result<Envelope> {
+    net.write(
+        store,
+        &net.village,
+        Target::Create {
+            kind: RecordKind::Post,
+            reach: None,
+        },
+        &common::post_fields("搬运工"),
+        at_ms,
+    )
+}
+
+#[test]
+fn an_envelope_dated_before_its_authors_revocation_is_still_accepted() {
+    let net = Net::new();
+    // The village signs a post at its own station, before the revocation.
+    let mut at_village = net.store();
+    let early = create_post_result(&net, &mut at_village, NOW_MS - 10_000).expect("signed");
+    // The county revokes the village; the early post arrives afterwards.
+    let mut at_county = net.store();
+    let county = LocalAuthor {
+        key: &net.county.key,
+        cfg: net.cfg(),
+    };
+    let mut staged = Staged::new(&at_county);
+    county
+        .revoke(
+            &mut staged,
+            &Revocation {
+                revoked: net.village.public(),
+                reason: String::new(),
+            },
+            NOW_MS,
+        )
+        .unwrap();
+    let batch = staged.into_batch();
+    at_county.commit(batch).unwrap();
+    assert_eq!(
+        net.receive(&mut at_county, &early, NOW_MS + 1),
+        Ok(Accepted::New)
+    );
+}
+
+#[test]
+fn a_fork_is_rejected_and_kept_as_evidence() {
+    let net = Net::new();
+    let mut store = net.store();
+    let first = create_post_result(&net, &mut store, NOW_MS).expect("first");
+    // The same author signs different content with the same sequence number and prev.
+    let h = first.header;
+    let forged = Envelope::sign(
+        &net.village.key,
+        h.seq,
+        h.prev,
+        h.record,
+        h.kind,
+        h.region,
+        h.reach,
+        h.timestamp_ms + 5,
+        h.cert,
+        lingong_protocol::record::make_change(
+            None,
+            &net.village.public(),
+            &common::post_fields("另一个岗位"),
+            NOW_MS + 5,
+        )
+        .unwrap(),
+    );
+    assert_ne!(forged.id(), first.id());
+    let err = net
+        .receive(&mut store, &forged, NOW_MS + 10)
+        .expect_err("a fork");
+    assert!(
+        matches!(err, Error::Fork { seq, .. } if seq == h.seq),
+        "{err:?}"
+    );
+    assert!(store.envelopes.contains_key(&first.id()));
+    assert!(
+        !store.envelopes.contains_key(&forged.id()),
+        "the fork is not stored"
+    );
+    assert_eq!(store.evidence.len(), 1);
+    let evidence = &store.evidence[0];
+    assert_eq!(evidence.kind, "fork");
+    assert_eq!(evidence.author, net.village.public());
+    assert_eq!(evidence.seq, h.seq);
+    // Both signed headers are kept, and each still verifies on its own.
+    assert_eq!(evidence.envelopes.len(), 2);
+    let ids: Vec<_> = evidence
+        .envelopes
+        .iter()
+        .map(|b| {
+            let env = Envelope::from_bytes(b).expect("evidence decodes");
+            env.verify_signature().expect("evidence verifies");
+            assert!(env.payload.is_none(), "headers only");
+            env.id()
+        })
+        .collect();
+    assert_eq!(ids, vec![first.id(), forged.id()]);
+}
+
+#[test]
+fn an_envelope_from_an_unknown_author_is_retryable_and_accepted_once_its_certificate_arrives() {
+    let net = Net::new();
+    let mut at_village = net.store();
+    let post = create_post_result(&net, &mut at_village, NOW_MS).expect("signed");
+    // A store that has never seen the village's certificate record.
+    let mut elsewhere = MemoryStore::new();
+    net.publish(&mut elsewhere, &net.county, NOW_MS - 1000);
+    let err = net
+        .receive(&mut elsewhere, &post, NOW_MS)
+        .expect_err("unknown author");
+    assert!(matches!(err, Error::UnknownAuthor { .. }), "{err:?}");
+    assert!(err.is_retryable());
+    assert!(!err.is_usage(), "not the caller's fault");
+    assert!(!elsewhere.envelopes.contains_key(&post.id()));
+    // The village's certificate record arrives; the same envelope is now accepted.
+    let cert_record = at_village
+        .envelopes
+        .values()
+        .find(|e| {
+            e.header.author == net.village.public() && e.header.kind == RecordKind::Certificate
+        })
+        .expect("the village's certificate record")
+        .clone();
+    assert_eq!(
+        net.receive(&mut elsewhere, &cert_record, NOW_MS),
+        Ok(Accepted::New)
+    );
+    assert_eq!(
+        net.receive(&mut elsewhere, &post, NOW_MS),
+        Ok(Accepted::New)
+    );
+    assert_eq!(
+        net.receive(&mut elsewhere, &post, NOW_MS),
+        Ok(Accepted::Duplicate)
+    );
+}
+
+#[test]
+fn accept_all_retries_an_envelope_whose_certificate_comes_later_in_the_batch() {
+    let net = Net::new();
+    let mut at_village = net.store();
+    let post = create_post_result(&net, &mut at_village, NOW_MS).expect("signed");
+    let cert_record = at_village
+        .envelopes
+        .values()
+        .find(|e| {
+            e.header.author == net.village.public() && e.header.kind == RecordKind::Certificate
+        })
+        .unwrap()
+        .clone();
+    let mut elsewhere = MemoryStore::new();
+    let results = net.receive_all(&mut elsewhere, &[post.clone(), cert_record], NOW_MS);
+    assert_eq!(results, vec![Ok(Accepted::New), Ok(Accepted::New)]);
+    assert!(elsewhere.envelopes.contains_key(&post.id()));
+}
+
+#[test]
+fn a_header_held_without_its_payload_gains_it_later() {
+    let net = Net::new();
+    let mut at_village = net.store();
+    let post = create_post_result(&net, &mut at_village, NOW_MS).expect("signed");
+    let mut store = net.store();
+    assert_eq!(
+        net.receive(&mut store, &post.header_only(), NOW_MS),
+        Ok(Accepted::New)
+    );
+    let state = store.record(&post.header.record).unwrap().unwrap();
+    assert!(state.view.is_empty(), "no payload, no contents");
+    assert_eq!(
+        net.receive(&mut store, &post.header_only(), NOW_MS),
+        Ok(Accepted::Duplicate)
+    );
+    assert_eq!(
+        net.receive(&mut store, &post, NOW_MS),
+        Ok(Accepted::PayloadFilled)
+    );
+    let state = store.record(&post.header.record).unwrap().unwrap();
+    assert_eq!(state.view["title"], "搬运工");
+}
+
+#[test]
+fn a_timestamp_more_than_a_day_ahead_is_rejected() {
+    let net = Net::new();
+    let mut at_village = net.store();
+    let post = create_post_result(&net, &mut at_village, NOW_MS + 2 * 86_400_000).expect("signed");
+    let mut store = net.store();
+    let err = net
+        .receive(&mut store, &post, NOW_MS)
+        .expect_err("from the future");
+    assert!(matches!(err, Error::FromTheFuture { .. }), "{err:?}");
+}
