@@ -1,0 +1,532 @@
+//! Every envelope of a run kept once, and a [`Store`] per node that holds only indices into it.
+//!
+//! 19,572 nodes cannot each own copies of the envelopes they hold, nor an Automerge document
+//! per record. The [`Arena`] keeps each envelope once (with its id, replication metadata, wire
+//! sizes and the simulator's own bookkeeping: who created it, when, and whether it is a valid
+//! change, a forgery, an equivocation or a write later lost in a crash). A node's store is a
+//! sorted vector of arena indices with a payload bit ([`Holdings`]); [`SimStore`] joins the two
+//! and implements the protocol's [`Store`] trait, so envelopes enter a node only through
+//! [`lingong_protocol::accept`], the same accept path as the node's.
+//!
+//! Everything else the accept path reads (record states, known authors, revocations) is
+//! derived on demand from the envelopes the node holds, so "a node's state is a function of the
+//! changes it holds" holds by construction. The accept path's own record, author and revocation
+//! writes ([`Op::PutRecord`], [`Op::PutAuthor`], [`Op::PutRevocation`]) are therefore not
+//! stored; [`SimStore::commit`] checks instead that each staged record agrees with what the
+//! held envelopes imply. With `AcceptConfig { materialize: false }` the accept path builds no
+//! documents, so records carry no document and no view. The derived [`AuthorInfo`] reports
+//! `max_seq` and `envelopes` as 0: accept never decides on them, and the simulator signs with
+//! [`lingong_protocol::envelope::Envelope::sign`] and tracks each author's log head itself.
+
+use lingong_protocol::cert::CertChain;
+use lingong_protocol::envelope::{Envelope, EnvelopeId};
+use lingong_protocol::keys::PublicKey;
+use lingong_protocol::record::{RecordId, RecordKind, Revocation};
+use lingong_protocol::store::{
+    AuthorInfo, Batch, ItemMeta, Op, RecordState, RevocationInfo, Store, StoreError,
+};
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// A fixed, seedless hasher (FNV-1a over the first bytes): ids and keys are already uniform,
+/// and a fixed hasher keeps the run independent of per-process random state.
+#[derive(Default, Clone, Copy)]
+pub struct FixedHasher(u64);
+
+impl Hasher for FixedHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes.iter().take(16) {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+/// A HashMap with the fixed hasher. Only ever looked up, never iterated where order matters.
+pub type FixedMap<K, V> = HashMap<K, V, BuildHasherDefault<FixedHasher>>;
+
+/// What the simulator knows an envelope to be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Label {
+    /// Written by a node through the honest path.
+    Valid,
+    /// Signed by a node after its revocation took effect (by the revoker's clock): accepted
+    /// only where the revocation had not arrived yet.
+    AfterRevocation,
+    /// Crafted by a misbehaving node to be rejected; accepting it anywhere is a safety failure.
+    Forged(ForgeryKind),
+    /// A second envelope for a used sequence number (a fork), signed by a misbehaving node.
+    Equivocation { original: u32 },
+    /// A write lost in a crash before any other node held it.
+    LostUnsynced,
+}
+
+/// The forgeries a misbehaving node tries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ForgeryKind {
+    /// A header altered after signing.
+    TamperedHeader,
+    /// Signed by the forger's key but claiming another author.
+    Impersonation,
+    /// A record claimed for a region outside the author's jurisdiction.
+    OutOfJurisdiction,
+    /// A post advertised beyond the author's home area.
+    ReachTooWide,
+    /// An edit of a record the author neither created nor oversees.
+    UnauthorizedEdit,
+    /// A certificate the forger issued for a region outside its own.
+    ForgedCertificate,
+    /// A revocation of a node the author does not oversee.
+    ForgedRevocation,
+    /// Signed by a key no one certified.
+    UncertifiedKey,
+}
+
+impl ForgeryKind {
+    pub const ALL: [ForgeryKind; 8] = [
+        ForgeryKind::TamperedHeader,
+        ForgeryKind::Impersonation,
+        ForgeryKind::OutOfJurisdiction,
+        ForgeryKind::ReachTooWide,
+        ForgeryKind::UnauthorizedEdit,
+        ForgeryKind::ForgedCertificate,
+        ForgeryKind::ForgedRevocation,
+        ForgeryKind::UncertifiedKey,
+    ];
+}
+
+/// One envelope and the simulator's knowledge of it.
+pub struct Entry {
+    pub env: Envelope,
+    pub id: EnvelopeId,
+    pub meta: ItemMeta,
+    pub full_len: u32,
+    pub header_len: u32,
+    pub label: Label,
+    /// Simulated (true) time of creation, ms since the run's epoch.
+    pub created_ms: i64,
+    /// Index of the node that created it (`u32::MAX` for none).
+    pub creator_node: u32,
+    /// Nodes holding it (any form).
+    pub holders: u32,
+    /// Expected holders whose want it satisfies.
+    pub delivered: u32,
+    /// Nodes whose scope wants it (computed at creation for valid changes).
+    pub expected: u32,
+}
+
+/// All envelopes of a run.
+#[derive(Default)]
+pub struct Arena {
+    pub entries: Vec<Entry>,
+    index: FixedMap<EnvelopeId, u32>,
+    /// (author, seq) → envelopes (two or more only for forks and lost writes).
+    logs: FixedMap<(PublicKey, u64), Vec<u32>>,
+    /// record → its envelopes.
+    records: FixedMap<RecordId, Vec<u32>>,
+    /// author → its certificate records (index, parsed chain).
+    certs: FixedMap<PublicKey, Vec<(u32, CertChain)>>,
+    /// revoked key → revocation envelopes naming it.
+    revocations: FixedMap<PublicKey, Vec<u32>>,
+}
+
+impl Arena {
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn find(&self, id: &EnvelopeId) -> Option<u32> {
+        self.index.get(id).copied()
+    }
+
+    /// Adds an envelope the simulator created (or returns the index it already has).
+    pub fn intern(&mut self, env: Envelope, label: Label, created_ms: i64, creator: u32) -> u32 {
+        let id = env.id();
+        if let Some(i) = self.index.get(&id) {
+            return *i;
+        }
+        let idx = self.entries.len() as u32;
+        let h = env.header;
+        let meta = lingong_protocol::accept::meta_of(&env, id);
+        let full_len = env.to_bytes().len() as u32;
+        let header_len = full_len - h.payload_len;
+        self.logs.entry((h.author, h.seq)).or_default().push(idx);
+        self.records.entry(h.record).or_default().push(idx);
+        match h.kind {
+            RecordKind::Certificate => {
+                if let Some(chain) = env
+                    .payload
+                    .as_deref()
+                    .and_then(|p| CertChain::from_bytes(p).ok())
+                {
+                    self.certs.entry(h.author).or_default().push((idx, chain));
+                }
+            }
+            RecordKind::Revocation => {
+                if let Some(r) = env
+                    .payload
+                    .as_deref()
+                    .and_then(|p| Revocation::from_bytes(p).ok())
+                {
+                    self.revocations.entry(r.revoked).or_default().push(idx);
+                }
+            }
+            _ => {}
+        }
+        self.index.insert(id, idx);
+        self.entries.push(Entry {
+            env,
+            id,
+            meta,
+            full_len,
+            header_len,
+            label,
+            created_ms,
+            creator_node: creator,
+            holders: 0,
+            delivered: 0,
+            expected: 0,
+        });
+        idx
+    }
+
+    /// The envelopes at `(author, seq)`.
+    pub fn at(&self, author: &PublicKey, seq: u64) -> &[u32] {
+        self.logs
+            .get(&(*author, seq))
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+}
+
+/// The envelopes one node holds: sorted `index << 1 | has_payload`.
+#[derive(Clone, Debug, Default)]
+pub struct Holdings {
+    slots: Vec<u32>,
+}
+
+impl Holdings {
+    fn find(&self, idx: u32) -> Result<usize, usize> {
+        self.slots.binary_search_by_key(&idx, |s| s >> 1)
+    }
+
+    /// `None` if not held, else whether the payload is held.
+    pub fn get(&self, idx: u32) -> Option<bool> {
+        self.find(idx).ok().map(|i| self.slots[i] & 1 == 1)
+    }
+
+    /// Inserts or upgrades; returns the previous state.
+    pub fn put(&mut self, idx: u32, payload: bool) -> Option<bool> {
+        let slot = idx << 1 | u32::from(payload);
+        if let Some(&last) = self.slots.last() {
+            if last >> 1 < idx {
+                self.slots.push(slot);
+                return None;
+            }
+        }
+        match self.find(idx) {
+            Ok(i) => {
+                let before = self.slots[i] & 1 == 1;
+                self.slots[i] |= u32::from(payload);
+                Some(before)
+            }
+            Err(i) => {
+                self.slots.insert(i, slot);
+                None
+            }
+        }
+    }
+
+    /// Drops an envelope (only the "crash losing unsynced writes" fault does this).
+    pub fn remove(&mut self, idx: u32) -> bool {
+        match self.find(idx) {
+            Ok(i) => {
+                self.slots.remove(i);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// `(index, has_payload)` in index order.
+    pub fn iter(&self) -> impl Iterator<Item = (u32, bool)> + '_ {
+        self.slots.iter().map(|s| (s >> 1, s & 1 == 1))
+    }
+
+    /// Heap bytes used.
+    pub fn heap_bytes(&self) -> usize {
+        self.slots.capacity() * 4
+    }
+}
+
+/// What a commit changed at the node, for the simulator's bookkeeping.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fresh {
+    pub idx: u32,
+    /// The payload arrived for a header already held.
+    pub filled: bool,
+    pub has_payload: bool,
+}
+
+/// One node's store: its holdings over the shared arena.
+pub struct SimStore<'a> {
+    pub arena: &'a mut Arena,
+    pub held: &'a mut Holdings,
+    /// Filled by [`Store::commit`].
+    pub fresh: Vec<Fresh>,
+    /// Fork evidence recorded by the accept path.
+    pub evidence: u32,
+    /// Committed envelopes whose bytes differ from the arena's copy under the same id, or
+    /// that the simulator never created: a safety failure.
+    pub foreign: Vec<String>,
+}
+
+impl<'a> SimStore<'a> {
+    pub fn new(arena: &'a mut Arena, held: &'a mut Holdings) -> SimStore<'a> {
+        SimStore {
+            arena,
+            held,
+            fresh: Vec::new(),
+            evidence: 0,
+            foreign: Vec::new(),
+        }
+    }
+
+    fn held_of(&self, list: &[u32]) -> impl Iterator<Item = (u32, bool)> + '_ {
+        list.iter()
+            .filter_map(move |&i| self.held.get(i).map(|p| (i, p)))
+            .collect::<Vec<_>>()
+            .into_iter()
+    }
+}
+
+/// The record state implied by the held envelopes of one record.
+pub fn derive_record(arena: &Arena, held: &Holdings, id: &RecordId) -> Option<RecordState> {
+    let list = arena.records.get(id)?;
+    let mut state: Option<RecordState> = None;
+    for &i in list {
+        if held.get(i).is_none() {
+            continue;
+        }
+        let e = &arena.entries[i as usize];
+        let h = &e.env.header;
+        match &mut state {
+            None => {
+                state = Some(RecordState {
+                    kind: h.kind,
+                    creator: h.record.creator,
+                    serial: h.record.serial,
+                    region: h.region,
+                    reach: h.reach,
+                    created_ms: h.timestamp_ms,
+                    updated_ms: h.timestamp_ms,
+                    changes: vec![e.id],
+                    doc: None,
+                    waiting: false,
+                    view: Default::default(),
+                })
+            }
+            Some(s) => {
+                s.changes.push(e.id);
+                s.created_ms = s.created_ms.min(h.timestamp_ms);
+                s.updated_ms = s.updated_ms.max(h.timestamp_ms);
+            }
+        }
+    }
+    state
+}
+
+impl Store for SimStore<'_> {
+    fn envelope(&self, id: &EnvelopeId) -> Result<Option<Envelope>, StoreError> {
+        let Some(idx) = self.arena.find(id) else {
+            return Ok(None);
+        };
+        Ok(self.held.get(idx).map(|payload| {
+            let env = &self.arena.entries[idx as usize].env;
+            if payload {
+                env.clone()
+            } else {
+                env.header_only()
+            }
+        }))
+    }
+
+    fn has_envelope(&self, id: &EnvelopeId) -> Result<Option<bool>, StoreError> {
+        Ok(self.arena.find(id).and_then(|i| self.held.get(i)))
+    }
+
+    fn envelope_at(&self, author: &PublicKey, seq: u64) -> Result<Option<EnvelopeId>, StoreError> {
+        Ok(self
+            .held_of(self.arena.at(author, seq))
+            .next()
+            .map(|(i, _)| self.arena.entries[i as usize].id))
+    }
+
+    fn record(&self, id: &RecordId) -> Result<Option<RecordState>, StoreError> {
+        Ok(derive_record(self.arena, self.held, id))
+    }
+
+    fn author(&self, key: &PublicKey) -> Result<Option<AuthorInfo>, StoreError> {
+        let Some(list) = self.arena.certs.get(key) else {
+            return Ok(None);
+        };
+        Ok(list
+            .iter()
+            .find(|(i, _)| self.held.get(*i).is_some())
+            .map(|(_, chain)| AuthorInfo {
+                key: *key,
+                chain: chain.clone(),
+                max_seq: 0,
+                envelopes: 0,
+            }))
+    }
+
+    fn revocation(&self, key: &PublicKey) -> Result<Option<RevocationInfo>, StoreError> {
+        let Some(list) = self.arena.revocations.get(key) else {
+            return Ok(None);
+        };
+        let mut best: Option<RevocationInfo> = None;
+        for (i, _) in self.held_of(list) {
+            let env = &self.arena.entries[i as usize].env;
+            let Some(r) = env
+                .payload
+                .as_deref()
+                .and_then(|p| Revocation::from_bytes(p).ok())
+            else {
+                continue;
+            };
+            if best
+                .as_ref()
+                .is_none_or(|b| b.at_ms > env.header.timestamp_ms)
+            {
+                best = Some(RevocationInfo {
+                    revoked: r.revoked,
+                    by: env.header.author,
+                    at_ms: env.header.timestamp_ms,
+                    reason: r.reason,
+                });
+            }
+        }
+        Ok(best)
+    }
+
+    fn items(&self) -> Result<Vec<ItemMeta>, StoreError> {
+        Ok(self
+            .held
+            .iter()
+            .map(|(i, payload)| {
+                let mut m = self.arena.entries[i as usize].meta;
+                m.has_payload = payload;
+                m
+            })
+            .collect())
+    }
+
+    fn commit(&mut self, batch: Batch) -> Result<(), StoreError> {
+        let mut records = Vec::new();
+        for op in batch.ops {
+            match op {
+                Op::PutEnvelope(env, meta) => {
+                    let Some(idx) = self.arena.find(&meta.id) else {
+                        self.foreign.push(format!(
+                            "an envelope the simulator never created was accepted: {}",
+                            hex_short(&meta.id)
+                        ));
+                        continue;
+                    };
+                    let entry = &self.arena.entries[idx as usize];
+                    if env.header != entry.env.header
+                        || (env.payload.is_some() && env.payload != entry.env.payload)
+                    {
+                        self.foreign.push(format!(
+                            "envelope {} was accepted with bytes that differ from the original",
+                            hex_short(&meta.id)
+                        ));
+                        continue;
+                    }
+                    let before = self.held.put(idx, meta.has_payload);
+                    match before {
+                        None => {
+                            self.arena.entries[idx as usize].holders += 1;
+                            self.fresh.push(Fresh {
+                                idx,
+                                filled: false,
+                                has_payload: meta.has_payload,
+                            });
+                        }
+                        Some(false) if meta.has_payload => self.fresh.push(Fresh {
+                            idx,
+                            filled: true,
+                            has_payload: true,
+                        }),
+                        Some(_) => {}
+                    }
+                }
+                Op::PutRecord(id, state) => records.push((id, state)),
+                Op::PutAuthor(_) | Op::PutRevocation(_) => {}
+                Op::PutEvidence(_) => self.evidence += 1,
+            }
+        }
+        // The accept path's record view must be the one the held changes imply.
+        for (id, staged) in records {
+            let derived = derive_record(self.arena, self.held, &id);
+            let agrees = derived.as_ref().is_some_and(|d| {
+                d.kind == staged.kind
+                    && d.region == staged.region
+                    && d.reach == staged.reach
+                    && d.changes.len() >= staged.changes.len().min(1)
+            });
+            if !agrees {
+                self.foreign.push(format!(
+                    "record {} staged by accept disagrees with the changes held",
+                    id.to_hex()
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn hex_short(id: &EnvelopeId) -> String {
+    id[..6].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn holdings_keep_order_and_upgrade_headers_to_full() {
+        let mut h = Holdings::default();
+        assert_eq!(h.put(5, false), None);
+        assert_eq!(h.put(2, true), None);
+        assert_eq!(h.put(9, true), None);
+        assert_eq!(h.put(5, true), Some(false));
+        assert_eq!(h.get(5), Some(true));
+        assert_eq!(h.get(3), None);
+        assert_eq!(h.iter().map(|(i, _)| i).collect::<Vec<_>>(), vec![2, 5, 9]);
+        assert!(h.remove(2));
+        assert_eq!(h.len(), 2);
+    }
+}

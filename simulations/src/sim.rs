@@ -1,0 +1,1972 @@
+//! The discrete-event engine: one priority queue of timed events, virtual time, one seeded
+//! generator for every choice, and every node running the protocol's own code.
+//!
+//! What each node does, and with which protocol code:
+//! - **Local writes** (workload): [`Envelope::sign`] with the node's certified key (from
+//!   [`Hierarchy`]), then [`accept_all`] into the node's own store, exactly as a station's
+//!   command does.
+//! - **Replication**: when a link is up and either end accepted something the other shares
+//!   ([`Scope::share_with`]), the lower node opens a [`Session`] to its parent and the two are
+//!   driven frame by frame as `node/src/net.rs` drives them (`start`, `receive`, accept,
+//!   `next_frame`, `finished`), each frame encoded with [`Frame::encode`] and decoded with
+//!   [`Frame::decode`], arriving after the link's latency plus its size over the link's
+//!   bandwidth. The libp2p handshake (one hello frame each way with the certificate chain) is
+//!   implicit, since both scopes are known, but its bytes and round trip are counted.
+//! - **Accept**: every received envelope goes through [`accept_all`] against the node's
+//!   [`SimStore`], with `AcceptConfig { materialize: false }`.
+//!
+//! Safety is checked as the run goes (every commit: no forged envelope, no bytes differing from
+//! the original under the same id, record views implied by the held changes); after the run, a
+//! convergence phase with every link up and no faults or workload runs until the network is
+//! quiet, and [`crate::check`] compares every node's holdings with what its scope implies.
+
+use crate::arena::{Arena, ForgeryKind, Fresh, Holdings, Label, SimStore};
+use crate::config::{LinkModel, Rates, Scenario};
+use crate::topology::Topology;
+use lingong_protocol::accept::{AcceptConfig, Accepted, accept_all};
+use lingong_protocol::canon::Hash32;
+use lingong_protocol::cert::{CertBody, CertChain, Certificate};
+use lingong_protocol::envelope::{Envelope, EnvelopeId};
+use lingong_protocol::fixture::{FIXTURE_NOT_BEFORE_S, Hierarchy};
+use lingong_protocol::keys::{NodeKey, PublicKey};
+use lingong_protocol::record::{self, FieldValue, RecordId, RecordKind, Revocation};
+use lingong_protocol::region::{Level, RegionCode};
+use lingong_protocol::scope::{Scope, Want, home_area};
+use lingong_protocol::store::{ItemMeta, NO_PREV, Staged, Store};
+use lingong_protocol::sync::{Frame, Session, SyncConfig, frame_is_empty};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+
+/// Wall-clock time of the run's start: 2024-01-01T00:00:00Z, inside the fixture certificates'
+/// validity.
+pub const EPOCH_MS: i64 = 1_704_067_200_000;
+const _: () = assert!(EPOCH_MS > (FIXTURE_NOT_BEFORE_S + 7200) * 1000);
+
+const HOUR: i64 = 3_600_000;
+const DAY: i64 = 24 * HOUR;
+/// No session exchanges more frames than this; reaching it is a liveness failure.
+const MAX_FRAMES: u32 = 100_000;
+
+/// A timed event. Ordered by time, then by insertion, so equal times run in a fixed order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Ev {
+    /// A local write at a node (workload arrival).
+    Write {
+        node: u32,
+    },
+    /// A post's edit or closure by its creator.
+    PostEdit {
+        post: u32,
+        close: bool,
+    },
+    /// The link model flips a link up or down.
+    Toggle {
+        link: u32,
+    },
+    /// A long outage or a partition starts on a link.
+    Outage {
+        link: u32,
+        until: i64,
+        partition: bool,
+    },
+    /// A forced-down period ends.
+    Restore {
+        link: u32,
+    },
+    /// Try to open a session on a link.
+    TrySync {
+        link: u32,
+    },
+    /// A frame arrives (`lost`: it never does; the session times out now).
+    Frame {
+        link: u32,
+        epoch: u32,
+        to_parent: bool,
+        lost: bool,
+    },
+    Crash {
+        node: u32,
+        lose: bool,
+    },
+    Restart {
+        node: u32,
+    },
+    Revoke {
+        node: u32,
+    },
+    /// Hourly statistics sample (and the quiescence check in the convergence phase).
+    Sample,
+}
+
+/// One node of the run.
+pub struct Node {
+    pub region: RegionCode,
+    pub level: Level,
+    pub scope: Scope,
+    pub parent: Option<u32>,
+    pub children: Vec<u32>,
+    key: NodeKey,
+    cert: Hash32,
+    chain: CertChain,
+    /// Size of this node's hello frame (certificate chain) in the implicit handshake.
+    hello_len: u32,
+    next_seq: u64,
+    head: Hash32,
+    pub held: Holdings,
+    /// Own envelopes, oldest first.
+    pub own: Vec<u32>,
+    pub down: bool,
+    pub skew_ms: i64,
+    /// When its revocation took effect (revoker's clock), if revoked.
+    pub revoked_at: Option<i64>,
+    pub misbehaving: bool,
+    open_posts: Vec<u32>,
+    workers: Vec<RecordId>,
+    directory: Option<RecordId>,
+    pub bytes_held: u64,
+    pub evidence: u32,
+    rates: Rates,
+}
+
+/// A post the workload may still edit or close.
+struct Post {
+    node: u32,
+    record: RecordId,
+    open: bool,
+}
+
+/// The link between a node and its parent (indexed by the child).
+#[derive(Default)]
+struct Link {
+    /// Up according to the link model.
+    up: bool,
+    /// Down until then (long outage or partition).
+    forced_until: i64,
+    dirty: bool,
+    try_pending: bool,
+    last_start: i64,
+    epoch: u32,
+    active: Option<Box<Active>>,
+}
+
+/// A session in progress on a link.
+struct Active {
+    child: Session,
+    parent: Session,
+    frame: Vec<u8>,
+    frames: u32,
+    /// Some change was deferred (author, record or clock not there yet): retry later.
+    retry: bool,
+}
+
+/// Counters of the run.
+#[derive(Default, Debug, Clone)]
+pub struct Stats {
+    pub events: u64,
+    pub writes: u64,
+    pub local_rejections: u64,
+    pub sessions: u64,
+    pub sessions_completed: u64,
+    pub sessions_cut: u64,
+    pub sessions_refused: u64,
+    pub frames: u64,
+    pub accepted: u64,
+    pub duplicates: u64,
+    pub deferred: u64,
+    pub rejected: BTreeMap<String, u64>,
+    pub evidence: u64,
+    pub forged_injected: BTreeMap<String, u64>,
+    pub replays_injected: u64,
+    pub equivocations: u64,
+    pub lost_unsynced_writes: u64,
+    pub accepted_forgeries: u64,
+    pub accepted_after_revocation: u64,
+    /// Wire bytes and envelope bytes by the level of the link's lower end (depth 1..=4).
+    pub wire_bytes: [u64; 5],
+    pub envelope_bytes: [u64; 5],
+    pub handshake_bytes: [u64; 5],
+    pub payload_bytes_written: u64,
+    pub sessions_by_level: [u64; 5],
+}
+
+/// What a run produced, for the report and the checks.
+pub struct Outcome {
+    pub seed: u64,
+    pub stats: Stats,
+    pub days: f64,
+    pub converge_days: f64,
+    pub quiet: bool,
+    pub failures: Vec<String>,
+    pub latency_to_top_s: Vec<f32>,
+    pub latency_to_reach_s: Vec<f32>,
+    /// (day, missing deliveries) samples.
+    pub backlog: Vec<(f64, u64)>,
+    pub trace_hash: u64,
+    pub top_region: RegionCode,
+    pub node_count_by_level: [usize; 5],
+    pub link_count_by_level: [usize; 5],
+    pub check: crate::check::Summary,
+}
+
+/// FNV-1a over the run's events: equal seeds must give equal hashes.
+#[derive(Clone, Copy)]
+pub struct Trace(u64);
+
+impl Trace {
+    fn mix(&mut self, x: u64) {
+        for b in x.to_le_bytes() {
+            self.0 ^= u64::from(b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+/// The simulation state.
+pub struct Sim {
+    pub scenario: Scenario,
+    rng: ChaCha8Rng,
+    pub now: i64,
+    queue: BinaryHeap<Reverse<(i64, u64, Ev)>>,
+    seq: u64,
+    pub nodes: Vec<Node>,
+    links: Vec<Link>,
+    pub arena: Arena,
+    posts: Vec<Post>,
+    docs: BTreeMap<RecordId, Vec<u8>>,
+    accept_cfg: AcceptConfig,
+    sync_cfg: SyncConfig,
+    pub stats: Stats,
+    pub failures: Vec<String>,
+    lat_top: Vec<f32>,
+    lat_reach: Vec<f32>,
+    backlog: Vec<(f64, u64)>,
+    pub total_expected: u64,
+    pub total_delivered: u64,
+    trace: Trace,
+    /// True in the convergence phase: links forced up, no faults, no workload.
+    converging: bool,
+    dirty_links: u64,
+    active_sessions: u64,
+    pending_tries: u64,
+    end_ms: i64,
+    region_index: BTreeMap<RegionCode, u32>,
+    /// Revoked nodes: excluded from what the convergence check expects.
+    pub revoked_nodes: Vec<u32>,
+    progress_next: i64,
+    wall_start: std::time::Instant,
+    /// Revocation envelopes issued so far (few).
+    revocation_envelopes: Vec<u32>,
+    topo: Topology,
+}
+
+impl Sim {
+    /// Sets the whole run up from the scenario: topology, keys, faults, first events.
+    pub fn new(scenario: Scenario) -> anyhow::Result<Sim> {
+        scenario.validate()?;
+        let mut rng = ChaCha8Rng::seed_from_u64(scenario.run.seed);
+        let topo = Topology::build(&scenario.run.only, scenario.run.villages_share, &mut rng)?;
+        let mut hierarchy = Hierarchy::new(scenario.run.seed);
+        let root = hierarchy.root();
+        let mut nodes = Vec::with_capacity(topo.len());
+        let mut region_index = BTreeMap::new();
+        for (i, p) in topo.places.iter().enumerate() {
+            let (key, chain) = hierarchy.node(&p.region);
+            let hello_len = Frame {
+                session: u64::MAX,
+                hello: Some(chain.to_bytes()),
+                ..Default::default()
+            }
+            .encode()
+            .len() as u32;
+            let rates = match p.level {
+                Level::Province => scenario.workload.province.clone(),
+                Level::City => scenario.workload.city.clone(),
+                Level::County => scenario.workload.county.clone(),
+                Level::Township => scenario.workload.township.clone(),
+                Level::Village => scenario.workload.village.clone(),
+            };
+            region_index.insert(p.region, i as u32);
+            nodes.push(Node {
+                region: p.region,
+                level: p.level,
+                scope: Scope::new(p.region),
+                parent: p.parent,
+                children: p.children.clone(),
+                cert: chain.leaf().hash(),
+                chain,
+                key,
+                hello_len,
+                next_seq: 1,
+                head: NO_PREV,
+                held: Holdings::default(),
+                own: Vec::new(),
+                down: false,
+                skew_ms: 0,
+                revoked_at: None,
+                misbehaving: false,
+                open_posts: Vec::new(),
+                workers: Vec::new(),
+                directory: None,
+                bytes_held: 0,
+                evidence: 0,
+                rates,
+            });
+        }
+        let links = (0..nodes.len()).map(|_| Link::default()).collect();
+        let end_ms = (scenario.run.days * DAY as f64) as i64;
+        let sync_cfg = SyncConfig {
+            max_frame_envelope_bytes: scenario.run.frame_envelope_bytes,
+            ..SyncConfig::default()
+        };
+        let mut sim = Sim {
+            rng,
+            now: 0,
+            queue: BinaryHeap::new(),
+            seq: 0,
+            nodes,
+            links,
+            arena: Arena::default(),
+            posts: Vec::new(),
+            docs: BTreeMap::new(),
+            accept_cfg: AcceptConfig {
+                root,
+                materialize: false,
+            },
+            sync_cfg,
+            stats: Stats::default(),
+            failures: Vec::new(),
+            lat_top: Vec::new(),
+            lat_reach: Vec::new(),
+            backlog: Vec::new(),
+            total_expected: 0,
+            total_delivered: 0,
+            trace: Trace(0xcbf2_9ce4_8422_2325),
+            converging: false,
+            dirty_links: 0,
+            active_sessions: 0,
+            pending_tries: 0,
+            end_ms,
+            region_index,
+            revoked_nodes: Vec::new(),
+            progress_next: 0,
+            wall_start: std::time::Instant::now(),
+            revocation_envelopes: Vec::new(),
+            topo,
+            scenario,
+        };
+        sim.setup()?;
+        Ok(sim)
+    }
+
+    fn push(&mut self, at: i64, ev: Ev) {
+        self.seq += 1;
+        self.queue.push(Reverse((at.max(self.now), self.seq, ev)));
+    }
+
+    fn exp(&mut self, mean: f64) -> f64 {
+        let u: f64 = self.rng.random::<f64>();
+        -mean * (1.0 - u).ln()
+    }
+
+    fn link_model(&self, link: u32) -> &LinkModel {
+        let l = &self.scenario.links;
+        match self.nodes[link as usize].level {
+            Level::Province | Level::City => &l.city,
+            Level::County => &l.county,
+            Level::Township => &l.township,
+            Level::Village => &l.village,
+        }
+    }
+
+    fn setup(&mut self) -> anyhow::Result<()> {
+        let n = self.nodes.len() as u32;
+        // Every node publishes its certificate record and its directory entry at the start.
+        for i in 0..n {
+            self.publish_certificate(i);
+            let fields = directory_fields(&self.nodes[i as usize]);
+            let dir = self.write_create(i, RecordKind::Directory, None, fields);
+            self.nodes[i as usize].directory = dir;
+        }
+        // Links start in their stationary state.
+        for link in 1..n {
+            let m = self.link_model(link).clone();
+            let up = self.rng.random::<f64>() < m.mean_up_s / (m.mean_up_s + m.mean_down_s);
+            self.links[link as usize].up = up;
+            self.links[link as usize].dirty = true;
+            self.dirty_links += 1;
+            let mean = if up { m.mean_up_s } else { m.mean_down_s };
+            let t = (self.exp(mean) * 1000.0) as i64;
+            self.push(t, Ev::Toggle { link });
+            if m.outage_per_day > 0.0 {
+                let t = (self.exp(1.0 / m.outage_per_day) * DAY as f64) as i64;
+                let d = self
+                    .rng
+                    .random_range(m.outage_min_days..=m.outage_max_days.max(m.outage_min_days));
+                self.push(
+                    t,
+                    Ev::Outage {
+                        link,
+                        until: t + (d * DAY as f64) as i64,
+                        partition: false,
+                    },
+                );
+            }
+            if up {
+                self.poke(link, 0);
+            }
+        }
+        // Workload.
+        for i in 0..n {
+            self.schedule_write(i);
+        }
+        self.setup_faults();
+        self.push(HOUR, Ev::Sample);
+        Ok(())
+    }
+
+    fn pick(&mut self, level: Option<Level>, need_children: bool) -> Option<u32> {
+        let candidates: Vec<u32> = (0..self.nodes.len() as u32)
+            .filter(|&i| {
+                let n = &self.nodes[i as usize];
+                n.parent.is_some()
+                    && level.is_none_or(|l| n.level == l)
+                    && (!need_children || !n.children.is_empty())
+                    && !n.misbehaving
+                    && n.revoked_at.is_none()
+            })
+            .collect();
+        if candidates.is_empty() {
+            return None;
+        }
+        Some(candidates[self.rng.random_range(0..candidates.len())])
+    }
+
+    fn fault_time(&mut self) -> i64 {
+        let f: f64 = self.rng.random_range(0.15..0.7);
+        (f * self.end_ms as f64) as i64
+    }
+
+    fn setup_faults(&mut self) {
+        let f = self.scenario.faults.clone();
+        let down = (f.crash_down_hours * HOUR as f64) as i64;
+        for (count, lose) in [(f.crash_restart, false), (f.crash_lose, true)] {
+            for _ in 0..count {
+                let level = if lose {
+                    Level::Township
+                } else {
+                    Level::Village
+                };
+                if let Some(node) = self
+                    .pick(Some(level), false)
+                    .or_else(|| self.pick(None, false))
+                {
+                    let t = self.fault_time();
+                    self.push(t, Ev::Crash { node, lose });
+                    self.push(t + down, Ev::Restart { node });
+                }
+            }
+        }
+        if f.skew_share > 0.0 {
+            for i in 0..self.nodes.len() {
+                if self.rng.random::<f64>() < f.skew_share {
+                    let s = self.rng.random_range(-f.skew_small_s..=f.skew_small_s);
+                    self.nodes[i].skew_ms = (s * 1000.0) as i64;
+                }
+            }
+        }
+        for k in 0..f.skew_large {
+            if let Some(node) = self.pick(None, false) {
+                let sign = if k % 2 == 0 { 1.0 } else { -1.0 };
+                self.nodes[node as usize].skew_ms = (sign * f.skew_large_s * 1000.0) as i64;
+            }
+        }
+        for _ in 0..f.revoke {
+            let node = self.pick(Some(Level::Village), false);
+            if let Some(node) = node {
+                let has_county = self.nodes[node as usize]
+                    .region
+                    .ancestor_at(Level::County)
+                    .and_then(|c| self.region_index.get(&c))
+                    .is_some();
+                if has_county {
+                    let t = self.fault_time();
+                    self.push(t, Ev::Revoke { node });
+                }
+            }
+        }
+        for _ in 0..f.misbehave {
+            if let Some(node) = self.pick(Some(Level::Township), true) {
+                self.nodes[node as usize].misbehaving = true;
+            }
+        }
+        for _ in 0..f.partition {
+            if let Some(link) = self.pick(Some(Level::County), false) {
+                let t = self.fault_time();
+                let until = t + (f.partition_days * DAY as f64) as i64;
+                self.push(
+                    t,
+                    Ev::Outage {
+                        link,
+                        until,
+                        partition: true,
+                    },
+                );
+            }
+        }
+    }
+
+    // ----- writing -------------------------------------------------------------------------
+
+    fn local_ms(&self, node: u32) -> i64 {
+        EPOCH_MS + self.now + self.nodes[node as usize].skew_ms
+    }
+
+    fn publish_certificate(&mut self, i: u32) {
+        let n = &self.nodes[i as usize];
+        let me = n.key.public();
+        let record = RecordId {
+            creator: me,
+            serial: n.next_seq,
+        };
+        let payload = n.chain.to_bytes();
+        let (kind, region) = (RecordKind::Certificate, n.region);
+        self.sign_and_accept(i, record, kind, region, region, payload);
+    }
+
+    /// Signs one envelope as node `i` at its clock and hands it to its own store through the
+    /// accept path. Returns the arena index if accepted.
+    fn sign_and_accept(
+        &mut self,
+        i: u32,
+        record: RecordId,
+        kind: RecordKind,
+        region: RegionCode,
+        reach: RegionCode,
+        payload: Vec<u8>,
+    ) -> Option<u32> {
+        let ts = self.local_ms(i);
+        let n = &self.nodes[i as usize];
+        let env = Envelope::sign(
+            &n.key, n.next_seq, n.head, record, kind, region, reach, ts, n.cert, payload,
+        );
+        let label = match n.revoked_at {
+            Some(at) if at <= ts => Label::AfterRevocation,
+            _ => Label::Valid,
+        };
+        self.stats.payload_bytes_written += u64::from(env.header.payload_len);
+        let idx = self.arena.intern(env.clone(), label, self.now, i);
+        self.stats.writes += 1;
+        let accepted = self.accept_at(i, vec![env], None);
+        if accepted == 0 {
+            self.stats.local_rejections += 1;
+            return None;
+        }
+        let n = &mut self.nodes[i as usize];
+        n.next_seq += 1;
+        n.head = self.arena.entries[idx as usize].id;
+        n.own.push(idx);
+        if label == Label::Valid {
+            let expected = self.expected_count(idx);
+            self.arena.entries[idx as usize].expected = expected;
+            self.total_expected += u64::from(expected);
+        }
+        Some(idx)
+    }
+
+    fn make_payload(
+        &mut self,
+        node: u32,
+        record: RecordId,
+        edits: &[(&str, FieldValue)],
+    ) -> Vec<u8> {
+        if !self.scenario.run.automerge_payloads {
+            let len = 80 + 24 * edits.len();
+            return (0..len).map(|_| self.rng.random::<u8>()).collect();
+        }
+        let actor = self.nodes[node as usize].key.public();
+        let at = self.local_ms(node);
+        let saved = self.docs.get(&record).map(Vec::as_slice);
+        let change = record::make_change(saved, &actor, edits, at).expect("workload edits apply");
+        let (doc, _) = record::apply_change(saved, &change).expect("own change applies");
+        self.docs.insert(record, doc);
+        change
+    }
+
+    fn write_create(
+        &mut self,
+        i: u32,
+        kind: RecordKind,
+        reach: Option<RegionCode>,
+        fields: Vec<(&'static str, FieldValue)>,
+    ) -> Option<RecordId> {
+        let n = &self.nodes[i as usize];
+        let record = RecordId {
+            creator: n.key.public(),
+            serial: n.next_seq,
+        };
+        let region = n.region;
+        let payload = self.make_payload(i, record, &fields);
+        self.sign_and_accept(i, record, kind, region, reach.unwrap_or(region), payload)
+            .map(|_| record)
+    }
+
+    fn write_edit(&mut self, i: u32, record: RecordId, fields: Vec<(&'static str, FieldValue)>) {
+        let Some(list_idx) = self.genesis_of(&record) else {
+            return;
+        };
+        let h = self.arena.entries[list_idx as usize].env.header;
+        let payload = self.make_payload(i, record, &fields);
+        self.sign_and_accept(i, record, h.kind, h.region, h.reach, payload);
+    }
+
+    fn genesis_of(&self, record: &RecordId) -> Option<u32> {
+        self.arena
+            .at(&record.creator, record.serial)
+            .iter()
+            .copied()
+            .find(|&i| {
+                let e = &self.arena.entries[i as usize];
+                e.label == Label::Valid && e.env.header.record == *record
+            })
+    }
+
+    fn schedule_write(&mut self, i: u32) {
+        let r = &self.nodes[i as usize].rates;
+        let total =
+            r.posts + r.registrations + r.placements + r.complaints + r.worker_edits + r.reports;
+        if total <= 0.0 {
+            return;
+        }
+        // Poisson arrivals over working time (10 hours a day, 08:00–18:00).
+        let work_day = 10.0 * 3600.0;
+        let now_work = work_time(self.now);
+        let next_work = now_work + self.exp(work_day / total);
+        let at = wall_time(next_work);
+        if at < self.end_ms {
+            self.push(at, Ev::Write { node: i });
+        }
+    }
+
+    fn on_write(&mut self, i: u32) {
+        self.schedule_write(i);
+        if self.converging || self.nodes[i as usize].down {
+            return;
+        }
+        let r = self.nodes[i as usize].rates.clone();
+        let total =
+            r.posts + r.registrations + r.placements + r.complaints + r.worker_edits + r.reports;
+        let mut x = self.rng.random::<f64>() * total;
+        let serial = self.nodes[i as usize].next_seq;
+        if x < r.posts {
+            self.write_post(i, &r);
+            return;
+        }
+        x -= r.posts;
+        if x < r.registrations {
+            let fields = worker_fields(&self.nodes[i as usize], serial);
+            if let Some(rec) = self.write_create(i, RecordKind::Worker, None, fields) {
+                self.nodes[i as usize].workers.push(rec);
+            }
+            return;
+        }
+        x -= r.registrations;
+        if x < r.placements {
+            self.write_placement(i);
+            return;
+        }
+        x -= r.placements;
+        if x < r.complaints {
+            let fields = vec![
+                ("kind", FieldValue::Text("wage-arrears".into())),
+                ("text", FieldValue::Text("工资未按约定支付".into())),
+                ("status", FieldValue::Text("open".into())),
+                (
+                    "region",
+                    FieldValue::Text(self.nodes[i as usize].region.to_string()),
+                ),
+                ("created_at", FieldValue::Int(self.local_ms(i) / 1000)),
+            ];
+            self.write_create(i, RecordKind::Complaint, None, fields);
+            return;
+        }
+        x -= r.complaints;
+        if x < r.worker_edits {
+            let w = &self.nodes[i as usize].workers;
+            if !w.is_empty() {
+                let rec = w[self.rng.random_range(0..w.len())];
+                let fields = vec![(
+                    "availability",
+                    FieldValue::Text(if self.rng.random::<bool>() {
+                        "this-week".into()
+                    } else {
+                        "busy".into()
+                    }),
+                )];
+                self.write_edit(i, rec, fields);
+            }
+            return;
+        }
+        if let Some(rec) = self.nodes[i as usize].directory {
+            let fields = vec![
+                (
+                    "services",
+                    FieldValue::Text(format!("quarterly report day {}", self.now / DAY)),
+                ),
+                ("updated_at", FieldValue::Int(self.local_ms(i) / 1000)),
+            ];
+            self.write_edit(i, rec, fields);
+        }
+    }
+
+    fn write_post(&mut self, i: u32, r: &Rates) {
+        let n = &self.nodes[i as usize];
+        let own = n.region;
+        let county = home_area(&own);
+        let parent = own.parent().filter(|p| county.contains(p)).unwrap_or(own);
+        let x = self.rng.random::<f64>() * (r.reach_own + r.reach_parent + r.reach_county);
+        let reach = if x < r.reach_own {
+            own
+        } else if x < r.reach_own + r.reach_parent {
+            parent
+        } else {
+            county
+        };
+        let wage = 150 + self.rng.random_range(0..16) * 10;
+        let fields = vec![
+            ("title", FieldValue::Text("搬运工 日结".into())),
+            ("occupation", FieldValue::Text("4-02-06-03".into())),
+            ("wage", FieldValue::Int(wage)),
+            ("unit", FieldValue::Text("day".into())),
+            ("headcount", FieldValue::Int(self.rng.random_range(1..10))),
+            ("filled", FieldValue::Counter(0)),
+            ("status", FieldValue::Text("open".into())),
+            ("region", FieldValue::Text(own.to_string())),
+            ("reach", FieldValue::Text(reach.to_string())),
+            ("contact", FieldValue::Text("0851-8888-0000".into())),
+            ("created_at", FieldValue::Int(self.local_ms(i) / 1000)),
+        ];
+        let Some(record) = self.write_create(i, RecordKind::Post, Some(reach), fields) else {
+            return;
+        };
+        let post = self.posts.len() as u32;
+        self.posts.push(Post {
+            node: i,
+            record,
+            open: true,
+        });
+        self.nodes[i as usize].open_posts.push(post);
+        let life = self.exp(self.scenario.workload.post_life_days) * DAY as f64;
+        self.push(self.now + life as i64, Ev::PostEdit { post, close: true });
+        if self.rng.random::<f64>() < r.post_edit_share {
+            let t = self.rng.random::<f64>() * life / 2.0;
+            self.push(self.now + t as i64, Ev::PostEdit { post, close: false });
+        }
+    }
+
+    fn write_placement(&mut self, i: u32) {
+        let open = &self.nodes[i as usize].open_posts;
+        let post = (!open.is_empty()).then(|| open[self.rng.random_range(0..open.len())]);
+        let region = self.nodes[i as usize].region.to_string();
+        let mut fields = vec![
+            ("wage", FieldValue::Int(200)),
+            ("start", FieldValue::Text("tomorrow".into())),
+            ("region", FieldValue::Text(region)),
+            ("created_at", FieldValue::Int(self.local_ms(i) / 1000)),
+        ];
+        if let Some(p) = post {
+            fields.push((
+                "post",
+                FieldValue::Text(self.posts[p as usize].record.to_hex()),
+            ));
+        }
+        if self
+            .write_create(i, RecordKind::Placement, None, fields)
+            .is_some()
+        {
+            if let Some(p) = post {
+                let rec = self.posts[p as usize].record;
+                self.write_edit(i, rec, vec![("filled", FieldValue::Increment(1))]);
+            }
+        }
+    }
+
+    fn on_post_edit(&mut self, post: u32, close: bool) {
+        let p = &self.posts[post as usize];
+        let (node, record) = (p.node, p.record);
+        if !p.open || self.converging || self.nodes[node as usize].down {
+            return;
+        }
+        if close {
+            self.posts[post as usize].open = false;
+            self.nodes[node as usize].open_posts.retain(|&x| x != post);
+            self.write_edit(
+                node,
+                record,
+                vec![("status", FieldValue::Text("closed".into()))],
+            );
+            self.docs.remove(&record);
+        } else {
+            let wage = 160 + self.rng.random_range(0..16) * 10;
+            self.write_edit(node, record, vec![("wage", FieldValue::Int(wage))]);
+        }
+    }
+
+    // ----- the accept path -----------------------------------------------------------------
+
+    /// Hands envelopes to node `i`'s store through the protocol's accept path and commits the
+    /// batch; does the bookkeeping. Returns how many were newly accepted (or filled).
+    fn accept_at(&mut self, i: u32, envs: Vec<Envelope>, via: Option<u32>) -> usize {
+        let now_local = self.local_ms(i);
+        let cfg = self.accept_cfg;
+        let node = &mut self.nodes[i as usize];
+        let mut store = SimStore::new(&mut self.arena, &mut node.held);
+        let (results, batch) = {
+            let mut staged = Staged::new(&store);
+            let results = accept_all(&mut staged, &cfg, &envs, now_local);
+            (results, staged.into_batch())
+        };
+        store
+            .commit(batch)
+            .expect("the simulator's store never fails");
+        let fresh = std::mem::take(&mut store.fresh);
+        let evidence = store.evidence;
+        let foreign = std::mem::take(&mut store.foreign);
+        node.evidence += evidence;
+        self.stats.evidence += u64::from(evidence);
+        for f in foreign {
+            self.stats.accepted_forgeries += 1;
+            self.fail(format!("node {}: {f}", self.nodes[i as usize].region));
+        }
+        let mut deferred = false;
+        for r in &results {
+            match r {
+                Ok(Accepted::New) | Ok(Accepted::PayloadFilled) => self.stats.accepted += 1,
+                Ok(Accepted::Duplicate) => self.stats.duplicates += 1,
+                Err(e)
+                    if e.is_retryable()
+                        || e.code() == "unknown-record"
+                        || e.code() == "from-the-future" =>
+                {
+                    deferred = true;
+                    self.stats.deferred += 1;
+                }
+                Err(e) => *self.stats.rejected.entry(e.code().to_string()).or_default() += 1,
+            }
+            let code = match r {
+                Ok(a) => *a as u64,
+                Err(e) => 100 + e.code().len() as u64,
+            };
+            self.trace.mix(code);
+        }
+        if deferred {
+            if let Some(link) = via {
+                if let Some(a) = self.links[link as usize].active.as_mut() {
+                    a.retry = true;
+                }
+            }
+        }
+        let n = fresh.len();
+        for f in fresh {
+            self.on_fresh(i, f, via);
+        }
+        n
+    }
+
+    fn on_fresh(&mut self, i: u32, f: Fresh, via: Option<u32>) {
+        let e = &self.arena.entries[f.idx as usize];
+        let meta = e.meta;
+        let label = e.label;
+        let created = e.created_ms;
+        let creator = e.creator_node;
+        let is_genesis = e.env.header.is_genesis();
+        let (full, header) = (e.full_len, e.header_len);
+        let node = &mut self.nodes[i as usize];
+        node.bytes_held += u64::from(if f.has_payload { full } else { header });
+        if f.filled {
+            node.bytes_held -= u64::from(header);
+        }
+        let want = node.scope.wants(meta.kind, &meta.region, &meta.reach);
+        let region = node.region;
+        match label {
+            Label::Forged(kind) => {
+                self.stats.accepted_forgeries += 1;
+                self.fail(format!("node {region} accepted a forged change ({kind:?})"));
+            }
+            Label::AfterRevocation => {
+                if !f.filled {
+                    self.stats.accepted_after_revocation += 1;
+                }
+            }
+            Label::LostUnsynced => {
+                self.fail(format!(
+                    "node {region} received a write that was lost in a crash"
+                ));
+            }
+            Label::Valid | Label::Equivocation { .. } => {
+                let target = match label {
+                    Label::Equivocation { original } => original,
+                    _ => f.idx,
+                };
+                let satisfied_now = match want {
+                    Want::Full => f.has_payload,
+                    Want::Header => true,
+                    Want::Nothing => false,
+                };
+                let satisfied_before = f.filled && want == Want::Header;
+                let counts = !self.revoked_nodes.contains(&i)
+                    && self.arena.entries[target as usize].label == Label::Valid;
+                if satisfied_now && !satisfied_before && counts {
+                    self.arena.entries[target as usize].delivered += 1;
+                    self.total_delivered += 1;
+                }
+                if !f.filled && meta.kind == RecordKind::Post && is_genesis && label == Label::Valid
+                {
+                    let lat = ((self.now - created) as f64 / 1000.0) as f32;
+                    if i == 0 && creator != 0 {
+                        self.lat_top.push(lat);
+                    }
+                    if self.nodes[i as usize].level == Level::Village && creator != i {
+                        self.lat_reach.push(lat);
+                    }
+                }
+            }
+        }
+        // Tell the links: the other end may want this.
+        let node = &self.nodes[i as usize];
+        let me = node.scope;
+        let mut links: Vec<u32> = Vec::new();
+        if node.parent.is_some() {
+            links.push(i);
+        }
+        links.extend_from_slice(&node.children);
+        for link in links {
+            if Some(link) == via {
+                continue;
+            }
+            let peer = if link == i {
+                self.nodes[i as usize].parent.expect("has a parent")
+            } else {
+                link
+            };
+            let peer_scope = self.nodes[peer as usize].scope;
+            if me.share_with(&peer_scope, meta.kind, &meta.region, &meta.reach) != Want::Nothing {
+                self.mark_dirty(link);
+            }
+        }
+    }
+
+    fn fail(&mut self, what: String) {
+        if self.failures.len() < 100 {
+            self.failures.push(what);
+        }
+    }
+
+    /// The nodes whose scope wants envelope `idx` (revoked nodes left out), with their want.
+    pub fn expected_holders(&self, idx: u32, out: &mut Vec<(u32, Want)>) {
+        out.clear();
+        let meta = self.arena.entries[idx as usize].meta;
+        let mut candidates = Vec::new();
+        // Ancestors and the record's own node.
+        let mut r = Some(meta.region);
+        while let Some(code) = r {
+            if let Some(&n) = self.region_index.get(&code) {
+                candidates.push(n);
+            }
+            r = code.parent();
+        }
+        let below = match meta.kind {
+            RecordKind::Revocation => Some(RegionCode::GUIZHOU),
+            RecordKind::Post => Some(meta.reach),
+            RecordKind::Certificate | RecordKind::Directory => Some(home_area(&meta.region)),
+            _ => None,
+        };
+        if let Some(area) = below {
+            let top = self.nodes[0].region;
+            let root = if top.contains(&area) {
+                self.region_index.get(&area).copied()
+            } else if area.contains(&top) {
+                Some(0)
+            } else {
+                None
+            };
+            if let Some(root) = root {
+                self.topo.subtree(root, &mut candidates);
+            }
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+        for n in candidates {
+            if self.nodes[n as usize].revoked_at.is_some() && self.revoked_nodes.contains(&n) {
+                continue;
+            }
+            let w = self.nodes[n as usize]
+                .scope
+                .wants(meta.kind, &meta.region, &meta.reach);
+            if w != Want::Nothing {
+                out.push((n, w));
+            }
+        }
+    }
+
+    fn expected_count(&self, idx: u32) -> u32 {
+        let mut out = Vec::new();
+        self.expected_holders(idx, &mut out);
+        out.len() as u32
+    }
+
+    // ----- links and sessions --------------------------------------------------------------
+
+    fn link_up(&self, link: u32) -> bool {
+        let l = &self.links[link as usize];
+        self.converging || (l.up && self.now >= l.forced_until)
+    }
+
+    fn ends_up(&self, link: u32) -> bool {
+        let parent = self.nodes[link as usize]
+            .parent
+            .expect("a link has a parent");
+        !self.nodes[link as usize].down && !self.nodes[parent as usize].down
+    }
+
+    fn mark_dirty(&mut self, link: u32) {
+        let l = &mut self.links[link as usize];
+        if !l.dirty {
+            l.dirty = true;
+            self.dirty_links += 1;
+        }
+        if self.link_up(link) {
+            self.poke(link, self.now + 1000);
+        }
+    }
+
+    fn clear_dirty(&mut self, link: u32) {
+        let l = &mut self.links[link as usize];
+        if l.dirty {
+            l.dirty = false;
+            self.dirty_links -= 1;
+        }
+    }
+
+    fn poke(&mut self, link: u32, at: i64) {
+        let interval = (self.scenario.run.sync_interval_s * 1000.0) as i64;
+        let l = &mut self.links[link as usize];
+        if l.try_pending || l.active.is_some() {
+            return;
+        }
+        l.try_pending = true;
+        self.pending_tries += 1;
+        let at = at.max(l.last_start + interval);
+        self.push(at, Ev::TrySync { link });
+    }
+
+    fn knows_revoked(&self, node: u32, key: &PublicKey) -> bool {
+        self.arena_revocations(key)
+            .iter()
+            .any(|&i| self.nodes[node as usize].held.get(i).is_some())
+    }
+
+    fn arena_revocations(&self, key: &PublicKey) -> Vec<u32> {
+        // Revocations are rare: a scan of the revocation index is cheap.
+        let mut v = Vec::new();
+        for &i in self.revocation_envelopes.iter() {
+            let env = &self.arena.entries[i as usize].env;
+            if let Some(r) = env
+                .payload
+                .as_deref()
+                .and_then(|p| Revocation::from_bytes(p).ok())
+            {
+                if r.revoked == *key {
+                    v.push(i);
+                }
+            }
+        }
+        v
+    }
+
+    fn on_try_sync(&mut self, link: u32) {
+        let l = &mut self.links[link as usize];
+        l.try_pending = false;
+        self.pending_tries -= 1;
+        if l.active.is_some() || !l.dirty {
+            return;
+        }
+        if !self.link_up(link) || !self.ends_up(link) {
+            return;
+        }
+        let child = link;
+        let parent = self.nodes[child as usize].parent.expect("has parent");
+        let ck = self.nodes[child as usize].key.public();
+        let pk = self.nodes[parent as usize].key.public();
+        if self.knows_revoked(parent, &ck) || self.knows_revoked(child, &pk) {
+            // The handshake fails: one side holds the other's revocation.
+            self.stats.sessions_refused += 1;
+            self.clear_dirty(link);
+            return;
+        }
+        self.clear_dirty(link);
+        let cs = self.nodes[child as usize].scope;
+        let ps = self.nodes[parent as usize].scope;
+        let citems = items_of(&self.arena, &self.nodes[child as usize].held);
+        let pitems = items_of(&self.arena, &self.nodes[parent as usize].held);
+        let l = &mut self.links[link as usize];
+        l.epoch = l.epoch.wrapping_add(1);
+        l.last_start = self.now;
+        let epoch = l.epoch;
+        let mut cses = Session::new(u64::from(epoch), cs, ps, &citems, Vec::new(), self.sync_cfg);
+        let pses = Session::new(u64::from(epoch), ps, cs, &pitems, Vec::new(), self.sync_cfg);
+        let first = cses.start();
+        let level = usize::from(self.nodes[child as usize].level.depth());
+        let hs =
+            u64::from(self.nodes[child as usize].hello_len + self.nodes[parent as usize].hello_len);
+        self.stats.handshake_bytes[level] += hs;
+        self.stats.wire_bytes[level] += hs;
+        self.stats.sessions += 1;
+        self.stats.sessions_by_level[level] += 1;
+        self.active_sessions += 1;
+        let m = self.link_model(link).clone();
+        // The handshake's round trip, then the first frame.
+        let handshake_ms = 2.0 * m.latency_ms + hs as f64 * 8000.0 / m.bandwidth_bps;
+        let mut active = Box::new(Active {
+            child: cses,
+            parent: pses,
+            frame: Vec::new(),
+            frames: 0,
+            retry: false,
+        });
+        let mut first = first;
+        self.tamper(child, &mut first);
+        self.send(link, &mut active, first, true, handshake_ms as i64);
+        self.links[link as usize].active = Some(active);
+    }
+
+    fn send(&mut self, link: u32, a: &mut Active, frame: Frame, to_parent: bool, extra_ms: i64) {
+        let bytes = frame.encode();
+        let level = usize::from(self.nodes[link as usize].level.depth());
+        self.stats.wire_bytes[level] += bytes.len() as u64;
+        self.stats.envelope_bytes[level] +=
+            frame.envelopes.iter().map(|e| e.len() as u64).sum::<u64>();
+        self.stats.frames += 1;
+        let m = self.link_model(link);
+        let transfer = m.latency_ms + bytes.len() as f64 * 8000.0 / m.bandwidth_bps;
+        let loss = m.loss;
+        let lost = !self.converging && self.rng.random::<f64>() < loss;
+        let epoch = self.links[link as usize].epoch;
+        a.frame = bytes;
+        a.frames += 1;
+        self.push(
+            self.now + extra_ms + transfer.ceil() as i64,
+            Ev::Frame {
+                link,
+                epoch,
+                to_parent,
+                lost,
+            },
+        );
+    }
+
+    fn abort(&mut self, link: u32) {
+        let l = &mut self.links[link as usize];
+        if l.active.take().is_some() {
+            self.active_sessions -= 1;
+            self.stats.sessions_cut += 1;
+        }
+        l.epoch = l.epoch.wrapping_add(1);
+        self.mark_dirty(link);
+    }
+
+    fn on_frame(&mut self, link: u32, epoch: u32, to_parent: bool, lost: bool) {
+        let l = &mut self.links[link as usize];
+        if l.epoch != epoch || l.active.is_none() {
+            return;
+        }
+        if lost || !self.link_up(link) || !self.ends_up(link) {
+            self.abort(link);
+            return;
+        }
+        let mut a = self.links[link as usize].active.take().expect("checked");
+        let bytes = std::mem::take(&mut a.frame);
+        let frame = match Frame::decode(&bytes) {
+            Ok(f) => f,
+            Err(e) => {
+                self.fail(format!("a frame failed to decode: {e}"));
+                self.links[link as usize].active = Some(a);
+                self.abort(link);
+                return;
+            }
+        };
+        let node = if to_parent {
+            self.nodes[link as usize].parent.expect("has parent")
+        } else {
+            link
+        };
+        let session = if to_parent {
+            &mut a.parent
+        } else {
+            &mut a.child
+        };
+        let received = match session.receive(&frame, bytes.len()) {
+            Ok(r) => r,
+            Err(e) => {
+                self.fail(format!("a sync frame was refused: {e}"));
+                self.links[link as usize].active = Some(a);
+                self.abort(link);
+                return;
+            }
+        };
+        if !received.is_empty() {
+            // The session's own retry flag lives in `a`, which is out of the link for now.
+            let before = self.stats.deferred;
+            self.accept_at(node, received, Some(link));
+            if self.stats.deferred > before {
+                a.retry = true;
+            }
+        }
+        let held = &self.nodes[node as usize].held;
+        let arena = &self.arena;
+        let session = if to_parent {
+            &mut a.parent
+        } else {
+            &mut a.child
+        };
+        let mut next = session.next_frame(&mut |id| load(arena, held, id));
+        if !to_parent && a.child.finished() && frame_is_empty(&next) {
+            self.active_sessions -= 1;
+            self.stats.sessions_completed += 1;
+            let interval = (self.scenario.run.sync_interval_s * 1000.0) as i64;
+            if a.retry {
+                self.mark_dirty(link);
+                self.links[link as usize].try_pending = true;
+                self.pending_tries += 1;
+                let at = self.now + (self.scenario.run.retry_s * 1000.0) as i64;
+                self.push(at.max(self.now + interval), Ev::TrySync { link });
+            } else if self.links[link as usize].dirty && self.link_up(link) {
+                self.poke(link, self.now + interval);
+            }
+            return;
+        }
+        if a.frames >= MAX_FRAMES {
+            self.fail(format!(
+                "a session on link {} exceeded {MAX_FRAMES} frames",
+                self.nodes[link as usize].region
+            ));
+            self.links[link as usize].active = Some(a);
+            self.abort(link);
+            return;
+        }
+        self.tamper(node, &mut next);
+        self.send(link, &mut a, next, !to_parent, 0);
+        self.links[link as usize].active = Some(a);
+    }
+
+    fn on_toggle(&mut self, link: u32) {
+        let m = self.link_model(link).clone();
+        let l = &mut self.links[link as usize];
+        l.up = !l.up;
+        let up = l.up;
+        let mean = if up { m.mean_up_s } else { m.mean_down_s };
+        let t = (self.exp(mean) * 1000.0) as i64;
+        self.push(self.now + t.max(1000), Ev::Toggle { link });
+        if self.link_up(link) {
+            if self.links[link as usize].dirty {
+                self.poke(link, self.now);
+            }
+        } else if self.links[link as usize].active.is_some() {
+            self.abort(link);
+        }
+    }
+
+    fn on_outage(&mut self, link: u32, until: i64, partition: bool) {
+        if !partition {
+            let m = self.link_model(link).clone();
+            if m.outage_per_day > 0.0 {
+                let t = (self.exp(1.0 / m.outage_per_day) * DAY as f64) as i64;
+                let d = self
+                    .rng
+                    .random_range(m.outage_min_days..=m.outage_max_days.max(m.outage_min_days));
+                let at = self.now + t;
+                if at < self.end_ms {
+                    self.push(
+                        at,
+                        Ev::Outage {
+                            link,
+                            until: at + (d * DAY as f64) as i64,
+                            partition: false,
+                        },
+                    );
+                }
+            }
+        }
+        if self.converging {
+            return;
+        }
+        let l = &mut self.links[link as usize];
+        l.forced_until = l.forced_until.max(until);
+        if l.active.is_some() {
+            self.abort(link);
+        }
+        self.push(until, Ev::Restore { link });
+    }
+
+    fn node_links(&self, node: u32) -> Vec<u32> {
+        let n = &self.nodes[node as usize];
+        let mut v = Vec::with_capacity(n.children.len() + 1);
+        if n.parent.is_some() {
+            v.push(node);
+        }
+        v.extend_from_slice(&n.children);
+        v
+    }
+
+    fn on_crash(&mut self, node: u32, lose: bool) {
+        if self.converging {
+            return;
+        }
+        self.nodes[node as usize].down = true;
+        for link in self.node_links(node) {
+            if self.links[link as usize].active.is_some() {
+                self.abort(link);
+            }
+        }
+        if lose {
+            self.lose_unsynced(node);
+        }
+    }
+
+    /// The node's disk lost its writes that no other node holds yet: they vanish, and its log
+    /// head goes back to its newest surviving envelope.
+    fn lose_unsynced(&mut self, node: u32) {
+        let own = std::mem::take(&mut self.nodes[node as usize].own);
+        let mut kept = Vec::with_capacity(own.len());
+        for idx in own {
+            let e = &self.arena.entries[idx as usize];
+            if e.holders <= 1 && e.label == Label::Valid {
+                let e = &mut self.arena.entries[idx as usize];
+                e.label = Label::LostUnsynced;
+                e.holders = 0;
+                self.total_expected -= u64::from(e.expected);
+                self.total_delivered -= u64::from(e.delivered);
+                let bytes = u64::from(e.full_len);
+                let record = e.env.header.record;
+                let n = &mut self.nodes[node as usize];
+                n.held.remove(idx);
+                n.bytes_held = n.bytes_held.saturating_sub(bytes);
+                self.stats.lost_unsynced_writes += 1;
+                // The workload forgets records whose creation was lost.
+                self.docs.remove(&record);
+                for p in self.posts.iter_mut() {
+                    if p.record == record {
+                        p.open = false;
+                    }
+                }
+                let posts = &self.posts;
+                let n = &mut self.nodes[node as usize];
+                n.open_posts.retain(|&p| posts[p as usize].open);
+                n.workers.retain(|w| *w != record);
+            } else {
+                kept.push(idx);
+            }
+        }
+        let n = &mut self.nodes[node as usize];
+        match kept
+            .iter()
+            .max_by_key(|&&i| self.arena.entries[i as usize].env.header.seq)
+        {
+            Some(&last) => {
+                let e = &self.arena.entries[last as usize];
+                n.next_seq = e.env.header.seq + 1;
+                n.head = e.id;
+            }
+            None => {
+                n.next_seq = 1;
+                n.head = NO_PREV;
+            }
+        }
+        n.own = kept;
+    }
+
+    fn on_restart(&mut self, node: u32) {
+        self.nodes[node as usize].down = false;
+        for link in self.node_links(node) {
+            self.mark_dirty(link);
+        }
+    }
+
+    fn on_revoke(&mut self, node: u32) {
+        if self.converging {
+            return;
+        }
+        let county = self.nodes[node as usize]
+            .region
+            .ancestor_at(Level::County)
+            .and_then(|c| self.region_index.get(&c).copied());
+        let Some(county) = county else { return };
+        let target = self.nodes[node as usize].key.public();
+        let at = self.local_ms(county);
+        let c = &self.nodes[county as usize];
+        let record = RecordId {
+            creator: c.key.public(),
+            serial: c.next_seq,
+        };
+        let region = c.region;
+        let payload = Revocation {
+            revoked: target,
+            reason: "station closed after an audit".into(),
+        }
+        .to_bytes();
+        if self
+            .sign_and_accept(
+                county,
+                record,
+                RecordKind::Revocation,
+                region,
+                region,
+                payload,
+            )
+            .is_some()
+        {
+            self.revocation_envelopes
+                .push(*self.nodes[county as usize].own.last().expect("own"));
+            self.nodes[node as usize].revoked_at = Some(at);
+            self.revoked_nodes.push(node);
+            // The revoked node is no longer expected to receive anything.
+            for idx in 0..self.arena.len() as u32 {
+                let e = &self.arena.entries[idx as usize];
+                if e.label != Label::Valid || e.expected == 0 {
+                    continue;
+                }
+                let m = e.meta;
+                let w = self.nodes[node as usize]
+                    .scope
+                    .wants(m.kind, &m.region, &m.reach);
+                if w == Want::Nothing {
+                    continue;
+                }
+                let had = match self.nodes[node as usize].held.get(idx) {
+                    None => false,
+                    Some(p) => p || w == Want::Header,
+                };
+                let e = &mut self.arena.entries[idx as usize];
+                e.expected -= 1;
+                self.total_expected -= 1;
+                if had {
+                    e.delivered -= 1;
+                    self.total_delivered -= 1;
+                }
+            }
+        }
+    }
+
+    // ----- the misbehaving node ------------------------------------------------------------
+
+    fn tamper(&mut self, node: u32, frame: &mut Frame) {
+        if !self.nodes[node as usize].misbehaving
+            || self.converging
+            || self.rng.random::<f64>() >= self.scenario.faults.misbehave_rate
+        {
+            return;
+        }
+        match self.rng.random_range(0..10u32) {
+            0..=1 => self.replay(node, frame),
+            2 => self.equivocate(node, frame),
+            _ => {
+                let kind = ForgeryKind::ALL[self.rng.random_range(0..ForgeryKind::ALL.len())];
+                if let Some(env) = self.forge(node, kind) {
+                    *self
+                        .stats
+                        .forged_injected
+                        .entry(format!("{kind:?}"))
+                        .or_default() += 1;
+                    frame.envelopes.push(env.to_bytes());
+                }
+            }
+        }
+    }
+
+    fn replay(&mut self, node: u32, frame: &mut Frame) {
+        let held = &self.nodes[node as usize].held;
+        if held.is_empty() {
+            return;
+        }
+        let k = self.rng.random_range(0..held.len());
+        let (idx, payload) = held.iter().nth(k).expect("in range");
+        let env = &self.arena.entries[idx as usize].env;
+        let env = if payload {
+            env.clone()
+        } else {
+            env.header_only()
+        };
+        frame.envelopes.push(env.to_bytes());
+        self.stats.replays_injected += 1;
+    }
+
+    fn equivocate(&mut self, node: u32, frame: &mut Frame) {
+        // A second, different post under the sequence number of its latest post.
+        let n = &self.nodes[node as usize];
+        let Some(&orig) = n.own.iter().rev().find(|&&i| {
+            let e = &self.arena.entries[i as usize];
+            e.meta.kind == RecordKind::Post && e.env.header.is_genesis() && e.label == Label::Valid
+        }) else {
+            return;
+        };
+        let already = self
+            .arena
+            .entries
+            .iter()
+            .rev()
+            .take(5000)
+            .any(|e| matches!(e.label, Label::Equivocation { original } if original == orig));
+        let h = self.arena.entries[orig as usize].env.header;
+        let fork = if already {
+            // Re-send the existing fork instead of making another.
+            self.arena
+                .entries
+                .iter()
+                .rev()
+                .find(|e| matches!(e.label, Label::Equivocation { original } if original == orig))
+                .map(|e| e.env.clone())
+        } else {
+            let payload = format!("a different post under seq {}", h.seq).into_bytes();
+            let env = Envelope::sign(
+                &n.key,
+                h.seq,
+                h.prev,
+                h.record,
+                h.kind,
+                h.region,
+                h.reach,
+                h.timestamp_ms,
+                n.cert,
+                payload,
+            );
+            self.arena.intern(
+                env.clone(),
+                Label::Equivocation { original: orig },
+                self.now,
+                node,
+            );
+            self.stats.equivocations += 1;
+            Some(env)
+        };
+        if let Some(env) = fork {
+            frame.envelopes.push(env.to_bytes());
+        }
+    }
+
+    /// Crafts one forgery of `kind` by misbehaving node `node`; interned as forged.
+    fn forge(&mut self, node: u32, kind: ForgeryKind) -> Option<Envelope> {
+        let ts = self.local_ms(node);
+        let n = &self.nodes[node as usize];
+        let me = n.key.public();
+        // Far beyond its real log, so a forgery never collides with a real sequence number.
+        let seq = n.next_seq + 1_000_000 + self.rng.random_range(0..1_000_000u64);
+        let parent = n.parent.map(|p| &self.nodes[p as usize]);
+        let post_payload = b"forged post".to_vec();
+        let rid = RecordId {
+            creator: me,
+            serial: seq,
+        };
+        let env = match kind {
+            ForgeryKind::TamperedHeader => {
+                let mut env = Envelope::sign(
+                    &n.key,
+                    seq,
+                    n.head,
+                    rid,
+                    RecordKind::Post,
+                    n.region,
+                    n.region,
+                    ts,
+                    n.cert,
+                    post_payload,
+                );
+                env.header.reach = home_area(&n.region);
+                env
+            }
+            ForgeryKind::Impersonation => {
+                let p = parent?;
+                let mut env = Envelope::sign(
+                    &n.key,
+                    seq,
+                    NO_PREV,
+                    RecordId {
+                        creator: p.key.public(),
+                        serial: seq,
+                    },
+                    RecordKind::Post,
+                    p.region,
+                    p.region,
+                    ts,
+                    p.cert,
+                    post_payload,
+                );
+                env.header.author = p.key.public();
+                env
+            }
+            ForgeryKind::OutOfJurisdiction => {
+                let p = parent?;
+                let sibling = p
+                    .children
+                    .iter()
+                    .map(|&c| self.nodes[c as usize].region)
+                    .find(|r| *r != n.region)?;
+                Envelope::sign(
+                    &n.key,
+                    seq,
+                    n.head,
+                    rid,
+                    RecordKind::Post,
+                    sibling,
+                    sibling,
+                    ts,
+                    n.cert,
+                    post_payload,
+                )
+            }
+            ForgeryKind::ReachTooWide => Envelope::sign(
+                &n.key,
+                seq,
+                n.head,
+                rid,
+                RecordKind::Post,
+                n.region,
+                RegionCode::GUIZHOU,
+                ts,
+                n.cert,
+                post_payload,
+            ),
+            ForgeryKind::UnauthorizedEdit => {
+                let p = parent?;
+                let pk = p.key.public();
+                let target = p.own.iter().rev().find_map(|&i| {
+                    let h = self.arena.entries[i as usize].env.header;
+                    (h.kind == RecordKind::Post && h.record.creator == pk).then_some(h)
+                })?;
+                Envelope::sign(
+                    &n.key,
+                    seq,
+                    n.head,
+                    target.record,
+                    target.kind,
+                    target.region,
+                    target.reach,
+                    ts,
+                    n.cert,
+                    b"filled: 999".to_vec(),
+                )
+            }
+            ForgeryKind::ForgedCertificate => {
+                let p = parent?;
+                let victim = p
+                    .children
+                    .iter()
+                    .filter(|&&c| c != node)
+                    .flat_map(|&c| self.nodes[c as usize].children.iter())
+                    .next()
+                    .map(|&v| self.nodes[v as usize].region)?;
+                let k2 = NodeKey::from_seed(self.rng.random());
+                let body = CertBody {
+                    subject: k2.public(),
+                    region: victim,
+                    level: victim.level(),
+                    issuer: me,
+                    not_before: FIXTURE_NOT_BEFORE_S,
+                    not_after: FIXTURE_NOT_BEFORE_S + 3000 * 86_400,
+                };
+                let leaf = Certificate::sign(&n.key, body, "forged station");
+                let mut certs = vec![leaf.clone()];
+                certs.extend(n.chain.0.iter().cloned());
+                let chain = CertChain(certs);
+                Envelope::sign(
+                    &k2,
+                    1,
+                    NO_PREV,
+                    RecordId {
+                        creator: k2.public(),
+                        serial: 1,
+                    },
+                    RecordKind::Certificate,
+                    victim,
+                    victim,
+                    ts,
+                    leaf.hash(),
+                    chain.to_bytes(),
+                )
+            }
+            ForgeryKind::ForgedRevocation => {
+                let p = parent?;
+                Envelope::sign(
+                    &n.key,
+                    seq,
+                    n.head,
+                    rid,
+                    RecordKind::Revocation,
+                    n.region,
+                    n.region,
+                    ts,
+                    n.cert,
+                    Revocation {
+                        revoked: p.key.public(),
+                        reason: "forged".into(),
+                    }
+                    .to_bytes(),
+                )
+            }
+            ForgeryKind::UncertifiedKey => {
+                let k3 = NodeKey::from_seed(self.rng.random());
+                Envelope::sign(
+                    &k3,
+                    1,
+                    NO_PREV,
+                    RecordId {
+                        creator: k3.public(),
+                        serial: 1,
+                    },
+                    RecordKind::Post,
+                    n.region,
+                    n.region,
+                    ts,
+                    [0; 32],
+                    post_payload,
+                )
+            }
+        };
+        let id = env.id();
+        if self.arena.find(&id).is_none() {
+            self.arena
+                .intern(env.clone(), Label::Forged(kind), self.now, node);
+        }
+        Some(env)
+    }
+
+    // ----- the run -------------------------------------------------------------------------
+
+    fn on_sample(&mut self) {
+        let day = self.now as f64 / DAY as f64;
+        self.backlog.push((
+            day,
+            self.total_expected.saturating_sub(self.total_delivered),
+        ));
+        self.push(self.now + HOUR, Ev::Sample);
+    }
+
+    fn progress(&mut self) {
+        if !self.scenario.run.progress || self.now < self.progress_next {
+            return;
+        }
+        self.progress_next = self.now + DAY / 4;
+        let wall = self.wall_start.elapsed().as_secs_f64();
+        eprintln!(
+            "[lingong-sim] day {:6.2}{} events {:>10} ({:>7.0}/s) changes {:>8} sessions {:>8} backlog {:>9} mem {:>6} MB",
+            self.now as f64 / DAY as f64,
+            if self.converging { " (converging)" } else { "" },
+            self.stats.events,
+            self.stats.events as f64 / wall.max(1e-9),
+            self.arena.len(),
+            self.stats.sessions,
+            self.total_expected.saturating_sub(self.total_delivered),
+            crate::report::peak_memory_bytes() / 1_000_000,
+        );
+    }
+
+    fn step(&mut self, ev: Ev) {
+        self.stats.events += 1;
+        let (tag, a, b) = match ev {
+            Ev::Write { node } => (1, node, 0),
+            Ev::PostEdit { post, close } => (2, post, u32::from(close)),
+            Ev::Toggle { link } => (3, link, 0),
+            Ev::Outage { link, .. } => (4, link, 0),
+            Ev::Restore { link } => (5, link, 0),
+            Ev::TrySync { link } => (6, link, 0),
+            Ev::Frame { link, epoch, .. } => (7, link, epoch),
+            Ev::Crash { node, .. } => (8, node, 0),
+            Ev::Restart { node } => (9, node, 0),
+            Ev::Revoke { node } => (10, node, 0),
+            Ev::Sample => (11, 0, 0),
+        };
+        self.trace.mix(self.now as u64);
+        self.trace
+            .mix(tag << 48 | u64::from(a) << 16 | u64::from(b & 0xffff));
+        match ev {
+            Ev::Write { node } => self.on_write(node),
+            Ev::PostEdit { post, close } => self.on_post_edit(post, close),
+            Ev::Toggle { link } => self.on_toggle(link),
+            Ev::Outage {
+                link,
+                until,
+                partition,
+            } => self.on_outage(link, until, partition),
+            Ev::Restore { link } => {
+                if self.link_up(link) && self.links[link as usize].dirty {
+                    self.poke(link, self.now);
+                }
+            }
+            Ev::TrySync { link } => self.on_try_sync(link),
+            Ev::Frame {
+                link,
+                epoch,
+                to_parent,
+                lost,
+            } => self.on_frame(link, epoch, to_parent, lost),
+            Ev::Crash { node, lose } => self.on_crash(node, lose),
+            Ev::Restart { node } => self.on_restart(node),
+            Ev::Revoke { node } => self.on_revoke(node),
+            Ev::Sample => self.on_sample(),
+        }
+        self.progress();
+    }
+
+    /// Runs the workload phase, then the convergence phase; returns the outcome.
+    pub fn run(mut self) -> Outcome {
+        while let Some(Reverse((t, _, ev))) = self.queue.pop() {
+            if t >= self.end_ms {
+                self.queue.push(Reverse((t, 0, ev)));
+                break;
+            }
+            self.now = t;
+            self.step(ev);
+        }
+        // Convergence: every link up, every node up, no workload and no faults.
+        self.now = self.end_ms;
+        self.converging = true;
+        for i in 0..self.nodes.len() as u32 {
+            if self.nodes[i as usize].down {
+                self.on_restart(i);
+            }
+        }
+        for link in 1..self.nodes.len() as u32 {
+            self.mark_dirty(link);
+        }
+        let limit = self.end_ms + (self.scenario.run.converge_max_days * DAY as f64) as i64;
+        let mut quiet = false;
+        while let Some(Reverse((t, _, ev))) = self.queue.pop() {
+            if t > limit {
+                break;
+            }
+            self.now = t;
+            match ev {
+                // Toggles, outages and writes no longer matter; drop them.
+                Ev::Write { .. }
+                | Ev::PostEdit { .. }
+                | Ev::Toggle { .. }
+                | Ev::Outage { .. }
+                | Ev::Restore { .. }
+                | Ev::Crash { .. }
+                | Ev::Restart { .. }
+                | Ev::Revoke { .. } => continue,
+                Ev::Sample => {
+                    self.on_sample();
+                    if self.active_sessions == 0 && self.pending_tries == 0 {
+                        quiet = true;
+                        break;
+                    }
+                    continue;
+                }
+                _ => {}
+            }
+            self.step(ev);
+        }
+        let converge_days = (self.now - self.end_ms) as f64 / DAY as f64;
+        let mut failures = std::mem::take(&mut self.failures);
+        if !quiet {
+            failures.push(format!(
+                "the network did not go quiet within {} days of convergence",
+                self.scenario.run.converge_max_days
+            ));
+        }
+        let check = crate::check::check(&self);
+        failures.extend(check.failures.iter().cloned());
+        let mut nodes_by_level = [0; 5];
+        let mut links_by_level = [0; 5];
+        for n in &self.nodes {
+            let d = usize::from(n.level.depth());
+            nodes_by_level[d] += 1;
+            if n.parent.is_some() {
+                links_by_level[d] += 1;
+            }
+        }
+        Outcome {
+            seed: self.scenario.run.seed,
+            days: self.scenario.run.days,
+            converge_days,
+            quiet,
+            failures,
+            latency_to_top_s: std::mem::take(&mut self.lat_top),
+            latency_to_reach_s: std::mem::take(&mut self.lat_reach),
+            backlog: std::mem::take(&mut self.backlog),
+            trace_hash: self.trace.0,
+            top_region: self.nodes[0].region,
+            node_count_by_level: nodes_by_level,
+            link_count_by_level: links_by_level,
+            stats: self.stats.clone(),
+            check: check.summary,
+        }
+    }
+}
+
+/// Replication metadata of a node's holdings (input of a session).
+fn items_of(arena: &Arena, held: &Holdings) -> Vec<ItemMeta> {
+    held.iter()
+        .map(|(i, payload)| {
+            let mut m = arena.entries[i as usize].meta;
+            m.has_payload = payload;
+            m
+        })
+        .collect()
+}
+
+/// Loads an envelope a node holds, in the form it holds it.
+fn load(arena: &Arena, held: &Holdings, id: &EnvelopeId) -> Option<Envelope> {
+    let idx = arena.find(id)?;
+    let payload = held.get(idx)?;
+    let env = &arena.entries[idx as usize].env;
+    Some(if payload {
+        env.clone()
+    } else {
+        env.header_only()
+    })
+}
+
+/// Seconds of working time (10 hours a day from 08:00) elapsed at wall time `ms`.
+fn work_time(ms: i64) -> f64 {
+    let day = ms.div_euclid(DAY);
+    let into = (ms - day * DAY) as f64 / 1000.0 - 8.0 * 3600.0;
+    day as f64 * 36_000.0 + into.clamp(0.0, 36_000.0)
+}
+
+/// Wall time (ms) of a working-time instant.
+fn wall_time(work_s: f64) -> i64 {
+    let day = (work_s / 36_000.0).floor();
+    let into = work_s - day * 36_000.0;
+    (day as i64) * DAY + ((8.0 * 3600.0 + into) * 1000.0) as i64
+}
+
+fn directory_fields(n: &Node) -> Vec<(&'static str, FieldValue)> {
+    vec![
+        ("name", FieldValue::Text(format!("零工驿站 {}", n.region))),
+        ("level", FieldValue::Text(n.level.as_str().into())),
+        ("region", FieldValue::Text(n.region.to_string())),
+        ("hours", FieldValue::Text("08:00-18:00".into())),
+        ("hotline", FieldValue::Text("12333".into())),
+        (
+            "services",
+            FieldValue::List(vec!["posts".into(), "registration".into()]),
+        ),
+    ]
+}
+
+fn worker_fields(n: &Node, serial: u64) -> Vec<(&'static str, FieldValue)> {
+    vec![
+        ("name", FieldValue::Text(format!("worker {serial}"))),
+        ("id_masked", FieldValue::Text("520102********123X".into())),
+        ("phone", FieldValue::Text("138****0000".into())),
+        (
+            "skills",
+            FieldValue::List(vec!["搬运".into(), "装修".into()]),
+        ),
+        ("wage_min", FieldValue::Int(150)),
+        ("availability", FieldValue::Text("this-week".into())),
+        ("region", FieldValue::Text(n.region.to_string())),
+    ]
+}
