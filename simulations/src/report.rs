@@ -120,6 +120,10 @@ pub fn to_json(o: &mut Outcome, wall_seconds: f64, scenario: &str) -> Value {
         "sessions": {"started": s.sessions, "completed": s.sessions_completed, "cut": s.sessions_cut, "refused": s.sessions_refused, "frames": s.frames},
         "store_by_level": stores,
         "faults": {
+            "crashes": s.crashes,
+            "revocations": s.revocations,
+            "partitions": s.partitions,
+            "long_outages": s.outages,
             "lost_unsynced_writes": s.lost_unsynced_writes,
             "forgeries_injected": s.forged_injected,
             "replays_injected": s.replays_injected,

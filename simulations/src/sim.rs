@@ -189,6 +189,10 @@ pub struct Stats {
     pub handshake_bytes: [u64; 5],
     pub payload_bytes_written: u64,
     pub sessions_by_level: [u64; 5],
+    pub crashes: u64,
+    pub revocations: u64,
+    pub partitions: u64,
+    pub outages: u64,
 }
 
 /// What a run produced, for the report and the checks.
@@ -453,10 +457,12 @@ impl Sim {
         let down = (f.crash_down_hours * HOUR as f64) as i64;
         for (count, lose) in [(f.crash_restart, false), (f.crash_lose, true)] {
             for _ in 0..count {
+                // Crash-losing hits villages (offline most of the day, so unsynced writes are
+                // likely); crash-restart hits townships (relays for their villages).
                 let level = if lose {
-                    Level::Township
-                } else {
                     Level::Village
+                } else {
+                    Level::Township
                 };
                 if let Some(node) = self
                     .pick(Some(level), false)
@@ -502,7 +508,11 @@ impl Sim {
             }
         }
         for _ in 0..f.partition {
-            if let Some(link) = self.pick(Some(Level::County), false) {
+            // A whole county cut off from its city (a township in a one-county run).
+            let link = self
+                .pick(Some(Level::County), false)
+                .or_else(|| self.pick(Some(Level::Township), true));
+            if let Some(link) = link {
                 let t = self.fault_time();
                 let until = t + (f.partition_days * DAY as f64) as i64;
                 self.push(
@@ -1301,6 +1311,11 @@ impl Sim {
         if self.converging {
             return;
         }
+        if partition {
+            self.stats.partitions += 1;
+        } else {
+            self.stats.outages += 1;
+        }
         let l = &mut self.links[link as usize];
         l.forced_until = l.forced_until.max(until);
         if l.active.is_some() {
@@ -1324,6 +1339,7 @@ impl Sim {
             return;
         }
         self.nodes[node as usize].down = true;
+        self.stats.crashes += 1;
         for link in self.node_links(node) {
             if self.links[link as usize].active.is_some() {
                 self.abort(link);
@@ -1429,6 +1445,7 @@ impl Sim {
             self.revocation_envelopes
                 .push(*self.nodes[county as usize].own.last().expect("own"));
             self.nodes[node as usize].revoked_at = Some(at);
+            self.stats.revocations += 1;
             self.revoked_nodes.push(node);
             // The revoked node is no longer expected to receive anything.
             for idx in 0..self.arena.len() as u32 {
@@ -1819,6 +1836,11 @@ impl Sim {
 
     /// Runs the workload phase, then the convergence phase; returns the outcome.
     pub fn run(mut self) -> Outcome {
+        self.run_mut()
+    }
+
+    /// [`Sim::run`] keeping the state, for tests that inspect or alter it afterwards.
+    pub fn run_mut(&mut self) -> Outcome {
         while let Some(Reverse((t, _, ev))) = self.queue.pop() {
             if t >= self.end_ms {
                 self.queue.push(Reverse((t, 0, ev)));
@@ -1875,7 +1897,7 @@ impl Sim {
                 self.scenario.run.converge_max_days
             ));
         }
-        let check = crate::check::check(&self);
+        let check = crate::check::check(self);
         failures.extend(check.failures.iter().cloned());
         let mut nodes_by_level = [0; 5];
         let mut links_by_level = [0; 5];

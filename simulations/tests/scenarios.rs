@@ -1,0 +1,148 @@
+//! Small scenarios that run in `cargo test`: one small county (麻江县, 522635) with a share of
+//! its villages for a simulated day or two, checking safety and convergence for several seeds,
+//! determinism, and each fault kind on its own.
+
+use lingong_sim::{Outcome, Scenario};
+
+/// 麻江县: 7 townships and 70 villages, one of Guizhou's smallest counties.
+const COUNTY: &str = "522635";
+
+fn scenario(name: &str, seed: u64, days: f64) -> Scenario {
+    let mut s = Scenario::builtin(name).expect("built-in scenario");
+    s.run.only = COUNTY.into();
+    s.run.villages_share = 0.3;
+    s.run.days = days;
+    s.run.seed = seed;
+    s.run.progress = false;
+    s.run.automerge_payloads = false;
+    s
+}
+
+fn run(s: Scenario) -> Outcome {
+    lingong_sim::run(s).expect("the scenario runs")
+}
+
+fn assert_safe_and_converged(o: &Outcome) {
+    assert!(
+        o.failures.is_empty(),
+        "seed {} failed: {:#?}",
+        o.seed,
+        o.failures
+    );
+    assert_eq!(o.stats.accepted_forgeries, 0);
+    assert_eq!(o.check.lost_changes, 0);
+    assert!(o.quiet, "seed {}: the network never went quiet", o.seed);
+}
+
+#[test]
+fn a_small_county_converges_with_nothing_lost_for_several_seeds() {
+    for seed in [1, 2, 3] {
+        let o = run(scenario("calm", seed, 1.5));
+        assert_safe_and_converged(&o);
+        assert!(o.check.valid_changes > 100, "seed {seed}: too little work");
+        assert!(!o.latency_to_reach_s.is_empty(), "posts reached villages");
+        assert!(o.stats.sessions_completed > 0);
+    }
+}
+
+#[test]
+fn the_same_seed_replays_the_same_run_and_another_seed_does_not() {
+    let a = run(scenario("all-faults", 7, 1.0));
+    let b = run(scenario("all-faults", 7, 1.0));
+    let c = run(scenario("all-faults", 8, 1.0));
+    assert_eq!(a.trace_hash, b.trace_hash);
+    assert_eq!(a.stats.events, b.stats.events);
+    assert_eq!(a.check.valid_changes, b.check.valid_changes);
+    assert_ne!(a.trace_hash, c.trace_hash);
+}
+
+#[test]
+fn nodes_that_crash_and_restart_keep_their_store_and_catch_up() {
+    let o = run(scenario("crash", 11, 2.0));
+    assert_safe_and_converged(&o);
+    assert!(o.stats.crashes > 0);
+}
+
+#[test]
+fn a_crash_loses_only_writes_no_other_node_held() {
+    let mut s = scenario("crash-lose", 12, 2.0);
+    // Busy villages, so a crash finds writes not yet synced.
+    s.workload.village.registrations = 12.0;
+    s.faults.crash_lose = 4;
+    let o = run(s);
+    assert_safe_and_converged(&o);
+    assert!(o.stats.lost_unsynced_writes > 0, "the fault lost nothing");
+}
+
+#[test]
+fn skewed_clocks_delay_but_do_not_lose_changes() {
+    let mut s = scenario("skew", 13, 2.0);
+    s.faults.skew_large_s = 26.0 * 3600.0;
+    let o = run(s);
+    assert_safe_and_converged(&o);
+    assert!(o.stats.rejected.contains_key("from-the-future") || o.stats.deferred > 0);
+}
+
+#[test]
+fn a_revoked_station_is_cut_off_and_the_rest_converges() {
+    let o = run(scenario("revoke", 14, 2.0));
+    assert_safe_and_converged(&o);
+    assert!(o.stats.revocations > 0, "no revocation was issued");
+}
+
+#[test]
+fn forgeries_replays_and_forks_from_a_misbehaving_station_are_never_accepted() {
+    let o = run(scenario("misbehave", 15, 2.0));
+    assert_safe_and_converged(&o);
+    let injected: u64 = o.stats.forged_injected.values().sum();
+    assert!(injected > 5, "too few forgeries tried: {injected}");
+    assert!(!o.stats.rejected.is_empty(), "forgeries must be rejected");
+    assert!(o.stats.replays_injected > 0);
+    assert!(o.stats.equivocations > 0, "no fork was tried");
+}
+
+#[test]
+fn a_partitioned_subtree_catches_up_after_the_partition_heals() {
+    let o = run(scenario("partition", 16, 2.0));
+    assert_safe_and_converged(&o);
+    assert!(o.stats.partitions > 0);
+}
+
+#[test]
+fn the_end_check_notices_a_missing_change_and_one_held_outside_its_scope() {
+    use lingong_protocol::record::RecordKind;
+    use lingong_protocol::region::Level;
+    let mut s = scenario("calm", 21, 0.5);
+    s.workload.village.registrations = 20.0;
+    let mut sim = lingong_sim::Sim::new(s).unwrap();
+    let o = sim.run_mut();
+    assert_safe_and_converged(&o);
+    assert!(lingong_sim::check::check(&sim).failures.is_empty());
+    let villages: Vec<usize> = (0..sim.nodes.len())
+        .filter(|&i| sim.nodes[i].level == Level::Village)
+        .collect();
+    // A worker record of one village (wanted only by it and its ancestors) given to another.
+    let (owner, worker) = villages
+        .iter()
+        .find_map(|&v| {
+            sim.nodes[v]
+                .own
+                .iter()
+                .copied()
+                .find(|&i| sim.arena.entries[i as usize].meta.kind == RecordKind::Worker)
+                .map(|w| (v, w))
+        })
+        .expect("busy villages registered workers");
+    let other = villages.iter().copied().find(|&v| v != owner).unwrap();
+    sim.nodes[other].held.put(worker, true);
+    let c = lingong_sim::check::check(&sim);
+    assert!(c.summary.out_of_scope_holdings >= 1);
+    // And a change its scope wants, taken away from the owner.
+    sim.nodes[owner].held.remove(worker);
+    let c = lingong_sim::check::check(&sim);
+    assert!(
+        c.summary.lost_changes >= 1,
+        "a removed change must be reported"
+    );
+    assert!(!c.failures.is_empty());
+}
