@@ -24,7 +24,9 @@ use crate::scope::{Scope, Want};
 use crate::store::ItemMeta;
 use serde::{Deserialize, Serialize};
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::collections::{BTreeSet, BinaryHeap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::{Arc, OnceLock};
 
 /// The libp2p protocol id of this sync protocol (name and version).
 pub const PROTOCOL_ID: &str = "/lingong/sync/1";
@@ -122,14 +124,101 @@ struct Shared {
     want: Want,
 }
 
+/// The items one side shares with one peer, and what the session needs to push each of them.
+///
+/// [`Session::new`] builds one per session. A driver that starts many sessions from the same
+/// store state (the simulator) can build it once with [`SharedSet::build`] and start each
+/// session with [`Session::with_shared`]; the result is the same as [`Session::new`] over the
+/// same items.
+#[derive(Debug)]
+pub struct SharedSet {
+    set: ItemSet,
+    /// What to push for each shared item, in the order of `items`.
+    info: Vec<(EnvelopeId, Shared)>,
+    /// Index into `info` by id, built on the first lookup: a session that pushes nothing (the
+    /// peer already holds everything) never needs it.
+    index: OnceLock<HashMap<EnvelopeId, u32, BuildHasherDefault<IdHasher>>>,
+}
+
+/// Envelope ids are SHA-256 outputs: their first eight bytes are already a good hash. Only
+/// used for lookups, never iteration, so no order depends on it.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.0 = self.0.rotate_left(5) ^ u64::from_le_bytes(b);
+        }
+    }
+}
+
+impl SharedSet {
+    /// The items of `items` (every envelope `me` holds) that `me` shares with `peer` and can
+    /// satisfy (a peer wanting the full envelope needs the payload).
+    pub fn build(me: &Scope, peer: &Scope, items: &[ItemMeta]) -> SharedSet {
+        let mut info = Vec::with_capacity(items.len());
+        let mut set_items = Vec::with_capacity(items.len());
+        for m in items {
+            let want = me.share_with(peer, m.kind, &m.region, &m.reach);
+            let can_satisfy = match want {
+                Want::Nothing => false,
+                Want::Header => true,
+                Want::Full => m.has_payload,
+            };
+            if can_satisfy {
+                set_items.push(Item::new(m.timestamp_ms.max(0) as u64, m.id));
+                info.push((
+                    m.id,
+                    Shared {
+                        priority: m.kind.send_priority(),
+                        timestamp_ms: m.timestamp_ms,
+                        want,
+                    },
+                ));
+            }
+        }
+        SharedSet {
+            set: ItemSet::from_unsorted(set_items),
+            info,
+            index: OnceLock::new(),
+        }
+    }
+
+    fn get(&self, id: &EnvelopeId) -> Option<&Shared> {
+        let index = self.index.get_or_init(|| {
+            let mut map = HashMap::with_capacity_and_hasher(self.info.len(), Default::default());
+            for (i, (id, _)) in self.info.iter().enumerate() {
+                // The first entry for an id wins, as in a store each id appears once.
+                map.entry(*id).or_insert(i as u32);
+            }
+            map
+        });
+        index.get(id).map(|&i| &self.info[i as usize].1)
+    }
+
+    /// Number of items shared.
+    pub fn len(&self) -> usize {
+        self.set.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.set.is_empty()
+    }
+}
+
 /// One side of one sync session.
 pub struct Session {
     session: u64,
     me: Scope,
     reconciler: Reconciler,
     config: SyncConfig,
-    set: ItemSet,
-    shared: BTreeMap<EnvelopeId, Shared>,
+    shared: Arc<SharedSet>,
     queue: BinaryHeap<Reverse<(u8, i64, EnvelopeId)>>,
     queued: BTreeSet<EnvelopeId>,
     pending_reconcile: Option<Message>,
@@ -149,33 +238,25 @@ impl Session {
         hello: Vec<u8>,
         config: SyncConfig,
     ) -> Session {
-        let mut shared = BTreeMap::new();
-        let mut set_items = Vec::new();
-        for m in items {
-            let want = me.share_with(&peer, m.kind, &m.region, &m.reach);
-            let can_satisfy = match want {
-                Want::Nothing => false,
-                Want::Header => true,
-                Want::Full => m.has_payload,
-            };
-            if can_satisfy {
-                set_items.push(Item::new(m.timestamp_ms.max(0) as u64, m.id));
-                shared.insert(
-                    m.id,
-                    Shared {
-                        priority: m.kind.send_priority(),
-                        timestamp_ms: m.timestamp_ms,
-                        want,
-                    },
-                );
-            }
-        }
+        let shared = Arc::new(SharedSet::build(&me, &peer, items));
+        Session::with_shared(session, me, shared, hello, config)
+    }
+
+    /// A session over a prebuilt [`SharedSet`] (built by `me` for this peer from the envelopes
+    /// it holds now). The same as [`Session::new`] over the same items, without rebuilding
+    /// the set.
+    pub fn with_shared(
+        session: u64,
+        me: Scope,
+        shared: Arc<SharedSet>,
+        hello: Vec<u8>,
+        config: SyncConfig,
+    ) -> Session {
         Session {
             session,
             me,
             reconciler: Reconciler::new(config.reconcile),
             config,
-            set: ItemSet::from_unsorted(set_items),
             shared,
             queue: BinaryHeap::new(),
             queued: BTreeSet::new(),
@@ -188,7 +269,7 @@ impl Session {
 
     /// The initiator's first frame.
     pub fn start(&mut self) -> Frame {
-        self.pending_reconcile = Some(self.reconciler.initiate(&self.set));
+        self.pending_reconcile = Some(self.reconciler.initiate(&self.shared.set));
         let frame = Frame {
             session: self.session,
             hello: self.hello.take(),
@@ -202,7 +283,7 @@ impl Session {
 
     /// Number of items this side shares with the peer.
     pub fn shared_items(&self) -> usize {
-        self.set.len()
+        self.shared.set.len()
     }
 
     pub fn stats(&self) -> SyncStats {
@@ -221,7 +302,7 @@ impl Session {
                 Message::decode(bytes).map_err(|e| SyncError::Reconcile(e.to_string()))?;
             let outcome = self
                 .reconciler
-                .respond(&self.set, &message)
+                .respond(&self.shared.set, &message)
                 .map_err(|e| SyncError::Reconcile(e.to_string()))?;
             self.pending_reconcile = outcome.reply;
             for id in outcome.send {
@@ -405,6 +486,26 @@ mod tests {
         }
         let batch = staged.into_batch();
         store.commit(batch).unwrap();
+    }
+
+    #[test]
+    fn a_session_over_a_prebuilt_shared_set_starts_like_one_built_from_items() {
+        let mut h = Hierarchy::new(2);
+        let mut t = MemoryStore::new();
+        for r in ["52", "5226", "522622", "522622101"] {
+            h.publish(&mut t, &code(r), T0);
+        }
+        post(&mut h, &mut t, "522622", "522622", "county post", T0 + 1000);
+        let (me, peer) = (
+            Scope::new(code("522622101")),
+            Scope::new(code("522622101001")),
+        );
+        let items = t.items().unwrap();
+        let shared = Arc::new(SharedSet::build(&me, &peer, &items));
+        let mut a = Session::new(3, me, peer, &items, vec![], SyncConfig::default());
+        let mut b = Session::with_shared(3, me, Arc::clone(&shared), vec![], SyncConfig::default());
+        assert_eq!(a.shared_items(), shared.len());
+        assert_eq!(a.start(), b.start());
     }
 
     #[test]

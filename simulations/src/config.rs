@@ -47,8 +47,6 @@ pub struct RunConfig {
     pub converge_max_days: f64,
     /// Envelope bytes per sync frame; the node uses 64 KiB (node/src/net.rs).
     pub frame_envelope_bytes: usize,
-    /// Shortest gap between two sessions on one link (the node's sync interval).
-    pub sync_interval_s: f64,
     /// Retry delay after a session that left changes deferred (author or record not yet known,
     /// timestamp ahead of the receiver's clock).
     pub retry_s: f64,
@@ -68,7 +66,6 @@ impl Default for RunConfig {
             villages_share: 1.0,
             converge_max_days: 5.0,
             frame_envelope_bytes: 64 * 1024,
-            sync_interval_s: 60.0,
             retry_s: 600.0,
             automerge_payloads: true,
             progress: true,
@@ -203,6 +200,10 @@ pub struct LinkModel {
     pub outage_per_day: f64,
     pub outage_min_days: f64,
     pub outage_max_days: f64,
+    /// Shortest gap between two sessions on the link. The node polls every peer every 30 s;
+    /// the simulator opens a session only when a link comes up or either end accepted
+    /// something the other shares, and no sooner than this after the previous one.
+    pub sync_interval_s: f64,
 }
 
 impl Default for LinkModel {
@@ -222,6 +223,7 @@ impl LinkModel {
             outage_per_day: 0.0,
             outage_min_days: 1.0,
             outage_max_days: 2.0,
+            sync_interval_s: 300.0,
         }
     }
 }
@@ -254,6 +256,7 @@ impl Default for Links {
                 outage_per_day: 0.01,
                 outage_min_days: 0.5,
                 outage_max_days: 1.0,
+                sync_interval_s: 300.0,
             },
             village: LinkModel {
                 mean_up_s: 45.0 * 60.0,
@@ -264,6 +267,7 @@ impl Default for Links {
                 outage_per_day: 0.02,
                 outage_min_days: 1.0,
                 outage_max_days: 3.0,
+                sync_interval_s: 300.0,
             },
         }
     }

@@ -1060,7 +1060,7 @@ impl Sim {
     }
 
     fn poke(&mut self, link: u32, at: i64) {
-        let interval = (self.scenario.run.sync_interval_s * 1000.0) as i64;
+        let interval = (self.link_model(link).sync_interval_s * 1000.0) as i64;
         let l = &mut self.links[link as usize];
         if l.try_pending || l.active.is_some() {
             return;
@@ -1244,7 +1244,7 @@ impl Sim {
         if !to_parent && a.child.finished() && frame_is_empty(&next) {
             self.active_sessions -= 1;
             self.stats.sessions_completed += 1;
-            let interval = (self.scenario.run.sync_interval_s * 1000.0) as i64;
+            let interval = (self.link_model(link).sync_interval_s * 1000.0) as i64;
             if a.retry {
                 self.mark_dirty(link);
                 self.links[link as usize].try_pending = true;
@@ -1519,11 +1519,11 @@ impl Sim {
     }
 
     fn equivocate(&mut self, node: u32, frame: &mut Frame) {
-        // A second, different post under the sequence number of its latest post.
+        // A second, different record under the sequence number of its latest record.
         let n = &self.nodes[node as usize];
         let Some(&orig) = n.own.iter().rev().find(|&&i| {
             let e = &self.arena.entries[i as usize];
-            e.meta.kind == RecordKind::Post && e.env.header.is_genesis() && e.label == Label::Valid
+            e.meta.kind.is_document() && e.env.header.is_genesis() && e.label == Label::Valid
         }) else {
             return;
         };
