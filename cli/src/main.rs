@@ -67,6 +67,17 @@ enum Command {
         listen: Vec<String>,
         #[arg(long)]
         http: Option<String>,
+        /// Seconds between sync rounds with each peer (overrides the config).
+        #[arg(long)]
+        sync_interval: Option<u64>,
+        /// Do not look for peers on the local network (mDNS).
+        #[arg(long)]
+        no_mdns: bool,
+    },
+    /// Record sample posts (demos and load tests): realistic fields, signed like any other.
+    Sample {
+        #[arg(long, default_value_t = 100)]
+        posts: usize,
     },
     /// Reconcile with every configured peer now.
     Sync {
@@ -409,9 +420,15 @@ fn run(command: Command, home: &Home, lang: &str) -> Result<Value, Failure> {
         },
         Command::Directory(DirectoryCommand::List) => Request::DirectoryList,
         Command::Status => Request::Status,
+        Command::Sample { posts } => Request::Sample { posts },
         Command::Peer(PeerCommand::Add { multiaddr }) => Request::PeerAdd { addr: multiaddr },
-        Command::Run { listen, http: _ } => {
-            lingong_node::daemon::run(home, listen)?;
+        Command::Run {
+            listen,
+            http: _,
+            sync_interval,
+            no_mdns,
+        } => {
+            lingong_node::daemon::run(home, listen, sync_interval, no_mdns)?;
             return Ok(Value::Null);
         }
         Command::Sync { once: _, timeout } => Request::Sync {

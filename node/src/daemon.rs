@@ -14,8 +14,26 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixListener;
 
 /// Runs the daemon until a signal arrives.
-pub fn run(home: &Home, listen: Vec<String>) -> Result<()> {
-    let station = Station::open(home)?;
+pub fn run(
+    home: &Home,
+    listen: Vec<String>,
+    sync_interval: Option<u64>,
+    no_mdns: bool,
+) -> Result<()> {
+    let mut station = Station::open(home)?;
+    if let Some(secs) = sync_interval {
+        if secs == 0 {
+            return Err(NodeError::usage(
+                "--sync-interval",
+                "must be at least 1 second",
+                "至少为 1 秒",
+            ));
+        }
+        station.config.sync_interval_secs = secs;
+    }
+    if no_mdns {
+        station.config.mdns = false;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

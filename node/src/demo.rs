@@ -155,3 +155,75 @@ pub fn run(dir: Option<PathBuf>, lang: &str) -> Result<Value> {
         "next": format!("lingong --home {}/village post show {post_id}", dir.display()),
     }))
 }
+
+/// Sample job titles with their occupation codes (2022 classification) and day wages.
+const SAMPLE_POSTS: [(&str, &str, f64); 6] = [
+    ("砌筑工（泥瓦工）", "6-29-01-01", 200.0),
+    ("家政钟点工", "4-10-01-06", 180.0),
+    ("茶叶采摘工", "5-01-02-01", 150.0),
+    ("装卸搬运工", "4-02-05-01", 220.0),
+    ("餐厅服务员", "4-03-02-05", 130.0),
+    ("保洁员", "4-09-08-01", 140.0),
+];
+
+/// Records `count` sample posts at this node, 500 per atomic batch.
+pub fn sample_posts(station: &mut Station, count: usize) -> Result<Value> {
+    use lingong_protocol::author::Target;
+    use lingong_protocol::record::{FieldValue, RecordKind};
+    if count == 0 || count > 1_000_000 {
+        return Err(NodeError::usage(
+            "--posts",
+            "must be between 1 and 1000000",
+            "必须在 1 到 1000000 之间",
+        ));
+    }
+    let region = station.region.to_string();
+    let mut made = 0;
+    while made < count {
+        let n = (count - made).min(500);
+        let start = made;
+        station.write(|author, staged| {
+            for i in start..start + n {
+                let (title, occupation, wage) = SAMPLE_POSTS[i % SAMPLE_POSTS.len()];
+                let now = station::now_ms();
+                let edits = [
+                    (
+                        "title",
+                        FieldValue::Text(format!("{title}（样例 {}）", i + 1)),
+                    ),
+                    ("occupation", FieldValue::Text(occupation.into())),
+                    ("wage", FieldValue::Number(wage)),
+                    ("unit", FieldValue::Text("day".into())),
+                    ("headcount", FieldValue::Int(1 + (i % 10) as i64)),
+                    ("filled", FieldValue::Counter(0)),
+                    ("status", FieldValue::Text("open".into())),
+                    ("review", FieldValue::Text("pending".into())),
+                    ("region", FieldValue::Text(region.clone())),
+                    ("reach", FieldValue::Text(region.clone())),
+                    (
+                        "created_at",
+                        FieldValue::Text(lingong_protocol::dates::rfc3339(now)),
+                    ),
+                    (
+                        "expires",
+                        FieldValue::Text(lingong_protocol::dates::format_date(
+                            lingong_protocol::dates::today_cst(now) + 30,
+                        )),
+                    ),
+                ];
+                author.write(
+                    staged,
+                    Target::Create {
+                        kind: RecordKind::Post,
+                        reach: None,
+                    },
+                    &edits,
+                    now,
+                )?;
+            }
+            Ok(())
+        })?;
+        made += n;
+    }
+    Ok(json!({ "posts": made }))
+}

@@ -83,6 +83,9 @@ pub enum Request {
     BundleImport {
         file: String,
     },
+    Sample {
+        posts: usize,
+    },
 }
 
 /// Post fields as typed; `None` means "not given" (keep the current value on update).
@@ -211,7 +214,7 @@ impl Station {
     }
 
     /// Runs `f` against a staged view, then commits what it staged in one atomic write.
-    fn write<T>(
+    pub(crate) fn write<T>(
         &mut self,
         f: impl FnOnce(&LocalAuthor<'_>, &mut Staged<'_, SledStore>) -> Result<T>,
     ) -> Result<T> {
@@ -283,6 +286,7 @@ impl Station {
                 crate::bundle::export(self, &out, for_node.as_deref())
             }
             Request::BundleImport { file } => crate::bundle::import(self, &file),
+            Request::Sample { posts } => crate::demo::sample_posts(self, posts),
         }
     }
 

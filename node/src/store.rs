@@ -29,6 +29,9 @@ use lingong_protocol::store::{
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
+/// How long opening a store waits for another process to release it.
+pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// The sled-backed store of one node.
 pub struct SledStore {
     db: sled::Db,
@@ -76,12 +79,28 @@ fn record_key(id: &RecordId) -> Vec<u8> {
 
 impl SledStore {
     /// Opens (or creates) the store in `dir`.
+    ///
+    /// Only one process may hold a store. A command that runs while the daemon is starting (or
+    /// the daemon starting while a command runs) waits for the other to let go, up to
+    /// [`LOCK_WAIT`], instead of failing with "database is locked".
     pub fn open(dir: &Path) -> Result<SledStore, StoreError> {
-        let db = sled::Config::new()
-            .path(dir)
-            .mode(sled::Mode::HighThroughput)
-            .open()
-            .map_err(err)?;
+        let deadline = std::time::Instant::now() + LOCK_WAIT;
+        let db = loop {
+            match sled::Config::new()
+                .path(dir)
+                .mode(sled::Mode::HighThroughput)
+                .open()
+            {
+                Ok(db) => break db,
+                Err(sled::Error::Io(e))
+                    if e.to_string().contains("could not acquire lock") // sled 0.34 reports a held lock as ErrorKind::Other
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(25));
+                }
+                Err(e) => return Err(err(e)),
+            }
+        };
         let tree = db.open_tree("lingong").map_err(err)?;
         Ok(SledStore { db, tree })
     }

@@ -1,0 +1,423 @@
+//! Replication between real `lingong` processes over real libp2p sockets on 127.0.0.1: the
+//! five-level chain (province, city, county, township, village), each node a daemon
+//! (`lingong run`) dialling its parent. Everything is observed through the command line, which
+//! talks to each running daemon over its control socket. Nothing sleeps a fixed time: every
+//! wait polls with a deadline.
+
+use lingong_tests::{CHAIN, Node, certify, init_chain, lingong_bin, poll_until};
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+/// Generous: CI runs these on two loaded cores in a debug build.
+const DEADLINE: Duration = Duration::from_secs(120);
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// A running `lingong run` process for one node.
+struct Daemon {
+    node: Node,
+    port: u16,
+    child: Option<Child>,
+}
+
+impl Daemon {
+    fn start(node: &Node, port: u16) -> Daemon {
+        let mut d = Daemon {
+            node: node.clone(),
+            port,
+            child: None,
+        };
+        d.restart();
+        d
+    }
+
+    fn restart(&mut self) {
+        let listen = format!("/ip4/127.0.0.1/tcp/{}", self.port);
+        let log = std::fs::File::create(self.node.home.join("daemon.log")).expect("log file");
+        let child = self
+            .node
+            .command()
+            .args([
+                "run",
+                "--listen",
+                &listen,
+                "--sync-interval",
+                "1",
+                "--no-mdns",
+            ])
+            .env("LINGONG_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("daemon starts");
+        self.child = Some(child);
+        let node = self.node.clone();
+        let log_path = self.node.home.join("daemon.log");
+        let child = self.child.as_mut().expect("just started");
+        poll_until(
+            "the daemon to answer on its control socket",
+            DEADLINE,
+            || {
+                if let Ok(Some(status)) = child.try_wait() {
+                    panic!(
+                        "the daemon of {} exited with {status}:\n{}",
+                        node.home.display(),
+                        std::fs::read_to_string(&log_path).unwrap_or_default()
+                    );
+                }
+                let out = node.command().args(["--json", "status"]).output().ok()?;
+                let v: Value = serde_json::from_slice(&out.stdout).ok()?;
+                (v["daemon"] == true).then_some(())
+            },
+        );
+    }
+
+    /// SIGKILL: no chance to flush or clean up.
+    fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_file(self.node.home.join("daemon.sock"));
+    }
+
+    fn addr(&self) -> String {
+        format!(
+            "/ip4/127.0.0.1/tcp/{}/p2p/{}",
+            self.port,
+            self.node.node_id_offline()
+        )
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            unsafe_free_sigterm(&mut child);
+        }
+    }
+}
+
+/// Stops a daemon the polite way (SIGTERM), falling back to SIGKILL.
+fn unsafe_free_sigterm(child: &mut Child) {
+    let _ = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+trait NodeExt {
+    fn node_id_offline(&self) -> String;
+    fn post_titles(&self) -> BTreeSet<String>;
+    fn post(&self, title: &str, reach: Option<&str>) -> String;
+}
+
+impl NodeExt for Node {
+    /// The node id, read from the key file (works whether or not a daemon runs).
+    fn node_id_offline(&self) -> String {
+        self.json(&["status"])["node_id"]
+            .as_str()
+            .expect("node_id")
+            .to_string()
+    }
+    fn post_titles(&self) -> BTreeSet<String> {
+        self.json(&["post", "list"])
+            .as_array()
+            .expect("list")
+            .iter()
+            .map(|p| p["title"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+    fn post(&self, title: &str, reach: Option<&str>) -> String {
+        let mut args = vec![
+            "post",
+            "create",
+            "--title",
+            title,
+            "--occupation",
+            "4-10-01-06",
+            "--wage",
+            "150",
+            "--unit",
+            "day",
+            "--headcount",
+            "2",
+        ];
+        if let Some(r) = reach {
+            args.extend(["--reach", r]);
+        }
+        self.json(&args)["id"].as_str().expect("id").to_string()
+    }
+}
+
+/// The five certified nodes, each configured to dial its parent, with ports chosen.
+fn network(dir: &Path) -> (Vec<Node>, Vec<u16>) {
+    let nodes = init_chain(dir);
+    let ports: Vec<u16> = nodes.iter().map(|_| free_port()).collect();
+    for i in 1..nodes.len() {
+        let parent_addr = format!(
+            "/ip4/127.0.0.1/tcp/{}/p2p/{}",
+            ports[i - 1],
+            nodes[i - 1].node_id_offline()
+        );
+        nodes[i].json(&["peer", "add", &parent_addr]);
+    }
+    (nodes, ports)
+}
+
+fn wait_for_title(node: &Node, title: &str) {
+    poll_until(
+        &format!("post {title:?} at {}", node.home.display()),
+        DEADLINE,
+        || node.post_titles().contains(title).then_some(()),
+    );
+}
+
+#[test]
+fn posts_flow_up_to_the_province_and_down_into_their_reach_only() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (nodes, ports) = network(dir.path());
+    let daemons: Vec<Daemon> = nodes
+        .iter()
+        .zip(&ports)
+        .map(|(n, p)| Daemon::start(n, *p))
+        .collect();
+    let (province, city, county, village) = (&nodes[0], &nodes[1], &nodes[2], &nodes[4]);
+
+    // 1. A village post reaches the province.
+    village.post("村里的采茶工", None);
+    wait_for_title(province, "村里的采茶工");
+
+    // 2. A county post with reach = the county reaches the village; a city post advertised
+    //    in another county (施秉县 522623) does not.
+    county.post("县里的搬运工", Some("522622"));
+    city.post("施秉县的保洁员", Some("522623"));
+    wait_for_title(village, "县里的搬运工");
+    wait_for_title(province, "施秉县的保洁员");
+    // The city post is at the province, so the city has sent it up; wait for fresh sync rounds
+    // down the chain (city–county, township–village) and check it went nowhere it should not.
+    let county_before = daemon_last_sync(county, city);
+    poll_until("another city–county sync round", DEADLINE, || {
+        (daemon_last_sync(county, city) != county_before).then_some(())
+    });
+    let village_before = daemon_last_sync(village, &nodes[3]);
+    poll_until("another township–village sync round", DEADLINE, || {
+        (daemon_last_sync(village, &nodes[3]) != village_before).then_some(())
+    });
+    assert!(
+        !county.post_titles().contains("施秉县的保洁员"),
+        "a post for another county reached this county"
+    );
+    assert!(
+        !village.post_titles().contains("施秉县的保洁员"),
+        "a post for another county reached the village"
+    );
+    assert!(
+        !nodes[3].post_titles().contains("施秉县的保洁员"),
+        "a post for another county reached the township"
+    );
+    drop(daemons);
+}
+
+/// The time of the last sync `node` had with `peer`, as its daemon reports.
+fn daemon_last_sync(node: &Node, peer: &Node) -> Option<String> {
+    let id = peer.node_id_offline();
+    let status = node.json(&["status"]);
+    status["peers"]
+        .as_array()?
+        .iter()
+        .find(|p| p["peer"] == id.as_str())
+        .and_then(|p| p["last_sync"].as_str().map(String::from))
+}
+
+#[test]
+fn a_killed_village_catches_up_and_its_offline_posts_arrive_after_the_parent_returns() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (nodes, ports) = network(dir.path());
+    let mut daemons: Vec<Daemon> = nodes
+        .iter()
+        .zip(&ports)
+        .map(|(n, p)| Daemon::start(n, *p))
+        .collect();
+    let (province, county, township, village) = (&nodes[0], &nodes[2], &nodes[3], &nodes[4]);
+
+    // The village dies; the county posts meanwhile.
+    daemons[4].kill9();
+    county.post("村站断电期间的县岗位", Some("522622"));
+    wait_for_title(township, "村站断电期间的县岗位");
+    daemons[4].restart();
+    wait_for_title(village, "村站断电期间的县岗位");
+
+    // The township dies; the village posts meanwhile; the posts arrive once it returns.
+    daemons[3].kill9();
+    village.post("乡镇断网期间的村岗位", None);
+    poll_until(
+        "the village daemon to notice its parent is gone",
+        DEADLINE,
+        || {
+            let s = village.json(&["status"]);
+            s["peers"]
+                .as_array()?
+                .iter()
+                .all(|p| p["connected"] == false)
+                .then_some(())
+        },
+    );
+    assert!(!province.post_titles().contains("乡镇断网期间的村岗位"));
+    daemons[3].restart();
+    wait_for_title(province, "乡镇断网期间的村岗位");
+    let _ = daemons[3].addr();
+}
+
+#[test]
+fn killing_the_township_mid_transfer_of_ten_thousand_posts_loses_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (nodes, ports) = network(dir.path());
+    let (province, township, village) = (&nodes[0], &nodes[3], &nodes[4]);
+    // The village recorded 10,000 posts while offline.
+    assert_eq!(
+        village.json(&["sample", "--posts", "10000"])["posts"],
+        10_000
+    );
+    let mut daemons: Vec<Daemon> = nodes[..4]
+        .iter()
+        .zip(&ports)
+        .map(|(n, p)| Daemon::start(n, *p))
+        .collect();
+    daemons.push(Daemon::start(village, ports[4]));
+    // Kill the township in the middle of the transfer.
+    poll_until(
+        "the township to be part-way through the transfer",
+        DEADLINE,
+        || {
+            let n = township.json(&["status"])["records"]["posts"].as_u64()?;
+            (n >= 500).then_some(())
+        },
+    );
+    daemons[3].kill9();
+    let held = township.json(&["status"])["records"]["posts"]
+        .as_u64()
+        .expect("count");
+    assert!(
+        held < 10_000,
+        "the transfer finished before the kill ({held} posts); nothing was tested"
+    );
+    daemons[3].restart();
+    let deadline = Duration::from_secs(600);
+    poll_until("all 10,000 posts at the province", deadline, || {
+        let n = province.json(&["status"])["records"]["posts"].as_u64()?;
+        (n >= 10_000).then_some(())
+    });
+    let posts = province.json(&["post", "list"]);
+    let ids: Vec<&str> = posts
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|p| p["id"].as_str())
+        .collect();
+    let unique: BTreeSet<&str> = ids.iter().copied().collect();
+    assert_eq!(
+        ids.len(),
+        10_000,
+        "the province holds each post exactly once"
+    );
+    assert_eq!(unique.len(), 10_000);
+}
+
+#[test]
+fn forged_and_foreign_nodes_cannot_connect_and_a_revoked_nodes_later_changes_are_rejected() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (nodes, ports) = network(dir.path());
+    let mut daemons: Vec<Daemon> = nodes
+        .iter()
+        .zip(&ports)
+        .map(|(n, p)| Daemon::start(n, *p))
+        .collect();
+    let (province, county, township, village) = (&nodes[0], &nodes[2], &nodes[3], &nodes[4]);
+    let township_addr = format!(
+        "/ip4/127.0.0.1/tcp/{}/p2p/{}",
+        ports[3],
+        township.node_id_offline()
+    );
+
+    // A node certified by a foreign root (its own "province"), claiming a village of the county.
+    let foreign_dir = dir.path().join("foreign");
+    let foreign_root = Node::init(&foreign_dir, "root", "伪造的省中心", "52");
+    certify(None, &foreign_root);
+    let mut chain = vec![foreign_root];
+    for (folder, name, region) in &CHAIN[1..] {
+        let n = Node::init(&foreign_dir, folder, name, region);
+        certify(chain.last(), &n);
+        chain.push(n);
+    }
+    let intruder = chain.last().expect("intruder").clone();
+    intruder.post("伪造的岗位", None);
+    intruder.json(&["peer", "add", &township_addr]);
+    let report = intruder.json(&["sync", "--once", "--timeout", "20"]);
+    assert_eq!(
+        report["peers"][0]["ok"], false,
+        "a foreign-root node completed a sync: {report}"
+    );
+    // Its bundle is refused by the accept path too.
+    let bundle = dir.path().join("intruder.bundle");
+    intruder.json(&["bundle", "export", "--out", bundle.to_str().expect("utf-8")]);
+    let imported = township.json(&["bundle", "import", bundle.to_str().expect("utf-8")]);
+    assert_eq!(
+        imported["changes"], 0,
+        "a foreign bundle was accepted: {imported}"
+    );
+    assert!(!township.post_titles().contains("伪造的岗位"));
+
+    // Revocation: the village goes offline, the county revokes it, and the village's later
+    // post is rejected everywhere, by sync and by bundle.
+    daemons[4].kill9();
+    let village_id = village.node_id_offline();
+    county.json(&["cert", "revoke", &village_id, "--reason", "站点撤销"]);
+    poll_until("the revocation at the province", DEADLINE, || {
+        (province.json(&["status"])["records"]["revocations"] == 1).then_some(())
+    });
+    poll_until("the revocation at the township", DEADLINE, || {
+        (township.json(&["status"])["records"]["revocations"] == 1).then_some(())
+    });
+    village.post("吊销之后的岗位", None);
+    daemons[4].restart();
+    let bundle = dir.path().join("revoked.bundle");
+    daemons[4].kill9();
+    village.json(&["bundle", "export", "--out", bundle.to_str().expect("utf-8")]);
+    let imported = township.json(&["bundle", "import", bundle.to_str().expect("utf-8")]);
+    assert!(
+        imported["rejected"]["revoked"].as_u64().unwrap_or(0) >= 1,
+        "the revoked node's post was not rejected: {imported}"
+    );
+    // Let a few sync rounds pass between the remaining nodes: the post appears nowhere.
+    let before = daemon_last_sync(province, &nodes[1]);
+    poll_until("more sync rounds", DEADLINE, || {
+        (daemon_last_sync(province, &nodes[1]) != before).then_some(())
+    });
+    for n in [province, county, township] {
+        assert!(
+            !n.post_titles().contains("吊销之后的岗位"),
+            "the revoked node's post reached {}",
+            n.home.display()
+        );
+    }
+    let _ = lingong_bin();
+}
