@@ -94,6 +94,9 @@ enum Command {
     Demo {
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// Leave the five daemons running until Ctrl-C.
+        #[arg(long)]
+        keep_running: bool,
     },
 }
 
@@ -337,7 +340,9 @@ fn run(command: Command, home: &Home, lang: &str) -> Result<Value, Failure> {
                 home, &name, &region, listen, http,
             )?);
         }
-        Command::Demo { dir } => return Ok(lingong_node::demo::run(dir, lang)?),
+        Command::Demo { dir, keep_running } => {
+            return Ok(lingong_node::demo::run(dir, lang, keep_running)?);
+        }
         Command::Cert(CertCommand::Request { out }) => {
             return write_out(out, execute(home, Request::CertRequest)?);
         }

@@ -140,7 +140,23 @@ async fn handle(station: &Arc<Mutex<Station>>, net: &NetHandle, req: Request) ->
             out["daemon"] = json!(true);
             Ok(out)
         }
-        other => blocking(station, other).await,
+        other => {
+            let writes = !matches!(
+                other,
+                Request::PostList { .. }
+                    | Request::PostShow { .. }
+                    | Request::WorkerList
+                    | Request::DirectoryList
+                    | Request::CertShow
+                    | Request::CertRequest
+                    | Request::CertIssue { .. }
+            );
+            let out = blocking(station, other).await?;
+            if writes {
+                net.nudge().await;
+            }
+            Ok(out)
+        }
     }
 }
 

@@ -12,6 +12,7 @@ use crate::station::{self, PostFields, Request, Station, WorkerFields};
 use lingong_protocol::record::complete_id_number;
 use serde_json::{Value, json};
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 /// One demo node: folder name, display name, region code.
 pub const DEMO_NODES: [(&str, &str, &str); 5] = [
@@ -27,7 +28,7 @@ fn say(lang: &str, zh: &str, en: &str) {
 }
 
 /// Creates and certifies a chain of nodes in `dir` (default `./lingong-demo`).
-pub fn run(dir: Option<PathBuf>, lang: &str) -> Result<Value> {
+pub fn run(dir: Option<PathBuf>, lang: &str, keep_running: bool) -> Result<Value> {
     let dir = dir.unwrap_or_else(|| PathBuf::from("lingong-demo"));
     if dir.exists()
         && std::fs::read_dir(&dir)
@@ -145,15 +146,235 @@ pub fn run(dir: Option<PathBuf>, lang: &str) -> Result<Value> {
         &format!("另一县的证书申请被拒绝：{refused}"),
         &format!("a request from another county was refused: {refused}"),
     );
+    drop((village, county, foreign));
+    let network = run_network(&dir, lang, keep_running)?;
     Ok(json!({
         "dir": dir.display().to_string(),
         "nodes": nodes,
+        "network": network,
         "post": post_id,
         "worker": worker["id"],
         "signatures_valid": shown["signatures_valid"],
         "foreign_request_refused": refused,
         "next": format!("lingong --home {}/village post show {post_id}", dir.display()),
     }))
+}
+
+/// A daemon the demo started.
+struct DemoDaemon {
+    child: std::process::Child,
+}
+
+impl Drop for DemoDaemon {
+    fn drop(&mut self) {
+        // SIGTERM lets the daemon flush and remove its socket; wait for it.
+        let _ = std::process::Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `check` every 100 ms until it returns `Some` or `timeout` passes.
+fn wait_for<T>(timeout: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = check() {
+            return Some(v);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn daemon_json(home: &Home, request: Request) -> Option<Value> {
+    crate::control::call_daemon(home, &request).and_then(|r| r.ok())
+}
+
+/// Starts a daemon per node (each dialling its parent on 127.0.0.1), records sample data, and
+/// shows the changes travelling up and down the chain.
+fn run_network(dir: &std::path::Path, lang: &str, keep_running: bool) -> Result<Value> {
+    let exe = std::env::current_exe().map_err(|e| NodeError::io("current executable", e))?;
+    let homes: Vec<Home> = DEMO_NODES
+        .iter()
+        .map(|(folder, _, _)| Home::new(Some(dir.join(folder))))
+        .collect();
+    let ports: Vec<u16> = (0..homes.len())
+        .map(|_| {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .map(|a| a.port())
+        })
+        .collect::<std::io::Result<_>>()
+        .map_err(|e| NodeError::io("127.0.0.1", e))?;
+    for i in 1..homes.len() {
+        let parent = Station::open(&homes[i - 1])?;
+        let parent_addr = format!(
+            "/ip4/127.0.0.1/tcp/{}/p2p/{}",
+            ports[i - 1],
+            parent.key.public().node_id()
+        );
+        drop(parent);
+        Station::open(&homes[i])?.handle(Request::PeerAdd { addr: parent_addr })?;
+    }
+    // The village has been busy: 200 sample posts recorded before it comes online.
+    sample_posts(&mut Station::open(&homes[4])?, 200)?;
+    let mut daemons = Vec::new();
+    for (home, port) in homes.iter().zip(&ports) {
+        let log = std::fs::File::create(home.dir.join("daemon.log"))
+            .map_err(|e| NodeError::io(home.dir.join("daemon.log"), e))?;
+        let child = std::process::Command::new(&exe)
+            .arg("--home")
+            .arg(&home.dir)
+            .args([
+                "run",
+                "--listen",
+                &format!("/ip4/127.0.0.1/tcp/{port}"),
+                "--sync-interval",
+                "2",
+                "--no-mdns",
+            ])
+            .env("LINGONG_LOG", "info")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .map_err(|e| NodeError::io(&exe, e))?;
+        daemons.push(DemoDaemon { child });
+    }
+    for home in &homes {
+        wait_for(Duration::from_secs(30), || {
+            daemon_json(home, Request::Status)
+        })
+        .ok_or_else(|| NodeError::Daemon {
+            detail: format!(
+                "the daemon in {} did not start; see its daemon.log",
+                home.dir.display()
+            ),
+        })?;
+    }
+    say(
+        lang,
+        "五个节点的守护进程已启动，开始同步……",
+        "five daemons running; syncing…",
+    );
+    let started = Instant::now();
+    let county_post = daemon_json(
+        &homes[2],
+        Request::PostCreate(PostFields {
+            title: Some("县城物流园装卸工".into()),
+            occupation: Some("装卸工".into()),
+            wage: Some(220.0),
+            unit: Some("day".into()),
+            headcount: Some(12),
+            reach: Some("522622".into()),
+            ..Default::default()
+        }),
+    )
+    .ok_or_else(|| NodeError::Daemon {
+        detail: "the county daemon refused the post".into(),
+    })?;
+    let county_post_id = county_post["id"].as_str().unwrap_or_default().to_string();
+    let posts_at = |home: &Home| {
+        daemon_json(home, Request::Status)
+            .and_then(|s| s["records"]["posts"].as_u64())
+            .unwrap_or(0)
+    };
+    let mut last_shown = u64::MAX;
+    let reached_province = wait_for(Duration::from_secs(300), || {
+        let n = posts_at(&homes[0]);
+        if n != last_shown {
+            say(
+                lang,
+                &format!("  省中心已收到 {n} / 202 个岗位"),
+                &format!("  province holds {n} / 202 posts"),
+            );
+            last_shown = n;
+        }
+        (n >= 202).then_some(started.elapsed())
+    });
+    let reached_village = wait_for(Duration::from_secs(120), || {
+        let list = daemon_json(
+            &homes[4],
+            Request::PostList {
+                region: None,
+                status: None,
+                occupation: None,
+            },
+        )?;
+        list.as_array()?
+            .iter()
+            .any(|p| p["id"] == county_post_id.as_str())
+            .then_some(started.elapsed())
+    });
+    match (reached_province, reached_village) {
+        (Some(up), Some(down)) => say(
+            lang,
+            &format!(
+                "村站的 201 个岗位在 {:.1} 秒内到达省中心；县岗位在 {:.1} 秒内到达村站",
+                up.as_secs_f64(),
+                down.as_secs_f64()
+            ),
+            &format!(
+                "the village's 201 posts reached the province in {:.1} s; the county post reached the village in {:.1} s",
+                up.as_secs_f64(),
+                down.as_secs_f64()
+            ),
+        ),
+        _ => {
+            return Err(NodeError::Network {
+                detail: "the demo network did not converge in time; see the daemon.log files"
+                    .into(),
+            });
+        }
+    }
+    let peers: Vec<Value> = homes
+        .iter()
+        .filter_map(|h| daemon_json(h, Request::Status))
+        .map(|s| json!({"name": s["name"], "posts": s["records"]["posts"], "peers": s["peers"]}))
+        .collect();
+    if keep_running {
+        say(
+            lang,
+            &format!(
+                "守护进程继续运行。可以试试：lingong --home {}/province post list    按 Ctrl-C 停止",
+                dir.display()
+            ),
+            &format!(
+                "daemons keep running. Try: lingong --home {}/province post list    Ctrl-C stops them",
+                dir.display()
+            ),
+        );
+        let (tx, rx) = std::sync::mpsc::channel();
+        let _ = ctrlc_channel(tx);
+        let _ = rx.recv();
+    }
+    drop(daemons);
+    Ok(json!({
+        "province_received_village_posts_s": reached_province.map(|d| d.as_secs_f64()),
+        "village_received_county_post_s": reached_village.map(|d| d.as_secs_f64()),
+        "nodes": peers,
+    }))
+}
+
+/// Delivers one message on `tx` at SIGINT or SIGTERM.
+fn ctrlc_channel(tx: std::sync::mpsc::Sender<()>) -> std::io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::spawn(move || {
+        runtime.block_on(async {
+            use tokio::signal::unix::{SignalKind, signal};
+            let mut term = signal(SignalKind::terminate()).expect("signal handler");
+            let mut int = signal(SignalKind::interrupt()).expect("signal handler");
+            tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
+        });
+        let _ = tx.send(());
+    });
+    Ok(())
 }
 
 /// Sample job titles with their occupation codes (2022 classification) and day wages.

@@ -13,7 +13,7 @@
 //! this node's province root, or is revoked, gets no session and is disconnected.
 
 use crate::error::{NodeError, Result};
-use crate::station::Station;
+use crate::station::{AcceptReport, Station};
 use futures::StreamExt;
 use libp2p::futures::{AsyncRead, AsyncWrite};
 use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, ResponseChannel};
@@ -154,6 +154,8 @@ pub enum Command {
         reply: oneshot::Sender<Vec<PeerSyncReport>>,
     },
     AddPeer(Multiaddr),
+    /// Something was written locally: offer it to the peers now.
+    Nudge,
     Status(oneshot::Sender<(Vec<PeerStatus>, Vec<String>)>),
 }
 
@@ -178,6 +180,11 @@ impl NetHandle {
             .await
             .map_err(|_| net_err("network loop stopped"))
     }
+    /// Tells the loop that something was written locally.
+    pub async fn nudge(&self) {
+        let _ = self.tx.send(Command::Nudge).await;
+    }
+
     pub async fn status(&self) -> Result<(Vec<PeerStatus>, Vec<String>)> {
         let (reply, rx) = oneshot::channel();
         self.tx
@@ -393,6 +400,7 @@ impl Network {
 
     fn on_command(&mut self, cmd: Command) {
         match cmd {
+            Command::Nudge => self.nudge(None),
             Command::AddPeer(addr) => {
                 if let Ok((id, addr)) = parse_peer_addr(&addr.to_string()) {
                     let state = self.peers.entry(id).or_insert_with(|| PeerState::new(true));
@@ -817,7 +825,7 @@ impl Network {
             return;
         };
         let station = Arc::clone(&self.station);
-        let (reply, revoked) = match drive(&station, &mut session, &frame, bytes.len()) {
+        let (reply, report) = match drive(&station, &mut session, &frame, bytes.len()) {
             Ok(r) => r,
             Err(e) => return self.reject_peer(peer, &e),
         };
@@ -828,7 +836,7 @@ impl Network {
             .send_response(channel, reply.encode());
         self.inbound
             .insert((peer, frame.session), (session, Instant::now()));
-        self.disconnect_revoked(&revoked);
+        self.after_accept(peer, &report);
     }
 
     fn on_response(&mut self, peer: PeerId, request_id: OutboundRequestId, bytes: Vec<u8>) {
@@ -896,14 +904,14 @@ impl Network {
             Outbound::Running { session } => session,
         };
         let station = Arc::clone(&self.station);
-        let (next, revoked) = match drive(&station, &mut session, &frame, bytes.len()) {
+        let (next, report) = match drive(&station, &mut session, &frame, bytes.len()) {
             Ok(r) => r,
             Err(e) => {
                 self.finish_outbound(peer, Err(e.clone()));
                 return self.reject_peer(peer, &e);
             }
         };
-        self.disconnect_revoked(&revoked);
+        self.after_accept(peer, &report);
         if session.finished() && frame_is_empty(&next) {
             let stats = session.stats();
             self.finish_outbound(peer, Ok(stats));
@@ -919,11 +927,26 @@ impl Network {
         }
     }
 
-    fn disconnect_revoked(&mut self, revoked: &[PublicKey]) {
-        for key in revoked {
+    /// After a batch from `from` was accepted: cut off nodes it revoked, and pass anything new
+    /// on to the other connected peers at once (store-and-forward without waiting for the next
+    /// sync interval).
+    fn after_accept(&mut self, from: PeerId, report: &AcceptReport) {
+        for key in &report.revoked {
             let id = key.node_id();
             if let Some(peer) = self.peers.keys().find(|p| p.to_base58() == id).copied() {
                 self.reject_peer(peer, "its certificate was revoked");
+            }
+        }
+        if report.new > 0 {
+            self.nudge(Some(from));
+        }
+    }
+
+    /// Asks for a sync with every connected peer except `except` as soon as possible.
+    fn nudge(&mut self, except: Option<PeerId>) {
+        for (id, p) in self.peers.iter_mut() {
+            if p.connected && Some(*id) != except {
+                p.resync = true;
             }
         }
     }
@@ -935,16 +958,15 @@ fn drive(
     session: &mut Session,
     frame: &Frame,
     wire_len: usize,
-) -> std::result::Result<(Frame, Vec<PublicKey>), String> {
+) -> std::result::Result<(Frame, AcceptReport), String> {
     let received = session
         .receive(frame, wire_len)
         .map_err(|e| e.to_string())?;
     tokio::task::block_in_place(|| {
         let mut s = station.lock().expect("station lock");
-        let mut revoked = Vec::new();
+        let mut report = AcceptReport::default();
         if !received.is_empty() {
-            let report = s.accept_envelopes(&received).map_err(|e| e.message("en"))?;
-            revoked = report.revoked;
+            report = s.accept_envelopes(&received).map_err(|e| e.message("en"))?;
         }
         let store = &s.store;
         let next = session.next_frame(&mut |id| {
@@ -952,7 +974,7 @@ fn drive(
                 .ok()
                 .flatten()
         });
-        Ok((next, revoked))
+        Ok((next, report))
     })
 }
 

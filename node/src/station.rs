@@ -435,7 +435,8 @@ impl Station {
         let unit = f.unit.clone().ok_or_else(|| missing("unit"))?;
         let headcount = f.headcount.ok_or_else(|| missing("headcount"))?;
         let reach = match &f.reach {
-            Some(r) => RegionCode::parse_known(r).map_err(lingong_protocol::Error::from)?,
+            Some(r) => RegionCode::parse_known(r)
+                .map_err(|e| NodeError::usage("reach", e.to_string(), e.message_zh()))?,
             None => self.region,
         };
         if !lingong_protocol::scope::reach_allowed(&self.region, &reach) {

@@ -227,12 +227,19 @@ pub fn make_change(
             }
         }
     }
-    doc.commit_with(automerge::transaction::CommitOptions::default().with_time(at_ms / 1000));
-    let change = doc
-        .get_last_local_change()
-        .ok_or_else(|| Error::BadChange {
-            detail: "the edit changed nothing".into(),
-        })?;
+    // An edit that sets every field to the value it already has makes no change: refuse it
+    // rather than re-sign an older change.
+    let unchanged = || {
+        Error::invalid(
+            "fields",
+            "the edit changes nothing",
+            "修改内容与现有内容相同",
+        )
+    };
+    let hash = doc
+        .commit_with(automerge::transaction::CommitOptions::default().with_time(at_ms / 1000))
+        .ok_or_else(unchanged)?;
+    let change = doc.get_change_by_hash(&hash).ok_or_else(unchanged)?;
     Ok(change.raw_bytes().to_vec())
 }
 
