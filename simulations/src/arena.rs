@@ -231,11 +231,11 @@ impl Holdings {
     /// Inserts or upgrades; returns the previous state.
     pub fn put(&mut self, idx: u32, payload: bool) -> Option<bool> {
         let slot = idx << 1 | u32::from(payload);
-        if let Some(&last) = self.slots.last() {
-            if last >> 1 < idx {
-                self.slots.push(slot);
-                return None;
-            }
+        if let Some(&last) = self.slots.last()
+            && last >> 1 < idx
+        {
+            self.slots.push(slot);
+            return None;
         }
         match self.find(idx) {
             Ok(i) => {

@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 /// One whole scenario.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[derive(Default)]
 pub struct Scenario {
     pub run: RunConfig,
     pub workload: Workload,
@@ -318,17 +319,6 @@ impl Default for Faults {
     }
 }
 
-impl Default for Scenario {
-    fn default() -> Self {
-        Scenario {
-            run: RunConfig::default(),
-            workload: Workload::default(),
-            links: Links::default(),
-            faults: Faults::default(),
-        }
-    }
-}
-
 /// Names of the built-in scenarios.
 pub const BUILTIN: &[&str] = &[
     "guizhou",
@@ -446,6 +436,14 @@ mod tests {
             base.workload.county.placements
         );
         assert!(base.merge_toml("[run]\nnonsense = 1\n").is_err());
+    }
+
+    #[test]
+    fn the_example_scenario_file_is_valid() {
+        let text = include_str!("../scenarios/example.toml");
+        let s = Scenario::builtin("calm").unwrap().merge_toml(text).unwrap();
+        s.validate().unwrap();
+        assert_eq!(s.workload.county.posts, 100.0);
     }
 
     #[test]

@@ -259,6 +259,7 @@ pub struct Sim {
     /// Revoked nodes: excluded from what the convergence check expects.
     pub revoked_nodes: Vec<u32>,
     progress_next: i64,
+    progress_wall: u64,
     wall_start: std::time::Instant,
     /// Revocation envelopes issued so far (few).
     revocation_envelopes: Vec<u32>,
@@ -355,6 +356,7 @@ impl Sim {
             region_index,
             revoked_nodes: Vec::new(),
             progress_next: 0,
+            progress_wall: 0,
             wall_start: std::time::Instant::now(),
             revocation_envelopes: Vec::new(),
             topo,
@@ -794,11 +796,10 @@ impl Sim {
         if self
             .write_create(i, RecordKind::Placement, None, fields)
             .is_some()
+            && let Some(p) = post
         {
-            if let Some(p) = post {
-                let rec = self.posts[p as usize].record;
-                self.write_edit(i, rec, vec![("filled", FieldValue::Increment(1))]);
-            }
+            let rec = self.posts[p as usize].record;
+            self.write_edit(i, rec, vec![("filled", FieldValue::Increment(1))]);
         }
     }
 
@@ -870,12 +871,11 @@ impl Sim {
             };
             self.trace.mix(code);
         }
-        if deferred {
-            if let Some(link) = via {
-                if let Some(a) = self.links[link as usize].active.as_mut() {
-                    a.retry = true;
-                }
-            }
+        if deferred
+            && let Some(link) = via
+            && let Some(a) = self.links[link as usize].active.as_mut()
+        {
+            a.retry = true;
         }
         let n = fresh.len();
         for f in fresh {
@@ -1086,10 +1086,9 @@ impl Sim {
                 .payload
                 .as_deref()
                 .and_then(|p| Revocation::from_bytes(p).ok())
+                && r.revoked == *key
             {
-                if r.revoked == *key {
-                    v.push(i);
-                }
+                v.push(i);
             }
         }
         v
@@ -1769,9 +1768,16 @@ impl Sim {
     }
 
     fn progress(&mut self) {
-        if !self.scenario.run.progress || self.now < self.progress_next {
+        if !self.scenario.run.progress {
             return;
         }
+        // Every quarter of a simulated day, or every ten seconds of wall time.
+        let by_wall = self.stats.events % 4096 == 0
+            && self.wall_start.elapsed().as_secs() >= self.progress_wall + 10;
+        if self.now < self.progress_next && !by_wall {
+            return;
+        }
+        self.progress_wall = self.wall_start.elapsed().as_secs();
         self.progress_next = self.now + DAY / 4;
         let wall = self.wall_start.elapsed().as_secs_f64();
         eprintln!(
