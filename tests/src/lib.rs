@@ -280,3 +280,237 @@ pub fn carry(from: &Node, to: &Node) -> Value {
     from.json(&["bundle", "export", "--out", file]);
     to.json(&["bundle", "import", file])
 }
+
+/// A pair of network namespaces joined by a veth pair: two real hosts on one machine, for
+/// tests and benchmarks of what crosses a network. Removed on drop. Needs root and iproute2;
+/// [`NetnsPair::create`] says why it could not be made so callers can skip with a clear line.
+pub struct NetnsPair {
+    pub a: String,
+    pub b: String,
+    /// The veth end inside `a` (the one to shape or take down).
+    pub dev_a: String,
+    pub dev_b: String,
+    pub addr_a: String,
+    pub addr_b: String,
+}
+
+fn ip(args: &[&str]) -> Result<(), String> {
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .map_err(|e| format!("ip {}: {e}", args.join(" ")))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+impl NetnsPair {
+    /// Creates namespaces `<tag>a` and `<tag>b` with 10.<subnet>.0.1 and 10.<subnet>.0.2.
+    pub fn create(tag: &str, subnet: u8) -> Result<NetnsPair, String> {
+        let pair = NetnsPair {
+            a: format!("{tag}a"),
+            b: format!("{tag}b"),
+            dev_a: format!("{tag}va"),
+            dev_b: format!("{tag}vb"),
+            addr_a: format!("10.{subnet}.0.1"),
+            addr_b: format!("10.{subnet}.0.2"),
+        };
+        let _ = ip(&["netns", "del", &pair.a]);
+        let _ = ip(&["netns", "del", &pair.b]);
+        ip(&["netns", "add", &pair.a])?;
+        ip(&["netns", "add", &pair.b])?;
+        ip(&[
+            "link",
+            "add",
+            &pair.dev_a,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &pair.dev_b,
+        ])?;
+        ip(&["link", "set", &pair.dev_a, "netns", &pair.a])?;
+        ip(&["link", "set", &pair.dev_b, "netns", &pair.b])?;
+        for (ns, dev, addr) in [
+            (&pair.a, &pair.dev_a, &pair.addr_a),
+            (&pair.b, &pair.dev_b, &pair.addr_b),
+        ] {
+            ip(&["-n", ns, "addr", "add", &format!("{addr}/24"), "dev", dev])?;
+            ip(&["-n", ns, "link", "set", dev, "up"])?;
+            ip(&["-n", ns, "link", "set", "lo", "up"])?;
+        }
+        Ok(pair)
+    }
+
+    /// Limits both directions with a token bucket (`tc … tbf`), e.g. `"50kbit"`.
+    pub fn shape(&self, rate: &str) -> Result<(), String> {
+        for (ns, dev) in [(&self.a, &self.dev_a), (&self.b, &self.dev_b)] {
+            let out = Command::new("ip")
+                .args([
+                    "netns", "exec", ns, "tc", "qdisc", "replace", "dev", dev, "root", "tbf",
+                    "rate", rate, "burst", "1600", "latency", "400ms",
+                ])
+                .output()
+                .map_err(|e| format!("tc: {e}"))?;
+            if !out.status.success() {
+                return Err(format!(
+                    "tc: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes the link down (`up == false`) or brings it back up, from side `a`.
+    pub fn set_link(&self, up: bool) -> Result<(), String> {
+        ip(&[
+            "-n",
+            &self.a,
+            "link",
+            "set",
+            &self.dev_a,
+            if up { "up" } else { "down" },
+        ])
+    }
+
+    /// A command run inside namespace `ns`.
+    pub fn exec(ns: &str, program: &Path) -> Command {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", ns]).arg(program);
+        cmd
+    }
+}
+
+impl Drop for NetnsPair {
+    fn drop(&mut self) {
+        let _ = ip(&["netns", "del", &self.a]);
+        let _ = ip(&["netns", "del", &self.b]);
+    }
+}
+
+/// How long a daemon may take to answer on its control socket after starting (two loaded
+/// cores, a debug build).
+pub const DAEMON_START_DEADLINE: Duration = Duration::from_secs(120);
+
+/// A free TCP port on 127.0.0.1 (the OS picks it; there is a small window before it is used).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// A running `lingong run` for one node, optionally inside a network namespace. Stopped with
+/// SIGTERM on drop; [`Daemon::kill9`] kills it without warning.
+pub struct Daemon {
+    pub node: Node,
+    pub listen: String,
+    pub netns: Option<String>,
+    child: Option<Child>,
+}
+
+impl Daemon {
+    /// Starts the node's daemon listening on 127.0.0.1:`port`, syncing every second, no mDNS.
+    pub fn start(node: &Node, port: u16) -> Daemon {
+        Daemon::start_at(node, &format!("/ip4/127.0.0.1/tcp/{port}"), None)
+    }
+
+    /// Starts the node's daemon listening on `listen`, inside `netns` if given.
+    pub fn start_at(node: &Node, listen: &str, netns: Option<&str>) -> Daemon {
+        let mut d = Daemon {
+            node: node.clone(),
+            listen: listen.to_string(),
+            netns: netns.map(String::from),
+            child: None,
+        };
+        d.restart();
+        d
+    }
+
+    /// Starts the daemon again (after [`Daemon::kill9`]) and waits until it answers.
+    pub fn restart(&mut self) {
+        let log_path = self.node.home.join("daemon.log");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .expect("log file");
+        let mut cmd = match &self.netns {
+            Some(ns) => NetnsPair::exec(ns, &lingong_bin()),
+            None => Command::new(lingong_bin()),
+        };
+        cmd.arg("--home")
+            .arg(&self.node.home)
+            .args([
+                "run",
+                "--listen",
+                &self.listen,
+                "--sync-interval",
+                "1",
+                "--no-mdns",
+            ])
+            .env("LANG", "en_US.UTF-8")
+            .env("LINGONG_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log);
+        let mut child = cmd.spawn().expect("the daemon starts");
+        let node = self.node.clone();
+        poll_until(
+            "the daemon to answer on its control socket",
+            DAEMON_START_DEADLINE,
+            || {
+                if let Ok(Some(status)) = child.try_wait() {
+                    panic!(
+                        "the daemon of {} exited with {status}:\n{}",
+                        node.home.display(),
+                        std::fs::read_to_string(&log_path).unwrap_or_default()
+                    );
+                }
+                let out = node.command().args(["--json", "status"]).output().ok()?;
+                let v: Value = serde_json::from_slice(&out.stdout).ok()?;
+                (v["daemon"] == true).then_some(())
+            },
+        );
+        self.child = Some(child);
+    }
+
+    /// SIGKILL: no chance to flush or clean up.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_file(self.node.home.join("daemon.sock"));
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        // `ip netns exec` passes signals on to the daemon it runs.
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
