@@ -414,6 +414,8 @@ pub struct Daemon {
     pub node: Node,
     pub listen: String,
     pub netns: Option<String>,
+    /// Look for peers with mDNS.
+    pub mdns: bool,
     child: Option<Child>,
 }
 
@@ -429,6 +431,20 @@ impl Daemon {
             node: node.clone(),
             listen: listen.to_string(),
             netns: netns.map(String::from),
+            mdns: false,
+            child: None,
+        };
+        d.restart();
+        d
+    }
+
+    /// Like [`Daemon::start_at`], with mDNS on: the node finds peers on its LAN by itself.
+    pub fn start_discoverable(node: &Node, listen: &str, netns: Option<&str>) -> Daemon {
+        let mut d = Daemon {
+            node: node.clone(),
+            listen: listen.to_string(),
+            netns: netns.map(String::from),
+            mdns: true,
             child: None,
         };
         d.restart();
@@ -449,14 +465,8 @@ impl Daemon {
         };
         cmd.arg("--home")
             .arg(&self.node.home)
-            .args([
-                "run",
-                "--listen",
-                &self.listen,
-                "--sync-interval",
-                "1",
-                "--no-mdns",
-            ])
+            .args(["run", "--listen", &self.listen, "--sync-interval", "1"])
+            .args(if self.mdns { None } else { Some("--no-mdns") })
             .env("LANG", "en_US.UTF-8")
             .env("LINGONG_LOG", "info")
             .stdin(Stdio::null())
