@@ -195,7 +195,9 @@ fn run_script(steps: &[Step]) -> (Vec<Envelope>, usize) {
                 match written {
                     Ok(_) => edits += 1,
                     // Setting a field to the value it already has makes no Automerge change.
-                    Err(Error::InvalidField { field: "fields", .. }) => {}
+                    Err(Error::InvalidField {
+                        field: "fields", ..
+                    }) => {}
                     Err(e) => panic!("the creator and its ancestors may edit: {e:?}"),
                 }
             }
