@@ -587,23 +587,25 @@ impl Sim {
         Some(idx)
     }
 
+    /// The payload of a write: a real Automerge change on top of the record's document, or
+    /// `None` when the edit would change nothing (the workload then skips it).
     fn make_payload(
         &mut self,
         node: u32,
         record: RecordId,
         edits: &[(&str, FieldValue)],
-    ) -> Vec<u8> {
+    ) -> Option<Vec<u8>> {
         if !self.scenario.run.automerge_payloads {
             let len = 80 + 24 * edits.len();
-            return (0..len).map(|_| self.rng.random::<u8>()).collect();
+            return Some((0..len).map(|_| self.rng.random::<u8>()).collect());
         }
         let actor = self.nodes[node as usize].key.public();
         let at = self.local_ms(node);
         let saved = self.docs.get(&record).map(Vec::as_slice);
-        let change = record::make_change(saved, &actor, edits, at).expect("workload edits apply");
-        let (doc, _) = record::apply_change(saved, &change).expect("own change applies");
+        let change = record::make_change(saved, &actor, edits, at).ok()?;
+        let (doc, _) = record::apply_change(saved, &change).ok()?;
         self.docs.insert(record, doc);
-        change
+        Some(change)
     }
 
     fn write_create(
@@ -619,7 +621,7 @@ impl Sim {
             serial: n.next_seq,
         };
         let region = n.region;
-        let payload = self.make_payload(i, record, &fields);
+        let payload = self.make_payload(i, record, &fields)?;
         self.sign_and_accept(i, record, kind, region, reach.unwrap_or(region), payload)
             .map(|_| record)
     }
@@ -629,8 +631,9 @@ impl Sim {
             return;
         };
         let h = self.arena.entries[list_idx as usize].env.header;
-        let payload = self.make_payload(i, record, &fields);
-        self.sign_and_accept(i, record, h.kind, h.region, h.reach, payload);
+        if let Some(payload) = self.make_payload(i, record, &fields) {
+            self.sign_and_accept(i, record, h.kind, h.region, h.reach, payload);
+        }
     }
 
     fn genesis_of(&self, record: &RecordId) -> Option<u32> {
@@ -1430,6 +1433,15 @@ impl Sim {
             reason: "station closed after an audit".into(),
         }
         .to_bytes();
+        let county_knows = self.nodes[county as usize].held.iter().any(|(idx, _)| {
+            let e = &self.arena.entries[idx as usize];
+            e.meta.kind == RecordKind::Certificate && e.env.header.author == target
+        });
+        if !county_knows {
+            // The county has not yet received the station's certificate: try again later.
+            self.push(self.now + HOUR, Ev::Revoke { node });
+            return;
+        }
         if self
             .sign_and_accept(
                 county,
@@ -1863,8 +1875,16 @@ impl Sim {
                 self.on_restart(i);
             }
         }
+        // Every link syncs once more, the starts spread over an hour so that the sessions (and
+        // the item sets they hold) do not all run at once.
         for link in 1..self.nodes.len() as u32 {
-            self.mark_dirty(link);
+            let l = &mut self.links[link as usize];
+            if !l.dirty {
+                l.dirty = true;
+                self.dirty_links += 1;
+            }
+            let at = self.now + self.rng.random_range(0..HOUR);
+            self.poke(link, at);
         }
         let limit = self.end_ms + (self.scenario.run.converge_max_days * DAY as f64) as i64;
         let mut quiet = false;
