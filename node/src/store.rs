@@ -56,6 +56,8 @@ struct StoredRecord {
 #[derive(Serialize, Deserialize)]
 struct StoredAuthor {
     chain: Vec<u8>,
+    /// Chains held before a renewal, canonical bytes.
+    earlier: Vec<Vec<u8>>,
     max_seq: u64,
     envelopes: u64,
 }
@@ -241,6 +243,11 @@ fn decode_author(k: &[u8], v: &[u8]) -> Result<AuthorInfo, StoreError> {
         chain: CertChain::from_bytes(&s.chain).map_err(err)?,
         max_seq: s.max_seq,
         envelopes: s.envelopes,
+        earlier: s
+            .earlier
+            .iter()
+            .map(|c| CertChain::from_bytes(c).map_err(err))
+            .collect::<Result<_, _>>()?,
     })
 }
 
@@ -329,6 +336,7 @@ impl Store for SledStore {
                 Op::PutAuthor(a) => {
                     let stored = StoredAuthor {
                         chain: a.chain.to_bytes(),
+                        earlier: a.earlier.iter().map(CertChain::to_bytes).collect(),
                         max_seq: a.max_seq,
                         envelopes: a.envelopes,
                     };

@@ -101,12 +101,13 @@ pub fn accept<S: Store + ?Sized>(
             });
         }
         match staged.author(&h.author).map_err(store_err)? {
-            Some(known) => known,
+            Some(known) => known.with_certificate(chain),
             None => AuthorInfo {
                 key: h.author,
                 chain,
                 max_seq: 0,
                 envelopes: 0,
+                earlier: Vec::new(),
             },
         }
     } else {
@@ -116,12 +117,12 @@ pub fn accept<S: Store + ?Sized>(
             .ok_or_else(|| Error::UnknownAuthor {
                 node: h.author.node_id(),
             })?;
-        if known.chain.leaf().hash() != h.cert {
-            return Err(Error::BrokenChain {
+        let named = known
+            .chain_named(&h.cert)
+            .ok_or_else(|| Error::BrokenChain {
                 detail: "the envelope names a certificate its author does not hold".into(),
-            });
-        }
-        for cert in &known.chain.0 {
+            })?;
+        for cert in &named.0 {
             if !cert.valid_at(h.timestamp_ms.div_euclid(1000)) {
                 return Err(Error::CertExpired {
                     node: cert.body.subject.node_id(),

@@ -42,9 +42,34 @@ pub struct AuthorInfo {
     /// Highest sequence number seen from this author.
     pub max_seq: u64,
     pub envelopes: u64,
+    /// Chains the author held before `chain` (renewed certificates): envelopes signed under
+    /// them still verify against their own validity window.
+    pub earlier: Vec<CertChain>,
 }
 
 impl AuthorInfo {
+    /// The chain whose leaf certificate hashes to `cert`, current or earlier.
+    pub fn chain_named(&self, cert: &crate::canon::Hash32) -> Option<&CertChain> {
+        std::iter::once(&self.chain)
+            .chain(&self.earlier)
+            .find(|c| c.leaf().hash() == *cert)
+    }
+
+    /// The author after a certificate record for `chain` was accepted: a renewal (a leaf valid
+    /// until later) becomes current, an older one is kept among the earlier chains.
+    pub fn with_certificate(mut self, chain: CertChain) -> AuthorInfo {
+        if self.chain_named(&chain.leaf().hash()).is_some() {
+            return self;
+        }
+        if chain.leaf().body.not_after > self.chain.leaf().body.not_after {
+            let previous = std::mem::replace(&mut self.chain, chain);
+            self.earlier.push(previous);
+        } else {
+            self.earlier.push(chain);
+        }
+        self
+    }
+
     pub fn region(&self) -> RegionCode {
         self.chain.leaf().body.region
     }

@@ -304,3 +304,91 @@ fn a_timestamp_more_than_a_day_ahead_is_rejected() {
         .expect_err("from the future");
     assert!(matches!(err, Error::FromTheFuture { .. }), "{err:?}");
 }
+
+#[test]
+fn a_renewed_certificate_becomes_current_and_changes_signed_under_the_old_one_still_verify() {
+    use lingong_protocol::cert::{self, CertRequest};
+    let net = Net::new();
+    let station_key = common::key(7);
+    let request = CertRequest::new(
+        &station_key,
+        common::code("522622101003"),
+        "冷水河社区零工服务站",
+    )
+    .expect("request");
+    let issue = |days| {
+        cert::issue(
+            &net.township.key,
+            Some(&net.township.chain),
+            &request,
+            common::ISSUED_S,
+            days,
+        )
+        .expect("issued")
+    };
+    let first = common::Member {
+        key: station_key.clone(),
+        chain: issue(30),
+    };
+    let renewed = common::Member {
+        key: station_key.clone(),
+        chain: issue(300),
+    };
+    assert!(renewed.chain.leaf().body.not_after > first.chain.leaf().body.not_after);
+
+    let mut author_store = net.store();
+    let first_record = net.publish(&mut author_store, &first, NOW_MS - 1000);
+    // A post signed under the first certificate, still in transit when the renewal happens.
+    let old_post = net
+        .write(
+            &mut author_store,
+            &first,
+            Target::Create {
+                kind: RecordKind::Post,
+                reach: None,
+            },
+            &common::post_fields("续证之前的岗位"),
+            NOW_MS,
+        )
+        .expect("written under the first certificate");
+    let renewal_record = net.publish(&mut author_store, &renewed, NOW_MS + 1000);
+    let new_post = net
+        .write(
+            &mut author_store,
+            &renewed,
+            Target::Create {
+                kind: RecordKind::Post,
+                reach: None,
+            },
+            &common::post_fields("续证之后的岗位"),
+            NOW_MS + 2000,
+        )
+        .expect("written after the renewal");
+    assert_eq!(
+        new_post.header.cert,
+        renewed.chain.leaf().hash(),
+        "new changes name the renewed certificate"
+    );
+    let held = author_store
+        .author(&station_key.public())
+        .unwrap()
+        .expect("author");
+    assert_eq!(held.chain, renewed.chain);
+    assert_eq!(held.earlier, vec![first.chain.clone()]);
+
+    // Another node gets the renewal and the new post first, the first certificate and the old
+    // post last: all are accepted, and the renewed chain stays current.
+    let mut receiver = net.store();
+    for env in [&renewal_record, &new_post, &first_record, &old_post] {
+        let result = net.receive(&mut receiver, env, NOW_MS + 3000);
+        assert!(matches!(result, Ok(Accepted::New)), "{result:?}");
+    }
+    assert_eq!(
+        receiver
+            .author(&station_key.public())
+            .unwrap()
+            .expect("author")
+            .chain,
+        renewed.chain
+    );
+}

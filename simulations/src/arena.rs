@@ -399,6 +399,7 @@ impl Store for SimStore<'_> {
                 chain: chain.clone(),
                 max_seq: 0,
                 envelopes: 0,
+                earlier: Vec::new(),
             }))
     }
 
