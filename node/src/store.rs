@@ -22,7 +22,6 @@ use lingong_protocol::cert::CertChain;
 use lingong_protocol::envelope::{Envelope, EnvelopeId};
 use lingong_protocol::keys::PublicKey;
 use lingong_protocol::record::{RecordId, RecordKind};
-use lingong_protocol::region::RegionCode;
 use lingong_protocol::store::{
     AuthorInfo, Batch, Evidence, ItemMeta, Op, RecordState, RevocationInfo, Store, StoreError,
 };
@@ -36,21 +35,6 @@ pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
 pub struct SledStore {
     db: sled::Db,
     tree: sled::Tree,
-}
-
-#[derive(Serialize, Deserialize)]
-struct StoredRecord {
-    kind: RecordKind,
-    creator: PublicKey,
-    serial: u64,
-    region: RegionCode,
-    reach: RegionCode,
-    created_ms: i64,
-    updated_ms: i64,
-    changes: Vec<EnvelopeId>,
-    doc: Option<Vec<u8>>,
-    waiting: bool,
-    view_json: String,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -220,20 +204,7 @@ impl SledStore {
 }
 
 fn decode_record(v: &[u8]) -> Result<RecordState, StoreError> {
-    let s: StoredRecord = postcard::from_bytes(v).map_err(err)?;
-    Ok(RecordState {
-        kind: s.kind,
-        creator: s.creator,
-        serial: s.serial,
-        region: s.region,
-        reach: s.reach,
-        created_ms: s.created_ms,
-        updated_ms: s.updated_ms,
-        changes: s.changes,
-        doc: s.doc,
-        waiting: s.waiting,
-        view: serde_json::from_str(&s.view_json).map_err(err)?,
-    })
+    postcard::from_bytes(v).map_err(err)
 }
 
 fn decode_author(k: &[u8], v: &[u8]) -> Result<AuthorInfo, StoreError> {
@@ -312,23 +283,7 @@ impl Store for SledStore {
                     );
                 }
                 Op::PutRecord(id, s) => {
-                    let stored = StoredRecord {
-                        kind: s.kind,
-                        creator: s.creator,
-                        serial: s.serial,
-                        region: s.region,
-                        reach: s.reach,
-                        created_ms: s.created_ms,
-                        updated_ms: s.updated_ms,
-                        changes: s.changes,
-                        doc: s.doc,
-                        waiting: s.waiting,
-                        view_json: serde_json::to_string(&s.view).map_err(err)?,
-                    };
-                    b.insert(
-                        record_key(&id),
-                        postcard::to_allocvec(&stored).map_err(err)?,
-                    );
+                    b.insert(record_key(&id), postcard::to_allocvec(&*s).map_err(err)?);
                     let mut rid = id.creator.0.to_vec();
                     rid.extend_from_slice(&id.serial.to_be_bytes());
                     b.insert(key(b's', &[&id.short()]), rid);

@@ -103,8 +103,29 @@ pub struct RecordState {
     pub doc: Option<Vec<u8>>,
     /// True while the document waits for a change it depends on.
     pub waiting: bool,
-    /// The document's root fields as JSON: what listings and indexes read.
+    /// The document's root fields as JSON: what listings and indexes read. Serialized as JSON
+    /// text so compact non-self-describing formats (postcard) can store it.
+    #[serde(with = "json_text")]
     pub view: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Serializes a JSON map as its JSON text.
+mod json_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(
+        map: &serde_json::Map<String, serde_json::Value>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&serde_json::to_string(map).map_err(serde::ser::Error::custom)?)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, D::Error> {
+        let text = String::deserialize(d)?;
+        serde_json::from_str(&text).map_err(serde::de::Error::custom)
+    }
 }
 
 impl RecordState {
