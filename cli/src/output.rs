@@ -5,6 +5,18 @@
 use lingong_node::control::Failure;
 use serde_json::Value;
 
+/// Like `std::println!`, but a closed pipe (`lingong … | head`) ends the program quietly
+/// instead of panicking.
+macro_rules! println {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        let mut stdout = std::io::stdout().lock();
+        if writeln!(stdout, $($arg)*).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
+
 pub fn print_value(value: &Value, json: bool) {
     if json {
         println!("{}", serde_json::to_string(value).expect("json"));
