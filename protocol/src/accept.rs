@@ -42,6 +42,57 @@ pub enum Accepted {
     PayloadFilled,
 }
 
+/// Signature checks already passed, kept across calls by a caller that sees the same
+/// envelopes many times (the simulator: each change reaches hundreds of nodes in one process).
+///
+/// Sound because verification is a pure function of the bytes: an envelope id is SHA-256 over
+/// the signed header bytes and the signature, and a certificate's hash covers its signed bytes
+/// and signature, so the same id or hash verifies the same way every time. The payload is
+/// still checked against the header's hash on every call, and everything that depends on the
+/// store or the clock (chain validity, revocation, log, authorization) is never cached.
+pub trait SignatureCache {
+    fn envelope_verified(&self, id: &EnvelopeId) -> bool;
+    fn record_envelope(&mut self, id: EnvelopeId);
+    fn certificate_verified(&self, hash: &crate::canon::Hash32) -> bool;
+    fn record_certificate(&mut self, hash: crate::canon::Hash32);
+}
+
+/// A [`SignatureCache`] in memory: the ids and hashes whose signatures passed.
+#[derive(Default, Debug, Clone)]
+pub struct VerifiedSet {
+    envelopes: std::collections::HashSet<EnvelopeId>,
+    certificates: std::collections::HashSet<crate::canon::Hash32>,
+}
+
+impl SignatureCache for VerifiedSet {
+    fn envelope_verified(&self, id: &EnvelopeId) -> bool {
+        self.envelopes.contains(id)
+    }
+    fn record_envelope(&mut self, id: EnvelopeId) {
+        self.envelopes.insert(id);
+    }
+    fn certificate_verified(&self, hash: &crate::canon::Hash32) -> bool {
+        self.certificates.contains(hash)
+    }
+    fn record_certificate(&mut self, hash: crate::canon::Hash32) {
+        self.certificates.insert(hash);
+    }
+}
+
+/// No cache: every signature is verified (what [`accept`] uses).
+pub struct NoCache;
+
+impl SignatureCache for NoCache {
+    fn envelope_verified(&self, _: &EnvelopeId) -> bool {
+        false
+    }
+    fn record_envelope(&mut self, _: EnvelopeId) {}
+    fn certificate_verified(&self, _: &crate::canon::Hash32) -> bool {
+        false
+    }
+    fn record_certificate(&mut self, _: crate::canon::Hash32) {}
+}
+
 /// Verifies, authorizes and applies one envelope into `staged`. On error nothing of this
 /// envelope is staged, except fork evidence.
 pub fn accept<S: Store + ?Sized>(
@@ -49,6 +100,17 @@ pub fn accept<S: Store + ?Sized>(
     cfg: &AcceptConfig,
     env: &Envelope,
     now_ms: i64,
+) -> Result<Accepted> {
+    accept_cached(staged, cfg, env, now_ms, &mut NoCache)
+}
+
+/// [`accept`] with a [`SignatureCache`]: the same rules, signatures verified once per id.
+pub fn accept_cached<S: Store + ?Sized>(
+    staged: &mut Staged<'_, S>,
+    cfg: &AcceptConfig,
+    env: &Envelope,
+    now_ms: i64,
+    cache: &mut dyn SignatureCache,
 ) -> Result<Accepted> {
     let id = env.id();
     let held = staged.has_envelope(&id).map_err(store_err)?;
@@ -69,7 +131,12 @@ pub fn accept<S: Store + ?Sized>(
         }
         (None, _) => {}
     }
-    env.verify_signature()?;
+    if cache.envelope_verified(&id) {
+        env.verify_payload()?;
+    } else {
+        env.verify_signature()?;
+        cache.record_envelope(id);
+    }
     let h = &env.header;
     if h.timestamp_ms > now_ms + MAX_FUTURE_MS {
         return Err(Error::FromTheFuture {
@@ -89,7 +156,22 @@ pub fn accept<S: Store + ?Sized>(
         })?;
         let chain = CertChain::from_bytes(payload)?;
         let revoked = |k: &PublicKey| matches!(staged.revocation(k), Ok(Some(r)) if r.at_ms <= h.timestamp_ms);
-        chain.verify(&cfg.root, h.timestamp_ms.div_euclid(1000), &revoked)?;
+        chain.verify_with(
+            &cfg.root,
+            h.timestamp_ms.div_euclid(1000),
+            &revoked,
+            &mut |cert| {
+                let hash = cert.hash();
+                if cache.certificate_verified(&hash) {
+                    return true;
+                }
+                let ok = cert.signature_valid();
+                if ok {
+                    cache.record_certificate(hash);
+                }
+                ok
+            },
+        )?;
         let leaf = chain.leaf();
         if leaf.body.subject != h.author
             || leaf.hash() != h.cert
@@ -362,16 +444,27 @@ pub fn accept_all<S: Store + ?Sized>(
     envelopes: &[Envelope],
     now_ms: i64,
 ) -> Vec<Result<Accepted>> {
+    accept_all_cached(staged, cfg, envelopes, now_ms, &mut NoCache)
+}
+
+/// [`accept_all`] with a [`SignatureCache`].
+pub fn accept_all_cached<S: Store + ?Sized>(
+    staged: &mut Staged<'_, S>,
+    cfg: &AcceptConfig,
+    envelopes: &[Envelope],
+    now_ms: i64,
+    cache: &mut dyn SignatureCache,
+) -> Vec<Result<Accepted>> {
     let mut results: Vec<Result<Accepted>> = envelopes
         .iter()
-        .map(|e| accept(staged, cfg, e, now_ms))
+        .map(|e| accept_cached(staged, cfg, e, now_ms, cache))
         .collect();
     loop {
         let mut progressed = false;
         for (i, env) in envelopes.iter().enumerate() {
             if matches!(&results[i], Err(e) if e.is_retryable() || matches!(e, Error::UnknownRecord { .. }))
             {
-                let again = accept(staged, cfg, env, now_ms);
+                let again = accept_cached(staged, cfg, env, now_ms, cache);
                 if again.is_ok() {
                     progressed = true;
                 }

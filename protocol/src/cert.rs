@@ -232,6 +232,19 @@ impl CertChain {
         at_s: i64,
         is_revoked: &dyn Fn(&PublicKey) -> bool,
     ) -> Result<()> {
+        self.verify_with(root, at_s, is_revoked, &mut |c| c.signature_valid())
+    }
+
+    /// [`CertChain::verify`] with the signature check supplied by the caller (a cache of
+    /// certificates already verified, keyed by [`Certificate::hash`], which covers the signed
+    /// bytes and the signature).
+    pub fn verify_with(
+        &self,
+        root: &PublicKey,
+        at_s: i64,
+        is_revoked: &dyn Fn(&PublicKey) -> bool,
+        signature_valid: &mut dyn FnMut(&Certificate) -> bool,
+    ) -> Result<()> {
         let certs = &self.0;
         if certs.is_empty() || certs.len() > MAX_CHAIN_LEN {
             return Err(Error::BrokenChain {
@@ -253,7 +266,7 @@ impl CertChain {
                     detail: format!("link {i}: level does not match region code"),
                 });
             }
-            if !cert.signature_valid() {
+            if !signature_valid(cert) {
                 return Err(Error::BadSignature {
                     what: "certificate",
                 });

@@ -5,7 +5,7 @@
 //! computed here without linking libp2p: it is the base58btc identity multihash of the
 //! protobuf-encoded public key (`08 01 12 20 ‖ key`), exactly as libp2p derives it.
 
-use ed25519_dalek::{Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -55,7 +55,7 @@ impl PublicKey {
             return false;
         };
         let sig = ed25519_dalek::Signature::from_bytes(&signature.0);
-        key.verify_strict(message, &sig).is_ok() && key.verify(message, &sig).is_ok()
+        key.verify_strict(message, &sig).is_ok()
     }
 
     /// The libp2p PeerId of this key, as its usual base58 string.

@@ -23,7 +23,7 @@
 use crate::arena::{Arena, ForgeryKind, Fresh, Holdings, Label, SimStore};
 use crate::config::{LinkModel, Rates, Scenario};
 use crate::topology::Topology;
-use lingong_protocol::accept::{AcceptConfig, Accepted, accept_all};
+use lingong_protocol::accept::{AcceptConfig, Accepted, VerifiedSet, accept_all_cached};
 use lingong_protocol::canon::Hash32;
 use lingong_protocol::cert::{CertBody, CertChain, Certificate};
 use lingong_protocol::envelope::{Envelope, EnvelopeId};
@@ -240,6 +240,10 @@ pub struct Sim {
     posts: Vec<Post>,
     docs: BTreeMap<RecordId, Vec<u8>>,
     accept_cfg: AcceptConfig,
+    /// Signatures already verified, by envelope id and certificate hash: each change reaches
+    /// hundreds of nodes in this one process, and verification is a pure function of the
+    /// bytes (see `lingong_protocol::accept::SignatureCache`). Only speed depends on it.
+    verified: VerifiedSet,
     sync_cfg: SyncConfig,
     pub stats: Stats,
     pub failures: Vec<String>,
@@ -339,6 +343,7 @@ impl Sim {
                 root,
                 materialize: false,
             },
+            verified: VerifiedSet::default(),
             sync_cfg,
             stats: Stats::default(),
             failures: Vec::new(),
@@ -838,7 +843,8 @@ impl Sim {
         let mut store = SimStore::new(&mut self.arena, &mut node.held);
         let (results, batch) = {
             let mut staged = Staged::new(&store);
-            let results = accept_all(&mut staged, &cfg, &envs, now_local);
+            let results =
+                accept_all_cached(&mut staged, &cfg, &envs, now_local, &mut self.verified);
             (results, staged.into_batch())
         };
         store
