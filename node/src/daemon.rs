@@ -20,7 +20,34 @@ pub fn run(
     sync_interval: Option<u64>,
     no_mdns: bool,
 ) -> Result<()> {
-    let mut station = Station::open(home)?;
+    // Bind the control socket before opening the store: a command that starts meanwhile
+    // connects and waits for its answer instead of contending for the store's lock.
+    let socket = home.socket_path();
+    if !home.exists() {
+        return Err(NodeError::NotInitialized {
+            home: home.dir.display().to_string(),
+        });
+    }
+    if std::os::unix::net::UnixStream::connect(&socket).is_ok() {
+        return Err(NodeError::usage(
+            "--home",
+            format!("a daemon already runs for {}", home.dir.display()),
+            format!("{} 的守护进程已经在运行", home.dir.display()),
+        ));
+    }
+    let _ = std::fs::remove_file(&socket);
+    let std_listener =
+        std::os::unix::net::UnixListener::bind(&socket).map_err(|e| NodeError::io(&socket, e))?;
+    std_listener
+        .set_nonblocking(true)
+        .map_err(|e| NodeError::io(&socket, e))?;
+    let mut station = match Station::open(home) {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = std::fs::remove_file(&socket);
+            return Err(e);
+        }
+    };
     if let Some(secs) = sync_interval {
         if secs == 0 {
             return Err(NodeError::usage(
@@ -42,9 +69,8 @@ pub fn run(
     runtime.block_on(async move {
         let station = Arc::new(Mutex::new(station));
         let (network, handle, commands) = net::start(Arc::clone(&station), &listen)?;
-        let socket = home.socket_path();
-        let _ = std::fs::remove_file(&socket);
-        let listener = UnixListener::bind(&socket).map_err(|e| NodeError::io(&socket, e))?;
+        let listener =
+            UnixListener::from_std(std_listener).map_err(|e| NodeError::io(&socket, e))?;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let control = tokio::spawn(serve_control(
             listener,

@@ -30,17 +30,19 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
-/// How long a sync request may take before it fails. The libp2p default (10 s) is far too short
-/// for a 64 KiB frame over a 50 kbit/s village link (about 11 s on the wire alone).
+/// How long a sync request may take before it fails. The libp2p default (10 s) is too short for
+/// a frame over a 50 kbit/s village link when the link is shared with the other direction.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
 /// Keep idle connections open this long: re-establishing one over a weak mobile link costs
 /// several round trips, and the next sync round comes within the sync interval anyway.
 const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(600);
 /// A responder forgets a session that has been silent this long.
 const SESSION_IDLE: Duration = Duration::from_secs(900);
-/// Envelope bytes per frame: small enough that a frame crosses a 50 kbit/s link in ~10 s, so
-/// a link that drops loses at most one frame's worth of work.
-const FRAME_ENVELOPE_BYTES: usize = 64 * 1024;
+/// Envelope bytes per frame: small enough that a frame crosses a 50 kbit/s link in ~5 s, so a
+/// link that drops loses at most one frame's worth of work, and so the stream of a concurrent
+/// session in the other direction can still be negotiated within libp2p's fixed 10 s
+/// substream upgrade timeout (request-response 0.30 does not let us raise that one).
+const FRAME_ENVELOPE_BYTES: usize = 32 * 1024;
 
 /// Reads one frame: a 4-byte big-endian length, then that many bytes; refuses lengths above
 /// `limit` before allocating.
