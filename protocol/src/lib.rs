@@ -16,6 +16,7 @@ pub mod dates;
 pub mod envelope;
 pub mod error;
 pub mod fixture;
+pub mod ingest;
 pub mod keys;
 pub mod occupation;
 pub mod reconcile;
