@@ -1147,11 +1147,11 @@ impl Station {
         &mut self,
         envelopes: &[lingong_protocol::envelope::Envelope],
     ) -> Result<AcceptReport> {
-        use lingong_protocol::accept::{Accepted, accept_all};
+        use lingong_protocol::accept::Accepted;
         let cfg = self.accept_config()?;
-        let mut staged = Staged::new(&self.store);
-        let results = accept_all(&mut staged, &cfg, envelopes, now_ms());
-        let batch = staged.into_batch();
+        // Batched signature checks, then the one accept path (protocol::ingest).
+        let (batch, results) =
+            lingong_protocol::ingest::accept_batch(&self.store, &cfg, envelopes, now_ms());
         let mut report = AcceptReport::default();
         for (env, r) in envelopes.iter().zip(results) {
             match r {

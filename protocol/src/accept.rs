@@ -376,7 +376,7 @@ fn apply_to_record<S: Store + ?Sized>(
         state.created_ms = state.created_ms.min(h.timestamp_ms);
     }
     if let (true, Some(change)) = (cfg.materialize, env.payload.as_deref()) {
-        let (doc, waiting) = if state.waiting || filling {
+        let applied = if state.waiting || filling {
             let mut all = Vec::with_capacity(state.changes.len());
             for cid in &state.changes {
                 let payload = if *cid == id {
@@ -389,13 +389,13 @@ fn apply_to_record<S: Store + ?Sized>(
                 };
                 all.extend(payload);
             }
-            record::build_document(&all)?
+            record::build_document_viewed(&all)?
         } else {
-            record::apply_change(state.doc.as_deref(), change)?
+            record::apply_change_viewed(state.doc.as_deref(), change)?
         };
-        state.view = record::document_view(&doc)?;
-        state.doc = Some(doc);
-        state.waiting = waiting;
+        state.view = applied.view;
+        state.doc = Some(applied.saved);
+        state.waiting = applied.waiting;
     }
     Ok(Op::PutRecord(h.record, Box::new(state)))
 }

@@ -243,9 +243,29 @@ pub fn make_change(
     Ok(change.raw_bytes().to_vec())
 }
 
+/// A document after changes were applied to it: its saved bytes, whether it still waits for a
+/// change it depends on, and its root view (what [`document_view`] of the saved bytes returns).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Applied {
+    pub saved: Vec<u8>,
+    pub waiting: bool,
+    pub view: Map<String, Json>,
+}
+
 /// Applies change bytes to a saved document (or a new one) and returns the new saved bytes and
 /// whether the document still waits for changes it depends on.
 pub fn apply_change(saved: Option<&[u8]>, change: &[u8]) -> Result<(Vec<u8>, bool)> {
+    let mut doc = changed_doc(saved, change)?;
+    let waiting = !doc.get_missing_deps(&[]).is_empty();
+    Ok((doc.save(), waiting))
+}
+
+/// [`apply_change`], with the view read from the document in memory (no second load).
+pub fn apply_change_viewed(saved: Option<&[u8]>, change: &[u8]) -> Result<Applied> {
+    applied(changed_doc(saved, change)?)
+}
+
+fn changed_doc(saved: Option<&[u8]>, change: &[u8]) -> Result<AutoCommit> {
     let mut doc = match saved {
         Some(bytes) => AutoCommit::load(bytes).map_err(|e| Error::BadChange {
             detail: e.to_string(),
@@ -258,13 +278,23 @@ pub fn apply_change(saved: Option<&[u8]>, change: &[u8]) -> Result<(Vec<u8>, boo
     doc.apply_changes([change]).map_err(|e| Error::BadChange {
         detail: e.to_string(),
     })?;
-    let waiting = !doc.get_missing_deps(&[]).is_empty();
-    Ok((doc.save(), waiting))
+    Ok(doc)
 }
 
 /// Rebuilds a document from all its changes, in any order (used when a change arrived before
 /// one it depends on).
 pub fn build_document(changes: &[Vec<u8>]) -> Result<(Vec<u8>, bool)> {
+    let mut doc = built_doc(changes)?;
+    let waiting = !doc.get_missing_deps(&[]).is_empty();
+    Ok((doc.save(), waiting))
+}
+
+/// [`build_document`], with the view read from the document in memory (no second load).
+pub fn build_document_viewed(changes: &[Vec<u8>]) -> Result<Applied> {
+    applied(built_doc(changes)?)
+}
+
+fn built_doc(changes: &[Vec<u8>]) -> Result<AutoCommit> {
     let mut doc = AutoCommit::new();
     let parsed = changes
         .iter()
@@ -277,8 +307,17 @@ pub fn build_document(changes: &[Vec<u8>]) -> Result<(Vec<u8>, bool)> {
     doc.apply_changes(parsed).map_err(|e| Error::BadChange {
         detail: e.to_string(),
     })?;
+    Ok(doc)
+}
+
+fn applied(mut doc: AutoCommit) -> Result<Applied> {
     let waiting = !doc.get_missing_deps(&[]).is_empty();
-    Ok((doc.save(), waiting))
+    let view = root_view(&doc);
+    Ok(Applied {
+        saved: doc.save(),
+        waiting,
+        view,
+    })
 }
 
 /// The root map of a saved document as JSON (lists become arrays, counters numbers).
@@ -286,14 +325,17 @@ pub fn document_view(saved: &[u8]) -> Result<Map<String, Json>> {
     let doc = AutoCommit::load(saved).map_err(|e| Error::BadChange {
         detail: e.to_string(),
     })?;
+    Ok(root_view(&doc))
+}
+
+fn root_view(doc: &AutoCommit) -> Map<String, Json> {
     let mut out = Map::new();
-    for key in doc.keys(automerge::ROOT) {
-        let Ok(Some((value, id))) = doc.get(automerge::ROOT, key.as_str()) else {
-            continue;
-        };
-        let json = match value {
+    // One pass over the root map (a `get` per key seeks the op set once per key).
+    for item in doc.map_range(automerge::ROOT, ..) {
+        let json = match item.value.clone().into_value() {
             Value::Scalar(s) => scalar_json(&s),
             Value::Object(ObjType::List) => {
+                let id = item.id();
                 let n = doc.length(&id);
                 Json::Array(
                     (0..n)
@@ -306,9 +348,9 @@ pub fn document_view(saved: &[u8]) -> Result<Map<String, Json>> {
             }
             Value::Object(_) => Json::Null,
         };
-        out.insert(key, json);
+        out.insert(item.key.into_owned(), json);
     }
-    Ok(out)
+    out
 }
 
 fn scalar_json(s: &ScalarValue) -> Json {

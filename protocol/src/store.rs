@@ -258,7 +258,6 @@ impl Store for MemoryStore {
 pub struct Staged<'a, S: Store + ?Sized> {
     pub base: &'a S,
     pending: MemoryStore,
-    batch: Batch,
 }
 
 impl<'a, S: Store + ?Sized> Staged<'a, S> {
@@ -266,13 +265,11 @@ impl<'a, S: Store + ?Sized> Staged<'a, S> {
         Staged {
             base,
             pending: MemoryStore::new(),
-            batch: Batch::default(),
         }
     }
     /// Stages one write; later reads through `self` see it.
     pub fn put(&mut self, op: Op) {
-        self.pending.apply(op.clone());
-        self.batch.ops.push(op);
+        self.pending.apply(op);
     }
     /// Stages several writes at once (all of one accepted envelope).
     pub fn put_all(&mut self, ops: Vec<Op>) {
@@ -280,9 +277,31 @@ impl<'a, S: Store + ?Sized> Staged<'a, S> {
             self.put(op);
         }
     }
-    /// The writes to commit.
+    /// The writes to commit: the final state of every key written, once (a record edited ten
+    /// times in the batch, or an author with ten new envelopes, is written once).
     pub fn into_batch(self) -> Batch {
-        self.batch
+        let MemoryStore {
+            envelopes,
+            metas,
+            records,
+            authors,
+            revocations,
+            evidence,
+            ..
+        } = self.pending;
+        let mut ops = Vec::with_capacity(envelopes.len() + records.len() + authors.len());
+        for (id, env) in envelopes {
+            ops.push(Op::PutEnvelope(Box::new(env), metas[&id]));
+        }
+        ops.extend(
+            records
+                .into_iter()
+                .map(|(id, r)| Op::PutRecord(id, Box::new(r))),
+        );
+        ops.extend(authors.into_values().map(|a| Op::PutAuthor(Box::new(a))));
+        ops.extend(revocations.into_values().map(Op::PutRevocation));
+        ops.extend(evidence.into_iter().map(Op::PutEvidence));
+        Batch { ops }
     }
     pub fn envelope(&self, id: &EnvelopeId) -> Result<Option<Envelope>, StoreError> {
         match self.pending.envelopes.get(id) {
