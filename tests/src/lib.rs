@@ -311,8 +311,10 @@ fn ip(args: &[&str]) -> Result<(), String> {
 }
 
 impl NetnsPair {
-    /// Creates namespaces `<tag>a` and `<tag>b` with 10.<subnet>.0.1 and 10.<subnet>.0.2.
+    /// Creates namespaces `<tag><pid>a` and `<tag><pid>b` with 10.<subnet>.0.1 and
+    /// 10.<subnet>.0.2 (the process id keeps two test runs on one machine apart).
     pub fn create(tag: &str, subnet: u8) -> Result<NetnsPair, String> {
+        let tag = format!("{tag}{}", std::process::id() % 1_000_000);
         let pair = NetnsPair {
             a: format!("{tag}a"),
             b: format!("{tag}b"),
