@@ -71,6 +71,15 @@ fn network(dir: &Path) -> (Vec<Node>, Vec<u16>) {
     (nodes, ports)
 }
 
+/// Starts a daemon for each node on its port.
+fn start_all(nodes: &[Node], ports: &[u16]) -> Vec<Daemon> {
+    nodes
+        .iter()
+        .zip(ports)
+        .map(|(n, p)| Daemon::start(n, *p))
+        .collect()
+}
+
 fn wait_for_title(node: &Node, title: &str) {
     poll_until(
         &format!("post {title:?} at {}", node.home.display()),
@@ -83,11 +92,7 @@ fn wait_for_title(node: &Node, title: &str) {
 fn posts_flow_up_to_the_province_and_down_into_their_reach_only() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (nodes, ports) = network(dir.path());
-    let daemons: Vec<Daemon> = nodes
-        .iter()
-        .zip(&ports)
-        .map(|(n, p)| Daemon::start(n, *p))
-        .collect();
+    let daemons = start_all(&nodes, &ports);
     let (province, city, county, village) = (&nodes[0], &nodes[1], &nodes[2], &nodes[4]);
 
     // 1. A village post reaches the province.
@@ -140,11 +145,7 @@ fn daemon_last_sync(node: &Node, peer: &Node) -> Option<String> {
 fn a_killed_village_catches_up_and_its_offline_posts_arrive_after_the_parent_returns() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (nodes, ports) = network(dir.path());
-    let mut daemons: Vec<Daemon> = nodes
-        .iter()
-        .zip(&ports)
-        .map(|(n, p)| Daemon::start(n, *p))
-        .collect();
+    let mut daemons = start_all(&nodes, &ports);
     let (province, county, township, village) = (&nodes[0], &nodes[2], &nodes[3], &nodes[4]);
 
     // The village dies; the county posts meanwhile.
@@ -184,12 +185,7 @@ fn killing_the_township_mid_transfer_of_ten_thousand_posts_loses_nothing() {
         village.json(&["sample", "--posts", "10000"])["posts"],
         10_000
     );
-    let mut daemons: Vec<Daemon> = nodes[..4]
-        .iter()
-        .zip(&ports)
-        .map(|(n, p)| Daemon::start(n, *p))
-        .collect();
-    daemons.push(Daemon::start(village, ports[4]));
+    let mut daemons = start_all(&nodes, &ports);
     // Kill the township in the middle of the transfer.
     poll_until(
         "the township to be part-way through the transfer",
@@ -233,11 +229,7 @@ fn killing_the_township_mid_transfer_of_ten_thousand_posts_loses_nothing() {
 fn forged_and_foreign_nodes_cannot_connect_and_a_revoked_nodes_later_changes_are_rejected() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (nodes, ports) = network(dir.path());
-    let mut daemons: Vec<Daemon> = nodes
-        .iter()
-        .zip(&ports)
-        .map(|(n, p)| Daemon::start(n, *p))
-        .collect();
+    let mut daemons = start_all(&nodes, &ports);
     let (province, county, township, village) = (&nodes[0], &nodes[2], &nodes[3], &nodes[4]);
     let township_addr = format!(
         "/ip4/127.0.0.1/tcp/{}/p2p/{}",
