@@ -386,6 +386,7 @@ impl Station {
                 &Revocation {
                     revoked: target,
                     reason,
+                    chain: info.chain.clone(),
                 },
                 now,
             )?)

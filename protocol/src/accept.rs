@@ -156,22 +156,7 @@ pub fn accept_cached<S: Store + ?Sized>(
         })?;
         let chain = CertChain::from_bytes(payload)?;
         let revoked = |k: &PublicKey| matches!(staged.revocation(k), Ok(Some(r)) if r.at_ms <= h.timestamp_ms);
-        chain.verify_with(
-            &cfg.root,
-            h.timestamp_ms.div_euclid(1000),
-            &revoked,
-            &mut |cert| {
-                let hash = cert.hash();
-                if cache.certificate_verified(&hash) {
-                    return true;
-                }
-                let ok = cert.signature_valid();
-                if ok {
-                    cache.record_certificate(hash);
-                }
-                ok
-            },
-        )?;
+        verify_chain(&chain, cfg, h.timestamp_ms, &revoked, cache)?;
         let leaf = chain.leaf();
         if leaf.body.subject != h.author
             || leaf.hash() != h.cert
@@ -317,16 +302,14 @@ pub fn accept_cached<S: Store + ?Sized>(
                 )
             })?;
             let revocation = Revocation::from_bytes(payload)?;
-            let target = staged
-                .author(&revocation.revoked)
-                .map_err(store_err)?
-                .ok_or_else(|| Error::UnknownAuthor {
-                    node: revocation.revoked.node_id(),
-                })?;
-            if !author_region.is_strict_ancestor_of(&target.region()) {
+            // The revoked node's own chain proves its region. Revocations already in force do
+            // not void it: revoking a node under a node revoked earlier is still meaningful.
+            verify_chain(&revocation.chain, cfg, h.timestamp_ms, &|_| false, cache)?;
+            let target_region = revocation.chain.leaf().body.region;
+            if !author_region.is_strict_ancestor_of(&target_region) {
                 return Err(Error::OutOfJurisdiction {
                     issuer: author_region.to_string(),
-                    child: target.region().to_string(),
+                    child: target_region.to_string(),
                 });
             }
             let earlier = staged.revocation(&revocation.revoked).map_err(store_err)?;
@@ -358,6 +341,28 @@ pub fn accept_cached<S: Store + ?Sized>(
     ops.push(Op::PutEnvelope(Box::new(env.clone()), meta_of(env, id)));
     staged.put_all(ops);
     Ok(Accepted::New)
+}
+
+/// Verifies a certificate chain to the configured root at `at_ms`, with certificate signatures
+/// looked up in (and added to) the signature cache.
+fn verify_chain(
+    chain: &CertChain,
+    cfg: &AcceptConfig,
+    at_ms: i64,
+    is_revoked: &dyn Fn(&PublicKey) -> bool,
+    cache: &mut dyn SignatureCache,
+) -> Result<()> {
+    chain.verify_with(&cfg.root, at_ms.div_euclid(1000), is_revoked, &mut |cert| {
+        let hash = cert.hash();
+        if cache.certificate_verified(&hash) {
+            return true;
+        }
+        let ok = cert.signature_valid();
+        if ok {
+            cache.record_certificate(hash);
+        }
+        ok
+    })
 }
 
 /// Applies a document change to the record's state (when the payload is held).

@@ -162,10 +162,6 @@ pub fn item_key(id: &ItemId) -> ItemKey {
     key
 }
 
-fn key_value(id: &ItemId) -> u128 {
-    u128::from_le_bytes(item_key(id))
-}
-
 /// The additive digest of a set of items: the sum modulo 2^128 of their keys (as little-endian
 /// integers), in little-endian bytes. Compared together with the item count.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default, Serialize, Deserialize)]
@@ -202,15 +198,33 @@ impl Default for ItemSet {
 
 impl ItemSet {
     /// Sorts and deduplicates `items` and computes their keys and prefix sums.
-    pub fn from_unsorted(mut items: Vec<Item>) -> ItemSet {
-        items.sort_unstable();
-        items.dedup();
-        let keys: Vec<u128> = items.iter().map(|item| key_value(&item.id)).collect();
-        let mut prefix = Vec::with_capacity(keys.len() + 1);
+    pub fn from_unsorted(items: Vec<Item>) -> ItemSet {
+        ItemSet::from_unsorted_keyed(
+            items
+                .into_iter()
+                .map(|item| (item, item_key(&item.id)))
+                .collect(),
+        )
+    }
+
+    /// [`ItemSet::from_unsorted`] for a caller that keeps each item's [`item_key`] beside it
+    /// (hashing is most of the cost of building a set). Every key must be `item_key(&item.id)`:
+    /// a wrong key makes fingerprints disagree with the peer's, so reconciliation sends the
+    /// items again rather than losing them, but checked in debug builds.
+    pub fn from_unsorted_keyed(mut keyed: Vec<(Item, ItemKey)>) -> ItemSet {
+        keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        keyed.dedup_by(|a, b| a.0 == b.0);
+        let mut items = Vec::with_capacity(keyed.len());
+        let mut keys = Vec::with_capacity(keyed.len());
+        let mut prefix = Vec::with_capacity(keyed.len() + 1);
         let mut acc = 0u128;
         prefix.push(acc);
-        for key in &keys {
-            acc = acc.wrapping_add(*key);
+        for (item, key) in keyed {
+            debug_assert_eq!(key, item_key(&item.id), "a caller-supplied item key is wrong");
+            let key = u128::from_le_bytes(key);
+            acc = acc.wrapping_add(key);
+            items.push(item);
+            keys.push(key);
             prefix.push(acc);
         }
         ItemSet {
@@ -218,6 +232,39 @@ impl ItemSet {
             keys,
             prefix,
         }
+    }
+
+    /// Adds one item, keeping the order and the prefix sums; false if it was already there.
+    /// Costs O(items after it): new changes carry recent timestamps, so a set kept for a peer
+    /// and fed the changes a node accepts grows at its end. `key` is `item_key(&item.id)`.
+    pub fn insert_keyed(&mut self, item: Item, key: ItemKey) -> bool {
+        debug_assert_eq!(key, item_key(&item.id), "a caller-supplied item key is wrong");
+        let Err(at) = self.items.binary_search(&item) else {
+            return false;
+        };
+        let key = u128::from_le_bytes(key);
+        self.items.insert(at, item);
+        self.keys.insert(at, key);
+        let below = self.prefix[at];
+        self.prefix.insert(at + 1, below.wrapping_add(key));
+        for sum in &mut self.prefix[at + 2..] {
+            *sum = sum.wrapping_add(key);
+        }
+        true
+    }
+
+    /// Removes one item, keeping the order and the prefix sums; false if it was not there.
+    pub fn remove(&mut self, item: &Item) -> bool {
+        let Ok(at) = self.items.binary_search(item) else {
+            return false;
+        };
+        self.items.remove(at);
+        let key = self.keys.remove(at);
+        self.prefix.remove(at + 1);
+        for sum in &mut self.prefix[at + 1..] {
+            *sum = sum.wrapping_sub(key);
+        }
+        true
     }
 
     pub fn len(&self) -> usize {

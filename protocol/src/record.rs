@@ -10,6 +10,7 @@
 //! for de-duplication do ([`mask_id_number`], [`id_number_hash`]).
 
 use crate::canon::{Hash32, Reader, Writer, sha256};
+use crate::cert::CertChain;
 use crate::error::{Error, Result};
 use crate::keys::PublicKey;
 use automerge::transaction::Transactable;
@@ -101,18 +102,28 @@ impl RecordId {
     }
 }
 
-/// Payload of a revocation record.
+/// Payload of a revocation record. It carries the revoked node's certificate chain, so every
+/// node can check the revoker's jurisdiction over the revoked node without holding that node's
+/// certificate record (which travels only within the node's home area, while a revocation
+/// travels to the whole province).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Revocation {
     pub revoked: PublicKey,
     pub reason: String,
+    /// The revoked node's chain, leaf first: its leaf's subject is `revoked`.
+    pub chain: CertChain,
 }
 
 impl Revocation {
-    const DOMAIN: &'static str = "lingong/revocation/v1";
+    const DOMAIN: &'static str = "lingong/revocation/v2";
+    /// Largest encoded chain a revocation may carry.
+    const MAX_CHAIN_BYTES: usize = 8192;
+
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut w = Writer::with_domain(Self::DOMAIN);
-        w.fixed(&self.revoked.0).str(&self.reason);
+        w.fixed(&self.revoked.0)
+            .str(&self.reason)
+            .var(&self.chain.to_bytes());
         w.finish()
     }
     pub fn from_bytes(bytes: &[u8]) -> Result<Revocation> {
@@ -120,8 +131,18 @@ impl Revocation {
         r.domain(Self::DOMAIN)?;
         let revoked = PublicKey(r.array("revocation.revoked")?);
         let reason = r.str("revocation.reason", 1000)?.to_string();
+        let chain = CertChain::from_bytes(r.var("revocation.chain", Self::MAX_CHAIN_BYTES)?)?;
         r.finish()?;
-        Ok(Revocation { revoked, reason })
+        if chain.leaf().body.subject != revoked {
+            return Err(Error::BrokenChain {
+                detail: "a revocation's chain does not end in the revoked key".into(),
+            });
+        }
+        Ok(Revocation {
+            revoked,
+            reason,
+            chain,
+        })
     }
 }
 

@@ -19,7 +19,7 @@
 //! reconciliation only finds the remainder.
 
 use crate::envelope::{Envelope, EnvelopeId, MAX_ENVELOPE_BYTES};
-use crate::reconcile::{Item, ItemSet, Message, ReconcileConfig, Reconciler};
+use crate::reconcile::{Item, ItemKey, ItemSet, Message, ReconcileConfig, Reconciler, item_key};
 use crate::scope::{Scope, Want};
 use crate::store::ItemMeta;
 use serde::{Deserialize, Serialize};
@@ -133,7 +133,8 @@ struct Shared {
 #[derive(Debug)]
 pub struct SharedSet {
     set: ItemSet,
-    /// What to push for each shared item, in the order of `items`.
+    /// What to push for each shared item (built in the order of the set's items; later
+    /// insertions are appended).
     info: Vec<(EnvelopeId, Shared)>,
     /// Index into `info` by id, built on the first lookup: a session that pushes nothing (the
     /// peer already holds everything) never needs it.
@@ -162,32 +163,48 @@ impl SharedSet {
     /// The items of `items` (every envelope `me` holds) that `me` shares with `peer` and can
     /// satisfy (a peer wanting the full envelope needs the payload).
     pub fn build(me: &Scope, peer: &Scope, items: &[ItemMeta]) -> SharedSet {
+        SharedSet::build_keyed(me, peer, items.iter().map(|m| (*m, item_key(&m.id))))
+    }
+
+    /// [`SharedSet::build`] for a caller that keeps each envelope's [`item_key`] beside it.
+    pub fn build_keyed(
+        me: &Scope,
+        peer: &Scope,
+        items: impl ExactSizeIterator<Item = (ItemMeta, ItemKey)>,
+    ) -> SharedSet {
         let mut info = Vec::with_capacity(items.len());
         let mut set_items = Vec::with_capacity(items.len());
-        for m in items {
-            let want = me.share_with(peer, m.kind, &m.region, &m.reach);
-            let can_satisfy = match want {
-                Want::Nothing => false,
-                Want::Header => true,
-                Want::Full => m.has_payload,
-            };
-            if can_satisfy {
-                set_items.push(Item::new(m.timestamp_ms.max(0) as u64, m.id));
-                info.push((
-                    m.id,
-                    Shared {
-                        priority: m.kind.send_priority(),
-                        timestamp_ms: m.timestamp_ms,
-                        want,
-                    },
-                ));
+        for (m, key) in items {
+            if let Some(shared) = shareable(me, peer, &m) {
+                set_items.push((Item::new(m.timestamp_ms.max(0) as u64, m.id), key));
+                info.push((m.id, shared));
             }
         }
         SharedSet {
-            set: ItemSet::from_unsorted(set_items),
+            set: ItemSet::from_unsorted_keyed(set_items),
             info,
             index: OnceLock::new(),
         }
+    }
+
+    /// Adds an envelope `me` has come to hold (or whose payload it now holds) to a set kept
+    /// for `peer` between sessions; the same as building the set again with it. Returns
+    /// whether the set changed.
+    pub fn insert_keyed(&mut self, me: &Scope, peer: &Scope, m: &ItemMeta, key: ItemKey) -> bool {
+        let Some(shared) = shareable(me, peer, m) else {
+            return false;
+        };
+        if !self
+            .set
+            .insert_keyed(Item::new(m.timestamp_ms.max(0) as u64, m.id), key)
+        {
+            return false;
+        }
+        if let Some(index) = self.index.get_mut() {
+            index.insert(m.id, self.info.len() as u32);
+        }
+        self.info.push((m.id, shared));
+        true
     }
 
     fn get(&self, id: &EnvelopeId) -> Option<&Shared> {
@@ -210,6 +227,22 @@ impl SharedSet {
     pub fn is_empty(&self) -> bool {
         self.set.is_empty()
     }
+}
+
+/// What `me` pushes for item `m` to `peer`, if it shares the item and can satisfy the want (a
+/// peer wanting the full envelope needs the payload).
+fn shareable(me: &Scope, peer: &Scope, m: &ItemMeta) -> Option<Shared> {
+    let want = me.share_with(peer, m.kind, &m.region, &m.reach);
+    let can_satisfy = match want {
+        Want::Nothing => false,
+        Want::Header => true,
+        Want::Full => m.has_payload,
+    };
+    can_satisfy.then(|| Shared {
+        priority: m.kind.send_priority(),
+        timestamp_ms: m.timestamp_ms,
+        want,
+    })
 }
 
 /// One side of one sync session.
@@ -506,6 +539,39 @@ mod tests {
         let mut b = Session::with_shared(3, me, Arc::clone(&shared), vec![], SyncConfig::default());
         assert_eq!(a.shared_items(), shared.len());
         assert_eq!(a.start(), b.start());
+    }
+
+    #[test]
+    fn a_shared_set_kept_by_insertion_equals_one_built_at_once() {
+        let mut h = Hierarchy::new(2);
+        let mut t = MemoryStore::new();
+        for r in ["52", "5226", "522622", "522622101", "522622102"] {
+            h.publish(&mut t, &code(r), T0);
+        }
+        post(&mut h, &mut t, "522622", "522622", "county post", T0 + 1000);
+        post(&mut h, &mut t, "522622102", "522622102", "other township", T0 + 2000);
+        let (me, peer) = (Scope::new(code("522622")), Scope::new(code("522622101")));
+        let items = t.items().unwrap();
+        let built = SharedSet::build(&me, &peer, &items);
+        let mut kept = SharedSet::build(&me, &peer, &[]);
+        // Newest first, one of them twice, and one stripped of its payload first (it enters
+        // the set only once the payload is held, if the peer wants the payload).
+        for m in items.iter().rev() {
+            let key = item_key(&m.id);
+            let header_only = ItemMeta {
+                has_payload: false,
+                ..*m
+            };
+            kept.insert_keyed(&me, &peer, &header_only, key);
+            kept.insert_keyed(&me, &peer, m, key);
+            assert!(!kept.insert_keyed(&me, &peer, m, key));
+        }
+        assert_eq!(kept.set, built.set);
+        assert!(built.len() < items.len(), "the other township's post is not shared");
+        for (id, shared) in &built.info {
+            let k = kept.get(id).expect("the kept set knows every shared item");
+            assert_eq!((k.priority, k.timestamp_ms, k.want), (shared.priority, shared.timestamp_ms, shared.want));
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@ use common::{NOW_MS, Net, create_post};
 use lingong_protocol::Error;
 use lingong_protocol::accept::Accepted;
 use lingong_protocol::author::{LocalAuthor, Target};
+use lingong_protocol::cert::CertChain;
 use lingong_protocol::envelope::Envelope;
 use lingong_protocol::record::{FieldValue, RecordKind, Revocation};
 use lingong_protocol::store::{MemoryStore, Staged, Store};
@@ -95,6 +96,7 @@ fn a_revoked_nodes_envelope_dated_after_its_revocation_is_rejected() {
             &Revocation {
                 revoked: net.village.public(),
                 reason: "station closed".into(),
+                chain: net.village.chain.clone(),
             },
             revoked_at,
         )
@@ -104,6 +106,72 @@ fn a_revoked_nodes_envelope_dated_after_its_revocation_is_rejected() {
     let err = create_post_result(&net, &mut store, revoked_at + 1);
     assert!(matches!(err, Err(Error::Revoked { .. })), "{err:?}");
     assert_eq!(err.unwrap_err().code(), "revoked");
+}
+
+/// The county's revocation of its village, signed into a store that holds every certificate.
+fn county_revokes_village(net: &Net, chain: CertChain) -> lingong_protocol::Result<Envelope> {
+    let mut at_county = net.store();
+    let county = LocalAuthor {
+        key: &net.county.key,
+        cfg: net.cfg(),
+    };
+    let mut staged = Staged::new(&at_county);
+    let env = county.revoke(
+        &mut staged,
+        &Revocation {
+            revoked: net.village.public(),
+            reason: "station closed".into(),
+            chain,
+        },
+        NOW_MS,
+    )?;
+    let batch = staged.into_batch();
+    at_county.commit(batch).unwrap();
+    Ok(env)
+}
+
+#[test]
+fn a_revocation_is_accepted_where_the_revoked_nodes_certificate_never_travelled() {
+    // A sibling city's node holds the province, city and county certificates (the revoker's
+    // chain) but never the village's certificate record, which stays in the village's county:
+    // the chain inside the revocation proves the village's region.
+    let net = Net::new();
+    let env = county_revokes_village(&net, net.village.chain.clone()).expect("signed");
+    let mut elsewhere = MemoryStore::new();
+    for m in [&net.province, &net.city, &net.county] {
+        net.publish(&mut elsewhere, m, NOW_MS - 3_600_000);
+    }
+    assert_eq!(net.receive(&mut elsewhere, &env, NOW_MS + 1), Ok(Accepted::New));
+    let in_force = elsewhere.revocation(&net.village.public()).unwrap();
+    assert_eq!(in_force.map(|r| r.by), Some(net.county.public()));
+}
+
+#[test]
+fn a_revocation_whose_chain_is_not_the_revoked_nodes_is_refused_and_changes_nothing() {
+    let net = Net::new();
+    // The sibling village's chain under the village's key: refused at decoding.
+    let err = county_revokes_village(&net, net.sibling.chain.clone()).unwrap_err();
+    assert_eq!(err.code(), "broken-chain", "{err:?}");
+    // A township revoking its county (the chain is genuine, the jurisdiction is not).
+    let store = net.store();
+    let township = LocalAuthor {
+        key: &net.township.key,
+        cfg: net.cfg(),
+    };
+    let mut staged = Staged::new(&store);
+    let err = township
+        .revoke(
+            &mut staged,
+            &Revocation {
+                revoked: net.county.public(),
+                reason: String::new(),
+                chain: net.county.chain.clone(),
+            },
+            NOW_MS,
+        )
+        .unwrap_err();
+    assert_eq!(err.code(), "out-of-jurisdiction", "{err:?}");
+    assert!(staged.into_batch().ops.is_empty(), "nothing to commit");
 }
 
 fn create_post_result(
@@ -142,6 +210,7 @@ fn an_envelope_dated_before_its_authors_revocation_is_still_accepted() {
             &Revocation {
                 revoked: net.village.public(),
                 reason: String::new(),
+                chain: net.village.chain.clone(),
             },
             NOW_MS,
         )

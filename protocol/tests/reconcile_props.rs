@@ -222,6 +222,39 @@ proptest! {
     }
 
     #[test]
+    fn a_set_kept_by_inserts_and_removals_equals_one_built_from_scratch(
+        items in items(300, side().boxed()),
+    ) {
+        // Side A items are inserted, then side B items are inserted and removed again, in the
+        // generated (unsorted) order: the result must be the set built from A at once,
+        // fingerprints of every range included.
+        let mut kept = ItemSet::default();
+        for (item, side) in &items {
+            if !matches!(side, Side::B) {
+                prop_assert!(kept.insert_keyed(*item, item_key(&item.id)));
+            }
+        }
+        for (item, side) in &items {
+            if matches!(side, Side::B) {
+                prop_assert!(kept.insert_keyed(*item, item_key(&item.id)));
+                prop_assert!(!kept.insert_keyed(*item, item_key(&item.id)));
+            }
+        }
+        for (item, side) in &items {
+            if matches!(side, Side::B) {
+                prop_assert!(kept.remove(item));
+                prop_assert!(!kept.remove(item));
+            }
+        }
+        let (built, _) = split(&items);
+        prop_assert_eq!(&kept, &built);
+        let n = built.len();
+        for start in 0..=n.min(20) {
+            prop_assert_eq!(kept.fingerprint(start..n), built.fingerprint(start..n));
+        }
+    }
+
+    #[test]
     fn responding_to_arbitrary_valid_messages_never_fails(
         message in message(),
         items in items(200, Just(Side::Both).boxed()),

@@ -168,6 +168,7 @@ fn build(post_payload: &[u8]) -> Value {
     let (doc, _) = record::apply_change(None, post_payload).expect("the payload is a change");
     let revocation = Revocation {
         revoked: city.public(),
+        chain: chain.clone(),
         reason: "站点撤销".into(),
     };
 

@@ -113,6 +113,7 @@ pub fn to_json(o: &mut Outcome, wall_seconds: f64, scenario: &str) -> Value {
         "accepted": s.accepted,
         "duplicates": s.duplicates,
         "deferred": s.deferred,
+        "deferred_by_kind": s.deferred_by_kind,
         "rejected_by_kind": s.rejected,
         "bytes_total_by_level": totals,
         "envelope_bytes_by_level": envelopes,
@@ -225,6 +226,11 @@ pub fn table(j: &Value) -> String {
         &mut out,
         "rejected by kind",
         j["rejected_by_kind"].to_string(),
+    );
+    line(
+        &mut out,
+        "deferred by kind",
+        j["deferred_by_kind"].to_string(),
     );
     line(&mut out, "sessions", j["sessions"].to_string());
     line(&mut out, "faults", j["faults"].to_string());

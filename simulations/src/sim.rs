@@ -175,6 +175,8 @@ pub struct Stats {
     pub accepted: u64,
     pub duplicates: u64,
     pub deferred: u64,
+    /// Deferrals by error code (what a change waited for).
+    pub deferred_by_kind: BTreeMap<String, u64>,
     pub rejected: BTreeMap<String, u64>,
     pub evidence: u64,
     pub forged_injected: BTreeMap<String, u64>,
@@ -871,6 +873,11 @@ impl Sim {
                 {
                     deferred = true;
                     self.stats.deferred += 1;
+                    *self
+                        .stats
+                        .deferred_by_kind
+                        .entry(e.code().to_string())
+                        .or_default() += 1;
                 }
                 Err(e) => *self.stats.rejected.entry(e.code().to_string()).or_default() += 1,
             }
@@ -1437,6 +1444,7 @@ impl Sim {
         let payload = Revocation {
             revoked: target,
             reason: "station closed after an audit".into(),
+            chain: self.nodes[node as usize].chain.clone(),
         }
         .to_bytes();
         let county_knows = self.nodes[county as usize].held.iter().any(|(idx, _)| {
@@ -1743,6 +1751,7 @@ impl Sim {
                     Revocation {
                         revoked: p.key.public(),
                         reason: "forged".into(),
+                        chain: p.chain.clone(),
                     }
                     .to_bytes(),
                 )
