@@ -84,6 +84,24 @@ impl Frame {
     pub fn encode(&self) -> Vec<u8> {
         postcard::to_allocvec(self).expect("frames serialize")
     }
+    /// `self.encode().len()`, computed without encoding: postcard writes integers and
+    /// lengths as LEB128 varints, an `Option` as a tag byte, a `bool` as one byte.
+    pub fn encoded_len(&self) -> usize {
+        fn varint(v: u64) -> usize {
+            (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+        }
+        fn bytes(b: &[u8]) -> usize {
+            varint(b.len() as u64) + b.len()
+        }
+        let option = |o: &Option<Vec<u8>>| 1 + o.as_deref().map_or(0, bytes);
+        varint(self.session)
+            + option(&self.hello)
+            + option(&self.reconcile)
+            + varint(self.envelopes.len() as u64)
+            + self.envelopes.iter().map(|e| bytes(e)).sum::<usize>()
+            + 1
+    }
+
     pub fn decode(bytes: &[u8]) -> Result<Frame, SyncError> {
         if bytes.len() > MAX_FRAME_BYTES {
             return Err(SyncError::TooLarge(bytes.len()));
@@ -413,7 +431,7 @@ impl Session {
 
     fn count_sent(&mut self, frame: &Frame) {
         self.stats.frames_sent += 1;
-        self.stats.sent_bytes += frame.encode().len() as u64;
+        self.stats.sent_bytes += frame.encoded_len() as u64;
     }
 
     /// For the initiator, after receiving a response: true when the exchange is over (the peer
@@ -539,6 +557,21 @@ mod tests {
         let mut b = Session::with_shared(3, me, Arc::clone(&shared), vec![], SyncConfig::default());
         assert_eq!(a.shared_items(), shared.len());
         assert_eq!(a.start(), b.start());
+    }
+
+    #[test]
+    fn a_frames_encoded_len_is_the_length_of_its_encoding() {
+        let lens = [0usize, 1, 127, 128, 16_383, 16_384, 70_000];
+        for (i, &n) in lens.iter().enumerate() {
+            let frame = Frame {
+                session: [0, 127, 128, u64::MAX][i % 4],
+                hello: (i % 2 == 0).then(|| vec![7; n]),
+                reconcile: (i % 3 != 0).then(|| vec![1; lens[(i + 3) % lens.len()]]),
+                envelopes: lens[..i].iter().map(|&m| vec![2; m]).collect(),
+                done: i % 2 == 1,
+            };
+            assert_eq!(frame.encoded_len(), frame.encode().len(), "case {i}");
+        }
     }
 
     #[test]

@@ -21,6 +21,7 @@
 use lingong_protocol::cert::CertChain;
 use lingong_protocol::envelope::{Envelope, EnvelopeId};
 use lingong_protocol::keys::PublicKey;
+use lingong_protocol::reconcile::{ItemKey, item_key};
 use lingong_protocol::record::{RecordId, RecordKind, Revocation};
 use lingong_protocol::store::{
     AuthorInfo, Batch, ItemMeta, Op, RecordState, RevocationInfo, Store, StoreError,
@@ -109,6 +110,8 @@ pub struct Entry {
     pub env: Envelope,
     pub id: EnvelopeId,
     pub meta: ItemMeta,
+    /// The reconciliation key of the id ([`item_key`]), hashed once for every set it enters.
+    pub key: ItemKey,
     pub full_len: u32,
     pub header_len: u32,
     pub label: Label,
@@ -191,6 +194,7 @@ impl Arena {
             env,
             id,
             meta,
+            key: item_key(&id),
             full_len,
             header_len,
             label,
@@ -201,6 +205,14 @@ impl Arena {
             expected: 0,
         });
         idx
+    }
+
+    /// Replication metadata and key of envelope `idx` as held with or without its payload.
+    pub fn item(&self, idx: u32, has_payload: bool) -> (ItemMeta, ItemKey) {
+        let e = &self.entries[idx as usize];
+        let mut meta = e.meta;
+        meta.has_payload = has_payload;
+        (meta, e.key)
     }
 
     /// The envelopes at `(author, seq)`.
@@ -270,7 +282,7 @@ impl Holdings {
     }
 
     /// `(index, has_payload)` in index order.
-    pub fn iter(&self) -> impl Iterator<Item = (u32, bool)> + '_ {
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (u32, bool)> + '_ {
         self.slots.iter().map(|s| (s >> 1, s & 1 == 1))
     }
 
@@ -436,11 +448,7 @@ impl Store for SimStore<'_> {
         Ok(self
             .held
             .iter()
-            .map(|(i, payload)| {
-                let mut m = self.arena.entries[i as usize].meta;
-                m.has_payload = payload;
-                m
-            })
+            .map(|(i, payload)| self.arena.item(i, payload).0)
             .collect())
     }
 

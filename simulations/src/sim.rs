@@ -32,8 +32,9 @@ use lingong_protocol::keys::{NodeKey, PublicKey};
 use lingong_protocol::record::{self, FieldValue, RecordId, RecordKind, Revocation};
 use lingong_protocol::region::{Level, RegionCode};
 use lingong_protocol::scope::{Scope, Want, home_area};
-use lingong_protocol::store::{ItemMeta, NO_PREV, Staged, Store};
-use lingong_protocol::sync::{Frame, Session, SyncConfig, frame_is_empty};
+use lingong_protocol::store::{NO_PREV, Staged, Store};
+use lingong_protocol::sync::{Frame, Session, SharedSet, SyncConfig, frame_is_empty};
+use std::sync::Arc;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::cmp::Reverse;
@@ -149,6 +150,25 @@ struct Link {
     last_start: i64,
     epoch: u32,
     active: Option<Box<Active>>,
+    /// The two ends' shared sets, kept between sessions (links near the top only).
+    kept: Option<Box<KeptSets>>,
+}
+
+/// Links whose lower end is at most this deep (cities and counties) keep the item sets their
+/// ends share between sessions, fed with what each end accepts: those sets are the large ones
+/// (the province's holds every change of the run) and their sessions the most frequent. The
+/// 19,474 township and village links build theirs at each session start instead: their sets
+/// are small, and keeping two per link would cost gigabytes over a simulated month.
+const KEEP_SETS_MAX_DEPTH: u8 = 2;
+
+/// The item sets a link's two ends share with each other, as of the last session start, and
+/// the envelopes each end has accepted since (inserted at the next session start: a running
+/// session reconciles over the set it started with, as on a node).
+struct KeptSets {
+    child: Arc<SharedSet>,
+    parent: Arc<SharedSet>,
+    child_new: Vec<u32>,
+    parent_new: Vec<u32>,
 }
 
 /// A session in progress on a link.
@@ -968,16 +988,24 @@ impl Sim {
         }
         links.extend_from_slice(&node.children);
         for link in links {
-            if Some(link) == via {
-                continue;
-            }
             let peer = if link == i {
                 self.nodes[i as usize].parent.expect("has a parent")
             } else {
                 link
             };
             let peer_scope = self.nodes[peer as usize].scope;
-            if me.share_with(&peer_scope, meta.kind, &meta.region, &meta.reach) != Want::Nothing {
+            if me.share_with(&peer_scope, meta.kind, &meta.region, &meta.reach) == Want::Nothing {
+                continue;
+            }
+            // A kept set takes it in at the next session start, even on the link it came by.
+            if let Some(kept) = self.links[link as usize].kept.as_mut() {
+                if link == i {
+                    kept.child_new.push(f.idx);
+                } else {
+                    kept.parent_new.push(f.idx);
+                }
+            }
+            if Some(link) != via {
                 self.mark_dirty(link);
             }
         }
@@ -1133,14 +1161,13 @@ impl Sim {
         self.clear_dirty(link);
         let cs = self.nodes[child as usize].scope;
         let ps = self.nodes[parent as usize].scope;
-        let citems = items_of(&self.arena, &self.nodes[child as usize].held);
-        let pitems = items_of(&self.arena, &self.nodes[parent as usize].held);
+        let (cset, pset) = self.shared_sets(link);
         let l = &mut self.links[link as usize];
         l.epoch = l.epoch.wrapping_add(1);
         l.last_start = self.now;
         let epoch = l.epoch;
-        let mut cses = Session::new(u64::from(epoch), cs, ps, &citems, Vec::new(), self.sync_cfg);
-        let pses = Session::new(u64::from(epoch), ps, cs, &pitems, Vec::new(), self.sync_cfg);
+        let mut cses = Session::with_shared(u64::from(epoch), cs, cset, Vec::new(), self.sync_cfg);
+        let pses = Session::with_shared(u64::from(epoch), ps, pset, Vec::new(), self.sync_cfg);
         let first = cses.start();
         let level = usize::from(self.nodes[child as usize].level.depth());
         let hs =
@@ -1164,6 +1191,47 @@ impl Sim {
         self.tamper(child, &mut first);
         self.send(link, &mut active, first, true, handshake_ms as i64);
         self.links[link as usize].active = Some(active);
+    }
+
+    /// The sets the two ends of `link` share with each other now (child's first): kept and
+    /// brought up to date on links near the top ([`KEEP_SETS_MAX_DEPTH`]), built afresh below.
+    /// Either way the same set [`Session::new`] would build from the end's holdings.
+    fn shared_sets(&mut self, link: u32) -> (Arc<SharedSet>, Arc<SharedSet>) {
+        let child = &self.nodes[link as usize];
+        let parent = &self.nodes[child.parent.expect("a link has a parent") as usize];
+        let (cs, ps) = (child.scope, parent.scope);
+        let arena = &self.arena;
+        let build = |held: &Holdings, me: &Scope, peer: &Scope| {
+            SharedSet::build_keyed(me, peer, held.iter().map(|(i, p)| arena.item(i, p)))
+        };
+        if child.level.depth() > KEEP_SETS_MAX_DEPTH {
+            return (
+                Arc::new(build(&child.held, &cs, &ps)),
+                Arc::new(build(&parent.held, &ps, &cs)),
+            );
+        }
+        let kept = self.links[link as usize].kept.get_or_insert_with(|| {
+            Box::new(KeptSets {
+                child: Arc::new(build(&child.held, &cs, &ps)),
+                parent: Arc::new(build(&parent.held, &ps, &cs)),
+                child_new: Vec::new(),
+                parent_new: Vec::new(),
+            })
+        });
+        let ends = [
+            (&mut kept.child, &mut kept.child_new, child, cs, ps),
+            (&mut kept.parent, &mut kept.parent_new, parent, ps, cs),
+        ];
+        for (set, new, node, me, peer) in ends {
+            let set = Arc::get_mut(set).expect("no session holds a kept set between sessions");
+            for idx in new.drain(..) {
+                if let Some(payload) = node.held.get(idx) {
+                    let (meta, key) = arena.item(idx, payload);
+                    set.insert_keyed(&me, &peer, &meta, key);
+                }
+            }
+        }
+        (Arc::clone(&kept.child), Arc::clone(&kept.parent))
     }
 
     fn send(&mut self, link: u32, a: &mut Active, frame: Frame, to_parent: bool, extra_ms: i64) {
@@ -1368,6 +1436,10 @@ impl Sim {
     /// The node's disk lost its writes that no other node holds yet: they vanish, and its log
     /// head goes back to its newest surviving envelope.
     fn lose_unsynced(&mut self, node: u32) {
+        // Sets only grow by insertion: the node's kept sets are rebuilt at their next session.
+        for link in self.node_links(node) {
+            self.links[link as usize].kept = None;
+        }
         let own = std::mem::take(&mut self.nodes[node as usize].own);
         let mut kept = Vec::with_capacity(own.len());
         for idx in own {
@@ -1966,17 +2038,6 @@ impl Sim {
             check: check.summary,
         }
     }
-}
-
-/// Replication metadata of a node's holdings (input of a session).
-fn items_of(arena: &Arena, held: &Holdings) -> Vec<ItemMeta> {
-    held.iter()
-        .map(|(i, payload)| {
-            let mut m = arena.entries[i as usize].meta;
-            m.has_payload = payload;
-            m
-        })
-        .collect()
 }
 
 /// Loads an envelope a node holds, in the form it holds it.
