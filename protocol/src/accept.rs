@@ -245,6 +245,9 @@ pub fn accept_cached<S: Store + ?Sized>(
             }
             let reach_ok = if h.kind == RecordKind::Post {
                 reach_allowed(&h.region, &h.reach)
+            } else if h.kind == RecordKind::Revocation {
+                // Checked against the revoked node's region below.
+                true
             } else {
                 h.reach == h.region
             };
@@ -311,6 +314,14 @@ pub fn accept_cached<S: Store + ?Sized>(
                     issuer: author_region.to_string(),
                     child: target_region.to_string(),
                 });
+            }
+            let area = crate::scope::home_area(&target_region);
+            if h.reach != area {
+                return Err(Error::invalid(
+                    "reach",
+                    format!("a revocation's reach must be the revoked node's home area {area}"),
+                    format!("吊销记录的范围必须是被吊销节点所在区域 {area}"),
+                ));
             }
             let earlier = staged.revocation(&revocation.revoked).map_err(store_err)?;
             if earlier.as_ref().is_none_or(|e| e.at_ms > h.timestamp_ms) {

@@ -130,7 +130,8 @@ impl<'k> LocalAuthor<'k> {
         )
     }
 
-    /// Signs and accepts a revocation of `revocation.revoked`.
+    /// Signs and accepts a revocation of `revocation.revoked`, advertised in the revoked node's
+    /// home area.
     pub fn revoke<S: Store + ?Sized>(
         &self,
         staged: &mut Staged<'_, S>,
@@ -144,13 +145,15 @@ impl<'k> LocalAuthor<'k> {
             serial: info.max_seq + 1,
         };
         let region = info.region();
+        // It travels where the revoked node's certificate travels (see `scope`).
+        let reach = crate::scope::home_area(&revocation.chain.leaf().body.region);
         self.sign_payload(
             staged,
             info.max_seq,
             id,
             RecordKind::Revocation,
             region,
-            region,
+            reach,
             revocation.to_bytes(),
             now_ms,
         )

@@ -7,7 +7,9 @@
 //! - posts flow down to every node inside their reach;
 //! - certificates and directory entries flow to the ancestors and to the whole county around
 //!   their node (a chain is self-contained, so that is everywhere one of the node's records can
-//!   go); revocations flow everywhere;
+//!   go); a revocation flows to the revoker's ancestors and to the revoked node's home area and
+//!   its ancestors: everywhere the revoked node's certificate (and so any change it signed)
+//!   can be;
 //! - worker records flow up to the county in full and never sideways or down; above the county
 //!   only their signed headers travel (no personal data), so the province can still prove every
 //!   author's log complete.
@@ -51,7 +53,11 @@ impl Scope {
         let above = self.region.contains(region);
         let full_if = |yes: bool| if yes { Want::Full } else { Want::Nothing };
         match kind {
-            RecordKind::Revocation => Want::Full,
+            // `reach` is the revoked node's home area (checked at accept): the revocation goes
+            // wherever that node's certificate and records can go, plus the revoker's ancestors.
+            RecordKind::Revocation => full_if(
+                above || reach.contains(&self.region) || self.region.contains(reach),
+            ),
             RecordKind::Certificate | RecordKind::Directory => {
                 full_if(above || home_area(region).contains(&self.region))
             }
@@ -160,6 +166,29 @@ mod tests {
             }
             if c == Want::Full && kind != RecordKind::Worker {
                 prop_assert_eq!(p, Want::Full);
+            }
+        }
+
+        /// A revocation (by any ancestor of the revoked node, advertised in the revoked node's
+        /// home area) is wanted by every node that wants the revoked node's certificate, only
+        /// where the revoker's certificate goes too, and by a node's parent whenever by the node.
+        #[test]
+        fn a_revocation_goes_wherever_the_revoked_certificate_goes(node in any_region(), target in any_region(), up in 1u8..5) {
+            let Some(revoker) = (0..up).try_fold(target, |r, _| r.parent()) else {
+                return Ok(());
+            };
+            let reach = home_area(&target);
+            let me = Scope::new(node);
+            let wants = me.wants(RecordKind::Revocation, &revoker, &reach);
+            if me.wants(RecordKind::Certificate, &target, &target) != Want::Nothing {
+                prop_assert_eq!(wants, Want::Full, "{} holds {}'s certificate", node, target);
+            }
+            if wants != Want::Nothing {
+                // It can check the signature: the revoker's certificate comes there too.
+                prop_assert_eq!(me.wants(RecordKind::Certificate, &revoker, &revoker), Want::Full, "{} lacks the revoker {}'s certificate", node, revoker);
+            }
+            if let (Want::Full, Some(parent)) = (wants, node.parent()) {
+                prop_assert_eq!(Scope::new(parent).wants(RecordKind::Revocation, &revoker, &reach), Want::Full);
             }
         }
     }

@@ -131,10 +131,10 @@ fn county_revokes_village(net: &Net, chain: CertChain) -> lingong_protocol::Resu
 }
 
 #[test]
-fn a_revocation_is_accepted_where_the_revoked_nodes_certificate_never_travelled() {
-    // A sibling city's node holds the province, city and county certificates (the revoker's
-    // chain) but never the village's certificate record, which stays in the village's county:
-    // the chain inside the revocation proves the village's region.
+fn a_revocation_is_accepted_before_the_revoked_nodes_certificate_arrives() {
+    // A node holding the province, city and county certificates (the revoker's chain) but not
+    // yet the village's certificate record: the chain inside the revocation proves the
+    // village's region, so nothing waits.
     let net = Net::new();
     let env = county_revokes_village(&net, net.village.chain.clone()).expect("signed");
     let mut elsewhere = MemoryStore::new();

@@ -1031,12 +1031,20 @@ impl Sim {
             r = code.parent();
         }
         let below = match meta.kind {
-            RecordKind::Revocation => Some(RegionCode::GUIZHOU),
+            RecordKind::Revocation => Some(meta.reach),
             RecordKind::Post => Some(meta.reach),
             RecordKind::Certificate | RecordKind::Directory => Some(home_area(&meta.region)),
             _ => None,
         };
         if let Some(area) = below {
+            // The area's ancestors (a revocation reaches them), then the area itself.
+            let mut r = area.parent();
+            while let Some(code) = r {
+                if let Some(&n) = self.region_index.get(&code) {
+                    candidates.push(n);
+                }
+                r = code.parent();
+            }
             let top = self.nodes[0].region;
             let root = if top.contains(&area) {
                 self.region_index.get(&area).copied()
@@ -1528,13 +1536,14 @@ impl Sim {
             self.push(self.now + HOUR, Ev::Revoke { node });
             return;
         }
+        let reach = home_area(&self.nodes[node as usize].region);
         if self
             .sign_and_accept(
                 county,
                 record,
                 RecordKind::Revocation,
                 region,
-                region,
+                reach,
                 payload,
             )
             .is_some()
@@ -1817,7 +1826,7 @@ impl Sim {
                     rid,
                     RecordKind::Revocation,
                     n.region,
-                    n.region,
+                    home_area(&p.region),
                     ts,
                     n.cert,
                     Revocation {

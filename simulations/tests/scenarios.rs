@@ -91,6 +91,20 @@ fn a_revoked_station_is_cut_off_and_the_rest_converges() {
 }
 
 #[test]
+fn a_revocation_in_one_county_of_a_city_converges_across_the_city() {
+    // Sixteen counties: the revoker's and the revoked node's certificates stay in their county,
+    // so the revocation must too (a province-wide revocation could never be accepted in the
+    // other counties, and the network would never go quiet).
+    let mut s = scenario("revoke", 16, 1.0);
+    s.run.only = "5226".into();
+    s.run.villages_share = 0.01;
+    let o = run(s);
+    assert_safe_and_converged(&o);
+    assert!(o.stats.revocations > 0, "no revocation was issued");
+    assert_eq!(o.node_count_by_level[2], 16, "the city's sixteen counties ran");
+}
+
+#[test]
 fn forgeries_replays_and_forks_from_a_misbehaving_station_are_never_accepted() {
     let o = run(scenario("misbehave", 15, 2.0));
     assert_safe_and_converged(&o);
