@@ -39,13 +39,13 @@ use lingong_protocol::region::RegionCode;
 use lingong_protocol::scope::Scope;
 use lingong_protocol::store::{MemoryStore, Staged, Store};
 use lingong_protocol::sync::{Frame, Session, SyncConfig, frame_is_empty};
-use lingong_tests::{Node, init_chain, lingong_bin};
+use lingong_tests::{Daemon, NetnsPair, Node, init_chain, poll_every};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 /// The certified chain of the fixture, province to village (the same codes as the tests' CHAIN).
@@ -657,183 +657,10 @@ fn strip_ansi(line: &str) -> String {
 }
 
 const RATE: &str = "50kbit";
-const TOWNSHIP_IP: &str = "10.77.0.1";
-const VILLAGE_IP: &str = "10.77.0.2";
 const NET_DEADLINE: Duration = Duration::from_secs(600);
-
-/// Two network namespaces joined by a veth pair; removed on drop (also on panic).
-struct Netns {
-    township: String,
-    village: String,
-    dev_t: String,
-    dev_v: String,
-    created: Vec<String>,
-}
-
-fn run_ok(cmd: &mut Command) -> Result<String, String> {
-    let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(format!(
-            "{:?}: {}",
-            cmd,
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
-}
-
-fn ip(args: &[&str]) -> Result<String, String> {
-    run_ok(Command::new("ip").args(args))
-}
-
-impl Netns {
-    fn create() -> Result<Netns, String> {
-        let pid = std::process::id();
-        let mut ns = Netns {
-            township: format!("lgbench{pid}t"),
-            village: format!("lgbench{pid}v"),
-            dev_t: format!("lgb{pid}t"),
-            dev_v: format!("lgb{pid}v"),
-            created: Vec::new(),
-        };
-        for name in [ns.township.clone(), ns.village.clone()] {
-            ip(&["netns", "add", &name])?;
-            ns.created.push(name);
-        }
-        ip(&[
-            "link", "add", &ns.dev_t, "type", "veth", "peer", "name", &ns.dev_v,
-        ])?;
-        // Moved into the namespaces at once: deleting them removes the pair.
-        ip(&["link", "set", &ns.dev_t, "netns", &ns.township])?;
-        ip(&["link", "set", &ns.dev_v, "netns", &ns.village])?;
-        for (name, dev, addr) in [
-            (&ns.township, &ns.dev_t, TOWNSHIP_IP),
-            (&ns.village, &ns.dev_v, VILLAGE_IP),
-        ] {
-            ip(&["-n", name, "addr", "add", &format!("{addr}/24"), "dev", dev])?;
-            ip(&["-n", name, "link", "set", dev, "up"])?;
-            ip(&["-n", name, "link", "set", "lo", "up"])?;
-            run_ok(Command::new("ip").args([
-                "netns", "exec", name, "tc", "qdisc", "add", "dev", dev, "root", "tbf", "rate",
-                RATE, "burst", "1600", "latency", "400ms",
-            ]))?;
-        }
-        Ok(ns)
-    }
-
-    /// Bytes and packets the qdisc of `dev` in `name` has sent so far (`Sent N bytes M pkt`).
-    fn sent(name: &str, dev: &str) -> (u64, u64) {
-        let out = run_ok(Command::new("ip").args([
-            "netns", "exec", name, "tc", "-s", "qdisc", "show", "dev", dev,
-        ]))
-        .unwrap_or_default();
-        let mut words = out.split_whitespace().skip_while(|w| *w != "Sent").skip(1);
-        let bytes = words.next().and_then(|w| w.parse().ok()).unwrap_or(0);
-        let packets = words.nth(1).and_then(|w| w.parse().ok()).unwrap_or(0);
-        (bytes, packets)
-    }
-
-    /// Bytes sent so far village → township and township → village.
-    fn counters(&self) -> (u64, u64) {
-        (
-            Netns::sent(&self.village, &self.dev_v).0,
-            Netns::sent(&self.township, &self.dev_t).0,
-        )
-    }
-
-    /// Packets sent so far village → township.
-    fn up_packets(&self) -> u64 {
-        Netns::sent(&self.village, &self.dev_v).1
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        for name in self.created.drain(..) {
-            let _ = ip(&["netns", "del", &name]);
-        }
-    }
-}
-
-/// A `lingong run` daemon inside a namespace; stopped on drop (SIGTERM, then SIGKILL).
-struct NsDaemon {
-    child: Option<Child>,
-}
-
-impl NsDaemon {
-    fn spawn(ns: &str, node: &Node, listen: &str) -> NsDaemon {
-        // Appended to, so a restart keeps the earlier run's lines.
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(node.home.join("daemon.log"))
-            .expect("log file");
-        let child = Command::new("ip")
-            .args(["netns", "exec", ns])
-            .arg(lingong_bin())
-            .arg("--home")
-            .arg(&node.home)
-            .args([
-                "run",
-                "--listen",
-                listen,
-                "--no-mdns",
-                "--sync-interval",
-                "1",
-            ])
-            .env("LANG", "en_US.UTF-8")
-            .env_remove("LINGONG_HOME")
-            .env(
-                "LINGONG_LOG",
-                std::env::var("LINGONG_BENCH_DAEMON_LOG").unwrap_or_else(|_| "info".into()),
-            )
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("the daemon starts");
-        NsDaemon { child: Some(child) }
-    }
-
-    /// Panics with the daemon's log if it has exited.
-    fn check_alive(&mut self, node: &Node) {
-        if let Some(child) = self.child.as_mut()
-            && let Ok(Some(status)) = child.try_wait()
-        {
-            panic!(
-                "the daemon of {} exited with {status}:\n{}",
-                node.home.display(),
-                std::fs::read_to_string(node.home.join("daemon.log")).unwrap_or_default()
-            );
-        }
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill")
-                .arg("-TERM")
-                .arg(child.id().to_string())
-                .status();
-            let deadline = Instant::now() + Duration::from_secs(15);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for NsDaemon {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
+/// Every check of (c) starts a `lingong` process; a slower rhythm keeps the machine quieter
+/// while the link is timed.
+const NET_POLL: Duration = Duration::from_millis(100);
 
 /// `lingong --json status` of `node` (through its daemon's control socket when one runs).
 fn status(node: &Node) -> Option<Value> {
@@ -841,19 +668,29 @@ fn status(node: &Node) -> Option<Value> {
     serde_json::from_slice(&out.stdout).ok()
 }
 
-/// Polls `check` every 100 ms until it returns `Some` or `NET_DEADLINE` passes.
-fn poll<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + NET_DEADLINE;
-    loop {
-        if let Some(v) = check() {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {NET_DEADLINE:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+/// Polls `check` every [`NET_POLL`] until it returns `Some`, or panics once `NET_DEADLINE`
+/// has passed.
+fn poll<T>(what: &str, check: impl FnMut() -> Option<T>) -> T {
+    poll_every(what, NET_DEADLINE, NET_POLL, check)
+}
+
+/// Bytes sent so far village → township and township → village.
+fn link_bytes(netns: &NetnsPair) -> (u64, u64) {
+    (netns.sent_from_b().0, netns.sent_from_a().0)
+}
+
+/// Packets sent so far village → township.
+fn up_packets(netns: &NetnsPair) -> u64 {
+    netns.sent_from_b().1
+}
+
+/// Starts `node`'s daemon in namespace `ns`, listening on `listen`, without waiting for it
+/// (see [`network_figures`]); its log filter is `LINGONG_BENCH_DAEMON_LOG`, default `info`.
+fn launch_daemon(node: &Node, listen: &str, ns: &str) -> Daemon {
+    let mut d = Daemon::new(node, listen, Some(ns));
+    d.log_filter = std::env::var("LINGONG_BENCH_DAEMON_LOG").unwrap_or_else(|_| "info".into());
+    d.launch();
+    d
 }
 
 /// True when `node`'s daemon reports a finished sync with `peer_id`.
@@ -930,7 +767,8 @@ fn description(i: usize) -> String {
 
 fn network_figures(posts: usize) -> Result<NetFigures, Skip> {
     // Probe first, so a machine without root or iproute2 skips before any setup.
-    let netns = Netns::create().map_err(Skip)?;
+    // Township in namespace a (10.77.0.1), village in b (10.77.0.2), both ends shaped.
+    let netns = NetnsPair::create_shaped("lgbench", 77, RATE).map_err(Skip)?;
     let dir = tempfile::tempdir().expect("tempdir");
     println!("  certifying province → village with the CLI …");
     let nodes = init_chain(dir.path());
@@ -941,30 +779,30 @@ fn network_figures(posts: usize) -> Result<NetFigures, Skip> {
     village.json(&[
         "peer",
         "add",
-        &format!("/ip4/{TOWNSHIP_IP}/tcp/{port}/p2p/{township_id}"),
+        &format!("/ip4/{}/tcp/{port}/p2p/{township_id}", netns.addr_a),
     ]);
-    let mut t_daemon = NsDaemon::spawn(
-        &netns.township,
+    let mut t_daemon = launch_daemon(
         township,
-        &format!("/ip4/{TOWNSHIP_IP}/tcp/{port}"),
+        &format!("/ip4/{}/tcp/{port}", netns.addr_a),
+        &netns.a,
     );
-    let village_listen = format!("/ip4/{VILLAGE_IP}/tcp/{}", port + 1);
-    let mut v_daemon = NsDaemon::spawn(&netns.village, village, &village_listen);
+    let village_listen = format!("/ip4/{}/tcp/{}", netns.addr_b, port + 1);
+    let mut v_daemon = launch_daemon(village, &village_listen, &netns.b);
 
     // No command may reach a node before its daemon's control socket is bound: a command that
     // finds no socket opens the store itself and waits (up to 15 s) for the lock the daemon
     // holds.
     let warm = Instant::now();
     poll("both daemons' control sockets", || {
-        t_daemon.check_alive(township);
-        v_daemon.check_alive(village);
+        t_daemon.check_alive();
+        v_daemon.check_alive();
         (township.home.join("daemon.sock").exists() && village.home.join("daemon.sock").exists())
             .then_some(())
     });
     // A first sync over the shaped link: certificates both ways.
     poll("a first sync in both directions", || {
-        t_daemon.check_alive(township);
-        v_daemon.check_alive(village);
+        t_daemon.check_alive();
+        v_daemon.check_alive();
         (synced_with(village, &township_id) && synced_with(township, &village_id)).then_some(())
     });
     println!(
@@ -1013,19 +851,19 @@ fn network_figures(posts: usize) -> Result<NetFigures, Skip> {
     };
     let (township_log, township_log_from) = log_len(township);
     let (village_log, village_log_from) = log_len(village);
-    let (up0, down0) = netns.counters();
-    let pkts0 = netns.up_packets();
+    let (up0, down0) = link_bytes(&netns);
+    let pkts0 = up_packets(&netns);
     let t0 = Instant::now();
-    let mut v_daemon = NsDaemon::spawn(&netns.village, village, &village_listen);
+    v_daemon.launch();
     poll("the township to hold every new post", || {
-        v_daemon.check_alive(village);
-        t_daemon.check_alive(township);
+        v_daemon.check_alive();
+        t_daemon.check_alive();
         (posts_held(township)? >= held_before + posts as u64).then_some(())
     });
     let lingong = t0.elapsed();
-    let (up1, down1) = netns.counters();
+    let (up1, down1) = link_bytes(&netns);
     let (link_up, link_down) = (up1.saturating_sub(up0), down1.saturating_sub(down0));
-    let link_up_packets = netns.up_packets().saturating_sub(pkts0);
+    let link_up_packets = up_packets(&netns).saturating_sub(pkts0);
     println!(
         "  lingong: {:.1} s for {posts} posts ({envelope_bytes} B of envelopes; the link carried \
          {link_up} B up, {link_down} B down)",
@@ -1046,11 +884,11 @@ fn network_figures(posts: usize) -> Result<NetFigures, Skip> {
     }
 
     // Baseline: a plain TCP connection pushing the same bytes through the same link.
-    let (up0, down0) = netns.counters();
-    let pkts0 = netns.up_packets();
+    let (up0, down0) = link_bytes(&netns);
+    let pkts0 = up_packets(&netns);
     let tcp = tcp_baseline(&netns, envelope_bytes);
-    let (up1, down1) = netns.counters();
-    let tcp_up_packets = netns.up_packets().saturating_sub(pkts0);
+    let (up1, down1) = link_bytes(&netns);
+    let tcp_up_packets = up_packets(&netns).saturating_sub(pkts0);
     println!(
         "  plain TCP: {:.1} s for {} B through the same link",
         tcp.as_secs_f64(),
@@ -1092,27 +930,23 @@ impl Drop for Killed {
     }
 }
 
-fn tcp_baseline(netns: &Netns, bytes: u64) -> Duration {
+fn tcp_baseline(netns: &NetnsPair, bytes: u64) -> Duration {
     let me = std::env::current_exe().expect("this binary");
-    let addr = format!("{TOWNSHIP_IP}:5001");
+    let addr = format!("{}:5001", netns.addr_a);
     let role = |ns: &str, role: &str| {
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", ns])
-            .arg(&me)
-            .env("LINGONG_BENCH_ROLE", role)
+        let mut cmd = NetnsPair::exec(ns, &me);
+        cmd.env("LINGONG_BENCH_ROLE", role)
             .env("LINGONG_BENCH_ADDR", &addr)
             .env("LINGONG_BENCH_BYTES", bytes.to_string())
             .stdin(Stdio::null())
             .stdout(Stdio::piped());
         cmd
     };
-    let mut sink = Killed(role(&netns.township, "sink").spawn().expect("sink starts"));
+    let mut sink = Killed(role(&netns.a, "sink").spawn().expect("sink starts"));
     let mut lines = BufReader::new(sink.0.stdout.take().expect("piped")).lines();
     let ready = lines.next().and_then(|l| l.ok()).unwrap_or_default();
     assert_eq!(ready, "ready", "the TCP sink did not start");
-    let source = role(&netns.village, "source")
-        .output()
-        .expect("source runs");
+    let source = role(&netns.b, "source").output().expect("source runs");
     assert!(source.status.success(), "the TCP source failed");
     let out = String::from_utf8_lossy(&source.stdout);
     let ms: f64 = out

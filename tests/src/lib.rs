@@ -11,7 +11,11 @@
 //!   `cert request --out`, `cert issue --request --out`, `cert install`.
 //! - [`carry`]: `bundle export` at one node, `bundle import` at another, for tests that need a
 //!   record on two nodes without starting a network.
-//! - [`poll_until`]: waits for a condition with a deadline.
+//! - [`poll_until`] / [`poll_every`]: wait for a condition with a deadline.
+//! - [`NetnsPair`]: two network namespaces joined by a veth pair, optionally rate-limited, for
+//!   tests and the replication benchmark; [`NetnsPair::create_or_skip`] for tests that skip
+//!   where the machine does not allow it.
+//! - [`Daemon`]: a `lingong run` daemon (optionally inside a namespace), stopped on drop.
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -101,7 +105,18 @@ fn find_or_build() -> PathBuf {
 
 /// Polls `check` every 20 ms until it returns `Some`, or panics naming `what` once `timeout`
 /// has passed.
-pub fn poll_until<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+pub fn poll_until<T>(what: &str, timeout: Duration, check: impl FnMut() -> Option<T>) -> T {
+    poll_every(what, timeout, Duration::from_millis(20), check)
+}
+
+/// [`poll_until`] with another pause between checks (e.g. where every check starts a process
+/// and the machine should stay quiet for a measurement).
+pub fn poll_every<T>(
+    what: &str,
+    timeout: Duration,
+    interval: Duration,
+    mut check: impl FnMut() -> Option<T>,
+) -> T {
     let deadline = Instant::now() + timeout;
     loop {
         if let Some(v) = check() {
@@ -110,7 +125,7 @@ pub fn poll_until<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> O
         if Instant::now() >= deadline {
             panic!("timed out after {timeout:?} waiting for {what}");
         }
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(interval);
     }
 }
 
@@ -283,7 +298,8 @@ pub fn carry(from: &Node, to: &Node) -> Value {
 
 /// A pair of network namespaces joined by a veth pair: two real hosts on one machine, for
 /// tests and benchmarks of what crosses a network. Removed on drop. Needs root and iproute2;
-/// [`NetnsPair::create`] says why it could not be made so callers can skip with a clear line.
+/// [`NetnsPair::create`] says why it could not be made so callers can skip with a clear line
+/// ([`NetnsPair::create_or_skip`] prints it).
 pub struct NetnsPair {
     pub a: String,
     pub b: String,
@@ -312,7 +328,9 @@ fn ip(args: &[&str]) -> Result<(), String> {
 
 impl NetnsPair {
     /// Creates namespaces `<tag><pid>a` and `<tag><pid>b` with 10.<subnet>.0.1 and
-    /// 10.<subnet>.0.2 (the process id keeps two test runs on one machine apart).
+    /// 10.<subnet>.0.2 (the process id keeps two test runs on one machine apart). `tag` may
+    /// have at most 7 characters (interface names are `<tag><pid>va`, 15 at most). Whatever was
+    /// made before a step failed is removed again.
     pub fn create(tag: &str, subnet: u8) -> Result<NetnsPair, String> {
         let tag = format!("{tag}{}", std::process::id() % 1_000_000);
         let pair = NetnsPair {
@@ -325,29 +343,65 @@ impl NetnsPair {
         };
         let _ = ip(&["netns", "del", &pair.a]);
         let _ = ip(&["netns", "del", &pair.b]);
-        ip(&["netns", "add", &pair.a])?;
-        ip(&["netns", "add", &pair.b])?;
+        // On an error `pair` is dropped here, which deletes both namespaces (and with them
+        // the veth pair once it has been moved in).
+        pair.set_up()?;
+        Ok(pair)
+    }
+
+    fn set_up(&self) -> Result<(), String> {
+        ip(&["netns", "add", &self.a])?;
+        ip(&["netns", "add", &self.b])?;
         ip(&[
             "link",
             "add",
-            &pair.dev_a,
+            &self.dev_a,
             "type",
             "veth",
             "peer",
             "name",
-            &pair.dev_b,
+            &self.dev_b,
         ])?;
-        ip(&["link", "set", &pair.dev_a, "netns", &pair.a])?;
-        ip(&["link", "set", &pair.dev_b, "netns", &pair.b])?;
+        ip(&["link", "set", &self.dev_a, "netns", &self.a])?;
+        ip(&["link", "set", &self.dev_b, "netns", &self.b])?;
         for (ns, dev, addr) in [
-            (&pair.a, &pair.dev_a, &pair.addr_a),
-            (&pair.b, &pair.dev_b, &pair.addr_b),
+            (&self.a, &self.dev_a, &self.addr_a),
+            (&self.b, &self.dev_b, &self.addr_b),
         ] {
             ip(&["-n", ns, "addr", "add", &format!("{addr}/24"), "dev", dev])?;
             ip(&["-n", ns, "link", "set", dev, "up"])?;
             ip(&["-n", ns, "link", "set", "lo", "up"])?;
         }
+        Ok(())
+    }
+
+    /// [`NetnsPair::create`], then [`NetnsPair::shape`] to `rate`.
+    pub fn create_shaped(tag: &str, subnet: u8, rate: &str) -> Result<NetnsPair, String> {
+        let pair = NetnsPair::create(tag, subnet)?;
+        pair.shape(rate)?;
         Ok(pair)
+    }
+
+    /// For tests that need namespaces: [`NetnsPair::create`] (shaped to `rate` when given, see
+    /// [`NetnsPair::create_shaped`]), or, where this machine does not allow it, a `skipped: …`
+    /// line on stderr saying why and `None`, so the test can pass without checking anything
+    /// else.
+    pub fn create_or_skip(tag: &str, subnet: u8, rate: Option<&str>) -> Option<NetnsPair> {
+        let made = match rate {
+            Some(rate) => NetnsPair::create_shaped(tag, subnet, rate),
+            None => NetnsPair::create(tag, subnet),
+        };
+        match made {
+            Ok(pair) => Some(pair),
+            Err(why) => {
+                let (what, needs) = match rate {
+                    Some(_) => ("shaped network namespaces", "root, iproute2 and tc"),
+                    None => ("network namespaces", "root and iproute2"),
+                };
+                eprintln!("skipped: this machine cannot make {what} ({why}); needs {needs}");
+                None
+            }
+        }
     }
 
     /// Limits both directions with a token bucket (`tc … tbf`), e.g. `"50kbit"`.
@@ -370,6 +424,18 @@ impl NetnsPair {
         Ok(())
     }
 
+    /// Bytes and packets sent so far a → b: the counters of the qdisc on `dev_a`
+    /// (`tc -s qdisc show`: `Sent N bytes M pkt`, TCP/IP headers included); zeros where tc
+    /// cannot say.
+    pub fn sent_from_a(&self) -> (u64, u64) {
+        qdisc_sent(&self.a, &self.dev_a)
+    }
+
+    /// Bytes and packets sent so far b → a (see [`NetnsPair::sent_from_a`]).
+    pub fn sent_from_b(&self) -> (u64, u64) {
+        qdisc_sent(&self.b, &self.dev_b)
+    }
+
     /// Takes the link down (`up == false`) or brings it back up, from side `a`.
     pub fn set_link(&self, up: bool) -> Result<(), String> {
         ip(&[
@@ -390,6 +456,21 @@ impl NetnsPair {
     }
 }
 
+/// Bytes and packets the root qdisc of `dev` in namespace `ns` has sent so far.
+fn qdisc_sent(ns: &str, dev: &str) -> (u64, u64) {
+    let out = NetnsPair::exec(ns, Path::new("tc"))
+        .args(["-s", "qdisc", "show", "dev", dev])
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .map(|out| String::from_utf8_lossy(&out.stdout).into_owned())
+        .unwrap_or_default();
+    let mut words = out.split_whitespace().skip_while(|w| *w != "Sent").skip(1);
+    let bytes = words.next().and_then(|w| w.parse().ok()).unwrap_or(0);
+    let packets = words.nth(1).and_then(|w| w.parse().ok()).unwrap_or(0);
+    (bytes, packets)
+}
+
 impl Drop for NetnsPair {
     fn drop(&mut self) {
         let _ = ip(&["netns", "del", &self.a]);
@@ -401,6 +482,9 @@ impl Drop for NetnsPair {
 /// cores, a debug build).
 pub const DAEMON_START_DEADLINE: Duration = Duration::from_secs(120);
 
+/// How long a daemon may take to exit after SIGTERM before it is killed.
+pub const DAEMON_STOP_GRACE: Duration = Duration::from_secs(15);
+
 /// A free TCP port on 127.0.0.1 (the OS picks it; there is a small window before it is used).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -410,56 +494,66 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// A running `lingong run` for one node, optionally inside a network namespace. Stopped with
-/// SIGTERM on drop; [`Daemon::kill9`] kills it without warning.
+/// A running `lingong run` for one node, optionally inside a network namespace, its stderr
+/// appended to `daemon.log` in the node's home. Stopped with SIGTERM on drop
+/// ([`Daemon::stop`]); [`Daemon::kill9`] kills it without warning.
 pub struct Daemon {
     pub node: Node,
     pub listen: String,
     pub netns: Option<String>,
     /// Look for peers with mDNS.
     pub mdns: bool,
+    /// The daemon's `LINGONG_LOG` filter.
+    pub log_filter: String,
     child: Option<Child>,
 }
 
 impl Daemon {
+    /// A daemon for `node` listening on `listen`, inside `netns` if given, syncing every
+    /// second, no mDNS, logging at `info`; not started yet (see [`Daemon::restart`] and
+    /// [`Daemon::launch`]).
+    pub fn new(node: &Node, listen: &str, netns: Option<&str>) -> Daemon {
+        Daemon {
+            node: node.clone(),
+            listen: listen.to_string(),
+            netns: netns.map(String::from),
+            mdns: false,
+            log_filter: "info".into(),
+            child: None,
+        }
+    }
+
     /// Starts the node's daemon listening on 127.0.0.1:`port`, syncing every second, no mDNS.
     pub fn start(node: &Node, port: u16) -> Daemon {
         Daemon::start_at(node, &format!("/ip4/127.0.0.1/tcp/{port}"), None)
     }
 
-    /// Starts the node's daemon listening on `listen`, inside `netns` if given.
+    /// Starts the node's daemon listening on `listen`, inside `netns` if given, and waits until
+    /// it answers.
     pub fn start_at(node: &Node, listen: &str, netns: Option<&str>) -> Daemon {
-        let mut d = Daemon {
-            node: node.clone(),
-            listen: listen.to_string(),
-            netns: netns.map(String::from),
-            mdns: false,
-            child: None,
-        };
+        let mut d = Daemon::new(node, listen, netns);
         d.restart();
         d
     }
 
     /// Like [`Daemon::start_at`], with mDNS on: the node finds peers on its LAN by itself.
     pub fn start_discoverable(node: &Node, listen: &str, netns: Option<&str>) -> Daemon {
-        let mut d = Daemon {
-            node: node.clone(),
-            listen: listen.to_string(),
-            netns: netns.map(String::from),
-            mdns: true,
-            child: None,
-        };
+        let mut d = Daemon::new(node, listen, netns);
+        d.mdns = true;
         d.restart();
         d
     }
 
-    /// Starts the daemon again (after [`Daemon::kill9`]) and waits until it answers.
-    pub fn restart(&mut self) {
-        let log_path = self.node.home.join("daemon.log");
+    /// Starts the daemon process (stopping it first if it runs) and returns at once, without
+    /// waiting for it to answer. Until its control socket is bound, a command at the node opens
+    /// the store itself and waits for the daemon's lock, so callers that must not disturb the
+    /// start wait for `daemon.sock` instead.
+    pub fn launch(&mut self) {
+        self.stop();
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(&log_path)
+            .open(self.node.home.join("daemon.log"))
             .expect("log file");
         let mut cmd = match &self.netns {
             Some(ns) => NetnsPair::exec(ns, &lingong_bin()),
@@ -470,29 +564,71 @@ impl Daemon {
             .args(["run", "--listen", &self.listen, "--sync-interval", "1"])
             .args(if self.mdns { None } else { Some("--no-mdns") })
             .env("LANG", "en_US.UTF-8")
-            .env("LINGONG_LOG", "info")
+            .env_remove("LINGONG_HOME")
+            .env("LINGONG_LOG", &self.log_filter)
+            .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);
-        let mut child = cmd.spawn().expect("the daemon starts");
-        let node = self.node.clone();
+        self.child = Some(cmd.spawn().expect("the daemon starts"));
+    }
+
+    /// Starts the daemon (again, e.g. after [`Daemon::kill9`]) and waits until it answers.
+    pub fn restart(&mut self) {
+        self.launch();
         poll_until(
             "the daemon to answer on its control socket",
             DAEMON_START_DEADLINE,
             || {
-                if let Ok(Some(status)) = child.try_wait() {
-                    panic!(
-                        "the daemon of {} exited with {status}:\n{}",
-                        node.home.display(),
-                        std::fs::read_to_string(&log_path).unwrap_or_default()
-                    );
-                }
-                let out = node.command().args(["--json", "status"]).output().ok()?;
+                self.check_alive();
+                let out = self
+                    .node
+                    .command()
+                    .args(["--json", "status"])
+                    .output()
+                    .ok()?;
                 let v: Value = serde_json::from_slice(&out.stdout).ok()?;
                 (v["daemon"] == true).then_some(())
             },
         );
-        self.child = Some(child);
+    }
+
+    /// Panics with the daemon's log if it was started and has exited.
+    pub fn check_alive(&mut self) {
+        if let Some(child) = self.child.as_mut()
+            && let Ok(Some(status)) = child.try_wait()
+        {
+            panic!(
+                "the daemon of {} exited with {status}:\n{}",
+                self.node.home.display(),
+                std::fs::read_to_string(self.node.home.join("daemon.log")).unwrap_or_default()
+            );
+        }
+    }
+
+    /// SIGTERM, so the daemon can flush and remove its socket; SIGKILL if it has not exited
+    /// after [`DAEMON_STOP_GRACE`]. Nothing when it does not run.
+    pub fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        // `ip netns exec` passes signals on to the daemon it runs.
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
+        let deadline = Instant::now() + DAEMON_STOP_GRACE;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
     }
 
     /// SIGKILL: no chance to flush or clean up.
@@ -507,22 +643,6 @@ impl Daemon {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
-        let Some(mut child) = self.child.take() else {
-            return;
-        };
-        // `ip netns exec` passes signals on to the daemon it runs.
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(child.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
+        self.stop();
     }
 }

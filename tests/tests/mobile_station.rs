@@ -12,14 +12,8 @@ use std::time::Duration;
 
 #[test]
 fn a_mobile_station_finds_a_township_by_mdns_and_syncs_with_it() {
-    let pair = match NetnsPair::create("lgmb", 92) {
-        Ok(p) => p,
-        Err(why) => {
-            eprintln!(
-                "skipped: this machine cannot make network namespaces ({why}); needs root and iproute2"
-            );
-            return;
-        }
+    let Some(pair) = NetnsPair::create_or_skip("lgmb", 92, None) else {
+        return;
     };
     let dir = tempfile::tempdir().expect("tempdir");
     let chain = init_chain(dir.path());

@@ -14,14 +14,8 @@ use std::time::Duration;
 
 #[test]
 fn posts_cross_a_slow_link_that_is_down_half_of_the_time() {
-    let pair = match NetnsPair::create("lgwl", 91).and_then(|p| p.shape("50kbit").map(|_| p)) {
-        Ok(p) => p,
-        Err(why) => {
-            eprintln!(
-                "skipped: this machine cannot make shaped network namespaces ({why}); needs root, iproute2 and tc"
-            );
-            return;
-        }
+    let Some(pair) = NetnsPair::create_or_skip("lgwl", 91, Some("50kbit")) else {
+        return;
     };
     let dir = tempfile::tempdir().expect("tempdir");
     let nodes = init_chain(dir.path());
