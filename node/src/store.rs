@@ -10,7 +10,8 @@
 //! - `s` short id(16) → creator(32) serial(8): lookup by the id users type
 //! - `a` key(32) → author (chain bytes, highest sequence number, envelope count)
 //! - `v` key(32) → revocation in force
-//! - `x` counter(8) → evidence of misbehaviour (forks)
+//! - `x` author(32) seq(8) sha256(the other envelope's header)(32) → evidence of misbehaviour
+//!   (forks): a peer re-sending the same fork every session rewrites one row, not a new one
 //! - `P` record short id(16) → a worker's clear ID number: local only, never replicated
 //! - `H` id hash(32) → worker record short id: de-duplication of registrations
 //!
@@ -18,6 +19,7 @@
 //! `flush`, so after a kill -9 every change reported as accepted is on disk and no change is
 //! half-applied.
 
+use lingong_protocol::canon::sha256;
 use lingong_protocol::cert::CertChain;
 use lingong_protocol::envelope::{Envelope, EnvelopeId};
 use lingong_protocol::keys::PublicKey;
@@ -307,9 +309,9 @@ impl Store for SledStore {
                     );
                 }
                 Op::PutEvidence(e) => {
-                    let n = self.db.generate_id().map_err(err)?;
+                    let other = sha256(e.envelopes.last().map_or(&[][..], Vec::as_slice));
                     b.insert(
-                        key(b'x', &[&n.to_be_bytes()]),
+                        key(b'x', &[&e.author.0, &e.seq.to_be_bytes(), &other]),
                         postcard::to_allocvec(&e).map_err(err)?,
                     );
                 }
@@ -318,5 +320,39 @@ impl Store for SledStore {
         self.tree.apply_batch(b).map_err(err)?;
         self.db.flush().map_err(err)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lingong_protocol::keys::NodeKey;
+
+    fn fork(author: PublicKey, seq: u64, other: &[u8]) -> Op {
+        Op::PutEvidence(Evidence {
+            kind: "fork".into(),
+            author,
+            seq,
+            envelopes: vec![b"held".to_vec(), other.to_vec()],
+            detail: format!("two envelopes signed with sequence number {seq}"),
+        })
+    }
+
+    #[test]
+    fn the_same_fork_received_again_is_recorded_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SledStore::open(dir.path()).unwrap();
+        let author = NodeKey::from_seed([9; 32]).public();
+        for _ in 0..3 {
+            let mut batch = Batch::default();
+            batch.ops.push(fork(author, 4, b"other branch"));
+            store.commit(batch).unwrap();
+        }
+        assert_eq!(store.evidence().unwrap().len(), 1);
+        let mut batch = Batch::default();
+        batch.ops.push(fork(author, 4, b"a third branch"));
+        batch.ops.push(fork(author, 5, b"other branch"));
+        store.commit(batch).unwrap();
+        assert_eq!(store.evidence().unwrap().len(), 3);
     }
 }

@@ -576,6 +576,13 @@ impl Daemon {
     /// Starts the daemon (again, e.g. after [`Daemon::kill9`]) and waits until it answers.
     pub fn restart(&mut self) {
         self.launch();
+        // Until the control socket is bound, `status` would open the store itself and wait for
+        // the daemon's lock: wait for the socket first.
+        let socket = self.node.home.join("daemon.sock");
+        poll_until("the daemon to bind its control socket", DAEMON_START_DEADLINE, || {
+            self.check_alive();
+            socket.exists().then_some(())
+        });
         poll_until(
             "the daemon to answer on its control socket",
             DAEMON_START_DEADLINE,
