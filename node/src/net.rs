@@ -42,7 +42,8 @@ const SESSION_IDLE: Duration = Duration::from_secs(900);
 /// link that drops loses at most one frame's worth of work, and so the stream of a concurrent
 /// session in the other direction can still be negotiated within libp2p's fixed 10 s
 /// substream upgrade timeout (request-response 0.30 does not let us raise that one).
-const FRAME_ENVELOPE_BYTES: usize = 32 * 1024;
+/// (The protocol's default, which the simulator models too.)
+const FRAME_ENVELOPE_BYTES: usize = lingong_protocol::sync::DEFAULT_FRAME_ENVELOPE_BYTES;
 
 /// Reads one frame: a 4-byte big-endian length, then that many bytes; refuses lengths above
 /// `limit` before allocating.

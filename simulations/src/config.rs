@@ -46,8 +46,14 @@ pub struct RunConfig {
     pub villages_share: f64,
     /// Longest convergence phase (all links up, no faults, no workload) before giving up.
     pub converge_max_days: f64,
-    /// Envelope bytes per sync frame; the node uses 64 KiB (node/src/net.rs).
+    /// Envelope bytes per sync frame; by default what the node uses
+    /// (`lingong_protocol::sync::DEFAULT_FRAME_ENVELOPE_BYTES`, 32 KiB).
     pub frame_envelope_bytes: usize,
+    /// Links whose lower end is at most this deep keep the item sets their two ends share
+    /// between sessions (2: city and county links; 0: every session builds its sets from the
+    /// holdings, the baseline of `cargo bench -p lingong-sim`). The run is the same either
+    /// way; only speed and memory differ.
+    pub keep_sets_max_depth: u8,
     /// Retry delay after a session that left changes deferred (author or record not yet known,
     /// timestamp ahead of the receiver's clock).
     pub retry_s: f64,
@@ -66,7 +72,8 @@ impl Default for RunConfig {
             only: String::new(),
             villages_share: 1.0,
             converge_max_days: 5.0,
-            frame_envelope_bytes: 64 * 1024,
+            frame_envelope_bytes: lingong_protocol::sync::DEFAULT_FRAME_ENVELOPE_BYTES,
+            keep_sets_max_depth: 2,
             retry_s: 600.0,
             automerge_payloads: true,
             progress: true,

@@ -154,13 +154,6 @@ struct Link {
     kept: Option<Box<KeptSets>>,
 }
 
-/// Links whose lower end is at most this deep (cities and counties) keep the item sets their
-/// ends share between sessions, fed with what each end accepts: those sets are the large ones
-/// (the province's holds every change of the run) and their sessions the most frequent. The
-/// 19,474 township and village links build theirs at each session start instead: their sets
-/// are small, and keeping two per link would cost gigabytes over a simulated month.
-const KEEP_SETS_MAX_DEPTH: u8 = 2;
-
 /// The item sets a link's two ends share with each other, as of the last session start, and
 /// the envelopes each end has accepted since (inserted at the next session start: a running
 /// session reconciles over the set it started with, as on a node).
@@ -1202,8 +1195,14 @@ impl Sim {
     }
 
     /// The sets the two ends of `link` share with each other now (child's first): kept and
-    /// brought up to date on links near the top ([`KEEP_SETS_MAX_DEPTH`]), built afresh below.
-    /// Either way the same set [`Session::new`] would build from the end's holdings.
+    /// brought up to date on links near the top, built afresh below. Either way the same set
+    /// [`Session::new`] would build from the end's holdings.
+    ///
+    /// By default (`run.keep_sets_max_depth` = 2) city and county links keep theirs: those sets
+    /// are the large ones (the province's holds every change of the run) and their sessions
+    /// the most frequent. The 19,474 township and village links build theirs at each session
+    /// start: their sets are small, and keeping two per link would cost gigabytes over a
+    /// simulated month.
     fn shared_sets(&mut self, link: u32) -> (Arc<SharedSet>, Arc<SharedSet>) {
         let child = &self.nodes[link as usize];
         let parent = &self.nodes[child.parent.expect("a link has a parent") as usize];
@@ -1212,7 +1211,7 @@ impl Sim {
         let build = |held: &Holdings, me: &Scope, peer: &Scope| {
             SharedSet::build_keyed(me, peer, held.iter().map(|(i, p)| arena.item(i, p)))
         };
-        if child.level.depth() > KEEP_SETS_MAX_DEPTH {
+        if child.level.depth() > self.scenario.run.keep_sets_max_depth {
             return (
                 Arc::new(build(&child.held, &cs, &ps)),
                 Arc::new(build(&parent.held, &ps, &cs)),

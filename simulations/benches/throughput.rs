@@ -1,0 +1,65 @@
+//! Simulator throughput: one city-sized run with the shared sets of city and county links kept
+//! between sessions (the default), against the baseline of every session building its sets
+//! from the holdings, measured in the same process. The two runs must be the same run (equal
+//! trace hashes); only the speed differs.
+//!
+//! `cargo bench -p lingong-sim --bench throughput` (release build; ≈ 3–5 minutes on a 2-core
+//! machine). Environment: `LINGONG_BENCH_ONLY` (region, default 5226 黔东南州),
+//! `LINGONG_BENCH_DAYS` (default 5), `LINGONG_BENCH_VILLAGES` (share kept, default 0.5).
+
+use lingong_sim::{Outcome, Scenario};
+use std::time::Instant;
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn scenario(keep_sets_max_depth: u8) -> Scenario {
+    let mut s = Scenario::builtin("guizhou").expect("the built-in scenario");
+    s.run.only = env_or("LINGONG_BENCH_ONLY", "5226".to_string());
+    s.run.days = env_or("LINGONG_BENCH_DAYS", 5.0);
+    s.run.villages_share = env_or("LINGONG_BENCH_VILLAGES", 0.5);
+    s.run.seed = 1;
+    s.run.progress = false;
+    s.run.keep_sets_max_depth = keep_sets_max_depth;
+    s
+}
+
+fn measure(label: &str, keep_sets_max_depth: u8) -> (Outcome, f64) {
+    let start = Instant::now();
+    let outcome = lingong_sim::run(scenario(keep_sets_max_depth)).expect("the scenario runs");
+    let wall = start.elapsed().as_secs_f64();
+    assert!(
+        outcome.failures.is_empty(),
+        "{label}: the run failed: {:?}",
+        outcome.failures
+    );
+    let rate = outcome.stats.events as f64 / wall;
+    println!(
+        "{label:<44} {:>10} events  {wall:>7.1} s  {rate:>9.0} events/s",
+        outcome.stats.events
+    );
+    (outcome, rate)
+}
+
+fn main() {
+    let s = scenario(2);
+    println!(
+        "lingong-sim throughput: scenario guizhou, region {}, {} days, {} of the villages, seed 1",
+        s.run.only, s.run.days, s.run.villages_share
+    );
+    let (base, base_rate) = measure("baseline: every session builds its sets", 0);
+    let (kept, kept_rate) = measure("kept sets on city and county links", 2);
+    assert_eq!(
+        base.trace_hash, kept.trace_hash,
+        "keeping sets must not change the run"
+    );
+    println!("ratio (kept / baseline events per second): {:.2}", kept_rate / base_rate);
+    println!(
+        "peak memory of this process after both runs: {} MB",
+        lingong_sim::report::peak_memory_bytes() / 1_000_000
+    );
+}
