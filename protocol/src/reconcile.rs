@@ -215,7 +215,7 @@ impl ItemSet {
         // A node's holdings come roughly in arrival order, which is nearly timestamp order:
         // the stable sort merges the runs already there in close to linear time.
         if !keyed.is_sorted_by(|a, b| a.0 < b.0) {
-            keyed.sort_by(|a, b| a.0.cmp(&b.0));
+            keyed.sort_by_key(|entry| entry.0);
         }
         keyed.dedup_by(|a, b| a.0 == b.0);
         let mut items = Vec::with_capacity(keyed.len());
