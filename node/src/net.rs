@@ -244,6 +244,9 @@ enum Outbound {
 struct PeerState {
     addrs: Vec<Multiaddr>,
     configured: bool,
+    /// Addresses found by mDNS and not yet expired: redialed with backoff like a configured
+    /// peer (mDNS reports a peer once per TTL, so a failed first dial must not be the last).
+    discovered: Vec<Multiaddr>,
     connected: bool,
     scope: Option<Scope>,
     last_sync_ms: Option<i64>,
@@ -260,6 +263,7 @@ impl PeerState {
         PeerState {
             addrs: Vec::new(),
             configured,
+            discovered: Vec::new(),
             connected: false,
             scope: None,
             last_sync_ms: None,
@@ -503,7 +507,7 @@ impl Network {
                 });
                 (
                     p.connected,
-                    p.configured && !p.connected && p.next_dial <= now,
+                    (p.configured || !p.discovered.is_empty()) && !p.connected && p.next_dial <= now,
                     due_sync,
                     stuck,
                 )
@@ -702,8 +706,23 @@ impl Network {
                     if !state.addrs.contains(&addr) {
                         state.addrs.push(addr.clone());
                     }
+                    if !state.discovered.contains(&addr) {
+                        state.discovered.push(addr);
+                    }
                     if !state.connected {
-                        let _ = self.swarm.dial(addr);
+                        // A new sighting is worth a dial now, whatever the backoff says.
+                        state.next_dial = Instant::now();
+                        self.dial(peer);
+                    }
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Expired(gone))) => {
+                for (peer, addr) in gone {
+                    if let Some(state) = self.peers.get_mut(&peer) {
+                        state.discovered.retain(|a| *a != addr);
+                        if !state.configured {
+                            state.addrs.retain(|a| *a != addr);
+                        }
                     }
                 }
             }

@@ -651,5 +651,18 @@ impl Daemon {
 impl Drop for Daemon {
     fn drop(&mut self) {
         self.stop();
+        // A failing test (a poll that timed out, most often) shows what the daemon said: its
+        // home, and with it the log, is removed when the test unwinds.
+        if std::thread::panicking() {
+            let log = std::fs::read_to_string(self.node.home.join("daemon.log")).unwrap_or_default();
+            let lines: Vec<&str> = log.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(40)..];
+            eprintln!(
+                "--- last {} lines of the daemon log of {} ---\n{}",
+                tail.len(),
+                self.node.home.display(),
+                tail.join("\n")
+            );
+        }
     }
 }
