@@ -3,8 +3,8 @@
 //! from the holdings, measured in the same process. The two runs must be the same run (equal
 //! trace hashes); only the speed differs.
 //!
-//! `cargo bench -p lingong-sim --bench throughput` (release build; ≈ 3–5 minutes on a 2-core
-//! machine). Environment: `LINGONG_BENCH_ONLY` (region, default 5226 黔东南州),
+//! `cargo bench -p lingong-sim --bench throughput` (release build; four runs, ≈ 3–6 minutes on
+//! a 2-core machine). Environment: `LINGONG_BENCH_ONLY` (region, default 5226 黔东南州),
 //! `LINGONG_BENCH_DAYS` (default 5), `LINGONG_BENCH_VILLAGES` (share kept, default 0.5).
 
 use lingong_sim::{Outcome, Scenario};
@@ -51,13 +51,33 @@ fn main() {
         "lingong-sim throughput: scenario guizhou, region {}, {} days, {} of the villages, seed 1",
         s.run.only, s.run.days, s.run.villages_share
     );
-    let (base, base_rate) = measure("baseline: every session builds its sets", 0);
-    let (kept, kept_rate) = measure("kept sets on city and county links", 2);
-    assert_eq!(
-        base.trace_hash, kept.trace_hash,
+    // Two rounds, alternating, best of each: the second run in a process starts from another
+    // heap, and a shared machine is noisy.
+    let mut best = [0f64; 2];
+    let mut hashes = Vec::new();
+    for _ in 0..2 {
+        for (i, (label, depth)) in [
+            ("baseline: every session builds its sets", 0),
+            ("kept sets on city and county links", 2),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let (outcome, rate) = measure(label, depth);
+            best[i] = best[i].max(rate);
+            hashes.push(outcome.trace_hash);
+        }
+    }
+    assert!(
+        hashes.windows(2).all(|w| w[0] == w[1]),
         "keeping sets must not change the run"
     );
-    println!("ratio (kept / baseline events per second): {:.2}", kept_rate / base_rate);
+    println!(
+        "best events/s: baseline {:.0}, kept {:.0}; ratio (kept / baseline): {:.2}",
+        best[0],
+        best[1],
+        best[1] / best[0]
+    );
     println!(
         "peak memory of this process after both runs: {} MB",
         lingong_sim::report::peak_memory_bytes() / 1_000_000
