@@ -4,7 +4,7 @@
 //! trace hashes); only the speed differs.
 //!
 //! `cargo bench -p lingong-sim --bench throughput` (release build; four runs, ≈ 3–6 minutes on
-//! a 2-core machine). Environment: `LINGONG_BENCH_ONLY` (region, default 5226 黔东南州),
+//! a 2-core machine). Environment: `LINGONG_BENCH_ONLY` (region, default 5226 黔东南州; empty for the whole province),
 //! `LINGONG_BENCH_DAYS` (default 5), `LINGONG_BENCH_VILLAGES` (share kept, default 0.5).
 
 use lingong_sim::{Outcome, Scenario};
@@ -49,7 +49,9 @@ fn main() {
     let s = scenario(2);
     println!(
         "lingong-sim throughput: scenario guizhou, region {}, {} days, {} of the villages, seed 1",
-        s.run.only, s.run.days, s.run.villages_share
+        if s.run.only.is_empty() { "52 (the whole province)" } else { &s.run.only },
+        s.run.days,
+        s.run.villages_share
     );
     // Two rounds, alternating, best of each: the second run in a process starts from another
     // heap, and a shared machine is noisy.
