@@ -507,7 +507,9 @@ impl Network {
                 });
                 (
                     p.connected,
-                    (p.configured || !p.discovered.is_empty()) && !p.connected && p.next_dial <= now,
+                    (p.configured || !p.discovered.is_empty())
+                        && !p.connected
+                        && p.next_dial <= now,
                     due_sync,
                     stuck,
                 )

@@ -224,7 +224,11 @@ impl ItemSet {
         let mut acc = 0u128;
         prefix.push(acc);
         for (item, key) in keyed {
-            debug_assert_eq!(key, item_key(&item.id), "a caller-supplied item key is wrong");
+            debug_assert_eq!(
+                key,
+                item_key(&item.id),
+                "a caller-supplied item key is wrong"
+            );
             let key = u128::from_le_bytes(key);
             acc = acc.wrapping_add(key);
             items.push(item);
@@ -242,7 +246,11 @@ impl ItemSet {
     /// Costs O(items after it): new changes carry recent timestamps, so a set kept for a peer
     /// and fed the changes a node accepts grows at its end. `key` is `item_key(&item.id)`.
     pub fn insert_keyed(&mut self, item: Item, key: ItemKey) -> bool {
-        debug_assert_eq!(key, item_key(&item.id), "a caller-supplied item key is wrong");
+        debug_assert_eq!(
+            key,
+            item_key(&item.id),
+            "a caller-supplied item key is wrong"
+        );
         let Err(at) = self.items.binary_search(&item) else {
             return false;
         };

@@ -55,9 +55,9 @@ impl Scope {
         match kind {
             // `reach` is the revoked node's home area (checked at accept): the revocation goes
             // wherever that node's certificate and records can go, plus the revoker's ancestors.
-            RecordKind::Revocation => full_if(
-                above || reach.contains(&self.region) || self.region.contains(reach),
-            ),
+            RecordKind::Revocation => {
+                full_if(above || reach.contains(&self.region) || self.region.contains(reach))
+            }
             RecordKind::Certificate | RecordKind::Directory => {
                 full_if(above || home_area(region).contains(&self.region))
             }

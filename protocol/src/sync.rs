@@ -586,7 +586,14 @@ mod tests {
             h.publish(&mut t, &code(r), T0);
         }
         post(&mut h, &mut t, "522622", "522622", "county post", T0 + 1000);
-        post(&mut h, &mut t, "522622102", "522622102", "other township", T0 + 2000);
+        post(
+            &mut h,
+            &mut t,
+            "522622102",
+            "522622102",
+            "other township",
+            T0 + 2000,
+        );
         let (me, peer) = (Scope::new(code("522622")), Scope::new(code("522622101")));
         let items = t.items().unwrap();
         let built = SharedSet::build(&me, &peer, &items);
@@ -604,10 +611,16 @@ mod tests {
             assert!(!kept.insert_keyed(&me, &peer, m, key));
         }
         assert_eq!(kept.set, built.set);
-        assert!(built.len() < items.len(), "the other township's post is not shared");
+        assert!(
+            built.len() < items.len(),
+            "the other township's post is not shared"
+        );
         for (id, shared) in &built.info {
             let k = kept.get(id).expect("the kept set knows every shared item");
-            assert_eq!((k.priority, k.timestamp_ms, k.want), (shared.priority, shared.timestamp_ms, shared.want));
+            assert_eq!(
+                (k.priority, k.timestamp_ms, k.want),
+                (shared.priority, shared.timestamp_ms, shared.want)
+            );
         }
     }
 

@@ -141,7 +141,10 @@ fn a_revocation_is_accepted_before_the_revoked_nodes_certificate_arrives() {
     for m in [&net.province, &net.city, &net.county] {
         net.publish(&mut elsewhere, m, NOW_MS - 3_600_000);
     }
-    assert_eq!(net.receive(&mut elsewhere, &env, NOW_MS + 1), Ok(Accepted::New));
+    assert_eq!(
+        net.receive(&mut elsewhere, &env, NOW_MS + 1),
+        Ok(Accepted::New)
+    );
     let in_force = elsewhere.revocation(&net.village.public()).unwrap();
     assert_eq!(in_force.map(|r| r.by), Some(net.county.public()));
 }

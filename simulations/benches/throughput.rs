@@ -49,7 +49,11 @@ fn main() {
     let s = scenario(2);
     println!(
         "lingong-sim throughput: scenario guizhou, region {}, {} days, {} of the villages, seed 1",
-        if s.run.only.is_empty() { "52 (the whole province)" } else { &s.run.only },
+        if s.run.only.is_empty() {
+            "52 (the whole province)"
+        } else {
+            &s.run.only
+        },
         s.run.days,
         s.run.villages_share
     );

@@ -34,11 +34,11 @@ use lingong_protocol::region::{Level, RegionCode};
 use lingong_protocol::scope::{Scope, Want, home_area};
 use lingong_protocol::store::{NO_PREV, Staged, Store};
 use lingong_protocol::sync::{Frame, Session, SharedSet, SyncConfig, frame_is_empty};
-use std::sync::Arc;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
+use std::sync::Arc;
 
 /// Wall-clock time of the run's start: 2024-01-01T00:00:00Z, inside the fixture certificates'
 /// validity.

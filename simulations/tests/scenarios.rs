@@ -101,7 +101,10 @@ fn a_revocation_in_one_county_of_a_city_converges_across_the_city() {
     let o = run(s);
     assert_safe_and_converged(&o);
     assert!(o.stats.revocations > 0, "no revocation was issued");
-    assert_eq!(o.node_count_by_level[2], 16, "the city's sixteen counties ran");
+    assert_eq!(
+        o.node_count_by_level[2], 16,
+        "the city's sixteen counties ran"
+    );
 }
 
 #[test]

@@ -579,10 +579,14 @@ impl Daemon {
         // Until the control socket is bound, `status` would open the store itself and wait for
         // the daemon's lock: wait for the socket first.
         let socket = self.node.home.join("daemon.sock");
-        poll_until("the daemon to bind its control socket", DAEMON_START_DEADLINE, || {
-            self.check_alive();
-            socket.exists().then_some(())
-        });
+        poll_until(
+            "the daemon to bind its control socket",
+            DAEMON_START_DEADLINE,
+            || {
+                self.check_alive();
+                socket.exists().then_some(())
+            },
+        );
         poll_until(
             "the daemon to answer on its control socket",
             DAEMON_START_DEADLINE,
@@ -654,7 +658,8 @@ impl Drop for Daemon {
         // A failing test (a poll that timed out, most often) shows what the daemon said: its
         // home, and with it the log, is removed when the test unwinds.
         if std::thread::panicking() {
-            let log = std::fs::read_to_string(self.node.home.join("daemon.log")).unwrap_or_default();
+            let log =
+                std::fs::read_to_string(self.node.home.join("daemon.log")).unwrap_or_default();
             let lines: Vec<&str> = log.lines().collect();
             let tail = &lines[lines.len().saturating_sub(40)..];
             eprintln!(
