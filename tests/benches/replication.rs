@@ -818,22 +818,11 @@ fn network_figures(posts: usize) -> Result<NetFigures, Skip> {
         .collect();
     println!("  recording {posts} posts with 1 KB descriptions at the offline village …");
     for i in 0..posts {
-        village.json(&[
-            "post",
-            "create",
-            "--title",
+        village.create_post(
             &format!("基准测试岗位 {i}"),
-            "--occupation",
-            "4-10-01-06",
-            "--wage",
-            "150",
-            "--unit",
-            "day",
-            "--headcount",
-            "2",
-            "--description",
-            &description(i),
-        ]);
+            None,
+            &["--description", &description(i)],
+        );
     }
     let new: Vec<(EnvelopeId, usize)> = held_envelopes(village, &dir.path().join("after.bundle"))
         .into_iter()

@@ -179,6 +179,31 @@ impl Node {
     }
 
     /// Runs `lingong --home HOME --json ARGS…`, asserts exit status 0 and parses stdout.
+    /// `post create` of a standard post (occupation 4-10-01-06, 150 yuan a day, two
+    /// workers) titled `title`, advertised in `reach` (the node's own area when `None`), with
+    /// `more` flags after (e.g. `--description`); returns the new post's id.
+    pub fn create_post(&self, title: &str, reach: Option<&str>, more: &[&str]) -> String {
+        let mut args = vec![
+            "post",
+            "create",
+            "--title",
+            title,
+            "--occupation",
+            "4-10-01-06",
+            "--wage",
+            "150",
+            "--unit",
+            "day",
+            "--headcount",
+            "2",
+        ];
+        if let Some(r) = reach {
+            args.extend(["--reach", r]);
+        }
+        args.extend_from_slice(more);
+        self.json(&args)["id"].as_str().expect("id").to_string()
+    }
+
     pub fn json(&self, args: &[&str]) -> Value {
         let out = self
             .command()

@@ -23,22 +23,7 @@ fn a_mobile_station_finds_a_township_by_mdns_and_syncs_with_it() {
     certify(Some(city), &mobile);
     // Both need the county's certificate record to verify each other's posts' authors; the
     // township already knows its own chain. A post at the township for the whole county:
-    township.json(&[
-        "post",
-        "create",
-        "--title",
-        "乡镇驿站的采茶工",
-        "--occupation",
-        "4-10-01-06",
-        "--wage",
-        "150",
-        "--unit",
-        "day",
-        "--headcount",
-        "4",
-        "--reach",
-        "522622",
-    ]);
+    township.create_post("乡镇驿站的采茶工", Some("522622"), &[]);
     mobile.json(&[
         "post",
         "create",

@@ -15,7 +15,6 @@ const DEADLINE: Duration = Duration::from_secs(120);
 trait NodeExt {
     fn node_id_offline(&self) -> String;
     fn post_titles(&self) -> BTreeSet<String>;
-    fn post(&self, title: &str, reach: Option<&str>) -> String;
 }
 
 impl NodeExt for Node {
@@ -33,26 +32,6 @@ impl NodeExt for Node {
             .iter()
             .map(|p| p["title"].as_str().unwrap_or_default().to_string())
             .collect()
-    }
-    fn post(&self, title: &str, reach: Option<&str>) -> String {
-        let mut args = vec![
-            "post",
-            "create",
-            "--title",
-            title,
-            "--occupation",
-            "4-10-01-06",
-            "--wage",
-            "150",
-            "--unit",
-            "day",
-            "--headcount",
-            "2",
-        ];
-        if let Some(r) = reach {
-            args.extend(["--reach", r]);
-        }
-        self.json(&args)["id"].as_str().expect("id").to_string()
     }
 }
 
@@ -96,13 +75,13 @@ fn posts_flow_up_to_the_province_and_down_into_their_reach_only() {
     let (province, city, county, village) = (&nodes[0], &nodes[1], &nodes[2], &nodes[4]);
 
     // 1. A village post reaches the province.
-    village.post("村里的采茶工", None);
+    village.create_post("村里的采茶工", None, &[]);
     wait_for_title(province, "村里的采茶工");
 
     // 2. A county post with reach = the county reaches the village; a city post advertised
     //    in another county (施秉县 522623) does not.
-    county.post("县里的搬运工", Some("522622"));
-    city.post("施秉县的保洁员", Some("522623"));
+    county.create_post("县里的搬运工", Some("522622"), &[]);
+    city.create_post("施秉县的保洁员", Some("522623"), &[]);
     wait_for_title(village, "县里的搬运工");
     wait_for_title(province, "施秉县的保洁员");
     // The city post is at the province, so the city has sent it up; wait for fresh sync rounds
@@ -150,14 +129,14 @@ fn a_killed_village_catches_up_and_its_offline_posts_arrive_after_the_parent_ret
 
     // The village dies; the county posts meanwhile.
     daemons[4].kill9();
-    county.post("村站断电期间的县岗位", Some("522622"));
+    county.create_post("村站断电期间的县岗位", Some("522622"), &[]);
     wait_for_title(township, "村站断电期间的县岗位");
     daemons[4].restart();
     wait_for_title(village, "村站断电期间的县岗位");
 
     // The township dies; the village posts meanwhile; the posts arrive once it returns.
     daemons[3].kill9();
-    village.post("乡镇断网期间的村岗位", None);
+    village.create_post("乡镇断网期间的村岗位", None, &[]);
     poll_until(
         "the village daemon to notice its parent is gone",
         DEADLINE,
@@ -248,7 +227,7 @@ fn forged_and_foreign_nodes_cannot_connect_and_a_revoked_nodes_later_changes_are
         chain.push(n);
     }
     let intruder = chain.last().expect("intruder").clone();
-    intruder.post("伪造的岗位", None);
+    intruder.create_post("伪造的岗位", None, &[]);
     intruder.json(&["peer", "add", &township_addr]);
     let report = intruder.json(&["sync", "--once", "--timeout", "20"]);
     assert_eq!(
@@ -276,7 +255,7 @@ fn forged_and_foreign_nodes_cannot_connect_and_a_revoked_nodes_later_changes_are
     poll_until("the revocation at the township", DEADLINE, || {
         (township.json(&["status"])["records"]["revocations"] == 1).then_some(())
     });
-    village.post("吊销之后的岗位", None);
+    village.create_post("吊销之后的岗位", None, &[]);
     daemons[4].restart();
     let bundle = dir.path().join("revoked.bundle");
     daemons[4].kill9();

@@ -93,22 +93,7 @@ fn posts_cross_a_slow_link_that_is_down_half_of_the_time() {
             &"山区村站通过弱网发布的岗位说明。".repeat(20),
         ]);
     }
-    nodes[2].json(&[
-        "post",
-        "create",
-        "--title",
-        "弱网测试县岗位",
-        "--occupation",
-        "4-10-01-06",
-        "--wage",
-        "150",
-        "--unit",
-        "day",
-        "--headcount",
-        "3",
-        "--reach",
-        "522622",
-    ]);
+    nodes[2].create_post("弱网测试县岗位", Some("522622"), &[]);
 
     let deadline = Duration::from_secs(600);
     poll_until("the village's 20 posts at the province", deadline, || {
