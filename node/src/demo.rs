@@ -377,16 +377,6 @@ fn ctrlc_channel(tx: std::sync::mpsc::Sender<()>) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Sample job titles with their occupation codes (2022 classification) and day wages.
-const SAMPLE_POSTS: [(&str, &str, f64); 6] = [
-    ("砌筑工（泥瓦工）", "6-29-01-01", 200.0),
-    ("家政钟点工", "4-10-01-06", 180.0),
-    ("茶叶采摘工", "5-01-02-01", 150.0),
-    ("装卸搬运工", "4-02-05-01", 220.0),
-    ("餐厅服务员", "4-03-02-05", 130.0),
-    ("保洁员", "4-09-08-01", 140.0),
-];
-
 /// Records `count` sample posts at this node, 500 per atomic batch.
 pub fn sample_posts(station: &mut Station, count: usize) -> Result<Value> {
     use lingong_protocol::author::Target;
@@ -405,7 +395,8 @@ pub fn sample_posts(station: &mut Station, count: usize) -> Result<Value> {
         let start = made;
         station.write(|author, staged| {
             for i in start..start + n {
-                let (title, occupation, wage) = SAMPLE_POSTS[i % SAMPLE_POSTS.len()];
+                let (title, occupation, wage) = lingong_protocol::fixture::SAMPLE_POSTS
+                    [i % lingong_protocol::fixture::SAMPLE_POSTS.len()];
                 let now = station::now_ms();
                 let edits = [
                     (

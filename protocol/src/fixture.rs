@@ -14,6 +14,17 @@ use crate::region::RegionCode;
 use crate::store::{Staged, Store};
 use std::collections::BTreeMap;
 
+/// Sample job titles with their occupation codes (2022 classification) and day wages: the
+/// posts `lingong sample`, the demo and the benches record.
+pub const SAMPLE_POSTS: [(&str, &str, f64); 6] = [
+    ("砌筑工（泥瓦工）", "6-29-01-01", 200.0),
+    ("家政钟点工", "4-10-01-06", 180.0),
+    ("茶叶采摘工", "5-01-02-01", 150.0),
+    ("装卸搬运工", "4-02-05-01", 220.0),
+    ("餐厅服务员", "4-03-02-05", 130.0),
+    ("保洁员", "4-09-08-01", 140.0),
+];
+
 /// Validity of fixture certificates: 2020-01-01 to 2040-01-01 (unix seconds).
 pub const FIXTURE_NOT_BEFORE_S: i64 = 1_577_836_800;
 const FIXTURE_DAYS: u32 = 3650;

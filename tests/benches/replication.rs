@@ -57,18 +57,6 @@ const VILLAGE: &str = "522622101001";
 const T0: i64 = (FIXTURE_NOT_BEFORE_S + 86_400) * 1000;
 /// The shared posts are spread over this span (a year of a busy county's posts).
 const SPAN_MS: i64 = 365 * 86_400_000;
-/// The node's envelope budget per frame (`FRAME_ENVELOPE_BYTES` in node/src/net.rs, private
-/// there): the bench runs sessions with the same limits as the daemon.
-const NODE_FRAME_ENVELOPE_BYTES: usize = 64 * 1024;
-
-const SAMPLE_POSTS: [(&str, &str, f64); 6] = [
-    ("砌筑工（泥瓦工）", "6-29-01-01", 200.0),
-    ("家政钟点工", "4-10-01-06", 180.0),
-    ("茶叶采摘工", "5-01-02-01", 150.0),
-    ("装卸搬运工", "4-02-05-01", 220.0),
-    ("餐厅服务员", "4-03-02-05", 130.0),
-    ("保洁员", "4-09-08-01", 140.0),
-];
 
 fn main() {
     match std::env::var("LINGONG_BENCH_ROLE").as_deref() {
@@ -316,7 +304,8 @@ fn post_edits(
     reach: &RegionCode,
     at: i64,
 ) -> Vec<(&'static str, FieldValue)> {
-    let (title, occupation, wage) = SAMPLE_POSTS[i % SAMPLE_POSTS.len()];
+    let (title, occupation, wage) =
+        lingong_protocol::fixture::SAMPLE_POSTS[i % lingong_protocol::fixture::SAMPLE_POSTS.len()];
     vec![
         (
             "title",
@@ -431,10 +420,8 @@ fn reconcile(
 ) -> SessionFigures {
     let started = Instant::now();
     let (init_scope, resp_scope) = (Scope::new(code(init_region)), Scope::new(code(resp_region)));
-    let config = SyncConfig {
-        max_frame_envelope_bytes: NODE_FRAME_ENVELOPE_BYTES,
-        ..Default::default()
-    };
+    // The daemon's limits (node/src/net.rs uses the protocol's default frame size).
+    let config = SyncConfig::default();
     let mut fig = SessionFigures::default();
     let id = 0x6c69_6e67_6f6e_6701;
 
@@ -469,27 +456,8 @@ fn reconcile(
 
     let mut request = initiator.start();
     for _ in 0..100_000 {
-        // Request: initiator → responder.
-        let bytes = request.encode();
-        fig.session_bytes += bytes.len() as u64;
-        fig.frames += 1;
-        let frame = Frame::decode(&bytes).expect("a request decodes");
-        let got = responder
-            .receive(&frame, bytes.len())
-            .expect("the responder takes the request");
-        commit(resp, cfg, &got, now);
-        let response = responder.next_frame(&mut |id| Store::envelope(&*resp, id).ok().flatten());
-
-        // Response: responder → initiator.
-        let bytes = response.encode();
-        fig.session_bytes += bytes.len() as u64;
-        fig.frames += 1;
-        let frame = Frame::decode(&bytes).expect("a response decodes");
-        let got = initiator
-            .receive(&frame, bytes.len())
-            .expect("the initiator takes the response");
-        commit(init, cfg, &got, now);
-        let next = initiator.next_frame(&mut |id| Store::envelope(&*init, id).ok().flatten());
+        let response = deliver(&request, &mut responder, resp, cfg, now, &mut fig);
+        let next = deliver(&response, &mut initiator, init, cfg, now, &mut fig);
         if initiator.finished() && frame_is_empty(&next) {
             let (a, b) = (initiator.stats(), responder.stats());
             fig.envelope_bytes = a.envelope_bytes_sent + b.envelope_bytes_sent;
@@ -500,6 +468,27 @@ fn reconcile(
         request = next;
     }
     panic!("the sync session did not finish");
+}
+
+/// Carries one frame to `to`: encoded and counted, decoded, received, its envelopes accepted
+/// and committed into `store`; returns `to`'s next frame.
+fn deliver(
+    frame: &Frame,
+    to: &mut Session,
+    store: &mut MemoryStore,
+    cfg: AcceptConfig,
+    now: i64,
+    fig: &mut SessionFigures,
+) -> Frame {
+    let bytes = frame.encode();
+    fig.session_bytes += bytes.len() as u64;
+    fig.frames += 1;
+    let frame = Frame::decode(&bytes).expect("a frame decodes");
+    let got = to
+        .receive(&frame, bytes.len())
+        .expect("the receiver takes the frame");
+    commit(store, cfg, &got, now);
+    to.next_frame(&mut |id| Store::envelope(&*store, id).ok().flatten())
 }
 
 /// Accepts received envelopes through the one accept path and commits them.
