@@ -141,9 +141,21 @@ pub struct SyncStats {
 /// What the session knows of an item it may push.
 #[derive(Clone, Copy, Debug)]
 struct Shared {
+    /// The envelope's own id (the set may name it by [`header_form_id`]).
+    id: EnvelopeId,
     priority: u8,
     timestamp_ms: i64,
+    /// The form this link carries: the lesser of the two ends' wants.
     want: Want,
+}
+
+/// The id under which a side lists an envelope it holds only as a header although both ends
+/// want it in full: the bitwise complement of the envelope id. Its peer, holding the full
+/// envelope, lists the plain id, so the two ids differ and the full envelope is pushed to fill
+/// the payload; a peer holding the header lists the same complemented id and nothing moves.
+/// (A complement equal to another envelope's id would need a SHA-256 preimage.)
+pub fn header_form_id(id: &EnvelopeId) -> EnvelopeId {
+    id.map(|b| !b)
 }
 
 /// The items one side shares with one peer, and what the session needs to push each of them.
@@ -182,8 +194,8 @@ impl Hasher for IdHasher {
 }
 
 impl SharedSet {
-    /// The items of `items` (every envelope `me` holds) that `me` shares with `peer` and can
-    /// satisfy (a peer wanting the full envelope needs the payload).
+    /// The items of `items` (every envelope `me` holds) that `me` shares with `peer`, each in
+    /// the form the link carries (see [`shareable`]).
     pub fn build(me: &Scope, peer: &Scope, items: &[ItemMeta]) -> SharedSet {
         SharedSet::build_keyed(me, peer, items.iter().map(|m| (*m, item_key(&m.id))))
     }
@@ -197,9 +209,9 @@ impl SharedSet {
         let mut info = Vec::with_capacity(items.len());
         let mut set_items = Vec::with_capacity(items.len());
         for (m, key) in items {
-            if let Some(shared) = shareable(me, peer, &m) {
-                set_items.push((Item::new(m.timestamp_ms.max(0) as u64, m.id), key));
-                info.push((m.id, shared));
+            if let Some((item, key, shared)) = shareable(me, peer, &m, key) {
+                set_items.push((item, key));
+                info.push((item.id, shared));
             }
         }
         SharedSet {
@@ -213,19 +225,22 @@ impl SharedSet {
     /// for `peer` between sessions; the same as building the set again with it. Returns
     /// whether the set changed.
     pub fn insert_keyed(&mut self, me: &Scope, peer: &Scope, m: &ItemMeta, key: ItemKey) -> bool {
-        let Some(shared) = shareable(me, peer, m) else {
+        let Some((item, key, shared)) = shareable(me, peer, m, key) else {
             return false;
         };
-        if !self
-            .set
-            .insert_keyed(Item::new(m.timestamp_ms.max(0) as u64, m.id), key)
-        {
+        if item.id == m.id && shared.want == Want::Full {
+            // A payload filled: the header form listed until now goes. (Its `info` entry
+            // stays behind, unreachable: the set no longer names that id.)
+            let header_form = Item::new(item.timestamp, header_form_id(&m.id));
+            self.set.remove(&header_form);
+        }
+        if !self.set.insert_keyed(item, key) {
             return false;
         }
         if let Some(index) = self.index.get_mut() {
-            index.insert(m.id, self.info.len() as u32);
+            index.insert(item.id, self.info.len() as u32);
         }
-        self.info.push((m.id, shared));
+        self.info.push((item.id, shared));
         true
     }
 
@@ -251,20 +266,36 @@ impl SharedSet {
     }
 }
 
-/// What `me` pushes for item `m` to `peer`, if it shares the item and can satisfy the want (a
-/// peer wanting the full envelope needs the payload).
-fn shareable(me: &Scope, peer: &Scope, m: &ItemMeta) -> Option<Shared> {
-    let want = me.share_with(peer, m.kind, &m.region, &m.reach);
-    let can_satisfy = match want {
-        Want::Nothing => false,
-        Want::Header => true,
-        Want::Full => m.has_payload,
-    };
-    can_satisfy.then(|| Shared {
+/// Whether `me` lists an envelope it holds in its set for `peer`, and how: the link carries
+/// the lesser of the two ends' wants (so both ends compute the same form, and an envelope both
+/// hold as far as the link carries it is settled whatever else either holds: a city holding a
+/// worker's header and its county holding the whole record are in sync). Listed under its id,
+/// except when the link carries the full envelope and `me` holds only the header: then under
+/// [`header_form_id`], so a peer holding the whole envelope sees the difference and fills it.
+/// `key` is `item_key(&m.id)`.
+fn shareable(
+    me: &Scope,
+    peer: &Scope,
+    m: &ItemMeta,
+    key: ItemKey,
+) -> Option<(Item, ItemKey, Shared)> {
+    let mine = me.wants(m.kind, &m.region, &m.reach);
+    let want = mine.min(peer.wants(m.kind, &m.region, &m.reach));
+    if want == Want::Nothing {
+        return None;
+    }
+    let timestamp = m.timestamp_ms.max(0) as u64;
+    let shared = Shared {
+        id: m.id,
         priority: m.kind.send_priority(),
         timestamp_ms: m.timestamp_ms,
         want,
-    })
+    };
+    if want == Want::Full && !m.has_payload {
+        let id = header_form_id(&m.id);
+        return Some((Item::new(timestamp, id), item_key(&id), shared));
+    }
+    Some((Item::new(timestamp, m.id), key, shared))
 }
 
 /// One side of one sync session.
@@ -274,7 +305,8 @@ pub struct Session {
     reconciler: Reconciler,
     config: SyncConfig,
     shared: Arc<SharedSet>,
-    queue: BinaryHeap<Reverse<(u8, i64, EnvelopeId)>>,
+    /// (priority, timestamp, envelope id, form the link carries), most urgent first.
+    queue: BinaryHeap<Reverse<(u8, i64, EnvelopeId, Want)>>,
     queued: BTreeSet<EnvelopeId>,
     pending_reconcile: Option<Message>,
     hello: Option<Vec<u8>>,
@@ -388,8 +420,8 @@ impl Session {
 
     fn enqueue(&mut self, id: EnvelopeId) {
         if let Some(s) = self.shared.get(&id) {
-            if self.queued.insert(id) {
-                self.queue.push(Reverse((s.priority, s.timestamp_ms, id)));
+            if self.queued.insert(s.id) {
+                self.queue.push(Reverse((s.priority, s.timestamp_ms, s.id, s.want)));
             }
         }
     }
@@ -398,12 +430,7 @@ impl Session {
     pub fn next_frame(&mut self, load: &mut dyn FnMut(&EnvelopeId) -> Option<Envelope>) -> Frame {
         let mut envelopes = Vec::new();
         let mut bytes = 0usize;
-        while let Some(Reverse((_, _, id))) = self.queue.peek().copied() {
-            let want = self
-                .shared
-                .get(&id)
-                .map(|s| s.want)
-                .unwrap_or(Want::Nothing);
+        while let Some(Reverse((_, _, id, want))) = self.queue.peek().copied() {
             let Some(env) = load(&id) else {
                 self.queue.pop();
                 continue;
@@ -622,6 +649,99 @@ mod tests {
                 (shared.priority, shared.timestamp_ms, shared.want)
             );
         }
+    }
+
+    /// A worker record registered by the station of `region`, into `store`. The county and
+    /// the stations under it keep worker records whole, the city only their headers (real
+    /// names stay in the county).
+    fn register_worker(
+        h: &mut Hierarchy,
+        store: &mut MemoryStore,
+        region: &str,
+        at: i64,
+    ) -> EnvelopeId {
+        let cfg = h.accept_config();
+        let (key, _) = h.node(&code(region));
+        let author = LocalAuthor { key: &key, cfg };
+        let mut staged = Staged::new(&*store);
+        author
+            .write(
+                &mut staged,
+                Target::Create {
+                    kind: RecordKind::Worker,
+                    reach: None,
+                },
+                &[("name", FieldValue::Text("张三".into()))],
+                at,
+            )
+            .unwrap();
+        let batch = staged.into_batch();
+        store.commit(batch).unwrap();
+        let newest_worker = store
+            .items()
+            .unwrap()
+            .into_iter()
+            .filter(|m| m.kind == RecordKind::Worker)
+            .max_by_key(|m| m.timestamp_ms);
+        newest_worker.unwrap().id
+    }
+
+    #[test]
+    fn a_header_held_where_the_peer_holds_the_whole_record_is_settled_or_filled() {
+        let mut h = Hierarchy::new(1);
+        let cfg = h.accept_config();
+        let (city_scope, county_scope) = (Scope::new(code("5226")), Scope::new(code("522622")));
+        let mut city = MemoryStore::new();
+        let mut county = MemoryStore::new();
+        for r in ["52", "5226", "522622"] {
+            h.publish(&mut city, &code(r), T0);
+            h.publish(&mut county, &code(r), T0);
+        }
+        let worker = register_worker(&mut h, &mut county, "522622", T0 + 1000);
+        let now = T0 + 10_000;
+        // The first session carries the header up; the city keeps only that.
+        let (_, up) = sync(&cfg, &mut city, city_scope, &mut county, county_scope, now);
+        assert_eq!(up.changes_sent, 1);
+        assert!(city.envelopes[&worker].payload.is_none());
+        // The city's header and the county's whole record are in sync: nothing moves (the
+        // county used to push the header again in every session).
+        let (down, up) = sync(&cfg, &mut city, city_scope, &mut county, county_scope, now);
+        assert_eq!(down.changes_sent + up.changes_sent, 0);
+
+        // A township holding only the header of a worker one of its villages registered, where
+        // it wants the whole record, lists it apart and gets the payload filled from the
+        // county; after that nothing moves.
+        let (township_code, village_code) = ("522622101", "522622101001");
+        let township_scope = Scope::new(code(township_code));
+        let mut township = MemoryStore::new();
+        for r in ["52", "5226", "522622", township_code, village_code] {
+            h.publish(&mut township, &code(r), T0);
+            h.publish(&mut county, &code(r), T0);
+        }
+        sync(&cfg, &mut township, township_scope, &mut county, county_scope, now);
+        let worker = register_worker(&mut h, &mut county, village_code, T0 + 2000);
+        let header = county.envelopes[&worker].header_only();
+        commit_all(&cfg, &mut township, &[header], now);
+        let (from_township, to_township) = sync(
+            &cfg,
+            &mut township,
+            township_scope,
+            &mut county,
+            county_scope,
+            now,
+        );
+        assert_eq!(to_township.changes_sent, 1);
+        assert!(from_township.changes_sent <= 1, "at most the header, once");
+        assert!(township.envelopes[&worker].payload.is_some());
+        let (a, b) = sync(
+            &cfg,
+            &mut township,
+            township_scope,
+            &mut county,
+            county_scope,
+            now,
+        );
+        assert_eq!(a.changes_sent + b.changes_sent, 0);
     }
 
     #[test]
