@@ -185,8 +185,8 @@ impl Fingerprint {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ItemSet {
     items: Vec<Item>,
-    keys: Vec<u128>,
-    /// `prefix[i]` is the sum of `keys[..i]`; `prefix.len() == items.len() + 1`.
+    /// `prefix[i]` is the sum of the keys of `items[..i]`; `prefix.len() == items.len() + 1`.
+    /// (An item's own key is the difference of two neighbours: no separate key array.)
     prefix: Vec<u128>,
 }
 
@@ -211,72 +211,97 @@ impl ItemSet {
     /// (hashing is most of the cost of building a set). Every key must be `item_key(&item.id)`:
     /// a wrong key makes fingerprints disagree with the peer's, so reconciliation sends the
     /// items again rather than losing them, but checked in debug builds.
-    pub fn from_unsorted_keyed(mut keyed: Vec<(Item, ItemKey)>) -> ItemSet {
+    pub fn from_unsorted_keyed(keyed: Vec<(Item, ItemKey)>) -> ItemSet {
+        let with_unit = keyed
+            .into_iter()
+            .map(|(item, key)| (item, key, ()))
+            .collect();
+        ItemSet::from_unsorted_keyed_with(with_unit).0
+    }
+
+    /// [`ItemSet::from_unsorted_keyed`] for items that each carry a value of the caller's:
+    /// returns the set and the values in the set's order (for a duplicated item, the first
+    /// one's value).
+    pub fn from_unsorted_keyed_with<T>(mut keyed: Vec<(Item, ItemKey, T)>) -> (ItemSet, Vec<T>) {
         // A node's holdings come roughly in arrival order, which is nearly timestamp order:
         // the stable sort merges the runs already there in close to linear time.
         if !keyed.is_sorted_by(|a, b| a.0 < b.0) {
-            keyed.sort_by_key(|entry| entry.0);
+            keyed.sort_by(|a, b| a.0.cmp(&b.0));
         }
         keyed.dedup_by(|a, b| a.0 == b.0);
         let mut items = Vec::with_capacity(keyed.len());
-        let mut keys = Vec::with_capacity(keyed.len());
+        let mut values = Vec::with_capacity(keyed.len());
         let mut prefix = Vec::with_capacity(keyed.len() + 1);
         let mut acc = 0u128;
         prefix.push(acc);
-        for (item, key) in keyed {
+        for (item, key, value) in keyed {
             debug_assert_eq!(
                 key,
                 item_key(&item.id),
                 "a caller-supplied item key is wrong"
             );
-            let key = u128::from_le_bytes(key);
-            acc = acc.wrapping_add(key);
+            acc = acc.wrapping_add(u128::from_le_bytes(key));
             items.push(item);
-            keys.push(key);
+            values.push(value);
             prefix.push(acc);
         }
-        ItemSet {
-            items,
-            keys,
-            prefix,
-        }
+        (ItemSet { items, prefix }, values)
     }
 
     /// Adds one item, keeping the order and the prefix sums; false if it was already there.
     /// Costs O(items after it): new changes carry recent timestamps, so a set kept for a peer
     /// and fed the changes a node accepts grows at its end. `key` is `item_key(&item.id)`.
     pub fn insert_keyed(&mut self, item: Item, key: ItemKey) -> bool {
+        self.insert_keyed_at(item, key).is_some()
+    }
+
+    /// [`ItemSet::insert_keyed`], returning the index the new item took.
+    pub fn insert_keyed_at(&mut self, item: Item, key: ItemKey) -> Option<usize> {
         debug_assert_eq!(
             key,
             item_key(&item.id),
             "a caller-supplied item key is wrong"
         );
         let Err(at) = self.items.binary_search(&item) else {
-            return false;
+            return None;
         };
         let key = u128::from_le_bytes(key);
         self.items.insert(at, item);
-        self.keys.insert(at, key);
         let below = self.prefix[at];
         self.prefix.insert(at + 1, below.wrapping_add(key));
         for sum in &mut self.prefix[at + 2..] {
             *sum = sum.wrapping_add(key);
         }
-        true
+        Some(at)
     }
 
     /// Removes one item, keeping the order and the prefix sums; false if it was not there.
     pub fn remove(&mut self, item: &Item) -> bool {
+        self.remove_at(item).is_some()
+    }
+
+    /// [`ItemSet::remove`], returning the index the item had.
+    pub fn remove_at(&mut self, item: &Item) -> Option<usize> {
         let Ok(at) = self.items.binary_search(item) else {
-            return false;
+            return None;
         };
         self.items.remove(at);
-        let key = self.keys.remove(at);
+        let key = self.key_at(at);
         self.prefix.remove(at + 1);
         for sum in &mut self.prefix[at + 1..] {
             *sum = sum.wrapping_sub(key);
         }
-        true
+        Some(at)
+    }
+
+    /// The index of `item`, if the set holds it.
+    pub fn position(&self, item: &Item) -> Option<usize> {
+        self.items.binary_search(item).ok()
+    }
+
+    /// The key of the item at index `i`, from the prefix sums.
+    fn key_at(&self, i: usize) -> u128 {
+        self.prefix[i + 1].wrapping_sub(self.prefix[i])
     }
 
     pub fn len(&self) -> usize {
@@ -314,10 +339,7 @@ impl ItemSet {
     }
 
     fn find_key(&self, start: usize, end: usize, key: u128) -> Option<usize> {
-        self.keys[start..end]
-            .iter()
-            .position(|k| *k == key)
-            .map(|i| start + i)
+        (start..end).find(|&i| self.key_at(i) == key)
     }
 }
 
@@ -879,8 +901,8 @@ pub struct Outcome {
     /// The message to send back; `None` when this side has nothing more to say (the session is
     /// finished).
     pub reply: Option<Message>,
-    /// Ids this side holds that the peer lacks: push them.
-    pub send: Vec<ItemId>,
+    /// Items this side holds that the peer lacks: push them.
+    pub send: Vec<Item>,
     /// Ids the peer holds that this side learned it lacks (partial: see the module doc). The
     /// peer pushes them, and every other item this side lacks, without being asked.
     pub need: Vec<ItemId>,
@@ -905,14 +927,14 @@ struct Span {
 #[derive(Default)]
 struct RangeReply {
     entries: Vec<RangeEntry>,
-    send: Vec<ItemId>,
+    send: Vec<Item>,
     need: Vec<ItemId>,
     /// A bounded answer to use (without `send`/`need`) when `entries` do not fit.
     fallback: Option<Vec<RangeEntry>>,
 }
 
 impl RangeReply {
-    fn settled(send: Vec<ItemId>) -> RangeReply {
+    fn settled(send: Vec<Item>) -> RangeReply {
         RangeReply {
             send,
             ..RangeReply::default()
@@ -1109,7 +1131,7 @@ impl Reconciler {
             return RangeReply::default();
         }
         if theirs == 0 {
-            return RangeReply::settled(self.ids(set, span));
+            return RangeReply::settled(set.items[span.lo..span.hi].to_vec());
         }
         if ours == 0 {
             return RangeReply::entries(vec![fingerprint_entry(span.upper, 0, 0)]);
@@ -1117,7 +1139,7 @@ impl Reconciler {
         if theirs.checked_add(1) == Some(ours)
             && let Some(i) = set.find_key(span.lo, span.hi, our_sum.wrapping_sub(their_sum))
         {
-            return RangeReply::settled(vec![set.items[i].id]);
+            return RangeReply::settled(vec![set.items[i]]);
         }
         let key = their_sum.wrapping_sub(our_sum);
         if ours.checked_add(1) == Some(theirs) && set.find_key(span.lo, span.hi, key).is_none() {
@@ -1137,10 +1159,10 @@ impl Reconciler {
         let own = &set.items[span.lo..span.hi];
         let theirs: BTreeSet<&ItemId> = ids.iter().collect();
         let ours: BTreeSet<&ItemId> = own.iter().map(|item| &item.id).collect();
-        let send: Vec<ItemId> = own
+        let send: Vec<Item> = own
             .iter()
             .filter(|item| !theirs.contains(&item.id))
-            .map(|item| item.id)
+            .copied()
             .collect();
         let mut seen = BTreeSet::new();
         let need: Vec<ItemId> = ids
@@ -1168,9 +1190,10 @@ impl Reconciler {
         let mut found = BTreeSet::new();
         let mut send = Vec::new();
         for i in span.lo..span.hi {
-            if wanted.contains(&set.keys[i]) {
-                found.insert(set.keys[i]);
-                send.push(set.items[i].id);
+            let key = set.key_at(i);
+            if wanted.contains(&key) {
+                found.insert(key);
+                send.push(set.items[i]);
             }
         }
         if found.len() == wanted.len() {
@@ -1266,7 +1289,7 @@ pub fn reconcile_in_memory(
             (a, &mut stats.a_sends, &mut stats.a_needs)
         };
         let outcome = reconciler.respond(set, &message)?;
-        sends.extend(outcome.send);
+        sends.extend(outcome.send.iter().map(|item| item.id));
         needs.extend(outcome.need);
         match outcome.reply {
             None => break,
@@ -1294,6 +1317,10 @@ pub fn reconcile_in_memory(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn ids_of(items: &[Item]) -> Vec<ItemId> {
+        items.iter().map(|item| item.id).collect()
+    }
 
     fn id(n: u64) -> ItemId {
         Sha256::digest(n.to_le_bytes()).into()
@@ -1475,10 +1502,16 @@ mod tests {
                 .any(|e| e.mode == Mode::Need(vec![item_key(&id(99_999))]))
         );
         let outcome = r.respond(&a, &need).unwrap();
-        assert_eq!((outcome.send, outcome.reply), (vec![id(99_999)], None));
+        assert_eq!(
+            (ids_of(&outcome.send), outcome.reply),
+            (vec![id(99_999)], None)
+        );
         // b opens: a finds the extra item from the sums itself; one message in all.
         let outcome = r.respond(&a, &r.initiate(&b)).unwrap();
-        assert_eq!((outcome.send, outcome.reply), (vec![id(99_999)], None));
+        assert_eq!(
+            (ids_of(&outcome.send), outcome.reply),
+            (vec![id(99_999)], None)
+        );
     }
 
     #[test]
@@ -1488,14 +1521,14 @@ mod tests {
         let big = set(&[(1, 1), (2, 2), (3, 3)]);
         // small < threshold: it opens with its id list; big lacks nothing, so it just pushes.
         let outcome = r.respond(&big, &r.initiate(&small)).unwrap();
-        assert_eq!((outcome.send, outcome.reply), (vec![id(3)], None));
+        assert_eq!((ids_of(&outcome.send), outcome.reply), (vec![id(3)], None));
         // big opens with its id list; small pushes nothing and asks for what it lacks.
         let outcome = r.respond(&small, &r.initiate(&big)).unwrap();
         assert_eq!(outcome.need, vec![id(3)]);
         let reply = outcome.reply.unwrap();
         assert_eq!(reply.ranges()[0].mode, Mode::Need(vec![item_key(&id(3))]));
         let outcome = r.respond(&big, &reply).unwrap();
-        assert_eq!((outcome.send, outcome.reply), (vec![id(3)], None));
+        assert_eq!((ids_of(&outcome.send), outcome.reply), (vec![id(3)], None));
     }
 
     #[test]

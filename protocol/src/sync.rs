@@ -24,9 +24,8 @@ use crate::scope::{Scope, Want};
 use crate::store::ItemMeta;
 use serde::{Deserialize, Serialize};
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::{Arc, OnceLock};
+use std::collections::{BTreeSet, BinaryHeap};
+use std::sync::Arc;
 
 /// The libp2p protocol id of this sync protocol (name and version).
 pub const PROTOCOL_ID: &str = "/lingong/sync/1";
@@ -138,15 +137,14 @@ pub struct SyncStats {
     pub malformed: u64,
 }
 
-/// What the session knows of an item it may push.
-#[derive(Clone, Copy, Debug)]
+/// What the session needs to push one shared item; kept beside it, in the set's order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Shared {
-    /// The envelope's own id (the set may name it by [`header_form_id`]).
-    id: EnvelopeId,
     priority: u8,
-    timestamp_ms: i64,
     /// The form this link carries: the lesser of the two ends' wants.
     want: Want,
+    /// Listed under [`header_form_id`] (held as a header only, the link carrying it whole).
+    listed_as_header: bool,
 }
 
 /// The id under which a side lists an envelope it holds only as a header although both ends
@@ -163,34 +161,13 @@ pub fn header_form_id(id: &EnvelopeId) -> EnvelopeId {
 /// [`Session::new`] builds one per session. A driver that starts many sessions from the same
 /// store state (the simulator) can build it once with [`SharedSet::build`] and start each
 /// session with [`Session::with_shared`]; the result is the same as [`Session::new`] over the
-/// same items.
+/// same items. About 60 bytes per item (the item, a prefix sum, three bytes of [`Shared`]), so
+/// a driver can afford to keep one per peer.
 #[derive(Debug)]
 pub struct SharedSet {
     set: ItemSet,
-    /// What to push for each shared item (built in the order of the set's items; later
-    /// insertions are appended).
-    info: Vec<(EnvelopeId, Shared)>,
-    /// Index into `info` by id, built on the first lookup: a session that pushes nothing (the
-    /// peer already holds everything) never needs it.
-    index: OnceLock<HashMap<EnvelopeId, u32, BuildHasherDefault<IdHasher>>>,
-}
-
-/// Envelope ids are SHA-256 outputs: their first eight bytes are already a good hash. Only
-/// used for lookups, never iteration, so no order depends on it.
-#[derive(Default)]
-struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut b = [0u8; 8];
-            b[..chunk.len()].copy_from_slice(chunk);
-            self.0 = self.0.rotate_left(5) ^ u64::from_le_bytes(b);
-        }
-    }
+    /// What to push for each item of `set`, index for index.
+    info: Vec<Shared>,
 }
 
 impl SharedSet {
@@ -206,19 +183,12 @@ impl SharedSet {
         peer: &Scope,
         items: impl ExactSizeIterator<Item = (ItemMeta, ItemKey)>,
     ) -> SharedSet {
-        let mut info = Vec::with_capacity(items.len());
-        let mut set_items = Vec::with_capacity(items.len());
+        let mut shared = Vec::with_capacity(items.len());
         for (m, key) in items {
-            if let Some((item, key, shared)) = shareable(me, peer, &m, key) {
-                set_items.push((item, key));
-                info.push((item.id, shared));
-            }
+            shared.extend(shareable(me, peer, &m, key));
         }
-        SharedSet {
-            set: ItemSet::from_unsorted_keyed(set_items),
-            info,
-            index: OnceLock::new(),
-        }
+        let (set, info) = ItemSet::from_unsorted_keyed_with(shared);
+        SharedSet { set, info }
     }
 
     /// Adds an envelope `me` has come to hold (or whose payload it now holds) to a set kept
@@ -228,32 +198,29 @@ impl SharedSet {
         let Some((item, key, shared)) = shareable(me, peer, m, key) else {
             return false;
         };
-        if item.id == m.id && shared.want == Want::Full {
-            // A payload filled: the header form listed until now goes. (Its `info` entry
-            // stays behind, unreachable: the set no longer names that id.)
+        if !shared.listed_as_header && shared.want == Want::Full {
+            // A payload filled: the header form listed until now goes.
             let header_form = Item::new(item.timestamp, header_form_id(&m.id));
-            self.set.remove(&header_form);
+            if let Some(at) = self.set.remove_at(&header_form) {
+                self.info.remove(at);
+            }
         }
-        if !self.set.insert_keyed(item, key) {
+        let Some(at) = self.set.insert_keyed_at(item, key) else {
             return false;
-        }
-        if let Some(index) = self.index.get_mut() {
-            index.insert(item.id, self.info.len() as u32);
-        }
-        self.info.push((item.id, shared));
+        };
+        self.info.insert(at, shared);
         true
     }
 
-    fn get(&self, id: &EnvelopeId) -> Option<&Shared> {
-        let index = self.index.get_or_init(|| {
-            let mut map = HashMap::with_capacity_and_hasher(self.info.len(), Default::default());
-            for (i, (id, _)) in self.info.iter().enumerate() {
-                // The first entry for an id wins, as in a store each id appears once.
-                map.entry(*id).or_insert(i as u32);
-            }
-            map
-        });
-        index.get(id).map(|&i| &self.info[i as usize].1)
+    /// The envelope behind a listed item and what to push of it.
+    fn get(&self, item: &Item) -> Option<(EnvelopeId, Shared)> {
+        let shared = self.info[self.set.position(item)?];
+        let id = if shared.listed_as_header {
+            header_form_id(&item.id)
+        } else {
+            item.id
+        };
+        Some((id, shared))
     }
 
     /// Number of items shared.
@@ -285,13 +252,13 @@ fn shareable(
         return None;
     }
     let timestamp = m.timestamp_ms.max(0) as u64;
+    let listed_as_header = want == Want::Full && !m.has_payload;
     let shared = Shared {
-        id: m.id,
         priority: m.kind.send_priority(),
-        timestamp_ms: m.timestamp_ms,
         want,
+        listed_as_header,
     };
-    if want == Want::Full && !m.has_payload {
+    if listed_as_header {
         let id = header_form_id(&m.id);
         return Some((Item::new(timestamp, id), item_key(&id), shared));
     }
@@ -306,7 +273,7 @@ pub struct Session {
     config: SyncConfig,
     shared: Arc<SharedSet>,
     /// (priority, timestamp, envelope id, form the link carries), most urgent first.
-    queue: BinaryHeap<Reverse<(u8, i64, EnvelopeId, Want)>>,
+    queue: BinaryHeap<Reverse<(u8, u64, EnvelopeId, Want)>>,
     queued: BTreeSet<EnvelopeId>,
     pending_reconcile: Option<Message>,
     hello: Option<Vec<u8>>,
@@ -392,8 +359,8 @@ impl Session {
                 .respond(&self.shared.set, &message)
                 .map_err(|e| SyncError::Reconcile(e.to_string()))?;
             self.pending_reconcile = outcome.reply;
-            for id in outcome.send {
-                self.enqueue(id);
+            for item in outcome.send {
+                self.enqueue(item);
             }
         } else {
             // The peer had nothing to answer: whatever we last sent settled the ranges.
@@ -418,11 +385,12 @@ impl Session {
         Ok(out)
     }
 
-    fn enqueue(&mut self, id: EnvelopeId) {
-        if let Some(s) = self.shared.get(&id) {
-            if self.queued.insert(s.id) {
-                self.queue.push(Reverse((s.priority, s.timestamp_ms, s.id, s.want)));
-            }
+    fn enqueue(&mut self, item: Item) {
+        if let Some((id, s)) = self.shared.get(&item)
+            && self.queued.insert(id)
+        {
+            self.queue
+                .push(Reverse((s.priority, item.timestamp, id, s.want)));
         }
     }
 
@@ -625,8 +593,9 @@ mod tests {
         let items = t.items().unwrap();
         let built = SharedSet::build(&me, &peer, &items);
         let mut kept = SharedSet::build(&me, &peer, &[]);
-        // Newest first, one of them twice, and one stripped of its payload first (it enters
-        // the set only once the payload is held, if the peer wants the payload).
+        // Newest first, one of them twice, each stripped of its payload first (listed in its
+        // header form where the link carries the whole envelope, replaced once the payload is
+        // held).
         for m in items.iter().rev() {
             let key = item_key(&m.id);
             let header_only = ItemMeta {
@@ -638,17 +607,11 @@ mod tests {
             assert!(!kept.insert_keyed(&me, &peer, m, key));
         }
         assert_eq!(kept.set, built.set);
+        assert_eq!(kept.info, built.info);
         assert!(
             built.len() < items.len(),
             "the other township's post is not shared"
         );
-        for (id, shared) in &built.info {
-            let k = kept.get(id).expect("the kept set knows every shared item");
-            assert_eq!(
-                (k.priority, k.timestamp_ms, k.want),
-                (shared.priority, shared.timestamp_ms, shared.want)
-            );
-        }
     }
 
     /// A worker record registered by the station of `region`, into `store`. The county and
@@ -718,7 +681,14 @@ mod tests {
             h.publish(&mut township, &code(r), T0);
             h.publish(&mut county, &code(r), T0);
         }
-        sync(&cfg, &mut township, township_scope, &mut county, county_scope, now);
+        sync(
+            &cfg,
+            &mut township,
+            township_scope,
+            &mut county,
+            county_scope,
+            now,
+        );
         let worker = register_worker(&mut h, &mut county, village_code, T0 + 2000);
         let header = county.envelopes[&worker].header_only();
         commit_all(&cfg, &mut township, &[header], now);

@@ -264,7 +264,7 @@ proptest! {
         let reconciler = Reconciler::new(cfg);
         let outcome = reconciler.respond(&set, &message).unwrap();
         let owned: BTreeSet<ItemId> = set.items().iter().map(|i| i.id).collect();
-        prop_assert!(outcome.send.iter().all(|id| owned.contains(id)));
+        prop_assert!(outcome.send.iter().all(|item| owned.contains(&item.id)));
         prop_assert!(outcome.need.iter().all(|id| !owned.contains(id)));
         if let Some(reply) = outcome.reply {
             prop_assert_eq!(Message::decode(&reply.encode()).unwrap(), reply);

@@ -1,5 +1,5 @@
-//! Simulator throughput: one city-sized run with the shared sets of city and county links kept
-//! between sessions (the default), against the baseline of every session building its sets
+//! Simulator throughput: one city-sized run with the shared sets of city, county and township
+//! links kept between sessions (the default, `run.keep_sets_max_depth`), against the baseline of every session building its sets
 //! from the holdings, measured in the same process. The two runs must be the same run (equal
 //! trace hashes); only the speed differs.
 //!
@@ -46,7 +46,8 @@ fn measure(label: &str, keep_sets_max_depth: u8) -> (Outcome, f64) {
 }
 
 fn main() {
-    let s = scenario(2);
+    let kept_depth = Scenario::default().run.keep_sets_max_depth;
+    let s = scenario(kept_depth);
     println!(
         "lingong-sim throughput: scenario guizhou, region {}, {} days, {} of the villages, seed 1",
         if s.run.only.is_empty() {
@@ -64,7 +65,7 @@ fn main() {
     for _ in 0..2 {
         for (i, (label, depth)) in [
             ("baseline: every session builds its sets", 0),
-            ("kept sets on city and county links", 2),
+            ("kept sets (the default)", kept_depth),
         ]
         .into_iter()
         .enumerate()

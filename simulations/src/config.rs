@@ -50,7 +50,7 @@ pub struct RunConfig {
     /// (`lingong_protocol::sync::DEFAULT_FRAME_ENVELOPE_BYTES`, 32 KiB).
     pub frame_envelope_bytes: usize,
     /// Links whose lower end is at most this deep keep the item sets their two ends share
-    /// between sessions (2: city and county links; 0: every session builds its sets from the
+    /// between sessions (3: city, county and township links; 0: every session builds its sets from the
     /// holdings, the baseline of `cargo bench -p lingong-sim`). The run is the same either
     /// way; only speed and memory differ.
     pub keep_sets_max_depth: u8,
@@ -73,7 +73,7 @@ impl Default for RunConfig {
             villages_share: 1.0,
             converge_max_days: 5.0,
             frame_envelope_bytes: lingong_protocol::sync::DEFAULT_FRAME_ENVELOPE_BYTES,
-            keep_sets_max_depth: 2,
+            keep_sets_max_depth: 3,
             retry_s: 600.0,
             automerge_payloads: true,
             progress: true,
