@@ -54,6 +54,10 @@ pub struct RunConfig {
     /// holdings, the baseline of `cargo bench -p lingong-sim`). The run is the same either
     /// way; only speed and memory differ.
     pub keep_sets_max_depth: u8,
+    /// Links deeper than that (village links) keep their sets while the link stays up, through
+    /// the few sessions of one up window, and drop them when it goes down (and build them per
+    /// session in the convergence phase, when every link is up at once). Speed only, as above.
+    pub keep_sets_while_up: bool,
     /// Retry delay after a session that left changes deferred (author or record not yet known,
     /// timestamp ahead of the receiver's clock).
     pub retry_s: f64,
@@ -74,6 +78,7 @@ impl Default for RunConfig {
             converge_max_days: 5.0,
             frame_envelope_bytes: lingong_protocol::sync::DEFAULT_FRAME_ENVELOPE_BYTES,
             keep_sets_max_depth: 3,
+            keep_sets_while_up: true,
             retry_s: 600.0,
             automerge_payloads: true,
             progress: true,

@@ -150,7 +150,8 @@ struct Link {
     last_start: i64,
     epoch: u32,
     active: Option<Box<Active>>,
-    /// The two ends' shared sets, kept between sessions (links near the top only).
+    /// The two ends' shared sets, kept between sessions (links near the top for good, village
+    /// links through one up window).
     kept: Option<Box<KeptSets>>,
 }
 
@@ -1201,8 +1202,10 @@ impl Sim {
     /// By default (`run.keep_sets_max_depth` = 3) city, county and township links keep theirs:
     /// the large sets (the province's holds every change of the run) and the most frequent
     /// sessions (a township syncs with its county whenever the county took in something for
-    /// it). The 17,964 village links build theirs at each session start: two kept sets per
-    /// village link would cost gigabytes over a simulated month (about 60 bytes per item).
+    /// it). The 17,964 village links keep theirs through one up window (`run.keep_sets_while_up`)
+    /// and drop them when the link goes down: two sets per village link for good would cost
+    /// gigabytes over a simulated month (about 60 bytes per item), and only a tenth of them
+    /// are up at a time.
     fn shared_sets(&mut self, link: u32) -> (Arc<SharedSet>, Arc<SharedSet>) {
         let child = &self.nodes[link as usize];
         let parent = &self.nodes[child.parent.expect("a link has a parent") as usize];
@@ -1211,7 +1214,10 @@ impl Sim {
         let build = |held: &Holdings, me: &Scope, peer: &Scope| {
             SharedSet::build_keyed(me, peer, held.iter().map(|(i, p)| arena.item(i, p)))
         };
-        if child.level.depth() > self.scenario.run.keep_sets_max_depth {
+        let run = &self.scenario.run;
+        let keep = child.level.depth() <= run.keep_sets_max_depth
+            || (run.keep_sets_while_up && !self.converging);
+        if !keep {
             return (
                 Arc::new(build(&child.held, &cs, &ps)),
                 Arc::new(build(&parent.held, &ps, &cs)),
@@ -1372,8 +1378,16 @@ impl Sim {
             if self.links[link as usize].dirty {
                 self.poke(link, self.now);
             }
-        } else if self.links[link as usize].active.is_some() {
-            self.abort(link);
+        } else {
+            if self.links[link as usize].active.is_some() {
+                self.abort(link);
+            }
+            if !up
+                && self.nodes[link as usize].level.depth() > self.scenario.run.keep_sets_max_depth
+            {
+                // Village links keep their sets for one up window only.
+                self.links[link as usize].kept = None;
+            }
         }
     }
 
@@ -1965,6 +1979,12 @@ impl Sim {
         // Convergence: every link up, every node up, no workload and no faults.
         self.now = self.end_ms;
         self.converging = true;
+        let keep_depth = self.scenario.run.keep_sets_max_depth;
+        for (link, node) in self.links.iter_mut().zip(&self.nodes) {
+            if node.level.depth() > keep_depth {
+                link.kept = None;
+            }
+        }
         for i in 0..self.nodes.len() as u32 {
             if self.nodes[i as usize].down {
                 self.on_restart(i);
