@@ -461,6 +461,26 @@ mod tests {
         RegionCode::parse(s).unwrap()
     }
 
+    /// Creates a record of `kind` signed by the station of `region`, into `store`; returns
+    /// its envelope id.
+    fn create(
+        h: &mut Hierarchy,
+        store: &mut MemoryStore,
+        region: &str,
+        target: Target,
+        edits: &[(&str, FieldValue)],
+        at: i64,
+    ) -> EnvelopeId {
+        let cfg = h.accept_config();
+        let (key, _) = h.node(&code(region));
+        let author = LocalAuthor { key: &key, cfg };
+        let mut staged = Staged::new(&*store);
+        let envelope = author.write(&mut staged, target, edits, at).unwrap();
+        let batch = staged.into_batch();
+        store.commit(batch).unwrap();
+        envelope.id()
+    }
+
     fn post(
         h: &mut Hierarchy,
         store: &mut MemoryStore,
@@ -469,23 +489,18 @@ mod tests {
         title: &str,
         at: i64,
     ) {
-        let cfg = h.accept_config();
-        let (key, _) = h.node(&code(region));
-        let author = LocalAuthor { key: &key, cfg };
-        let mut staged = Staged::new(&*store);
-        author
-            .write(
-                &mut staged,
-                Target::Create {
-                    kind: RecordKind::Post,
-                    reach: Some(code(reach)),
-                },
-                &[("title", FieldValue::Text(title.into()))],
-                at,
-            )
-            .unwrap();
-        let batch = staged.into_batch();
-        store.commit(batch).unwrap();
+        let target = Target::Create {
+            kind: RecordKind::Post,
+            reach: Some(code(reach)),
+        };
+        create(
+            h,
+            store,
+            region,
+            target,
+            &[("title", FieldValue::Text(title.into()))],
+            at,
+        );
     }
 
     /// Runs a whole session between two stores, accepting what arrives; returns both stats.
@@ -623,30 +638,18 @@ mod tests {
         region: &str,
         at: i64,
     ) -> EnvelopeId {
-        let cfg = h.accept_config();
-        let (key, _) = h.node(&code(region));
-        let author = LocalAuthor { key: &key, cfg };
-        let mut staged = Staged::new(&*store);
-        author
-            .write(
-                &mut staged,
-                Target::Create {
-                    kind: RecordKind::Worker,
-                    reach: None,
-                },
-                &[("name", FieldValue::Text("张三".into()))],
-                at,
-            )
-            .unwrap();
-        let batch = staged.into_batch();
-        store.commit(batch).unwrap();
-        let newest_worker = store
-            .items()
-            .unwrap()
-            .into_iter()
-            .filter(|m| m.kind == RecordKind::Worker)
-            .max_by_key(|m| m.timestamp_ms);
-        newest_worker.unwrap().id
+        let target = Target::Create {
+            kind: RecordKind::Worker,
+            reach: None,
+        };
+        create(
+            h,
+            store,
+            region,
+            target,
+            &[("name", FieldValue::Text("张三".into()))],
+            at,
+        )
     }
 
     #[test]
@@ -681,36 +684,18 @@ mod tests {
             h.publish(&mut township, &code(r), T0);
             h.publish(&mut county, &code(r), T0);
         }
-        sync(
-            &cfg,
-            &mut township,
-            township_scope,
-            &mut county,
-            county_scope,
-            now,
-        );
+        let mut township_with_county = |township: &mut MemoryStore, county: &mut MemoryStore| {
+            sync(&cfg, township, township_scope, county, county_scope, now)
+        };
+        township_with_county(&mut township, &mut county);
         let worker = register_worker(&mut h, &mut county, village_code, T0 + 2000);
         let header = county.envelopes[&worker].header_only();
         commit_all(&cfg, &mut township, &[header], now);
-        let (from_township, to_township) = sync(
-            &cfg,
-            &mut township,
-            township_scope,
-            &mut county,
-            county_scope,
-            now,
-        );
+        let (from_township, to_township) = township_with_county(&mut township, &mut county);
         assert_eq!(to_township.changes_sent, 1);
         assert!(from_township.changes_sent <= 1, "at most the header, once");
         assert!(township.envelopes[&worker].payload.is_some());
-        let (a, b) = sync(
-            &cfg,
-            &mut township,
-            township_scope,
-            &mut county,
-            county_scope,
-            now,
-        );
+        let (a, b) = township_with_county(&mut township, &mut county);
         assert_eq!(a.changes_sent + b.changes_sent, 0);
     }
 
