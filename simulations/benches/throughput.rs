@@ -1,11 +1,12 @@
-//! Simulator throughput: one city-sized run with the shared sets of city, county and township
-//! links kept between sessions (the default, `run.keep_sets_max_depth`), against the baseline of every session building its sets
-//! from the holdings, measured in the same process. The two runs must be the same run (equal
-//! trace hashes); only the speed differs.
+//! Simulator throughput: one city-sized run with shared sets kept between sessions (the
+//! default: city, county and township links for good, village links through an up window),
+//! against the baseline of every session building its sets from the holdings, measured in the
+//! same process. The runs must be the same run (equal trace hashes); only the speed differs.
 //!
 //! `cargo bench -p lingong-sim --bench throughput` (release build; four runs, ≈ 3–6 minutes on
-//! a 2-core machine). Environment: `LINGONG_BENCH_ONLY` (region, default 5226 黔东南州; empty for the whole province),
-//! `LINGONG_BENCH_DAYS` (default 5), `LINGONG_BENCH_VILLAGES` (share kept, default 0.5).
+//! a 2-core machine). Environment: `LINGONG_BENCH_ONLY` (region, default 5226 黔东南州; empty
+//! for the whole province), `LINGONG_BENCH_DAYS` (default 5), `LINGONG_BENCH_VILLAGES` (share
+//! kept, default 0.5).
 
 use lingong_sim::{Outcome, Scenario};
 use std::time::Instant;
@@ -17,18 +18,21 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
         .unwrap_or(default)
 }
 
-fn scenario(keep_sets_max_depth: u8) -> Scenario {
+/// The scenario with sets kept on links down to `keep_sets_max_depth` (and village links
+/// keeping theirs through an up window), or, for `None`, the baseline: every session builds.
+fn scenario(keep_sets_max_depth: Option<u8>) -> Scenario {
     let mut s = Scenario::builtin("guizhou").expect("the built-in scenario");
     s.run.only = env_or("LINGONG_BENCH_ONLY", "5226".to_string());
     s.run.days = env_or("LINGONG_BENCH_DAYS", 5.0);
     s.run.villages_share = env_or("LINGONG_BENCH_VILLAGES", 0.5);
     s.run.seed = 1;
     s.run.progress = false;
-    s.run.keep_sets_max_depth = keep_sets_max_depth;
+    s.run.keep_sets_max_depth = keep_sets_max_depth.unwrap_or(0);
+    s.run.keep_sets_while_up = keep_sets_max_depth.is_some();
     s
 }
 
-fn measure(label: &str, keep_sets_max_depth: u8) -> (Outcome, f64) {
+fn measure(label: &str, keep_sets_max_depth: Option<u8>) -> (Outcome, f64) {
     let start = Instant::now();
     let outcome = lingong_sim::run(scenario(keep_sets_max_depth)).expect("the scenario runs");
     let wall = start.elapsed().as_secs_f64();
@@ -46,7 +50,7 @@ fn measure(label: &str, keep_sets_max_depth: u8) -> (Outcome, f64) {
 }
 
 fn main() {
-    let kept_depth = Scenario::default().run.keep_sets_max_depth;
+    let kept_depth = Some(Scenario::default().run.keep_sets_max_depth);
     let s = scenario(kept_depth);
     println!(
         "lingong-sim throughput: scenario guizhou, region {}, {} days, {} of the villages, seed 1",
@@ -64,7 +68,7 @@ fn main() {
     let mut hashes = Vec::new();
     for _ in 0..2 {
         for (i, (label, depth)) in [
-            ("baseline: every session builds its sets", 0),
+            ("baseline: every session builds its sets", None),
             ("kept sets (the default)", kept_depth),
         ]
         .into_iter()

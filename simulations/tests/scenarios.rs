@@ -57,6 +57,20 @@ fn the_same_seed_replays_the_same_run_and_another_seed_does_not() {
 }
 
 #[test]
+fn sets_kept_between_sessions_give_the_same_run_as_sets_built_per_session() {
+    // Every fault (crashes that lose writes, equivocations and forged payloads fill and
+    // rewrite holdings), with the kept sets on every level against none.
+    let kept = run(scenario("all-faults", 11, 1.0));
+    let mut baseline = scenario("all-faults", 11, 1.0);
+    baseline.run.keep_sets_max_depth = 0;
+    baseline.run.keep_sets_while_up = false;
+    let built = run(baseline);
+    assert_safe_and_converged(&kept);
+    assert_eq!(kept.trace_hash, built.trace_hash);
+    assert_eq!(kept.stats.events, built.stats.events);
+}
+
+#[test]
 fn nodes_that_crash_and_restart_keep_their_store_and_catch_up() {
     let o = run(scenario("crash", 11, 2.0));
     assert_safe_and_converged(&o);
