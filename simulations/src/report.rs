@@ -113,6 +113,7 @@ pub fn to_json(o: &mut Outcome, wall_seconds: f64, scenario: &str) -> Value {
         "accepted": s.accepted,
         "duplicates": s.duplicates,
         "deferred": s.deferred,
+        "events_by_kind": crate::sim::EVENT_KINDS.iter().zip(s.events_by_kind).map(|(k, n)| (k.to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
         "deferred_by_kind": s.deferred_by_kind,
         "rejected_by_kind": s.rejected,
         "bytes_total_by_level": totals,
@@ -233,6 +234,7 @@ pub fn table(j: &Value) -> String {
         j["deferred_by_kind"].to_string(),
     );
     line(&mut out, "sessions", j["sessions"].to_string());
+    line(&mut out, "events by kind", j["events_by_kind"].to_string());
     line(&mut out, "faults", j["faults"].to_string());
     line(
         &mut out,

@@ -50,6 +50,21 @@ const DAY: i64 = 24 * HOUR;
 /// No session exchanges more frames than this; reaching it is a liveness failure.
 const MAX_FRAMES: u32 = 100_000;
 
+/// Names of the event kinds, in the order of their trace tags (1-based).
+pub const EVENT_KINDS: [&str; 11] = [
+    "write",
+    "post_edit",
+    "link_toggle",
+    "outage",
+    "restore",
+    "try_sync",
+    "frame",
+    "crash",
+    "restart",
+    "revoke",
+    "sample",
+];
+
 /// A timed event. Ordered by time, then by insertion, so equal times run in a fixed order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Ev {
@@ -179,6 +194,8 @@ struct Active {
 #[derive(Default, Debug, Clone)]
 pub struct Stats {
     pub events: u64,
+    /// Events by kind, indexed like [`EVENT_KINDS`].
+    pub events_by_kind: [u64; EVENT_KINDS.len()],
     pub writes: u64,
     pub local_rejections: u64,
     pub sessions: u64,
@@ -1916,7 +1933,7 @@ impl Sim {
 
     fn step(&mut self, ev: Ev) {
         self.stats.events += 1;
-        let (tag, a, b) = match ev {
+        let (tag, a, b): (u64, u32, u32) = match ev {
             Ev::Write { node } => (1, node, 0),
             Ev::PostEdit { post, close } => (2, post, u32::from(close)),
             Ev::Toggle { link } => (3, link, 0),
@@ -1929,6 +1946,7 @@ impl Sim {
             Ev::Revoke { node } => (10, node, 0),
             Ev::Sample => (11, 0, 0),
         };
+        self.stats.events_by_kind[tag as usize - 1] += 1;
         self.trace.mix(self.now as u64);
         self.trace
             .mix(tag << 48 | u64::from(a) << 16 | u64::from(b & 0xffff));
