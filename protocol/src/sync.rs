@@ -168,6 +168,8 @@ pub struct SharedSet {
     set: ItemSet,
     /// What to push for each item of `set`, index for index.
     info: Vec<Shared>,
+    /// How many items are listed under their header form (usually none).
+    header_forms: usize,
 }
 
 impl SharedSet {
@@ -188,7 +190,12 @@ impl SharedSet {
             shared.extend(shareable(me, peer, &m, key));
         }
         let (set, info) = ItemSet::from_unsorted_keyed_with(shared);
-        SharedSet { set, info }
+        let header_forms = info.iter().filter(|s| s.listed_as_header).count();
+        SharedSet {
+            set,
+            info,
+            header_forms,
+        }
     }
 
     /// Adds an envelope `me` has come to hold (or whose payload it now holds) to a set kept
@@ -198,17 +205,19 @@ impl SharedSet {
         let Some((item, key, shared)) = shareable(me, peer, m, key) else {
             return false;
         };
-        if !shared.listed_as_header && shared.want == Want::Full {
+        if self.header_forms > 0 && !shared.listed_as_header && shared.want == Want::Full {
             // A payload filled: the header form listed until now goes.
             let header_form = Item::new(item.timestamp, header_form_id(&m.id));
             if let Some(at) = self.set.remove_at(&header_form) {
                 self.info.remove(at);
+                self.header_forms -= 1;
             }
         }
         let Some(at) = self.set.insert_keyed_at(item, key) else {
             return false;
         };
         self.info.insert(at, shared);
+        self.header_forms += usize::from(shared.listed_as_header);
         true
     }
 
@@ -623,6 +632,7 @@ mod tests {
         }
         assert_eq!(kept.set, built.set);
         assert_eq!(kept.info, built.info);
+        assert_eq!(kept.header_forms, built.header_forms);
         assert!(
             built.len() < items.len(),
             "the other township's post is not shared"

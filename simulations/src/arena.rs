@@ -109,9 +109,6 @@ impl ForgeryKind {
 pub struct Entry {
     pub env: Envelope,
     pub id: EnvelopeId,
-    pub meta: ItemMeta,
-    /// The reconciliation key of the id ([`item_key`]), hashed once for every set it enters.
-    pub key: ItemKey,
     pub full_len: u32,
     pub header_len: u32,
     pub label: Label,
@@ -131,6 +128,10 @@ pub struct Entry {
 #[derive(Default)]
 pub struct Arena {
     pub entries: Vec<Entry>,
+    /// Replication metadata and reconciliation key ([`item_key`], hashed once for every set
+    /// it enters) of each entry, index for index: kept apart from the entries, dense, because
+    /// building a shared set reads it for every envelope a node holds.
+    items: Vec<(ItemMeta, ItemKey)>,
     index: FixedMap<EnvelopeId, u32>,
     /// (author, seq) → envelopes (two or more only for forks and lost writes).
     logs: FixedMap<(PublicKey, u64), Vec<u32>>,
@@ -190,11 +191,10 @@ impl Arena {
             _ => {}
         }
         self.index.insert(id, idx);
+        self.items.push((meta, item_key(&id)));
         self.entries.push(Entry {
             env,
             id,
-            meta,
-            key: item_key(&id),
             full_len,
             header_len,
             label,
@@ -209,10 +209,14 @@ impl Arena {
 
     /// Replication metadata and key of envelope `idx` as held with or without its payload.
     pub fn item(&self, idx: u32, has_payload: bool) -> (ItemMeta, ItemKey) {
-        let e = &self.entries[idx as usize];
-        let mut meta = e.meta;
+        let (mut meta, key) = self.items[idx as usize];
         meta.has_payload = has_payload;
-        (meta, e.key)
+        (meta, key)
+    }
+
+    /// Replication metadata of envelope `idx` (as created, with its payload).
+    pub fn meta(&self, idx: u32) -> &ItemMeta {
+        &self.items[idx as usize].0
     }
 
     /// The envelopes at `(author, seq)`.

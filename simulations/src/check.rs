@@ -94,8 +94,8 @@ pub fn check(sim: &Sim) -> Check {
                             examples.push(format!(
                                 "{} lacks a {} of {} ({:?})",
                                 sim.nodes[n as usize].region,
-                                e.meta.kind.as_str(),
-                                e.meta.region,
+                                arena.meta(idx).kind.as_str(),
+                                arena.meta(idx).region,
                                 want
                             ));
                         }
@@ -130,7 +130,8 @@ pub fn check(sim: &Sim) -> Check {
         }
         for (idx, payload) in node.held.iter() {
             let e = &arena.entries[idx as usize];
-            let want = node.scope.wants(e.meta.kind, &e.meta.region, &e.meta.reach);
+            let m = arena.meta(idx);
+            let want = node.scope.wants(m.kind, &m.region, &m.reach);
             match want {
                 Want::Nothing => s.out_of_scope_holdings += 1,
                 Want::Header if payload => s.privacy_violations += 1,

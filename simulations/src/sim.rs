@@ -932,8 +932,8 @@ impl Sim {
     }
 
     fn on_fresh(&mut self, i: u32, f: Fresh, via: Option<u32>) {
+        let meta = *self.arena.meta(f.idx);
         let e = &self.arena.entries[f.idx as usize];
-        let meta = e.meta;
         let label = e.label;
         let created = e.created_ms;
         let creator = e.creator_node;
@@ -1031,7 +1031,7 @@ impl Sim {
     /// The nodes whose scope wants envelope `idx` (revoked nodes left out), with their want.
     pub fn expected_holders(&self, idx: u32, out: &mut Vec<(u32, Want)>) {
         out.clear();
-        let meta = self.arena.entries[idx as usize].meta;
+        let meta = *self.arena.meta(idx);
         let mut candidates = Vec::new();
         // Ancestors and the record's own node.
         let mut r = Some(meta.region);
@@ -1559,7 +1559,7 @@ impl Sim {
         .to_bytes();
         let county_knows = self.nodes[county as usize].held.iter().any(|(idx, _)| {
             let e = &self.arena.entries[idx as usize];
-            e.meta.kind == RecordKind::Certificate && e.env.header.author == target
+            e.env.header.kind == RecordKind::Certificate && e.env.header.author == target
         });
         if !county_knows {
             // The county has not yet received the station's certificate: try again later.
@@ -1589,7 +1589,7 @@ impl Sim {
                 if e.label != Label::Valid || e.expected == 0 {
                     continue;
                 }
-                let m = e.meta;
+                let m = *self.arena.meta(idx);
                 let w = self.nodes[node as usize]
                     .scope
                     .wants(m.kind, &m.region, &m.reach);
@@ -1659,7 +1659,7 @@ impl Sim {
         let n = &self.nodes[node as usize];
         let Some(&orig) = n.own.iter().rev().find(|&&i| {
             let e = &self.arena.entries[i as usize];
-            e.meta.kind.is_document() && e.env.header.is_genesis() && e.label == Label::Valid
+            e.env.header.kind.is_document() && e.env.header.is_genesis() && e.label == Label::Valid
         }) else {
             return;
         };
