@@ -694,7 +694,7 @@ mod tests {
             h.publish(&mut township, &code(r), T0);
             h.publish(&mut county, &code(r), T0);
         }
-        let mut township_with_county = |township: &mut MemoryStore, county: &mut MemoryStore| {
+        let township_with_county = |township: &mut MemoryStore, county: &mut MemoryStore| {
             sync(&cfg, township, township_scope, county, county_scope, now)
         };
         township_with_county(&mut township, &mut county);

@@ -160,7 +160,7 @@ fn the_end_check_notices_a_missing_change_and_one_held_outside_its_scope() {
                 .own
                 .iter()
                 .copied()
-                .find(|&i| sim.arena.entries[i as usize].meta.kind == RecordKind::Worker)
+                .find(|&i| sim.arena.meta(i).kind == RecordKind::Worker)
                 .map(|w| (v, w))
         })
         .expect("busy villages registered workers");
