@@ -266,6 +266,8 @@ impl ItemSet {
             return None;
         };
         let key = u128::from_le_bytes(key);
+        grow_gently(&mut self.items);
+        grow_gently(&mut self.prefix);
         self.items.insert(at, item);
         let below = self.prefix[at];
         self.prefix.insert(at + 1, below.wrapping_add(key));
@@ -340,6 +342,16 @@ impl ItemSet {
 
     fn find_key(&self, start: usize, end: usize, key: u128) -> Option<usize> {
         (start..end).find(|&i| self.key_at(i) == key)
+    }
+}
+
+/// Makes room for one more element in a vector that grows one element at a time and lives
+/// long (a set kept for a peer): by an eighth instead of doubling, so a kept set carries at
+/// most an eighth of slack rather than up to as much again. Insertion shifts the tail anyway,
+/// so the extra reallocations cost nothing in order of growth.
+pub fn grow_gently<T>(v: &mut Vec<T>) {
+    if v.len() == v.capacity() {
+        v.reserve_exact((v.len() / 8).max(16));
     }
 }
 

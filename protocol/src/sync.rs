@@ -19,7 +19,9 @@
 //! reconciliation only finds the remainder.
 
 use crate::envelope::{Envelope, EnvelopeId, MAX_ENVELOPE_BYTES};
-use crate::reconcile::{Item, ItemKey, ItemSet, Message, ReconcileConfig, Reconciler, item_key};
+use crate::reconcile::{
+    Item, ItemKey, ItemSet, Message, ReconcileConfig, Reconciler, grow_gently, item_key,
+};
 use crate::scope::{Scope, Want};
 use crate::store::ItemMeta;
 use serde::{Deserialize, Serialize};
@@ -216,6 +218,7 @@ impl SharedSet {
         let Some(at) = self.set.insert_keyed_at(item, key) else {
             return false;
         };
+        grow_gently(&mut self.info);
         self.info.insert(at, shared);
         self.header_forms += usize::from(shared.listed_as_header);
         true
