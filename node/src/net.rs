@@ -797,6 +797,19 @@ impl Network {
             .map_err(|e| e.message("en"))
     }
 
+    /// A sync session with a peer of scope `peer`, over the item set the store keeps for
+    /// that scope (built once, then brought up to date: no scan of the whole store per session).
+    fn new_session(&self, id: u64, peer: Scope) -> Session {
+        let station = self.station.lock().expect("station lock");
+        let me = station.scope();
+        let shared = tokio::task::block_in_place(|| station.shared_set(peer));
+        let config = SyncConfig {
+            max_frame_envelope_bytes: FRAME_ENVELOPE_BYTES,
+            ..Default::default()
+        };
+        Session::with_shared(id, me, shared, Vec::new(), config)
+    }
+
     fn on_request(&mut self, peer: PeerId, bytes: Vec<u8>, channel: ResponseChannel<Vec<u8>>) {
         let frame = match Frame::decode(&bytes) {
             Ok(f) => f,
@@ -814,21 +827,7 @@ impl Network {
                 .entry(peer)
                 .or_insert_with(|| PeerState::new(false))
                 .scope = Some(scope);
-            let session = {
-                let station = self.station.lock().expect("station lock");
-                let items = tokio::task::block_in_place(|| station.store_items());
-                Session::new(
-                    frame.session,
-                    station.scope(),
-                    scope,
-                    &items,
-                    Vec::new(),
-                    SyncConfig {
-                        max_frame_envelope_bytes: FRAME_ENVELOPE_BYTES,
-                        ..Default::default()
-                    },
-                )
-            };
+            let session = self.new_session(frame.session, scope);
             self.inbound.retain(|(p, _), _| *p != peer);
             self.inbound
                 .insert((peer, frame.session), (session, Instant::now()));
@@ -893,21 +892,7 @@ impl Network {
                 if let Some(p) = self.peers.get_mut(&peer) {
                     p.scope = Some(scope);
                 }
-                let mut session = {
-                    let station = self.station.lock().expect("station lock");
-                    let items = tokio::task::block_in_place(|| station.store_items());
-                    Session::new(
-                        id,
-                        station.scope(),
-                        scope,
-                        &items,
-                        Vec::new(),
-                        SyncConfig {
-                            max_frame_envelope_bytes: FRAME_ENVELOPE_BYTES,
-                            ..Default::default()
-                        },
-                    )
-                };
+                let mut session = self.new_session(id, scope);
                 let first = session.start();
                 let rid = self
                     .swarm

@@ -1179,7 +1179,22 @@ impl Station {
 
 impl Station {
     /// Replication metadata of every envelope held (input of a sync session).
-    pub fn store_items(&self) -> Vec<lingong_protocol::store::ItemMeta> {
-        self.store.items().unwrap_or_default()
+    /// The item set this node shares with a peer of scope `peer`, kept by the store between
+    /// sessions. A store that cannot be read shares nothing this time (the session then
+    /// only receives).
+    pub fn shared_set(
+        &self,
+        peer: lingong_protocol::scope::Scope,
+    ) -> std::sync::Arc<lingong_protocol::sync::SharedSet> {
+        self.store
+            .shared_set(self.scope(), peer)
+            .unwrap_or_else(|e| {
+                tracing::error!("reading the store for a sync session failed: {e}");
+                std::sync::Arc::new(lingong_protocol::sync::SharedSet::build(
+                    &self.scope(),
+                    &peer,
+                    &[],
+                ))
+            })
     }
 }

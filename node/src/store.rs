@@ -18,17 +18,26 @@
 //! Architecture invariant: a [`Batch`] is written with one `apply_batch` followed by one
 //! `flush`, so after a kill -9 every change reported as accepted is on disk and no change is
 //! half-applied.
+//!
+//! The store also keeps, in memory, the item set it shares with each kind of peer
+//! ([`SledStore::shared_set`]): built once from the metadata, then fed every envelope a commit
+//! puts, so a sync session no longer scans and hashes the whole store (a county or the province
+//! holds hundreds of thousands of changes, and its peers sync every few minutes).
 
 use lingong_protocol::canon::sha256;
 use lingong_protocol::cert::CertChain;
 use lingong_protocol::envelope::{Envelope, EnvelopeId};
 use lingong_protocol::keys::PublicKey;
+use lingong_protocol::reconcile::item_key;
 use lingong_protocol::record::{RecordId, RecordKind};
+use lingong_protocol::scope::Scope;
 use lingong_protocol::store::{
     AuthorInfo, Batch, Evidence, ItemMeta, Op, RecordState, RevocationInfo, Store, StoreError,
 };
+use lingong_protocol::sync::SharedSet;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 /// How long opening a store waits for another process to release it.
 pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
@@ -37,6 +46,28 @@ pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
 pub struct SledStore {
     db: sled::Db,
     tree: sled::Tree,
+    shared: Mutex<SharedSets>,
+}
+
+/// Most peer scopes a store keeps a shared set for (a county has some twenty townships and a
+/// city; beyond that the least recently used set goes and is rebuilt when needed).
+const MAX_SHARED_SETS: usize = 64;
+
+/// The item sets this node shares with peers of given scopes, kept between sessions.
+#[derive(Default)]
+struct SharedSets {
+    sets: Vec<KeptSet>,
+    /// Bumped at every use, to find the least recently used set.
+    clock: u64,
+}
+
+struct KeptSet {
+    me: Scope,
+    peer: Scope,
+    set: Arc<SharedSet>,
+    /// Envelopes committed since the set was last brought up to date.
+    pending: Vec<ItemMeta>,
+    last_used: u64,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -90,7 +121,11 @@ impl SledStore {
             }
         };
         let tree = db.open_tree("lingong").map_err(err)?;
-        Ok(SledStore { db, tree })
+        Ok(SledStore {
+            db,
+            tree,
+            shared: Mutex::default(),
+        })
     }
 
     fn get_postcard<T: serde::de::DeserializeOwned>(
@@ -271,9 +306,11 @@ impl Store for SledStore {
             return Ok(());
         }
         let mut b = sled::Batch::default();
+        let mut put = Vec::new();
         for op in batch.ops {
             match op {
                 Op::PutEnvelope(env, meta) => {
+                    put.push(meta);
                     b.insert(key(b'e', &[&meta.id]), env.to_bytes());
                     b.insert(
                         key(b'm', &[&meta.id]),
@@ -319,7 +356,73 @@ impl Store for SledStore {
         }
         self.tree.apply_batch(b).map_err(err)?;
         self.db.flush().map_err(err)?;
+        if !put.is_empty() {
+            self.shared_sets().note_committed(&put);
+        }
         Ok(())
+    }
+}
+
+impl SledStore {
+    fn shared_sets(&self) -> std::sync::MutexGuard<'_, SharedSets> {
+        // The sets are a cache: one poisoned by a panic elsewhere is still consistent enough
+        // to be thrown away.
+        self.shared.lock().unwrap_or_else(|poisoned| {
+            let mut guard = poisoned.into_inner();
+            guard.sets.clear();
+            guard
+        })
+    }
+
+    /// The item set `me` shares with a peer of scope `peer`, as [`SharedSet::build`] over
+    /// [`Store::items`] would give it now: built from the store the first time, then kept and
+    /// brought up to date with what was committed since (a session holding the previous one
+    /// keeps its snapshot; the kept set is then copied before it changes).
+    pub fn shared_set(&self, me: Scope, peer: Scope) -> Result<Arc<SharedSet>, StoreError> {
+        {
+            let mut cache = self.shared_sets();
+            cache.clock += 1;
+            let now = cache.clock;
+            if let Some(kept) = cache.sets.iter_mut().find(|k| k.me == me && k.peer == peer) {
+                kept.last_used = now;
+                if !kept.pending.is_empty() {
+                    let set = Arc::make_mut(&mut kept.set);
+                    for m in kept.pending.drain(..) {
+                        set.insert_keyed(&me, &peer, &m, item_key(&m.id));
+                    }
+                }
+                return Ok(Arc::clone(&kept.set));
+            }
+        }
+        // No commit can run meanwhile: it takes `&mut self`.
+        let set = Arc::new(SharedSet::build(&me, &peer, &self.items()?));
+        let mut cache = self.shared_sets();
+        if cache.sets.len() >= MAX_SHARED_SETS
+            && let Some(oldest) = (0..cache.sets.len()).min_by_key(|&i| cache.sets[i].last_used)
+        {
+            cache.sets.swap_remove(oldest);
+        }
+        let last_used = cache.clock;
+        cache.sets.push(KeptSet {
+            me,
+            peer,
+            set: Arc::clone(&set),
+            pending: Vec::new(),
+            last_used,
+        });
+        Ok(set)
+    }
+}
+
+impl SharedSets {
+    /// Queues what a commit put for every kept set. A set whose queue has grown past half its
+    /// size (a peer that has not synced for long) is dropped and rebuilt when next needed.
+    fn note_committed(&mut self, put: &[ItemMeta]) {
+        for kept in &mut self.sets {
+            kept.pending.extend_from_slice(put);
+        }
+        self.sets
+            .retain(|k| k.pending.len() <= 10_000 + k.set.len() / 2);
     }
 }
 
@@ -354,5 +457,68 @@ mod tests {
         batch.ops.push(fork(author, 5, b"other branch"));
         store.commit(batch).unwrap();
         assert_eq!(store.evidence().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn a_kept_shared_set_follows_every_commit_like_one_built_afresh() {
+        use lingong_protocol::accept::accept_all;
+        use lingong_protocol::author::{LocalAuthor, Target};
+        use lingong_protocol::fixture::{FIXTURE_NOT_BEFORE_S, Hierarchy};
+        use lingong_protocol::record::FieldValue;
+        use lingong_protocol::region::RegionCode;
+        use lingong_protocol::store::{MemoryStore, Staged};
+
+        let code = |s: &str| RegionCode::parse(s).unwrap();
+        let t0 = (FIXTURE_NOT_BEFORE_S + 86_400) * 1000;
+        let mut h = Hierarchy::new(3);
+        let cfg = h.accept_config();
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SledStore::open(dir.path()).unwrap();
+        let (me, peer) = (Scope::new(code("522622")), Scope::new(code("522622101")));
+        let fresh = |store: &SledStore| SharedSet::build(&me, &peer, &store.items().unwrap());
+        for r in ["52", "5226", "522622"] {
+            h.publish(&mut store, &code(r), t0);
+        }
+        let first = store.shared_set(me, peer).unwrap();
+        assert_eq!(*first, fresh(&store));
+
+        // Records the township shares and records it does not; one envelope arriving as a
+        // header first and whole later (its payload filled).
+        let mut elsewhere = MemoryStore::new();
+        for r in ["522622101", "522622102"] {
+            h.publish(&mut elsewhere, &code(r), t0 + 1000);
+        }
+        let rest: Vec<Envelope> = elsewhere.envelopes.values().cloned().collect();
+        let (key, _) = h.node(&code("522622101"));
+        let author = LocalAuthor { key: &key, cfg };
+        let mut staged = Staged::new(&elsewhere);
+        let target = Target::Create {
+            kind: RecordKind::Post,
+            reach: Some(code("522622101")),
+        };
+        let title = [("title", FieldValue::Text("采茶工".into()))];
+        let last = author
+            .write(&mut staged, target, &title, t0 + 1500)
+            .unwrap();
+        let accept = |store: &mut SledStore, envs: &[Envelope]| {
+            let mut staged = Staged::new(&*store);
+            for r in accept_all(&mut staged, &cfg, envs, t0 + 2000) {
+                r.unwrap();
+            }
+            let batch = staged.into_batch();
+            store.commit(batch).unwrap();
+        };
+        accept(&mut store, &rest);
+        accept(&mut store, &[last.header_only()]);
+        let middle = store.shared_set(me, peer).unwrap();
+        let middle_built = fresh(&store);
+        assert_eq!(*middle, middle_built);
+        accept(&mut store, &[last.clone()]);
+        let now = store.shared_set(me, peer).unwrap();
+        assert_eq!(*now, fresh(&store));
+        assert_ne!(*now, middle_built, "the filled payload changed the listing");
+        assert!(now.len() > first.len());
+        // A session still holding the earlier set keeps its snapshot.
+        assert_eq!(*middle, middle_built);
     }
 }

@@ -165,7 +165,7 @@ pub fn header_form_id(id: &EnvelopeId) -> EnvelopeId {
 /// session with [`Session::with_shared`]; the result is the same as [`Session::new`] over the
 /// same items. About 60 bytes per item (the item, a prefix sum, three bytes of [`Shared`]), so
 /// a driver can afford to keep one per peer.
-#[derive(Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SharedSet {
     set: ItemSet,
     /// What to push for each item of `set`, index for index.
