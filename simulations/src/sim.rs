@@ -196,6 +196,10 @@ pub struct Stats {
     pub events: u64,
     /// Events by kind, indexed like [`EVENT_KINDS`].
     pub events_by_kind: [u64; EVENT_KINDS.len()],
+    /// Shared sets built from a node's holdings (not kept ones brought up to date), and the
+    /// holdings they read.
+    pub set_builds: u64,
+    pub set_build_items: u64,
     pub writes: u64,
     pub local_rejections: u64,
     pub sessions: u64,
@@ -1228,7 +1232,10 @@ impl Sim {
         let parent = &self.nodes[child.parent.expect("a link has a parent") as usize];
         let (cs, ps) = (child.scope, parent.scope);
         let arena = &self.arena;
-        let build = |held: &Holdings, me: &Scope, peer: &Scope| {
+        let stats = &mut self.stats;
+        let mut build = |held: &Holdings, me: &Scope, peer: &Scope| {
+            stats.set_builds += 1;
+            stats.set_build_items += held.len() as u64;
             SharedSet::build_keyed(me, peer, held.iter().map(|(i, p)| arena.item(i, p)))
         };
         let run = &self.scenario.run;
