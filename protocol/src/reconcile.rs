@@ -355,27 +355,33 @@ pub fn grow_gently<T>(v: &mut Vec<T>) {
     }
 }
 
-/// `keyed` in item order. Sorts `(timestamp, index)` pairs (sixteen bytes, compared as
-/// integers) and compares ids only among equal timestamps: far cheaper than moving and
-/// comparing whole entries, which is most of the cost of building a set from a node's holdings.
+/// `keyed` in item order. Sorts `(timestamp, first eight bytes of the id, index)` triples
+/// (compared as integers) and compares whole ids only where both of the first two tie: far
+/// cheaper than moving and comparing whole entries, which is most of the cost of building a
+/// set from a node's holdings (many items share a timestamp: a node's first records, a batch
+/// written at once).
 fn sorted_by_item<T: Copy>(keyed: &[(Item, ItemKey, T)]) -> Vec<(Item, ItemKey, T)> {
-    let mut order: Vec<(u64, u32)> = keyed
+    let id_prefix = |item: &Item| u64::from_be_bytes(item.id[..8].try_into().expect("8 bytes"));
+    let mut order: Vec<(u64, u64, u32)> = keyed
         .iter()
         .enumerate()
-        .map(|(i, entry)| (entry.0.timestamp, i as u32))
+        .map(|(i, entry)| (entry.0.timestamp, id_prefix(&entry.0), i as u32))
         .collect();
     order.sort_unstable();
     let mut start = 0;
     while start < order.len() {
-        let timestamp = order[start].0;
-        let end = start + order[start..].partition_point(|&(t, _)| t == timestamp);
+        let (timestamp, prefix, _) = order[start];
+        let mut end = start + 1;
+        while end < order.len() && order[end].0 == timestamp && order[end].1 == prefix {
+            end += 1;
+        }
         if end - start > 1 {
             order[start..end]
-                .sort_by(|a, b| keyed[a.1 as usize].0.id.cmp(&keyed[b.1 as usize].0.id));
+                .sort_by(|a, b| keyed[a.2 as usize].0.id.cmp(&keyed[b.2 as usize].0.id));
         }
         start = end;
     }
-    order.iter().map(|&(_, i)| keyed[i as usize]).collect()
+    order.iter().map(|&(_, _, i)| keyed[i as usize]).collect()
 }
 
 /// A range boundary: a position in the `(timestamp, id)` order, or infinity.
