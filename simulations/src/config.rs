@@ -58,6 +58,9 @@ pub struct RunConfig {
     /// the few sessions of one up window, and drop them when it goes down (and build them per
     /// session in the convergence phase, when every link is up at once). Speed only, as above.
     pub keep_sets_while_up: bool,
+    /// Build the two sets of a session start on two threads when both ends hold many
+    /// envelopes. Speed only: the run is the same.
+    pub parallel_set_builds: bool,
     /// Retry delay after a session that left changes deferred (author or record not yet known,
     /// timestamp ahead of the receiver's clock).
     pub retry_s: f64,
@@ -79,6 +82,7 @@ impl Default for RunConfig {
             frame_envelope_bytes: lingong_protocol::sync::DEFAULT_FRAME_ENVELOPE_BYTES,
             keep_sets_max_depth: 3,
             keep_sets_while_up: true,
+            parallel_set_builds: true,
             retry_s: 600.0,
             automerge_payloads: true,
             progress: true,

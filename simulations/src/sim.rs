@@ -1233,24 +1233,29 @@ impl Sim {
         let (cs, ps) = (child.scope, parent.scope);
         let arena = &self.arena;
         let stats = &mut self.stats;
-        let mut build = |held: &Holdings, me: &Scope, peer: &Scope| {
-            stats.set_builds += 1;
-            stats.set_build_items += held.len() as u64;
-            SharedSet::build_keyed(me, peer, held.iter().map(|(i, p)| arena.item(i, p)))
+        let parallel = self.scenario.run.parallel_set_builds;
+        let mut build_both = || {
+            stats.set_builds += 2;
+            stats.set_build_items += (child.held.len() + parent.held.len()) as u64;
+            let (child_set, parent_set) = build_pair(
+                arena,
+                (&child.held, cs, ps),
+                (&parent.held, ps, cs),
+                parallel,
+            );
+            (Arc::new(child_set), Arc::new(parent_set))
         };
         let run = &self.scenario.run;
         let keep = child.level.depth() <= run.keep_sets_max_depth
             || (run.keep_sets_while_up && !self.converging);
         if !keep {
-            return (
-                Arc::new(build(&child.held, &cs, &ps)),
-                Arc::new(build(&parent.held, &ps, &cs)),
-            );
+            return build_both();
         }
         let kept = self.links[link as usize].kept.get_or_insert_with(|| {
+            let (child, parent) = build_both();
             Box::new(KeptSets {
-                child: Arc::new(build(&child.held, &cs, &ps)),
-                parent: Arc::new(build(&parent.held, &ps, &cs)),
+                child,
+                parent,
                 child_new: Vec::new(),
                 parent_new: Vec::new(),
             })
@@ -2146,4 +2151,36 @@ fn worker_fields(n: &Node, serial: u64) -> Vec<(&'static str, FieldValue)> {
         ("availability", FieldValue::Text("this-week".into())),
         ("region", FieldValue::Text(n.region.to_string())),
     ]
+}
+
+/// Holdings at or above which the two sets of a session start are built on two threads.
+const PARALLEL_BUILD_MIN: usize = 1_500;
+
+/// The sets the two ends of a link share with each other, built from their holdings
+/// (`(holdings, own scope, peer scope)` for each end). Building is a pure function of the
+/// arguments, so when both ends hold many envelopes (and `parallel`, `run.parallel_set_builds`)
+/// the child's set is built on a second thread (the machine has two cores) and the run stays
+/// the same.
+fn build_pair(
+    arena: &Arena,
+    child: (&Holdings, Scope, Scope),
+    parent: (&Holdings, Scope, Scope),
+    parallel: bool,
+) -> (SharedSet, SharedSet) {
+    let build = |(held, me, peer): (&Holdings, Scope, Scope)| {
+        SharedSet::build_keyed(&me, &peer, held.iter().map(|(i, p)| arena.item(i, p)))
+    };
+    if !parallel || child.0.len().min(parent.0.len()) < PARALLEL_BUILD_MIN {
+        return (build(child), build(parent));
+    }
+    std::thread::scope(|scope| {
+        let child_set = scope.spawn(|| build(child));
+        let parent_set = build(parent);
+        (
+            child_set
+                .join()
+                .expect("building a shared set does not panic"),
+            parent_set,
+        )
+    })
 }
