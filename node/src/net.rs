@@ -827,8 +827,10 @@ impl Network {
                 .entry(peer)
                 .or_insert_with(|| PeerState::new(false))
                 .scope = Some(scope);
-            let session = self.new_session(frame.session, scope);
+            // The peer's earlier session goes first: it holds the kept set, which would
+            // otherwise be copied to take in what was committed since.
             self.inbound.retain(|(p, _), _| *p != peer);
+            let session = self.new_session(frame.session, scope);
             self.inbound
                 .insert((peer, frame.session), (session, Instant::now()));
             let reply = Frame {
