@@ -1178,7 +1178,6 @@ impl Station {
 }
 
 impl Station {
-    /// Replication metadata of every envelope held (input of a sync session).
     /// The item set this node shares with a peer of scope `peer`, kept by the store between
     /// sessions. A store that cannot be read shares nothing this time (the session then
     /// only receives).
@@ -1186,15 +1185,10 @@ impl Station {
         &self,
         peer: lingong_protocol::scope::Scope,
     ) -> std::sync::Arc<lingong_protocol::sync::SharedSet> {
-        self.store
-            .shared_set(self.scope(), peer)
-            .unwrap_or_else(|e| {
-                tracing::error!("reading the store for a sync session failed: {e}");
-                std::sync::Arc::new(lingong_protocol::sync::SharedSet::build(
-                    &self.scope(),
-                    &peer,
-                    &[],
-                ))
-            })
+        let me = self.scope();
+        self.store.shared_set(me, peer).unwrap_or_else(|e| {
+            tracing::error!("reading the store for a sync session failed: {e}");
+            std::sync::Arc::new(lingong_protocol::sync::SharedSet::build(&me, &peer, &[]))
+        })
     }
 }
