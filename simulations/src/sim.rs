@@ -1228,6 +1228,8 @@ impl Sim {
     /// gigabytes over a simulated month (about 60 bytes per item), and only a tenth of them
     /// are up at a time.
     fn shared_sets(&mut self, link: u32) -> (Arc<SharedSet>, Arc<SharedSet>) {
+        let keep = self.keeps_sets_for_good(link)
+            || (self.scenario.run.keep_sets_while_up && !self.converging);
         let child = &self.nodes[link as usize];
         let parent = &self.nodes[child.parent.expect("a link has a parent") as usize];
         let (cs, ps) = (child.scope, parent.scope);
@@ -1245,9 +1247,6 @@ impl Sim {
             );
             (Arc::new(child_set), Arc::new(parent_set))
         };
-        let run = &self.scenario.run;
-        let keep = child.level.depth() <= run.keep_sets_max_depth
-            || (run.keep_sets_while_up && !self.converging);
         if !keep {
             return build_both();
         }
@@ -1274,6 +1273,12 @@ impl Sim {
             }
         }
         (Arc::clone(&kept.child), Arc::clone(&kept.parent))
+    }
+
+    /// Whether `link` keeps its shared sets between sessions for the whole run (its lower end
+    /// at most `run.keep_sets_max_depth` deep); deeper links keep them through one up window.
+    fn keeps_sets_for_good(&self, link: u32) -> bool {
+        self.nodes[link as usize].level.depth() <= self.scenario.run.keep_sets_max_depth
     }
 
     fn send(&mut self, link: u32, a: &mut Active, frame: Frame, to_parent: bool, extra_ms: i64) {
@@ -1411,9 +1416,7 @@ impl Sim {
             if self.links[link as usize].active.is_some() {
                 self.abort(link);
             }
-            if !up
-                && self.nodes[link as usize].level.depth() > self.scenario.run.keep_sets_max_depth
-            {
+            if !up && !self.keeps_sets_for_good(link) {
                 // Village links keep their sets for one up window only.
                 self.links[link as usize].kept = None;
             }
@@ -2009,10 +2012,9 @@ impl Sim {
         // Convergence: every link up, every node up, no workload and no faults.
         self.now = self.end_ms;
         self.converging = true;
-        let keep_depth = self.scenario.run.keep_sets_max_depth;
-        for (link, node) in self.links.iter_mut().zip(&self.nodes) {
-            if node.level.depth() > keep_depth {
-                link.kept = None;
+        for link in 1..self.links.len() as u32 {
+            if !self.keeps_sets_for_good(link) {
+                self.links[link as usize].kept = None;
             }
         }
         for i in 0..self.nodes.len() as u32 {
