@@ -181,13 +181,31 @@ impl Fingerprint {
 }
 
 /// The set one side reconciles: sorted, deduplicated, with prefix sums of the item keys so the
-/// fingerprint of any index range is O(1).
+/// fingerprint of any range of positions is O(1).
+///
+/// A set may be *windowed*: the items below its [`floor`](ItemSet::floor) are not listed, only
+/// their number and the sum of their keys are known. Such a set answers every message whose
+/// ranges below the floor match as a whole (the routine case: a peer that reconciles recent
+/// changes and checks everything older with one fingerprint); a message that needs to look
+/// into the unlisted part gets [`ReconcileError::NeedsHistory`], and the caller starts again
+/// with the whole set. A windowed set costs memory and time for its recent items only.
+///
+/// Positions (what [`ItemSet::len`], [`ItemSet::fingerprint`] and [`ItemSet::lower_bound`]
+/// speak of) count the unlisted items first; indices of [`ItemSet::items`] (what
+/// [`ItemSet::position`], [`ItemSet::insert_keyed_at`] and [`ItemSet::remove_at`] return)
+/// count the listed ones only. They agree on a whole set.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ItemSet {
+    /// The listed items: every item at or above `floor`.
     items: Vec<Item>,
     /// `prefix[i]` is the sum of the keys of `items[..i]`; `prefix.len() == items.len() + 1`.
     /// (An item's own key is the difference of two neighbours: no separate key array.)
     prefix: Vec<u128>,
+    /// Items below this bound are not listed ([`Bound::MIN`] for a whole set).
+    floor: Bound,
+    /// How many items lie below `floor`, and the sum of their keys.
+    below: usize,
+    below_sum: u128,
 }
 
 impl Default for ItemSet {
@@ -245,22 +263,35 @@ impl ItemSet {
             values.push(value);
             prefix.push(acc);
         }
-        (ItemSet { items, prefix }, values)
+        let set = ItemSet {
+            items,
+            prefix,
+            floor: Bound::MIN,
+            below: 0,
+            below_sum: 0,
+        };
+        (set, values)
     }
 
     /// Adds one item, keeping the order and the prefix sums; false if it was already there.
     /// Costs O(items after it): new changes carry recent timestamps, so a set kept for a peer
     /// and fed the changes a node accepts grows at its end. `key` is `item_key(&item.id)`.
+    /// The item must be at or above the floor ([`ItemSet::lists`]); see
+    /// [`ItemSet::add_unlisted`] for one below it.
     pub fn insert_keyed(&mut self, item: Item, key: ItemKey) -> bool {
         self.insert_keyed_at(item, key).is_some()
     }
 
-    /// [`ItemSet::insert_keyed`], returning the index the new item took.
+    /// [`ItemSet::insert_keyed`], returning the index in [`ItemSet::items`] the new item took.
     pub fn insert_keyed_at(&mut self, item: Item, key: ItemKey) -> Option<usize> {
         debug_assert_eq!(
             key,
             item_key(&item.id),
             "a caller-supplied item key is wrong"
+        );
+        assert!(
+            self.lists(&item),
+            "an item below a windowed set's floor cannot be inserted by position"
         );
         let Err(at) = self.items.binary_search(&item) else {
             return None;
@@ -277,18 +308,19 @@ impl ItemSet {
         Some(at)
     }
 
-    /// Removes one item, keeping the order and the prefix sums; false if it was not there.
+    /// Removes one listed item, keeping the order and the prefix sums; false if it was not
+    /// there.
     pub fn remove(&mut self, item: &Item) -> bool {
         self.remove_at(item).is_some()
     }
 
-    /// [`ItemSet::remove`], returning the index the item had.
+    /// [`ItemSet::remove`], returning the index in [`ItemSet::items`] the item had.
     pub fn remove_at(&mut self, item: &Item) -> Option<usize> {
         let Ok(at) = self.items.binary_search(item) else {
             return None;
         };
+        let key = self.key_at(self.below + at);
         self.items.remove(at);
-        let key = self.key_at(at);
         self.prefix.remove(at + 1);
         for sum in &mut self.prefix[at + 1..] {
             *sum = sum.wrapping_sub(key);
@@ -296,52 +328,136 @@ impl ItemSet {
         Some(at)
     }
 
-    /// The index of `item`, if the set holds it.
+    /// True when `item` belongs to the listed part (at or above the floor).
+    pub fn lists(&self, item: &Item) -> bool {
+        !self.floor.is_above(item)
+    }
+
+    /// Counts in an item below the floor, which the set cannot look for: the caller knows it
+    /// is new to the set (a change its node has just come to hold).
+    pub fn add_unlisted(&mut self, key: ItemKey) {
+        self.below += 1;
+        self.below_sum = self.below_sum.wrapping_add(u128::from_le_bytes(key));
+    }
+
+    /// Counts out an item below the floor that the caller knows the set holds.
+    pub fn remove_unlisted(&mut self, key: ItemKey) {
+        debug_assert!(self.below > 0, "no unlisted item to remove");
+        self.below = self.below.saturating_sub(1);
+        self.below_sum = self.below_sum.wrapping_sub(u128::from_le_bytes(key));
+    }
+
+    /// Stops listing the items below `floor` (keeping their count and key sum): the set then
+    /// costs memory for the items at or above it only. A `floor` at or below the current one
+    /// changes nothing (a set cannot list again what it dropped). Returns how many items of
+    /// [`ItemSet::items`] went, from its start.
+    pub fn raise_floor(&mut self, floor: Bound) -> usize {
+        if floor.cmp_position(&self.floor) != Ordering::Greater {
+            return 0;
+        }
+        self.floor = floor;
+        let gone = self.items.partition_point(|item| floor.is_above(item));
+        if gone == 0 {
+            return 0;
+        }
+        let base = self.prefix[gone];
+        self.below += gone;
+        self.below_sum = self.below_sum.wrapping_add(base);
+        self.items.drain(..gone);
+        self.prefix.drain(..gone);
+        for sum in &mut self.prefix {
+            *sum = sum.wrapping_sub(base);
+        }
+        if self.items.capacity() > 2 * self.items.len() + 64 {
+            self.items.shrink_to_fit();
+            self.prefix.shrink_to_fit();
+        }
+        gone
+    }
+
+    /// Items below this bound are not listed ([`Bound::MIN`] for a whole set).
+    pub fn floor(&self) -> Bound {
+        self.floor
+    }
+
+    /// How many items lie below the floor (0 for a whole set).
+    pub fn unlisted(&self) -> usize {
+        self.below
+    }
+
+    /// The index in [`ItemSet::items`] of `item`, if the set lists it.
     pub fn position(&self, item: &Item) -> Option<usize> {
         self.items.binary_search(item).ok()
     }
 
-    /// The key of the item at index `i`, from the prefix sums.
-    fn key_at(&self, i: usize) -> u128 {
+    /// The item at position `pos` (a listed one).
+    fn item(&self, pos: usize) -> &Item {
+        &self.items[pos - self.below]
+    }
+
+    /// The items at positions `start..end` (listed ones).
+    fn slice(&self, start: usize, end: usize) -> &[Item] {
+        &self.items[start - self.below..end - self.below]
+    }
+
+    /// The key of the item at position `pos` (a listed one), from the prefix sums.
+    fn key_at(&self, pos: usize) -> u128 {
+        let i = pos - self.below;
         self.prefix[i + 1].wrapping_sub(self.prefix[i])
     }
 
+    /// Number of items in the set, listed or not.
     pub fn len(&self) -> usize {
-        self.items.len()
+        self.below + self.items.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
+        self.len() == 0
     }
 
-    /// The items in `(timestamp, id)` order.
+    /// The listed items in `(timestamp, id)` order (every item, for a whole set).
     pub fn items(&self) -> &[Item] {
         &self.items
     }
 
+    /// Whether the set lists `item`.
     pub fn contains(&self, item: &Item) -> bool {
         self.items.binary_search(item).is_ok()
     }
 
-    /// The fingerprint of the items at indices `range` (clamped to the set; an inverted range
-    /// is empty).
+    /// The fingerprint of the items at positions `range` (clamped to the set; an inverted
+    /// range is empty). On a windowed set the range must start at 0 or at the floor or above.
     pub fn fingerprint(&self, range: std::ops::Range<usize>) -> Fingerprint {
-        let end = range.end.min(self.items.len());
+        let end = range.end.min(self.len());
         let start = range.start.min(end);
         Fingerprint::from_sum(self.sum(start, end))
     }
 
-    /// The index of the first item at or above `bound` (`len()` for the infinite bound).
-    pub fn lower_bound(&self, bound: &Bound) -> usize {
-        self.items.partition_point(|item| bound.is_above(item))
+    /// The position of the first item at or above `bound` (`len()` for the infinite bound);
+    /// `None` when `bound` falls inside the unlisted part of a windowed set, which the set
+    /// cannot tell.
+    pub fn lower_bound(&self, bound: &Bound) -> Option<usize> {
+        if self.below > 0 && bound.cmp_position(&self.floor) == Ordering::Less {
+            return (bound.cmp_position(&Bound::MIN) == Ordering::Equal).then_some(0);
+        }
+        Some(self.below + self.items.partition_point(|item| bound.is_above(item)))
     }
 
+    /// The sum of the keys at positions `start..end`; `start` is 0 or a listed position.
     fn sum(&self, start: usize, end: usize) -> u128 {
-        self.prefix[end].wrapping_sub(self.prefix[start])
+        if start >= end {
+            return 0;
+        }
+        let listed = |pos: usize| self.prefix[pos - self.below];
+        if start < self.below {
+            debug_assert_eq!(start, 0, "a range starting inside the unlisted part");
+            return self.below_sum.wrapping_add(listed(end));
+        }
+        listed(end).wrapping_sub(listed(start))
     }
 
     fn find_key(&self, start: usize, end: usize, key: u128) -> Option<usize> {
-        (start..end).find(|&i| self.key_at(i) == key)
+        (start..end).find(|&pos| self.key_at(pos) == key)
     }
 }
 
@@ -854,6 +970,10 @@ pub enum ReconcileError {
     NonCanonical(&'static str),
     #[error("reconciliation did not finish within {0} messages")]
     DidNotConverge(usize),
+    /// Not an error in the message: this side's set is windowed and the message needs the
+    /// items below its floor. Start again over the whole set.
+    #[error("the message reaches below this side's window: the whole set is needed")]
+    NeedsHistory,
 }
 
 impl ReconcileError {
@@ -872,6 +992,7 @@ impl ReconcileError {
             ReconcileError::LengthExceedsInput { .. } => "reconcile_length_exceeds_input",
             ReconcileError::NonCanonical(_) => "reconcile_non_canonical",
             ReconcileError::DidNotConverge(_) => "reconcile_did_not_converge",
+            ReconcileError::NeedsHistory => "reconcile_needs_history",
         }
     }
 }
@@ -1087,21 +1208,48 @@ impl Reconciler {
     /// The first message of a session: the whole set, split into `branching` fingerprints (or
     /// its id list when small).
     pub fn initiate(&self, set: &ItemSet) -> Message {
-        let span = Span {
-            lower: Bound::MIN,
+        self.initiate_from(set, &Bound::MIN)
+            .expect("a whole set can always start a session")
+    }
+
+    /// The first message of a session that looks at the items from `floor` up and checks
+    /// everything below it with one fingerprint: `[lowest, floor)` as a Fingerprint, then
+    /// `[floor, infinity)` split like [`Reconciler::initiate`] splits the whole set (which is
+    /// this with `floor` at [`Bound::MIN`]). When the two sides agree below the floor, as
+    /// they do when they last reconciled after the floor, the session costs what changed
+    /// since; when they do not, the peer splits that range as it would any other. A whole set
+    /// and a set windowed at or below `floor` give the same message;
+    /// [`ReconcileError::NeedsHistory`] if `set` is windowed above `floor`.
+    pub fn initiate_from(&self, set: &ItemSet, floor: &Bound) -> Result<Message, ReconcileError> {
+        let split = set
+            .lower_bound(floor)
+            .filter(|&split| split >= set.unlisted())
+            .ok_or(ReconcileError::NeedsHistory)?;
+        let mut entries = Vec::new();
+        if floor.cmp_position(&Bound::MIN) != Ordering::Equal {
+            entries.push(fingerprint_entry(*floor, split, set.sum(0, split)));
+        }
+        let window = Span {
+            lower: *floor,
             upper: Bound::Infinity,
-            lo: 0,
+            lo: split,
             hi: set.len(),
         };
+        entries.extend(self.refine(set, &window));
         let mut builder = Builder::new(self.config.max_message_bytes);
-        let refined = self.refine(set, &span);
-        if !builder.try_push(&span.lower, &refined, 0) {
+        if !builder.try_push(&Bound::MIN, &entries, 0) {
             // Unreachable with a normalized budget; the summary always fits.
-            builder.try_push(&span.lower, &[self.summary(set, &span)], 0);
+            let whole = Span {
+                lower: Bound::MIN,
+                upper: Bound::Infinity,
+                lo: 0,
+                hi: set.len(),
+            };
+            builder.try_push(&whole.lower, &[self.summary(set, &whole)], 0);
         }
-        Message {
+        Ok(Message {
             ranges: builder.ranges,
-        }
+        })
     }
 
     /// Answers the peer's message: what to push, what this side lacks, and the reply.
@@ -1112,13 +1260,34 @@ impl Reconciler {
         let mut lower = Bound::MIN;
         let mut lo = 0usize;
         for entry in &incoming.ranges {
-            let hi = set.lower_bound(&entry.upper).max(lo);
+            let hi = set
+                .lower_bound(&entry.upper)
+                .ok_or(ReconcileError::NeedsHistory)?
+                .max(lo);
             let span = Span {
                 lower,
                 upper: entry.upper,
                 lo,
                 hi,
             };
+            if span.lo < set.unlisted() {
+                // A range reaching below a windowed set's floor: settled only if it agrees as a
+                // whole (or is skipped); anything else needs the items themselves.
+                let settled = match &entry.mode {
+                    Mode::Skip => true,
+                    Mode::Fingerprint { count, fingerprint } => {
+                        (span.hi - span.lo) as u64 == *count
+                            && set.sum(span.lo, span.hi) == fingerprint.sum()
+                    }
+                    Mode::IdList(_) | Mode::Need(_) => false,
+                };
+                if !settled {
+                    return Err(ReconcileError::NeedsHistory);
+                }
+                lower = entry.upper;
+                lo = hi;
+                continue;
+            }
             let reply = match &entry.mode {
                 Mode::Skip => None,
                 Mode::Fingerprint { count, fingerprint } => {
@@ -1172,7 +1341,7 @@ impl Reconciler {
             return RangeReply::default();
         }
         if theirs == 0 {
-            return RangeReply::settled(set.items[span.lo..span.hi].to_vec());
+            return RangeReply::settled(set.slice(span.lo, span.hi).to_vec());
         }
         if ours == 0 {
             return RangeReply::entries(vec![fingerprint_entry(span.upper, 0, 0)]);
@@ -1180,7 +1349,7 @@ impl Reconciler {
         if theirs.checked_add(1) == Some(ours)
             && let Some(i) = set.find_key(span.lo, span.hi, our_sum.wrapping_sub(their_sum))
         {
-            return RangeReply::settled(vec![set.items[i]]);
+            return RangeReply::settled(vec![*set.item(i)]);
         }
         let key = their_sum.wrapping_sub(our_sum);
         if ours.checked_add(1) == Some(theirs) && set.find_key(span.lo, span.hi, key).is_none() {
@@ -1197,7 +1366,7 @@ impl Reconciler {
     }
 
     fn on_id_list(&self, set: &ItemSet, span: &Span, ids: &[ItemId]) -> RangeReply {
-        let own = &set.items[span.lo..span.hi];
+        let own = set.slice(span.lo, span.hi);
         let theirs: BTreeSet<&ItemId> = ids.iter().collect();
         let ours: BTreeSet<&ItemId> = own.iter().map(|item| &item.id).collect();
         let send: Vec<Item> = own
@@ -1234,7 +1403,7 @@ impl Reconciler {
             let key = set.key_at(i);
             if wanted.contains(&key) {
                 found.insert(key);
-                send.push(set.items[i]);
+                send.push(*set.item(i));
             }
         }
         if found.len() == wanted.len() {
@@ -1262,7 +1431,7 @@ impl Reconciler {
             let upper = if part == parts {
                 span.upper
             } else {
-                Bound::between(&set.items[end - 1], &set.items[end])
+                Bound::between(set.item(end - 1), set.item(end))
             };
             entries.push(fingerprint_entry(upper, end - start, set.sum(start, end)));
             start = end;
@@ -1275,7 +1444,7 @@ impl Reconciler {
     }
 
     fn ids(&self, set: &ItemSet, span: &Span) -> Vec<ItemId> {
-        set.items[span.lo..span.hi]
+        set.slice(span.lo, span.hi)
             .iter()
             .map(|item| item.id)
             .collect()

@@ -20,7 +20,8 @@
 
 use crate::envelope::{Envelope, EnvelopeId, MAX_ENVELOPE_BYTES};
 use crate::reconcile::{
-    Item, ItemKey, ItemSet, Message, ReconcileConfig, Reconciler, grow_gently, item_key,
+    Bound, Item, ItemKey, ItemSet, Message, ReconcileConfig, ReconcileError, Reconciler,
+    grow_gently, item_key,
 };
 use crate::scope::{Scope, Want};
 use crate::store::ItemMeta;
@@ -39,6 +40,37 @@ pub struct SyncConfig {
     /// Envelope bytes per frame (at least one envelope always fits). Small frames keep each
     /// round trip short on a thin link, so a cut loses little.
     pub max_frame_envelope_bytes: usize,
+    /// How far below the start of the last session that completed with a peer the next one
+    /// starts looking at single changes ([`window_floor`]); everything older is checked with
+    /// one fingerprint. Changes that reach one side late with older timestamps than this are
+    /// still found (the fingerprint differs and the range is split), at the cost of a look at
+    /// the whole history.
+    #[serde(default = "default_window_margin_ms")]
+    pub window_margin_ms: i64,
+}
+
+/// Two days: covers a clock up to a day and more off, and changes that waited a day in a
+/// village that was offline.
+pub const DEFAULT_WINDOW_MARGIN_MS: i64 = 2 * 86_400_000;
+
+fn default_window_margin_ms() -> i64 {
+    DEFAULT_WINDOW_MARGIN_MS
+}
+
+/// The floor a session's first message starts from ([`Session::start_from`]):
+/// `window_margin_ms` below the start (by the initiator's clock) of the last session with the
+/// same peer that completed, or the lowest position when there was none (a first session, or
+/// a node that restarted and forgot). Timestamp-only, so an envelope and its header form lie
+/// on the same side of it.
+pub fn window_floor(last_completed_ms: Option<i64>, config: &SyncConfig) -> Bound {
+    match last_completed_ms.map(|t| t.saturating_sub(config.window_margin_ms)) {
+        Some(floor) if floor > 0 => Bound::Finite {
+            timestamp: floor as u64,
+            prefix_len: 0,
+            id: [0; 32],
+        },
+        _ => Bound::MIN,
+    }
 }
 
 /// Envelope bytes per frame that nodes use (and the simulator models): at 50 kbit/s a 32 KiB
@@ -50,6 +82,7 @@ impl Default for SyncConfig {
         SyncConfig {
             reconcile: ReconcileConfig::default(),
             max_frame_envelope_bytes: DEFAULT_FRAME_ENVELOPE_BYTES,
+            window_margin_ms: DEFAULT_WINDOW_MARGIN_MS,
         }
     }
 }
@@ -83,6 +116,18 @@ pub enum SyncError {
     TooLarge(usize),
     #[error("reconciliation failed: {0}")]
     Reconcile(String),
+    /// This side's set is windowed and the peer's frame needs the items below its floor:
+    /// give the session the whole set ([`Session::supply_history`]) and hand it the same frame
+    /// again. Nothing was taken in.
+    #[error("the peer's frame reaches below this side's window: the whole set is needed")]
+    NeedsHistory,
+}
+
+fn reconcile_error(e: ReconcileError) -> SyncError {
+    match e {
+        ReconcileError::NeedsHistory => SyncError::NeedsHistory,
+        e => SyncError::Reconcile(e.to_string()),
+    }
 }
 
 impl Frame {
@@ -202,11 +247,55 @@ impl SharedSet {
 
     /// Adds an envelope `me` has come to hold (or whose payload it now holds) to a set kept
     /// for `peer` between sessions; the same as building the set again with it. Returns
-    /// whether the set changed.
+    /// whether the set changed. For a whole set; a windowed one takes
+    /// [`SharedSet::insert_fresh`].
     pub fn insert_keyed(&mut self, me: &Scope, peer: &Scope, m: &ItemMeta, key: ItemKey) -> bool {
+        self.take_in(me, peer, m, key, None)
+    }
+
+    /// [`SharedSet::insert_keyed`] for a set that may be windowed ([`SharedSet::raise_floor`]):
+    /// below the floor the set cannot look, so the caller says whether `me` held the envelope
+    /// before as a header only (`filled`) or not at all.
+    pub fn insert_fresh(
+        &mut self,
+        me: &Scope,
+        peer: &Scope,
+        m: &ItemMeta,
+        key: ItemKey,
+        filled: bool,
+    ) -> bool {
+        self.take_in(me, peer, m, key, Some(filled))
+    }
+
+    fn take_in(
+        &mut self,
+        me: &Scope,
+        peer: &Scope,
+        m: &ItemMeta,
+        key: ItemKey,
+        filled: Option<bool>,
+    ) -> bool {
         let Some((item, key, shared)) = shareable(me, peer, m, key) else {
             return false;
         };
+        if !self.set.lists(&item) {
+            debug_assert!(
+                filled.is_some(),
+                "a windowed set takes envelopes in with insert_fresh"
+            );
+            if !filled.unwrap_or(false) {
+                self.set.add_unlisted(key);
+                return true;
+            }
+            if shared.want != Want::Full {
+                // Held as a header before and listed under its id: nothing changes.
+                return false;
+            }
+            // Listed under its header form until now (same timestamp, so also unlisted).
+            self.set.remove_unlisted(item_key(&header_form_id(&m.id)));
+            self.set.add_unlisted(key);
+            return true;
+        }
         if self.header_forms > 0 && !shared.listed_as_header && shared.want == Want::Full {
             // A payload filled: the header form listed until now goes.
             let header_form = Item::new(item.timestamp, header_form_id(&m.id));
@@ -222,6 +311,34 @@ impl SharedSet {
         self.info.insert(at, shared);
         self.header_forms += usize::from(shared.listed_as_header);
         true
+    }
+
+    /// Stops listing the items below `floor` (see [`ItemSet::raise_floor`]): a set kept for a
+    /// peer between sessions then holds the items a session from `floor` looks at, whatever
+    /// the length of the history. A floor at or below the current one changes nothing.
+    pub fn raise_floor(&mut self, floor: Bound) {
+        let gone = self.set.raise_floor(floor);
+        if gone > 0 {
+            self.header_forms -= self.info[..gone]
+                .iter()
+                .filter(|s| s.listed_as_header)
+                .count();
+            self.info.drain(..gone);
+            if self.info.capacity() > 2 * self.info.len() + 64 {
+                self.info.shrink_to_fit();
+            }
+        }
+    }
+
+    /// Items below this bound are not listed ([`Bound::MIN`] for a whole set).
+    pub fn floor(&self) -> Bound {
+        self.set.floor()
+    }
+
+    /// The sum of the items' keys and their number: equal for two sets with the same items
+    /// (listed or not). For checks.
+    pub fn fingerprint(&self) -> (usize, crate::reconcile::Fingerprint) {
+        (self.set.len(), self.set.fingerprint(0..self.set.len()))
     }
 
     /// The envelope behind a listed item and what to push of it.
@@ -333,9 +450,21 @@ impl Session {
         }
     }
 
-    /// The initiator's first frame.
+    /// The initiator's first frame, over the whole set.
     pub fn start(&mut self) -> Frame {
-        self.pending_reconcile = Some(self.reconciler.initiate(&self.shared.set));
+        self.start_from(Bound::MIN)
+            .expect("a session over a whole set can always start")
+    }
+
+    /// The initiator's first frame, looking at single changes from `floor` up
+    /// ([`window_floor`], [`Reconciler::initiate_from`]). [`SyncError::NeedsHistory`] when the
+    /// session's set is windowed above `floor` (nothing changed: supply the whole set).
+    pub fn start_from(&mut self, floor: Bound) -> Result<Frame, SyncError> {
+        let message = self
+            .reconciler
+            .initiate_from(&self.shared.set, &floor)
+            .map_err(reconcile_error)?;
+        self.pending_reconcile = Some(message);
         let frame = Frame {
             session: self.session,
             hello: self.hello.take(),
@@ -344,7 +473,18 @@ impl Session {
             done: false,
         };
         self.count_sent(&frame);
-        frame
+        Ok(frame)
+    }
+
+    /// Replaces a windowed set by the whole set it stood for (after
+    /// [`SyncError::NeedsHistory`]): the same items as of the session's start, all listed.
+    pub fn supply_history(&mut self, whole: Arc<SharedSet>) {
+        debug_assert_eq!(
+            whole.fingerprint(),
+            self.shared.fingerprint(),
+            "the whole set must hold the items the windowed one stood for"
+        );
+        self.shared = whole;
     }
 
     /// Number of items this side shares with the peer.
@@ -359,17 +499,26 @@ impl Session {
     /// Takes in a frame from the peer (already decoded; `wire_len` is its encoded size) and
     /// returns the envelopes it carried that this node's scope wants, for the accept path.
     /// Envelopes this node should hold only as headers arrive stripped of their payload.
+    ///
+    /// [`SyncError::NeedsHistory`] leaves the session as it was: supply the whole set and
+    /// receive the frame again.
     pub fn receive(&mut self, frame: &Frame, wire_len: usize) -> Result<Vec<Envelope>, SyncError> {
+        let outcome = match &frame.reconcile {
+            Some(bytes) => {
+                let message =
+                    Message::decode(bytes).map_err(|e| SyncError::Reconcile(e.to_string()))?;
+                let outcome = self
+                    .reconciler
+                    .respond(&self.shared.set, &message)
+                    .map_err(reconcile_error)?;
+                Some(outcome)
+            }
+            None => None,
+        };
         self.stats.frames_received += 1;
         self.stats.received_bytes += wire_len as u64;
         self.peer_done = frame.done;
-        if let Some(bytes) = &frame.reconcile {
-            let message =
-                Message::decode(bytes).map_err(|e| SyncError::Reconcile(e.to_string()))?;
-            let outcome = self
-                .reconciler
-                .respond(&self.shared.set, &message)
-                .map_err(|e| SyncError::Reconcile(e.to_string()))?;
+        if let Some(outcome) = outcome {
             self.pending_reconcile = outcome.reply;
             for item in outcome.send {
                 self.enqueue(item);
@@ -762,5 +911,163 @@ mod tests {
             T0 + 20_000,
         );
         assert_eq!(sv2.changes_sent + st2.changes_sent, 0);
+    }
+
+    /// The floor `ms` milliseconds into the run (timestamp-only, like [`window_floor`]'s).
+    fn floor_at(ms: i64) -> Bound {
+        window_floor(
+            Some(ms),
+            &SyncConfig {
+                window_margin_ms: 0,
+                ..SyncConfig::default()
+            },
+        )
+    }
+
+    #[test]
+    fn the_window_floor_is_the_margin_below_the_last_completed_session() {
+        let config = SyncConfig::default();
+        assert_eq!(window_floor(None, &config), Bound::MIN);
+        assert_eq!(window_floor(Some(1000), &config), Bound::MIN);
+        let last = T0 + 10 * 86_400_000;
+        assert_eq!(
+            window_floor(Some(last), &config),
+            Bound::finite((last - DEFAULT_WINDOW_MARGIN_MS) as u64, &[]).unwrap()
+        );
+    }
+
+    #[test]
+    fn a_windowed_set_fed_fresh_envelopes_equals_the_whole_set_windowed() {
+        let mut h = Hierarchy::new(2);
+        let mut t = MemoryStore::new();
+        for r in ["52", "5226", "522622", "522622101"] {
+            h.publish(&mut t, &code(r), T0);
+        }
+        let (me, peer) = (Scope::new(code("522622")), Scope::new(code("522622101")));
+        let floor = floor_at(T0 + 5_000);
+        let old = t.items().unwrap();
+        let mut kept = SharedSet::build(&me, &peer, &old);
+        kept.raise_floor(floor);
+        assert!(kept.floor() == floor && kept.set.unlisted() > 0);
+        // Envelopes below the floor (a late post and a worker record arriving as a header, then
+        // filled) and above it, taken in one by one.
+        post(&mut h, &mut t, "522622", "522622", "late", T0 + 1000);
+        register_worker(&mut h, &mut t, "522622101", T0 + 2000);
+        post(&mut h, &mut t, "522622", "522622", "new", T0 + 9000);
+        register_worker(&mut h, &mut t, "522622101", T0 + 9500);
+        let all = t.items().unwrap();
+        for m in all.iter().filter(|m| !old.contains(m)) {
+            let key = item_key(&m.id);
+            let header_only = ItemMeta {
+                has_payload: false,
+                ..*m
+            };
+            kept.insert_fresh(&me, &peer, &header_only, key, false);
+            kept.insert_fresh(&me, &peer, m, key, true);
+        }
+        let mut whole = SharedSet::build(&me, &peer, &all);
+        assert_eq!(kept.fingerprint(), whole.fingerprint());
+        whole.raise_floor(floor);
+        assert_eq!(kept, whole);
+        assert_eq!(
+            kept.set.items().len(),
+            2,
+            "the two new envelopes are listed"
+        );
+    }
+
+    /// [`sync`] with each side over its shared set windowed at `floor`, the initiator starting
+    /// from `floor`; a side asked for what lies below takes its whole set (as of the session's
+    /// start). Returns both stats and how many times a side needed its whole set.
+    fn sync_from(
+        cfg: &AcceptConfig,
+        a: &mut MemoryStore,
+        a_scope: Scope,
+        b: &mut MemoryStore,
+        b_scope: Scope,
+        now: i64,
+        floor: Bound,
+    ) -> (SyncStats, SyncStats, usize) {
+        let whole_a = Arc::new(SharedSet::build(&a_scope, &b_scope, &a.items().unwrap()));
+        let whole_b = Arc::new(SharedSet::build(&b_scope, &a_scope, &b.items().unwrap()));
+        let windowed = |whole: &Arc<SharedSet>| {
+            let mut set = SharedSet::clone(whole);
+            set.raise_floor(floor);
+            Arc::new(set)
+        };
+        let config = SyncConfig::default();
+        let mut sa = Session::with_shared(1, a_scope, windowed(&whole_a), vec![], config);
+        let mut sb = Session::with_shared(1, b_scope, windowed(&whole_b), vec![], config);
+        let mut fallbacks = 0;
+        let mut receive = |s: &mut Session, whole: &Arc<SharedSet>, frame: &Frame| match s
+            .receive(frame, frame.encode().len())
+        {
+            Err(SyncError::NeedsHistory) => {
+                fallbacks += 1;
+                s.supply_history(Arc::clone(whole));
+                s.receive(frame, frame.encode().len()).unwrap()
+            }
+            got => got.unwrap(),
+        };
+        let mut frame = sa.start_from(floor).unwrap();
+        for _ in 0..1000 {
+            let got = receive(&mut sb, &whole_b, &frame);
+            commit_all(cfg, b, &got, now);
+            let reply = sb.next_frame(&mut |id| b.envelopes.get(id).cloned());
+            let got = receive(&mut sa, &whole_a, &reply);
+            commit_all(cfg, a, &got, now);
+            let next = sa.next_frame(&mut |id| a.envelopes.get(id).cloned());
+            if sa.finished() && frame_is_empty(&next) {
+                return (sa.stats(), sb.stats(), fallbacks);
+            }
+            frame = next;
+        }
+        panic!("session did not finish");
+    }
+
+    #[test]
+    fn a_session_from_a_floor_moves_recent_changes_and_finds_old_ones_through_the_whole_set() {
+        let mut h = Hierarchy::new(1);
+        let cfg = h.accept_config();
+        let (village, township) = ("522622101001", "522622101");
+        let (vs, ts) = (Scope::new(code(village)), Scope::new(code(township)));
+        let mut v = MemoryStore::new();
+        let mut t = MemoryStore::new();
+        for r in ["52", "5226", "522622", township, village] {
+            h.publish(&mut v, &code(r), T0);
+            h.publish(&mut t, &code(r), T0);
+        }
+        let now = T0 + 100_000;
+        sync(&cfg, &mut v, vs, &mut t, ts, now);
+        let floor = floor_at(T0 + 50_000);
+        // Recent on both sides: settled above the floor, the old history one fingerprint.
+        post(
+            &mut h,
+            &mut v,
+            village,
+            village,
+            "village post",
+            T0 + 60_000,
+        );
+        post(
+            &mut h,
+            &mut t,
+            township,
+            township,
+            "township post",
+            T0 + 61_000,
+        );
+        let (up, down, fallbacks) = sync_from(&cfg, &mut v, vs, &mut t, ts, now, floor);
+        assert_eq!((up.changes_sent, down.changes_sent, fallbacks), (1, 1, 0));
+        assert_eq!(v.items().unwrap().len(), t.items().unwrap().len());
+        // A change older than the floor that only the township holds: the fingerprint below
+        // the floor differs, both sides take their whole set, and it arrives.
+        post(&mut h, &mut t, township, township, "late", T0 + 10_000);
+        let (up, down, fallbacks) = sync_from(&cfg, &mut v, vs, &mut t, ts, now, floor);
+        assert_eq!((up.changes_sent, down.changes_sent), (0, 1));
+        assert!(fallbacks >= 1);
+        assert_eq!(v.items().unwrap().len(), t.items().unwrap().len());
+        let (up, down, fallbacks) = sync_from(&cfg, &mut v, vs, &mut t, ts, now, floor);
+        assert_eq!((up.changes_sent, down.changes_sent, fallbacks), (0, 0, 0));
     }
 }

@@ -7,8 +7,8 @@
 use std::collections::BTreeSet;
 
 use lingong_protocol::reconcile::{
-    Bound, Item, ItemId, ItemSet, Message, Mode, RangeEntry, ReconcileConfig, Reconciler, item_key,
-    reconcile_in_memory,
+    Bound, Item, ItemId, ItemSet, Message, Mode, RangeEntry, ReconcileConfig, ReconcileError,
+    Reconciler, item_key, reconcile_in_memory,
 };
 use proptest::prelude::*;
 use sha2::{Digest, Sha256};
@@ -147,6 +147,71 @@ fn message() -> impl Strategy<Value = Message> {
     })
 }
 
+/// The messages of a session from `floor` between `whole[0]` (the initiator) and `whole[1]`,
+/// each side starting over its set windowed at its entry of `windows` (`None`: the whole set)
+/// and taking its whole set when a message needs what lies below: the messages, what each side
+/// pushes, and how many times a side took its whole set.
+fn session_from(
+    whole: [&ItemSet; 2],
+    windows: [Option<Bound>; 2],
+    floor: Bound,
+    cfg: ReconcileConfig,
+) -> (Vec<Vec<u8>>, [Vec<ItemId>; 2], usize) {
+    let reconciler = Reconciler::new(cfg);
+    let mut views: Vec<ItemSet> = whole
+        .iter()
+        .zip(windows)
+        .map(|(set, window)| {
+            let mut view = (*set).clone();
+            if let Some(window) = window {
+                view.raise_floor(window);
+            }
+            view
+        })
+        .collect();
+    let mut fallbacks = 0;
+    let first = match reconciler.initiate_from(&views[0], &floor) {
+        Err(ReconcileError::NeedsHistory) => {
+            fallbacks += 1;
+            views[0] = whole[0].clone();
+            reconciler.initiate_from(&views[0], &floor).unwrap()
+        }
+        other => other.unwrap(),
+    };
+    let mut messages = vec![first.encode()];
+    let mut sends: [Vec<ItemId>; 2] = [Vec::new(), Vec::new()];
+    let mut to = 1;
+    for _ in 0..200 {
+        let message = Message::decode(messages.last().unwrap()).unwrap();
+        let outcome = match reconciler.respond(&views[to], &message) {
+            Err(ReconcileError::NeedsHistory) => {
+                fallbacks += 1;
+                views[to] = whole[to].clone();
+                reconciler.respond(&views[to], &message).unwrap()
+            }
+            other => other.unwrap(),
+        };
+        sends[to].extend(outcome.send.iter().map(|item| item.id));
+        match outcome.reply {
+            None => {
+                for list in &mut sends {
+                    list.sort_unstable();
+                    list.dedup();
+                }
+                return (messages, sends, fallbacks);
+            }
+            Some(reply) => messages.push(reply.encode()),
+        }
+        to = 1 - to;
+    }
+    panic!("the session did not finish");
+}
+
+/// Timestamp-only bounds, from the small timestamps most generated items carry or anywhere.
+fn floor() -> impl Strategy<Value = Bound> {
+    prop_oneof![0u64..8, any::<u64>()].prop_map(|t| Bound::finite(t, &[]).unwrap())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
@@ -165,6 +230,23 @@ proptest! {
         prop_assert!(stats.b_needs.iter().all(|id| b_lacks.contains(id)));
         let bound = round_bound(a.len().max(b.len()), cfg.branching);
         prop_assert!(stats.rounds <= bound, "{} messages > bound {}", stats.rounds, bound);
+    }
+
+    #[test]
+    fn a_session_from_a_floor_over_windowed_sets_sends_what_whole_sets_send(
+        items in pair(),
+        cfg in config(),
+        floor in floor(),
+        windows in (prop::option::of(floor()), prop::option::of(floor())),
+    ) {
+        let (a, b) = split(&items);
+        let (expected, expected_sends, none) = session_from([&a, &b], [None, None], floor, cfg);
+        prop_assert_eq!(none, 0);
+        prop_assert_eq!(&expected_sends[0], &difference(&a, &b));
+        prop_assert_eq!(&expected_sends[1], &difference(&b, &a));
+        let (messages, sends, _) = session_from([&a, &b], [windows.0, windows.1], floor, cfg);
+        prop_assert_eq!(messages, expected);
+        prop_assert_eq!(sends, expected_sends);
     }
 
     #[test]
