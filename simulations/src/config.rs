@@ -50,9 +50,9 @@ pub struct RunConfig {
     /// (`lingong_protocol::sync::DEFAULT_FRAME_ENVELOPE_BYTES`, 32 KiB).
     pub frame_envelope_bytes: usize,
     /// Links whose lower end is at most this deep keep the item sets their two ends share
-    /// between sessions (3: city, county and township links; 0: every session builds its sets from the
-    /// holdings, the baseline of `cargo bench -p lingong-sim`). The run is the same either
-    /// way; only speed and memory differ.
+    /// between sessions, windowed at each session's floor (4: every link; 0: every session
+    /// builds its sets from the holdings, the baseline of `cargo bench -p lingong-sim`). The
+    /// run is the same either way; only speed and memory differ.
     pub keep_sets_max_depth: u8,
     /// Links deeper than that (village links) keep their sets while the link stays up, through
     /// the few sessions of one up window, and drop them when it goes down (and build them per
@@ -69,6 +69,10 @@ pub struct RunConfig {
     pub automerge_payloads: bool,
     /// Print a progress line on stderr.
     pub progress: bool,
+    /// How far below the start of the last completed session a session's first message
+    /// starts looking at single changes (`SyncConfig::window_margin_ms`; the node's default,
+    /// two days).
+    pub window_margin_s: f64,
 }
 
 impl Default for RunConfig {
@@ -80,12 +84,13 @@ impl Default for RunConfig {
             villages_share: 1.0,
             converge_max_days: 5.0,
             frame_envelope_bytes: lingong_protocol::sync::DEFAULT_FRAME_ENVELOPE_BYTES,
-            keep_sets_max_depth: 3,
+            keep_sets_max_depth: 4,
             keep_sets_while_up: true,
             parallel_set_builds: true,
             retry_s: 600.0,
             automerge_payloads: true,
             progress: true,
+            window_margin_s: (lingong_protocol::sync::DEFAULT_WINDOW_MARGIN_MS / 1000) as f64,
         }
     }
 }

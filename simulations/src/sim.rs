@@ -29,11 +29,14 @@ use lingong_protocol::cert::{CertBody, CertChain, Certificate};
 use lingong_protocol::envelope::{Envelope, EnvelopeId};
 use lingong_protocol::fixture::{FIXTURE_NOT_BEFORE_S, Hierarchy};
 use lingong_protocol::keys::{NodeKey, PublicKey};
+use lingong_protocol::reconcile::Bound;
 use lingong_protocol::record::{self, FieldValue, RecordId, RecordKind, Revocation};
 use lingong_protocol::region::{Level, RegionCode};
 use lingong_protocol::scope::{Scope, Want, home_area};
 use lingong_protocol::store::{NO_PREV, Staged, Store};
-use lingong_protocol::sync::{Frame, Session, SharedSet, SyncConfig, frame_is_empty};
+use lingong_protocol::sync::{
+    Frame, Session, SharedSet, SyncConfig, SyncError, frame_is_empty, window_floor,
+};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::cmp::Reverse;
@@ -165,19 +168,23 @@ struct Link {
     last_start: i64,
     epoch: u32,
     active: Option<Box<Active>>,
-    /// The two ends' shared sets, kept between sessions (links near the top for good, village
-    /// links through one up window).
+    /// The two ends' shared sets, kept between sessions (every link for good by default).
     kept: Option<Box<KeptSets>>,
+    /// When the last session that completed started, by the child's clock (what the child
+    /// remembers to choose the next session's floor, `sync::window_floor`); forgotten when
+    /// the child restarts.
+    last_completed_ms: Option<i64>,
 }
 
-/// The item sets a link's two ends share with each other, as of the last session start, and
-/// the envelopes each end has accepted since (inserted at the next session start: a running
-/// session reconciles over the set it started with, as on a node).
+/// The item sets a link's two ends share with each other, as of the last session start,
+/// windowed at that session's floor, and the envelopes each end has accepted since with
+/// whether each filled a payload (inserted at the next session start: a running session
+/// reconciles over the set it started with, as on a node).
 struct KeptSets {
     child: Arc<SharedSet>,
     parent: Arc<SharedSet>,
-    child_new: Vec<u32>,
-    parent_new: Vec<u32>,
+    child_new: Vec<(u32, bool)>,
+    parent_new: Vec<(u32, bool)>,
 }
 
 /// A session in progress on a link.
@@ -188,6 +195,8 @@ struct Active {
     frames: u32,
     /// Some change was deferred (author, record or clock not there yet): retry later.
     retry: bool,
+    /// The child's clock at the start, remembered as `Link::last_completed_ms` if it completes.
+    started_local_ms: i64,
 }
 
 /// Counters of the run.
@@ -200,6 +209,9 @@ pub struct Stats {
     /// holdings they read.
     pub set_builds: u64,
     pub set_build_items: u64,
+    /// Sessions in which a side's windowed set could not answer (the two ends differed below
+    /// the floor) and it took its whole set.
+    pub whole_set_fallbacks: u64,
     pub writes: u64,
     pub local_rejections: u64,
     pub sessions: u64,
@@ -364,6 +376,7 @@ impl Sim {
         let end_ms = (scenario.run.days * DAY as f64) as i64;
         let sync_cfg = SyncConfig {
             max_frame_envelope_bytes: scenario.run.frame_envelope_bytes,
+            window_margin_ms: (scenario.run.window_margin_s * 1000.0) as i64,
             ..SyncConfig::default()
         };
         let mut sim = Sim {
@@ -1015,9 +1028,9 @@ impl Sim {
             // A kept set takes it in at the next session start, even on the link it came by.
             if let Some(kept) = self.links[link as usize].kept.as_mut() {
                 if link == i {
-                    kept.child_new.push(f.idx);
+                    kept.child_new.push((f.idx, f.filled));
                 } else {
-                    kept.parent_new.push(f.idx);
+                    kept.parent_new.push((f.idx, f.filled));
                 }
             }
             if Some(link) != via {
@@ -1184,14 +1197,18 @@ impl Sim {
         self.clear_dirty(link);
         let cs = self.nodes[child as usize].scope;
         let ps = self.nodes[parent as usize].scope;
-        let (cset, pset) = self.shared_sets(link);
+        let floor = window_floor(self.links[link as usize].last_completed_ms, &self.sync_cfg);
+        let (cset, pset) = self.shared_sets(link, floor);
+        let started_local_ms = self.local_ms(child);
         let l = &mut self.links[link as usize];
         l.epoch = l.epoch.wrapping_add(1);
         l.last_start = self.now;
         let epoch = l.epoch;
         let mut cses = Session::with_shared(u64::from(epoch), cs, cset, Vec::new(), self.sync_cfg);
         let pses = Session::with_shared(u64::from(epoch), ps, pset, Vec::new(), self.sync_cfg);
-        let first = cses.start();
+        let first = cses
+            .start_from(floor)
+            .expect("the kept sets are windowed at or below the session's floor");
         let level = usize::from(self.nodes[child as usize].level.depth());
         let hs =
             u64::from(self.nodes[child as usize].hello_len + self.nodes[parent as usize].hello_len);
@@ -1209,6 +1226,7 @@ impl Sim {
             frame: Vec::new(),
             frames: 0,
             retry: false,
+            started_local_ms,
         });
         let mut first = first;
         self.tamper(child, &mut first);
@@ -1216,18 +1234,19 @@ impl Sim {
         self.links[link as usize].active = Some(active);
     }
 
-    /// The sets the two ends of `link` share with each other now (child's first): kept and
-    /// brought up to date on links near the top, built afresh below. Either way the same set
-    /// [`Session::new`] would build from the end's holdings.
+    /// The sets the two ends of `link` share with each other now (child's first), for a
+    /// session from `floor`: kept and brought up to date, or built afresh. Either way they
+    /// answer exactly as the whole set [`Session::new`] would build from the end's holdings
+    /// (a kept set lists only what lies at or above the floor; when a session needs more, the
+    /// end takes its whole set, [`Sim::whole_set_at_start`]).
     ///
-    /// By default (`run.keep_sets_max_depth` = 3) city, county and township links keep theirs:
-    /// the large sets (the province's holds every change of the run) and the most frequent
-    /// sessions (a township syncs with its county whenever the county took in something for
-    /// it). The 17,964 village links keep theirs through one up window (`run.keep_sets_while_up`)
-    /// and drop them when the link goes down: two sets per village link for good would cost
-    /// gigabytes over a simulated month (about 60 bytes per item), and only a tenth of them
-    /// are up at a time.
-    fn shared_sets(&mut self, link: u32) -> (Arc<SharedSet>, Arc<SharedSet>) {
+    /// By default (`run.keep_sets_max_depth` = 4) every link keeps its two sets for the whole
+    /// run, windowed at each session's floor (`sync::window_floor`: two days below the start
+    /// of the last session that completed), so a set costs memory for its recent items and a
+    /// session start costs what arrived since the last one, however long the history. With
+    /// a smaller depth, deeper links keep theirs through one up window
+    /// (`run.keep_sets_while_up`) or build them at every session (the benchmark's baseline).
+    fn shared_sets(&mut self, link: u32, floor: Bound) -> (Arc<SharedSet>, Arc<SharedSet>) {
         let keep = self.keeps_sets_for_good(link)
             || (self.scenario.run.keep_sets_while_up && !self.converging);
         let child = &self.nodes[link as usize];
@@ -1264,15 +1283,70 @@ impl Sim {
             (&mut kept.parent, &mut kept.parent_new, parent, ps, cs),
         ];
         for (set, new, node, me, peer) in ends {
+            if set.floor().cmp_position(&floor).is_gt() {
+                // The child forgot its last session (it restarted): the window must widen,
+                // which only a build can do.
+                stats.set_builds += 1;
+                stats.set_build_items += node.held.len() as u64;
+                *set = Arc::new(build_set(arena, &node.held, me, peer));
+                new.clear();
+            }
             let set = Arc::get_mut(set).expect("no session holds a kept set between sessions");
-            for idx in new.drain(..) {
+            for (idx, filled) in new.drain(..) {
                 if let Some(payload) = node.held.get(idx) {
                     let (meta, key) = arena.item(idx, payload);
-                    set.insert_keyed(&me, &peer, &meta, key);
+                    set.insert_fresh(&me, &peer, &meta, key, filled);
                 }
             }
+            set.raise_floor(floor);
         }
         (Arc::clone(&kept.child), Arc::clone(&kept.parent))
+    }
+
+    /// The whole set one end of `link` (the parent's if `parent_end`) shared with the other
+    /// when the running session started, for a session whose windowed set could not answer:
+    /// its holdings less what it has taken in since (kept in the link's `*_new` list), a
+    /// filled payload counted as the header it was. It replaces the kept set (the next session
+    /// start brings it up to date and windows it again).
+    fn whole_set_at_start(&mut self, link: u32, parent_end: bool) -> Arc<SharedSet> {
+        let child = &self.nodes[link as usize];
+        let parent = &self.nodes[child.parent.expect("a link has a parent") as usize];
+        let (node, me, peer) = if parent_end {
+            (parent, parent.scope, child.scope)
+        } else {
+            (child, child.scope, parent.scope)
+        };
+        let kept = self.links[link as usize]
+            .kept
+            .as_mut()
+            .expect("only a kept set is windowed");
+        let (set, new) = if parent_end {
+            (&mut kept.parent, &kept.parent_new)
+        } else {
+            (&mut kept.child, &kept.child_new)
+        };
+        // Per envelope taken in since the start: whether it was held (as a header) before.
+        let mut since: BTreeMap<u32, bool> = BTreeMap::new();
+        for &(idx, filled) in new {
+            since
+                .entry(idx)
+                .and_modify(|held_before| *held_before &= filled)
+                .or_insert(filled);
+        }
+        let at_start: Vec<_> = node
+            .held
+            .iter()
+            .filter_map(|(idx, payload)| match since.get(&idx) {
+                None => Some(self.arena.item(idx, payload)),
+                Some(true) => Some(self.arena.item(idx, false)),
+                Some(false) => None,
+            })
+            .collect();
+        self.stats.set_builds += 1;
+        self.stats.set_build_items += node.held.len() as u64;
+        self.stats.whole_set_fallbacks += 1;
+        *set = Arc::new(SharedSet::build_keyed(&me, &peer, at_start.into_iter()));
+        Arc::clone(set)
     }
 
     /// Whether `link` keeps its shared sets between sessions for the whole run (its lower end
@@ -1346,7 +1420,18 @@ impl Sim {
         } else {
             &mut a.child
         };
-        let received = match session.receive(&frame, bytes.len()) {
+        let mut result = session.receive(&frame, bytes.len());
+        if result == Err(SyncError::NeedsHistory) {
+            let whole = self.whole_set_at_start(link, to_parent);
+            let session = if to_parent {
+                &mut a.parent
+            } else {
+                &mut a.child
+            };
+            session.supply_history(whole);
+            result = session.receive(&frame, bytes.len());
+        }
+        let received = match result {
             Ok(r) => r,
             Err(e) => {
                 self.fail(format!("a sync frame was refused: {e}"));
@@ -1374,6 +1459,7 @@ impl Sim {
         if !to_parent && a.child.finished() && frame_is_empty(&next) {
             self.active_sessions -= 1;
             self.stats.sessions_completed += 1;
+            self.links[link as usize].last_completed_ms = Some(a.started_local_ms);
             let interval = (self.link_model(link).sync_interval_s * 1000.0) as i64;
             if a.retry {
                 self.mark_dirty(link);
@@ -1476,6 +1562,8 @@ impl Sim {
         }
         self.nodes[node as usize].down = true;
         self.stats.crashes += 1;
+        // What it remembered of its last session with its parent is gone.
+        self.links[node as usize].last_completed_ms = None;
         for link in self.node_links(node) {
             if self.links[link as usize].active.is_some() {
                 self.abort(link);
@@ -2155,6 +2243,11 @@ fn worker_fields(n: &Node, serial: u64) -> Vec<(&'static str, FieldValue)> {
     ]
 }
 
+/// The whole set `me` shares with `peer` from its holdings `held`.
+fn build_set(arena: &Arena, held: &Holdings, me: Scope, peer: Scope) -> SharedSet {
+    SharedSet::build_keyed(&me, &peer, held.iter().map(|(i, p)| arena.item(i, p)))
+}
+
 /// Holdings at or above which the two sets of a session start are built on two threads.
 const PARALLEL_BUILD_MIN: usize = 1_500;
 
@@ -2169,9 +2262,7 @@ fn build_pair(
     parent: (&Holdings, Scope, Scope),
     parallel: bool,
 ) -> (SharedSet, SharedSet) {
-    let build = |(held, me, peer): (&Holdings, Scope, Scope)| {
-        SharedSet::build_keyed(&me, &peer, held.iter().map(|(i, p)| arena.item(i, p)))
-    };
+    let build = |(held, me, peer): (&Holdings, Scope, Scope)| build_set(arena, held, me, peer);
     if !parallel || child.0.len().min(parent.0.len()) < PARALLEL_BUILD_MIN {
         return (build(child), build(parent));
     }
