@@ -23,6 +23,7 @@ use lingong_protocol::keys::PublicKey;
 use lingong_protocol::scope::Scope;
 use lingong_protocol::sync::{
     Frame, MAX_FRAME_BYTES, PROTOCOL_ID, Session, SyncConfig, SyncStats, frame_is_empty,
+    window_floor,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -44,6 +45,14 @@ const SESSION_IDLE: Duration = Duration::from_secs(900);
 /// substream upgrade timeout (request-response 0.30 does not let us raise that one).
 /// (The protocol's default, which the simulator models too.)
 const FRAME_ENVELOPE_BYTES: usize = lingong_protocol::sync::DEFAULT_FRAME_ENVELOPE_BYTES;
+
+/// The limits of this node's sync sessions.
+fn sync_config() -> SyncConfig {
+    SyncConfig {
+        max_frame_envelope_bytes: FRAME_ENVELOPE_BYTES,
+        ..SyncConfig::default()
+    }
+}
 
 /// Reads one frame: a 4-byte big-endian length, then that many bytes; refuses lengths above
 /// `limit` before allocating.
@@ -250,6 +259,11 @@ struct PeerState {
     connected: bool,
     scope: Option<Scope>,
     last_sync_ms: Option<i64>,
+    /// When the running outbound session started, and when the last one that completed did
+    /// (this node's clock): the next session looks at single changes from two days below it
+    /// (`sync::window_floor`). Kept in memory: a restarted node starts from the whole set.
+    session_started_ms: Option<i64>,
+    last_completed_ms: Option<i64>,
     last_attempt: Option<Instant>,
     next_dial: Instant,
     backoff: Duration,
@@ -267,6 +281,8 @@ impl PeerState {
             connected: false,
             scope: None,
             last_sync_ms: None,
+            session_started_ms: None,
+            last_completed_ms: None,
             last_attempt: None,
             next_dial: Instant::now(),
             backoff: Duration::from_secs(1),
@@ -583,6 +599,7 @@ impl Network {
         let report = match &result {
             Ok(stats) => {
                 p.last_sync_ms = Some(crate::station::now_ms());
+                p.last_completed_ms = p.session_started_ms;
                 tracing::info!(peer = %peer, sent = stats.changes_sent, received = stats.changes_received, bytes_out = stats.sent_bytes, bytes_in = stats.received_bytes, "sync finished");
                 PeerSyncReport {
                     peer: peer.to_base58(),
@@ -803,11 +820,7 @@ impl Network {
         let station = self.station.lock().expect("station lock");
         let me = station.scope();
         let shared = tokio::task::block_in_place(|| station.shared_set(peer));
-        let config = SyncConfig {
-            max_frame_envelope_bytes: FRAME_ENVELOPE_BYTES,
-            ..Default::default()
-        };
-        Session::with_shared(id, me, shared, Vec::new(), config)
+        Session::with_shared(id, me, shared, Vec::new(), sync_config())
     }
 
     fn on_request(&mut self, peer: PeerId, bytes: Vec<u8>, channel: ResponseChannel<Vec<u8>>) {
@@ -895,13 +908,19 @@ impl Network {
                     p.scope = Some(scope);
                 }
                 let mut session = self.new_session(id, scope);
-                let first = session.start();
+                let started_ms = crate::station::now_ms();
+                let last_completed = self.peers.get(&peer).and_then(|p| p.last_completed_ms);
+                // The kept set is whole, so a session can start from any floor.
+                let first = session
+                    .start_from(window_floor(last_completed, &sync_config()))
+                    .unwrap_or_else(|_| session.start());
                 let rid = self
                     .swarm
                     .behaviour_mut()
                     .sync
                     .send_request(&peer, first.encode());
                 if let Some(p) = self.peers.get_mut(&peer) {
+                    p.session_started_ms = Some(started_ms);
                     p.outbound = Some((
                         Outbound::Running {
                             session: Box::new(session),
