@@ -1,7 +1,8 @@
 //! Simulator throughput: one city-sized run with shared sets kept between sessions (the
-//! default: city, county and township links for good, village links through an up window),
-//! against the baseline of every session building its sets from the holdings, measured in the
-//! same process. The runs must be the same run (equal trace hashes); only the speed differs.
+//! default: every link for good, windowed at each session's floor), against the baseline of
+//! every session building its whole sets from the holdings, measured in the same process. The
+//! runs must be the same run (equal trace hashes); only the speed differs. Windows start to
+//! matter after two simulated days (the floor is two days below the last completed session).
 //!
 //! `cargo bench -p lingong-sim --bench throughput` (release build; four runs, ≈ 3–6 minutes on
 //! a 2-core machine). Environment: `LINGONG_BENCH_ONLY` (region, default 5226 黔东南州; empty
@@ -18,7 +19,7 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
         .unwrap_or(default)
 }
 
-/// The scenario with sets kept on links down to `keep_sets_max_depth` (and village links
+/// The scenario with sets kept on links down to `keep_sets_max_depth` (and deeper links
 /// keeping theirs through an up window), or, for `None`, the baseline: every session builds.
 fn scenario(keep_sets_max_depth: Option<u8>) -> Scenario {
     let mut s = Scenario::builtin("guizhou").expect("the built-in scenario");
@@ -69,7 +70,7 @@ fn main() {
     for _ in 0..2 {
         for (i, (label, depth)) in [
             ("baseline: every session builds its sets", None),
-            ("kept sets (the default)", kept_depth),
+            ("windowed sets kept (the default)", kept_depth),
         ]
         .into_iter()
         .enumerate()

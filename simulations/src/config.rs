@@ -54,6 +54,13 @@ pub struct RunConfig {
     /// builds its sets from the holdings, the baseline of `cargo bench -p lingong-sim`). The
     /// run is the same either way; only speed and memory differ.
     pub keep_sets_max_depth: u8,
+    /// Kept sets of links at most this deep list their whole history (2: city and county
+    /// links; the rest are windowed at each session's floor). A session that reaches below a
+    /// windowed set's floor builds the whole set from the holdings, which on a link near the
+    /// top means a large part of the province's changes, and changes that arrive days late
+    /// (a village back from a long outage) do that on every link on their way up. Speed and
+    /// memory only, as above.
+    pub whole_sets_max_depth: u8,
     /// Links deeper than that (village links) keep their sets while the link stays up, through
     /// the few sessions of one up window, and drop them when it goes down (and build them per
     /// session in the convergence phase, when every link is up at once). Speed only, as above.
@@ -85,6 +92,7 @@ impl Default for RunConfig {
             converge_max_days: 5.0,
             frame_envelope_bytes: lingong_protocol::sync::DEFAULT_FRAME_ENVELOPE_BYTES,
             keep_sets_max_depth: 4,
+            whole_sets_max_depth: 2,
             keep_sets_while_up: true,
             parallel_set_builds: true,
             retry_s: 600.0,

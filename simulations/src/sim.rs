@@ -1241,14 +1241,17 @@ impl Sim {
     /// end takes its whole set, [`Sim::whole_set_at_start`]).
     ///
     /// By default (`run.keep_sets_max_depth` = 4) every link keeps its two sets for the whole
-    /// run, windowed at each session's floor (`sync::window_floor`: two days below the start
-    /// of the last session that completed), so a set costs memory for its recent items and a
-    /// session start costs what arrived since the last one, however long the history. With
+    /// run; below the county level (`run.whole_sets_max_depth` = 2) windowed at each session's
+    /// floor (`sync::window_floor`: two days below the start of the last session that
+    /// completed), so a set costs memory for its recent items and a session start costs what
+    /// arrived since the last one, however long the history. With
     /// a smaller depth, deeper links keep theirs through one up window
     /// (`run.keep_sets_while_up`) or build them at every session (the benchmark's baseline).
     fn shared_sets(&mut self, link: u32, floor: Bound) -> (Arc<SharedSet>, Arc<SharedSet>) {
         let keep = self.keeps_sets_for_good(link)
             || (self.scenario.run.keep_sets_while_up && !self.converging);
+        let windowed =
+            self.nodes[link as usize].level.depth() > self.scenario.run.whole_sets_max_depth;
         let child = &self.nodes[link as usize];
         let parent = &self.nodes[child.parent.expect("a link has a parent") as usize];
         let (cs, ps) = (child.scope, parent.scope);
@@ -1298,7 +1301,9 @@ impl Sim {
                     set.insert_fresh(&me, &peer, &meta, key, filled);
                 }
             }
-            set.raise_floor(floor);
+            if windowed {
+                set.raise_floor(floor);
+            }
         }
         (Arc::clone(&kept.child), Arc::clone(&kept.parent))
     }

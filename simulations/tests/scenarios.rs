@@ -65,6 +65,7 @@ fn windowed_sets_kept_between_sessions_give_the_same_run_as_whole_sets_built_per
     // windows and sessions that have to fall back to the whole set.
     let mut windowed = scenario("all-faults", 11, 1.0);
     windowed.run.window_margin_s = 6.0 * 3600.0;
+    windowed.run.whole_sets_max_depth = 0;
     let mut baseline = windowed.clone();
     baseline.run.keep_sets_max_depth = 0;
     baseline.run.keep_sets_while_up = false;
