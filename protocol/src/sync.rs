@@ -664,6 +664,15 @@ mod tests {
         );
     }
 
+    /// A store holding the certificate records of the stations of `regions`.
+    fn published(h: &mut Hierarchy, regions: &[&str]) -> MemoryStore {
+        let mut store = MemoryStore::new();
+        for r in regions {
+            h.publish(&mut store, &code(r), T0);
+        }
+        store
+    }
+
     /// Runs a whole session between two stores, accepting what arrives; returns both stats.
     fn sync(
         cfg: &AcceptConfig,
@@ -717,10 +726,7 @@ mod tests {
     #[test]
     fn a_session_over_a_prebuilt_shared_set_starts_like_one_built_from_items() {
         let mut h = Hierarchy::new(2);
-        let mut t = MemoryStore::new();
-        for r in ["52", "5226", "522622", "522622101"] {
-            h.publish(&mut t, &code(r), T0);
-        }
+        let mut t = published(&mut h, &["52", "5226", "522622", "522622101"]);
         post(&mut h, &mut t, "522622", "522622", "county post", T0 + 1000);
         let (me, peer) = (
             Scope::new(code("522622101")),
@@ -939,10 +945,7 @@ mod tests {
     #[test]
     fn a_windowed_set_fed_fresh_envelopes_equals_the_whole_set_windowed() {
         let mut h = Hierarchy::new(2);
-        let mut t = MemoryStore::new();
-        for r in ["52", "5226", "522622", "522622101"] {
-            h.publish(&mut t, &code(r), T0);
-        }
+        let mut t = published(&mut h, &["52", "5226", "522622", "522622101"]);
         let (me, peer) = (Scope::new(code("522622")), Scope::new(code("522622101")));
         let floor = floor_at(T0 + 5_000);
         let old = t.items().unwrap();
