@@ -46,6 +46,9 @@ const SESSION_IDLE: Duration = Duration::from_secs(900);
 /// (The protocol's default, which the simulator models too.)
 const FRAME_ENVELOPE_BYTES: usize = lingong_protocol::sync::DEFAULT_FRAME_ENVELOPE_BYTES;
 
+/// A peer clock further off than this is worth the operator's attention.
+const CLOCK_WARNING_MS: i64 = 5 * 60_000;
+
 /// The limits of this node's sync sessions.
 fn sync_config() -> SyncConfig {
     SyncConfig {
@@ -157,6 +160,9 @@ pub struct PeerStatus {
     pub connected: bool,
     pub last_sync: Option<String>,
     pub region: Option<String>,
+    /// How far the peer's clock is ahead of this node's (negative: behind), in seconds, as
+    /// of the last session; a large value means one of the two clocks is wrong.
+    pub clock_offset_s: Option<i64>,
 }
 
 /// Commands from the daemon's control socket to the network loop.
@@ -264,6 +270,8 @@ struct PeerState {
     /// (`sync::window_floor`). Kept in memory: a restarted node starts from the whole set.
     session_started_ms: Option<i64>,
     last_completed_ms: Option<i64>,
+    /// The peer's clock minus this node's, from the last session's first frame.
+    clock_offset_ms: Option<i64>,
     last_attempt: Option<Instant>,
     next_dial: Instant,
     backoff: Duration,
@@ -283,6 +291,7 @@ impl PeerState {
             last_sync_ms: None,
             session_started_ms: None,
             last_completed_ms: None,
+            clock_offset_ms: None,
             last_attempt: None,
             next_dial: Instant::now(),
             backoff: Duration::from_secs(1),
@@ -441,6 +450,7 @@ impl Network {
                         connected: p.connected,
                         last_sync: p.last_sync_ms.map(lingong_protocol::dates::rfc3339),
                         region: p.scope.map(|s| s.region.to_string()),
+                        clock_offset_s: p.clock_offset_ms.map(|ms| ms / 1000),
                     })
                     .collect();
                 let _ = reply.send((peers, self.listening.clone()));
@@ -820,7 +830,30 @@ impl Network {
         let station = self.station.lock().expect("station lock");
         let me = station.scope();
         let shared = tokio::task::block_in_place(|| station.shared_set(peer));
-        Session::with_shared(id, me, shared, Vec::new(), sync_config())
+        let mut session = Session::with_shared(id, me, shared, Vec::new(), sync_config());
+        session.set_clock(crate::station::now_ms());
+        session
+    }
+
+    /// Remembers how far the peer's clock is from ours, and warns the operator (once per
+    /// change) when it is off by more than five minutes: changes dated ahead of the slower
+    /// clock wait for it, up to a day.
+    fn note_clock(&mut self, peer: PeerId, offset_ms: Option<i64>) {
+        let (Some(offset), Some(p)) = (offset_ms, self.peers.get_mut(&peer)) else {
+            return;
+        };
+        let before = p.clock_offset_ms.replace(offset);
+        let noticeable = |o: i64| o.abs() > CLOCK_WARNING_MS;
+        let moved = before.is_none_or(|b| (b - offset).abs() > 60_000);
+        if noticeable(offset) && moved {
+            tracing::warn!(
+                peer = %peer,
+                offset_s = offset / 1000,
+                "the peer's clock is {:.1} hours {} this node's: check both clocks (changes dated ahead of the slower one wait for it)",
+                offset.abs() as f64 / 3_600_000.0,
+                if offset > 0 { "ahead of" } else { "behind" }
+            );
+        }
     }
 
     fn on_request(&mut self, peer: PeerId, bytes: Vec<u8>, channel: ResponseChannel<Vec<u8>>) {
@@ -867,6 +900,7 @@ impl Network {
             Ok(r) => r,
             Err(e) => return self.reject_peer(peer, &e),
         };
+        self.note_clock(peer, session.peer_clock_offset_ms());
         let _ = self
             .swarm
             .behaviour_mut()
@@ -941,6 +975,7 @@ impl Network {
                 return self.reject_peer(peer, &e);
             }
         };
+        self.note_clock(peer, session.peer_clock_offset_ms());
         self.after_accept(peer, &report);
         if session.finished() && frame_is_empty(&next) {
             let stats = session.stats();

@@ -955,7 +955,7 @@ impl Station {
             "certified": self.chain.is_some(),
             "records": self.record_counts()?,
             "store_bytes": self.store.size_on_disk(),
-            "peers": self.config.peers.iter().map(|p| json!({"peer": p, "connected": false, "last_sync": null})).collect::<Vec<_>>(),
+            "peers": self.config.peers.iter().map(|p| json!({"peer": p, "connected": false, "last_sync": null, "clock_offset_s": null})).collect::<Vec<_>>(),
             "daemon": false,
         }))
     }

@@ -17,7 +17,14 @@
 //! Resumable by construction: every received batch is accepted and committed before the next
 //! frame is built, so a session cut half way keeps what it verified, and the next session's
 //! reconciliation only finds the remainder.
+//!
+//! Each side's first frame also carries its clock ([`Session::set_clock`]). A side does not
+//! push a change its peer's clock would date more than [`MAX_FUTURE_MS`] ahead (the peer
+//! would only defer it, and every session would carry it again over a thin link); it goes
+//! once the peer's clock catches up. The offset is also what tells an operator that a
+//! station's clock is wrong ([`Session::peer_clock_offset_ms`]).
 
+use crate::accept::MAX_FUTURE_MS;
 use crate::envelope::{Envelope, EnvelopeId, MAX_ENVELOPE_BYTES};
 use crate::reconcile::{
     Bound, Item, ItemKey, ItemSet, Message, ReconcileConfig, ReconcileError, Reconciler,
@@ -31,7 +38,7 @@ use std::collections::{BTreeSet, BinaryHeap};
 use std::sync::Arc;
 
 /// The libp2p protocol id of this sync protocol (name and version).
-pub const PROTOCOL_ID: &str = "/lingong/sync/1";
+pub const PROTOCOL_ID: &str = "/lingong/sync/2";
 
 /// Limits of a session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,6 +112,9 @@ pub struct Frame {
     pub envelopes: Vec<Vec<u8>>,
     /// The sender has nothing more to say unless it hears something new.
     pub done: bool,
+    /// The sender's clock (ms since the Unix epoch) when its session started, in the first
+    /// frame of each side only.
+    pub clock_ms: Option<i64>,
 }
 
 /// Why a frame was refused; the driver closes the session (and only it).
@@ -144,12 +154,15 @@ impl Frame {
             varint(b.len() as u64) + b.len()
         }
         let option = |o: &Option<Vec<u8>>| 1 + o.as_deref().map_or(0, bytes);
+        // A signed integer is a zigzag varint.
+        let clock = |c: Option<i64>| 1 + c.map_or(0, |v| varint(((v << 1) ^ (v >> 63)) as u64));
         varint(self.session)
             + option(&self.hello)
             + option(&self.reconcile)
             + varint(self.envelopes.len() as u64)
             + self.envelopes.iter().map(|e| bytes(e)).sum::<usize>()
             + 1
+            + clock(self.clock_ms)
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Frame, SyncError> {
@@ -182,6 +195,9 @@ pub struct SyncStats {
     pub out_of_scope: u64,
     /// Envelopes received that did not even decode.
     pub malformed: u64,
+    /// Changes the peer lacks that were not pushed: its clock would date them more than
+    /// [`MAX_FUTURE_MS`] ahead (they go when it catches up).
+    pub held_back: u64,
 }
 
 /// What the session needs to push one shared item; kept beside it, in the set's order.
@@ -406,6 +422,11 @@ pub struct Session {
     queued: BTreeSet<EnvelopeId>,
     pending_reconcile: Option<Message>,
     hello: Option<Vec<u8>>,
+    /// This node's clock when the session started, and whether it still has to be sent.
+    clock_ms: Option<i64>,
+    clock_unsent: bool,
+    /// The peer's clock minus this node's, from the peer's first frame.
+    peer_offset_ms: Option<i64>,
     peer_done: bool,
     stats: SyncStats,
 }
@@ -445,8 +466,44 @@ impl Session {
             queued: BTreeSet::new(),
             pending_reconcile: None,
             hello: (!hello.is_empty()).then_some(hello),
+            clock_ms: None,
+            clock_unsent: false,
+            peer_offset_ms: None,
             peer_done: false,
             stats: SyncStats::default(),
+        }
+    }
+
+    /// This node's clock now (ms since the Unix epoch), before the session's first frame: sent
+    /// to the peer, and the base of [`Session::peer_clock_offset_ms`]. A session without it
+    /// sends no clock and holds nothing back.
+    pub fn set_clock(&mut self, now_ms: i64) {
+        self.clock_ms = Some(now_ms);
+        self.clock_unsent = true;
+    }
+
+    /// How far the peer's clock is ahead of this node's (negative: behind), once its first
+    /// frame has arrived, if both sides sent their clocks. Accurate to the time a frame
+    /// takes to cross.
+    pub fn peer_clock_offset_ms(&self) -> Option<i64> {
+        self.peer_offset_ms
+    }
+
+    /// The clock to put in the next frame: this node's, in its first frame only.
+    fn clock_to_send(&mut self) -> Option<i64> {
+        std::mem::take(&mut self.clock_unsent)
+            .then_some(self.clock_ms)
+            .flatten()
+    }
+
+    /// True when the peer would defer a change dated `timestamp_ms` (its clock, as of the
+    /// session's start, plus [`MAX_FUTURE_MS`], is still before it).
+    fn too_new_for_peer(&self, timestamp_ms: i64) -> bool {
+        match (self.clock_ms, self.peer_offset_ms) {
+            (Some(mine), Some(offset)) => {
+                timestamp_ms > mine.saturating_add(offset).saturating_add(MAX_FUTURE_MS)
+            }
+            _ => false,
         }
     }
 
@@ -471,6 +528,7 @@ impl Session {
             reconcile: self.pending_reconcile.take().map(|m| m.encode()),
             envelopes: Vec::new(),
             done: false,
+            clock_ms: self.clock_to_send(),
         };
         self.count_sent(&frame);
         Ok(frame)
@@ -518,6 +576,9 @@ impl Session {
         self.stats.frames_received += 1;
         self.stats.received_bytes += wire_len as u64;
         self.peer_done = frame.done;
+        if let (Some(peer), Some(mine)) = (frame.clock_ms, self.clock_ms) {
+            self.peer_offset_ms = Some(peer.saturating_sub(mine));
+        }
         if let Some(outcome) = outcome {
             self.pending_reconcile = outcome.reply;
             for item in outcome.send {
@@ -559,7 +620,12 @@ impl Session {
     pub fn next_frame(&mut self, load: &mut dyn FnMut(&EnvelopeId) -> Option<Envelope>) -> Frame {
         let mut envelopes = Vec::new();
         let mut bytes = 0usize;
-        while let Some(Reverse((_, _, id, want))) = self.queue.peek().copied() {
+        while let Some(Reverse((_, timestamp, id, want))) = self.queue.peek().copied() {
+            if self.too_new_for_peer(timestamp as i64) {
+                self.queue.pop();
+                self.stats.held_back += 1;
+                continue;
+            }
             let Some(env) = load(&id) else {
                 self.queue.pop();
                 continue;
@@ -584,6 +650,7 @@ impl Session {
             done: reconcile.is_none() && self.queue.is_empty(),
             reconcile,
             envelopes,
+            clock_ms: self.clock_to_send(),
         };
         self.count_sent(&frame);
         frame
@@ -750,6 +817,14 @@ mod tests {
                 reconcile: (i % 3 != 0).then(|| vec![1; lens[(i + 3) % lens.len()]]),
                 envelopes: lens[..i].iter().map(|&m| vec![2; m]).collect(),
                 done: i % 2 == 1,
+                clock_ms: [
+                    None,
+                    Some(0),
+                    Some(-1),
+                    Some(T0),
+                    Some(i64::MIN),
+                    Some(i64::MAX),
+                ][i % 6],
             };
             assert_eq!(frame.encoded_len(), frame.encode().len(), "case {i}");
         }
@@ -980,15 +1055,16 @@ mod tests {
     }
 
     /// [`sync`] with each side over its shared set windowed at `floor`, the initiator starting
-    /// from `floor`; a side asked for what lies below takes its whole set (as of the session's
-    /// start). Returns both stats and how many times a side needed its whole set.
+    /// from `floor`, and each side's clock (`clocks`, a's then b's) sent and used to accept;
+    /// a side asked for what lies below takes its whole set (as of the session's start).
+    /// Returns both stats and how many times a side needed its whole set.
     fn sync_from(
         cfg: &AcceptConfig,
         a: &mut MemoryStore,
         a_scope: Scope,
         b: &mut MemoryStore,
         b_scope: Scope,
-        now: i64,
+        clocks: (i64, i64),
         floor: Bound,
     ) -> (SyncStats, SyncStats, usize) {
         let whole_a = Arc::new(SharedSet::build(&a_scope, &b_scope, &a.items().unwrap()));
@@ -1001,6 +1077,8 @@ mod tests {
         let config = SyncConfig::default();
         let mut sa = Session::with_shared(1, a_scope, windowed(&whole_a), vec![], config);
         let mut sb = Session::with_shared(1, b_scope, windowed(&whole_b), vec![], config);
+        sa.set_clock(clocks.0);
+        sb.set_clock(clocks.1);
         let mut fallbacks = 0;
         let mut receive = |s: &mut Session, whole: &Arc<SharedSet>, frame: &Frame| match s
             .receive(frame, frame.encode().len())
@@ -1015,12 +1093,14 @@ mod tests {
         let mut frame = sa.start_from(floor).unwrap();
         for _ in 0..1000 {
             let got = receive(&mut sb, &whole_b, &frame);
-            commit_all(cfg, b, &got, now);
+            commit_all(cfg, b, &got, clocks.1);
             let reply = sb.next_frame(&mut |id| b.envelopes.get(id).cloned());
             let got = receive(&mut sa, &whole_a, &reply);
-            commit_all(cfg, a, &got, now);
+            commit_all(cfg, a, &got, clocks.0);
             let next = sa.next_frame(&mut |id| a.envelopes.get(id).cloned());
             if sa.finished() && frame_is_empty(&next) {
+                assert_eq!(sa.peer_clock_offset_ms(), Some(clocks.1 - clocks.0));
+                assert_eq!(sb.peer_clock_offset_ms(), Some(clocks.0 - clocks.1));
                 return (sa.stats(), sb.stats(), fallbacks);
             }
             frame = next;
@@ -1060,17 +1140,44 @@ mod tests {
             "township post",
             T0 + 61_000,
         );
-        let (up, down, fallbacks) = sync_from(&cfg, &mut v, vs, &mut t, ts, now, floor);
+        let (up, down, fallbacks) = sync_from(&cfg, &mut v, vs, &mut t, ts, (now, now), floor);
         assert_eq!((up.changes_sent, down.changes_sent, fallbacks), (1, 1, 0));
         assert_eq!(v.items().unwrap().len(), t.items().unwrap().len());
         // A change older than the floor that only the township holds: the fingerprint below
         // the floor differs, both sides take their whole set, and it arrives.
         post(&mut h, &mut t, township, township, "late", T0 + 10_000);
-        let (up, down, fallbacks) = sync_from(&cfg, &mut v, vs, &mut t, ts, now, floor);
+        let (up, down, fallbacks) = sync_from(&cfg, &mut v, vs, &mut t, ts, (now, now), floor);
         assert_eq!((up.changes_sent, down.changes_sent), (0, 1));
         assert!(fallbacks >= 1);
         assert_eq!(v.items().unwrap().len(), t.items().unwrap().len());
-        let (up, down, fallbacks) = sync_from(&cfg, &mut v, vs, &mut t, ts, now, floor);
+        let (up, down, fallbacks) = sync_from(&cfg, &mut v, vs, &mut t, ts, (now, now), floor);
         assert_eq!((up.changes_sent, down.changes_sent, fallbacks), (0, 0, 0));
+    }
+
+    #[test]
+    fn a_change_the_peers_clock_would_date_from_the_future_waits_until_it_catches_up() {
+        let mut h = Hierarchy::new(1);
+        let cfg = h.accept_config();
+        let (village, township) = ("522622101001", "522622101");
+        let (vs, ts) = (Scope::new(code(village)), Scope::new(code(township)));
+        let regions = ["52", "5226", "522622", township, village];
+        let mut v = published(&mut h, &regions);
+        let mut t = published(&mut h, &regions);
+        let now = T0 + 3 * 86_400_000;
+        post(&mut h, &mut t, township, township, "township post", now);
+        // The village's clock is 30 hours behind: the post would be dated from the future
+        // there, so the township holds it back instead of sending it to be refused.
+        let behind = now - 30 * 3_600_000;
+        let (up, down, _) = sync_from(&cfg, &mut v, vs, &mut t, ts, (behind, now), Bound::MIN);
+        assert_eq!(
+            (up.changes_sent, down.changes_sent, down.held_back),
+            (0, 0, 1)
+        );
+        assert!(v.items().unwrap().len() < t.items().unwrap().len());
+        // Six hours later by the village's clock it is due, and it goes.
+        let later = behind + 6 * 3_600_000 + 1;
+        let (_, down, _) = sync_from(&cfg, &mut v, vs, &mut t, ts, (later, now), Bound::MIN);
+        assert_eq!((down.changes_sent, down.held_back), (1, 0));
+        assert_eq!(v.items().unwrap().len(), t.items().unwrap().len());
     }
 }

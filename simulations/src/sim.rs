@@ -212,6 +212,9 @@ pub struct Stats {
     /// Sessions in which a side's windowed set could not answer (the two ends differed below
     /// the floor) and it took its whole set.
     pub whole_set_fallbacks: u64,
+    /// Changes a side did not push because the peer's clock would date them from the future
+    /// (`SyncStats::held_back`, summed over sessions, cut ones included).
+    pub held_back: u64,
     pub writes: u64,
     pub local_rejections: u64,
     pub sessions: u64,
@@ -1205,7 +1208,9 @@ impl Sim {
         l.last_start = self.now;
         let epoch = l.epoch;
         let mut cses = Session::with_shared(u64::from(epoch), cs, cset, Vec::new(), self.sync_cfg);
-        let pses = Session::with_shared(u64::from(epoch), ps, pset, Vec::new(), self.sync_cfg);
+        let mut pses = Session::with_shared(u64::from(epoch), ps, pset, Vec::new(), self.sync_cfg);
+        cses.set_clock(started_local_ms);
+        pses.set_clock(self.local_ms(parent));
         let first = cses
             .start_from(floor)
             .expect("the kept sets are windowed at or below the session's floor");
@@ -1387,9 +1392,10 @@ impl Sim {
 
     fn abort(&mut self, link: u32) {
         let l = &mut self.links[link as usize];
-        if l.active.take().is_some() {
+        if let Some(a) = l.active.take() {
             self.active_sessions -= 1;
             self.stats.sessions_cut += 1;
+            self.stats.held_back += a.child.stats().held_back + a.parent.stats().held_back;
         }
         l.epoch = l.epoch.wrapping_add(1);
         self.mark_dirty(link);
@@ -1464,9 +1470,13 @@ impl Sim {
         if !to_parent && a.child.finished() && frame_is_empty(&next) {
             self.active_sessions -= 1;
             self.stats.sessions_completed += 1;
+            let held_back = a.child.stats().held_back + a.parent.stats().held_back;
+            self.stats.held_back += held_back;
             self.links[link as usize].last_completed_ms = Some(a.started_local_ms);
             let interval = (self.link_model(link).sync_interval_s * 1000.0) as i64;
-            if a.retry {
+            // Changes deferred, or held back for a peer whose clock is behind: try again later
+            // (a node's daemon syncs on a timer as well).
+            if a.retry || held_back > 0 {
                 self.mark_dirty(link);
                 self.links[link as usize].try_pending = true;
                 self.pending_tries += 1;

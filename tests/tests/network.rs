@@ -106,6 +106,18 @@ fn posts_flow_up_to_the_province_and_down_into_their_reach_only() {
         !nodes[3].post_titles().contains("施秉县的保洁员"),
         "a post for another county reached the township"
     );
+    // Every session told each side the other's clock: on one machine they agree.
+    let status = village.json(&["status"]);
+    let offsets: Vec<i64> = status["peers"]
+        .as_array()
+        .expect("peers")
+        .iter()
+        .filter_map(|p| p["clock_offset_s"].as_i64())
+        .collect();
+    assert!(
+        !offsets.is_empty() && offsets.iter().all(|o| o.abs() < 60),
+        "clock offsets in {status}"
+    );
     drop(daemons);
 }
 
