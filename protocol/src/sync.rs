@@ -1114,12 +1114,9 @@ mod tests {
         let cfg = h.accept_config();
         let (village, township) = ("522622101001", "522622101");
         let (vs, ts) = (Scope::new(code(village)), Scope::new(code(township)));
-        let mut v = MemoryStore::new();
-        let mut t = MemoryStore::new();
-        for r in ["52", "5226", "522622", township, village] {
-            h.publish(&mut v, &code(r), T0);
-            h.publish(&mut t, &code(r), T0);
-        }
+        let regions = ["52", "5226", "522622", township, village];
+        let mut v = published(&mut h, &regions);
+        let mut t = published(&mut h, &regions);
         let now = T0 + 100_000;
         sync(&cfg, &mut v, vs, &mut t, ts, now);
         let floor = floor_at(T0 + 50_000);
