@@ -351,6 +351,11 @@ impl SharedSet {
         self.set.floor()
     }
 
+    /// How many items lie below the floor, counted but not listed (0: the set lists all).
+    pub fn unlisted(&self) -> usize {
+        self.set.unlisted()
+    }
+
     /// The sum of the items' keys and their number: equal for two sets with the same items
     /// (listed or not). For checks.
     pub fn fingerprint(&self) -> (usize, crate::reconcile::Fingerprint) {

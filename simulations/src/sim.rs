@@ -1253,10 +1253,14 @@ impl Sim {
     /// a smaller depth, deeper links keep theirs through one up window
     /// (`run.keep_sets_while_up`) or build them at every session (the benchmark's baseline).
     fn shared_sets(&mut self, link: u32, floor: Bound) -> (Arc<SharedSet>, Arc<SharedSet>) {
-        let keep = self.keeps_sets_for_good(link)
-            || (self.scenario.run.keep_sets_while_up && !self.converging);
         let windowed =
             self.nodes[link as usize].level.depth() > self.scenario.run.whole_sets_max_depth;
+        // In the convergence phase every link is up at once: a link that would window its
+        // sets but holds none (they were still whole, see `keeps_whole_sets_for_now`) builds
+        // them per session rather than holding two whole sets for every village at once.
+        let unkept = windowed && self.links[link as usize].kept.is_none();
+        let keep = (self.keeps_sets_for_good(link) && !(self.converging && unkept))
+            || (self.scenario.run.keep_sets_while_up && !self.converging);
         let child = &self.nodes[link as usize];
         let parent = &self.nodes[child.parent.expect("a link has a parent") as usize];
         let (cs, ps) = (child.scope, parent.scope);
@@ -1357,6 +1361,21 @@ impl Sim {
         self.stats.whole_set_fallbacks += 1;
         *set = Arc::new(SharedSet::build_keyed(&me, &peer, at_start.into_iter()));
         Arc::clone(set)
+    }
+
+    /// Whether `link` windows its kept sets but they still list everything, because nothing
+    /// lies below its sessions' floor yet (the first two days of a run, or since the child
+    /// restarted): such a link drops them when it goes down (with `run.keep_sets_while_up`),
+    /// so that 17,964 villages do not all hold two whole sets between their up windows.
+    fn keeps_whole_sets_for_now(&self, link: u32) -> bool {
+        let windowed =
+            self.nodes[link as usize].level.depth() > self.scenario.run.whole_sets_max_depth;
+        windowed
+            && self.scenario.run.keep_sets_while_up
+            && self.links[link as usize]
+                .kept
+                .as_ref()
+                .is_some_and(|kept| kept.child.unlisted() == 0 && kept.parent.unlisted() == 0)
     }
 
     /// Whether `link` keeps its shared sets between sessions for the whole run (its lower end
@@ -1517,8 +1536,9 @@ impl Sim {
             if self.links[link as usize].active.is_some() {
                 self.abort(link);
             }
-            if !up && !self.keeps_sets_for_good(link) {
-                // Village links keep their sets for one up window only.
+            if !up && (!self.keeps_sets_for_good(link) || self.keeps_whole_sets_for_now(link)) {
+                // Links that do not keep their sets for good keep them for one up window; so
+                // do links that window theirs while there is no floor yet.
                 self.links[link as usize].kept = None;
             }
         }
@@ -2116,7 +2136,7 @@ impl Sim {
         self.now = self.end_ms;
         self.converging = true;
         for link in 1..self.links.len() as u32 {
-            if !self.keeps_sets_for_good(link) {
+            if !self.keeps_sets_for_good(link) || self.keeps_whole_sets_for_now(link) {
                 self.links[link as usize].kept = None;
             }
         }
