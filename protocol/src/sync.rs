@@ -1113,73 +1113,112 @@ mod tests {
         panic!("session did not finish");
     }
 
-    #[test]
-    fn a_session_from_a_floor_moves_recent_changes_and_finds_old_ones_through_the_whole_set() {
+    const VILLAGE: &str = "522622101001";
+    const TOWNSHIP: &str = "522622101";
+
+    /// A village station and its township, each store holding the certificate records of the
+    /// chain down to both.
+    struct Pair {
+        h: Hierarchy,
+        cfg: AcceptConfig,
+        vs: Scope,
+        ts: Scope,
+        v: MemoryStore,
+        t: MemoryStore,
+    }
+
+    fn village_and_township() -> Pair {
         let mut h = Hierarchy::new(1);
         let cfg = h.accept_config();
-        let (village, township) = ("522622101001", "522622101");
-        let (vs, ts) = (Scope::new(code(village)), Scope::new(code(township)));
-        let regions = ["52", "5226", "522622", township, village];
-        let mut v = published(&mut h, &regions);
-        let mut t = published(&mut h, &regions);
+        let regions = ["52", "5226", "522622", TOWNSHIP, VILLAGE];
+        let v = published(&mut h, &regions);
+        let t = published(&mut h, &regions);
+        Pair {
+            h,
+            cfg,
+            vs: Scope::new(code(VILLAGE)),
+            ts: Scope::new(code(TOWNSHIP)),
+            v,
+            t,
+        }
+    }
+
+    #[test]
+    fn a_session_from_a_floor_moves_recent_changes_and_finds_old_ones_through_the_whole_set() {
+        let mut p = village_and_township();
+        let (village, township) = (VILLAGE, TOWNSHIP);
         let now = T0 + 100_000;
-        sync(&cfg, &mut v, vs, &mut t, ts, now);
+        sync(&p.cfg, &mut p.v, p.vs, &mut p.t, p.ts, now);
         let floor = floor_at(T0 + 50_000);
         // Recent on both sides: settled above the floor, the old history one fingerprint.
         post(
-            &mut h,
-            &mut v,
+            &mut p.h,
+            &mut p.v,
             village,
             village,
             "village post",
             T0 + 60_000,
         );
         post(
-            &mut h,
-            &mut t,
+            &mut p.h,
+            &mut p.t,
             township,
             township,
             "township post",
             T0 + 61_000,
         );
-        let (up, down, fallbacks) = sync_from(&cfg, &mut v, vs, &mut t, ts, (now, now), floor);
+        let (up, down, fallbacks) =
+            sync_from(&p.cfg, &mut p.v, p.vs, &mut p.t, p.ts, (now, now), floor);
         assert_eq!((up.changes_sent, down.changes_sent, fallbacks), (1, 1, 0));
-        assert_eq!(v.items().unwrap().len(), t.items().unwrap().len());
+        assert_eq!(p.v.items().unwrap().len(), p.t.items().unwrap().len());
         // A change older than the floor that only the township holds: the fingerprint below
         // the floor differs, both sides take their whole set, and it arrives.
-        post(&mut h, &mut t, township, township, "late", T0 + 10_000);
-        let (up, down, fallbacks) = sync_from(&cfg, &mut v, vs, &mut t, ts, (now, now), floor);
+        post(&mut p.h, &mut p.t, township, township, "late", T0 + 10_000);
+        let (up, down, fallbacks) =
+            sync_from(&p.cfg, &mut p.v, p.vs, &mut p.t, p.ts, (now, now), floor);
         assert_eq!((up.changes_sent, down.changes_sent), (0, 1));
         assert!(fallbacks >= 1);
-        assert_eq!(v.items().unwrap().len(), t.items().unwrap().len());
-        let (up, down, fallbacks) = sync_from(&cfg, &mut v, vs, &mut t, ts, (now, now), floor);
+        assert_eq!(p.v.items().unwrap().len(), p.t.items().unwrap().len());
+        let (up, down, fallbacks) =
+            sync_from(&p.cfg, &mut p.v, p.vs, &mut p.t, p.ts, (now, now), floor);
         assert_eq!((up.changes_sent, down.changes_sent, fallbacks), (0, 0, 0));
     }
 
     #[test]
     fn a_change_the_peers_clock_would_date_from_the_future_waits_until_it_catches_up() {
-        let mut h = Hierarchy::new(1);
-        let cfg = h.accept_config();
-        let (village, township) = ("522622101001", "522622101");
-        let (vs, ts) = (Scope::new(code(village)), Scope::new(code(township)));
-        let regions = ["52", "5226", "522622", township, village];
-        let mut v = published(&mut h, &regions);
-        let mut t = published(&mut h, &regions);
+        let mut p = village_and_township();
+        let township = TOWNSHIP;
         let now = T0 + 3 * 86_400_000;
-        post(&mut h, &mut t, township, township, "township post", now);
+        post(&mut p.h, &mut p.t, township, township, "township post", now);
         // The village's clock is 30 hours behind: the post would be dated from the future
         // there, so the township holds it back instead of sending it to be refused.
         let behind = now - 30 * 3_600_000;
-        let (up, down, _) = sync_from(&cfg, &mut v, vs, &mut t, ts, (behind, now), Bound::MIN);
+        let (up, down, _) = sync_from(
+            &p.cfg,
+            &mut p.v,
+            p.vs,
+            &mut p.t,
+            p.ts,
+            (behind, now),
+            Bound::MIN,
+        );
         assert_eq!(
             (up.changes_sent, down.changes_sent, down.held_back),
             (0, 0, 1)
         );
-        assert!(v.items().unwrap().len() < t.items().unwrap().len());
+        assert!(p.v.items().unwrap().len() < p.t.items().unwrap().len());
         // Six hours later by the village's clock it is due, and it goes.
         let later = behind + 6 * 3_600_000 + 1;
-        let (_, down, _) = sync_from(&cfg, &mut v, vs, &mut t, ts, (later, now), Bound::MIN);
+        let (_, down, _) = sync_from(
+            &p.cfg,
+            &mut p.v,
+            p.vs,
+            &mut p.t,
+            p.ts,
+            (later, now),
+            Bound::MIN,
+        );
         assert_eq!((down.changes_sent, down.held_back), (1, 0));
-        assert_eq!(v.items().unwrap().len(), t.items().unwrap().len());
+        assert_eq!(p.v.items().unwrap().len(), p.t.items().unwrap().len());
     }
 }
