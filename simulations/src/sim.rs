@@ -199,6 +199,22 @@ struct Active {
     started_local_ms: i64,
 }
 
+impl Active {
+    /// The session of the parent's end, or of the child's.
+    fn side(&mut self, parent: bool) -> &mut Session {
+        if parent {
+            &mut self.parent
+        } else {
+            &mut self.child
+        }
+    }
+
+    /// Changes either end held back for a peer whose clock is behind, so far.
+    fn held_back(&self) -> u64 {
+        self.child.stats().held_back + self.parent.stats().held_back
+    }
+}
+
 /// Counters of the run.
 #[derive(Default, Debug, Clone)]
 pub struct Stats {
@@ -1253,8 +1269,7 @@ impl Sim {
     /// a smaller depth, deeper links keep theirs through one up window
     /// (`run.keep_sets_while_up`) or build them at every session (the benchmark's baseline).
     fn shared_sets(&mut self, link: u32, floor: Bound) -> (Arc<SharedSet>, Arc<SharedSet>) {
-        let windowed =
-            self.nodes[link as usize].level.depth() > self.scenario.run.whole_sets_max_depth;
+        let windowed = self.windows_sets(link);
         // In the convergence phase every link is up at once: a link that would window its
         // sets but holds none (they were still whole, see `keeps_whole_sets_for_now`) builds
         // them per session rather than holding two whole sets for every village at once.
@@ -1368,14 +1383,24 @@ impl Sim {
     /// restarted): such a link drops them when it goes down (with `run.keep_sets_while_up`),
     /// so that 17,964 villages do not all hold two whole sets between their up windows.
     fn keeps_whole_sets_for_now(&self, link: u32) -> bool {
-        let windowed =
-            self.nodes[link as usize].level.depth() > self.scenario.run.whole_sets_max_depth;
-        windowed
+        self.windows_sets(link)
             && self.scenario.run.keep_sets_while_up
             && self.links[link as usize]
                 .kept
                 .as_ref()
                 .is_some_and(|kept| kept.child.unlisted() == 0 && kept.parent.unlisted() == 0)
+    }
+
+    /// Whether `link`'s kept sets are windowed at each session's floor (its lower end deeper
+    /// than `run.whole_sets_max_depth`) rather than whole.
+    fn windows_sets(&self, link: u32) -> bool {
+        self.nodes[link as usize].level.depth() > self.scenario.run.whole_sets_max_depth
+    }
+
+    /// Whether `link` drops its kept sets when it goes down and when the convergence phase
+    /// starts: it does not keep them for good, or they are still whole for now.
+    fn drops_sets_when_down(&self, link: u32) -> bool {
+        !self.keeps_sets_for_good(link) || self.keeps_whole_sets_for_now(link)
     }
 
     /// Whether `link` keeps its shared sets between sessions for the whole run (its lower end
@@ -1414,7 +1439,7 @@ impl Sim {
         if let Some(a) = l.active.take() {
             self.active_sessions -= 1;
             self.stats.sessions_cut += 1;
-            self.stats.held_back += a.child.stats().held_back + a.parent.stats().held_back;
+            self.stats.held_back += a.held_back();
         }
         l.epoch = l.epoch.wrapping_add(1);
         self.mark_dirty(link);
@@ -1445,19 +1470,11 @@ impl Sim {
         } else {
             link
         };
-        let session = if to_parent {
-            &mut a.parent
-        } else {
-            &mut a.child
-        };
+        let session = a.side(to_parent);
         let mut result = session.receive(&frame, bytes.len());
         if result == Err(SyncError::NeedsHistory) {
             let whole = self.whole_set_at_start(link, to_parent);
-            let session = if to_parent {
-                &mut a.parent
-            } else {
-                &mut a.child
-            };
+            let session = a.side(to_parent);
             session.supply_history(whole);
             result = session.receive(&frame, bytes.len());
         }
@@ -1480,16 +1497,12 @@ impl Sim {
         }
         let held = &self.nodes[node as usize].held;
         let arena = &self.arena;
-        let session = if to_parent {
-            &mut a.parent
-        } else {
-            &mut a.child
-        };
+        let session = a.side(to_parent);
         let mut next = session.next_frame(&mut |id| load(arena, held, id));
         if !to_parent && a.child.finished() && frame_is_empty(&next) {
             self.active_sessions -= 1;
             self.stats.sessions_completed += 1;
-            let held_back = a.child.stats().held_back + a.parent.stats().held_back;
+            let held_back = a.held_back();
             self.stats.held_back += held_back;
             self.links[link as usize].last_completed_ms = Some(a.started_local_ms);
             let interval = (self.link_model(link).sync_interval_s * 1000.0) as i64;
@@ -1536,9 +1549,8 @@ impl Sim {
             if self.links[link as usize].active.is_some() {
                 self.abort(link);
             }
-            if !up && (!self.keeps_sets_for_good(link) || self.keeps_whole_sets_for_now(link)) {
-                // Links that do not keep their sets for good keep them for one up window; so
-                // do links that window theirs while there is no floor yet.
+            if !up && self.drops_sets_when_down(link) {
+                // Kept for one up window only.
                 self.links[link as usize].kept = None;
             }
         }
@@ -2136,7 +2148,7 @@ impl Sim {
         self.now = self.end_ms;
         self.converging = true;
         for link in 1..self.links.len() as u32 {
-            if !self.keeps_sets_for_good(link) || self.keeps_whole_sets_for_now(link) {
+            if self.drops_sets_when_down(link) {
                 self.links[link as usize].kept = None;
             }
         }
