@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::keys::{NodeKey, PublicKey, Signature};
 use crate::region::{Level, RegionCode};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 const CERT_DOMAIN: &str = "lingong/cert/v1";
 const REQUEST_DOMAIN: &str = "lingong/cert-request/v1";
@@ -184,9 +185,10 @@ impl Certificate {
     }
 }
 
-/// Leaf first, root last.
+/// Leaf first, root last. Shared, not copied, when cloned: every node's author table and every
+/// accepted envelope's author lookup hold the same chain.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CertChain(pub Vec<Certificate>);
+pub struct CertChain(pub Arc<[Certificate]>);
 
 impl CertChain {
     pub fn leaf(&self) -> &Certificate {
@@ -199,7 +201,7 @@ impl CertChain {
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut w = Writer::new();
         w.u8(self.0.len() as u8);
-        for c in &self.0 {
+        for c in self.0.iter() {
             w.var(&c.to_bytes());
         }
         w.finish()
@@ -221,7 +223,7 @@ impl CertChain {
             cr.finish()?;
         }
         r.finish()?;
-        Ok(CertChain(certs))
+        Ok(CertChain(certs.into()))
     }
 
     /// Checks every link: signatures, issuer/subject linkage, strict jurisdiction nesting,
@@ -365,11 +367,9 @@ pub fn issue(
                 not_before,
                 not_after,
             };
-            Ok(CertChain(vec![Certificate::sign(
-                issuer,
-                body,
-                &request.name,
-            )]))
+            Ok(CertChain(
+                vec![Certificate::sign(issuer, body, &request.name)].into(),
+            ))
         }
         Some(chain) => {
             let mine = chain.leaf();
@@ -394,7 +394,7 @@ pub fn issue(
             };
             let mut certs = vec![Certificate::sign(issuer, body, &request.name)];
             certs.extend(chain.0.iter().cloned());
-            Ok(CertChain(certs))
+            Ok(CertChain(certs.into()))
         }
     }
 }

@@ -171,12 +171,23 @@ impl Frame {
         }
         let frame: Frame =
             postcard::from_bytes(bytes).map_err(|e| SyncError::Malformed(e.to_string()))?;
-        if frame.envelopes.iter().any(|e| e.len() > MAX_ENVELOPE_BYTES) {
+        frame.check_limits(bytes.len())?;
+        Ok(frame)
+    }
+
+    /// The size limits [`Frame::decode`] applies, for a frame of `wire_len` encoded bytes
+    /// (a driver that hands frames over without encoding them, as the simulator does, applies
+    /// them itself).
+    pub fn check_limits(&self, wire_len: usize) -> Result<(), SyncError> {
+        if wire_len > MAX_FRAME_BYTES {
+            return Err(SyncError::TooLarge(wire_len));
+        }
+        if self.envelopes.iter().any(|e| e.len() > MAX_ENVELOPE_BYTES) {
             return Err(SyncError::Malformed(
                 "an envelope exceeds the size limit".into(),
             ));
         }
-        Ok(frame)
+        Ok(())
     }
 }
 

@@ -332,13 +332,13 @@ proptest! {
         let i = link.index(depth);
         let level = depth - 1 - i;
         let original = &chain.0[i];
-        let mut certs = chain.0.clone();
+        let mut certs = chain.0.to_vec();
         let is_root = i == depth - 1;
         if outside_region && !is_root {
             // Signed by the right issuer, but for a region outside the issuer's jurisdiction.
             let body = CertBody { region: outside_guizhou(original.body.region), ..original.body };
             certs[i] = Certificate::sign(&members[level - 1].key, body, &original.name);
-            let verdict = CertChain(certs).verify(&root, ISSUED_S + 60, &|_| false);
+            let verdict = CertChain(certs.into()).verify(&root, ISSUED_S + 60, &|_| false);
             prop_assert!(matches!(verdict, Err(Error::OutOfJurisdiction { .. })), "{verdict:?}");
         } else {
             let foreign = seeded_key(seed, 99);
@@ -348,7 +348,7 @@ proptest! {
                 CertBody { issuer: foreign.public(), ..original.body }
             };
             certs[i] = Certificate::sign(&foreign, body, &original.name);
-            let verdict = CertChain(certs).verify(&root, ISSUED_S + 60, &|_| false);
+            let verdict = CertChain(certs.into()).verify(&root, ISSUED_S + 60, &|_| false);
             prop_assert!(
                 matches!(verdict, Err(Error::BrokenChain { .. } | Error::ForeignRoot)),
                 "{verdict:?}"

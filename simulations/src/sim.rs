@@ -8,9 +8,12 @@
 //! - **Replication**: when a link is up and either end accepted something the other shares
 //!   ([`Scope::share_with`]), the lower node opens a [`Session`] to its parent and the two are
 //!   driven frame by frame as `node/src/net.rs` drives them (`start`, `receive`, accept,
-//!   `next_frame`, `finished`), each frame encoded with [`Frame::encode`] and decoded with
-//!   [`Frame::decode`], arriving after the link's latency plus its size over the link's
-//!   bandwidth. The libp2p handshake (one hello frame each way with the certificate chain) is
+//!   `next_frame`, `finished`), each frame arriving after the link's latency plus its
+//!   encoded size ([`Frame::encoded_len`]) over the link's bandwidth and passing the limits
+//!   [`Frame::decode`] applies ([`Frame::check_limits`]). A frame travels as the sender built
+//!   it; in debug builds (every test) each one, and in release one in
+//!   [`CODEC_CHECK_EVERY`], goes through [`Frame::encode`] and [`Frame::decode`] and must come
+//!   back equal. The libp2p handshake (one hello frame each way with the certificate chain) is
 //!   implicit, since both scopes are known, but its bytes and round trip are counted.
 //! - **Accept**: every received envelope goes through [`accept_all`] against the node's
 //!   [`SimStore`], with `AcceptConfig { materialize: false }`.
@@ -20,10 +23,10 @@
 //! convergence phase with every link up and no faults or workload runs until the network is
 //! quiet, and [`crate::check`] compares every node's holdings with what its scope implies.
 
-use crate::arena::{Arena, ForgeryKind, Fresh, Holdings, Label, SimStore};
+use crate::arena::{Arena, ForgeryKind, Fresh, Holdings, Label, SimStore, Verified};
 use crate::config::{LinkModel, Rates, Scenario};
 use crate::topology::Topology;
-use lingong_protocol::accept::{AcceptConfig, Accepted, VerifiedSet, accept_all_cached};
+use lingong_protocol::accept::{AcceptConfig, Accepted, accept_all_cached};
 use lingong_protocol::canon::Hash32;
 use lingong_protocol::cert::{CertBody, CertChain, Certificate};
 use lingong_protocol::envelope::{Envelope, EnvelopeId};
@@ -52,6 +55,10 @@ const HOUR: i64 = 3_600_000;
 const DAY: i64 = 24 * HOUR;
 /// No session exchanges more frames than this; reaching it is a liveness failure.
 const MAX_FRAMES: u32 = 100_000;
+/// In release builds, one frame in this many is encoded and decoded on its way (in debug
+/// builds every frame is): the round trip is a check of the codec, not part of the model
+/// (the wire length is [`Frame::encoded_len`] either way).
+pub const CODEC_CHECK_EVERY: u64 = 64;
 
 /// Names of the event kinds, in the order of their trace tags (1-based).
 pub const EVENT_KINDS: [&str; 11] = [
@@ -191,7 +198,8 @@ struct KeptSets {
 struct Active {
     child: Session,
     parent: Session,
-    frame: Vec<u8>,
+    /// The frame in flight and its encoded length.
+    frame: Option<(Frame, usize)>,
     frames: u32,
     /// Some change was deferred (author, record or clock not there yet): retry later.
     retry: bool,
@@ -311,7 +319,7 @@ pub struct Sim {
     /// Signatures already verified, by envelope id and certificate hash: each change reaches
     /// hundreds of nodes in this one process, and verification is a pure function of the
     /// bytes (see `lingong_protocol::accept::SignatureCache`). Only speed depends on it.
-    verified: VerifiedSet,
+    verified: Verified,
     sync_cfg: SyncConfig,
     pub stats: Stats,
     pub failures: Vec<String>,
@@ -412,7 +420,7 @@ impl Sim {
                 root,
                 materialize: false,
             },
-            verified: VerifiedSet::default(),
+            verified: Verified::default(),
             sync_cfg,
             stats: Stats::default(),
             failures: Vec::new(),
@@ -1244,7 +1252,7 @@ impl Sim {
         let mut active = Box::new(Active {
             child: cses,
             parent: pses,
-            frame: Vec::new(),
+            frame: None,
             frames: 0,
             retry: false,
             started_local_ms,
@@ -1410,18 +1418,21 @@ impl Sim {
     }
 
     fn send(&mut self, link: u32, a: &mut Active, frame: Frame, to_parent: bool, extra_ms: i64) {
-        let bytes = frame.encode();
+        let wire_len = frame.encoded_len();
+        if cfg!(debug_assertions) || self.stats.frames % CODEC_CHECK_EVERY == 0 {
+            self.check_codec(&frame, wire_len);
+        }
         let level = usize::from(self.nodes[link as usize].level.depth());
-        self.stats.wire_bytes[level] += bytes.len() as u64;
+        self.stats.wire_bytes[level] += wire_len as u64;
         self.stats.envelope_bytes[level] +=
             frame.envelopes.iter().map(|e| e.len() as u64).sum::<u64>();
         self.stats.frames += 1;
         let m = self.link_model(link);
-        let transfer = m.latency_ms + bytes.len() as f64 * 8000.0 / m.bandwidth_bps;
+        let transfer = m.latency_ms + wire_len as f64 * 8000.0 / m.bandwidth_bps;
         let loss = m.loss;
         let lost = !self.converging && self.rng.random::<f64>() < loss;
         let epoch = self.links[link as usize].epoch;
-        a.frame = bytes;
+        a.frame = Some((frame, wire_len));
         a.frames += 1;
         self.push(
             self.now + extra_ms + transfer.ceil() as i64,
@@ -1432,6 +1443,21 @@ impl Sim {
                 lost,
             },
         );
+    }
+
+    /// Encodes `frame` and decodes it again: it must come back equal, at `wire_len` bytes.
+    fn check_codec(&mut self, frame: &Frame, wire_len: usize) {
+        let bytes = frame.encode();
+        match Frame::decode(&bytes) {
+            Ok(back) if back == *frame && bytes.len() == wire_len => {}
+            Ok(_) => self.fail(format!(
+                "a frame of {wire_len} bytes did not survive encode and decode unchanged ({} bytes encoded)",
+                bytes.len()
+            )),
+            // Over the limits: refused where it arrives (`on_frame`), as after decoding.
+            Err(_) if frame.check_limits(wire_len).is_err() => {}
+            Err(e) => self.fail(format!("a frame failed to decode: {e}")),
+        }
     }
 
     fn abort(&mut self, link: u32) {
@@ -1455,28 +1481,25 @@ impl Sim {
             return;
         }
         let mut a = self.links[link as usize].active.take().expect("checked");
-        let bytes = std::mem::take(&mut a.frame);
-        let frame = match Frame::decode(&bytes) {
-            Ok(f) => f,
-            Err(e) => {
-                self.fail(format!("a frame failed to decode: {e}"));
-                self.links[link as usize].active = Some(a);
-                self.abort(link);
-                return;
-            }
-        };
+        let (frame, wire_len) = a.frame.take().expect("a frame event has its frame");
+        if let Err(e) = frame.check_limits(wire_len) {
+            self.fail(format!("a frame was refused: {e}"));
+            self.links[link as usize].active = Some(a);
+            self.abort(link);
+            return;
+        }
         let node = if to_parent {
             self.nodes[link as usize].parent.expect("has parent")
         } else {
             link
         };
         let session = a.side(to_parent);
-        let mut result = session.receive(&frame, bytes.len());
+        let mut result = session.receive(&frame, wire_len);
         if result == Err(SyncError::NeedsHistory) {
             let whole = self.whole_set_at_start(link, to_parent);
             let session = a.side(to_parent);
             session.supply_history(whole);
-            result = session.receive(&frame, bytes.len());
+            result = session.receive(&frame, wire_len);
         }
         let received = match result {
             Ok(r) => r,
@@ -1980,7 +2003,7 @@ impl Sim {
                 let leaf = Certificate::sign(&n.key, body, "forged station");
                 let mut certs = vec![leaf.clone()];
                 certs.extend(n.chain.0.iter().cloned());
-                let chain = CertChain(certs);
+                let chain = CertChain(certs.into());
                 Envelope::sign(
                     &k2,
                     1,
