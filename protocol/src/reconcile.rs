@@ -450,7 +450,7 @@ impl ItemSet {
         if self.below > 0 && bound.cmp_position(&self.floor) == Ordering::Less {
             return (bound.cmp_position(&Bound::MIN) == Ordering::Equal).then_some(0);
         }
-        Some(self.below + partition_point_from_end(&self.items, |item| bound.is_above(item)))
+        Some(self.below + self.items.partition_point(|item| bound.is_above(item)))
     }
 
     /// The sum of the keys at positions `start..end`; `start` is 0 or a listed position.
@@ -473,10 +473,10 @@ impl ItemSet {
 
 /// `slice.partition_point(pred)` (`pred` true on a prefix of `slice`, false after it),
 /// searched from the end: probes at distances 1, 2, 4, … from the last element, then a binary
-/// search between the last two probes. Kept sets take in fresh items and sessions look at
-/// recent ranges, both near the newest end of a set of up to a million items: such a search
-/// touches a few cache lines rather than a binary search's whole path, and costs at most about
-/// twice the probes of one when the point lies far back.
+/// search between the last two probes. Kept sets take in fresh items, which mostly land near
+/// the newest end of a set of up to a million items: such a search touches a few cache lines
+/// rather than a binary search's whole path, and costs at most about twice the probes of one
+/// when the point lies far back (so range bounds, spread over the set, use a plain one).
 pub fn partition_point_from_end<T>(slice: &[T], pred: impl Fn(&T) -> bool) -> usize {
     // Everything at `hi` or above is known to fail `pred`.
     let mut hi = slice.len();

@@ -1034,19 +1034,18 @@ impl Sim {
                 }
             }
         }
-        // Tell the links: the other end may want this.
+        // Tell the links: the other end may want this. Link `i` (to the parent) first, then
+        // one per child (a link is named by its lower end).
         let node = &self.nodes[i as usize];
         let me = node.scope;
-        let mut links: Vec<u32> = Vec::new();
-        if node.parent.is_some() {
-            links.push(i);
-        }
-        links.extend_from_slice(&node.children);
-        for link in links {
-            let peer = if link == i {
-                self.nodes[i as usize].parent.expect("has a parent")
-            } else {
-                link
+        let up = node.parent.map(|parent| (i, parent));
+        for k in 0..usize::from(up.is_some()) + self.nodes[i as usize].children.len() {
+            let (link, peer) = match (up, k) {
+                (Some(up), 0) => up,
+                _ => {
+                    let child = self.nodes[i as usize].children[k - usize::from(up.is_some())];
+                    (child, child)
+                }
             };
             let peer_scope = self.nodes[peer as usize].scope;
             if me.share_with(&peer_scope, meta.kind, &meta.region, &meta.reach) == Want::Nothing {
