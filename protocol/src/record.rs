@@ -222,6 +222,28 @@ pub fn make_change(
     edits: &[(&str, FieldValue)],
     at_ms: i64,
 ) -> Result<Vec<u8>> {
+    edited_doc(saved, actor, edits, at_ms).map(|(_, change)| change)
+}
+
+/// [`make_change`], also returning the document with the change applied, saved (what
+/// [`apply_change`] of the change to `saved` returns, without loading the document again).
+pub fn make_change_saved(
+    saved: Option<&[u8]>,
+    actor: &PublicKey,
+    edits: &[(&str, FieldValue)],
+    at_ms: i64,
+) -> Result<(Vec<u8>, Vec<u8>)> {
+    let (mut doc, change) = edited_doc(saved, actor, edits, at_ms)?;
+    Ok((change, doc.save()))
+}
+
+/// The document after one local change, and the change's bytes.
+fn edited_doc(
+    saved: Option<&[u8]>,
+    actor: &PublicKey,
+    edits: &[(&str, FieldValue)],
+    at_ms: i64,
+) -> Result<(AutoCommit, Vec<u8>)> {
     let mut doc = match saved {
         Some(bytes) => AutoCommit::load(bytes).map_err(|e| Error::BadChange {
             detail: e.to_string(),
@@ -261,7 +283,8 @@ pub fn make_change(
         .commit_with(automerge::transaction::CommitOptions::default().with_time(at_ms / 1000))
         .ok_or_else(unchanged)?;
     let change = doc.get_change_by_hash(&hash).ok_or_else(unchanged)?;
-    Ok(change.raw_bytes().to_vec())
+    let bytes = change.raw_bytes().to_vec();
+    Ok((doc, bytes))
 }
 
 /// A document after changes were applied to it: its saved bytes, whether it still waits for a
@@ -524,5 +547,27 @@ mod tests {
         assert!(!waiting);
         assert_eq!(document_view(&rebuilt).unwrap(), view);
         assert!(!half.is_empty());
+    }
+
+    #[test]
+    fn a_change_made_with_its_document_saved_is_the_change_and_the_document_applying_it_gives() {
+        let actor = PublicKey([5; 32]);
+        let create = [
+            ("title", FieldValue::Text("采茶工".into())),
+            ("filled", FieldValue::Counter(0)),
+        ];
+        let (change, saved) = make_change_saved(None, &actor, &create, 1000).unwrap();
+        assert_eq!(change, make_change(None, &actor, &create, 1000).unwrap());
+        assert_eq!((saved.clone(), false), apply_change(None, &change).unwrap());
+        let edit = [("filled", FieldValue::Increment(3))];
+        let (change2, saved2) = make_change_saved(Some(&saved), &actor, &edit, 2000).unwrap();
+        assert_eq!(
+            change2,
+            make_change(Some(&saved), &actor, &edit, 2000).unwrap()
+        );
+        assert_eq!(
+            (saved2, false),
+            apply_change(Some(&saved), &change2).unwrap()
+        );
     }
 }

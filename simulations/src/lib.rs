@@ -23,6 +23,7 @@ pub mod config;
 pub mod report;
 pub mod sim;
 pub mod topology;
+pub mod verifier;
 
 pub use config::Scenario;
 pub use sim::{Outcome, Sim};

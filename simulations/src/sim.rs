@@ -26,7 +26,8 @@
 use crate::arena::{Arena, ForgeryKind, Fresh, Holdings, Label, SimStore, Verified};
 use crate::config::{LinkModel, Rates, Scenario};
 use crate::topology::Topology;
-use lingong_protocol::accept::{AcceptConfig, Accepted, accept_all_cached};
+use crate::verifier::Verifier;
+use lingong_protocol::accept::{AcceptConfig, Accepted, SignatureCache, accept_all_cached};
 use lingong_protocol::canon::Hash32;
 use lingong_protocol::cert::{CertBody, CertChain, Certificate};
 use lingong_protocol::envelope::{Envelope, EnvelopeId};
@@ -320,6 +321,9 @@ pub struct Sim {
     /// hundreds of nodes in this one process, and verification is a pure function of the
     /// bytes (see `lingong_protocol::accept::SignatureCache`). Only speed depends on it.
     verified: Verified,
+    /// Verifies the signatures of the honest writes on another thread
+    /// ([`crate::verifier`]).
+    verifier: Verifier,
     sync_cfg: SyncConfig,
     pub stats: Stats,
     pub failures: Vec<String>,
@@ -421,6 +425,7 @@ impl Sim {
                 materialize: false,
             },
             verified: Verified::default(),
+            verifier: Verifier::spawn(),
             sync_cfg,
             stats: Stats::default(),
             failures: Vec::new(),
@@ -651,6 +656,11 @@ impl Sim {
         };
         self.stats.payload_bytes_written += u64::from(env.header.payload_len);
         let idx = self.arena.intern(env.clone(), label, self.now, i);
+        // Signed here: its signature is checked on the verifier's thread, not in the author's
+        // accept below (see `crate::verifier`).
+        self.verified
+            .record_envelope(self.arena.entries[idx as usize].id);
+        self.verifier.submit(env.clone());
         self.stats.writes += 1;
         let accepted = self.accept_at(i, vec![env], None);
         if accepted == 0 {
@@ -684,8 +694,7 @@ impl Sim {
         let actor = self.nodes[node as usize].key.public();
         let at = self.local_ms(node);
         let saved = self.docs.get(&record).map(Vec::as_slice);
-        let change = record::make_change(saved, &actor, edits, at).ok()?;
-        let (doc, _) = record::apply_change(saved, &change).ok()?;
+        let (change, doc) = record::make_change_saved(saved, &actor, edits, at).ok()?;
         self.docs.insert(record, doc);
         Some(change)
     }
@@ -2221,6 +2230,7 @@ impl Sim {
         }
         let converge_days = (self.now - self.end_ms) as f64 / DAY as f64;
         let mut failures = std::mem::take(&mut self.failures);
+        failures.extend(self.verifier.finish());
         if !quiet {
             failures.push(format!(
                 "the network did not go quiet within {} days of convergence",
