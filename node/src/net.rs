@@ -1034,11 +1034,7 @@ fn drive(
             report = s.accept_envelopes(&received).map_err(|e| e.message("en"))?;
         }
         let store = &s.store;
-        let next = session.next_frame(&mut |id| {
-            lingong_protocol::store::Store::envelope(store, id)
-                .ok()
-                .flatten()
-        });
+        let next = session.next_frame(&mut lingong_protocol::sync::load_from(store));
         Ok((next, report))
     })
 }

@@ -195,9 +195,15 @@ impl Envelope {
 
     /// Wire and storage form: header bytes, signature, then the payload if present.
     pub fn to_bytes(&self) -> Vec<u8> {
+        self.to_bytes_in_form(true)
+    }
+
+    /// [`Envelope::to_bytes`] of the envelope, or of [`Envelope::header_only`] of it when
+    /// `with_payload` is false (without copying it first).
+    pub fn to_bytes_in_form(&self, with_payload: bool) -> Vec<u8> {
         let mut w = Writer::new();
         w.var(&self.header.signed_bytes()).fixed(&self.signature.0);
-        match &self.payload {
+        match self.payload.as_ref().filter(|_| with_payload) {
             Some(p) => w.u8(1).var(p),
             None => w.u8(0),
         };

@@ -31,7 +31,7 @@ use crate::reconcile::{
     grow_gently, item_key,
 };
 use crate::scope::{Scope, Want};
-use crate::store::ItemMeta;
+use crate::store::{ItemMeta, Store};
 use serde::{Deserialize, Serialize};
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap};
@@ -632,8 +632,14 @@ impl Session {
         }
     }
 
-    /// The next frame to send. `load` fetches an envelope this node holds.
-    pub fn next_frame(&mut self, load: &mut dyn FnMut(&EnvelopeId) -> Option<Envelope>) -> Frame {
+    /// The next frame to send. `load` fetches the wire bytes of an envelope this node holds,
+    /// in the form the peer wants it: without its payload for [`Want::Header`]
+    /// ([`Envelope::to_bytes_in_form`]; a store that keeps envelopes in wire form can hand
+    /// over its bytes as they are for [`Want::Full`]).
+    pub fn next_frame(
+        &mut self,
+        load: &mut dyn FnMut(&EnvelopeId, Want) -> Option<Vec<u8>>,
+    ) -> Frame {
         let mut envelopes = Vec::new();
         let mut bytes = 0usize;
         while let Some(Reverse((_, timestamp, id, want))) = self.queue.peek().copied() {
@@ -642,13 +648,9 @@ impl Session {
                 self.stats.held_back += 1;
                 continue;
             }
-            let Some(env) = load(&id) else {
+            let Some(wire) = load(&id, want) else {
                 self.queue.pop();
                 continue;
-            };
-            let wire = match want {
-                Want::Header => env.header_only().to_bytes(),
-                _ => env.to_bytes(),
             };
             if !envelopes.is_empty() && bytes + wire.len() > self.config.max_frame_envelope_bytes {
                 break;
@@ -681,6 +683,17 @@ impl Session {
     /// said done and this side has nothing to send).
     pub fn finished(&self) -> bool {
         self.peer_done && self.pending_reconcile.is_none() && self.queue.is_empty()
+    }
+}
+
+/// A loader for [`Session::next_frame`] over a [`Store`]: the envelope read and written in
+/// the form the peer wants.
+pub fn load_from<S: Store + ?Sized>(
+    store: &S,
+) -> impl FnMut(&EnvelopeId, Want) -> Option<Vec<u8>> + '_ {
+    move |id, want| {
+        let env = store.envelope(id).ok().flatten()?;
+        Some(env.to_bytes_in_form(want != Want::Header))
     }
 }
 
@@ -785,10 +798,10 @@ mod tests {
         for _ in 0..1000 {
             let got = sb.receive(&frame, frame.encode().len()).unwrap();
             commit_all(cfg, b, &got, now);
-            let reply = sb.next_frame(&mut |id| b.envelopes.get(id).cloned());
+            let reply = sb.next_frame(&mut load_from(&*b));
             let got = sa.receive(&reply, reply.encode().len()).unwrap();
             commit_all(cfg, a, &got, now);
-            let next = sa.next_frame(&mut |id| a.envelopes.get(id).cloned());
+            let next = sa.next_frame(&mut load_from(&*a));
             if sa.finished() && frame_is_empty(&next) {
                 return (sa.stats(), sb.stats());
             }
@@ -1110,10 +1123,10 @@ mod tests {
         for _ in 0..1000 {
             let got = receive(&mut sb, &whole_b, &frame);
             commit_all(cfg, b, &got, clocks.1);
-            let reply = sb.next_frame(&mut |id| b.envelopes.get(id).cloned());
+            let reply = sb.next_frame(&mut load_from(&*b));
             let got = receive(&mut sa, &whole_a, &reply);
             commit_all(cfg, a, &got, clocks.0);
-            let next = sa.next_frame(&mut |id| a.envelopes.get(id).cloned());
+            let next = sa.next_frame(&mut load_from(&*a));
             if sa.finished() && frame_is_empty(&next) {
                 assert_eq!(sa.peer_clock_offset_ms(), Some(clocks.1 - clocks.0));
                 assert_eq!(sb.peer_clock_offset_ms(), Some(clocks.0 - clocks.1));

@@ -1529,7 +1529,7 @@ impl Sim {
         let held = &self.nodes[node as usize].held;
         let arena = &self.arena;
         let session = a.side(to_parent);
-        let mut next = session.next_frame(&mut |id| load(arena, held, id));
+        let mut next = session.next_frame(&mut |id, want| load(arena, held, id, want));
         if !to_parent && a.child.finished() && frame_is_empty(&next) {
             self.active_sessions -= 1;
             self.stats.sessions_completed += 1;
@@ -2267,16 +2267,13 @@ impl Sim {
     }
 }
 
-/// Loads an envelope a node holds, in the form it holds it.
-fn load(arena: &Arena, held: &Holdings, id: &EnvelopeId) -> Option<Envelope> {
+/// The wire bytes of an envelope a node holds, in the form it holds it or without the payload
+/// when the peer wants only the header.
+fn load(arena: &Arena, held: &Holdings, id: &EnvelopeId, want: Want) -> Option<Vec<u8>> {
     let idx = arena.find(id)?;
     let payload = held.get(idx)?;
     let env = &arena.entries[idx as usize].env;
-    Some(if payload {
-        env.clone()
-    } else {
-        env.header_only()
-    })
+    Some(env.to_bytes_in_form(payload && want != Want::Header))
 }
 
 /// Seconds of working time (10 hours a day from 08:00) elapsed at wall time `ms`.

@@ -14,20 +14,25 @@ use lingong_protocol::envelope::Envelope;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
+/// Envelopes go to the thread in batches of this many: a send that wakes a sleeping thread
+/// is a system call, too dear for each write.
+const BATCH: usize = 256;
+
 /// A thread verifying the signatures of envelopes handed to it; see the module docs.
 pub struct Verifier {
-    sender: Option<mpsc::Sender<Envelope>>,
+    sender: Option<mpsc::Sender<Vec<Envelope>>>,
+    batch: Vec<Envelope>,
     thread: Option<JoinHandle<Vec<String>>>,
 }
 
 impl Verifier {
     pub fn spawn() -> Verifier {
-        let (sender, receiver) = mpsc::channel::<Envelope>();
+        let (sender, receiver) = mpsc::channel::<Vec<Envelope>>();
         let thread = std::thread::Builder::new()
             .name("lingong-sim-verifier".into())
             .spawn(move || {
                 let mut failures = Vec::new();
-                for env in receiver {
+                for env in receiver.into_iter().flatten() {
                     if let Err(e) = env.verify_signature() {
                         failures.push(format!(
                             "a change the simulator signed for {} (sequence {}) does not verify: {e}",
@@ -40,21 +45,31 @@ impl Verifier {
             .expect("the verifier thread starts");
         Verifier {
             sender: Some(sender),
+            batch: Vec::with_capacity(BATCH),
             thread: Some(thread),
         }
     }
 
     /// Queues `env` for verification.
-    pub fn submit(&self, env: Envelope) {
-        self.sender
-            .as_ref()
-            .expect("the verifier is not finished")
-            .send(env)
-            .expect("the verifier thread is alive");
+    pub fn submit(&mut self, env: Envelope) {
+        self.batch.push(env);
+        if self.batch.len() >= BATCH {
+            self.send_batch();
+        }
+    }
+
+    fn send_batch(&mut self) {
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        if let Some(sender) = &self.sender {
+            sender.send(batch).expect("the verifier thread is alive");
+        }
     }
 
     /// Waits for every queued envelope to be verified; returns the failures.
     pub fn finish(&mut self) -> Vec<String> {
+        if !self.batch.is_empty() {
+            self.send_batch();
+        }
         self.sender = None;
         match self.thread.take() {
             Some(thread) => thread.join().expect("the verifier thread does not panic"),

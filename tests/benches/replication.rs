@@ -38,7 +38,7 @@ use lingong_protocol::record::{FieldValue, RecordKind};
 use lingong_protocol::region::RegionCode;
 use lingong_protocol::scope::Scope;
 use lingong_protocol::store::{MemoryStore, Staged, Store};
-use lingong_protocol::sync::{Frame, Session, SyncConfig, frame_is_empty};
+use lingong_protocol::sync::{Frame, Session, SyncConfig, frame_is_empty, load_from};
 use lingong_tests::{Daemon, NetnsPair, Node, init_chain, poll_every};
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -488,7 +488,7 @@ fn deliver(
         .receive(&frame, bytes.len())
         .expect("the receiver takes the frame");
     commit(store, cfg, &got, now);
-    to.next_frame(&mut |id| Store::envelope(&*store, id).ok().flatten())
+    to.next_frame(&mut load_from(&*store))
 }
 
 /// Accepts received envelopes through the one accept path and commits them.
