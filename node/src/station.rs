@@ -666,7 +666,7 @@ impl Station {
             };
             let author = self.store.author(&env.header.author)?;
             let chain_ok = author.as_ref().is_some_and(|a| {
-                a.chain.leaf().hash() == env.header.cert
+                a.chain.leaf_hash() == env.header.cert
                     && a.chain
                         .verify(&root, env.header.timestamp_ms / 1000, &|_| false)
                         .is_ok()

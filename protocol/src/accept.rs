@@ -189,7 +189,7 @@ pub fn accept_cached<S: Store + ?Sized>(
             .ok_or_else(|| Error::BrokenChain {
                 detail: "the envelope names a certificate its author does not hold".into(),
             })?;
-        for cert in named.0.iter() {
+        for cert in named.certs() {
             if !cert.valid_at(h.timestamp_ms.div_euclid(1000)) {
                 return Err(Error::CertExpired {
                     node: cert.body.subject.node_id(),

@@ -70,7 +70,7 @@ impl<'k> LocalAuthor<'k> {
             region,
             region,
             now_ms,
-            chain.leaf().hash(),
+            chain.leaf_hash(),
             chain.to_bytes(),
         );
         accept(staged, &self.cfg, &env, now_ms)?;
@@ -186,7 +186,7 @@ impl<'k> LocalAuthor<'k> {
             region,
             reach,
             now_ms,
-            info.chain.leaf().hash(),
+            info.chain.leaf_hash(),
             payload,
         );
         accept(staged, &self.cfg, &env, now_ms)?;

@@ -186,22 +186,42 @@ impl Certificate {
 }
 
 /// Leaf first, root last. Shared, not copied, when cloned: every node's author table and every
-/// accepted envelope's author lookup hold the same chain.
+/// accepted envelope's author lookup hold the same chain. The leaf's hash, which every
+/// envelope names its certificate by, is computed once, when the chain is made.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CertChain(pub Arc<[Certificate]>);
+pub struct CertChain {
+    certs: Arc<[Certificate]>,
+    leaf_hash: Hash32,
+}
 
 impl CertChain {
+    /// The chain of `certs`, leaf first. [`CertChain::verify`] refuses an empty one.
+    pub fn new(certs: Vec<Certificate>) -> CertChain {
+        let leaf_hash = certs.first().map(Certificate::hash).unwrap_or_default();
+        CertChain {
+            certs: certs.into(),
+            leaf_hash,
+        }
+    }
+    /// The certificates, leaf first.
+    pub fn certs(&self) -> &[Certificate] {
+        &self.certs
+    }
     pub fn leaf(&self) -> &Certificate {
-        &self.0[0]
+        &self.certs[0]
+    }
+    /// `self.leaf().hash()`, computed once.
+    pub fn leaf_hash(&self) -> Hash32 {
+        self.leaf_hash
     }
     pub fn root(&self) -> &Certificate {
-        self.0.last().expect("a chain is never empty")
+        self.certs.last().expect("a chain is never empty")
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut w = Writer::new();
-        w.u8(self.0.len() as u8);
-        for c in self.0.iter() {
+        w.u8(self.certs.len() as u8);
+        for c in self.certs.iter() {
             w.var(&c.to_bytes());
         }
         w.finish()
@@ -223,7 +243,7 @@ impl CertChain {
             cr.finish()?;
         }
         r.finish()?;
-        Ok(CertChain(certs.into()))
+        Ok(CertChain::new(certs))
     }
 
     /// Checks every link: signatures, issuer/subject linkage, strict jurisdiction nesting,
@@ -247,7 +267,7 @@ impl CertChain {
         is_revoked: &dyn Fn(&PublicKey) -> bool,
         signature_valid: &mut dyn FnMut(&Certificate) -> bool,
     ) -> Result<()> {
-        let certs = &self.0;
+        let certs = &self.certs;
         if certs.is_empty() || certs.len() > MAX_CHAIN_LEN {
             return Err(Error::BrokenChain {
                 detail: format!("a chain has 1..={MAX_CHAIN_LEN} links"),
@@ -306,7 +326,7 @@ impl CertChain {
     /// The chain as JSON for `cert show` and certificate files.
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::json!({
-            "chain": self.0.iter().map(|c| serde_json::json!({
+            "chain": self.certs.iter().map(|c| serde_json::json!({
                 "node_id": c.body.subject.node_id(),
                 "name": c.name,
                 "region": c.body.region.to_string(),
@@ -315,7 +335,7 @@ impl CertChain {
                 "not_before": c.body.not_before,
                 "not_after": c.body.not_after,
             })).collect::<Vec<_>>(),
-            "valid_until": self.0.iter().map(|c| c.body.not_after).min().unwrap_or(0),
+            "valid_until": self.certs.iter().map(|c| c.body.not_after).min().unwrap_or(0),
             "bytes": hex::encode(self.to_bytes()),
         })
     }
@@ -367,9 +387,11 @@ pub fn issue(
                 not_before,
                 not_after,
             };
-            Ok(CertChain(
-                vec![Certificate::sign(issuer, body, &request.name)].into(),
-            ))
+            Ok(CertChain::new(vec![Certificate::sign(
+                issuer,
+                body,
+                &request.name,
+            )]))
         }
         Some(chain) => {
             let mine = chain.leaf();
@@ -393,8 +415,8 @@ pub fn issue(
                 not_after: not_after.min(mine.body.not_after),
             };
             let mut certs = vec![Certificate::sign(issuer, body, &request.name)];
-            certs.extend(chain.0.iter().cloned());
-            Ok(CertChain(certs.into()))
+            certs.extend(chain.certs.iter().cloned());
+            Ok(CertChain::new(certs))
         }
     }
 }

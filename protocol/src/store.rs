@@ -52,13 +52,13 @@ impl AuthorInfo {
     pub fn chain_named(&self, cert: &crate::canon::Hash32) -> Option<&CertChain> {
         std::iter::once(&self.chain)
             .chain(&self.earlier)
-            .find(|c| c.leaf().hash() == *cert)
+            .find(|c| c.leaf_hash() == *cert)
     }
 
     /// The author after a certificate record for `chain` was accepted: a renewal (a leaf valid
     /// until later) becomes current, an older one is kept among the earlier chains.
     pub fn with_certificate(mut self, chain: CertChain) -> AuthorInfo {
-        if self.chain_named(&chain.leaf().hash()).is_some() {
+        if self.chain_named(&chain.leaf_hash()).is_some() {
             return self;
         }
         if chain.leaf().body.not_after > self.chain.leaf().body.not_after {

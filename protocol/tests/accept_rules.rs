@@ -438,7 +438,7 @@ fn a_renewed_certificate_becomes_current_and_changes_signed_under_the_old_one_st
         .expect("written after the renewal");
     assert_eq!(
         new_post.header.cert,
-        renewed.chain.leaf().hash(),
+        renewed.chain.leaf_hash(),
         "new changes name the renewed certificate"
     );
     let held = author_store

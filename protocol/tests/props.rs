@@ -323,7 +323,7 @@ proptest! {
         let members = chain_down_to(village, depth, seed);
         let root = members[0].public();
         let chain = members.last().expect("depth >= 1").chain.clone();
-        prop_assert_eq!(chain.0.len(), depth);
+        prop_assert_eq!(chain.certs().len(), depth);
         prop_assert_eq!(chain.leaf().body.region, village.ancestor_at(Level::ALL[depth - 1]).unwrap());
         prop_assert_eq!(chain.verify(&root, ISSUED_S + 60, &|_| false), Ok(()));
         prop_assert_eq!(CertChain::from_bytes(&chain.to_bytes()), Ok(chain.clone()));
@@ -331,14 +331,14 @@ proptest! {
         // Replace link i (leaf = 0, root = depth - 1); its level is depth - 1 - i.
         let i = link.index(depth);
         let level = depth - 1 - i;
-        let original = &chain.0[i];
-        let mut certs = chain.0.to_vec();
+        let original = &chain.certs()[i];
+        let mut certs = chain.certs().to_vec();
         let is_root = i == depth - 1;
         if outside_region && !is_root {
             // Signed by the right issuer, but for a region outside the issuer's jurisdiction.
             let body = CertBody { region: outside_guizhou(original.body.region), ..original.body };
             certs[i] = Certificate::sign(&members[level - 1].key, body, &original.name);
-            let verdict = CertChain(certs.into()).verify(&root, ISSUED_S + 60, &|_| false);
+            let verdict = CertChain::new(certs).verify(&root, ISSUED_S + 60, &|_| false);
             prop_assert!(matches!(verdict, Err(Error::OutOfJurisdiction { .. })), "{verdict:?}");
         } else {
             let foreign = seeded_key(seed, 99);
@@ -348,7 +348,7 @@ proptest! {
                 CertBody { issuer: foreign.public(), ..original.body }
             };
             certs[i] = Certificate::sign(&foreign, body, &original.name);
-            let verdict = CertChain(certs.into()).verify(&root, ISSUED_S + 60, &|_| false);
+            let verdict = CertChain::new(certs).verify(&root, ISSUED_S + 60, &|_| false);
             prop_assert!(
                 matches!(verdict, Err(Error::BrokenChain { .. } | Error::ForeignRoot)),
                 "{verdict:?}"

@@ -146,7 +146,7 @@ fn build(post_payload: &[u8]) -> Value {
         region,
         region,
         CERT_RECORD_AT_MS,
-        chain.leaf().hash(),
+        chain.leaf_hash(),
         chain.to_bytes(),
     );
     let post_id = RecordId {
@@ -162,7 +162,7 @@ fn build(post_payload: &[u8]) -> Value {
         region,
         region,
         POST_AT_MS,
-        chain.leaf().hash(),
+        chain.leaf_hash(),
         post_payload.to_vec(),
     );
     let (doc, _) = record::apply_change(None, post_payload).expect("the payload is a change");
@@ -295,7 +295,7 @@ fn the_vectors_verify_from_their_bytes_alone() {
         .verify(&root, at, &|_| false)
         .expect("the chain verifies");
     assert_eq!(
-        hex::encode(chain.leaf().hash()),
+        hex::encode(chain.leaf_hash()),
         file["child_certificate"]["hash"]
     );
     assert_eq!(

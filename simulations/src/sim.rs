@@ -383,7 +383,7 @@ impl Sim {
                 scope: Scope::new(p.region),
                 parent: p.parent,
                 children: p.children.clone(),
-                cert: chain.leaf().hash(),
+                cert: chain.leaf_hash(),
                 chain,
                 key,
                 hello_len,
@@ -2010,8 +2010,8 @@ impl Sim {
                 };
                 let leaf = Certificate::sign(&n.key, body, "forged station");
                 let mut certs = vec![leaf.clone()];
-                certs.extend(n.chain.0.iter().cloned());
-                let chain = CertChain(certs.into());
+                certs.extend(n.chain.certs().iter().cloned());
+                let chain = CertChain::new(certs);
                 Envelope::sign(
                     &k2,
                     1,

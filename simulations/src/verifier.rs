@@ -112,7 +112,7 @@ mod tests {
                 region,
                 region,
                 at,
-                chain.leaf().hash(),
+                chain.leaf_hash(),
                 b"payload".to_vec(),
             )
         };
