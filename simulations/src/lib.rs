@@ -8,6 +8,7 @@
 //! - [`sim`]: the event queue, the workload, the links, the sessions and the faults.
 //! - [`check`]: the end-of-run comparison of every node's holdings with its scope.
 //! - [`report`]: the JSON document, the summary table and the plots.
+//! - [`verifier`]: the signatures of the simulator's own writes, checked on a second thread.
 //!
 //! Architecture invariant: the simulator never accepts, signs or replicates a change except
 //! through `lingong_protocol` (`accept::accept_all`, `envelope::Envelope::sign`,
