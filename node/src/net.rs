@@ -636,10 +636,11 @@ impl Network {
         };
         let resync = p.resync;
         for round in &mut self.rounds {
-            if let Some(slot) = round.waiting.get_mut(&peer) {
-                if slot.is_none() && !resync {
-                    *slot = Some(report.clone());
-                }
+            if let Some(slot) = round.waiting.get_mut(&peer)
+                && slot.is_none()
+                && !resync
+            {
+                *slot = Some(report.clone());
             }
         }
         if resync && self.peers.get(&peer).is_some_and(|p| p.connected) {
@@ -676,21 +677,19 @@ impl Network {
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
-                num_established,
+                num_established: 0,
                 ..
             } => {
-                if num_established == 0 {
-                    if let Some(p) = self.peers.get_mut(&peer_id) {
-                        p.connected = false;
-                        p.next_dial = Instant::now() + p.backoff;
-                    }
-                    if self
-                        .peers
-                        .get(&peer_id)
-                        .is_some_and(|p| p.outbound.is_some())
-                    {
-                        self.finish_outbound(peer_id, Err("connection closed".into()));
-                    }
+                if let Some(p) = self.peers.get_mut(&peer_id) {
+                    p.connected = false;
+                    p.next_dial = Instant::now() + p.backoff;
+                }
+                if self
+                    .peers
+                    .get(&peer_id)
+                    .is_some_and(|p| p.outbound.is_some())
+                {
+                    self.finish_outbound(peer_id, Err("connection closed".into()));
                 }
             }
             SwarmEvent::OutgoingConnectionError {
@@ -706,18 +705,18 @@ impl Network {
                 {
                     let msg = format!("could not connect: {error}");
                     for round in &mut self.rounds {
-                        if let Some(slot) = round.waiting.get_mut(&peer) {
-                            if slot.is_none() {
-                                *slot = Some(PeerSyncReport {
-                                    peer: peer.to_base58(),
-                                    ok: false,
-                                    sent_bytes: 0,
-                                    received_bytes: 0,
-                                    changes_sent: 0,
-                                    changes_received: 0,
-                                    error: Some(msg.clone()),
-                                });
-                            }
+                        if let Some(slot) = round.waiting.get_mut(&peer)
+                            && slot.is_none()
+                        {
+                            *slot = Some(PeerSyncReport {
+                                peer: peer.to_base58(),
+                                ok: false,
+                                sent_bytes: 0,
+                                received_bytes: 0,
+                                changes_sent: 0,
+                                changes_received: 0,
+                                error: Some(msg.clone()),
+                            });
                         }
                     }
                     self.close_rounds(false);

@@ -303,10 +303,10 @@ impl Station {
     fn cert_install(&mut self, value: &Value) -> Result<Value> {
         let chain = CertChain::from_json(value)?;
         let root = chain.root().body.subject;
-        if let Some(old) = &self.chain {
-            if old.root().body.subject != root {
-                return Err(lingong_protocol::Error::ForeignRoot.into());
-            }
+        if let Some(old) = &self.chain
+            && old.root().body.subject != root
+        {
+            return Err(lingong_protocol::Error::ForeignRoot.into());
         }
         if chain.leaf().body.subject != self.key.public() {
             return Err(lingong_protocol::Error::BrokenChain {
@@ -412,10 +412,10 @@ impl Station {
         let found = self.store.find_record(id)?;
         let mut matching = Vec::new();
         for rid in found {
-            if let Some(state) = self.store.record(&rid)? {
-                if state.kind == kind {
-                    matching.push(state);
-                }
+            if let Some(state) = self.store.record(&rid)?
+                && state.kind == kind
+            {
+                matching.push(state);
             }
         }
         match matching.len() {
@@ -605,14 +605,14 @@ impl Station {
             .transpose()
             .map_err(lingong_protocol::Error::from)?;
         let occupation = occupation.map(|o| check_occupation(&o)).transpose()?;
-        if let Some(s) = &status {
-            if !["open", "filled", "closed", "expired"].contains(&s.as_str()) {
-                return Err(NodeError::usage(
-                    "status",
-                    "must be open, filled, closed or expired",
-                    "必须是 open、filled、closed 或 expired",
-                ));
-            }
+        if let Some(s) = &status
+            && !["open", "filled", "closed", "expired"].contains(&s.as_str())
+        {
+            return Err(NodeError::usage(
+                "status",
+                "must be open, filled, closed or expired",
+                "必须是 open、filled、closed 或 expired",
+            ));
         }
         let today = dates::today_cst(now_ms());
         let mut rows = Vec::new();
@@ -969,16 +969,14 @@ pub fn post_row(state: &RecordState, today: i64) -> Value {
         .and_then(|s| s.as_str())
         .unwrap_or("open")
         .to_string();
-    if status == "open" {
-        if let Some(exp) = v
+    if status == "open"
+        && let Some(exp) = v
             .get("expires")
             .and_then(|e| e.as_str())
             .and_then(|e| dates::parse_date("expires", e).ok())
-        {
-            if exp < today {
-                status = "expired".into();
-            }
-        }
+        && exp < today
+    {
+        status = "expired".into();
     }
     json!({
         "id": state.id().to_hex(),
@@ -1158,10 +1156,10 @@ impl Station {
             match r {
                 Ok(Accepted::New) | Ok(Accepted::PayloadFilled) => {
                     report.new += 1;
-                    if env.header.kind == RecordKind::Revocation {
-                        if let Some(Ok(rv)) = env.payload.as_deref().map(Revocation::from_bytes) {
-                            report.revoked.push(rv.revoked);
-                        }
+                    if env.header.kind == RecordKind::Revocation
+                        && let Some(Ok(rv)) = env.payload.as_deref().map(Revocation::from_bytes)
+                    {
+                        report.revoked.push(rv.revoked);
                     }
                 }
                 Ok(Accepted::Duplicate) => report.duplicate += 1,

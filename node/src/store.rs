@@ -513,7 +513,7 @@ mod tests {
         let middle = store.shared_set(me, peer).unwrap();
         let middle_built = fresh(&store);
         assert_eq!(*middle, middle_built);
-        accept(&mut store, &[last.clone()]);
+        accept(&mut store, std::slice::from_ref(&last));
         let now = store.shared_set(me, peer).unwrap();
         assert_eq!(*now, fresh(&store));
         assert_ne!(*now, middle_built, "the filled payload changed the listing");

@@ -198,12 +198,12 @@ pub fn accept_cached<S: Store + ?Sized>(
                     not_after: cert.body.not_after,
                 });
             }
-            if let Some(r) = staged.revocation(&cert.body.subject).map_err(store_err)? {
-                if r.at_ms <= h.timestamp_ms {
-                    return Err(Error::Revoked {
-                        node: cert.body.subject.node_id(),
-                    });
-                }
+            if let Some(r) = staged.revocation(&cert.body.subject).map_err(store_err)?
+                && r.at_ms <= h.timestamp_ms
+            {
+                return Err(Error::Revoked {
+                    node: cert.body.subject.node_id(),
+                });
             }
         }
         known
@@ -211,25 +211,25 @@ pub fn accept_cached<S: Store + ?Sized>(
     let author_region = author.region();
 
     // The author's log: one envelope per sequence number.
-    if let Some(other) = staged.envelope_at(&h.author, h.seq).map_err(store_err)? {
-        if other != id {
-            let first = staged
-                .envelope(&other)
-                .map_err(store_err)?
-                .map(|e| e.header_only().to_bytes())
-                .unwrap_or_default();
-            staged.put(Op::PutEvidence(Evidence {
-                kind: "fork".into(),
-                author: h.author,
-                seq: h.seq,
-                envelopes: vec![first, env.header_only().to_bytes()],
-                detail: format!("two envelopes signed with sequence number {}", h.seq),
-            }));
-            return Err(Error::Fork {
-                author: h.author.node_id(),
-                seq: h.seq,
-            });
-        }
+    if let Some(other) = staged.envelope_at(&h.author, h.seq).map_err(store_err)?
+        && other != id
+    {
+        let first = staged
+            .envelope(&other)
+            .map_err(store_err)?
+            .map(|e| e.header_only().to_bytes())
+            .unwrap_or_default();
+        staged.put(Op::PutEvidence(Evidence {
+            kind: "fork".into(),
+            author: h.author,
+            seq: h.seq,
+            envelopes: vec![first, env.header_only().to_bytes()],
+            detail: format!("two envelopes signed with sequence number {}", h.seq),
+        }));
+        return Err(Error::Fork {
+            author: h.author.node_id(),
+            seq: h.seq,
+        });
     }
 
     // Authorization and the record.

@@ -173,13 +173,13 @@ impl Envelope {
     }
 
     pub fn verify_payload(&self) -> Result<()> {
-        if let Some(p) = &self.payload {
-            if p.len() != self.header.payload_len as usize || sha256(p) != self.header.payload_hash
-            {
-                return Err(Error::BadSignature {
-                    what: "envelope payload",
-                });
-            }
+        if let Some(p) = &self.payload
+            && (p.len() != self.header.payload_len as usize
+                || sha256(p) != self.header.payload_hash)
+        {
+            return Err(Error::BadSignature {
+                what: "envelope payload",
+            });
         }
         Ok(())
     }

@@ -83,11 +83,10 @@ pub fn check(sim: &Sim) -> Check {
             let held = &sim.nodes[n as usize].held;
             match group {
                 None => {
-                    let ok = match (want, held.get(idx)) {
-                        (Want::Full, Some(true)) => true,
-                        (Want::Header, Some(_)) => true,
-                        _ => false,
-                    };
+                    let ok = matches!(
+                        (want, held.get(idx)),
+                        (Want::Full, Some(true)) | (Want::Header, Some(_))
+                    );
                     if !ok {
                         missing_here += 1;
                         if examples.len() < 5 {

@@ -53,18 +53,19 @@ pub fn to_json(o: &mut Outcome, wall_seconds: f64, scenario: &str) -> Value {
     let mut totals = serde_json::Map::new();
     let mut envelopes = serde_json::Map::new();
     let mut sessions = serde_json::Map::new();
-    for d in 1..5 {
+    // Links are named by their lower end: no level-0 (province) links.
+    for (d, &level) in LEVELS.iter().enumerate().skip(1) {
         let links = o.link_count_by_level[d];
         if links == 0 {
             continue;
         }
         bytes_by_level.insert(
-            LEVELS[d].into(),
+            level.into(),
             json!((s.wire_bytes[d] as f64 / links as f64 / total_days).round()),
         );
-        totals.insert(LEVELS[d].into(), json!(s.wire_bytes[d]));
-        envelopes.insert(LEVELS[d].into(), json!(s.envelope_bytes[d]));
-        sessions.insert(LEVELS[d].into(), json!(s.sessions_by_level[d]));
+        totals.insert(level.into(), json!(s.wire_bytes[d]));
+        envelopes.insert(level.into(), json!(s.envelope_bytes[d]));
+        sessions.insert(level.into(), json!(s.sessions_by_level[d]));
     }
     let wire: u64 = s.wire_bytes.iter().sum();
     let env: u64 = s.envelope_bytes.iter().sum();

@@ -1427,7 +1427,7 @@ impl Sim {
 
     fn send(&mut self, link: u32, a: &mut Active, frame: Frame, to_parent: bool, extra_ms: i64) {
         let wire_len = frame.encoded_len();
-        if cfg!(debug_assertions) || self.stats.frames % CODEC_CHECK_EVERY == 0 {
+        if cfg!(debug_assertions) || self.stats.frames.is_multiple_of(CODEC_CHECK_EVERY) {
             self.check_codec(&frame, wire_len);
         }
         let level = usize::from(self.nodes[link as usize].level.depth());
@@ -2091,7 +2091,7 @@ impl Sim {
             return;
         }
         // Every quarter of a simulated day, or every ten seconds of wall time.
-        let by_wall = self.stats.events % 4096 == 0
+        let by_wall = self.stats.events.is_multiple_of(4096)
             && self.wall_start.elapsed().as_secs() >= self.progress_wall + 10;
         if self.now < self.progress_next && !by_wall {
             return;
