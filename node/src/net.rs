@@ -153,6 +153,21 @@ pub struct PeerSyncReport {
     pub error: Option<String>,
 }
 
+impl PeerSyncReport {
+    /// The report of a peer whose session did not happen or did not finish.
+    fn failed(peer: &PeerId, error: String) -> PeerSyncReport {
+        PeerSyncReport {
+            peer: peer.to_base58(),
+            ok: false,
+            sent_bytes: 0,
+            received_bytes: 0,
+            changes_sent: 0,
+            changes_received: 0,
+            error: Some(error),
+        }
+    }
+}
+
 /// What `status` shows of a peer.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PeerStatus {
@@ -565,14 +580,11 @@ impl Network {
                     .waiting
                     .into_iter()
                     .map(|(id, r)| {
-                        r.unwrap_or_else(|| PeerSyncReport {
-                            peer: id.to_base58(),
-                            ok: false,
-                            sent_bytes: 0,
-                            received_bytes: 0,
-                            changes_sent: 0,
-                            changes_received: 0,
-                            error: Some("timed out before a sync session finished".into()),
+                        r.unwrap_or_else(|| {
+                            PeerSyncReport::failed(
+                                &id,
+                                "timed out before a sync session finished".into(),
+                            )
                         })
                     })
                     .collect();
@@ -623,15 +635,7 @@ impl Network {
             }
             Err(e) => {
                 tracing::info!(peer = %peer, "sync failed: {e}");
-                PeerSyncReport {
-                    peer: peer.to_base58(),
-                    ok: false,
-                    sent_bytes: 0,
-                    received_bytes: 0,
-                    changes_sent: 0,
-                    changes_received: 0,
-                    error: Some(e.clone()),
-                }
+                PeerSyncReport::failed(&peer, e.clone())
             }
         };
         let resync = p.resync;
@@ -708,15 +712,7 @@ impl Network {
                         if let Some(slot) = round.waiting.get_mut(&peer)
                             && slot.is_none()
                         {
-                            *slot = Some(PeerSyncReport {
-                                peer: peer.to_base58(),
-                                ok: false,
-                                sent_bytes: 0,
-                                received_bytes: 0,
-                                changes_sent: 0,
-                                changes_received: 0,
-                                error: Some(msg.clone()),
-                            });
+                            *slot = Some(PeerSyncReport::failed(&peer, msg.clone()));
                         }
                     }
                     self.close_rounds(false);
