@@ -57,14 +57,15 @@ pub trait SignatureCache {
     fn record_certificate(&mut self, hash: crate::canon::Hash32);
 }
 
-/// A [`SignatureCache`] in memory: the ids and hashes whose signatures passed.
+/// A [`SignatureCache`] in memory: the ids and hashes whose signatures passed, in hash sets
+/// built by `H` (a caller that needs a fixed or faster hasher picks its own).
 #[derive(Default, Debug, Clone)]
-pub struct VerifiedSet {
-    envelopes: std::collections::HashSet<EnvelopeId>,
-    certificates: std::collections::HashSet<crate::canon::Hash32>,
+pub struct VerifiedSet<H = std::collections::hash_map::RandomState> {
+    envelopes: std::collections::HashSet<EnvelopeId, H>,
+    certificates: std::collections::HashSet<crate::canon::Hash32, H>,
 }
 
-impl SignatureCache for VerifiedSet {
+impl<H: std::hash::BuildHasher> SignatureCache for VerifiedSet<H> {
     fn envelope_verified(&self, id: &EnvelopeId) -> bool {
         self.envelopes.contains(id)
     }

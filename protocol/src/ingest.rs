@@ -49,7 +49,7 @@ pub fn accept_batch<S: Store + ?Sized>(
     envelopes: &[Envelope],
     now_ms: i64,
 ) -> (Batch, Vec<Result<Accepted>>) {
-    let mut proved = VerifiedSet::default();
+    let mut proved: VerifiedSet = VerifiedSet::default();
     for (env, ok) in envelopes.iter().zip(verify_signatures(envelopes)) {
         if ok {
             proved.record_envelope(env.id());

@@ -18,8 +18,7 @@
 //! `max_seq` and `envelopes` as 0: accept never decides on them, and the simulator signs with
 //! [`lingong_protocol::envelope::Envelope::sign`] and tracks each author's log head itself.
 
-use lingong_protocol::accept::SignatureCache;
-use lingong_protocol::canon::Hash32;
+use lingong_protocol::accept::VerifiedSet;
 use lingong_protocol::cert::CertChain;
 use lingong_protocol::envelope::{Envelope, EnvelopeId};
 use lingong_protocol::keys::PublicKey;
@@ -28,7 +27,7 @@ use lingong_protocol::record::{RecordId, RecordKind, Revocation};
 use lingong_protocol::store::{
     AuthorInfo, Batch, ItemMeta, Op, RecordState, RevocationInfo, Store, StoreError,
 };
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// A fixed, seedless hasher: ids and keys are SHA-256 outputs or public keys, uniform already,
@@ -72,32 +71,11 @@ impl Hasher for FixedHasher {
 
 /// A HashMap with the fixed hasher. Only ever looked up, never iterated where order matters.
 pub type FixedMap<K, V> = HashMap<K, V, BuildHasherDefault<FixedHasher>>;
-/// A HashSet with the fixed hasher.
-pub type FixedSet<K> = HashSet<K, BuildHasherDefault<FixedHasher>>;
 
-/// The protocol's [`lingong_protocol::accept::VerifiedSet`] over the fixed hasher: the
-/// envelope ids and certificate hashes whose signatures passed, shared by every node of the
-/// run (verification is a pure function of the bytes those ids and hashes cover).
-#[derive(Default)]
-pub struct Verified {
-    envelopes: FixedSet<EnvelopeId>,
-    certificates: FixedSet<Hash32>,
-}
-
-impl SignatureCache for Verified {
-    fn envelope_verified(&self, id: &EnvelopeId) -> bool {
-        self.envelopes.contains(id)
-    }
-    fn record_envelope(&mut self, id: EnvelopeId) {
-        self.envelopes.insert(id);
-    }
-    fn certificate_verified(&self, hash: &Hash32) -> bool {
-        self.certificates.contains(hash)
-    }
-    fn record_certificate(&mut self, hash: Hash32) {
-        self.certificates.insert(hash);
-    }
-}
+/// The envelope ids and certificate hashes whose signatures passed, over the fixed hasher,
+/// shared by every node of the run (verification is a pure function of the bytes those ids
+/// and hashes cover).
+pub type Verified = VerifiedSet<BuildHasherDefault<FixedHasher>>;
 
 /// What the simulator knows an envelope to be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
