@@ -820,13 +820,14 @@ impl Network {
     }
 
     /// A sync session with a peer of scope `peer`, over the item set the store keeps for
-    /// that scope (built once, then brought up to date: no scan of the whole store per session).
-    fn new_session(&self, id: u64, peer: Scope) -> Session {
+    /// that scope (built once, then brought up to date: no scan of the whole store per session),
+    /// with this node's clock at its start, `now_ms`.
+    fn new_session(&self, id: u64, peer: Scope, now_ms: i64) -> Session {
         let station = self.station.lock().expect("station lock");
         let me = station.scope();
         let shared = tokio::task::block_in_place(|| station.shared_set(peer));
         let mut session = Session::with_shared(id, me, shared, Vec::new(), sync_config());
-        session.set_clock(crate::station::now_ms());
+        session.set_clock(now_ms);
         session
     }
 
@@ -871,7 +872,7 @@ impl Network {
             // The peer's earlier session goes first: it holds the kept set, which would
             // otherwise be copied to take in what was committed since.
             self.inbound.retain(|(p, _), _| *p != peer);
-            let session = self.new_session(frame.session, scope);
+            let session = self.new_session(frame.session, scope, crate::station::now_ms());
             self.inbound
                 .insert((peer, frame.session), (session, Instant::now()));
             let reply = Frame {
@@ -936,8 +937,8 @@ impl Network {
                 if let Some(p) = self.peers.get_mut(&peer) {
                     p.scope = Some(scope);
                 }
-                let mut session = self.new_session(id, scope);
                 let started_ms = crate::station::now_ms();
+                let mut session = self.new_session(id, scope, started_ms);
                 let last_completed = self.peers.get(&peer).and_then(|p| p.last_completed_ms);
                 // The kept set is whole, so a session can start from any floor.
                 let first = session
