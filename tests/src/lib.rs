@@ -117,15 +117,39 @@ pub fn poll_every<T>(
     interval: Duration,
     mut check: impl FnMut() -> Option<T>,
 ) -> T {
+    poll_reporting(what, timeout, interval, || check().ok_or_else(String::new))
+}
+
+/// Polls `check` every 20 ms until it returns `Ok`, or panics once `timeout` has passed with
+/// `what` and the last `Err` (what the last attempt printed, say).
+pub fn poll_until_ok<T>(
+    what: &str,
+    timeout: Duration,
+    check: impl FnMut() -> Result<T, String>,
+) -> T {
+    poll_reporting(what, timeout, Duration::from_millis(20), check)
+}
+
+fn poll_reporting<T>(
+    what: &str,
+    timeout: Duration,
+    interval: Duration,
+    mut check: impl FnMut() -> Result<T, String>,
+) -> T {
     let deadline = Instant::now() + timeout;
     loop {
-        if let Some(v) = check() {
-            return v;
+        match check() {
+            Ok(v) => return v,
+            Err(last) if Instant::now() >= deadline => {
+                let last = if last.is_empty() {
+                    String::new()
+                } else {
+                    format!("; last attempt: {last}")
+                };
+                panic!("timed out after {timeout:?} waiting for {what}{last}");
+            }
+            Err(_) => std::thread::sleep(interval),
         }
-        if Instant::now() >= deadline {
-            panic!("timed out after {timeout:?} waiting for {what}");
-        }
-        std::thread::sleep(interval);
     }
 }
 

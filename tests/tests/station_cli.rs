@@ -695,15 +695,22 @@ fn posts_reported_as_written_survive_kill_9_and_the_store_opens() {
         assert!(killed.success(), "kill -9 of the process group");
         child.wait().expect("the shell is reaped");
 
-        // The store opens again (poll while the killed command's process finishes dying).
-        poll_until(
-            "the store to open after kill -9",
-            Duration::from_secs(20),
+        // The store opens again (poll while the killed command's process finishes dying; on a
+        // loaded machine a SIGKILL waits for a write in progress to end).
+        lingong_tests::poll_until_ok(
+            &format!("the store to open after kill -9 in round {round}"),
+            Duration::from_secs(90),
             || {
-                node.run(&["--json", "status"])
-                    .status
-                    .success()
-                    .then_some(())
+                let out = node.run(&["--json", "status"]);
+                if out.status.success() {
+                    return Ok(());
+                }
+                Err(format!(
+                    "{}: {}{}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                ))
             },
         );
         let printed = printed_ids(&out_path);
