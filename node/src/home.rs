@@ -32,6 +32,12 @@ pub struct Config {
     /// Seconds between sync rounds with each connected peer.
     #[serde(default = "default_sync_interval")]
     pub sync_interval_secs: u64,
+    /// How far below the start of the last completed session with a peer the next session's
+    /// first message starts looking at single changes (`sync::window_floor`); older
+    /// differences are still found, at the cost of a few more round trips. Two days by
+    /// default: a clock up to a day off, and a village that was offline a day.
+    #[serde(default = "default_window_margin")]
+    pub sync_window_margin_secs: u64,
     /// Longest wait between redials of an unreachable peer.
     #[serde(default = "default_max_backoff")]
     pub max_redial_secs: u64,
@@ -54,6 +60,11 @@ fn default_http() -> String {
 fn default_sync_interval() -> u64 {
     30
 }
+fn default_window_margin() -> u64 {
+    (lingong_protocol::sync::DEFAULT_WINDOW_MARGIN_MS / 1000) as u64
+}
+/// The largest `sync_window_margin_secs` accepted: a year.
+pub const MAX_WINDOW_MARGIN_SECS: u64 = 366 * 86_400;
 fn default_max_backoff() -> u64 {
     300
 }
@@ -70,6 +81,7 @@ impl Config {
             http: default_http(),
             peers: Vec::new(),
             sync_interval_secs: default_sync_interval(),
+            sync_window_margin_secs: default_window_margin(),
             max_redial_secs: default_max_backoff(),
             mdns: true,
             id_hash_secret: String::new(),
@@ -88,6 +100,13 @@ impl Config {
                 "sync_interval_secs",
                 "must be at least 1",
                 "至少为 1",
+            ));
+        }
+        if self.sync_window_margin_secs > MAX_WINDOW_MARGIN_SECS {
+            return Err(NodeError::usage(
+                "sync_window_margin_secs",
+                format!("must be at most {MAX_WINDOW_MARGIN_SECS} (a year)"),
+                format!("不能超过 {MAX_WINDOW_MARGIN_SECS}（一年）"),
             ));
         }
         Ok(region)
@@ -190,4 +209,30 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
         .map_err(|e| NodeError::io(&tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| NodeError::io(path, e))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> Config {
+        Config::new("测试站", &RegionCode::parse("520102").expect("code"))
+    }
+
+    #[test]
+    fn a_window_margin_above_a_year_is_refused_naming_the_field() {
+        let mut c = config();
+        c.sync_window_margin_secs = MAX_WINDOW_MARGIN_SECS;
+        assert!(c.validate().is_ok());
+        c.sync_window_margin_secs = MAX_WINDOW_MARGIN_SECS + 1;
+        let e = c.validate().expect_err("refused");
+        assert!(e.to_string().contains("sync_window_margin_secs"), "{e}");
+    }
+
+    #[test]
+    fn a_config_file_without_the_window_margin_gets_two_days() {
+        let text = "name = \"测试站\"\nregion = \"520102\"\n";
+        let c: Config = toml::from_str(text).expect("parses");
+        assert_eq!(c.sync_window_margin_secs, 2 * 86_400);
+    }
 }

@@ -49,10 +49,13 @@ const FRAME_ENVELOPE_BYTES: usize = lingong_protocol::sync::DEFAULT_FRAME_ENVELO
 /// A peer clock further off than this is worth the operator's attention.
 const CLOCK_WARNING_MS: i64 = 5 * 60_000;
 
-/// The limits of this node's sync sessions.
-fn sync_config() -> SyncConfig {
+/// The limits of this node's sync sessions, with the configured window margin
+/// (`sync_window_margin_secs`).
+fn sync_config(window_margin_secs: u64) -> SyncConfig {
     SyncConfig {
         max_frame_envelope_bytes: FRAME_ENVELOPE_BYTES,
+        window_margin_ms: i64::try_from(window_margin_secs.saturating_mul(1000))
+            .unwrap_or(i64::MAX),
         ..SyncConfig::default()
     }
 }
@@ -330,6 +333,8 @@ pub struct Network {
     inbound: HashMap<(PeerId, u64), (Session, Instant)>,
     rounds: Vec<Round>,
     sync_interval: Duration,
+    /// This node's sync limits and window margin.
+    sync_config: SyncConfig,
     max_backoff: Duration,
     my_chain: Vec<u8>,
     listening: Vec<String>,
@@ -413,6 +418,7 @@ pub fn start(
         inbound: HashMap::new(),
         rounds: Vec::new(),
         sync_interval: Duration::from_secs(config.sync_interval_secs),
+        sync_config: sync_config(config.sync_window_margin_secs),
         max_backoff: Duration::from_secs(config.max_redial_secs),
         my_chain,
         listening: Vec::new(),
@@ -826,7 +832,7 @@ impl Network {
         let station = self.station.lock().expect("station lock");
         let me = station.scope();
         let shared = tokio::task::block_in_place(|| station.shared_set(peer));
-        let mut session = Session::with_shared(id, me, shared, Vec::new(), sync_config());
+        let mut session = Session::with_shared(id, me, shared, Vec::new(), self.sync_config);
         session.set_clock(now_ms);
         session
     }
@@ -941,8 +947,10 @@ impl Network {
                 let mut session = self.new_session(id, scope, started_ms);
                 let last_completed = self.peers.get(&peer).and_then(|p| p.last_completed_ms);
                 // The kept set is whole, so a session can start from any floor.
+                let floor = window_floor(last_completed, &self.sync_config);
+                tracing::debug!(%peer, ?floor, "sync session starts");
                 let first = session
-                    .start_from(window_floor(last_completed, &sync_config()))
+                    .start_from(floor)
                     .unwrap_or_else(|_| session.start());
                 let rid = self
                     .swarm

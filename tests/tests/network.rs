@@ -216,6 +216,92 @@ fn killing_the_township_mid_transfer_of_ten_thousand_posts_loses_nothing() {
     assert_eq!(unique.len(), 10_000);
 }
 
+/// A change that reaches a node only after the floor of its next session with its parent has
+/// passed it (written at an offline village, carried up late) still goes up: the first
+/// message's range below the floor is split like any other. The township and the county run
+/// with a zero window margin, so every session between them that starts after the change was
+/// written, whichever side starts it, starts above the change.
+#[test]
+fn a_change_from_below_the_session_floor_still_reaches_the_parent() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (nodes, ports) = network(dir.path());
+    let (county, township, village) = (&nodes[2], &nodes[3], &nodes[4]);
+    for n in [county, township] {
+        let path = n.home.join("config.toml");
+        let text = std::fs::read_to_string(&path).expect("config");
+        let text: Vec<&str> = text
+            .lines()
+            .map(|line| {
+                if line.starts_with("sync_window_margin_secs") {
+                    "sync_window_margin_secs = 0"
+                } else {
+                    line
+                }
+            })
+            .collect();
+        assert!(text.contains(&"sync_window_margin_secs = 0"), "{text:?}");
+        std::fs::write(&path, text.join("\n")).expect("config written");
+    }
+    let mut daemons = start_all(&nodes[..3], &ports[..3]);
+    // The township logs the floor of every session it starts.
+    let mut township_daemon =
+        Daemon::new(township, &format!("/ip4/127.0.0.1/tcp/{}", ports[3]), None);
+    township_daemon.log_filter = "lingong_node::net=debug,info".into();
+    township_daemon.restart();
+    daemons.push(township_daemon);
+
+    // The village is offline; it writes a post, dated now (before `written_by_ms`).
+    village.create_post("断网时写的岗位", None, &[]);
+    let written_by_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as u64;
+    // Two sessions each way between the township and the county complete after that: the
+    // second one each side starts begins after the first one ended, so after the post.
+    for (from, to) in [(township, county), (county, township)] {
+        for round in 0..2 {
+            let before = daemon_last_sync(from, to);
+            poll_until(
+                &format!("sync round {round} from {}", from.home.display()),
+                DEADLINE,
+                || (daemon_last_sync(from, to) != before).then_some(()),
+            );
+        }
+    }
+    assert!(!county.post_titles().contains("断网时写的岗位"));
+
+    // The village comes online; the township takes the post and passes it up.
+    let log_path = township.home.join("daemon.log");
+    let log_before = std::fs::read_to_string(&log_path).expect("log").len();
+    daemons.push(Daemon::start(village, ports[4]));
+    wait_for_title(township, "断网时写的岗位");
+    wait_for_title(county, "断网时写的岗位");
+    wait_for_title(&nodes[0], "断网时写的岗位");
+
+    // Every session the township started with the county since then began above the post.
+    let county_id = county.node_id_offline();
+    let log = std::fs::read_to_string(&log_path).expect("log");
+    let floors: Vec<u64> = log[log_before..]
+        .lines()
+        .filter(|l| l.contains("sync session starts") && l.contains(&county_id))
+        .map(|l| {
+            let digits = l.split("timestamp: ").nth(1).expect("a floor in {l}");
+            let end = digits
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(digits.len());
+            digits[..end].parse().expect("a floor timestamp")
+        })
+        .collect();
+    assert!(
+        !floors.is_empty(),
+        "no session to the county logged:\n{log}"
+    );
+    assert!(
+        floors.iter().all(|&f| f > written_by_ms),
+        "a session started at or below the post ({written_by_ms}): {floors:?}"
+    );
+}
+
 #[test]
 fn forged_and_foreign_nodes_cannot_connect_and_a_revoked_nodes_later_changes_are_rejected() {
     let dir = tempfile::tempdir().expect("tempdir");
