@@ -17,7 +17,8 @@
 //!
 //! Architecture invariant: a [`Batch`] is written with one `apply_batch` followed by one
 //! `flush`, so after a kill -9 every change reported as accepted is on disk and no change is
-//! half-applied.
+//! half-applied; and a kill while sled writes its closing snapshot does not keep the store
+//! from opening ([`SledStore::open`] removes the unfinished snapshot under the store's lock).
 //!
 //! The store also keeps, in memory, the item set it shares with each kind of peer
 //! ([`SledStore::shared_set`]): built once from the metadata, then fed every envelope a commit
