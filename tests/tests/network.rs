@@ -285,7 +285,10 @@ fn a_change_from_below_the_session_floor_still_reaches_the_parent() {
         .lines()
         .filter(|l| l.contains("sync session starts") && l.contains(&county_id))
         .map(|l| {
-            let digits = l.split("timestamp: ").nth(1).expect("a floor in {l}");
+            let digits = l
+                .split("timestamp: ")
+                .nth(1)
+                .unwrap_or_else(|| panic!("no floor in the log line {l:?}"));
             let end = digits
                 .find(|c: char| !c.is_ascii_digit())
                 .unwrap_or(digits.len());
