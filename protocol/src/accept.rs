@@ -65,6 +65,19 @@ pub struct VerifiedSet<H = std::collections::hash_map::RandomState> {
     certificates: std::collections::HashSet<crate::canon::Hash32, H>,
 }
 
+impl<H: std::hash::BuildHasher> VerifiedSet<H> {
+    /// Moves everything `other` holds into this set, leaving `other` empty (a cache filled
+    /// on one thread joining the one shared by all).
+    pub fn absorb(&mut self, other: &mut VerifiedSet<H>) {
+        self.envelopes.extend(other.envelopes.drain());
+        self.certificates.extend(other.certificates.drain());
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.envelopes.is_empty() && self.certificates.is_empty()
+    }
+}
+
 impl<H: std::hash::BuildHasher> SignatureCache for VerifiedSet<H> {
     fn envelope_verified(&self, id: &EnvelopeId) -> bool {
         self.envelopes.contains(id)

@@ -18,7 +18,8 @@
 //! `max_seq` and `envelopes` as 0: accept never decides on them, and the simulator signs with
 //! [`lingong_protocol::envelope::Envelope::sign`] and tracks each author's log head itself.
 
-use lingong_protocol::accept::VerifiedSet;
+use lingong_protocol::accept::{SignatureCache, VerifiedSet};
+use lingong_protocol::canon::Hash32;
 use lingong_protocol::cert::CertChain;
 use lingong_protocol::envelope::{Envelope, EnvelopeId};
 use lingong_protocol::keys::PublicKey;
@@ -76,6 +77,29 @@ pub type FixedMap<K, V> = HashMap<K, V, BuildHasherDefault<FixedHasher>>;
 /// shared by every node of the run (verification is a pure function of the bytes those ids
 /// and hashes cover).
 pub type Verified = VerifiedSet<BuildHasherDefault<FixedHasher>>;
+
+/// The signature cache one accept works with: the run's shared [`Arena::verified`], read
+/// only, over the signatures this thread verified since it was last merged (`local`). Two
+/// threads may each verify the same new signature once; only speed depends on the cache.
+pub struct CacheOverlay<'a> {
+    pub shared: &'a Verified,
+    pub local: &'a mut Verified,
+}
+
+impl SignatureCache for CacheOverlay<'_> {
+    fn envelope_verified(&self, id: &EnvelopeId) -> bool {
+        self.shared.envelope_verified(id) || self.local.envelope_verified(id)
+    }
+    fn record_envelope(&mut self, id: EnvelopeId) {
+        self.local.record_envelope(id);
+    }
+    fn certificate_verified(&self, hash: &Hash32) -> bool {
+        self.shared.certificate_verified(hash) || self.local.certificate_verified(hash)
+    }
+    fn record_certificate(&mut self, hash: Hash32) {
+        self.local.record_certificate(hash);
+    }
+}
 
 /// What the simulator knows an envelope to be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -138,12 +162,20 @@ pub struct Entry {
     pub created_ms: i64,
     /// Index of the node that created it (`u32::MAX` for none).
     pub creator_node: u32,
+    /// Nodes whose scope wants it (computed at creation for valid changes).
+    pub expected: u32,
+}
+
+/// The counts the run keeps per envelope as it goes, index for index with
+/// [`Arena::entries`]: kept by the simulator's main thread apart from the arena, because they
+/// change at every accept while the arena is shared with the frame helper
+/// ([`crate::helper`]) and changes only when an envelope is created.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Tally {
     /// Nodes holding it (any form).
     pub holders: u32,
     /// Expected holders whose want it satisfies.
     pub delivered: u32,
-    /// Nodes whose scope wants it (computed at creation for valid changes).
-    pub expected: u32,
 }
 
 /// All envelopes of a run.
@@ -163,6 +195,10 @@ pub struct Arena {
     certs: FixedMap<PublicKey, Vec<(u32, CertChain)>>,
     /// revoked key → revocation envelopes naming it.
     revocations: FixedMap<PublicKey, Vec<u32>>,
+    /// Signatures known good, shared by every node of the run: the simulator's own writes
+    /// (checked on the verifier's thread) and what an accept verified, added when the arena
+    /// is next changed (see [`CacheOverlay`]).
+    pub verified: Verified,
 }
 
 impl Arena {
@@ -222,8 +258,6 @@ impl Arena {
             label,
             created_ms,
             creator_node: creator,
-            holders: 0,
-            delivered: 0,
             expected: 0,
         });
         idx
@@ -329,7 +363,7 @@ pub struct Fresh {
 
 /// One node's store: its holdings over the shared arena.
 pub struct SimStore<'a> {
-    pub arena: &'a mut Arena,
+    pub arena: &'a Arena,
     pub held: &'a mut Holdings,
     /// Filled by [`Store::commit`].
     pub fresh: Vec<Fresh>,
@@ -341,7 +375,7 @@ pub struct SimStore<'a> {
 }
 
 impl<'a> SimStore<'a> {
-    pub fn new(arena: &'a mut Arena, held: &'a mut Holdings) -> SimStore<'a> {
+    pub fn new(arena: &'a Arena, held: &'a mut Holdings) -> SimStore<'a> {
         SimStore {
             arena,
             held,
@@ -511,14 +545,11 @@ impl Store for SimStore<'_> {
                     }
                     let before = self.held.put(idx, meta.has_payload);
                     match before {
-                        None => {
-                            self.arena.entries[idx as usize].holders += 1;
-                            self.fresh.push(Fresh {
-                                idx,
-                                filled: false,
-                                has_payload: meta.has_payload,
-                            });
-                        }
+                        None => self.fresh.push(Fresh {
+                            idx,
+                            filled: false,
+                            has_payload: meta.has_payload,
+                        }),
                         Some(false) if meta.has_payload => self.fresh.push(Fresh {
                             idx,
                             filled: true,

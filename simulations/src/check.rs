@@ -62,7 +62,7 @@ pub fn check(sim: &Sim) -> Check {
     let mut holders = Vec::new();
     for (i, e) in arena.entries.iter().enumerate() {
         let idx = i as u32;
-        if e.label != Label::Valid || e.holders == 0 {
+        if e.label != Label::Valid || sim.tallies[i].holders == 0 {
             continue;
         }
         s.valid_changes += 1;
@@ -70,7 +70,7 @@ pub fn check(sim: &Sim) -> Check {
         let creator_revoked = sim.revoked_nodes.contains(&creator);
         if creator_revoked {
             let only_creator =
-                e.holders == 1 && sim.nodes[creator as usize].held.get(idx).is_some();
+                sim.tallies[i].holders == 1 && sim.nodes[creator as usize].held.get(idx).is_some();
             if only_creator {
                 s.stranded_by_revocation += 1;
                 continue;

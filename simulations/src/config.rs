@@ -68,6 +68,9 @@ pub struct RunConfig {
     /// Build the two sets of a session start on two threads when both ends hold many
     /// envelopes. Speed only: the run is the same.
     pub parallel_set_builds: bool,
+    /// Receive frames to leaves ahead of their time on a second thread when nothing before
+    /// their arrival can change them (`crate::helper`). Speed only: the run is the same.
+    pub frame_helper: bool,
     /// Retry delay after a session that left changes deferred (author or record not yet known,
     /// timestamp ahead of the receiver's clock).
     pub retry_s: f64,
@@ -95,6 +98,7 @@ impl Default for RunConfig {
             whole_sets_max_depth: 2,
             keep_sets_while_up: true,
             parallel_set_builds: true,
+            frame_helper: true,
             retry_s: 600.0,
             automerge_payloads: true,
             progress: true,

@@ -21,6 +21,7 @@
 pub mod arena;
 pub mod check;
 pub mod config;
+pub mod helper;
 pub mod report;
 pub mod sim;
 pub mod topology;

@@ -23,14 +23,18 @@
 //! convergence phase with every link up and no faults or workload runs until the network is
 //! quiet, and [`crate::check`] compares every node's holdings with what its scope implies.
 
-use crate::arena::{Arena, ForgeryKind, Fresh, Holdings, Label, SimStore, Verified};
+use crate::arena::{
+    Arena, CacheOverlay, ForgeryKind, Fresh, Holdings, Label, SimStore, Tally, Verified,
+};
 use crate::config::{LinkModel, Rates, Scenario};
+use crate::helper::Helper;
 use crate::topology::Topology;
 use crate::verifier::Verifier;
 use lingong_protocol::accept::{AcceptConfig, Accepted, SignatureCache, accept_all_cached};
 use lingong_protocol::canon::Hash32;
 use lingong_protocol::cert::{CertBody, CertChain, Certificate};
 use lingong_protocol::envelope::{Envelope, EnvelopeId};
+use lingong_protocol::error::Error;
 use lingong_protocol::fixture::{FIXTURE_NOT_BEFORE_S, Hierarchy};
 use lingong_protocol::keys::{NodeKey, PublicKey};
 use lingong_protocol::reconcile::Bound;
@@ -44,7 +48,7 @@ use lingong_protocol::sync::{
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::sync::Arc;
 
 /// Wall-clock time of the run's start: 2024-01-01T00:00:00Z, inside the fixture certificates'
@@ -60,6 +64,18 @@ const MAX_FRAMES: u32 = 100_000;
 /// builds every frame is): the round trip is a check of the codec, not part of the model
 /// (the wire length is [`Frame::encoded_len`] either way).
 pub const CODEC_CHECK_EVERY: u64 = 64;
+
+/// How many frames the helper holds at most.
+const MAX_LENT: usize = 16;
+
+/// How many of the next events the engine looks through for work to lend the helper.
+const LOOK_AHEAD: usize = 96;
+
+/// The shortest delay of an event the engine schedules on a link other than the one (or the
+/// node) it is handling: a change accepted at a node marks its other links for a sync
+/// attempt this much later ([`Sim::mark_dirty`]). A frame to a node with children is lent only
+/// if it arrives sooner than this (see [`Sim::lend_ahead`]).
+const MIN_REMOTE_DELAY_MS: i64 = 1000;
 
 /// Names of the event kinds, in the order of their trace tags (1-based).
 pub const EVENT_KINDS: [&str; 11] = [
@@ -176,6 +192,9 @@ struct Link {
     last_start: i64,
     epoch: u32,
     active: Option<Box<Active>>,
+    /// The session is with the frame helper (`active` is empty meanwhile): the leaf's frame
+    /// is being received ahead of its time (see [`crate::helper`]).
+    lent: bool,
     /// The two ends' shared sets, kept between sessions (every link for good by default).
     kept: Option<Box<KeptSets>>,
     /// When the last session that completed started, by the child's clock (what the child
@@ -237,6 +256,8 @@ pub struct Stats {
     /// Sessions in which a side's windowed set could not answer (the two ends differed below
     /// the floor) and it took its whole set.
     pub whole_set_fallbacks: u64,
+    /// Events whose work was lent to the helper thread ([`crate::helper`]; speed only).
+    pub lent_to_helper: u64,
     /// Changes a side did not push because the peer's clock would date them from the future
     /// (`SyncStats::held_back`, summed over sessions, cut ones included).
     pub held_back: u64,
@@ -310,17 +331,32 @@ pub struct Sim {
     rng: ChaCha8Rng,
     pub now: i64,
     queue: BinaryHeap<Reverse<(i64, u64, Ev)>>,
+    /// The next events, in order, taken from `queue` so that the engine can look ahead
+    /// ([`Sim::lend_ahead`]); everything here comes before everything in `queue`.
+    ahead: VecDeque<(i64, u64, Ev)>,
     seq: u64,
     pub nodes: Vec<Node>,
     links: Vec<Link>,
-    pub arena: Arena,
+    /// Every envelope; shared with the frame helper, changed only through [`Sim::arena_mut`].
+    pub arena: Arc<Arena>,
+    /// Per envelope, how many nodes hold it and how many expected holders have it.
+    pub tallies: Vec<Tally>,
     posts: Vec<Post>,
     docs: BTreeMap<RecordId, Vec<u8>>,
     accept_cfg: AcceptConfig,
-    /// Signatures already verified, by envelope id and certificate hash: each change reaches
-    /// hundreds of nodes in this one process, and verification is a pure function of the
-    /// bytes (see `lingong_protocol::accept::SignatureCache`). Only speed depends on it.
+    /// Signatures this thread verified since the arena's shared cache
+    /// ([`Arena::verified`]) last took them in: each change reaches hundreds of nodes in this
+    /// one process, and verification is a pure function of the bytes (see
+    /// `lingong_protocol::accept::SignatureCache`). Only speed depends on it.
     verified: Verified,
+    /// The thread frames to leaves are lent to (`run.frame_helper`), and the events whose
+    /// frame it holds.
+    helper: Option<Helper<FrameJob, FrameDone>>,
+    lent: Vec<u64>,
+    /// Scratch for [`Sim::lend_ahead`]: per node, the last scan whose events act on it (a link
+    /// is named by its lower node).
+    touched: Vec<u32>,
+    scan: u32,
     /// Verifies the signatures of the honest writes on another thread
     /// ([`crate::verifier`]).
     verifier: Verifier,
@@ -414,10 +450,12 @@ impl Sim {
             rng,
             now: 0,
             queue: BinaryHeap::new(),
+            ahead: VecDeque::new(),
             seq: 0,
             nodes,
             links,
-            arena: Arena::default(),
+            arena: Arc::new(Arena::default()),
+            tallies: Vec::new(),
             posts: Vec::new(),
             docs: BTreeMap::new(),
             accept_cfg: AcceptConfig {
@@ -425,6 +463,10 @@ impl Sim {
                 materialize: false,
             },
             verified: Verified::default(),
+            helper: None,
+            lent: Vec::new(),
+            touched: Vec::new(),
+            scan: 0,
             verifier: Verifier::spawn(),
             sync_cfg,
             stats: Stats::default(),
@@ -455,7 +497,57 @@ impl Sim {
 
     fn push(&mut self, at: i64, ev: Ev) {
         self.seq += 1;
-        self.queue.push(Reverse((at.max(self.now), self.seq, ev)));
+        let at = at.max(self.now);
+        match self.ahead.back() {
+            Some(&(t, seq, _)) if (at, self.seq) < (t, seq) => {
+                let pos = self
+                    .ahead
+                    .partition_point(|&(t, seq, _)| (t, seq) < (at, self.seq));
+                self.ahead.insert(pos, (at, self.seq, ev));
+            }
+            _ => self.queue.push(Reverse((at, self.seq, ev))),
+        }
+    }
+
+    /// The next event in order, if any.
+    fn pop(&mut self) -> Option<(i64, u64, Ev)> {
+        self.ahead
+            .pop_front()
+            .or_else(|| self.queue.pop().map(|Reverse(e)| e))
+    }
+
+    /// Changes the arena with `change`: the frame helper is paused meanwhile (it then holds no
+    /// reference to the arena), and the signatures this thread verified join the shared cache.
+    fn change_arena<R>(&mut self, change: impl FnOnce(&mut Arena) -> R) -> R {
+        if let Some(helper) = self.helper.as_mut() {
+            helper.pause();
+        }
+        let arena =
+            Arc::get_mut(&mut self.arena).expect("a paused helper holds no reference to the arena");
+        arena.verified.absorb(&mut self.verified);
+        let result = change(arena);
+        if let Some(helper) = self.helper.as_mut() {
+            helper.resume(&self.arena);
+        }
+        result
+    }
+
+    /// Adds an envelope the simulator made to the arena ([`Arena::intern`]), with its tally;
+    /// `signed_here` records its signature as good (the verifier thread checks it).
+    fn intern(&mut self, env: Envelope, label: Label, creator: u32, signed_here: bool) -> u32 {
+        let now = self.now;
+        let idx = self.change_arena(|arena| {
+            let idx = arena.intern(env, label, now, creator);
+            if signed_here {
+                let id = arena.entries[idx as usize].id;
+                arena.verified.record_envelope(id);
+            }
+            idx
+        });
+        if self.tallies.len() <= idx as usize {
+            self.tallies.resize(idx as usize + 1, Tally::default());
+        }
+        idx
     }
 
     fn exp(&mut self, mean: f64) -> f64 {
@@ -655,11 +747,9 @@ impl Sim {
             _ => Label::Valid,
         };
         self.stats.payload_bytes_written += u64::from(env.header.payload_len);
-        let idx = self.arena.intern(env.clone(), label, self.now, i);
         // Signed here: its signature is checked on the verifier's thread, not in the author's
         // accept below (see `crate::verifier`).
-        self.verified
-            .record_envelope(self.arena.entries[idx as usize].id);
+        let idx = self.intern(env.clone(), label, i, true);
         self.verifier.submit(env.clone());
         self.stats.writes += 1;
         let accepted = self.accept_at(i, vec![env], None);
@@ -673,7 +763,7 @@ impl Sim {
         n.own.push(idx);
         if label == Label::Valid {
             let expected = self.expected_count(idx);
-            self.arena.entries[idx as usize].expected = expected;
+            self.change_arena(|arena| arena.entries[idx as usize].expected = expected);
             self.total_expected += u64::from(expected);
         }
         Some(idx)
@@ -924,22 +1014,27 @@ impl Sim {
     /// batch; does the bookkeeping. Returns how many were newly accepted (or filled).
     fn accept_at(&mut self, i: u32, envs: Vec<Envelope>, via: Option<u32>) -> usize {
         let now_local = self.local_ms(i);
-        let cfg = self.accept_cfg;
-        let node = &mut self.nodes[i as usize];
-        let mut store = SimStore::new(&mut self.arena, &mut node.held);
-        let (results, batch) = {
-            let mut staged = Staged::new(&store);
-            let results =
-                accept_all_cached(&mut staged, &cfg, &envs, now_local, &mut self.verified);
-            (results, staged.into_batch())
-        };
-        store
-            .commit(batch)
-            .expect("the simulator's store never fails");
-        let fresh = std::mem::take(&mut store.fresh);
-        let evidence = store.evidence;
-        let foreign = std::mem::take(&mut store.foreign);
-        node.evidence += evidence;
+        let done = accept_into(
+            &self.arena,
+            &mut self.verified,
+            &mut self.nodes[i as usize].held,
+            &envs,
+            now_local,
+            &self.accept_cfg,
+        );
+        self.apply_accept(i, done, via)
+    }
+
+    /// The bookkeeping of an accept at node `i` ([`accept_into`]), in the order of its
+    /// results. Returns how many envelopes were newly accepted (or filled).
+    fn apply_accept(&mut self, i: u32, done: AcceptDone, via: Option<u32>) -> usize {
+        let AcceptDone {
+            results,
+            fresh,
+            evidence,
+            foreign,
+        } = done;
+        self.nodes[i as usize].evidence += evidence;
         self.stats.evidence += u64::from(evidence);
         for f in foreign {
             self.stats.accepted_forgeries += 1;
@@ -979,6 +1074,9 @@ impl Sim {
         }
         let n = fresh.len();
         for f in fresh {
+            if !f.filled {
+                self.tallies[f.idx as usize].holders += 1;
+            }
             self.on_fresh(i, f, via);
         }
         n
@@ -1028,7 +1126,7 @@ impl Sim {
                 let counts = !self.revoked_nodes.contains(&i)
                     && self.arena.entries[target as usize].label == Label::Valid;
                 if satisfied_now && !satisfied_before && counts {
-                    self.arena.entries[target as usize].delivered += 1;
+                    self.tallies[target as usize].delivered += 1;
                     self.total_delivered += 1;
                 }
                 if !f.filled && meta.kind == RecordKind::Post && is_genesis && label == Label::Valid
@@ -1162,7 +1260,7 @@ impl Sim {
             self.dirty_links += 1;
         }
         if self.link_up(link) {
-            self.poke(link, self.now + 1000);
+            self.poke(link, self.now + MIN_REMOTE_DELAY_MS);
         }
     }
 
@@ -1177,7 +1275,7 @@ impl Sim {
     fn poke(&mut self, link: u32, at: i64) {
         let interval = (self.link_model(link).sync_interval_s * 1000.0) as i64;
         let l = &mut self.links[link as usize];
-        if l.try_pending || l.active.is_some() {
+        if l.try_pending || l.active.is_some() || l.lent {
             return;
         }
         l.try_pending = true;
@@ -1479,7 +1577,16 @@ impl Sim {
         self.mark_dirty(link);
     }
 
-    fn on_frame(&mut self, link: u32, epoch: u32, to_parent: bool, lost: bool) {
+    fn on_frame(&mut self, link: u32, epoch: u32, to_parent: bool, lost: bool, event: u64) {
+        if let Some(pos) = self.lent.iter().position(|&e| e == event) {
+            // Received ahead of its time on the helper: take the answer back.
+            self.lent.swap_remove(pos);
+            let helper = self.helper.as_mut().expect("lent frames have a helper");
+            let done = helper.take(event, &self.arena);
+            self.links[link as usize].lent = false;
+            self.after_receive(link, to_parent, done);
+            return;
+        }
         let l = &mut self.links[link as usize];
         if l.epoch != epoch || l.active.is_none() {
             return;
@@ -1488,48 +1595,184 @@ impl Sim {
             self.abort(link);
             return;
         }
-        let mut a = self.links[link as usize].active.take().expect("checked");
-        let (frame, wire_len) = a.frame.take().expect("a frame event has its frame");
-        if let Err(e) = frame.check_limits(wire_len) {
-            self.fail(format!("a frame was refused: {e}"));
-            self.links[link as usize].active = Some(a);
-            self.abort(link);
+        let job = self.frame_job(link, to_parent, self.now);
+        let done = receive_frame(&self.arena, job);
+        self.after_receive(link, to_parent, done);
+    }
+
+    /// Lends the helper the frames to leaves among the next events whose arrival nothing
+    /// before it can change (see [`crate::helper`]): no earlier event acts on the leaf or its
+    /// link (a write, an edit of its post, a toggle, outage or restore of the link, a sync
+    /// attempt or another frame on it), and no crash, restart, revocation or sample comes
+    /// first (they act on many nodes). Such a frame's arrival reads only the leaf's holdings,
+    /// its session, the frame and the arena, and nothing else can write to a leaf: its answer
+    /// is the same whenever it is worked out. Events from `before` on are left alone.
+    fn lend_ahead(&mut self, before: i64) {
+        if self.helper.is_none() || self.lent.len() >= MAX_LENT {
             return;
         }
+        while self.ahead.len() < LOOK_AHEAD {
+            match self.queue.pop() {
+                Some(Reverse(e)) => self.ahead.push_back(e),
+                None => break,
+            }
+        }
+        // A node is touched by the events scanned so far when its stamp is this scan's.
+        self.scan = self.scan.wrapping_add(1);
+        if self.scan == 0 {
+            self.touched.fill(0);
+            self.scan = 1;
+        }
+        let scan = self.scan;
+        let mut touched = std::mem::take(&mut self.touched);
+        touched.resize(self.nodes.len(), 0);
+        // The first event is next: the engine works it out itself.
+        for k in 0..self.ahead.len() {
+            let (t, event, ev) = self.ahead[k];
+            if t >= before {
+                break;
+            }
+            let link = match ev {
+                Ev::Write { node } => {
+                    touched[node as usize] = scan;
+                    continue;
+                }
+                Ev::PostEdit { post, .. } => {
+                    touched[self.posts[post as usize].node as usize] = scan;
+                    continue;
+                }
+                Ev::Crash { .. } | Ev::Restart { .. } | Ev::Revoke { .. } | Ev::Sample => break,
+                Ev::Toggle { link }
+                | Ev::Outage { link, .. }
+                | Ev::Restore { link }
+                | Ev::TrySync { link } => link,
+                Ev::Frame {
+                    link,
+                    epoch,
+                    to_parent,
+                    lost,
+                } => {
+                    let parent = self.nodes[link as usize]
+                        .parent
+                        .expect("a link has a parent");
+                    let to = if to_parent { parent } else { link };
+                    if k > 0
+                        && !lost
+                        && touched[to as usize] != scan
+                        && (self.nodes[to as usize].children.is_empty()
+                            || t < self.now + MIN_REMOTE_DELAY_MS)
+                        && self.can_lend(link, epoch, t)
+                    {
+                        let job = self.frame_job(link, to_parent, t);
+                        self.links[link as usize].lent = true;
+                        self.lent.push(event);
+                        self.stats.lent_to_helper += 1;
+                        let helper = self.helper.as_mut().expect("checked");
+                        helper.lend(event, t, job, &self.arena);
+                        if self.lent.len() >= MAX_LENT {
+                            break;
+                        }
+                    }
+                    link
+                }
+            };
+            touched[link as usize] = scan;
+            touched[self.nodes[link as usize]
+                .parent
+                .expect("a link has a parent") as usize] = scan;
+        }
+        self.touched = touched;
+    }
+
+    /// Whether the frame of session `epoch` on `link` may be lent, arriving at `at` with no
+    /// event on the link or its ends before: the session is still this one and here, and the
+    /// frame will not be cut on arrival (the link up then, both ends up).
+    fn can_lend(&self, link: u32, epoch: u32, at: i64) -> bool {
+        let child = &self.nodes[link as usize];
+        let parent = child.parent.expect("a link has a parent");
+        let l = &self.links[link as usize];
+        l.epoch == epoch
+            && l.active.is_some()
+            && !l.lent
+            && (self.converging || (l.up && at >= l.forced_until))
+            && !child.down
+            && !self.nodes[parent as usize].down
+    }
+
+    /// The work of receiving the frame in flight on `link` at its receiving end, arriving at
+    /// `at`, taken out of the engine: that end's holdings and the session (given back by
+    /// [`Sim::after_receive`]).
+    fn frame_job(&mut self, link: u32, to_parent: bool, at: i64) -> FrameJob {
         let node = if to_parent {
             self.nodes[link as usize].parent.expect("has parent")
         } else {
             link
         };
-        let session = a.side(to_parent);
-        let mut result = session.receive(&frame, wire_len);
-        if result == Err(SyncError::NeedsHistory) {
-            let whole = self.whole_set_at_start(link, to_parent);
-            let session = a.side(to_parent);
-            session.supply_history(whole);
-            result = session.receive(&frame, wire_len);
+        FrameJob {
+            node,
+            held: std::mem::take(&mut self.nodes[node as usize].held),
+            active: self.links[link as usize]
+                .active
+                .take()
+                .expect("a frame event has its session"),
+            to_parent,
+            now_local: EPOCH_MS + at + self.nodes[node as usize].skew_ms,
+            cfg: self.accept_cfg,
         }
-        let received = match result {
-            Ok(r) => r,
-            Err(e) => {
+    }
+
+    /// The rest of a frame's arrival, in the engine, once its receiving end has received it
+    /// ([`receive_frame`]): the accept's bookkeeping, then the session's end or its next
+    /// frame.
+    fn after_receive(&mut self, link: u32, to_parent: bool, mut done: FrameDone) {
+        if matches!(done.received, Received::NeedsHistory) {
+            // The end supplies its whole set (from its holdings, which it needs back for
+            // that) and receives the frame again.
+            self.nodes[done.node as usize].held = std::mem::take(&mut done.held);
+            self.verified.absorb(&mut done.verified);
+            let whole = self.whole_set_at_start(link, to_parent);
+            let mut a = done.active;
+            a.side(to_parent).supply_history(whole);
+            self.links[link as usize].active = Some(a);
+            let job = self.frame_job(link, to_parent, self.now);
+            done = receive_frame(&self.arena, job);
+        }
+        let FrameDone {
+            node,
+            held,
+            active: mut a,
+            received,
+            mut verified,
+        } = done;
+        self.nodes[node as usize].held = held;
+        self.verified.absorb(&mut verified);
+        let mut next = match received {
+            Received::OverLimits(e) => {
+                self.fail(format!("a frame was refused: {e}"));
+                self.links[link as usize].active = Some(a);
+                self.abort(link);
+                return;
+            }
+            Received::Refused(e) => {
                 self.fail(format!("a sync frame was refused: {e}"));
                 self.links[link as usize].active = Some(a);
                 self.abort(link);
                 return;
             }
-        };
-        if !received.is_empty() {
-            // The session's own retry flag lives in `a`, which is out of the link for now.
-            let before = self.stats.deferred;
-            self.accept_at(node, received, Some(link));
-            if self.stats.deferred > before {
-                a.retry = true;
+            Received::NeedsHistory => unreachable!("a history is supplied before"),
+            Received::Frame { accepted, next } => {
+                if let Some(accepted) = accepted {
+                    // The session's own retry flag lives in `a`, which is out of the link for
+                    // now.
+                    let before = self.stats.deferred;
+                    self.apply_accept(node, accepted, Some(link));
+                    if self.stats.deferred > before {
+                        a.retry = true;
+                    }
+                }
+                next
             }
-        }
-        let held = &self.nodes[node as usize].held;
-        let arena = &self.arena;
-        let session = a.side(to_parent);
-        let mut next = session.next_frame(&mut |id, want| load(arena, held, id, want));
+        };
         if !to_parent && a.child.finished() && frame_is_empty(&next) {
             self.active_sessions -= 1;
             self.stats.sessions_completed += 1;
@@ -1663,14 +1906,17 @@ impl Sim {
         let mut kept = Vec::with_capacity(own.len());
         for idx in own {
             let e = &self.arena.entries[idx as usize];
-            if e.holders <= 1 && e.label == Label::Valid {
-                let e = &mut self.arena.entries[idx as usize];
-                e.label = Label::LostUnsynced;
-                e.holders = 0;
-                self.total_expected -= u64::from(e.expected);
-                self.total_delivered -= u64::from(e.delivered);
-                let bytes = u64::from(e.full_len);
-                let record = e.env.header.record;
+            if self.tallies[idx as usize].holders <= 1 && e.label == Label::Valid {
+                let tally = &mut self.tallies[idx as usize];
+                tally.holders = 0;
+                let delivered = tally.delivered;
+                let (expected, bytes, record) = self.change_arena(|arena| {
+                    let e = &mut arena.entries[idx as usize];
+                    e.label = Label::LostUnsynced;
+                    (e.expected, u64::from(e.full_len), e.env.header.record)
+                });
+                self.total_expected -= u64::from(expected);
+                self.total_delivered -= u64::from(delivered);
                 let n = &mut self.nodes[node as usize];
                 n.held.remove(idx);
                 n.bytes_held = n.bytes_held.saturating_sub(bytes);
@@ -1781,11 +2027,10 @@ impl Sim {
                     None => false,
                     Some(p) => p || w == Want::Header,
                 };
-                let e = &mut self.arena.entries[idx as usize];
-                e.expected -= 1;
+                self.change_arena(|arena| arena.entries[idx as usize].expected -= 1);
                 self.total_expected -= 1;
                 if had {
-                    e.delivered -= 1;
+                    self.tallies[idx as usize].delivered -= 1;
                     self.total_delivered -= 1;
                 }
             }
@@ -1874,11 +2119,11 @@ impl Sim {
                 n.cert,
                 payload,
             );
-            self.arena.intern(
+            self.intern(
                 env.clone(),
                 Label::Equivocation { original: orig },
-                self.now,
                 node,
+                false,
             );
             self.stats.equivocations += 1;
             Some(env)
@@ -2069,8 +2314,7 @@ impl Sim {
         };
         let id = env.id();
         if self.arena.find(&id).is_none() {
-            self.arena
-                .intern(env.clone(), Label::Forged(kind), self.now, node);
+            self.intern(env.clone(), Label::Forged(kind), node, false);
         }
         Some(env)
     }
@@ -2112,7 +2356,7 @@ impl Sim {
         );
     }
 
-    fn step(&mut self, ev: Ev) {
+    fn step(&mut self, event: u64, ev: Ev) {
         self.stats.events += 1;
         let (tag, a, b): (u64, u32, u32) = match ev {
             Ev::Write { node } => (1, node, 0),
@@ -2151,7 +2395,7 @@ impl Sim {
                 epoch,
                 to_parent,
                 lost,
-            } => self.on_frame(link, epoch, to_parent, lost),
+            } => self.on_frame(link, epoch, to_parent, lost, event),
             Ev::Crash { node, lose } => self.on_crash(node, lose),
             Ev::Restart { node } => self.on_restart(node),
             Ev::Revoke { node } => self.on_revoke(node),
@@ -2167,13 +2411,20 @@ impl Sim {
 
     /// [`Sim::run`] keeping the state, for tests that inspect or alter it afterwards.
     pub fn run_mut(&mut self) -> Outcome {
-        while let Some(Reverse((t, _, ev))) = self.queue.pop() {
+        if self.scenario.run.frame_helper && self.helper.is_none() {
+            self.helper = Some(Helper::spawn(Arc::clone(&self.arena), receive_frame));
+        }
+        loop {
+            self.lend_ahead(self.end_ms);
+            let Some((t, event, ev)) = self.pop() else {
+                break;
+            };
             if t >= self.end_ms {
-                self.queue.push(Reverse((t, 0, ev)));
+                self.ahead.push_front((t, 0, ev));
                 break;
             }
             self.now = t;
-            self.step(ev);
+            self.step(event, ev);
         }
         // Convergence: every link up, every node up, no workload and no faults.
         self.now = self.end_ms;
@@ -2201,7 +2452,11 @@ impl Sim {
         }
         let limit = self.end_ms + (self.scenario.run.converge_max_days * DAY as f64) as i64;
         let mut quiet = false;
-        while let Some(Reverse((t, _, ev))) = self.queue.pop() {
+        loop {
+            self.lend_ahead(limit + 1);
+            let Some((t, event, ev)) = self.pop() else {
+                break;
+            };
             if t > limit {
                 break;
             }
@@ -2226,7 +2481,7 @@ impl Sim {
                 }
                 _ => {}
             }
-            self.step(ev);
+            self.step(event, ev);
         }
         let converge_days = (self.now - self.end_ms) as f64 / DAY as f64;
         let mut failures = std::mem::take(&mut self.failures);
@@ -2264,6 +2519,133 @@ impl Sim {
             stats: self.stats.clone(),
             check: check.summary,
         }
+    }
+}
+
+/// What an accept at one node produced, for [`Sim::apply_accept`]: the result per envelope,
+/// what the commit added, and what it found amiss.
+struct AcceptDone {
+    results: Vec<Result<Accepted, Error>>,
+    fresh: Vec<Fresh>,
+    evidence: u32,
+    foreign: Vec<String>,
+}
+
+/// Accepts `envs` into the holdings `held` through the protocol's accept path and commits the
+/// batch: the part of an accept that reads only the node's holdings and the arena (the
+/// signatures it verifies go to `verified`).
+fn accept_into(
+    arena: &Arena,
+    verified: &mut Verified,
+    held: &mut Holdings,
+    envs: &[Envelope],
+    now_local: i64,
+    cfg: &AcceptConfig,
+) -> AcceptDone {
+    let mut store = SimStore::new(arena, held);
+    let (results, batch) = {
+        let mut staged = Staged::new(&store);
+        let mut cache = CacheOverlay {
+            shared: &arena.verified,
+            local: verified,
+        };
+        let results = accept_all_cached(&mut staged, cfg, envs, now_local, &mut cache);
+        (results, staged.into_batch())
+    };
+    store
+        .commit(batch)
+        .expect("the simulator's store never fails");
+    AcceptDone {
+        results,
+        fresh: store.fresh,
+        evidence: store.evidence,
+        foreign: store.foreign,
+    }
+}
+
+/// A frame's arrival at one end of a link, taken out of the engine ([`Sim::frame_job`]): that
+/// end's holdings, the session (with the frame in flight) and that end's clock.
+struct FrameJob {
+    node: u32,
+    held: Holdings,
+    active: Box<Active>,
+    to_parent: bool,
+    now_local: i64,
+    cfg: AcceptConfig,
+}
+
+/// What [`receive_frame`] gives back: the job's holdings and session, and what happened.
+struct FrameDone {
+    node: u32,
+    held: Holdings,
+    active: Box<Active>,
+    received: Received,
+    /// Signatures verified on the way.
+    verified: Verified,
+}
+
+/// How a frame's arrival went.
+enum Received {
+    /// Over the limits `Frame::decode` applies: refused, the session is cut.
+    OverLimits(SyncError),
+    /// The frame reaches below the end's kept set: the engine supplies the whole set and the
+    /// frame is received again (the session is as before; the frame is back in flight).
+    NeedsHistory,
+    /// The session refused the frame: the session is cut.
+    Refused(SyncError),
+    /// Received: the accept of the envelopes it carried, if any, and the next frame.
+    Frame {
+        accepted: Option<AcceptDone>,
+        next: Frame,
+    },
+}
+
+/// Receives the frame in flight at the job's end of the session: the limits, the session's
+/// `receive`, the accept of the envelopes it carried, and the next frame. Reads nothing of
+/// the engine but the arena, so it may run on the helper thread (see [`crate::helper`]).
+fn receive_frame(arena: &Arena, mut job: FrameJob) -> FrameDone {
+    let mut verified = Verified::default();
+    let (frame, wire_len) = job
+        .active
+        .frame
+        .take()
+        .expect("a frame event has its frame");
+    let received = if let Err(e) = frame.check_limits(wire_len) {
+        Received::OverLimits(e)
+    } else {
+        let session = job.active.side(job.to_parent);
+        match session.receive(&frame, wire_len) {
+            Err(SyncError::NeedsHistory) => {
+                job.active.frame = Some((frame, wire_len));
+                Received::NeedsHistory
+            }
+            Err(e) => Received::Refused(e),
+            Ok(envs) => {
+                let accepted = (!envs.is_empty()).then(|| {
+                    accept_into(
+                        arena,
+                        &mut verified,
+                        &mut job.held,
+                        &envs,
+                        job.now_local,
+                        &job.cfg,
+                    )
+                });
+                let held = &job.held;
+                let next = job
+                    .active
+                    .side(job.to_parent)
+                    .next_frame(&mut |id, want| load(arena, held, id, want));
+                Received::Frame { accepted, next }
+            }
+        }
+    };
+    FrameDone {
+        node: job.node,
+        held: job.held,
+        active: job.active,
+        received,
+        verified,
     }
 }
 

@@ -83,6 +83,31 @@ fn windowed_sets_kept_between_sessions_give_the_same_run_as_whole_sets_built_per
 }
 
 #[test]
+fn work_lent_to_the_helper_thread_gives_the_same_run_as_the_one_loop() {
+    // Every fault kind (crashes, revocations, forgeries and forks change holdings and the
+    // arena while frames are lent), several seeds: the helper must change nothing but speed.
+    for seed in [21, 22, 23] {
+        let mut one_loop = scenario("all-faults", seed, 1.5);
+        one_loop.run.frame_helper = false;
+        let mut helped = one_loop.clone();
+        helped.run.frame_helper = true;
+        let alone = run(one_loop);
+        let helped = run(helped);
+        assert_safe_and_converged(&helped);
+        assert_eq!(alone.stats.lent_to_helper, 0);
+        assert!(
+            helped.stats.lent_to_helper > helped.stats.frames / 50,
+            "seed {seed}: only {} of {} frames lent",
+            helped.stats.lent_to_helper,
+            helped.stats.frames
+        );
+        assert_eq!(alone.trace_hash, helped.trace_hash, "seed {seed}");
+        assert_eq!(alone.stats.events, helped.stats.events, "seed {seed}");
+        assert_eq!(alone.check.valid_changes, helped.check.valid_changes);
+    }
+}
+
+#[test]
 fn nodes_that_crash_and_restart_keep_their_store_and_catch_up() {
     let o = run(scenario("crash", 11, 2.0));
     assert_safe_and_converged(&o);

@@ -1,0 +1,241 @@
+//! A second thread that receives frames ahead of their time, for the one event loop.
+//!
+//! The simulator is one event loop, and most of its work is leaves (villages) receiving
+//! frames: accepting the envelopes in them and building the next frame. Such a frame's work
+//! reads only the leaf's own holdings, its half of the session, the frame and the arena. When
+//! no event before the frame's arrival can touch that leaf or its link (the engine checks the
+//! events queued ahead, `Sim::lend_ahead`), the work gives the same answer whenever it is done,
+//! so the engine lends it to this thread early and takes the answer back when the frame's
+//! event comes up in order: the run, its trace and every figure are exactly those of the
+//! sequential loop (a test compares the traces), while the two cores share the work.
+//!
+//! The helper holds the leaf's holdings and session (moved out of the engine) and a shared
+//! reference to the arena while it works. The engine changes the arena only to add an envelope
+//! (a write, a forgery) or to relabel one (crashes, revocations): it first [`Helper::pause`]s,
+//! which waits for the job running, if any, and keeps the helper from starting another until
+//! the engine lends more work. A job not started when the engine needs its answer is done by
+//! the engine itself ([`Helper::take`]).
+
+use crate::arena::Arena;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, mpsc};
+use std::thread::JoinHandle;
+
+/// How long the helper spins on an empty queue before it sleeps, in polls: waking a sleeping
+/// thread costs a system call and tens of microseconds, against a few for a job.
+const SPIN_POLLS: u32 = 20_000;
+
+/// What the helper thread and the engine share.
+struct Shared<J> {
+    state: Mutex<State<J>>,
+    wake: Condvar,
+    /// Jobs queued (read without the lock while spinning).
+    queued: AtomicUsize,
+    /// The helper is working on a job and holds a reference to the arena.
+    running: AtomicBool,
+    /// The engine paused the helper (mirrors `State::arena` being `None`, read without the
+    /// lock while spinning).
+    paused: AtomicBool,
+    /// The helper sleeps on `wake` (set and cleared under the lock): only then does the
+    /// engine pay for a wake-up.
+    sleeping: AtomicBool,
+}
+
+struct State<J> {
+    /// Jobs not started, by when the engine will need them (then by key): the thread takes
+    /// the one needed last, leaving those needed soon to the engine, which would otherwise
+    /// wait for one the thread had just started.
+    queue: VecDeque<(i64, u64, J)>,
+    /// The arena to work over; `None` while paused.
+    arena: Option<Arc<Arena>>,
+    stop: bool,
+}
+
+/// The engine's handle on the helper thread: jobs of type `J` in, answers of type `D` out,
+/// each keyed by the number of the event it belongs to.
+pub struct Helper<J, D> {
+    shared: Arc<Shared<J>>,
+    answers: mpsc::Receiver<(u64, D)>,
+    /// Answers received while waiting for another.
+    ready: Vec<(u64, D)>,
+    work: fn(&Arena, J) -> D,
+    paused: bool,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl<J: Send + 'static, D: Send + 'static> Helper<J, D> {
+    /// Starts the thread, which does `work` over `arena` for each job lent to it.
+    pub fn spawn(arena: Arc<Arena>, work: fn(&Arena, J) -> D) -> Helper<J, D> {
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                queue: VecDeque::new(),
+                arena: Some(arena),
+                stop: false,
+            }),
+            wake: Condvar::new(),
+            queued: AtomicUsize::new(0),
+            running: AtomicBool::new(false),
+            sleeping: AtomicBool::new(false),
+            paused: AtomicBool::new(false),
+        });
+        let (send, answers) = mpsc::channel();
+        let theirs = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name("lingong-sim-helper".into())
+            .spawn(move || serve(&theirs, work, &send))
+            .expect("the helper thread starts");
+        Helper {
+            shared,
+            answers,
+            ready: Vec::new(),
+            work,
+            paused: false,
+            thread: Some(thread),
+        }
+    }
+
+    /// Lends `job` (for event `key`, which the engine reaches at time `due`) to the thread;
+    /// `arena` is the engine's, handed back to the thread if it was paused.
+    pub fn lend(&mut self, key: u64, due: i64, job: J, arena: &Arc<Arena>) {
+        let mut state = self.shared.state.lock().expect("helper lock");
+        if self.paused {
+            state.arena = Some(Arc::clone(arena));
+            self.paused = false;
+            self.shared.paused.store(false, Ordering::Release);
+        }
+        let pos = state
+            .queue
+            .partition_point(|&(d, k, _)| (d, k) < (due, key));
+        state.queue.insert(pos, (due, key, job));
+        self.shared.queued.fetch_add(1, Ordering::Release);
+        self.wake(state);
+    }
+
+    /// Lets the thread work again after [`Helper::pause`], over `arena`.
+    pub fn resume(&mut self, arena: &Arc<Arena>) {
+        if self.paused {
+            let mut state = self.shared.state.lock().expect("helper lock");
+            state.arena = Some(Arc::clone(arena));
+            self.paused = false;
+            self.shared.paused.store(false, Ordering::Release);
+            self.wake(state);
+        }
+    }
+
+    /// Wakes the thread if it sleeps (it sets `sleeping` under the lock `state` holds).
+    fn wake(&self, state: std::sync::MutexGuard<'_, State<J>>) {
+        let sleeping = self.shared.sleeping.load(Ordering::Relaxed);
+        drop(state);
+        if sleeping {
+            self.shared.wake.notify_one();
+        }
+    }
+
+    /// The answer for event `key`: done by the thread, or here over `arena` if the thread has
+    /// not started it.
+    pub fn take(&mut self, key: u64, arena: &Arena) -> D {
+        if let Some(pos) = self.ready.iter().position(|(k, _)| *k == key) {
+            return self.ready.swap_remove(pos).1;
+        }
+        {
+            let mut state = self.shared.state.lock().expect("helper lock");
+            if let Some(pos) = state.queue.iter().position(|(_, k, _)| *k == key) {
+                let (_, _, job) = state.queue.remove(pos).expect("found");
+                self.shared.queued.fetch_sub(1, Ordering::Release);
+                drop(state);
+                return (self.work)(arena, job);
+            }
+        }
+        let mut polls = 0u32;
+        loop {
+            let next = if polls < SPIN_POLLS {
+                polls += 1;
+                match self.answers.try_recv() {
+                    Ok(answer) => answer,
+                    Err(mpsc::TryRecvError::Empty) => {
+                        std::hint::spin_loop();
+                        continue;
+                    }
+                    Err(mpsc::TryRecvError::Disconnected) => panic!("the helper thread stopped"),
+                }
+            } else {
+                self.answers.recv().expect("the helper thread stopped")
+            };
+            if next.0 == key {
+                return next.1;
+            }
+            self.ready.push(next);
+        }
+    }
+
+    /// Waits for the job running, if any, and keeps the thread from starting another until
+    /// [`Helper::resume`] or the next [`Helper::lend`]: afterwards the engine holds the only
+    /// reference to the arena.
+    pub fn pause(&mut self) {
+        if !self.paused {
+            let mut state = self.shared.state.lock().expect("helper lock");
+            state.arena = None;
+            self.shared.paused.store(true, Ordering::Release);
+            self.paused = true;
+        }
+        while self.shared.running.load(Ordering::Acquire) {
+            std::hint::spin_loop();
+        }
+    }
+}
+
+impl<J, D> Drop for Helper<J, D> {
+    fn drop(&mut self) {
+        if let Ok(mut state) = self.shared.state.lock() {
+            state.stop = true;
+        }
+        self.shared.wake.notify_all();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The thread's loop: take the next job while not paused, do it, send the answer.
+fn serve<J, D>(shared: &Shared<J>, work: fn(&Arena, J) -> D, answers: &mpsc::Sender<(u64, D)>) {
+    loop {
+        let mut polls = 0u32;
+        let (key, job, arena) = loop {
+            if polls < SPIN_POLLS
+                && (shared.queued.load(Ordering::Acquire) == 0
+                    || shared.paused.load(Ordering::Acquire))
+            {
+                polls += 1;
+                std::hint::spin_loop();
+                continue;
+            }
+            let mut state = shared.state.lock().expect("helper lock");
+            if state.stop {
+                return;
+            }
+            if let Some(arena) = state.arena.clone()
+                && let Some((_, key, job)) = state.queue.pop_back()
+            {
+                shared.queued.fetch_sub(1, Ordering::Release);
+                // Set under the lock: a pause either sees it or keeps this job from starting.
+                shared.running.store(true, Ordering::Release);
+                break (key, job, arena);
+            }
+            if polls < SPIN_POLLS {
+                // Another thread took the job first: poll again.
+                continue;
+            }
+            shared.sleeping.store(true, Ordering::Relaxed);
+            state = shared.wake.wait(state).expect("helper lock");
+            shared.sleeping.store(false, Ordering::Relaxed);
+            drop(state);
+        };
+        let answer = work(&arena, job);
+        drop(arena);
+        shared.running.store(false, Ordering::Release);
+        if answers.send((key, answer)).is_err() {
+            return;
+        }
+    }
+}
