@@ -162,8 +162,6 @@ pub struct Entry {
     pub created_ms: i64,
     /// Index of the node that created it (`u32::MAX` for none).
     pub creator_node: u32,
-    /// Nodes whose scope wants it (computed at creation for valid changes).
-    pub expected: u32,
 }
 
 /// The counts the run keeps per envelope as it goes, index for index with
@@ -176,6 +174,9 @@ pub struct Tally {
     pub holders: u32,
     /// Expected holders whose want it satisfies.
     pub delivered: u32,
+    /// Nodes whose scope wants it (computed at creation for valid changes, less revoked
+    /// nodes).
+    pub expected: u32,
 }
 
 /// All envelopes of a run.
@@ -258,7 +259,6 @@ impl Arena {
             label,
             created_ms,
             creator_node: creator,
-            expected: 0,
         });
         idx
     }

@@ -133,10 +133,10 @@ impl<J: Send + 'static, D: Send + 'static> Helper<J, D> {
     }
 
     /// The answer for event `key`: done by the thread, or here over `arena` if the thread has
-    /// not started it.
-    pub fn take(&mut self, key: u64, arena: &Arena) -> D {
+    /// not started it (then `true`).
+    pub fn take(&mut self, key: u64, arena: &Arena) -> (D, bool) {
         if let Some(pos) = self.ready.iter().position(|(k, _)| *k == key) {
-            return self.ready.swap_remove(pos).1;
+            return (self.ready.swap_remove(pos).1, false);
         }
         {
             let mut state = self.shared.state.lock().expect("helper lock");
@@ -144,7 +144,7 @@ impl<J: Send + 'static, D: Send + 'static> Helper<J, D> {
                 let (_, _, job) = state.queue.remove(pos).expect("found");
                 self.shared.queued.fetch_sub(1, Ordering::Release);
                 drop(state);
-                return (self.work)(arena, job);
+                return ((self.work)(arena, job), true);
             }
         }
         let mut polls = 0u32;
@@ -163,7 +163,7 @@ impl<J: Send + 'static, D: Send + 'static> Helper<J, D> {
                 self.answers.recv().expect("the helper thread stopped")
             };
             if next.0 == key {
-                return next.1;
+                return (next.1, false);
             }
             self.ready.push(next);
         }

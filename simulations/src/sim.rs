@@ -258,6 +258,9 @@ pub struct Stats {
     pub whole_set_fallbacks: u64,
     /// Events whose work was lent to the helper thread ([`crate::helper`]; speed only).
     pub lent_to_helper: u64,
+    /// Of those, done by the engine after all: the helper had not started them when their
+    /// turn came.
+    pub lent_done_by_engine: u64,
     /// Changes a side did not push because the peer's clock would date them from the future
     /// (`SyncStats::held_back`, summed over sessions, cut ones included).
     pub held_back: u64,
@@ -351,7 +354,7 @@ pub struct Sim {
     verified: Verified,
     /// The thread frames to leaves are lent to (`run.frame_helper`), and the events whose
     /// frame it holds.
-    helper: Option<Helper<FrameJob, FrameDone>>,
+    helper: Option<Helper<Job, Done>>,
     lent: Vec<u64>,
     /// Scratch for [`Sim::lend_ahead`]: per node, the last scan whose events act on it (a link
     /// is named by its lower node).
@@ -763,7 +766,7 @@ impl Sim {
         n.own.push(idx);
         if label == Label::Valid {
             let expected = self.expected_count(idx);
-            self.change_arena(|arena| arena.entries[idx as usize].expected = expected);
+            self.tallies[idx as usize].expected = expected;
             self.total_expected += u64::from(expected);
         }
         Some(idx)
@@ -1307,43 +1310,118 @@ impl Sim {
         v
     }
 
-    fn on_try_sync(&mut self, link: u32) {
+    fn on_try_sync(&mut self, link: u32, event: u64) {
         let l = &mut self.links[link as usize];
         l.try_pending = false;
         self.pending_tries -= 1;
+        if let Some(pos) = self.lent.iter().position(|&e| e == event) {
+            // Lent only if it opens a session (`Sim::opens_session`): take the answer back.
+            self.lent.swap_remove(pos);
+            self.clear_dirty(link);
+            let helper = self.helper.as_mut().expect("lent work has a helper");
+            let (Done::Opened(done), by_engine) = helper.take(event, &self.arena) else {
+                unreachable!("a sync attempt was lent as one")
+            };
+            self.stats.lent_done_by_engine += u64::from(by_engine);
+            self.links[link as usize].lent = false;
+            self.after_open(link, *done);
+            return;
+        }
         if l.active.is_some() || !l.dirty {
             return;
         }
         if !self.link_up(link) || !self.ends_up(link) {
             return;
         }
-        let child = link;
-        let parent = self.nodes[child as usize].parent.expect("has parent");
-        let ck = self.nodes[child as usize].key.public();
-        let pk = self.nodes[parent as usize].key.public();
-        if self.knows_revoked(parent, &ck) || self.knows_revoked(child, &pk) {
+        if self.handshake_fails(link) {
             // The handshake fails: one side holds the other's revocation.
             self.stats.sessions_refused += 1;
             self.clear_dirty(link);
             return;
         }
         self.clear_dirty(link);
-        let cs = self.nodes[child as usize].scope;
-        let ps = self.nodes[parent as usize].scope;
-        let floor = window_floor(self.links[link as usize].last_completed_ms, &self.sync_cfg);
-        let (cset, pset) = self.shared_sets(link, floor);
-        let started_local_ms = self.local_ms(child);
+        let job = self.open_job(link, self.now);
+        let done = open_session(&self.arena, job);
+        self.after_open(link, done);
+    }
+
+    /// Whether the handshake on `link` fails: one end holds the other's revocation.
+    fn handshake_fails(&self, link: u32) -> bool {
+        let parent = self.nodes[link as usize].parent.expect("has parent");
+        let ck = self.nodes[link as usize].key.public();
+        let pk = self.nodes[parent as usize].key.public();
+        self.knows_revoked(parent, &ck) || self.knows_revoked(link, &pk)
+    }
+
+    /// Whether a sync attempt on `link` at `at`, with no event on the link or its ends
+    /// before, opens a session (the checks of [`Sim::on_try_sync`], as they will be then).
+    fn opens_session(&self, link: u32, at: i64) -> bool {
+        let child = &self.nodes[link as usize];
+        let parent = child.parent.expect("a link has a parent");
+        let l = &self.links[link as usize];
+        l.active.is_none()
+            && !l.lent
+            && l.dirty
+            && (self.converging || (l.up && at >= l.forced_until))
+            && !child.down
+            && !self.nodes[parent as usize].down
+            && !self.handshake_fails(link)
+    }
+
+    /// The work of opening a session on `link` at `at`, taken out of the engine: both ends'
+    /// holdings and the link's kept sets (given back by [`Sim::after_open`]).
+    fn open_job(&mut self, link: u32, at: i64) -> OpenJob {
+        let windowed = self.windows_sets(link);
+        // In the convergence phase every link is up at once: a link that would window its
+        // sets but holds none (they were still whole, see `keeps_whole_sets_for_now`) builds
+        // them per session rather than holding two whole sets for every village at once.
+        let unkept = windowed && self.links[link as usize].kept.is_none();
+        let keep = (self.keeps_sets_for_good(link) && !(self.converging && unkept))
+            || (self.scenario.run.keep_sets_while_up && !self.converging);
+        let parent = self.nodes[link as usize]
+            .parent
+            .expect("a link has a parent");
         let l = &mut self.links[link as usize];
-        l.epoch = l.epoch.wrapping_add(1);
+        OpenJob {
+            child: link,
+            parent,
+            child_held: std::mem::take(&mut self.nodes[link as usize].held),
+            parent_held: std::mem::take(&mut self.nodes[parent as usize].held),
+            child_scope: self.nodes[link as usize].scope,
+            parent_scope: self.nodes[parent as usize].scope,
+            kept: l.kept.take(),
+            plan: SetPlan {
+                windowed,
+                keep,
+                parallel: self.scenario.run.parallel_set_builds,
+            },
+            floor: window_floor(l.last_completed_ms, &self.sync_cfg),
+            epoch: l.epoch.wrapping_add(1),
+            child_clock: EPOCH_MS + at + self.nodes[link as usize].skew_ms,
+            parent_clock: EPOCH_MS + at + self.nodes[parent as usize].skew_ms,
+            sync_cfg: self.sync_cfg,
+        }
+    }
+
+    /// The rest of a session's opening, in the engine, once its sets and first frame are
+    /// made ([`open_session`]): the link's state, the counts, the first frame sent.
+    fn after_open(&mut self, link: u32, done: OpenDone) {
+        let OpenDone {
+            job,
+            sessions: (cses, pses),
+            first,
+            builds,
+        } = done;
+        self.nodes[job.child as usize].held = job.child_held;
+        self.nodes[job.parent as usize].held = job.parent_held;
+        self.links[link as usize].kept = job.kept;
+        self.stats.set_builds += builds.sets;
+        self.stats.set_build_items += builds.items;
+        let (child, parent) = (job.child, job.parent);
+        let started_local_ms = job.child_clock;
+        let l = &mut self.links[link as usize];
+        l.epoch = job.epoch;
         l.last_start = self.now;
-        let epoch = l.epoch;
-        let mut cses = Session::with_shared(u64::from(epoch), cs, cset, Vec::new(), self.sync_cfg);
-        let mut pses = Session::with_shared(u64::from(epoch), ps, pset, Vec::new(), self.sync_cfg);
-        cses.set_clock(started_local_ms);
-        pses.set_clock(self.local_ms(parent));
-        let first = cses
-            .start_from(floor)
-            .expect("the kept sets are windowed at or below the session's floor");
         let level = usize::from(self.nodes[child as usize].level.depth());
         let hs =
             u64::from(self.nodes[child as usize].hello_len + self.nodes[parent as usize].hello_len);
@@ -1367,83 +1445,6 @@ impl Sim {
         self.tamper(child, &mut first);
         self.send(link, &mut active, first, true, handshake_ms as i64);
         self.links[link as usize].active = Some(active);
-    }
-
-    /// The sets the two ends of `link` share with each other now (child's first), for a
-    /// session from `floor`: kept and brought up to date, or built afresh. Either way they
-    /// answer exactly as the whole set [`Session::new`] would build from the end's holdings
-    /// (a kept set lists only what lies at or above the floor; when a session needs more, the
-    /// end takes its whole set, [`Sim::whole_set_at_start`]).
-    ///
-    /// By default (`run.keep_sets_max_depth` = 4) every link keeps its two sets for the whole
-    /// run; below the county level (`run.whole_sets_max_depth` = 2) windowed at each session's
-    /// floor (`sync::window_floor`: two days below the start of the last session that
-    /// completed), so a set costs memory for its recent items and a session start costs what
-    /// arrived since the last one, however long the history. With
-    /// a smaller depth, deeper links keep theirs through one up window
-    /// (`run.keep_sets_while_up`) or build them at every session (the benchmark's baseline).
-    fn shared_sets(&mut self, link: u32, floor: Bound) -> (Arc<SharedSet>, Arc<SharedSet>) {
-        let windowed = self.windows_sets(link);
-        // In the convergence phase every link is up at once: a link that would window its
-        // sets but holds none (they were still whole, see `keeps_whole_sets_for_now`) builds
-        // them per session rather than holding two whole sets for every village at once.
-        let unkept = windowed && self.links[link as usize].kept.is_none();
-        let keep = (self.keeps_sets_for_good(link) && !(self.converging && unkept))
-            || (self.scenario.run.keep_sets_while_up && !self.converging);
-        let child = &self.nodes[link as usize];
-        let parent = &self.nodes[child.parent.expect("a link has a parent") as usize];
-        let (cs, ps) = (child.scope, parent.scope);
-        let arena = &self.arena;
-        let stats = &mut self.stats;
-        let parallel = self.scenario.run.parallel_set_builds;
-        let mut build_both = || {
-            stats.set_builds += 2;
-            stats.set_build_items += (child.held.len() + parent.held.len()) as u64;
-            let (child_set, parent_set) = build_pair(
-                arena,
-                (&child.held, cs, ps),
-                (&parent.held, ps, cs),
-                parallel,
-            );
-            (Arc::new(child_set), Arc::new(parent_set))
-        };
-        if !keep {
-            return build_both();
-        }
-        let kept = self.links[link as usize].kept.get_or_insert_with(|| {
-            let (child, parent) = build_both();
-            Box::new(KeptSets {
-                child,
-                parent,
-                child_new: Vec::new(),
-                parent_new: Vec::new(),
-            })
-        });
-        let ends = [
-            (&mut kept.child, &mut kept.child_new, child, cs, ps),
-            (&mut kept.parent, &mut kept.parent_new, parent, ps, cs),
-        ];
-        for (set, new, node, me, peer) in ends {
-            if set.floor().cmp_position(&floor).is_gt() {
-                // The child forgot its last session (it restarted): the window must widen,
-                // which only a build can do.
-                stats.set_builds += 1;
-                stats.set_build_items += node.held.len() as u64;
-                *set = Arc::new(build_set(arena, &node.held, me, peer));
-                new.clear();
-            }
-            let set = Arc::get_mut(set).expect("no session holds a kept set between sessions");
-            for (idx, filled) in new.drain(..) {
-                if let Some(payload) = node.held.get(idx) {
-                    let (meta, key) = arena.item(idx, payload);
-                    set.insert_fresh(&me, &peer, &meta, key, filled);
-                }
-            }
-            if windowed {
-                set.raise_floor(floor);
-            }
-        }
-        (Arc::clone(&kept.child), Arc::clone(&kept.parent))
     }
 
     /// The whole set one end of `link` (the parent's if `parent_end`) shared with the other
@@ -1581,10 +1582,13 @@ impl Sim {
         if let Some(pos) = self.lent.iter().position(|&e| e == event) {
             // Received ahead of its time on the helper: take the answer back.
             self.lent.swap_remove(pos);
-            let helper = self.helper.as_mut().expect("lent frames have a helper");
-            let done = helper.take(event, &self.arena);
+            let helper = self.helper.as_mut().expect("lent work has a helper");
+            let (Done::Received(done), by_engine) = helper.take(event, &self.arena) else {
+                unreachable!("a frame was lent as one")
+            };
+            self.stats.lent_done_by_engine += u64::from(by_engine);
             self.links[link as usize].lent = false;
-            self.after_receive(link, to_parent, done);
+            self.after_receive(link, to_parent, *done);
             return;
         }
         let l = &mut self.links[link as usize];
@@ -1642,10 +1646,26 @@ impl Sim {
                     continue;
                 }
                 Ev::Crash { .. } | Ev::Restart { .. } | Ev::Revoke { .. } | Ev::Sample => break,
-                Ev::Toggle { link }
-                | Ev::Outage { link, .. }
-                | Ev::Restore { link }
-                | Ev::TrySync { link } => link,
+                Ev::Toggle { link } | Ev::Outage { link, .. } | Ev::Restore { link } => link,
+                Ev::TrySync { link } => {
+                    let parent = self.nodes[link as usize]
+                        .parent
+                        .expect("a link has a parent");
+                    // The parent has children: the horizon applies.
+                    if k > 0
+                        && touched[link as usize] != scan
+                        && touched[parent as usize] != scan
+                        && t < self.now + MIN_REMOTE_DELAY_MS
+                        && self.opens_session(link, t)
+                    {
+                        let job = self.open_job(link, t);
+                        self.lend(link, event, t, Job::Open(Box::new(job)));
+                        if self.lent.len() >= MAX_LENT {
+                            break;
+                        }
+                    }
+                    link
+                }
                 Ev::Frame {
                     link,
                     epoch,
@@ -1664,11 +1684,7 @@ impl Sim {
                         && self.can_lend(link, epoch, t)
                     {
                         let job = self.frame_job(link, to_parent, t);
-                        self.links[link as usize].lent = true;
-                        self.lent.push(event);
-                        self.stats.lent_to_helper += 1;
-                        let helper = self.helper.as_mut().expect("checked");
-                        helper.lend(event, t, job, &self.arena);
+                        self.lend(link, event, t, Job::Receive(Box::new(job)));
                         if self.lent.len() >= MAX_LENT {
                             break;
                         }
@@ -1682,6 +1698,15 @@ impl Sim {
                 .expect("a link has a parent") as usize] = scan;
         }
         self.touched = touched;
+    }
+
+    /// Lends `job`, the work of event `event` on `link` at `at`, to the helper.
+    fn lend(&mut self, link: u32, event: u64, at: i64, job: Job) {
+        self.links[link as usize].lent = true;
+        self.lent.push(event);
+        self.stats.lent_to_helper += 1;
+        let helper = self.helper.as_mut().expect("only lent with a helper");
+        helper.lend(event, at, job, &self.arena);
     }
 
     /// Whether the frame of session `epoch` on `link` may be lent, arriving at `at` with no
@@ -1910,10 +1935,11 @@ impl Sim {
                 let tally = &mut self.tallies[idx as usize];
                 tally.holders = 0;
                 let delivered = tally.delivered;
-                let (expected, bytes, record) = self.change_arena(|arena| {
+                let expected = tally.expected;
+                let (bytes, record) = self.change_arena(|arena| {
                     let e = &mut arena.entries[idx as usize];
                     e.label = Label::LostUnsynced;
-                    (e.expected, u64::from(e.full_len), e.env.header.record)
+                    (u64::from(e.full_len), e.env.header.record)
                 });
                 self.total_expected -= u64::from(expected);
                 self.total_delivered -= u64::from(delivered);
@@ -2013,7 +2039,7 @@ impl Sim {
             // The revoked node is no longer expected to receive anything.
             for idx in 0..self.arena.len() as u32 {
                 let e = &self.arena.entries[idx as usize];
-                if e.label != Label::Valid || e.expected == 0 {
+                if e.label != Label::Valid || self.tallies[idx as usize].expected == 0 {
                     continue;
                 }
                 let m = *self.arena.meta(idx);
@@ -2027,7 +2053,7 @@ impl Sim {
                     None => false,
                     Some(p) => p || w == Want::Header,
                 };
-                self.change_arena(|arena| arena.entries[idx as usize].expected -= 1);
+                self.tallies[idx as usize].expected -= 1;
                 self.total_expected -= 1;
                 if had {
                     self.tallies[idx as usize].delivered -= 1;
@@ -2389,7 +2415,7 @@ impl Sim {
                     self.poke(link, self.now);
                 }
             }
-            Ev::TrySync { link } => self.on_try_sync(link),
+            Ev::TrySync { link } => self.on_try_sync(link, event),
             Ev::Frame {
                 link,
                 epoch,
@@ -2412,7 +2438,7 @@ impl Sim {
     /// [`Sim::run`] keeping the state, for tests that inspect or alter it afterwards.
     pub fn run_mut(&mut self) -> Outcome {
         if self.scenario.run.frame_helper && self.helper.is_none() {
-            self.helper = Some(Helper::spawn(Arc::clone(&self.arena), receive_frame));
+            self.helper = Some(Helper::spawn(Arc::clone(&self.arena), work));
         }
         loop {
             self.lend_ahead(self.end_ms);
@@ -2520,6 +2546,171 @@ impl Sim {
             check: check.summary,
         }
     }
+}
+
+/// Work the engine lends the helper thread ([`crate::helper`]).
+enum Job {
+    Receive(Box<FrameJob>),
+    Open(Box<OpenJob>),
+}
+
+/// The helper's answer to a [`Job`].
+enum Done {
+    Received(Box<FrameDone>),
+    Opened(Box<OpenDone>),
+}
+
+/// Does a [`Job`]: on the helper thread, or in the engine when it needs the answer first.
+fn work(arena: &Arena, job: Job) -> Done {
+    match job {
+        Job::Receive(job) => Done::Received(Box::new(receive_frame(arena, *job))),
+        Job::Open(job) => Done::Opened(Box::new(open_session(arena, *job))),
+    }
+}
+
+/// How a link's two shared sets are had at a session start.
+#[derive(Clone, Copy)]
+struct SetPlan {
+    /// Kept sets are windowed at each session's floor ([`Sim::windows_sets`]).
+    windowed: bool,
+    /// The sets are kept between sessions (else built for this session only).
+    keep: bool,
+    /// Two large sets are built on two threads (`run.parallel_set_builds`).
+    parallel: bool,
+}
+
+/// Sets built from holdings, and the holdings they read.
+#[derive(Default)]
+struct SetBuilds {
+    sets: u64,
+    items: u64,
+}
+
+/// A session's opening on a link, taken out of the engine ([`Sim::open_job`]): both ends'
+/// holdings, the link's kept sets, and what the session starts from.
+struct OpenJob {
+    child: u32,
+    parent: u32,
+    child_held: Holdings,
+    parent_held: Holdings,
+    child_scope: Scope,
+    parent_scope: Scope,
+    kept: Option<Box<KeptSets>>,
+    plan: SetPlan,
+    floor: Bound,
+    /// The new session's epoch.
+    epoch: u32,
+    child_clock: i64,
+    parent_clock: i64,
+    sync_cfg: SyncConfig,
+}
+
+/// What [`open_session`] gives back: the job (holdings and kept sets as they are now), the
+/// two ends' sessions (child's first), the child's first frame, and the sets built.
+struct OpenDone {
+    job: OpenJob,
+    sessions: (Session, Session),
+    first: Frame,
+    builds: SetBuilds,
+}
+
+/// Opens a session on a link: the two ends' shared sets ([`shared_sets`]), their sessions,
+/// and the child's first frame from the session's floor. Reads nothing of the engine but the
+/// arena, so it may run on the helper thread.
+fn open_session(arena: &Arena, mut job: OpenJob) -> OpenDone {
+    let mut builds = SetBuilds::default();
+    let (cset, pset) = shared_sets(
+        arena,
+        &mut job.kept,
+        (&job.child_held, job.child_scope),
+        (&job.parent_held, job.parent_scope),
+        job.plan,
+        job.floor,
+        &mut builds,
+    );
+    let epoch = u64::from(job.epoch);
+    let mut cses = Session::with_shared(epoch, job.child_scope, cset, Vec::new(), job.sync_cfg);
+    let mut pses = Session::with_shared(epoch, job.parent_scope, pset, Vec::new(), job.sync_cfg);
+    cses.set_clock(job.child_clock);
+    pses.set_clock(job.parent_clock);
+    let first = cses
+        .start_from(job.floor)
+        .expect("the kept sets are windowed at or below the session's floor");
+    OpenDone {
+        job,
+        sessions: (cses, pses),
+        first,
+        builds,
+    }
+}
+
+/// The sets the two ends of a link share with each other now (child's first), for a session
+/// from `floor`: kept (in `kept`) and brought up to date, or built afresh. Either way they
+/// answer exactly as the whole set [`Session::new`] would build from the end's holdings (a
+/// kept set lists only what lies at or above the floor; when a session needs more, the end
+/// takes its whole set, [`Sim::whole_set_at_start`]).
+///
+/// By default (`run.keep_sets_max_depth` = 4) every link keeps its two sets for the whole
+/// run; below the county level (`run.whole_sets_max_depth` = 2) windowed at each session's
+/// floor (`sync::window_floor`: two days below the start of the last session that
+/// completed), so a set costs memory for its recent items and a session start costs what
+/// arrived since the last one, however long the history. With a smaller depth, deeper links
+/// keep theirs through one up window (`run.keep_sets_while_up`) or build them at every
+/// session (the benchmark's baseline).
+fn shared_sets(
+    arena: &Arena,
+    kept: &mut Option<Box<KeptSets>>,
+    child: (&Holdings, Scope),
+    parent: (&Holdings, Scope),
+    plan: SetPlan,
+    floor: Bound,
+    builds: &mut SetBuilds,
+) -> (Arc<SharedSet>, Arc<SharedSet>) {
+    let (cs, ps) = (child.1, parent.1);
+    let mut build_both = || {
+        builds.sets += 2;
+        builds.items += (child.0.len() + parent.0.len()) as u64;
+        let (child_set, parent_set) =
+            build_pair(arena, (child.0, cs, ps), (parent.0, ps, cs), plan.parallel);
+        (Arc::new(child_set), Arc::new(parent_set))
+    };
+    if !plan.keep {
+        return build_both();
+    }
+    let kept = kept.get_or_insert_with(|| {
+        let (child, parent) = build_both();
+        Box::new(KeptSets {
+            child,
+            parent,
+            child_new: Vec::new(),
+            parent_new: Vec::new(),
+        })
+    });
+    let ends = [
+        (&mut kept.child, &mut kept.child_new, child.0, cs, ps),
+        (&mut kept.parent, &mut kept.parent_new, parent.0, ps, cs),
+    ];
+    for (set, new, held, me, peer) in ends {
+        if set.floor().cmp_position(&floor).is_gt() {
+            // The child forgot its last session (it restarted): the window must widen,
+            // which only a build can do.
+            builds.sets += 1;
+            builds.items += held.len() as u64;
+            *set = Arc::new(build_set(arena, held, me, peer));
+            new.clear();
+        }
+        let set = Arc::get_mut(set).expect("no session holds a kept set between sessions");
+        for (idx, filled) in new.drain(..) {
+            if let Some(payload) = held.get(idx) {
+                let (meta, key) = arena.item(idx, payload);
+                set.insert_fresh(&me, &peer, &meta, key, filled);
+            }
+        }
+        if plan.windowed {
+            set.raise_floor(floor);
+        }
+    }
+    (Arc::clone(&kept.child), Arc::clone(&kept.parent))
 }
 
 /// What an accept at one node produced, for [`Sim::apply_accept`]: the result per envelope,
