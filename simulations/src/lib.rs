@@ -9,6 +9,8 @@
 //! - [`check`]: the end-of-run comparison of every node's holdings with its scope.
 //! - [`report`]: the JSON document, the summary table and the plots.
 //! - [`verifier`]: the signatures of the simulator's own writes, checked on a second thread.
+//! - [`helper`]: a second thread that receives frames and opens sessions ahead of their
+//!   time, when nothing before them can change the answer (the run stays the same).
 //!
 //! Architecture invariant: the simulator never accepts, signs or replicates a change except
 //! through `lingong_protocol` (`accept::accept_all`, `envelope::Envelope::sign`,
