@@ -14,6 +14,12 @@
 use lingong_sim::{Outcome, Scenario};
 use std::time::Instant;
 
+/// The allocator `lingong-sim` runs with (see `src/main.rs`), so that the bench measures what
+/// the binary does: with glibc's malloc, buffers made on the helper thread and freed on the
+/// engine's cost far more.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)
         .ok()
