@@ -1,15 +1,16 @@
-//! A second thread that receives frames ahead of their time, for the one event loop.
+//! A second thread that does part of the event loop's work ahead of its time.
 //!
-//! The simulator is one event loop, and most of its work is leaves (villages) receiving
-//! frames: accepting the envelopes in them and building the next frame. Such a frame's work
-//! reads only the leaf's own holdings, its half of the session, the frame and the arena. When
-//! no event before the frame's arrival can touch that leaf or its link (the engine checks the
-//! events queued ahead, `Sim::lend_ahead`), the work gives the same answer whenever it is done,
-//! so the engine lends it to this thread early and takes the answer back when the frame's
-//! event comes up in order: the run, its trace and every figure are exactly those of the
-//! sequential loop (a test compares the traces), while the two cores share the work.
+//! The simulator is one event loop, and most of its work is nodes receiving frames (accepting
+//! the envelopes in them and building the next frame) and links opening sessions (bringing
+//! the two shared sets up to date, the first frame). Such work reads only the holdings of the
+//! link's ends, the link's session or kept sets, and the arena. When no event before it can
+//! touch those (the engine checks the events queued ahead, `Sim::lend_ahead`), the work gives
+//! the same answer whenever it is done, so the engine lends it to this thread early and takes
+//! the answer back when the event comes up in order: the run, its trace and every figure are
+//! exactly those of the sequential loop (a test compares the traces), while the two cores
+//! share the work.
 //!
-//! The helper holds the leaf's holdings and session (moved out of the engine) and a shared
+//! The helper holds those holdings and that session (moved out of the engine) and a shared
 //! reference to the arena while it works. The engine changes the arena only to add an envelope
 //! (a write, a forgery) or to relabel one (crashes, revocations): it first [`Helper::pause`]s,
 //! which waits for the job running, if any, and keeps the helper from starting another until
@@ -179,7 +180,14 @@ impl<J: Send + 'static, D: Send + 'static> Helper<J, D> {
             self.shared.paused.store(true, Ordering::Release);
             self.paused = true;
         }
+        let mut polls = 0u32;
         while self.shared.running.load(Ordering::Acquire) {
+            polls = polls.wrapping_add(1);
+            if polls.is_multiple_of(SPIN_POLLS)
+                && self.thread.as_ref().is_none_or(|t| t.is_finished())
+            {
+                panic!("the helper thread stopped in the middle of a job");
+            }
             std::hint::spin_loop();
         }
     }
