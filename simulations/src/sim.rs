@@ -73,8 +73,9 @@ const LOOK_AHEAD: usize = 96;
 
 /// The shortest delay of an event the engine schedules on a link other than the one (or the
 /// node) it is handling: a change accepted at a node marks its other links for a sync
-/// attempt this much later ([`Sim::mark_dirty`]). A frame to a node with children is lent only
-/// if it arrives sooner than this (see [`Sim::lend_ahead`]).
+/// attempt this much later ([`Sim::mark_dirty`]). Work at a node with children (a frame's
+/// arrival, a session's opening) is lent only if it is due sooner than this (see
+/// [`Sim::lend_ahead`]).
 const MIN_REMOTE_DELAY_MS: i64 = 1000;
 
 /// Names of the event kinds, in the order of their trace tags (1-based).
@@ -192,8 +193,8 @@ struct Link {
     last_start: i64,
     epoch: u32,
     active: Option<Box<Active>>,
-    /// The session is with the frame helper (`active` is empty meanwhile): the leaf's frame
-    /// is being received ahead of its time (see [`crate::helper`]).
+    /// Work on this link is with the helper, ahead of its time (see [`crate::helper`]): a
+    /// frame's arrival (`active` is empty meanwhile) or a session's opening (`kept` is).
     lent: bool,
     /// The two ends' shared sets, kept between sessions (every link for good by default).
     kept: Option<Box<KeptSets>>,
@@ -340,7 +341,7 @@ pub struct Sim {
     seq: u64,
     pub nodes: Vec<Node>,
     links: Vec<Link>,
-    /// Every envelope; shared with the frame helper, changed only through [`Sim::arena_mut`].
+    /// Every envelope; shared with the helper, changed only through [`Sim::change_arena`].
     pub arena: Arc<Arena>,
     /// Per envelope, how many nodes hold it and how many expected holders have it.
     pub tallies: Vec<Tally>,
@@ -352,8 +353,7 @@ pub struct Sim {
     /// one process, and verification is a pure function of the bytes (see
     /// `lingong_protocol::accept::SignatureCache`). Only speed depends on it.
     verified: Verified,
-    /// The thread frames to leaves are lent to (`run.frame_helper`), and the events whose
-    /// frame it holds.
+    /// The thread work is lent to (`run.frame_helper`), and the events whose work it holds.
     helper: Option<Helper<Job, Done>>,
     lent: Vec<u64>,
     /// Scratch for [`Sim::lend_ahead`]: per node, the last scan whose events act on it (a link
@@ -1314,19 +1314,16 @@ impl Sim {
         let l = &mut self.links[link as usize];
         l.try_pending = false;
         self.pending_tries -= 1;
-        if let Some(pos) = self.lent.iter().position(|&e| e == event) {
-            // Lent only if it opens a session (`Sim::opens_session`): take the answer back.
-            self.lent.swap_remove(pos);
-            self.clear_dirty(link);
-            let helper = self.helper.as_mut().expect("lent work has a helper");
-            let (Done::Opened(done), by_engine) = helper.take(event, &self.arena) else {
+        if let Some(done) = self.take_lent(link, event) {
+            // Lent only if it opens a session (`Sim::opens_session`).
+            let Done::Opened(done) = done else {
                 unreachable!("a sync attempt was lent as one")
             };
-            self.stats.lent_done_by_engine += u64::from(by_engine);
-            self.links[link as usize].lent = false;
+            self.clear_dirty(link);
             self.after_open(link, *done);
             return;
         }
+        let l = &self.links[link as usize];
         if l.active.is_some() || !l.dirty {
             return;
         }
@@ -1579,15 +1576,10 @@ impl Sim {
     }
 
     fn on_frame(&mut self, link: u32, epoch: u32, to_parent: bool, lost: bool, event: u64) {
-        if let Some(pos) = self.lent.iter().position(|&e| e == event) {
-            // Received ahead of its time on the helper: take the answer back.
-            self.lent.swap_remove(pos);
-            let helper = self.helper.as_mut().expect("lent work has a helper");
-            let (Done::Received(done), by_engine) = helper.take(event, &self.arena) else {
+        if let Some(done) = self.take_lent(link, event) {
+            let Done::Received(done) = done else {
                 unreachable!("a frame was lent as one")
             };
-            self.stats.lent_done_by_engine += u64::from(by_engine);
-            self.links[link as usize].lent = false;
             self.after_receive(link, to_parent, *done);
             return;
         }
@@ -1604,13 +1596,16 @@ impl Sim {
         self.after_receive(link, to_parent, done);
     }
 
-    /// Lends the helper the frames to leaves among the next events whose arrival nothing
-    /// before it can change (see [`crate::helper`]): no earlier event acts on the leaf or its
-    /// link (a write, an edit of its post, a toggle, outage or restore of the link, a sync
-    /// attempt or another frame on it), and no crash, restart, revocation or sample comes
-    /// first (they act on many nodes). Such a frame's arrival reads only the leaf's holdings,
-    /// its session, the frame and the arena, and nothing else can write to a leaf: its answer
-    /// is the same whenever it is worked out. Events from `before` on are left alone.
+    /// Lends the helper the work of the next events (frames' arrivals, sessions' openings)
+    /// that nothing before them can change (see [`crate::helper`]). Such work reads only the
+    /// holdings of the link's ends, the link's session or kept sets, and the arena. It is lent
+    /// when no earlier event acts on the nodes it reads (a write, an edit of a post, or any
+    /// event on one of their links: a toggle, outage or restore, a sync attempt, a frame) and
+    /// no crash, restart, revocation or sample comes first (they act on many nodes). At a node
+    /// with children, an event the engine schedules later could still act on it, no sooner
+    /// than [`MIN_REMOTE_DELAY_MS`] ahead: work there is lent only if due sooner. A leaf can be
+    /// reached only through its own link, which no one pokes while its session is active or
+    /// lent. Events from `before` on are left alone.
     fn lend_ahead(&mut self, before: i64) {
         if self.helper.is_none() || self.lent.len() >= MAX_LENT {
             return;
@@ -1698,6 +1693,17 @@ impl Sim {
                 .expect("a link has a parent") as usize] = scan;
         }
         self.touched = touched;
+    }
+
+    /// The answer for event `event` on `link`, if its work was lent to the helper ([`Sim::lend`]).
+    fn take_lent(&mut self, link: u32, event: u64) -> Option<Done> {
+        let pos = self.lent.iter().position(|&e| e == event)?;
+        self.lent.swap_remove(pos);
+        let helper = self.helper.as_mut().expect("lent work has a helper");
+        let (done, by_engine) = helper.take(event, &self.arena);
+        self.stats.lent_done_by_engine += u64::from(by_engine);
+        self.links[link as usize].lent = false;
+        Some(done)
     }
 
     /// Lends `job`, the work of event `event` on `link` at `at`, to the helper.
