@@ -714,7 +714,12 @@ impl Sim {
     // ----- writing -------------------------------------------------------------------------
 
     fn local_ms(&self, node: u32) -> i64 {
-        EPOCH_MS + self.now + self.nodes[node as usize].skew_ms
+        self.local_ms_at(node, self.now)
+    }
+
+    /// Node `node`'s clock when the simulated time is `at`.
+    fn local_ms_at(&self, node: u32, at: i64) -> i64 {
+        EPOCH_MS + at + self.nodes[node as usize].skew_ms
     }
 
     fn publish_certificate(&mut self, i: u32) {
@@ -1245,8 +1250,14 @@ impl Sim {
     // ----- links and sessions --------------------------------------------------------------
 
     fn link_up(&self, link: u32) -> bool {
+        self.link_up_at(link, self.now)
+    }
+
+    /// Whether `link` is up at `at`, as things stand (the engine's look-ahead asks for an
+    /// event no earlier event on the link comes before).
+    fn link_up_at(&self, link: u32, at: i64) -> bool {
         let l = &self.links[link as usize];
-        self.converging || (l.up && self.now >= l.forced_until)
+        self.converging || (l.up && at >= l.forced_until)
     }
 
     fn ends_up(&self, link: u32) -> bool {
@@ -1353,15 +1364,12 @@ impl Sim {
     /// Whether a sync attempt on `link` at `at`, with no event on the link or its ends
     /// before, opens a session (the checks of [`Sim::on_try_sync`], as they will be then).
     fn opens_session(&self, link: u32, at: i64) -> bool {
-        let child = &self.nodes[link as usize];
-        let parent = child.parent.expect("a link has a parent");
         let l = &self.links[link as usize];
         l.active.is_none()
             && !l.lent
             && l.dirty
-            && (self.converging || (l.up && at >= l.forced_until))
-            && !child.down
-            && !self.nodes[parent as usize].down
+            && self.link_up_at(link, at)
+            && self.ends_up(link)
             && !self.handshake_fails(link)
     }
 
@@ -1378,6 +1386,8 @@ impl Sim {
         let parent = self.nodes[link as usize]
             .parent
             .expect("a link has a parent");
+        let (child_clock, parent_clock) =
+            (self.local_ms_at(link, at), self.local_ms_at(parent, at));
         let l = &mut self.links[link as usize];
         OpenJob {
             child: link,
@@ -1394,8 +1404,8 @@ impl Sim {
             },
             floor: window_floor(l.last_completed_ms, &self.sync_cfg),
             epoch: l.epoch.wrapping_add(1),
-            child_clock: EPOCH_MS + at + self.nodes[link as usize].skew_ms,
-            parent_clock: EPOCH_MS + at + self.nodes[parent as usize].skew_ms,
+            child_clock,
+            parent_clock,
             sync_cfg: self.sync_cfg,
         }
     }
@@ -1719,15 +1729,12 @@ impl Sim {
     /// event on the link or its ends before: the session is still this one and here, and the
     /// frame will not be cut on arrival (the link up then, both ends up).
     fn can_lend(&self, link: u32, epoch: u32, at: i64) -> bool {
-        let child = &self.nodes[link as usize];
-        let parent = child.parent.expect("a link has a parent");
         let l = &self.links[link as usize];
         l.epoch == epoch
             && l.active.is_some()
             && !l.lent
-            && (self.converging || (l.up && at >= l.forced_until))
-            && !child.down
-            && !self.nodes[parent as usize].down
+            && self.link_up_at(link, at)
+            && self.ends_up(link)
     }
 
     /// The work of receiving the frame in flight on `link` at its receiving end, arriving at
@@ -1747,7 +1754,7 @@ impl Sim {
                 .take()
                 .expect("a frame event has its session"),
             to_parent,
-            now_local: EPOCH_MS + at + self.nodes[node as usize].skew_ms,
+            now_local: self.local_ms_at(node, at),
             cfg: self.accept_cfg,
         }
     }
