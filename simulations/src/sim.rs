@@ -50,6 +50,9 @@ use rand_chacha::ChaCha8Rng;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::sync::Arc;
+use writes::{LentWrites, PostChange, WriteJob, Written, directory_fields, write_all};
+
+mod writes;
 
 /// Wall-clock time of the run's start: 2024-01-01T00:00:00Z, inside the fixture certificates'
 /// validity.
@@ -103,7 +106,7 @@ enum Ev {
     /// A post's edit or closure by its creator.
     PostEdit {
         post: u32,
-        close: bool,
+        change: PostChange,
     },
     /// The link model flips a link up or down.
     Toggle {
@@ -158,6 +161,9 @@ pub struct Node {
     hello_len: u32,
     next_seq: u64,
     head: Hash32,
+    /// The seed of its next write's own random choices, drawn when that write is scheduled
+    /// (see `writes`).
+    write_seed: u64,
     pub held: Holdings,
     /// Own envelopes, oldest first.
     pub own: Vec<u32>,
@@ -359,6 +365,10 @@ pub struct Sim {
     /// Scratch for [`Sim::lend_ahead`]: per node, the last scan whose events act on it (a link
     /// is named by its lower node).
     touched: Vec<u32>,
+    /// Likewise, per node, the last scan with one of its writes or post edits.
+    written: Vec<u32>,
+    /// Per node, the last write or post edit event the look-ahead planned (lent or not).
+    planned: Vec<u64>,
     scan: u32,
     /// Verifies the signatures of the honest writes on another thread
     /// ([`crate::verifier`]).
@@ -428,6 +438,7 @@ impl Sim {
                 hello_len,
                 next_seq: 1,
                 head: NO_PREV,
+                write_seed: 0,
                 held: Holdings::default(),
                 own: Vec::new(),
                 down: false,
@@ -469,6 +480,8 @@ impl Sim {
             helper: None,
             lent: Vec::new(),
             touched: Vec::new(),
+            written: Vec::new(),
+            planned: Vec::new(),
             scan: 0,
             verifier: Verifier::spawn(),
             sync_cfg,
@@ -574,7 +587,8 @@ impl Sim {
         for i in 0..n {
             self.publish_certificate(i);
             let fields = directory_fields(&self.nodes[i as usize]);
-            let dir = self.write_create(i, RecordKind::Directory, None, fields);
+            let kind = RecordKind::Directory;
+            let dir = self.write_create(i, kind, None, fields, &mut LentWrites::new());
             self.nodes[i as usize].directory = dir;
         }
         // Links start in their stationary state.
@@ -750,6 +764,14 @@ impl Sim {
         let env = Envelope::sign(
             &n.key, n.next_seq, n.head, record, kind, region, reach, ts, n.cert, payload,
         );
+        self.accept_own(i, env)
+    }
+
+    /// Hands node `i`'s own envelope `env` (signed with its next sequence number on top of
+    /// its head) to its store through the accept path. Returns the arena index if accepted.
+    fn accept_own(&mut self, i: u32, env: Envelope) -> Option<u32> {
+        let ts = env.header.timestamp_ms;
+        let n = &self.nodes[i as usize];
         let label = match n.revoked_at {
             Some(at) if at <= ts => Label::AfterRevocation,
             _ => Label::Valid,
@@ -775,245 +797,6 @@ impl Sim {
             self.total_expected += u64::from(expected);
         }
         Some(idx)
-    }
-
-    /// The payload of a write: a real Automerge change on top of the record's document, or
-    /// `None` when the edit would change nothing (the workload then skips it).
-    fn make_payload(
-        &mut self,
-        node: u32,
-        record: RecordId,
-        edits: &[(&str, FieldValue)],
-    ) -> Option<Vec<u8>> {
-        if !self.scenario.run.automerge_payloads {
-            let len = 80 + 24 * edits.len();
-            return Some((0..len).map(|_| self.rng.random::<u8>()).collect());
-        }
-        let actor = self.nodes[node as usize].key.public();
-        let at = self.local_ms(node);
-        let saved = self.docs.get(&record).map(Vec::as_slice);
-        let (change, doc) = record::make_change_saved(saved, &actor, edits, at).ok()?;
-        self.docs.insert(record, doc);
-        Some(change)
-    }
-
-    fn write_create(
-        &mut self,
-        i: u32,
-        kind: RecordKind,
-        reach: Option<RegionCode>,
-        fields: Vec<(&'static str, FieldValue)>,
-    ) -> Option<RecordId> {
-        let n = &self.nodes[i as usize];
-        let record = RecordId {
-            creator: n.key.public(),
-            serial: n.next_seq,
-        };
-        let region = n.region;
-        let payload = self.make_payload(i, record, &fields)?;
-        self.sign_and_accept(i, record, kind, region, reach.unwrap_or(region), payload)
-            .map(|_| record)
-    }
-
-    fn write_edit(&mut self, i: u32, record: RecordId, fields: Vec<(&'static str, FieldValue)>) {
-        let Some(list_idx) = self.genesis_of(&record) else {
-            return;
-        };
-        let h = self.arena.entries[list_idx as usize].env.header;
-        if let Some(payload) = self.make_payload(i, record, &fields) {
-            self.sign_and_accept(i, record, h.kind, h.region, h.reach, payload);
-        }
-    }
-
-    fn genesis_of(&self, record: &RecordId) -> Option<u32> {
-        self.arena
-            .at(&record.creator, record.serial)
-            .iter()
-            .copied()
-            .find(|&i| {
-                let e = &self.arena.entries[i as usize];
-                e.label == Label::Valid && e.env.header.record == *record
-            })
-    }
-
-    fn schedule_write(&mut self, i: u32) {
-        let r = &self.nodes[i as usize].rates;
-        let total =
-            r.posts + r.registrations + r.placements + r.complaints + r.worker_edits + r.reports;
-        if total <= 0.0 {
-            return;
-        }
-        // Poisson arrivals over working time (10 hours a day, 08:00–18:00).
-        let work_day = 10.0 * 3600.0;
-        let now_work = work_time(self.now);
-        let next_work = now_work + self.exp(work_day / total);
-        let at = wall_time(next_work);
-        if at < self.end_ms {
-            self.push(at, Ev::Write { node: i });
-        }
-    }
-
-    fn on_write(&mut self, i: u32) {
-        self.schedule_write(i);
-        if self.converging || self.nodes[i as usize].down {
-            return;
-        }
-        let r = self.nodes[i as usize].rates.clone();
-        let total =
-            r.posts + r.registrations + r.placements + r.complaints + r.worker_edits + r.reports;
-        let mut x = self.rng.random::<f64>() * total;
-        let serial = self.nodes[i as usize].next_seq;
-        if x < r.posts {
-            self.write_post(i, &r);
-            return;
-        }
-        x -= r.posts;
-        if x < r.registrations {
-            let fields = worker_fields(&self.nodes[i as usize], serial);
-            if let Some(rec) = self.write_create(i, RecordKind::Worker, None, fields) {
-                self.nodes[i as usize].workers.push(rec);
-            }
-            return;
-        }
-        x -= r.registrations;
-        if x < r.placements {
-            self.write_placement(i);
-            return;
-        }
-        x -= r.placements;
-        if x < r.complaints {
-            let fields = vec![
-                ("kind", FieldValue::Text("wage-arrears".into())),
-                ("text", FieldValue::Text("工资未按约定支付".into())),
-                ("status", FieldValue::Text("open".into())),
-                (
-                    "region",
-                    FieldValue::Text(self.nodes[i as usize].region.to_string()),
-                ),
-                ("created_at", FieldValue::Int(self.local_ms(i) / 1000)),
-            ];
-            self.write_create(i, RecordKind::Complaint, None, fields);
-            return;
-        }
-        x -= r.complaints;
-        if x < r.worker_edits {
-            let w = &self.nodes[i as usize].workers;
-            if !w.is_empty() {
-                let rec = w[self.rng.random_range(0..w.len())];
-                let fields = vec![(
-                    "availability",
-                    FieldValue::Text(if self.rng.random::<bool>() {
-                        "this-week".into()
-                    } else {
-                        "busy".into()
-                    }),
-                )];
-                self.write_edit(i, rec, fields);
-            }
-            return;
-        }
-        if let Some(rec) = self.nodes[i as usize].directory {
-            let fields = vec![
-                (
-                    "services",
-                    FieldValue::Text(format!("quarterly report day {}", self.now / DAY)),
-                ),
-                ("updated_at", FieldValue::Int(self.local_ms(i) / 1000)),
-            ];
-            self.write_edit(i, rec, fields);
-        }
-    }
-
-    fn write_post(&mut self, i: u32, r: &Rates) {
-        let n = &self.nodes[i as usize];
-        let own = n.region;
-        let county = home_area(&own);
-        let parent = own.parent().filter(|p| county.contains(p)).unwrap_or(own);
-        let x = self.rng.random::<f64>() * (r.reach_own + r.reach_parent + r.reach_county);
-        let reach = if x < r.reach_own {
-            own
-        } else if x < r.reach_own + r.reach_parent {
-            parent
-        } else {
-            county
-        };
-        let wage = 150 + self.rng.random_range(0..16) * 10;
-        let fields = vec![
-            ("title", FieldValue::Text("搬运工 日结".into())),
-            ("occupation", FieldValue::Text("4-02-06-03".into())),
-            ("wage", FieldValue::Int(wage)),
-            ("unit", FieldValue::Text("day".into())),
-            ("headcount", FieldValue::Int(self.rng.random_range(1..10))),
-            ("filled", FieldValue::Counter(0)),
-            ("status", FieldValue::Text("open".into())),
-            ("region", FieldValue::Text(own.to_string())),
-            ("reach", FieldValue::Text(reach.to_string())),
-            ("contact", FieldValue::Text("0851-8888-0000".into())),
-            ("created_at", FieldValue::Int(self.local_ms(i) / 1000)),
-        ];
-        let Some(record) = self.write_create(i, RecordKind::Post, Some(reach), fields) else {
-            return;
-        };
-        let post = self.posts.len() as u32;
-        self.posts.push(Post {
-            node: i,
-            record,
-            open: true,
-        });
-        self.nodes[i as usize].open_posts.push(post);
-        let life = self.exp(self.scenario.workload.post_life_days) * DAY as f64;
-        self.push(self.now + life as i64, Ev::PostEdit { post, close: true });
-        if self.rng.random::<f64>() < r.post_edit_share {
-            let t = self.rng.random::<f64>() * life / 2.0;
-            self.push(self.now + t as i64, Ev::PostEdit { post, close: false });
-        }
-    }
-
-    fn write_placement(&mut self, i: u32) {
-        let open = &self.nodes[i as usize].open_posts;
-        let post = (!open.is_empty()).then(|| open[self.rng.random_range(0..open.len())]);
-        let region = self.nodes[i as usize].region.to_string();
-        let mut fields = vec![
-            ("wage", FieldValue::Int(200)),
-            ("start", FieldValue::Text("tomorrow".into())),
-            ("region", FieldValue::Text(region)),
-            ("created_at", FieldValue::Int(self.local_ms(i) / 1000)),
-        ];
-        if let Some(p) = post {
-            fields.push((
-                "post",
-                FieldValue::Text(self.posts[p as usize].record.to_hex()),
-            ));
-        }
-        if self
-            .write_create(i, RecordKind::Placement, None, fields)
-            .is_some()
-            && let Some(p) = post
-        {
-            let rec = self.posts[p as usize].record;
-            self.write_edit(i, rec, vec![("filled", FieldValue::Increment(1))]);
-        }
-    }
-
-    fn on_post_edit(&mut self, post: u32, close: bool) {
-        let p = &self.posts[post as usize];
-        let (node, record) = (p.node, p.record);
-        if !p.open || self.converging || self.nodes[node as usize].down {
-            return;
-        }
-        if close {
-            self.posts[post as usize].open = false;
-            self.nodes[node as usize].open_posts.retain(|&x| x != post);
-            self.write_edit(
-                node,
-                record,
-                vec![("status", FieldValue::Text("closed".into()))],
-            );
-            self.docs.remove(&record);
-        } else {
-            let wage = 160 + self.rng.random_range(0..16) * 10;
-            self.write_edit(node, record, vec![("wage", FieldValue::Int(wage))]);
-        }
     }
 
     // ----- the accept path -----------------------------------------------------------------
@@ -1630,11 +1413,15 @@ impl Sim {
         self.scan = self.scan.wrapping_add(1);
         if self.scan == 0 {
             self.touched.fill(0);
+            self.written.fill(0);
             self.scan = 1;
         }
         let scan = self.scan;
         let mut touched = std::mem::take(&mut self.touched);
         touched.resize(self.nodes.len(), 0);
+        let mut written = std::mem::take(&mut self.written);
+        written.resize(self.nodes.len(), 0);
+        self.planned.resize(self.nodes.len(), 0);
         // The first event is next: the engine works it out itself.
         for k in 0..self.ahead.len() {
             let (t, event, ev) = self.ahead[k];
@@ -1642,12 +1429,27 @@ impl Sim {
                 break;
             }
             let link = match ev {
-                Ev::Write { node } => {
+                Ev::Write { .. } | Ev::PostEdit { .. } => {
+                    let node = match ev {
+                        Ev::PostEdit { post, .. } => self.posts[post as usize].node,
+                        Ev::Write { node } => node,
+                        _ => unreachable!("a write or a post edit"),
+                    };
+                    // Only the node's earlier writes change what this one writes.
+                    if k > 0
+                        && written[node as usize] != scan
+                        && self.planned[node as usize] != event
+                    {
+                        self.planned[node as usize] = event;
+                        if let Some(job) = self.write_job(ev, t) {
+                            self.lend_event(event, t, Job::Write(Box::new(job)));
+                            if self.lent.len() >= MAX_LENT {
+                                break;
+                            }
+                        }
+                    }
                     touched[node as usize] = scan;
-                    continue;
-                }
-                Ev::PostEdit { post, .. } => {
-                    touched[self.posts[post as usize].node as usize] = scan;
+                    written[node as usize] = scan;
                     continue;
                 }
                 Ev::Crash { .. } | Ev::Restart { .. } | Ev::Revoke { .. } | Ev::Sample => break,
@@ -1703,22 +1505,34 @@ impl Sim {
                 .expect("a link has a parent") as usize] = scan;
         }
         self.touched = touched;
+        self.written = written;
     }
 
     /// The answer for event `event` on `link`, if its work was lent to the helper ([`Sim::lend`]).
     fn take_lent(&mut self, link: u32, event: u64) -> Option<Done> {
+        let done = self.take_lent_event(event)?;
+        self.links[link as usize].lent = false;
+        Some(done)
+    }
+
+    /// The answer for event `event`, if its work was lent to the helper.
+    fn take_lent_event(&mut self, event: u64) -> Option<Done> {
         let pos = self.lent.iter().position(|&e| e == event)?;
         self.lent.swap_remove(pos);
         let helper = self.helper.as_mut().expect("lent work has a helper");
         let (done, by_engine) = helper.take(event, &self.arena);
         self.stats.lent_done_by_engine += u64::from(by_engine);
-        self.links[link as usize].lent = false;
         Some(done)
     }
 
     /// Lends `job`, the work of event `event` on `link` at `at`, to the helper.
     fn lend(&mut self, link: u32, event: u64, at: i64, job: Job) {
         self.links[link as usize].lent = true;
+        self.lend_event(event, at, job);
+    }
+
+    /// Lends `job`, the work of event `event` at `at`, to the helper.
+    fn lend_event(&mut self, event: u64, at: i64, job: Job) {
         self.lent.push(event);
         self.stats.lent_to_helper += 1;
         let helper = self.helper.as_mut().expect("only lent with a helper");
@@ -2399,7 +2213,7 @@ impl Sim {
         self.stats.events += 1;
         let (tag, a, b): (u64, u32, u32) = match ev {
             Ev::Write { node } => (1, node, 0),
-            Ev::PostEdit { post, close } => (2, post, u32::from(close)),
+            Ev::PostEdit { post, change } => (2, post, u32::from(change == PostChange::Close)),
             Ev::Toggle { link } => (3, link, 0),
             Ev::Outage { link, .. } => (4, link, 0),
             Ev::Restore { link } => (5, link, 0),
@@ -2415,8 +2229,8 @@ impl Sim {
         self.trace
             .mix(tag << 48 | u64::from(a) << 16 | u64::from(b & 0xffff));
         match ev {
-            Ev::Write { node } => self.on_write(node),
-            Ev::PostEdit { post, close } => self.on_post_edit(post, close),
+            Ev::Write { node } => self.on_write(node, event),
+            Ev::PostEdit { post, change } => self.on_post_edit(post, change, event),
             Ev::Toggle { link } => self.on_toggle(link),
             Ev::Outage {
                 link,
@@ -2565,12 +2379,14 @@ impl Sim {
 enum Job {
     Receive(Box<FrameJob>),
     Open(Box<OpenJob>),
+    Write(Box<WriteJob>),
 }
 
 /// The helper's answer to a [`Job`].
 enum Done {
     Received(Box<FrameDone>),
     Opened(Box<OpenDone>),
+    Written(Vec<Written>),
 }
 
 /// Does a [`Job`]: on the helper thread, or in the engine when it needs the answer first.
@@ -2578,6 +2394,7 @@ fn work(arena: &Arena, job: Job) -> Done {
     match job {
         Job::Receive(job) => Done::Received(Box::new(receive_frame(arena, *job))),
         Job::Open(job) => Done::Opened(Box::new(open_session(arena, *job))),
+        Job::Write(job) => Done::Written(write_all(*job)),
     }
 }
 
@@ -2860,49 +2677,6 @@ fn load(arena: &Arena, held: &Holdings, id: &EnvelopeId, want: Want) -> Option<V
     let payload = held.get(idx)?;
     let env = &arena.entries[idx as usize].env;
     Some(env.to_bytes_in_form(payload && want != Want::Header))
-}
-
-/// Seconds of working time (10 hours a day from 08:00) elapsed at wall time `ms`.
-fn work_time(ms: i64) -> f64 {
-    let day = ms.div_euclid(DAY);
-    let into = (ms - day * DAY) as f64 / 1000.0 - 8.0 * 3600.0;
-    day as f64 * 36_000.0 + into.clamp(0.0, 36_000.0)
-}
-
-/// Wall time (ms) of a working-time instant.
-fn wall_time(work_s: f64) -> i64 {
-    let day = (work_s / 36_000.0).floor();
-    let into = work_s - day * 36_000.0;
-    (day as i64) * DAY + ((8.0 * 3600.0 + into) * 1000.0) as i64
-}
-
-fn directory_fields(n: &Node) -> Vec<(&'static str, FieldValue)> {
-    vec![
-        ("name", FieldValue::Text(format!("零工驿站 {}", n.region))),
-        ("level", FieldValue::Text(n.level.as_str().into())),
-        ("region", FieldValue::Text(n.region.to_string())),
-        ("hours", FieldValue::Text("08:00-18:00".into())),
-        ("hotline", FieldValue::Text("12333".into())),
-        (
-            "services",
-            FieldValue::List(vec!["posts".into(), "registration".into()]),
-        ),
-    ]
-}
-
-fn worker_fields(n: &Node, serial: u64) -> Vec<(&'static str, FieldValue)> {
-    vec![
-        ("name", FieldValue::Text(format!("worker {serial}"))),
-        ("id_masked", FieldValue::Text("520102********123X".into())),
-        ("phone", FieldValue::Text("138****0000".into())),
-        (
-            "skills",
-            FieldValue::List(vec!["搬运".into(), "装修".into()]),
-        ),
-        ("wage_min", FieldValue::Int(150)),
-        ("availability", FieldValue::Text("this-week".into())),
-        ("region", FieldValue::Text(n.region.to_string())),
-    ]
 }
 
 /// The whole set `me` shares with `peer` from its holdings `held`.

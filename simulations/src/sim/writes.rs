@@ -1,0 +1,588 @@
+//! The workload's writes: what each write event does, and its costly part, which can go ahead
+//! of its time.
+//!
+//! A write (a post, a worker's registration, a placement, a complaint, an edit) costs tens of
+//! microseconds, mostly in Automerge (the change on top of the record's document) and in the
+//! ed25519 signature. Both are pure functions of a [`WriteSpec`]. What a write event does is
+//! fixed by its node's state and by the write's own random draws, from a seed drawn when the
+//! write was scheduled ([`Node::write_seed`]), never from the shared random stream at the
+//! event. So the engine can plan a write it sees coming (`Sim::lend_ahead`) and lend the
+//! change and the signature to the helper thread ([`write_all`]). Only writes and post edits
+//! of the same node, crashes and restarts change what a write reads, and the look-ahead lends
+//! none with such an event before it. At the event, the engine plans again and takes the lent
+//! answer only if it was worked out from the same specification (else it works it out
+//! itself): the run is exactly the one-loop run.
+
+use super::*;
+
+/// The fields a write puts into a record's root map.
+type Fields = Vec<(&'static str, FieldValue)>;
+
+/// Everything one signed change depends on: the same specification gives the same payload,
+/// document and envelope (ed25519 signatures are deterministic).
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct WriteSpec {
+    record: RecordId,
+    kind: RecordKind,
+    region: RegionCode,
+    reach: RegionCode,
+    edits: Fields,
+    /// The record's document before the change (Automerge payloads; `None` for a new record).
+    saved: Option<Vec<u8>>,
+    /// Filler bytes instead of an Automerge change (`run.automerge_payloads = false`).
+    filler: bool,
+    /// The author's clock at the write.
+    at_ms: i64,
+    seq: u64,
+    head: Hash32,
+    cert: Hash32,
+}
+
+/// A [`WriteSpec`] worked out.
+pub(super) struct Written {
+    spec: WriteSpec,
+    /// The signed envelope and the document after it (`None` with filler payloads); `None`
+    /// when the edit would change nothing (the workload then skips it).
+    change: Option<(Envelope, Option<Vec<u8>>)>,
+}
+
+/// The writes of one event, lent to the helper: each after the first is signed on top of the
+/// one before (its `head` is filled in here).
+pub(super) struct WriteJob {
+    key: NodeKey,
+    specs: Vec<WriteSpec>,
+}
+
+/// The answers of a lent [`WriteJob`] not yet used, in order.
+pub(super) type LentWrites = VecDeque<Written>;
+
+/// Works `spec` out as the node holding `key`: the payload, the document after, the envelope.
+fn write(key: &NodeKey, spec: WriteSpec) -> Written {
+    let payload = if spec.filler {
+        let len = 80 + 24 * spec.edits.len();
+        let seed = spec.seq ^ u64::from_le_bytes(spec.head[..8].try_into().expect("8 bytes"));
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        Some(((0..len).map(|_| rng.random::<u8>()).collect(), None))
+    } else {
+        record::make_change_saved(
+            spec.saved.as_deref(),
+            &key.public(),
+            &spec.edits,
+            spec.at_ms,
+        )
+        .ok()
+        .map(|(change, doc)| (change, Some(doc)))
+    };
+    let change = payload.map(|(payload, doc)| {
+        let s = &spec;
+        let env = Envelope::sign(
+            key, s.seq, s.head, s.record, s.kind, s.region, s.reach, s.at_ms, s.cert, payload,
+        );
+        (env, doc)
+    });
+    Written { spec, change }
+}
+
+/// Works a lent [`WriteJob`] out, stopping after a write that changes nothing (the event
+/// then writes nothing more).
+pub(super) fn write_all(job: WriteJob) -> Vec<Written> {
+    let mut done: Vec<Written> = Vec::with_capacity(job.specs.len());
+    for mut spec in job.specs {
+        if let Some(before) = done.last() {
+            let Some((env, _)) = &before.change else {
+                break;
+            };
+            spec.head = env.id();
+        }
+        done.push(write(&job.key, spec));
+    }
+    done
+}
+
+/// What one write event does ([`Sim::plan_write`]).
+pub(super) enum WritePlan {
+    Nothing,
+    Post {
+        reach: RegionCode,
+        fields: Fields,
+    },
+    Worker {
+        fields: Fields,
+    },
+    /// A placement, and the filled count of the post it fills, if any.
+    Placement {
+        post: Option<u32>,
+        fields: Fields,
+    },
+    Complaint {
+        fields: Fields,
+    },
+    /// A worker's availability or the station's directory entry.
+    Edit {
+        record: RecordId,
+        fields: Fields,
+    },
+}
+
+/// A post's edit by its creator, drawn when the post is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum PostChange {
+    Close,
+    Wage(u16),
+}
+
+impl Sim {
+    /// Schedules node `i`'s next write (Poisson arrivals over working time, 08:00–18:00) and
+    /// draws the seed of that write's own choices.
+    pub(super) fn schedule_write(&mut self, i: u32) {
+        let r = &self.nodes[i as usize].rates;
+        let total =
+            r.posts + r.registrations + r.placements + r.complaints + r.worker_edits + r.reports;
+        if total <= 0.0 {
+            return;
+        }
+        let work_day = 10.0 * 3600.0;
+        let now_work = work_time(self.now);
+        let next_work = now_work + self.exp(work_day / total);
+        let at = wall_time(next_work);
+        if at < self.end_ms {
+            self.nodes[i as usize].write_seed = self.rng.random::<u64>();
+            self.push(at, Ev::Write { node: i });
+        }
+    }
+
+    /// What node `i`'s write at `at` does, from the node's state and the write's seed.
+    fn plan_write(&self, i: u32, at: i64) -> WritePlan {
+        let n = &self.nodes[i as usize];
+        let mut rng = ChaCha8Rng::seed_from_u64(n.write_seed);
+        let r = &n.rates;
+        let total =
+            r.posts + r.registrations + r.placements + r.complaints + r.worker_edits + r.reports;
+        let created_at = FieldValue::Int(self.local_ms_at(i, at) / 1000);
+        let mut x = rng.random::<f64>() * total;
+        if x < r.posts {
+            let own = n.region;
+            let county = home_area(&own);
+            let parent = own.parent().filter(|p| county.contains(p)).unwrap_or(own);
+            let x = rng.random::<f64>() * (r.reach_own + r.reach_parent + r.reach_county);
+            let reach = if x < r.reach_own {
+                own
+            } else if x < r.reach_own + r.reach_parent {
+                parent
+            } else {
+                county
+            };
+            let wage = 150 + rng.random_range(0..16) * 10;
+            let fields = vec![
+                ("title", FieldValue::Text("搬运工 日结".into())),
+                ("occupation", FieldValue::Text("4-02-06-03".into())),
+                ("wage", FieldValue::Int(wage)),
+                ("unit", FieldValue::Text("day".into())),
+                ("headcount", FieldValue::Int(rng.random_range(1..10))),
+                ("filled", FieldValue::Counter(0)),
+                ("status", FieldValue::Text("open".into())),
+                ("region", FieldValue::Text(own.to_string())),
+                ("reach", FieldValue::Text(reach.to_string())),
+                ("contact", FieldValue::Text("0851-8888-0000".into())),
+                ("created_at", created_at),
+            ];
+            return WritePlan::Post { reach, fields };
+        }
+        x -= r.posts;
+        if x < r.registrations {
+            let fields = worker_fields(n, n.next_seq);
+            return WritePlan::Worker { fields };
+        }
+        x -= r.registrations;
+        if x < r.placements {
+            let open = &n.open_posts;
+            let post = (!open.is_empty()).then(|| open[rng.random_range(0..open.len())]);
+            let mut fields = vec![
+                ("wage", FieldValue::Int(200)),
+                ("start", FieldValue::Text("tomorrow".into())),
+                ("region", FieldValue::Text(n.region.to_string())),
+                ("created_at", created_at),
+            ];
+            if let Some(p) = post {
+                fields.push((
+                    "post",
+                    FieldValue::Text(self.posts[p as usize].record.to_hex()),
+                ));
+            }
+            return WritePlan::Placement { post, fields };
+        }
+        x -= r.placements;
+        if x < r.complaints {
+            let fields = vec![
+                ("kind", FieldValue::Text("wage-arrears".into())),
+                ("text", FieldValue::Text("工资未按约定支付".into())),
+                ("status", FieldValue::Text("open".into())),
+                ("region", FieldValue::Text(n.region.to_string())),
+                ("created_at", created_at),
+            ];
+            return WritePlan::Complaint { fields };
+        }
+        x -= r.complaints;
+        if x < r.worker_edits {
+            if n.workers.is_empty() {
+                return WritePlan::Nothing;
+            }
+            let record = n.workers[rng.random_range(0..n.workers.len())];
+            let availability = if rng.random::<bool>() {
+                "this-week"
+            } else {
+                "busy"
+            };
+            let fields = vec![("availability", FieldValue::Text(availability.into()))];
+            return WritePlan::Edit { record, fields };
+        }
+        let Some(record) = n.directory else {
+            return WritePlan::Nothing;
+        };
+        let fields = vec![
+            (
+                "services",
+                FieldValue::Text(format!("quarterly report day {}", at / DAY)),
+            ),
+            ("updated_at", created_at),
+        ];
+        WritePlan::Edit { record, fields }
+    }
+
+    /// The edit of post `post` that `change` makes, by its node, if the post is still open
+    /// and its node up: `(node, record, fields)`.
+    fn plan_post_edit(&self, post: u32, change: PostChange) -> Option<(u32, RecordId, Fields)> {
+        let p = &self.posts[post as usize];
+        if !p.open || self.converging || self.nodes[p.node as usize].down {
+            return None;
+        }
+        let fields = match change {
+            PostChange::Close => vec![("status", FieldValue::Text("closed".into()))],
+            PostChange::Wage(wage) => vec![("wage", FieldValue::Int(i64::from(wage)))],
+        };
+        Some((p.node, p.record, fields))
+    }
+
+    /// The specification of a change to `record` by node `i` at `at`, signed with `seq` on
+    /// top of `head`.
+    #[allow(clippy::too_many_arguments)]
+    fn spec(
+        &self,
+        i: u32,
+        record: RecordId,
+        (kind, region, reach): (RecordKind, RegionCode, RegionCode),
+        edits: Fields,
+        at: i64,
+        seq: u64,
+        head: Hash32,
+    ) -> WriteSpec {
+        let filler = !self.scenario.run.automerge_payloads;
+        WriteSpec {
+            record,
+            kind,
+            region,
+            reach,
+            edits,
+            saved: if filler {
+                None
+            } else {
+                self.docs.get(&record).cloned()
+            },
+            filler,
+            at_ms: self.local_ms_at(i, at),
+            seq,
+            head,
+            cert: self.nodes[i as usize].cert,
+        }
+    }
+
+    /// A new record of `kind` by node `i` (its serial is the sequence number it is signed with).
+    fn create_spec(
+        &self,
+        i: u32,
+        kind: RecordKind,
+        reach: Option<RegionCode>,
+        edits: Fields,
+        at: i64,
+        (seq, head): (u64, Hash32),
+    ) -> WriteSpec {
+        let n = &self.nodes[i as usize];
+        let record = RecordId {
+            creator: n.key.public(),
+            serial: seq,
+        };
+        let header = (kind, n.region, reach.unwrap_or(n.region));
+        self.spec(i, record, header, edits, at, seq, head)
+    }
+
+    /// An edit of `record` by node `i`, if the record's creation is known and valid.
+    fn edit_spec(
+        &self,
+        i: u32,
+        record: RecordId,
+        edits: Fields,
+        at: i64,
+        (seq, head): (u64, Hash32),
+    ) -> Option<WriteSpec> {
+        let genesis = self.genesis_of(&record)?;
+        let h = self.arena.entries[genesis as usize].env.header;
+        Some(self.spec(i, record, (h.kind, h.region, h.reach), edits, at, seq, head))
+    }
+
+    /// The arena index of `record`'s valid creation, if known.
+    fn genesis_of(&self, record: &RecordId) -> Option<u32> {
+        self.arena
+            .at(&record.creator, record.serial)
+            .iter()
+            .copied()
+            .find(|&i| {
+                let e = &self.arena.entries[i as usize];
+                e.label == Label::Valid && e.env.header.record == *record
+            })
+    }
+
+    /// The writes of event `event` (a write or a post edit) at `at`, to lend to the helper:
+    /// `None` when it writes nothing. A second write's `head` is filled in by the job.
+    pub(super) fn write_job(&self, ev: Ev, at: i64) -> Option<WriteJob> {
+        let (i, specs) = match ev {
+            Ev::Write { node } => {
+                let n = &self.nodes[node as usize];
+                if self.converging || n.down {
+                    return None;
+                }
+                let first = (n.next_seq, n.head);
+                let second = (n.next_seq + 1, NO_PREV);
+                let specs = match self.plan_write(node, at) {
+                    WritePlan::Nothing => Vec::new(),
+                    WritePlan::Post { reach, fields } => {
+                        let kind = RecordKind::Post;
+                        vec![self.create_spec(node, kind, Some(reach), fields, at, first)]
+                    }
+                    WritePlan::Worker { fields } => {
+                        let kind = RecordKind::Worker;
+                        vec![self.create_spec(node, kind, None, fields, at, first)]
+                    }
+                    WritePlan::Complaint { fields } => {
+                        let kind = RecordKind::Complaint;
+                        vec![self.create_spec(node, kind, None, fields, at, first)]
+                    }
+                    WritePlan::Placement { post, fields } => {
+                        let kind = RecordKind::Placement;
+                        let mut specs = vec![self.create_spec(node, kind, None, fields, at, first)];
+                        if let Some(p) = post {
+                            let record = self.posts[p as usize].record;
+                            specs.extend(self.edit_spec(node, record, filled(), at, second));
+                        }
+                        specs
+                    }
+                    WritePlan::Edit { record, fields } => self
+                        .edit_spec(node, record, fields, at, first)
+                        .into_iter()
+                        .collect(),
+                };
+                (node, specs)
+            }
+            Ev::PostEdit { post, change } => {
+                let (node, record, fields) = self.plan_post_edit(post, change)?;
+                let n = &self.nodes[node as usize];
+                let first = (n.next_seq, n.head);
+                let specs = self
+                    .edit_spec(node, record, fields, at, first)
+                    .into_iter()
+                    .collect();
+                (node, specs)
+            }
+            _ => return None,
+        };
+        (!specs.is_empty()).then(|| WriteJob {
+            key: self.nodes[i as usize].key.clone(),
+            specs,
+        })
+    }
+
+    /// Node `i`'s write: what it writes, and what the workload remembers of it.
+    pub(super) fn on_write(&mut self, i: u32, event: u64) {
+        if self.converging || self.nodes[i as usize].down {
+            self.schedule_write(i);
+            return;
+        }
+        let plan = self.plan_write(i, self.now);
+        self.schedule_write(i);
+        let mut lent = self.take_lent_writes(event);
+        match plan {
+            WritePlan::Nothing => {}
+            WritePlan::Post { reach, fields } => self.write_post(i, reach, fields, &mut lent),
+            WritePlan::Worker { fields } => {
+                let kind = RecordKind::Worker;
+                if let Some(rec) = self.write_create(i, kind, None, fields, &mut lent) {
+                    self.nodes[i as usize].workers.push(rec);
+                }
+            }
+            WritePlan::Placement { post, fields } => {
+                let kind = RecordKind::Placement;
+                if self
+                    .write_create(i, kind, None, fields, &mut lent)
+                    .is_some()
+                    && let Some(p) = post
+                {
+                    let rec = self.posts[p as usize].record;
+                    self.write_edit(i, rec, filled(), &mut lent);
+                }
+            }
+            WritePlan::Complaint { fields } => {
+                let kind = RecordKind::Complaint;
+                self.write_create(i, kind, None, fields, &mut lent);
+            }
+            WritePlan::Edit { record, fields } => self.write_edit(i, record, fields, &mut lent),
+        }
+    }
+
+    /// A post by node `i`; its closure and perhaps a wage edit are scheduled.
+    fn write_post(&mut self, i: u32, reach: RegionCode, fields: Fields, lent: &mut LentWrites) {
+        let kind = RecordKind::Post;
+        let Some(record) = self.write_create(i, kind, Some(reach), fields, lent) else {
+            return;
+        };
+        let post = self.posts.len() as u32;
+        self.posts.push(Post {
+            node: i,
+            record,
+            open: true,
+        });
+        self.nodes[i as usize].open_posts.push(post);
+        let life = self.exp(self.scenario.workload.post_life_days) * DAY as f64;
+        let close = PostChange::Close;
+        self.push(
+            self.now + life as i64,
+            Ev::PostEdit {
+                post,
+                change: close,
+            },
+        );
+        if self.rng.random::<f64>() < self.nodes[i as usize].rates.post_edit_share {
+            let t = self.rng.random::<f64>() * life / 2.0;
+            let wage = PostChange::Wage(160 + self.rng.random_range(0..16u16) * 10);
+            self.push(self.now + t as i64, Ev::PostEdit { post, change: wage });
+        }
+    }
+
+    /// A post's edit or closure by its creator.
+    pub(super) fn on_post_edit(&mut self, post: u32, change: PostChange, event: u64) {
+        let Some((node, record, fields)) = self.plan_post_edit(post, change) else {
+            return;
+        };
+        let mut lent = self.take_lent_writes(event);
+        if change == PostChange::Close {
+            self.posts[post as usize].open = false;
+            self.nodes[node as usize].open_posts.retain(|&x| x != post);
+        }
+        self.write_edit(node, record, fields, &mut lent);
+        if change == PostChange::Close {
+            self.docs.remove(&record);
+        }
+    }
+
+    /// A new record of `kind` by node `i`, now; its id if the node accepted it.
+    pub(super) fn write_create(
+        &mut self,
+        i: u32,
+        kind: RecordKind,
+        reach: Option<RegionCode>,
+        fields: Fields,
+        lent: &mut LentWrites,
+    ) -> Option<RecordId> {
+        let n = &self.nodes[i as usize];
+        let spec = self.create_spec(i, kind, reach, fields, self.now, (n.next_seq, n.head));
+        let record = spec.record;
+        self.sign_written(i, spec, lent).map(|_| record)
+    }
+
+    /// An edit of `record` by node `i`, now.
+    fn write_edit(&mut self, i: u32, record: RecordId, fields: Fields, lent: &mut LentWrites) {
+        let n = &self.nodes[i as usize];
+        if let Some(spec) = self.edit_spec(i, record, fields, self.now, (n.next_seq, n.head)) {
+            self.sign_written(i, spec, lent);
+        }
+    }
+
+    /// Writes `spec` at node `i`: the helper's answer if it worked out this very
+    /// specification, else worked out here; then the node accepts it. Returns its arena
+    /// index if accepted.
+    fn sign_written(&mut self, i: u32, spec: WriteSpec, lent: &mut LentWrites) -> Option<u32> {
+        let written = match lent.pop_front() {
+            Some(done) if done.spec == spec => done,
+            other => {
+                if other.is_some() {
+                    // Planned ahead from a state an event since has changed.
+                    self.stats.lent_done_by_engine += 1;
+                    lent.clear();
+                }
+                write(&self.nodes[i as usize].key, spec)
+            }
+        };
+        let (env, doc) = written.change?;
+        if let Some(doc) = doc {
+            self.docs.insert(written.spec.record, doc);
+        }
+        self.accept_own(i, env)
+    }
+
+    /// The answers to event `event`'s writes, if they were lent to the helper.
+    fn take_lent_writes(&mut self, event: u64) -> LentWrites {
+        match self.take_lent_event(event) {
+            Some(Done::Written(done)) => done.into(),
+            Some(_) => unreachable!("a write event lends writes"),
+            None => LentWrites::new(),
+        }
+    }
+}
+
+/// The edit a placement makes to the post it fills.
+fn filled() -> Fields {
+    vec![("filled", FieldValue::Increment(1))]
+}
+
+/// Seconds of working time (10 hours a day from 08:00) elapsed at wall time `ms`.
+fn work_time(ms: i64) -> f64 {
+    let day = ms.div_euclid(DAY);
+    let into = (ms - day * DAY) as f64 / 1000.0 - 8.0 * 3600.0;
+    day as f64 * 36_000.0 + into.clamp(0.0, 36_000.0)
+}
+
+/// Wall time (ms) of a working-time instant.
+fn wall_time(work_s: f64) -> i64 {
+    let day = (work_s / 36_000.0).floor();
+    let into = work_s - day * 36_000.0;
+    (day as i64) * DAY + ((8.0 * 3600.0 + into) * 1000.0) as i64
+}
+
+/// A station's directory entry, written when its node starts.
+pub(super) fn directory_fields(n: &Node) -> Fields {
+    vec![
+        ("name", FieldValue::Text(format!("零工驿站 {}", n.region))),
+        ("level", FieldValue::Text(n.level.as_str().into())),
+        ("region", FieldValue::Text(n.region.to_string())),
+        ("hours", FieldValue::Text("08:00-18:00".into())),
+        ("hotline", FieldValue::Text("12333".into())),
+        (
+            "services",
+            FieldValue::List(vec!["posts".into(), "registration".into()]),
+        ),
+    ]
+}
+
+/// A worker's registration record.
+fn worker_fields(n: &Node, serial: u64) -> Fields {
+    vec![
+        ("name", FieldValue::Text(format!("worker {serial}"))),
+        ("id_masked", FieldValue::Text("520102********123X".into())),
+        ("phone", FieldValue::Text("138****0000".into())),
+        (
+            "skills",
+            FieldValue::List(vec!["搬运".into(), "装修".into()]),
+        ),
+        ("wage_min", FieldValue::Int(150)),
+        ("availability", FieldValue::Text("this-week".into())),
+        ("region", FieldValue::Text(n.region.to_string())),
+    ]
+}
