@@ -101,6 +101,26 @@ impl SignatureCache for CacheOverlay<'_> {
     }
 }
 
+/// A change to the [`Arena`]: the simulator keeps two copies while the helper thread reads one
+/// (see `Sim::change_arena`), and makes each change to both.
+#[derive(Clone)]
+pub enum ArenaChange {
+    /// [`Arena::intern`]; `signed_here` records its signature as good (the verifier thread
+    /// checks it).
+    Intern {
+        env: Box<Envelope>,
+        id: EnvelopeId,
+        label: Label,
+        created_ms: i64,
+        creator: u32,
+        signed_here: bool,
+    },
+    /// What the simulator knows of an envelope changed (a write lost in a crash).
+    Relabel { idx: u32, label: Label },
+    /// Signatures a thread verified join the shared cache.
+    Verified(Verified),
+}
+
 /// What the simulator knows an envelope to be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Label {
@@ -152,6 +172,7 @@ impl ForgeryKind {
 }
 
 /// One envelope and the simulator's knowledge of it.
+#[derive(Clone)]
 pub struct Entry {
     pub env: Envelope,
     pub id: EnvelopeId,
@@ -180,7 +201,7 @@ pub struct Tally {
 }
 
 /// All envelopes of a run.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct Arena {
     pub entries: Vec<Entry>,
     /// Replication metadata and reconciliation key ([`item_key`], hashed once for every set
@@ -215,9 +236,42 @@ impl Arena {
         self.index.get(id).copied()
     }
 
+    /// Makes `change`.
+    pub fn apply(&mut self, change: ArenaChange) {
+        match change {
+            ArenaChange::Intern {
+                env,
+                id,
+                label,
+                created_ms,
+                creator,
+                signed_here,
+            } => {
+                self.intern_with_id(*env, id, label, created_ms, creator);
+                if signed_here {
+                    self.verified.record_envelope(id);
+                }
+            }
+            ArenaChange::Relabel { idx, label } => self.entries[idx as usize].label = label,
+            ArenaChange::Verified(mut set) => self.verified.absorb(&mut set),
+        }
+    }
+
     /// Adds an envelope the simulator created (or returns the index it already has).
     pub fn intern(&mut self, env: Envelope, label: Label, created_ms: i64, creator: u32) -> u32 {
         let id = env.id();
+        self.intern_with_id(env, id, label, created_ms, creator)
+    }
+
+    /// [`Arena::intern`] of an envelope whose id `id` is known.
+    fn intern_with_id(
+        &mut self,
+        env: Envelope,
+        id: EnvelopeId,
+        label: Label,
+        created_ms: i64,
+        creator: u32,
+    ) -> u32 {
         if let Some(i) = self.index.get(&id) {
             return *i;
         }

@@ -61,7 +61,6 @@ pub struct Helper<J, D> {
     /// Answers received while waiting for another.
     ready: Vec<(u64, D)>,
     work: fn(&Arena, J) -> D,
-    paused: bool,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -91,20 +90,13 @@ impl<J: Send + 'static, D: Send + 'static> Helper<J, D> {
             answers,
             ready: Vec::new(),
             work,
-            paused: false,
             thread: Some(thread),
         }
     }
 
-    /// Lends `job` (for event `key`, which the engine reaches at time `due`) to the thread;
-    /// `arena` is the engine's, handed back to the thread if it was paused.
-    pub fn lend(&mut self, key: u64, due: i64, job: J, arena: &Arc<Arena>) {
+    /// Lends `job` (for event `key`, which the engine reaches at time `due`) to the thread.
+    pub fn lend(&mut self, key: u64, due: i64, job: J) {
         let mut state = self.shared.state.lock().expect("helper lock");
-        if self.paused {
-            state.arena = Some(Arc::clone(arena));
-            self.paused = false;
-            self.shared.paused.store(false, Ordering::Release);
-        }
         let pos = state
             .queue
             .partition_point(|&(d, k, _)| (d, k) < (due, key));
@@ -113,15 +105,20 @@ impl<J: Send + 'static, D: Send + 'static> Helper<J, D> {
         self.wake(state);
     }
 
-    /// Lets the thread work again after [`Helper::pause`], over `arena`.
-    pub fn resume(&mut self, arena: &Arc<Arena>) {
-        if self.paused {
-            let mut state = self.shared.state.lock().expect("helper lock");
-            state.arena = Some(Arc::clone(arena));
-            self.paused = false;
-            self.shared.paused.store(false, Ordering::Release);
-            self.wake(state);
-        }
+    /// Keeps the thread from starting a job until [`Helper::publish`]; the job running, if
+    /// any, goes on over the arena it started with.
+    pub fn withhold(&mut self) {
+        let mut state = self.shared.state.lock().expect("helper lock");
+        state.arena = None;
+        self.shared.paused.store(true, Ordering::Release);
+    }
+
+    /// Lets the thread start jobs again, over `arena`.
+    pub fn publish(&mut self, arena: &Arc<Arena>) {
+        let mut state = self.shared.state.lock().expect("helper lock");
+        state.arena = Some(Arc::clone(arena));
+        self.shared.paused.store(false, Ordering::Release);
+        self.wake(state);
     }
 
     /// Wakes the thread if it sleeps (it sets `sleeping` under the lock `state` holds).
@@ -167,28 +164,6 @@ impl<J: Send + 'static, D: Send + 'static> Helper<J, D> {
                 return (next.1, false);
             }
             self.ready.push(next);
-        }
-    }
-
-    /// Waits for the job running, if any, and keeps the thread from starting another until
-    /// [`Helper::resume`] or the next [`Helper::lend`]: afterwards the engine holds the only
-    /// reference to the arena.
-    pub fn pause(&mut self) {
-        if !self.paused {
-            let mut state = self.shared.state.lock().expect("helper lock");
-            state.arena = None;
-            self.shared.paused.store(true, Ordering::Release);
-            self.paused = true;
-        }
-        let mut polls = 0u32;
-        while self.shared.running.load(Ordering::Acquire) {
-            polls = polls.wrapping_add(1);
-            if polls.is_multiple_of(SPIN_POLLS)
-                && self.thread.as_ref().is_none_or(|t| t.is_finished())
-            {
-                panic!("the helper thread stopped in the middle of a job");
-            }
-            std::hint::spin_loop();
         }
     }
 }

@@ -24,13 +24,14 @@
 //! quiet, and [`crate::check`] compares every node's holdings with what its scope implies.
 
 use crate::arena::{
-    Arena, CacheOverlay, ForgeryKind, Fresh, Holdings, Label, SimStore, Tally, Verified,
+    Arena, ArenaChange, CacheOverlay, ForgeryKind, Fresh, Holdings, Label, SimStore, Tally,
+    Verified,
 };
 use crate::config::{LinkModel, Rates, Scenario};
 use crate::helper::Helper;
 use crate::topology::Topology;
 use crate::verifier::Verifier;
-use lingong_protocol::accept::{AcceptConfig, Accepted, SignatureCache, accept_all_cached};
+use lingong_protocol::accept::{AcceptConfig, Accepted, accept_all_cached};
 use lingong_protocol::canon::Hash32;
 use lingong_protocol::cert::{CertBody, CertChain, Certificate};
 use lingong_protocol::envelope::{Envelope, EnvelopeId};
@@ -349,6 +350,9 @@ pub struct Sim {
     links: Vec<Link>,
     /// Every envelope; shared with the helper, changed only through [`Sim::change_arena`].
     pub arena: Arc<Arena>,
+    /// With the helper, the arena's second copy, and the changes it lacks.
+    spare: Option<Arc<Arena>>,
+    behind: Vec<ArenaChange>,
     /// Per envelope, how many nodes hold it and how many expected holders have it.
     pub tallies: Vec<Tally>,
     posts: Vec<Post>,
@@ -469,6 +473,8 @@ impl Sim {
             nodes,
             links,
             arena: Arc::new(Arena::default()),
+            spare: None,
+            behind: Vec::new(),
             tallies: Vec::new(),
             posts: Vec::new(),
             docs: BTreeMap::new(),
@@ -532,34 +538,56 @@ impl Sim {
             .or_else(|| self.queue.pop().map(|Reverse(e)| e))
     }
 
-    /// Changes the arena with `change`: the frame helper is paused meanwhile (it then holds no
-    /// reference to the arena), and the signatures this thread verified join the shared cache.
-    fn change_arena<R>(&mut self, change: impl FnOnce(&mut Arena) -> R) -> R {
-        if let Some(helper) = self.helper.as_mut() {
-            helper.pause();
+    /// Makes `change` to the arena, with the signatures this thread verified since the last
+    /// change joining the shared cache. With the helper, the arena is kept in two copies so
+    /// that neither thread waits for the other: the helper starts each job over the newest
+    /// copy (`arena`) and reads nothing else until the job ends, so of the two copies at
+    /// least one is not being read. The engine brings that one up to date (the changes it is
+    /// `behind`) and makes the change there; if it was the spare, the two swap roles.
+    fn change_arena(&mut self, change: ArenaChange) {
+        let mut changes = Vec::with_capacity(2);
+        if !self.verified.is_empty() {
+            changes.push(ArenaChange::Verified(std::mem::take(&mut self.verified)));
         }
-        let arena =
-            Arc::get_mut(&mut self.arena).expect("a paused helper holds no reference to the arena");
-        arena.verified.absorb(&mut self.verified);
-        let result = change(arena);
-        if let Some(helper) = self.helper.as_mut() {
-            helper.resume(&self.arena);
+        changes.push(change);
+        let Some(helper) = self.helper.as_mut() else {
+            let arena = Arc::get_mut(&mut self.arena)
+                .expect("without a helper the engine holds the only reference to the arena");
+            changes.into_iter().for_each(|c| arena.apply(c));
+            return;
+        };
+        // No job starts over the newest copy while it may change.
+        helper.withhold();
+        let spare = self
+            .spare
+            .get_or_insert_with(|| Arc::new(Arena::clone(&self.arena)));
+        if let Some(fresh) = Arc::get_mut(spare) {
+            self.behind.drain(..).for_each(|c| fresh.apply(c));
+            changes.iter().cloned().for_each(|c| fresh.apply(c));
+            std::mem::swap(&mut self.arena, spare);
+        } else {
+            // The job running reads the spare.
+            let arena = Arc::get_mut(&mut self.arena)
+                .expect("the helper reads one copy of the arena at a time");
+            changes.iter().cloned().for_each(|c| arena.apply(c));
         }
-        result
+        self.behind.extend(changes);
+        helper.publish(&self.arena);
     }
 
     /// Adds an envelope the simulator made to the arena ([`Arena::intern`]), with its tally;
     /// `signed_here` records its signature as good (the verifier thread checks it).
     fn intern(&mut self, env: Envelope, label: Label, creator: u32, signed_here: bool) -> u32 {
-        let now = self.now;
-        let idx = self.change_arena(|arena| {
-            let idx = arena.intern(env, label, now, creator);
-            if signed_here {
-                let id = arena.entries[idx as usize].id;
-                arena.verified.record_envelope(id);
-            }
-            idx
+        let id = env.id();
+        self.change_arena(ArenaChange::Intern {
+            env: Box::new(env),
+            id,
+            label,
+            created_ms: self.now,
+            creator,
+            signed_here,
         });
+        let idx = self.arena.find(&id).expect("an envelope just interned");
         if self.tallies.len() <= idx as usize {
             self.tallies.resize(idx as usize + 1, Tally::default());
         }
@@ -1536,7 +1564,7 @@ impl Sim {
         self.lent.push(event);
         self.stats.lent_to_helper += 1;
         let helper = self.helper.as_mut().expect("only lent with a helper");
-        helper.lend(event, at, job, &self.arena);
+        helper.lend(event, at, job);
     }
 
     /// Whether the frame of session `epoch` on `link` may be lent, arriving at `at` with no
@@ -1763,11 +1791,9 @@ impl Sim {
                 tally.holders = 0;
                 let delivered = tally.delivered;
                 let expected = tally.expected;
-                let (bytes, record) = self.change_arena(|arena| {
-                    let e = &mut arena.entries[idx as usize];
-                    e.label = Label::LostUnsynced;
-                    (u64::from(e.full_len), e.env.header.record)
-                });
+                let (bytes, record) = (u64::from(e.full_len), e.env.header.record);
+                let label = Label::LostUnsynced;
+                self.change_arena(ArenaChange::Relabel { idx, label });
                 self.total_expected -= u64::from(expected);
                 self.total_delivered -= u64::from(delivered);
                 let n = &mut self.nodes[node as usize];
