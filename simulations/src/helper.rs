@@ -58,8 +58,8 @@ struct State<J> {
 pub struct Helper<J, D> {
     shared: Arc<Shared<J>>,
     answers: mpsc::Receiver<(u64, D)>,
-    /// Answers received while waiting for another.
-    ready: Vec<(u64, D)>,
+    /// Answers received or worked out while waiting for another (`true`: by the engine).
+    ready: Vec<(u64, D, bool)>,
     work: fn(&Arena, J) -> D,
     thread: Option<JoinHandle<()>>,
 }
@@ -131,19 +131,15 @@ impl<J: Send + 'static, D: Send + 'static> Helper<J, D> {
     }
 
     /// The answer for event `key`: done by the thread, or here over `arena` if the thread has
-    /// not started it (then `true`).
+    /// not started it (then `true`). While the thread is on it, the engine does the queued job
+    /// needed soonest rather than wait idle.
     pub fn take(&mut self, key: u64, arena: &Arena) -> (D, bool) {
-        if let Some(pos) = self.ready.iter().position(|(k, _)| *k == key) {
-            return (self.ready.swap_remove(pos).1, false);
+        if let Some(pos) = self.ready.iter().position(|(k, _, _)| *k == key) {
+            let (_, done, by_engine) = self.ready.swap_remove(pos);
+            return (done, by_engine);
         }
-        {
-            let mut state = self.shared.state.lock().expect("helper lock");
-            if let Some(pos) = state.queue.iter().position(|(_, k, _)| *k == key) {
-                let (_, _, job) = state.queue.remove(pos).expect("found");
-                self.shared.queued.fetch_sub(1, Ordering::Release);
-                drop(state);
-                return ((self.work)(arena, job), true);
-            }
+        if let Some((_, job)) = self.unqueue(|queue| queue.iter().position(|(_, k, _)| *k == key)) {
+            return ((self.work)(arena, job), true);
         }
         let mut polls = 0u32;
         loop {
@@ -152,7 +148,15 @@ impl<J: Send + 'static, D: Send + 'static> Helper<J, D> {
                 match self.answers.try_recv() {
                     Ok(answer) => answer,
                     Err(mpsc::TryRecvError::Empty) => {
-                        std::hint::spin_loop();
+                        let soonest = if self.shared.queued.load(Ordering::Acquire) > 0 {
+                            self.unqueue(|queue| (!queue.is_empty()).then_some(0))
+                        } else {
+                            None
+                        };
+                        match soonest {
+                            Some((k, job)) => self.ready.push((k, (self.work)(arena, job), true)),
+                            None => std::hint::spin_loop(),
+                        }
                         continue;
                     }
                     Err(mpsc::TryRecvError::Disconnected) => panic!("the helper thread stopped"),
@@ -163,8 +167,20 @@ impl<J: Send + 'static, D: Send + 'static> Helper<J, D> {
             if next.0 == key {
                 return (next.1, false);
             }
-            self.ready.push(next);
+            self.ready.push((next.0, next.1, false));
         }
+    }
+
+    /// Takes the queued job at the position `find` gives, if any, with its key.
+    fn unqueue(
+        &self,
+        find: impl FnOnce(&VecDeque<(i64, u64, J)>) -> Option<usize>,
+    ) -> Option<(u64, J)> {
+        let mut state = self.shared.state.lock().expect("helper lock");
+        let pos = find(&state.queue)?;
+        let (_, key, job) = state.queue.remove(pos).expect("found");
+        self.shared.queued.fetch_sub(1, Ordering::Release);
+        Some((key, job))
     }
 }
 
