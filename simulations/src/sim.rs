@@ -373,6 +373,10 @@ pub struct Sim {
     written: Vec<u32>,
     /// Per node, the last write or post edit event the look-ahead planned (lent or not).
     planned: Vec<u64>,
+    /// Per node, its parent (the root's is itself) and whether it has no children: the
+    /// topology in a compact form for the look-ahead.
+    parents: Vec<u32>,
+    leaves: Vec<bool>,
     scan: u32,
     /// Verifies the signatures of the honest writes on another thread
     /// ([`crate::verifier`]).
@@ -398,8 +402,8 @@ pub struct Sim {
     progress_next: i64,
     progress_wall: u64,
     wall_start: std::time::Instant,
-    /// Revocation envelopes issued so far (few).
-    revocation_envelopes: Vec<u32>,
+    /// Revocation envelopes issued so far (few), with the key each revokes.
+    revocation_envelopes: Vec<(u32, PublicKey)>,
     topo: Topology,
 }
 
@@ -488,6 +492,8 @@ impl Sim {
             touched: Vec::new(),
             written: Vec::new(),
             planned: Vec::new(),
+            parents: Vec::new(),
+            leaves: Vec::new(),
             scan: 0,
             verifier: Verifier::spawn(),
             sync_cfg,
@@ -1109,27 +1115,12 @@ impl Sim {
         self.push(at, Ev::TrySync { link });
     }
 
+    /// Whether node `node` holds a revocation of `key` (revocations are rare: a scan of
+    /// those issued is cheap).
     fn knows_revoked(&self, node: u32, key: &PublicKey) -> bool {
-        self.arena_revocations(key)
+        self.revocation_envelopes
             .iter()
-            .any(|&i| self.nodes[node as usize].held.get(i).is_some())
-    }
-
-    fn arena_revocations(&self, key: &PublicKey) -> Vec<u32> {
-        // Revocations are rare: a scan of the revocation index is cheap.
-        let mut v = Vec::new();
-        for &i in self.revocation_envelopes.iter() {
-            let env = &self.arena.entries[i as usize].env;
-            if let Some(r) = env
-                .payload
-                .as_deref()
-                .and_then(|p| Revocation::from_bytes(p).ok())
-                && r.revoked == *key
-            {
-                v.push(i);
-            }
-        }
-        v
+            .any(|(i, revoked)| revoked == key && self.nodes[node as usize].held.get(*i).is_some())
     }
 
     fn on_try_sync(&mut self, link: u32, event: u64) {
@@ -1445,6 +1436,13 @@ impl Sim {
             self.scan = 1;
         }
         let scan = self.scan;
+        if self.parents.len() != self.nodes.len() {
+            // The topology, compact for the scan (the root's parent is itself).
+            self.parents = (0..self.nodes.len() as u32)
+                .map(|i| self.nodes[i as usize].parent.unwrap_or(i))
+                .collect();
+            self.leaves = self.nodes.iter().map(|n| n.children.is_empty()).collect();
+        }
         let mut touched = std::mem::take(&mut self.touched);
         touched.resize(self.nodes.len(), 0);
         let mut written = std::mem::take(&mut self.written);
@@ -1483,9 +1481,7 @@ impl Sim {
                 Ev::Crash { .. } | Ev::Restart { .. } | Ev::Revoke { .. } | Ev::Sample => break,
                 Ev::Toggle { link } | Ev::Outage { link, .. } | Ev::Restore { link } => link,
                 Ev::TrySync { link } => {
-                    let parent = self.nodes[link as usize]
-                        .parent
-                        .expect("a link has a parent");
+                    let parent = self.parents[link as usize];
                     // The parent has children: the horizon applies.
                     if k > 0
                         && touched[link as usize] != scan
@@ -1507,15 +1503,15 @@ impl Sim {
                     to_parent,
                     lost,
                 } => {
-                    let parent = self.nodes[link as usize]
-                        .parent
-                        .expect("a link has a parent");
-                    let to = if to_parent { parent } else { link };
+                    let to = if to_parent {
+                        self.parents[link as usize]
+                    } else {
+                        link
+                    };
                     if k > 0
                         && !lost
                         && touched[to as usize] != scan
-                        && (self.nodes[to as usize].children.is_empty()
-                            || t < self.now + MIN_REMOTE_DELAY_MS)
+                        && (self.leaves[to as usize] || t < self.now + MIN_REMOTE_DELAY_MS)
                         && self.can_lend(link, epoch, t)
                     {
                         let job = self.frame_job(link, to_parent, t);
@@ -1528,9 +1524,7 @@ impl Sim {
                 }
             };
             touched[link as usize] = scan;
-            touched[self.nodes[link as usize]
-                .parent
-                .expect("a link has a parent") as usize] = scan;
+            touched[self.parents[link as usize] as usize] = scan;
         }
         self.touched = touched;
         self.written = written;
@@ -1884,8 +1878,8 @@ impl Sim {
             )
             .is_some()
         {
-            self.revocation_envelopes
-                .push(*self.nodes[county as usize].own.last().expect("own"));
+            let idx = *self.nodes[county as usize].own.last().expect("own");
+            self.revocation_envelopes.push((idx, target));
             self.nodes[node as usize].revoked_at = Some(at);
             self.stats.revocations += 1;
             self.revoked_nodes.push(node);
