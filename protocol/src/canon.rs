@@ -35,6 +35,12 @@ impl Writer {
     pub fn new() -> Writer {
         Writer::default()
     }
+    /// An empty writer with room for `capacity` bytes (no reallocation when known ahead).
+    pub fn with_capacity(capacity: usize) -> Writer {
+        Writer {
+            bytes: Vec::with_capacity(capacity),
+        }
+    }
     pub fn u8(&mut self, v: u8) -> &mut Self {
         self.bytes.push(v);
         self

@@ -201,9 +201,12 @@ impl Envelope {
     /// [`Envelope::to_bytes`] of the envelope, or of [`Envelope::header_only`] of it when
     /// `with_payload` is false (without copying it first).
     pub fn to_bytes_in_form(&self, with_payload: bool) -> Vec<u8> {
-        let mut w = Writer::new();
-        w.var(&self.header.signed_bytes()).fixed(&self.signature.0);
-        match self.payload.as_ref().filter(|_| with_payload) {
+        let header = self.header.signed_bytes();
+        let payload = self.payload.as_ref().filter(|_| with_payload);
+        let len = 4 + header.len() + self.signature.0.len() + 1 + payload.map_or(0, |p| 4 + p.len());
+        let mut w = Writer::with_capacity(len);
+        w.var(&header).fixed(&self.signature.0);
+        match payload {
             Some(p) => w.u8(1).var(p),
             None => w.u8(0),
         };

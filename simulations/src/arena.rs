@@ -14,7 +14,8 @@
 //! writes ([`Op::PutRecord`], [`Op::PutAuthor`], [`Op::PutRevocation`]) are therefore not
 //! stored; [`SimStore::commit`] checks instead that each staged record agrees with what the
 //! held envelopes imply. With `AcceptConfig { materialize: false }` the accept path builds no
-//! documents, so records carry no document and no view. The derived [`AuthorInfo`] reports
+//! documents, so records carry no document and no view, nor the list of their changes (see
+//! [`derive_record`]). The derived [`AuthorInfo`] reports
 //! `max_seq` and `envelopes` as 0: accept never decides on them, and the simulator signs with
 //! [`lingong_protocol::envelope::Envelope::sign`] and tracks each author's log head itself.
 
@@ -439,11 +440,9 @@ impl<'a> SimStore<'a> {
         }
     }
 
-    fn held_of(&self, list: &[u32]) -> impl Iterator<Item = (u32, bool)> + '_ {
+    fn held_of<'s>(&'s self, list: &'s [u32]) -> impl Iterator<Item = (u32, bool)> + 's {
         list.iter()
             .filter_map(move |&i| self.held.get(i).map(|p| (i, p)))
-            .collect::<Vec<_>>()
-            .into_iter()
     }
 }
 
@@ -456,40 +455,26 @@ fn first_held<'a>(arena: &'a Arena, held: &Holdings, id: &RecordId) -> Option<&'
         .map(|&i| &arena.entries[i as usize])
 }
 
-/// The record state implied by the held envelopes of one record.
+/// The record state implied by the held envelopes of one record, as far as the accept path
+/// decides on it: the kind, creator, region and reach of its first held change (what every
+/// later change must match). Its change list is left empty and its times are the first
+/// change's: without materializing, accept reads neither.
 pub fn derive_record(arena: &Arena, held: &Holdings, id: &RecordId) -> Option<RecordState> {
-    let list = arena.records.get(id)?;
-    let mut state: Option<RecordState> = None;
-    for &i in list {
-        if held.get(i).is_none() {
-            continue;
-        }
-        let e = &arena.entries[i as usize];
-        let h = &e.env.header;
-        match &mut state {
-            None => {
-                state = Some(RecordState {
-                    kind: h.kind,
-                    creator: h.record.creator,
-                    serial: h.record.serial,
-                    region: h.region,
-                    reach: h.reach,
-                    created_ms: h.timestamp_ms,
-                    updated_ms: h.timestamp_ms,
-                    changes: vec![e.id],
-                    doc: None,
-                    waiting: false,
-                    view: Default::default(),
-                })
-            }
-            Some(s) => {
-                s.changes.push(e.id);
-                s.created_ms = s.created_ms.min(h.timestamp_ms);
-                s.updated_ms = s.updated_ms.max(h.timestamp_ms);
-            }
-        }
-    }
-    state
+    let e = first_held(arena, held, id)?;
+    let h = &e.env.header;
+    Some(RecordState {
+        kind: h.kind,
+        creator: h.record.creator,
+        serial: h.record.serial,
+        region: h.region,
+        reach: h.reach,
+        created_ms: h.timestamp_ms,
+        updated_ms: h.timestamp_ms,
+        changes: Vec::new(),
+        doc: None,
+        waiting: false,
+        view: Default::default(),
+    })
 }
 
 impl Store for SimStore<'_> {
