@@ -203,7 +203,8 @@ impl Envelope {
     pub fn to_bytes_in_form(&self, with_payload: bool) -> Vec<u8> {
         let header = self.header.signed_bytes();
         let payload = self.payload.as_ref().filter(|_| with_payload);
-        let len = 4 + header.len() + self.signature.0.len() + 1 + payload.map_or(0, |p| 4 + p.len());
+        let len =
+            4 + header.len() + self.signature.0.len() + 1 + payload.map_or(0, |p| 4 + p.len());
         let mut w = Writer::with_capacity(len);
         w.var(&header).fixed(&self.signature.0);
         match payload {

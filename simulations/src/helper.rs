@@ -1,21 +1,23 @@
 //! A second thread that does part of the event loop's work ahead of its time.
 //!
 //! The simulator is one event loop, and most of its work is nodes receiving frames (accepting
-//! the envelopes in them and building the next frame) and links opening sessions (bringing
-//! the two shared sets up to date, the first frame). Such work reads only the holdings of the
-//! link's ends, the link's session or kept sets, and the arena. When no event before it can
-//! touch those (the engine checks the events queued ahead, `Sim::lend_ahead`), the work gives
-//! the same answer whenever it is done, so the engine lends it to this thread early and takes
-//! the answer back when the event comes up in order: the run, its trace and every figure are
-//! exactly those of the sequential loop (a test compares the traces), while the two cores
-//! share the work.
+//! the envelopes in them and building the next frame), links opening sessions (bringing the
+//! two shared sets up to date, the first frame) and nodes writing (an Automerge change and a
+//! signature). A frame or an opening reads only the holdings of the link's ends, the link's
+//! session or kept sets, and the arena; a write only what its specification holds. When no
+//! event before it can touch those (the engine checks the events queued ahead,
+//! `Sim::lend_ahead`), the work gives the same answer whenever it is done, so the engine lends
+//! it to this thread early and takes the answer back when the event comes up in order: the
+//! run, its trace and every figure are exactly those of the sequential loop (a test compares
+//! the traces), while the two cores share the work.
 //!
-//! The helper holds those holdings and that session (moved out of the engine) and a shared
-//! reference to the arena while it works. The engine changes the arena only to add an envelope
-//! (a write, a forgery) or to relabel one (crashes, revocations): it first [`Helper::pause`]s,
-//! which waits for the job running, if any, and keeps the helper from starting another until
-//! the engine lends more work. A job not started when the engine needs its answer is done by
-//! the engine itself ([`Helper::take`]).
+//! The helper holds what the job moved out of the engine and a shared reference to the arena
+//! it started the job with, and reads no other until the job ends. The engine changes the
+//! arena (to add an envelope or relabel one) in a copy no job reads (`Sim::change_arena`):
+//! meanwhile it [`Helper::withhold`]s the arena, so that no job starts, and then
+//! [`Helper::publish`]es the newest copy; it never waits for the job running. A job not
+//! started when the engine needs its answer is done by the engine itself ([`Helper::take`]),
+//! which, while the thread is on the job it needs, does the queued job needed soonest.
 
 use crate::arena::Arena;
 use std::collections::VecDeque;
@@ -33,11 +35,9 @@ struct Shared<J> {
     wake: Condvar,
     /// Jobs queued (read without the lock while spinning).
     queued: AtomicUsize,
-    /// The helper is working on a job and holds a reference to the arena.
-    running: AtomicBool,
-    /// The engine paused the helper (mirrors `State::arena` being `None`, read without the
+    /// The engine withholds the arena (mirrors `State::arena` being `None`, read without the
     /// lock while spinning).
-    paused: AtomicBool,
+    withheld: AtomicBool,
     /// The helper sleeps on `wake` (set and cleared under the lock): only then does the
     /// engine pay for a wake-up.
     sleeping: AtomicBool,
@@ -48,7 +48,7 @@ struct State<J> {
     /// the one needed last, leaving those needed soon to the engine, which would otherwise
     /// wait for one the thread had just started.
     queue: VecDeque<(i64, u64, J)>,
-    /// The arena to work over; `None` while paused.
+    /// The arena to start jobs over; `None` while withheld.
     arena: Option<Arc<Arena>>,
     stop: bool,
 }
@@ -75,9 +75,8 @@ impl<J: Send + 'static, D: Send + 'static> Helper<J, D> {
             }),
             wake: Condvar::new(),
             queued: AtomicUsize::new(0),
-            running: AtomicBool::new(false),
             sleeping: AtomicBool::new(false),
-            paused: AtomicBool::new(false),
+            withheld: AtomicBool::new(false),
         });
         let (send, answers) = mpsc::channel();
         let theirs = Arc::clone(&shared);
@@ -110,14 +109,14 @@ impl<J: Send + 'static, D: Send + 'static> Helper<J, D> {
     pub fn withhold(&mut self) {
         let mut state = self.shared.state.lock().expect("helper lock");
         state.arena = None;
-        self.shared.paused.store(true, Ordering::Release);
+        self.shared.withheld.store(true, Ordering::Release);
     }
 
     /// Lets the thread start jobs again, over `arena`.
     pub fn publish(&mut self, arena: &Arc<Arena>) {
         let mut state = self.shared.state.lock().expect("helper lock");
         state.arena = Some(Arc::clone(arena));
-        self.shared.paused.store(false, Ordering::Release);
+        self.shared.withheld.store(false, Ordering::Release);
         self.wake(state);
     }
 
@@ -196,14 +195,15 @@ impl<J, D> Drop for Helper<J, D> {
     }
 }
 
-/// The thread's loop: take the next job while not paused, do it, send the answer.
+/// The thread's loop: take the next job while the arena is not withheld, do it, send the
+/// answer.
 fn serve<J, D>(shared: &Shared<J>, work: fn(&Arena, J) -> D, answers: &mpsc::Sender<(u64, D)>) {
     loop {
         let mut polls = 0u32;
         let (key, job, arena) = loop {
             if polls < SPIN_POLLS
                 && (shared.queued.load(Ordering::Acquire) == 0
-                    || shared.paused.load(Ordering::Acquire))
+                    || shared.withheld.load(Ordering::Acquire))
             {
                 polls += 1;
                 std::hint::spin_loop();
@@ -217,8 +217,6 @@ fn serve<J, D>(shared: &Shared<J>, work: fn(&Arena, J) -> D, answers: &mpsc::Sen
                 && let Some((_, key, job)) = state.queue.pop_back()
             {
                 shared.queued.fetch_sub(1, Ordering::Release);
-                // Set under the lock: a pause either sees it or keeps this job from starting.
-                shared.running.store(true, Ordering::Release);
                 break (key, job, arena);
             }
             if polls < SPIN_POLLS {
@@ -232,7 +230,6 @@ fn serve<J, D>(shared: &Shared<J>, work: fn(&Arena, J) -> D, answers: &mpsc::Sen
         };
         let answer = work(&arena, job);
         drop(arena);
-        shared.running.store(false, Ordering::Release);
         if answers.send((key, answer)).is_err() {
             return;
         }

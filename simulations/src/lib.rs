@@ -5,12 +5,14 @@
 //! - [`config`]: the scenario (rates, links, faults) as TOML with defaults from the field figures.
 //! - [`topology`]: the nodes and links, from the real division table.
 //! - [`arena`]: every envelope once, and each node's store as indices into it (a [`Store`]).
-//! - [`sim`]: the event queue, the workload, the links, the sessions and the faults.
+//! - [`sim`]: the event queue, the links, the sessions and the faults; `sim/writes.rs` the
+//!   workload's writes (what each write event writes, and its Automerge change and signature,
+//!   which can be worked out ahead).
 //! - [`check`]: the end-of-run comparison of every node's holdings with its scope.
 //! - [`report`]: the JSON document, the summary table and the plots.
 //! - [`verifier`]: the signatures of the simulator's own writes, checked on a second thread.
-//! - [`helper`]: a second thread that receives frames and opens sessions ahead of their
-//!   time, when nothing before them can change the answer (the run stays the same).
+//! - [`helper`]: a second thread that receives frames, opens sessions and signs writes ahead
+//!   of their time, when nothing before them can change the answer (the run stays the same).
 //!
 //! Architecture invariant: the simulator never accepts, signs or replicates a change except
 //! through `lingong_protocol` (`accept::accept_all`, `envelope::Envelope::sign`,

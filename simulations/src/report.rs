@@ -119,6 +119,7 @@ pub fn to_json(o: &mut Outcome, wall_seconds: f64, scenario: &str) -> Value {
         "whole_set_fallbacks": s.whole_set_fallbacks,
         "lent_to_helper": s.lent_to_helper,
         "lent_done_by_engine": s.lent_done_by_engine,
+        "lent_writes": s.lent_writes,
         "held_back": s.held_back,
         "events_by_kind": crate::sim::EVENT_KINDS.iter().zip(s.events_by_kind).map(|(k, n)| (k.to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
         "deferred_by_kind": s.deferred_by_kind,

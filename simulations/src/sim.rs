@@ -269,6 +269,8 @@ pub struct Stats {
     /// Of those, done by the engine after all: the helper had not started them when their
     /// turn came.
     pub lent_done_by_engine: u64,
+    /// Of those lent, writes (their Automerge change and signature).
+    pub lent_writes: u64,
     /// Changes a side did not push because the peer's clock would date them from the future
     /// (`SyncStats::held_back`, summed over sessions, cut ones included).
     pub held_back: u64,
@@ -1468,6 +1470,7 @@ impl Sim {
                     {
                         self.planned[node as usize] = event;
                         if let Some(job) = self.write_job(ev, t) {
+                            self.stats.lent_writes += 1;
                             self.lend_event(event, t, Job::Write(Box::new(job)));
                             if self.lent.len() >= MAX_LENT {
                                 break;

@@ -86,6 +86,7 @@ fn windowed_sets_kept_between_sessions_give_the_same_run_as_whole_sets_built_per
 fn work_lent_to_the_helper_thread_gives_the_same_run_as_the_one_loop() {
     // Every fault kind (crashes, revocations, forgeries and forks change holdings and the
     // arena while frames are lent), several seeds: the helper must change nothing but speed.
+    let mut writes = 0;
     for seed in [21, 22, 23] {
         let mut one_loop = scenario("all-faults", seed, 1.5);
         one_loop.run.frame_helper = false;
@@ -104,7 +105,9 @@ fn work_lent_to_the_helper_thread_gives_the_same_run_as_the_one_loop() {
         assert_eq!(alone.trace_hash, helped.trace_hash, "seed {seed}");
         assert_eq!(alone.stats.events, helped.stats.events, "seed {seed}");
         assert_eq!(alone.check.valid_changes, helped.check.valid_changes);
+        writes += helped.stats.lent_writes;
     }
+    assert!(writes > 0, "no write was lent");
 }
 
 #[test]
