@@ -430,7 +430,8 @@ fn apply_to_record<S: Store + ?Sized>(
     Ok(Op::PutRecord(h.record, Box::new(state)))
 }
 
-fn new_state(env: &Envelope, id: EnvelopeId) -> RecordState {
+/// The state of the record `env` creates (`id` its id): its only change so far.
+pub fn new_state(env: &Envelope, id: EnvelopeId) -> RecordState {
     let h = &env.header;
     RecordState {
         kind: h.kind,

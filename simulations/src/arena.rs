@@ -14,8 +14,8 @@
 //! writes ([`Op::PutRecord`], [`Op::PutAuthor`], [`Op::PutRevocation`]) are therefore not
 //! stored; [`SimStore::commit`] checks instead that each staged record agrees with what the
 //! held envelopes imply. With `AcceptConfig { materialize: false }` the accept path builds no
-//! documents, so records carry no document and no view, nor the list of their changes (see
-//! [`derive_record`]). The derived [`AuthorInfo`] reports
+//! documents, so records carry no document and no view, nor the full list of their changes
+//! (see [`derive_record`]). The derived [`AuthorInfo`] reports
 //! `max_seq` and `envelopes` as 0: accept never decides on them, and the simulator signs with
 //! [`lingong_protocol::envelope::Envelope::sign`] and tracks each author's log head itself.
 
@@ -457,24 +457,11 @@ fn first_held<'a>(arena: &'a Arena, held: &Holdings, id: &RecordId) -> Option<&'
 
 /// The record state implied by the held envelopes of one record, as far as the accept path
 /// decides on it: the kind, creator, region and reach of its first held change (what every
-/// later change must match). Its change list is left empty and its times are the first
+/// later change must match). Its change list holds only that change and its times are that
 /// change's: without materializing, accept reads neither.
 pub fn derive_record(arena: &Arena, held: &Holdings, id: &RecordId) -> Option<RecordState> {
     let e = first_held(arena, held, id)?;
-    let h = &e.env.header;
-    Some(RecordState {
-        kind: h.kind,
-        creator: h.record.creator,
-        serial: h.record.serial,
-        region: h.region,
-        reach: h.reach,
-        created_ms: h.timestamp_ms,
-        updated_ms: h.timestamp_ms,
-        changes: Vec::new(),
-        doc: None,
-        waiting: false,
-        view: Default::default(),
-    })
+    Some(lingong_protocol::accept::new_state(&e.env, e.id))
 }
 
 impl Store for SimStore<'_> {
