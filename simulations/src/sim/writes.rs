@@ -402,13 +402,13 @@ impl Sim {
 
     /// Node `i`'s write: what it writes, and what the workload remembers of it.
     pub(super) fn on_write(&mut self, i: u32, event: u64) {
+        let mut lent = self.take_lent_writes(event);
         if self.converging || self.nodes[i as usize].down {
             self.schedule_write(i);
             return;
         }
         let plan = self.plan_write(i, self.now);
         self.schedule_write(i);
-        let mut lent = self.take_lent_writes(event);
         match plan {
             WritePlan::Nothing => {}
             WritePlan::Post { reach, fields } => self.write_post(i, reach, fields, &mut lent),
@@ -468,10 +468,10 @@ impl Sim {
 
     /// A post's edit or closure by its creator.
     pub(super) fn on_post_edit(&mut self, post: u32, change: PostChange, event: u64) {
+        let mut lent = self.take_lent_writes(event);
         let Some((node, record, fields)) = self.plan_post_edit(post, change) else {
             return;
         };
-        let mut lent = self.take_lent_writes(event);
         if change == PostChange::Close {
             self.posts[post as usize].open = false;
             self.nodes[node as usize].open_posts.retain(|&x| x != post);
