@@ -130,6 +130,16 @@ pub struct Rates {
 }
 
 impl Rates {
+    /// Writes per working day of every kind together.
+    pub fn writes_per_day(&self) -> f64 {
+        self.posts
+            + self.registrations
+            + self.placements
+            + self.complaints
+            + self.worker_edits
+            + self.reports
+    }
+
     fn zero() -> Rates {
         Rates {
             posts: 0.0,

@@ -60,7 +60,9 @@ pub(super) type LentWrites = VecDeque<Written>;
 fn write(key: &NodeKey, spec: WriteSpec) -> Written {
     let payload = if spec.filler {
         let len = 80 + 24 * spec.edits.len();
-        let seed = spec.seq ^ u64::from_le_bytes(spec.head[..8].try_into().expect("8 bytes"));
+        // Filler that differs per author and per sequence number, fixed by the specification.
+        let word = |b: &[u8]| u64::from_le_bytes(b[..8].try_into().expect("8 bytes"));
+        let seed = spec.seq ^ word(&spec.head) ^ word(&spec.record.creator.0).rotate_left(17);
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         Some(((0..len).map(|_| rng.random::<u8>()).collect(), None))
     } else {
@@ -135,9 +137,7 @@ impl Sim {
     /// Schedules node `i`'s next write (Poisson arrivals over working time, 08:00–18:00) and
     /// draws the seed of that write's own choices.
     pub(super) fn schedule_write(&mut self, i: u32) {
-        let r = &self.nodes[i as usize].rates;
-        let total =
-            r.posts + r.registrations + r.placements + r.complaints + r.worker_edits + r.reports;
+        let total = self.nodes[i as usize].rates.writes_per_day();
         if total <= 0.0 {
             return;
         }
@@ -156,8 +156,7 @@ impl Sim {
         let n = &self.nodes[i as usize];
         let mut rng = ChaCha8Rng::seed_from_u64(n.write_seed);
         let r = &n.rates;
-        let total =
-            r.posts + r.registrations + r.placements + r.complaints + r.worker_edits + r.reports;
+        let total = r.writes_per_day();
         let created_at = FieldValue::Int(self.local_ms_at(i, at) / 1000);
         let mut x = rng.random::<f64>() * total;
         if x < r.posts {
