@@ -104,20 +104,13 @@ pub(super) fn write_all(job: WriteJob) -> Vec<Written> {
 /// What one write event does ([`Sim::plan_write`]).
 pub(super) enum WritePlan {
     Nothing,
-    Post {
-        reach: RegionCode,
+    /// A new record: a post (with its reach), a worker's registration, a placement (and the
+    /// filled count of the post it `fills`, if any) or a complaint.
+    Create {
+        kind: RecordKind,
+        reach: Option<RegionCode>,
         fields: Fields,
-    },
-    Worker {
-        fields: Fields,
-    },
-    /// A placement, and the filled count of the post it fills, if any.
-    Placement {
-        post: Option<u32>,
-        fields: Fields,
-    },
-    Complaint {
-        fields: Fields,
+        fills: Option<u32>,
     },
     /// A worker's availability or the station's directory entry.
     Edit {
@@ -185,12 +178,24 @@ impl Sim {
                 ("contact", FieldValue::Text("0851-8888-0000".into())),
                 ("created_at", created_at),
             ];
-            return WritePlan::Post { reach, fields };
+            let (kind, reach, fills) = (RecordKind::Post, Some(reach), None);
+            return WritePlan::Create {
+                kind,
+                reach,
+                fields,
+                fills,
+            };
         }
         x -= r.posts;
         if x < r.registrations {
             let fields = worker_fields(n, n.next_seq);
-            return WritePlan::Worker { fields };
+            let (kind, reach, fills) = (RecordKind::Worker, None, None);
+            return WritePlan::Create {
+                kind,
+                reach,
+                fields,
+                fills,
+            };
         }
         x -= r.registrations;
         if x < r.placements {
@@ -208,7 +213,13 @@ impl Sim {
                     FieldValue::Text(self.posts[p as usize].record.to_hex()),
                 ));
             }
-            return WritePlan::Placement { post, fields };
+            let (kind, reach, fills) = (RecordKind::Placement, None, post);
+            return WritePlan::Create {
+                kind,
+                reach,
+                fields,
+                fills,
+            };
         }
         x -= r.placements;
         if x < r.complaints {
@@ -219,7 +230,13 @@ impl Sim {
                 ("region", FieldValue::Text(n.region.to_string())),
                 ("created_at", created_at),
             ];
-            return WritePlan::Complaint { fields };
+            let (kind, reach, fills) = (RecordKind::Complaint, None, None);
+            return WritePlan::Create {
+                kind,
+                reach,
+                fields,
+                fills,
+            };
         }
         x -= r.complaints;
         if x < r.worker_edits {
@@ -353,22 +370,15 @@ impl Sim {
                 let second = (n.next_seq + 1, NO_PREV);
                 let specs = match self.plan_write(node, at) {
                     WritePlan::Nothing => Vec::new(),
-                    WritePlan::Post { reach, fields } => {
-                        let kind = RecordKind::Post;
-                        vec![self.create_spec(node, kind, Some(reach), fields, at, first)]
-                    }
-                    WritePlan::Worker { fields } => {
-                        let kind = RecordKind::Worker;
-                        vec![self.create_spec(node, kind, None, fields, at, first)]
-                    }
-                    WritePlan::Complaint { fields } => {
-                        let kind = RecordKind::Complaint;
-                        vec![self.create_spec(node, kind, None, fields, at, first)]
-                    }
-                    WritePlan::Placement { post, fields } => {
-                        let kind = RecordKind::Placement;
-                        let mut specs = vec![self.create_spec(node, kind, None, fields, at, first)];
-                        if let Some(p) = post {
+                    WritePlan::Create {
+                        kind,
+                        reach,
+                        fields,
+                        fills,
+                    } => {
+                        let mut specs =
+                            vec![self.create_spec(node, kind, reach, fields, at, first)];
+                        if let Some(p) = fills {
                             let record = self.posts[p as usize].record;
                             specs.extend(self.edit_spec(node, record, filled(), at, second));
                         }
@@ -410,38 +420,32 @@ impl Sim {
         self.schedule_write(i);
         match plan {
             WritePlan::Nothing => {}
-            WritePlan::Post { reach, fields } => self.write_post(i, reach, fields, &mut lent),
-            WritePlan::Worker { fields } => {
-                let kind = RecordKind::Worker;
-                if let Some(rec) = self.write_create(i, kind, None, fields, &mut lent) {
-                    self.nodes[i as usize].workers.push(rec);
+            WritePlan::Create {
+                kind,
+                reach,
+                fields,
+                fills,
+            } => {
+                let Some(record) = self.write_create(i, kind, reach, fields, &mut lent) else {
+                    return;
+                };
+                match kind {
+                    RecordKind::Post => self.remember_post(i, record),
+                    RecordKind::Worker => self.nodes[i as usize].workers.push(record),
+                    _ => {}
                 }
-            }
-            WritePlan::Placement { post, fields } => {
-                let kind = RecordKind::Placement;
-                if self
-                    .write_create(i, kind, None, fields, &mut lent)
-                    .is_some()
-                    && let Some(p) = post
-                {
+                if let Some(p) = fills {
                     let rec = self.posts[p as usize].record;
                     self.write_edit(i, rec, filled(), &mut lent);
                 }
-            }
-            WritePlan::Complaint { fields } => {
-                let kind = RecordKind::Complaint;
-                self.write_create(i, kind, None, fields, &mut lent);
             }
             WritePlan::Edit { record, fields } => self.write_edit(i, record, fields, &mut lent),
         }
     }
 
-    /// A post by node `i`; its closure and perhaps a wage edit are scheduled.
-    fn write_post(&mut self, i: u32, reach: RegionCode, fields: Fields, lent: &mut LentWrites) {
-        let kind = RecordKind::Post;
-        let Some(record) = self.write_create(i, kind, Some(reach), fields, lent) else {
-            return;
-        };
+    /// Node `i`'s post `record`, just written: its closure and perhaps a wage edit are
+    /// scheduled.
+    fn remember_post(&mut self, i: u32, record: RecordId) {
         let post = self.posts.len() as u32;
         self.posts.push(Post {
             node: i,
