@@ -119,6 +119,22 @@ pub(super) enum WritePlan {
     },
 }
 
+impl WritePlan {
+    fn create(
+        kind: RecordKind,
+        reach: Option<RegionCode>,
+        fields: Fields,
+        fills: Option<u32>,
+    ) -> WritePlan {
+        WritePlan::Create {
+            kind,
+            reach,
+            fields,
+            fills,
+        }
+    }
+}
+
 /// A post's edit by its creator, drawn when the post is written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) enum PostChange {
@@ -178,24 +194,12 @@ impl Sim {
                 ("contact", FieldValue::Text("0851-8888-0000".into())),
                 ("created_at", created_at),
             ];
-            let (kind, reach, fills) = (RecordKind::Post, Some(reach), None);
-            return WritePlan::Create {
-                kind,
-                reach,
-                fields,
-                fills,
-            };
+            return WritePlan::create(RecordKind::Post, Some(reach), fields, None);
         }
         x -= r.posts;
         if x < r.registrations {
             let fields = worker_fields(n, n.next_seq);
-            let (kind, reach, fills) = (RecordKind::Worker, None, None);
-            return WritePlan::Create {
-                kind,
-                reach,
-                fields,
-                fills,
-            };
+            return WritePlan::create(RecordKind::Worker, None, fields, None);
         }
         x -= r.registrations;
         if x < r.placements {
@@ -213,13 +217,7 @@ impl Sim {
                     FieldValue::Text(self.posts[p as usize].record.to_hex()),
                 ));
             }
-            let (kind, reach, fills) = (RecordKind::Placement, None, post);
-            return WritePlan::Create {
-                kind,
-                reach,
-                fields,
-                fills,
-            };
+            return WritePlan::create(RecordKind::Placement, None, fields, post);
         }
         x -= r.placements;
         if x < r.complaints {
@@ -230,13 +228,7 @@ impl Sim {
                 ("region", FieldValue::Text(n.region.to_string())),
                 ("created_at", created_at),
             ];
-            let (kind, reach, fills) = (RecordKind::Complaint, None, None);
-            return WritePlan::Create {
-                kind,
-                reach,
-                fields,
-                fills,
-            };
+            return WritePlan::create(RecordKind::Complaint, None, fields, None);
         }
         x -= r.complaints;
         if x < r.worker_edits {
