@@ -106,8 +106,8 @@ impl SignatureCache for CacheOverlay<'_> {
 /// (see `Sim::change_arena`), and makes each change to both.
 #[derive(Clone)]
 pub enum ArenaChange {
-    /// [`Arena::intern`]; `signed_here` records its signature as good (the verifier thread
-    /// checks it).
+    /// A new envelope (`Arena::intern`); `signed_here` records its signature as good (the
+    /// verifier thread checks it).
     Intern {
         env: Box<Envelope>,
         id: EnvelopeId,
@@ -248,7 +248,7 @@ impl Arena {
                 creator,
                 signed_here,
             } => {
-                self.intern_with_id(*env, id, label, created_ms, creator);
+                self.intern(*env, id, label, created_ms, creator);
                 if signed_here {
                     self.verified.record_envelope(id);
                 }
@@ -258,14 +258,9 @@ impl Arena {
         }
     }
 
-    /// Adds an envelope the simulator created (or returns the index it already has).
-    pub fn intern(&mut self, env: Envelope, label: Label, created_ms: i64, creator: u32) -> u32 {
-        let id = env.id();
-        self.intern_with_id(env, id, label, created_ms, creator)
-    }
-
-    /// [`Arena::intern`] of an envelope whose id `id` is known.
-    fn intern_with_id(
+    /// Adds an envelope the simulator created, whose id is `id` (or returns the index it
+    /// already has).
+    fn intern(
         &mut self,
         env: Envelope,
         id: EnvelopeId,

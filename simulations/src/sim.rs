@@ -583,7 +583,7 @@ impl Sim {
         helper.publish(&self.arena);
     }
 
-    /// Adds an envelope the simulator made to the arena ([`Arena::intern`]), with its tally;
+    /// Adds an envelope the simulator made to the arena (`Arena::intern`), with its tally;
     /// `signed_here` records its signature as good (the verifier thread checks it).
     fn intern(&mut self, env: Envelope, label: Label, creator: u32, signed_here: bool) -> u32 {
         let id = env.id();
