@@ -257,9 +257,10 @@ impl SharedSet {
     pub fn build_keyed(
         me: &Scope,
         peer: &Scope,
-        items: impl ExactSizeIterator<Item = (ItemMeta, ItemKey)>,
+        items: impl Iterator<Item = (ItemMeta, ItemKey)>,
     ) -> SharedSet {
-        let mut shared = Vec::with_capacity(items.len());
+        let (least, most) = items.size_hint();
+        let mut shared = Vec::with_capacity(most.unwrap_or(least));
         for (m, key) in items {
             shared.extend(shareable(me, peer, &m, key));
         }

@@ -18,7 +18,7 @@ use std::time::Instant;
 /// the binary does: with glibc's malloc, buffers made on the helper thread and freed on the
 /// engine's cost far more.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: lingong_sim::alloc::MiMalloc = lingong_sim::alloc::MiMalloc;
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)
@@ -62,6 +62,7 @@ fn measure(label: &str, keep_sets_max_depth: Option<u8>, helper: bool) -> (Outco
 }
 
 fn main() {
+    lingong_sim::alloc::keep_freed_memory();
     let kept_depth = Some(Scenario::default().run.keep_sets_max_depth);
     let s = scenario(kept_depth, true);
     println!(

@@ -211,9 +211,9 @@ pub struct Arena {
     items: Vec<(ItemMeta, ItemKey)>,
     index: FixedMap<EnvelopeId, u32>,
     /// (author, seq) → envelopes (two or more only for forks and lost writes).
-    logs: FixedMap<(PublicKey, u64), Vec<u32>>,
-    /// record → its envelopes.
-    records: FixedMap<RecordId, Vec<u32>>,
+    logs: ByKeyAndNumber,
+    /// record (creator, serial) → its envelopes.
+    records: ByKeyAndNumber,
     /// author → its certificate records (index, parsed chain).
     certs: FixedMap<PublicKey, Vec<(u32, CertChain)>>,
     /// revoked key → revocation envelopes naming it.
@@ -276,8 +276,8 @@ impl Arena {
         let meta = lingong_protocol::accept::meta_of(&env, id);
         let full_len = env.to_bytes().len() as u32;
         let header_len = full_len - h.payload_len;
-        self.logs.entry((h.author, h.seq)).or_default().push(idx);
-        self.records.entry(h.record).or_default().push(idx);
+        self.logs.push(h.author, h.seq, idx);
+        self.records.push(h.record.creator, h.record.serial, idx);
         match h.kind {
             RecordKind::Certificate => {
                 if let Some(chain) = env
@@ -325,12 +325,89 @@ impl Arena {
         &self.items[idx as usize].0
     }
 
-    /// The envelopes at `(author, seq)`.
-    pub fn at(&self, author: &PublicKey, seq: u64) -> &[u32] {
-        self.logs
-            .get(&(*author, seq))
-            .map(Vec::as_slice)
-            .unwrap_or(&[])
+    /// The envelopes at `(author, seq)`, in arena order.
+    pub fn at(&self, author: &PublicKey, seq: u64) -> impl Iterator<Item = u32> + '_ {
+        self.logs.get(author, seq)
+    }
+
+    /// The envelopes of `record`, in arena order.
+    pub fn record_envelopes(&self, record: &RecordId) -> impl Iterator<Item = u32> + '_ {
+        self.records.get(&record.creator, record.serial)
+    }
+}
+
+/// Arena indices listed by a key and a number: by an author's key and sequence number, or by
+/// a record's creator and serial. Nearly every pair has one envelope, and an author numbers
+/// its envelopes 1, 2, 3…, so the first envelope of each pair sits in a dense vector per key:
+/// a lookup reads a table of keys (one per node, small enough to stay in cache) and one slot,
+/// where a map over every envelope of the run would miss the cache on each. The rest (forks,
+/// lost writes, a record's edits, a number far past the key's others) are listed in a map
+/// beside it, in arena order after the first.
+#[derive(Default, Clone)]
+struct ByKeyAndNumber {
+    keys: FixedMap<PublicKey, u32>,
+    /// By key number, by number: the first index, or [`ByKeyAndNumber::NONE`].
+    first: Vec<Vec<u32>>,
+    /// (key number, number) → the indices after the first, or all of them when the number
+    /// did not fit the dense vector when first seen.
+    more: FixedMap<(u32, u64), Vec<u32>>,
+}
+
+impl ByKeyAndNumber {
+    const NONE: u32 = u32::MAX;
+    /// How far past a key's highest number so far a new one may lie and still be kept dense
+    /// (a record's serial skips the sequence numbers of its creator's edits; a forged number
+    /// far out must not make a vector that long).
+    const MAX_GAP: usize = 1024;
+
+    /// Lists `idx` (newer than every index listed so far) under `(key, number)`.
+    fn push(&mut self, key: PublicKey, number: u64, idx: u32) {
+        let next = self.first.len() as u32;
+        let k = *self.keys.entry(key).or_insert(next);
+        if k == next {
+            self.first.push(Vec::new());
+        }
+        // Once a pair is listed in `more`, all of it is, so the dense slot stays first.
+        if let Some(list) = self.more.get_mut(&(k, number)) {
+            list.push(idx);
+            return;
+        }
+        let dense = &mut self.first[k as usize];
+        match usize::try_from(number) {
+            Ok(n)
+                if n < dense.len() + Self::MAX_GAP
+                    && dense.get(n).is_none_or(|&i| i == Self::NONE) =>
+            {
+                if n >= dense.len() {
+                    dense.resize(n + 1, Self::NONE);
+                }
+                dense[n] = idx;
+            }
+            _ => self.more.entry((k, number)).or_default().push(idx),
+        }
+    }
+
+    /// The indices listed under `(key, number)`, in the order they were listed; the map
+    /// beside the dense vector is read only if the first one is not enough.
+    fn get(&self, key: &PublicKey, number: u64) -> impl Iterator<Item = u32> + '_ {
+        let k = self.keys.get(key).copied();
+        let first = k.and_then(|k| {
+            let dense = &self.first[k as usize];
+            usize::try_from(number)
+                .ok()
+                .and_then(|n| dense.get(n).copied())
+                .filter(|&i| i != Self::NONE)
+        });
+        let more = move || {
+            k.and_then(|k| self.more.get(&(k, number)))
+                .map(Vec::as_slice)
+                .unwrap_or(&[])
+                .iter()
+                .copied()
+        };
+        first
+            .into_iter()
+            .chain(std::iter::once(()).flat_map(move |()| more()))
     }
 }
 
@@ -435,19 +512,21 @@ impl<'a> SimStore<'a> {
         }
     }
 
-    fn held_of<'s>(&'s self, list: &'s [u32]) -> impl Iterator<Item = (u32, bool)> + 's {
-        list.iter()
-            .filter_map(move |&i| self.held.get(i).map(|p| (i, p)))
+    fn held_of<'s>(
+        &'s self,
+        list: impl Iterator<Item = u32> + 's,
+    ) -> impl Iterator<Item = (u32, bool)> + 's {
+        list.filter_map(move |i| self.held.get(i).map(|p| (i, p)))
     }
 }
 
 /// The first held envelope of one record (in arena order, the one [`derive_record`] takes the
 /// record's kind, region and reach from).
 fn first_held<'a>(arena: &'a Arena, held: &Holdings, id: &RecordId) -> Option<&'a Entry> {
-    let list = arena.records.get(id)?;
-    list.iter()
-        .find(|&&i| held.get(i).is_some())
-        .map(|&i| &arena.entries[i as usize])
+    arena
+        .record_envelopes(id)
+        .find(|&i| held.get(i).is_some())
+        .map(|i| &arena.entries[i as usize])
 }
 
 /// The record state implied by the held envelopes of one record, as far as the accept path
@@ -510,7 +589,7 @@ impl Store for SimStore<'_> {
             return Ok(None);
         };
         let mut best: Option<RevocationInfo> = None;
-        for (i, _) in self.held_of(list) {
+        for (i, _) in self.held_of(list.iter().copied()) {
             let env = &self.arena.entries[i as usize].env;
             let Some(r) = env
                 .payload
@@ -623,5 +702,39 @@ mod tests {
         assert_eq!(h.iter().map(|(i, _)| i).collect::<Vec<_>>(), vec![2, 5, 9]);
         assert!(h.remove(2));
         assert_eq!(h.len(), 2);
+    }
+
+    #[test]
+    fn by_key_and_number_lists_like_a_map_of_lists() {
+        // Keys numbering in order, with gaps, repeats (forks, edits) and numbers far out.
+        let keys: Vec<PublicKey> = (0..5u8).map(|k| PublicKey([k + 1; 32])).collect();
+        let mut state = 11u64;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            state >> 33
+        };
+        let mut index = ByKeyAndNumber::default();
+        let mut reference: std::collections::BTreeMap<(usize, u64), Vec<u32>> = Default::default();
+        let mut top = [0u64; 5];
+        for idx in 0..5_000u32 {
+            let k = (next() % 5) as usize;
+            let number = match next() % 10 {
+                0 => next() % (top[k] + 1),
+                1 => top[k] + 1 + next() % 3_000,
+                2 => u64::MAX - next() % 3,
+                _ => top[k] + 1 + next() % 3,
+            };
+            if number < 1 << 40 {
+                top[k] = top[k].max(number);
+            }
+            index.push(keys[k], number, idx);
+            reference.entry((k, number)).or_default().push(idx);
+        }
+        for (&(k, number), list) in &reference {
+            assert_eq!(&index.get(&keys[k], number).collect::<Vec<_>>(), list);
+        }
+        assert_eq!(index.get(&keys[0], 1 << 50).count(), 0);
     }
 }

@@ -11,6 +11,7 @@
 //! - [`check`]: the end-of-run comparison of every node's holdings with its scope.
 //! - [`report`]: the JSON document, the summary table and the plots.
 //! - [`verifier`]: the signatures of the simulator's own writes, checked on a second thread.
+//! - [`alloc`]: the binaries' allocator (mimalloc, keeping the memory it frees).
 //! - [`helper`]: a second thread that receives frames, opens sessions and signs writes ahead
 //!   of their time, when nothing before them can change the answer (the run stays the same).
 //!
@@ -22,6 +23,7 @@
 //! [`Store`]: lingong_protocol::store::Store
 #![recursion_limit = "256"]
 
+pub mod alloc;
 pub mod arena;
 pub mod check;
 pub mod config;

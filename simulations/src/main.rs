@@ -7,11 +7,9 @@ use lingong_sim::config::{BUILTIN, Scenario};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// mimalloc instead of the system allocator: a run allocates and frees small buffers (frames,
-/// envelopes, record states) millions of times, and glibc's malloc was a fifth of the profile.
-/// Only speed depends on it.
+/// mimalloc instead of the system allocator (see `lingong_sim::alloc`).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: lingong_sim::alloc::MiMalloc = lingong_sim::alloc::MiMalloc;
 
 const USAGE: &str = "usage: lingong-sim --scenario NAME [--only CODE] [--days N] [--seed S] \
 [--json FILE] [--config FILE] [--villages-share F] [--converge-days N] [--quiet]
@@ -94,6 +92,7 @@ fn reproduce(a: &Args, seed: u64, days: f64) -> String {
 }
 
 fn main() -> ExitCode {
+    lingong_sim::alloc::keep_freed_memory();
     match real_main() {
         Ok(code) => code,
         Err(e) => {

@@ -1258,52 +1258,6 @@ impl Sim {
         self.links[link as usize].active = Some(active);
     }
 
-    /// The whole set one end of `link` (the parent's if `parent_end`) shared with the other
-    /// when the running session started, for a session whose windowed set could not answer:
-    /// its holdings less what it has taken in since (kept in the link's `*_new` list), a
-    /// filled payload counted as the header it was. It replaces the kept set (the next session
-    /// start brings it up to date and windows it again).
-    fn whole_set_at_start(&mut self, link: u32, parent_end: bool) -> Arc<SharedSet> {
-        let child = &self.nodes[link as usize];
-        let parent = &self.nodes[child.parent.expect("a link has a parent") as usize];
-        let (node, me, peer) = if parent_end {
-            (parent, parent.scope, child.scope)
-        } else {
-            (child, child.scope, parent.scope)
-        };
-        let kept = self.links[link as usize]
-            .kept
-            .as_mut()
-            .expect("only a kept set is windowed");
-        let (set, new) = if parent_end {
-            (&mut kept.parent, &kept.parent_new)
-        } else {
-            (&mut kept.child, &kept.child_new)
-        };
-        // Per envelope taken in since the start: whether it was held (as a header) before.
-        let mut since: BTreeMap<u32, bool> = BTreeMap::new();
-        for &(idx, filled) in new {
-            since
-                .entry(idx)
-                .and_modify(|held_before| *held_before &= filled)
-                .or_insert(filled);
-        }
-        let at_start: Vec<_> = node
-            .held
-            .iter()
-            .filter_map(|(idx, payload)| match since.get(&idx) {
-                None => Some(self.arena.item(idx, payload)),
-                Some(true) => Some(self.arena.item(idx, false)),
-                Some(false) => None,
-            })
-            .collect();
-        self.stats.set_builds += 1;
-        self.stats.set_build_items += node.held.len() as u64;
-        self.stats.whole_set_fallbacks += 1;
-        *set = Arc::new(SharedSet::build_keyed(&me, &peer, at_start.into_iter()));
-        Arc::clone(set)
-    }
-
     /// Whether `link` windows its kept sets but they still list everything, because nothing
     /// lies below its sessions' floor yet (the first two days of a run, or since the child
     /// restarted): such a link drops them when it goes down (with `run.keep_sets_while_up`),
@@ -1585,6 +1539,29 @@ impl Sim {
         } else {
             link
         };
+        let other = if to_parent {
+            link
+        } else {
+            self.nodes[link as usize].parent.expect("has parent")
+        };
+        let (me, peer) = (
+            self.nodes[node as usize].scope,
+            self.nodes[other as usize].scope,
+        );
+        let windowed = self.windows_sets(link);
+        let history = self.links[link as usize]
+            .kept
+            .as_mut()
+            .filter(|_| windowed)
+            .map(|kept| History {
+                new: std::mem::take(if to_parent {
+                    &mut kept.parent_new
+                } else {
+                    &mut kept.child_new
+                }),
+                me,
+                peer,
+            });
         FrameJob {
             node,
             held: std::mem::take(&mut self.nodes[node as usize].held),
@@ -1595,32 +1572,39 @@ impl Sim {
             to_parent,
             now_local: self.local_ms_at(node, at),
             cfg: self.accept_cfg,
+            history,
         }
     }
 
     /// The rest of a frame's arrival, in the engine, once its receiving end has received it
     /// ([`receive_frame`]): the accept's bookkeeping, then the session's end or its next
     /// frame.
-    fn after_receive(&mut self, link: u32, to_parent: bool, mut done: FrameDone) {
-        if matches!(done.received, Received::NeedsHistory) {
-            // The end supplies its whole set (from its holdings, which it needs back for
-            // that) and receives the frame again.
-            self.nodes[done.node as usize].held = std::mem::take(&mut done.held);
-            self.verified.absorb(&mut done.verified);
-            let whole = self.whole_set_at_start(link, to_parent);
-            let mut a = done.active;
-            a.side(to_parent).supply_history(whole);
-            self.links[link as usize].active = Some(a);
-            let job = self.frame_job(link, to_parent, self.now);
-            done = receive_frame(&self.arena, job);
-        }
+    fn after_receive(&mut self, link: u32, to_parent: bool, done: FrameDone) {
         let FrameDone {
             node,
             held,
             active: mut a,
             received,
             mut verified,
+            history,
+            whole,
         } = done;
+        if let Some(kept) = self.links[link as usize].kept.as_mut() {
+            let (set, new) = if to_parent {
+                (&mut kept.parent, &mut kept.parent_new)
+            } else {
+                (&mut kept.child, &mut kept.child_new)
+            };
+            if let Some(history) = history {
+                *new = history.new;
+            }
+            if let Some((whole, items)) = whole {
+                *set = whole;
+                self.stats.set_builds += 1;
+                self.stats.set_build_items += items as u64;
+                self.stats.whole_set_fallbacks += 1;
+            }
+        }
         self.nodes[node as usize].held = held;
         self.verified.absorb(&mut verified);
         let mut next = match received {
@@ -1636,7 +1620,6 @@ impl Sim {
                 self.abort(link);
                 return;
             }
-            Received::NeedsHistory => unreachable!("a history is supplied before"),
             Received::Frame { accepted, next } => {
                 if let Some(accepted) = accepted {
                     // The session's own retry flag lives in `a`, which is out of the link for
@@ -2501,7 +2484,7 @@ fn open_session(arena: &Arena, mut job: OpenJob) -> OpenDone {
 /// from `floor`: kept (in `kept`) and brought up to date, or built afresh. Either way they
 /// answer exactly as the whole set [`Session::new`] would build from the end's holdings (a
 /// kept set lists only what lies at or above the floor; when a session needs more, the end
-/// takes its whole set, [`Sim::whole_set_at_start`]).
+/// takes its whole set, [`whole_set_at_start`]).
 ///
 /// By default (`run.keep_sets_max_depth` = 4) every link keeps its two sets for the whole
 /// run; below the county level (`run.whole_sets_max_depth` = 2) windowed at each session's
@@ -2607,6 +2590,44 @@ fn accept_into(
     }
 }
 
+/// What one end of a link needs to make its whole set as it was at the session's start,
+/// should a frame reach below its windowed kept set: the envelopes it has taken in since (the
+/// link's `*_new` list, moved out of the kept sets for the frame's job and given back after)
+/// and the two ends' scopes.
+struct History {
+    new: Vec<(u32, bool)>,
+    me: Scope,
+    peer: Scope,
+}
+
+/// The whole set an end shared with the other when the running session started, for a session
+/// whose windowed set could not answer: its holdings `held` less what it has taken in since
+/// (`history.new`), a filled payload counted as the header it was. It replaces the kept set
+/// (the next session start brings it up to date and windows it again).
+fn whole_set_at_start(arena: &Arena, held: &Holdings, history: &History) -> SharedSet {
+    // Per envelope taken in since the start, in index order: whether it was held (as a
+    // header) before. Walked beside the holdings, which are in index order too.
+    let mut since: Vec<(u32, bool)> = history.new.clone();
+    since.sort_unstable_by_key(|&(idx, _)| idx);
+    since.dedup_by(|later, first| {
+        let same = later.0 == first.0;
+        if same {
+            first.1 &= later.1;
+        }
+        same
+    });
+    let mut since = since.into_iter().peekable();
+    let at_start = held.iter().filter_map(|(idx, payload)| {
+        while since.next_if(|&(taken, _)| taken < idx).is_some() {}
+        match since.next_if(|&(taken, _)| taken == idx) {
+            None => Some(arena.item(idx, payload)),
+            Some((_, true)) => Some(arena.item(idx, false)),
+            Some((_, false)) => None,
+        }
+    });
+    SharedSet::build_keyed(&history.me, &history.peer, at_start)
+}
+
 /// A frame's arrival at one end of a link, taken out of the engine ([`Sim::frame_job`]): that
 /// end's holdings, the session (with the frame in flight) and that end's clock.
 struct FrameJob {
@@ -2616,6 +2637,8 @@ struct FrameJob {
     to_parent: bool,
     now_local: i64,
     cfg: AcceptConfig,
+    /// For an end whose kept set is windowed.
+    history: Option<History>,
 }
 
 /// What [`receive_frame`] gives back: the job's holdings and session, and what happened.
@@ -2626,15 +2649,17 @@ struct FrameDone {
     received: Received,
     /// Signatures verified on the way.
     verified: Verified,
+    /// The job's history, given back.
+    history: Option<History>,
+    /// The whole set the end took when the frame reached below its windowed set, and the
+    /// number of envelopes it held then.
+    whole: Option<(Arc<SharedSet>, usize)>,
 }
 
 /// How a frame's arrival went.
 enum Received {
     /// Over the limits `Frame::decode` applies: refused, the session is cut.
     OverLimits(SyncError),
-    /// The frame reaches below the end's kept set: the engine supplies the whole set and the
-    /// frame is received again (the session is as before; the frame is back in flight).
-    NeedsHistory,
     /// The session refused the frame: the session is cut.
     Refused(SyncError),
     /// Received: the accept of the envelopes it carried, if any, and the next frame.
@@ -2649,6 +2674,7 @@ enum Received {
 /// the engine but the arena, so it may run on the helper thread (see [`crate::helper`]).
 fn receive_frame(arena: &Arena, mut job: FrameJob) -> FrameDone {
     let mut verified = Verified::default();
+    let mut whole = None;
     let (frame, wire_len) = job
         .active
         .frame
@@ -2658,11 +2684,17 @@ fn receive_frame(arena: &Arena, mut job: FrameJob) -> FrameDone {
         Received::OverLimits(e)
     } else {
         let session = job.active.side(job.to_parent);
-        match session.receive(&frame, wire_len) {
-            Err(SyncError::NeedsHistory) => {
-                job.active.frame = Some((frame, wire_len));
-                Received::NeedsHistory
-            }
+        let mut taken = session.receive(&frame, wire_len);
+        if let Err(SyncError::NeedsHistory) = taken {
+            // The frame reaches below the end's windowed set: the end takes its whole set and
+            // receives the frame again (the session is as it was before the first try).
+            let history = job.history.as_ref().expect("only a kept set is windowed");
+            let set = Arc::new(whole_set_at_start(arena, &job.held, history));
+            session.supply_history(Arc::clone(&set));
+            whole = Some((set, job.held.len()));
+            taken = session.receive(&frame, wire_len);
+        }
+        match taken {
             Err(e) => Received::Refused(e),
             Ok(envs) => {
                 let accepted = (!envs.is_empty()).then(|| {
@@ -2690,6 +2722,8 @@ fn receive_frame(arena: &Arena, mut job: FrameJob) -> FrameDone {
         active: job.active,
         received,
         verified,
+        history: job.history,
+        whole,
     }
 }
 

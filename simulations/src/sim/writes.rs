@@ -339,14 +339,10 @@ impl Sim {
 
     /// The arena index of `record`'s valid creation, if known.
     fn genesis_of(&self, record: &RecordId) -> Option<u32> {
-        self.arena
-            .at(&record.creator, record.serial)
-            .iter()
-            .copied()
-            .find(|&i| {
-                let e = &self.arena.entries[i as usize];
-                e.label == Label::Valid && e.env.header.record == *record
-            })
+        self.arena.at(&record.creator, record.serial).find(|&i| {
+            let e = &self.arena.entries[i as usize];
+            e.label == Label::Valid && e.env.header.record == *record
+        })
     }
 
     /// The writes of event `event` (a write or a post edit) at `at`, to lend to the helper:
