@@ -320,6 +320,27 @@ impl Arena {
         (meta, key)
     }
 
+    /// The envelopes `held` lists, in index order, each with whether its payload is held,
+    /// for a pass that reads [`Arena::item`] of each: the items some way ahead are asked into
+    /// the cache as the pass goes. A node's envelopes lie scattered over the arena, so a
+    /// pass that waits for each item in turn (a shared set built from a node's holdings)
+    /// spends most of its time on cache misses that can as well overlap.
+    pub fn held_items<'a>(
+        &'a self,
+        held: &'a Holdings,
+    ) -> impl ExactSizeIterator<Item = (u32, bool)> + 'a {
+        /// How many envelopes ahead: a few hundred nanoseconds of memory latency over the
+        /// tens of nanoseconds a set build spends on each item.
+        const AHEAD: usize = 16;
+        let slots = &held.slots;
+        slots.iter().enumerate().map(move |(at, &slot)| {
+            if let Some(&ahead) = slots.get(at + AHEAD) {
+                prefetch(&self.items[(ahead >> 1) as usize]);
+            }
+            (slot >> 1, slot & 1 == 1)
+        })
+    }
+
     /// Replication metadata of envelope `idx` (as created, with its payload).
     pub fn meta(&self, idx: u32) -> &ItemMeta {
         &self.items[idx as usize].0
@@ -409,6 +430,27 @@ impl ByKeyAndNumber {
             .into_iter()
             .chain(std::iter::once(()).flat_map(move |()| more()))
     }
+}
+
+/// Asks the processor to start loading the cache lines of `value` (a hint: nothing else
+/// changes, whatever the address).
+#[inline(always)]
+fn prefetch<T>(value: &T) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        let start = (value as *const T).cast::<i8>();
+        let last = start.wrapping_add(std::mem::size_of::<T>().saturating_sub(1));
+        // SAFETY: a prefetch only hints the cache; it never faults or reads into the
+        // program, and SSE, which provides it, is part of every x86-64 processor.
+        #[allow(unsafe_code)]
+        unsafe {
+            _mm_prefetch::<_MM_HINT_T0>(start);
+            _mm_prefetch::<_MM_HINT_T0>(last);
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = value;
 }
 
 /// The envelopes one node holds: sorted `index << 1 | has_payload`.

@@ -2617,7 +2617,7 @@ fn whole_set_at_start(arena: &Arena, held: &Holdings, history: &History) -> Shar
         same
     });
     let mut since = since.into_iter().peekable();
-    let at_start = held.iter().filter_map(|(idx, payload)| {
+    let at_start = arena.held_items(held).filter_map(|(idx, payload)| {
         while since.next_if(|&(taken, _)| taken < idx).is_some() {}
         match since.next_if(|&(taken, _)| taken == idx) {
             None => Some(arena.item(idx, payload)),
@@ -2738,7 +2738,11 @@ fn load(arena: &Arena, held: &Holdings, id: &EnvelopeId, want: Want) -> Option<V
 
 /// The whole set `me` shares with `peer` from its holdings `held`.
 fn build_set(arena: &Arena, held: &Holdings, me: Scope, peer: Scope) -> SharedSet {
-    SharedSet::build_keyed(&me, &peer, held.iter().map(|(i, p)| arena.item(i, p)))
+    SharedSet::build_keyed(
+        &me,
+        &peer,
+        arena.held_items(held).map(|(i, p)| arena.item(i, p)),
+    )
 }
 
 /// Holdings at or above which the two sets of a session start are built on two threads.
