@@ -24,8 +24,8 @@
 //! quiet, and [`crate::check`] compares every node's holdings with what its scope implies.
 
 use crate::arena::{
-    Arena, ArenaChange, CacheOverlay, ForgeryKind, Fresh, Holdings, Label, SimStore, Tally,
-    Verified,
+    Arena, ArenaChange, CacheOverlay, ForgeryKind, Fresh, Holdings, Label, PREFETCH_AHEAD,
+    SimStore, Tally, Verified, prefetch,
 };
 use crate::config::{LinkModel, Rates, Scenario};
 use crate::helper::Helper;
@@ -900,7 +900,12 @@ impl Sim {
             a.retry = true;
         }
         let n = fresh.len();
-        for f in fresh {
+        for (k, f) in fresh.iter().copied().enumerate() {
+            if let Some(ahead) = fresh.get(k + PREFETCH_AHEAD) {
+                self.arena.prefetch_entry(ahead.idx);
+                self.arena.prefetch_item(ahead.idx);
+                prefetch(&self.tallies[ahead.idx as usize]);
+            }
             if !f.filled {
                 self.tallies[f.idx as usize].holders += 1;
             }
@@ -2536,12 +2541,17 @@ fn shared_sets(
             new.clear();
         }
         let set = Arc::get_mut(set).expect("no session holds a kept set between sessions");
-        for (idx, filled) in new.drain(..) {
+        for k in 0..new.len() {
+            if let Some(&(ahead, _)) = new.get(k + PREFETCH_AHEAD) {
+                arena.prefetch_item(ahead);
+            }
+            let (idx, filled) = new[k];
             if let Some(payload) = held.get(idx) {
                 let (meta, key) = arena.item(idx, payload);
                 set.insert_fresh(&me, &peer, &meta, key, filled);
             }
         }
+        new.clear();
         if plan.windowed {
             set.raise_floor(floor);
         }
