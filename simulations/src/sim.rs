@@ -2639,7 +2639,8 @@ fn whole_set_at_start(arena: &Arena, held: &Holdings, history: &History) -> Shar
 }
 
 /// A frame's arrival at one end of a link, taken out of the engine ([`Sim::frame_job`]): that
-/// end's holdings, the session (with the frame in flight) and that end's clock.
+/// end's holdings, the session (with the frame in flight), that end's clock and, for a
+/// windowed kept set, what it needs should the frame reach below the window ([`History`]).
 struct FrameJob {
     node: u32,
     held: Holdings,
