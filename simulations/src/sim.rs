@@ -1544,29 +1544,27 @@ impl Sim {
         } else {
             link
         };
-        let other = if to_parent {
-            link
-        } else {
-            self.nodes[link as usize].parent.expect("has parent")
-        };
-        let (me, peer) = (
-            self.nodes[node as usize].scope,
-            self.nodes[other as usize].scope,
-        );
+        // Only an end whose kept set is windowed can need its history.
         let windowed = self.windows_sets(link);
-        let history = self.links[link as usize]
-            .kept
-            .as_mut()
-            .filter(|_| windowed)
-            .map(|kept| History {
-                new: std::mem::take(if to_parent {
-                    &mut kept.parent_new
+        let history = match self.links[link as usize].kept.as_mut() {
+            Some(kept) if windowed => {
+                let other = if to_parent {
+                    link
                 } else {
-                    &mut kept.child_new
-                }),
-                me,
-                peer,
-            });
+                    self.nodes[link as usize].parent.expect("has parent")
+                };
+                Some(History {
+                    new: std::mem::take(if to_parent {
+                        &mut kept.parent_new
+                    } else {
+                        &mut kept.child_new
+                    }),
+                    me: self.nodes[node as usize].scope,
+                    peer: self.nodes[other as usize].scope,
+                })
+            }
+            _ => None,
+        };
         FrameJob {
             node,
             held: std::mem::take(&mut self.nodes[node as usize].held),
