@@ -2,6 +2,8 @@
 //!
 //! Layout of `--home DIR` (default `~/.lingong`):
 //! - `node.key`: the 32-byte ed25519 seed, file mode 0600, never printed;
+//! - `id.secret`: 32 random bytes keying the ID-number hash, mode 0600, never printed
+//!   ([`crate::id_secret`]);
 //! - `config.toml`: [`Config`], documented below, validated once when the node opens;
 //! - `cert.json`: the installed certificate chain (leaf first);
 //! - `store/`: the sled store; `daemon.sock`: the running daemon's control socket.
@@ -44,9 +46,10 @@ pub struct Config {
     /// Find peers on the local network with mDNS (mobile stations, a market's LAN).
     #[serde(default = "default_true")]
     pub mdns: bool,
-    /// Secret for the keyed hash of ID numbers, shared by the province's stations out of band.
-    /// When empty, a key derived from the province root is used: enough for de-duplication,
-    /// but anyone holding a certificate could test guesses; set a secret in production.
+    /// Secret for the keyed hash of ID numbers, shared by the province's stations out of band
+    /// when it wants one person's hash equal at every station: 64 hex digits. When empty (the
+    /// default), the node's own random `id.secret` is used. Every holder of a shared secret can
+    /// test guesses against every record hashed with it (SECURITY.md, [`crate::id_secret`]).
     #[serde(default)]
     pub id_hash_secret: String,
 }

@@ -2,6 +2,7 @@
 //!
 //! Layout:
 //! - [`home`]: the home folder (key, config, certificate, store paths) and [`home::Config`].
+//! - [`id_secret`]: the key of the ID-number hash (`id.secret`, or the province's secret).
 //! - [`store`]: [`store::SledStore`], the protocol's store contract over sled, plus the local
 //!   private table of clear ID numbers.
 //! - [`station`]: the station's services behind every command ([`station::Request`]).
@@ -13,6 +14,7 @@ pub mod daemon;
 pub mod demo;
 pub mod error;
 pub mod home;
+pub mod id_secret;
 pub mod net;
 pub mod station;
 pub mod store;

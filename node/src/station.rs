@@ -8,6 +8,7 @@
 
 use crate::error::{NodeError, Result};
 use crate::home::{Config, Home, write_atomically};
+use crate::id_secret::{self, IdHashKey};
 use crate::store::SledStore;
 use lingong_protocol::accept::AcceptConfig;
 use lingong_protocol::author::{LocalAuthor, Target};
@@ -104,7 +105,9 @@ pub struct PostFields {
     pub status: Option<String>,
 }
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+/// A registration as typed. Its `Debug` (and so any `{:?}` of a [`Request`]) shows the ID
+/// number masked, never in clear.
+#[derive(Clone, Default, Serialize, Deserialize)]
 pub struct WorkerFields {
     pub name: String,
     pub id_number: String,
@@ -112,6 +115,19 @@ pub struct WorkerFields {
     pub skills: Option<String>,
     pub wage_min: Option<f64>,
     pub flags: Option<String>,
+}
+
+impl std::fmt::Debug for WorkerFields {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerFields")
+            .field("name", &self.name)
+            .field("id_number", &record::mask_id_number(&self.id_number))
+            .field("phone", &self.phone)
+            .field("skills", &self.skills)
+            .field("wage_min", &self.wage_min)
+            .field("flags", &self.flags)
+            .finish()
+    }
 }
 
 /// One open node: key, configuration, certificate and store.
@@ -122,6 +138,8 @@ pub struct Station {
     pub key: NodeKey,
     pub chain: Option<CertChain>,
     pub store: SledStore,
+    /// The key of worker records' `id_hash` (`id.secret`, or the province's shared secret).
+    pub id_key: IdHashKey,
 }
 
 /// Milliseconds since the Unix epoch, from the system clock (the only clock read of a node's
@@ -156,6 +174,7 @@ pub fn init(
     }
     config.validate()?;
     let key = home.create_key()?;
+    id_secret::create(home)?;
     home.save_config(&config)?;
     SledStore::open(&home.store_path())?;
     Ok(identity_json(&key.public(), &region, name))
@@ -191,6 +210,8 @@ impl Station {
             Err(_) => None,
         };
         let store = SledStore::open(&home.store_path())?;
+        // After the store's lock is held: one process at a time makes a missing `id.secret`.
+        let id_key = IdHashKey::open(home, &config)?;
         Ok(Station {
             home: home.clone(),
             config,
@@ -198,6 +219,7 @@ impl Station {
             key,
             chain,
             store,
+            id_key,
         })
     }
 
@@ -710,23 +732,11 @@ impl Station {
         Ok(json!({ "id": state.id().to_hex(), "bytes": doc.len() }))
     }
 
-    fn id_hash_key(&self) -> Result<Vec<u8>> {
-        if !self.config.id_hash_secret.is_empty() {
-            return Ok(self.config.id_hash_secret.as_bytes().to_vec());
-        }
-        let chain = self
-            .chain
-            .as_ref()
-            .ok_or(lingong_protocol::Error::NotCertified)?;
-        let mut k = b"lingong/id-hash/v1:".to_vec();
-        k.extend_from_slice(&chain.root().body.subject.0);
-        Ok(k)
-    }
-
     fn worker_register(&mut self, f: WorkerFields) -> Result<Value> {
         let now = now_ms();
         let name = check_text("name", &f.name, 1, 50)?;
-        record::check_id_number(&f.id_number)?;
+        record::check_id_number(&f.id_number, now)?;
+        let id_number = lingong_protocol::id_number::normalize_id_number(&f.id_number);
         let phone = f.phone.trim().to_string();
         if phone.len() != 11
             || !phone.starts_with('1')
@@ -752,8 +762,14 @@ impl Station {
                 ));
             }
         }
-        let id_hash = record::id_number_hash(&self.id_hash_key()?, &f.id_number);
-        if let Some(existing) = self.store.worker_by_id_hash(&id_hash)? {
+        // The duplicate check looks up the hash, then the clear numbers of the private table
+        // (registrations hashed under an earlier key or version); both stay on this node.
+        let id_hash = self.id_key.hash(&id_number)?;
+        let existing = match self.store.worker_by_id_hash(&id_hash)? {
+            Some(found) => Some(found),
+            None => self.store.worker_by_id_number(&id_number)?,
+        };
+        if let Some(existing) = existing {
             return Err(NodeError::usage(
                 "id_number",
                 format!(
@@ -767,9 +783,9 @@ impl Station {
             ("name", FieldValue::Text(name)),
             (
                 "id_masked",
-                FieldValue::Text(record::mask_id_number(&f.id_number)),
+                FieldValue::Text(record::mask_id_number(&id_number)),
             ),
-            ("id_hash", FieldValue::Text(hex::encode(id_hash))),
+            ("id_hash", FieldValue::Text(record::id_hash_field(&id_hash))),
             ("phone", FieldValue::Text(phone)),
             ("skills", FieldValue::List(skills)),
             ("flags", FieldValue::List(flags)),
@@ -799,8 +815,7 @@ impl Station {
             )?)
         })?;
         let rid = env.header.record;
-        self.store
-            .put_private_id(&rid, f.id_number.trim(), &id_hash)?;
+        self.store.put_private_id(&rid, &id_number, &id_hash)?;
         Ok(json!({ "id": rid.to_hex() }))
     }
 
@@ -827,7 +842,11 @@ impl Station {
                 "region": state.region.to_string(),
                 "priority": priority_of(&flags),
                 "flags": flags,
-                "id_masked": v.get("id_masked"),
+                // Records written before the narrow mask carry a wider one: narrowed here too.
+                "id_masked": v
+                    .get("id_masked")
+                    .and_then(|m| m.as_str())
+                    .map(record::mask_id_number),
                 "phone": v.get("phone"),
                 "wage_min": v.get("wage_min"),
                 "availability": v.get("availability"),

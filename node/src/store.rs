@@ -294,6 +294,21 @@ impl SledStore {
             .and_then(|v| v.as_ref().try_into().ok()))
     }
 
+    /// The worker record whose clear ID number in the private table equals `id_number`
+    /// (trimmed, upper-case), if any: a scan of this node's own registrations, which finds
+    /// those whose hash was made under an earlier key or hash version.
+    pub fn worker_by_id_number(&self, id_number: &str) -> Result<Option<[u8; 16]>, StoreError> {
+        let wanted = id_number.trim().to_ascii_uppercase();
+        for item in self.tree.scan_prefix([b'P']) {
+            let (k, v) = item.map_err(err)?;
+            let stored = String::from_utf8_lossy(&v);
+            if stored.trim().eq_ignore_ascii_case(&wanted) {
+                return Ok(k[1..].try_into().ok());
+            }
+        }
+        Ok(None)
+    }
+
     /// Size of the store on disk, in bytes.
     pub fn size_on_disk(&self) -> u64 {
         self.db.size_on_disk().unwrap_or(0)

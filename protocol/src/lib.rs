@@ -8,6 +8,7 @@
 //! - [`region`]: statistical division codes and the bundled Guizhou division table.
 //! - [`occupation`]: the 2022 national occupation classification with everyday aliases.
 //! - [`reconcile`]: range-based set reconciliation over `(timestamp, id)` items.
+//! - [`id_number`]: resident ID numbers: validation, the mask, the keyed argon2id hash.
 pub mod accept;
 pub mod author;
 pub mod canon;
@@ -16,6 +17,7 @@ pub mod dates;
 pub mod envelope;
 pub mod error;
 pub mod fixture;
+pub mod id_number;
 pub mod ingest;
 pub mod keys;
 pub mod occupation;

@@ -6,10 +6,11 @@
 //! change, wrapped in a signed envelope. Certificates and revocations are control records whose
 //! payload is canonical bytes rather than an Automerge change (PROTOCOL.md).
 //!
-//! The clear ID number of a worker never enters a record: only a masked form and a keyed hash
-//! for de-duplication do ([`mask_id_number`], [`id_number_hash`]).
+//! The clear ID number of a worker never enters a record: only a masked form and a keyed,
+//! memory-hard hash for de-duplication do ([`mask_id_number`], [`id_number_hash`]; see
+//! [`crate::id_number`] and SECURITY.md).
 
-use crate::canon::{Hash32, Reader, Writer, sha256};
+use crate::canon::{Reader, Writer, sha256};
 use crate::cert::CertChain;
 use crate::error::{Error, Result};
 use crate::keys::PublicKey;
@@ -411,108 +412,14 @@ fn scalar_json(s: &ScalarValue) -> Json {
     }
 }
 
-/// Checks an 18-character resident ID number (GB 11643: 17 digits, then a check digit or X,
-/// ISO 7064 MOD 11-2).
-pub fn check_id_number(id: &str) -> Result<()> {
-    let bad = |rule: &str, rule_zh: &str| Err(Error::invalid("id_number", rule, rule_zh));
-    let chars: Vec<char> = id.trim().chars().collect();
-    if chars.len() != 18 {
-        return bad("must be 18 characters", "必须为 18 位");
-    }
-    if !chars[..17].iter().all(|c| c.is_ascii_digit()) {
-        return bad(
-            "the first 17 characters must be digits",
-            "前 17 位必须是数字",
-        );
-    }
-    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    const CHECK: [char; 11] = ['1', '0', 'X', '9', '8', '7', '6', '5', '4', '3', '2'];
-    let sum: u32 = chars[..17]
-        .iter()
-        .zip(WEIGHTS)
-        .map(|(c, w)| c.to_digit(10).expect("digit") * w)
-        .sum();
-    if CHECK[(sum % 11) as usize] != chars[17].to_ascii_uppercase() {
-        return bad(
-            "the check digit (last character) is wrong",
-            "校验位（最后一位）不正确",
-        );
-    }
-    Ok(())
-}
-
-/// The completed ID number for 17 leading digits (used by the demo and the simulator).
-pub fn complete_id_number(first17: &str) -> String {
-    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    const CHECK: [char; 11] = ['1', '0', 'X', '9', '8', '7', '6', '5', '4', '3', '2'];
-    let sum: u32 = first17
-        .chars()
-        .zip(WEIGHTS)
-        .map(|(c, w)| c.to_digit(10).unwrap_or(0) * w)
-        .sum();
-    format!("{first17}{}", CHECK[(sum % 11) as usize])
-}
-
-/// `520102********123X`: the first six (region of issue) and last four characters only.
-pub fn mask_id_number(id: &str) -> String {
-    let id = id.trim();
-    if id.len() < 10 {
-        return "*".repeat(id.len());
-    }
-    format!(
-        "{}{}{}",
-        &id[..6],
-        "*".repeat(id.len() - 10),
-        &id[id.len() - 4..]
-    )
-}
-
-/// HMAC-SHA256(key, normalised ID number): equal for the same person at any station that shares
-/// `key`, useless for guessing the number without it.
-pub fn id_number_hash(key: &[u8], id: &str) -> Hash32 {
-    let normalised = id.trim().to_ascii_uppercase();
-    hmac_sha256(key, normalised.as_bytes())
-}
-
-fn hmac_sha256(key: &[u8], message: &[u8]) -> Hash32 {
-    let mut block = [0u8; 64];
-    if key.len() > 64 {
-        block[..32].copy_from_slice(&sha256(key));
-    } else {
-        block[..key.len()].copy_from_slice(key);
-    }
-    let mut inner = Vec::with_capacity(64 + message.len());
-    inner.extend(block.iter().map(|b| b ^ 0x36));
-    inner.extend_from_slice(message);
-    let inner_hash = sha256(&inner);
-    let mut outer = Vec::with_capacity(96);
-    outer.extend(block.iter().map(|b| b ^ 0x5c));
-    outer.extend_from_slice(&inner_hash);
-    sha256(&outer)
-}
+// The ID-number helpers live in `id_number`; re-exported here, where worker records use them.
+pub use crate::id_number::{
+    check_id_number, complete_id_number, id_hash_field, id_number_hash, mask_id_number,
+};
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hmac_matches_rfc4231_case_2() {
-        let mac = hmac_sha256(b"Jefe", b"what do ya want for nothing?");
-        assert_eq!(
-            hex::encode(mac),
-            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
-        );
-    }
-
-    #[test]
-    fn id_number_check_digit_is_enforced_and_masked() {
-        let id = complete_id_number("52010219800101123");
-        check_id_number(&id).unwrap();
-        let mut wrong = id.clone();
-        wrong.replace_range(17.., if id.ends_with('0') { "1" } else { "0" });
-        assert!(check_id_number(&wrong).is_err());
-        assert_eq!(mask_id_number(&id), format!("520102********{}", &id[14..]));
-    }
 
     #[test]
     fn a_change_made_on_one_side_applies_on_the_other() {

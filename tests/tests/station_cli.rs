@@ -531,8 +531,14 @@ fn worker_registration_masks_the_id_number_and_refuses_a_second_registration() {
         .as_array()
         .and_then(|rows| rows.iter().find(|r| r["id"] == worker_id))
         .expect("the worker is listed");
-    let masked = format!("{}********{}", &id_number[..6], &id_number[14..]);
+    let masked = format!("52{}{}", "*".repeat(15), &id_number[17..]);
     assert_eq!(row["id_masked"], masked.as_str());
+    for hidden in [&id_number[2..6], &id_number[14..17]] {
+        assert!(
+            !masked.contains(hidden),
+            "region or sequence digits in {masked}"
+        );
+    }
     assert_eq!(row["name"], "王秀英");
     assert!(
         row["priority"].as_i64().unwrap_or(0) >= 1,
@@ -560,6 +566,233 @@ fn worker_registration_masks_the_id_number_and_refuses_a_second_registration() {
             &["id_number", "id number"],
         );
     }
+}
+
+/// HMAC-SHA256 as version 1 of `id_hash` used it (RFC 2104 over the protocol's SHA-256).
+fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    use lingong_protocol::canon::sha256;
+    let mut block = [0u8; 64];
+    if key.len() > 64 {
+        block[..32].copy_from_slice(&sha256(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let mut inner: Vec<u8> = block.iter().map(|b| b ^ 0x36).collect();
+    inner.extend_from_slice(message);
+    let mut outer: Vec<u8> = block.iter().map(|b| b ^ 0x5c).collect();
+    outer.extend_from_slice(&sha256(&inner));
+    sha256(&outer)
+}
+
+/// The search the issue describes: every birth date from 1900-01-01 to today between the
+/// region (first 6) and sequence (15-17) digits of `visible`, each candidate hashed with
+/// `key` as version 1 did; the candidate whose hash is `target`, if any.
+fn birth_date_search(visible: &str, key: &[u8], target: &[u8]) -> Option<String> {
+    use lingong_protocol::{dates, record::complete_id_number};
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
+    (dates::days_from_civil(1900, 1, 1)..=dates::today_cst(now_ms)).find_map(|day| {
+        let (y, m, d) = dates::civil_from_days(day);
+        let candidate = complete_id_number(&format!(
+            "{}{y:04}{m:02}{d:02}{}",
+            &visible[..6],
+            &visible[14..17]
+        ));
+        (hmac_sha256(key, candidate.as_bytes()) == target).then_some(candidate)
+    })
+}
+
+/// The worker records in a bundle, as their first change made them (`(id_masked, id_hash)`),
+/// and whether the bundle's bytes contain `secret` anywhere.
+fn worker_records_in_bundle(file: &Path, secret: &str) -> (Vec<(String, String)>, bool) {
+    use lingong_protocol::envelope::Envelope;
+    use lingong_protocol::record::{RecordKind, apply_change_viewed};
+    let raw = std::fs::read(file).expect("bundle");
+    let leaks = raw.windows(secret.len()).any(|w| w == secret.as_bytes());
+    let mut body = raw
+        .strip_prefix(b"LINGONG-BUNDLE/1\n".as_slice())
+        .expect("bundle header");
+    let mut workers = Vec::new();
+    while !body.is_empty() {
+        let len = u32::from_be_bytes(body[..4].try_into().expect("length")) as usize;
+        let env = Envelope::from_bytes(&body[4..4 + len]).expect("envelope");
+        body = &body[4 + len..];
+        if env.header.kind != RecordKind::Worker {
+            continue;
+        }
+        let payload = env
+            .payload
+            .expect("the county holds worker records in full");
+        let view = apply_change_viewed(None, &payload).expect("change").view;
+        let text = |k: &str| view[k].as_str().expect("text field").to_string();
+        workers.push((text("id_masked"), text("id_hash")));
+    }
+    (workers, leaks)
+}
+
+#[test]
+fn a_county_holding_the_replicated_record_cannot_find_the_id_number_by_a_birth_date_search() {
+    let dir = tmp();
+    let nodes = init_chain(dir.path());
+    let (province, township, county, village) = (&nodes[0], &nodes[3], &nodes[2], &nodes[4]);
+    let id_number = lingong_protocol::record::complete_id_number("52262219870913204");
+    village.json(&[
+        "worker",
+        "register",
+        "--name",
+        "杨光明",
+        "--id-number",
+        &id_number,
+        "--phone",
+        "13800000001",
+    ]);
+    carry(village, township);
+    carry(township, county);
+    let bundle = county.home.join("everything.bundle");
+    county.json(&["bundle", "export", "--out", bundle.to_str().expect("utf-8")]);
+    let (workers, leaks) = worker_records_in_bundle(&bundle, &id_number);
+    assert!(!leaks, "the clear ID number travels in the county's bundle");
+    let [(masked, id_hash)] = workers.as_slice() else {
+        panic!("one worker record at the county: {workers:?}");
+    };
+
+    // The old search, even handed the region and sequence digits the mask no longer shows,
+    // and the province root key every certificate carries: nothing.
+    let root =
+        lingong_protocol::keys::PublicKey::from_node_id(&province.node_id()).expect("root key");
+    let mut v1_key = b"lingong/id-hash/v1:".to_vec();
+    v1_key.extend_from_slice(&root.0);
+    let untagged = id_hash.strip_prefix("v2:").unwrap_or(id_hash);
+    let stored = lingong_protocol::id_number::parse_id_hash_field(&format!("v2:{untagged}"))
+        .expect("64 hex digits");
+    assert_eq!(
+        birth_date_search(&id_number, &v1_key, &stored),
+        None,
+        "a birth-date search recovered the ID number from the county's copy"
+    );
+
+    // What the county sees: the province and the check digit, nothing between.
+    assert_eq!(masked, &format!("52{}{}", "*".repeat(15), &id_number[17..]));
+    assert!(id_hash.starts_with("v2:"), "a versioned hash: {id_hash}");
+    // The same search against a version-1 hash finds the number: the search itself works.
+    let v1_hash = hmac_sha256(&v1_key, id_number.as_bytes());
+    assert_eq!(
+        birth_date_search(&id_number, &v1_key, &v1_hash).as_deref(),
+        Some(id_number.as_str())
+    );
+    // Nor is the version-2 hash keyed by anything public: the true number under keys made
+    // from the root key does not give it.
+    let mut v2_guess = b"lingong/id-hash/v2:".to_vec();
+    v2_guess.extend_from_slice(&root.0);
+    for key in [v1_key.clone(), v2_guess, root.0.to_vec()] {
+        let h = lingong_protocol::id_number::id_number_hash(&key, &id_number).expect("hash");
+        assert_ne!(
+            h.as_slice(),
+            stored.as_slice(),
+            "a hash keyed by public data"
+        );
+    }
+}
+
+#[test]
+fn an_id_number_with_an_impossible_birth_date_is_refused() {
+    let dir = tmp();
+    let nodes = init_chain(dir.path());
+    for (birth, why) in [
+        ("19871301", "month 13"),
+        ("19870932", "day 32"),
+        ("19870230", "February 30"),
+        ("18991231", "before 1900"),
+        ("20991231", "in the future"),
+    ] {
+        let id = lingong_protocol::record::complete_id_number(&format!("522622{birth}204"));
+        assert_refused(
+            &nodes[4],
+            why,
+            &[
+                "worker",
+                "register",
+                "--name",
+                "杨光明",
+                "--id-number",
+                &id,
+                "--phone",
+                "13800000001",
+            ],
+            &["id_number"],
+        );
+        let failure = nodes[4].fail(&[
+            "--lang",
+            "zh",
+            "worker",
+            "register",
+            "--name",
+            "杨光明",
+            "--id-number",
+            &id,
+            "--phone",
+            "13800000001",
+        ]);
+        assert!(
+            failure.stderr.contains("id_number") && failure.stderr.contains("出生日期"),
+            "{why}: the Chinese message names the field and the rule: {}",
+            failure.stderr
+        );
+    }
+}
+
+#[test]
+fn the_id_secret_is_owner_only_and_a_lost_one_still_refuses_a_second_registration() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tmp();
+    let nodes = init_chain(dir.path());
+    let village = &nodes[4];
+    let secret_path = village.home.join("id.secret");
+    let meta = std::fs::metadata(&secret_path).expect("init makes id.secret");
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    assert_eq!(meta.len(), 32);
+    let first = std::fs::read(&secret_path).expect("read");
+    let other = std::fs::read(nodes[3].home.join("id.secret")).expect("read");
+    assert_ne!(first, other, "each node draws its own secret");
+    let config = std::fs::read_to_string(village.home.join("config.toml")).expect("config");
+    let first_hex: String = first.iter().map(|b| format!("{b:02x}")).collect();
+    assert!(
+        !config.contains(&first_hex),
+        "the secret is not in config.toml"
+    );
+
+    let id_number = lingong_protocol::record::complete_id_number("52262219870913204");
+    let register = [
+        "worker",
+        "register",
+        "--name",
+        "杨光明",
+        "--id-number",
+        &id_number,
+        "--phone",
+        "13800000001",
+    ];
+    village.json(&register);
+    // A node from before id.secret existed (or one that lost it) gets a new one on open...
+    std::fs::remove_file(&secret_path).expect("remove");
+    village.json(&["status"]);
+    let meta = std::fs::metadata(&secret_path).expect("made again on open");
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    assert_ne!(std::fs::read(&secret_path).expect("read"), first);
+    // ...and still refuses the same person, found in its private table of clear numbers.
+    assert_refused(
+        village,
+        "the same person after a new key",
+        &register,
+        &["id_number"],
+    );
+
+    std::fs::set_permissions(&secret_path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let failure = village.fail(&["status"]);
+    assert_ne!(failure.status, 0, "a secret others may read is refused");
+    assert!(failure.stderr.contains("id.secret"), "{}", failure.stderr);
 }
 
 #[test]

@@ -562,11 +562,12 @@ pub(super) fn directory_fields(n: &Node) -> Fields {
     ]
 }
 
-/// A worker's registration record.
+/// A worker's registration record (`id_masked` in the shape `record::mask_id_number` gives:
+/// province and check digit only).
 fn worker_fields(n: &Node, serial: u64) -> Fields {
     vec![
         ("name", FieldValue::Text(format!("worker {serial}"))),
-        ("id_masked", FieldValue::Text("520102********123X".into())),
+        ("id_masked", FieldValue::Text("52***************X".into())),
         ("phone", FieldValue::Text("138****0000".into())),
         (
             "skills",
