@@ -1006,7 +1006,7 @@ impl Network {
                 self.reject_peer(peer, "its certificate was revoked");
             }
         }
-        if report.new > 0 {
+        if report.new > 0 || report.forks_published > 0 {
             self.nudge(Some(from));
         }
     }

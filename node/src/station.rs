@@ -14,6 +14,7 @@ use lingong_protocol::accept::AcceptConfig;
 use lingong_protocol::author::{LocalAuthor, Target};
 use lingong_protocol::cert::{self, CertChain, CertRequest};
 use lingong_protocol::dates;
+use lingong_protocol::envelope::Envelope;
 use lingong_protocol::keys::{NodeKey, PublicKey};
 use lingong_protocol::occupation::occupations;
 use lingong_protocol::record::{self, FieldValue, RecordKind, Revocation};
@@ -253,6 +254,8 @@ impl Station {
     }
 
     pub fn handle(&mut self, request: Request) -> Result<Value> {
+    /// Refused while a repair is pending (`crate::repair`): the node's own log may be
+    /// incomplete, and a change signed now could fork it.
         match request {
             Request::CertRequest => {
                 let req = CertRequest::new(&self.key, self.region, &self.config.name)?;
@@ -943,7 +946,7 @@ impl Station {
     pub fn record_counts(&self) -> Result<Value> {
         let mut counts = serde_json::Map::new();
         let plural = |k: RecordKind| match k {
-            RecordKind::Directory => "directory".to_string(),
+            RecordKind::Directory | RecordKind::Evidence => k.as_str().to_string(),
             other => format!("{}s", other.as_str()),
         };
         for kind in [
@@ -979,6 +982,7 @@ impl Station {
         }))
     }
 }
+            RecordKind::Evidence,
 
 /// The `post list` row of a post.
 pub fn post_row(state: &RecordState, today: i64) -> Value {
@@ -1000,6 +1004,7 @@ pub fn post_row(state: &RecordState, today: i64) -> Value {
     json!({
         "id": state.id().to_hex(),
         "title": v.get("title"),
+            "forks": self.open_forks()?,
         "occupation": v.get("occupation"),
         "wage": v.get("wage"),
         "unit": v.get("unit"),
@@ -1154,6 +1159,9 @@ impl Station {
         }
         chain.verify(&root, now_ms() / 1000, &|k| {
             matches!(self.store.revocation(k), Ok(Some(_)))
+    /// Forks this node caught in the batch and published as evidence records.
+    #[serde(default)]
+    pub forks_published: usize,
         })?;
         Ok(lingong_protocol::scope::Scope::new(
             chain.leaf().body.region,
@@ -1209,3 +1217,116 @@ impl Station {
         })
     }
 }
+        let caught = self.forks_caught(&batch, envelopes)?;
+        report.forks_published = self.publish_forks(caught)?;
+
+    /// The fork evidence a batch records that this node caught itself (not learned from an
+    /// evidence record of the same batch) and that moves an author's fork point: what it
+    /// should publish.
+    fn forks_caught(
+        &self,
+        batch: &lingong_protocol::store::Batch,
+        envelopes: &[lingong_protocol::envelope::Envelope],
+    ) -> Result<Vec<lingong_protocol::store::Evidence>> {
+        use lingong_protocol::store::Op;
+        let learned: Vec<lingong_protocol::evidence::ForkProof> = envelopes
+            .iter()
+            .filter(|e| e.header.kind == RecordKind::Evidence)
+            .filter_map(|e| e.payload.as_deref())
+            .filter_map(|p| lingong_protocol::evidence::ForkProof::from_bytes(p).ok())
+            .collect();
+        let mut caught = Vec::new();
+        for op in &batch.ops {
+            if let Op::PutEvidence(ev) = op
+                && !learned.iter().any(|p| p.accused == ev.author)
+                && self
+                    .store
+                    .fork_point(&ev.author)?
+                    .is_none_or(|point| ev.seq < point)
+            {
+                caught.push(ev.clone());
+            }
+        }
+        Ok(caught)
+    }
+
+    /// Publishes each caught fork as an evidence record, so the ancestors and the forked node's
+    /// home area stop taking the key's changes too. A fork of this node's own key is not
+    /// published by it (its key can no longer sign): its parent publishes it.
+    fn publish_forks(&mut self, caught: Vec<lingong_protocol::store::Evidence>) -> Result<usize> {
+        let me = self.key.public();
+        let mut published = 0;
+        for ev in caught {
+            if ev.author == me {
+                tracing::error!(
+                    seq = ev.seq,
+                    "this node's key signed two histories (a copied home or a restored backup \
+                     kept writing); it can no longer sign: ask the parent to revoke it and \
+                     certify a new key"
+                );
+                continue;
+            }
+            let (Some(a), Some(b), Some(accused)) = (
+                ev.envelopes
+                    .first()
+                    .and_then(|b| Envelope::from_bytes(b).ok()),
+                ev.envelopes
+                    .get(1)
+                    .and_then(|b| Envelope::from_bytes(b).ok()),
+                self.store.author(&ev.author)?,
+            ) else {
+                continue;
+            };
+            // What was received is committed already: a failure here (a repair pending, a full
+            // disk) loses only the publication; this node still halts the key and shows the
+            // fork in `status`, and any other node that sees both branches publishes it.
+            let now = now_ms();
+            let published_now =
+                lingong_protocol::evidence::ForkProof::from_headers(&a, &b, accused.chain)
+                    .map_err(NodeError::from)
+                    .and_then(|proof| {
+                        self.write(|author, staged| {
+                            Ok(author.publish_evidence(staged, &proof, now)?)
+                        })
+                    });
+            match published_now {
+                Ok(_) => {
+                    tracing::warn!(
+                        author = %ev.author.short(),
+                        seq = ev.seq,
+                        "caught a fork; published the evidence"
+                    );
+                    published += 1;
+                }
+                Err(e) => tracing::error!(
+                    author = %ev.author.short(),
+                    "caught a fork but could not publish the evidence: {e}"
+                ),
+            }
+        }
+        Ok(published)
+    }
+
+    /// Forks held as evidence against keys not yet revoked: what `status` shows until an
+    /// ancestor revokes the forked key (and certifies a new one).
+    pub fn open_forks(&self) -> Result<Vec<Value>> {
+        let mut rows: Vec<Value> = Vec::new();
+        for ev in self.store.evidence()? {
+            if ev.kind != "fork" || self.store.revocation(&ev.author)?.is_some() {
+                continue;
+            }
+            let node = ev.author.node_id();
+            if rows.iter().any(|r| r["node_id"] == node.as_str()) {
+                continue;
+            }
+            let info = self.store.author(&ev.author)?;
+            rows.push(json!({
+                "node_id": node,
+                "name": info.as_ref().map(|a| a.name().to_string()),
+                "region": info.as_ref().map(|a| a.region().to_string()),
+                "fork_seq": self.store.fork_point(&ev.author)?,
+                "detail": ev.detail,
+            }));
+        }
+        Ok(rows)
+    }

@@ -594,6 +594,16 @@ mod tests {
         let (me, peer) = (Scope::new(code("522622")), Scope::new(code("522622101")));
         let fresh = |store: &SledStore| SharedSet::build(&me, &peer, &store.items().unwrap());
         for r in ["52", "5226", "522622"] {
+    fn fork_point(&self, author: &PublicKey) -> Result<Option<u64>, StoreError> {
+        // Evidence rows are keyed author, then big-endian seq: the first row is the lowest.
+        match self.tree.scan_prefix(key(b'x', &[&author.0])).next() {
+            Some(item) => {
+                let (k, _) = item.map_err(err)?;
+                Ok(Some(u64::from_be_bytes(k[33..41].try_into().map_err(err)?)))
+            }
+            None => Ok(None),
+        }
+    }
             h.publish(&mut store, &code(r), t0);
         }
         let first = store.shared_set(me, peer).unwrap();

@@ -12,6 +12,7 @@
 use crate::cert::CertChain;
 use crate::envelope::{Envelope, EnvelopeId};
 use crate::error::{Error, Result};
+use crate::evidence::ForkProof;
 use crate::keys::PublicKey;
 use crate::record::{self, RecordId, RecordKind, Revocation};
 use crate::scope::reach_allowed;
@@ -224,27 +225,8 @@ pub fn accept_cached<S: Store + ?Sized>(
     };
     let author_region = author.region();
 
-    // The author's log: one envelope per sequence number.
-    if let Some(other) = staged.envelope_at(&h.author, h.seq).map_err(store_err)?
-        && other != id
-    {
-        let first = staged
-            .envelope(&other)
-            .map_err(store_err)?
-            .map(|e| e.header_only().to_bytes())
-            .unwrap_or_default();
-        staged.put(Op::PutEvidence(Evidence {
-            kind: "fork".into(),
-            author: h.author,
-            seq: h.seq,
-            envelopes: vec![first, env.header_only().to_bytes()],
-            detail: format!("two envelopes signed with sequence number {}", h.seq),
-        }));
-        return Err(Error::Fork {
-            author: h.author.node_id(),
-            seq: h.seq,
-        });
-    }
+    // The author's log: one envelope per sequence number, each linked to the one before.
+    check_log(staged, env, id)?;
 
     // Authorization and the record.
     let record_id = h.record;
@@ -259,8 +241,8 @@ pub fn accept_cached<S: Store + ?Sized>(
             }
             let reach_ok = if h.kind == RecordKind::Post {
                 reach_allowed(&h.region, &h.reach)
-            } else if h.kind == RecordKind::Revocation {
-                // Checked against the revoked node's region below.
+            } else if matches!(h.kind, RecordKind::Revocation | RecordKind::Evidence) {
+                // Checked against the revoked or accused node's region below.
                 true
             } else {
                 h.reach == h.region
@@ -348,6 +330,41 @@ pub fn accept_cached<S: Store + ?Sized>(
             }
             ops.push(Op::PutRecord(record_id, Box::new(new_state(env, id))));
         }
+        RecordKind::Evidence => {
+            let payload = env.payload.as_deref().ok_or_else(|| {
+                Error::invalid(
+                    "payload",
+                    "an evidence record carries its fork proof",
+                    "证据记录必须携带分叉证明",
+                )
+            })?;
+            let proof = ForkProof::from_bytes(payload)?;
+            let seq = proof.fork_seq()?;
+            // The accused key's chain proves its region; a revocation of the accused (the usual
+            // end of a fork) does not void the proof.
+            verify_chain(&proof.chain, cfg, h.timestamp_ms, &|_| false, cache)?;
+            let area = crate::scope::home_area(&proof.chain.leaf().body.region);
+            if h.reach != area {
+                return Err(Error::invalid(
+                    "reach",
+                    format!(
+                        "an evidence record's reach must be the accused node's home area {area}"
+                    ),
+                    format!("证据记录的范围必须是被举证节点所在区域 {area}"),
+                ));
+            }
+            ops.push(Op::PutEvidence(Evidence {
+                kind: "fork".into(),
+                author: proof.accused,
+                seq,
+                envelopes: vec![proof.first.to_bytes(), proof.second.to_bytes()],
+                detail: format!(
+                    "two envelopes signed for sequence number {seq}, published by {}",
+                    h.author.node_id()
+                ),
+            }));
+            ops.push(Op::PutRecord(record_id, Box::new(new_state(env, id))));
+        }
         RecordKind::Certificate => ops.push(Op::PutRecord(record_id, Box::new(new_state(env, id)))),
         _ => {
             let state = existing.unwrap_or_else(|| {
@@ -366,6 +383,90 @@ pub fn accept_cached<S: Store + ?Sized>(
     ops.push(Op::PutEnvelope(Box::new(env.clone()), meta_of(env, id)));
     staged.put_all(ops);
     Ok(Accepted::New)
+}
+
+/// Step 5 of the accept rules: the envelope must fit the author's held log. A fork (two
+/// envelopes the author signed for one sequence number) is proved by two headers: the held one
+/// and the new one under the same number, or a held neighbour whose `prev` link names another
+/// envelope than the new one (or the new one's `prev` another than the held predecessor). The
+/// proof is staged as evidence and the envelope is rejected; once a store holds evidence
+/// against an author, it takes none of the author's envelopes from the fork point on, whichever
+/// branch they belong to, while everything before the fork point stays valid.
+fn check_log<S: Store + ?Sized>(
+    staged: &mut Staged<'_, S>,
+    env: &Envelope,
+    id: EnvelopeId,
+) -> Result<()> {
+    let h = &env.header;
+    let fork = |seq: u64| Error::Fork {
+        author: h.author.node_id(),
+        seq,
+    };
+    if let Some(point) = staged.fork_point(&h.author).map_err(store_err)?
+        && h.seq >= point
+    {
+        return Err(fork(point));
+    }
+    let header_of = |staged: &Staged<'_, S>, other: &EnvelopeId| -> Result<Vec<u8>> {
+        Ok(staged
+            .envelope(other)
+            .map_err(store_err)?
+            .map(|e| e.header_only().to_bytes())
+            .unwrap_or_default())
+    };
+    let mut proof: Option<(u64, Vec<Vec<u8>>, String)> = None;
+    if let Some(other) = staged.envelope_at(&h.author, h.seq).map_err(store_err)?
+        && other != id
+    {
+        proof = Some((
+            h.seq,
+            vec![header_of(staged, &other)?, env.header_only().to_bytes()],
+            format!("two envelopes signed with sequence number {}", h.seq),
+        ));
+    } else if h.seq > 1
+        && let Some(before) = staged
+            .envelope_at(&h.author, h.seq - 1)
+            .map_err(store_err)?
+        && before != h.prev
+    {
+        proof = Some((
+            h.seq - 1,
+            vec![header_of(staged, &before)?, env.header_only().to_bytes()],
+            format!(
+                "the envelope with sequence number {} links to another envelope {} than the one held",
+                h.seq,
+                h.seq - 1
+            ),
+        ));
+    } else if let Some(after) = staged
+        .envelope_at(&h.author, h.seq + 1)
+        .map_err(store_err)?
+        && let Some(next) = staged.envelope(&after).map_err(store_err)?
+        && next.header.prev != id
+    {
+        proof = Some((
+            h.seq,
+            vec![env.header_only().to_bytes(), next.header_only().to_bytes()],
+            format!(
+                "the held envelope with sequence number {} links to another envelope {}",
+                h.seq + 1,
+                h.seq
+            ),
+        ));
+    }
+    match proof {
+        None => Ok(()),
+        Some((seq, envelopes, detail)) => {
+            staged.put(Op::PutEvidence(Evidence {
+                kind: "fork".into(),
+                author: h.author,
+                seq,
+                envelopes,
+                detail,
+            }));
+            Err(fork(seq))
+        }
+    }
 }
 
 /// Verifies a certificate chain to the configured root at `at_ms`, with certificate signatures
@@ -406,6 +507,7 @@ fn apply_to_record<S: Store + ?Sized>(
         state.created_ms = state.created_ms.min(h.timestamp_ms);
     }
     if let (true, Some(change)) = (cfg.materialize, env.payload.as_deref()) {
+        record::check_change_origin(change, &h.author, h.timestamp_ms)?;
         let applied = if state.waiting || filling {
             let mut all = Vec::with_capacity(state.changes.len());
             for cid in &state.changes {

@@ -9,6 +9,7 @@ use crate::accept::{AcceptConfig, accept};
 use crate::cert::CertChain;
 use crate::envelope::Envelope;
 use crate::error::{Error, Result};
+use crate::evidence::ForkProof;
 use crate::keys::NodeKey;
 use crate::record::{self, FieldValue, RecordId, RecordKind, Revocation};
 use crate::region::RegionCode;
@@ -138,23 +139,58 @@ impl<'k> LocalAuthor<'k> {
         revocation: &Revocation,
         now_ms: i64,
     ) -> Result<Envelope> {
+        // It travels where the revoked node's certificate travels (see `scope`).
+        let reach = crate::scope::home_area(&revocation.chain.leaf().body.region);
+        self.create_whole(
+            staged,
+            RecordKind::Revocation,
+            reach,
+            revocation.to_bytes(),
+            now_ms,
+        )
+    }
+
+    /// Signs and accepts an evidence record carrying `proof` (a fork this node caught).
+    pub fn publish_evidence<S: Store + ?Sized>(
+        &self,
+        staged: &mut Staged<'_, S>,
+        proof: &ForkProof,
+        now_ms: i64,
+    ) -> Result<Envelope> {
+        // It travels where the accused node's changes can go (see `scope`).
+        let reach = crate::scope::home_area(&proof.chain.leaf().body.region);
+        self.create_whole(
+            staged,
+            RecordKind::Evidence,
+            reach,
+            proof.to_bytes(),
+            now_ms,
+        )
+    }
+
+    /// Creates a record whose payload is written whole, once (revocations, evidence).
+    fn create_whole<S: Store + ?Sized>(
+        &self,
+        staged: &mut Staged<'_, S>,
+        kind: RecordKind,
+        reach: RegionCode,
+        payload: Vec<u8>,
+        now_ms: i64,
+    ) -> Result<Envelope> {
         let me = self.key.public();
         let info = staged.author(&me).map_err(se)?.ok_or(Error::NotCertified)?;
         let id = RecordId {
             creator: me,
             serial: info.max_seq + 1,
         };
-        let region = info.region();
-        // It travels where the revoked node's certificate travels (see `scope`).
-        let reach = crate::scope::home_area(&revocation.chain.leaf().body.region);
         self.sign_payload(
             staged,
             info.max_seq,
             id,
-            RecordKind::Revocation,
-            region,
+            kind,
+            info.region(),
             reach,
-            revocation.to_bytes(),
+            payload,
             now_ms,
         )
     }

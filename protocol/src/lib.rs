@@ -16,6 +16,7 @@ pub mod cert;
 pub mod dates;
 pub mod envelope;
 pub mod error;
+pub mod evidence;
 pub mod fixture;
 pub mod id_number;
 pub mod ingest;

@@ -31,10 +31,12 @@ pub enum RecordKind {
     Worker = 4,
     Placement = 5,
     Complaint = 6,
+    /// A fork proof ([`crate::evidence::ForkProof`]): not a document, never edited.
+    Evidence = 7,
 }
 
 impl RecordKind {
-    pub const ALL: [RecordKind; 7] = [
+    pub const ALL: [RecordKind; 8] = [
         RecordKind::Certificate,
         RecordKind::Revocation,
         RecordKind::Directory,
@@ -42,13 +44,14 @@ impl RecordKind {
         RecordKind::Worker,
         RecordKind::Placement,
         RecordKind::Complaint,
+        RecordKind::Evidence,
     ];
 
     pub fn from_u8(v: u8) -> Result<RecordKind> {
         RecordKind::ALL
             .get(v as usize)
             .copied()
-            .ok_or_else(|| Error::invalid("header.kind", "must be 0..=6", "必须是 0 到 6"))
+            .ok_or_else(|| Error::invalid("header.kind", "must be 0..=7", "必须是 0 到 7"))
     }
 
     pub fn as_str(self) -> &'static str {
@@ -60,6 +63,7 @@ impl RecordKind {
             RecordKind::Worker => "worker",
             RecordKind::Placement => "placement",
             RecordKind::Complaint => "complaint",
+            RecordKind::Evidence => "evidence",
         }
     }
 
@@ -69,7 +73,7 @@ impl RecordKind {
     pub fn send_priority(self) -> u8 {
         match self {
             RecordKind::Certificate => 0,
-            RecordKind::Revocation => 1,
+            RecordKind::Revocation | RecordKind::Evidence => 1,
             RecordKind::Complaint => 2,
             RecordKind::Placement => 3,
             RecordKind::Post => 4,
@@ -80,7 +84,10 @@ impl RecordKind {
 
     /// True for kinds whose payload is an Automerge change.
     pub fn is_document(self) -> bool {
-        !matches!(self, RecordKind::Certificate | RecordKind::Revocation)
+        !matches!(
+            self,
+            RecordKind::Certificate | RecordKind::Revocation | RecordKind::Evidence
+        )
     }
 }
 
@@ -251,7 +258,7 @@ fn edited_doc(
         })?,
         None => AutoCommit::new(),
     };
-    doc.set_actor(automerge::ActorId::from(&actor.0[..16]));
+    doc.set_actor(actor_of(actor));
     let am = |e: automerge::AutomergeError| Error::BadChange {
         detail: e.to_string(),
     };
@@ -281,7 +288,7 @@ fn edited_doc(
         )
     };
     let hash = doc
-        .commit_with(automerge::transaction::CommitOptions::default().with_time(at_ms / 1000))
+        .commit_with(automerge::transaction::CommitOptions::default().with_time(at_ms.div_euclid(1000)))
         .ok_or_else(unchanged)?;
     let change = doc.get_change_by_hash(&hash).ok_or_else(unchanged)?;
     let bytes = change.raw_bytes().to_vec();
@@ -295,6 +302,40 @@ pub struct Applied {
     pub saved: Vec<u8>,
     pub waiting: bool,
     pub view: Map<String, Json>,
+}
+
+/// The Automerge actor id of every change `author` signs: the first 16 bytes of its key.
+pub fn actor_of(author: &PublicKey) -> automerge::ActorId {
+    automerge::ActorId::from(&author.0[..16])
+}
+
+/// Checks that a document change says who and when its envelope says (PROTOCOL.md §8 and §11
+/// step 7): its actor id is [`actor_of`] the envelope's author and its time is the envelope's
+/// timestamp in whole seconds. Without this, one author could sign operations that the
+/// document attributes to another node, or date them at will.
+pub fn check_change_origin(change: &[u8], author: &PublicKey, timestamp_ms: i64) -> Result<()> {
+    let parsed = automerge::Change::from_bytes(change.to_vec()).map_err(|e| Error::BadChange {
+        detail: e.to_string(),
+    })?;
+    if *parsed.actor_id() != actor_of(author) {
+        return Err(Error::BadChange {
+            detail: format!(
+                "the change's actor id {} is not its author's ({})",
+                parsed.actor_id(),
+                actor_of(author)
+            ),
+        });
+    }
+    if parsed.timestamp() != timestamp_ms.div_euclid(1000) {
+        return Err(Error::BadChange {
+            detail: format!(
+                "the change's time {} s is not its envelope's timestamp {} s",
+                parsed.timestamp(),
+                timestamp_ms.div_euclid(1000)
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Applies change bytes to a saved document (or a new one) and returns the new saved bytes and

@@ -9,7 +9,7 @@
 //!   their node (a chain is self-contained, so that is everywhere one of the node's records can
 //!   go); a revocation flows to the revoker's ancestors and to the revoked node's home area and
 //!   its ancestors: everywhere the revoked node's certificate (and so any change it signed)
-//!   can be;
+//!   can be; a fork proof (evidence) flows the same way around the forked node;
 //! - worker records flow up to the county in full and never sideways or down; above the county
 //!   only their signed headers travel (no personal data), so the province can still prove every
 //!   author's log complete.
@@ -55,7 +55,9 @@ impl Scope {
         match kind {
             // `reach` is the revoked node's home area (checked at accept): the revocation goes
             // wherever that node's certificate and records can go, plus the revoker's ancestors.
-            RecordKind::Revocation => {
+            // A fork proof's `reach` is the accused node's home area: it goes where the
+            // forked key's changes can go, and to the publisher's ancestors.
+            RecordKind::Revocation | RecordKind::Evidence => {
                 full_if(above || reach.contains(&self.region) || self.region.contains(reach))
             }
             RecordKind::Certificate | RecordKind::Directory => {

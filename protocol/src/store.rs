@@ -137,7 +137,9 @@ impl RecordState {
     }
 }
 
-/// Evidence of misbehaviour kept for the audit (a fork: two envelopes, one sequence number).
+/// Evidence of misbehaviour kept for the audit: a fork, two different envelopes its author
+/// signed for sequence number `seq` (proved by both headers, or by one header and the header of
+/// the next envelope, whose `prev` names another envelope at `seq`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Evidence {
     pub kind: String,
@@ -179,6 +181,10 @@ pub trait Store {
     fn record(&self, id: &RecordId) -> Result<Option<RecordState>, StoreError>;
     fn author(&self, key: &PublicKey) -> Result<Option<AuthorInfo>, StoreError>;
     fn revocation(&self, key: &PublicKey) -> Result<Option<RevocationInfo>, StoreError>;
+    /// The lowest sequence number at which this store holds evidence that `author` signed two
+    /// different envelopes (its fork point), if any. From that number on, the accept path
+    /// takes no new envelope of the author (PROTOCOL.md §10).
+    fn fork_point(&self, author: &PublicKey) -> Result<Option<u64>, StoreError>;
     /// Every envelope's replication metadata.
     fn items(&self) -> Result<Vec<ItemMeta>, StoreError>;
     /// Applies the batch atomically and durably: after it returns, a crash loses none of it;
@@ -242,6 +248,14 @@ impl Store for MemoryStore {
     }
     fn revocation(&self, key: &PublicKey) -> Result<Option<RevocationInfo>, StoreError> {
         Ok(self.revocations.get(key).cloned())
+    }
+    fn fork_point(&self, author: &PublicKey) -> Result<Option<u64>, StoreError> {
+        Ok(self
+            .evidence
+            .iter()
+            .filter(|e| e.author == *author)
+            .map(|e| e.seq)
+            .min())
     }
     fn items(&self) -> Result<Vec<ItemMeta>, StoreError> {
         Ok(self.metas.values().copied().collect())
@@ -342,6 +356,15 @@ impl<'a, S: Store + ?Sized> Staged<'a, S> {
             Some(r) => Ok(Some(r.clone())),
             None => self.base.revocation(key),
         }
+    }
+    /// The author's fork point, counting evidence staged in this batch.
+    pub fn fork_point(&self, author: &PublicKey) -> Result<Option<u64>, StoreError> {
+        let staged = self.pending.fork_point(author)?;
+        let held = self.base.fork_point(author)?;
+        Ok(match (staged, held) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        })
     }
 }
 

@@ -15,6 +15,7 @@ use lingong_protocol::accept::{AcceptConfig, Accepted, accept_all};
 use lingong_protocol::canon::{Reader, sha256};
 use lingong_protocol::cert::{self, CertChain, CertRequest, Certificate};
 use lingong_protocol::envelope::{Envelope, Header};
+use lingong_protocol::evidence::ForkProof;
 use lingong_protocol::keys::{NodeKey, PublicKey, Signature};
 use lingong_protocol::record::{self, FieldValue, RecordId, RecordKind, Revocation};
 use lingong_protocol::region::RegionCode;
@@ -45,10 +46,75 @@ fn post_change_fields() -> Vec<(&'static str, FieldValue)> {
     ]
 }
 
-/// The city's post: the Automerge change of [`post_change_fields`], made once by the generator.
-fn generate_post_payload() -> Vec<u8> {
+/// Timestamp of the envelopes the accept rules refuse (ms).
+const REJECTED_AT_MS: i64 = 1_750_000_300_000;
+
+/// The Automerge changes the vectors carry, made once by the generator (Automerge may encode
+/// the same change differently in another version, so the file is their source afterwards).
+struct Payloads {
+    /// The city's post: the change of [`post_change_fields`].
+    post: Vec<u8>,
+    /// Payloads of the `rejected` vectors, in order.
+    rejected: Vec<Vec<u8>>,
+}
+
+/// What each `rejected` vector is, who makes its change and when (ms).
+const REJECTED: [(&str, &str, i64, &str); 4] = [
+    (
+        "a post whose change carries the province's actor id, signed by the city (seq 3)",
+        "province",
+        REJECTED_AT_MS,
+        "bad-change",
+    ),
+    (
+        "a post whose change is dated a day before its envelope (seq 3)",
+        "city",
+        REJECTED_AT_MS - 86_400_000,
+        "bad-change",
+    ),
+    (
+        "a second envelope for sequence number 2 (a fork)",
+        "city",
+        REJECTED_AT_MS,
+        "fork",
+    ),
+    (
+        "an envelope with sequence number 3 whose prev is not the held envelope 2 (a fork)",
+        "city",
+        REJECTED_AT_MS + 1000,
+        "fork",
+    ),
+];
+
+fn generate_payloads() -> Payloads {
     let city = NodeKey::from_seed(seed("city"));
-    record::make_change(None, &city.public(), &post_change_fields(), POST_AT_MS).expect("change")
+    let change = |actor: &str, title: &str, at_ms: i64| {
+        let actor = NodeKey::from_seed(seed(actor)).public();
+        let mut fields = post_change_fields();
+        fields[0].1 = FieldValue::Text(title.into());
+        record::make_change(None, &actor, &fields, at_ms).expect("change")
+    };
+    Payloads {
+        post: record::make_change(None, &city.public(), &post_change_fields(), POST_AT_MS)
+            .expect("change"),
+        rejected: REJECTED
+            .iter()
+            .enumerate()
+            .map(|(i, (_, actor, at_ms, _))| change(actor, &format!("被拒岗位{i}"), *at_ms))
+            .collect(),
+    }
+}
+
+fn payloads_in(file: &Value) -> Payloads {
+    Payloads {
+        post: bytes(&file["envelopes"][1]["payload"]),
+        rejected: file["rejected"]
+            .as_array()
+            .expect("rejected vectors")
+            .iter()
+            .map(|r| bytes(&r["payload"]))
+            .collect(),
+    }
 }
 
 fn key_json(label: &str) -> Value {
@@ -114,7 +180,8 @@ fn envelope_json(label: &str, author_label: &str, env: &Envelope) -> Value {
 }
 
 /// Every vector, computed from the seeds and fields above and the post's change bytes.
-fn build(post_payload: &[u8]) -> Value {
+fn build(payloads: &Payloads) -> Value {
+    let post_payload = &payloads.post[..];
     let province = NodeKey::from_seed(seed("province"));
     let city = NodeKey::from_seed(seed("city"));
     let code = |s: &str| RegionCode::parse(s).expect("code");
@@ -166,6 +233,48 @@ fn build(post_payload: &[u8]) -> Value {
         post_payload.to_vec(),
     );
     let (doc, _) = record::apply_change(None, post_payload).expect("the payload is a change");
+    // Envelopes the accept rules refuse, each against a store holding the two above.
+    let rejected_env = |i: usize, seq: u64, prev: [u8; 32]| {
+        Envelope::sign(
+            &city,
+            seq,
+            prev,
+            RecordId {
+                creator: city.public(),
+                serial: seq,
+            },
+            RecordKind::Post,
+            region,
+            region,
+            if i == 3 {
+                REJECTED_AT_MS + 1000
+            } else {
+                REJECTED_AT_MS
+            },
+            chain.leaf_hash(),
+            payloads.rejected[i].clone(),
+        )
+    };
+    let second_at_2 = rejected_env(2, 2, cert_record.id());
+    let rejected = [
+        rejected_env(0, 3, post.id()),
+        rejected_env(1, 3, post.id()),
+        second_at_2.clone(),
+        rejected_env(3, 3, second_at_2.id()),
+    ];
+    let rejected: Vec<Value> = rejected
+        .iter()
+        .zip(REJECTED)
+        .map(|(env, (label, _, _, code))| {
+            json!({
+                "label": label,
+                "payload": hex::encode(env.payload.as_deref().unwrap_or_default()),
+                "wire": hex::encode(env.to_bytes()),
+                "code": code,
+            })
+        })
+        .collect();
+    let fork_proof = ForkProof::from_headers(&post, &second_at_2, chain.clone()).expect("a fork");
     let revocation = Revocation {
         revoked: city.public(),
         chain: chain.clone(),
@@ -196,6 +305,12 @@ fn build(post_payload: &[u8]) -> Value {
             envelope_json("the city's certificate record (seq 1)", "city", &cert_record),
             envelope_json("the city's job post (seq 2)", "city", &post),
         ],
+        "rejected": rejected,
+        "fork_proof": {
+            "accused": city.public().to_hex(),
+            "fork_seq": fork_proof.fork_seq().expect("proves a fork"),
+            "bytes": hex::encode(fork_proof.to_bytes()),
+        },
         "post_document": record::document_view(&doc).unwrap(),
         "record_id": {
             "creator": post_id.creator.to_hex(),
@@ -232,7 +347,7 @@ fn array<const N: usize>(v: &Value) -> [u8; N] {
 #[test]
 #[ignore = "writes protocol/testdata/vectors.json; run only when the format changes on purpose"]
 fn regenerate_test_vectors() {
-    let vectors = build(&generate_post_payload());
+    let vectors = build(&generate_payloads());
     let text = serde_json::to_string_pretty(&vectors).unwrap() + "\n";
     std::fs::write(FILE, text).expect("write vectors.json");
 }
@@ -240,8 +355,7 @@ fn regenerate_test_vectors() {
 #[test]
 fn the_vectors_file_matches_what_this_implementation_computes() {
     let file = read_file();
-    let payload = bytes(&file["envelopes"][1]["payload"]);
-    let expected = build(&payload);
+    let expected = build(&payloads_in(&file));
     let (file_map, expected_map) = (file.as_object().unwrap(), expected.as_object().unwrap());
     assert_eq!(
         file_map.keys().collect::<Vec<_>>(),
@@ -351,6 +465,41 @@ fn the_vectors_verify_from_their_bytes_alone() {
         let state = store.record(&post).unwrap().expect("the post is held");
         assert_eq!(Value::Object(state.view), file["post_document"]);
     }
+
+    // Each refused envelope, offered to a node holding the two envelopes above, is refused
+    // with its code and leaves nothing but (for a fork) evidence.
+    for r in file["rejected"].as_array().unwrap() {
+        let mut store = MemoryStore::new();
+        let cfg = AcceptConfig {
+            root,
+            materialize: true,
+        };
+        let mut staged = Staged::new(&store);
+        accept_all(&mut staged, &cfg, &envelopes, POST_AT_MS);
+        let batch = staged.into_batch();
+        store.commit(batch).unwrap();
+        let env = Envelope::from_bytes(&bytes(&r["wire"])).unwrap();
+        env.verify_signature()
+            .expect("validly signed, refused for another reason");
+        let mut staged = Staged::new(&store);
+        let err = accept_all(
+            &mut staged,
+            &cfg,
+            std::slice::from_ref(&env),
+            REJECTED_AT_MS + 2000,
+        )
+        .pop()
+        .unwrap()
+        .expect_err(r["label"].as_str().unwrap());
+        assert_eq!(err.code(), r["code"], "{}: {err}", r["label"]);
+    }
+    let proof = ForkProof::from_bytes(&bytes(&file["fork_proof"]["bytes"])).expect("a fork proof");
+    assert_eq!(proof.accused.to_hex(), file["fork_proof"]["accused"]);
+    assert_eq!(
+        proof.fork_seq().unwrap(),
+        file["fork_proof"]["fork_seq"].as_u64().unwrap()
+    );
+    assert_eq!(proof.first.id(), envelopes[1].id());
 
     let rev = Revocation::from_bytes(&bytes(&file["revocation"]["bytes"])).unwrap();
     assert_eq!(rev.revoked.to_hex(), file["revocation"]["revoked"]);

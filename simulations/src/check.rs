@@ -11,7 +11,11 @@
 //! - changes a revoked node signed after its revocation are neither expected nor forbidden:
 //!   nodes that had not yet heard of the revocation accepted them, as the protocol allows;
 //! - for an equivocation (two envelopes under one sequence number), each node must hold
-//!   exactly one of the two: whichever reached it first, the other is rejected as a fork.
+//!   exactly one of the two: whichever reached it first, the other is rejected as a fork;
+//! - changes an equivocating node signed after its fork point are neither expected nor
+//!   forbidden: a node that caught the fork takes none of them, a node that never saw the
+//!   other branch takes them all (PROTOCOL.md §10; in the network the caught fork travels as an
+//!   evidence record, which the simulator does not publish).
 //!
 //! [`Scope::wants`]: lingong_protocol::scope::Scope::wants
 
@@ -38,6 +42,8 @@ pub struct Summary {
     pub stranded_by_revocation: u64,
     /// Holdings of changes signed after their author's revocation.
     pub held_after_revocation: u64,
+    /// Changes an equivocating node signed after its fork point (neither expected nor forbidden).
+    pub after_fork: u64,
     /// Per level (depth 0..=4): nodes, total holdings, max holdings, total bytes, max bytes.
     pub store_by_level: [[u64; 5]; 5],
 }
@@ -54,9 +60,13 @@ pub fn check(sim: &Sim) -> Check {
     let mut failures = Vec::new();
     let mut examples = Vec::new();
     let mut forks: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+    let mut fork_points: BTreeMap<[u8; 32], u64> = BTreeMap::new();
     for (i, e) in arena.entries.iter().enumerate() {
         if let Label::Equivocation { original } = e.label {
             forks.entry(original).or_default().push(i as u32);
+            let h = &e.env.header;
+            let point = fork_points.entry(h.author.0).or_insert(h.seq);
+            *point = (*point).min(h.seq);
         }
     }
     let mut holders = Vec::new();
@@ -66,6 +76,11 @@ pub fn check(sim: &Sim) -> Check {
             continue;
         }
         s.valid_changes += 1;
+        let h = &e.env.header;
+        if fork_points.get(&h.author.0).is_some_and(|&p| h.seq > p) {
+            s.after_fork += 1;
+            continue;
+        }
         let creator = e.creator_node;
         let creator_revoked = sim.revoked_nodes.contains(&creator);
         if creator_revoked {

@@ -141,6 +141,7 @@ pub fn to_json(o: &mut Outcome, wall_seconds: f64, scenario: &str) -> Value {
             "fork_evidence": s.evidence,
             "accepted_after_revocation": s.accepted_after_revocation,
             "held_after_revocation": o.check.held_after_revocation,
+            "after_fork": o.check.after_fork,
             "stranded_by_revocation": o.check.stranded_by_revocation,
             "double_forks": o.check.double_forks,
             "out_of_scope_holdings": o.check.out_of_scope_holdings,

@@ -1024,7 +1024,7 @@ impl Sim {
             r = code.parent();
         }
         let below = match meta.kind {
-            RecordKind::Revocation => Some(meta.reach),
+            RecordKind::Revocation | RecordKind::Evidence => Some(meta.reach),
             RecordKind::Post => Some(meta.reach),
             RecordKind::Certificate | RecordKind::Directory => Some(home_area(&meta.region)),
             _ => None,
