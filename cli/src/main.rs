@@ -269,6 +269,9 @@ enum DirectoryCommand {
 }
 
 fn main() {
+    // Before anything is created: every file and folder this process makes is its owner's only
+    // (a store holds clear ID numbers), whatever umask it was started with.
+    lingong_node::home::restrict_umask();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

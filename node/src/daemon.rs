@@ -2,12 +2,13 @@
 //! the control socket, and runs the network loop; SIGTERM or SIGINT stop it cleanly (the store
 //! is flushed and the socket removed).
 
-use crate::control::reply_line;
+use crate::control::{READY_LINE, reply_line};
 use crate::error::{NodeError, Result};
-use crate::home::Home;
+use crate::home::{FILE_MODE, Home};
 use crate::net::{self, NetHandle};
 use crate::station::{Request, Station};
 use serde_json::{Value, json};
+use std::os::unix::fs::PermissionsExt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -21,13 +22,22 @@ pub fn run(
     no_mdns: bool,
 ) -> Result<()> {
     // Bind the control socket before opening the store: a command that starts meanwhile
-    // connects and waits for its answer instead of contending for the store's lock.
+    // connects and waits for its answer instead of contending for the store's lock. The
+    // connections wait in the socket's backlog until the store is open (`serve_control`).
     let socket = home.socket_path();
     if !home.exists() {
         return Err(NodeError::NotInitialized {
             home: home.dir.display().to_string(),
         });
     }
+    if sync_interval == Some(0) {
+        return Err(NodeError::usage(
+            "--sync-interval",
+            "must be at least 1 second",
+            "至少为 1 秒",
+        ));
+    }
+    home.check_private()?;
     if std::os::unix::net::UnixStream::connect(&socket).is_ok() {
         return Err(NodeError::usage(
             "--home",
@@ -38,24 +48,21 @@ pub fn run(
     let _ = std::fs::remove_file(&socket);
     let std_listener =
         std::os::unix::net::UnixListener::bind(&socket).map_err(|e| NodeError::io(&socket, e))?;
-    std_listener
-        .set_nonblocking(true)
+    // Owner only, whatever the umask (the home is 0700 as well).
+    std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(FILE_MODE))
+        .and_then(|_| std_listener.set_nonblocking(true))
         .map_err(|e| NodeError::io(&socket, e))?;
-    let mut station = match Station::open(home) {
-        Ok(s) => s,
+    // A command holding the store (one started before the socket was bound) is waited for as
+    // long as it takes; the commands arriving meanwhile wait in the backlog.
+    let mut station = match Station::open_waiting(home, None) {
+        Ok(Some(s)) => s,
+        Ok(None) => unreachable!("a wait without limit ends only with the store open"),
         Err(e) => {
             let _ = std::fs::remove_file(&socket);
             return Err(e);
         }
     };
     if let Some(secs) = sync_interval {
-        if secs == 0 {
-            return Err(NodeError::usage(
-                "--sync-interval",
-                "must be at least 1 second",
-                "至少为 1 秒",
-            ));
-        }
         station.config.sync_interval_secs = secs;
     }
     if no_mdns {
@@ -121,6 +128,11 @@ async fn serve_control(
         let net = net.clone();
         tokio::spawn(async move {
             let (read, mut write) = stream.into_split();
+            // Accepted only now that the store is open: tell the command its request will be
+            // read (a connection the daemon drops before this line, it never read).
+            if write.write_all(READY_LINE.as_bytes()).await.is_err() {
+                return;
+            }
             let mut lines = BufReader::new(read).lines();
             while let Ok(Some(line)) = lines.next_line().await {
                 let result = match serde_json::from_str::<Request>(&line) {

@@ -11,6 +11,7 @@ use crate::home::Home;
 use crate::station::{self, PostFields, Request, Station, WorkerFields};
 use lingong_protocol::record::complete_id_number;
 use serde_json::{Value, json};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -41,7 +42,7 @@ pub fn run(dir: Option<PathBuf>, lang: &str, keep_running: bool) -> Result<Value
             format!("{} 不是空目录，请换一个新目录", dir.display()),
         ));
     }
-    std::fs::create_dir_all(&dir).map_err(|e| NodeError::io(&dir, e))?;
+    crate::home::create_private_dir(&dir)?;
     let mut parent: Option<Station> = None;
     let mut nodes = Vec::new();
     for (i, (folder, name, region)) in DEMO_NODES.iter().enumerate() {
@@ -224,7 +225,12 @@ fn run_network(dir: &std::path::Path, lang: &str, keep_running: bool) -> Result<
     sample_posts(&mut Station::open(&homes[4])?, 200)?;
     let mut daemons = Vec::new();
     for (home, port) in homes.iter().zip(&ports) {
-        let log = std::fs::File::create(home.dir.join("daemon.log"))
+        let log = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(crate::home::FILE_MODE)
+            .open(home.dir.join("daemon.log"))
             .map_err(|e| NodeError::io(home.dir.join("daemon.log"), e))?;
         let child = std::process::Command::new(&exe)
             .arg("--home")

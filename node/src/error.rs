@@ -32,6 +32,11 @@ pub enum NodeError {
     Ambiguous { id: String },
     #[error("the daemon did not answer: {detail}")]
     Daemon { detail: String },
+    #[error(
+        "another lingong process has held the store in {home} for {secs} s and no daemon \
+         answers there; try again when it has finished"
+    )]
+    StoreBusy { home: String, secs: u64 },
     #[error("network: {detail}")]
     Network { detail: String },
 }
@@ -66,6 +71,7 @@ impl NodeError {
             NodeError::NotFound { .. } => "not-found",
             NodeError::Ambiguous { .. } => "ambiguous-id",
             NodeError::Daemon { .. } => "daemon",
+            NodeError::StoreBusy { .. } => "store-busy",
             NodeError::Network { .. } => "network",
         }
     }
@@ -103,6 +109,9 @@ impl NodeError {
             }
             NodeError::Ambiguous { id } => format!("编号 {id} 对应多条记录，请输入更长的编号"),
             NodeError::Daemon { detail } => format!("守护进程没有响应：{detail}"),
+            NodeError::StoreBusy { home, secs } => format!(
+                "另一个 lingong 进程占用 {home} 的存储已有 {secs} 秒，且没有守护进程应答；请待它结束后重试"
+            ),
             NodeError::Network { detail } => format!("网络错误：{detail}"),
         }
     }

@@ -7,11 +7,19 @@
 //! - `config.toml`: [`Config`], documented below, validated once when the node opens;
 //! - `cert.json`: the installed certificate chain (leaf first);
 //! - `store/`: the sled store; `daemon.sock`: the running daemon's control socket.
+//!
+//! Files on disk: the home, `store/` and every folder a node makes are mode 0700; every file
+//! it writes (key, config, certificate, store files, bundles, exports, the socket) is 0600,
+//! whatever the umask ([`restrict_umask`], [`create_private_dir`], [`write_atomically`]). A
+//! node refuses to open with a key others may read or a home others may write
+//! ([`Home::check_private`]), and tightens what an older version left readable
+//! ([`Home::tighten`]).
 
 use crate::error::{NodeError, Result};
 use lingong_protocol::keys::NodeKey;
 use lingong_protocol::region::RegionCode;
 use serde::{Deserialize, Serialize};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// The node's configuration file (`config.toml`).
@@ -155,8 +163,17 @@ impl Home {
     /// Creates a new key (mode 0600) and writes it; refuses to overwrite.
     pub fn create_key(&self) -> Result<NodeKey> {
         use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
-        std::fs::create_dir_all(&self.dir).map_err(|e| NodeError::io(&self.dir, e))?;
+        create_private_dir(&self.dir)?;
+        self.check_private()?;
+        // A home folder made beforehand (say by `mkdir` under umask 022) is closed to others.
+        let mode = std::fs::metadata(&self.dir)
+            .map_err(|e| NodeError::io(&self.dir, e))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(mode & 0o700))
+                .map_err(|e| NodeError::io(&self.dir, e))?;
+        }
         let mut seed = [0u8; 32];
         getrandom::fill(&mut seed)
             .map_err(|e| NodeError::io(self.key_path(), std::io::Error::other(e.to_string())))?;
@@ -173,9 +190,35 @@ impl Home {
         Ok(NodeKey::from_seed(seed))
     }
 
+    /// Reads the key; refuses a key file others than its owner may read, write or run.
     pub fn load_key(&self) -> Result<NodeKey> {
+        use std::io::Read;
         let path = self.key_path();
-        let raw = std::fs::read(&path).map_err(|e| NodeError::io(&path, e))?;
+        let mut f = std::fs::File::open(&path).map_err(|e| NodeError::io(&path, e))?;
+        let mode = f
+            .metadata()
+            .map_err(|e| NodeError::io(&path, e))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            return Err(NodeError::usage(
+                path.display().to_string(),
+                format!(
+                    "the node key must be readable by its owner only, but its mode is {:o}; \
+                     run `chmod 600 {}`",
+                    mode & 0o777,
+                    path.display()
+                ),
+                format!(
+                    "节点密钥只能由所有者读取，当前权限为 {:o}；请运行 `chmod 600 {}`",
+                    mode & 0o777,
+                    path.display()
+                ),
+            ));
+        }
+        let mut raw = Vec::with_capacity(32);
+        f.read_to_end(&mut raw)
+            .map_err(|e| NodeError::io(&path, e))?;
         let seed: [u8; 32] = raw.try_into().map_err(|_| {
             NodeError::usage("node.key", "must hold exactly 32 bytes", "必须正好 32 字节")
         })?;
@@ -202,16 +245,128 @@ impl Home {
     }
 }
 
-/// Replaces `path` with `bytes` so that a crash leaves either the old or the new file.
+/// Replaces `path` with `bytes` so that a crash leaves either the old or the new file. The
+/// file is mode 0600 whatever the umask, and whatever mode the file it replaces had.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
     let tmp = path.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp).map_err(|e| NodeError::io(&tmp, e))?;
-    f.write_all(bytes)
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(FILE_MODE)
+        .open(&tmp)
+        .map_err(|e| NodeError::io(&tmp, e))?;
+    // A temporary file an older version left behind keeps its mode through `open`.
+    f.set_permissions(std::fs::Permissions::from_mode(FILE_MODE))
+        .and_then(|_| f.write_all(bytes))
         .and_then(|_| f.sync_all())
         .map_err(|e| NodeError::io(&tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| NodeError::io(path, e))?;
     Ok(())
+}
+
+/// Mode of every file a node writes: read and written by its owner only.
+pub const FILE_MODE: u32 = 0o600;
+/// Mode of every folder a node makes: its owner only.
+pub const DIR_MODE: u32 = 0o700;
+
+/// Sets the process umask to 0o077, so that whatever this process creates (sled's files too)
+/// is its owner's only whatever umask it was started with. Call it first thing in every
+/// program that opens a home.
+pub fn restrict_umask() {
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+}
+
+/// Creates `dir` and any missing parents with mode 0700; an existing folder is left as it is
+/// (see [`Home::tighten`]).
+pub fn create_private_dir(dir: &Path) -> Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(DIR_MODE)
+        .create(dir)
+        .map_err(|e| NodeError::io(dir, e))
+}
+
+impl Home {
+    /// Refuses a home folder others than its owner may write: whoever can write there can
+    /// replace the key, the configuration or the store.
+    pub fn check_private(&self) -> Result<()> {
+        let mode = std::fs::metadata(&self.dir)
+            .map_err(|e| NodeError::io(&self.dir, e))?
+            .permissions()
+            .mode();
+        if mode & 0o022 != 0 {
+            let dir = self.dir.display();
+            return Err(NodeError::usage(
+                dir.to_string(),
+                format!(
+                    "the home folder must be writable by its owner only, but its mode is {:o}; \
+                     run `chmod 700 {dir}`",
+                    mode & 0o777
+                ),
+                format!(
+                    "节点目录只能由所有者写入，当前权限为 {:o}；请运行 `chmod 700 {dir}`",
+                    mode & 0o777
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Takes group and other access away from the home folder, `config.toml`, `cert.json` and
+    /// everything under `store/`: what versions before file modes were enforced left readable
+    /// (a store made under umask 022 holds clear ID numbers in a 0644 file). Says so in one log
+    /// line when it changed anything. The key is not tightened but refused
+    /// ([`Home::load_key`]): it may already have been read.
+    pub fn tighten(&self) -> Result<()> {
+        let mut changed = 0usize;
+        let mut tighten_one = |path: &Path, meta: &std::fs::Metadata| -> std::io::Result<()> {
+            let mode = meta.permissions().mode();
+            if mode & 0o077 != 0 {
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o700))?;
+                changed += 1;
+            }
+            Ok(())
+        };
+        let meta = std::fs::metadata(&self.dir).map_err(|e| NodeError::io(&self.dir, e))?;
+        tighten_one(&self.dir, &meta).map_err(|e| NodeError::io(&self.dir, e))?;
+        let mut pending = vec![self.store_path()];
+        let mut files = vec![self.config_path(), self.cert_path()];
+        while let Some(dir) = pending.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            files.push(dir);
+            for entry in entries.flatten() {
+                let path = entry.path();
+                match entry.file_type() {
+                    Ok(t) if t.is_dir() => pending.push(path),
+                    Ok(t) if t.is_file() => files.push(path),
+                    _ => {}
+                }
+            }
+        }
+        for path in files {
+            // A file gone meanwhile, or one this user may not change (it lies in a home
+            // now closed to others), does not stop the node.
+            if let Ok(meta) = std::fs::symlink_metadata(&path)
+                && !meta.file_type().is_symlink()
+                && let Err(e) = tighten_one(&path, &meta)
+            {
+                tracing::warn!(file = %path.display(), "could not take others' access away: {e}");
+            }
+        }
+        if changed > 0 {
+            tracing::warn!(
+                home = %self.dir.display(),
+                "took group and other access away from {changed} files and folders an older \
+                 lingong left readable (now 0600/0700) / 已收回旧版本留下的 {changed} 个文件和\
+                 目录的组和其他用户权限（现为 0600/0700）"
+            );
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

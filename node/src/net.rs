@@ -1049,10 +1049,9 @@ fn rand_u64() -> u64 {
     u64::from_le_bytes(b)
 }
 
-/// `lingong sync --once` without a daemon: opens the node, brings the network up just long
+/// `lingong sync --once` without a daemon: with the node opened, brings the network up just long
 /// enough to sync with every configured peer, then stops.
-pub fn sync_offline(home: &crate::home::Home, timeout_secs: u64) -> Result<serde_json::Value> {
-    let station = Station::open(home)?;
+pub fn sync_offline(station: Station, timeout_secs: u64) -> Result<serde_json::Value> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

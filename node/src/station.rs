@@ -192,13 +192,27 @@ fn identity_json(key: &PublicKey, region: &RegionCode, name: &str) -> Value {
 }
 
 impl Station {
-    /// Opens the node in `home` (its store is locked while open).
+    /// Opens the node in `home` (its store is locked while open), waiting up to
+    /// [`crate::store::LOCK_WAIT`] for another process holding the store to let go.
     pub fn open(home: &Home) -> Result<Station> {
+        Station::open_waiting(home, Some(crate::store::LOCK_WAIT))?.ok_or_else(|| {
+            NodeError::StoreBusy {
+                home: home.dir.display().to_string(),
+                secs: crate::store::LOCK_WAIT.as_secs(),
+            }
+        })
+    }
+
+    /// Opens the node in `home`, or `None` when another process still holds its store after
+    /// `wait` (see [`SledStore::open_waiting`]). Refuses a home others may write and a key
+    /// others may read; takes others' access away from what an older version left readable.
+    pub fn open_waiting(home: &Home, wait: Option<std::time::Duration>) -> Result<Option<Station>> {
         if !home.exists() {
             return Err(NodeError::NotInitialized {
                 home: home.dir.display().to_string(),
             });
         }
+        home.check_private()?;
         let config = home.load_config()?;
         let region = config.validate()?;
         let key = home.load_key()?;
@@ -210,10 +224,13 @@ impl Station {
             }
             Err(_) => None,
         };
-        let store = SledStore::open(&home.store_path())?;
+        let Some(store) = SledStore::open_waiting(&home.store_path(), wait)? else {
+            return Ok(None);
+        };
+        home.tighten()?;
         // After the store's lock is held: one process at a time makes a missing `id.secret`.
         let id_key = IdHashKey::open(home, &config)?;
-        Ok(Station {
+        Ok(Some(Station {
             home: home.clone(),
             config,
             region,
@@ -221,7 +238,7 @@ impl Station {
             chain,
             store,
             id_key,
-        })
+        }))
     }
 
     /// The trust and work settings of the accept path.

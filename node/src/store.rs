@@ -40,8 +40,16 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-/// How long opening a store waits for another process to release it.
-pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
+/// How long a command waits for another process to let go of the store before it gives up:
+/// generous, since that process may be a `sync` or a large `bundle import` run without the
+/// daemon. (The daemon itself waits as long as it takes.)
+pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// After this long waiting for the store, and then every [`WAIT_NOTICE_EVERY`], the waiting
+/// process says so in its log.
+pub const WAIT_NOTICE_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
+const WAIT_NOTICE_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
 
 /// The sled-backed store of one node.
 pub struct SledStore {
@@ -128,40 +136,76 @@ fn record_key(id: &RecordId) -> Vec<u8> {
 }
 
 impl SledStore {
-    /// Opens (or creates) the store in `dir`.
+    /// Opens (or creates) the store in `dir`, waiting up to [`LOCK_WAIT`] for another process
+    /// holding it to let go ([`SledStore::open_waiting`]).
+    pub fn open(dir: &Path) -> Result<SledStore, StoreError> {
+        SledStore::open_waiting(dir, Some(LOCK_WAIT))?.ok_or_else(|| {
+            StoreError(format!(
+                "could not acquire lock on {}: another lingong process has held the store for \
+                 {} s",
+                dir.display(),
+                LOCK_WAIT.as_secs()
+            ))
+        })
+    }
+
+    /// Opens (or creates) the store in `dir` (mode 0700, its lock file 0600).
     ///
-    /// Only one process may hold a store: it holds [`OPEN_LOCK`] while the store is open. A
-    /// command that runs while the daemon is starting (or the daemon starting while a command
-    /// runs) waits for the other to let go, up to [`LOCK_WAIT`], instead of failing with
-    /// "database is locked".
+    /// Only one process may hold a store: it holds [`OPEN_LOCK`] while the store is open. While
+    /// another process holds it, this waits up to `wait` (`Some(Duration::ZERO)`: one try;
+    /// `None`: as long as it takes, as the daemon does), logging a line after
+    /// [`WAIT_NOTICE_AFTER`] and every 30 s, and returns `None` if it is still held. A command
+    /// tries the daemon's socket between tries (`control::execute`), so it never waits for a
+    /// daemon's lock.
     ///
     /// Under that lock, before sled reads anything, it removes the snapshot files a process
     /// killed while writing one leaves behind ([`remove_unfinished_snapshots`]): sled 0.34
     /// would read such a file as the newest snapshot and refuse to open the store.
-    pub fn open(dir: &Path) -> Result<SledStore, StoreError> {
-        let deadline = std::time::Instant::now() + LOCK_WAIT;
-        std::fs::create_dir_all(dir).map_err(err)?;
+    pub fn open_waiting(
+        dir: &Path,
+        wait: Option<std::time::Duration>,
+    ) -> Result<Option<SledStore>, StoreError> {
+        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+        let started = std::time::Instant::now();
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(err)?;
         let open_lock = std::fs::File::options()
             .create(true)
             .truncate(false)
             .write(true)
+            .mode(0o600)
             .open(dir.join(OPEN_LOCK))
             .map_err(err)?;
+        let mut notice = started + WAIT_NOTICE_AFTER;
         loop {
             match open_lock.try_lock() {
                 Ok(()) => break,
-                Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
-                    std::thread::sleep(std::time::Duration::from_millis(25));
-                }
                 Err(std::fs::TryLockError::WouldBlock) => {
-                    return Err(StoreError(format!(
-                        "could not acquire lock on {}: another lingong process holds the store",
-                        dir.display()
-                    )));
+                    let now = std::time::Instant::now();
+                    if wait.is_some_and(|w| now >= started + w) {
+                        return Ok(None);
+                    }
+                    if now >= notice {
+                        tracing::warn!(
+                            store = %dir.display(),
+                            "waiting for another lingong process to let go of the store \
+                             ({} s so far) / 正在等待另一个 lingong 进程释放存储（已等待 {} 秒）",
+                            started.elapsed().as_secs(),
+                            started.elapsed().as_secs()
+                        );
+                        notice = now + WAIT_NOTICE_EVERY;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(25));
                 }
                 Err(std::fs::TryLockError::Error(e)) => return Err(err(e)),
             }
         }
+        // Sled's own lock is let go when the process that held the store has closed sled's
+        // files, which may come a moment after it let go of ours.
+        let deadline = std::time::Instant::now() + LOCK_WAIT;
         remove_unfinished_snapshots(dir)?;
         let db = loop {
             match sled::Config::new()
@@ -180,12 +224,12 @@ impl SledStore {
             }
         };
         let tree = db.open_tree("lingong").map_err(err)?;
-        Ok(SledStore {
+        Ok(Some(SledStore {
             db,
             tree,
             shared: Mutex::default(),
             _open_lock: open_lock,
-        })
+        }))
     }
 
     fn get_postcard<T: serde::de::DeserializeOwned>(
@@ -565,15 +609,27 @@ mod tests {
     }
 
     #[test]
-    fn a_second_open_of_a_held_store_waits_and_then_fails_naming_the_lock() {
+    fn a_second_open_of_a_held_store_waits_its_time_then_opens_once_let_go() {
+        use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
-        let _held = SledStore::open(dir.path()).unwrap();
+        let held = SledStore::open(dir.path()).unwrap();
         let started = std::time::Instant::now();
-        let e = SledStore::open(dir.path())
-            .err()
-            .expect("refused while held");
-        assert!(e.0.contains("could not acquire lock"), "{e}");
-        assert!(started.elapsed() >= LOCK_WAIT);
+        let wait = std::time::Duration::from_millis(300);
+        let second = SledStore::open_waiting(dir.path(), Some(wait)).unwrap();
+        assert!(second.is_none(), "not opened while held");
+        assert!(started.elapsed() >= wait);
+        let once = SledStore::open_waiting(dir.path(), Some(std::time::Duration::ZERO)).unwrap();
+        assert!(once.is_none());
+        drop(held);
+        let store = SledStore::open_waiting(dir.path(), Some(std::time::Duration::ZERO))
+            .unwrap()
+            .expect("opened once let go");
+        drop(store);
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir.path().join(OPEN_LOCK)), 0o600);
+        let made = dir.path().join("made");
+        drop(SledStore::open(&made).unwrap());
+        assert_eq!(mode(&made), 0o700);
     }
 
     #[test]
