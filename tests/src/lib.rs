@@ -594,9 +594,10 @@ impl Daemon {
     }
 
     /// Starts the daemon process (stopping it first if it runs) and returns at once, without
-    /// waiting for it to answer. Until its control socket is bound, a command at the node opens
-    /// the store itself and waits for the daemon's lock, so callers that must not disturb the
-    /// start wait for `daemon.sock` instead.
+    /// waiting for it to answer. A command started meanwhile is served either way (it opens the
+    /// store itself before the daemon takes it, or the daemon answers it:
+    /// `tests/tests/startup_order.rs`), but one run before the socket is bound may delay the
+    /// daemon's start, so callers that must not disturb the start wait for `daemon.sock` first.
     pub fn launch(&mut self) {
         self.stop();
         let log = std::fs::OpenOptions::new()
@@ -625,8 +626,8 @@ impl Daemon {
     /// Starts the daemon (again, e.g. after [`Daemon::kill9`]) and waits until it answers.
     pub fn restart(&mut self) {
         self.launch();
-        // Until the control socket is bound, `status` would open the store itself and wait for
-        // the daemon's lock: wait for the socket first.
+        // Until the control socket is bound, `status` may open the store itself and hold up the
+        // daemon's start: wait for the socket first.
         let socket = self.node.home.join("daemon.sock");
         poll_until(
             "the daemon to bind its control socket",
