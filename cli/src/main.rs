@@ -98,6 +98,16 @@ enum Command {
         #[arg(long)]
         keep_running: bool,
     },
+    /// Rebuild a damaged store: move it aside, keep what still verifies, fetch the rest from
+    /// the peers (stop the daemon first).
+    Repair {
+        /// Rebuild even a store that opens fine.
+        #[arg(long)]
+        force: bool,
+        /// Seconds the sync with the peers may take.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -280,11 +290,16 @@ fn main() {
             std::process::exit(code);
         }
     };
+    // Sled's own log lines (English, about its files) stay out of the user's way unless asked
+    // for (`LINGONG_LOG=sled=error`): a damaged store is reported as one clear error instead.
+    // Colours only on a terminal.
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("LINGONG_LOG")
-                .unwrap_or_else(|_| "warn".into()),
+                .unwrap_or_else(|_| "warn,sled=off".into()),
         )
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
         .with_writer(std::io::stderr)
         .init();
     let lang = cli.lang.clone().unwrap_or_else(|| {
@@ -345,6 +360,9 @@ fn run(command: Command, home: &Home, lang: &str) -> Result<Value, Failure> {
         }
         Command::Demo { dir, keep_running } => {
             return Ok(lingong_node::demo::run(dir, lang, keep_running)?);
+        }
+        Command::Repair { force, timeout } => {
+            return Ok(lingong_node::repair::repair(home, force, timeout, lang)?);
         }
         Command::Cert(CertCommand::Request { out }) => {
             return write_out(out, execute(home, Request::CertRequest)?);

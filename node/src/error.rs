@@ -2,6 +2,13 @@
 //!
 //! Each error knows whether it is the user's input (exit status 2) or a failure of the system
 //! (exit status 1), a stable machine code for `--json`, and its message in Chinese and English.
+//!
+//! A damaged store is its own error, [`NodeError::StoreCorrupt`] (code `store-corrupt`): the
+//! store reports it as a [`StoreError`] in the form [`crate::store::corrupt`] makes, and the
+//! conversion below recognises it, so sled's own text (English, and in its log lines ANSI
+//! colours) never reaches the user; the message names the store and says to run
+//! `lingong repair`. [`NodeError::RepairPending`] refuses a write after a repair until the node's
+//! own log is caught up (`node/src/repair.rs`).
 
 use lingong_protocol::store::StoreError;
 
@@ -10,7 +17,31 @@ pub enum NodeError {
     #[error(transparent)]
     Protocol(#[from] lingong_protocol::Error),
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(StoreError),
+    #[error(
+        "the store {path} is damaged ({detail}); stop the daemon if it runs, then run \
+         `lingong repair`: it moves the damaged store aside, keeps what still verifies and \
+         fetches the rest from the network"
+    )]
+    StoreCorrupt {
+        /// The store's folder (empty when a read deep inside did not know it).
+        path: String,
+        /// Sled found corrupted data (`None`), or this many of the store's last writes are
+        /// missing (sled opened it with the end of its log cut off).
+        missing: Option<u64>,
+        detail: String,
+    },
+    #[error(
+        "the store was repaired and this node's own log may still be incomplete, so it signs \
+         nothing yet (a change signed now could fork its log): run `lingong sync` with the \
+         parent node reachable, then write again"
+    )]
+    RepairPending,
+    #[error(
+        "the daemon of {home} is running: stop it (SIGTERM) before `lingong repair`, which needs \
+         the store to itself"
+    )]
+    DaemonRunning { home: String },
     #[error("{path}: {source}")]
     Io {
         path: String,
@@ -64,6 +95,9 @@ impl NodeError {
         match self {
             NodeError::Protocol(e) => e.code(),
             NodeError::Store(_) => "store",
+            NodeError::StoreCorrupt { .. } => "store-corrupt",
+            NodeError::RepairPending => "repair-pending",
+            NodeError::DaemonRunning { .. } => "daemon-running",
             NodeError::Io { .. } => "io",
             NodeError::Usage { .. } => "invalid-field",
             NodeError::NotInitialized { .. } => "not-initialized",
@@ -96,6 +130,24 @@ impl NodeError {
         match self {
             NodeError::Protocol(e) => e.message_zh(),
             NodeError::Store(e) => format!("存储故障：{}", e.0),
+            NodeError::StoreCorrupt { path, missing, .. } => {
+                let what = match missing {
+                    Some(n) => format!("最近的 {n} 次写入丢失"),
+                    None => "磁盘上的数据已损坏".to_string(),
+                };
+                format!(
+                    "存储 {path} 已损坏（{what}）；如守护进程在运行请先停止，然后运行 \
+                     `lingong repair`：它把损坏的存储移到一旁，保留仍能验证的数据，其余从网络重新获取"
+                )
+            }
+            NodeError::RepairPending => {
+                "存储已修复，但本节点自己的记录链可能尚不完整，因此暂不签署任何内容\
+                 （现在签署可能造成分叉）：请在上级节点可连通时运行 `lingong sync`，然后再写入"
+                    .to_string()
+            }
+            NodeError::DaemonRunning { home } => format!(
+                "{home} 的守护进程正在运行：请先停止它（SIGTERM），`lingong repair` 需要独占存储"
+            ),
             NodeError::Io { path, source } => format!("{path}：读写失败（{source}）"),
             NodeError::Usage { field, rule_zh, .. } => format!("{field}：{rule_zh}"),
             NodeError::NotInitialized { home } => {
@@ -125,6 +177,38 @@ fn what_zh(what: &str) -> &str {
         "node" => "节点",
         "peer" => "对等节点",
         _ => "对象",
+    }
+}
+
+impl From<StoreError> for NodeError {
+    fn from(e: StoreError) -> NodeError {
+        match crate::store::parse_corrupt(&e) {
+            Some((path, missing, detail)) => NodeError::StoreCorrupt {
+                path,
+                missing,
+                detail,
+            },
+            None => NodeError::Store(e),
+        }
+    }
+}
+
+impl NodeError {
+    /// Names the store in a [`NodeError::StoreCorrupt`] raised by a read that did not know
+    /// which store it was reading; any other error is returned as it is.
+    pub fn in_store(self, store: &std::path::Path) -> NodeError {
+        match self {
+            NodeError::StoreCorrupt {
+                path,
+                missing,
+                detail,
+            } if path.is_empty() => NodeError::StoreCorrupt {
+                path: store.display().to_string(),
+                missing,
+                detail,
+            },
+            other => other,
+        }
     }
 }
 

@@ -8,6 +8,7 @@
 //! - [`station`]: the station's services behind every command ([`station::Request`]).
 //! - [`control`]: the daemon control socket and the command path through it.
 //! - [`error`]: [`error::NodeError`], bilingual, with exit-status classification.
+//! - [`repair`]: `lingong repair` of a damaged store, and the no-signing-until-caught-up rule.
 pub mod bundle;
 pub mod control;
 pub mod daemon;
@@ -16,5 +17,6 @@ pub mod error;
 pub mod home;
 pub mod id_secret;
 pub mod net;
+pub mod repair;
 pub mod station;
 pub mod store;

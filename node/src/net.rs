@@ -628,6 +628,15 @@ impl Network {
             Ok(stats) => {
                 p.last_sync_ms = Some(crate::station::now_ms());
                 p.last_completed_ms = p.session_started_ms;
+                // A completed session with an ancestor ends a pending repair (crate::repair).
+                if let Some(scope) = p.scope {
+                    let station = self.station.lock().expect("station lock");
+                    crate::repair::note_completed_session(
+                        &station.home,
+                        &station.region,
+                        &scope.region,
+                    );
+                }
                 tracing::info!(peer = %peer, sent = stats.changes_sent, received = stats.changes_received, bytes_out = stats.sent_bytes, bytes_in = stats.received_bytes, "sync finished");
                 PeerSyncReport {
                     peer: peer.to_base58(),

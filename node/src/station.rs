@@ -254,10 +254,13 @@ impl Station {
     }
 
     /// Runs `f` against a staged view, then commits what it staged in one atomic write.
+    /// Refused while a repair is pending (`crate::repair`): the node's own log may be
+    /// incomplete, and a change signed now could fork it.
     pub(crate) fn write<T>(
         &mut self,
         f: impl FnOnce(&LocalAuthor<'_>, &mut Staged<'_, SledStore>) -> Result<T>,
     ) -> Result<T> {
+        crate::repair::check_writable(&self.home)?;
         let cfg = self.accept_config()?;
         let author = LocalAuthor {
             key: &self.key,
@@ -270,9 +273,13 @@ impl Station {
         Ok(out)
     }
 
+    /// Executes `request`; a damaged store found by a read is reported naming this node's store.
     pub fn handle(&mut self, request: Request) -> Result<Value> {
-    /// Refused while a repair is pending (`crate::repair`): the node's own log may be
-    /// incomplete, and a change signed now could fork it.
+        self.handle_request(request)
+            .map_err(|e| e.in_store(&self.home.store_path()))
+    }
+
+    fn handle_request(&mut self, request: Request) -> Result<Value> {
         match request {
             Request::CertRequest => {
                 let req = CertRequest::new(&self.key, self.region, &self.config.name)?;
@@ -374,6 +381,7 @@ impl Station {
         chain.verify(&root, now_ms() / 1000, &|k| {
             matches!(self.store.revocation(k), Ok(Some(_)))
         })?;
+        crate::repair::check_writable(&self.home)?;
         let cfg = AcceptConfig {
             root,
             materialize: true,
@@ -974,6 +982,7 @@ impl Station {
             RecordKind::Complaint,
             RecordKind::Certificate,
             RecordKind::Revocation,
+            RecordKind::Evidence,
         ] {
             counts.insert(plural(kind), json!(0));
         }
@@ -995,11 +1004,11 @@ impl Station {
             "records": self.record_counts()?,
             "store_bytes": self.store.size_on_disk(),
             "peers": self.config.peers.iter().map(|p| json!({"peer": p, "connected": false, "last_sync": null, "clock_offset_s": null})).collect::<Vec<_>>(),
+            "forks": self.open_forks()?,
             "daemon": false,
         }))
     }
 }
-            RecordKind::Evidence,
 
 /// The `post list` row of a post.
 pub fn post_row(state: &RecordState, today: i64) -> Value {
@@ -1021,7 +1030,6 @@ pub fn post_row(state: &RecordState, today: i64) -> Value {
     json!({
         "id": state.id().to_hex(),
         "title": v.get("title"),
-            "forks": self.open_forks()?,
         "occupation": v.get("occupation"),
         "wage": v.get("wage"),
         "unit": v.get("unit"),
@@ -1151,6 +1159,9 @@ pub struct AcceptReport {
     pub deferred: usize,
     /// Nodes revoked by envelopes of this batch.
     pub revoked: Vec<PublicKey>,
+    /// Forks this node caught in the batch and published as evidence records.
+    #[serde(default)]
+    pub forks_published: usize,
 }
 
 impl Station {
@@ -1176,9 +1187,6 @@ impl Station {
         }
         chain.verify(&root, now_ms() / 1000, &|k| {
             matches!(self.store.revocation(k), Ok(Some(_)))
-    /// Forks this node caught in the batch and published as evidence records.
-    #[serde(default)]
-    pub forks_published: usize,
         })?;
         Ok(lingong_protocol::scope::Scope::new(
             chain.leaf().body.region,
@@ -1214,28 +1222,11 @@ impl Station {
                 }
             }
         }
+        let caught = self.forks_caught(&batch, envelopes)?;
         self.store.commit(batch)?;
+        report.forks_published = self.publish_forks(caught)?;
         Ok(report)
     }
-}
-
-impl Station {
-    /// The item set this node shares with a peer of scope `peer`, kept by the store between
-    /// sessions. A store that cannot be read shares nothing this time (the session then
-    /// only receives).
-    pub fn shared_set(
-        &self,
-        peer: lingong_protocol::scope::Scope,
-    ) -> std::sync::Arc<lingong_protocol::sync::SharedSet> {
-        let me = self.scope();
-        self.store.shared_set(me, peer).unwrap_or_else(|e| {
-            tracing::error!("reading the store for a sync session failed: {e}");
-            std::sync::Arc::new(lingong_protocol::sync::SharedSet::build(&me, &peer, &[]))
-        })
-    }
-}
-        let caught = self.forks_caught(&batch, envelopes)?;
-        report.forks_published = self.publish_forks(caught)?;
 
     /// The fork evidence a batch records that this node caught itself (not learned from an
     /// evidence record of the same batch) and that moves an author's fork point: what it
@@ -1347,3 +1338,20 @@ impl Station {
         }
         Ok(rows)
     }
+}
+
+impl Station {
+    /// The item set this node shares with a peer of scope `peer`, kept by the store between
+    /// sessions. A store that cannot be read shares nothing this time (the session then
+    /// only receives).
+    pub fn shared_set(
+        &self,
+        peer: lingong_protocol::scope::Scope,
+    ) -> std::sync::Arc<lingong_protocol::sync::SharedSet> {
+        let me = self.scope();
+        self.store.shared_set(me, peer).unwrap_or_else(|e| {
+            tracing::error!("reading the store for a sync session failed: {e}");
+            std::sync::Arc::new(lingong_protocol::sync::SharedSet::build(&me, &peer, &[]))
+        })
+    }
+}

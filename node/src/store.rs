@@ -14,6 +14,18 @@
 //!   (forks): a peer re-sending the same fork every session rewrites one row, not a new one
 //! - `P` record short id(16) → a worker's clear ID number: local only, never replicated
 //! - `H` id hash(32) → worker record short id: de-duplication of registrations
+//! - `#` → the number of the store's last durable write (u64 big-endian)
+//!
+//! Damage: sled reports data whose checksum fails as `Corruption` (on open, or on the read of
+//! a damaged page), and [`err`] turns that into the error [`corrupt`] makes, which the node
+//! shows as `NodeError::StoreCorrupt` (never sled's own text). But when the damage lies in the
+//! log sled replays on open, sled takes the bad entry for the torn end of a crash and opens the
+//! store without the rest, silently (a flipped byte in a 30-post store: 0 posts, exit 0). So
+//! every durable write also counts itself, in the store (`#`) and, once flushed, in the file
+//! [`WRITES_FILE`] beside sled's; [`SledStore::open`] refuses a store whose count is below the
+//! file's: it lost writes it had reported durable. (The file is written without fsync after
+//! sled's flush, so a power cut can only leave it behind, never ahead.) `lingong repair`
+//! (`node/src/repair.rs`) rebuilds a damaged store.
 //!
 //! Architecture invariant: a [`Batch`] is written with one `apply_batch` followed by one
 //! `flush`, so after a kill -9 every change reported as accepted is on disk and no change is
@@ -50,12 +62,12 @@ pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
 pub const WAIT_NOTICE_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
 const WAIT_NOTICE_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
-
 /// The sled-backed store of one node.
 pub struct SledStore {
     db: sled::Db,
     tree: sled::Tree,
     shared: Mutex<SharedSets>,
+    writes: WriteCount,
     /// Held while the store is open; declared last, so it is let go only after sled has
     /// written its closing snapshot.
     _open_lock: std::fs::File,
@@ -118,8 +130,116 @@ struct StoredAuthor {
     envelopes: u64,
 }
 
-fn err(e: impl std::fmt::Display) -> StoreError {
-    StoreError(e.to_string())
+/// A store failure with sled's text made plain; sled's corruption becomes [`corrupt`].
+fn err(e: impl std::fmt::Display + 'static) -> StoreError {
+    if let Some(e) = (&e as &dyn std::any::Any).downcast_ref::<sled::Error>()
+        && is_corruption(e)
+    {
+        return corrupt(None, None);
+    }
+    StoreError(plain(&e.to_string()))
+}
+
+/// Whether sled's error means damaged data on disk rather than a failing disk or a bug.
+pub fn is_corruption(e: &sled::Error) -> bool {
+    match e {
+        sled::Error::Corruption { .. } => true,
+        sled::Error::Io(io) => matches!(
+            io.kind(),
+            std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof
+        ),
+        _ => false,
+    }
+}
+
+/// `text` without terminal escape sequences (colours).
+fn plain(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '\u{1b}' {
+            out.push(c);
+        } else if chars.clone().next() == Some('[') {
+            chars.next();
+            for c in chars.by_ref() {
+                if ('@'..='~').contains(&c) {
+                    break;
+                }
+            }
+        }
+    }
+    out
+}
+
+const CORRUPT_PREFIX: &str = "damaged store [";
+const MISSING_SUFFIX: &str = " of its last writes are missing";
+
+/// The error of a damaged store in `dir` (`None`: a read that does not know it): sled read
+/// corrupted data (`missing == None`), or the last `missing` writes are not there.
+pub fn corrupt(dir: Option<&Path>, missing: Option<u64>) -> StoreError {
+    let path = dir.map(|d| d.display().to_string()).unwrap_or_default();
+    let detail = match missing {
+        Some(n) => format!("{n}{MISSING_SUFFIX}"),
+        None => "sled read corrupted data".to_string(),
+    };
+    StoreError(format!("{CORRUPT_PREFIX}{path}]: {detail}"))
+}
+
+/// What [`corrupt`] put in an error: the store's path (maybe empty), the missing writes and
+/// the detail in English; `None` for any other store failure.
+pub fn parse_corrupt(e: &StoreError) -> Option<(String, Option<u64>, String)> {
+    let (path, detail) = e.0.strip_prefix(CORRUPT_PREFIX)?.rsplit_once("]: ")?;
+    let missing = detail
+        .strip_suffix(MISSING_SUFFIX)
+        .and_then(|n| n.parse().ok());
+    Some((path.to_string(), missing, detail.to_string()))
+}
+
+/// `e` naming the store in `dir` if it is a [`corrupt`] error that did not.
+fn at_dir(e: StoreError, dir: &Path) -> StoreError {
+    match parse_corrupt(&e) {
+        Some((path, missing, _)) if path.is_empty() => corrupt(Some(dir), missing),
+        _ => e,
+    }
+}
+
+/// The file beside sled's holding the number of the store's last durable write.
+pub const WRITES_FILE: &str = "lingong.writes";
+const WRITES_KEY: &[u8] = b"#";
+
+/// The count of a store's durable writes (see the module documentation).
+struct WriteCount {
+    count: std::sync::atomic::AtomicU64,
+    file: std::fs::File,
+}
+
+/// Reads the store's write count and the file's; refuses the store if it has fewer.
+fn check_writes(dir: &Path, tree: &sled::Tree) -> Result<WriteCount, StoreError> {
+    use std::os::unix::fs::{FileExt, OpenOptionsExt};
+    let held = match tree.get(WRITES_KEY).map_err(|e| at_dir(err(e), dir))? {
+        Some(v) => u64::from_be_bytes(v.as_ref().try_into().map_err(err)?),
+        None => 0,
+    };
+    let file = std::fs::File::options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(dir.join(WRITES_FILE))
+        .map_err(err)?;
+    let mut buf = [0u8; 8];
+    let recorded = match file.read_at(&mut buf, 0) {
+        Ok(8) => u64::from_be_bytes(buf),
+        _ => 0,
+    };
+    if held < recorded {
+        return Err(corrupt(Some(dir), Some(recorded - held)));
+    }
+    Ok(WriteCount {
+        count: std::sync::atomic::AtomicU64::new(held),
+        file,
+    })
 }
 
 fn key(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
@@ -220,14 +340,16 @@ impl SledStore {
                 {
                     std::thread::sleep(std::time::Duration::from_millis(25));
                 }
-                Err(e) => return Err(err(e)),
+                Err(e) => return Err(at_dir(err(e), dir)),
             }
         };
-        let tree = db.open_tree("lingong").map_err(err)?;
+        let tree = db.open_tree("lingong").map_err(|e| at_dir(err(e), dir))?;
+        let writes = check_writes(dir, &tree)?;
         Ok(Some(SledStore {
             db,
             tree,
             shared: Mutex::default(),
+            writes,
             _open_lock: open_lock,
         }))
     }
@@ -324,9 +446,61 @@ impl SledStore {
         let mut b = sled::Batch::default();
         b.insert(key(b'P', &[&record.short()]), id_number.as_bytes());
         b.insert(key(b'H', &[id_hash]), &record.short()[..]);
+        let n = self.next_write(&mut b);
         self.tree.apply_batch(b).map_err(err)?;
         self.db.flush().map_err(err)?;
+        self.wrote(n);
         Ok(())
+    }
+
+    /// Writes rows of the local private tables (`P`, `H`) read back from a damaged store by
+    /// `lingong repair`, in one durable write; rows under any other prefix are skipped.
+    /// Returns how many were written.
+    pub fn put_private_rows(&self, rows: &[(Vec<u8>, Vec<u8>)]) -> Result<usize, StoreError> {
+        let mut b = sled::Batch::default();
+        let mut n = 0;
+        for (k, v) in rows {
+            if matches!(k.first(), Some(b'P' | b'H')) {
+                b.insert(&k[..], &v[..]);
+                n += 1;
+            }
+        }
+        let w = self.next_write(&mut b);
+        self.tree.apply_batch(b).map_err(err)?;
+        self.db.flush().map_err(err)?;
+        self.wrote(w);
+        Ok(n)
+    }
+
+    /// The short ids of the worker records whose clear ID number the private table holds.
+    pub fn private_ids(&self) -> Result<std::collections::HashSet<[u8; 16]>, StoreError> {
+        let mut out = std::collections::HashSet::new();
+        for item in self.tree.scan_prefix([b'P']) {
+            let (k, _) = item.map_err(err)?;
+            if let Ok(short) = k[1..].try_into() {
+                out.insert(short);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Puts the number of the next durable write into `b`; [`SledStore::wrote`] once flushed.
+    fn next_write(&self, b: &mut sled::Batch) -> u64 {
+        let n = self.writes.count.load(std::sync::atomic::Ordering::Relaxed) + 1;
+        b.insert(WRITES_KEY, &n.to_be_bytes()[..]);
+        n
+    }
+
+    /// Notes write `n` as durable, in memory and in [`WRITES_FILE`] (no fsync: see the module
+    /// documentation).
+    fn wrote(&self, n: u64) {
+        use std::os::unix::fs::FileExt;
+        self.writes
+            .count
+            .store(n, std::sync::atomic::Ordering::Relaxed);
+        if let Err(e) = self.writes.file.write_all_at(&n.to_be_bytes(), 0) {
+            tracing::warn!("could not note the store's write count: {e}");
+        }
     }
 
     /// The worker record already registered with this ID hash, if any.
@@ -414,6 +588,16 @@ impl Store for SledStore {
     fn revocation(&self, k: &PublicKey) -> Result<Option<RevocationInfo>, StoreError> {
         self.get_postcard(&key(b'v', &[&k.0]))
     }
+    fn fork_point(&self, author: &PublicKey) -> Result<Option<u64>, StoreError> {
+        // Evidence rows are keyed author, then big-endian seq: the first row is the lowest.
+        match self.tree.scan_prefix(key(b'x', &[&author.0])).next() {
+            Some(item) => {
+                let (k, _) = item.map_err(err)?;
+                Ok(Some(u64::from_be_bytes(k[33..41].try_into().map_err(err)?)))
+            }
+            None => Ok(None),
+        }
+    }
     fn items(&self) -> Result<Vec<ItemMeta>, StoreError> {
         self.tree
             .scan_prefix([b'm'])
@@ -473,8 +657,10 @@ impl Store for SledStore {
                 }
             }
         }
+        let n = self.next_write(&mut b);
         self.tree.apply_batch(b).map_err(err)?;
         self.db.flush().map_err(err)?;
+        self.wrote(n);
         if !put.is_empty() {
             self.shared_sets().note_committed(&put);
         }
@@ -633,6 +819,43 @@ mod tests {
     }
 
     #[test]
+    fn a_store_missing_writes_it_had_counted_is_refused_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let author = NodeKey::from_seed([9; 32]).public();
+        {
+            let mut store = SledStore::open(dir.path()).unwrap();
+            for seq in 1..=3 {
+                let mut batch = Batch::default();
+                batch.ops.push(fork(author, seq, b"other branch"));
+                store.commit(batch).unwrap();
+            }
+        }
+        let count = std::fs::read(dir.path().join(WRITES_FILE)).unwrap();
+        assert_eq!(count, 3u64.to_be_bytes(), "every durable write is counted");
+        drop(SledStore::open(dir.path()).expect("a store with all its writes opens"));
+        // What sled does with a damaged log entry: it opens without it and what follows.
+        std::fs::write(dir.path().join(WRITES_FILE), 5u64.to_be_bytes()).unwrap();
+        let e = SledStore::open(dir.path()).err().expect("refused");
+        let (path, missing, _) = parse_corrupt(&e).expect("a damaged-store error");
+        assert_eq!(path, dir.path().display().to_string());
+        assert_eq!(missing, Some(2));
+    }
+
+    #[test]
+    fn store_errors_carry_no_terminal_colours() {
+        let e = err("\u{1b}[31mERROR\u{1b}[0m Read corrupted data");
+        assert_eq!(e.0, "ERROR Read corrupted data");
+        let c = err(sled::Error::Corruption {
+            at: None,
+            bt: Default::default(),
+        });
+        assert_eq!(
+            parse_corrupt(&c).map(|(p, m, _)| (p, m)),
+            Some((String::new(), None))
+        );
+    }
+
+    #[test]
     fn a_kept_shared_set_follows_every_commit_like_one_built_afresh() {
         use lingong_protocol::accept::accept_all;
         use lingong_protocol::author::{LocalAuthor, Target};
@@ -650,16 +873,6 @@ mod tests {
         let (me, peer) = (Scope::new(code("522622")), Scope::new(code("522622101")));
         let fresh = |store: &SledStore| SharedSet::build(&me, &peer, &store.items().unwrap());
         for r in ["52", "5226", "522622"] {
-    fn fork_point(&self, author: &PublicKey) -> Result<Option<u64>, StoreError> {
-        // Evidence rows are keyed author, then big-endian seq: the first row is the lowest.
-        match self.tree.scan_prefix(key(b'x', &[&author.0])).next() {
-            Some(item) => {
-                let (k, _) = item.map_err(err)?;
-                Ok(Some(u64::from_be_bytes(k[33..41].try_into().map_err(err)?)))
-            }
-            None => Ok(None),
-        }
-    }
             h.publish(&mut store, &code(r), t0);
         }
         let first = store.shared_set(me, peer).unwrap();
