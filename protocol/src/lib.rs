@@ -7,6 +7,8 @@
 //! Layout:
 //! - [`region`]: statistical division codes and the bundled Guizhou division table.
 //! - [`occupation`]: the 2022 national occupation classification with everyday aliases.
+//! - [`schema`]: one typed schema per document record kind (post, worker, employer,
+//!   placement): fields, rules, Automerge edits and reading back.
 //! - [`reconcile`]: range-based set reconciliation over `(timestamp, id)` items.
 //! - [`id_number`]: resident ID numbers: validation, the mask, the keyed argon2id hash.
 pub mod accept;
@@ -25,6 +27,7 @@ pub mod occupation;
 pub mod reconcile;
 pub mod record;
 pub mod region;
+pub mod schema;
 pub mod scope;
 pub mod store;
 pub mod sync;

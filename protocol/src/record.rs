@@ -33,10 +33,12 @@ pub enum RecordKind {
     Complaint = 6,
     /// A fork proof ([`crate::evidence::ForkProof`]): not a document, never edited.
     Evidence = 7,
+    /// An employer (用工主体): travels like a directory entry, where its posts can go.
+    Employer = 8,
 }
 
 impl RecordKind {
-    pub const ALL: [RecordKind; 8] = [
+    pub const ALL: [RecordKind; 9] = [
         RecordKind::Certificate,
         RecordKind::Revocation,
         RecordKind::Directory,
@@ -45,13 +47,14 @@ impl RecordKind {
         RecordKind::Placement,
         RecordKind::Complaint,
         RecordKind::Evidence,
+        RecordKind::Employer,
     ];
 
     pub fn from_u8(v: u8) -> Result<RecordKind> {
         RecordKind::ALL
             .get(v as usize)
             .copied()
-            .ok_or_else(|| Error::invalid("header.kind", "must be 0..=7", "必须是 0 到 7"))
+            .ok_or_else(|| Error::invalid("header.kind", "must be 0..=8", "必须是 0 到 8"))
     }
 
     pub fn as_str(self) -> &'static str {
@@ -64,6 +67,7 @@ impl RecordKind {
             RecordKind::Placement => "placement",
             RecordKind::Complaint => "complaint",
             RecordKind::Evidence => "evidence",
+            RecordKind::Employer => "employer",
         }
     }
 
@@ -76,7 +80,7 @@ impl RecordKind {
             RecordKind::Revocation | RecordKind::Evidence => 1,
             RecordKind::Complaint => 2,
             RecordKind::Placement => 3,
-            RecordKind::Post => 4,
+            RecordKind::Post | RecordKind::Employer => 4,
             RecordKind::Directory => 5,
             RecordKind::Worker => 6,
         }

@@ -5,7 +5,7 @@
 //! any station of that county it meets. The rules (ARCHITECTURE.md, "Scopes"):
 //! - everything authored in or about a node's subtree flows up to all its ancestors;
 //! - posts flow down to every node inside their reach;
-//! - certificates and directory entries flow to the ancestors and to the whole county around
+//! - certificates, directory entries and employers flow to the ancestors and to the whole county around
 //!   their node (a chain is self-contained, so that is everywhere one of the node's records can
 //!   go); a revocation flows to the revoker's ancestors and to the revoked node's home area and
 //!   its ancestors: everywhere the revoked node's certificate (and so any change it signed)
@@ -60,7 +60,8 @@ impl Scope {
             RecordKind::Revocation | RecordKind::Evidence => {
                 full_if(above || reach.contains(&self.region) || self.region.contains(reach))
             }
-            RecordKind::Certificate | RecordKind::Directory => {
+            // An employer goes where the posts naming it can go: its home area.
+            RecordKind::Certificate | RecordKind::Directory | RecordKind::Employer => {
                 full_if(above || home_area(region).contains(&self.region))
             }
             RecordKind::Post => full_if(above || reach.contains(&self.region)),

@@ -1026,7 +1026,9 @@ impl Sim {
         let below = match meta.kind {
             RecordKind::Revocation | RecordKind::Evidence => Some(meta.reach),
             RecordKind::Post => Some(meta.reach),
-            RecordKind::Certificate | RecordKind::Directory => Some(home_area(&meta.region)),
+            RecordKind::Certificate | RecordKind::Directory | RecordKind::Employer => {
+                Some(home_area(&meta.region))
+            }
             _ => None,
         };
         if let Some(area) = below {
