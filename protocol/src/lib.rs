@@ -11,10 +11,14 @@
 //!   placement): fields, rules, Automerge edits and reading back.
 //! - [`reconcile`]: range-based set reconciliation over `(timestamp, id)` items.
 //! - [`id_number`]: resident ID numbers: validation, the mask, the keyed argon2id hash.
+//! - [`credit_code`]: unified social credit codes of employers (GB 32100): validation.
+//! - [`min_wage`]: Guizhou's minimum wage by area class, a replaceable TOML table.
+//! - [`review`]: the automatic findings a reviewer sees before approving a post.
 pub mod accept;
 pub mod author;
 pub mod canon;
 pub mod cert;
+pub mod credit_code;
 pub mod dates;
 pub mod envelope;
 pub mod error;
@@ -23,10 +27,12 @@ pub mod fixture;
 pub mod id_number;
 pub mod ingest;
 pub mod keys;
+pub mod min_wage;
 pub mod occupation;
 pub mod reconcile;
 pub mod record;
 pub mod region;
+pub mod review;
 pub mod schema;
 pub mod scope;
 pub mod store;
