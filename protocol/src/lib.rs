@@ -11,6 +11,7 @@
 //!   placement): fields, rules, Automerge edits and reading back.
 //! - [`reconcile`]: range-based set reconciliation over `(timestamp, id)` items.
 //! - [`id_number`]: resident ID numbers: validation, the mask, the keyed argon2id hash.
+//! - [`matching`]: ranking posts for a worker and workers for a post, priority workers first.
 //! - [`credit_code`]: unified social credit codes of employers (GB 32100): validation.
 //! - [`min_wage`]: Guizhou's minimum wage by area class, a replaceable TOML table.
 //! - [`review`]: the automatic findings a reviewer sees before approving a post.
@@ -27,6 +28,7 @@ pub mod fixture;
 pub mod id_number;
 pub mod ingest;
 pub mod keys;
+pub mod matching;
 pub mod min_wage;
 pub mod occupation;
 pub mod reconcile;

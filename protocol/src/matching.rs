@@ -1,0 +1,1355 @@
+//! Matching (人岗匹配): ranking open posts for a worker and candidate workers for a post, with
+//! the reasons of every result in both languages, workers in difficulty first (困难帮扶).
+//!
+//! Pure functions: no IO, no clock. `today` is the day number (days since 1970-01-01, China
+//! time, see [`crate::dates`]) the caller passes in; the same inputs always give the same
+//! ranking.
+//!
+//! # Who is matched at all
+//!
+//! - A post is matched only while it is live on `today` ([`Post::is_live`]: open, approved by
+//!   the authenticity review, not past its last day) and has places left ([`Fill::left`] > 0).
+//!   A closed, filled, expired, pending or rejected post never appears in
+//!   [`posts_for_worker`], and [`workers_for_post`] gives nothing for it.
+//! - A deregistered worker is never matched; a worker who already has a live placement on the
+//!   post is left out of that post's candidates.
+//! - Nothing else excludes: a post below the worker's minimum wage, outside the post's reach
+//!   or outside the worker's available dates is still listed, scored low and put in the weak
+//!   band, because a clerk may still talk it through and the day-wage conversions below are
+//!   approximations.
+//!
+//! # Score (0 to 100)
+//!
+//! Each criterion gives exactly one [`Reason`] (whatever its points, so the user sees why a
+//! result is low too); the score is the sum of the points, floored at 0.
+//!
+//! | criterion | reason code | points |
+//! |---|---|---|
+//! | occupation: a skill is the post's code | `occupation-exact` | 40 |
+//! | same unit group (小类, first 3 parts, `4-10-01`) | `occupation-unit-group` | 30 |
+//! | the post's title names a skill (its name or an everyday alias, 保姆) | `occupation-alias` | 30 |
+//! | same minor group (中类, first 2 parts, `4-10`) | `occupation-minor-group` | 18 |
+//! | same major group (大类, first part, `4`) | `occupation-major-group` | 10 |
+//! | no skills listed (neutral) | `occupation-unlisted` | 6 |
+//! | skills listed, none related | `occupation-other` | 0 |
+//! | division: same village (村/社区) | `same-village` | 30 |
+//! | same township (乡镇/街道) | `same-township` | 24 |
+//! | same county (县/区) | `same-county` | 16 |
+//! | same city (市/州) | `same-city` | 8 |
+//! | farther | `other-city` | 0 |
+//! | the worker is outside the post's reach (extra reason) | `outside-reach` | −10 |
+//! | wage per day at least 1.2 × the worker's minimum | `wage-ok` | 15 |
+//! | wage per day at least the minimum | `wage-ok` | 10 |
+//! | wage per day below the minimum | `wage-below` | −30 |
+//! | paid per piece: not comparable (neutral) | `wage-not-comparable` | 5 |
+//! | no minimum given, or 0 (neutral) | `wage-no-minimum` | 5 |
+//! | dates: available on `today` | `available-now` | 10 |
+//! | available from a later day, before the post's last day | `available-later` | 5 |
+//! | the worker's dates and the post's do not overlap | `not-available` | −20 |
+//! | places left: 1 point a place, at most 5 | `places-left` | 1–5 |
+//!
+//! Occupation: a worker's skills are read through [`crate::occupation::OccupationTable::resolve`],
+//! so a skill stored as an everyday word (钟点工) counts as its code; skills that resolve to
+//! nothing are ignored. The best skill counts. The title check (`occupation-alias`) is made
+//! only when no skill is in the post's unit group; it looks for each skill's name and aliases
+//! of two characters or more (three for Latin ones), except 招聘, which every title says.
+//!
+//! Division: the deepest level at which the worker's region and the post's region (where the
+//! work is) share an ancestor. A worker registered at a coarser level (a county only) is as
+//! close as that level allows. The worker is inside the post's reach when the reach contains
+//! the worker's region or the worker's region contains the reach (the two overlap).
+//!
+//! Wage: the worker's `wage_min` is per day. A post's wage is converted to a day: per hour × 8,
+//! per month ÷ 21.75 (the legal average of working days a month), per day as is; per piece is
+//! not comparable. Amounts are compared in fen.
+//!
+//! Dates: the worker is available from `available_from` (or always) to `available_to` (or
+//! always); the post is open from `today` to its `expires` day (or without end). Unparsable
+//! dates count as absent.
+//!
+//! # Bands
+//!
+//! - band 0, strong: occupation exact, unit group or alias; inside the post's reach and in its
+//!   county; wage not below the minimum; dates overlap.
+//! - band 1, fair: occupation at least minor group, or no skills listed; in the post's city;
+//!   wage not below the minimum; dates overlap.
+//! - band 2, weak: everything else.
+//!
+//! # Order
+//!
+//! [`posts_for_worker`]: band ascending, then score descending. [`workers_for_post`]: band
+//! ascending, then priority descending ([`Worker::priority`], disability counting double), then
+//! score descending. Both sorts are stable, so equal keys keep the caller's input order; the
+//! first `limit` results are returned. Priority orders workers but never adds to the score, so
+//! a score always means fit. A worker with priority gets a `priority` reason (优先帮扶：残疾、大龄).
+
+use crate::dates;
+use crate::occupation::occupations;
+use crate::region::{Level, RegionCode, divisions};
+use crate::schema::placement::Fill;
+use crate::schema::{Choice, Flag, Post, WageUnit, Worker, WorkerStatus};
+use serde::Serialize;
+use std::cmp::Reverse;
+
+/// Why a result scored as it did, in English and Chinese.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Reason {
+    /// A stable word for programs and tests (`occupation-exact`, `same-township`, …).
+    pub code: &'static str,
+    pub en: String,
+    pub zh: String,
+}
+
+impl Reason {
+    fn new(code: &'static str, en: impl Into<String>, zh: impl Into<String>) -> Reason {
+        Reason {
+            code,
+            en: en.into(),
+            zh: zh.into(),
+        }
+    }
+
+    /// The text in the user's language: Chinese when `lang` starts with `zh`, else English.
+    pub fn text(&self, lang: &str) -> &str {
+        if lang.starts_with("zh") {
+            &self.zh
+        } else {
+            &self.en
+        }
+    }
+}
+
+/// The band names, indexed by band: `(English, Chinese)`.
+pub const BANDS: [(&str, &str); 3] = [("strong", "高"), ("fair", "中"), ("weak", "低")];
+
+/// The weakest band.
+pub const WEAKEST_BAND: u8 = 2;
+
+/// A post ranked for a worker.
+#[derive(Clone, Debug)]
+pub struct PostMatch<'a, Id> {
+    pub id: Id,
+    pub score: u32,
+    pub band: u8,
+    pub reasons: Vec<Reason>,
+    pub post: &'a Post,
+}
+
+/// A worker ranked for a post.
+#[derive(Clone, Debug)]
+pub struct WorkerMatch<'a, Id> {
+    pub id: Id,
+    pub score: u32,
+    pub band: u8,
+    /// [`Worker::priority`]: 0 for none, higher helped first.
+    pub priority: i64,
+    pub reasons: Vec<Reason>,
+    pub worker: &'a Worker,
+}
+
+/// How one worker fits one post: score, band and reasons (no exclusion rules applied).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Assessment {
+    pub score: u32,
+    pub band: u8,
+    pub reasons: Vec<Reason>,
+}
+
+/// Posts for a worker, best first; only posts that are live on `today` ([`Post::is_live`])
+/// with places left ([`Fill::left`] > 0), and nothing for a deregistered worker.
+pub fn posts_for_worker<'a, Id: Clone>(
+    worker: &Worker,
+    posts: impl IntoIterator<Item = (Id, &'a Post, Fill)>,
+    today: i64,
+    limit: usize,
+) -> Vec<PostMatch<'a, Id>> {
+    if worker.status != WorkerStatus::Active || limit == 0 {
+        return Vec::new();
+    }
+    let mut out: Vec<PostMatch<'a, Id>> = posts
+        .into_iter()
+        .filter(|(_, post, fill)| matchable(post, *fill, today))
+        .map(|(id, post, fill)| {
+            let a = assess(worker, post, fill, today);
+            PostMatch {
+                id,
+                score: a.score,
+                band: a.band,
+                reasons: a.reasons,
+                post,
+            }
+        })
+        .collect();
+    out.sort_by_key(|m| (m.band, Reverse(m.score)));
+    out.truncate(limit);
+    out
+}
+
+/// Workers for a post, best band first, priority workers first within a band, then score;
+/// empty if the post is not live on `today` or has no places left. Deregistered workers never
+/// appear, nor workers with `placed` set (a live placement on this post already).
+pub fn workers_for_post<'a, Id: Clone>(
+    post: &Post,
+    fill: Fill,
+    workers: impl IntoIterator<Item = (Id, &'a Worker, bool)>,
+    today: i64,
+    limit: usize,
+) -> Vec<WorkerMatch<'a, Id>> {
+    if !matchable(post, fill, today) || limit == 0 {
+        return Vec::new();
+    }
+    let mut out: Vec<WorkerMatch<'a, Id>> = workers
+        .into_iter()
+        .filter(|(_, worker, placed)| !placed && worker.status == WorkerStatus::Active)
+        .map(|(id, worker, _)| {
+            let mut a = assess(worker, post, fill, today);
+            let priority = worker.priority();
+            if priority > 0 {
+                a.reasons.push(priority_reason(&worker.flags));
+            }
+            WorkerMatch {
+                id,
+                score: a.score,
+                band: a.band,
+                priority,
+                reasons: a.reasons,
+                worker,
+            }
+        })
+        .collect();
+    out.sort_by_key(|m| (m.band, Reverse(m.priority), Reverse(m.score)));
+    out.truncate(limit);
+    out
+}
+
+/// Live on `today` with places left: the only posts matched.
+pub fn matchable(post: &Post, fill: Fill, today: i64) -> bool {
+    post.is_live(today) && fill.left() > 0
+}
+
+/// Scores one worker against one post (see the module doc for the weights and bands). Applies
+/// no exclusion: callers rank through [`posts_for_worker`] and [`workers_for_post`].
+pub fn assess(worker: &Worker, post: &Post, fill: Fill, today: i64) -> Assessment {
+    let (fit, occupation) = occupation_fit(worker, post);
+    let place = place_fit(worker, post);
+    let wage = wage_fit(worker, post);
+    let dates = dates_fit(worker, post, today);
+    let left = fill.left();
+    let places = left.clamp(0, 5);
+    let mut reasons = vec![occupation, place.reason];
+    let mut points = fit.points() + place.points + wage.points + dates.points + places;
+    if let Some(outside) = place.outside {
+        reasons.push(outside);
+        points -= 10;
+    }
+    reasons.push(wage.reason);
+    reasons.push(dates.reason);
+    reasons.push(Reason::new(
+        "places-left",
+        format!("{left} of {} places left", fill.headcount),
+        format!("剩余 {left}/{} 个名额", fill.headcount),
+    ));
+    let fits = !wage.below && dates.overlap;
+    let band =
+        if fits && fit >= Fit::Alias && place.inside_reach && place.common >= Some(Level::County) {
+            0
+        } else if fits
+            && (fit >= Fit::MinorGroup || fit == Fit::Unlisted)
+            && place.common >= Some(Level::City)
+        {
+            1
+        } else {
+            WEAKEST_BAND
+        };
+    Assessment {
+        score: u32::try_from(points.max(0)).unwrap_or(0),
+        band,
+        reasons,
+    }
+}
+
+/// How a worker's skills relate to a post's occupation, weakest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Fit {
+    Other,
+    Unlisted,
+    MajorGroup,
+    MinorGroup,
+    Alias,
+    UnitGroup,
+    Exact,
+}
+
+impl Fit {
+    fn points(self) -> i64 {
+        match self {
+            Fit::Exact => 40,
+            Fit::UnitGroup | Fit::Alias => 30,
+            Fit::MinorGroup => 18,
+            Fit::MajorGroup => 10,
+            Fit::Unlisted => 6,
+            Fit::Other => 0,
+        }
+    }
+}
+
+/// `4-10-01-06 家政服务员`, or the code alone when the table lacks it.
+fn occupation_label(code: &str) -> String {
+    match occupations().get(code) {
+        Some(o) => format!("{code} {}", o.name),
+        None => code.to_string(),
+    }
+}
+
+/// The group of `code` at `parts` parts with its name: `4-10-01 生活照料服务人员`.
+fn group_label(code: &str, parts: usize) -> String {
+    let prefix: Vec<&str> = code.split('-').take(parts).collect();
+    let mut group = prefix.clone();
+    while group.len() < 4 {
+        group.push("00");
+    }
+    let group = group.join("-");
+    let prefix = prefix.join("-");
+    match occupations().get(&group) {
+        Some(o) => format!("{prefix} {}", o.name),
+        None => prefix,
+    }
+}
+
+/// Number of leading `-` parts two codes share.
+fn shared_parts(a: &str, b: &str) -> usize {
+    a.split('-')
+        .zip(b.split('-'))
+        .take_while(|(x, y)| x == y)
+        .count()
+}
+
+/// A name or alias long enough to look for in a title.
+fn title_word(word: &str) -> bool {
+    let n = word.chars().count();
+    let min = if word.is_ascii() { 3 } else { 2 };
+    n >= min && word != "招聘"
+}
+
+fn occupation_fit(worker: &Worker, post: &Post) -> (Fit, Reason) {
+    let table = occupations();
+    let skills: Vec<&crate::occupation::Occupation> = worker
+        .skills
+        .iter()
+        .filter_map(|s| table.resolve(s).ok())
+        .collect();
+    let target = post.occupation.trim();
+    let post_label = occupation_label(target);
+    if skills.is_empty() {
+        return (
+            Fit::Unlisted,
+            Reason::new(
+                "occupation-unlisted",
+                format!("no skills listed (the post is {post_label})"),
+                format!("未填写技能（岗位工种 {post_label}）"),
+            ),
+        );
+    }
+    // The best skill by shared parts; the first one wins a tie.
+    let mut best: Option<(usize, &crate::occupation::Occupation)> = None;
+    for s in &skills {
+        let n = shared_parts(s.code.as_str(), target);
+        if best.is_none_or(|(b, _)| n > b) {
+            best = Some((n, s));
+        }
+    }
+    let (shared, skill) = best.expect("skills is not empty");
+    let skill_label = occupation_label(skill.code.as_str());
+    if shared >= 4 {
+        return (
+            Fit::Exact,
+            Reason::new(
+                "occupation-exact",
+                format!("same occupation ({post_label})"),
+                format!("工种相同（{post_label}）"),
+            ),
+        );
+    }
+    if shared == 3 {
+        let group = group_label(target, 3);
+        return (
+            Fit::UnitGroup,
+            Reason::new(
+                "occupation-unit-group",
+                format!("same unit group ({group}): skill {skill_label}, post {post_label}"),
+                format!("同一小类（{group}）：会 {skill_label}，岗位 {post_label}"),
+            ),
+        );
+    }
+    let title = post.title.as_str();
+    for s in &skills {
+        let words = std::iter::once(s.name.as_str()).chain(s.aliases.iter().map(String::as_str));
+        for word in words {
+            if title_word(word) && title.contains(word) {
+                let label = occupation_label(s.code.as_str());
+                return (
+                    Fit::Alias,
+                    Reason::new(
+                        "occupation-alias",
+                        format!("the post title “{title}” names the skill {label} ({word})"),
+                        format!("岗位名称“{title}”提到所会技能 {label}（{word}）"),
+                    ),
+                );
+            }
+        }
+    }
+    match shared {
+        2 => {
+            let group = group_label(target, 2);
+            (
+                Fit::MinorGroup,
+                Reason::new(
+                    "occupation-minor-group",
+                    format!("same minor group ({group}): skill {skill_label}, post {post_label}"),
+                    format!("同一中类（{group}）：会 {skill_label}，岗位 {post_label}"),
+                ),
+            )
+        }
+        1 => {
+            let group = group_label(target, 1);
+            (
+                Fit::MajorGroup,
+                Reason::new(
+                    "occupation-major-group",
+                    format!("same major group ({group}): skill {skill_label}, post {post_label}"),
+                    format!("同一大类（{group}）：会 {skill_label}，岗位 {post_label}"),
+                ),
+            )
+        }
+        _ => {
+            let listed: Vec<String> = skills
+                .iter()
+                .map(|s| occupation_label(s.code.as_str()))
+                .collect();
+            (
+                Fit::Other,
+                Reason::new(
+                    "occupation-other",
+                    format!(
+                        "skills {} differ from the post's {post_label}",
+                        listed.join(", ")
+                    ),
+                    format!(
+                        "所会技能 {} 与岗位工种 {post_label} 不同",
+                        listed.join("、")
+                    ),
+                ),
+            )
+        }
+    }
+}
+
+struct PlaceFit {
+    points: i64,
+    /// The deepest level at which the worker's and the post's regions share an ancestor.
+    common: Option<Level>,
+    inside_reach: bool,
+    reason: Reason,
+    /// The `outside-reach` reason, when the worker is outside the post's reach.
+    outside: Option<Reason>,
+}
+
+/// The official name of a division, or its digits.
+fn region_name(code: &RegionCode) -> String {
+    divisions()
+        .name(code)
+        .map(str::to_string)
+        .unwrap_or_else(|| code.to_string())
+}
+
+fn place_fit(worker: &Worker, post: &Post) -> PlaceFit {
+    let (w, p) = (worker.region, post.region);
+    let common = Level::ALL.iter().rev().copied().find(|&level| {
+        matches!((w.ancestor_at(level), p.ancestor_at(level)), (Some(a), Some(b)) if a == b)
+    });
+    let named = |level: Level| region_name(&w.ancestor_at(level).expect("common level"));
+    let (points, reason) = match common {
+        Some(Level::Village) => {
+            let n = named(Level::Village);
+            (
+                30,
+                Reason::new(
+                    "same-village",
+                    format!("same village ({n})"),
+                    format!("同一村（社区）（{n}）"),
+                ),
+            )
+        }
+        Some(Level::Township) => {
+            let n = named(Level::Township);
+            (
+                24,
+                Reason::new(
+                    "same-township",
+                    format!("same township ({n})"),
+                    format!("同一乡镇（{n}）"),
+                ),
+            )
+        }
+        Some(Level::County) => {
+            let n = named(Level::County);
+            (
+                16,
+                Reason::new(
+                    "same-county",
+                    format!("same county ({n})"),
+                    format!("同一县（区）（{n}）"),
+                ),
+            )
+        }
+        Some(Level::City) => {
+            let n = named(Level::City);
+            (
+                8,
+                Reason::new(
+                    "same-city",
+                    format!("same city ({n})"),
+                    format!("同一市（州）（{n}）"),
+                ),
+            )
+        }
+        _ => {
+            let n = region_name(&p);
+            (
+                0,
+                Reason::new(
+                    "other-city",
+                    format!("the work is in another city ({n})"),
+                    format!("工作地点在其他市（州）（{n}）"),
+                ),
+            )
+        }
+    };
+    let inside_reach = post.reach.contains(&w) || w.contains(&post.reach);
+    let outside = (!inside_reach).then(|| {
+        let n = region_name(&post.reach);
+        Reason::new(
+            "outside-reach",
+            format!("outside the post's reach ({n})"),
+            format!("不在岗位招聘范围（{n}）内"),
+        )
+    });
+    PlaceFit {
+        points,
+        common,
+        inside_reach,
+        reason,
+        outside,
+    }
+}
+
+struct WageFit {
+    points: i64,
+    below: bool,
+    reason: Reason,
+}
+
+/// Yuan to fen, rounded.
+fn fen(yuan: f64) -> i64 {
+    (yuan * 100.0).round() as i64
+}
+
+/// Fen as yuan text: `150`, `137.93`.
+fn yuan(fen: i64) -> String {
+    if fen % 100 == 0 {
+        format!("{}", fen / 100)
+    } else {
+        format!("{}.{:02}", fen / 100, (fen % 100).abs())
+    }
+}
+
+/// The post's wage per day in fen, if it can be compared with a day wage.
+pub fn day_wage_fen(wage: f64, unit: WageUnit) -> Option<i64> {
+    let f = fen(wage);
+    match unit {
+        WageUnit::Day => Some(f),
+        WageUnit::Hour => Some(f * 8),
+        // ÷ 21.75 = × 4 / 87, rounded to the fen.
+        WageUnit::Month => Some((f * 8 + 87) / 174),
+        WageUnit::Piece => None,
+    }
+}
+
+fn wage_fit(worker: &Worker, post: &Post) -> WageFit {
+    let unit = post.unit;
+    let pay_en = format!("{} yuan/{}", yuan(fen(post.wage)), unit.as_str());
+    let pay_zh = format!("{} 元/{}", yuan(fen(post.wage)), unit.as_zh());
+    let day = day_wage_fen(post.wage, unit);
+    let (pay_en, pay_zh) = match (unit, day) {
+        (WageUnit::Hour, Some(d)) => (
+            format!("{pay_en} (about {} yuan/day at 8 hours)", yuan(d)),
+            format!("{pay_zh}（按 8 小时约 {} 元/天）", yuan(d)),
+        ),
+        (WageUnit::Month, Some(d)) => (
+            format!("{pay_en} (about {} yuan/day at 21.75 days)", yuan(d)),
+            format!("{pay_zh}（按 21.75 天约 {} 元/天）", yuan(d)),
+        ),
+        _ => (pay_en, pay_zh),
+    };
+    let min = worker.wage_min.map(fen).filter(|m| *m > 0);
+    let Some(min) = min else {
+        return WageFit {
+            points: 5,
+            below: false,
+            reason: Reason::new(
+                "wage-no-minimum",
+                format!("no minimum wage given; the post pays {pay_en}"),
+                format!("未填写期望工资；岗位工资 {pay_zh}"),
+            ),
+        };
+    };
+    let Some(day) = day else {
+        return WageFit {
+            points: 5,
+            below: false,
+            reason: Reason::new(
+                "wage-not-comparable",
+                format!(
+                    "paid per piece ({pay_en}): not comparable with the wanted {} yuan/day",
+                    yuan(min)
+                ),
+                format!("按件计酬（{pay_zh}），无法与期望 {} 元/天比较", yuan(min)),
+            ),
+        };
+    };
+    if day < min {
+        return WageFit {
+            points: -30,
+            below: true,
+            reason: Reason::new(
+                "wage-below",
+                format!("wage {pay_en}, below the wanted {} yuan/day", yuan(min)),
+                format!("工资 {pay_zh}，低于期望 {} 元/天", yuan(min)),
+            ),
+        };
+    }
+    WageFit {
+        points: if day * 5 >= min * 6 { 15 } else { 10 },
+        below: false,
+        reason: Reason::new(
+            "wage-ok",
+            format!("wage {pay_en}, not below the wanted {} yuan/day", yuan(min)),
+            format!("工资 {pay_zh}，不低于期望 {} 元/天", yuan(min)),
+        ),
+    }
+}
+
+struct DatesFit {
+    points: i64,
+    overlap: bool,
+    reason: Reason,
+}
+
+fn dates_fit(worker: &Worker, post: &Post, today: i64) -> DatesFit {
+    let day = |field: &'static str, d: &Option<String>| {
+        d.as_deref().and_then(|s| dates::parse_date(field, s).ok())
+    };
+    let from = day("available_from", &worker.available_from);
+    let to = day("available_to", &worker.available_to);
+    let last = day("expires", &post.expires);
+    let start = from.map_or(today, |f| f.max(today));
+    let (last_en, last_zh) = match last {
+        Some(l) => (
+            format!("the post's last day {}", dates::format_date(l)),
+            format!("岗位截止日 {}", dates::format_date(l)),
+        ),
+        None => ("the post, which has no end".into(), "岗位长期有效".into()),
+    };
+    if let Some(to) = to
+        && to < today
+    {
+        let d = dates::format_date(to);
+        return DatesFit {
+            points: -20,
+            overlap: false,
+            reason: Reason::new(
+                "not-available",
+                format!("available only until {d}, already past"),
+                format!("可工作时间截至 {d}，已过"),
+            ),
+        };
+    }
+    if let Some(to) = to
+        && to < start
+    {
+        let (a, b) = (dates::format_date(start), dates::format_date(to));
+        return DatesFit {
+            points: -20,
+            overlap: false,
+            reason: Reason::new(
+                "not-available",
+                format!("available from {a} but only until {b}"),
+                format!("{a} 起可工作，但截至 {b}"),
+            ),
+        };
+    }
+    if last.is_some_and(|l| start > l) {
+        let d = dates::format_date(start);
+        return DatesFit {
+            points: -20,
+            overlap: false,
+            reason: Reason::new(
+                "not-available",
+                format!("available from {d}, after {last_en}"),
+                format!("{d} 起才可工作，晚于{last_zh}"),
+            ),
+        };
+    }
+    if start > today {
+        let d = dates::format_date(start);
+        let (en, zh) = if last.is_some() {
+            (
+                format!("available from {d}, before {last_en}"),
+                format!("{d} 起可上岗，早于{last_zh}"),
+            )
+        } else {
+            (
+                format!("available from {d}; {last_en}"),
+                format!("{d} 起可上岗；{last_zh}"),
+            )
+        };
+        return DatesFit {
+            points: 5,
+            overlap: true,
+            reason: Reason::new("available-later", en, zh),
+        };
+    }
+    let (en, zh) = match to {
+        Some(to) => {
+            let d = dates::format_date(to);
+            (
+                format!("available now, until {d}"),
+                format!("现在可上岗，至 {d}"),
+            )
+        }
+        None if from.is_none() => (
+            "available now (no dates given)".to_string(),
+            "现在可上岗（未填写可工作日期）".to_string(),
+        ),
+        None => ("available now".to_string(), "现在可上岗".to_string()),
+    };
+    DatesFit {
+        points: 10,
+        overlap: true,
+        reason: Reason::new("available-now", en, zh),
+    }
+}
+
+/// `priority: disabled, older` / `优先帮扶：残疾、大龄`: distinct flags, heaviest first.
+fn priority_reason(flags: &[Flag]) -> Reason {
+    let mut seen: Vec<Flag> = Vec::new();
+    for f in flags {
+        if !seen.contains(f) {
+            seen.push(*f);
+        }
+    }
+    seen.sort_by_key(|f| Reverse(f.weight()));
+    let en: Vec<&str> = seen.iter().map(|f| f.as_str()).collect();
+    let zh: Vec<&str> = seen.iter().map(|f| f.as_zh()).collect();
+    Reason::new(
+        "priority",
+        format!("priority: {}", en.join(", ")),
+        format!("优先帮扶：{}", zh.join("、")),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{PostStatus, ReviewState};
+    use proptest::prelude::*;
+
+    fn day(s: &str) -> i64 {
+        dates::parse_date("day", s).unwrap()
+    }
+
+    fn today() -> i64 {
+        day("2026-12-10")
+    }
+
+    fn code(s: &str) -> RegionCode {
+        RegionCode::parse(s).unwrap()
+    }
+
+    fn post(occupation: &str, region: &str, reach: &str) -> Post {
+        Post {
+            title: "岗位".into(),
+            occupation: occupation.into(),
+            wage: 150.0,
+            unit: WageUnit::Day,
+            headcount: 8,
+            employer: None,
+            status: PostStatus::Open,
+            review: ReviewState::Approved,
+            review_reason: None,
+            reviewed_by: None,
+            reviewed_at: None,
+            region: code(region),
+            reach: code(reach),
+            location: None,
+            contact: None,
+            description: None,
+            expires: Some("2026-12-31".into()),
+            created_at: "2026-12-01T09:00:00+08:00".into(),
+        }
+    }
+
+    fn worker(skills: &[&str], region: &str) -> Worker {
+        Worker {
+            name: "张三".into(),
+            id_masked: String::new(),
+            id_hash: String::new(),
+            phone: "13812345678".into(),
+            skills: skills.iter().map(|s| s.to_string()).collect(),
+            wage_min: Some(120.0),
+            flags: Vec::new(),
+            available_from: None,
+            available_to: None,
+            status: WorkerStatus::Active,
+            region: code(region),
+            created_at: "2026-11-01T09:00:00+08:00".into(),
+        }
+    }
+
+    fn fill(headcount: i64, filled: i64) -> Fill {
+        Fill { headcount, filled }
+    }
+
+    /// The reason codes of an assessment.
+    fn codes(a: &Assessment) -> Vec<&'static str> {
+        a.reasons.iter().map(|r| r.code).collect()
+    }
+
+    fn reason<'r>(a: &'r Assessment, code: &str) -> &'r Reason {
+        a.reasons
+            .iter()
+            .find(|r| r.code == code)
+            .unwrap_or_else(|| panic!("no {code} in {:?}", codes(a)))
+    }
+
+    const HOME: &str = "522622101001";
+    const TOWNSHIP: &str = "522622101";
+
+    fn assess_home(w: &Worker, p: &Post) -> Assessment {
+        assess(w, p, fill(8, 0), today())
+    }
+
+    #[test]
+    fn occupation_fit_ranks_exact_unit_minor_major_other() {
+        let p = post("4-10-01-06", HOME, TOWNSHIP);
+        let cases = [
+            (vec!["4-10-01-06"], "occupation-exact", 40),
+            (vec!["4-10-01-05"], "occupation-unit-group", 30),
+            (vec!["4-10-02-01"], "occupation-minor-group", 18),
+            (vec!["4-03-02-05"], "occupation-major-group", 10),
+            (vec!["6-29-01-01"], "occupation-other", 0),
+            (vec![], "occupation-unlisted", 6),
+            // The best of several skills counts.
+            (
+                vec!["6-29-01-01", "4-10-01-05"],
+                "occupation-unit-group",
+                30,
+            ),
+        ];
+        let base = assess_home(&worker(&[], HOME), &p).score - 6;
+        for (skills, want, points) in cases {
+            let a = assess_home(&worker(&skills, HOME), &p);
+            assert_eq!(a.reasons[0].code, want, "{skills:?}");
+            assert_eq!(a.score, base + points, "{skills:?}");
+        }
+        let a = assess_home(&worker(&["4-10-01-06"], HOME), &p);
+        assert_eq!(a.reasons[0].text("zh"), "工种相同（4-10-01-06 家政服务员）");
+        assert_eq!(
+            a.reasons[0].text("en"),
+            "same occupation (4-10-01-06 家政服务员)"
+        );
+        let a = assess_home(&worker(&["4-10-01-05"], HOME), &p);
+        assert!(
+            a.reasons[0].zh.contains("4-10-01 生活照料服务人员"),
+            "{}",
+            a.reasons[0].zh
+        );
+    }
+
+    #[test]
+    fn a_skill_written_as_an_everyday_word_counts_as_its_code() {
+        let p = post("4-10-01-06", HOME, TOWNSHIP);
+        let a = assess_home(&worker(&["钟点工"], HOME), &p);
+        assert_eq!(a.reasons[0].code, "occupation-exact");
+        let a = assess_home(&worker(&["不是工种"], HOME), &p);
+        assert_eq!(a.reasons[0].code, "occupation-unlisted");
+    }
+
+    #[test]
+    fn a_title_naming_a_skill_by_its_alias_is_an_alias_fit() {
+        let mut p = post("4-09-08-01", HOME, TOWNSHIP);
+        p.title = "急招保姆兼保洁".into();
+        let a = assess_home(&worker(&["4-10-01-06"], HOME), &p);
+        assert_eq!(a.reasons[0].code, "occupation-alias");
+        assert!(a.reasons[0].zh.contains("保姆"), "{}", a.reasons[0].zh);
+        assert_eq!(a.band, 0);
+        // 招聘 is in every title: it names no skill.
+        p.title = "招聘搬运工".into();
+        let a = assess_home(&worker(&["4-07-03-08"], HOME), &p);
+        assert_eq!(a.reasons[0].code, "occupation-major-group");
+        // A unit-group fit is not replaced by the alias.
+        p.occupation = "4-10-01-05".into();
+        p.title = "保姆".into();
+        let a = assess_home(&worker(&["4-10-01-06"], HOME), &p);
+        assert_eq!(a.reasons[0].code, "occupation-unit-group");
+    }
+
+    #[test]
+    fn division_distance_scores_village_township_county_city_and_farther() {
+        let p = post("4-10-01-06", HOME, "522622");
+        let cases = [
+            ("522622101001", "same-village", 30, "乐源社区居民委员会"),
+            ("522622101002", "same-township", 24, "旧州镇"),
+            ("522622102001", "same-county", 16, "黄平县"),
+            ("522623101001", "same-city", 8, "黔东南苗族侗族自治州"),
+            ("520102001001", "other-city", 0, "乐源社区居民委员会"),
+        ];
+        let far = assess_home(&worker(&["4-10-01-06"], "520102001001"), &p).score;
+        for (region, want, points, name) in cases {
+            let a = assess_home(&worker(&["4-10-01-06"], region), &p);
+            let r = &a.reasons[1];
+            assert_eq!(r.code, want, "{region}");
+            assert!(r.zh.contains(name), "{}", r.zh);
+            // Outside the county reach: 10 off, on top of the distance.
+            let off = if region.starts_with("522622") { 0 } else { 10 };
+            assert_eq!(a.score + off, far + 10 + points, "{region}");
+        }
+        // A worker registered at the county only is as close as the county.
+        let a = assess_home(&worker(&["4-10-01-06"], "522622"), &p);
+        assert_eq!(a.reasons[1].code, "same-county");
+        assert_eq!(a.band, 0, "{:?}", codes(&a));
+    }
+
+    #[test]
+    fn outside_the_reach_is_listed_low_and_never_strong() {
+        let p = post("4-10-01-06", HOME, TOWNSHIP);
+        let inside = assess_home(&worker(&["4-10-01-06"], "522622101002"), &p);
+        let outside = assess_home(&worker(&["4-10-01-06"], "522622102001"), &p);
+        assert!(!codes(&inside).contains(&"outside-reach"));
+        assert_eq!(inside.band, 0);
+        assert_eq!(
+            reason(&outside, "outside-reach").zh,
+            "不在岗位招聘范围（旧州镇）内"
+        );
+        assert_eq!(outside.band, 1);
+        assert_eq!(inside.score - outside.score, (24 - 16) + 10);
+        let elsewhere = assess_home(&worker(&["4-10-01-06"], "520102001001"), &p);
+        assert_eq!(elsewhere.band, 2);
+    }
+
+    #[test]
+    fn wages_are_compared_per_day_when_the_units_allow() {
+        let base = post("4-10-01-06", HOME, TOWNSHIP);
+        let w = worker(&["4-10-01-06"], HOME);
+        let case = |wage: f64, unit: WageUnit, wage_min: Option<f64>| {
+            let mut p = base.clone();
+            p.wage = wage;
+            p.unit = unit;
+            let mut w = w.clone();
+            w.wage_min = wage_min;
+            let a = assess_home(&w, &p);
+            let r = a
+                .reasons
+                .iter()
+                .find(|r| r.code.starts_with("wage"))
+                .unwrap()
+                .clone();
+            (a, r)
+        };
+        let (good, r) = case(150.0, WageUnit::Day, Some(120.0));
+        assert_eq!(r.code, "wage-ok");
+        assert_eq!(r.zh, "工资 150 元/天，不低于期望 120 元/天");
+        let (ok, _) = case(130.0, WageUnit::Day, Some(120.0));
+        assert_eq!(
+            good.score - ok.score,
+            5,
+            "1.2 × the minimum earns 15, else 10"
+        );
+        let (below, r) = case(100.0, WageUnit::Day, Some(120.0));
+        assert_eq!(r.code, "wage-below");
+        assert_eq!(r.zh, "工资 100 元/天，低于期望 120 元/天");
+        assert_eq!(below.band, 2);
+        assert_eq!(ok.score - below.score, 40);
+        // 20 an hour is 160 a day; 16 an hour is 128.
+        let (_, r) = case(20.0, WageUnit::Hour, Some(150.0));
+        assert_eq!(r.code, "wage-ok");
+        assert!(r.zh.contains("约 160 元/天"), "{}", r.zh);
+        assert_eq!(case(16.0, WageUnit::Hour, Some(150.0)).1.code, "wage-below");
+        // 3000 a month is 137.93 a day.
+        let (_, r) = case(3000.0, WageUnit::Month, Some(137.93));
+        assert_eq!(r.code, "wage-ok");
+        assert!(r.en.contains("about 137.93 yuan/day"), "{}", r.en);
+        assert_eq!(
+            case(3000.0, WageUnit::Month, Some(137.94)).1.code,
+            "wage-below"
+        );
+        // Per piece, or no minimum: neutral.
+        let (piece, r) = case(2.0, WageUnit::Piece, Some(120.0));
+        assert_eq!(r.code, "wage-not-comparable");
+        assert_eq!(piece.band, 0);
+        assert_eq!(case(100.0, WageUnit::Day, None).1.code, "wage-no-minimum");
+        assert_eq!(
+            case(100.0, WageUnit::Day, Some(0.0)).1.code,
+            "wage-no-minimum"
+        );
+        assert_eq!(day_wage_fen(3000.0, WageUnit::Month), Some(13_793));
+    }
+
+    #[test]
+    fn availability_dates_against_today_and_the_last_day() {
+        let p = post("4-10-01-06", HOME, TOWNSHIP);
+        let case = |from: Option<&str>, to: Option<&str>| {
+            let mut w = worker(&["4-10-01-06"], HOME);
+            w.available_from = from.map(String::from);
+            w.available_to = to.map(String::from);
+            assess_home(&w, &p)
+        };
+        let now = case(None, None);
+        assert_eq!(
+            reason(&now, "available-now").zh,
+            "现在可上岗（未填写可工作日期）"
+        );
+        let started = case(Some("2026-12-01"), Some("2026-12-20"));
+        assert_eq!(
+            reason(&started, "available-now").zh,
+            "现在可上岗，至 2026-12-20"
+        );
+        let later = case(Some("2026-12-20"), None);
+        assert_eq!(
+            reason(&later, "available-later").zh,
+            "2026-12-20 起可上岗，早于岗位截止日 2026-12-31"
+        );
+        assert_eq!(now.score - later.score, 5);
+        assert_eq!(later.band, 0);
+        let past = case(None, Some("2026-12-09"));
+        assert_eq!(
+            reason(&past, "not-available").zh,
+            "可工作时间截至 2026-12-09，已过"
+        );
+        assert_eq!(past.band, 2);
+        assert_eq!(now.score - past.score, 30);
+        let after = case(Some("2027-01-05"), None);
+        assert_eq!(
+            reason(&after, "not-available").zh,
+            "2027-01-05 起才可工作，晚于岗位截止日 2026-12-31"
+        );
+        // A post without an end day overlaps every future start.
+        let mut open_ended = p.clone();
+        open_ended.expires = None;
+        let mut w = worker(&["4-10-01-06"], HOME);
+        w.available_from = Some("2027-01-05".into());
+        let a = assess_home(&w, &open_ended);
+        assert_eq!(
+            reason(&a, "available-later").zh,
+            "2027-01-05 起可上岗；岗位长期有效"
+        );
+    }
+
+    #[test]
+    fn places_left_add_a_point_each_up_to_five() {
+        let p = post("4-10-01-06", HOME, TOWNSHIP);
+        let w = worker(&["4-10-01-06"], HOME);
+        let at = |filled| assess(&w, &p, fill(8, filled), today());
+        assert_eq!(at(0).score - at(7).score, 4);
+        assert_eq!(at(0).score, at(3).score);
+        assert_eq!(reason(&at(5), "places-left").zh, "剩余 3/8 个名额");
+        // Everything at its best is 100.
+        assert_eq!(at(0).score, 100);
+    }
+
+    #[test]
+    fn reasons_speak_the_users_language() {
+        let r = Reason::new("same-township", "same township", "同一乡镇");
+        assert_eq!(r.text("zh-CN"), "同一乡镇");
+        assert_eq!(r.text("zh"), "同一乡镇");
+        assert_eq!(r.text("en"), "same township");
+        assert_eq!(r.text(""), "same township");
+    }
+
+    #[test]
+    fn priority_workers_come_first_within_a_band_and_say_why() {
+        let p = post("4-10-01-06", HOME, TOWNSHIP);
+        let plain = worker(&["4-10-01-06"], HOME);
+        let mut older = worker(&["4-10-01-05"], "522622101002");
+        older.flags = vec![Flag::Older];
+        let mut both = worker(&["4-10-02-01"], HOME);
+        both.flags = vec![Flag::Older, Flag::Disabled];
+        let mut far = worker(&["4-10-01-06"], "520102001001");
+        far.flags = vec![Flag::Disabled];
+        let list = [
+            (1, &plain, false),
+            (2, &older, false),
+            (3, &both, false),
+            (4, &far, false),
+        ];
+        let got = workers_for_post(&p, fill(8, 0), list, today(), 10);
+        let ids: Vec<i32> = got.iter().map(|m| m.id).collect();
+        // Band 0: older (priority 1) before plain (higher score); band 1: both; band 2: far.
+        assert_eq!(ids, vec![2, 1, 3, 4]);
+        assert_eq!(
+            got.iter().map(|m| m.band).collect::<Vec<_>>(),
+            vec![0, 0, 1, 2]
+        );
+        assert!(got[1].score > got[0].score);
+        let why = got[2]
+            .reasons
+            .iter()
+            .find(|r| r.code == "priority")
+            .unwrap();
+        assert_eq!(why.zh, "优先帮扶：残疾、大龄");
+        assert_eq!(why.en, "priority: disabled, older");
+        assert!(got[1].reasons.iter().all(|r| r.code != "priority"));
+    }
+
+    #[test]
+    fn only_live_posts_with_places_left_are_matched() {
+        let w = worker(&["4-10-01-06"], HOME);
+        let live = post("4-10-01-06", HOME, TOWNSHIP);
+        let mut closed = live.clone();
+        closed.status = PostStatus::Closed;
+        let mut pending = live.clone();
+        pending.review = ReviewState::Pending;
+        let mut rejected = live.clone();
+        rejected.review = ReviewState::Rejected;
+        let mut expired = live.clone();
+        expired.expires = Some("2026-12-09".into());
+        let mut last_day = live.clone();
+        last_day.expires = Some("2026-12-10".into());
+        let posts = [
+            ("live", &live, fill(8, 7)),
+            ("full", &live, fill(8, 8)),
+            ("overfilled", &live, fill(1, 2)),
+            ("closed", &closed, fill(8, 0)),
+            ("pending", &pending, fill(8, 0)),
+            ("rejected", &rejected, fill(8, 0)),
+            ("expired", &expired, fill(8, 0)),
+            ("last-day", &last_day, fill(8, 0)),
+        ];
+        let got = posts_for_worker(&w, posts, today(), 10);
+        let ids: Vec<&str> = got.iter().map(|m| m.id).collect();
+        assert_eq!(ids, vec!["last-day", "live"]);
+        for (_, p, f) in posts.iter().skip(1).take(6) {
+            assert!(workers_for_post(p, *f, [(1, &w, false)], today(), 10).is_empty());
+        }
+        let mut gone = w.clone();
+        gone.status = WorkerStatus::Deregistered;
+        assert!(posts_for_worker(&gone, posts, today(), 10).is_empty());
+        let list = [(1, &w, false), (2, &gone, false), (3, &w, true)];
+        let got = workers_for_post(&live, fill(8, 0), list, today(), 10);
+        assert_eq!(got.iter().map(|m| m.id).collect::<Vec<_>>(), vec![1]);
+        assert!(workers_for_post(&live, fill(8, 0), list, today(), 0).is_empty());
+    }
+
+    // Property tests over small pools of real codes.
+
+    const OCCUPATIONS: &[&str] = &[
+        "4-10-01-06",
+        "4-10-01-05",
+        "4-10-01-03",
+        "4-10-02-01",
+        "4-03-02-05",
+        "4-03-02-01",
+        "4-02-05-01",
+        "4-09-08-01",
+        "5-01-02-01",
+        "6-29-01-01",
+    ];
+    const REGIONS: &[&str] = &[
+        "522622101001",
+        "522622101002",
+        "522622102001",
+        "522623101001",
+        "520102001001",
+    ];
+    const WORKER_REGIONS: &[&str] = &[
+        "522622101001",
+        "522622101002",
+        "522622102001",
+        "522623101001",
+        "520102001001",
+        "522622",
+        "522622101",
+    ];
+
+    fn any_date() -> impl Strategy<Value = Option<String>> {
+        prop::option::of((-20i64..40).prop_map(|d| dates::format_date(day("2026-12-10") + d)))
+    }
+
+    prop_compose! {
+        fn any_post()(
+            occupation in prop::sample::select(OCCUPATIONS),
+            region in prop::sample::select(REGIONS),
+            reach_level in 0usize..3,
+            wage in 1u32..400,
+            unit in prop::sample::select(WageUnit::ALL),
+            headcount in 1i64..6,
+            status in prop::sample::select(PostStatus::ALL),
+            review in prop::sample::select(ReviewState::ALL),
+            expires in any_date(),
+            title in prop::sample::select(&["岗位", "急招保姆", "搬运工", "招聘保洁"][..]),
+        ) -> Post {
+            let mut p = post(occupation, region, region);
+            let level = [Level::County, Level::Township, Level::Village][reach_level];
+            p.reach = p.region.ancestor_at(level).unwrap();
+            p.wage = f64::from(wage) * if unit == WageUnit::Month { 20.0 } else { 1.0 };
+            p.unit = unit;
+            p.headcount = headcount;
+            p.status = status;
+            p.review = review;
+            p.expires = expires;
+            p.title = title.to_string();
+            p
+        }
+    }
+
+    prop_compose! {
+        fn any_worker()(
+            skills in prop::collection::vec(prop::sample::select(OCCUPATIONS), 0..3),
+            region in prop::sample::select(WORKER_REGIONS),
+            wage_min in prop::option::of(0u32..300),
+            flags in prop::collection::vec(prop::sample::select(Flag::ALL), 0..3),
+            from in any_date(),
+            to in any_date(),
+            deregistered in prop::bool::weighted(0.2),
+        ) -> Worker {
+            let mut w = worker(&skills, region);
+            w.wage_min = wage_min.map(f64::from);
+            w.flags = flags;
+            w.available_from = from;
+            w.available_to = to;
+            if deregistered {
+                w.status = WorkerStatus::Deregistered;
+            }
+            w
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        #[test]
+        fn workers_are_ordered_by_band_priority_score_and_input(
+            p in any_post(),
+            filled in 0i64..3,
+            workers in prop::collection::vec((any_worker(), prop::bool::weighted(0.1)), 0..16),
+            limit in 0usize..20,
+        ) {
+            let f = fill(p.headcount, filled);
+            let input = workers.iter().enumerate().map(|(i, (w, placed))| (i, w, *placed));
+            let all = workers_for_post(&p, f, input.clone(), today(), usize::MAX);
+            let got = workers_for_post(&p, f, input, today(), limit);
+            prop_assert!(got.len() <= limit);
+            // Truncation keeps a prefix: no priority worker is cut while a weaker one stays.
+            prop_assert_eq!(
+                got.iter().map(|m| m.id).collect::<Vec<_>>(),
+                all.iter().take(limit).map(|m| m.id).collect::<Vec<_>>()
+            );
+            for pair in all.windows(2) {
+                let (a, b) = (&pair[0], &pair[1]);
+                prop_assert!(a.band <= b.band);
+                if a.band == b.band {
+                    // Within a band no priority worker ranks below a non-priority one.
+                    prop_assert!(!(a.priority == 0 && b.priority > 0));
+                    prop_assert!(a.priority >= b.priority);
+                    if a.priority == b.priority {
+                        prop_assert!(a.score >= b.score);
+                        if a.score == b.score {
+                            prop_assert!(a.id < b.id, "stable: input order kept");
+                        }
+                    }
+                }
+            }
+            for m in &all {
+                let (w, placed) = &workers[m.id];
+                prop_assert_eq!(w.status, WorkerStatus::Active);
+                prop_assert!(!placed);
+                prop_assert_eq!(m.priority, w.priority());
+                prop_assert!(m.score <= 100 && m.band <= WEAKEST_BAND);
+                prop_assert_eq!(m.priority > 0, m.reasons.iter().any(|r| r.code == "priority"));
+            }
+            // Every eligible worker appears when the post is matchable, none otherwise.
+            let eligible = workers
+                .iter()
+                .filter(|(w, placed)| !placed && w.status == WorkerStatus::Active)
+                .count();
+            let live = p.is_live(today()) && f.left() > 0;
+            prop_assert_eq!(all.len(), if live { eligible } else { 0 });
+        }
+
+        #[test]
+        fn posts_are_live_with_places_left_and_ordered(
+            w in any_worker(),
+            posts in prop::collection::vec((any_post(), 0i64..7), 0..16),
+            limit in 0usize..20,
+        ) {
+            let input = posts
+                .iter()
+                .enumerate()
+                .map(|(i, (p, filled))| (i, p, fill(p.headcount, *filled)));
+            let all = posts_for_worker(&w, input.clone(), today(), usize::MAX);
+            let got = posts_for_worker(&w, input, today(), limit);
+            prop_assert!(got.len() <= limit);
+            prop_assert_eq!(
+                got.iter().map(|m| m.id).collect::<Vec<_>>(),
+                all.iter().take(limit).map(|m| m.id).collect::<Vec<_>>()
+            );
+            for m in &all {
+                let (p, filled) = &posts[m.id];
+                prop_assert!(p.status == PostStatus::Open);
+                prop_assert!(p.review == ReviewState::Approved);
+                prop_assert!(!p.expired_on(today()));
+                prop_assert!(fill(p.headcount, *filled).left() > 0);
+            }
+            for pair in all.windows(2) {
+                let (a, b) = (&pair[0], &pair[1]);
+                prop_assert!((a.band, Reverse(a.score), a.id) < (b.band, Reverse(b.score), b.id));
+            }
+            let eligible = posts
+                .iter()
+                .filter(|(p, filled)| p.is_live(today()) && fill(p.headcount, *filled).left() > 0)
+                .count();
+            let active = w.status == WorkerStatus::Active;
+            prop_assert_eq!(all.len(), if active { eligible } else { 0 });
+        }
+
+        #[test]
+        fn priority_never_changes_score_or_band(
+            p in any_post(),
+            w in any_worker(),
+            flags in prop::collection::vec(prop::sample::select(Flag::ALL), 0..3),
+        ) {
+            let mut flagged = w.clone();
+            flagged.flags = flags;
+            let f = fill(p.headcount, 0);
+            let (a, b) = (assess(&w, &p, f, today()), assess(&flagged, &p, f, today()));
+            prop_assert_eq!((a.score, a.band), (b.score, b.band));
+            prop_assert_eq!(a.reasons, b.reasons);
+        }
+
+        #[test]
+        fn the_strong_band_fits_on_every_hard_criterion(
+            p in any_post(),
+            w in any_worker(),
+        ) {
+            let a = assess(&w, &p, fill(p.headcount, 0), today());
+            let has = |c: &str| a.reasons.iter().any(|r| r.code == c);
+            if a.band == 0 {
+                prop_assert!(has("occupation-exact") || has("occupation-unit-group") || has("occupation-alias"));
+                prop_assert!(!has("outside-reach") && !has("wage-below") && !has("not-available"));
+            }
+            if has("wage-below") || has("not-available") {
+                prop_assert_eq!(a.band, WEAKEST_BAND);
+            }
+        }
+    }
+}
