@@ -7,7 +7,9 @@ mod output;
 use clap::{Args, Parser, Subcommand};
 use lingong_node::control::{Failure, execute};
 use lingong_node::home::Home;
-use lingong_node::station::{PostFields, Request, WorkerFields};
+use lingong_node::request::{
+    EmployerFields, PlacementFields, PostFields, PostFilter, Request, WorkerFields,
+};
 use serde_json::Value;
 use std::path::PathBuf;
 
@@ -53,6 +55,21 @@ enum Command {
     /// Flexible workers (灵活就业人员).
     #[command(subcommand)]
     Worker(WorkerCommand),
+    /// Employers (用工主体).
+    #[command(subcommand)]
+    Employer(EmployerCommand),
+    /// Rank posts for a worker (--worker) or workers for a post (--post), priority first.
+    Match {
+        #[arg(long, conflicts_with = "post", required_unless_present = "post")]
+        worker: Option<String>,
+        #[arg(long)]
+        post: Option<String>,
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+    /// Placements confirmed on the spot (即时确认结果).
+    #[command(subcommand)]
+    Placement(PlacementCommand),
     /// The directory of markets and stations (名录).
     #[command(subcommand)]
     Directory(DirectoryCommand),
@@ -185,6 +202,9 @@ struct PostArgs {
     contact: Option<String>,
     #[arg(long)]
     description: Option<String>,
+    /// The employer's id (employer register).
+    #[arg(long)]
+    employer: Option<String>,
 }
 
 impl PostArgs {
@@ -200,6 +220,7 @@ impl PostArgs {
             location: self.location,
             contact: self.contact,
             description: self.description,
+            employer: self.employer,
             status,
         }
     }
@@ -211,10 +232,22 @@ enum PostCommand {
     List {
         #[arg(long)]
         region: Option<String>,
+        /// open, filled, closed or expired.
         #[arg(long)]
         status: Option<String>,
+        /// pending, approved or rejected.
+        #[arg(long)]
+        review: Option<String>,
         #[arg(long)]
         occupation: Option<String>,
+        #[arg(long)]
+        employer: Option<String>,
+        /// At most this many rows (default 100).
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Continue after this post (the last id of the previous page).
+        #[arg(long)]
+        after: Option<String>,
     },
     Show {
         id: String,
@@ -226,9 +259,14 @@ enum PostCommand {
         #[command(flatten)]
         fields: PostArgs,
     },
+    /// Review a post (真实性审查), or list the queue with --queue.
     Review {
-        id: String,
-        #[arg(long, conflicts_with = "reject", required_unless_present = "reject")]
+        #[arg(required_unless_present = "queue")]
+        id: Option<String>,
+        /// Posts waiting for review, oldest first, with the automatic findings.
+        #[arg(long, conflicts_with_all = ["approve", "reject"])]
+        queue: bool,
+        #[arg(long, conflicts_with = "reject", required_unless_present_any = ["reject", "queue"])]
         approve: bool,
         #[arg(long)]
         reject: bool,
@@ -242,25 +280,172 @@ enum PostCommand {
     },
 }
 
+#[derive(Args, Default)]
+struct WorkerArgs {
+    #[arg(long)]
+    name: Option<String>,
+    #[arg(long)]
+    id_number: Option<String>,
+    #[arg(long)]
+    phone: Option<String>,
+    /// Occupation codes or everyday names (钟点工, 搬运), comma-separated.
+    #[arg(long)]
+    skills: Option<String>,
+    /// Lowest acceptable wage, yuan per day.
+    #[arg(long)]
+    wage_min: Option<f64>,
+    /// older, disabled, long-wait (comma-separated, each once).
+    #[arg(long)]
+    flags: Option<String>,
+    /// YYYY-MM-DD.
+    #[arg(long)]
+    available_from: Option<String>,
+    #[arg(long)]
+    available_to: Option<String>,
+}
+
+impl From<WorkerArgs> for WorkerFields {
+    fn from(a: WorkerArgs) -> WorkerFields {
+        WorkerFields {
+            name: a.name,
+            id_number: a.id_number,
+            phone: a.phone,
+            skills: a.skills,
+            wage_min: a.wage_min,
+            flags: a.flags,
+            available_from: a.available_from,
+            available_to: a.available_to,
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum WorkerCommand {
-    Register {
+    Register(WorkerArgs),
+    List {
+        /// Only workers with a priority (older, disabled, long-wait).
         #[arg(long)]
-        name: String,
-        #[arg(long)]
-        id_number: String,
-        #[arg(long)]
-        phone: String,
-        /// Occupation codes or names, comma-separated.
-        #[arg(long)]
-        skills: Option<String>,
-        #[arg(long)]
-        wage_min: Option<f64>,
-        /// older, disabled, long-wait (comma-separated).
-        #[arg(long)]
-        flags: Option<String>,
+        priority: bool,
     },
-    List,
+    Show {
+        id: String,
+    },
+    Update {
+        id: String,
+        #[command(flatten)]
+        fields: WorkerArgs,
+    },
+    Deregister {
+        id: String,
+    },
+}
+
+#[derive(Args, Default)]
+struct EmployerArgs {
+    #[arg(long)]
+    name: Option<String>,
+    /// enterprise, individual-business, individual or other.
+    #[arg(long = "type")]
+    kind: Option<String>,
+    /// The 18-character unified social credit code (统一社会信用代码).
+    #[arg(long)]
+    credit_code: Option<String>,
+    /// An individual employer's ID number.
+    #[arg(long)]
+    id_number: Option<String>,
+    #[arg(long)]
+    contact: Option<String>,
+    #[arg(long)]
+    phone: Option<String>,
+    #[arg(long)]
+    address: Option<String>,
+    /// Who checked the licence or ID, and how.
+    #[arg(long)]
+    verified_by: Option<String>,
+}
+
+impl From<EmployerArgs> for EmployerFields {
+    fn from(a: EmployerArgs) -> EmployerFields {
+        EmployerFields {
+            name: a.name,
+            kind: a.kind,
+            credit_code: a.credit_code,
+            id_number: a.id_number,
+            contact: a.contact,
+            phone: a.phone,
+            address: a.address,
+            verified_by: a.verified_by,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum EmployerCommand {
+    Register(EmployerArgs),
+    List {
+        /// active or suspended.
+        #[arg(long)]
+        status: Option<String>,
+    },
+    Show {
+        id: String,
+    },
+    Update {
+        id: String,
+        #[command(flatten)]
+        fields: EmployerArgs,
+    },
+    Suspend {
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum PlacementCommand {
+    /// Record a hire on the spot.
+    Confirm {
+        #[arg(long)]
+        post: String,
+        #[arg(long)]
+        worker: String,
+        /// Yuan per the post's unit (default: the post's wage).
+        #[arg(long)]
+        wage: Option<f64>,
+        #[arg(long)]
+        start: Option<String>,
+        #[arg(long)]
+        end: Option<String>,
+        /// paper, spoken or phone-code.
+        #[arg(long)]
+        worker_confirmed: Option<String>,
+        #[arg(long)]
+        employer_confirmed: Option<String>,
+    },
+    List {
+        #[arg(long)]
+        post: Option<String>,
+        #[arg(long)]
+        worker: Option<String>,
+    },
+    Cancel {
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
+    End {
+        id: String,
+        /// paid, paid-late, unpaid or left-early.
+        #[arg(long)]
+        outcome: String,
+    },
+    /// Write the labour agreement (用工协议) prefilled from the placement.
+    Agreement {
+        id: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -389,24 +574,33 @@ fn run(command: Command, home: &Home, lang: &str) -> Result<Value, Failure> {
         Command::Post(PostCommand::List {
             region,
             status,
+            review,
             occupation,
-        }) => Request::PostList {
+            employer,
+            limit,
+            after,
+        }) => Request::PostList(PostFilter {
             region,
             status,
+            review,
             occupation,
-        },
+            employer,
+            limit,
+            after,
+        }),
         Command::Post(PostCommand::Show { id }) => Request::PostShow { id },
         Command::Post(PostCommand::Update { id, status, fields }) => Request::PostUpdate {
             id,
             fields: fields.into_fields(status),
         },
+        Command::Post(PostCommand::Review { queue: true, .. }) => Request::PostReviewQueue,
         Command::Post(PostCommand::Review {
             id,
             approve,
-            reject: _,
             reason,
+            ..
         }) => Request::PostReview {
-            id,
+            id: id.unwrap_or_default(),
             approve,
             reason,
         },
@@ -417,22 +611,73 @@ fn run(command: Command, home: &Home, lang: &str) -> Result<Value, Failure> {
                 out: out.display().to_string(),
             }
         }
-        Command::Worker(WorkerCommand::Register {
-            name,
-            id_number,
-            phone,
-            skills,
-            wage_min,
-            flags,
-        }) => Request::WorkerRegister(WorkerFields {
-            name,
-            id_number,
-            phone,
-            skills,
-            wage_min,
-            flags,
+        Command::Worker(WorkerCommand::Register(args)) => Request::WorkerRegister(args.into()),
+        Command::Worker(WorkerCommand::List { priority }) => Request::WorkerList { priority },
+        Command::Worker(WorkerCommand::Show { id }) => Request::WorkerShow { id },
+        Command::Worker(WorkerCommand::Update { id, fields }) => Request::WorkerUpdate {
+            id,
+            fields: fields.into(),
+        },
+        Command::Worker(WorkerCommand::Deregister { id }) => Request::WorkerDeregister { id },
+        Command::Employer(EmployerCommand::Register(args)) => {
+            Request::EmployerRegister(args.into())
+        }
+        Command::Employer(EmployerCommand::List { status }) => Request::EmployerList { status },
+        Command::Employer(EmployerCommand::Show { id }) => Request::EmployerShow { id },
+        Command::Employer(EmployerCommand::Update { id, fields }) => Request::EmployerUpdate {
+            id,
+            fields: fields.into(),
+        },
+        Command::Employer(EmployerCommand::Suspend { id, reason }) => {
+            Request::EmployerSuspend { id, reason }
+        }
+        Command::Match {
+            worker: Some(id),
+            limit,
+            ..
+        } => Request::MatchWorker {
+            id,
+            limit,
+            lang: lang.to_string(),
+        },
+        Command::Match { post, limit, .. } => Request::MatchPost {
+            id: post.unwrap_or_default(),
+            limit,
+            lang: lang.to_string(),
+        },
+        Command::Placement(PlacementCommand::Confirm {
+            post,
+            worker,
+            wage,
+            start,
+            end,
+            worker_confirmed,
+            employer_confirmed,
+        }) => Request::PlacementConfirm(PlacementFields {
+            post: Some(post),
+            worker: Some(worker),
+            wage,
+            start,
+            end,
+            worker_confirmed,
+            employer_confirmed,
         }),
-        Command::Worker(WorkerCommand::List) => Request::WorkerList,
+        Command::Placement(PlacementCommand::List { post, worker }) => {
+            Request::PlacementList { post, worker }
+        }
+        Command::Placement(PlacementCommand::Cancel { id, reason }) => {
+            Request::PlacementCancel { id, reason }
+        }
+        Command::Placement(PlacementCommand::End { id, outcome }) => {
+            Request::PlacementEnd { id, outcome }
+        }
+        Command::Placement(PlacementCommand::Agreement { id, out }) => {
+            let out = std::path::absolute(&out).unwrap_or(out);
+            Request::PlacementAgreement {
+                id,
+                out: out.display().to_string(),
+            }
+        }
         Command::Directory(DirectoryCommand::Set {
             address,
             hours,

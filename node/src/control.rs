@@ -13,7 +13,8 @@
 
 use crate::error::{NodeError, Result};
 use crate::home::Home;
-use crate::station::{Request, Station};
+use crate::request::{Request, dispatch};
+use crate::station::Station;
 use crate::store::{LOCK_WAIT, WAIT_NOTICE_AFTER};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -147,7 +148,7 @@ pub fn execute(home: &Home, request: Request) -> std::result::Result<Value, Fail
                 Request::Sync { timeout_secs } => crate::net::sync_offline(station, timeout_secs),
                 other => {
                     let mut station = station;
-                    station.handle(other)
+                    dispatch(&mut station, other)
                 }
             }
             .map_err(Failure::Local);

@@ -6,7 +6,8 @@ use crate::control::{READY_LINE, reply_line};
 use crate::error::{NodeError, Result};
 use crate::home::{FILE_MODE, Home};
 use crate::net::{self, NetHandle};
-use crate::station::{Request, Station};
+use crate::request::{Request, dispatch};
+use crate::station::Station;
 use serde_json::{Value, json};
 use std::os::unix::fs::PermissionsExt;
 use std::sync::{Arc, Mutex};
@@ -165,7 +166,7 @@ async fn handle(station: &Arc<Mutex<Station>>, net: &NetHandle, req: Request) ->
         }
         Request::PeerAdd { addr } => {
             let out = blocking(station, Request::PeerAdd { addr: addr.clone() }).await?;
-            if let Ok((_, ma)) = net::parse_peer_addr(&addr) {
+            if let Ok((_, ma)) = crate::services::peers::parse_peer_addr(&addr) {
                 net.add_peer(ma).await?;
             }
             Ok(out)
@@ -179,16 +180,7 @@ async fn handle(station: &Arc<Mutex<Station>>, net: &NetHandle, req: Request) ->
             Ok(out)
         }
         other => {
-            let writes = !matches!(
-                other,
-                Request::PostList { .. }
-                    | Request::PostShow { .. }
-                    | Request::WorkerList
-                    | Request::DirectoryList
-                    | Request::CertShow
-                    | Request::CertRequest
-                    | Request::CertIssue { .. }
-            );
+            let writes = other.is_write();
             let out = blocking(station, other).await?;
             if writes {
                 net.nudge().await;
@@ -200,7 +192,7 @@ async fn handle(station: &Arc<Mutex<Station>>, net: &NetHandle, req: Request) ->
 
 async fn blocking(station: &Arc<Mutex<Station>>, req: Request) -> Result<Value> {
     let station = Arc::clone(station);
-    tokio::task::spawn_blocking(move || station.lock().expect("station lock").handle(req))
+    tokio::task::spawn_blocking(move || dispatch(&mut station.lock().expect("station lock"), req))
         .await
         .map_err(|e| NodeError::Daemon {
             detail: e.to_string(),

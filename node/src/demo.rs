@@ -8,7 +8,8 @@
 
 use crate::error::{NodeError, Result};
 use crate::home::Home;
-use crate::station::{self, PostFields, Request, Station, WorkerFields};
+use crate::request::{PostFields, PostFilter, Request, WorkerFields, dispatch};
+use crate::station::{self, Station};
 use lingong_protocol::record::complete_id_number;
 use serde_json::{Value, json};
 use std::os::unix::fs::OpenOptionsExt;
@@ -61,36 +62,43 @@ pub fn run(dir: Option<PathBuf>, lang: &str, keep_running: bool) -> Result<Value
         )?;
         let mut node = Station::open(&home)?;
         let request: lingong_protocol::cert::CertRequest =
-            serde_json::from_value(node.handle(Request::CertRequest)?).expect("request");
+            serde_json::from_value(dispatch(&mut node, Request::CertRequest)?).expect("request");
         let issuer = parent.as_mut().unwrap_or(&mut node);
-        let chain = issuer.handle(Request::CertIssue { request, days: 365 })?;
-        node.handle(Request::CertInstall { chain })?;
-        node.handle(Request::DirectorySet {
-            address: Some(format!("{name}服务大厅")),
-            hours: Some("周一至周五 8:30-17:30".into()),
-            hotline: Some("0855-12333".into()),
-            services: Some("岗位发布,求职登记,劳务对接,欠薪投诉".into()),
-        })?;
+        let chain = dispatch(issuer, Request::CertIssue { request, days: 365 })?;
+        dispatch(&mut node, Request::CertInstall { chain })?;
+        dispatch(
+            &mut node,
+            Request::DirectorySet {
+                address: Some(format!("{name}服务大厅")),
+                hours: Some("周一至周五 8:30-17:30".into()),
+                hotline: Some("0855-12333".into()),
+                services: Some("岗位发布,求职登记,劳务对接,欠薪投诉".into()),
+            },
+        )?;
         nodes.push(json!({ "name": name, "region": region, "home": home.dir.display().to_string(), "node_id": identity["node_id"] }));
         parent = Some(node);
     }
     let mut village = parent.expect("five nodes");
-    let post = village.handle(Request::PostCreate(PostFields {
-        title: Some("茶园采茶工".into()),
-        occupation: Some("5-01-02-01".into()),
-        wage: Some(150.0),
-        unit: Some("day".into()),
-        headcount: Some(8),
-        reach: Some("522622".into()),
-        location: Some("旧州镇乐源社区茶园".into()),
-        contact: Some("站点电话 0855-12333".into()),
-        description: Some("包午餐，日结".into()),
-        ..Default::default()
-    }));
+    let post = dispatch(
+        &mut village,
+        Request::PostCreate(PostFields {
+            title: Some("茶园采茶工".into()),
+            occupation: Some("5-01-02-01".into()),
+            wage: Some(150.0),
+            unit: Some("day".into()),
+            headcount: Some(8),
+            reach: Some("522622".into()),
+            location: Some("旧州镇乐源社区茶园".into()),
+            contact: Some("站点电话 0855-12333".into()),
+            description: Some("包午餐，日结".into()),
+            ..Default::default()
+        }),
+    );
     let post = match post {
         Ok(p) => p,
-        Err(NodeError::Protocol(lingong_protocol::Error::Occupation(_))) => {
-            village.handle(Request::PostCreate(PostFields {
+        Err(NodeError::Protocol(lingong_protocol::Error::Occupation(_))) => dispatch(
+            &mut village,
+            Request::PostCreate(PostFields {
                 title: Some("家政钟点工".into()),
                 occupation: Some("钟点工".into()),
                 wage: Some(30.0),
@@ -98,22 +106,29 @@ pub fn run(dir: Option<PathBuf>, lang: &str, keep_running: bool) -> Result<Value
                 headcount: Some(3),
                 reach: Some("522622".into()),
                 ..Default::default()
-            }))?
-        }
+            }),
+        )?,
         Err(e) => return Err(e),
     };
-    let worker = village.handle(Request::WorkerRegister(WorkerFields {
-        name: "王秀英".into(),
-        id_number: complete_id_number("52262219700101234"),
-        phone: "13800000000".into(),
-        skills: Some("钟点工".into()),
-        wage_min: Some(120.0),
-        flags: Some("older".into()),
-    }))?;
+    let worker = dispatch(
+        &mut village,
+        Request::WorkerRegister(WorkerFields {
+            name: Some("王秀英".into()),
+            id_number: Some(complete_id_number("52262219700101234")),
+            phone: Some("13800000000".into()),
+            skills: Some("钟点工".into()),
+            wage_min: Some(120.0),
+            flags: Some("older".into()),
+            ..Default::default()
+        }),
+    )?;
     let post_id = post["id"].as_str().unwrap_or_default().to_string();
-    let shown = village.handle(Request::PostShow {
-        id: post_id.clone(),
-    })?;
+    let shown = dispatch(
+        &mut village,
+        Request::PostShow {
+            id: post_id.clone(),
+        },
+    )?;
     say(
         lang,
         &format!(
@@ -130,9 +145,9 @@ pub fn run(dir: Option<PathBuf>, lang: &str, keep_running: bool) -> Result<Value
     station::init(&foreign_home, "施秉县城关镇驿站", "522623100", vec![], None)?;
     let mut foreign = Station::open(&foreign_home)?;
     let request: lingong_protocol::cert::CertRequest =
-        serde_json::from_value(foreign.handle(Request::CertRequest)?).expect("request");
+        serde_json::from_value(dispatch(&mut foreign, Request::CertRequest)?).expect("request");
     let mut county = Station::open(&Home::new(Some(dir.join("county"))))?;
-    let refused = match county.handle(Request::CertIssue { request, days: 365 }) {
+    let refused = match dispatch(&mut county, Request::CertIssue { request, days: 365 }) {
         Ok(_) => {
             return Err(NodeError::usage(
                 "demo",
@@ -219,7 +234,10 @@ fn run_network(dir: &std::path::Path, lang: &str, keep_running: bool) -> Result<
             parent.key.public().node_id()
         );
         drop(parent);
-        Station::open(&homes[i])?.handle(Request::PeerAdd { addr: parent_addr })?;
+        dispatch(
+            &mut Station::open(&homes[i])?,
+            Request::PeerAdd { addr: parent_addr },
+        )?;
     }
     // The village has been busy: 200 sample posts recorded before it comes online.
     sample_posts(&mut Station::open(&homes[4])?, 200)?;
@@ -303,14 +321,7 @@ fn run_network(dir: &std::path::Path, lang: &str, keep_running: bool) -> Result<
         (n >= 202).then_some(started.elapsed())
     });
     let reached_village = wait_for(Duration::from_secs(120), || {
-        let list = daemon_json(
-            &homes[4],
-            Request::PostList {
-                region: None,
-                status: None,
-                occupation: None,
-            },
-        )?;
+        let list = daemon_json(&homes[4], Request::PostList(PostFilter::default()))?;
         list.as_array()?
             .iter()
             .any(|p| p["id"] == county_post_id.as_str())
@@ -383,10 +394,12 @@ fn ctrlc_channel(tx: std::sync::mpsc::Sender<()>) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Records `count` sample posts at this node, 500 per atomic batch.
+/// Records `count` sample posts at this node, 500 per atomic batch, written through the post
+/// schema like any other post (pending review).
 pub fn sample_posts(station: &mut Station, count: usize) -> Result<Value> {
     use lingong_protocol::author::Target;
-    use lingong_protocol::record::{FieldValue, RecordKind};
+    use lingong_protocol::record::RecordKind;
+    use lingong_protocol::schema::{Post, PostStatus, ReviewState, Schema, WageUnit};
     if count == 0 || count > 1_000_000 {
         return Err(NodeError::usage(
             "--posts",
@@ -394,7 +407,7 @@ pub fn sample_posts(station: &mut Station, count: usize) -> Result<Value> {
             "必须在 1 到 1000000 之间",
         ));
     }
-    let region = station.region.to_string();
+    let region = station.region;
     let mut made = 0;
     while made < count {
         let n = (count - made).min(500);
@@ -404,38 +417,35 @@ pub fn sample_posts(station: &mut Station, count: usize) -> Result<Value> {
                 let (title, occupation, wage) = lingong_protocol::fixture::SAMPLE_POSTS
                     [i % lingong_protocol::fixture::SAMPLE_POSTS.len()];
                 let now = station::now_ms();
-                let edits = [
-                    (
-                        "title",
-                        FieldValue::Text(format!("{title}（样例 {}）", i + 1)),
-                    ),
-                    ("occupation", FieldValue::Text(occupation.into())),
-                    ("wage", FieldValue::Number(wage)),
-                    ("unit", FieldValue::Text("day".into())),
-                    ("headcount", FieldValue::Int(1 + (i % 10) as i64)),
-                    ("filled", FieldValue::Counter(0)),
-                    ("status", FieldValue::Text("open".into())),
-                    ("review", FieldValue::Text("pending".into())),
-                    ("region", FieldValue::Text(region.clone())),
-                    ("reach", FieldValue::Text(region.clone())),
-                    (
-                        "created_at",
-                        FieldValue::Text(lingong_protocol::dates::rfc3339(now)),
-                    ),
-                    (
-                        "expires",
-                        FieldValue::Text(lingong_protocol::dates::format_date(
-                            lingong_protocol::dates::today_cst(now) + 30,
-                        )),
-                    ),
-                ];
+                let post = Post {
+                    title: format!("{title}（样例 {}）", i + 1),
+                    occupation: occupation.into(),
+                    wage,
+                    unit: WageUnit::Day,
+                    headcount: 1 + (i % 10) as i64,
+                    employer: None,
+                    status: PostStatus::Open,
+                    review: ReviewState::Pending,
+                    review_reason: None,
+                    reviewed_by: None,
+                    reviewed_at: None,
+                    region,
+                    reach: region,
+                    location: None,
+                    contact: None,
+                    description: None,
+                    expires: Some(lingong_protocol::dates::format_date(
+                        lingong_protocol::dates::today_cst(now) + 30,
+                    )),
+                    created_at: lingong_protocol::dates::rfc3339(now),
+                };
                 author.write(
                     staged,
                     Target::Create {
                         kind: RecordKind::Post,
                         reach: None,
                     },
-                    &edits,
+                    &post.edits(),
                     now,
                 )?;
             }

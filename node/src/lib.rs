@@ -3,20 +3,25 @@
 //! Layout:
 //! - [`home`]: the home folder (key, config, certificate, store paths) and [`home::Config`].
 //! - [`id_secret`]: the key of the ID-number hash (`id.secret`, or the province's secret).
+//! - [`index`]: the store's secondary indexes and counters (what lists read).
 //! - [`store`]: [`store::SledStore`], the protocol's store contract over sled, plus the local
 //!   private table of clear ID numbers.
-//! - [`station`]: the station's services behind every command ([`station::Request`]).
+//! - [`station`]: the station core: open, the write funnel, resolve, accept, peers.
+//! - [`request`]: the request vocabulary ([`request::Request`]) and its one dispatcher.
+//! - [`services`]: one file per service (posts, review, employers, workers, placements, …).
 //! - [`control`]: the daemon control socket and the command path through it.
 //! - [`error`]: [`error::NodeError`], bilingual, with exit-status classification.
 //! - [`repair`]: `lingong repair` of a damaged store, and the no-signing-until-caught-up rule.
-pub mod bundle;
 pub mod control;
 pub mod daemon;
 pub mod demo;
 pub mod error;
 pub mod home;
 pub mod id_secret;
+pub mod index;
 pub mod net;
 pub mod repair;
+pub mod request;
+pub mod services;
 pub mod station;
 pub mod store;

@@ -13,6 +13,7 @@
 //! this node's province root, or is revoked, gets no session and is disconnected.
 
 use crate::error::{NodeError, Result};
+use crate::services::peers::parse_peer_addr;
 use crate::station::{AcceptReport, Station};
 use futures::StreamExt;
 use libp2p::futures::{AsyncRead, AsyncWrite};
@@ -238,28 +239,6 @@ fn net_err(detail: impl Into<String>) -> NodeError {
 }
 
 /// Parses a peer address; it must end in `/p2p/<node id>`.
-pub fn parse_peer_addr(s: &str) -> Result<(PeerId, Multiaddr)> {
-    let addr: Multiaddr = s.trim().parse().map_err(|e| {
-        NodeError::usage(
-            "MULTIADDR",
-            format!("not a multiaddr ({e}), e.g. /ip4/127.0.0.1/tcp/4101/p2p/12D3KooW…"),
-            format!("不是有效的地址（{e}），例如 /ip4/127.0.0.1/tcp/4101/p2p/12D3KooW…"),
-        )
-    })?;
-    let peer = addr.iter().find_map(|p| match p {
-        libp2p::multiaddr::Protocol::P2p(id) => Some(id),
-        _ => None,
-    });
-    let peer = peer.ok_or_else(|| {
-        NodeError::usage(
-            "MULTIADDR",
-            "must end in /p2p/<node id>",
-            "必须以 /p2p/<节点编号> 结尾",
-        )
-    })?;
-    Ok((peer, addr))
-}
-
 fn peer_key(peer: &PeerId) -> Option<PublicKey> {
     PublicKey::from_node_id(&peer.to_base58())
 }

@@ -15,6 +15,8 @@
 //! - `P` record short id(16) → a worker's clear ID number: local only, never replicated
 //! - `H` id hash(32) → worker record short id: de-duplication of registrations
 //! - `#` → the number of the store's last durable write (u64 big-endian)
+//! - `k`, `i`, `c`, `I` → the secondary indexes and counters ([`crate::index`]), written in
+//!   the same batch as the records they index
 //!
 //! Damage: sled reports data whose checksum fails as `Corruption` (on open, or on the read of
 //! a damaged page), and [`err`] turns that into the error [`corrupt`] makes, which the node
@@ -37,6 +39,7 @@
 //! puts, so a sync session no longer scans and hashes the whole store (a county or the province
 //! holds hundreds of thousands of changes, and its peers sync every few minutes).
 
+use crate::index;
 use lingong_protocol::canon::sha256;
 use lingong_protocol::cert::CertChain;
 use lingong_protocol::envelope::{Envelope, EnvelopeId};
@@ -345,13 +348,101 @@ impl SledStore {
         };
         let tree = db.open_tree("lingong").map_err(|e| at_dir(err(e), dir))?;
         let writes = check_writes(dir, &tree)?;
-        Ok(Some(SledStore {
+        let store = SledStore {
             db,
             tree,
             shared: Mutex::default(),
             writes,
             _open_lock: open_lock,
-        }))
+        };
+        store.ensure_indexes()?;
+        Ok(Some(store))
+    }
+
+    /// Rebuilds the secondary indexes and counters ([`crate::index`]) when the store holds none
+    /// of the current version: a store written before they existed, or by another layout.
+    fn ensure_indexes(&self) -> Result<(), StoreError> {
+        if self.tree.get(index::VERSION_KEY).map_err(err)?.as_deref() == Some(&[index::VERSION][..])
+        {
+            return Ok(());
+        }
+        tracing::info!("building the store's indexes (once, after an upgrade)");
+        let mut b = sled::Batch::default();
+        for prefix in [&b"k"[..], b"i", b"c"] {
+            for item in self.tree.scan_prefix(prefix) {
+                b.remove(item.map_err(err)?.0);
+            }
+        }
+        let mut counts: std::collections::BTreeMap<[u8; 2], u64> = Default::default();
+        for item in self.tree.scan_prefix([b'r']) {
+            let state = decode_record(&item.map_err(err)?.1)?;
+            for k in index::keys(&state) {
+                b.insert(k, &[][..]);
+            }
+            *counts.entry(index::counter(state.kind)).or_default() += 1;
+        }
+        counts.insert(
+            index::ENVELOPE_COUNTER,
+            self.tree.scan_prefix([b'm']).count() as u64,
+        );
+        for (k, n) in counts {
+            b.insert(&k[..], &n.to_be_bytes()[..]);
+        }
+        b.insert(index::VERSION_KEY, &[index::VERSION][..]);
+        self.tree.apply_batch(b).map_err(err)?;
+        self.db.flush().map_err(err)?;
+        Ok(())
+    }
+
+    /// Records of one index prefix ([`index::prefix`]), in key order from the last (newest
+    /// first within one value), starting after the record `after` (a list's cursor); each
+    /// record once, under its first key of the prefix (a post from and into an area has two);
+    /// lazily read, so a caller taking 100 rows reads about 100 records.
+    pub fn list<'a>(
+        &'a self,
+        prefix: Vec<u8>,
+        after: Option<&RecordState>,
+    ) -> impl Iterator<Item = Result<RecordState, StoreError>> + 'a {
+        let end = after.and_then(|a| index::cursor(a, &prefix));
+        let prefix_kept = prefix.clone();
+        let rows: Box<dyn DoubleEndedIterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> =
+            match end {
+                Some(end) => Box::new(self.tree.range(prefix..end)),
+                None => Box::new(self.tree.scan_prefix(prefix)),
+            };
+        rows.rev().filter_map(move |row| {
+            let key = match row {
+                Ok((k, _)) => k,
+                Err(e) => return Some(Err(err(e))),
+            };
+            let id = index::record_of(&key)?;
+            match self.record(&id) {
+                Ok(Some(state)) => index::cursor(&state, &prefix_kept)
+                    .is_some_and(|first| first[..] == key[..])
+                    .then_some(Ok(state)),
+                Ok(None) => None,
+                Err(e) => Some(Err(e)),
+            }
+        })
+    }
+
+    /// Records of `kind` held (from the counters, not a scan).
+    pub fn count(&self, kind: RecordKind) -> Result<u64, StoreError> {
+        self.counter(&index::counter(kind))
+    }
+
+    /// Envelopes held, with or without payload (from the counters, not a scan).
+    pub fn envelope_count(&self) -> Result<u64, StoreError> {
+        self.counter(&index::ENVELOPE_COUNTER)
+    }
+
+    fn counter(&self, k: &[u8]) -> Result<u64, StoreError> {
+        Ok(self
+            .tree
+            .get(k)
+            .map_err(err)?
+            .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes))
+            .unwrap_or(0))
     }
 
     fn get_postcard<T: serde::de::DeserializeOwned>(
@@ -610,9 +701,17 @@ impl Store for SledStore {
         }
         let mut b = sled::Batch::default();
         let mut put = Vec::new();
+        let mut counts: std::collections::BTreeMap<[u8; 2], u64> = Default::default();
         for op in batch.ops {
             match op {
                 Op::PutEnvelope(env, meta) => {
+                    if !self
+                        .tree
+                        .contains_key(key(b'm', &[&meta.id]))
+                        .map_err(err)?
+                    {
+                        *counts.entry(index::ENVELOPE_COUNTER).or_default() += 1;
+                    }
                     put.push(meta);
                     b.insert(key(b'e', &[&meta.id]), env.to_bytes());
                     b.insert(
@@ -625,6 +724,22 @@ impl Store for SledStore {
                     );
                 }
                 Op::PutRecord(id, s) => {
+                    // The indexes follow the record in the same batch: the previous state's
+                    // rows go, the new state's come.
+                    let new_keys = index::keys(&s);
+                    match self.record(&id)? {
+                        Some(old) => {
+                            for k in index::keys(&old) {
+                                if !new_keys.contains(&k) {
+                                    b.remove(k);
+                                }
+                            }
+                        }
+                        None => *counts.entry(index::counter(s.kind)).or_default() += 1,
+                    }
+                    for k in new_keys {
+                        b.insert(k, &[][..]);
+                    }
                     b.insert(record_key(&id), postcard::to_allocvec(&*s).map_err(err)?);
                     let mut rid = id.creator.0.to_vec();
                     rid.extend_from_slice(&id.serial.to_be_bytes());
@@ -656,6 +771,10 @@ impl Store for SledStore {
                     );
                 }
             }
+        }
+        for (k, added) in counts {
+            let n = self.counter(&k)? + added;
+            b.insert(&k[..], &n.to_be_bytes()[..]);
         }
         let n = self.next_write(&mut b);
         self.tree.apply_batch(b).map_err(err)?;

@@ -292,7 +292,9 @@ fn edited_doc(
         )
     };
     let hash = doc
-        .commit_with(automerge::transaction::CommitOptions::default().with_time(at_ms.div_euclid(1000)))
+        .commit_with(
+            automerge::transaction::CommitOptions::default().with_time(at_ms.div_euclid(1000)),
+        )
         .ok_or_else(unchanged)?;
     let change = doc.get_change_by_hash(&hash).ok_or_else(unchanged)?;
     let bytes = change.raw_bytes().to_vec();

@@ -1,0 +1,241 @@
+//! Secondary indexes of the store: which rows a record adds, and how a list reads them.
+//!
+//! Lists, the review queue, matching, fill counts and `status` read these rows instead of
+//! scanning every record. [`crate::store::SledStore::commit`] writes them in the same atomic
+//! batch as the record (removing the rows of the record's previous state), so an index never
+//! disagrees with the records after a crash.
+//!
+//! Key layout (private to a node, like the rest of the store):
+//! - `k` kind(1) order(48) → (): every record of a kind, in creation order;
+//! - `i` kind(1) field(1) value 0x00 order(48) → (): records of a kind by a field's value;
+//! - `c` kind(1) → u64 big-endian: records of a kind held; `c` 0xFF: envelopes held.
+//!
+//! `order` is the record's creation time (ms, big-endian, so keys sort by time) and its id
+//! (creator 32, serial 8): a stable total order in which lists page newest first. Values are
+//! ASCII words, codes and ids; division codes are digit strings in which containment is a
+//! prefix (`5226` contains `522622101001`), so a region filter is a prefix scan.
+
+use lingong_protocol::record::{RecordId, RecordKind};
+use lingong_protocol::store::RecordState;
+
+/// The version of the layout below; a store whose indexes were written by another version
+/// rebuilds them when it opens.
+pub const VERSION: u8 = 1;
+
+/// The key holding [`VERSION`] of the indexes present.
+pub const VERSION_KEY: &[u8] = b"I";
+
+/// The counter of envelopes held (`c` 0xFF).
+pub const ENVELOPE_COUNTER: [u8; 2] = [b'c', 0xFF];
+
+/// A field a list can be filtered by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Field {
+    /// The stored status word (posts, workers, employers, placements, complaints).
+    Status,
+    /// A post's review state.
+    Review,
+    /// A post's occupation code, or a worker's skills (one row per skill).
+    Occupation,
+    /// The employer a post names.
+    Employer,
+    /// The record's home region (for a post, also its reach: a region filter lists the posts
+    /// from or into an area).
+    Region,
+    /// A post's reach.
+    Reach,
+    /// A post's last day.
+    Expires,
+    /// The post a placement names.
+    Post,
+    /// The worker a placement names.
+    Worker,
+}
+
+impl Field {
+    fn tag(self) -> u8 {
+        match self {
+            Field::Status => b's',
+            Field::Review => b'v',
+            Field::Occupation => b'o',
+            Field::Employer => b'e',
+            Field::Region => b'g',
+            Field::Reach => b'h',
+            Field::Expires => b'x',
+            Field::Post => b'p',
+            Field::Worker => b'w',
+        }
+    }
+
+    /// The view fields this index reads, per record kind.
+    fn values(self, state: &RecordState) -> Vec<String> {
+        let text = |name: &str| {
+            state
+                .view
+                .get(name)
+                .and_then(|v| v.as_str())
+                .map(String::from)
+        };
+        match self {
+            // A post is listed in the area it comes from and in the area it reaches.
+            Field::Region if state.kind == RecordKind::Post && state.reach != state.region => {
+                vec![state.region.to_string(), state.reach.to_string()]
+            }
+            Field::Region => vec![state.region.to_string()],
+            Field::Reach if state.kind == RecordKind::Post => vec![state.reach.to_string()],
+            Field::Occupation if state.kind == RecordKind::Worker => state
+                .view
+                .get("skills")
+                .and_then(|v| v.as_array())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            Field::Status => text("status").into_iter().collect(),
+            Field::Review => text("review").into_iter().collect(),
+            Field::Occupation => text("occupation").into_iter().collect(),
+            Field::Employer => text("employer").into_iter().collect(),
+            Field::Expires => text("expires").into_iter().collect(),
+            Field::Post => text("post").into_iter().collect(),
+            Field::Worker => text("worker").into_iter().collect(),
+            Field::Reach => Vec::new(),
+        }
+    }
+
+    const ALL: [Field; 9] = [
+        Field::Status,
+        Field::Review,
+        Field::Occupation,
+        Field::Employer,
+        Field::Region,
+        Field::Reach,
+        Field::Expires,
+        Field::Post,
+        Field::Worker,
+    ];
+}
+
+/// The order suffix of a record's index keys.
+pub fn order(state: &RecordState) -> [u8; 48] {
+    let mut o = [0u8; 48];
+    o[..8].copy_from_slice(&(state.created_ms as u64 ^ (1 << 63)).to_be_bytes());
+    o[8..40].copy_from_slice(&state.creator.0);
+    o[40..].copy_from_slice(&state.serial.to_be_bytes());
+    o
+}
+
+/// The record id an index key ends in.
+pub fn record_of(key: &[u8]) -> Option<RecordId> {
+    let tail = key.get(key.len().checked_sub(40)?..)?;
+    Some(RecordId {
+        creator: lingong_protocol::keys::PublicKey(tail[..32].try_into().ok()?),
+        serial: u64::from_be_bytes(tail[32..].try_into().ok()?),
+    })
+}
+
+/// Every index key of a record in this state. Header-only records (no document) are indexed
+/// by kind and region only: their fields are not held here.
+pub fn keys(state: &RecordState) -> Vec<Vec<u8>> {
+    let kind = state.kind as u8;
+    let order = order(state);
+    let mut out = vec![[&[b'k', kind][..], &order].concat()];
+    let fields: &[Field] = if state.doc.is_some() {
+        &Field::ALL
+    } else {
+        &[Field::Region]
+    };
+    for field in fields {
+        for value in field.values(state) {
+            out.push(
+                [
+                    &[b'i', kind, field.tag()][..],
+                    value.as_bytes(),
+                    &[0],
+                    &order,
+                ]
+                .concat(),
+            );
+        }
+    }
+    out
+}
+
+/// The prefix a list scans: every record of `kind`, or those whose `field` equals `value`
+/// (`exact`) or starts with it.
+pub fn prefix(kind: RecordKind, by: Option<(Field, &str, bool)>) -> Vec<u8> {
+    match by {
+        None => vec![b'k', kind as u8],
+        Some((field, value, exact)) => {
+            let mut p = vec![b'i', kind as u8, field.tag()];
+            p.extend_from_slice(value.as_bytes());
+            if exact {
+                p.push(0);
+            }
+            p
+        }
+    }
+}
+
+/// Among `keys(state)`, the one under `prefix`: where a list scanning that prefix continues
+/// after this record.
+pub fn cursor(state: &RecordState, prefix: &[u8]) -> Option<Vec<u8>> {
+    keys(state).into_iter().find(|k| k.starts_with(prefix))
+}
+
+/// The counter key of a kind.
+pub fn counter(kind: RecordKind) -> [u8; 2] {
+    [b'c', kind as u8]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lingong_protocol::keys::PublicKey;
+    use lingong_protocol::region::RegionCode;
+
+    fn post(created_ms: i64, status: &str) -> RecordState {
+        let mut view = serde_json::Map::new();
+        view.insert("status".into(), status.into());
+        view.insert("occupation".into(), "4-10-01-06".into());
+        RecordState {
+            kind: RecordKind::Post,
+            creator: PublicKey([3; 32]),
+            serial: 7,
+            region: RegionCode::parse("522622101001").unwrap(),
+            reach: RegionCode::parse("522622101").unwrap(),
+            created_ms,
+            updated_ms: created_ms,
+            changes: Vec::new(),
+            doc: Some(Vec::new()),
+            waiting: false,
+            view,
+        }
+    }
+
+    #[test]
+    fn keys_sort_by_creation_time_and_end_in_the_record_id() {
+        let (a, b) = (post(1_000, "open"), post(2_000, "open"));
+        assert!(keys(&a)[0] < keys(&b)[0]);
+        assert_eq!(record_of(&keys(&a)[0]), Some(a.id()));
+        let old = post(-5, "open");
+        assert!(keys(&old)[0] < keys(&a)[0], "times before 1970 sort first");
+    }
+
+    #[test]
+    fn a_region_filter_is_a_prefix_and_a_status_filter_exact() {
+        let p = post(1_000, "open");
+        let ks = keys(&p);
+        let region = prefix(RecordKind::Post, Some((Field::Region, "5226", false)));
+        assert!(ks.iter().any(|k| k.starts_with(&region)));
+        let status = prefix(RecordKind::Post, Some((Field::Status, "open", true)));
+        assert!(ks.iter().any(|k| k.starts_with(&status)));
+        let other = prefix(RecordKind::Post, Some((Field::Status, "ope", true)));
+        assert!(!ks.iter().any(|k| k.starts_with(&other)));
+        assert_eq!(
+            cursor(&p, &status).as_deref().map(record_of),
+            Some(Some(p.id()))
+        );
+    }
+}

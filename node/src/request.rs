@@ -1,0 +1,259 @@
+//! The node's request vocabulary and its one dispatcher.
+//!
+//! [`Request`] is everything a command or a web page can ask of a node (serde, so the same value
+//! travels over the daemon's control socket as one JSON line). The control socket, the command
+//! line without a daemon, and the HTTP API all turn what they receive into a `Request` and call
+//! [`dispatch`], so they can never disagree. [`Request::is_write`] is exhaustive: a read never
+//! triggers a sync nudge, and a new request kind must say which it is.
+//!
+//! Arrows point one way: daemon → control/net → dispatch → services → station → store →
+//! protocol.
+
+use crate::error::{NodeError, Result};
+use crate::services::{
+    self, certs, directory, employers, matching, peers, placements, posts, review, status, workers,
+};
+use crate::station::Station;
+use lingong_protocol::cert::CertRequest;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub use crate::services::employers::EmployerFields;
+pub use crate::services::placements::PlacementFields;
+pub use crate::services::posts::{PostFields, PostFilter};
+pub use crate::services::workers::WorkerFields;
+
+/// Every operation a node offers, with its arguments as typed by the user.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "kebab-case")]
+pub enum Request {
+    CertRequest,
+    CertIssue {
+        request: CertRequest,
+        days: u32,
+    },
+    CertInstall {
+        chain: Value,
+    },
+    CertShow,
+    CertRevoke {
+        node_id: String,
+        reason: Option<String>,
+    },
+    PostCreate(PostFields),
+    PostList(PostFilter),
+    PostShow {
+        id: String,
+    },
+    PostUpdate {
+        id: String,
+        fields: PostFields,
+    },
+    PostReview {
+        id: String,
+        approve: bool,
+        reason: Option<String>,
+    },
+    PostReviewQueue,
+    PostExport {
+        id: String,
+        out: String,
+    },
+    EmployerRegister(EmployerFields),
+    EmployerList {
+        status: Option<String>,
+    },
+    EmployerShow {
+        id: String,
+    },
+    EmployerUpdate {
+        id: String,
+        fields: EmployerFields,
+    },
+    EmployerSuspend {
+        id: String,
+        reason: String,
+    },
+    WorkerRegister(WorkerFields),
+    WorkerList {
+        #[serde(default)]
+        priority: bool,
+    },
+    WorkerShow {
+        id: String,
+    },
+    WorkerUpdate {
+        id: String,
+        fields: WorkerFields,
+    },
+    WorkerDeregister {
+        id: String,
+    },
+    MatchWorker {
+        id: String,
+        limit: Option<usize>,
+        #[serde(default)]
+        lang: String,
+    },
+    MatchPost {
+        id: String,
+        limit: Option<usize>,
+        #[serde(default)]
+        lang: String,
+    },
+    PlacementConfirm(PlacementFields),
+    PlacementList {
+        post: Option<String>,
+        worker: Option<String>,
+    },
+    PlacementCancel {
+        id: String,
+        reason: String,
+    },
+    PlacementEnd {
+        id: String,
+        outcome: String,
+    },
+    PlacementAgreement {
+        id: String,
+        out: String,
+    },
+    DirectorySet {
+        address: Option<String>,
+        hours: Option<String>,
+        hotline: Option<String>,
+        services: Option<String>,
+    },
+    DirectoryList,
+    Status,
+    PeerAdd {
+        addr: String,
+    },
+    Sync {
+        timeout_secs: u64,
+    },
+    BundleExport {
+        out: String,
+        for_node: Option<String>,
+    },
+    BundleImport {
+        file: String,
+    },
+    Sample {
+        posts: usize,
+    },
+}
+
+impl Request {
+    /// True when the request may sign and store a change (so the daemon offers it to peers
+    /// afterwards); false for reads, and for requests that only write files or configuration.
+    pub fn is_write(&self) -> bool {
+        match self {
+            Request::CertInstall { .. }
+            | Request::CertRevoke { .. }
+            | Request::PostCreate(_)
+            | Request::PostUpdate { .. }
+            | Request::PostReview { .. }
+            | Request::EmployerRegister(_)
+            | Request::EmployerUpdate { .. }
+            | Request::EmployerSuspend { .. }
+            | Request::WorkerRegister(_)
+            | Request::WorkerUpdate { .. }
+            | Request::WorkerDeregister { .. }
+            | Request::PlacementConfirm(_)
+            | Request::PlacementCancel { .. }
+            | Request::PlacementEnd { .. }
+            | Request::DirectorySet { .. }
+            | Request::BundleImport { .. }
+            | Request::Sample { .. } => true,
+            Request::CertRequest
+            | Request::CertIssue { .. }
+            | Request::CertShow
+            | Request::PostList(_)
+            | Request::PostShow { .. }
+            | Request::PostReviewQueue
+            | Request::PostExport { .. }
+            | Request::EmployerList { .. }
+            | Request::EmployerShow { .. }
+            | Request::WorkerList { .. }
+            | Request::WorkerShow { .. }
+            | Request::MatchWorker { .. }
+            | Request::MatchPost { .. }
+            | Request::PlacementList { .. }
+            | Request::PlacementAgreement { .. }
+            | Request::DirectoryList
+            | Request::Status
+            | Request::PeerAdd { .. }
+            | Request::Sync { .. }
+            | Request::BundleExport { .. } => false,
+        }
+    }
+}
+
+/// Executes `request` against the node; a damaged store found by a read is reported naming
+/// this node's store.
+pub fn dispatch(station: &mut Station, request: Request) -> Result<Value> {
+    let store_path = station.home.store_path();
+    run(station, request).map_err(|e| e.in_store(&store_path))
+}
+
+fn run(station: &mut Station, request: Request) -> Result<Value> {
+    match request {
+        Request::CertRequest => certs::request(station),
+        Request::CertIssue { request, days } => certs::issue(station, &request, days),
+        Request::CertInstall { chain } => certs::install(station, &chain),
+        Request::CertShow => certs::show(station),
+        Request::CertRevoke { node_id, reason } => {
+            certs::revoke(station, &node_id, reason.unwrap_or_default())
+        }
+        Request::PostCreate(fields) => posts::create(station, fields),
+        Request::PostList(filter) => posts::list(station, &filter),
+        Request::PostShow { id } => posts::show(station, &id),
+        Request::PostUpdate { id, fields } => posts::update(station, &id, fields),
+        Request::PostReview {
+            id,
+            approve,
+            reason,
+        } => review::decide(station, &id, approve, reason),
+        Request::PostReviewQueue => review::queue(station),
+        Request::PostExport { id, out } => posts::export(station, &id, &out),
+        Request::EmployerRegister(fields) => employers::register(station, fields),
+        Request::EmployerList { status } => employers::list(station, status.as_deref()),
+        Request::EmployerShow { id } => employers::show(station, &id),
+        Request::EmployerUpdate { id, fields } => employers::update(station, &id, fields),
+        Request::EmployerSuspend { id, reason } => employers::suspend(station, &id, &reason),
+        Request::WorkerRegister(fields) => workers::register(station, fields),
+        Request::WorkerList { priority } => workers::list(station, priority),
+        Request::WorkerShow { id } => workers::show(station, &id),
+        Request::WorkerUpdate { id, fields } => workers::update(station, &id, fields),
+        Request::WorkerDeregister { id } => workers::deregister(station, &id),
+        Request::MatchWorker { id, limit, lang } => {
+            matching::for_worker(station, &id, limit, &lang)
+        }
+        Request::MatchPost { id, limit, lang } => matching::for_post(station, &id, limit, &lang),
+        Request::PlacementConfirm(fields) => placements::confirm(station, fields),
+        Request::PlacementList { post, worker } => {
+            placements::list(station, post.as_deref(), worker.as_deref())
+        }
+        Request::PlacementCancel { id, reason } => placements::cancel(station, &id, &reason),
+        Request::PlacementEnd { id, outcome } => placements::end(station, &id, &outcome),
+        Request::PlacementAgreement { id, out } => placements::agreement(station, &id, &out),
+        Request::DirectorySet {
+            address,
+            hours,
+            hotline,
+            services,
+        } => directory::set(station, address, hours, hotline, services),
+        Request::DirectoryList => directory::list(station),
+        Request::Status => status::status(station),
+        Request::PeerAdd { addr } => peers::add(station, &addr),
+        Request::Sync { .. } => Err(NodeError::Network {
+            detail: "sync runs through control::execute, which brings the network up".into(),
+        }),
+        Request::BundleExport { out, for_node } => {
+            services::bundle::export(station, &out, for_node.as_deref())
+        }
+        Request::BundleImport { file } => services::bundle::import(station, &file),
+        Request::Sample { posts } => crate::demo::sample_posts(station, posts),
+    }
+}

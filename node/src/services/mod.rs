@@ -1,0 +1,149 @@
+//! The station's services: one file per service, each a set of free functions over
+//! [`crate::station::Station`] that [`crate::request::dispatch`] calls.
+//!
+//! Services do not import each other; what several need (reading arguments, paging, the date
+//! today) lives here. Every write goes through [`Station::write`] (one signed change, accepted
+//! by the one accept path, committed atomically), so a refused request changes nothing.
+//!
+//! - [`certs`]: certificate requests, issuing, installing, revoking;
+//! - [`posts`]: job posts, their rows with fill derived from placements, export;
+//! - [`review`]: the authenticity review queue and decisions;
+//! - [`employers`]: employers (用工主体);
+//! - [`matching`]: posts for a worker and workers for a post, priority first;
+//! - [`workers`]: flexible workers: register, update, deregister, lists by priority;
+//! - [`placements`]: placements confirmed on the spot, cancellations, ends, agreements;
+//! - [`directory`]: this station's directory entry and the directory it holds;
+//! - [`status`]: what the node holds (from the counters) and open forks;
+//! - [`peers`]: peers to dial;
+//! - [`bundle`]: USB bundles.
+//!
+//! [`Station::write`]: crate::station::Station::write
+
+pub mod bundle;
+pub mod certs;
+pub mod directory;
+pub mod employers;
+pub mod matching;
+pub mod peers;
+pub mod placements;
+pub mod posts;
+pub mod review;
+pub mod status;
+pub mod workers;
+
+use crate::error::{NodeError, Result};
+use crate::index::{self, Field};
+use crate::station::{Station, now_ms};
+use lingong_protocol::dates;
+use lingong_protocol::record::RecordKind;
+use lingong_protocol::region::RegionCode;
+use lingong_protocol::schema::placement::{Fill, fill};
+use lingong_protocol::schema::{Choice, Placement, Post, Schema};
+use lingong_protocol::store::RecordState;
+
+/// The error for a flag that must be given.
+pub fn missing(field: &str) -> NodeError {
+    NodeError::usage(
+        field,
+        format!("--{field} is required"),
+        format!("必须提供 --{field}"),
+    )
+}
+
+/// `value`, or the error naming the missing flag.
+pub fn required<T>(field: &str, value: Option<T>) -> Result<T> {
+    value.ok_or_else(|| missing(field))
+}
+
+/// A division code typed by the user, checked against the bundled table.
+pub fn region_arg(field: &str, value: &str) -> Result<RegionCode> {
+    RegionCode::parse_known(value)
+        .map_err(|e| NodeError::usage(field, e.to_string(), e.message_zh()))
+}
+
+/// Today in China time, as days since the epoch.
+pub fn today() -> i64 {
+    dates::today_cst(now_ms())
+}
+
+/// How many rows a list returns when `--limit` is not given, and at most.
+pub const DEFAULT_LIMIT: usize = 100;
+pub const MAX_LIMIT: usize = 10_000;
+
+/// A list's page: `--limit N` and `--after ID` (continue after that record).
+pub fn page_limit(limit: Option<usize>) -> Result<usize> {
+    match limit {
+        None => Ok(DEFAULT_LIMIT),
+        Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+        Some(_) => Err(NodeError::usage(
+            "limit",
+            format!("must be between 1 and {MAX_LIMIT}"),
+            format!("必须在 1 到 {MAX_LIMIT} 之间"),
+        )),
+    }
+}
+
+/// The cursor record of `--after ID`.
+pub fn cursor(
+    station: &Station,
+    kind: RecordKind,
+    after: Option<&str>,
+) -> Result<Option<RecordState>> {
+    after.map(|id| station.resolve(kind, id)).transpose()
+}
+
+/// Reads a document record of a typed schema, naming the record when it cannot.
+pub fn typed<T: lingong_protocol::schema::Schema>(state: &RecordState) -> Result<T> {
+    if state.doc.is_none() {
+        return Err(NodeError::usage(
+            "id",
+            "this node holds only the record's signed header, not its contents",
+            "本节点只保存了该记录的签名头，没有内容",
+        ));
+    }
+    Ok(T::from_view(&state.view)?)
+}
+
+/// The placements naming a post, as held here.
+pub fn placements_of(
+    station: &Station,
+    post: &RecordState,
+) -> Result<Vec<(RecordState, Placement)>> {
+    let prefix = index::prefix(
+        RecordKind::Placement,
+        Some((Field::Post, &post.id().to_hex(), true)),
+    );
+    let mut out = Vec::new();
+    for state in station.store.list(prefix, None) {
+        let state = state?;
+        if let Ok(p) = Placement::from_view(&state.view) {
+            out.push((state, p));
+        }
+    }
+    Ok(out)
+}
+
+/// A post's fill, from the placements naming it.
+pub fn fill_of(station: &Station, state: &RecordState, post: &Post) -> Result<Fill> {
+    Ok(fill(
+        post.headcount,
+        placements_of(station, state)?.iter().map(|(_, p)| p.status),
+    ))
+}
+
+/// The automatic review findings of a post (discriminatory phrases, a wage under the minimum
+/// wage in force, a missing contact), each with its rule, phrase and message in both languages.
+pub fn findings(post: &Post) -> Vec<lingong_protocol::review::Finding> {
+    lingong_protocol::review::check_post(
+        &lingong_protocol::review::PostCheck {
+            title: &post.title,
+            description: post.description.as_deref().unwrap_or_default(),
+            contact: post.contact.as_deref().unwrap_or_default(),
+            occupation: &post.occupation,
+            wage: post.wage,
+            unit: post.unit.as_str(),
+            region: post.region,
+        },
+        lingong_protocol::min_wage::MinimumWages::bundled(),
+    )
+}

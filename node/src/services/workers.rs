@@ -1,0 +1,296 @@
+//! Flexible workers (灵活就业人员): register (登记), update, deregister (注销), list (priority
+//! first), show.
+//!
+//! The clear ID number is checked, hashed with the node's ID-hash key (`crate::id_secret`) and
+//! kept only in this station's private table; the record carries the mask and the hash.
+//! Registering the same person twice at a station is refused (by the hash, or by the private
+//! table for registrations hashed under an earlier key). A worker who has waited long is also
+//! flagged by derivation: registered and available `long_wait_days` (configuration, default
+//! 30) with no live placement.
+
+use super::{required, typed};
+use crate::error::{NodeError, Result};
+use crate::index::{self, Field};
+use crate::station::{Station, now_ms};
+use lingong_protocol::author::Target;
+use lingong_protocol::dates;
+use lingong_protocol::id_number;
+use lingong_protocol::record::RecordKind;
+use lingong_protocol::schema::worker::{parse_flags, parse_skills, priority_of};
+use lingong_protocol::schema::{Choice, Flag, Schema, Worker, WorkerStatus};
+use lingong_protocol::store::RecordState;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// A registration or update as typed. Its `Debug` (and so any `{:?}` of a request) shows the
+/// ID number masked, never in clear.
+#[derive(Clone, Default, Serialize, Deserialize)]
+pub struct WorkerFields {
+    pub name: Option<String>,
+    pub id_number: Option<String>,
+    pub phone: Option<String>,
+    pub skills: Option<String>,
+    pub wage_min: Option<f64>,
+    pub flags: Option<String>,
+    #[serde(default)]
+    pub available_from: Option<String>,
+    #[serde(default)]
+    pub available_to: Option<String>,
+}
+
+impl std::fmt::Debug for WorkerFields {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerFields")
+            .field("name", &self.name)
+            .field(
+                "id_number",
+                &self.id_number.as_deref().map(id_number::mask_id_number),
+            )
+            .field("phone", &self.phone)
+            .field("skills", &self.skills)
+            .field("wage_min", &self.wage_min)
+            .field("flags", &self.flags)
+            .finish()
+    }
+}
+
+/// Days a registered, available worker without a placement waits before counting as
+/// long-waiting (困难帮扶: 长期失业).
+pub const LONG_WAIT_DAYS: i64 = 30;
+
+/// `worker register`.
+pub fn register(station: &mut Station, f: WorkerFields) -> Result<Value> {
+    let now = now_ms();
+    let given_id = required("id-number", f.id_number.clone())?;
+    id_number::check_id_number(&given_id, now)?;
+    let clear = id_number::normalize_id_number(&given_id);
+    // The duplicate check looks up the hash, then the clear numbers of the private table
+    // (registrations hashed under an earlier key or version); both stay on this node.
+    let id_hash = station.id_key.hash(&clear)?;
+    let existing = match station.store.worker_by_id_hash(&id_hash)? {
+        Some(found) => Some(found),
+        None => station.store.worker_by_id_number(&clear)?,
+    };
+    if let Some(existing) = existing {
+        return Err(NodeError::usage(
+            "id_number",
+            format!(
+                "this person is already registered here as worker {}",
+                hex::encode(existing)
+            ),
+            format!("此人已在本站登记，劳动者编号 {}", hex::encode(existing)),
+        ));
+    }
+    let worker = Worker {
+        name: required("name", f.name)?.trim().to_string(),
+        id_masked: id_number::mask_id_number(&clear),
+        id_hash: id_number::id_hash_field(&id_hash),
+        phone: required("phone", f.phone)?.trim().to_string(),
+        skills: f
+            .skills
+            .as_deref()
+            .map(parse_skills)
+            .transpose()?
+            .unwrap_or_default(),
+        wage_min: f
+            .wage_min
+            .map(|w| lingong_protocol::schema::money("wage_min", w, true, 100_000.0))
+            .transpose()?,
+        flags: f
+            .flags
+            .as_deref()
+            .map(parse_flags)
+            .transpose()?
+            .unwrap_or_default(),
+        available_from: f.available_from,
+        available_to: f.available_to,
+        status: WorkerStatus::Active,
+        region: station.region,
+        created_at: dates::rfc3339(now),
+    };
+    worker.validate()?;
+    let edits = worker.edits();
+    let env = station.write(|author, staged| {
+        Ok(author.write(
+            staged,
+            Target::Create {
+                kind: RecordKind::Worker,
+                reach: None,
+            },
+            &edits,
+            now,
+        )?)
+    })?;
+    let rid = env.header.record;
+    station.store.put_private_id(&rid, &clear, &id_hash)?;
+    Ok(json!({ "id": rid.to_hex() }))
+}
+
+/// `worker update ID …`: name, phone, skills, wage expectation, flags, availability (the ID
+/// number cannot change: deregister and register again).
+pub fn update(station: &mut Station, id: &str, f: WorkerFields) -> Result<Value> {
+    let now = now_ms();
+    if f.id_number.is_some() {
+        return Err(NodeError::usage(
+            "id_number",
+            "cannot change; deregister the worker and register again",
+            "不能修改；请注销后重新登记",
+        ));
+    }
+    let state = station.resolve(RecordKind::Worker, id)?;
+    let before: Worker = typed(&state)?;
+    let mut worker = before.clone();
+    if let Some(n) = f.name {
+        worker.name = n.trim().to_string();
+    }
+    if let Some(p) = f.phone {
+        worker.phone = p.trim().to_string();
+    }
+    if let Some(s) = &f.skills {
+        worker.skills = parse_skills(s)?;
+    }
+    if let Some(w) = f.wage_min {
+        worker.wage_min = Some(lingong_protocol::schema::money(
+            "wage_min", w, true, 100_000.0,
+        )?);
+    }
+    if let Some(fl) = &f.flags {
+        worker.flags = parse_flags(fl)?;
+    }
+    if f.available_from.is_some() {
+        worker.available_from = f.available_from;
+    }
+    if f.available_to.is_some() {
+        worker.available_to = f.available_to;
+    }
+    worker.validate()?;
+    write_change(station, &state, &before, &worker, now)
+}
+
+/// `worker deregister ID` (注销): the record stays, marked deregistered; it is no longer matched.
+pub fn deregister(station: &mut Station, id: &str) -> Result<Value> {
+    let now = now_ms();
+    let state = station.resolve(RecordKind::Worker, id)?;
+    let before: Worker = typed(&state)?;
+    if before.status == WorkerStatus::Deregistered {
+        return Err(NodeError::usage(
+            "id",
+            "this worker is already deregistered",
+            "该劳动者已经注销",
+        ));
+    }
+    let mut worker = before.clone();
+    worker.status = WorkerStatus::Deregistered;
+    write_change(station, &state, &before, &worker, now)?;
+    Ok(json!({ "id": state.id().to_hex(), "status": worker.status.as_str() }))
+}
+
+fn write_change(
+    station: &mut Station,
+    state: &RecordState,
+    before: &Worker,
+    after: &Worker,
+    now: i64,
+) -> Result<Value> {
+    let edits = after.edits_since(before);
+    if edits.is_empty() {
+        return Err(NodeError::usage(
+            "fields",
+            "give at least one field to change",
+            "请至少指定一个要修改的字段",
+        ));
+    }
+    let rid = state.id();
+    station.write(|author, staged| Ok(author.write(staged, Target::Edit(rid), &edits, now)?))?;
+    Ok(json!({ "id": rid.to_hex() }))
+}
+
+/// The worker's flags, with `long-wait` derived when the worker has been registered and
+/// available for [`LONG_WAIT_DAYS`] or more without a live placement.
+pub fn effective_flags(
+    station: &Station,
+    state: &RecordState,
+    worker: &Worker,
+) -> Result<Vec<Flag>> {
+    let mut flags = worker.flags.clone();
+    let waited = (now_ms() - state.created_ms) / 86_400_000;
+    if !flags.contains(&Flag::LongWait)
+        && worker.status == WorkerStatus::Active
+        && waited >= LONG_WAIT_DAYS
+        && !has_live_placement(station, state)?
+    {
+        flags.push(Flag::LongWait);
+    }
+    Ok(flags)
+}
+
+fn has_live_placement(station: &Station, state: &RecordState) -> Result<bool> {
+    let prefix = index::prefix(
+        RecordKind::Placement,
+        Some((Field::Worker, &state.id().to_hex(), true)),
+    );
+    for p in station.store.list(prefix, None) {
+        let p = p?;
+        if p.view.get("status").and_then(|s| s.as_str()) != Some("cancelled") {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// The `worker list` row (never a clear ID number).
+fn row(station: &Station, state: &RecordState, worker: &Worker) -> Result<Value> {
+    let flags = effective_flags(station, state, worker)?;
+    Ok(json!({
+        "id": state.id().to_hex(),
+        "name": worker.name,
+        "skills": worker.skills,
+        "region": state.region.to_string(),
+        "priority": priority_of(&flags),
+        "priority_reasons": flags.iter().map(|f| f.as_zh()).collect::<Vec<_>>(),
+        "flags": flags.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
+        "id_masked": worker.id_masked,
+        "phone": worker.phone,
+        "wage_min": worker.wage_min,
+        "available_from": worker.available_from,
+        "available_to": worker.available_to,
+        "status": worker.status.as_str(),
+        "created_at": dates::rfc3339(state.created_ms),
+    }))
+}
+
+/// `worker list [--priority]`: registered workers held here (full records only), priority
+/// first, then longest registered; with `--priority`, only workers with a priority.
+pub fn list(station: &Station, only_priority: bool) -> Result<Value> {
+    let mut rows = Vec::new();
+    for state in station
+        .store
+        .list(index::prefix(RecordKind::Worker, None), None)
+    {
+        let state = state?;
+        let Ok(worker) = Worker::from_view(&state.view) else {
+            continue;
+        };
+        if worker.status != WorkerStatus::Active {
+            continue;
+        }
+        let row = row(station, &state, &worker)?;
+        if !only_priority || row["priority"].as_i64() > Some(0) {
+            rows.push(row);
+        }
+    }
+    rows.sort_by(|a, b| {
+        b["priority"]
+            .as_i64()
+            .cmp(&a["priority"].as_i64())
+            .then(a["created_at"].as_str().cmp(&b["created_at"].as_str()))
+    });
+    Ok(Value::Array(rows))
+}
+
+/// `worker show ID`.
+pub fn show(station: &Station, id: &str) -> Result<Value> {
+    let state = station.resolve(RecordKind::Worker, id)?;
+    let worker: Worker = typed(&state)?;
+    row(station, &state, &worker)
+}
