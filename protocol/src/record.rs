@@ -158,60 +158,6 @@ impl Revocation {
     }
 }
 
-/// Field names of the document records (the root map keys), per kind.
-pub mod fields {
-    pub const POST: &[&str] = &[
-        "title",
-        "occupation",
-        "wage",
-        "unit",
-        "headcount",
-        "filled",
-        "status",
-        "review",
-        "review_reason",
-        "region",
-        "reach",
-        "location",
-        "contact",
-        "description",
-        "expires",
-        "created_at",
-    ];
-    pub const WORKER: &[&str] = &[
-        "name",
-        "id_masked",
-        "id_hash",
-        "phone",
-        "skills",
-        "wage_min",
-        "flags",
-        "availability",
-        "region",
-        "created_at",
-    ];
-    pub const DIRECTORY: &[&str] = &[
-        "name",
-        "level",
-        "region",
-        "address",
-        "hours",
-        "hotline",
-        "services",
-        "updated_at",
-    ];
-    pub const PLACEMENT: &[&str] = &["post", "worker", "wage", "start", "region", "created_at"];
-    pub const COMPLAINT: &[&str] = &[
-        "kind",
-        "post",
-        "worker",
-        "text",
-        "status",
-        "region",
-        "created_at",
-    ];
-}
-
 /// A value to write into a record's root map.
 #[derive(Clone, Debug, PartialEq)]
 pub enum FieldValue {

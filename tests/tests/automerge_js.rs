@@ -5,7 +5,7 @@
 //! Needs Node.js and the npm registry (for `npm ci` in tests/js the first time); where either is
 //! missing the test prints why and passes without checking anything else.
 
-use lingong_protocol::record::fields;
+use lingong_protocol::schema::Post;
 use lingong_tests::{init_chain, workspace_root};
 use serde_json::Value;
 use std::process::Command;
@@ -72,7 +72,7 @@ fn the_javascript_automerge_loads_an_exported_post_with_the_same_fields() {
     let loaded: Value = serde_json::from_slice(&out.stdout).expect("the loader prints JSON");
     let shown = village.json(&["post", "show", &id]);
     // Every field of a post document; those this post never set are absent on both sides.
-    for field in fields::POST {
+    for field in Post::FIELDS {
         assert_eq!(
             loaded[field], shown[field],
             "field {field} differs between Automerge-JS and post show"

@@ -156,7 +156,7 @@ fn a_village_post_shows_valid_signatures() {
         .and_then(|rows| rows.iter().find(|r| r["id"] == id.as_str()))
         .expect("the post is listed");
     // The contract's `post list` row (shared/contract/cli.md), not the document's fields
-    // (`lingong_protocol::record::fields::POST`): a row adds `id` and `author` and leaves the
+    // (`lingong_protocol::schema::Post::FIELDS`): a row adds `id` and `author` and leaves the
     // details (`location`, `contact`, `description`, `review_reason`) to `post show`.
     for key in [
         "id",

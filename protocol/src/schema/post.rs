@@ -84,6 +84,28 @@ pub struct Post {
 }
 
 impl Post {
+    /// Every field a post document may hold (its root map keys).
+    pub const FIELDS: &'static [&'static str] = &[
+        "title",
+        "occupation",
+        "wage",
+        "unit",
+        "headcount",
+        "employer",
+        "status",
+        "review",
+        "review_reason",
+        "reviewed_by",
+        "reviewed_at",
+        "region",
+        "reach",
+        "location",
+        "contact",
+        "description",
+        "expires",
+        "created_at",
+    ];
+
     /// Field rules of the title, which the review and matching read.
     pub const TITLE_CHARS: (usize, usize) = (2, 60);
 
@@ -256,6 +278,19 @@ mod tests {
             crate::record::make_change(None, &me, &post.edits(), 1_765_000_000_000).unwrap();
         let applied = crate::record::apply_change_viewed(None, &change).unwrap();
         assert_eq!(Post::from_view(&applied.view).unwrap(), post);
+    }
+
+    #[test]
+    fn every_field_written_is_a_listed_field() {
+        let mut post = sample();
+        post.employer = Some("0".repeat(32));
+        post.review_reason = Some("x".into());
+        post.reviewed_by = Some("x".into());
+        post.reviewed_at = Some("x".into());
+        post.description = Some("x".into());
+        let names: Vec<&str> = post.edits().iter().map(|(n, _)| *n).collect();
+        assert_eq!(names.len(), Post::FIELDS.len());
+        assert!(names.iter().all(|n| Post::FIELDS.contains(n)));
     }
 
     #[test]
