@@ -12,16 +12,23 @@
 //! - [`post`]: job posts ([`Post`]), their units, statuses and review states;
 //! - [`worker`]: flexible workers ([`Worker`]), priority flags;
 //! - [`employer`]: employers ([`Employer`]), their types and verification;
-//! - [`placement`]: placements ([`Placement`]): who was placed on which post, confirmations.
+//! - [`placement`]: placements ([`Placement`]): who was placed on which post, confirmations;
+//! - [`complaint`]: complaints ([`Complaint`]), their status flow, deadlines and history.
 
+pub mod complaint;
 pub mod employer;
 pub mod placement;
 pub mod post;
+pub mod report_seal;
+pub mod supervision_order;
 pub mod worker;
 
+pub use complaint::{Complaint, ComplaintKind, ComplaintStatus, Finding};
 pub use employer::{Employer, EmployerStatus, EmployerType};
 pub use placement::{Confirmation, Outcome, Placement, PlacementStatus};
 pub use post::{Post, PostStatus, ReviewState, WageUnit};
+pub use report_seal::{ChildSeal, ReportSeal};
+pub use supervision_order::SupervisionOrder;
 pub use worker::{Flag, Worker, WorkerStatus};
 
 use crate::error::{Error, Result};
