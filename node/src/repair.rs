@@ -437,7 +437,14 @@ pub fn repair(home: &Home, force: bool, timeout_secs: u64, lang: &str) -> Result
         home: home.dir.display().to_string(),
         secs: 0,
     };
-    let damage = match SledStore::open_waiting(&store_dir, Some(std::time::Duration::ZERO)) {
+    let opened =
+        SledStore::open_waiting(&store_dir, Some(std::time::Duration::ZERO)).and_then(|store| {
+            match store {
+                Some(store) => store.check_readable(&store_dir).map(|()| Some(store)),
+                None => Ok(None),
+            }
+        });
+    let damage = match opened {
         Ok(Some(_healthy)) if !force => {
             return Err(NodeError::usage(
                 "repair",
@@ -452,7 +459,10 @@ pub fn repair(home: &Home, force: bool, timeout_secs: u64, lang: &str) -> Result
                 ),
             ));
         }
-        Ok(Some(_)) => "none (--force)".to_string(),
+        Ok(Some(store)) => {
+            drop(store); // let go of the store before it moves
+            "none: rebuilt on request (--force)".to_string()
+        }
         Ok(None) => return Err(busy()),
         Err(e) => match NodeError::from(e) {
             NodeError::StoreCorrupt { detail, .. } => detail,

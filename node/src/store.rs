@@ -618,6 +618,16 @@ impl SledStore {
         Ok(None)
     }
 
+    /// Reads every row once: a damaged page sled only finds when a command reads it (most
+    /// commands read only some prefixes) fails here with the [`corrupt`] error naming `dir`.
+    /// For `lingong repair`, which must not rebuild a store that reads whole.
+    pub fn check_readable(&self, dir: &Path) -> Result<(), StoreError> {
+        for item in self.tree.iter() {
+            item.map_err(|e| at_dir(err(e), dir))?;
+        }
+        Ok(())
+    }
+
     /// Size of the store on disk, in bytes.
     pub fn size_on_disk(&self) -> u64 {
         self.db.size_on_disk().unwrap_or(0)
