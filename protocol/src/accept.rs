@@ -244,9 +244,23 @@ pub fn accept_cached<S: Store + ?Sized>(
             } else if matches!(h.kind, RecordKind::Revocation | RecordKind::Evidence) {
                 // Checked against the revoked or accused node's region below.
                 true
+            } else if h.kind == RecordKind::SupervisionOrder {
+                // The ordered station's home area: an area (a county, or a region above the
+                // counties) inside the issuer's own region. That the ordered station lies in
+                // it is the issuing service's check; its payload is a document.
+                crate::scope::home_area(&h.reach) == h.reach && author_region.contains(&h.reach)
             } else {
                 h.reach == h.region
             };
+            if !reach_ok && h.kind == RecordKind::SupervisionOrder {
+                return Err(Error::invalid(
+                    "reach",
+                    format!(
+                        "a supervision order's reach must be the ordered station's home area, inside {author_region}"
+                    ),
+                    format!("整改通知的范围必须是被通知站点所在区域，且在 {author_region} 之内"),
+                ));
+            }
             if !reach_ok {
                 return Err(Error::invalid(
                     "reach",

@@ -15,6 +15,8 @@
 //! - [`credit_code`]: unified social credit codes of employers (GB 32100): validation.
 //! - [`min_wage`]: Guizhou's minimum wage by area class, a replaceable TOML table.
 //! - [`review`]: the automatic findings a reviewer sees before approving a post.
+//! - [`report`]: service reports (成效表): figures as a function of the records counted, the
+//!   commitment to them, and how a seal is checked.
 pub mod accept;
 pub mod author;
 pub mod canon;
@@ -34,6 +36,7 @@ pub mod occupation;
 pub mod reconcile;
 pub mod record;
 pub mod region;
+pub mod report;
 pub mod review;
 pub mod schema;
 pub mod scope;

@@ -35,10 +35,21 @@ pub enum RecordKind {
     Evidence = 7,
     /// An employer (用工主体): travels like a directory entry, where its posts can go.
     Employer = 8,
+    // 9 is reserved (assistance records).
+    /// A sealed service report (成效表) of one region and period: figures, the commitment to
+    /// the records counted, the child seals included ([`crate::schema::ReportSeal`]).
+    #[serde(rename = "report-seal")]
+    ReportSeal = 10,
+    /// A rectification order (限期整改) to a station from a city or county above it
+    /// ([`crate::schema::SupervisionOrder`]); travels like a revocation, around the ordered
+    /// station.
+    #[serde(rename = "supervision-order")]
+    SupervisionOrder = 11,
 }
 
 impl RecordKind {
-    pub const ALL: [RecordKind; 9] = [
+    /// Every kind, in wire-number order (numbers not in use are skipped).
+    pub const ALL: [RecordKind; 11] = [
         RecordKind::Certificate,
         RecordKind::Revocation,
         RecordKind::Directory,
@@ -48,13 +59,23 @@ impl RecordKind {
         RecordKind::Complaint,
         RecordKind::Evidence,
         RecordKind::Employer,
+        RecordKind::ReportSeal,
+        RecordKind::SupervisionOrder,
     ];
 
+    /// The kind of a wire number: by value, so a number not in use (9) is refused.
     pub fn from_u8(v: u8) -> Result<RecordKind> {
         RecordKind::ALL
-            .get(v as usize)
+            .iter()
             .copied()
-            .ok_or_else(|| Error::invalid("header.kind", "must be 0..=8", "必须是 0 到 8"))
+            .find(|k| *k as u8 == v)
+            .ok_or_else(|| {
+                Error::invalid(
+                    "header.kind",
+                    "must be a kind in use in 0..=11",
+                    "必须是 0 到 11 之间已使用的类型",
+                )
+            })
     }
 
     pub fn as_str(self) -> &'static str {
@@ -68,6 +89,8 @@ impl RecordKind {
             RecordKind::Complaint => "complaint",
             RecordKind::Evidence => "evidence",
             RecordKind::Employer => "employer",
+            RecordKind::ReportSeal => "report-seal",
+            RecordKind::SupervisionOrder => "supervision-order",
         }
     }
 
@@ -78,15 +101,16 @@ impl RecordKind {
         match self {
             RecordKind::Certificate => 0,
             RecordKind::Revocation | RecordKind::Evidence => 1,
-            RecordKind::Complaint => 2,
+            RecordKind::Complaint | RecordKind::SupervisionOrder => 2,
             RecordKind::Placement => 3,
             RecordKind::Post | RecordKind::Employer => 4,
-            RecordKind::Directory => 5,
+            RecordKind::Directory | RecordKind::ReportSeal => 5,
             RecordKind::Worker => 6,
         }
     }
 
-    /// True for kinds whose payload is an Automerge change.
+    /// True for kinds whose payload is an Automerge change (report seals and supervision
+    /// orders are documents too).
     pub fn is_document(self) -> bool {
         !matches!(
             self,

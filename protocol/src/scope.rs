@@ -9,7 +9,9 @@
 //!   their node (a chain is self-contained, so that is everywhere one of the node's records can
 //!   go); a revocation flows to the revoker's ancestors and to the revoked node's home area and
 //!   its ancestors: everywhere the revoked node's certificate (and so any change it signed)
-//!   can be; a fork proof (evidence) flows the same way around the forked node;
+//!   can be; a fork proof (evidence) flows the same way around the forked node, and so does a
+//!   supervision order around the ordered station;
+//! - report seals flow up to the ancestors of their region, like placements;
 //! - worker records flow up to the county in full and never sideways or down; above the county
 //!   only their signed headers travel (no personal data), so the province can still prove every
 //!   author's log complete.
@@ -57,7 +59,9 @@ impl Scope {
             // wherever that node's certificate and records can go, plus the revoker's ancestors.
             // A fork proof's `reach` is the accused node's home area: it goes where the
             // forked key's changes can go, and to the publisher's ancestors.
-            RecordKind::Revocation | RecordKind::Evidence => {
+            // A supervision order's `reach` is the ordered station's home area: it goes where
+            // that station is, and to the issuer's ancestors.
+            RecordKind::Revocation | RecordKind::Evidence | RecordKind::SupervisionOrder => {
                 full_if(above || reach.contains(&self.region) || self.region.contains(reach))
             }
             // An employer goes where the posts naming it can go: its home area.
@@ -65,7 +69,9 @@ impl Scope {
                 full_if(above || home_area(region).contains(&self.region))
             }
             RecordKind::Post => full_if(above || reach.contains(&self.region)),
-            RecordKind::Placement | RecordKind::Complaint => full_if(above),
+            RecordKind::Placement | RecordKind::Complaint | RecordKind::ReportSeal => {
+                full_if(above)
+            }
             RecordKind::Worker => {
                 match (above, self.region.level().depth() >= Level::County.depth()) {
                     (false, _) => Want::Nothing,
@@ -156,9 +162,9 @@ mod tests {
         /// A child's scope, minus what stays below the county (worker payloads above it become
         /// headers), lies inside its parent's: whatever a node wants, its parent wants too.
         #[test]
-        fn a_childs_scope_lies_inside_its_parents(node in any_region(), rec in any_region(), reach_up in 0u8..4, kind_n in 0u8..7) {
+        fn a_childs_scope_lies_inside_its_parents(node in any_region(), rec in any_region(), reach_up in 0u8..4, kind_i in 0usize..RecordKind::ALL.len()) {
             prop_assume!(node.parent().is_some());
-            let kind = RecordKind::from_u8(kind_n).unwrap();
+            let kind = RecordKind::ALL[kind_i];
             let reach = (0..reach_up).fold(rec, |r, _| r.parent().filter(|p| reach_allowed(&rec, p)).unwrap_or(r));
             let child = Scope::new(node);
             let parent = Scope::new(node.parent().unwrap());

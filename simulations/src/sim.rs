@@ -1024,7 +1024,9 @@ impl Sim {
             r = code.parent();
         }
         let below = match meta.kind {
-            RecordKind::Revocation | RecordKind::Evidence => Some(meta.reach),
+            RecordKind::Revocation | RecordKind::Evidence | RecordKind::SupervisionOrder => {
+                Some(meta.reach)
+            }
             RecordKind::Post => Some(meta.reach),
             RecordKind::Certificate | RecordKind::Directory | RecordKind::Employer => {
                 Some(home_area(&meta.region))

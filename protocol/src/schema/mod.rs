@@ -19,12 +19,16 @@ pub mod complaint;
 pub mod employer;
 pub mod placement;
 pub mod post;
+pub mod report_seal;
+pub mod supervision_order;
 pub mod worker;
 
 pub use complaint::{Complaint, ComplaintKind, ComplaintStatus, Finding};
 pub use employer::{Employer, EmployerStatus, EmployerType};
 pub use placement::{Confirmation, Outcome, Placement, PlacementStatus};
 pub use post::{Post, PostStatus, ReviewState, WageUnit};
+pub use report_seal::{ChildSeal, ReportSeal};
+pub use supervision_order::SupervisionOrder;
 pub use worker::{Flag, Worker, WorkerStatus};
 
 use crate::error::{Error, Result};
