@@ -73,6 +73,9 @@ enum Command {
     /// The directory of markets and stations (名录).
     #[command(subcommand)]
     Directory(DirectoryCommand),
+    /// Complaints (投诉维权): wage arrears, discrimination, fraud, unsafe work.
+    #[command(subcommand)]
+    Complaint(ComplaintCommand),
     /// What this node holds and whom it talks to.
     Status,
     /// Peers to dial.
@@ -450,17 +453,94 @@ enum PlacementCommand {
 
 #[derive(Subcommand)]
 enum DirectoryCommand {
+    /// Create or update this station's entry.
     Set {
         #[arg(long)]
         address: Option<String>,
+        /// Opening days and hours (e.g. 周一至周五 8:30-17:30).
         #[arg(long)]
         hours: Option<String>,
         #[arg(long)]
         hotline: Option<String>,
+        /// Services offered, comma-separated.
         #[arg(long)]
         services: Option<String>,
+        /// The station's service rules (服务制度).
+        #[arg(long)]
+        rules: Option<String>,
     },
-    List,
+    /// Every certified station known here, with its entry, last contact and state.
+    List {
+        /// Only stations inside this division code.
+        #[arg(long)]
+        region: Option<String>,
+    },
+    /// Write the directory as CSV (Excel) or a printable HTML page.
+    Export {
+        #[arg(long)]
+        out: PathBuf,
+        /// csv (default) or html.
+        #[arg(long)]
+        format: Option<String>,
+        #[arg(long)]
+        region: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ComplaintCommand {
+    /// File a complaint at this station.
+    File {
+        /// wage-arrears, discrimination, fraud, unsafe-work or other.
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        post: Option<String>,
+        #[arg(long)]
+        employer: Option<String>,
+        /// The worker record's id (nothing else of the worker is stored).
+        #[arg(long)]
+        worker: Option<String>,
+        #[arg(long)]
+        text: String,
+        /// Yuan owed or lost.
+        #[arg(long)]
+        amount: Option<f64>,
+    },
+    /// Complaints held here, newest first.
+    List {
+        /// received, accepted, handling, referred, resolved or closed.
+        #[arg(long)]
+        status: Option<String>,
+        /// Only those still received after their acknowledgement deadline.
+        #[arg(long)]
+        overdue: bool,
+    },
+    /// A complaint with its status history.
+    Show { id: String },
+    /// Move a complaint one step: accepted, handling, referred, resolved, closed.
+    Update {
+        id: String,
+        #[arg(long)]
+        status: String,
+        #[arg(long)]
+        note: Option<String>,
+        /// Where it was referred (legal aid, labour arbitration, civil affairs…).
+        #[arg(long)]
+        referred_to: Option<String>,
+        /// Wages recovered, yuan (wage arrears, with --status resolved).
+        #[arg(long)]
+        recovered: Option<f64>,
+        /// upheld, partly-upheld or not-upheld (with --status resolved).
+        #[arg(long)]
+        finding: Option<String>,
+        /// Close the post the complaint names (fraud or discrimination upheld; county or above).
+        #[arg(long)]
+        close_post: bool,
+        /// Suspend the employer the complaint names (same conditions).
+        #[arg(long)]
+        suspend_employer: bool,
+    },
 }
 
 fn main() {
@@ -683,13 +763,67 @@ fn run(command: Command, home: &Home, lang: &str) -> Result<Value, Failure> {
             hours,
             hotline,
             services,
+            rules,
         }) => Request::DirectorySet {
             address,
             hours,
             hotline,
             services,
+            rules,
         },
-        Command::Directory(DirectoryCommand::List) => Request::DirectoryList,
+        Command::Directory(DirectoryCommand::List { region }) => Request::DirectoryList { region },
+        Command::Directory(DirectoryCommand::Export {
+            out,
+            format,
+            region,
+        }) => {
+            let out = std::path::absolute(&out).unwrap_or(out);
+            Request::DirectoryExport {
+                out: out.display().to_string(),
+                format,
+                region,
+            }
+        }
+        Command::Complaint(ComplaintCommand::File {
+            kind,
+            post,
+            employer,
+            worker,
+            text,
+            amount,
+        }) => Request::ComplaintFile(lingong_node::request::ComplaintFields {
+            kind: Some(kind),
+            post,
+            employer,
+            worker,
+            text: Some(text),
+            amount,
+        }),
+        Command::Complaint(ComplaintCommand::List { status, overdue }) => {
+            Request::ComplaintList { status, overdue }
+        }
+        Command::Complaint(ComplaintCommand::Show { id }) => Request::ComplaintShow { id },
+        Command::Complaint(ComplaintCommand::Update {
+            id,
+            status,
+            note,
+            referred_to,
+            recovered,
+            finding,
+            close_post,
+            suspend_employer,
+        }) => Request::ComplaintUpdate {
+            id,
+            update: lingong_node::request::ComplaintUpdate {
+                status: Some(status),
+                note,
+                referred_to,
+                recovered,
+                finding,
+                close_post,
+                suspend_employer,
+            },
+        },
         Command::Status => Request::Status,
         Command::Sample { posts } => Request::Sample { posts },
         Command::Peer(PeerCommand::Add { multiaddr }) => Request::PeerAdd { addr: multiaddr },

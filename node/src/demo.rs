@@ -73,6 +73,7 @@ pub fn run(dir: Option<PathBuf>, lang: &str, keep_running: bool) -> Result<Value
                 hours: Some("周一至周五 8:30-17:30".into()),
                 hotline: Some("0855-12333".into()),
                 services: Some("岗位发布,求职登记,劳务对接,欠薪投诉".into()),
+                rules: None,
             },
         )?;
         nodes.push(json!({ "name": name, "region": region, "home": home.dir.display().to_string(), "node_id": identity["node_id"] }));

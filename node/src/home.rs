@@ -60,6 +60,12 @@ pub struct Config {
     /// test guesses against every record hashed with it (SECURITY.md, [`crate::id_secret`]).
     #[serde(default)]
     pub id_hash_secret: String,
+    /// Working days (Monday to Friday; public holidays are not known and count as the weekday
+    /// they fall on) within which a complaint filed in this node's area must be acknowledged
+    /// (`accepted`); `complaint list` shows the deadline as `due` and `--overdue` lists those
+    /// past it. 3 by default.
+    #[serde(default = "default_complaint_ack_days")]
+    pub complaint_ack_days: u32,
 }
 
 fn default_listen() -> Vec<String> {
@@ -82,6 +88,11 @@ fn default_max_backoff() -> u64 {
 fn default_true() -> bool {
     true
 }
+fn default_complaint_ack_days() -> u32 {
+    3
+}
+/// The longest acknowledgement deadline accepted: 60 working days.
+pub const MAX_COMPLAINT_ACK_DAYS: u32 = 60;
 
 impl Config {
     pub fn new(name: &str, region: &RegionCode) -> Config {
@@ -96,6 +107,7 @@ impl Config {
             max_redial_secs: default_max_backoff(),
             mdns: true,
             id_hash_secret: String::new(),
+            complaint_ack_days: default_complaint_ack_days(),
         }
     }
 
@@ -118,6 +130,13 @@ impl Config {
                 "sync_window_margin_secs",
                 format!("must be at most {MAX_WINDOW_MARGIN_SECS} (a year)"),
                 format!("不能超过 {MAX_WINDOW_MARGIN_SECS}（一年）"),
+            ));
+        }
+        if !(1..=MAX_COMPLAINT_ACK_DAYS).contains(&self.complaint_ack_days) {
+            return Err(NodeError::usage(
+                "complaint_ack_days",
+                format!("must be 1 to {MAX_COMPLAINT_ACK_DAYS} working days"),
+                format!("必须是 1 到 {MAX_COMPLAINT_ACK_DAYS} 个工作日"),
             ));
         }
         Ok(region)

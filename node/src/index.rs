@@ -37,7 +37,8 @@ pub enum Field {
     Review,
     /// A post's occupation code, or a worker's skills (one row per skill).
     Occupation,
-    /// The employer a post names.
+    /// The employer a post, placement or complaint names (`employer show` lists the
+    /// complaints naming an employer from this index).
     Employer,
     /// The record's home region (for a post, also its reach: a region filter lists the posts
     /// from or into an area).
@@ -46,9 +47,9 @@ pub enum Field {
     Reach,
     /// A post's last day.
     Expires,
-    /// The post a placement names.
+    /// The post a placement or complaint names.
     Post,
-    /// The worker a placement names.
+    /// The worker a placement or complaint names.
     Worker,
 }
 

@@ -18,6 +18,7 @@ use lingong_protocol::cert::CertRequest;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use crate::services::complaints::{ComplaintFields, ComplaintUpdate};
 pub use crate::services::employers::EmployerFields;
 pub use crate::services::placements::PlacementFields;
 pub use crate::services::posts::{PostFields, PostFilter};
@@ -123,8 +124,33 @@ pub enum Request {
         hours: Option<String>,
         hotline: Option<String>,
         services: Option<String>,
+        /// The station's service rules (服务制度).
+        #[serde(default)]
+        rules: Option<String>,
     },
-    DirectoryList,
+    DirectoryList {
+        #[serde(default)]
+        region: Option<String>,
+    },
+    DirectoryExport {
+        out: String,
+        format: Option<String>,
+        #[serde(default)]
+        region: Option<String>,
+    },
+    ComplaintFile(ComplaintFields),
+    ComplaintList {
+        status: Option<String>,
+        #[serde(default)]
+        overdue: bool,
+    },
+    ComplaintShow {
+        id: String,
+    },
+    ComplaintUpdate {
+        id: String,
+        update: ComplaintUpdate,
+    },
     Status,
     PeerAdd {
         addr: String,
@@ -164,6 +190,8 @@ impl Request {
             | Request::PlacementCancel { .. }
             | Request::PlacementEnd { .. }
             | Request::DirectorySet { .. }
+            | Request::ComplaintFile(_)
+            | Request::ComplaintUpdate { .. }
             | Request::BundleImport { .. }
             | Request::Sample { .. } => true,
             Request::CertRequest
@@ -181,7 +209,10 @@ impl Request {
             | Request::MatchPost { .. }
             | Request::PlacementList { .. }
             | Request::PlacementAgreement { .. }
-            | Request::DirectoryList
+            | Request::DirectoryList { .. }
+            | Request::DirectoryExport { .. }
+            | Request::ComplaintList { .. }
+            | Request::ComplaintShow { .. }
             | Request::Status
             | Request::PeerAdd { .. }
             | Request::Sync { .. }
@@ -243,8 +274,31 @@ fn run(station: &mut Station, request: Request) -> Result<Value> {
             hours,
             hotline,
             services,
-        } => directory::set(station, address, hours, hotline, services),
-        Request::DirectoryList => directory::list(station),
+            rules,
+        } => directory::set(
+            station,
+            directory::EntryFields {
+                address,
+                hours,
+                hotline,
+                services,
+                rules,
+            },
+        ),
+        Request::DirectoryList { region } => directory::list(station, region.as_deref()),
+        Request::DirectoryExport {
+            out,
+            format,
+            region,
+        } => directory::export(station, &out, format.as_deref(), region.as_deref()),
+        Request::ComplaintFile(fields) => services::complaints::file(station, fields),
+        Request::ComplaintList { status, overdue } => {
+            services::complaints::list(station, status.as_deref(), overdue)
+        }
+        Request::ComplaintShow { id } => services::complaints::show(station, &id),
+        Request::ComplaintUpdate { id, update } => {
+            services::complaints::update(station, &id, update)
+        }
         Request::Status => status::status(station),
         Request::PeerAdd { addr } => peers::add(station, &addr),
         Request::Sync { .. } => Err(NodeError::Network {

@@ -14,6 +14,9 @@
 //!   (forks): a peer re-sending the same fork every session rewrites one row, not a new one
 //! - `P` record short id(16) → a worker's clear ID number: local only, never replicated
 //! - `H` id hash(32) → worker record short id: de-duplication of registrations
+//! - `C` subject key(32) → a certificate chain this node issued (`cert issue`), canonical
+//!   bytes: local only, so the directory lists a station certified here before its own
+//!   certificate record arrives
 //! - `#` → the number of the store's last durable write (u64 big-endian)
 //! - `k`, `i`, `c`, `I` → the secondary indexes and counters ([`crate::index`]), written in
 //!   the same batch as the records they index
@@ -626,6 +629,25 @@ impl SledStore {
             item.map_err(|e| at_dir(err(e), dir))?;
         }
         Ok(())
+    }
+
+    /// Notes a certificate chain this node issued (one durable write; local only).
+    pub fn put_issued(&self, chain: &CertChain) -> Result<(), StoreError> {
+        let mut b = sled::Batch::default();
+        b.insert(key(b'C', &[&chain.leaf().body.subject.0]), chain.to_bytes());
+        let n = self.next_write(&mut b);
+        self.tree.apply_batch(b).map_err(err)?;
+        self.db.flush().map_err(err)?;
+        self.wrote(n);
+        Ok(())
+    }
+
+    /// The certificate chains this node issued, one per subject (the latest issued).
+    pub fn issued(&self) -> Result<Vec<CertChain>, StoreError> {
+        self.tree
+            .scan_prefix([b'C'])
+            .map(|i| CertChain::from_bytes(&i.map_err(err)?.1).map_err(err))
+            .collect()
     }
 
     /// Size of the store on disk, in bytes.

@@ -19,7 +19,9 @@ pub fn request(station: &Station) -> Result<Value> {
     Ok(serde_json::to_value(req).expect("serializable"))
 }
 
-/// `cert issue`: signs a child's request (or, at the province, its own root).
+/// `cert issue`: signs a child's request (or, at the province, its own root), and notes the
+/// chain in this node's local register of issued certificates, so the station shows in
+/// `directory list` here at once, before its own certificate record arrives.
 pub fn issue(station: &Station, request: &CertRequest, days: u32) -> Result<Value> {
     let chain = cert::issue(
         &station.key,
@@ -28,6 +30,7 @@ pub fn issue(station: &Station, request: &CertRequest, days: u32) -> Result<Valu
         now_ms() / 1000,
         days,
     )?;
+    station.store.put_issued(&chain)?;
     Ok(chain.to_json())
 }
 

@@ -249,9 +249,12 @@ pub fn list(station: &Station, status: Option<&str>) -> Result<Value> {
     Ok(Value::Array(rows))
 }
 
-/// `employer show ID`.
+/// `employer show ID`, with the complaints naming the employer (wage arrears and others) that
+/// this station holds or that the employer's record carries a mark of.
 pub fn show(station: &Station, id: &str) -> Result<Value> {
     let state = station.resolve(RecordKind::Employer, id)?;
     let e: Employer = typed(&state)?;
-    Ok(row(&state, &e))
+    let mut out = row(&state, &e);
+    out["complaints"] = Value::Array(super::complaints_of_employer(station, &state)?);
+    Ok(out)
 }

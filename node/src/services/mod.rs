@@ -12,6 +12,7 @@
 //! - [`matching`]: posts for a worker and workers for a post, priority first;
 //! - [`workers`]: flexible workers: register, update, deregister, lists by priority;
 //! - [`placements`]: placements confirmed on the spot, cancellations, ends, agreements;
+//! - [`complaints`]: complaints filed, their status steps, deadlines and history;
 //! - [`directory`]: this station's directory entry and the directory it holds;
 //! - [`status`]: what the node holds (from the counters) and open forks;
 //! - [`peers`]: peers to dial;
@@ -21,6 +22,7 @@
 
 pub mod bundle;
 pub mod certs;
+pub mod complaints;
 pub mod directory;
 pub mod employers;
 pub mod matching;
@@ -129,6 +131,53 @@ pub fn fill_of(station: &Station, state: &RecordState, post: &Post) -> Result<Fi
         post.headcount,
         placements_of(station, state)?.iter().map(|(_, p)| p.status),
     ))
+}
+
+/// The complaints naming an employer, as this station knows them: those it holds (read from the
+/// complaint index by employer: their current status), then those it does not hold but whose
+/// mark the employer's record carries (status as last marked by a station that may edit the
+/// employer: `lingong_protocol::schema::complaint::Mark`). Newest first.
+pub fn complaints_of_employer(
+    station: &Station,
+    employer: &RecordState,
+) -> Result<Vec<serde_json::Value>> {
+    use lingong_protocol::schema::complaint::{self, Complaint};
+    use serde_json::json;
+    let id = employer.id().to_hex();
+    let prefix = index::prefix(RecordKind::Complaint, Some((Field::Employer, &id, true)));
+    let mut rows = Vec::new();
+    let mut held = std::collections::HashSet::new();
+    for state in station.store.list(prefix, None) {
+        let state = state?;
+        let Ok(c) = Complaint::from_view(&state.view) else {
+            continue;
+        };
+        held.insert(state.id().to_hex());
+        rows.push(json!({
+            "id": state.id().to_hex(),
+            "kind": c.kind.as_str(),
+            "status": c.status.as_str(),
+            "amount": c.amount,
+            "recovered": c.recovered,
+            "filed_at": c.created_at,
+            "held_here": true,
+        }));
+    }
+    for (cid, mark) in complaint::marks_in(&employer.view) {
+        if !held.contains(&cid) {
+            rows.push(json!({
+                "id": cid,
+                "kind": mark.kind.as_str(),
+                "status": mark.status.as_str(),
+                "amount": mark.amount,
+                "recovered": mark.recovered,
+                "filed_at": mark.filed_at,
+                "held_here": false,
+            }));
+        }
+    }
+    rows.sort_by(|a, b| b["filed_at"].as_str().cmp(&a["filed_at"].as_str()));
+    Ok(rows)
 }
 
 /// The automatic review findings of a post (discriminatory phrases, a wage under the minimum
