@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use lingong_node::control::{Failure, execute};
 use lingong_node::home::Home;
 use lingong_node::request::{
-    EmployerFields, PlacementFields, PostFields, PostFilter, Request, WorkerFields,
+    EmployerFields, PlacementFields, PostFields, PostFilter, Request, Secret, WorkerFields,
 };
 use serde_json::Value;
 use std::path::PathBuf;
@@ -81,6 +81,12 @@ enum Command {
     /// Peers to dial.
     #[command(subcommand)]
     Peer(PeerCommand),
+    /// Staff accounts of the web console (local to this node, never replicated).
+    #[command(subcommand)]
+    Staff(StaffCommand),
+    /// API tokens for partner platforms and the bureau's systems (local to this node).
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// The daemon: listen, dial peers, sync; stops cleanly on SIGTERM/SIGINT.
     Run {
         #[arg(long)]
@@ -128,6 +134,46 @@ enum Command {
         #[arg(long, default_value_t = 60)]
         timeout: u64,
     },
+}
+
+#[derive(Subcommand)]
+enum StaffCommand {
+    /// Add a staff member; without --password-stdin a password is made and shown once.
+    Add {
+        #[arg(long)]
+        name: String,
+        /// clerk (经办员), reviewer (审核员), supervisor (监督员) or admin (管理员).
+        #[arg(long)]
+        role: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Staff members and their roles (never a password).
+    List,
+    /// A new password (made and shown once without --password-stdin); open sessions end.
+    Passwd {
+        name: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Remove a staff member; their sessions end.
+    Remove { name: String },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Make an API token for a partner platform or system: shown once, kept only as a hash.
+    Add {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        role: String,
+    },
+    /// Tokens by name and role (never the token).
+    List,
+    /// Revoke a token: it stops working at once.
+    Revoke { name: String },
 }
 
 #[derive(Subcommand)]
@@ -603,6 +649,65 @@ fn read_json_file(path: &PathBuf, field: &str) -> Result<Value, Failure> {
     })
 }
 
+/// The password of `--password-stdin`: the first line of standard input, without its line end.
+fn read_password(from_stdin: bool) -> Result<Option<Secret>, Failure> {
+    if !from_stdin {
+        return Ok(None);
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| lingong_node::error::NodeError::io("stdin", e))?;
+    Ok(Some(Secret(line.trim_end_matches(['\n', '\r']).to_string())))
+}
+
+/// `post|worker|employer import FILE`: the node reads the file (its absolute path travels to
+/// the daemon); a spinner counts the file's rows here while it works (`progress`).
+fn csv_import(home: &Home, table: ImportTable, args: CsvIn, lang: &str) -> Result<Value, Failure> {
+    let file = std::path::absolute(&args.file).unwrap_or(args.file);
+    let encoding = args
+        .encoding
+        .as_deref()
+        .and_then(|e| lingong_node::services::csv::Encoding::parse(e).ok());
+    let rows = lingong_node::services::csv::read_file(&file, encoding)
+        .map(|sheet| sheet.rows.len())
+        .ok();
+    let name = file.display().to_string();
+    let message = match (lang.starts_with("zh"), rows, args.dry_run) {
+        (true, Some(n), true) => format!("正在检查 {name} 的 {n} 行"),
+        (true, Some(n), false) => format!("正在导入 {name} 的 {n} 行"),
+        (true, None, _) => format!("正在读取 {name}"),
+        (false, Some(n), true) => format!("checking {n} rows of {name}"),
+        (false, Some(n), false) => format!("importing {n} rows of {name}"),
+        (false, None, _) => format!("reading {name}"),
+    };
+    let request = Request::CsvImport {
+        table,
+        file: name,
+        encoding: args.encoding,
+        dry_run: args.dry_run,
+    };
+    progress::with_spinner(message, || execute(home, request))
+}
+
+/// `… export --csv FILE`: the node writes the file (mode 0600) at its absolute path.
+fn csv_export(home: &Home, what: ExportTable, out: CsvOut, lang: &str) -> Result<Value, Failure> {
+    let file = out.csv.expect("clap requires --csv here");
+    let file = std::path::absolute(&file).unwrap_or(file);
+    let name = file.display().to_string();
+    let message = if lang.starts_with("zh") {
+        format!("正在导出到 {name}")
+    } else {
+        format!("exporting to {name}")
+    };
+    let request = Request::CsvExport {
+        what,
+        file: name,
+        encoding: out.encoding,
+    };
+    progress::with_spinner(message, || execute(home, request))
+}
+
 fn write_out(out: Option<PathBuf>, value: Value) -> Result<Value, Failure> {
     if let Some(path) = out {
         let text = serde_json::to_string_pretty(&value).expect("json");
@@ -827,13 +932,34 @@ fn run(command: Command, home: &Home, lang: &str) -> Result<Value, Failure> {
         Command::Status => Request::Status,
         Command::Sample { posts } => Request::Sample { posts },
         Command::Peer(PeerCommand::Add { multiaddr }) => Request::PeerAdd { addr: multiaddr },
+        Command::Staff(StaffCommand::Add {
+            name,
+            role,
+            password_stdin,
+        }) => Request::StaffAdd {
+            name,
+            role,
+            password: read_password(password_stdin)?,
+        },
+        Command::Staff(StaffCommand::List) => Request::StaffList,
+        Command::Staff(StaffCommand::Passwd {
+            name,
+            password_stdin,
+        }) => Request::StaffPasswd {
+            name,
+            password: read_password(password_stdin)?,
+        },
+        Command::Staff(StaffCommand::Remove { name }) => Request::StaffRemove { name },
+        Command::Token(TokenCommand::Add { name, role }) => Request::TokenAdd { name, role },
+        Command::Token(TokenCommand::List) => Request::TokenList,
+        Command::Token(TokenCommand::Revoke { name }) => Request::TokenRevoke { name },
         Command::Run {
             listen,
-            http: _,
+            http,
             sync_interval,
             no_mdns,
         } => {
-            lingong_node::daemon::run(home, listen, sync_interval, no_mdns)?;
+            lingong_node::daemon::run(home, listen, http, sync_interval, no_mdns)?;
             return Ok(Value::Null);
         }
         Command::Sync { once: _, timeout } => Request::Sync {

@@ -15,10 +15,12 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixListener;
 
-/// Runs the daemon until a signal arrives.
+/// Runs the daemon until a signal arrives. `http` overrides the configuration's address of the
+/// web console and API (`crate::http`).
 pub fn run(
     home: &Home,
     listen: Vec<String>,
+    http: Option<String>,
     sync_interval: Option<u64>,
     no_mdns: bool,
 ) -> Result<()> {
@@ -69,6 +71,7 @@ pub fn run(
     if no_mdns {
         station.config.mdns = false;
     }
+    let http_addr = http.unwrap_or_else(|| station.config.http.clone());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -83,9 +86,32 @@ pub fn run(
         let control = tokio::spawn(serve_control(
             listener,
             Arc::clone(&station),
-            handle,
+            handle.clone(),
             stop_rx.clone(),
         ));
+        let execute: crate::http::Execute = {
+            let (station, net) = (Arc::clone(&station), handle.clone());
+            Arc::new(move |req| {
+                let (station, net) = (Arc::clone(&station), net.clone());
+                Box::pin(async move { self::handle(&station, &net, req).await })
+            })
+        };
+        let web =
+            match crate::http::start(&http_addr, Arc::clone(&station), execute, stop_rx.clone())
+                .await
+            {
+                Ok(web) => web,
+                Err(e) => {
+                    control.abort();
+                    let _ = std::fs::remove_file(&socket);
+                    return Err(e);
+                }
+            };
+        tracing::info!(
+            "web console: http://{}/  (API /api/, OpenAPI /openapi.json)",
+            web.addr
+        );
+        eprintln!("web console / 网页控制台: http://{}/", web.addr);
         let mut net_stop = stop_rx.clone();
         let net_task = tokio::spawn(network.run(commands, async move {
             let _ = net_stop.wait_for(|s| *s).await;
@@ -95,6 +121,7 @@ pub fn run(
         let _ = stop_tx.send(true);
         let _ = net_task.await;
         control.abort();
+        web.task.abort();
         let _ = std::fs::remove_file(&socket);
         let s = station.lock().expect("station lock");
         drop(s);

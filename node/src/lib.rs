@@ -10,6 +10,7 @@
 //! - [`request`]: the request vocabulary ([`request::Request`]) and its one dispatcher.
 //! - [`services`]: one file per service (posts, review, employers, workers, placements, …).
 //! - [`control`]: the daemon control socket and the command path through it.
+//! - [`http`]: the HTTP API, the staff console, the big screen, public pages and posters.
 //! - [`error`]: [`error::NodeError`], bilingual, with exit-status classification.
 //! - [`repair`]: `lingong repair` of a damaged store, and the no-signing-until-caught-up rule.
 pub mod control;
@@ -17,6 +18,7 @@ pub mod daemon;
 pub mod demo;
 pub mod error;
 pub mod home;
+pub mod http;
 pub mod id_secret;
 pub mod index;
 pub mod net;

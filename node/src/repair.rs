@@ -16,7 +16,8 @@
 //!    (`protocol::ingest::accept_batch`, as sync does) into a fresh `store/`: signatures,
 //!    chains, logs and authorization are checked again, so nothing forged or half-written comes
 //!    back; copies the local private tables (`P`, `H`: the clear ID numbers of the workers
-//!    registered here, which no other node holds) as they were read;
+//!    registered here, which no other node holds; `U`: staff accounts and API tokens) as they
+//!    were read;
 //! 4. syncs with the configured peers (`net::sync_offline`, what `lingong sync` does) to fetch
 //!    what the network holds of this node's scope, and retries the envelopes that waited for an
 //!    author's certificate;
@@ -118,7 +119,7 @@ struct Salvage {
     records: Vec<(RecordId, Option<RecordKind>)>,
     /// Sequence numbers of this node's own envelopes in the old store's log index.
     own_seqs: BTreeSet<u64>,
-    /// Rows of the local private tables (`P`, `H`).
+    /// Rows of the local private tables (`P`, `H`, and `U`: staff accounts and API tokens).
     private: Vec<(Vec<u8>, Vec<u8>)>,
     /// Rows of fork evidence (`x`).
     evidence: usize,
@@ -239,6 +240,7 @@ fn salvage(dir: &Path, me: &PublicKey) -> Salvage {
     let r_rows = read(b'r');
     let mut private = read(b'P');
     private.extend(read(b'H'));
+    private.extend(read(b'U'));
     let evidence = read(b'x').len();
     for (k, v) in &m_rows {
         if let (Ok(id), Ok(meta)) = (

@@ -11,7 +11,8 @@
 
 use crate::error::{NodeError, Result};
 use crate::services::{
-    self, certs, directory, employers, matching, peers, placements, posts, review, status, workers,
+    self, certs, directory, employers, matching, peers, placements, posts, review, staff, status,
+    workers,
 };
 use crate::station::Station;
 use lingong_protocol::cert::CertRequest;
@@ -22,6 +23,7 @@ pub use crate::services::complaints::{ComplaintFields, ComplaintUpdate};
 pub use crate::services::employers::EmployerFields;
 pub use crate::services::placements::PlacementFields;
 pub use crate::services::posts::{PostFields, PostFilter};
+pub use crate::services::staff::{Role, Secret};
 pub use crate::services::workers::WorkerFields;
 
 /// Every operation a node offers, with its arguments as typed by the user.
@@ -168,6 +170,29 @@ pub enum Request {
     Sample {
         posts: usize,
     },
+    /// Local accounts (never replicated): staff who log in to the web console, API tokens.
+    /// Without a password, one is made and shown once.
+    StaffAdd {
+        name: String,
+        role: String,
+        password: Option<Secret>,
+    },
+    StaffList,
+    StaffPasswd {
+        name: String,
+        password: Option<Secret>,
+    },
+    StaffRemove {
+        name: String,
+    },
+    TokenAdd {
+        name: String,
+        role: String,
+    },
+    TokenList,
+    TokenRevoke {
+        name: String,
+    },
 }
 
 impl Request {
@@ -216,7 +241,14 @@ impl Request {
             | Request::Status
             | Request::PeerAdd { .. }
             | Request::Sync { .. }
-            | Request::BundleExport { .. } => false,
+            | Request::BundleExport { .. }
+            | Request::StaffAdd { .. }
+            | Request::StaffList
+            | Request::StaffPasswd { .. }
+            | Request::StaffRemove { .. }
+            | Request::TokenAdd { .. }
+            | Request::TokenList
+            | Request::TokenRevoke { .. } => false,
         }
     }
 }
@@ -309,5 +341,18 @@ fn run(station: &mut Station, request: Request) -> Result<Value> {
         }
         Request::BundleImport { file } => services::bundle::import(station, &file),
         Request::Sample { posts } => crate::demo::sample_posts(station, posts),
+        Request::StaffAdd {
+            name,
+            role,
+            password,
+        } => staff::add(station, &name, &role, password.as_ref().map(|p| p.0.as_str())),
+        Request::StaffList => staff::list(station),
+        Request::StaffPasswd { name, password } => {
+            staff::passwd(station, &name, password.as_ref().map(|p| p.0.as_str()))
+        }
+        Request::StaffRemove { name } => staff::remove(station, &name),
+        Request::TokenAdd { name, role } => staff::token_add(station, &name, &role),
+        Request::TokenList => staff::token_list(station),
+        Request::TokenRevoke { name } => staff::token_revoke(station, &name),
     }
 }

@@ -14,6 +14,8 @@
 //!   (forks): a peer re-sending the same fork every session rewrites one row, not a new one
 //! - `P` record short id(16) → a worker's clear ID number: local only, never replicated
 //! - `H` id hash(32) → worker record short id: de-duplication of registrations
+//! - `U` table(1) name(utf-8) → a local account (`s`: a staff member's login, `t`: an API
+//!   token), JSON ([`crate::services::staff`]): local only, never replicated, like `P`
 //! - `C` subject key(32) → a certificate chain this node issued (`cert issue`), canonical
 //!   bytes: local only, so the directory lists a station certified here before its own
 //!   certificate record arrives
@@ -547,14 +549,14 @@ impl SledStore {
         Ok(())
     }
 
-    /// Writes rows of the local private tables (`P`, `H`) read back from a damaged store by
+    /// Writes rows of the local private tables (`P`, `H`, `U`) read back from a damaged store by
     /// `lingong repair`, in one durable write; rows under any other prefix are skipped.
     /// Returns how many were written.
     pub fn put_private_rows(&self, rows: &[(Vec<u8>, Vec<u8>)]) -> Result<usize, StoreError> {
         let mut b = sled::Batch::default();
         let mut n = 0;
         for (k, v) in rows {
-            if matches!(k.first(), Some(b'P' | b'H')) {
+            if matches!(k.first(), Some(b'P' | b'H' | b'U')) {
                 b.insert(&k[..], &v[..]);
                 n += 1;
             }
@@ -648,6 +650,46 @@ impl SledStore {
             .scan_prefix([b'C'])
             .map(|i| CertChain::from_bytes(&i.map_err(err)?.1).map_err(err))
             .collect()
+    }
+
+    /// A row of the local accounts table (`U`): `table` is `b's'` (staff) or `b't'` (tokens).
+    pub fn account(&self, table: u8, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .tree
+            .get(key(b'U', &[&[table], name.as_bytes()]))
+            .map_err(err)?
+            .map(|v| v.to_vec()))
+    }
+
+    /// Writes (`Some`) or removes (`None`) a row of the local accounts table, one durable write.
+    /// Never replicated: the row belongs to this node only.
+    pub fn put_account(
+        &self,
+        table: u8,
+        name: &str,
+        value: Option<&[u8]>,
+    ) -> Result<(), StoreError> {
+        let mut b = sled::Batch::default();
+        let k = key(b'U', &[&[table], name.as_bytes()]);
+        match value {
+            Some(v) => b.insert(k, v),
+            None => b.remove(k),
+        }
+        let n = self.next_write(&mut b);
+        self.tree.apply_batch(b).map_err(err)?;
+        self.db.flush().map_err(err)?;
+        self.wrote(n);
+        Ok(())
+    }
+
+    /// Every row of one local accounts table, by name.
+    pub fn accounts(&self, table: u8) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.tree.scan_prefix([b'U', table]) {
+            let (k, v) = item.map_err(err)?;
+            out.push((String::from_utf8_lossy(&k[2..]).into_owned(), v.to_vec()));
+        }
+        Ok(out)
     }
 
     /// Size of the store on disk, in bytes.

@@ -16,6 +16,7 @@
 //! - [`directory`]: this station's directory entry and the directory it holds;
 //! - [`status`]: what the node holds (from the counters) and open forks;
 //! - [`peers`]: peers to dial;
+//! - [`staff`]: local staff accounts and API tokens (never replicated);
 //! - [`bundle`]: USB bundles.
 //!
 //! [`Station::write`]: crate::station::Station::write
@@ -30,6 +31,7 @@ pub mod peers;
 pub mod placements;
 pub mod posts;
 pub mod review;
+pub mod staff;
 pub mod status;
 pub mod workers;
 

@@ -231,6 +231,8 @@ pub fn row(station: &Station, state: &RecordState, post: &Post, today: i64) -> R
         "author": state.creator.node_id(),
         "created_at": dates::rfc3339(state.created_ms),
         "expires": post.expires,
+        "location": post.location,
+        "contact": post.contact,
     }))
 }
 

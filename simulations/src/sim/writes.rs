@@ -14,6 +14,11 @@
 //! itself): the run is exactly the one-loop run.
 
 use super::*;
+use lingong_protocol::dates;
+use lingong_protocol::schema::{
+    self, Confirmation, Placement, PlacementStatus, PostStatus, ReviewState, Schema, WageUnit,
+    Worker, WorkerStatus,
+};
 
 /// The fields a write puts into a record's root map.
 type Fields = Vec<(&'static str, FieldValue)>;
@@ -104,13 +109,13 @@ pub(super) fn write_all(job: WriteJob) -> Vec<Written> {
 /// What one write event does ([`Sim::plan_write`]).
 pub(super) enum WritePlan {
     Nothing,
-    /// A new record: a post (with its reach), a worker's registration, a placement (and the
-    /// filled count of the post it `fills`, if any) or a complaint.
+    /// A new record: a post (with its reach), a worker's registration, a placement (the
+    /// post's fill is derived from its placements, so no edit of the post follows) or a
+    /// complaint.
     Create {
         kind: RecordKind,
         reach: Option<RegionCode>,
         fields: Fields,
-        fills: Option<u32>,
     },
     /// A worker's availability or the station's directory entry.
     Edit {
@@ -120,17 +125,11 @@ pub(super) enum WritePlan {
 }
 
 impl WritePlan {
-    fn create(
-        kind: RecordKind,
-        reach: Option<RegionCode>,
-        fields: Fields,
-        fills: Option<u32>,
-    ) -> WritePlan {
+    fn create(kind: RecordKind, reach: Option<RegionCode>, fields: Fields) -> WritePlan {
         WritePlan::Create {
             kind,
             reach,
             fields,
-            fills,
         }
     }
 }
@@ -166,7 +165,8 @@ impl Sim {
         let mut rng = ChaCha8Rng::seed_from_u64(n.write_seed);
         let r = &n.rates;
         let total = r.writes_per_day();
-        let created_at = FieldValue::Int(self.local_ms_at(i, at) / 1000);
+        let local_ms = self.local_ms_at(i, at);
+        let created_at = dates::rfc3339(local_ms);
         let mut x = rng.random::<f64>() * total;
         if x < r.posts {
             let own = n.region;
@@ -181,43 +181,57 @@ impl Sim {
                 county
             };
             let wage = 150 + rng.random_range(0..16) * 10;
-            let fields = vec![
-                ("title", FieldValue::Text("搬运工 日结".into())),
-                ("occupation", FieldValue::Text("4-02-06-03".into())),
-                ("wage", FieldValue::Int(wage)),
-                ("unit", FieldValue::Text("day".into())),
-                ("headcount", FieldValue::Int(rng.random_range(1..10))),
-                ("filled", FieldValue::Counter(0)),
-                ("status", FieldValue::Text("open".into())),
-                ("region", FieldValue::Text(own.to_string())),
-                ("reach", FieldValue::Text(reach.to_string())),
-                ("contact", FieldValue::Text("0851-8888-0000".into())),
-                ("created_at", created_at),
-            ];
-            return WritePlan::create(RecordKind::Post, Some(reach), fields, None);
+            let post = schema::Post {
+                title: "搬运工 日结".into(),
+                occupation: "4-02-06-03".into(),
+                wage: f64::from(wage),
+                unit: WageUnit::Day,
+                headcount: rng.random_range(1..10),
+                employer: None,
+                status: PostStatus::Open,
+                review: ReviewState::Approved,
+                review_reason: None,
+                reviewed_by: None,
+                reviewed_at: None,
+                region: own,
+                reach,
+                location: None,
+                contact: Some("0851-88880000".into()),
+                description: None,
+                expires: Some(dates::format_date(dates::today_cst(local_ms) + 30)),
+                created_at,
+            };
+            return WritePlan::create(RecordKind::Post, Some(reach), post.edits());
         }
         x -= r.posts;
         if x < r.registrations {
-            let fields = worker_fields(n, n.next_seq);
-            return WritePlan::create(RecordKind::Worker, None, fields, None);
+            let fields = worker_fields(n, n.next_seq, created_at);
+            return WritePlan::create(RecordKind::Worker, None, fields);
         }
         x -= r.registrations;
         if x < r.placements {
             let open = &n.open_posts;
             let post = (!open.is_empty()).then(|| open[rng.random_range(0..open.len())]);
-            let mut fields = vec![
-                ("wage", FieldValue::Int(200)),
-                ("start", FieldValue::Text("tomorrow".into())),
-                ("region", FieldValue::Text(n.region.to_string())),
-                ("created_at", created_at),
-            ];
-            if let Some(p) = post {
-                fields.push((
-                    "post",
-                    FieldValue::Text(self.posts[p as usize].record.to_hex()),
-                ));
-            }
-            return WritePlan::create(RecordKind::Placement, None, fields, post);
+            let Some(p) = post else {
+                return WritePlan::Nothing;
+            };
+            let placement = Placement {
+                post: self.posts[p as usize].record.to_hex(),
+                worker: "0".repeat(32),
+                employer: None,
+                wage: 200.0,
+                unit: WageUnit::Day,
+                start: dates::format_date(dates::today_cst(local_ms) + 1),
+                end: None,
+                status: PlacementStatus::Active,
+                worker_confirmed: Some(Confirmation::Spoken),
+                employer_confirmed: Some(Confirmation::Spoken),
+                cancel_reason: None,
+                outcome: None,
+                region: n.region,
+                created_at,
+            };
+            return WritePlan::create(RecordKind::Placement, None, placement.edits());
         }
         x -= r.placements;
         if x < r.complaints {
@@ -226,9 +240,9 @@ impl Sim {
                 ("text", FieldValue::Text("工资未按约定支付".into())),
                 ("status", FieldValue::Text("open".into())),
                 ("region", FieldValue::Text(n.region.to_string())),
-                ("created_at", created_at),
+                ("created_at", FieldValue::Text(created_at)),
             ];
-            return WritePlan::create(RecordKind::Complaint, None, fields, None);
+            return WritePlan::create(RecordKind::Complaint, None, fields);
         }
         x -= r.complaints;
         if x < r.worker_edits {
@@ -236,12 +250,9 @@ impl Sim {
                 return WritePlan::Nothing;
             }
             let record = n.workers[rng.random_range(0..n.workers.len())];
-            let availability = if rng.random::<bool>() {
-                "this-week"
-            } else {
-                "busy"
-            };
-            let fields = vec![("availability", FieldValue::Text(availability.into()))];
+            // Available again from a day within the next week.
+            let from = dates::today_cst(local_ms) + rng.random_range(0..7);
+            let fields = vec![("available_from", FieldValue::Text(dates::format_date(from)))];
             return WritePlan::Edit { record, fields };
         }
         let Some(record) = n.directory else {
@@ -252,7 +263,7 @@ impl Sim {
                 "services",
                 FieldValue::Text(format!("quarterly report day {}", at / DAY)),
             ),
-            ("updated_at", created_at),
+            ("updated_at", FieldValue::Text(created_at)),
         ];
         WritePlan::Edit { record, fields }
     }
@@ -266,7 +277,7 @@ impl Sim {
         }
         let fields = match change {
             PostChange::Close => vec![("status", FieldValue::Text("closed".into()))],
-            PostChange::Wage(wage) => vec![("wage", FieldValue::Int(i64::from(wage)))],
+            PostChange::Wage(wage) => vec![("wage", FieldValue::Number(f64::from(wage)))],
         };
         Some((p.node, p.record, fields))
     }
@@ -355,23 +366,13 @@ impl Sim {
                     return None;
                 }
                 let first = (n.next_seq, n.head);
-                let second = (n.next_seq + 1, NO_PREV);
                 let specs = match self.plan_write(node, at) {
                     WritePlan::Nothing => Vec::new(),
                     WritePlan::Create {
                         kind,
                         reach,
                         fields,
-                        fills,
-                    } => {
-                        let mut specs =
-                            vec![self.create_spec(node, kind, reach, fields, at, first)];
-                        if let Some(p) = fills {
-                            let record = self.posts[p as usize].record;
-                            specs.extend(self.edit_spec(node, record, filled(), at, second));
-                        }
-                        specs
-                    }
+                    } => vec![self.create_spec(node, kind, reach, fields, at, first)],
                     WritePlan::Edit { record, fields } => self
                         .edit_spec(node, record, fields, at, first)
                         .into_iter()
@@ -412,7 +413,6 @@ impl Sim {
                 kind,
                 reach,
                 fields,
-                fills,
             } => {
                 let Some(record) = self.write_create(i, kind, reach, fields, &mut lent) else {
                     return;
@@ -421,10 +421,6 @@ impl Sim {
                     RecordKind::Post => self.remember_post(i, record),
                     RecordKind::Worker => self.nodes[i as usize].workers.push(record),
                     _ => {}
-                }
-                if let Some(p) = fills {
-                    let rec = self.posts[p as usize].record;
-                    self.write_edit(i, rec, filled(), &mut lent);
                 }
             }
             WritePlan::Edit { record, fields } => self.write_edit(i, record, fields, &mut lent),
@@ -528,11 +524,6 @@ impl Sim {
     }
 }
 
-/// The edit a placement makes to the post it fills.
-fn filled() -> Fields {
-    vec![("filled", FieldValue::Increment(1))]
-}
-
 /// Seconds of working time (10 hours a day from 08:00) elapsed at wall time `ms`.
 fn work_time(ms: i64) -> f64 {
     let day = ms.div_euclid(DAY);
@@ -562,19 +553,22 @@ pub(super) fn directory_fields(n: &Node) -> Fields {
     ]
 }
 
-/// A worker's registration record (`id_masked` in the shape `record::mask_id_number` gives:
-/// province and check digit only).
-fn worker_fields(n: &Node, serial: u64) -> Fields {
-    vec![
-        ("name", FieldValue::Text(format!("worker {serial}"))),
-        ("id_masked", FieldValue::Text("52***************X".into())),
-        ("phone", FieldValue::Text("138****0000".into())),
-        (
-            "skills",
-            FieldValue::List(vec!["搬运".into(), "装修".into()]),
-        ),
-        ("wage_min", FieldValue::Int(150)),
-        ("availability", FieldValue::Text("this-week".into())),
-        ("region", FieldValue::Text(n.region.to_string())),
-    ]
+/// A worker's registration record, through the worker schema (`id_masked` in the shape
+/// `id_number::mask_id_number` gives: province and check digit only; a fixed stand-in hash).
+fn worker_fields(n: &Node, serial: u64, created_at: String) -> Fields {
+    Worker {
+        name: format!("worker {serial}"),
+        id_masked: "52***************X".into(),
+        id_hash: format!("v2:{serial:064x}"),
+        phone: "13800000000".into(),
+        skills: vec!["4-02-06-03".into(), "6-29-01-00".into()],
+        wage_min: Some(150.0),
+        flags: Vec::new(),
+        available_from: None,
+        available_to: None,
+        status: WorkerStatus::Active,
+        region: n.region,
+        created_at,
+    }
+    .edits()
 }

@@ -1,0 +1,207 @@
+//! The node's HTTP server: the JSON API (`/api/…`, [`api`]), the staff console, the hall's big
+//! screen, the public pages and posters ([`pages`]), the public feed and the OpenAPI document,
+//! with staff sessions and API tokens ([`auth`]).
+//!
+//! It runs on the daemon's tokio runtime and is started by `daemon::run` on the configured
+//! address (`--http`, else `http` in config.toml; 127.0.0.1 with a free port by default). Every
+//! request that asks something of the node becomes a [`Request`] and goes through the daemon's
+//! own executor ([`Execute`]: the same `dispatch`, the same network nudge after a write), so
+//! the command line and the web can never disagree.
+//!
+//! Limits: bodies over [`BODY_LIMIT`] are refused with 413; a request taking longer than
+//! [`REQUEST_TIMEOUT`] gets 408. Every response carries a content security policy that lets a
+//! page load only from this node (`default-src 'self'`): nothing from the internet, no CDN.
+//! Errors have one shape, `{"error":{"code","message","field"}}`, built from the control
+//! socket's [`crate::control::ErrorReply`].
+
+pub mod api;
+pub mod auth;
+pub mod pages;
+
+use crate::error::{NodeError, Result};
+use crate::request::Request;
+use crate::station::Station;
+use axum::Router;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Largest request body accepted (a post with a long description is about 2 KB).
+pub const BODY_LIMIT: usize = 64 * 1024;
+/// Longest a request may take.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Runs one request the way the daemon runs a command from its control socket.
+pub type Execute =
+    Arc<dyn Fn(Request) -> Pin<Box<dyn Future<Output = Result<Value>> + Send>> + Send + Sync>;
+
+/// What every handler shares.
+pub struct Web {
+    pub station: Arc<Mutex<Station>>,
+    pub execute: Execute,
+    pub auth: auth::Auth,
+    /// The station's name, division code and node id, read once at start.
+    pub name: String,
+    pub region: String,
+    pub node_id: String,
+}
+
+pub type AppState = Arc<Web>;
+
+impl Web {
+    /// Runs a request through the daemon's executor.
+    pub async fn run(&self, req: Request) -> Result<Value> {
+        (self.execute)(req).await
+    }
+
+    /// Reads the station on a blocking thread (sled reads, argon2).
+    pub async fn with_station<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Station) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let station = Arc::clone(&self.station);
+        tokio::task::spawn_blocking(move || f(&station.lock().expect("station lock")))
+            .await
+            .map_err(|e| NodeError::Daemon {
+                detail: e.to_string(),
+            })?
+    }
+}
+
+/// The whole router: API, pages, static files, with the limits and headers of every response.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(api::routes())
+        .merge(pages::routes())
+        .fallback(not_found)
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        // Outermost: sees every answer, the layers' own included.
+        .layer(axum::middleware::map_response(finish))
+        .with_state(state)
+}
+
+async fn not_found() -> StatusCode {
+    StatusCode::NOT_FOUND
+}
+
+/// Security headers on every response, and the one error shape for the errors that the
+/// layers and the router make themselves (413, 408, 404, 405) with no body of ours.
+async fn finish(mut res: Response) -> Response {
+    let status = res.status();
+    // Our answers are JSON or HTML; plain text comes from axum's or tower-http's own errors.
+    let ours = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| !t.starts_with("text/plain"));
+    if !ours && (status.is_client_error() || status.is_server_error()) {
+        let (code, en, zh) = match status {
+            StatusCode::PAYLOAD_TOO_LARGE => (
+                "too-large",
+                format!("the request body is larger than {} KiB", BODY_LIMIT / 1024),
+                format!("请求内容超过 {} KiB", BODY_LIMIT / 1024),
+            ),
+            StatusCode::REQUEST_TIMEOUT => (
+                "timeout",
+                "the request took too long".to_string(),
+                "请求处理超时".to_string(),
+            ),
+            StatusCode::METHOD_NOT_ALLOWED => (
+                "method-not-allowed",
+                "this address does not take that method".to_string(),
+                "该地址不支持此请求方法".to_string(),
+            ),
+            StatusCode::NOT_FOUND => (
+                "not-found",
+                "no such page".to_string(),
+                "没有这个页面".to_string(),
+            ),
+            _ => ("error", status.to_string(), status.to_string()),
+        };
+        let headers = std::mem::take(res.headers_mut());
+        res = api::error_body(status, code, &zh, &en, None, "zh").into_response();
+        for (k, v) in headers.iter() {
+            if k != header::CONTENT_LENGTH && k != header::CONTENT_TYPE {
+                res.headers_mut().insert(k.clone(), v.clone());
+            }
+        }
+    }
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
+             connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    res
+}
+
+/// A running HTTP server: its address, and the task serving it.
+pub struct Server {
+    pub addr: SocketAddr,
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+/// Binds `addr` and serves until `stop` turns true. Must be called on the daemon's runtime.
+pub async fn start(
+    addr: &str,
+    station: Arc<Mutex<Station>>,
+    execute: Execute,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<Server> {
+    let (name, region, node_id) = {
+        let s = station.lock().expect("station lock");
+        (
+            s.config.name.clone(),
+            s.region.to_string(),
+            s.key.public().node_id(),
+        )
+    };
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        NodeError::usage(
+            "--http",
+            format!("cannot listen on {addr}: {e}"),
+            format!("无法在 {addr} 上监听：{e}"),
+        )
+    })?;
+    let bound = listener.local_addr().map_err(|e| NodeError::io(addr, e))?;
+    let state = Arc::new(Web {
+        station,
+        execute,
+        auth: auth::Auth::default(),
+        name,
+        region,
+        node_id,
+    });
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let task = tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = stop.wait_for(|s| *s).await;
+        };
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
+            tracing::warn!("http server stopped: {e}");
+        }
+    });
+    Ok(Server { addr: bound, task })
+}

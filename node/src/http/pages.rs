@@ -1,0 +1,8 @@
+//! Server-rendered pages (stub, filled in below).
+
+use super::AppState;
+use axum::Router;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+}
