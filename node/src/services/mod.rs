@@ -15,24 +15,34 @@
 //! - [`complaints`]: complaints filed, their status steps, deadlines and history;
 //! - [`directory`]: this station's directory entry and the directory it holds;
 //! - [`status`]: what the node holds (from the counters) and open forks;
+//! - [`reports`]: service reports (成效表): figures, seals, verification of seals;
+//! - [`supervision`]: stations that need attention, rectification orders (限期整改);
+//! - [`audit`]: every signature, chain, log and seal held, checked;
 //! - [`peers`]: peers to dial;
 //! - [`staff`]: local staff accounts and API tokens (never replicated);
-//! - [`bundle`]: USB bundles.
+//! - [`bundle`]: USB bundles;
+//! - [`csv`]: spreadsheet files: imports of posts, workers and employers (all rows or none),
+//!   CSV exports. The one service that builds on others (their `prepare` and `list`); none
+//!   imports it.
 //!
 //! [`Station::write`]: crate::station::Station::write
 
+pub mod audit;
 pub mod bundle;
 pub mod certs;
 pub mod complaints;
+pub mod csv;
 pub mod directory;
 pub mod employers;
 pub mod matching;
 pub mod peers;
 pub mod placements;
 pub mod posts;
+pub mod reports;
 pub mod review;
 pub mod staff;
 pub mod status;
+pub mod supervision;
 pub mod workers;
 
 use crate::error::{NodeError, Result};
@@ -70,14 +80,14 @@ pub fn today() -> i64 {
     dates::today_cst(now_ms())
 }
 
-/// How many rows a list returns when `--limit` is not given, and at most.
-pub const DEFAULT_LIMIT: usize = 100;
-pub const MAX_LIMIT: usize = 10_000;
+/// The largest `--limit` a list takes.
+pub const MAX_LIMIT: usize = 1_000_000;
 
-/// A list's page: `--limit N` and `--after ID` (continue after that record).
+/// A list's page size: `--limit N`, or everything that matches when it is not given (the
+/// contract: `post list` without `--limit` lists every matching post; scripts rely on it).
 pub fn page_limit(limit: Option<usize>) -> Result<usize> {
     match limit {
-        None => Ok(DEFAULT_LIMIT),
+        None => Ok(usize::MAX),
         Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
         Some(_) => Err(NodeError::usage(
             "limit",
