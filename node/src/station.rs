@@ -147,7 +147,7 @@ impl Station {
     /// Runs `f` against a staged view, then commits what it staged in one atomic write.
     /// Refused while a repair is pending (`crate::repair`): the node's own log may be
     /// incomplete, and a change signed now could fork it.
-    pub(crate) fn write<T>(
+    pub fn write<T>(
         &mut self,
         f: impl FnOnce(&LocalAuthor<'_>, &mut Staged<'_, SledStore>) -> Result<T>,
     ) -> Result<T> {

@@ -1,0 +1,304 @@
+//! Lists, status and matching on a large county store, each next to the full-scan baseline
+//! measured in the same run (what `post list` and `status` did before the indexes).
+//!
+//! Builds a county node's store of `LINGONG_BENCH_POSTS` posts (default 100,000; posts of
+//! twelve occupations, a quarter approved) and `LINGONG_BENCH_WORKERS` workers (default
+//! 20,000) through the real write path (signed, accepted, committed with their index rows),
+//! untimed; then times, over 200 calls each:
+//! - a filtered, paged list (`post list --review approved --limit 100`, from a random page);
+//! - `status` (record counters) against counting by a scan of every record;
+//! - `match --worker` and `match --post` (candidates from the indexes, ranked by the protocol's
+//!   rules).
+//!
+//! `cargo bench -p lingong-node --bench lists` (release build). Prints p50, p99 and the ratio
+//! to the baseline; the README keeps the figures.
+
+use lingong_node::request::{PostFilter, Request, dispatch};
+use lingong_node::station::{self, Station};
+use lingong_protocol::author::Target;
+use lingong_protocol::dates;
+use lingong_protocol::record::RecordKind;
+use lingong_protocol::region::RegionCode;
+use lingong_protocol::schema::{
+    Flag, Post, PostStatus, ReviewState, Schema, WageUnit, Worker, WorkerStatus,
+};
+use std::time::{Duration, Instant};
+
+const OCCUPATIONS: [&str; 12] = [
+    "4-10-01-06",
+    "4-02-06-03",
+    "6-29-01-00",
+    "5-01-02-01",
+    "4-03-02-01",
+    "6-18-01-01",
+    "4-10-03-01",
+    "6-24-01-00",
+    "4-08-07-01",
+    "6-01-01-00",
+    "4-02-06-01",
+    "5-05-01-00",
+];
+
+fn env_count(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A certified county station in a fresh home under `dir`.
+fn county(dir: &std::path::Path) -> Station {
+    let mut parent: Option<Station> = None;
+    for (folder, name, region) in [
+        ("province", "省中心", "52"),
+        ("county", "黄平县零工市场", "522622"),
+    ] {
+        let home = lingong_node::home::Home::new(Some(dir.join(folder)));
+        station::init(
+            &home,
+            name,
+            region,
+            vec!["/ip4/127.0.0.1/tcp/0".into()],
+            None,
+        )
+        .expect("init");
+        let mut node = Station::open(&home).expect("open");
+        let request = serde_json::from_value(dispatch(&mut node, Request::CertRequest).unwrap())
+            .expect("request");
+        let issuer = parent.as_mut().unwrap_or(&mut node);
+        let chain = dispatch(issuer, Request::CertIssue { request, days: 365 }).expect("issue");
+        dispatch(&mut node, Request::CertInstall { chain }).expect("install");
+        parent = Some(node);
+    }
+    parent.expect("county")
+}
+
+fn fill(station: &mut Station, posts: usize, workers: usize) {
+    let region = station.region;
+    let villages: Vec<RegionCode> = [
+        "522622101001",
+        "522622101002",
+        "522622102001",
+        "522622103001",
+    ]
+    .iter()
+    .map(|c| RegionCode::parse(c).expect("code"))
+    .collect();
+    let now = station::now_ms();
+    let started = Instant::now();
+    for chunk in (0..posts).collect::<Vec<_>>().chunks(1000) {
+        station
+            .write(|author, staged| {
+                for &i in chunk {
+                    let post = Post {
+                        title: format!("岗位 {i}"),
+                        occupation: OCCUPATIONS[i % OCCUPATIONS.len()].into(),
+                        wage: 120.0 + (i % 20) as f64 * 10.0,
+                        unit: WageUnit::Day,
+                        headcount: 1 + (i % 5) as i64,
+                        employer: None,
+                        status: PostStatus::Open,
+                        review: if i % 4 == 0 {
+                            ReviewState::Approved
+                        } else {
+                            ReviewState::Pending
+                        },
+                        review_reason: None,
+                        reviewed_by: None,
+                        reviewed_at: None,
+                        region,
+                        reach: villages[i % villages.len()],
+                        location: None,
+                        contact: Some("13800000000".into()),
+                        description: None,
+                        expires: Some(dates::format_date(dates::today_cst(now) + 60)),
+                        created_at: dates::rfc3339(now),
+                    };
+                    author.write(
+                        staged,
+                        Target::Create {
+                            kind: RecordKind::Post,
+                            reach: Some(post.reach),
+                        },
+                        &post.edits(),
+                        now + i as i64,
+                    )?;
+                }
+                Ok(())
+            })
+            .expect("posts written");
+    }
+    for chunk in (0..workers).collect::<Vec<_>>().chunks(1000) {
+        station
+            .write(|author, staged| {
+                for &i in chunk {
+                    let worker = Worker {
+                        name: format!("劳动者 {i}"),
+                        id_masked: "52***************X".into(),
+                        id_hash: format!("v2:{i:064x}"),
+                        phone: "13900000000".into(),
+                        skills: vec![OCCUPATIONS[i % OCCUPATIONS.len()].into()],
+                        wage_min: Some(100.0 + (i % 10) as f64 * 10.0),
+                        flags: if i % 7 == 0 {
+                            vec![Flag::Older]
+                        } else {
+                            Vec::new()
+                        },
+                        available_from: None,
+                        available_to: None,
+                        status: WorkerStatus::Active,
+                        region,
+                        created_at: dates::rfc3339(now),
+                    };
+                    author.write(
+                        staged,
+                        Target::Create {
+                            kind: RecordKind::Worker,
+                            reach: None,
+                        },
+                        &worker.edits(),
+                        now + (posts + i) as i64,
+                    )?;
+                }
+                Ok(())
+            })
+            .expect("workers written");
+    }
+    println!(
+        "store: {posts} posts and {workers} workers written in {:.1} s, {} MB on disk",
+        started.elapsed().as_secs_f64(),
+        station.store.size_on_disk() / 1_000_000
+    );
+}
+
+fn percentiles(mut times: Vec<Duration>) -> (f64, f64) {
+    times.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    (
+        ms(times[times.len() / 2]),
+        ms(times[(times.len() * 99 / 100).min(times.len() - 1)]),
+    )
+}
+
+fn time(n: usize, mut f: impl FnMut(usize)) -> (f64, f64) {
+    let times = (0..n)
+        .map(|i| {
+            let t = Instant::now();
+            f(i);
+            t.elapsed()
+        })
+        .collect();
+    percentiles(times)
+}
+
+fn report(what: &str, (p50, p99): (f64, f64), base: Option<(f64, f64)>, target_ms: f64) {
+    match base {
+        Some((b50, b99)) => println!(
+            "{what:<44} p50 {p50:8.2} ms  p99 {p99:8.2} ms | baseline p50 {b50:8.2} ms p99 {b99:8.2} ms | p99 ratio {:6.4} | target p99 < {target_ms} ms: {}",
+            p99 / b99,
+            if p99 < target_ms { "met" } else { "NOT met" }
+        ),
+        None => println!(
+            "{what:<44} p50 {p50:8.2} ms  p99 {p99:8.2} ms | target p99 < {target_ms} ms: {}",
+            if p99 < target_ms { "met" } else { "NOT met" }
+        ),
+    }
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; nothing else to parse.
+    let posts = env_count("LINGONG_BENCH_POSTS", 100_000);
+    let workers = env_count("LINGONG_BENCH_WORKERS", 20_000);
+    let calls = 200;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut station = county(dir.path());
+    fill(&mut station, posts, workers);
+
+    // Cursors spread over the whole list, so pages come from everywhere in the store.
+    let ids: Vec<String> = station
+        .store
+        .records_of(Some(RecordKind::Post))
+        .expect("scan")
+        .iter()
+        .filter(|s| s.view.get("review").and_then(|r| r.as_str()) == Some("approved"))
+        .map(|s| s.id().to_hex())
+        .collect();
+    let listed = time(calls, |i| {
+        let filter = PostFilter {
+            review: Some("approved".into()),
+            limit: Some(100),
+            after: (i > 0).then(|| ids[(i * 7919) % ids.len()].clone()),
+            ..Default::default()
+        };
+        let rows = dispatch(&mut station, Request::PostList(filter)).expect("list");
+        assert!(!rows.as_array().expect("rows").is_empty() || i > 0);
+    });
+    let scanned = time(calls.min(10), |_| {
+        let all = station
+            .store
+            .records_of(Some(RecordKind::Post))
+            .expect("scan");
+        let mut approved: Vec<_> = all
+            .into_iter()
+            .filter(|s| s.view.get("review").and_then(|r| r.as_str()) == Some("approved"))
+            .collect();
+        approved.sort_by_key(|s| std::cmp::Reverse(s.created_ms));
+        approved.truncate(100);
+    });
+    report(
+        "post list --review approved --limit 100",
+        listed,
+        Some(scanned),
+        50.0,
+    );
+
+    let status = time(calls, |_| {
+        dispatch(&mut station, Request::Status).expect("status");
+    });
+    let counted = time(calls.min(10), |_| {
+        let n = station.store.records_of(None).expect("scan").len();
+        let m = lingong_protocol::store::Store::items(&station.store)
+            .expect("items")
+            .len();
+        assert!(n > 0 && m > 0);
+    });
+    report("status (counters)", status, Some(counted), 50.0);
+
+    let worker_ids: Vec<String> = station
+        .store
+        .records_of(Some(RecordKind::Worker))
+        .expect("scan")
+        .iter()
+        .map(|s| s.id().to_hex())
+        .collect();
+    let match_calls = calls.min(20);
+    let by_worker = time(match_calls, |i| {
+        dispatch(
+            &mut station,
+            Request::MatchWorker {
+                id: worker_ids[(i * 104729) % worker_ids.len()].clone(),
+                limit: Some(20),
+                lang: "zh".into(),
+            },
+        )
+        .expect("match");
+    });
+    report(
+        "match --worker (approved posts scanned)",
+        by_worker,
+        None,
+        20.0,
+    );
+    let by_post = time(match_calls, |i| {
+        dispatch(
+            &mut station,
+            Request::MatchPost {
+                id: ids[(i * 7919) % ids.len()].clone(),
+                limit: Some(20),
+                lang: "zh".into(),
+            },
+        )
+        .expect("match");
+    });
+    report("match --post (workers scanned)", by_post, None, 50.0);
+}
