@@ -397,6 +397,44 @@ mod tests {
     }
 
     #[test]
+    fn a_replaced_file_and_a_leftover_temporary_end_up_0600() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("out.bundle");
+        for p in [&path, &path.with_extension("tmp")] {
+            std::fs::write(p, b"old").expect("write");
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o666)).expect("chmod");
+        }
+        write_atomically(&path, b"new").expect("written");
+        let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
+        assert_eq!(mode & 0o777, FILE_MODE);
+        assert_eq!(std::fs::read(&path).expect("read"), b"new");
+    }
+
+    #[test]
+    fn a_key_others_may_read_is_refused_naming_the_file_and_the_fix() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let home = Home::new(Some(dir.path().join("home")));
+        home.create_key().expect("key");
+        assert_eq!(
+            std::fs::metadata(&home.dir)
+                .expect("meta")
+                .permissions()
+                .mode()
+                & 0o777,
+            DIR_MODE
+        );
+        home.load_key().expect("0600 key loads");
+        let key = home.key_path();
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+        let e = home.load_key().expect_err("refused");
+        assert!(e.is_usage());
+        let fix = format!("chmod 600 {}", key.display());
+        assert!(e.message("en").contains(&fix), "{}", e.message("en"));
+        assert!(e.message("zh").contains(&fix), "{}", e.message("zh"));
+        assert!(e.message("zh").contains("640"), "{}", e.message("zh"));
+    }
+
+    #[test]
     fn a_window_margin_above_a_year_is_refused_naming_the_field() {
         let mut c = config();
         c.sync_window_margin_secs = MAX_WINDOW_MARGIN_SECS;
