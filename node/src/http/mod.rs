@@ -54,9 +54,12 @@ pub struct Web {
 pub type AppState = Arc<Web>;
 
 impl Web {
-    /// Runs a request through the daemon's executor.
+    /// Runs a request through the daemon's executor; a clear ID number in the answer is masked
+    /// ([`api::redact`]) before any page or endpoint sees it.
     pub async fn run(&self, req: Request) -> Result<Value> {
-        (self.execute)(req).await
+        let mut v = (self.execute)(req).await?;
+        api::redact(&mut v);
+        Ok(v)
     }
 
     /// Reads the station on a blocking thread (sled reads, argon2).

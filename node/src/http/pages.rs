@@ -1,8 +1,1305 @@
-//! Server-rendered pages (stub, filled in below).
+//! Server-rendered pages (maud: the templates are Rust, compiled into the binary) and the static
+//! files they use (`static/`, embedded with `include_str!`: no CDN, no web font, no build step).
+//!
+//! - Staff console `/` (login at `/login`): today's posts, publish a post, the review queue
+//!   with its automatic findings, workers (register, list priority first), matching for a post
+//!   and confirming a placement on the spot, employers. Forms post to `/console/…` with the
+//!   session's CSRF token; the same field structs and the same [`Request`]s as the API and the
+//!   command line. A refused form is shown again with what was typed and the message next to
+//!   the field, in the page's language (Chinese; `?lang=en` switches to English).
+//! - `/screen`: the hall's big screen (large type, high contrast), scrolling the open approved
+//!   posts; it fetches `/feed.json` every 10 s and, when the node cannot be reached, keeps the
+//!   last posts with "最后更新" and the time. `?occupation=`, `?speed=` (px/s) and
+//!   `?orientation=portrait`.
+//! - Public, no login: `/posts` (search by everyday occupation words and by place), `/posts/ID`
+//!   (with the poster check), `/directory`, `/feed.json`, `/occupations.json`.
+//! - Posters: `/posts/ID/poster` and `/posters/today`, printable A4, with a QR code (SVG) that
+//!   opens `/posts/ID?by=STATION&h=DIGEST`: the post's id, the node that signed it, and a digest
+//!   of the fields printed; the page says whether the post is held here, signed by that station
+//!   and approved, whether the poster's fields still match, and whether it is still open.
 
 use super::AppState;
+use super::api::{self, field_of, lang_of, parse_value};
+use super::auth::{self, Auth, Caller, LoginError};
+use crate::error::NodeError;
+use crate::request::{
+    EmployerFields, PlacementFields, PostFields, PostFilter, Request, WorkerFields,
+};
+use crate::services::staff::Role;
 use axum::Router;
+use axum::extract::{ConnectInfo, Form, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+
+const CSS: &str = include_str!("static/app.css");
+const APP_JS: &str = include_str!("static/app.js");
+const SCREEN_JS: &str = include_str!("static/screen.js");
 
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/", get(console))
+        .route("/login", get(login_page).post(login_form))
+        .route("/logout", post(logout_form))
+        .route("/console/{action}", post(console_form))
+        .route("/console/{action}/{id}", post(console_form_id))
+        .route("/screen", get(screen))
+        .route("/posts", get(public_posts))
+        .route("/posts/{id}", get(public_post))
+        .route("/posts/{id}/poster", get(poster))
+        .route("/posters/today", get(posters_today))
+        .route("/directory", get(public_directory))
+        .route("/feed.json", get(feed))
+        .route("/occupations.json", get(occupations_json))
+        .route(
+            "/static/app.css",
+            get(|| async {
+                (
+                    [
+                        (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+                        (header::CACHE_CONTROL, "max-age=3600"),
+                    ],
+                    CSS,
+                )
+            }),
+        )
+        .route(
+            "/static/app.js",
+            get(|| async {
+                (
+                    [
+                        (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+                        (header::CACHE_CONTROL, "max-age=3600"),
+                    ],
+                    APP_JS,
+                )
+            }),
+        )
+        .route(
+            "/static/screen.js",
+            get(|| async {
+                (
+                    [
+                        (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+                        (header::CACHE_CONTROL, "max-age=3600"),
+                    ],
+                    SCREEN_JS,
+                )
+            }),
+        )
+}
+
+/// The page's language: `?lang=` (remembered in a cookie), else the cookie, else
+/// `Accept-Language`, else Chinese.
+#[derive(Clone, Copy)]
+struct L(&'static str);
+
+impl L {
+    fn of(headers: &HeaderMap, query: &HashMap<String, String>) -> L {
+        match query
+            .get("lang")
+            .map(String::as_str)
+            .or_else(|| auth::cookie(headers, "lang"))
+        {
+            Some("en") => L("en"),
+            Some(_) => L("zh"),
+            None => L(lang_of(headers)),
+        }
+    }
+    fn t(self, zh: &'static str, en: &'static str) -> &'static str {
+        if self.0 == "en" { en } else { zh }
+    }
+    fn en(self) -> bool {
+        self.0 == "en"
+    }
+}
+
+fn html_response(
+    status: StatusCode,
+    lang: L,
+    query: &HashMap<String, String>,
+    m: Markup,
+) -> Response {
+    let mut res = (status, m.into_string()).into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    if query.contains_key("lang")
+        && let Ok(v) = header::HeaderValue::from_str(&format!(
+            "lang={}; Path=/; SameSite=Strict; Max-Age=31536000",
+            lang.0
+        ))
+    {
+        res.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    res
+}
+
+fn layout(lang: L, title: &str, top: Markup, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang=(if lang.en() { "en" } else { "zh-CN" }) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) }
+                link rel="stylesheet" href="/static/app.css";
+                script src="/static/app.js" defer {}
+            }
+            body {
+                (top)
+                main { (body) }
+            }
+        }
+    }
+}
+
+fn public_top(state: &AppState, lang: L) -> Markup {
+    html! {
+        header.top {
+            strong { (state.name) }
+            a href="/posts" { (lang.t("岗位信息", "Jobs")) }
+            a href="/directory" { (lang.t("驿站名录", "Directory")) }
+            a href="/screen" { (lang.t("大屏", "Big screen")) }
+            span.who {
+                @if lang.en() { a href="?lang=zh" { "中文" } } @else { a href="?lang=en" { "English" } }
+            }
+        }
+    }
+}
+
+// ----- data helpers -------------------------------------------------------------------------
+
+fn unit_zh(unit: &str, lang: L) -> &'static str {
+    match (unit, lang.en()) {
+        ("day", false) => "元/天",
+        ("hour", false) => "元/小时",
+        ("piece", false) => "元/件",
+        ("month", false) => "元/月",
+        ("day", true) => "yuan/day",
+        ("hour", true) => "yuan/hour",
+        ("piece", true) => "yuan/piece",
+        ("month", true) => "yuan/month",
+        _ => "",
+    }
+}
+
+fn wage_text(p: &Value, lang: L) -> String {
+    let w = p["wage"].as_f64().unwrap_or(0.0);
+    let w = if w.fract() == 0.0 {
+        format!("{w:.0}")
+    } else {
+        format!("{w:.2}")
+    };
+    format!("{w} {}", unit_zh(p["unit"].as_str().unwrap_or(""), lang))
+}
+
+fn left_text(p: &Value, lang: L) -> String {
+    let left = p["headcount"].as_i64().unwrap_or(0) - p["filled"].as_i64().unwrap_or(0);
+    if lang.en() {
+        format!("{} of {} left", left.max(0), p["headcount"])
+    } else {
+        format!("招 {} 人，余 {} 人", p["headcount"], left.max(0))
+    }
+}
+
+fn occupation_name(code: &str) -> String {
+    lingong_protocol::occupation::occupations()
+        .get(code)
+        .map(|o| o.name.clone())
+        .unwrap_or_else(|| code.to_string())
+}
+
+fn s(v: &Value) -> &str {
+    v.as_str().unwrap_or("")
+}
+
+fn is_priority(v: &Value) -> bool {
+    v.as_i64().is_some_and(|n| n > 0) || v.as_bool() == Some(true)
+}
+
+fn short(id: &str) -> &str {
+    &id[..id.len().min(12)]
+}
+
+/// Open approved posts held here, newest first (what the public sees).
+async fn open_posts(state: &AppState, occupation: Option<String>) -> Result<Vec<Value>, NodeError> {
+    let v = state
+        .run(Request::PostList(PostFilter {
+            status: Some("open".into()),
+            review: Some("approved".into()),
+            occupation,
+            limit: Some(500),
+            ..Default::default()
+        }))
+        .await?;
+    Ok(v.as_array().cloned().unwrap_or_default())
+}
+
+/// Employer id → name, and node id → station name (from the directory).
+async fn names(state: &AppState) -> (HashMap<String, String>, HashMap<String, String>) {
+    let mut employers = HashMap::new();
+    if let Ok(Value::Array(rows)) = state.run(Request::EmployerList { status: None }).await {
+        for r in rows {
+            employers.insert(s(&r["id"]).to_string(), s(&r["name"]).to_string());
+        }
+    }
+    let mut stations = HashMap::new();
+    if let Ok(Value::Array(rows)) = state.run(Request::DirectoryList { region: None }).await {
+        for r in rows {
+            stations.insert(s(&r["node_id"]).to_string(), s(&r["name"]).to_string());
+        }
+    }
+    stations.insert(state.node_id.clone(), state.name.clone());
+    (employers, stations)
+}
+
+/// The digest a poster prints: of the fields a worker reads on it.
+fn poster_digest(p: &Value) -> String {
+    let text = format!(
+        "{}|{}|{}|{}|{}|{}",
+        s(&p["title"]),
+        p["wage"],
+        s(&p["unit"]),
+        p["headcount"],
+        s(&p["location"]),
+        s(&p["contact"])
+    );
+    hex::encode(&lingong_protocol::canon::sha256(text.as_bytes())[..8])
+}
+
+// ----- public pages ---------------------------------------------------------------------------
+
+/// `/feed.json`: the open approved posts, for the big screen and for other public employment
+/// sites. No personal data: a post's public fields, the employer's name and the signing node.
+async fn feed(
+    State(state): State<AppState>,
+    h: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let lang = L::of(&h, &q);
+    let occupation = q
+        .get("occupation")
+        .filter(|o| !o.trim().is_empty())
+        .cloned();
+    let posts = match open_posts(&state, occupation).await {
+        Ok(p) => p,
+        Err(e) => return api::node_error(&e, lang.0),
+    };
+    let (employers, _) = names(&state).await;
+    let rows: Vec<Value> = posts
+        .iter()
+        .map(|p| {
+            json!({
+                "id": p["id"],
+                "title": p["title"],
+                "occupation": p["occupation"],
+                "occupation_name": occupation_name(s(&p["occupation"])),
+                "wage": p["wage"],
+                "unit": p["unit"],
+                "wage_text": wage_text(p, lang),
+                "headcount": p["headcount"],
+                "filled": p["filled"],
+                "left_text": left_text(p, lang),
+                "location": p["location"],
+                "contact": p["contact"],
+                "employer": employers.get(s(&p["employer"])).cloned(),
+                "region": p["region"],
+                "expires": p["expires"],
+                "signed_by": p["author"],
+                "url": format!("/posts/{}", s(&p["id"])),
+            })
+        })
+        .collect();
+    let mut out = json!({
+        "station": state.name,
+        "region": state.region,
+        "node_id": state.node_id,
+        "generated_at": lingong_protocol::dates::rfc3339(crate::station::now_ms()),
+        "posts": rows,
+    });
+    api::redact(&mut out);
+    axum::Json(out).into_response()
+}
+
+/// `/occupations.json?q=搬运`: occupations whose official name or everyday name contains the
+/// words (at most 20), for the console's picker and the public search.
+async fn occupations_json(Query(q): Query<HashMap<String, String>>) -> Response {
+    let words = q.get("q").map(|s| s.trim().to_string()).unwrap_or_default();
+    axum::Json(search_occupations(&words, 20)).into_response()
+}
+
+fn search_occupations(words: &str, max: usize) -> Vec<Value> {
+    if words.is_empty() {
+        return Vec::new();
+    }
+    lingong_protocol::occupation::occupations()
+        .iter()
+        .filter(|o| o.level == 4 || o.code.as_str().starts_with(words))
+        .filter(|o| {
+            o.name.contains(words)
+                || o.aliases.iter().any(|a| a.contains(words))
+                || o.code.as_str().starts_with(words)
+        })
+        .take(max)
+        .map(|o| json!({ "code": o.code.as_str(), "name": o.name, "aliases": o.aliases }))
+        .collect()
+}
+
+async fn public_posts(
+    State(state): State<AppState>,
+    h: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let lang = L::of(&h, &q);
+    let words = q.get("q").map(|s| s.trim().to_string()).unwrap_or_default();
+    let place = q
+        .get("place")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
+    let mut posts = open_posts(&state, None).await.unwrap_or_default();
+    if !words.is_empty() {
+        let codes: Vec<String> = search_occupations(&words, 200)
+            .iter()
+            .map(|o| s(&o["code"]).to_string())
+            .collect();
+        posts.retain(|p| {
+            s(&p["title"]).contains(&words) || codes.iter().any(|c| s(&p["occupation"]) == c)
+        });
+    }
+    if !place.is_empty() {
+        posts.retain(|p| s(&p["location"]).contains(&place) || s(&p["region"]).starts_with(&place));
+    }
+    let (employers, _) = names(&state).await;
+    let body = html! {
+        h1 { (lang.t("招工岗位", "Open jobs")) " · " (state.name) }
+        form method="get" action="/posts" class="grid" {
+            div.field { label for="q" { (lang.t("工种（如 钟点工、搬运）", "Work (e.g. 钟点工, 搬运)")) } input id="q" name="q" value=(words); }
+            div.field { label for="place" { (lang.t("地点", "Place")) } input id="place" name="place" value=(place); }
+            div.field { label { " " } button type="submit" { (lang.t("查找", "Search")) } }
+        }
+        p.muted { (posts.len()) (lang.t(" 个岗位，均已通过真实性审核", " jobs, all reviewed for authenticity")) }
+        ul.posts {
+            @for p in &posts {
+                li data-id=(s(&p["id"])) {
+                    div.title { a href={ "/posts/" (s(&p["id"])) } { (s(&p["title"])) } }
+                    div { span.wage { (wage_text(p, lang)) } " · " (left_text(p, lang)) " · " (occupation_name(s(&p["occupation"]))) }
+                    div { (s(&p["location"])) }
+                    @if let Some(e) = employers.get(s(&p["employer"])) { div.muted { (e) } }
+                    div { (lang.t("联系：", "Contact: ")) (s(&p["contact"])) }
+                }
+            }
+        }
+    };
+    html_response(
+        StatusCode::OK,
+        lang,
+        &q,
+        layout(
+            lang,
+            lang.t("招工岗位", "Open jobs"),
+            public_top(&state, lang),
+            body,
+        ),
+    )
+}
+
+async fn public_post(
+    State(state): State<AppState>,
+    h: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let lang = L::of(&h, &q);
+    let shown = state.run(Request::PostShow { id: id.clone() }).await;
+    let (employers, stations) = names(&state).await;
+    let from_poster = q.contains_key("by") || q.contains_key("h");
+    let body = match shown {
+        Ok(p) if s(&p["review"]) == "approved" => {
+            let author = s(&p["author"]).to_string();
+            let station = stations
+                .get(&author)
+                .cloned()
+                .unwrap_or_else(|| short(&author).to_string());
+            let by_ok = q.get("by").is_none_or(|b| *b == author);
+            let h_ok = q.get("h").is_none_or(|d| *d == poster_digest(&p));
+            let signed = p["signatures_valid"].as_bool().unwrap_or(false);
+            let open = s(&p["status"]) == "open";
+            let date = s(&p["created_at"]).get(..10).unwrap_or("").to_string();
+            html! {
+                @if from_poster {
+                    @if by_ok && h_ok && signed {
+                        div.check.good data-check="genuine" {
+                            "✔ " (lang.t("真实岗位：由 ", "Genuine: issued by ")) (station)
+                            (lang.t(" 于 ", " on ")) (date) (lang.t(" 发布，签名有效，已通过审核", ", signature valid, reviewed"))
+                            @if !open { br; "⚠ " (lang.t("但该岗位现已关闭或招满", "but the post is now closed or filled")) }
+                        }
+                    } @else {
+                        div.check.bad data-check="altered" {
+                            "✘ " (lang.t("海报内容与登记的岗位不符，可能被篡改，请勿轻信，可拨打驿站电话核实", "The poster does not match the registered post: it may have been altered. Check with the station."))
+                        }
+                    }
+                }
+                h1 { (s(&p["title"])) }
+                table {
+                    tr { th { (lang.t("工资", "Wage")) } td.wage { (wage_text(&p, lang)) } }
+                    tr { th { (lang.t("人数", "Places")) } td { (left_text(&p, lang)) } }
+                    tr { th { (lang.t("工种", "Occupation")) } td { (occupation_name(s(&p["occupation"]))) } }
+                    tr { th { (lang.t("地点", "Place")) } td { (s(&p["location"])) } }
+                    tr { th { (lang.t("联系", "Contact")) } td { (s(&p["contact"])) } }
+                    @if let Some(e) = employers.get(s(&p["employer"])) { tr { th { (lang.t("用工单位", "Employer")) } td { (e) } } }
+                    tr { th { (lang.t("说明", "Details")) } td { (s(&p["description"])) } }
+                    tr { th { (lang.t("截止", "Until")) } td { (s(&p["expires"])) } }
+                    tr { th { (lang.t("状态", "Status")) } td { (if open { lang.t("招聘中", "open") } else { lang.t("已关闭或招满", "closed or filled") }) } }
+                    tr { th { (lang.t("发布驿站", "Station")) } td { (station) " " span.muted { (short(&author)) } } }
+                }
+                p.noprint { a href={ "/posts/" (id) "/poster" } { (lang.t("打印海报", "Print poster")) } }
+            }
+        }
+        _ => html! {
+            @if from_poster {
+                div.check.bad data-check="unknown" { "✘ " (lang.t("本节点没有这个已审核的岗位：海报可能是伪造的，或岗位尚未同步到这里", "This node holds no reviewed post with this id: the poster may be forged, or the post has not reached this node")) }
+            }
+            h1 { (lang.t("没有找到该岗位", "No such post")) }
+        },
+    };
+    html_response(
+        StatusCode::OK,
+        lang,
+        &q,
+        layout(lang, lang.t("岗位", "Job"), public_top(&state, lang), body),
+    )
+}
+
+async fn public_directory(
+    State(state): State<AppState>,
+    h: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let lang = L::of(&h, &q);
+    let rows = match state.run(Request::DirectoryList { region: None }).await {
+        Ok(Value::Array(r)) => r,
+        _ => Vec::new(),
+    };
+    let body = html! {
+        h1 { (lang.t("零工市场和驿站名录", "Markets and stations")) }
+        ul.posts {
+            @for r in &rows {
+                li {
+                    div.title { (s(&r["name"])) }
+                    div { (lang.t("地址：", "Address: ")) (s(&r["address"])) }
+                    div { (lang.t("服务时间：", "Hours: ")) (s(&r["hours"])) }
+                    div { (lang.t("服务电话：", "Hotline: ")) (s(&r["hotline"])) }
+                    @if let Some(list) = r["services"].as_array() {
+                        div { (lang.t("服务：", "Services: ")) @for x in list { span.tag { (s(x)) } " " } }
+                    }
+                    @if !s(&r["rules"]).is_empty() { div { (lang.t("服务制度：", "Rules: ")) (s(&r["rules"])) } }
+                }
+            }
+        }
+        @if rows.is_empty() { p.muted { (lang.t("暂无名录", "No entries yet")) } }
+    };
+    html_response(
+        StatusCode::OK,
+        lang,
+        &q,
+        layout(
+            lang,
+            lang.t("名录", "Directory"),
+            public_top(&state, lang),
+            body,
+        ),
+    )
+}
+
+async fn screen(
+    State(state): State<AppState>,
+    h: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let lang = L::of(&h, &q);
+    let occupation = q
+        .get("occupation")
+        .filter(|o| !o.trim().is_empty())
+        .cloned();
+    let posts = open_posts(&state, occupation).await.unwrap_or_default();
+    let (employers, _) = names(&state).await;
+    let portrait = q.get("orientation").is_some_and(|o| o == "portrait");
+    let now = lingong_protocol::dates::rfc3339(crate::station::now_ms());
+    let m = html! {
+        (DOCTYPE)
+        html lang="zh-CN" {
+            head {
+                meta charset="utf-8";
+                title { (state.name) " · " (lang.t("招工信息", "Jobs")) }
+                link rel="stylesheet" href="/static/app.css";
+                script src="/static/screen.js" defer {}
+            }
+            body.screen.portrait[portrait]
+                data-updated=(lang.t("最后更新", "Last updated"))
+                data-offline=(lang.t("网络中断，最后更新", "Offline, last updated"))
+                data-since-start=(lang.t("（开机时）", "(at start)"))
+                data-empty=(lang.t("暂无招工信息", "No open jobs right now")) {
+                header {
+                    span { (state.name) " · " (lang.t("招工信息（均已审核）", "Open jobs (reviewed)")) }
+                    span #stamp .stamp { (lang.t("最后更新", "Last updated")) " " (now.get(11..19).unwrap_or("")) }
+                }
+                div #viewport .viewport {
+                    div #rows .rows {
+                        @for p in &posts {
+                            div.row data-id=(s(&p["id"])) {
+                                div.t { (s(&p["title"])) }
+                                div.w { (wage_text(p, lang)) }
+                                div.h { (left_text(p, lang)) }
+                                div.l { (s(&p["location"])) }
+                                div.c { (employers.get(s(&p["employer"])).map(String::as_str).unwrap_or("")) " " (s(&p["contact"])) }
+                            }
+                        }
+                        @if posts.is_empty() { div.empty { (lang.t("暂无招工信息", "No open jobs right now")) } }
+                    }
+                }
+            }
+        }
+    };
+    html_response(StatusCode::OK, lang, &q, m)
+}
+
+fn qr_svg(url: &str) -> String {
+    match qrcode::QrCode::new(url.as_bytes()) {
+        Ok(code) => code
+            .render::<qrcode::render::svg::Color>()
+            .min_dimensions(240, 240)
+            .quiet_zone(true)
+            .build(),
+        Err(_) => String::new(),
+    }
+}
+
+fn origin(h: &HeaderMap) -> String {
+    let host = h
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            v.chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".:-[]".contains(c))
+        })
+        .unwrap_or("127.0.0.1");
+    format!("http://{host}")
+}
+
+fn poster_sheet(
+    p: &Value,
+    lang: L,
+    origin: &str,
+    station: &str,
+    employer: Option<&String>,
+) -> Markup {
+    let id = s(&p["id"]);
+    let url = format!(
+        "{origin}/posts/{id}?by={}&h={}",
+        s(&p["author"]),
+        poster_digest(p)
+    );
+    html! {
+        div.poster data-id=(id) {
+            h1 { (s(&p["title"])) }
+            p.wage { (wage_text(p, lang)) }
+            p.big { (left_text(p, lang)) " · " (occupation_name(s(&p["occupation"]))) }
+            p.big { (lang.t("地点：", "Place: ")) (s(&p["location"])) }
+            p.big { (lang.t("联系：", "Contact: ")) (s(&p["contact"])) }
+            @if let Some(e) = employer { p.big { (lang.t("用工单位：", "Employer: ")) (e) } }
+            p { (lang.t("截止：", "Until: ")) (s(&p["expires"])) }
+            div.qr {
+                (PreEscaped(qr_svg(&url)))
+                div {
+                    p { (lang.t("扫码核验：岗位由 ", "Scan to check: issued by ")) strong { (station) } (lang.t(" 发布并经审核", ", reviewed")) }
+                    p.small { (lang.t("岗位编号 ", "Post id ")) (id) }
+                    p.small { (lang.t("签发节点 ", "Signed by node ")) (s(&p["author"])) }
+                }
+            }
+        }
+    }
+}
+
+async fn poster(
+    State(state): State<AppState>,
+    h: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let lang = L::of(&h, &q);
+    let (employers, stations) = names(&state).await;
+    let body = match state.run(Request::PostShow { id }).await {
+        Ok(p) if s(&p["review"]) == "approved" => {
+            let station = stations
+                .get(s(&p["author"]))
+                .cloned()
+                .unwrap_or_else(|| state.name.clone());
+            poster_sheet(
+                &p,
+                lang,
+                &origin(&h),
+                &station,
+                employers.get(s(&p["employer"])),
+            )
+        }
+        _ => html! { h1 { (lang.t("没有这个已审核的岗位", "No reviewed post with this id")) } },
+    };
+    html_response(
+        StatusCode::OK,
+        lang,
+        &q,
+        layout(lang, lang.t("岗位海报", "Poster"), html! {}, body),
+    )
+}
+
+async fn posters_today(
+    State(state): State<AppState>,
+    h: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let lang = L::of(&h, &q);
+    let today = lingong_protocol::dates::format_date(crate::services::today());
+    let posts = open_posts(&state, None).await.unwrap_or_default();
+    let (employers, stations) = names(&state).await;
+    let origin = origin(&h);
+    let todays: Vec<&Value> = posts
+        .iter()
+        .filter(|p| s(&p["created_at"]).starts_with(&today))
+        .collect();
+    let body = html! {
+        p.noprint { (lang.t("今日发布并已审核的岗位：", "Posts published and reviewed today: ")) (todays.len()) " · " (today) }
+        @for p in &todays {
+            (poster_sheet(p, lang, &origin, stations.get(s(&p["author"])).map(String::as_str).unwrap_or(&state.name), employers.get(s(&p["employer"]))))
+        }
+    };
+    html_response(
+        StatusCode::OK,
+        lang,
+        &q,
+        layout(
+            lang,
+            lang.t("今日岗位海报", "Today's posters"),
+            html! {},
+            body,
+        ),
+    )
+}
+
+// ----- the console ------------------------------------------------------------------------------
+
+async fn login_page(
+    State(state): State<AppState>,
+    h: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let lang = L::of(&h, &q);
+    html_response(
+        StatusCode::OK,
+        lang,
+        &q,
+        login_markup(&state, lang, "", None),
+    )
+}
+
+fn login_markup(state: &AppState, lang: L, name: &str, error: Option<String>) -> Markup {
+    let body = html! {
+        section.card.login {
+            h1 { (state.name) " · " (lang.t("工作人员登录", "Staff login")) }
+            @if let Some(e) = &error { div.banner.err #error { (e) } }
+            form method="post" action="/login" {
+                div.field.bad[error.is_some()] { label for="name" { (lang.t("用户名", "Name")) } input #name name="name" value=(name) autocomplete="username" required; }
+                div.field.bad[error.is_some()] { label for="password" { (lang.t("密码", "Password")) } input #password type="password" name="password" autocomplete="current-password" required; }
+                p { button type="submit" { (lang.t("登录", "Log in")) } }
+            }
+            p.muted { a href="/posts" { (lang.t("公开岗位信息（无需登录）", "Public job list (no login)")) } }
+        }
+    };
+    layout(
+        lang,
+        lang.t("登录", "Log in"),
+        public_top(state, lang),
+        body,
+    )
+}
+
+async fn login_form(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    h: HeaderMap,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
+    let lang = L::of(&h, &HashMap::new());
+    let name = f.get("name").cloned().unwrap_or_default();
+    let password = f.get("password").cloned().unwrap_or_default();
+    match Auth::login(&state, &name, &password, Some(addr)).await {
+        Ok((id, _)) => {
+            let mut res = Redirect::to("/").into_response();
+            if let Ok(v) = header::HeaderValue::from_str(&auth::session_cookie(&id)) {
+                res.headers_mut().insert(header::SET_COOKIE, v);
+            }
+            res
+        }
+        Err(e) => {
+            let (status, body) = api::login_error(e_clone(&e), lang.0);
+            let msg = body.0["error"]["message"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
+            let _ = e;
+            html_response(
+                status,
+                lang,
+                &HashMap::new(),
+                login_markup(&state, lang, &name, Some(msg)),
+            )
+        }
+    }
+}
+
+fn e_clone(e: &LoginError) -> LoginError {
+    match e {
+        LoginError::Wrong => LoginError::Wrong,
+        LoginError::Locked(s) => LoginError::Locked(*s),
+        LoginError::Node(n) => LoginError::Node(NodeError::Daemon {
+            detail: n.to_string(),
+        }),
+    }
+}
+
+async fn logout_form(
+    State(state): State<AppState>,
+    caller: Caller,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
+    if let Caller::Staff { id, .. } = &caller
+        && caller.csrf_ok(f.get("csrf").map(String::as_str))
+    {
+        state.auth.logout(id);
+    }
+    let mut res = Redirect::to("/login").into_response();
+    if let Ok(v) = header::HeaderValue::from_str(&auth::clear_cookie()) {
+        res.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    res
+}
+
+/// A refused form: which form, what was typed, and the error.
+struct Refused {
+    form: String,
+    values: HashMap<String, String>,
+    field: Option<String>,
+    message: String,
+}
+
+async fn console(
+    State(state): State<AppState>,
+    caller: Caller,
+    h: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let lang = L::of(&h, &q);
+    if caller.role().is_none() {
+        return Redirect::to("/login").into_response();
+    }
+    let done = q.get("done").cloned();
+    html_response(
+        StatusCode::OK,
+        lang,
+        &q,
+        console_markup(&state, &caller, lang, &q, None, done).await,
+    )
+}
+
+fn field(
+    lang: L,
+    name: &str,
+    zh: &'static str,
+    en: &'static str,
+    kind: &str,
+    refused: Option<&Refused>,
+    form: &str,
+    extra: Markup,
+) -> Markup {
+    let mine = refused.filter(|r| r.form == form);
+    let bad = mine.is_some_and(|r| r.field.as_deref() == Some(name));
+    let value = mine
+        .and_then(|r| r.values.get(name))
+        .map(String::as_str)
+        .unwrap_or("");
+    let id = format!("{form}-{name}");
+    html! {
+        div.field.bad[bad] data-field=(name) {
+            label for=(id) { (lang.t(zh, en)) }
+            @if kind == "textarea" {
+                textarea id=(id) name=(name) rows="2" { (value) }
+            } @else {
+                input id=(id) name=(name) type=(kind) value=(value) step=[(kind == "number").then_some("any")];
+            }
+            (extra)
+            @if bad { div.err role="alert" { (mine.map(|r| r.message.as_str()).unwrap_or("")) } }
+        }
+    }
+}
+
+async fn console_markup(
+    state: &AppState,
+    caller: &Caller,
+    lang: L,
+    q: &HashMap<String, String>,
+    refused: Option<Refused>,
+    done: Option<String>,
+) -> Markup {
+    let role = caller.role().unwrap_or(Role::Clerk);
+    let csrf = caller.csrf().unwrap_or("").to_string();
+    let r = refused.as_ref();
+    let posts = match state
+        .run(Request::PostList(PostFilter {
+            limit: Some(50),
+            ..Default::default()
+        }))
+        .await
+    {
+        Ok(Value::Array(p)) => p,
+        _ => Vec::new(),
+    };
+    let today = lingong_protocol::dates::format_date(crate::services::today());
+    let queue = if role >= Role::Reviewer {
+        match state.run(Request::PostReviewQueue).await {
+            Ok(Value::Array(p)) => p,
+            _ => Vec::new(),
+        }
+    } else {
+        Vec::new()
+    };
+    let workers = match state.run(Request::WorkerList { priority: false }).await {
+        Ok(Value::Array(p)) => p,
+        _ => Vec::new(),
+    };
+    let employers = match state.run(Request::EmployerList { status: None }).await {
+        Ok(Value::Array(p)) => p,
+        _ => Vec::new(),
+    };
+    let match_post = q.get("match").cloned();
+    let candidates = match &match_post {
+        Some(id) => state
+            .run(Request::MatchPost {
+                id: id.clone(),
+                limit: Some(20),
+                lang: lang.0.to_string(),
+            })
+            .await
+            .ok(),
+        None => None,
+    };
+    let units = [
+        ("day", "天", "day"),
+        ("hour", "小时", "hour"),
+        ("piece", "件", "piece"),
+        ("month", "月", "month"),
+    ];
+    let top = html! {
+        header.top {
+            strong { (state.name) " · " (lang.t("零工驿站工作台", "Station console")) }
+            span.who {
+                (caller.name()) " (" (if lang.en() { role.as_str() } else { role.label_zh() }) ") "
+                @if lang.en() { a href="?lang=zh" { "中文" } } @else { a href="?lang=en" { "English" } }
+                " "
+                form method="post" action="/logout" class="inline" {
+                    input type="hidden" name="csrf" value=(csrf);
+                    button.quiet type="submit" { (lang.t("退出", "Log out")) }
+                }
+            }
+        }
+        nav.tabs {
+            a href="#posts" { (lang.t("今日岗位", "Today's posts")) }
+            a href="#publish" { (lang.t("发布岗位", "Publish")) }
+            @if role >= Role::Reviewer { a href="#review" { (lang.t("审核", "Review")) " (" (queue.len()) ")" } }
+            a href="#workers" { (lang.t("劳动者", "Workers")) }
+            a href="#match" { (lang.t("匹配与上岗", "Match & place")) }
+            a href="#employers" { (lang.t("用工主体", "Employers")) }
+            a href="/screen" { (lang.t("大屏", "Screen")) }
+            a href="/posters/today" { (lang.t("今日海报", "Today's posters")) }
+            a href="/posts" { (lang.t("公开页面", "Public page")) }
+        }
+    };
+    let body = html! {
+        @if let Some(d) = &done { div.banner.ok #done role="status" { (d) } }
+        @if let Some(r) = r {
+            div.banner.err #error role="alert" {
+                (lang.t("未保存，请检查：", "Not saved, please check: "))
+                @if let Some(f) = &r.field { "「" (f) "」 " }
+                (r.message)
+            }
+        }
+        section.card #posts {
+            h2 { (lang.t("最近岗位", "Recent posts")) }
+            table {
+                tr { th { (lang.t("岗位", "Post")) } th { (lang.t("工资", "Wage")) } th { (lang.t("人数", "Places")) } th { (lang.t("审核", "Review")) } th { (lang.t("状态", "Status")) } th {} }
+                @for p in &posts {
+                    tr data-id=(s(&p["id"])) {
+                        td { (s(&p["title"])) @if s(&p["created_at"]).starts_with(&today) { " " span.tag { (lang.t("今日", "today")) } } br; span.muted { (short(s(&p["id"]))) } }
+                        td { (wage_text(p, lang)) }
+                        td { (left_text(p, lang)) }
+                        td { (match s(&p["review"]) { "approved" => lang.t("已通过", "approved"), "rejected" => lang.t("未通过", "rejected"), _ => lang.t("待审核", "pending") }) }
+                        td { (s(&p["status"])) }
+                        td {
+                            a href={ "?match=" (s(&p["id"])) "#match" } { (lang.t("匹配", "Match")) }
+                            @if s(&p["review"]) == "approved" { " · " a href={ "/posts/" (s(&p["id"])) "/poster" } { (lang.t("海报", "Poster")) } }
+                        }
+                    }
+                }
+            }
+        }
+        section.card #publish {
+            h2 { (lang.t("发布岗位（提交后进入审核）", "Publish a post (goes to review)")) }
+            form.grid method="post" action="/console/post" {
+                input type="hidden" name="csrf" value=(csrf);
+                (field(lang, "title", "岗位名称", "Title", "text", r, "post", html!{}))
+                (field(lang, "occupation", "工种（可输入 钟点工、搬运 等）", "Occupation (e.g. 钟点工, 搬运)", "text", r, "post", html!{ datalist #occupations {} }))
+                (field(lang, "wage", "工资（元）", "Wage (yuan)", "number", r, "post", html!{}))
+                div.field data-field="unit" {
+                    label for="post-unit" { (lang.t("计薪单位", "Per")) }
+                    select #post-unit name="unit" {
+                        @for (v, zh, en) in units {
+                            option value=(v) selected[r.and_then(|r| r.values.get("unit")).is_some_and(|u| u == v)] { (if lang.en() { en } else { zh }) }
+                        }
+                    }
+                }
+                (field(lang, "headcount", "招聘人数", "Places", "number", r, "post", html!{}))
+                (field(lang, "location", "工作地点", "Place", "text", r, "post", html!{}))
+                (field(lang, "contact", "联系人及电话", "Contact and phone", "text", r, "post", html!{}))
+                (field(lang, "expires", "截止日期", "Until", "date", r, "post", html!{}))
+                div.field data-field="employer" {
+                    label for="post-employer" { (lang.t("用工主体", "Employer")) }
+                    select #post-employer name="employer" {
+                        option value="" { (lang.t("（不指定）", "(none)")) }
+                        @for e in &employers { option value=(s(&e["id"])) { (s(&e["name"])) } }
+                    }
+                }
+                div.wide { (field(lang, "description", "岗位说明", "Details", "textarea", r, "post", html!{})) }
+                div.wide { button type="submit" { (lang.t("提交审核", "Submit for review")) } }
+            }
+        }
+        @if role >= Role::Reviewer {
+            section.card #review {
+                h2 { (lang.t("待审核岗位（真实性审查）", "Review queue")) }
+                @if queue.is_empty() { p.muted { (lang.t("没有待审核的岗位", "Nothing waiting")) } }
+                table {
+                    @for p in &queue {
+                        tr data-id=(s(&p["id"])) {
+                            td { strong { (s(&p["title"])) } br; span.muted { (short(s(&p["id"]))) " · " (s(&p["waiting_since"])) } }
+                            td {
+                                @if let Some(f) = p["findings"].as_array() {
+                                    @if f.is_empty() { span.tag { (lang.t("未发现问题", "no findings")) } }
+                                    @for x in f { div.tag.find { (if lang.en() { s(&x["message_en"]) } else { s(&x["message_zh"]) }) } " " }
+                                }
+                            }
+                            td {
+                                form method="post" action={ "/console/review/" (s(&p["id"])) } class="inline" {
+                                    input type="hidden" name="csrf" value=(csrf);
+                                    input type="hidden" name="approve" value="true";
+                                    button type="submit" name="decision" value="approve" { (lang.t("通过", "Approve")) }
+                                }
+                                " "
+                                form method="post" action={ "/console/review/" (s(&p["id"])) } class="inline" {
+                                    input type="hidden" name="csrf" value=(csrf);
+                                    input type="hidden" name="approve" value="false";
+                                    input name="reason" placeholder=(lang.t("不通过原因", "Reason")) style="width:10rem";
+                                    button.quiet type="submit" { (lang.t("不通过", "Reject")) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        section.card #workers {
+            h2 { (lang.t("登记劳动者", "Register a worker")) }
+            form.grid method="post" action="/console/worker" {
+                input type="hidden" name="csrf" value=(csrf);
+                (field(lang, "name", "姓名", "Name", "text", r, "worker", html!{}))
+                (field(lang, "id_number", "身份证号", "ID number", "text", r, "worker", html!{}))
+                (field(lang, "phone", "电话", "Phone", "tel", r, "worker", html!{}))
+                (field(lang, "skills", "技能（工种，逗号分隔）", "Skills (comma separated)", "text", r, "worker", html!{}))
+                (field(lang, "wage_min", "期望最低工资", "Lowest wage wanted", "number", r, "worker", html!{}))
+                (field(lang, "flags", "帮扶标记（如 脱贫劳动力）", "Assistance flags", "text", r, "worker", html!{}))
+                div.wide { button type="submit" { (lang.t("登记", "Register")) } }
+            }
+            h2 { (lang.t("劳动者（优先帮扶在前）", "Workers (priority first)")) }
+            table {
+                tr { th { (lang.t("姓名", "Name")) } th { (lang.t("身份证", "ID")) } th { (lang.t("电话", "Phone")) } th { (lang.t("优先", "Priority")) } }
+                @for w in &workers {
+                    tr data-id=(s(&w["id"])) {
+                        td { (s(&w["name"])) br; span.muted { (short(s(&w["id"]))) } }
+                        td { (s(&w["id_masked"])) }
+                        td { (s(&w["phone"])) }
+                        td { @if is_priority(&w["priority"]) { span.tag.pri { (lang.t("优先", "priority")) } } }
+                    }
+                }
+            }
+        }
+        section.card #match {
+            h2 { (lang.t("岗位匹配与上岗确认", "Match and confirm a placement")) }
+            form method="get" action="/" class="grid" {
+                div.field { label for="match-post" { (lang.t("岗位编号", "Post id")) } input #match-post name="match" value=(match_post.clone().unwrap_or_default()); }
+                div.field { label { " " } button type="submit" { (lang.t("找劳动者", "Find workers")) } }
+            }
+            @if let Some(Value::Array(c)) = &candidates {
+                table {
+                    tr { th { (lang.t("劳动者", "Worker")) } th { (lang.t("理由", "Why")) } th {} }
+                    @for w in c {
+                        tr data-id=(s(&w["worker_id"])) {
+                            td { (s(&w["name"])) " " @if is_priority(&w["priority"]) { span.tag.pri { (lang.t("优先", "priority")) } } }
+                            td.muted { @if let Some(rs) = w["reasons"].as_array() { @for x in rs { (s(x)) "；" } } }
+                            td {
+                                form method="post" action="/console/placement" class="inline" data-confirm=(lang.t("确认该劳动者上岗？", "Confirm this placement?")) {
+                                    input type="hidden" name="csrf" value=(csrf);
+                                    input type="hidden" name="post" value=(match_post.clone().unwrap_or_default());
+                                    input type="hidden" name="worker" value=(s(&w["worker_id"]));
+                                    input type="hidden" name="worker_confirmed" value="spoken";
+                                    input type="hidden" name="employer_confirmed" value="phone-code";
+                                    button type="submit" { (lang.t("确认上岗", "Confirm placement")) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        section.card #employers {
+            h2 { (lang.t("登记用工主体", "Register an employer")) }
+            form.grid method="post" action="/console/employer" {
+                input type="hidden" name="csrf" value=(csrf);
+                (field(lang, "name", "名称", "Name", "text", r, "employer", html!{}))
+                div.field data-field="kind" {
+                    label for="employer-kind" { (lang.t("类型", "Kind")) }
+                    select #employer-kind name="kind" {
+                        option value="enterprise" { (lang.t("企业", "enterprise")) }
+                        option value="individual-business" { (lang.t("个体工商户", "individual business")) }
+                        option value="individual" { (lang.t("个人", "individual")) }
+                        option value="other" { (lang.t("其他", "other")) }
+                    }
+                }
+                (field(lang, "credit_code", "统一社会信用代码", "Credit code", "text", r, "employer", html!{}))
+                (field(lang, "contact", "联系人", "Contact", "text", r, "employer", html!{}))
+                (field(lang, "phone", "电话", "Phone", "tel", r, "employer", html!{}))
+                (field(lang, "address", "地址", "Address", "text", r, "employer", html!{}))
+                (field(lang, "verified_by", "核验人及方式", "Verified by", "text", r, "employer", html!{}))
+                div.wide { button type="submit" { (lang.t("登记", "Register")) } }
+            }
+            table {
+                @for e in &employers {
+                    tr data-id=(s(&e["id"])) { td { (s(&e["name"])) } td { (s(&e["kind"])) } td { (s(&e["status"])) } td.muted { (short(s(&e["id"]))) } }
+                }
+            }
+        }
+    };
+    layout(lang, lang.t("零工驿站工作台", "Station console"), top, body)
+}
+
+/// Form values as JSON for the field struct `B`: empty values dropped, and a value turned into
+/// a number or a boolean where `B` wants one.
+fn form_to<B: serde::de::DeserializeOwned + Default + serde::Serialize>(
+    f: &BTreeMap<String, String>,
+) -> Result<B, NodeError> {
+    let mut map = serde_json::Map::new();
+    for (k, v) in f {
+        if k == "csrf" || k == "decision" || v.trim().is_empty() {
+            continue;
+        }
+        map.insert(k.clone(), Value::String(v.clone()));
+    }
+    for _ in 0..=map.len() {
+        match parse_value::<B>(Value::Object(map.clone())) {
+            Ok(b) => return Ok(b),
+            Err(e) => {
+                let Some(field) = field_of(&e).filter(|f| map.contains_key(f)) else {
+                    return Err(e);
+                };
+                let text = map[&field].as_str().unwrap_or("").trim().to_string();
+                let coerced = if let Ok(n) = text.parse::<i64>() {
+                    json!(n)
+                } else if let Ok(x) = text.parse::<f64>() {
+                    json!(x)
+                } else if text == "true" || text == "false" {
+                    json!(text == "true")
+                } else {
+                    return Err(NodeError::usage(field, "must be a number", "必须是数字"));
+                };
+                if map[&field] == coerced {
+                    return Err(e);
+                }
+                map.insert(field, coerced);
+            }
+        }
+    }
+    parse_value::<B>(Value::Object(map))
+}
+
+async fn console_form(
+    state: State<AppState>,
+    caller: Caller,
+    h: HeaderMap,
+    Path(action): Path<String>,
+    Form(f): Form<BTreeMap<String, String>>,
+) -> Response {
+    console_submit(state, caller, h, action, None, f).await
+}
+
+async fn console_form_id(
+    state: State<AppState>,
+    caller: Caller,
+    h: HeaderMap,
+    Path((action, id)): Path<(String, String)>,
+    Form(f): Form<BTreeMap<String, String>>,
+) -> Response {
+    console_submit(state, caller, h, action, Some(id), f).await
+}
+
+async fn console_submit(
+    State(state): State<AppState>,
+    caller: Caller,
+    h: HeaderMap,
+    action: String,
+    id: Option<String>,
+    f: BTreeMap<String, String>,
+) -> Response {
+    let q = HashMap::new();
+    let lang = L::of(&h, &q);
+    let Some(role) = caller.role() else {
+        return Redirect::to("/login").into_response();
+    };
+    if !caller.csrf_ok(f.get("csrf").map(String::as_str)) {
+        return html_response(
+            StatusCode::FORBIDDEN,
+            lang,
+            &q,
+            layout(
+                lang,
+                "403",
+                html! {},
+                html! { div.banner.err #error { (lang.t("页面已过期或表单被重复提交，请返回刷新后重试", "The page is stale or the form was replayed: go back, reload and try again")) } p { a href="/" { (lang.t("返回工作台", "Back to the console")) } } },
+            ),
+        );
+    }
+    let made: Result<(Request, &'static str, &'static str), NodeError> = match (action.as_str(), id)
+    {
+        ("post", None) => form_to::<PostFields>(&f).map(|b| {
+            (
+                Request::PostCreate(b),
+                "岗位已提交审核",
+                "Post submitted for review",
+            )
+        }),
+        ("worker", None) => form_to::<WorkerFields>(&f).map(|b| {
+            (
+                Request::WorkerRegister(b),
+                "劳动者已登记",
+                "Worker registered",
+            )
+        }),
+        ("employer", None) => form_to::<EmployerFields>(&f).map(|b| {
+            (
+                Request::EmployerRegister(b),
+                "用工主体已登记",
+                "Employer registered",
+            )
+        }),
+        ("placement", None) => form_to::<PlacementFields>(&f).map(|b| {
+            (
+                Request::PlacementConfirm(b),
+                "已确认上岗",
+                "Placement confirmed",
+            )
+        }),
+        ("review", Some(id)) => form_to::<api::ReviewBody>(&f).map(|b| {
+            (
+                Request::PostReview {
+                    id,
+                    approve: b.approve,
+                    reason: b.reason,
+                },
+                "审核结果已保存",
+                "Review saved",
+            )
+        }),
+        _ => return (StatusCode::NOT_FOUND, "").into_response(),
+    };
+    let form = match action.as_str() {
+        "review" => "review",
+        "worker" => "worker",
+        "employer" => "employer",
+        "placement" => "placement",
+        _ => "post",
+    };
+    let refuse = |e: NodeError| Refused {
+        form: form.to_string(),
+        values: f
+            .iter()
+            .filter(|(k, _)| *k != "csrf")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        field: field_of(&e).map(|x| x.replace('-', "_")),
+        message: e.message(lang.0),
+    };
+    let (req, ok_zh, ok_en) = match made {
+        Ok(m) => m,
+        Err(e) => {
+            let refused = refuse(e);
+            return html_response(
+                StatusCode::BAD_REQUEST,
+                lang,
+                &q,
+                console_markup(&state, &caller, lang, &q, Some(refused), None).await,
+            );
+        }
+    };
+    if !auth::allowed(role, &req) {
+        let refused = Refused {
+            form: form.into(),
+            values: HashMap::new(),
+            field: None,
+            message: lang
+                .t("您的角色无权执行此操作", "Your role may not do this")
+                .into(),
+        };
+        return html_response(
+            StatusCode::FORBIDDEN,
+            lang,
+            &q,
+            console_markup(&state, &caller, lang, &q, Some(refused), None).await,
+        );
+    }
+    match state.run(req).await {
+        Ok(v) => {
+            let done = format!("{}（{}）", lang.t(ok_zh, ok_en), short(s(&v["id"])));
+            let target = format!("/?done={}", urlencode(&done));
+            Redirect::to(&target).into_response()
+        }
+        Err(e) => {
+            let status = api::status_of(&e);
+            let refused = refuse(e);
+            html_response(
+                status,
+                lang,
+                &q,
+                console_markup(&state, &caller, lang, &q, Some(refused), None).await,
+            )
+        }
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
