@@ -185,6 +185,22 @@ pub fn cursor(state: &RecordState, prefix: &[u8]) -> Option<Vec<u8>> {
     keys(state).into_iter().find(|k| k.starts_with(prefix))
 }
 
+/// Where a list scanning `prefix` continues after `state` (`--after ID`): its key under the
+/// prefix ([`cursor`]) or, for a record that left an exact-value index since the previous page
+/// (a pending post approved meanwhile), the place its key would have there, so the next page
+/// neither starts over nor skips. `None` for a record not under a prefix of a value's start
+/// (a region or occupation filter it does not match): no place in that order is its own.
+pub fn resume_after(state: &RecordState, prefix: &[u8]) -> Option<Vec<u8>> {
+    cursor(state, prefix).or_else(|| {
+        let exact = match prefix {
+            [b'k', kind] => *kind == state.kind as u8,
+            [b'i', kind, _, .., 0] => *kind == state.kind as u8,
+            _ => false,
+        };
+        exact.then(|| [prefix, &order(state)[..]].concat())
+    })
+}
+
 /// The counter key of a kind.
 pub fn counter(kind: RecordKind) -> [u8; 2] {
     [b'c', kind as u8]
@@ -237,6 +253,26 @@ mod tests {
         assert_eq!(
             cursor(&p, &status).as_deref().map(record_of),
             Some(Some(p.id()))
+        );
+    }
+
+    #[test]
+    fn a_page_resumes_where_a_record_that_left_an_exact_index_was() {
+        let (older, cursor_post, newer) = (
+            post(1_000, "open"),
+            post(2_000, "closed"),
+            post(3_000, "open"),
+        );
+        let open = prefix(RecordKind::Post, Some((Field::Status, "open", true)));
+        let at = resume_after(&cursor_post, &open).expect("an exact index");
+        assert!(keys(&older).iter().any(|k| k.starts_with(&open) && *k < at));
+        assert!(keys(&newer).iter().any(|k| k.starts_with(&open) && *k > at));
+        let region = prefix(RecordKind::Post, Some((Field::Region, "5227", false)));
+        assert_eq!(resume_after(&cursor_post, &region), None);
+        let region = prefix(RecordKind::Post, Some((Field::Region, "5226", false)));
+        assert_eq!(
+            resume_after(&cursor_post, &region),
+            cursor(&cursor_post, &region)
         );
     }
 }

@@ -400,15 +400,16 @@ impl SledStore {
     }
 
     /// Records of one index prefix ([`index::prefix`]), in key order from the last (newest
-    /// first within one value), starting after the record `after` (a list's cursor); each
-    /// record once, under its first key of the prefix (a post from and into an area has two);
-    /// lazily read, so a caller taking 100 rows reads about 100 records.
+    /// first within one value), starting after the record `after` (a list's cursor, placed by
+    /// [`index::resume_after`]; where it has no place, from the start); each record once,
+    /// under its first key of the prefix (a post from and into an area has two); lazily read,
+    /// so a caller taking 100 rows reads about 100 records.
     pub fn list<'a>(
         &'a self,
         prefix: Vec<u8>,
         after: Option<&RecordState>,
     ) -> impl Iterator<Item = Result<RecordState, StoreError>> + 'a {
-        let end = after.and_then(|a| index::cursor(a, &prefix));
+        let end = after.and_then(|a| index::resume_after(a, &prefix));
         let prefix_kept = prefix.clone();
         let rows: Box<dyn DoubleEndedIterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> =
             match end {

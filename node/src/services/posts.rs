@@ -295,12 +295,19 @@ pub fn list(station: &Station, filter: &PostFilter) -> Result<Value> {
     } else {
         None
     };
+    let prefix = index::prefix(RecordKind::Post, by);
+    if let Some(a) = &after
+        && index::resume_after(a, &prefix).is_none()
+    {
+        return Err(NodeError::usage(
+            "after",
+            "that post is not listed under these filters; list again from the start",
+            "该岗位不在这些筛选条件的列表中；请从头重新列出",
+        ));
+    }
     let today = today();
     let mut rows = Vec::new();
-    for state in station
-        .store
-        .list(index::prefix(RecordKind::Post, by), after.as_ref())
-    {
+    for state in station.store.list(prefix, after.as_ref()) {
         let state = state?;
         if state.doc.is_none() {
             continue;
