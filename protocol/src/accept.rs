@@ -127,6 +127,11 @@ pub fn accept_cached<S: Store + ?Sized>(
     now_ms: i64,
     cache: &mut dyn SignatureCache,
 ) -> Result<Accepted> {
+    // The decoder refuses these; an envelope built in memory (a driver that skips the wire
+    // form, as the simulator does) gets the same answer here.
+    if env.header.seq == 0 {
+        return Err(Error::invalid("header.seq", "starts at 1", "从 1 开始"));
+    }
     let id = env.id();
     let held = staged.has_envelope(&id).map_err(store_err)?;
     match (held, &env.payload) {
@@ -452,9 +457,10 @@ fn check_log<S: Store + ?Sized>(
                 h.seq - 1
             ),
         ));
-    } else if let Some(after) = staged
-        .envelope_at(&h.author, h.seq + 1)
-        .map_err(store_err)?
+    } else if let Some(seq_after) = h.seq.checked_add(1)
+        && let Some(after) = staged
+            .envelope_at(&h.author, seq_after)
+            .map_err(store_err)?
         && let Some(next) = staged.envelope(&after).map_err(store_err)?
         && next.header.prev != id
     {

@@ -296,7 +296,7 @@ impl CertChain {
             if !cert.valid_at(at_s) {
                 return Err(Error::CertExpired {
                     node: cert.body.subject.node_id(),
-                    at_ms: at_s * 1000,
+                    at_ms: at_s.saturating_mul(1000),
                     not_before: cert.body.not_before,
                     not_after: cert.body.not_after,
                 });

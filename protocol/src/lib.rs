@@ -19,6 +19,7 @@
 //!   commitment to them, and how a seal is checked.
 pub mod accept;
 pub mod author;
+pub mod bundle;
 pub mod canon;
 pub mod cert;
 pub mod credit_code;

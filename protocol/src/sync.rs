@@ -169,8 +169,14 @@ impl Frame {
         if bytes.len() > MAX_FRAME_BYTES {
             return Err(SyncError::TooLarge(bytes.len()));
         }
-        let frame: Frame =
-            postcard::from_bytes(bytes).map_err(|e| SyncError::Malformed(e.to_string()))?;
+        let (frame, rest): (Frame, &[u8]) =
+            postcard::take_from_bytes(bytes).map_err(|e| SyncError::Malformed(e.to_string()))?;
+        if !rest.is_empty() {
+            return Err(SyncError::Malformed(format!(
+                "{} unexpected bytes after the end of the frame",
+                rest.len()
+            )));
+        }
         frame.check_limits(bytes.len())?;
         Ok(frame)
     }
@@ -714,6 +720,25 @@ mod tests {
     use crate::store::{MemoryStore, Staged, Store};
 
     const T0: i64 = (FIXTURE_NOT_BEFORE_S + 86_400) * 1000;
+
+    /// Found by the `sync_frame` fuzz target: postcard's `from_bytes` stops at the end of the
+    /// value, so a frame with bytes after it decoded as if they were not there.
+    #[test]
+    fn a_frame_with_trailing_bytes_is_refused() {
+        let frame = Frame {
+            session: 7,
+            envelopes: vec![vec![1, 2, 3]],
+            done: true,
+            clock_ms: Some(-5),
+            ..Frame::default()
+        };
+        let mut bytes = frame.encode();
+        assert_eq!(Frame::decode(&bytes), Ok(frame));
+        bytes.push(0);
+        assert!(
+            matches!(Frame::decode(&bytes), Err(SyncError::Malformed(m)) if m.contains("1 unexpected bytes"))
+        );
+    }
 
     fn code(s: &str) -> RegionCode {
         RegionCode::parse(s).unwrap()

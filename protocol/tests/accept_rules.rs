@@ -464,3 +464,87 @@ fn a_renewed_certificate_becomes_current_and_changes_signed_under_the_old_one_st
         renewed.chain
     );
 }
+
+/// Found by the `accept_sequence` fuzz target: a signed envelope with the last sequence number
+/// (`u64::MAX`) overflowed `seq + 1` in the log check and panicked (in builds with overflow
+/// checks; it wrapped to 0 in release builds). It is now an ordinary envelope of the log.
+#[test]
+fn an_envelope_with_the_last_sequence_number_does_not_overflow_the_log_check() {
+    let net = Net::new();
+    let mut store = net.store();
+    let village = &net.village;
+    let env = Envelope::sign(
+        &village.key,
+        u64::MAX,
+        [7; 32],
+        lingong_protocol::record::RecordId {
+            creator: village.public(),
+            serial: u64::MAX,
+        },
+        RecordKind::Post,
+        village.region(),
+        village.region(),
+        NOW_MS,
+        village.chain.leaf_hash(),
+        Vec::new(),
+    )
+    .header_only();
+    let result = net.receive(&mut store, &env, NOW_MS);
+    assert!(result.is_ok(), "{result:?}");
+}
+
+/// Found by the `cert_chain` fuzz target: a certificate record dated near `i64::MIN`
+/// milliseconds overflowed `at_s * 1000` while reporting the expired certificate, and panicked
+/// (in builds with overflow checks). It is refused as expired.
+#[test]
+fn a_certificate_record_dated_at_the_start_of_time_is_refused_as_expired() {
+    let net = Net::new();
+    let mut store = MemoryStore::new();
+    let province = &net.province;
+    let env = Envelope::sign(
+        &province.key,
+        1,
+        [0; 32],
+        lingong_protocol::record::RecordId {
+            creator: province.public(),
+            serial: 1,
+        },
+        RecordKind::Certificate,
+        province.region(),
+        province.region(),
+        i64::MIN + 1,
+        province.chain.leaf_hash(),
+        province.chain.to_bytes(),
+    );
+    let err = net.receive(&mut store, &env, NOW_MS).expect_err("expired");
+    assert!(matches!(err, Error::CertExpired { .. }), "{err:?}");
+}
+
+/// Found by the `accept_sequence` fuzz target: the accept path took an envelope with sequence
+/// number 0 (which the decoder refuses, but which a driver handing over envelopes built in
+/// memory could pass), held it at seq 0 and then held seq 1 beside it without a link.
+#[test]
+fn an_envelope_with_sequence_number_zero_is_refused() {
+    let net = Net::new();
+    let mut store = net.store();
+    let village = &net.village;
+    let before = store.clone();
+    let env = Envelope::sign(
+        &village.key,
+        0,
+        [0; 32],
+        lingong_protocol::record::RecordId {
+            creator: village.public(),
+            serial: 0,
+        },
+        RecordKind::Post,
+        village.region(),
+        village.region(),
+        NOW_MS,
+        village.chain.leaf_hash(),
+        Vec::new(),
+    );
+    let err = net.receive(&mut store, &env, NOW_MS).expect_err("seq 0");
+    assert_eq!(err.code(), "invalid-field", "{err:?}");
+    assert_eq!(store.logs, before.logs);
+}

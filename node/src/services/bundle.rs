@@ -1,20 +1,21 @@
 //! USB bundles: signed changes carried on a stick where no link exists.
 //!
 //! A bundle file is `LINGONG-BUNDLE/1\n` followed by envelopes in wire form, each prefixed by
-//! its length (u32 big-endian). Export takes what this node holds that the target's scope wants
-//! (headers only where the target may hold only headers), most urgent kinds first; import hands
-//! every envelope to the one accept path, in batches, exactly like a sync session.
+//! its length (u32 big-endian); the format and its decoder are `lingong_protocol::bundle`
+//! (fuzzed with the other decoders of untrusted bytes). Export takes what this node holds that
+//! the target's scope wants (headers only where the target may hold only headers), most urgent
+//! kinds first; import hands every envelope to the one accept path, in batches, exactly like a
+//! sync session.
 
 use crate::error::{NodeError, Result};
 use crate::home::write_atomically;
 use crate::station::Station;
-use lingong_protocol::envelope::{Envelope, MAX_ENVELOPE_BYTES};
+use lingong_protocol::bundle::{self, BundleError, MAGIC};
 use lingong_protocol::keys::PublicKey;
 use lingong_protocol::scope::{Scope, Want};
 use lingong_protocol::store::Store;
 use serde_json::{Value, json};
 
-const MAGIC: &[u8] = b"LINGONG-BUNDLE/1\n";
 /// Envelopes accepted per atomic batch on import.
 const IMPORT_BATCH: usize = 500;
 
@@ -62,8 +63,7 @@ pub fn export(station: &Station, out: &str, for_node: Option<&str>) -> Result<Va
         } else {
             env.to_bytes()
         };
-        bytes.extend_from_slice(&(wire.len() as u32).to_be_bytes());
-        bytes.extend_from_slice(&wire);
+        bundle::push(&mut bytes, &wire);
         count += 1;
     }
     write_atomically(std::path::Path::new(out), &bytes)?;
@@ -73,35 +73,19 @@ pub fn export(station: &Station, out: &str, for_node: Option<&str>) -> Result<Va
 /// Accepts every envelope of a bundle file.
 pub fn import(station: &mut Station, file: &str) -> Result<Value> {
     let raw = std::fs::read(file).map_err(|e| NodeError::io(file, e))?;
-    let body = raw.strip_prefix(MAGIC).ok_or_else(|| {
-        NodeError::usage(
+    let envelopes = bundle::parse(&raw).map_err(|e| match e {
+        BundleError::WrongHeader => NodeError::usage(
             "FILE",
             "is not a lingong bundle (wrong header)",
             "不是 lingong 数据包（文件头不对）",
-        )
+        ),
+        BundleError::Damaged { at } => NodeError::usage(
+            "FILE",
+            format!("the bundle is damaged at byte {at}"),
+            format!("数据包在第 {at} 字节处损坏"),
+        ),
+        BundleError::Envelope { error, .. } => NodeError::from(error),
     })?;
-    let mut envelopes = Vec::new();
-    let mut pos = 0;
-    while pos < body.len() {
-        let bad = || {
-            NodeError::usage(
-                "FILE",
-                format!("the bundle is damaged at byte {}", pos + MAGIC.len()),
-                format!("数据包在第 {} 字节处损坏", pos + MAGIC.len()),
-            )
-        };
-        let len_bytes: [u8; 4] = body
-            .get(pos..pos + 4)
-            .and_then(|b| b.try_into().ok())
-            .ok_or_else(bad)?;
-        let len = u32::from_be_bytes(len_bytes) as usize;
-        if len > MAX_ENVELOPE_BYTES {
-            return Err(bad());
-        }
-        let wire = body.get(pos + 4..pos + 4 + len).ok_or_else(bad)?;
-        envelopes.push(Envelope::from_bytes(wire)?);
-        pos += 4 + len;
-    }
     let me = station.scope();
     let mut wanted = Vec::with_capacity(envelopes.len());
     for env in envelopes {
