@@ -1,0 +1,115 @@
+// Drives Debian's headless Chromium through one node's web console (used by
+// tests/tests/web_console.rs): log in, a refused post shows the Chinese message next to the
+// field, publish a post, approve it from the review queue, see it appear on the big screen
+// without reloading it, then on the public list and on a poster whose QR check says genuine
+// (and altered when a printed field is changed). Every request the browser makes must go to
+// the node: nothing leaves 127.0.0.1. Screenshots go to SHOTS.
+//
+// usage: node web_console.mjs URL NAME PASSWORD SHOTS
+import { chromium } from "playwright-core";
+
+const [url, name, password, shots] = process.argv.slice(2);
+const origin = new URL(url).origin;
+const title = "茶园采茶工（浏览器测试）";
+const outside = [];
+const fail = (what) => { throw new Error(what); };
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+try {
+  const context = await browser.newContext({ viewport: { width: 1366, height: 768 }, locale: "zh-CN" });
+  context.on("request", (r) => {
+    const u = r.url();
+    if (!u.startsWith(origin) && !u.startsWith("data:") && !u.startsWith("about:")) outside.push(u);
+  });
+  const page = await context.newPage();
+
+  // A page that needs a login sends the browser to the login form.
+  await page.goto(url);
+  if (!new URL(page.url()).pathname.startsWith("/login")) fail("the console did not redirect to /login: " + page.url());
+  await page.fill("#name", name);
+  await page.fill("#password", password);
+  await Promise.all([page.waitForURL(origin + "/"), page.click("button[type=submit]")]);
+  console.log("ok: logged in");
+
+  // The big screen, open in its own tab from before the post exists.
+  const screen = await context.newPage();
+  await screen.setViewportSize({ width: 1920, height: 1080 });
+  await screen.goto(origin + "/screen");
+
+  // A refused field: the message in Chinese, next to the field, and nothing saved.
+  const publish = async (wage) => {
+    await page.fill("#post-title", title);
+    await page.fill("#post-occupation", "钟点工");
+    await page.fill("#post-wage", String(wage));
+    await page.selectOption("#post-unit", "day");
+    await page.fill("#post-headcount", "8");
+    await page.fill("#post-location", "湄潭县乐源社区茶园");
+    await page.fill("#post-contact", "王女士 13800001234");
+    await page.fill("#post-description", "包午餐，日结");
+    await Promise.all([page.waitForLoadState("load"), page.click("#publish button[type=submit]")]);
+  };
+  await publish(100000);
+  const err = page.locator(".field.bad[data-field=wage] .err");
+  await err.waitFor({ timeout: 10000 });
+  const message = await err.textContent();
+  if (!/wage/.test(message) || !/[\u4e00-\u9fff]/.test(message)) fail("the wage error is not a Chinese message naming the field: " + message);
+  if ((await page.inputValue("#post-title")) !== title) fail("the refused form lost what was typed");
+  console.log("ok: a bad wage is refused next to its field: " + message.trim());
+
+  await publish(150);
+  await page.locator("#done").waitFor({ timeout: 10000 });
+  await page.locator("#posts tr", { hasText: title }).first().waitFor();
+  const id = await page.locator("#posts tr", { hasText: title }).first().getAttribute("data-id");
+  console.log("ok: published " + id);
+
+  // The review queue shows it with its findings; approve it.
+  const row = page.locator(`#review tr[data-id="${id}"]`);
+  await row.waitFor({ timeout: 10000 });
+  await page.screenshot({ path: shots + "/console.png", fullPage: false });
+  await Promise.all([page.waitForLoadState("load"), row.locator("button", { hasText: "通过" }).first().click()]);
+  await page.locator("#done").waitFor({ timeout: 10000 });
+  if (await page.locator(`#review tr[data-id="${id}"]`).count()) fail("the approved post is still in the review queue");
+  console.log("ok: approved from the review queue");
+
+  // The screen shows it without a reload (it polls /feed.json).
+  await screen.locator(`.row[data-id="${id}"]`).waitFor({ timeout: 30000 });
+  await screen.screenshot({ path: shots + "/screen.png" });
+  console.log("ok: the big screen shows it without reloading");
+
+  // The public list, on a phone-sized page, without a login.
+  const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: "zh-CN" });
+  phone.on("request", (r) => { if (!r.url().startsWith(origin)) outside.push(r.url()); });
+  const pub = await phone.newPage();
+  await pub.goto(origin + "/posts?q=" + encodeURIComponent("钟点工"));
+  await pub.locator(`li[data-id="${id}"]`).waitFor({ timeout: 10000 });
+  await pub.screenshot({ path: shots + "/public-posts.png", fullPage: true });
+  console.log("ok: the public list shows it");
+
+  // The poster: A4 with a QR code; the link it carries checks as genuine, an altered one not.
+  await pub.goto(origin + "/posts/" + id + "/poster");
+  if (!(await pub.locator(".poster .qr svg").count())) fail("the poster has no QR code");
+  const poster = await context.newPage();
+  await poster.setViewportSize({ width: 794, height: 1123 });
+  await poster.goto(origin + "/posts/" + id + "/poster");
+  await poster.screenshot({ path: shots + "/poster.png", fullPage: true });
+  const link = await pub.evaluate(() => {
+    const p = document.querySelector(".poster");
+    return p ? p.getAttribute("data-check-url") : null;
+  });
+  if (!link) fail("the poster does not say what its QR code links to");
+  await pub.goto(link);
+  await pub.locator("[data-check=genuine]").waitFor({ timeout: 10000 });
+  const altered = link.replace(/h=([0-9a-f])/, (m, c) => "h=" + (c === "0" ? "1" : "0"));
+  await pub.goto(altered);
+  await pub.locator("[data-check=altered]").waitFor({ timeout: 10000 });
+  console.log("ok: the poster's QR link checks genuine, an altered one does not");
+
+  if (outside.length) fail("requests left the node: " + outside.join(", "));
+  console.log("ok: no request left " + origin);
+} finally {
+  await browser.close();
+}
