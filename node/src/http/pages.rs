@@ -606,7 +606,7 @@ fn poster_sheet(
         poster_digest(p)
     );
     html! {
-        div.poster data-id=(id) {
+        div.poster data-id=(id) data-check-url=(url) {
             h1 { (s(&p["title"])) }
             p.wage { (wage_text(p, lang)) }
             p.big { (left_text(p, lang)) " · " (occupation_name(s(&p["occupation"]))) }
