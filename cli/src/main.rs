@@ -76,6 +76,12 @@ enum Command {
     /// Complaints (投诉维权): wage arrears, discrimination, fraud, unsafe work.
     #[command(subcommand)]
     Complaint(ComplaintCommand),
+    /// Service reports (成效表): figures of a period, seals, verification of seals.
+    Report(ReportArgs),
+    /// Supervision (督查): stations that need attention, rectification orders (限期整改).
+    Supervise(SuperviseArgs),
+    /// Check every signature, certificate chain, log and seal this node holds.
+    Audit,
     /// What this node holds and whom it talks to.
     Status,
     /// Peers to dial.
@@ -533,6 +539,67 @@ enum DirectoryCommand {
     },
 }
 
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct ReportArgs {
+    #[command(subcommand)]
+    action: Option<ReportCommand>,
+    /// YYYY-MM (a month) or YYYY-Qn (a quarter).
+    #[arg(long)]
+    period: Option<String>,
+    /// A region inside this node's (default: this node's region).
+    #[arg(long)]
+    region: Option<String>,
+    /// Print CSV (the header states the wage rule) instead of a table.
+    #[arg(long)]
+    csv: bool,
+}
+
+#[derive(Subcommand)]
+enum ReportCommand {
+    /// Sign this node's report of a period that has ended (once; corrections with --amend).
+    Seal {
+        #[arg(long)]
+        period: String,
+        /// Seal again, replacing this node's seal of the period.
+        #[arg(long, requires = "reason")]
+        amend: bool,
+        /// Why the seal is amended.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Recompute every seal held from the records held and list what differs.
+    Verify {
+        #[arg(long)]
+        period: Option<String>,
+    },
+}
+
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct SuperviseArgs {
+    #[command(subcommand)]
+    action: Option<SuperviseCommand>,
+    /// Days without a post (or without a word) before a station is listed.
+    #[arg(long)]
+    stale_days: Option<u32>,
+}
+
+#[derive(Subcommand)]
+enum SuperviseCommand {
+    /// Order a station below this city or county to correct by a deadline (限期整改).
+    Order {
+        node_id: String,
+        #[arg(long)]
+        reason: String,
+        /// YYYY-MM-DD.
+        #[arg(long)]
+        deadline: String,
+    },
+    /// Rectification orders naming this node or a station below it, with their status.
+    Orders,
+}
+
 #[derive(Subcommand)]
 enum ComplaintCommand {
     /// File a complaint at this station.
@@ -929,6 +996,59 @@ fn run(command: Command, home: &Home, lang: &str) -> Result<Value, Failure> {
                 suspend_employer,
             },
         },
+        Command::Report(ReportArgs {
+            action: Some(ReportCommand::Seal {
+                period,
+                amend,
+                reason,
+            }),
+            ..
+        }) => Request::ReportSeal {
+            period,
+            amend,
+            reason,
+        },
+        Command::Report(ReportArgs {
+            action: Some(ReportCommand::Verify { period }),
+            ..
+        }) => Request::ReportVerify { period },
+        Command::Report(ReportArgs {
+            action: None,
+            period,
+            region,
+            csv,
+        }) => Request::Report {
+            period: period.ok_or_else(|| {
+                Failure::Local(lingong_node::error::NodeError::usage(
+                    "period",
+                    "--period YYYY-MM|YYYY-Qn is required",
+                    "必须提供 --period（YYYY-MM 或 YYYY-Qn）",
+                ))
+            })?,
+            region,
+            csv,
+        },
+        Command::Supervise(SuperviseArgs {
+            action: Some(SuperviseCommand::Order {
+                node_id,
+                reason,
+                deadline,
+            }),
+            ..
+        }) => Request::SuperviseOrder {
+            node_id,
+            reason,
+            deadline,
+        },
+        Command::Supervise(SuperviseArgs {
+            action: Some(SuperviseCommand::Orders),
+            ..
+        }) => Request::SuperviseOrders,
+        Command::Supervise(SuperviseArgs {
+            action: None,
+            stale_days,
+        }) => Request::Supervise { stale_days },
+        Command::Audit => Request::Audit,
         Command::Status => Request::Status,
         Command::Sample { posts } => Request::Sample { posts },
         Command::Peer(PeerCommand::Add { multiaddr }) => Request::PeerAdd { addr: multiaddr },

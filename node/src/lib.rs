@@ -12,11 +12,14 @@
 //! - [`control`]: the daemon control socket and the command path through it.
 //! - [`http`]: the HTTP API, the staff console, the big screen, public pages and posters.
 //! - [`error`]: [`error::NodeError`], bilingual, with exit-status classification.
+//! - [`figures`]: what reports, supervision and audit read of the store (report facts, seals,
+//!   the stations below, the check of a seal).
 //! - [`repair`]: `lingong repair` of a damaged store, and the no-signing-until-caught-up rule.
 pub mod control;
 pub mod daemon;
 pub mod demo;
 pub mod error;
+pub mod figures;
 pub mod home;
 pub mod http;
 pub mod id_secret;

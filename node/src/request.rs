@@ -153,6 +153,38 @@ pub enum Request {
         id: String,
         update: ComplaintUpdate,
     },
+    /// `report --period P [--region CODE] [--csv]`.
+    Report {
+        period: String,
+        region: Option<String>,
+        #[serde(default)]
+        csv: bool,
+    },
+    /// `report seal --period P [--amend --reason T]`.
+    ReportSeal {
+        period: String,
+        #[serde(default)]
+        amend: bool,
+        reason: Option<String>,
+    },
+    /// `report verify [--period P]`.
+    ReportVerify {
+        period: Option<String>,
+    },
+    /// `supervise [--stale-days N]`.
+    Supervise {
+        stale_days: Option<u32>,
+    },
+    /// `supervise order NODE_ID --reason T --deadline DATE`.
+    SuperviseOrder {
+        node_id: String,
+        reason: String,
+        deadline: String,
+    },
+    /// `supervise orders`.
+    SuperviseOrders,
+    /// `audit`.
+    Audit,
     Status,
     PeerAdd {
         addr: String,
@@ -217,6 +249,8 @@ impl Request {
             | Request::DirectorySet { .. }
             | Request::ComplaintFile(_)
             | Request::ComplaintUpdate { .. }
+            | Request::ReportSeal { .. }
+            | Request::SuperviseOrder { .. }
             | Request::BundleImport { .. }
             | Request::Sample { .. } => true,
             Request::CertRequest
@@ -238,6 +272,11 @@ impl Request {
             | Request::DirectoryExport { .. }
             | Request::ComplaintList { .. }
             | Request::ComplaintShow { .. }
+            | Request::Report { .. }
+            | Request::ReportVerify { .. }
+            | Request::Supervise { .. }
+            | Request::SuperviseOrders
+            | Request::Audit
             | Request::Status
             | Request::PeerAdd { .. }
             | Request::Sync { .. }
@@ -331,6 +370,27 @@ fn run(station: &mut Station, request: Request) -> Result<Value> {
         Request::ComplaintUpdate { id, update } => {
             services::complaints::update(station, &id, update)
         }
+        Request::Report {
+            period,
+            region,
+            csv,
+        } => services::reports::report(station, &period, region.as_deref(), csv),
+        Request::ReportSeal {
+            period,
+            amend,
+            reason,
+        } => services::reports::seal(station, &period, amend, reason),
+        Request::ReportVerify { period } => {
+            services::reports::verify(station, period.as_deref())
+        }
+        Request::Supervise { stale_days } => services::supervision::supervise(station, stale_days),
+        Request::SuperviseOrder {
+            node_id,
+            reason,
+            deadline,
+        } => services::supervision::order(station, &node_id, &reason, &deadline),
+        Request::SuperviseOrders => services::supervision::orders(station),
+        Request::Audit => services::audit::audit(station),
         Request::Status => status::status(station),
         Request::PeerAdd { addr } => peers::add(station, &addr),
         Request::Sync { .. } => Err(NodeError::Network {

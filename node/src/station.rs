@@ -36,7 +36,28 @@ pub struct Station {
 
 /// Milliseconds since the Unix epoch, from the system clock (the only clock read of a node's
 /// services; the protocol takes time as an argument).
+///
+/// Test hook: when the environment variable `LINGONG_NOW` holds an RFC 3339 time
+/// (`2026-11-15T09:00:00+08:00`), this process's clock starts at that instant when first read
+/// and runs on from there, so a test can run a command "15 days later" without sleeping. It is
+/// read here and nowhere else; operators never set it.
 pub fn now_ms() -> i64 {
+    static OFFSET_MS: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    let system = system_ms();
+    let offset = *OFFSET_MS.get_or_init(|| match std::env::var("LINGONG_NOW") {
+        Ok(text) => match lingong_protocol::dates::parse_rfc3339(&text) {
+            Some(at) => at - system,
+            None => {
+                tracing::error!("LINGONG_NOW={text:?} is not an RFC 3339 time; using the system clock");
+                0
+            }
+        },
+        Err(_) => 0,
+    });
+    system + offset
+}
+
+fn system_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)

@@ -91,6 +91,41 @@ pub fn rfc3339(ms: i64) -> String {
     )
 }
 
+/// Parses an RFC 3339 time (`2026-11-15T09:00:00Z`, `…+08:00`, fractions of a second
+/// allowed) into unix milliseconds; `None` when it is not one.
+pub fn parse_rfc3339(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let (date, rest) = s.split_at_checked(10)?;
+    let days = parse_date("time", date).ok()?;
+    let rest = rest.strip_prefix(['T', 't', ' '])?;
+    let (clock, zone) = match rest.find(['Z', 'z', '+', '-']) {
+        Some(i) => rest.split_at(i),
+        None => return None,
+    };
+    let (hms, frac) = clock.split_once('.').unwrap_or((clock, ""));
+    let parts: Vec<i64> = hms
+        .split(':')
+        .map(|p| (p.len() == 2).then(|| p.parse().ok()).flatten())
+        .collect::<Option<_>>()?;
+    let [h, m, sec] = parts[..] else { return None };
+    if h > 23 || m > 59 || sec > 60 || !frac.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let ms_frac: i64 = format!("{frac:0<3}")[..3].parse().ok()?;
+    let offset_min = match zone {
+        "Z" | "z" => 0,
+        z => {
+            let sign = if z.starts_with('-') { -1 } else { 1 };
+            let (oh, om) = z[1..].split_once(':')?;
+            if oh.len() != 2 || om.len() != 2 {
+                return None;
+            }
+            sign * (oh.parse::<i64>().ok()? * 60 + om.parse::<i64>().ok()?)
+        }
+    };
+    Some(((days * 86_400 + h * 3600 + m * 60 + sec) - offset_min * 60) * 1000 + ms_frac)
+}
+
 /// `YYYY-MM` or `YYYY-Qn` → the first day and the day after the last, as day numbers.
 pub fn parse_period(s: &str) -> Result<(i64, i64)> {
     let bad = || {
@@ -140,6 +175,13 @@ mod tests {
         assert!(parse_date("expires", "2026-2-3").is_err());
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(1_700_000_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(parse_rfc3339("2023-11-14T22:13:20Z"), Some(1_700_000_000_000));
+        assert_eq!(
+            parse_rfc3339("2023-11-15T06:13:20.5+08:00"),
+            Some(1_700_000_000_500)
+        );
+        assert_eq!(parse_rfc3339("2023-11-14"), None);
+        assert_eq!(parse_rfc3339("2023-11-14T25:00:00Z"), None);
         let (a, b) = parse_period("2026-Q4").unwrap();
         assert_eq!(
             (format_date(a), format_date(b)),
