@@ -634,6 +634,27 @@ fn bad_hiring_desk_input_exits_2_names_the_field_and_changes_nothing() {
     );
     assert_refused(
         village,
+        "a blank verification",
+        &[
+            "employer",
+            "register",
+            "--name",
+            "乐源种养殖专业合作社",
+            "--type",
+            "enterprise",
+            "--credit-code",
+            &good,
+            "--contact",
+            "张三",
+            "--phone",
+            "13800001111",
+            "--verified-by",
+            " ",
+        ],
+        &["verified_by", "verified-by"],
+    );
+    assert_refused(
+        village,
         "a priority flag given twice",
         &[
             "worker",

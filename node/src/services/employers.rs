@@ -85,6 +85,11 @@ pub fn register(station: &mut Station, f: EmployerFields) -> Result<Value> {
         }
         (None, _) => (None, None),
     };
+    // Blank is not a verification: it would let the employer's posts be approved.
+    let verified_by = f
+        .verified_by
+        .map(|v| line("verified_by", &v, 1, 100))
+        .transpose()?;
     let employer = Employer {
         name: required("name", f.name)?.trim().to_string(),
         kind,
@@ -94,8 +99,8 @@ pub fn register(station: &mut Station, f: EmployerFields) -> Result<Value> {
         contact: required("contact", f.contact)?.trim().to_string(),
         phone: required("phone", f.phone)?.trim().to_string(),
         address: f.address.map(|a| a.trim().to_string()),
-        verified_at: f.verified_by.as_ref().map(|_| dates::rfc3339(now)),
-        verified_by: f.verified_by.map(|v| v.trim().to_string()),
+        verified_at: verified_by.as_ref().map(|_| dates::rfc3339(now)),
+        verified_by,
         status: EmployerStatus::Active,
         suspend_reason: None,
         region: station.region,
