@@ -3,10 +3,12 @@
 //! [`Request`] and the result into output and an exit status (0 ok, 2 bad input, 1 other).
 
 mod output;
+mod progress;
 
 use clap::{Args, Parser, Subcommand};
 use lingong_node::control::{Failure, execute};
 use lingong_node::home::Home;
+use lingong_node::request::{ExportTable, ImportTable};
 use lingong_node::request::{
     EmployerFields, PlacementFields, PostFields, PostFilter, Request, Secret, WorkerFields,
 };
@@ -328,11 +330,64 @@ enum PostCommand {
         #[arg(long)]
         reason: Option<String>,
     },
+    /// Write one post's Automerge document (ID --out FILE), or the posts matching the
+    /// filters of `post list` as CSV (--csv FILE).
     Export {
-        id: String,
-        #[arg(long)]
-        out: PathBuf,
+        #[arg(required_unless_present = "csv", conflicts_with = "csv", requires = "out")]
+        id: Option<String>,
+        #[arg(long, requires = "id")]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        csv: CsvOut,
+        #[command(flatten)]
+        filter: PostFilterArgs,
     },
+    /// Create a post for every row of a CSV file: all rows or none.
+    Import(CsvIn),
+}
+
+/// `import FILE [--encoding utf-8|gbk] [--dry-run]`.
+#[derive(Args)]
+struct CsvIn {
+    /// A CSV file as a spreadsheet saves it (UTF-8, with or without BOM, or GBK).
+    file: PathBuf,
+    /// utf-8 or gbk (default: detected).
+    #[arg(long)]
+    encoding: Option<String>,
+    /// Check every row and import nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+/// `export --csv FILE [--encoding utf-8|gbk]`.
+#[derive(Args)]
+struct CsvOut {
+    /// Write CSV that Excel opens to this file (mode 0600).
+    #[arg(long)]
+    csv: Option<PathBuf>,
+    /// utf-8 (with a BOM, the default) or gbk.
+    #[arg(long, requires = "csv")]
+    encoding: Option<String>,
+}
+
+/// The filters of `post list`, for `post export --csv`.
+#[derive(Args)]
+struct PostFilterArgs {
+    #[arg(long, requires = "csv")]
+    region: Option<String>,
+    #[arg(long, requires = "csv")]
+    status: Option<String>,
+    #[arg(long, requires = "csv")]
+    review: Option<String>,
+    #[arg(long, requires = "csv")]
+    occupation: Option<String>,
+    #[arg(long, requires = "csv")]
+    employer: Option<String>,
+    /// At most this many posts (default: every matching post).
+    #[arg(long, requires = "csv")]
+    limit: Option<usize>,
+    #[arg(long, requires = "csv")]
+    after: Option<String>,
 }
 
 #[derive(Args, Default)]
@@ -392,6 +447,18 @@ enum WorkerCommand {
     },
     Deregister {
         id: String,
+    },
+    /// Register a worker for every row of a CSV file: all rows or none.
+    Import(CsvIn),
+    /// Write the workers (as `worker list`; masked ID numbers only) as CSV.
+    Export {
+        #[arg(long, required = true)]
+        csv: Option<PathBuf>,
+        #[arg(long)]
+        encoding: Option<String>,
+        /// Only workers with a priority.
+        #[arg(long)]
+        priority: bool,
     },
 }
 
@@ -455,6 +522,18 @@ enum EmployerCommand {
         #[arg(long)]
         reason: String,
     },
+    /// Register an employer for every row of a CSV file: all rows or none.
+    Import(CsvIn),
+    /// Write the employers (as `employer list`) as CSV.
+    Export {
+        #[arg(long, required = true)]
+        csv: Option<PathBuf>,
+        #[arg(long)]
+        encoding: Option<String>,
+        /// active or suspended.
+        #[arg(long)]
+        status: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -500,6 +579,17 @@ enum PlacementCommand {
         id: String,
         #[arg(long)]
         out: PathBuf,
+    },
+    /// Write the placements (as `placement list`) as CSV.
+    Export {
+        #[arg(long, required = true)]
+        csv: Option<PathBuf>,
+        #[arg(long)]
+        encoding: Option<String>,
+        #[arg(long)]
+        post: Option<String>,
+        #[arg(long)]
+        worker: Option<String>,
     },
 }
 
@@ -690,6 +780,7 @@ fn main() {
     });
     let home = Home::new(cli.home.clone());
     let json = cli.json;
+    progress::set_quiet(json);
     let status = match run(cli.command, &home, &lang) {
         Ok(Value::Null) => 0,
         Ok(value) => {
@@ -856,12 +947,62 @@ fn run(command: Command, home: &Home, lang: &str) -> Result<Value, Failure> {
             approve,
             reason,
         },
-        Command::Post(PostCommand::Export { id, out }) => {
+        Command::Post(PostCommand::Export {
+            id: Some(id),
+            out: Some(out),
+            ..
+        }) => {
             let out = std::path::absolute(&out).unwrap_or(out);
             Request::PostExport {
                 id,
                 out: out.display().to_string(),
             }
+        }
+        Command::Post(PostCommand::Export { csv, filter, .. }) => {
+            let what = ExportTable::Posts(PostFilter {
+                region: filter.region,
+                status: filter.status,
+                review: filter.review,
+                occupation: filter.occupation,
+                employer: filter.employer,
+                limit: filter.limit,
+                after: filter.after,
+            });
+            return csv_export(home, what, csv, lang);
+        }
+        Command::Post(PostCommand::Import(args)) => {
+            return csv_import(home, ImportTable::Posts, args, lang);
+        }
+        Command::Worker(WorkerCommand::Import(args)) => {
+            return csv_import(home, ImportTable::Workers, args, lang);
+        }
+        Command::Worker(WorkerCommand::Export {
+            csv,
+            encoding,
+            priority,
+        }) => {
+            let what = ExportTable::Workers { priority };
+            return csv_export(home, what, CsvOut { csv, encoding }, lang);
+        }
+        Command::Employer(EmployerCommand::Import(args)) => {
+            return csv_import(home, ImportTable::Employers, args, lang);
+        }
+        Command::Employer(EmployerCommand::Export {
+            csv,
+            encoding,
+            status,
+        }) => {
+            let what = ExportTable::Employers { status };
+            return csv_export(home, what, CsvOut { csv, encoding }, lang);
+        }
+        Command::Placement(PlacementCommand::Export {
+            csv,
+            encoding,
+            post,
+            worker,
+        }) => {
+            let what = ExportTable::Placements { post, worker };
+            return csv_export(home, what, CsvOut { csv, encoding }, lang);
         }
         Command::Worker(WorkerCommand::Register(args)) => Request::WorkerRegister(args.into()),
         Command::Worker(WorkerCommand::List { priority }) => Request::WorkerList { priority },

@@ -1,6 +1,7 @@
 //! Printing results: `--json` prints exactly one JSON value on stdout; otherwise a readable
 //! table (lists) or key/value lines (objects). Failures go to stderr as one line, and with
-//! `--json` also as `{"error": {"code", "message"}}` on stdout.
+//! `--json` also as `{"error": {"code", "message"}}` on stdout; a refused CSV import adds its
+//! bad rows (`"rows": [{"row", "column", "field", "message"}]`, and one stderr line each).
 
 use lingong_node::control::Failure;
 use serde_json::Value;
@@ -110,10 +111,40 @@ pub fn print_failure(failure: &Failure, json: bool, lang: &str) {
         "error"
     };
     eprintln!("{prefix}: {message}");
+    let rows = failure.csv_rows();
+    if !json && let Some(rows) = rows {
+        // Every bad row of a refused CSV import on a line of its own after the error line.
+        for r in rows {
+            let column = if r.column.is_empty() {
+                String::new()
+            } else if lang.starts_with("zh") {
+                format!("「{}」", r.column)
+            } else {
+                format!(" ({})", r.column)
+            };
+            let row = if lang.starts_with("zh") {
+                format!("第 {} 行", r.row)
+            } else {
+                format!("row {}", r.row)
+            };
+            eprintln!("  {row}{column}: {}", r.message(lang));
+        }
+    }
     if json {
-        println!(
-            "{}",
-            serde_json::json!({"error": {"code": failure.code(), "message": message}})
-        );
+        let mut error = serde_json::json!({"code": failure.code(), "message": message});
+        if let Some(rows) = rows {
+            error["rows"] = rows
+                .iter()
+                .map(|r| {
+                    serde_json::json!({
+                        "row": r.row,
+                        "column": r.column,
+                        "field": r.field,
+                        "message": r.message(lang),
+                    })
+                })
+                .collect();
+        }
+        println!("{}", serde_json::json!({ "error": error }));
     }
 }

@@ -11,7 +11,7 @@
 //! daemon still starting waits for its answer; a daemon that stops before it served a
 //! connection never read its request (no [`READY_LINE`] came), and the command tries again.
 
-use crate::error::{NodeError, Result};
+use crate::error::{CsvRowError, NodeError, Result};
 use crate::home::Home;
 use crate::request::{Request, dispatch};
 use crate::station::Station;
@@ -36,6 +36,9 @@ pub struct ErrorReply {
     pub message_en: String,
     pub message_zh: String,
     pub usage: bool,
+    /// The bad rows of a refused CSV import (code `csv`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<Vec<CsvRowError>>,
 }
 
 impl From<&NodeError> for ErrorReply {
@@ -45,6 +48,10 @@ impl From<&NodeError> for ErrorReply {
             message_en: e.message("en"),
             message_zh: e.message("zh"),
             usage: e.is_usage(),
+            rows: match e {
+                NodeError::Csv { rows } => Some(rows.clone()),
+                _ => None,
+            },
         }
     }
 }
@@ -74,6 +81,14 @@ impl Failure {
         match self {
             Failure::Local(e) => e.is_usage(),
             Failure::Remote(r) => r.usage,
+        }
+    }
+    /// The bad rows of a refused CSV import, when that is the failure.
+    pub fn csv_rows(&self) -> Option<&[CsvRowError]> {
+        match self {
+            Failure::Local(NodeError::Csv { rows }) => Some(rows),
+            Failure::Remote(r) => r.rows.as_deref(),
+            Failure::Local(_) => None,
         }
     }
 }

@@ -9,6 +9,9 @@
 //! colours) never reaches the user; the message names the store and says to run
 //! `lingong repair`. [`NodeError::RepairPending`] refuses a write after a repair until the node's
 //! own log is caught up (`node/src/repair.rs`).
+//!
+//! A CSV import refused for bad rows is one error, [`NodeError::Csv`] (code `csv`, exit 2),
+//! carrying every bad row ([`CsvRowError`]) so `--json` can list them all.
 
 use lingong_protocol::store::StoreError;
 
@@ -70,6 +73,74 @@ pub enum NodeError {
     StoreBusy { home: String, secs: u64 },
     #[error("network: {detail}")]
     Network { detail: String },
+    #[error("{}", csv_message(rows, "en"))]
+    Csv { rows: Vec<CsvRowError> },
+}
+
+/// One bad row of a CSV file (`post import` and the like): the row as a spreadsheet numbers it
+/// (the header line is row 1), the column as its header reads in the file, the field it feeds
+/// (the command's flag name, empty when none), and what is wrong, in both languages.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CsvRowError {
+    pub row: usize,
+    pub column: String,
+    #[serde(default)]
+    pub field: String,
+    pub message_en: String,
+    pub message_zh: String,
+}
+
+impl CsvRowError {
+    /// The message in `lang` (`zh…` or English).
+    pub fn message(&self, lang: &str) -> &str {
+        if lang.starts_with("zh") {
+            &self.message_zh
+        } else {
+            &self.message_en
+        }
+    }
+}
+
+/// How many bad rows the one-line message of [`NodeError::Csv`] spells out.
+const CSV_ROWS_IN_MESSAGE: usize = 5;
+
+fn csv_message(rows: &[CsvRowError], lang: &str) -> String {
+    let zh = lang.starts_with("zh");
+    let shown: Vec<String> = rows
+        .iter()
+        .take(CSV_ROWS_IN_MESSAGE)
+        .map(|r| match (zh, r.column.is_empty()) {
+            (true, false) => format!("第 {} 行「{}」：{}", r.row, r.column, r.message_zh),
+            (true, true) => format!("第 {} 行：{}", r.row, r.message_zh),
+            (false, false) => format!("row {} ({}): {}", r.row, r.column, r.message_en),
+            (false, true) => format!("row {}: {}", r.row, r.message_en),
+        })
+        .collect();
+    let more = rows.len().saturating_sub(CSV_ROWS_IN_MESSAGE);
+    if zh {
+        let more = if more > 0 {
+            format!("；另有 {more} 处")
+        } else {
+            String::new()
+        };
+        format!(
+            "文件有 {} 处错误，未导入任何记录：{}{more}",
+            rows.len(),
+            shown.join("；")
+        )
+    } else {
+        let more = if more > 0 {
+            format!("; and {more} more")
+        } else {
+            String::new()
+        };
+        format!(
+            "the file has {} error{}, nothing was imported: {}{more}",
+            rows.len(),
+            if rows.len() == 1 { "" } else { "s" },
+            shown.join("; ")
+        )
+    }
 }
 
 impl NodeError {
@@ -107,6 +178,7 @@ impl NodeError {
             NodeError::Daemon { .. } => "daemon",
             NodeError::StoreBusy { .. } => "store-busy",
             NodeError::Network { .. } => "network",
+            NodeError::Csv { .. } => "csv",
         }
     }
 
@@ -117,7 +189,8 @@ impl NodeError {
             NodeError::Usage { .. }
             | NodeError::AlreadyInitialized { .. }
             | NodeError::NotFound { .. }
-            | NodeError::Ambiguous { .. } => true,
+            | NodeError::Ambiguous { .. }
+            | NodeError::Csv { .. } => true,
             NodeError::NotInitialized { .. } => true,
             _ => false,
         }
@@ -165,6 +238,7 @@ impl NodeError {
                 "另一个 lingong 进程占用 {home} 的存储已有 {secs} 秒，且没有守护进程应答；请待它结束后重试"
             ),
             NodeError::Network { detail } => format!("网络错误：{detail}"),
+            NodeError::Csv { rows } => csv_message(rows, "zh"),
         }
     }
 }

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use crate::services::complaints::{ComplaintFields, ComplaintUpdate};
+pub use crate::services::csv::{ExportTable, ImportTable};
 pub use crate::services::employers::EmployerFields;
 pub use crate::services::placements::PlacementFields;
 pub use crate::services::posts::{PostFields, PostFilter};
@@ -202,6 +203,22 @@ pub enum Request {
     Sample {
         posts: usize,
     },
+    /// `post|worker|employer import FILE`: every row checked, then all signed in one batch.
+    CsvImport {
+        table: ImportTable,
+        file: String,
+        #[serde(default)]
+        encoding: Option<String>,
+        #[serde(default)]
+        dry_run: bool,
+    },
+    /// `post|worker|employer|placement export --csv FILE`.
+    CsvExport {
+        what: ExportTable,
+        file: String,
+        #[serde(default)]
+        encoding: Option<String>,
+    },
     /// Local accounts (never replicated): staff who log in to the web console, API tokens.
     /// Without a password, one is made and shown once.
     StaffAdd {
@@ -253,6 +270,7 @@ impl Request {
             | Request::SuperviseOrder { .. }
             | Request::BundleImport { .. }
             | Request::Sample { .. } => true,
+            Request::CsvImport { dry_run, .. } => !dry_run,
             Request::CertRequest
             | Request::CertIssue { .. }
             | Request::CertShow
@@ -281,6 +299,7 @@ impl Request {
             | Request::PeerAdd { .. }
             | Request::Sync { .. }
             | Request::BundleExport { .. }
+            | Request::CsvExport { .. }
             | Request::StaffAdd { .. }
             | Request::StaffList
             | Request::StaffPasswd { .. }
@@ -401,6 +420,17 @@ fn run(station: &mut Station, request: Request) -> Result<Value> {
         }
         Request::BundleImport { file } => services::bundle::import(station, &file),
         Request::Sample { posts } => crate::demo::sample_posts(station, posts),
+        Request::CsvImport {
+            table,
+            file,
+            encoding,
+            dry_run,
+        } => services::csv::import(station, table, &file, encoding.as_deref(), dry_run),
+        Request::CsvExport {
+            what,
+            file,
+            encoding,
+        } => services::csv::export(station, &what, &file, encoding.as_deref()),
         Request::StaffAdd {
             name,
             role,

@@ -550,6 +550,26 @@ impl SledStore {
         Ok(())
     }
 
+    /// [`SledStore::put_private_id`] for many records in one durable write (`worker import`).
+    pub fn put_private_ids(
+        &self,
+        rows: &[(RecordId, String, [u8; 32])],
+    ) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut b = sled::Batch::default();
+        for (record, id_number, id_hash) in rows {
+            b.insert(key(b'P', &[&record.short()]), id_number.as_bytes());
+            b.insert(key(b'H', &[id_hash]), &record.short()[..]);
+        }
+        let n = self.next_write(&mut b);
+        self.tree.apply_batch(b).map_err(err)?;
+        self.db.flush().map_err(err)?;
+        self.wrote(n);
+        Ok(())
+    }
+
     /// Writes rows of the local private tables (`P`, `H`, `U`) read back from a damaged store by
     /// `lingong repair`, in one durable write; rows under any other prefix are skipped.
     /// Returns how many were written.

@@ -16,6 +16,8 @@
 //!   tests and the replication benchmark; [`NetnsPair::create_or_skip`] for tests that skip
 //!   where the machine does not allow it.
 //! - [`Daemon`]: a `lingong run` daemon (optionally inside a namespace), stopped on drop.
+//! - [`excel_csv`] / [`write_excel_csv`]: a CSV file as Excel saves it (quoted cells, CRLF
+//!   line ends, GBK or UTF-8 with a BOM), for the import tests.
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -720,4 +722,52 @@ impl Drop for Daemon {
             );
         }
     }
+}
+
+/// How Excel saves a CSV file: "CSV (comma delimited)" in a Chinese locale is GBK, "CSV UTF-8"
+/// is UTF-8 with a byte order mark.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExcelEncoding {
+    Gbk,
+    Utf8Bom,
+}
+
+/// `rows` (the header first) as Excel writes a CSV file: a cell holding a comma, a quote or a
+/// line break quoted (quotes doubled), CRLF after every line, encoded as `encoding` (every
+/// character must exist in GBK when that is asked for).
+pub fn excel_csv<S: AsRef<str>>(rows: &[Vec<S>], encoding: ExcelEncoding) -> Vec<u8> {
+    let mut text = String::new();
+    for row in rows {
+        let cells: Vec<String> = row
+            .iter()
+            .map(|c| {
+                let c = c.as_ref();
+                if c.contains([',', '"', '\r', '\n']) {
+                    format!("\"{}\"", c.replace('"', "\"\""))
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect();
+        text.push_str(&cells.join(","));
+        text.push_str("\r\n");
+    }
+    match encoding {
+        ExcelEncoding::Utf8Bom => [&b"\xEF\xBB\xBF"[..], text.as_bytes()].concat(),
+        ExcelEncoding::Gbk => {
+            let (bytes, _, unmappable) = encoding_rs::GBK.encode(&text);
+            assert!(!unmappable, "a test file asked for GBK holds a character GBK lacks");
+            bytes.into_owned()
+        }
+    }
+}
+
+/// Writes [`excel_csv`] of `rows` to `path` and returns the path as a string for a command.
+pub fn write_excel_csv<S: AsRef<str>>(
+    path: &Path,
+    rows: &[Vec<S>],
+    encoding: ExcelEncoding,
+) -> String {
+    std::fs::write(path, excel_csv(rows, encoding)).expect("the test folder is writable");
+    path.to_str().expect("utf-8 path").to_string()
 }

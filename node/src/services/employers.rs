@@ -52,27 +52,61 @@ impl std::fmt::Debug for EmployerFields {
     }
 }
 
+/// A registration checked and ready to sign: the record, and an individual's clear ID number
+/// with its hash for this station's private table.
+pub struct NewEmployer {
+    pub employer: Employer,
+    pub clear_id: Option<(String, [u8; 32])>,
+}
+
 /// `employer register`.
 pub fn register(station: &mut Station, f: EmployerFields) -> Result<Value> {
     let now = now_ms();
+    let new = prepare(station, f, now)?;
+    if let Some(code) = &new.employer.credit_code
+        && let Some(other) = find_by_credit_code(station, code)?
+    {
+        return Err(already_registered(&other.id().to_hex()));
+    }
+    let edits = new.employer.edits();
+    let env = station.write(|author, staged| {
+        Ok(author.write(
+            staged,
+            Target::Create {
+                kind: RecordKind::Employer,
+                reach: None,
+            },
+            &edits,
+            now,
+        )?)
+    })?;
+    let rid = env.header.record;
+    if let Some((clear, hash)) = new.clear_id {
+        station.store.put_private_id(&rid, &clear, &hash)?;
+    }
+    Ok(json!({ "id": rid.to_hex() }))
+}
+
+/// The error for a credit code registered here already, as `other`.
+pub fn already_registered(other: &str) -> NodeError {
+    NodeError::usage(
+        "credit_code",
+        format!("this employer is already registered here as {other}"),
+        format!("该用工主体已在本站登记，编号 {other}"),
+    )
+}
+
+/// A registration from the fields as typed, with every field rule `employer register` applies
+/// checked (type, credit code, ID number, the schema's rules), but not whether the credit code
+/// is registered here already ([`find_by_credit_code`]); nothing is written. `employer import`
+/// prepares every row with it and checks the codes against one scan of the employers.
+pub fn prepare(station: &Station, f: EmployerFields, now: i64) -> Result<NewEmployer> {
     let kind = EmployerType::parse("type", &required("type", f.kind)?)?;
     let credit_code = f
         .credit_code
         .as_deref()
         .map(check_credit_code)
         .transpose()?;
-    if let Some(code) = &credit_code
-        && let Some(other) = find_by_credit_code(station, code)?
-    {
-        return Err(NodeError::usage(
-            "credit_code",
-            format!(
-                "this employer is already registered here as {}",
-                other.id().to_hex()
-            ),
-            format!("该用工主体已在本站登记，编号 {}", other.id().to_hex()),
-        ));
-    }
     let mut clear_id = None;
     let (id_masked, id_hash) = match (&f.id_number, kind) {
         (Some(given), _) => {
@@ -107,26 +141,11 @@ pub fn register(station: &mut Station, f: EmployerFields) -> Result<Value> {
         created_at: dates::rfc3339(now),
     };
     employer.validate()?;
-    let edits = employer.edits();
-    let env = station.write(|author, staged| {
-        Ok(author.write(
-            staged,
-            Target::Create {
-                kind: RecordKind::Employer,
-                reach: None,
-            },
-            &edits,
-            now,
-        )?)
-    })?;
-    let rid = env.header.record;
-    if let Some((clear, hash)) = clear_id {
-        station.store.put_private_id(&rid, &clear, &hash)?;
-    }
-    Ok(json!({ "id": rid.to_hex() }))
+    Ok(NewEmployer { employer, clear_id })
 }
 
-fn find_by_credit_code(station: &Station, code: &str) -> Result<Option<RecordState>> {
+/// The employer held here with this credit code, if any.
+pub fn find_by_credit_code(station: &Station, code: &str) -> Result<Option<RecordState>> {
     for state in station
         .store
         .list(index::prefix(RecordKind::Employer, None), None)

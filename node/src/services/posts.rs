@@ -97,6 +97,27 @@ fn check_not_past(field: &'static str, date: &str, now: i64) -> Result<String> {
 /// `post create`.
 pub fn create(station: &mut Station, f: PostFields) -> Result<Value> {
     let now = now_ms();
+    let post = prepare(station, f, now)?;
+    let reach = post.reach;
+    let edits = post.edits();
+    let env = station.write(|author, staged| {
+        Ok(author.write(
+            staged,
+            Target::Create {
+                kind: RecordKind::Post,
+                reach: Some(reach),
+            },
+            &edits,
+            now,
+        )?)
+    })?;
+    Ok(json!({ "id": env.header.record.to_hex() }))
+}
+
+/// A new post from the fields as typed, with every rule `post create` applies checked (the
+/// employer held here and not suspended, the reach, the expiry, the schema's field rules);
+/// nothing is written. `post import` prepares every row with it before it writes any.
+pub fn prepare(station: &Station, f: PostFields, now: i64) -> Result<Post> {
     let unit = WageUnit::parse("unit", &required("unit", f.unit)?)?;
     let reach = match &f.reach {
         Some(r) => region_arg("reach", r)?,
@@ -136,19 +157,7 @@ pub fn create(station: &mut Station, f: PostFields) -> Result<Value> {
         created_at: dates::rfc3339(now),
     };
     post.validate()?;
-    let edits = post.edits();
-    let env = station.write(|author, staged| {
-        Ok(author.write(
-            staged,
-            Target::Create {
-                kind: RecordKind::Post,
-                reach: Some(reach),
-            },
-            &edits,
-            now,
-        )?)
-    })?;
-    Ok(json!({ "id": env.header.record.to_hex() }))
+    Ok(post)
 }
 
 /// `post update`: changes the given fields; only what differs is written.

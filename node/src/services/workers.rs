@@ -58,9 +58,42 @@ impl std::fmt::Debug for WorkerFields {
 /// long-waiting (困难帮扶: 长期失业).
 pub const LONG_WAIT_DAYS: i64 = 30;
 
+/// A registration checked and ready to sign: the record, and what goes into this station's
+/// private table once it is stored.
+pub struct NewWorker {
+    pub worker: Worker,
+    /// The clear ID number (never leaves this station).
+    pub clear_id: String,
+    pub id_hash: [u8; 32],
+}
+
 /// `worker register`.
 pub fn register(station: &mut Station, f: WorkerFields) -> Result<Value> {
     let now = now_ms();
+    let new = prepare(station, f, now)?;
+    let edits = new.worker.edits();
+    let env = station.write(|author, staged| {
+        Ok(author.write(
+            staged,
+            Target::Create {
+                kind: RecordKind::Worker,
+                reach: None,
+            },
+            &edits,
+            now,
+        )?)
+    })?;
+    let rid = env.header.record;
+    station
+        .store
+        .put_private_id(&rid, &new.clear_id, &new.id_hash)?;
+    Ok(json!({ "id": rid.to_hex() }))
+}
+
+/// A registration from the fields as typed, with every rule `worker register` applies checked
+/// (the ID number, the person not registered here yet, the schema's field rules); nothing is
+/// written. `worker import` prepares every row with it before it writes any.
+pub fn prepare(station: &Station, f: WorkerFields, now: i64) -> Result<NewWorker> {
     let given_id = required("id-number", f.id_number.clone())?;
     id_number::check_id_number(&given_id, now)?;
     let clear = id_number::normalize_id_number(&given_id);
@@ -109,21 +142,11 @@ pub fn register(station: &mut Station, f: WorkerFields) -> Result<Value> {
         created_at: dates::rfc3339(now),
     };
     worker.validate()?;
-    let edits = worker.edits();
-    let env = station.write(|author, staged| {
-        Ok(author.write(
-            staged,
-            Target::Create {
-                kind: RecordKind::Worker,
-                reach: None,
-            },
-            &edits,
-            now,
-        )?)
-    })?;
-    let rid = env.header.record;
-    station.store.put_private_id(&rid, &clear, &id_hash)?;
-    Ok(json!({ "id": rid.to_hex() }))
+    Ok(NewWorker {
+        worker,
+        clear_id: clear,
+        id_hash,
+    })
 }
 
 /// `worker update ID …`: name, phone, skills, wage expectation, flags, availability (the ID
