@@ -863,3 +863,28 @@ fn post_list_pages_with_limit_and_after_without_repeats_or_gaps() {
         5
     );
 }
+
+#[test]
+fn editing_what_the_review_judged_sends_an_approved_post_back_to_review() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let nodes = lingong_tests::init_chain(dir.path());
+    let village = &nodes[4];
+    let post = village.create_post("茶园采茶工", None, &[]);
+    village.json(&["post", "review", &post, "--approve"]);
+    // Closing it or moving its expiry keeps the approval.
+    village.json(&["post", "update", &post, "--expires", "2099-12-31"]);
+    assert_eq!(village.json(&["post", "show", &post])["review"], "approved");
+    // A new title is not what was approved.
+    village.json(&["post", "update", &post, "--title", "茶园采茶工（包吃住）"]);
+    let shown = village.json(&["post", "show", &post]);
+    assert_eq!(shown["review"], "pending", "{shown}");
+    let queue = village.json(&["post", "review", "--queue"]);
+    assert!(
+        queue
+            .as_array()
+            .expect("queue")
+            .iter()
+            .any(|p| p["id"] == post.as_str()),
+        "{queue}"
+    );
+}

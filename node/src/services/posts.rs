@@ -207,6 +207,13 @@ pub fn update(station: &mut Station, id: &str, f: PostFields) -> Result<Value> {
         ));
     }
     post.validate()?;
+    // A change of what the review checked (the text, the work, the pay, the places, the
+    // employer, the contact) sends an approved or rejected post back to review: an approval
+    // covers what was approved, not what it was edited into. Status and expiry do not.
+    if before.review != ReviewState::Pending && reviewed_content_changed(&before, &post) {
+        post.review = ReviewState::Pending;
+        post.review_reason = None;
+    }
     let edits = post.edits_since(&before);
     if edits.is_empty() {
         return Err(NodeError::usage(
@@ -437,4 +444,17 @@ pub fn export(station: &Station, id: &str, out: &str) -> Result<Value> {
     })?;
     write_atomically(std::path::Path::new(out), &doc)?;
     Ok(json!({ "id": state.id().to_hex(), "bytes": doc.len() }))
+}
+
+/// True when an edit changes a field the authenticity review judged.
+fn reviewed_content_changed(before: &Post, after: &Post) -> bool {
+    before.title != after.title
+        || before.occupation != after.occupation
+        || before.wage != after.wage
+        || before.unit != after.unit
+        || before.headcount != after.headcount
+        || before.employer != after.employer
+        || before.location != after.location
+        || before.contact != after.contact
+        || before.description != after.description
 }
