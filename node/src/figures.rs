@@ -222,7 +222,7 @@ pub fn stations_below(station: &Station, direct: bool) -> Result<Vec<Below>> {
         let regions: Vec<RegionCode> = all.iter().map(|b| b.region).collect();
         all.retain(|b| !regions.iter().any(|r| r.is_strict_ancestor_of(&b.region)));
     }
-    all.sort_by(|a, b| (a.region, a.key.0).cmp(&(b.region, b.key.0)));
+    all.sort_by_key(|b| (b.region, b.key.0));
     Ok(all)
 }
 

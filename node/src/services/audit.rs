@@ -202,10 +202,11 @@ fn check_envelope(
             "the payload does not match the signed hash".into(),
         );
     }
-    if !authors.contains_key(&h.author) {
-        authors.insert(h.author, station.store.author(&h.author)?);
-    }
-    let Some(info) = authors[&h.author].as_ref() else {
+    let info = match authors.entry(h.author) {
+        std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+        std::collections::hash_map::Entry::Vacant(e) => e.insert(station.store.author(&h.author)?),
+    };
+    let Some(info) = info.as_ref() else {
         problems.push(
             "broken-chain",
             Some(&h.author),

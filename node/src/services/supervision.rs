@@ -268,10 +268,10 @@ fn order_status(
             .unwrap_or(0),
     };
     let days = o.order.stale_days.clamp(1, 365);
-    if !contexts.contains_key(&days) {
-        contexts.insert(days, Context::new(station, days)?);
-    }
-    let ctx = &contexts[&days];
+    let ctx = match contexts.entry(days) {
+        std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+        std::collections::btree_map::Entry::Vacant(e) => e.insert(Context::new(station, days)?),
+    };
     let (reasons, _) = ctx.conditions(station, &who)?;
     let heard_since = activity(station, &key, ctx.now)?
         .last_heard_ms
