@@ -263,9 +263,10 @@ fn text(v: &Value) -> String {
 }
 
 /// One CSV field: quoted when it holds a comma, quote or line break; a leading `= + - @` (or
-/// tab, carriage return) that a spreadsheet would run as a formula is defused with `'`.
+/// tab, carriage return) that a spreadsheet would run as a formula is defused with `'` (and a
+/// leading `'` doubled, so the escape reads back exactly, as the other CSV exports do).
 fn csv_field(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r', '\'']) {
         format!("'{s}")
     } else {
         s.to_string()
@@ -429,6 +430,7 @@ mod tests {
         assert_eq!(csv_field("a,b"), "\"a,b\"");
         assert_eq!(csv_field("说\"好\""), "\"说\"\"好\"\"\"");
         assert_eq!(csv_field("=HYPERLINK(1)"), "'=HYPERLINK(1)");
+        assert_eq!(csv_field("'引号"), "''引号");
         assert_eq!(csv_field("第一条\n第二条"), "\"第一条\n第二条\"");
     }
 
