@@ -131,6 +131,9 @@ enum Command {
         /// Leave the five daemons running until Ctrl-C.
         #[arg(long)]
         keep_running: bool,
+        no_wait: bool,
+        /// Accepted for older scripts: running until Ctrl-C is the default now.
+        #[arg(long, hide = true)]
     },
     /// Rebuild a damaged store: move it aside, keep what still verifies, fetch the rest from
     /// the peers (stop the daemon first).
@@ -886,8 +889,8 @@ fn run(command: Command, home: &Home, lang: &str) -> Result<Value, Failure> {
                 home, &name, &region, listen, http,
             )?);
         }
-        Command::Demo { dir, keep_running } => {
-            return Ok(lingong_node::demo::run(dir, lang, keep_running)?);
+        Command::Demo { dir, no_wait, .. } => {
+            return Ok(lingong_node::demo::run(dir, lang, !no_wait)?);
         }
         Command::Repair { force, timeout } => {
             return Ok(lingong_node::repair::repair(home, force, timeout, lang)?);

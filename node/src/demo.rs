@@ -1,10 +1,15 @@
-//! `lingong demo`: a five-level network on this machine with sample data.
+//! `lingong demo`: a five-level network on this machine with sample data, opened in a browser.
 //!
 //! Creates the province (贵州省), a prefecture (黔东南州), a county (黄平县), a township (旧州镇)
 //! and a community station (乐源社区) in sub-folders of one directory, issues the certificate
 //! chain level by level exactly as operators would (request → issue → install), records a
-//! directory entry at every level, a post and a worker at the village, and checks that the
-//! village's post verifies and that a request from another county is refused.
+//! directory entry at every level, an administrator account at every node (password made and
+//! shown once), and the village's day at the hiring desk: an employer checked, posts reviewed
+//! and approved, workers registered (some with priority), a hire confirmed. It checks that a
+//! request from another county is refused, then starts the five daemons with their web consoles
+//! on 127.0.0.1, shows changes travelling up to the province and down to the village, writes
+//! where to look into `demo.json` in the demo folder (owner-only: it holds the passwords) and
+//! runs until Ctrl-C (`--no-wait`: stop after showing, for scripts and tests).
 
 use crate::error::{NodeError, Result};
 use crate::home::Home;
@@ -30,7 +35,7 @@ fn say(lang: &str, zh: &str, en: &str) {
 }
 
 /// Creates and certifies a chain of nodes in `dir` (default `./lingong-demo`).
-pub fn run(dir: Option<PathBuf>, lang: &str, keep_running: bool) -> Result<Value> {
+pub fn run(dir: Option<PathBuf>, lang: &str, wait: bool) -> Result<Value> {
     let dir = dir.unwrap_or_else(|| PathBuf::from("lingong-demo"));
     if dir.exists()
         && std::fs::read_dir(&dir)
@@ -76,7 +81,16 @@ pub fn run(dir: Option<PathBuf>, lang: &str, keep_running: bool) -> Result<Value
                 rules: None,
             },
         )?;
-        nodes.push(json!({ "name": name, "region": region, "home": home.dir.display().to_string(), "node_id": identity["node_id"] }));
+        let password = demo_password()?;
+        dispatch(
+            &mut node,
+            Request::StaffAdd {
+                name: "admin".into(),
+                role: "admin".into(),
+                password: Some(crate::services::staff::Secret(password.clone())),
+            },
+        )?;
+        nodes.push(json!({ "name": name, "region": region, "home": home.dir.display().to_string(), "node_id": identity["node_id"], "login": {"name": "admin", "password": password} }));
         parent = Some(node);
     }
     let mut village = parent.expect("five nodes");
@@ -111,18 +125,7 @@ pub fn run(dir: Option<PathBuf>, lang: &str, keep_running: bool) -> Result<Value
         )?,
         Err(e) => return Err(e),
     };
-    let worker = dispatch(
-        &mut village,
-        Request::WorkerRegister(WorkerFields {
-            name: Some("王秀英".into()),
-            id_number: Some(complete_id_number("52262219700101234")),
-            phone: Some("13800000000".into()),
-            skills: Some("钟点工".into()),
-            wage_min: Some(120.0),
-            flags: Some("older".into()),
-            ..Default::default()
-        }),
-    )?;
+    let worker = hiring_desk_day(&mut village, post["id"].as_str().unwrap_or_default())?;
     let post_id = post["id"].as_str().unwrap_or_default().to_string();
     let shown = dispatch(
         &mut village,
@@ -164,13 +167,13 @@ pub fn run(dir: Option<PathBuf>, lang: &str, keep_running: bool) -> Result<Value
         &format!("a request from another county was refused: {refused}"),
     );
     drop((village, county, foreign));
-    let network = run_network(&dir, lang, keep_running)?;
+    let network = run_network(&dir, lang, wait, &nodes)?;
     Ok(json!({
         "dir": dir.display().to_string(),
         "nodes": nodes,
         "network": network,
         "post": post_id,
-        "worker": worker["id"],
+        "worker": worker,
         "signatures_valid": shown["signatures_valid"],
         "foreign_request_refused": refused,
         "next": format!("lingong --home {}/village post show {post_id}", dir.display()),
@@ -213,18 +216,25 @@ fn daemon_json(home: &Home, request: Request) -> Option<Value> {
 
 /// Starts a daemon per node (each dialling its parent on 127.0.0.1), records sample data, and
 /// shows the changes travelling up and down the chain.
-fn run_network(dir: &std::path::Path, lang: &str, keep_running: bool) -> Result<Value> {
+fn run_network(dir: &std::path::Path, lang: &str, wait: bool, nodes: &[Value]) -> Result<Value> {
     let exe = std::env::current_exe().map_err(|e| NodeError::io("current executable", e))?;
     let homes: Vec<Home> = DEMO_NODES
         .iter()
         .map(|(folder, _, _)| Home::new(Some(dir.join(folder))))
         .collect();
+    let free_port = |preferred: u16| -> std::io::Result<u16> {
+        std::net::TcpListener::bind(("127.0.0.1", preferred))
+            .or_else(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+    };
     let ports: Vec<u16> = (0..homes.len())
-        .map(|_| {
-            std::net::TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .map(|a| a.port())
-        })
+        .map(|_| free_port(0))
+        .collect::<std::io::Result<_>>()
+        .map_err(|e| NodeError::io("127.0.0.1", e))?;
+    // The web consoles on 8081 (province) … 8085 (village) when those are free.
+    let web_ports: Vec<u16> = (0..homes.len())
+        .map(|i| free_port(8081 + i as u16))
         .collect::<std::io::Result<_>>()
         .map_err(|e| NodeError::io("127.0.0.1", e))?;
     for i in 1..homes.len() {
@@ -258,6 +268,8 @@ fn run_network(dir: &std::path::Path, lang: &str, keep_running: bool) -> Result<
                 "run",
                 "--listen",
                 &format!("/ip4/127.0.0.1/tcp/{port}"),
+                "--http",
+                &format!("127.0.0.1:{}", web_ports[daemons.len()]),
                 "--sync-interval",
                 "2",
                 "--no-mdns",
@@ -287,6 +299,11 @@ fn run_network(dir: &std::path::Path, lang: &str, keep_running: bool) -> Result<
         "five daemons running; syncing…",
     );
     let started = Instant::now();
+    // Everything the village holds, and the county's post below, must reach the province.
+    let expected = daemon_json(&homes[4], Request::Status)
+        .and_then(|s| s["records"]["posts"].as_u64())
+        .unwrap_or(0)
+        + 1;
     let county_post = daemon_json(
         &homes[2],
         Request::PostCreate(PostFields {
@@ -314,12 +331,12 @@ fn run_network(dir: &std::path::Path, lang: &str, keep_running: bool) -> Result<
         if n != last_shown {
             say(
                 lang,
-                &format!("  省中心已收到 {n} / 202 个岗位"),
-                &format!("  province holds {n} / 202 posts"),
+                &format!("  省中心已收到 {n} / {expected} 个岗位"),
+                &format!("  province holds {n} / {expected} posts"),
             );
             last_shown = n;
         }
-        (n >= 202).then_some(started.elapsed())
+        (n >= expected).then_some(started.elapsed())
     });
     let reached_village = wait_for(Duration::from_secs(120), || {
         let list = daemon_json(&homes[4], Request::PostList(PostFilter::default()))?;
@@ -332,12 +349,14 @@ fn run_network(dir: &std::path::Path, lang: &str, keep_running: bool) -> Result<
         (Some(up), Some(down)) => say(
             lang,
             &format!(
-                "村站的 201 个岗位在 {:.1} 秒内到达省中心；县岗位在 {:.1} 秒内到达村站",
+                "村站的 {} 个岗位在 {:.1} 秒内到达省中心；县岗位在 {:.1} 秒内到达村站",
+                expected - 1,
                 up.as_secs_f64(),
                 down.as_secs_f64()
             ),
             &format!(
-                "the village's 201 posts reached the province in {:.1} s; the county post reached the village in {:.1} s",
+                "the village's {} posts reached the province in {:.1} s; the county post reached the village in {:.1} s",
+                expected - 1,
                 up.as_secs_f64(),
                 down.as_secs_f64()
             ),
@@ -354,15 +373,71 @@ fn run_network(dir: &std::path::Path, lang: &str, keep_running: bool) -> Result<
         .filter_map(|h| daemon_json(h, Request::Status))
         .map(|s| json!({"name": s["name"], "posts": s["records"]["posts"], "peers": s["peers"]}))
         .collect();
-    if keep_running {
+    let consoles: Vec<Value> = nodes
+        .iter()
+        .zip(&web_ports)
+        .map(|(n, port)| {
+            let base = format!("http://127.0.0.1:{port}");
+            json!({
+                "name": n["name"],
+                "console": format!("{base}/"),
+                "screen": format!("{base}/screen"),
+                "posts": format!("{base}/posts"),
+                "posters": format!("{base}/posters/today"),
+                "directory": format!("{base}/directory"),
+                "login": n["login"],
+            })
+        })
+        .collect();
+    let summary = json!({
+        "province_received_village_posts_s": reached_province.map(|d| d.as_secs_f64()),
+        "village_received_county_post_s": reached_village.map(|d| d.as_secs_f64()),
+        "consoles": consoles,
+        "nodes": peers,
+    });
+    crate::home::write_atomically(
+        &dir.join("demo.json"),
+        serde_json::to_string_pretty(&summary)
+            .expect("json")
+            .as_bytes(),
+    )?;
+    say(
+        lang,
+        "在浏览器中打开（用户名 admin，密码如下）：",
+        "open in a browser (user admin, passwords below):",
+    );
+    for c in &consoles {
         say(
             lang,
             &format!(
-                "守护进程继续运行。可以试试：lingong --home {}/province post list    按 Ctrl-C 停止",
+                "  {}  控制台 {}  大屏 {}  公开岗位 {}  密码 {}",
+                c["name"].as_str().unwrap_or_default(),
+                c["console"].as_str().unwrap_or_default(),
+                c["screen"].as_str().unwrap_or_default(),
+                c["posts"].as_str().unwrap_or_default(),
+                c["login"]["password"].as_str().unwrap_or_default()
+            ),
+            &format!(
+                "  {}  console {}  screen {}  public posts {}  password {}",
+                c["name"].as_str().unwrap_or_default(),
+                c["console"].as_str().unwrap_or_default(),
+                c["screen"].as_str().unwrap_or_default(),
+                c["posts"].as_str().unwrap_or_default(),
+                c["login"]["password"].as_str().unwrap_or_default()
+            ),
+        );
+    }
+    if wait {
+        say(
+            lang,
+            &format!(
+                "守护进程继续运行（地址和密码也在 {}/demo.json）。也可以试试：lingong --home {}/village post list    按 Ctrl-C 停止",
+                dir.display(),
                 dir.display()
             ),
             &format!(
-                "daemons keep running. Try: lingong --home {}/province post list    Ctrl-C stops them",
+                "daemons keep running (addresses and passwords also in {}/demo.json). Try: lingong --home {}/village post list    Ctrl-C stops them",
+                dir.display(),
                 dir.display()
             ),
         );
@@ -371,11 +446,111 @@ fn run_network(dir: &std::path::Path, lang: &str, keep_running: bool) -> Result<
         let _ = rx.recv();
     }
     drop(daemons);
-    Ok(json!({
-        "province_received_village_posts_s": reached_province.map(|d| d.as_secs_f64()),
-        "village_received_county_post_s": reached_village.map(|d| d.as_secs_f64()),
-        "nodes": peers,
-    }))
+    Ok(summary)
+}
+
+/// A password for a demo account: 12 letters and digits, shown once (and kept in the
+/// owner-only `demo.json`).
+fn demo_password() -> Result<String> {
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+    let bytes: [u8; 12] = crate::services::staff::random_bytes()?;
+    Ok(bytes
+        .iter()
+        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
+        .collect())
+}
+
+/// The village's day at the hiring desk, through the same requests a clerk makes: an employer
+/// registered and checked, the morning's post approved with two more, workers registered
+/// (two with priority), the best candidate placed with both sides confirming on paper.
+/// Returns the placed worker's id.
+fn hiring_desk_day(village: &mut Station, first_post: &str) -> Result<Value> {
+    let employer = dispatch(
+        village,
+        Request::EmployerRegister(crate::request::EmployerFields {
+            name: Some("乐源茶叶专业合作社".into()),
+            kind: Some("individual-business".into()),
+            contact: Some("杨经理".into()),
+            phone: Some("13985500001".into()),
+            address: Some("旧州镇乐源社区茶园路 1 号".into()),
+            verified_by: Some("站点工作人员 吴敏，营业执照原件".into()),
+            ..Default::default()
+        }),
+    )?;
+    let employer = employer["id"].as_str().unwrap_or_default().to_string();
+    let mut posts = vec![first_post.to_string()];
+    for (title, occupation, wage, unit, headcount) in [
+        ("茶叶加工临时工", "茶叶加工工", 160.0, "day", 6),
+        ("合作社仓库搬运工", "装卸工", 25.0, "hour", 4),
+    ] {
+        let p = dispatch(
+            village,
+            Request::PostCreate(PostFields {
+                title: Some(title.into()),
+                occupation: Some(occupation.into()),
+                wage: Some(wage),
+                unit: Some(unit.into()),
+                headcount: Some(headcount),
+                employer: Some(employer.clone()),
+                reach: Some("522622101".into()),
+                location: Some("旧州镇乐源社区".into()),
+                contact: Some("杨经理 13985500001".into()),
+                description: Some("当天结算，提供午餐".into()),
+                ..Default::default()
+            }),
+        );
+        match p {
+            Ok(p) => posts.push(p["id"].as_str().unwrap_or_default().to_string()),
+            Err(NodeError::Protocol(lingong_protocol::Error::Occupation(_))) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    for id in &posts {
+        dispatch(
+            village,
+            Request::PostReview {
+                id: id.clone(),
+                approve: true,
+                reason: None,
+            },
+        )?;
+    }
+    let mut placed = Value::Null;
+    for (i, (name, birth, skills, flags)) in [
+        ("王秀英", "19700101", "钟点工,茶叶加工工", Some("older")),
+        ("杨志强", "19880315", "装卸工", Some("disabled")),
+        ("吴小燕", "19950620", "茶叶加工工", None),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let worker = dispatch(
+            village,
+            Request::WorkerRegister(WorkerFields {
+                name: Some(name.into()),
+                id_number: Some(complete_id_number(&format!("522622{birth}{:03}", 120 + i))),
+                phone: Some(format!("1380000000{i}")),
+                skills: Some(skills.into()),
+                wage_min: Some(120.0),
+                flags: flags.map(String::from),
+                ..Default::default()
+            }),
+        )?;
+        if i == 0 {
+            placed = worker["id"].clone();
+        }
+    }
+    dispatch(
+        village,
+        Request::PlacementConfirm(crate::request::PlacementFields {
+            post: Some(first_post.to_string()),
+            worker: placed.as_str().map(String::from),
+            worker_confirmed: Some("paper".into()),
+            employer_confirmed: Some("paper".into()),
+            ..Default::default()
+        }),
+    )?;
+    Ok(placed)
 }
 
 /// Delivers one message on `tx` at SIGINT or SIGTERM.
