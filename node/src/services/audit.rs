@@ -97,7 +97,7 @@ pub fn audit(station: &Station) -> Result<Value> {
                 ),
             }
         }
-        let proved = lingong_protocol::ingest::verify_signatures(&envelopes);
+        let proved = verify_in_parallel(&envelopes);
         for (env, ok) in envelopes.iter().zip(proved) {
             checked += 1;
             check_envelope(station, env, ok, &revocations, &mut authors, &mut problems)?;
@@ -176,6 +176,37 @@ pub fn audit(station: &Station) -> Result<Value> {
         "problems": problems.0,
         "seconds": (elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
     }))
+}
+
+/// [`lingong_protocol::ingest::verify_signatures`] over `envelopes`, split across the
+/// machine's cores (a station's machine has two).
+fn verify_in_parallel(envelopes: &[Envelope]) -> Vec<bool> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 8);
+    let per = envelopes
+        .len()
+        .div_ceil(threads)
+        .max(lingong_protocol::ingest::VERIFY_CHUNK);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = envelopes
+            .chunks(per)
+            .map(|part| {
+                let n = part.len();
+                (
+                    n,
+                    scope.spawn(move || lingong_protocol::ingest::verify_signatures(part)),
+                )
+            })
+            .collect();
+        // A part whose thread failed is proved by nothing: each of its envelopes is then
+        // checked alone.
+        parts
+            .into_iter()
+            .flat_map(|(n, h)| h.join().unwrap_or_else(|_| vec![false; n]))
+            .collect()
+    })
 }
 
 /// The checks of one envelope that need no other envelope: signature, payload, the chain it
