@@ -37,7 +37,15 @@ impl HeldSeal {
 }
 
 /// The timestamps of a record's envelopes held.
-fn touched(station: &Station, state: &RecordState) -> Result<Vec<i64>> {
+/// Only whether one falls in `[start, end)` matters to a report: when the record's first and
+/// last changes settle it, the envelopes are not read.
+fn touched(station: &Station, state: &RecordState, start: i64, end: i64) -> Result<Vec<i64>> {
+    if state.updated_ms < start || state.created_ms >= start {
+        return Ok(vec![state.created_ms, state.updated_ms]);
+    }
+    if state.updated_ms < end {
+        return Ok(vec![state.updated_ms]);
+    }
     let mut out = Vec::with_capacity(state.changes.len());
     for id in &state.changes {
         if let Some(env) = station.store.envelope(id)? {
@@ -115,7 +123,7 @@ pub fn collect_facts(station: &Station, period: &Period) -> Result<Vec<Fact>> {
                 region: state.region,
                 created_ms: state.created_ms,
                 touched_ms: if kind == RecordKind::Worker {
-                    touched(station, &state)?
+                    touched(station, &state, start, end)?
                 } else {
                     vec![state.created_ms]
                 },
