@@ -110,10 +110,23 @@ pub fn print_failure(failure: &Failure, json: bool, lang: &str) {
     } else {
         "error"
     };
-    eprintln!("{prefix}: {message}");
     let rows = failure.csv_rows();
+    match rows {
+        // A refused CSV import without --json: how many rows, then each on a line of its own.
+        Some(rows) if !json => {
+            if lang.starts_with("zh") {
+                eprintln!("{prefix}: 文件有 {} 处错误，未导入任何记录：", rows.len());
+            } else {
+                eprintln!(
+                    "{prefix}: the file has {} error{}, nothing was imported:",
+                    rows.len(),
+                    if rows.len() == 1 { "" } else { "s" }
+                );
+            }
+        }
+        _ => eprintln!("{prefix}: {message}"),
+    }
     if !json && let Some(rows) = rows {
-        // Every bad row of a refused CSV import on a line of its own after the error line.
         for r in rows {
             let column = if r.column.is_empty() {
                 String::new()

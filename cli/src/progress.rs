@@ -35,11 +35,12 @@ pub fn with_spinner<T>(message: String, work: impl FnOnce() -> T) -> T {
         return work();
     }
     let (done, finished) = mpsc::channel::<()>();
+    let started = std::time::Instant::now();
     let spinner = std::thread::spawn(move || {
         if finished.recv_timeout(SHOW_AFTER) != Err(mpsc::RecvTimeoutError::Timeout) {
             return;
         }
-        let bar = indicatif::ProgressBar::new_spinner();
+        let bar = indicatif::ProgressBar::new_spinner().with_elapsed(started.elapsed());
         bar.set_style(
             indicatif::ProgressStyle::with_template("{spinner} {msg} {elapsed}")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),

@@ -419,3 +419,112 @@ fn a_bad_header_is_row_1_and_an_undecodable_file_names_its_line() {
         failure.json
     );
 }
+
+/// A valid unified social credit code of an enterprise (91) registered in 黄平县.
+fn credit_code(body: &str) -> String {
+    use lingong_protocol::credit_code::{check_character, org_check_character};
+    let mut code = format!("91522622{body}");
+    code.push(org_check_character(body).expect("an organization code body"));
+    code.push(check_character(&code).expect("17 characters"));
+    code
+}
+
+#[test]
+fn through_the_daemon_an_employer_file_names_its_bad_rows_and_imports_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let county = init_chain(dir.path()).swap_remove(2);
+    let _daemon = lingong_tests::Daemon::start(&county, lingong_tests::free_port());
+    let header = [
+        "名称",
+        "类型",
+        "统一社会信用代码",
+        "联系人",
+        "电话",
+        "地址",
+        "核验人",
+    ];
+    let good = |i: usize| {
+        vec![
+            format!("黄平县第{i}建筑劳务有限公司"),
+            "企业".to_string(),
+            credit_code(&format!("MA6H{i:04}")),
+            "王经理".into(),
+            format!("1390000{i:04}"),
+            "黄平县新州镇".into(),
+            "李四，营业执照原件".into(),
+        ]
+    };
+    let mut rows = vec![header.map(String::from).to_vec(), good(1), good(2), good(3)];
+    rows[2][2] = String::new(); // an enterprise without its credit code
+    rows[3][4] = "8888".into(); // not a phone number
+    rows.push(good(1)); // the same credit code as row 2
+    // UTF-8 without a BOM, named relative to the command's folder.
+    let text: String = rows.iter().map(|r| r.join(",") + "\r\n").collect();
+    std::fs::write(dir.path().join("employers.csv"), text).unwrap();
+    let run = |args: &[&str]| {
+        county
+            .command()
+            .current_dir(dir.path())
+            .arg("--json")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["employer", "import", "employers.csv"]);
+    assert_eq!(out.status.code(), Some(2));
+    let error: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let bad: Vec<(u64, String)> = error["error"]["rows"]
+        .as_array()
+        .expect("the rows crossed the daemon's socket")
+        .iter()
+        .map(|r| {
+            (
+                r["row"].as_u64().unwrap(),
+                r["column"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        bad,
+        vec![
+            (3, "统一社会信用代码".into()),
+            (4, "电话".into()),
+            (5, "统一社会信用代码".into())
+        ],
+        "{error}"
+    );
+    assert_eq!(count(&county.json(&["employer", "list"])), 0);
+
+    rows[2][2] = credit_code("MA6H0002");
+    rows[3][4] = "0855-3921234".into();
+    rows.pop();
+    let text: String = rows.iter().map(|r| r.join(",") + "\r\n").collect();
+    std::fs::write(dir.path().join("employers.csv"), text).unwrap();
+    let out = run(&["employer", "import", "employers.csv"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let done: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (&done["imported"], &done["encoding"]),
+        (&Value::from(3), &Value::from("utf-8"))
+    );
+    let employers = county.json(&["employer", "list"]);
+    assert_eq!(count(&employers), 3);
+    assert!(employers[0]["verified"].as_bool().unwrap());
+    // Registered once: the same file again is refused row by row.
+    let out = run(&["employer", "import", "employers.csv"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = run(&[
+        "employer",
+        "export",
+        "--csv",
+        "employers-out.csv",
+        "--encoding",
+        "gbk",
+    ]);
+    assert!(out.status.success());
+    assert_eq!(mode(&dir.path().join("employers-out.csv")), 0o600);
+}

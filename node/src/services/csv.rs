@@ -1527,6 +1527,15 @@ mod tests {
     }
 
     #[test]
+    fn csv_rows_are_numbered_alike_with_lf_line_ends() {
+        let rows: Vec<usize> = rows_of("a,b\n1,2\n\n\n3,4\n5,6")
+            .iter()
+            .map(|r| r.0)
+            .collect();
+        assert_eq!(rows, vec![2, 5, 6]);
+    }
+
+    #[test]
     fn csv_headers_match_flags_and_chinese_names() {
         let headers: Vec<String> = [
             "岗位名称*",
