@@ -95,6 +95,14 @@ pub fn import(station: &mut Station, file: &str) -> Result<Value> {
             Want::Full => wanted.push(env),
         }
     }
+    // Most urgent kinds first, then by time, and each author's changes in log order: a bundle
+    // whose import is cut between two batches (a crash, a pulled stick) leaves every author's
+    // log without a gap. Changes signed within one millisecond (a `sample` or a CSV import)
+    // are otherwise in the order of their ids (tests/tests/crash_kills.rs found that gap).
+    wanted.sort_by_key(|e| {
+        let h = &e.header;
+        (h.kind.send_priority(), h.timestamp_ms, h.author, h.seq)
+    });
     let (mut new, mut duplicate, mut deferred) = (0, 0, 0);
     let mut rejected = std::collections::BTreeMap::<String, usize>::new();
     for chunk in wanted.chunks(IMPORT_BATCH) {
