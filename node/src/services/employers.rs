@@ -7,7 +7,7 @@
 //! ID-hash key, kept in clear only in this station's private table. A suspended employer's new
 //! posts are refused and its pending posts cannot be approved.
 
-use super::{required, typed};
+use super::{required, typed, write_edits};
 use crate::error::{NodeError, Result};
 use crate::index;
 use crate::station::{Station, now_ms};
@@ -188,7 +188,7 @@ pub fn update(station: &mut Station, id: &str, f: EmployerFields) -> Result<Valu
         employer.verified_at = Some(dates::rfc3339(now));
     }
     employer.validate()?;
-    write_change(station, &state, &before, &employer, now)?;
+    write_edits(station, &state, &before, &employer, now)?;
     Ok(json!({ "id": state.id().to_hex() }))
 }
 
@@ -208,28 +208,8 @@ pub fn suspend(station: &mut Station, id: &str, reason: &str) -> Result<Value> {
     employer.status = EmployerStatus::Suspended;
     employer.suspend_reason = Some(paragraph("reason", reason, 1, 500)?);
     employer.validate()?;
-    write_change(station, &state, &before, &employer, now)?;
+    write_edits(station, &state, &before, &employer, now)?;
     Ok(json!({ "id": state.id().to_hex(), "status": employer.status.as_str() }))
-}
-
-fn write_change(
-    station: &mut Station,
-    state: &RecordState,
-    before: &Employer,
-    after: &Employer,
-    now: i64,
-) -> Result<()> {
-    let edits = after.edits_since(before);
-    if edits.is_empty() {
-        return Err(NodeError::usage(
-            "fields",
-            "give at least one field to change",
-            "请至少指定一个要修改的字段",
-        ));
-    }
-    let rid = state.id();
-    station.write(|author, staged| Ok(author.write(staged, Target::Edit(rid), &edits, now)?))?;
-    Ok(())
 }
 
 fn row(state: &RecordState, e: &Employer) -> Value {

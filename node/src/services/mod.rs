@@ -208,3 +208,32 @@ pub fn findings(post: &Post) -> Vec<lingong_protocol::review::Finding> {
         lingong_protocol::min_wage::MinimumWages::bundled(),
     )
 }
+
+/// Signs the edits that turn `before` into `after` on the record `state` (only the fields that
+/// differ); refuses an edit that changes nothing, naming no single field.
+pub fn write_edits<T: Schema>(
+    station: &mut Station,
+    state: &RecordState,
+    before: &T,
+    after: &T,
+    now: i64,
+) -> Result<serde_json::Value> {
+    let edits = after.edits_since(before);
+    if edits.is_empty() {
+        return Err(NodeError::usage(
+            "fields",
+            "give at least one field to change",
+            "请至少指定一个要修改的字段",
+        ));
+    }
+    let rid = state.id();
+    station.write(|author, staged| {
+        Ok(author.write(
+            staged,
+            lingong_protocol::author::Target::Edit(rid),
+            &edits,
+            now,
+        )?)
+    })?;
+    Ok(serde_json::json!({ "id": rid.to_hex() }))
+}

@@ -8,7 +8,7 @@
 //! flagged by derivation: registered and available `long_wait_days` (configuration, default
 //! 30) with no live placement.
 
-use super::{required, typed};
+use super::{required, typed, write_edits};
 use crate::error::{NodeError, Result};
 use crate::index::{self, Field};
 use crate::station::{Station, now_ms};
@@ -187,7 +187,7 @@ pub fn update(station: &mut Station, id: &str, f: WorkerFields) -> Result<Value>
         worker.available_to = f.available_to;
     }
     worker.validate()?;
-    write_change(station, &state, &before, &worker, now)
+    write_edits(station, &state, &before, &worker, now)
 }
 
 /// `worker deregister ID` (注销): the record stays, marked deregistered; it is no longer matched.
@@ -204,28 +204,8 @@ pub fn deregister(station: &mut Station, id: &str) -> Result<Value> {
     }
     let mut worker = before.clone();
     worker.status = WorkerStatus::Deregistered;
-    write_change(station, &state, &before, &worker, now)?;
+    write_edits(station, &state, &before, &worker, now)?;
     Ok(json!({ "id": state.id().to_hex(), "status": worker.status.as_str() }))
-}
-
-fn write_change(
-    station: &mut Station,
-    state: &RecordState,
-    before: &Worker,
-    after: &Worker,
-    now: i64,
-) -> Result<Value> {
-    let edits = after.edits_since(before);
-    if edits.is_empty() {
-        return Err(NodeError::usage(
-            "fields",
-            "give at least one field to change",
-            "请至少指定一个要修改的字段",
-        ));
-    }
-    let rid = state.id();
-    station.write(|author, staged| Ok(author.write(staged, Target::Edit(rid), &edits, now)?))?;
-    Ok(json!({ "id": rid.to_hex() }))
 }
 
 /// The worker's flags, with `long-wait` derived when the worker has been registered and
