@@ -128,12 +128,13 @@ enum Command {
     Demo {
         #[arg(long)]
         dir: Option<PathBuf>,
-        /// Leave the five daemons running until Ctrl-C.
+        /// Stop after showing the network (scripts, tests); by default the five daemons and
+        /// their web consoles run until Ctrl-C.
         #[arg(long)]
-        keep_running: bool,
         no_wait: bool,
         /// Accepted for older scripts: running until Ctrl-C is the default now.
         #[arg(long, hide = true)]
+        keep_running: bool,
     },
     /// Rebuild a damaged store: move it aside, keep what still verifies, fetch the rest from
     /// the peers (stop the daemon first).
