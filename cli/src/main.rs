@@ -8,10 +8,10 @@ mod progress;
 use clap::{Args, Parser, Subcommand};
 use lingong_node::control::{Failure, execute};
 use lingong_node::home::Home;
-use lingong_node::request::{ExportTable, ImportTable};
 use lingong_node::request::{
     EmployerFields, PlacementFields, PostFields, PostFilter, Request, Secret, WorkerFields,
 };
+use lingong_node::request::{ExportTable, ImportTable};
 use serde_json::Value;
 use std::path::PathBuf;
 
@@ -337,7 +337,11 @@ enum PostCommand {
     /// Write one post's Automerge document (ID --out FILE), or the posts matching the
     /// filters of `post list` as CSV (--csv FILE).
     Export {
-        #[arg(required_unless_present = "csv", conflicts_with = "csv", requires = "out")]
+        #[arg(
+            required_unless_present = "csv",
+            conflicts_with = "csv",
+            requires = "out"
+        )]
         id: Option<String>,
         #[arg(long, requires = "id")]
         out: Option<PathBuf>,
@@ -756,11 +760,12 @@ fn main() {
     lingong_node::home::restrict_umask();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => {
-            let code = if e.use_stderr() { 2 } else { 0 };
+        Err(e) if !e.use_stderr() => {
+            // --help and --version.
             let _ = e.print();
-            std::process::exit(code);
+            std::process::exit(0);
         }
+        Err(e) => usage_error(&e),
     };
     // Sled's own log lines (English, about its files) stay out of the user's way unless asked
     // for (`LINGONG_LOG=sled=error`): a damaged store is reported as one clear error instead.
@@ -799,6 +804,47 @@ fn main() {
     std::process::exit(status);
 }
 
+/// A command line clap could not parse: one line in the user's language (clap's own text as
+/// the detail), `{"error": {"code": "usage", "message"}}` on stdout under `--json`, exit 2. The
+/// language and `--json` are read from the raw arguments, since parsing them failed.
+fn usage_error(e: &clap::Error) -> ! {
+    let args: Vec<String> = std::env::args().collect();
+    let json = args.iter().any(|a| a == "--json");
+    let lang = args
+        .iter()
+        .position(|a| a == "--lang")
+        .and_then(|i| args.get(i + 1).cloned())
+        .or_else(|| {
+            args.iter()
+                .find_map(|a| a.strip_prefix("--lang=").map(String::from))
+        })
+        .unwrap_or_else(|| std::env::var("LANG").unwrap_or_default());
+    let detail = e.render().to_string();
+    let detail = detail
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches("error: ");
+    let message = if lang.starts_with("zh") {
+        format!("命令用法错误：{detail}（运行 lingong --help 查看用法）")
+    } else {
+        format!("bad usage: {detail} (see lingong --help)")
+    };
+    let prefix = if lang.starts_with("zh") {
+        "错误"
+    } else {
+        "error"
+    };
+    eprintln!("{prefix}: {message}");
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "error": { "code": "usage", "message": message } })
+        );
+    }
+    std::process::exit(2);
+}
+
 fn read_json_file(path: &PathBuf, field: &str) -> Result<Value, Failure> {
     let text =
         std::fs::read_to_string(path).map_err(|e| lingong_node::error::NodeError::io(path, e))?;
@@ -820,7 +866,9 @@ fn read_password(from_stdin: bool) -> Result<Option<Secret>, Failure> {
     std::io::stdin()
         .read_line(&mut line)
         .map_err(|e| lingong_node::error::NodeError::io("stdin", e))?;
-    Ok(Some(Secret(line.trim_end_matches(['\n', '\r']).to_string())))
+    Ok(Some(Secret(
+        line.trim_end_matches(['\n', '\r']).to_string(),
+    )))
 }
 
 /// `post|worker|employer import FILE`: the node reads the file (its absolute path travels to
@@ -1142,11 +1190,12 @@ fn run(command: Command, home: &Home, lang: &str) -> Result<Value, Failure> {
             },
         },
         Command::Report(ReportArgs {
-            action: Some(ReportCommand::Seal {
-                period,
-                amend,
-                reason,
-            }),
+            action:
+                Some(ReportCommand::Seal {
+                    period,
+                    amend,
+                    reason,
+                }),
             ..
         }) => Request::ReportSeal {
             period,
@@ -1174,11 +1223,12 @@ fn run(command: Command, home: &Home, lang: &str) -> Result<Value, Failure> {
             csv,
         },
         Command::Supervise(SuperviseArgs {
-            action: Some(SuperviseCommand::Order {
-                node_id,
-                reason,
-                deadline,
-            }),
+            action:
+                Some(SuperviseCommand::Order {
+                    node_id,
+                    reason,
+                    deadline,
+                }),
             ..
         }) => Request::SuperviseOrder {
             node_id,

@@ -75,6 +75,34 @@ pub enum NodeError {
     Network { detail: String },
     #[error("{}", csv_message(rows, "en"))]
     Csv { rows: Vec<CsvRowError> },
+    /// A bundle import kept what verified and refused the rest (exit 1: the partial result
+    /// must be unmistakable to a script).
+    #[error("{}", refused_message(*kept, refused, "en"))]
+    BundleRefused {
+        kept: usize,
+        refused: std::collections::BTreeMap<String, usize>,
+    },
+}
+
+/// "kept N; refused M (reason: count, …)" in the user's language.
+fn refused_message(
+    kept: usize,
+    refused: &std::collections::BTreeMap<String, usize>,
+    lang: &str,
+) -> String {
+    let total: usize = refused.values().sum();
+    let reasons: Vec<String> = refused.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+    if lang.starts_with("zh") {
+        format!(
+            "U 盘数据包中有 {total} 条变更被拒绝（{}）；通过校验的 {kept} 条已保存",
+            reasons.join("，")
+        )
+    } else {
+        format!(
+            "{total} changes of the bundle were refused ({}); the {kept} that verified were kept",
+            reasons.join(", ")
+        )
+    }
 }
 
 /// One bad row of a CSV file (`post import` and the like): the row as a spreadsheet numbers it
@@ -177,6 +205,7 @@ impl NodeError {
             NodeError::Ambiguous { .. } => "ambiguous-id",
             NodeError::Daemon { .. } => "daemon",
             NodeError::StoreBusy { .. } => "store-busy",
+            NodeError::BundleRefused { .. } => "bundle-refused",
             NodeError::Network { .. } => "network",
             NodeError::Csv { .. } => "csv",
         }
@@ -239,6 +268,7 @@ impl NodeError {
             ),
             NodeError::Network { detail } => format!("网络错误：{detail}"),
             NodeError::Csv { rows } => csv_message(rows, "zh"),
+            NodeError::BundleRefused { kept, refused } => refused_message(*kept, refused, "zh"),
         }
     }
 }

@@ -361,10 +361,20 @@ fn forged_and_foreign_nodes_cannot_connect_and_a_revoked_nodes_later_changes_are
     let bundle = dir.path().join("revoked.bundle");
     daemons[4].kill9();
     village.json(&["bundle", "export", "--out", bundle.to_str().expect("utf-8")]);
-    let imported = township.json(&["bundle", "import", bundle.to_str().expect("utf-8")]);
+    // An import that refused a change exits 1 and says what it refused and why.
+    let refused = township.fail(&["bundle", "import", bundle.to_str().expect("utf-8")]);
+    assert_eq!(refused.status, 1, "{}", refused.stderr);
+    assert_eq!(
+        refused.json["error"]["code"], "bundle-refused",
+        "{:?}",
+        refused.json
+    );
+    let message = refused.json["error"]["message"]
+        .as_str()
+        .unwrap_or_default();
     assert!(
-        imported["rejected"]["revoked"].as_u64().unwrap_or(0) >= 1,
-        "the revoked node's post was not rejected: {imported}"
+        message.contains("revoked"),
+        "the revoked node's post was not rejected: {message}"
     );
     // Let a few sync rounds pass between the remaining nodes: the post appears nowhere.
     let before = daemon_last_sync(province, &nodes[1]);

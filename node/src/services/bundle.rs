@@ -114,6 +114,12 @@ pub fn import(station: &mut Station, file: &str) -> Result<Value> {
             *rejected.entry(k).or_default() += v;
         }
     }
+    if !rejected.is_empty() {
+        return Err(NodeError::BundleRefused {
+            kept: new,
+            refused: rejected,
+        });
+    }
     Ok(
         json!({ "changes": new, "duplicate": duplicate, "deferred": deferred, "rejected": rejected }),
     )
