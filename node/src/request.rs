@@ -399,9 +399,7 @@ fn run(station: &mut Station, request: Request) -> Result<Value> {
             amend,
             reason,
         } => services::reports::seal(station, &period, amend, reason),
-        Request::ReportVerify { period } => {
-            services::reports::verify(station, period.as_deref())
-        }
+        Request::ReportVerify { period } => services::reports::verify(station, period.as_deref()),
         Request::Supervise { stale_days } => services::supervision::supervise(station, stale_days),
         Request::SuperviseOrder {
             node_id,
@@ -435,7 +433,12 @@ fn run(station: &mut Station, request: Request) -> Result<Value> {
             name,
             role,
             password,
-        } => staff::add(station, &name, &role, password.as_ref().map(|p| p.0.as_str())),
+        } => staff::add(
+            station,
+            &name,
+            &role,
+            password.as_ref().map(|p| p.0.as_str()),
+        ),
         Request::StaffList => staff::list(station),
         Request::StaffPasswd { name, password } => {
             staff::passwd(station, &name, password.as_ref().map(|p| p.0.as_str()))

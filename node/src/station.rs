@@ -48,7 +48,9 @@ pub fn now_ms() -> i64 {
         Ok(text) => match lingong_protocol::dates::parse_rfc3339(&text) {
             Some(at) => at - system,
             None => {
-                tracing::error!("LINGONG_NOW={text:?} is not an RFC 3339 time; using the system clock");
+                tracing::error!(
+                    "LINGONG_NOW={text:?} is not an RFC 3339 time; using the system clock"
+                );
                 0
             }
         },

@@ -551,10 +551,7 @@ impl SledStore {
     }
 
     /// [`SledStore::put_private_id`] for many records in one durable write (`worker import`).
-    pub fn put_private_ids(
-        &self,
-        rows: &[(RecordId, String, [u8; 32])],
-    ) -> Result<(), StoreError> {
+    pub fn put_private_ids(&self, rows: &[(RecordId, String, [u8; 32])]) -> Result<(), StoreError> {
         if rows.is_empty() {
             return Ok(());
         }

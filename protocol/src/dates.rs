@@ -175,7 +175,10 @@ mod tests {
         assert!(parse_date("expires", "2026-2-3").is_err());
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(1_700_000_000_000), "2023-11-14T22:13:20Z");
-        assert_eq!(parse_rfc3339("2023-11-14T22:13:20Z"), Some(1_700_000_000_000));
+        assert_eq!(
+            parse_rfc3339("2023-11-14T22:13:20Z"),
+            Some(1_700_000_000_000)
+        );
         assert_eq!(
             parse_rfc3339("2023-11-15T06:13:20.5+08:00"),
             Some(1_700_000_000_500)

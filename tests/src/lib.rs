@@ -756,7 +756,10 @@ pub fn excel_csv<S: AsRef<str>>(rows: &[Vec<S>], encoding: ExcelEncoding) -> Vec
         ExcelEncoding::Utf8Bom => [&b"\xEF\xBB\xBF"[..], text.as_bytes()].concat(),
         ExcelEncoding::Gbk => {
             let (bytes, _, unmappable) = encoding_rs::GBK.encode(&text);
-            assert!(!unmappable, "a test file asked for GBK holds a character GBK lacks");
+            assert!(
+                !unmappable,
+                "a test file asked for GBK holds a character GBK lacks"
+            );
             bytes.into_owned()
         }
     }
