@@ -27,6 +27,9 @@ fi
 # legitimate single allocation is a 2 MiB sync frame.
 malloc_limit_mb=${MALLOC_LIMIT_MB:-16}
 rss_limit_mb=${RSS_LIMIT_MB:-1024}
+# A fixed seed, so a CI run explores what the same run here explored (set FUZZ_SEED=0 for a
+# seed from the clock when hunting for new inputs).
+fuzz_seed=${FUZZ_SEED:-1}
 
 scratch=$(mktemp -d)
 trap '[ -n "${KEEP_SCRATCH:-}" ] || rm -rf "$scratch"' EXIT
@@ -43,7 +46,7 @@ for t in "${targets[@]}"; do
   log="$scratch/$t.log"
   if cargo fuzz run --release --debug-assertions "$t" "$scratch/$t" "corpus/$t" -- \
       -max_total_time="$seconds" -malloc_limit_mb="$malloc_limit_mb" -rss_limit_mb="$rss_limit_mb" \
-      -max_len=70000 -timeout=10 -print_final_stats=1 >"$log" 2>&1; then
+      -max_len=70000 -timeout=10 -seed="$fuzz_seed" -print_final_stats=1 >"$log" 2>&1; then
     status=ok
   else
     status=FAILED

@@ -338,10 +338,18 @@ fn forged_and_foreign_nodes_cannot_connect_and_a_revoked_nodes_later_changes_are
     // Its bundle is refused by the accept path too.
     let bundle = dir.path().join("intruder.bundle");
     intruder.json(&["bundle", "export", "--out", bundle.to_str().expect("utf-8")]);
-    let imported = township.json(&["bundle", "import", bundle.to_str().expect("utf-8")]);
+    let refused = township.fail(&["bundle", "import", bundle.to_str().expect("utf-8")]);
     assert_eq!(
-        imported["changes"], 0,
-        "a foreign bundle was accepted: {imported}"
+        refused.json["error"]["code"], "bundle-refused",
+        "{:?}",
+        refused.json
+    );
+    let message = refused.json["error"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        message.contains("foreign-root") && message.contains("the 0 that verified"),
+        "a foreign bundle was accepted: {message}"
     );
     assert!(!township.post_titles().contains("伪造的岗位"));
 
