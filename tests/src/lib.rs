@@ -231,8 +231,15 @@ impl Node {
     }
 
     pub fn json(&self, args: &[&str]) -> Value {
+        self.json_env(&[], args)
+    }
+
+    /// [`Node::json`] with environment variables set for this command (e.g. the test clock
+    /// `LINGONG_NOW`).
+    pub fn json_env(&self, env: &[(&str, &str)], args: &[&str]) -> Value {
         let out = self
             .command()
+            .envs(env.iter().copied())
             .arg("--json")
             .args(args)
             .output()
@@ -256,8 +263,14 @@ impl Node {
 
     /// Runs `lingong --home HOME --json ARGS…`, asserts it failed, and returns how.
     pub fn fail(&self, args: &[&str]) -> Failure {
+        self.fail_env(&[], args)
+    }
+
+    /// [`Node::fail`] with environment variables set for this command.
+    pub fn fail_env(&self, env: &[(&str, &str)], args: &[&str]) -> Failure {
         let out = self
             .command()
+            .envs(env.iter().copied())
             .arg("--json")
             .args(args)
             .output()

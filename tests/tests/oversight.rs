@@ -19,44 +19,12 @@ use std::path::Path;
 
 /// `lingong --json ARGS…` at `node` with its clock at `now`; asserts success.
 fn at(node: &Node, now: &str, args: &[&str]) -> Value {
-    let out = node
-        .command()
-        .env("LINGONG_NOW", now)
-        .arg("--json")
-        .args(args)
-        .output()
-        .expect("runs");
-    assert!(
-        out.status.success(),
-        "`lingong {}` at {now} failed with {:?}\nstdout: {}\nstderr: {}",
-        args.join(" "),
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("one JSON value")
+    node.json_env(&[("LINGONG_NOW", now)], args)
 }
 
 /// Like [`at`], but the command must fail; returns how.
 fn fail_at(node: &Node, now: &str, args: &[&str]) -> Failure {
-    let out = node
-        .command()
-        .env("LINGONG_NOW", now)
-        .arg("--json")
-        .args(args)
-        .output()
-        .expect("runs");
-    assert!(
-        !out.status.success(),
-        "`lingong {}` should have failed but printed {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    Failure {
-        status: out.status.code().unwrap_or(-1),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        json: serde_json::from_slice(&out.stdout).unwrap_or(Value::Null),
-    }
+    node.fail_env(&[("LINGONG_NOW", now)], args)
 }
 
 fn path(p: &Path) -> String {
