@@ -82,12 +82,21 @@
 //! score descending. Both sorts are stable, so equal keys keep the caller's input order; the
 //! first `limit` results are returned. Priority orders workers but never adds to the score, so
 //! a score always means fit. A worker with priority gets a `priority` reason (优先帮扶：残疾、大龄).
+//!
+//! # Ranking many candidates
+//!
+//! [`rank`] gives [`assess`]'s band and score from [`WorkerTerms`] and [`PostTerms`] (the few
+//! fields the rules read, prepared once), through the same measures and without making any
+//! text; [`ceiling`] bounds what a pair of a given occupation [`Fit`] can reach, and
+//! [`title_occupations`] lists the skills a title names (the `occupation-alias` rule). A node
+//! keeps the terms beside its index rows, ranks only the candidates its occupation index gives,
+//! stops when no unread group can rank above what it holds, and assesses only what it returns.
 
 use crate::dates;
-use crate::occupation::occupations;
+use crate::occupation::{Occupation, occupations};
 use crate::region::{Level, RegionCode, divisions};
 use crate::schema::placement::Fill;
-use crate::schema::{Choice, Flag, Post, WageUnit, Worker, WorkerStatus};
+use crate::schema::{Choice, Flag, Post, PostStatus, ReviewState, WageUnit, Worker, WorkerStatus};
 use serde::Serialize;
 use std::cmp::Reverse;
 
@@ -227,42 +236,134 @@ pub fn matchable(post: &Post, fill: Fill, today: i64) -> bool {
     post.is_live(today) && fill.left() > 0
 }
 
+/// What the rules read of a worker, prepared once: the skills that resolve in the occupation
+/// table (as codes, in the worker's order), the minimum day wage in fen (when above 0), the
+/// available dates as day numbers (unparsable ones absent), the priority. Small enough to keep
+/// beside an index row, so a node ranks many workers without reading their records.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct WorkerTerms {
+    pub skills: Vec<String>,
+    pub region: RegionCode,
+    pub wage_min_fen: Option<i64>,
+    pub available_from: Option<i64>,
+    pub available_to: Option<i64>,
+    /// [`Worker::priority`].
+    pub priority: i64,
+    /// Active (not deregistered): the only workers matched.
+    pub active: bool,
+}
+
+impl WorkerTerms {
+    pub fn of(worker: &Worker) -> WorkerTerms {
+        let table = occupations();
+        WorkerTerms {
+            skills: worker
+                .skills
+                .iter()
+                .filter_map(|s| table.resolve(s).ok())
+                .map(|o| o.code.as_str().to_string())
+                .collect(),
+            region: worker.region,
+            wage_min_fen: worker.wage_min.map(fen).filter(|m| *m > 0),
+            available_from: parse_day("available_from", &worker.available_from),
+            available_to: parse_day("available_to", &worker.available_to),
+            priority: worker.priority(),
+            active: worker.status == WorkerStatus::Active,
+        }
+    }
+
+    /// The skills as table entries.
+    fn occupations(&self) -> Vec<&'static Occupation> {
+        let table = occupations();
+        self.skills.iter().filter_map(|c| table.get(c)).collect()
+    }
+}
+
+/// What the rules read of a post: its occupation (trimmed) and title, where the work is and
+/// whom it reaches, the wage per day in fen ([`day_wage_fen`]), the headcount, the last day (a
+/// day number; unparsable counts as absent) and whether it is open and approved. Like
+/// [`WorkerTerms`], small enough to keep beside an index row.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct PostTerms {
+    pub occupation: String,
+    pub title: String,
+    pub region: RegionCode,
+    pub reach: RegionCode,
+    pub day_wage_fen: Option<i64>,
+    pub headcount: i64,
+    pub last_day: Option<i64>,
+    /// Open and approved by the review (the last day is checked against `today` apart).
+    pub listed: bool,
+}
+
+impl PostTerms {
+    pub fn of(post: &Post) -> PostTerms {
+        PostTerms {
+            occupation: post.occupation.trim().to_string(),
+            title: post.title.clone(),
+            region: post.region,
+            reach: post.reach,
+            day_wage_fen: day_wage_fen(post.wage, post.unit),
+            headcount: post.headcount,
+            last_day: parse_day("expires", &post.expires),
+            listed: post.status == PostStatus::Open && post.review == ReviewState::Approved,
+        }
+    }
+
+    /// [`Post::is_live`] of the post these terms were read from.
+    pub fn is_live(&self, today: i64) -> bool {
+        self.listed && !self.last_day.is_some_and(|last| last < today)
+    }
+}
+
+/// A date field as a day number; unparsable counts as absent.
+fn parse_day(field: &'static str, d: &Option<String>) -> Option<i64> {
+    d.as_deref().and_then(|s| dates::parse_date(field, s).ok())
+}
+
+/// The band and score of one worker for one post ([`assess`] without the reasons, from the
+/// same measures): what a node ranks candidates by before it reads the records it returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rank {
+    pub band: u8,
+    pub score: u32,
+}
+
+/// [`assess`]'s band and score, from the terms. Applies no exclusion.
+pub fn rank(worker: &WorkerTerms, post: &PostTerms, fill: Fill, today: i64) -> Rank {
+    measure(worker, &worker.occupations(), post, today).rank(fill)
+}
+
 /// Scores one worker against one post (see the module doc for the weights and bands). Applies
 /// no exclusion: callers rank through [`posts_for_worker`] and [`workers_for_post`].
 pub fn assess(worker: &Worker, post: &Post, fill: Fill, today: i64) -> Assessment {
-    let (fit, occupation) = occupation_fit(worker, post);
-    let place = place_fit(worker, post);
-    let wage = wage_fit(worker, post);
-    let dates = dates_fit(worker, post, today);
+    let terms = WorkerTerms::of(worker);
+    let skills = terms.occupations();
+    let post_terms = PostTerms::of(post);
+    let m = measure(&terms, &skills, &post_terms, today);
+    let Rank { band, score } = m.rank(fill);
     let left = fill.left();
-    let places = left.clamp(0, 5);
-    let mut reasons = vec![occupation, place.reason];
-    let mut points = fit.points() + place.points + wage.points + dates.points + places;
-    if let Some(outside) = place.outside {
-        reasons.push(outside);
-        points -= 10;
+    let mut reasons = vec![
+        occupation_reason(&m.occupation, &skills, post),
+        place_reason(m.common, &worker.region, &post.region),
+    ];
+    if !m.inside_reach {
+        let n = region_name(&post.reach);
+        reasons.push(Reason::new(
+            "outside-reach",
+            format!("outside the post's reach ({n})"),
+            format!("不在岗位招聘范围（{n}）内"),
+        ));
     }
-    reasons.push(wage.reason);
-    reasons.push(dates.reason);
+    reasons.push(wage_reason(m.wage, &terms, post, post_terms.day_wage_fen));
+    reasons.push(dates_reason(m.dates, &terms, post_terms.last_day));
     reasons.push(Reason::new(
         "places-left",
         format!("{left} of {} places left", fill.headcount),
         format!("剩余 {left}/{} 个名额", fill.headcount),
     ));
-    let fits = !wage.below && dates.overlap;
-    let band =
-        if fits && fit >= Fit::Alias && place.inside_reach && place.common >= Some(Level::County) {
-            0
-        } else if fits
-            && (fit >= Fit::MinorGroup || fit == Fit::Unlisted)
-            && place.common >= Some(Level::City)
-        {
-            1
-        } else {
-            WEAKEST_BAND
-        };
     Assessment {
-        score: u32::try_from(points.max(0)).unwrap_or(0),
+        score,
         band,
         reasons,
     }
@@ -270,13 +371,20 @@ pub fn assess(worker: &Worker, post: &Post, fill: Fill, today: i64) -> Assessmen
 
 /// How a worker's skills relate to a post's occupation, weakest first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Fit {
+pub enum Fit {
+    /// Skills listed, none related.
     Other,
+    /// No skill listed (or none that resolves).
     Unlisted,
+    /// Same major group (大类).
     MajorGroup,
+    /// Same minor group (中类).
     MinorGroup,
+    /// The post's title names a skill.
     Alias,
+    /// Same unit group (小类).
     UnitGroup,
+    /// The same code.
     Exact,
 }
 
@@ -290,6 +398,145 @@ impl Fit {
             Fit::Unlisted => 6,
             Fit::Other => 0,
         }
+    }
+}
+
+/// The best band and the highest score a worker and a post whose occupation fit is at most
+/// `fit` can reach, whatever their places, wages, dates and fill: what lets a node stop reading
+/// candidates once it holds enough that rank above it.
+pub fn ceiling(fit: Fit) -> Rank {
+    let band = if fit >= Fit::Alias {
+        0
+    } else if fit >= Fit::MinorGroup || fit == Fit::Unlisted {
+        1
+    } else {
+        WEAKEST_BAND
+    };
+    // Same village 30, wage 1.2 × the minimum 15, available now 10, five places or more 5.
+    let best = fit.points() + 30 + 15 + 10 + 5;
+    Rank {
+        band,
+        score: u32::try_from(best).unwrap_or(0),
+    }
+}
+
+/// The highest [`Worker::priority`] a worker can have (every flag once).
+pub fn max_priority() -> i64 {
+    crate::schema::worker::priority_of(Flag::ALL)
+}
+
+/// The codes of the occupations whose name or an everyday alias (of two characters or more,
+/// three for Latin ones, not 招聘) a post's title contains: the posts a worker with one of these
+/// skills fits by `occupation-alias`. Sorted, each once.
+pub fn title_occupations(title: &str) -> Vec<&'static str> {
+    static WORDS: std::sync::OnceLock<
+        std::collections::HashMap<char, Vec<(&'static str, &'static str)>>,
+    > = std::sync::OnceLock::new();
+    let words = WORDS.get_or_init(|| {
+        let mut map: std::collections::HashMap<char, Vec<(&'static str, &'static str)>> =
+            Default::default();
+        for o in occupations().iter() {
+            for word in skill_words(o) {
+                if title_word(word)
+                    && let Some(first) = word.chars().next()
+                {
+                    map.entry(first).or_default().push((word, o.code.as_str()));
+                }
+            }
+        }
+        map
+    });
+    let mut out = Vec::new();
+    for (i, c) in title.char_indices() {
+        for (word, code) in words.get(&c).into_iter().flatten() {
+            if title[i..].starts_with(word) {
+                out.push(*code);
+            }
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// An occupation's official name, then its aliases.
+fn skill_words(o: &'static Occupation) -> impl Iterator<Item = &'static str> {
+    std::iter::once(o.name.as_str()).chain(o.aliases.iter().map(String::as_str))
+}
+
+/// Everything the score and band of a pair depend on, before any text is made.
+struct Measure {
+    occupation: OccupationFit,
+    common: Option<Level>,
+    inside_reach: bool,
+    wage: WageFit,
+    dates: DatesFit,
+}
+
+impl Measure {
+    fn rank(&self, fill: Fill) -> Rank {
+        let fit = self.occupation.fit();
+        let place = match self.common {
+            Some(Level::Village) => 30,
+            Some(Level::Township) => 24,
+            Some(Level::County) => 16,
+            Some(Level::City) => 8,
+            _ => 0,
+        };
+        let wage = match self.wage {
+            WageFit::NoMinimum | WageFit::NotComparable => 5,
+            WageFit::Below => -30,
+            WageFit::Ok { high: true } => 15,
+            WageFit::Ok { high: false } => 10,
+        };
+        let (dates, overlap) = match self.dates {
+            DatesFit::Now => (10, true),
+            DatesFit::Later { .. } => (5, true),
+            DatesFit::Past { .. } | DatesFit::EndsBeforeStart { .. } | DatesFit::After { .. } => {
+                (-20, false)
+            }
+        };
+        let places = fill.left().clamp(0, 5);
+        let mut points = fit.points() + place + wage + dates + places;
+        if !self.inside_reach {
+            points -= 10;
+        }
+        let fits = self.wage != WageFit::Below && overlap;
+        let band =
+            if fits && fit >= Fit::Alias && self.inside_reach && self.common >= Some(Level::County)
+            {
+                0
+            } else if fits
+                && (fit >= Fit::MinorGroup || fit == Fit::Unlisted)
+                && self.common >= Some(Level::City)
+            {
+                1
+            } else {
+                WEAKEST_BAND
+            };
+        Rank {
+            band,
+            score: u32::try_from(points.max(0)).unwrap_or(0),
+        }
+    }
+}
+
+fn measure(
+    worker: &WorkerTerms,
+    skills: &[&'static Occupation],
+    post: &PostTerms,
+    today: i64,
+) -> Measure {
+    let (w, p) = (worker.region, post.region);
+    let common = Level::ALL.iter().rev().copied().find(|&level| {
+        matches!((w.ancestor_at(level), p.ancestor_at(level)), (Some(a), Some(b)) if a == b)
+    });
+    Measure {
+        occupation: occupation_fit(skills, &post.occupation, &post.title),
+        common,
+        inside_reach: post.reach.contains(&w) || w.contains(&post.reach),
+        wage: wage_fit(worker.wage_min_fen, post.day_wage_fen),
+        dates: dates_fit(worker, post.last_day, today),
     }
 }
 
@@ -331,127 +578,134 @@ fn title_word(word: &str) -> bool {
     n >= min && word != "招聘"
 }
 
-fn occupation_fit(worker: &Worker, post: &Post) -> (Fit, Reason) {
-    let table = occupations();
-    let skills: Vec<&crate::occupation::Occupation> = worker
-        .skills
-        .iter()
-        .filter_map(|s| table.resolve(s).ok())
-        .collect();
-    let target = post.occupation.trim();
-    let post_label = occupation_label(target);
+/// The occupation fit with what its reason names: the best skill, or the skill and the word the
+/// title holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum OccupationFit {
+    Unlisted,
+    Exact,
+    UnitGroup(&'static Occupation),
+    Alias(&'static Occupation, &'static str),
+    MinorGroup(&'static Occupation),
+    MajorGroup(&'static Occupation),
+    Other,
+}
+
+impl OccupationFit {
+    fn fit(self) -> Fit {
+        match self {
+            OccupationFit::Unlisted => Fit::Unlisted,
+            OccupationFit::Exact => Fit::Exact,
+            OccupationFit::UnitGroup(_) => Fit::UnitGroup,
+            OccupationFit::Alias(..) => Fit::Alias,
+            OccupationFit::MinorGroup(_) => Fit::MinorGroup,
+            OccupationFit::MajorGroup(_) => Fit::MajorGroup,
+            OccupationFit::Other => Fit::Other,
+        }
+    }
+}
+
+fn occupation_fit(skills: &[&'static Occupation], target: &str, title: &str) -> OccupationFit {
     if skills.is_empty() {
-        return (
-            Fit::Unlisted,
-            Reason::new(
-                "occupation-unlisted",
-                format!("no skills listed (the post is {post_label})"),
-                format!("未填写技能（岗位工种 {post_label}）"),
-            ),
-        );
+        return OccupationFit::Unlisted;
     }
     // The best skill by shared parts; the first one wins a tie.
-    let mut best: Option<(usize, &crate::occupation::Occupation)> = None;
-    for s in &skills {
+    let mut best: Option<(usize, &'static Occupation)> = None;
+    for s in skills {
         let n = shared_parts(s.code.as_str(), target);
         if best.is_none_or(|(b, _)| n > b) {
             best = Some((n, s));
         }
     }
     let (shared, skill) = best.expect("skills is not empty");
-    let skill_label = occupation_label(skill.code.as_str());
     if shared >= 4 {
-        return (
-            Fit::Exact,
-            Reason::new(
-                "occupation-exact",
-                format!("same occupation ({post_label})"),
-                format!("工种相同（{post_label}）"),
-            ),
-        );
+        return OccupationFit::Exact;
     }
     if shared == 3 {
-        let group = group_label(target, 3);
-        return (
-            Fit::UnitGroup,
-            Reason::new(
-                "occupation-unit-group",
-                format!("same unit group ({group}): skill {skill_label}, post {post_label}"),
-                format!("同一小类（{group}）：会 {skill_label}，岗位 {post_label}"),
-            ),
-        );
+        return OccupationFit::UnitGroup(skill);
     }
-    let title = post.title.as_str();
-    for s in &skills {
-        let words = std::iter::once(s.name.as_str()).chain(s.aliases.iter().map(String::as_str));
-        for word in words {
+    for s in skills {
+        for word in skill_words(s) {
             if title_word(word) && title.contains(word) {
-                let label = occupation_label(s.code.as_str());
-                return (
-                    Fit::Alias,
-                    Reason::new(
-                        "occupation-alias",
-                        format!("the post title “{title}” names the skill {label} ({word})"),
-                        format!("岗位名称“{title}”提到所会技能 {label}（{word}）"),
-                    ),
-                );
+                return OccupationFit::Alias(s, word);
             }
         }
     }
     match shared {
-        2 => {
+        2 => OccupationFit::MinorGroup(skill),
+        1 => OccupationFit::MajorGroup(skill),
+        _ => OccupationFit::Other,
+    }
+}
+
+fn occupation_reason(fit: &OccupationFit, skills: &[&'static Occupation], post: &Post) -> Reason {
+    let target = post.occupation.trim();
+    let post_label = occupation_label(target);
+    match *fit {
+        OccupationFit::Unlisted => Reason::new(
+            "occupation-unlisted",
+            format!("no skills listed (the post is {post_label})"),
+            format!("未填写技能（岗位工种 {post_label}）"),
+        ),
+        OccupationFit::Exact => Reason::new(
+            "occupation-exact",
+            format!("same occupation ({post_label})"),
+            format!("工种相同（{post_label}）"),
+        ),
+        OccupationFit::UnitGroup(skill) => {
+            let skill_label = occupation_label(skill.code.as_str());
+            let group = group_label(target, 3);
+            Reason::new(
+                "occupation-unit-group",
+                format!("same unit group ({group}): skill {skill_label}, post {post_label}"),
+                format!("同一小类（{group}）：会 {skill_label}，岗位 {post_label}"),
+            )
+        }
+        OccupationFit::Alias(s, word) => {
+            let title = post.title.as_str();
+            let label = occupation_label(s.code.as_str());
+            Reason::new(
+                "occupation-alias",
+                format!("the post title “{title}” names the skill {label} ({word})"),
+                format!("岗位名称“{title}”提到所会技能 {label}（{word}）"),
+            )
+        }
+        OccupationFit::MinorGroup(skill) => {
+            let skill_label = occupation_label(skill.code.as_str());
             let group = group_label(target, 2);
-            (
-                Fit::MinorGroup,
-                Reason::new(
-                    "occupation-minor-group",
-                    format!("same minor group ({group}): skill {skill_label}, post {post_label}"),
-                    format!("同一中类（{group}）：会 {skill_label}，岗位 {post_label}"),
-                ),
+            Reason::new(
+                "occupation-minor-group",
+                format!("same minor group ({group}): skill {skill_label}, post {post_label}"),
+                format!("同一中类（{group}）：会 {skill_label}，岗位 {post_label}"),
             )
         }
-        1 => {
+        OccupationFit::MajorGroup(skill) => {
+            let skill_label = occupation_label(skill.code.as_str());
             let group = group_label(target, 1);
-            (
-                Fit::MajorGroup,
-                Reason::new(
-                    "occupation-major-group",
-                    format!("same major group ({group}): skill {skill_label}, post {post_label}"),
-                    format!("同一大类（{group}）：会 {skill_label}，岗位 {post_label}"),
-                ),
+            Reason::new(
+                "occupation-major-group",
+                format!("same major group ({group}): skill {skill_label}, post {post_label}"),
+                format!("同一大类（{group}）：会 {skill_label}，岗位 {post_label}"),
             )
         }
-        _ => {
+        OccupationFit::Other => {
             let listed: Vec<String> = skills
                 .iter()
                 .map(|s| occupation_label(s.code.as_str()))
                 .collect();
-            (
-                Fit::Other,
-                Reason::new(
-                    "occupation-other",
-                    format!(
-                        "skills {} differ from the post's {post_label}",
-                        listed.join(", ")
-                    ),
-                    format!(
-                        "所会技能 {} 与岗位工种 {post_label} 不同",
-                        listed.join("、")
-                    ),
+            Reason::new(
+                "occupation-other",
+                format!(
+                    "skills {} differ from the post's {post_label}",
+                    listed.join(", ")
+                ),
+                format!(
+                    "所会技能 {} 与岗位工种 {post_label} 不同",
+                    listed.join("、")
                 ),
             )
         }
     }
-}
-
-struct PlaceFit {
-    points: i64,
-    /// The deepest level at which the worker's and the post's regions share an ancestor.
-    common: Option<Level>,
-    inside_reach: bool,
-    reason: Reason,
-    /// The `outside-reach` reason, when the worker is outside the post's reach.
-    outside: Option<Reason>,
 }
 
 /// The official name of a division, or its digits.
@@ -462,91 +716,64 @@ fn region_name(code: &RegionCode) -> String {
         .unwrap_or_else(|| code.to_string())
 }
 
-fn place_fit(worker: &Worker, post: &Post) -> PlaceFit {
-    let (w, p) = (worker.region, post.region);
-    let common = Level::ALL.iter().rev().copied().find(|&level| {
-        matches!((w.ancestor_at(level), p.ancestor_at(level)), (Some(a), Some(b)) if a == b)
-    });
+/// The reason for the deepest level at which the worker's region `w` and the post's region `p`
+/// share an ancestor.
+fn place_reason(common: Option<Level>, w: &RegionCode, p: &RegionCode) -> Reason {
     let named = |level: Level| region_name(&w.ancestor_at(level).expect("common level"));
-    let (points, reason) = match common {
+    match common {
         Some(Level::Village) => {
             let n = named(Level::Village);
-            (
-                30,
-                Reason::new(
-                    "same-village",
-                    format!("same village ({n})"),
-                    format!("同一村（社区）（{n}）"),
-                ),
+            Reason::new(
+                "same-village",
+                format!("same village ({n})"),
+                format!("同一村（社区）（{n}）"),
             )
         }
         Some(Level::Township) => {
             let n = named(Level::Township);
-            (
-                24,
-                Reason::new(
-                    "same-township",
-                    format!("same township ({n})"),
-                    format!("同一乡镇（{n}）"),
-                ),
+            Reason::new(
+                "same-township",
+                format!("same township ({n})"),
+                format!("同一乡镇（{n}）"),
             )
         }
         Some(Level::County) => {
             let n = named(Level::County);
-            (
-                16,
-                Reason::new(
-                    "same-county",
-                    format!("same county ({n})"),
-                    format!("同一县（区）（{n}）"),
-                ),
+            Reason::new(
+                "same-county",
+                format!("same county ({n})"),
+                format!("同一县（区）（{n}）"),
             )
         }
         Some(Level::City) => {
             let n = named(Level::City);
-            (
-                8,
-                Reason::new(
-                    "same-city",
-                    format!("same city ({n})"),
-                    format!("同一市（州）（{n}）"),
-                ),
+            Reason::new(
+                "same-city",
+                format!("same city ({n})"),
+                format!("同一市（州）（{n}）"),
             )
         }
         _ => {
-            let n = region_name(&p);
-            (
-                0,
-                Reason::new(
-                    "other-city",
-                    format!("the work is in another city ({n})"),
-                    format!("工作地点在其他市（州）（{n}）"),
-                ),
+            let n = region_name(p);
+            Reason::new(
+                "other-city",
+                format!("the work is in another city ({n})"),
+                format!("工作地点在其他市（州）（{n}）"),
             )
         }
-    };
-    let inside_reach = post.reach.contains(&w) || w.contains(&post.reach);
-    let outside = (!inside_reach).then(|| {
-        let n = region_name(&post.reach);
-        Reason::new(
-            "outside-reach",
-            format!("outside the post's reach ({n})"),
-            format!("不在岗位招聘范围（{n}）内"),
-        )
-    });
-    PlaceFit {
-        points,
-        common,
-        inside_reach,
-        reason,
-        outside,
     }
 }
 
-struct WageFit {
-    points: i64,
-    below: bool,
-    reason: Reason,
+/// How the post's wage compares with the worker's minimum.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum WageFit {
+    NoMinimum,
+    NotComparable,
+    Below,
+    /// `high`: at least 1.2 × the minimum.
+    Ok {
+        high: bool,
+    },
 }
 
 /// Yuan to fen, rounded.
@@ -575,11 +802,25 @@ pub fn day_wage_fen(wage: f64, unit: WageUnit) -> Option<i64> {
     }
 }
 
-fn wage_fit(worker: &Worker, post: &Post) -> WageFit {
+fn wage_fit(min: Option<i64>, day: Option<i64>) -> WageFit {
+    let Some(min) = min else {
+        return WageFit::NoMinimum;
+    };
+    let Some(day) = day else {
+        return WageFit::NotComparable;
+    };
+    if day < min {
+        return WageFit::Below;
+    }
+    WageFit::Ok {
+        high: day * 5 >= min * 6,
+    }
+}
+
+fn wage_reason(fit: WageFit, worker: &WorkerTerms, post: &Post, day: Option<i64>) -> Reason {
     let unit = post.unit;
     let pay_en = format!("{} yuan/{}", yuan(fen(post.wage)), unit.as_str());
     let pay_zh = format!("{} 元/{}", yuan(fen(post.wage)), unit.as_zh());
-    let day = day_wage_fen(post.wage, unit);
     let (pay_en, pay_zh) = match (unit, day) {
         (WageUnit::Hour, Some(d)) => (
             format!("{pay_en} (about {} yuan/day at 8 hours)", yuan(d)),
@@ -591,68 +832,77 @@ fn wage_fit(worker: &Worker, post: &Post) -> WageFit {
         ),
         _ => (pay_en, pay_zh),
     };
-    let min = worker.wage_min.map(fen).filter(|m| *m > 0);
-    let Some(min) = min else {
-        return WageFit {
-            points: 5,
-            below: false,
-            reason: Reason::new(
-                "wage-no-minimum",
-                format!("no minimum wage given; the post pays {pay_en}"),
-                format!("未填写期望工资；岗位工资 {pay_zh}"),
-            ),
-        };
-    };
-    let Some(day) = day else {
-        return WageFit {
-            points: 5,
-            below: false,
-            reason: Reason::new(
-                "wage-not-comparable",
-                format!(
-                    "paid per piece ({pay_en}): not comparable with the wanted {} yuan/day",
-                    yuan(min)
-                ),
-                format!("按件计酬（{pay_zh}），无法与期望 {} 元/天比较", yuan(min)),
-            ),
-        };
-    };
-    if day < min {
-        return WageFit {
-            points: -30,
-            below: true,
-            reason: Reason::new(
-                "wage-below",
-                format!("wage {pay_en}, below the wanted {} yuan/day", yuan(min)),
-                format!("工资 {pay_zh}，低于期望 {} 元/天", yuan(min)),
-            ),
-        };
-    }
-    WageFit {
-        points: if day * 5 >= min * 6 { 15 } else { 10 },
-        below: false,
-        reason: Reason::new(
+    let min = yuan(worker.wage_min_fen.unwrap_or(0));
+    match fit {
+        WageFit::NoMinimum => Reason::new(
+            "wage-no-minimum",
+            format!("no minimum wage given; the post pays {pay_en}"),
+            format!("未填写期望工资；岗位工资 {pay_zh}"),
+        ),
+        WageFit::NotComparable => Reason::new(
+            "wage-not-comparable",
+            format!("paid per piece ({pay_en}): not comparable with the wanted {min} yuan/day"),
+            format!("按件计酬（{pay_zh}），无法与期望 {min} 元/天比较"),
+        ),
+        WageFit::Below => Reason::new(
+            "wage-below",
+            format!("wage {pay_en}, below the wanted {min} yuan/day"),
+            format!("工资 {pay_zh}，低于期望 {min} 元/天"),
+        ),
+        WageFit::Ok { .. } => Reason::new(
             "wage-ok",
-            format!("wage {pay_en}, not below the wanted {} yuan/day", yuan(min)),
-            format!("工资 {pay_zh}，不低于期望 {} 元/天", yuan(min)),
+            format!("wage {pay_en}, not below the wanted {min} yuan/day"),
+            format!("工资 {pay_zh}，不低于期望 {min} 元/天"),
         ),
     }
 }
 
-struct DatesFit {
-    points: i64,
-    overlap: bool,
-    reason: Reason,
+/// How the worker's dates meet the post's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum DatesFit {
+    /// Available only until `to`, before today.
+    Past {
+        to: i64,
+    },
+    /// Available from `start` but only until `to`, before it.
+    EndsBeforeStart {
+        start: i64,
+        to: i64,
+    },
+    /// Available from `start`, after the post's last day.
+    After {
+        start: i64,
+    },
+    /// Available from `start`, later than today, within the post's days.
+    Later {
+        start: i64,
+    },
+    Now,
 }
 
-fn dates_fit(worker: &Worker, post: &Post, today: i64) -> DatesFit {
-    let day = |field: &'static str, d: &Option<String>| {
-        d.as_deref().and_then(|s| dates::parse_date(field, s).ok())
-    };
-    let from = day("available_from", &worker.available_from);
-    let to = day("available_to", &worker.available_to);
-    let last = day("expires", &post.expires);
+fn dates_fit(worker: &WorkerTerms, last: Option<i64>, today: i64) -> DatesFit {
+    let (from, to) = (worker.available_from, worker.available_to);
     let start = from.map_or(today, |f| f.max(today));
+    if let Some(to) = to
+        && to < today
+    {
+        return DatesFit::Past { to };
+    }
+    if let Some(to) = to
+        && to < start
+    {
+        return DatesFit::EndsBeforeStart { start, to };
+    }
+    if last.is_some_and(|l| start > l) {
+        return DatesFit::After { start };
+    }
+    if start > today {
+        return DatesFit::Later { start };
+    }
+    DatesFit::Now
+}
+
+fn dates_reason(fit: DatesFit, worker: &WorkerTerms, last: Option<i64>) -> Reason {
     let (last_en, last_zh) = match last {
         Some(l) => (
             format!("the post's last day {}", dates::format_date(l)),
@@ -660,83 +910,63 @@ fn dates_fit(worker: &Worker, post: &Post, today: i64) -> DatesFit {
         ),
         None => ("the post, which has no end".into(), "岗位长期有效".into()),
     };
-    if let Some(to) = to
-        && to < today
-    {
-        let d = dates::format_date(to);
-        return DatesFit {
-            points: -20,
-            overlap: false,
-            reason: Reason::new(
+    match fit {
+        DatesFit::Past { to } => {
+            let d = dates::format_date(to);
+            Reason::new(
                 "not-available",
                 format!("available only until {d}, already past"),
                 format!("可工作时间截至 {d}，已过"),
-            ),
-        };
-    }
-    if let Some(to) = to
-        && to < start
-    {
-        let (a, b) = (dates::format_date(start), dates::format_date(to));
-        return DatesFit {
-            points: -20,
-            overlap: false,
-            reason: Reason::new(
+            )
+        }
+        DatesFit::EndsBeforeStart { start, to } => {
+            let (a, b) = (dates::format_date(start), dates::format_date(to));
+            Reason::new(
                 "not-available",
                 format!("available from {a} but only until {b}"),
                 format!("{a} 起可工作，但截至 {b}"),
-            ),
-        };
-    }
-    if last.is_some_and(|l| start > l) {
-        let d = dates::format_date(start);
-        return DatesFit {
-            points: -20,
-            overlap: false,
-            reason: Reason::new(
+            )
+        }
+        DatesFit::After { start } => {
+            let d = dates::format_date(start);
+            Reason::new(
                 "not-available",
                 format!("available from {d}, after {last_en}"),
                 format!("{d} 起才可工作，晚于{last_zh}"),
-            ),
-        };
-    }
-    if start > today {
-        let d = dates::format_date(start);
-        let (en, zh) = if last.is_some() {
-            (
-                format!("available from {d}, before {last_en}"),
-                format!("{d} 起可上岗，早于{last_zh}"),
-            )
-        } else {
-            (
-                format!("available from {d}; {last_en}"),
-                format!("{d} 起可上岗；{last_zh}"),
-            )
-        };
-        return DatesFit {
-            points: 5,
-            overlap: true,
-            reason: Reason::new("available-later", en, zh),
-        };
-    }
-    let (en, zh) = match to {
-        Some(to) => {
-            let d = dates::format_date(to);
-            (
-                format!("available now, until {d}"),
-                format!("现在可上岗，至 {d}"),
             )
         }
-        None if from.is_none() => (
-            "available now (no dates given)".to_string(),
-            "现在可上岗（未填写可工作日期）".to_string(),
-        ),
-        None => ("available now".to_string(), "现在可上岗".to_string()),
-    };
-    DatesFit {
-        points: 10,
-        overlap: true,
-        reason: Reason::new("available-now", en, zh),
+        DatesFit::Later { start } => {
+            let d = dates::format_date(start);
+            let (en, zh) = if last.is_some() {
+                (
+                    format!("available from {d}, before {last_en}"),
+                    format!("{d} 起可上岗，早于{last_zh}"),
+                )
+            } else {
+                (
+                    format!("available from {d}; {last_en}"),
+                    format!("{d} 起可上岗；{last_zh}"),
+                )
+            };
+            Reason::new("available-later", en, zh)
+        }
+        DatesFit::Now => {
+            let (en, zh) = match worker.available_to {
+                Some(to) => {
+                    let d = dates::format_date(to);
+                    (
+                        format!("available now, until {d}"),
+                        format!("现在可上岗，至 {d}"),
+                    )
+                }
+                None if worker.available_from.is_none() => (
+                    "available now (no dates given)".to_string(),
+                    "现在可上岗（未填写可工作日期）".to_string(),
+                ),
+                None => ("available now".to_string(), "现在可上岗".to_string()),
+            };
+            Reason::new("available-now", en, zh)
+        }
     }
 }
 
@@ -1150,6 +1380,37 @@ mod tests {
         assert!(workers_for_post(&live, fill(8, 0), list, today(), 0).is_empty());
     }
 
+    #[test]
+    fn a_title_names_the_occupations_whose_words_it_contains() {
+        let brute = |title: &str| {
+            let mut v: Vec<&str> = occupations()
+                .iter()
+                .filter(|o| skill_words(o).any(|w| title_word(w) && title.contains(w)))
+                .map(|o| o.code.as_str())
+                .collect();
+            v.sort_unstable();
+            v
+        };
+        let mut titles = vec![
+            String::from("急招保姆两名"),
+            "搬运工，日结".into(),
+            "招聘保洁".into(),
+            "岗位".into(),
+            String::new(),
+        ];
+        // Every word of a sample of the table, inside a title.
+        for o in occupations().iter().step_by(7) {
+            for w in skill_words(o) {
+                titles.push(format!("急招{w}若干"));
+            }
+        }
+        for t in &titles {
+            assert_eq!(title_occupations(t), brute(t), "{t}");
+        }
+        assert!(title_occupations("急招保姆两名").contains(&"4-10-01-06"));
+        assert!(title_occupations("招聘").is_empty());
+    }
+
     // Property tests over small pools of real codes.
 
     const OCCUPATIONS: &[&str] = &[
@@ -1334,6 +1595,36 @@ mod tests {
             let (a, b) = (assess(&w, &p, f, today()), assess(&flagged, &p, f, today()));
             prop_assert_eq!((a.score, a.band), (b.score, b.band));
             prop_assert_eq!(a.reasons, b.reasons);
+        }
+
+        #[test]
+        fn ranking_from_the_terms_is_the_assessment(
+            p in any_post(),
+            w in any_worker(),
+            filled in 0i64..7,
+            days in -30i64..30,
+        ) {
+            let (wt, pt) = (WorkerTerms::of(&w), PostTerms::of(&p));
+            let (f, on) = (fill(p.headcount, filled), today() + days);
+            let a = assess(&w, &p, f, on);
+            prop_assert_eq!(rank(&wt, &pt, f, on), Rank { band: a.band, score: a.score });
+            prop_assert_eq!(pt.is_live(on), p.is_live(on));
+            prop_assert_eq!(wt.active, w.status == WorkerStatus::Active);
+            prop_assert_eq!(wt.priority, w.priority());
+            prop_assert!(wt.priority <= max_priority());
+            // Nothing ranks above the ceiling of its occupation fit, nor does an emptier post.
+            let m = measure(&wt, &wt.occupations(), &pt, on);
+            let (got, top) = (m.rank(f), ceiling(m.occupation.fit()));
+            prop_assert!(got.band >= top.band && got.score <= top.score);
+            let empty = m.rank(fill(p.headcount, 0));
+            prop_assert!(empty.band == got.band && empty.score >= got.score);
+            // The title index finds exactly the skills the alias rule finds.
+            let named = title_occupations(&p.title);
+            let alias = wt.occupations().iter().any(|s| named.contains(&s.code.as_str()));
+            let by_rule = wt.occupations().iter().any(|s| {
+                skill_words(s).any(|word| title_word(word) && p.title.contains(word))
+            });
+            prop_assert_eq!(alias, by_rule);
         }
 
         #[test]
