@@ -1,5 +1,5 @@
-//! Records: job posts, workers, directory entries, placements, complaints, certificates and
-//! revocations, and how their contents are built and read.
+//! Records: job posts, workers, directory entries, placements, complaints, assistance records,
+//! certificates and revocations, and how their contents are built and read.
 //!
 //! Posts, workers, directory entries, placements and complaints are each their own Automerge
 //! document whose root map holds the fields listed in [`fields`]; every edit is one Automerge
@@ -35,7 +35,9 @@ pub enum RecordKind {
     Evidence = 7,
     /// An employer (用工主体): travels like a directory entry, where its posts can go.
     Employer = 8,
-    // 9 is reserved (assistance records).
+    /// An assistance record (困难帮扶台账): what a station did for a worker
+    /// ([`crate::schema::Assistance`]); travels like the worker record it names.
+    Assistance = 9,
     /// A sealed service report (成效表) of one region and period: figures, the commitment to
     /// the records counted, the child seals included ([`crate::schema::ReportSeal`]).
     #[serde(rename = "report-seal")]
@@ -49,7 +51,7 @@ pub enum RecordKind {
 
 impl RecordKind {
     /// Every kind, in wire-number order (numbers not in use are skipped).
-    pub const ALL: [RecordKind; 11] = [
+    pub const ALL: [RecordKind; 12] = [
         RecordKind::Certificate,
         RecordKind::Revocation,
         RecordKind::Directory,
@@ -59,11 +61,12 @@ impl RecordKind {
         RecordKind::Complaint,
         RecordKind::Evidence,
         RecordKind::Employer,
+        RecordKind::Assistance,
         RecordKind::ReportSeal,
         RecordKind::SupervisionOrder,
     ];
 
-    /// The kind of a wire number: by value, so a number not in use (9) is refused.
+    /// The kind of a wire number: by value, so a number not in use (12 and above) is refused.
     pub fn from_u8(v: u8) -> Result<RecordKind> {
         RecordKind::ALL
             .iter()
@@ -89,6 +92,7 @@ impl RecordKind {
             RecordKind::Complaint => "complaint",
             RecordKind::Evidence => "evidence",
             RecordKind::Employer => "employer",
+            RecordKind::Assistance => "assistance",
             RecordKind::ReportSeal => "report-seal",
             RecordKind::SupervisionOrder => "supervision-order",
         }
@@ -105,7 +109,7 @@ impl RecordKind {
             RecordKind::Placement => 3,
             RecordKind::Post | RecordKind::Employer => 4,
             RecordKind::Directory | RecordKind::ReportSeal => 5,
-            RecordKind::Worker => 6,
+            RecordKind::Worker | RecordKind::Assistance => 6,
         }
     }
 

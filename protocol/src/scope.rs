@@ -14,7 +14,8 @@
 //! - report seals flow up to the ancestors of their region, like placements;
 //! - worker records flow up to the county in full and never sideways or down; above the county
 //!   only their signed headers travel (no personal data), so the province can still prove every
-//!   author's log complete.
+//!   author's log complete. Assistance records (what a station did for a worker) travel the
+//!   same way.
 
 use crate::record::RecordKind;
 use crate::region::{Level, RegionCode};
@@ -72,7 +73,8 @@ impl Scope {
             RecordKind::Placement | RecordKind::Complaint | RecordKind::ReportSeal => {
                 full_if(above)
             }
-            RecordKind::Worker => {
+            // An assistance record names a worker and travels like the worker record.
+            RecordKind::Worker | RecordKind::Assistance => {
                 match (above, self.region.level().depth() >= Level::County.depth()) {
                     (false, _) => Want::Nothing,
                     (true, true) => Want::Full,
@@ -173,7 +175,7 @@ mod tests {
             if c != Want::Nothing {
                 prop_assert!(p != Want::Nothing, "child {node} wants {kind:?} of {rec} reach {reach} but parent does not");
             }
-            if c == Want::Full && kind != RecordKind::Worker {
+            if c == Want::Full && !matches!(kind, RecordKind::Worker | RecordKind::Assistance) {
                 prop_assert_eq!(p, Want::Full);
             }
         }

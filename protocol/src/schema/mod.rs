@@ -13,8 +13,10 @@
 //! - [`worker`]: flexible workers ([`Worker`]), priority flags;
 //! - [`employer`]: employers ([`Employer`]), their types and verification;
 //! - [`placement`]: placements ([`Placement`]): who was placed on which post, confirmations;
-//! - [`complaint`]: complaints ([`Complaint`]), their status flow, deadlines and history.
+//! - [`complaint`]: complaints ([`Complaint`]), their status flow, deadlines and history;
+//! - [`assistance`]: assistance records ([`Assistance`], 困难帮扶台账) and the yearly targets.
 
+pub mod assistance;
 pub mod complaint;
 pub mod employer;
 pub mod placement;
@@ -23,6 +25,7 @@ pub mod report_seal;
 pub mod supervision_order;
 pub mod worker;
 
+pub use assistance::{AssistKind, Assistance, PushResult};
 pub use complaint::{Complaint, ComplaintKind, ComplaintStatus, Finding};
 pub use employer::{Employer, EmployerStatus, EmployerType};
 pub use placement::{Confirmation, Outcome, Placement, PlacementStatus};
