@@ -136,6 +136,27 @@ enum Command {
         #[arg(long, hide = true)]
         keep_running: bool,
     },
+    /// Check this node and say what needs a person: files, certificate, store, disk, peers,
+    /// clock, what waits to go up (exit 0 all well, 1 with findings).
+    Doctor,
+    /// First run: key, configuration and certificate request in one go (asks in Chinese for
+    /// what is missing when run at a terminal).
+    Setup {
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        region: Option<String>,
+        /// The parent station's address (multiaddr ending in /p2p/NODE_ID).
+        #[arg(long)]
+        parent_peer: Option<String>,
+        /// Where to write the certificate request for the parent.
+        #[arg(long)]
+        out_request: Option<PathBuf>,
+        #[arg(long)]
+        listen: Vec<String>,
+        #[arg(long)]
+        http: Option<String>,
+    },
     /// Rebuild a damaged store: move it aside, keep what still verifies, fetch the rest from
     /// the peers (stop the daemon first).
     Repair {
@@ -790,6 +811,9 @@ fn main() {
     let home = Home::new(cli.home.clone());
     let json = cli.json;
     progress::set_quiet(json);
+    if let Command::Doctor = cli.command {
+        doctor(&home, &lang, json);
+    }
     let status = match run(cli.command, &home, &lang) {
         Ok(Value::Null) => 0,
         Ok(value) => {
@@ -802,6 +826,112 @@ fn main() {
         }
     };
     std::process::exit(status);
+}
+
+/// `lingong doctor`: the report (text, or one JSON value under `--json`), exit 0 when all is
+/// well and 1 with findings.
+fn doctor(home: &Home, lang: &str, json: bool) -> ! {
+    let report = lingong_node::doctor::doctor(home, lang);
+    if json {
+        output::print_value(&serde_json::to_value(&report).expect("json"), true);
+    } else {
+        use std::io::Write;
+        let _ = std::io::stdout().write_all(report.render(lang).as_bytes());
+    }
+    std::process::exit(if report.ok { 0 } else { 1 });
+}
+
+/// `lingong setup`: `init`, then `peer add` of the parent, then `cert request` written to a
+/// file, through the same code paths as those commands. Flags missing are asked for (in
+/// Chinese) when standard input is a terminal; otherwise a missing `--name` or `--region` is a
+/// usage error. Everything is checked before the key is made: bad input changes nothing.
+fn setup(
+    home: &Home,
+    fields: [Option<String>; 2],
+    parent_peer: Option<String>,
+    out_request: Option<PathBuf>,
+    listen: Vec<String>,
+    http: Option<String>,
+) -> Result<Value, Failure> {
+    use lingong_node::error::NodeError;
+    use std::io::IsTerminal;
+    let interactive = std::io::stdin().is_terminal();
+    let ask = |prompt: &str| -> Result<String, Failure> {
+        use std::io::Write;
+        eprint!("{prompt}");
+        let _ = std::io::stderr().flush();
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .map_err(|e| Failure::Local(NodeError::io("stdin", e)))?;
+        Ok(line.trim().to_string())
+    };
+    let [name, region] = fields;
+    let missing = |field: &str| {
+        Failure::Local(NodeError::usage(
+            field,
+            "is required (no terminal to ask on)",
+            "必须提供（没有终端可以询问）",
+        ))
+    };
+    let name = match name {
+        Some(n) => n,
+        None if interactive => ask("站点名称（如 青岩镇零工驿站）：")?,
+        None => return Err(missing("--name")),
+    };
+    let region = match region {
+        Some(r) => r,
+        None if interactive => ask("区划代码（如 520115101）：")?,
+        None => return Err(missing("--region")),
+    };
+    let parent_peer = match parent_peer {
+        Some(p) => Some(p),
+        None if interactive => {
+            Some(ask("上级节点地址（/ip4/…/tcp/…/p2p/…，没有可直接回车）：")?)
+                .filter(|p| !p.is_empty())
+        }
+        None => None,
+    };
+    let out_request = match out_request {
+        Some(o) => Some(o),
+        None if interactive => {
+            let o = ask("证书申请保存到（直接回车为 request.json）：")?;
+            Some(PathBuf::from(if o.is_empty() { "request.json".into() } else { o }))
+        }
+        None => None,
+    };
+    if let Some(p) = &parent_peer {
+        lingong_node::services::peers::parse_peer_addr(p).map_err(|e| {
+            Failure::Local(NodeError::usage(
+                "--parent-peer",
+                e.message("en"),
+                e.message("zh"),
+            ))
+        })?;
+    }
+    if let Some(out) = &out_request
+        && out.exists()
+    {
+        return Err(Failure::Local(NodeError::usage(
+            "--out-request",
+            format!("{} exists already; choose another file", out.display()),
+            format!("{} 已存在，请换一个文件名", out.display()),
+        )));
+    }
+    let mut value = lingong_node::station::init(home, &name, &region, listen, http)?;
+    if let Some(p) = parent_peer {
+        execute(home, Request::PeerAdd { addr: p.clone() })?;
+        value["parent_peer"] = Value::String(p);
+    }
+    let request = execute(home, Request::CertRequest)?;
+    match out_request {
+        Some(out) => {
+            write_out(Some(out.clone()), request)?;
+            value["request"] = Value::String(out.display().to_string());
+        }
+        None => value["request"] = request,
+    }
+    Ok(value)
 }
 
 /// A command line clap could not parse: one line in the user's language (clap's own text as
@@ -943,6 +1073,17 @@ fn run(command: Command, home: &Home, lang: &str) -> Result<Value, Failure> {
         }
         Command::Repair { force, timeout } => {
             return Ok(lingong_node::repair::repair(home, force, timeout, lang)?);
+        }
+        Command::Doctor => unreachable!("handled in main"),
+        Command::Setup {
+            name,
+            region,
+            parent_peer,
+            out_request,
+            listen,
+            http,
+        } => {
+            return setup(home, [name, region], parent_peer, out_request, listen, http);
         }
         Command::Cert(CertCommand::Request { out }) => {
             return write_out(out, execute(home, Request::CertRequest)?);

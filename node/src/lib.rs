@@ -15,9 +15,12 @@
 //! - [`figures`]: what reports, supervision and audit read of the store (report facts, seals,
 //!   the stations below, the check of a seal).
 //! - [`repair`]: `lingong repair` of a damaged store, and the no-signing-until-caught-up rule.
+//! - [`doctor`]: `lingong doctor`: files, certificate, store, disk, peers, clock, what waits to
+//!   go up; findings with what to do, with or without a running daemon.
 pub mod control;
 pub mod daemon;
 pub mod demo;
+pub mod doctor;
 pub mod error;
 pub mod figures;
 pub mod home;

@@ -242,6 +242,12 @@ pub enum Request {
     TokenRevoke {
         name: String,
     },
+    /// What `lingong doctor` reads of the store (`services::doctor::facts`): this node's own
+    /// changes signed after `since_ms`, and the newest change held from each of `peers`.
+    DoctorStore {
+        since_ms: Option<i64>,
+        peers: Vec<String>,
+    },
 }
 
 impl Request {
@@ -306,7 +312,8 @@ impl Request {
             | Request::StaffRemove { .. }
             | Request::TokenAdd { .. }
             | Request::TokenList
-            | Request::TokenRevoke { .. } => false,
+            | Request::TokenRevoke { .. }
+            | Request::DoctorStore { .. } => false,
         }
     }
 }
@@ -447,5 +454,8 @@ fn run(station: &mut Station, request: Request) -> Result<Value> {
         Request::TokenAdd { name, role } => staff::token_add(station, &name, &role),
         Request::TokenList => staff::token_list(station),
         Request::TokenRevoke { name } => staff::token_revoke(station, &name),
+        Request::DoctorStore { since_ms, peers } => {
+            services::doctor::facts(station, since_ms, &peers)
+        }
     }
 }

@@ -15,6 +15,8 @@
 //! - [`complaints`]: complaints filed, their status steps, deadlines and history;
 //! - [`directory`]: this station's directory entry and the directory it holds;
 //! - [`status`]: what the node holds (from the counters) and open forks;
+//! - [`doctor`]: what `lingong doctor` reads of the store (own changes not yet sent up, the
+//!   newest change held from each peer, a revoked or forked key);
 //! - [`reports`]: service reports (成效表): figures, seals, verification of seals;
 //! - [`supervision`]: stations that need attention, rectification orders (限期整改);
 //! - [`audit`]: every signature, chain, log and seal held, checked;
@@ -33,6 +35,7 @@ pub mod certs;
 pub mod complaints;
 pub mod csv;
 pub mod directory;
+pub mod doctor;
 pub mod employers;
 pub mod matching;
 pub mod peers;
