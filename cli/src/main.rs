@@ -167,6 +167,28 @@ enum Command {
         #[arg(long, default_value_t = 60)]
         timeout: u64,
     },
+    /// Write the whole node (configuration, key, certificate, ID-hash secret, store, staff
+    /// accounts, clear ID numbers) to one file encrypted with a passphrase; works while the
+    /// daemon runs.
+    Backup {
+        /// The backup file to write (mode 0600).
+        #[arg(long)]
+        out: PathBuf,
+        /// Read the passphrase from the first line of standard input (else asked on the
+        /// terminal).
+        #[arg(long)]
+        passphrase_stdin: bool,
+    },
+    /// Make a new home (--home, which must not exist or be empty) from a backup file; the
+    /// restored node signs nothing until it has synced with its parent.
+    Restore {
+        /// The backup file.
+        file: PathBuf,
+        /// Read the passphrase from the first line of standard input (else asked on the
+        /// terminal).
+        #[arg(long)]
+        passphrase_stdin: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -1073,6 +1095,38 @@ fn run(command: Command, home: &Home, lang: &str) -> Result<Value, Failure> {
         }
         Command::Repair { force, timeout } => {
             return Ok(lingong_node::repair::repair(home, force, timeout, lang)?);
+        }
+        Command::Backup {
+            out,
+            passphrase_stdin,
+        } => {
+            let passphrase = lingong_node::backup::read_passphrase(passphrase_stdin, true, lang)?;
+            let out = std::path::absolute(&out).unwrap_or(out);
+            let name = out.display().to_string();
+            let message = if lang.starts_with("zh") {
+                format!("正在备份到 {name}")
+            } else {
+                format!("backing up to {name}")
+            };
+            let request = Request::Backup {
+                out: name,
+                passphrase,
+            };
+            return progress::with_spinner(message, || execute(home, request));
+        }
+        Command::Restore {
+            file,
+            passphrase_stdin,
+        } => {
+            let passphrase = lingong_node::backup::read_passphrase(passphrase_stdin, false, lang)?;
+            let message = if lang.starts_with("zh") {
+                format!("正在从 {} 恢复", file.display())
+            } else {
+                format!("restoring from {}", file.display())
+            };
+            return progress::with_spinner(message, || {
+                Ok(lingong_node::backup::restore(home, &file, &passphrase.0)?)
+            });
         }
         Command::Doctor => unreachable!("handled in main"),
         Command::Setup {

@@ -40,6 +40,24 @@ pub enum NodeError {
          parent node reachable, then write again"
     )]
     RepairPending,
+    /// A node restored from a backup waits for its own signed log from its parent before it
+    /// signs again (`node/src/backup.rs`).
+    #[error(
+        "this node was restored from a backup and waits for its own signed log from its parent \
+         ({parent}), so it signs nothing yet (a change signed now could reuse a sequence number \
+         the old machine already used: a fork, which halts the key): keep the parent reachable \
+         and let the daemon sync (or run `lingong sync`), then write again"
+    )]
+    CatchingUp { parent: String },
+    /// A backup file that cannot be restored: not a backup, a newer format, cut short,
+    /// damaged, or a wrong passphrase (`code` says which; exit 2, nothing written).
+    #[error("{file}: {en}")]
+    BadBackup {
+        code: &'static str,
+        file: String,
+        en: String,
+        zh: String,
+    },
     #[error(
         "the daemon of {home} is running: stop it (SIGTERM) before `lingong repair`, which needs \
          the store to itself"
@@ -196,6 +214,8 @@ impl NodeError {
             NodeError::Store(_) => "store",
             NodeError::StoreCorrupt { .. } => "store-corrupt",
             NodeError::RepairPending => "repair-pending",
+            NodeError::CatchingUp { .. } => "catching-up",
+            NodeError::BadBackup { code, .. } => *code,
             NodeError::DaemonRunning { .. } => "daemon-running",
             NodeError::Io { .. } => "io",
             NodeError::Usage { .. } => "invalid-field",
@@ -221,6 +241,7 @@ impl NodeError {
             | NodeError::Ambiguous { .. }
             | NodeError::Csv { .. } => true,
             NodeError::NotInitialized { .. } => true,
+            NodeError::BadBackup { .. } => true,
             _ => false,
         }
     }
@@ -247,6 +268,12 @@ impl NodeError {
                  （现在签署可能造成分叉）：请在上级节点可连通时运行 `lingong sync`，然后再写入"
                     .to_string()
             }
+            NodeError::CatchingUp { parent } => format!(
+                "本节点由备份恢复，正在等待上级节点（{parent}）传回本节点自己签署的记录链，因此暂不签署任何内容\
+                 （现在签署可能重复使用旧机器已用过的序号，造成分叉并使密钥停用）：请保持上级节点可连通，\
+                 等守护进程完成同步（或运行 `lingong sync`）后再写入"
+            ),
+            NodeError::BadBackup { file, zh, .. } => format!("{file}：{zh}"),
             NodeError::DaemonRunning { home } => format!(
                 "{home} 的守护进程正在运行：请先停止它（SIGTERM），`lingong repair` 需要独占存储"
             ),

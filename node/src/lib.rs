@@ -15,8 +15,11 @@
 //! - [`figures`]: what reports, supervision and audit read of the store (report facts, seals,
 //!   the stations below, the check of a seal).
 //! - [`repair`]: `lingong repair` of a damaged store, and the no-signing-until-caught-up rule.
+//! - [`backup`]: `lingong backup` (one encrypted file) and `lingong restore`, whose restored
+//!   node signs nothing until its parent has given back its own log.
 //! - [`doctor`]: `lingong doctor`: files, certificate, store, disk, peers, clock, what waits to
 //!   go up; findings with what to do, with or without a running daemon.
+pub mod backup;
 pub mod control;
 pub mod daemon;
 pub mod demo;

@@ -615,6 +615,10 @@ impl Network {
                         &station.region,
                         &scope.region,
                     );
+                    // And ends a restored node's catching up when that peer is its parent.
+                    if let Some(key) = peer_key(&peer) {
+                        crate::backup::note_completed_session(&station, &key, &scope.region);
+                    }
                 }
                 tracing::info!(peer = %peer, sent = stats.changes_sent, received = stats.changes_received, bytes_out = stats.sent_bytes, bytes_in = stats.received_bytes, "sync finished");
                 PeerSyncReport {

@@ -309,17 +309,18 @@ fn plural(kind: RecordKind) -> String {
 
 /// What re-accepting a list of envelopes did.
 #[derive(Default)]
-struct Reaccepted {
-    new: u64,
-    duplicate: u64,
-    rejected: BTreeMap<String, u64>,
+pub(crate) struct Reaccepted {
+    pub(crate) new: u64,
+    pub(crate) duplicate: u64,
+    pub(crate) rejected: BTreeMap<String, u64>,
     /// Waiting for an author's certificate or a record's creation (retried after the sync).
-    waiting: Vec<Envelope>,
+    pub(crate) waiting: Vec<Envelope>,
 }
 
 /// Hands `envelopes` to the one accept path in batches (one commit each), then retries those
-/// that waited for something later in the list until nothing more goes in.
-fn reaccept(
+/// that waited for something later in the list until nothing more goes in. Also used by
+/// `lingong restore` (`crate::backup`).
+pub(crate) fn reaccept(
     station: &mut Station,
     mut envelopes: Vec<Envelope>,
     progress: &dyn Fn(usize, usize),

@@ -242,6 +242,11 @@ pub enum Request {
     TokenRevoke {
         name: String,
     },
+    /// `lingong backup --out FILE`: the whole node in one encrypted file (`crate::backup`).
+    Backup {
+        out: String,
+        passphrase: Secret,
+    },
     /// What `lingong doctor` reads of the store (`services::doctor::facts`): this node's own
     /// changes signed after `since_ms`, and the newest change held from each of `peers`.
     DoctorStore {
@@ -313,6 +318,7 @@ impl Request {
             | Request::TokenAdd { .. }
             | Request::TokenList
             | Request::TokenRevoke { .. }
+            | Request::Backup { .. }
             | Request::DoctorStore { .. } => false,
         }
     }
@@ -454,6 +460,9 @@ fn run(station: &mut Station, request: Request) -> Result<Value> {
         Request::TokenAdd { name, role } => staff::token_add(station, &name, &role),
         Request::TokenList => staff::token_list(station),
         Request::TokenRevoke { name } => staff::token_revoke(station, &name),
+        Request::Backup { out, passphrase } => {
+            crate::backup::backup(station, std::path::Path::new(&out), &passphrase.0)
+        }
         Request::DoctorStore { since_ms, peers } => {
             services::doctor::facts(station, since_ms, &peers)
         }

@@ -168,13 +168,15 @@ impl Station {
     }
 
     /// Runs `f` against a staged view, then commits what it staged in one atomic write.
-    /// Refused while a repair is pending (`crate::repair`): the node's own log may be
-    /// incomplete, and a change signed now could fork it.
+    /// Refused while a repair is pending (`crate::repair`) or a restored node catches up
+    /// (`crate::backup`): the node's own log may be incomplete, and a change signed now could
+    /// fork it.
     pub fn write<T>(
         &mut self,
         f: impl FnOnce(&LocalAuthor<'_>, &mut Staged<'_, SledStore>) -> Result<T>,
     ) -> Result<T> {
         crate::repair::check_writable(&self.home)?;
+        crate::backup::check_writable(&self.home)?;
         let cfg = self.accept_config()?;
         let author = LocalAuthor {
             key: &self.key,

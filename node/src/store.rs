@@ -586,6 +586,19 @@ impl SledStore {
         Ok(n)
     }
 
+    /// Every row of the local private tables (`P`, `H`, `U`, `C`), for `lingong backup`
+    /// (`crate::backup`): what no other node holds.
+    pub fn private_rows(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        let mut out = Vec::new();
+        for prefix in [b'P', b'H', b'U', b'C'] {
+            for item in self.tree.scan_prefix([prefix]) {
+                let (k, v) = item.map_err(err)?;
+                out.push((k.to_vec(), v.to_vec()));
+            }
+        }
+        Ok(out)
+    }
+
     /// The short ids of the worker records whose clear ID number the private table holds.
     pub fn private_ids(&self) -> Result<std::collections::HashSet<[u8; 16]>, StoreError> {
         let mut out = std::collections::HashSet::new();

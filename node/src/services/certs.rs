@@ -77,6 +77,7 @@ pub fn install(station: &mut Station, value: &Value) -> Result<Value> {
         matches!(station.store.revocation(k), Ok(Some(_)))
     })?;
     crate::repair::check_writable(&station.home)?;
+    crate::backup::check_writable(&station.home)?;
     // Not through `Station::write`: before this, the node has no chain to take the root from.
     let author = LocalAuthor {
         key: &station.key,
