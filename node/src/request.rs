@@ -186,6 +186,10 @@ pub enum Request {
     SuperviseOrders,
     /// `audit`.
     Audit,
+    /// This node's own changes signed after `since` (the web console's sync-state page).
+    SyncWaiting {
+        since: Option<String>,
+    },
     Status,
     PeerAdd {
         addr: String,
@@ -306,6 +310,7 @@ impl Request {
             | Request::Supervise { .. }
             | Request::SuperviseOrders
             | Request::Audit
+            | Request::SyncWaiting { .. }
             | Request::Status
             | Request::PeerAdd { .. }
             | Request::Sync { .. }
@@ -421,6 +426,9 @@ fn run(station: &mut Station, request: Request) -> Result<Value> {
         } => services::supervision::order(station, &node_id, &reason, &deadline),
         Request::SuperviseOrders => services::supervision::orders(station),
         Request::Audit => services::audit::audit(station),
+        Request::SyncWaiting { since } => {
+            services::sync_state::waiting_up(station, since.as_deref())
+        }
         Request::Status => status::status(station),
         Request::PeerAdd { addr } => peers::add(station, &addr),
         Request::Sync { .. } => Err(NodeError::Network {

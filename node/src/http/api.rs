@@ -141,6 +141,29 @@ pub async fn call(
     mut req: Request,
 ) -> Response {
     let lang = lang_of(headers);
+    if let Err(refused) = admit(caller, headers, write, &req) {
+        return refused;
+    }
+    fill_lang(&mut req, lang);
+    tracing::debug!(who = caller.name(), ?req, "http request");
+    match state.run(req).await {
+        Ok(mut v) => {
+            redact(&mut v);
+            Json(v).into_response()
+        }
+        Err(e) => node_error(&e, lang),
+    }
+}
+
+/// Whether `caller` may ask `req`: 401 without a login or token, 403 outside the role or for a
+/// session write without its CSRF token. Endpoints that run several requests check each here.
+pub fn admit(
+    caller: &Caller,
+    headers: &HeaderMap,
+    write: bool,
+    req: &Request,
+) -> Result<(), Response> {
+    let lang = lang_of(headers);
     let Some(role) = caller.role() else {
         let (en, zh) = match caller {
             Caller::Anonymous { bad_token: true } => (
@@ -149,7 +172,7 @@ pub async fn call(
             ),
             _ => ("log in or give an API token", "请先登录或提供 API 令牌"),
         };
-        return error_body(
+        return Err(error_body(
             StatusCode::UNAUTHORIZED,
             "unauthenticated",
             zh,
@@ -157,11 +180,11 @@ pub async fn call(
             None,
             lang,
         )
-        .into_response();
+        .into_response());
     };
-    if !auth::allowed(role, &req) {
-        let need = auth::min_role(&req);
-        return error_body(
+    if !auth::allowed(role, req) {
+        let need = auth::min_role(req);
+        return Err(error_body(
             StatusCode::FORBIDDEN,
             "forbidden",
             &format!(
@@ -177,12 +200,12 @@ pub async fn call(
             None,
             lang,
         )
-        .into_response();
+        .into_response());
     }
     if write {
         let given = headers.get("x-csrf-token").and_then(|v| v.to_str().ok());
         if !caller.csrf_ok(given) {
-            return error_body(
+            return Err(error_body(
                 StatusCode::FORBIDDEN,
                 "csrf",
                 "页面已过期，请刷新后重试（缺少或错误的 CSRF 令牌）",
@@ -190,18 +213,10 @@ pub async fn call(
                 None,
                 lang,
             )
-            .into_response();
+            .into_response());
         }
     }
-    fill_lang(&mut req, lang);
-    tracing::debug!(who = caller.name(), ?req, "http request");
-    match state.run(req).await {
-        Ok(mut v) => {
-            redact(&mut v);
-            Json(v).into_response()
-        }
-        Err(e) => node_error(&e, lang),
-    }
+    Ok(())
 }
 
 /// A JSON body of type `B`, strictly: malformed JSON, a field `B` does not have, or a field of
@@ -313,6 +328,9 @@ pub fn query<Q: DeserializeOwned + Default + Serialize + Send + 'static>(f: fn(Q
                       method: Method,
                       h: HeaderMap,
                       uri: Uri| async move {
+                    if caller.role().is_none() {
+                        return call(&s, &caller, &h, false, Request::Status).await;
+                    }
                     let q = match Query::<Q>::try_from_uri(&uri) {
                         Ok(Query(q)) => q,
                         Err(e) => {
@@ -385,6 +403,19 @@ pub fn body<B: DeserializeOwned + Default + Serialize + Send + 'static>(f: fn(B)
         }),
         query: Vec::new(),
         body: keys_of::<B>(),
+    }
+}
+
+/// An endpoint with its own handler (one that runs several requests, each checked with
+/// [`admit`]); `query` names its query keys for the OpenAPI document.
+pub fn custom(
+    make: impl FnOnce(MethodFilter) -> MethodRouter<AppState> + 'static,
+    query: &[&str],
+) -> Spec {
+    Spec {
+        make: Box::new(make),
+        query: query.iter().map(|q| q.to_string()).collect(),
+        body: Vec::new(),
     }
 }
 
@@ -715,7 +746,7 @@ pub fn table() -> Api {
 
 /// The API's routes, the session endpoints and `/openapi.json`.
 pub fn routes() -> Router<AppState> {
-    let api = table();
+    let api = super::oversight::api(table());
     let doc = openapi(&api.paths);
     api.router
         .route("/api/login", axum::routing::post(login))

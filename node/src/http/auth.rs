@@ -52,6 +52,7 @@ pub fn min_role(req: &Request) -> Role {
         | Request::PlacementEnd { .. }
         | Request::DirectoryList { .. }
         | Request::ComplaintFile(_)
+        | Request::SyncWaiting { .. }
         | Request::Status => Role::Clerk,
         Request::PostReview { .. } | Request::PostReviewQueue | Request::EmployerSuspend { .. } => {
             Role::Reviewer

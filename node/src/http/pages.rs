@@ -96,10 +96,10 @@ pub fn routes() -> Router<AppState> {
 /// The page's language: `?lang=` (remembered in a cookie), else the cookie, else
 /// `Accept-Language`, else Chinese.
 #[derive(Clone, Copy)]
-struct L(&'static str);
+pub(super) struct L(pub(super) &'static str);
 
 impl L {
-    fn of(headers: &HeaderMap, query: &HashMap<String, String>) -> L {
+    pub(super) fn of(headers: &HeaderMap, query: &HashMap<String, String>) -> L {
         match query
             .get("lang")
             .map(String::as_str)
@@ -110,15 +110,15 @@ impl L {
             None => L(lang_of(headers)),
         }
     }
-    fn t(self, zh: &'static str, en: &'static str) -> &'static str {
+    pub(super) fn t(self, zh: &'static str, en: &'static str) -> &'static str {
         if self.0 == "en" { en } else { zh }
     }
-    fn en(self) -> bool {
+    pub(super) fn en(self) -> bool {
         self.0 == "en"
     }
 }
 
-fn html_response(
+pub(super) fn html_response(
     status: StatusCode,
     lang: L,
     query: &HashMap<String, String>,
@@ -140,7 +140,7 @@ fn html_response(
     res
 }
 
-fn layout(lang: L, title: &str, top: Markup, body: Markup) -> Markup {
+pub(super) fn layout(lang: L, title: &str, top: Markup, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang=(if lang.en() { "en" } else { "zh-CN" }) {
@@ -208,14 +208,14 @@ fn left_text(p: &Value, lang: L) -> String {
     }
 }
 
-fn occupation_name(code: &str) -> String {
+pub(super) fn occupation_name(code: &str) -> String {
     lingong_protocol::occupation::occupations()
         .get(code)
         .map(|o| o.name.clone())
         .unwrap_or_else(|| code.to_string())
 }
 
-fn s(v: &Value) -> &str {
+pub(super) fn s(v: &Value) -> &str {
     v.as_str().unwrap_or("")
 }
 
@@ -223,7 +223,7 @@ fn is_priority(v: &Value) -> bool {
     v.as_i64().is_some_and(|n| n > 0) || v.as_bool() == Some(true)
 }
 
-fn short(id: &str) -> &str {
+pub(super) fn short(id: &str) -> &str {
     &id[..id.len().min(12)]
 }
 
@@ -790,11 +790,11 @@ async fn logout_form(
 }
 
 /// A refused form: which form, what was typed, and the error.
-struct Refused {
-    form: String,
-    values: HashMap<String, String>,
-    field: Option<String>,
-    message: String,
+pub(super) struct Refused {
+    pub(super) form: String,
+    pub(super) values: HashMap<String, String>,
+    pub(super) field: Option<String>,
+    pub(super) message: String,
 }
 
 async fn console(
@@ -816,7 +816,7 @@ async fn console(
     )
 }
 
-fn field(
+pub(super) fn field(
     lang: L,
     name: &str,
     zh: &'static str,
@@ -923,6 +923,7 @@ async fn console_markup(
             a href="#workers" { (lang.t("劳动者", "Workers")) }
             a href="#match" { (lang.t("匹配与上岗", "Match & place")) }
             a href="#employers" { (lang.t("用工主体", "Employers")) }
+            (super::oversight::nav_links(lang, role, ""))
             a href="/screen" { (lang.t("大屏", "Screen")) }
             a href="/posters/today" { (lang.t("今日海报", "Today's posters")) }
             a href="/posts" { (lang.t("公开页面", "Public page")) }
@@ -1105,7 +1106,7 @@ async fn console_markup(
 
 /// Form values as JSON for the field struct `B`: empty values dropped, and a value turned into
 /// a number or a boolean where `B` wants one.
-fn form_to<B: serde::de::DeserializeOwned + Default + serde::Serialize>(
+pub(super) fn form_to<B: serde::de::DeserializeOwned + Default + serde::Serialize>(
     f: &BTreeMap<String, String>,
 ) -> Result<B, NodeError> {
     let mut map = serde_json::Map::new();
@@ -1295,7 +1296,7 @@ async fn console_submit(
     }
 }
 
-fn urlencode(s: &str) -> String {
+pub(super) fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),

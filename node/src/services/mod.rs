@@ -21,6 +21,7 @@
 //! - [`supervision`]: stations that need attention, rectification orders (限期整改);
 //! - [`audit`]: every signature, chain, log and seal held, checked;
 //! - [`peers`]: peers to dial;
+//! - [`sync_state`]: this node's own changes signed since an instant (what may wait to go up);
 //! - [`staff`]: local staff accounts and API tokens (never replicated);
 //! - [`bundle`]: USB bundles;
 //! - [`csv`]: spreadsheet files: imports of posts, workers and employers (all rows or none),
@@ -46,6 +47,7 @@ pub mod review;
 pub mod staff;
 pub mod status;
 pub mod supervision;
+pub mod sync_state;
 pub mod workers;
 
 use crate::error::{NodeError, Result};

@@ -1,0 +1,1521 @@
+//! Oversight on the web: complaints, the month's service report, supervision, audit and the
+//! node's sync state, as JSON endpoints ([`api`], added to the API's one table so they are in
+//! `/openapi.json`) and as console pages. Every endpoint and every form becomes a [`Request`]
+//! and goes through the daemon's executor (`request::dispatch`, the services the command line
+//! calls); nothing here computes a figure, a deadline or a status of its own.
+//!
+//! Pages (staff only, Chinese first, `?lang=en` for English; laid out for 1366×768):
+//! - `/complaints`: file a complaint (any role); the list with status, deadline and overdue
+//!   marks, and `?id=` one complaint with its signed status history and the update form
+//!   (supervisor and admin, as `auth::min_role` says);
+//! - `/report?period=2026-11`: the figures as a table, the child regions, a bar chart of the
+//!   last six months drawn on the server as inline SVG (no script), the seal state, the seal
+//!   and verify buttons;
+//! - `/supervision`: the stations that need attention with their reasons, a rectification
+//!   order with a deadline for each, and the orders held;
+//! - `/audit?run=1`: the audit's counts and problems;
+//! - `/sync`: peers, their last completed session (last contact), connection and clock offset,
+//!   this node's own changes signed since the last session with a parent (what may still wait
+//!   to go up), listen addresses and open forks.
+//!
+//! A refused form is shown again with what was typed and the message next to the field, and
+//! nothing is changed (the services validate before they stage anything).
+
+use super::api::{self, admit, body, custom, id, id_body, lang_of, node_error, none, query, Api};
+use super::auth::{self, Caller};
+use super::pages::{field, form_to, html_response, layout, s, short, urlencode, Refused, L};
+use super::AppState;
+use crate::error::NodeError;
+use crate::request::{ComplaintFields, ComplaintUpdate, Request};
+use crate::services::staff::Role;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, on, post};
+use axum::Json;
+use axum::Router;
+use maud::{html, Markup, PreEscaped};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap};
+
+// ----- the JSON API ----------------------------------------------------------------------------
+
+#[derive(Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ComplaintQuery {
+    pub status: Option<String>,
+    pub overdue: bool,
+}
+
+#[derive(Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ReportQuery {
+    pub period: Option<String>,
+    pub region: Option<String>,
+}
+
+#[derive(Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SealBody {
+    pub period: Option<String>,
+    pub amend: bool,
+    pub reason: Option<String>,
+}
+
+#[derive(Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct VerifyQuery {
+    pub period: Option<String>,
+}
+
+#[derive(Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SuperviseQuery {
+    pub stale_days: Option<u32>,
+}
+
+#[derive(Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OrderBody {
+    /// The station's node id (12D3KooW…).
+    pub node: Option<String>,
+    pub reason: Option<String>,
+    pub deadline: Option<String>,
+}
+
+/// A period as the service reads it: a missing one is refused there, naming `period`.
+fn period_of(p: Option<String>) -> String {
+    p.unwrap_or_default()
+}
+
+fn seal_request(b: SealBody) -> Request {
+    Request::ReportSeal {
+        period: period_of(b.period),
+        amend: b.amend,
+        reason: b.reason.filter(|r| !r.trim().is_empty()),
+    }
+}
+
+fn order_request(b: OrderBody) -> Request {
+    Request::SuperviseOrder {
+        node_id: b.node.unwrap_or_default(),
+        reason: b.reason.unwrap_or_default(),
+        deadline: b.deadline.unwrap_or_default(),
+    }
+}
+
+/// The oversight endpoints, added to the API's table (and so to `/openapi.json`).
+pub fn api(table: Api) -> Api {
+    table
+        .post(
+            "/api/complaints",
+            "登记投诉 File a complaint",
+            body(|f: ComplaintFields| Ok(Request::ComplaintFile(f))),
+        )
+        .get(
+            "/api/complaints",
+            "投诉列表 List complaints with deadlines (status, overdue)",
+            query(|q: ComplaintQuery| {
+                Ok(Request::ComplaintList {
+                    status: q.status.filter(|s| !s.is_empty()),
+                    overdue: q.overdue,
+                })
+            }),
+        )
+        .get(
+            "/api/complaints/{id}",
+            "投诉详情 Show a complaint with its signed status history",
+            id(|id| Ok(Request::ComplaintShow { id })),
+        )
+        .patch(
+            "/api/complaints/{id}",
+            "处理投诉 Step a complaint forward (supervisor or admin, filing station or above)",
+            id_body(|id, update: ComplaintUpdate| Ok(Request::ComplaintUpdate { id, update })),
+        )
+        .get(
+            "/api/reports",
+            "成效表 A period's figures (period=2026-11 or 2026-Q4, region)",
+            query(|q: ReportQuery| {
+                Ok(Request::Report {
+                    period: period_of(q.period),
+                    region: q.region.filter(|r| !r.is_empty()),
+                    csv: false,
+                })
+            }),
+        )
+        .post(
+            "/api/reports/seal",
+            "报表签章 Seal a period's report (supervisor or admin)",
+            body(|b: SealBody| Ok(seal_request(b))),
+        )
+        .get(
+            "/api/reports/verify",
+            "核验签章 Recompute every seal in force held here",
+            query(|q: VerifyQuery| {
+                Ok(Request::ReportVerify {
+                    period: q.period.filter(|p| !p.is_empty()),
+                })
+            }),
+        )
+        .get(
+            "/api/supervision",
+            "督查 Stations below that need attention, with their reasons",
+            query(|q: SuperviseQuery| {
+                Ok(Request::Supervise {
+                    stale_days: q.stale_days,
+                })
+            }),
+        )
+        .get(
+            "/api/supervision/orders",
+            "整改通知 Rectification orders held, with their computed status",
+            none(|| Ok(Request::SuperviseOrders)),
+        )
+        .post(
+            "/api/supervision/orders",
+            "下达整改通知 Issue a rectification order with a deadline",
+            body(|b: OrderBody| Ok(order_request(b))),
+        )
+        .get(
+            "/api/audit",
+            "审计 Check every signature, chain, log and seal held",
+            none(|| Ok(Request::Audit)),
+        )
+        .get(
+            "/api/sync",
+            "同步状态 Peers, last contact, own changes since the last session with a parent",
+            custom(|m| on(m, sync_api), &[]),
+        )
+}
+
+/// The sync state: `status` (with the daemon's live peers) and this node's own changes
+/// signed since the last completed session with a parent.
+async fn sync_state(state: &AppState) -> Result<Value, NodeError> {
+    let status = state.run(Request::Status).await?;
+    let mine = state.region.clone();
+    let parents: Vec<&Value> = status["peers"]
+        .as_array()
+        .map(|p| {
+            p.iter()
+                .filter(|p| {
+                    let r = s(&p["region"]);
+                    !r.is_empty() && r.len() < mine.len() && mine.starts_with(r)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let parent_last = parents
+        .iter()
+        .filter_map(|p| p["last_sync"].as_str())
+        .max()
+        .map(str::to_string);
+    let waiting = state
+        .run(Request::SyncWaiting {
+            since: parent_last.clone(),
+        })
+        .await?;
+    Ok(json!({
+        "node_id": status["node_id"],
+        "name": status["name"],
+        "region": status["region"],
+        "level": status["level"],
+        "daemon": status["daemon"],
+        "listen": status["listen"],
+        "peers": status["peers"],
+        "parent_connected": parents.iter().any(|p| p["connected"] == true),
+        "parent_last_sync": parent_last,
+        "waiting_up": waiting,
+        "records": status["records"],
+        "forks": status["forks"],
+    }))
+}
+
+async fn sync_api(State(state): State<AppState>, caller: Caller, h: HeaderMap) -> Response {
+    for req in [Request::Status, Request::SyncWaiting { since: None }] {
+        if let Err(refused) = admit(&caller, &h, false, &req) {
+            return refused;
+        }
+    }
+    match sync_state(&state).await {
+        Ok(mut v) => {
+            api::redact(&mut v);
+            Json(v).into_response()
+        }
+        Err(e) => node_error(&e, lang_of(&h)),
+    }
+}
+
+// ----- console pages ---------------------------------------------------------------------------
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/complaints", get(complaints_page).post(complaint_file))
+        .route("/complaints/{id}", post(complaint_update))
+        .route("/report", get(report_page))
+        .route("/report/seal", post(report_seal))
+        .route("/supervision", get(supervision_page))
+        .route("/supervision/order", post(supervision_order))
+        .route("/audit", get(audit_page))
+        .route("/sync", get(sync_page))
+}
+
+/// The oversight links of the console's tab bar (`active`: the page shown).
+pub(super) fn nav_links(lang: L, role: Role, active: &str) -> Markup {
+    let links: [(&str, &str, &str, Role); 5] = [
+        ("/complaints", "投诉", "Complaints", Role::Clerk),
+        ("/report", "成效报表", "Report", Role::Supervisor),
+        ("/supervision", "督查", "Supervision", Role::Supervisor),
+        ("/audit", "审计", "Audit", Role::Supervisor),
+        ("/sync", "同步状态", "Sync state", Role::Clerk),
+    ];
+    html! {
+        @for (href, zh, en, need) in links {
+            @if role >= need {
+                a.on[active == href] href=(href) { (lang.t(zh, en)) }
+            }
+        }
+    }
+}
+
+/// The header and tab bar of an oversight page.
+fn top(state: &AppState, caller: &Caller, lang: L, active: &str) -> Markup {
+    let role = caller.role().unwrap_or(Role::Clerk);
+    let csrf = caller.csrf().unwrap_or("");
+    html! {
+        header.top {
+            strong { (state.name) " · " (lang.t("零工驿站工作台", "Station console")) }
+            span.who {
+                (caller.name()) " (" (if lang.en() { role.as_str() } else { role.label_zh() }) ") "
+                @if lang.en() { a href="?lang=zh" { "中文" } } @else { a href="?lang=en" { "English" } }
+                " "
+                form method="post" action="/logout" class="inline" {
+                    input type="hidden" name="csrf" value=(csrf);
+                    button.quiet type="submit" { (lang.t("退出", "Log out")) }
+                }
+            }
+        }
+        nav.tabs {
+            a href="/" { (lang.t("工作台", "Console")) }
+            (nav_links(lang, role, active))
+        }
+    }
+}
+
+/// What a page needs from the request: the caller's role (else the login page) and language.
+fn staff(caller: &Caller) -> Result<Role, Response> {
+    caller
+        .role()
+        .ok_or_else(|| Redirect::to("/login").into_response())
+}
+
+/// The page a role may not see: 403 with the role it needs.
+fn forbidden(state: &AppState, caller: &Caller, lang: L, active: &str, need: Role) -> Response {
+    let q = HashMap::new();
+    html_response(
+        StatusCode::FORBIDDEN,
+        lang,
+        &q,
+        layout(
+            lang,
+            "403",
+            top(state, caller, lang, active),
+            html! {
+                div.banner.err #error role="alert" {
+                    (lang.t("您的角色无权查看此页面，需要：", "Your role may not see this page; it needs: "))
+                    (if lang.en() { need.as_str() } else { need.label_zh() })
+                }
+            },
+        ),
+    )
+}
+
+/// The page shown for a form whose CSRF token is missing or wrong (a stale page, a replay).
+fn stale(state: &AppState, caller: &Caller, lang: L, back: &str) -> Response {
+    let q = HashMap::new();
+    html_response(
+        StatusCode::FORBIDDEN,
+        lang,
+        &q,
+        layout(
+            lang,
+            "403",
+            top(state, caller, lang, back),
+            html! {
+                div.banner.err #error role="alert" { (lang.t("页面已过期或表单被重复提交，请返回刷新后重试", "The page is stale or the form was replayed: go back, reload and try again")) }
+                p { a href=(back) { (lang.t("返回", "Back")) } }
+            },
+        ),
+    )
+}
+
+/// The error a refused form shows, with what was typed (never the CSRF token).
+fn refused(form: &str, f: &BTreeMap<String, String>, e: &NodeError, lang: L) -> Refused {
+    Refused {
+        form: form.to_string(),
+        values: f
+            .iter()
+            .filter(|(k, _)| *k != "csrf")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        field: api::field_of(e).map(|x| x.replace('-', "_")),
+        message: e.message(lang.0),
+    }
+}
+
+/// The banners: done, or not saved with the field named.
+fn banners(lang: L, done: Option<&String>, r: Option<&Refused>) -> Markup {
+    html! {
+        @if let Some(d) = done { div.banner.ok #done role="status" { (d) } }
+        @if let Some(r) = r {
+            div.banner.err #error role="alert" {
+                (lang.t("未保存，请检查：", "Not saved, please check: "))
+                @if let Some(f) = &r.field { "「" (f) "」 " }
+                (r.message)
+            }
+        }
+    }
+}
+
+/// A `<select>` field with the error next to it when it is the field refused.
+#[allow(clippy::too_many_arguments)]
+fn select(
+    lang: L,
+    name: &str,
+    zh: &'static str,
+    en: &'static str,
+    options: &[(&str, &str, &str)],
+    r: Option<&Refused>,
+    form: &str,
+    chosen: Option<&str>,
+) -> Markup {
+    let mine = r.filter(|r| r.form == form);
+    let bad = mine.is_some_and(|r| r.field.as_deref() == Some(name));
+    let value = mine
+        .and_then(|r| r.values.get(name))
+        .map(String::as_str)
+        .or(chosen)
+        .unwrap_or("");
+    let id = format!("{form}-{name}");
+    html! {
+        div.field.bad[bad] data-field=(name) {
+            label for=(id) { (lang.t(zh, en)) }
+            select id=(id) name=(name) {
+                @for (v, ozh, oen) in options {
+                    option value=(v) selected[*v == value] { (if lang.en() { *oen } else { *ozh }) }
+                }
+            }
+            @if bad { div.err role="alert" { (mine.map(|r| r.message.as_str()).unwrap_or("")) } }
+        }
+    }
+}
+
+/// A checkbox whose value is `true` when ticked.
+fn checkbox(
+    lang: L,
+    name: &str,
+    zh: &'static str,
+    en: &'static str,
+    r: Option<&Refused>,
+    form: &str,
+) -> Markup {
+    let mine = r.filter(|r| r.form == form);
+    let bad = mine.is_some_and(|r| r.field.as_deref() == Some(name));
+    let on = mine
+        .and_then(|r| r.values.get(name))
+        .is_some_and(|v| v == "true");
+    let id = format!("{form}-{name}");
+    html! {
+        div.field.check.bad[bad] data-field=(name) {
+            label for=(id) { input id=(id) type="checkbox" name=(name) value="true" checked[on]; " " (lang.t(zh, en)) }
+            @if bad { div.err role="alert" { (mine.map(|r| r.message.as_str()).unwrap_or("")) } }
+        }
+    }
+}
+
+const KINDS: [(&str, &str, &str); 5] = [
+    ("wage-arrears", "欠薪", "wage arrears"),
+    ("discrimination", "就业歧视", "discrimination"),
+    ("fraud", "虚假招聘或欺诈", "fraud"),
+    ("unsafe-work", "不安全作业", "unsafe work"),
+    ("other", "其他", "other"),
+];
+
+const STATUSES: [(&str, &str, &str); 6] = [
+    ("received", "已登记", "received"),
+    ("accepted", "已受理", "accepted"),
+    ("handling", "处理中", "handling"),
+    ("referred", "已转办", "referred"),
+    ("resolved", "已办结", "resolved"),
+    ("closed", "已结案", "closed"),
+];
+
+const FINDINGS: [(&str, &str, &str); 4] = [
+    ("", "（办结时填写）", "(when resolved)"),
+    ("upheld", "属实", "upheld"),
+    ("partly-upheld", "部分属实", "partly upheld"),
+    ("not-upheld", "不属实", "not upheld"),
+];
+
+fn label(table: &[(&str, &str, &str)], v: &str, lang: L) -> String {
+    table
+        .iter()
+        .find(|(k, _, _)| *k == v)
+        .map(|(_, zh, en)| {
+            if lang.en() {
+                en.to_string()
+            } else {
+                zh.to_string()
+            }
+        })
+        .unwrap_or_else(|| v.to_string())
+}
+
+// ----- complaints ------------------------------------------------------------------------------
+
+async fn complaints_page(
+    State(state): State<AppState>,
+    caller: Caller,
+    h: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let lang = L::of(&h, &q);
+    if let Err(r) = staff(&caller) {
+        return r;
+    }
+    let m = complaints_markup(&state, &caller, lang, &q, None).await;
+    html_response(StatusCode::OK, lang, &q, m)
+}
+
+async fn complaints_markup(
+    state: &AppState,
+    caller: &Caller,
+    lang: L,
+    q: &HashMap<String, String>,
+    r: Option<Refused>,
+) -> Markup {
+    let role = caller.role().unwrap_or(Role::Clerk);
+    let csrf = caller.csrf().unwrap_or("").to_string();
+    let r = r.as_ref();
+    let may_follow = auth::allowed(
+        role,
+        &Request::ComplaintList {
+            status: None,
+            overdue: false,
+        },
+    );
+    let may_update = auth::allowed(
+        role,
+        &Request::ComplaintUpdate {
+            id: String::new(),
+            update: ComplaintUpdate::default(),
+        },
+    );
+    let status_filter = q.get("status").filter(|s| !s.is_empty()).cloned();
+    let overdue = q.get("overdue").is_some_and(|v| v == "1" || v == "true");
+    let (list, list_error) = if may_follow {
+        match state
+            .run(Request::ComplaintList {
+                status: status_filter.clone(),
+                overdue,
+            })
+            .await
+        {
+            Ok(Value::Array(rows)) => (rows, None),
+            Ok(_) => (Vec::new(), None),
+            Err(e) => (Vec::new(), Some(e.message(lang.0))),
+        }
+    } else {
+        (Vec::new(), None)
+    };
+    let shown_id = q.get("id").filter(|s| !s.is_empty()).cloned();
+    let shown = match (&shown_id, may_follow) {
+        (Some(id), true) => Some(state.run(Request::ComplaintShow { id: id.clone() }).await),
+        _ => None,
+    };
+    let employers = match state.run(Request::EmployerList { status: None }).await {
+        Ok(Value::Array(p)) => p,
+        _ => Vec::new(),
+    };
+    let done = q.get("done");
+    let body = html! {
+        (banners(lang, done, r))
+        @if let Some(shown) = &shown {
+            section.card #complaint {
+                @match shown {
+                    Ok(c) => {
+                        h2 { (lang.t("投诉 ", "Complaint ")) span.mono { (short(s(&c["id"]))) } " · " (label(&KINDS, s(&c["kind"]), lang)) }
+                        table.facts {
+                            tr { th { (lang.t("状态", "Status")) } td #complaint-status data-status=(s(&c["status"])) { strong { (label(&STATUSES, s(&c["status"]), lang)) } @if c["overdue"] == true { " " span.tag.late { (lang.t("逾期未受理", "overdue")) } } } }
+                            tr { th { (lang.t("受理期限", "Acknowledge by")) } td { (s(&c["due"])) } }
+                            tr { th { (lang.t("登记站点", "Filed at")) } td { (s(&c["region"])) " · " (s(&c["filed_at"])) } }
+                            tr { th { (lang.t("内容", "Text")) } td { (s(&c["text"])) } }
+                            @if !c["amount"].is_null() { tr { th { (lang.t("涉及金额（元）", "Amount (yuan)")) } td { (c["amount"]) } } }
+                            @if !c["recovered"].is_null() { tr { th { (lang.t("追回金额（元）", "Recovered (yuan)")) } td { (c["recovered"]) } } }
+                            @if !c["finding"].is_null() { tr { th { (lang.t("调查结论", "Finding")) } td { (label(&FINDINGS, s(&c["finding"]), lang)) } } }
+                        }
+                        h2 { (lang.t("处理记录（每一步均有签名）", "Status history (each step signed)")) }
+                        table #history {
+                            tr { th { (lang.t("状态", "Status")) } th { (lang.t("时间", "When")) } th { (lang.t("签名站点", "Signed by")) } th { (lang.t("说明", "Note")) } }
+                            @if let Some(hist) = c["history"].as_array() {
+                                @for step in hist {
+                                    tr data-status=(s(&step["status"])) {
+                                        td { (label(&STATUSES, s(&step["status"]), lang)) }
+                                        td { (s(&step["at"])) }
+                                        td { (step["by_name"].as_str().unwrap_or("")) " " span.muted { (step["by_region"].as_str().unwrap_or("")) " " (short(s(&step["by"]))) } }
+                                        td { (s(&step["note"])) @if let Some(f) = step["finding"].as_str() { " · " (label(&FINDINGS, f, lang)) } @if let Some(x) = step["referred_to"].as_str() { " → " (x) } }
+                                    }
+                                }
+                            }
+                        }
+                        @if may_update {
+                            h2 { (lang.t("推进处理", "Step forward")) }
+                            form.grid #update method="post" action={ "/complaints/" (s(&c["id"])) } {
+                                input type="hidden" name="csrf" value=(csrf);
+                                (select(lang, "status", "下一步状态", "Next status", &STATUSES, r, "update", next_status(s(&c["status"]))))
+                                (field(lang, "note", "处理说明", "Note", "text", r, "update", html!{}))
+                                (field(lang, "referred_to", "转办单位（转办时）", "Referred to (when referred)", "text", r, "update", html!{}))
+                                (select(lang, "finding", "调查结论（办结时）", "Finding (when resolved)", &FINDINGS, r, "update", None))
+                                (field(lang, "recovered", "追回金额（欠薪办结时，元）", "Recovered (wage arrears, yuan)", "number", r, "update", html!{}))
+                                (checkbox(lang, "close_post", "关闭所涉岗位（县级及以上，属实时）", "Close the post (county or above, upheld)", r, "update"))
+                                (checkbox(lang, "suspend_employer", "暂停用工主体（县级及以上，属实时）", "Suspend the employer (county or above, upheld)", r, "update"))
+                                div.wide { button type="submit" { (lang.t("保存并签名", "Save and sign")) } }
+                            }
+                        }
+                    }
+                    Err(e) => { div.banner.err role="alert" { (e.message(lang.0)) } }
+                }
+            }
+        }
+        section.card #file {
+            h2 { (lang.t("登记投诉（劳动者维权）", "File a complaint")) }
+            form.grid method="post" action="/complaints" {
+                input type="hidden" name="csrf" value=(csrf);
+                (select(lang, "kind", "投诉类型", "Kind", &KINDS, r, "file", None))
+                (field(lang, "post", "所涉岗位编号（可选）", "Post id (optional)", "text", r, "file", html!{}))
+                div.field data-field="employer" {
+                    label for="file-employer" { (lang.t("所涉用工主体（可选）", "Employer (optional)")) }
+                    select #file-employer name="employer" {
+                        option value="" { (lang.t("（不指定）", "(none)")) }
+                        @for e in &employers { option value=(s(&e["id"])) { (s(&e["name"])) } }
+                    }
+                    @if r.is_some_and(|r| r.form == "file" && r.field.as_deref() == Some("employer")) { div.err role="alert" { (r.map(|r| r.message.as_str()).unwrap_or("")) } }
+                }
+                (field(lang, "worker", "劳动者编号（可选）", "Worker id (optional)", "text", r, "file", html!{}))
+                (field(lang, "amount", "涉及金额（元，欠薪时）", "Amount (yuan, wage arrears)", "number", r, "file", html!{}))
+                div.wide { (field(lang, "text", "投诉内容", "What happened", "textarea", r, "file", html!{})) }
+                div.wide { button type="submit" { (lang.t("登记并签名", "File and sign")) } }
+            }
+        }
+        @if may_follow {
+            section.card #list {
+                h2 { (lang.t("投诉跟踪", "Complaints")) }
+                form.filters method="get" action="/complaints" {
+                    select name="status" {
+                        option value="" { (lang.t("全部状态", "every status")) }
+                        @for (v, zh, en) in STATUSES { option value=(v) selected[status_filter.as_deref() == Some(v)] { (if lang.en() { en } else { zh }) } }
+                    }
+                    " "
+                    label.inline { input type="checkbox" name="overdue" value="1" checked[overdue]; " " (lang.t("仅逾期", "overdue only")) }
+                    " "
+                    button.quiet type="submit" { (lang.t("筛选", "Filter")) }
+                }
+                @if let Some(e) = &list_error { div.banner.err { (e) } }
+                @if list.is_empty() { p.muted { (lang.t("没有投诉", "No complaints")) } }
+                @else {
+                    table {
+                        tr { th { (lang.t("编号", "Id")) } th { (lang.t("类型", "Kind")) } th { (lang.t("状态", "Status")) } th { (lang.t("受理期限", "Acknowledge by")) } th { (lang.t("登记", "Filed")) } th { (lang.t("站点", "Station")) } }
+                        @for c in &list {
+                            tr data-id=(s(&c["id"])) data-status=(s(&c["status"])) {
+                                td { a href={ "/complaints?id=" (s(&c["id"])) "#complaint" } { (short(s(&c["id"]))) } }
+                                td { (label(&KINDS, s(&c["kind"]), lang)) }
+                                td { (label(&STATUSES, s(&c["status"]), lang)) }
+                                td { (s(&c["due"])) @if c["overdue"] == true { " " span.tag.late { (lang.t("逾期", "overdue")) } } }
+                                td { (s(&c["filed_at"]).get(..10).unwrap_or("")) }
+                                td.muted { (s(&c["region"])) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    layout(
+        lang,
+        lang.t("投诉", "Complaints"),
+        top(state, caller, lang, "/complaints"),
+        body,
+    )
+}
+
+/// The status a complaint goes to next in the usual order (the form's default choice).
+fn next_status(current: &str) -> Option<&'static str> {
+    match current {
+        "received" => Some("accepted"),
+        "accepted" => Some("handling"),
+        "handling" | "referred" => Some("resolved"),
+        "resolved" => Some("closed"),
+        _ => None,
+    }
+}
+
+/// Runs a form's request after the role and CSRF checks; `Ok` holds the service's answer.
+async fn submit(
+    state: &AppState,
+    caller: &Caller,
+    f: &BTreeMap<String, String>,
+    req: Request,
+) -> Result<Value, Submit> {
+    let Some(role) = caller.role() else {
+        return Err(Submit::Login);
+    };
+    if !caller.csrf_ok(f.get("csrf").map(String::as_str)) {
+        return Err(Submit::Stale);
+    }
+    if !auth::allowed(role, &req) {
+        return Err(Submit::Forbidden(auth::min_role(&req)));
+    }
+    state.run(req).await.map_err(Submit::Refused)
+}
+
+enum Submit {
+    Login,
+    Stale,
+    Forbidden(Role),
+    Refused(NodeError),
+}
+
+async fn complaint_file(
+    State(state): State<AppState>,
+    caller: Caller,
+    h: HeaderMap,
+    Form(f): Form<BTreeMap<String, String>>,
+) -> Response {
+    let q = HashMap::new();
+    let lang = L::of(&h, &q);
+    let made = form_to::<ComplaintFields>(&f).map(Request::ComplaintFile);
+    let result = match made {
+        Ok(req) => submit(&state, &caller, &f, req).await,
+        Err(e) if caller.role().is_some() && caller.csrf_ok(f.get("csrf").map(String::as_str)) => {
+            Err(Submit::Refused(e))
+        }
+        Err(_) if caller.role().is_none() => Err(Submit::Login),
+        Err(_) => Err(Submit::Stale),
+    };
+    match result {
+        Ok(v) => {
+            let id = s(&v["id"]).to_string();
+            let done = format!(
+                "{}（{}）",
+                lang.t("投诉已登记并签名", "Complaint filed and signed"),
+                short(&id)
+            );
+            let may_follow = caller
+                .role()
+                .is_some_and(|r| auth::allowed(r, &Request::ComplaintShow { id: String::new() }));
+            let target = if may_follow {
+                format!("/complaints?id={id}&done={}#complaint", urlencode(&done))
+            } else {
+                format!("/complaints?done={}", urlencode(&done))
+            };
+            Redirect::to(&target).into_response()
+        }
+        Err(e) => form_failed(&state, &caller, lang, "file", &f, e, None).await,
+    }
+}
+
+async fn complaint_update(
+    State(state): State<AppState>,
+    caller: Caller,
+    h: HeaderMap,
+    Path(id): Path<String>,
+    Form(f): Form<BTreeMap<String, String>>,
+) -> Response {
+    let q = HashMap::new();
+    let lang = L::of(&h, &q);
+    let made = form_to::<ComplaintUpdate>(&f).map(|update| Request::ComplaintUpdate {
+        id: id.clone(),
+        update,
+    });
+    let result = match made {
+        Ok(req) => submit(&state, &caller, &f, req).await,
+        Err(_) if caller.role().is_none() => Err(Submit::Login),
+        Err(_) if !caller.csrf_ok(f.get("csrf").map(String::as_str)) => Err(Submit::Stale),
+        Err(e) => Err(Submit::Refused(e)),
+    };
+    match result {
+        Ok(v) => {
+            let done = format!(
+                "{}：{}",
+                lang.t("已保存并签名，状态", "Saved and signed, status"),
+                label(&STATUSES, s(&v["status"]), lang)
+            );
+            Redirect::to(&format!(
+                "/complaints?id={}&done={}#complaint",
+                urlencode(&id),
+                urlencode(&done)
+            ))
+            .into_response()
+        }
+        Err(e) => form_failed(&state, &caller, lang, "update", &f, e, Some(id)).await,
+    }
+}
+
+/// The answer to a refused complaint form: the page again, what was typed, the message next
+/// to the field.
+async fn form_failed(
+    state: &AppState,
+    caller: &Caller,
+    lang: L,
+    form: &str,
+    f: &BTreeMap<String, String>,
+    e: Submit,
+    id: Option<String>,
+) -> Response {
+    match e {
+        Submit::Login => Redirect::to("/login").into_response(),
+        Submit::Stale => stale(state, caller, lang, "/complaints"),
+        Submit::Forbidden(need) => forbidden(state, caller, lang, "/complaints", need),
+        Submit::Refused(e) => {
+            let status = api::status_of(&e);
+            let mut q = HashMap::new();
+            if let Some(id) = id {
+                q.insert("id".to_string(), id);
+            }
+            let r = refused(form, f, &e, lang);
+            let m = complaints_markup(state, caller, lang, &q, Some(r)).await;
+            html_response(status, lang, &HashMap::new(), m)
+        }
+    }
+}
+
+// ----- the month's report ----------------------------------------------------------------------
+
+/// The figures a report shows, in the CSV's order, with their labels.
+const FIGURES: [(&str, &str, &str); 12] = [
+    ("job_seekers", "求职登记人数", "Job seekers"),
+    ("job_seekers_new", "其中新登记", "of which new"),
+    ("employers", "用工主体数", "Employers"),
+    ("employers_new", "其中新登记", "of which new"),
+    ("posts", "发布岗位数", "Posts published"),
+    ("headcount", "岗位招聘人数", "Places offered"),
+    ("placements", "实现上岗人数", "Placements"),
+    (
+        "placements_priority",
+        "其中重点帮扶对象",
+        "of which priority workers",
+    ),
+    (
+        "avg_daily_wage",
+        "平均日工资（元）",
+        "Average daily wage (yuan)",
+    ),
+    ("complaints", "受理投诉数", "Complaints"),
+    ("complaints_resolved", "办结投诉数", "Complaints resolved"),
+    (
+        "arrears_recovered",
+        "追回欠薪（元）",
+        "Arrears recovered (yuan)",
+    ),
+];
+
+fn figure_text(v: &Value, lang: L) -> String {
+    match v {
+        Value::Null => lang.t("无法计算", "n/a").to_string(),
+        Value::Number(n) if n.is_f64() => format!("{:.2}", n.as_f64().unwrap_or(0.0)),
+        other => other.to_string(),
+    }
+}
+
+/// The month `n` months before `period` ("2026-11"), or None when `period` is not a month.
+fn month_back(period: &str, n: i32) -> Option<String> {
+    let (y, m) = period.split_once('-')?;
+    if y.len() != 4 || m.len() != 2 {
+        return None;
+    }
+    let (y, m): (i32, i32) = (y.parse().ok()?, m.parse().ok()?);
+    if !(1..=12).contains(&m) {
+        return None;
+    }
+    let k = y * 12 + (m - 1) - n;
+    Some(format!(
+        "{:04}-{:02}",
+        k.div_euclid(12),
+        k.rem_euclid(12) + 1
+    ))
+}
+
+/// The series the chart draws: (figure, label zh, label en, colour).
+const SERIES: [(&str, &str, &str, &str); 2] = [
+    ("posts", "发布岗位", "Posts", "#1a4f9c"),
+    ("placements", "实现上岗", "Placements", "#b3261e"),
+];
+
+/// A grouped bar chart of the series per month, as inline SVG drawn here (no script, no
+/// library): each bar carries its value as `data-value`, and its month as `data-month`.
+pub(super) fn bar_chart(months: &[(String, Value)], lang: L) -> String {
+    let (w, h) = (640.0_f64, 260.0_f64);
+    let (left, right, top, bottom) = (44.0, 12.0, 30.0, 34.0);
+    let plot_w = w - left - right;
+    let plot_h = h - top - bottom;
+    let max = months
+        .iter()
+        .flat_map(|(_, r)| {
+            SERIES
+                .iter()
+                .map(move |(k, ..)| r[*k].as_f64().unwrap_or(0.0))
+        })
+        .fold(0.0_f64, f64::max);
+    // A round top for the scale: 1, 2 or 5 times a power of ten, at least the largest bar.
+    let mut scale = 1.0_f64;
+    'find: for power in 0..12 {
+        for step in [1.0, 2.0, 5.0] {
+            scale = step * 10f64.powi(power);
+            if scale >= max {
+                break 'find;
+            }
+        }
+    }
+    let group = plot_w / months.len().max(1) as f64;
+    let bar = (group * 0.7) / SERIES.len() as f64;
+    let mut svg = format!(
+        r##"<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="{}" font-family="Noto Sans CJK SC, sans-serif" font-size="12">"##,
+        lang.t("每月发布岗位与实现上岗", "Posts and placements per month")
+    );
+    // Axis lines and the scale's ticks.
+    for i in 0..=4 {
+        let v = scale * f64::from(i) / 4.0;
+        let y = top + plot_h - plot_h * f64::from(i) / 4.0;
+        svg.push_str(&format!(
+            r##"<line x1="{left}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#d7dbe3"/><text x="{:.1}" y="{:.1}" text-anchor="end" fill="#5b6475">{}</text>"##,
+            w - right,
+            left - 6.0,
+            y + 4.0,
+            if v.fract() == 0.0 { format!("{v:.0}") } else { format!("{v:.1}") }
+        ));
+    }
+    for (i, (month, r)) in months.iter().enumerate() {
+        let x0 = left + group * i as f64 + group * 0.15;
+        for (j, (key, _, _, colour)) in SERIES.iter().enumerate() {
+            let v = r[*key].as_f64().unwrap_or(0.0);
+            let bh = if scale > 0.0 { plot_h * v / scale } else { 0.0 };
+            let x = x0 + bar * j as f64;
+            let y = top + plot_h - bh;
+            svg.push_str(&format!(
+                r##"<rect x="{x:.1}" y="{y:.1}" width="{:.1}" height="{bh:.1}" fill="{colour}" data-series="{key}" data-month="{month}" data-value="{v}"><title>{month} {}: {v}</title></rect><text x="{:.1}" y="{:.1}" text-anchor="middle" fill="#1d2330">{v}</text>"##,
+                bar - 2.0,
+                key,
+                x + (bar - 2.0) / 2.0,
+                y - 3.0,
+            ));
+        }
+        svg.push_str(&format!(
+            r##"<text x="{:.1}" y="{:.1}" text-anchor="middle" fill="#1d2330">{month}</text>"##,
+            left + group * i as f64 + group / 2.0,
+            h - bottom + 16.0,
+        ));
+    }
+    for (j, (_, zh, en, colour)) in SERIES.iter().enumerate() {
+        let x = left + 140.0 * j as f64;
+        svg.push_str(&format!(
+            r##"<rect x="{x}" y="8" width="12" height="12" fill="{colour}"/><text x="{:.0}" y="18" fill="#1d2330">{}</text>"##,
+            x + 16.0,
+            if lang.en() { en } else { zh }
+        ));
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+async fn report_page(
+    State(state): State<AppState>,
+    caller: Caller,
+    h: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let lang = L::of(&h, &q);
+    if let Err(r) = staff(&caller) {
+        return r;
+    }
+    let m = report_markup(&state, &caller, lang, &q, None).await;
+    match m {
+        Ok(m) => html_response(StatusCode::OK, lang, &q, m),
+        Err(need) => forbidden(&state, &caller, lang, "/report", need),
+    }
+}
+
+fn this_month() -> String {
+    let today = lingong_protocol::dates::format_date(crate::services::today());
+    today.get(..7).unwrap_or("").to_string()
+}
+
+async fn report_markup(
+    state: &AppState,
+    caller: &Caller,
+    lang: L,
+    q: &HashMap<String, String>,
+    r: Option<Refused>,
+) -> Result<Markup, Role> {
+    let role = caller.role().unwrap_or(Role::Clerk);
+    let period = q
+        .get("period")
+        .filter(|p| !p.trim().is_empty())
+        .cloned()
+        .unwrap_or_else(this_month);
+    let region = q.get("region").filter(|p| !p.trim().is_empty()).cloned();
+    let req = Request::Report {
+        period: period.clone(),
+        region: region.clone(),
+        csv: false,
+    };
+    if !auth::allowed(role, &req) {
+        return Err(auth::min_role(&req));
+    }
+    let csrf = caller.csrf().unwrap_or("").to_string();
+    let report = state.run(req).await;
+    // The chart: the six months up to the period (a month), each from the same service.
+    let mut months = Vec::new();
+    if report.is_ok() {
+        for n in (0..6).rev() {
+            let Some(m) = month_back(&period, n) else {
+                break;
+            };
+            if let Ok(v) = state
+                .run(Request::Report {
+                    period: m.clone(),
+                    region: region.clone(),
+                    csv: false,
+                })
+                .await
+            {
+                months.push((m, v));
+            }
+        }
+    }
+    let verify = if q.contains_key("verify") {
+        Some(
+            state
+                .run(Request::ReportVerify {
+                    period: Some(period.clone()),
+                })
+                .await,
+        )
+    } else {
+        None
+    };
+    let r = r.as_ref();
+    let done = q.get("done");
+    let body = html! {
+        (banners(lang, done, r))
+        section.card #period {
+            form.filters method="get" action="/report" {
+                label.inline for="period" { (lang.t("统计期（月如 2026-11，季如 2026-Q4）", "Period (month 2026-11 or quarter 2026-Q4)")) }
+                " "
+                input #period name="period" value=(period) size="10";
+                " "
+                button type="submit" { (lang.t("查看", "Show")) }
+            }
+        }
+        @match &report {
+            Err(e) => {
+                div.field.bad data-field="period" { div.err #error role="alert" { (e.message(lang.0)) } }
+            }
+            Ok(rep) => {
+                section.card #report {
+                    h2 { (s(&rep["name"])) " · " (s(&rep["period"])) " " span.muted { (s(&rep["from"])) " – " (s(&rep["to"])) } }
+                    div.twocol {
+                        table #figures {
+                            tr { th { (lang.t("指标", "Figure")) } th.num { (lang.t("数值", "Value")) } }
+                            @for (key, zh, en) in FIGURES {
+                                tr data-figure=(key) { td { (if lang.en() { en } else { zh }) } td.num { (figure_text(&rep[key], lang)) } }
+                            }
+                        }
+                        div.chartbox {
+                            @if !months.is_empty() { (PreEscaped(bar_chart(&months, lang))) }
+                            p.muted { (lang.t("近六个月，逐月由同一统计规则计算", "The last six months, each computed by the same rules")) }
+                            p.muted { (lang.t("计入记录 ", "Records counted ")) (rep["records"]) " · " (lang.t("指纹 ", "fingerprint ")) span.mono { (short(s(&rep["fingerprint"]))) } }
+                        }
+                    }
+                    @if let Some(rows) = rep["by_region"].as_array().filter(|r| !r.is_empty()) {
+                        h2 { (lang.t("下级区域", "Regions below")) }
+                        table #by-region {
+                            tr { th { (lang.t("区域", "Region")) } th.num { (lang.t("岗位", "Posts")) } th.num { (lang.t("招聘人数", "Places")) } th.num { (lang.t("上岗", "Placements")) } th.num { (lang.t("投诉", "Complaints")) } }
+                            @for row in rows {
+                                tr { td { (s(&row["name"])) " " span.muted { (s(&row["region"])) } } td.num { (row["posts"]) } td.num { (row["headcount"]) } td.num { (row["placements"]) } td.num { (row["complaints"]) } }
+                            }
+                        }
+                    }
+                }
+                section.card #seal {
+                    h2 { (lang.t("签章", "Seal")) }
+                    @if rep["seal"].is_null() {
+                        p #seal-state data-sealed="false" { (lang.t("本期尚未签章", "Not sealed yet")) }
+                    } @else {
+                        p #seal-state data-sealed="true" {
+                            (lang.t("已签章 ", "Sealed ")) (s(&rep["seal"]["sealed_at"])) " · " span.mono { (short(s(&rep["seal"]["id"]))) } " · "
+                            @if rep["seal"]["matches"] == true { span.tag.good { (lang.t("与现有记录一致", "matches the records held")) } }
+                            @else { span.tag.late { (lang.t("与现有记录不一致", "differs from the records held")) } }
+                        }
+                    }
+                    form.grid method="post" action="/report/seal" {
+                        input type="hidden" name="csrf" value=(csrf);
+                        input type="hidden" name="period" value=(period);
+                        (checkbox(lang, "amend", "更正已签章的报表", "Amend a sealed report", r, "seal"))
+                        (field(lang, "reason", "更正原因（更正时）", "Reason (when amending)", "text", r, "seal", html!{}))
+                        div.wide { button #seal-button type="submit" { (lang.t("签章", "Seal")) } }
+                    }
+                    form method="get" action="/report" {
+                        input type="hidden" name="period" value=(period);
+                        input type="hidden" name="verify" value="1";
+                        button.quiet #verify-button type="submit" { (lang.t("核验签章", "Verify seals")) }
+                    }
+                    @if let Some(v) = &verify {
+                        @match v {
+                            Ok(v) => {
+                                div #verify data-mismatches=(v["mismatches"].as_array().map(Vec::len).unwrap_or(0)) {
+                                    p { (lang.t("已核验签章 ", "Seals checked: ")) (v["checked"]) (lang.t("，其中已被更正 ", "; superseded: ")) (v["superseded"]) }
+                                    @if let Some(ms) = v["mismatches"].as_array() {
+                                        @if ms.is_empty() { p.good { "✔ " (lang.t("所有签章与现有记录一致", "Every seal matches the records held")) } }
+                                        @else {
+                                            table {
+                                                tr { th { (lang.t("区域", "Region")) } th { (lang.t("指标", "Figure")) } th { (lang.t("签章值", "Sealed")) } th { (lang.t("重算值", "Recomputed")) } }
+                                                @for m in ms { tr { td { (s(&m["region"])) " " (s(&m["period"])) } td { (label(&FIGURES, s(&m["field"]), lang)) } td { (m["sealed"]) } td { (m["recomputed"]) } } }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                            Err(e) => { div.banner.err { (e.message(lang.0)) } }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    Ok(layout(
+        lang,
+        lang.t("服务成效报表", "Service report"),
+        top(state, caller, lang, "/report"),
+        body,
+    ))
+}
+
+async fn report_seal(
+    State(state): State<AppState>,
+    caller: Caller,
+    h: HeaderMap,
+    Form(f): Form<BTreeMap<String, String>>,
+) -> Response {
+    let lang = L::of(&h, &HashMap::new());
+    let made = form_to::<SealBody>(&f).map(seal_request);
+    let result = match made {
+        Ok(req) => submit(&state, &caller, &f, req).await,
+        Err(_) if caller.role().is_none() => Err(Submit::Login),
+        Err(_) if !caller.csrf_ok(f.get("csrf").map(String::as_str)) => Err(Submit::Stale),
+        Err(e) => Err(Submit::Refused(e)),
+    };
+    let period = f.get("period").cloned().unwrap_or_default();
+    match result {
+        Ok(v) => {
+            let done = format!(
+                "{} {}（{}）",
+                s(&v["period"]),
+                lang.t("已签章", "sealed"),
+                short(s(&v["id"]))
+            );
+            Redirect::to(&format!(
+                "/report?period={}&done={}",
+                urlencode(&period),
+                urlencode(&done)
+            ))
+            .into_response()
+        }
+        Err(Submit::Login) => Redirect::to("/login").into_response(),
+        Err(Submit::Stale) => stale(&state, &caller, lang, "/report"),
+        Err(Submit::Forbidden(need)) => forbidden(&state, &caller, lang, "/report", need),
+        Err(Submit::Refused(e)) => {
+            let status = api::status_of(&e);
+            let mut q = HashMap::new();
+            q.insert("period".to_string(), period);
+            let r = refused("seal", &f, &e, lang);
+            match report_markup(&state, &caller, lang, &q, Some(r)).await {
+                Ok(m) => html_response(status, lang, &HashMap::new(), m),
+                Err(need) => forbidden(&state, &caller, lang, "/report", need),
+            }
+        }
+    }
+}
+
+// ----- supervision -----------------------------------------------------------------------------
+
+const REASONS: [(&str, &str, &str); 6] = [
+    ("no-posts", "长期未发布岗位", "no posts"),
+    ("not-heard-from", "长期无任何更新", "not heard from"),
+    ("report-unsealed", "报表逾期未签章", "report not sealed"),
+    ("complaints-overdue", "投诉逾期未受理", "complaints overdue"),
+    ("fork", "密钥分叉", "fork"),
+    ("order-overdue", "整改逾期", "order overdue"),
+];
+
+async fn supervision_page(
+    State(state): State<AppState>,
+    caller: Caller,
+    h: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let lang = L::of(&h, &q);
+    if let Err(r) = staff(&caller) {
+        return r;
+    }
+    match supervision_markup(&state, &caller, lang, &q, None).await {
+        Ok(m) => html_response(StatusCode::OK, lang, &q, m),
+        Err(need) => forbidden(&state, &caller, lang, "/supervision", need),
+    }
+}
+
+async fn supervision_markup(
+    state: &AppState,
+    caller: &Caller,
+    lang: L,
+    q: &HashMap<String, String>,
+    r: Option<Refused>,
+) -> Result<Markup, Role> {
+    let role = caller.role().unwrap_or(Role::Clerk);
+    let stale_days = q
+        .get("stale_days")
+        .filter(|v| !v.trim().is_empty())
+        .cloned();
+    let parsed: Result<Option<u32>, NodeError> = stale_days
+        .as_deref()
+        .map(|v| {
+            v.trim().parse::<u32>().map_err(|_| {
+                NodeError::usage("stale-days", "must be 1 to 365", "必须在 1 到 365 之间")
+            })
+        })
+        .transpose();
+    let req = Request::Supervise {
+        stale_days: parsed.as_ref().ok().copied().flatten(),
+    };
+    if !auth::allowed(role, &req) {
+        return Err(auth::min_role(&req));
+    }
+    let csrf = caller.csrf().unwrap_or("").to_string();
+    let stations = match parsed {
+        Ok(_) => state.run(req).await,
+        Err(e) => Err(e),
+    };
+    let orders = state.run(Request::SuperviseOrders).await;
+    let r = r.as_ref();
+    let done = q.get("done");
+    let today = lingong_protocol::dates::format_date(crate::services::today());
+    let body = html! {
+        (banners(lang, done, r))
+        section.card #stations {
+            h2 { (lang.t("需要关注的下级站点", "Stations below that need attention")) }
+            form.filters method="get" action="/supervision" {
+                label.inline for="stale_days" { (lang.t("多少天无更新算作停滞", "Days without updates that count as stale")) }
+                " "
+                input #stale_days name="stale_days" type="number" value=(stale_days.clone().unwrap_or_else(|| "14".into())) size="4";
+                " "
+                button.quiet type="submit" { (lang.t("查看", "Show")) }
+            }
+            @match &stations {
+                Err(e) => { div.field.bad data-field="stale_days" { div.err role="alert" { (e.message(lang.0)) } } }
+                Ok(rows) => {
+                    @let rows = rows.as_array().cloned().unwrap_or_default();
+                    @if rows.is_empty() { p.muted #none { (lang.t("所有下级站点运转正常", "Every station below is in order")) } }
+                    @else {
+                        table {
+                            tr { th { (lang.t("站点", "Station")) } th { (lang.t("原因", "Reasons")) } th.num { (lang.t("未发岗天数", "Days without posts")) } th.num { (lang.t("无更新天数", "Days silent")) } th { (lang.t("下达整改通知", "Issue an order")) } }
+                            @for row in &rows {
+                                tr data-node=(s(&row["node_id"])) {
+                                    td { (row["name"].as_str().unwrap_or("")) br; span.muted { (s(&row["region"])) " " (short(s(&row["node_id"]))) } }
+                                    td { @if let Some(rs) = row["reasons"].as_array() { @for x in rs { span.tag.late { (label(&REASONS, s(x), lang)) } " " } } }
+                                    td.num { (row["days_stale"]) }
+                                    td.num { (row["days_silent"]) }
+                                    td {
+                                        form.order method="post" action="/supervision/order" {
+                                            input type="hidden" name="csrf" value=(csrf);
+                                            input type="hidden" name="node" value=(s(&row["node_id"]));
+                                            input name="reason" placeholder=(lang.t("整改要求", "What to put right")) required;
+                                            " "
+                                            input name="deadline" type="date" min=(today) required;
+                                            " "
+                                            button type="submit" { (lang.t("下达", "Issue")) }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        section.card #issue {
+            h2 { (lang.t("下达整改通知（市、县）", "Issue a rectification order (city or county)")) }
+            form.grid method="post" action="/supervision/order" {
+                input type="hidden" name="csrf" value=(csrf);
+                (field(lang, "node", "站点节点编号", "Station node id", "text", r, "order", html!{}))
+                (field(lang, "deadline", "整改期限", "Deadline", "date", r, "order", html!{}))
+                div.wide { (field(lang, "reason", "整改要求", "What to put right", "textarea", r, "order", html!{})) }
+                div.wide { button type="submit" { (lang.t("下达并签名", "Issue and sign")) } }
+            }
+        }
+        section.card #orders {
+            h2 { (lang.t("整改通知", "Rectification orders")) }
+            @match &orders {
+                Err(e) => { div.banner.err { (e.message(lang.0)) } }
+                Ok(rows) => {
+                    @let rows = rows.as_array().cloned().unwrap_or_default();
+                    @if rows.is_empty() { p.muted { (lang.t("没有整改通知", "No orders")) } }
+                    @else {
+                        table {
+                            tr { th { (lang.t("站点", "Station")) } th { (lang.t("要求", "Reason")) } th { (lang.t("期限", "Deadline")) } th { (lang.t("状态", "Status")) } }
+                            @for o in &rows {
+                                tr data-id=(s(&o["id"])) data-status=(s(&o["status"])) {
+                                    td { (o["name"].as_str().unwrap_or("")) br; span.muted { (s(&o["region"])) } }
+                                    td { (s(&o["reason"])) }
+                                    td { (s(&o["deadline"])) }
+                                    td { @match s(&o["status"]) {
+                                        "cleared" => span.tag.good { (lang.t("已整改", "cleared")) },
+                                        "overdue" => span.tag.late { (lang.t("逾期", "overdue")) },
+                                        other => span.tag { (if other == "open" { lang.t("整改中", "open") } else { other }) },
+                                    } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    Ok(layout(
+        lang,
+        lang.t("督查", "Supervision"),
+        top(state, caller, lang, "/supervision"),
+        body,
+    ))
+}
+
+async fn supervision_order(
+    State(state): State<AppState>,
+    caller: Caller,
+    h: HeaderMap,
+    Form(f): Form<BTreeMap<String, String>>,
+) -> Response {
+    let lang = L::of(&h, &HashMap::new());
+    let made = form_to::<OrderBody>(&f).map(order_request);
+    let result = match made {
+        Ok(req) => submit(&state, &caller, &f, req).await,
+        Err(_) if caller.role().is_none() => Err(Submit::Login),
+        Err(_) if !caller.csrf_ok(f.get("csrf").map(String::as_str)) => Err(Submit::Stale),
+        Err(e) => Err(Submit::Refused(e)),
+    };
+    match result {
+        Ok(v) => {
+            let done = format!(
+                "{}（{}，{} {}）",
+                lang.t("整改通知已下达", "Order issued"),
+                short(s(&v["id"])),
+                lang.t("期限", "deadline"),
+                s(&v["deadline"])
+            );
+            Redirect::to(&format!("/supervision?done={}#orders", urlencode(&done))).into_response()
+        }
+        Err(Submit::Login) => Redirect::to("/login").into_response(),
+        Err(Submit::Stale) => stale(&state, &caller, lang, "/supervision"),
+        Err(Submit::Forbidden(need)) => forbidden(&state, &caller, lang, "/supervision", need),
+        Err(Submit::Refused(e)) => {
+            let status = api::status_of(&e);
+            let r = refused("order", &f, &e, lang);
+            match supervision_markup(&state, &caller, lang, &HashMap::new(), Some(r)).await {
+                Ok(m) => html_response(status, lang, &HashMap::new(), m),
+                Err(need) => forbidden(&state, &caller, lang, "/supervision", need),
+            }
+        }
+    }
+}
+
+// ----- audit -----------------------------------------------------------------------------------
+
+async fn audit_page(
+    State(state): State<AppState>,
+    caller: Caller,
+    h: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let lang = L::of(&h, &q);
+    let role = match staff(&caller) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    if !auth::allowed(role, &Request::Audit) {
+        return forbidden(
+            &state,
+            &caller,
+            lang,
+            "/audit",
+            auth::min_role(&Request::Audit),
+        );
+    }
+    let result = if q.contains_key("run") {
+        Some(state.run(Request::Audit).await)
+    } else {
+        None
+    };
+    let body = html! {
+        section.card #audit {
+            h2 { (lang.t("审计：逐一核验本节点保存的签名、证书链、日志和报表签章", "Audit: every signature, chain, log and seal held here, checked")) }
+            form method="get" action="/audit" {
+                input type="hidden" name="run" value="1";
+                button #run type="submit" { (lang.t("开始审计", "Run the audit")) }
+            }
+            @match &result {
+                None => { p.muted { (lang.t("审计读取本节点的全部记录，可能需要几秒钟", "The audit reads every record held; it may take a few seconds")) } }
+                Some(Err(e)) => { div.banner.err role="alert" { (e.message(lang.0)) } }
+                Some(Ok(v)) => {
+                    @let problems = v["problems"].as_array().cloned().unwrap_or_default();
+                    table.facts #result data-problems=(problems.len()) {
+                        tr { th { (lang.t("已核验变更", "Signed changes checked")) } td { (v["records_checked"]) } }
+                        tr { th { (lang.t("签名者", "Authors")) } td { (v["authors"]) } }
+                        tr { th { (lang.t("已核验签章", "Seals checked")) } td { (v["seals_checked"]) } }
+                        tr { th { (lang.t("用时（秒）", "Seconds")) } td { (v["seconds"]) } }
+                    }
+                    @if problems.is_empty() {
+                        p.good #clean { "✔ " (lang.t("未发现问题", "No problems found")) }
+                    } @else {
+                        table #problems {
+                            tr { th { (lang.t("问题", "Problem")) } th { (lang.t("签名者", "Author")) } th { (lang.t("记录", "Record")) } th { (lang.t("详情", "Detail")) } }
+                            @for p in &problems {
+                                tr data-kind=(s(&p["kind"])) {
+                                    td { span.tag.late { (s(&p["kind"])) } }
+                                    td.mono { (short(p["author"].as_str().unwrap_or(""))) }
+                                    td.mono { (short(p["record"].as_str().unwrap_or(""))) }
+                                    td { (s(&p["detail"])) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    html_response(
+        StatusCode::OK,
+        lang,
+        &q,
+        layout(
+            lang,
+            lang.t("审计", "Audit"),
+            top(&state, &caller, lang, "/audit"),
+            body,
+        ),
+    )
+}
+
+// ----- sync state ------------------------------------------------------------------------------
+
+async fn sync_page(
+    State(state): State<AppState>,
+    caller: Caller,
+    h: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let lang = L::of(&h, &q);
+    if let Err(r) = staff(&caller) {
+        return r;
+    }
+    let result = sync_state(&state).await;
+    let body = html! {
+        @match &result {
+            Err(e) => { div.banner.err role="alert" { (e.message(lang.0)) } }
+            Ok(v) => {
+                section.card #sync {
+                    h2 { (lang.t("同步状态", "Sync state")) " · " (s(&v["name"])) " " span.muted { (s(&v["region"])) } }
+                    table.facts {
+                        tr { th { (lang.t("与上级", "With the parent")) } td #parent data-connected=(v["parent_connected"]) {
+                            @if v["parent_connected"] == true { span.tag.good { (lang.t("已连接", "connected")) } } @else { span.tag.late { (lang.t("未连接", "not connected")) } }
+                            " " (lang.t("上次同步完成：", "last completed session: "))
+                            (v["parent_last_sync"].as_str().unwrap_or(lang.t("本次启动后尚无", "none since the daemon started")))
+                        } }
+                        tr { th { (lang.t("待上传", "Waiting to go up")) } td #waiting {
+                            @match v["waiting_up"]["waiting"].as_u64() {
+                                Some(n) => {
+                                    strong { (n) } (lang.t(" 条本站签发的变更晚于上次与上级同步", " changes signed here after the last session with a parent"))
+                                    @if let Some(k) = v["waiting_up"]["by_kind"].as_object().filter(|k| !k.is_empty()) {
+                                        " (" @for (kind, n) in k { (kind) " " (n) " " } ")"
+                                    }
+                                }
+                                None => { (lang.t("未知：本次启动后尚未与上级完成同步；本站共签发 ", "not known: no session with a parent since the daemon started; changes signed here in all: ")) (v["waiting_up"]["signed"]) }
+                            }
+                        } }
+                        tr { th { (lang.t("监听地址", "Listening on")) } td.mono { @if let Some(l) = v["listen"].as_array() { @for a in l { (s(a)) br; } } } }
+                    }
+                    h2 { (lang.t("对等节点", "Peers")) }
+                    table #peers {
+                        tr { th { (lang.t("节点", "Node")) } th { (lang.t("区域", "Region")) } th { (lang.t("连接", "Link")) } th { (lang.t("上次同步完成", "Last completed session")) } th.num { (lang.t("时钟偏差（秒）", "Clock offset (s)")) } }
+                        @if let Some(peers) = v["peers"].as_array() {
+                            @for p in peers {
+                                tr data-peer=(s(&p["peer"])) {
+                                    td.mono { (short(s(&p["peer"]))) }
+                                    td { (p["region"].as_str().unwrap_or("")) }
+                                    td { @if p["connected"] == true { span.tag.good { (lang.t("已连接", "connected")) } } @else { span.tag { (lang.t("未连接", "offline")) } } }
+                                    td { (p["last_sync"].as_str().unwrap_or("—")) }
+                                    td.num { (p["clock_offset_s"].as_i64().map(|o| o.to_string()).unwrap_or_default()) }
+                                }
+                            }
+                        }
+                    }
+                    @if let Some(forks) = v["forks"].as_array().filter(|f| !f.is_empty()) {
+                        h2 { (lang.t("密钥分叉（待上级吊销）", "Forks (awaiting revocation)")) }
+                        ul { @for f in forks { li { (f["name"].as_str().unwrap_or("")) " " span.mono { (short(s(&f["node_id"]))) } } } }
+                    }
+                    @if let Some(rec) = v["records"].as_object() {
+                        h2 { (lang.t("本节点保存的记录", "Records held")) }
+                        p { @for (k, n) in rec { span.tag { (k) " " (n) } " " } }
+                    }
+                }
+            }
+        }
+    };
+    html_response(
+        StatusCode::OK,
+        lang,
+        &q,
+        layout(
+            lang,
+            lang.t("同步状态", "Sync state"),
+            top(&state, &caller, lang, "/sync"),
+            body,
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn months_go_back_across_a_year() {
+        assert_eq!(month_back("2026-02", 3).as_deref(), Some("2025-11"));
+        assert_eq!(month_back("2026-12", 0).as_deref(), Some("2026-12"));
+        assert_eq!(month_back("2026-Q4", 1), None);
+    }
+
+    #[test]
+    fn the_chart_draws_one_bar_per_figure_and_month_with_its_value() {
+        let months = vec![
+            ("2026-11".to_string(), json!({"posts": 3, "placements": 1})),
+            ("2026-12".to_string(), json!({"posts": 7, "placements": 0})),
+        ];
+        let svg = bar_chart(&months, L("zh"));
+        assert!(svg.starts_with("<svg"), "{svg}");
+        assert_eq!(svg.matches("data-series=").count(), 4, "{svg}");
+        assert!(
+            svg.contains(r#"data-month="2026-12" data-value="7""#),
+            "{svg}"
+        );
+        // The tallest bar fits under the scale's top.
+        assert!(!svg.contains("height=\"-"), "{svg}");
+    }
+}
