@@ -72,6 +72,12 @@ enum Command {
     /// Placements confirmed on the spot (即时确认结果).
     #[command(subcommand)]
     Placement(PlacementCommand),
+    /// Push lists (精准推送): workers to contact for newly approved posts, priority first.
+    #[command(subcommand)]
+    Push(PushCommand),
+    /// The assistance ledger (困难帮扶台账) and who is behind the yearly targets.
+    #[command(subcommand)]
+    Assist(AssistCommand),
     /// The directory of markets and stations (名录).
     #[command(subcommand)]
     Directory(DirectoryCommand),
@@ -639,6 +645,77 @@ enum PlacementCommand {
         encoding: Option<String>,
         #[arg(long)]
         post: Option<String>,
+        #[arg(long)]
+        worker: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum PushCommand {
+    /// For each newly approved open post reaching this station, the workers to contact.
+    List {
+        /// Only this post (whenever it was approved).
+        #[arg(long)]
+        post: Option<String>,
+        /// Posts approved in the last N days (default 7).
+        #[arg(long)]
+        days: Option<i64>,
+        /// Workers per post (default 20).
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+    /// Record the result of contacting a worker about a post (a job recommendation).
+    Mark {
+        post: String,
+        #[arg(long)]
+        worker: Option<String>,
+        /// contacted, interested, declined or unreachable.
+        #[arg(long)]
+        result: Option<String>,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Send each worker on the push lists the post's message through `push_command`.
+    Send {
+        #[arg(long)]
+        post: Option<String>,
+        #[arg(long)]
+        worker: Option<String>,
+        #[arg(long)]
+        days: Option<i64>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AssistCommand {
+    /// Record something this station did for a worker.
+    Log {
+        #[arg(long)]
+        worker: Option<String>,
+        /// career-guidance, job-recommendation, training-info, internship-offer,
+        /// policy-consultation, subsidy-application, social-insurance or civil-affairs-referral.
+        #[arg(long)]
+        kind: Option<String>,
+        #[arg(long)]
+        note: Option<String>,
+        /// The post recommended (job-recommendation only).
+        #[arg(long)]
+        post: Option<String>,
+        /// contacted, interested, declined or unreachable (job-recommendation only).
+        #[arg(long)]
+        result: Option<String>,
+    },
+    /// Assistance records held here, newest first.
+    List {
+        #[arg(long)]
+        worker: Option<String>,
+        #[arg(long)]
+        kind: Option<String>,
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+    /// Priority workers behind their yearly targets, most overdue first.
+    Due {
         #[arg(long)]
         worker: Option<String>,
     },
@@ -1311,6 +1388,49 @@ fn run(command: Command, home: &Home, lang: &str) -> Result<Value, Failure> {
         Command::Placement(PlacementCommand::End { id, outcome }) => {
             Request::PlacementEnd { id, outcome }
         }
+        Command::Push(PushCommand::List { post, days, limit }) => Request::PushList {
+            post,
+            days,
+            limit,
+            lang: lang.to_string(),
+        },
+        Command::Push(PushCommand::Mark {
+            post,
+            worker,
+            result,
+            note,
+        }) => Request::PushMark {
+            post,
+            worker,
+            result,
+            note,
+        },
+        Command::Push(PushCommand::Send { post, worker, days }) => {
+            Request::PushSend { post, worker, days }
+        }
+        Command::Assist(AssistCommand::Log {
+            worker,
+            kind,
+            note,
+            post,
+            result,
+        }) => Request::AssistLog(lingong_node::request::AssistFields {
+            worker,
+            kind,
+            note,
+            post,
+            result,
+        }),
+        Command::Assist(AssistCommand::List {
+            worker,
+            kind,
+            limit,
+        }) => Request::AssistList {
+            worker,
+            kind,
+            limit,
+        },
+        Command::Assist(AssistCommand::Due { worker }) => Request::AssistDue { worker },
         Command::Placement(PlacementCommand::Agreement { id, out }) => {
             let out = std::path::absolute(&out).unwrap_or(out);
             Request::PlacementAgreement {

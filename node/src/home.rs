@@ -66,6 +66,18 @@ pub struct Config {
     /// past it. 3 by default.
     #[serde(default = "default_complaint_ack_days")]
     pub complaint_ack_days: u32,
+    /// A command that sends a push message (a local SMS modem's script), as its program and
+    /// arguments (no shell): `push send` runs it once per worker contacted, with the message
+    /// on its standard input and the worker's phone in `LINGONG_PUSH_PHONE`. Empty (the
+    /// default): no message is sent, and `push send` says so.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub push_command: Vec<String>,
+    /// Yearly assistance targets for workers with priority (困难帮扶), per kind of assistance
+    /// (`career-guidance = 1`, …): kinds given here replace the defaults of the "1311" service
+    /// (1 career guidance, 3 job recommendations, 1 training, 1 internship), 0 turns a kind's
+    /// target off; `assist due` lists who is behind them.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub assist_targets: std::collections::BTreeMap<String, u32>,
 }
 
 fn default_listen() -> Vec<String> {
@@ -108,6 +120,8 @@ impl Config {
             mdns: true,
             id_hash_secret: String::new(),
             complaint_ack_days: default_complaint_ack_days(),
+            push_command: Vec::new(),
+            assist_targets: Default::default(),
         }
     }
 
@@ -139,9 +153,34 @@ impl Config {
                 format!("必须是 1 到 {MAX_COMPLAINT_ACK_DAYS} 个工作日"),
             ));
         }
+        if self
+            .push_command
+            .first()
+            .is_some_and(|p| p.trim().is_empty())
+        {
+            return Err(NodeError::usage(
+                "push_command",
+                "must start with the program to run",
+                "必须以要运行的程序开头",
+            ));
+        }
+        for (kind, target) in &self.assist_targets {
+            use lingong_protocol::schema::{AssistKind, Choice};
+            AssistKind::parse("assist_targets", kind)?;
+            if *target > MAX_ASSIST_TARGET {
+                return Err(NodeError::usage(
+                    "assist_targets",
+                    format!("{kind}: at most {MAX_ASSIST_TARGET} a year"),
+                    format!("{kind}：每年不超过 {MAX_ASSIST_TARGET} 次"),
+                ));
+            }
+        }
         Ok(region)
     }
 }
+
+/// The largest yearly assistance target accepted for one kind.
+pub const MAX_ASSIST_TARGET: u32 = 365;
 
 /// Paths of a node's home folder.
 #[derive(Clone, Debug)]

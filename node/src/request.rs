@@ -19,6 +19,7 @@ use lingong_protocol::cert::CertRequest;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use crate::services::assistance::AssistFields;
 pub use crate::services::complaints::{ComplaintFields, ComplaintUpdate};
 pub use crate::services::csv::{ExportTable, ImportTable};
 pub use crate::services::employers::EmployerFields;
@@ -121,6 +122,39 @@ pub enum Request {
     PlacementAgreement {
         id: String,
         out: String,
+    },
+    /// `push list [--post ID] [--days N] [--limit N]`.
+    PushList {
+        post: Option<String>,
+        days: Option<i64>,
+        limit: Option<usize>,
+        #[serde(default)]
+        lang: String,
+    },
+    /// `push mark POST --worker W --result R [--note T]`.
+    PushMark {
+        post: String,
+        worker: Option<String>,
+        result: Option<String>,
+        note: Option<String>,
+    },
+    /// `push send [--post ID] [--worker W] [--days N]`.
+    PushSend {
+        post: Option<String>,
+        worker: Option<String>,
+        days: Option<i64>,
+    },
+    /// `assist log --worker W --kind K [--note T] [--post P] [--result R]`.
+    AssistLog(AssistFields),
+    /// `assist list [--worker W] [--kind K] [--limit N]`.
+    AssistList {
+        worker: Option<String>,
+        kind: Option<String>,
+        limit: Option<usize>,
+    },
+    /// `assist due [--worker W]`.
+    AssistDue {
+        worker: Option<String>,
     },
     DirectorySet {
         address: Option<String>,
@@ -284,7 +318,10 @@ impl Request {
             | Request::ReportSeal { .. }
             | Request::SuperviseOrder { .. }
             | Request::BundleImport { .. }
-            | Request::Sample { .. } => true,
+            | Request::Sample { .. }
+            | Request::PushMark { .. }
+            | Request::PushSend { .. }
+            | Request::AssistLog(_) => true,
             Request::CsvImport { dry_run, .. } => !dry_run,
             Request::CertRequest
             | Request::CertIssue { .. }
@@ -301,6 +338,9 @@ impl Request {
             | Request::MatchPost { .. }
             | Request::PlacementList { .. }
             | Request::PlacementAgreement { .. }
+            | Request::PushList { .. }
+            | Request::AssistList { .. }
+            | Request::AssistDue { .. }
             | Request::DirectoryList { .. }
             | Request::DirectoryExport { .. }
             | Request::ComplaintList { .. }
@@ -468,6 +508,34 @@ fn run(station: &mut Station, request: Request) -> Result<Value> {
         Request::TokenAdd { name, role } => staff::token_add(station, &name, &role),
         Request::TokenList => staff::token_list(station),
         Request::TokenRevoke { name } => staff::token_revoke(station, &name),
+        Request::PushList {
+            post,
+            days,
+            limit,
+            lang,
+        } => services::push::list(station, post.as_deref(), days, limit, &lang),
+        Request::PushMark {
+            post,
+            worker,
+            result,
+            note,
+        } => services::push::mark(
+            station,
+            &post,
+            worker.as_deref(),
+            result.as_deref(),
+            note.as_deref(),
+        ),
+        Request::PushSend { post, worker, days } => {
+            services::push::send(station, post.as_deref(), worker.as_deref(), days)
+        }
+        Request::AssistLog(fields) => services::assistance::log(station, fields),
+        Request::AssistList {
+            worker,
+            kind,
+            limit,
+        } => services::assistance::list(station, worker.as_deref(), kind.as_deref(), limit),
+        Request::AssistDue { worker } => services::assistance::due(station, worker.as_deref()),
         Request::Backup { out, passphrase } => {
             crate::backup::backup(station, std::path::Path::new(&out), &passphrase.0)
         }

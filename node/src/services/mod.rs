@@ -12,6 +12,9 @@
 //! - [`matching`]: posts for a worker and workers for a post, priority first;
 //! - [`workers`]: flexible workers: register, update, deregister, lists by priority;
 //! - [`placements`]: placements confirmed on the spot, cancellations, ends, agreements;
+//! - [`push`]: push lists (精准推送): the workers to contact for newly approved posts, the
+//!   results marked, messages sent through a configured command;
+//! - [`assistance`]: the assistance ledger (困难帮扶台账) and who is behind the yearly targets;
 //! - [`complaints`]: complaints filed, their status steps, deadlines and history;
 //! - [`directory`]: this station's directory entry and the directory it holds;
 //! - [`status`]: what the node holds (from the counters) and open forks;
@@ -30,6 +33,7 @@
 //!
 //! [`Station::write`]: crate::station::Station::write
 
+pub mod assistance;
 pub mod audit;
 pub mod bundle;
 pub mod certs;
@@ -42,6 +46,7 @@ pub mod matching;
 pub mod peers;
 pub mod placements;
 pub mod posts;
+pub mod push;
 pub mod reports;
 pub mod review;
 pub mod staff;
@@ -57,7 +62,7 @@ use lingong_protocol::dates;
 use lingong_protocol::record::RecordKind;
 use lingong_protocol::region::RegionCode;
 use lingong_protocol::schema::placement::{Fill, fill};
-use lingong_protocol::schema::{Choice, Placement, Post, Schema};
+use lingong_protocol::schema::{Choice, Placement, PlacementStatus, Post, Schema};
 use lingong_protocol::store::RecordState;
 
 /// The error for a flag that must be given.
@@ -241,4 +246,39 @@ pub fn write_edits<T: Schema>(
         )?)
     })?;
     Ok(serde_json::json!({ "id": rid.to_hex() }))
+}
+
+/// A worker's priority flags (困难帮扶) with `long-wait` derived as `worker list` derives it:
+/// registered and active [`workers::LONG_WAIT_DAYS`] days or more with no live placement. The
+/// push lists and the assistance ledger select and rank by these (the same rule as
+/// `workers::effective_flags`, which they may not import).
+pub fn priority_flags(
+    station: &Station,
+    state: &RecordState,
+    worker: &lingong_protocol::schema::Worker,
+) -> Result<Vec<lingong_protocol::schema::Flag>> {
+    use lingong_protocol::schema::{Flag, WorkerStatus};
+    let mut flags = worker.flags.clone();
+    let waited = (now_ms() - state.created_ms) / 86_400_000;
+    if !flags.contains(&Flag::LongWait)
+        && worker.status == WorkerStatus::Active
+        && waited >= workers::LONG_WAIT_DAYS
+    {
+        let prefix = index::prefix(
+            RecordKind::Placement,
+            Some((Field::Worker, &state.id().to_hex(), true)),
+        );
+        let mut placed = false;
+        for p in station.store.list(prefix, None) {
+            if Placement::from_view(&p?.view).is_ok_and(|p| p.status != PlacementStatus::Cancelled)
+            {
+                placed = true;
+                break;
+            }
+        }
+        if !placed {
+            flags.push(Flag::LongWait);
+        }
+    }
+    Ok(flags)
 }

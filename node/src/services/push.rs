@@ -1,0 +1,557 @@
+//! Push lists (精准推送): for each newly approved open post that reaches this station, the
+//! workers to contact, ranked by the matching rules with priority workers first (困难帮扶),
+//! each with the phone this station holds; the result of each contact marked as a
+//! job-recommendation assistance record; messages sent through a configured command.
+//!
+//! - `push list [--post ID] [--days N] [--limit N]`: posts approved in the last `days` days
+//!   (default [`DEFAULT_DAYS`]), live (approved, open, unexpired) with places left, that this
+//!   station may place on (inside their reach, or above their station); for each, the active
+//!   workers held here in the strong and fair bands of `lingong_protocol::matching` (a weak
+//!   match is not worth a call), best band first, priority first within a band (the flags with
+//!   `long-wait` derived, as `worker list` shows them), then score. A worker already placed on
+//!   the post, or whose contact about it was marked (by any station whose record is held here),
+//!   leaves the post's list.
+//! - `push mark POST --worker W --result contacted|interested|declined|unreachable [--note T]`:
+//!   records a job recommendation (kind 9, [`Assistance`]) naming the post and the result.
+//! - `push send [--post ID] [--worker W] [--days N]`: runs `push_command` from config.toml
+//!   (program and arguments, no shell) once per worker on the lists, the message on its
+//!   standard input, the phone in `LINGONG_PUSH_PHONE` (and the ids in `LINGONG_PUSH_POST`,
+//!   `LINGONG_PUSH_WORKER`); every send that exits 0 is recorded as a job recommendation with
+//!   result `contacted`, all in one batch. Without a `push_command` nothing is sent: the
+//!   command is optional.
+
+use super::{fill_of, page_limit, priority_flags, required, today, typed};
+use crate::error::{NodeError, Result};
+use crate::index::{self, Field};
+use crate::station::{Station, now_ms};
+use lingong_protocol::author::Target;
+use lingong_protocol::dates;
+use lingong_protocol::matching::{self, BANDS, WEAKEST_BAND};
+use lingong_protocol::record::RecordKind;
+use lingong_protocol::schema::placement::Fill;
+use lingong_protocol::schema::{
+    AssistKind, Assistance, Choice, Placement, PlacementStatus, Post, PushResult, ReviewState,
+    Schema, Worker, WorkerStatus, paragraph,
+};
+use lingong_protocol::store::RecordState;
+use serde_json::{Value, json};
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+/// A post counts as newly approved for this many days after its approval.
+pub const DEFAULT_DAYS: i64 = 7;
+
+/// The longest `--days` accepted.
+pub const MAX_DAYS: i64 = 366;
+
+/// How long one run of `push_command` may take before it is stopped and counted as failed.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// One post's push list.
+struct PushList {
+    state: RecordState,
+    post: Post,
+    fill: Fill,
+    approved_ms: i64,
+    workers: Vec<Contact>,
+}
+
+/// One worker to contact about a post.
+struct Contact {
+    id: String,
+    worker: Worker,
+    band: u8,
+    score: u32,
+    priority: i64,
+    reasons: Vec<lingong_protocol::matching::Reason>,
+}
+
+fn days_arg(days: Option<i64>) -> Result<i64> {
+    let d = days.unwrap_or(DEFAULT_DAYS);
+    if (1..=MAX_DAYS).contains(&d) {
+        Ok(d)
+    } else {
+        Err(NodeError::usage(
+            "days",
+            format!("must be 1 to {MAX_DAYS}"),
+            format!("必须在 1 到 {MAX_DAYS} 之间"),
+        ))
+    }
+}
+
+/// True when this station may place workers on the post: inside its reach, or above its
+/// station (the rule of `placement confirm`).
+fn reaches_here(station: &Station, state: &RecordState) -> bool {
+    state.reach.contains(&station.region) || station.region.contains(&state.region)
+}
+
+/// When the post was approved (its `reviewed_at`, else when it was created).
+fn approved_ms(state: &RecordState, post: &Post) -> i64 {
+    post.reviewed_at
+        .as_deref()
+        .and_then(dates::parse_rfc3339)
+        .unwrap_or(state.created_ms)
+}
+
+/// The workers whose contact about `post_id` was marked (a job recommendation naming the post
+/// with a result), from every assistance record held here.
+fn marked_for(station: &Station, post_id: &str) -> Result<HashSet<String>> {
+    let prefix = index::prefix(RecordKind::Assistance, Some((Field::Post, post_id, true)));
+    let mut out = HashSet::new();
+    for state in station.store.list(prefix, None) {
+        let state = state?;
+        if let Ok(a) = Assistance::from_view(&state.view)
+            && a.kind == AssistKind::JobRecommendation
+            && a.result.is_some()
+        {
+            out.insert(a.worker);
+        }
+    }
+    Ok(out)
+}
+
+/// The workers with a live placement on `post_id`.
+fn placed_on(station: &Station, post_id: &str) -> Result<HashSet<String>> {
+    let prefix = index::prefix(RecordKind::Placement, Some((Field::Post, post_id, true)));
+    let mut out = HashSet::new();
+    for state in station.store.list(prefix, None) {
+        if let Ok(p) = Placement::from_view(&state?.view)
+            && p.status != PlacementStatus::Cancelled
+        {
+            out.insert(p.worker);
+        }
+    }
+    Ok(out)
+}
+
+/// Every active worker held here in full, with its priority flags (`long-wait` derived).
+fn workers_held(station: &Station) -> Result<Vec<(String, Worker)>> {
+    let mut out = Vec::new();
+    for state in station
+        .store
+        .list(index::prefix(RecordKind::Worker, None), None)
+    {
+        let state = state?;
+        if state.doc.is_none() {
+            continue;
+        }
+        let Ok(mut worker) = Worker::from_view(&state.view) else {
+            continue;
+        };
+        if worker.status != WorkerStatus::Active {
+            continue;
+        }
+        worker.flags = priority_flags(station, &state, &worker)?;
+        out.push((state.id().to_hex(), worker));
+    }
+    Ok(out)
+}
+
+/// The push list of one live post with places left.
+fn list_of(
+    station: &Station,
+    state: RecordState,
+    post: Post,
+    fill: Fill,
+    workers: &[(String, Worker)],
+    limit: usize,
+) -> Result<PushList> {
+    let post_id = state.id().to_hex();
+    let marked = marked_for(station, &post_id)?;
+    let placed = placed_on(station, &post_id)?;
+    let ranked = matching::workers_for_post(
+        &post,
+        fill,
+        workers
+            .iter()
+            .filter(|(id, _)| !marked.contains(id))
+            .map(|(id, w)| (id.clone(), w, placed.contains(id))),
+        today(),
+        usize::MAX,
+    );
+    let contacts = ranked
+        .into_iter()
+        .filter(|m| m.band < WEAKEST_BAND)
+        .take(limit)
+        .map(|m| Contact {
+            id: m.id,
+            worker: m.worker.clone(),
+            band: m.band,
+            score: m.score,
+            priority: m.priority,
+            reasons: m.reasons,
+        })
+        .collect();
+    Ok(PushList {
+        approved_ms: approved_ms(&state, &post),
+        state,
+        post,
+        fill,
+        workers: contacts,
+    })
+}
+
+/// The push lists: of one post (`--post`), or of every post approved in the last `days` days
+/// that reaches this station, newest approval first.
+fn gather(
+    station: &Station,
+    post: Option<&str>,
+    days: Option<i64>,
+    limit: Option<usize>,
+) -> Result<Vec<PushList>> {
+    let days = days_arg(days)?;
+    let limit = page_limit(limit.or(Some(20)))?;
+    let day = today();
+    if let Some(id) = post {
+        let state = station.resolve(RecordKind::Post, id)?;
+        let post: Post = typed(&state)?;
+        let fill = fill_of(station, &state, &post)?;
+        if !matching::matchable(&post, fill, day) {
+            return Err(NodeError::usage(
+                "post",
+                format!(
+                    "the post is {} (review {}): only approved, open, unexpired posts with places left are pushed",
+                    post.shown_status(day, fill.filled),
+                    post.review.as_str()
+                ),
+                format!(
+                    "该岗位状态为{}（审核：{}）：只推送已通过审核、招聘中、未过期且仍有名额的岗位",
+                    post.shown_status(day, fill.filled),
+                    post.review.as_zh()
+                ),
+            ));
+        }
+        if !reaches_here(station, &state) {
+            return Err(NodeError::usage(
+                "post",
+                format!(
+                    "this station ({}) is outside the post's reach ({})",
+                    station.region, state.reach
+                ),
+                format!(
+                    "本站（{}）不在该岗位的发布范围（{}）内",
+                    station.region, state.reach
+                ),
+            ));
+        }
+        let workers = workers_held(station)?;
+        return Ok(vec![list_of(station, state, post, fill, &workers, limit)?]);
+    }
+    let since = now_ms() - days * 86_400_000;
+    let approved = index::prefix(
+        RecordKind::Post,
+        Some((Field::Review, ReviewState::Approved.as_str(), true)),
+    );
+    let mut posts = Vec::new();
+    for state in station.store.list(approved, None) {
+        let state = state?;
+        let Ok(post) = Post::from_view(&state.view) else {
+            continue;
+        };
+        if !reaches_here(station, &state) || approved_ms(&state, &post) < since {
+            continue;
+        }
+        let fill = fill_of(station, &state, &post)?;
+        if matching::matchable(&post, fill, day) {
+            posts.push((state, post, fill));
+        }
+    }
+    let workers = if posts.is_empty() {
+        Vec::new()
+    } else {
+        workers_held(station)?
+    };
+    let mut lists = posts
+        .into_iter()
+        .map(|(state, post, fill)| list_of(station, state, post, fill, &workers, limit))
+        .collect::<Result<Vec<_>>>()?;
+    lists.sort_by(|a, b| {
+        b.approved_ms
+            .cmp(&a.approved_ms)
+            .then(a.state.id().to_hex().cmp(&b.state.id().to_hex()))
+    });
+    Ok(lists)
+}
+
+fn word(lang: &str, c: impl Choice) -> &'static str {
+    if lang.starts_with("zh") {
+        c.as_zh()
+    } else {
+        c.as_str()
+    }
+}
+
+/// `push list`.
+pub fn list(
+    station: &Station,
+    post: Option<&str>,
+    days: Option<i64>,
+    limit: Option<usize>,
+    lang: &str,
+) -> Result<Value> {
+    let lists = gather(station, post, days, limit)?;
+    Ok(Value::Array(
+        lists
+            .iter()
+            .map(|l| {
+                json!({
+                    "post_id": l.state.id().to_hex(),
+                    "title": l.post.title,
+                    "wage": l.post.wage,
+                    "unit": l.post.unit.as_str(),
+                    "places_left": l.fill.left(),
+                    "reach": l.state.reach.to_string(),
+                    "approved_at": dates::rfc3339(l.approved_ms),
+                    "workers": l.workers.iter().map(|c| json!({
+                        "worker_id": c.id,
+                        "name": c.worker.name,
+                        "phone": c.worker.phone,
+                        "priority": c.priority,
+                        "flags": c.worker.flags.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
+                        "priority_reasons": c.worker.flags.iter().map(|f| word(lang, *f)).collect::<Vec<_>>(),
+                        "band": BANDS[c.band as usize].0,
+                        "score": c.score,
+                        "reasons": c.reasons.iter().map(|r| r.text(lang)).collect::<Vec<_>>(),
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect(),
+    ))
+}
+
+/// A job recommendation of `post` to `worker` with `result`, checked, by this station now.
+fn recommendation(
+    station: &Station,
+    post: &RecordState,
+    worker: &RecordState,
+    result: PushResult,
+    note: Option<String>,
+    now: i64,
+) -> Result<Assistance> {
+    let a = Assistance {
+        worker: worker.id().to_hex(),
+        kind: AssistKind::JobRecommendation,
+        post: Some(post.id().to_hex()),
+        result: Some(result),
+        note,
+        at: dates::rfc3339(now),
+        station: station.key.public().node_id(),
+        region: station.region,
+    };
+    a.validate()?;
+    Ok(a)
+}
+
+fn create_edits(
+    a: &Assistance,
+) -> (
+    Target,
+    Vec<(&'static str, lingong_protocol::record::FieldValue)>,
+) {
+    (
+        Target::Create {
+            kind: RecordKind::Assistance,
+            reach: None,
+        },
+        a.edits(),
+    )
+}
+
+/// `push mark POST --worker W --result R [--note T]`: records the contact as a job
+/// recommendation; the worker leaves the post's push list.
+pub fn mark(
+    station: &mut Station,
+    post: &str,
+    worker: Option<&str>,
+    result: Option<&str>,
+    note: Option<&str>,
+) -> Result<Value> {
+    let now = now_ms();
+    let result = PushResult::parse("result", &required("result", result)?)?;
+    let note = note.map(|n| paragraph("note", n, 1, 500)).transpose()?;
+    let post_state = station.resolve(RecordKind::Post, post)?;
+    let post: Post = typed(&post_state)?;
+    if post.review != ReviewState::Approved {
+        return Err(NodeError::usage(
+            "post",
+            format!(
+                "the post is {} in review: only approved posts are pushed",
+                post.review.as_str()
+            ),
+            format!(
+                "该岗位审核状态为{}：只推送已通过审核的岗位",
+                post.review.as_zh()
+            ),
+        ));
+    }
+    let worker_state = station.resolve(RecordKind::Worker, &required("worker", worker)?)?;
+    let w: Worker = typed(&worker_state)?;
+    if w.status != WorkerStatus::Active {
+        return Err(NodeError::usage(
+            "worker",
+            "this worker is deregistered",
+            "该劳动者已注销",
+        ));
+    }
+    let a = recommendation(station, &post_state, &worker_state, result, note, now)?;
+    let (target, edits) = create_edits(&a);
+    let env = station.write(|author, staged| Ok(author.write(staged, target, &edits, now)?))?;
+    Ok(json!({
+        "id": env.header.record.to_hex(),
+        "post_id": a.post,
+        "worker_id": a.worker,
+        "kind": a.kind.as_str(),
+        "result": result.as_str(),
+    }))
+}
+
+/// The message sent to a worker about a post (Chinese: the station's clerks and the workers
+/// read it).
+fn message(station: &Station, l: &PushList, c: &Contact) -> String {
+    let mut text = format!(
+        "{}：{}您好，推荐岗位「{}」，{} 元/{}，尚缺 {} 人",
+        station.config.name,
+        c.worker.name,
+        l.post.title,
+        l.post.wage,
+        l.post.unit.as_zh(),
+        l.fill.left()
+    );
+    if let Some(loc) = &l.post.location {
+        text.push_str(&format!("，地点：{loc}"));
+    }
+    if let Some(contact) = &l.post.contact {
+        text.push_str(&format!("，联系：{contact}"));
+    }
+    text.push_str(&format!(
+        "。有意向请回复或到站咨询。岗位编号 {}\n",
+        l.state.id().to_hex()
+    ));
+    text
+}
+
+/// Runs `push_command` once with `text` on its standard input; `Ok` when it exits 0 within
+/// [`SEND_TIMEOUT`].
+fn run_command(
+    command: &[String],
+    text: &str,
+    phone: &str,
+    post: &str,
+    worker: &str,
+) -> std::result::Result<(), String> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(&command[0])
+        .args(&command[1..])
+        .env("LINGONG_PUSH_PHONE", phone)
+        .env("LINGONG_PUSH_POST", post)
+        .env("LINGONG_PUSH_WORKER", worker)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("{}: {e}", command[0]))?;
+    let written = child
+        .stdin
+        .take()
+        .map(|mut stdin| stdin.write_all(text.as_bytes()))
+        .unwrap_or(Ok(()));
+    let deadline = Instant::now() + SEND_TIMEOUT;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("stopped after {} s", SEND_TIMEOUT.as_secs()));
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    };
+    written.map_err(|e| format!("writing the message: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("exited with {status}"))
+    }
+}
+
+/// `push send [--post ID] [--worker W] [--days N]`: sends each worker on the push lists the
+/// post's message through `push_command`, and records every send that succeeded as a job
+/// recommendation with result `contacted` (one batch).
+pub fn send(
+    station: &mut Station,
+    post: Option<&str>,
+    worker: Option<&str>,
+    days: Option<i64>,
+) -> Result<Value> {
+    let now = now_ms();
+    let command = station.config.push_command.clone();
+    if command.is_empty() {
+        return Err(NodeError::usage(
+            "push_command",
+            "no push_command is configured in config.toml: contact the workers of `push list` and record each with `push mark`",
+            "config.toml 中没有配置 push_command：请按 push list 联系劳动者，并用 push mark 记录结果",
+        ));
+    }
+    let only = worker
+        .map(|w| {
+            station
+                .resolve(RecordKind::Worker, w)
+                .map(|s| s.id().to_hex())
+        })
+        .transpose()?;
+    let lists = gather(station, post, days, None)?;
+    let mut sent = Vec::new();
+    let mut failed = Vec::new();
+    let mut records = Vec::new();
+    for l in &lists {
+        let post_id = l.state.id().to_hex();
+        for c in &l.workers {
+            if only.as_ref().is_some_and(|w| *w != c.id) {
+                continue;
+            }
+            let text = message(station, l, c);
+            match run_command(&command, &text, &c.worker.phone, &post_id, &c.id) {
+                Ok(()) => {
+                    let worker_state = station.resolve(RecordKind::Worker, &c.id)?;
+                    records.push(recommendation(
+                        station,
+                        &l.state,
+                        &worker_state,
+                        PushResult::Contacted,
+                        Some("push_command".into()),
+                        now,
+                    )?);
+                    sent.push(
+                        json!({ "post_id": post_id, "worker_id": c.id, "phone": c.worker.phone }),
+                    );
+                }
+                Err(e) => failed.push(json!({ "post_id": post_id, "worker_id": c.id, "error": e })),
+            }
+        }
+    }
+    let ids = if records.is_empty() {
+        Vec::new()
+    } else {
+        station.write(|author, staged| {
+            let mut ids = Vec::new();
+            for a in &records {
+                let (target, edits) = create_edits(a);
+                ids.push(
+                    author
+                        .write(staged, target, &edits, now)?
+                        .header
+                        .record
+                        .to_hex(),
+                );
+            }
+            Ok(ids)
+        })?
+    };
+    for (row, id) in sent.iter_mut().zip(ids) {
+        row["record"] = json!(id);
+    }
+    Ok(json!({ "sent": sent, "failed": failed }))
+}

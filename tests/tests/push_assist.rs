@@ -1,0 +1,330 @@
+//! Push lists (精准推送) and the assistance ledger (困难帮扶台账) with real `lingong` processes:
+//! a post approved at the village has a push list with the priority worker first and the phone
+//! the village holds; `push mark` records a job recommendation (kind 9) and takes the worker
+//! off the list; the record reaches the township on a USB bundle; `assist due` orders the
+//! priority workers by how far behind their yearly targets they are (a placement counting as a
+//! recommendation, the targets configurable); bad input exits 2 naming the field and leaves
+//! every record count as it was; `push send` hands the message to the configured command on its
+//! standard input (a real shell script that writes it to a file).
+
+use lingong_protocol::id_number::complete_id_number;
+use lingong_tests::{Node, carry, init_chain};
+use serde_json::{Value, json};
+use std::os::unix::fs::PermissionsExt;
+
+fn id_of(v: &Value) -> String {
+    v["id"].as_str().expect("the output has an id").to_string()
+}
+
+/// `worker register` at `node`: a porter (4-10-01-06) born 1970-01-01 in 黄平县 with sequence
+/// `seq`, phone 1380000`seq`, asking at least 120 yuan a day, with `more` flags after.
+fn register_worker(node: &Node, name: &str, seq: u32, more: &[&str]) -> String {
+    let id_number = complete_id_number(&format!("52262219700101{seq:03}"));
+    let phone = phone(seq);
+    let mut args = vec![
+        "worker",
+        "register",
+        "--name",
+        name,
+        "--id-number",
+        &id_number,
+        "--phone",
+        &phone,
+        "--skills",
+        "4-10-01-06",
+        "--wage-min",
+        "120",
+    ];
+    args.extend_from_slice(more);
+    id_of(&node.json(&args))
+}
+
+fn phone(seq: u32) -> String {
+    format!("1380000{seq:04}")
+}
+
+/// The worker ids of the push list of `post` at `node`, in order.
+fn push_order(node: &Node, post: &str) -> Vec<String> {
+    let lists = node.json(&["push", "list"]);
+    let list = lists
+        .as_array()
+        .expect("a list")
+        .iter()
+        .find(|l| l["post_id"] == post)
+        .unwrap_or_else(|| panic!("the post has a push list: {lists}"));
+    list["workers"]
+        .as_array()
+        .expect("workers")
+        .iter()
+        .map(|w| w["worker_id"].as_str().expect("worker_id").to_string())
+        .collect()
+}
+
+/// What a refused command must leave as it was: every record count, the ledger, the push lists.
+fn snapshot(node: &Node) -> Value {
+    json!({
+        "records": node.json(&["status"])["records"],
+        "assist": node.json(&["assist", "list"]),
+        "push": node.json(&["push", "list"]),
+    })
+}
+
+/// Runs `args` at `node`: exit 2, stderr and the `--json` error name `field`, nothing changed.
+fn assert_refused(node: &Node, args: &[&str], field: &str) {
+    let before = snapshot(node);
+    let failure = node.fail(args);
+    let label = args.join(" ");
+    assert_eq!(failure.status, 2, "{label}: exit status 2, got {failure:?}");
+    let stderr = failure.stderr.trim();
+    assert_eq!(stderr.lines().count(), 1, "{label}: one line: {stderr}");
+    assert!(
+        stderr.contains(field),
+        "{label}: stderr names {field}: {stderr}"
+    );
+    let message = failure.json["error"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        message.contains(field),
+        "{label}: the JSON error names {field}: {}",
+        failure.json
+    );
+    assert_eq!(snapshot(node), before, "{label}: the store changed");
+}
+
+/// Puts `lines` (top-level keys) at the top of the node's config.toml, before any table.
+fn configure(node: &Node, lines: &str) {
+    let path = node.home.join("config.toml");
+    let text = std::fs::read_to_string(&path).expect("config.toml");
+    std::fs::write(&path, format!("{lines}\n{text}")).expect("config.toml written");
+}
+
+#[test]
+fn push_lists_put_priority_workers_first_and_marks_and_sends_become_assistance_records() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let nodes = init_chain(dir.path());
+    let (township, village) = (&nodes[3], &nodes[4]);
+
+    // Three porters alike but for their priority, registered in the reverse of the order help
+    // is due.
+    let plain = register_worker(village, "龙建国", 1, &[]);
+    let older = register_worker(village, "吴秀英", 2, &["--flags", "older"]);
+    let disabled = register_worker(village, "杨光荣", 3, &["--flags", "disabled"]);
+
+    // A pending post has no push list; approved, it has one, priority first, with phones.
+    let post = village.create_post("村里仓库搬运工", None, &[]);
+    assert_eq!(
+        village.json(&["push", "list"]),
+        json!([]),
+        "pending: no list"
+    );
+    assert_refused(village, &["push", "list", "--post", &post], "post");
+    village.json(&["post", "review", &post, "--approve"]);
+    assert_eq!(
+        push_order(village, &post),
+        vec![disabled.clone(), older.clone(), plain.clone()]
+    );
+    let lists = village.json(&["push", "list"]);
+    let first = &lists[0]["workers"][0];
+    assert_eq!(first["phone"], phone(3), "the phone held here: {first}");
+    assert_eq!(first["priority"], 2);
+    assert_eq!(first["flags"], json!(["disabled"]));
+    assert_eq!(lists[0]["places_left"], 2);
+
+    // `push mark` writes one job recommendation and takes the worker off the list.
+    let before = village.json(&["status"])["records"]["assistances"].clone();
+    assert_eq!(before, 0);
+    let marked = village.json(&[
+        "push",
+        "mark",
+        &post,
+        "--worker",
+        &disabled,
+        "--result",
+        "interested",
+        "--note",
+        "电话联系，明天来站",
+    ]);
+    let record = id_of(&marked);
+    assert_eq!(marked["kind"], "job-recommendation");
+    assert_eq!(village.json(&["status"])["records"]["assistances"], 1);
+    assert_eq!(
+        push_order(village, &post),
+        vec![older.clone(), plain.clone()]
+    );
+    let ledger = village.json(&["assist", "list", "--worker", &disabled]);
+    assert_eq!(ledger.as_array().map(Vec::len), Some(1), "{ledger}");
+    assert_eq!(ledger[0]["id"], record.as_str());
+    assert_eq!(ledger[0]["post_id"], post.as_str());
+    assert_eq!(ledger[0]["result"], "interested");
+    assert_eq!(ledger[0]["worker_name"], "杨光荣");
+
+    // The record reaches the parent (a USB bundle), in full: the township is below the county.
+    carry(village, township);
+    let at_township = township.json(&["assist", "list"]);
+    let row = at_township
+        .as_array()
+        .expect("a list")
+        .iter()
+        .find(|r| r["id"] == record.as_str())
+        .unwrap_or_else(|| panic!("the record at the township: {at_township}"));
+    assert_eq!(row["kind"], "job-recommendation");
+    assert_eq!(row["result"], "interested");
+    assert_eq!(row["region"], "522622101001");
+    assert_eq!(
+        row["worker_name"], "杨光荣",
+        "the worker is held in full there"
+    );
+
+    // `assist due`: the older worker has nothing yet (6 behind of 1311), the disabled worker
+    // had one recommendation; a career guidance more puts them further apart. The plain
+    // worker has no priority and is not listed.
+    village.json(&[
+        "assist",
+        "log",
+        "--worker",
+        &disabled,
+        "--kind",
+        "career-guidance",
+        "--note",
+        "职业指导：叉车证",
+    ]);
+    let due = village.json(&["assist", "due"]);
+    let order: Vec<&str> = due
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|r| r["worker_id"].as_str().expect("worker_id"))
+        .collect();
+    assert_eq!(order, vec![older.as_str(), disabled.as_str()], "{due}");
+    assert_eq!(due[0]["behind"], 6);
+    assert_eq!(due[1]["behind"], 4);
+    let kinds = |row: &Value, kind: &str| -> Value {
+        row["kinds"]
+            .as_array()
+            .expect("kinds")
+            .iter()
+            .find(|k| k["kind"] == kind)
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    assert_eq!(
+        kinds(&due[1], "job-recommendation"),
+        json!({"kind": "job-recommendation", "kind_zh": "岗位推荐", "target": 3, "done": 1, "short": 2})
+    );
+
+    // A placement counts as a recommendation of its post, and takes the worker off the list.
+    village.json(&["placement", "confirm", "--post", &post, "--worker", &older]);
+    let due = village.json(&["assist", "due", "--worker", &older]);
+    assert_eq!(kinds(&due[0], "job-recommendation")["done"], 1, "{due}");
+    assert_eq!(due[0]["behind"], 5);
+    assert_eq!(push_order(village, &post), vec![plain.clone()]);
+
+    // The targets are configuration: internships off, three career guidances.
+    let config = village.home.join("config.toml");
+    let original = std::fs::read_to_string(&config).expect("config.toml");
+    std::fs::write(
+        &config,
+        format!("{original}\n[assist_targets]\ninternship-offer = 0\ncareer-guidance = 3\n"),
+    )
+    .expect("targets configured");
+    let due = village.json(&["assist", "due", "--worker", &disabled]);
+    assert!(kinds(&due[0], "internship-offer").is_null(), "{due}");
+    assert_eq!(kinds(&due[0], "career-guidance")["short"], 2, "{due}");
+    assert_eq!(due[0]["behind"], 5, "{due}");
+    std::fs::write(&config, &original).expect("config restored");
+
+    // Bad input: exit 2, the field named, nothing changed.
+    let bad: [(&[&str], &str); 9] = [
+        (
+            &[
+                "push", "mark", &post, "--worker", &plain, "--result", "maybe",
+            ],
+            "result",
+        ),
+        (
+            &[
+                "push",
+                "mark",
+                &post,
+                "--worker",
+                "0000000000aa",
+                "--result",
+                "contacted",
+            ],
+            "worker",
+        ),
+        (&["push", "mark", &post, "--result", "contacted"], "worker"),
+        (
+            &["assist", "log", "--worker", &plain, "--kind", "haircut"],
+            "kind",
+        ),
+        (
+            &[
+                "assist",
+                "log",
+                "--worker",
+                "ffffffffff00",
+                "--kind",
+                "training-info",
+            ],
+            "worker",
+        ),
+        (
+            &[
+                "assist",
+                "log",
+                "--worker",
+                &plain,
+                "--kind",
+                "career-guidance",
+                "--post",
+                &post,
+            ],
+            "post",
+        ),
+        (&["assist", "due", "--worker", &plain], "worker"),
+        (&["push", "list", "--days", "0"], "days"),
+        (&["push", "send"], "push_command"),
+    ];
+    for (args, field) in bad {
+        assert_refused(village, args, field);
+    }
+
+    // `push send` runs the configured command with the message on its stdin, and records the
+    // contact: the worker leaves the list.
+    let out_dir = dir.path().join("sent");
+    std::fs::create_dir(&out_dir).expect("out dir");
+    let script = dir.path().join("sms.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\ncat > \"$1/$LINGONG_PUSH_WORKER.txt\"\nprintf '%s\\n' \"$LINGONG_PUSH_PHONE\" > \"$1/$LINGONG_PUSH_WORKER.phone\"\n",
+    )
+    .expect("script");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    configure(
+        village,
+        &format!(
+            "push_command = [{:?}, {:?}]",
+            script.display().to_string(),
+            out_dir.display().to_string()
+        ),
+    );
+    let sent = village.json(&["push", "send", "--post", &post]);
+    assert_eq!(sent["failed"], json!([]), "{sent}");
+    let rows = sent["sent"].as_array().expect("sent");
+    assert_eq!(rows.len(), 1, "{sent}");
+    assert_eq!(rows[0]["worker_id"], plain.as_str());
+    let message = std::fs::read_to_string(out_dir.join(format!("{plain}.txt"))).expect("message");
+    assert!(
+        message.contains("村里仓库搬运工") && message.contains(&post) && message.contains("龙建国"),
+        "the message names the post and the worker: {message}"
+    );
+    let to = std::fs::read_to_string(out_dir.join(format!("{plain}.phone"))).expect("phone");
+    assert_eq!(to.trim(), phone(1));
+    assert_eq!(push_order(village, &post), Vec::<String>::new());
+    let ledger = village.json(&["assist", "list", "--worker", &plain]);
+    assert_eq!(ledger[0]["result"], "contacted", "{ledger}");
+    assert_eq!(ledger[0]["id"], rows[0]["record"]);
+    assert_eq!(village.json(&["status"])["records"]["assistances"], 3);
+}
