@@ -59,10 +59,18 @@ for s in postinst prerm postrm; do
   sh -n "$root/control/$s" || fail "maintainer script $s does not parse"
 done
 grep -q 'useradd --system' "$root/control/postinst" || fail "postinst makes no system user"
-glibc=$(objdump -T "$root/fs/usr/bin/lingong" | grep -o 'GLIBC_[0-9.]*' | sort -Vu | tail -1)
-echo "the binary needs $glibc or newer (ldd --version on the target system)"
+if command -v objdump >/dev/null 2>&1; then
+  glibc=$(objdump -T "$root/fs/usr/bin/lingong" | grep -o 'GLIBC_[0-9.]*' | sort -Vu | tail -1)
+  echo "the binary needs $glibc or newer (ldd --version on the target system)"
+fi
 
 echo "== the unit"
+if ! command -v systemd-analyze >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 \
+  && [ "$(id -u)" = 0 ]; then
+  echo "installing systemd for systemd-analyze"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd) \
+    || echo "could not install systemd"
+fi
 if command -v systemd-analyze >/dev/null 2>&1; then
   # Against the installed tree: ExecStart's /usr/bin/lingong is looked up under --root.
   systemd-analyze verify --root="$root/fs" /lib/systemd/system/lingong.service

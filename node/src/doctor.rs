@@ -11,8 +11,8 @@
 //!   signed and nested, every link valid now; a warning [`EXPIRY_WARNING_DAYS`] days before
 //!   the first link expires, an error after, saying that the parent issues a new one;
 //! - the store: opens (a damaged store is named with `lingong repair`), no repair pending
-//!   (`repair-pending`: the node signs nothing until it synced with its parent), this node's key
-//!   neither revoked nor forked;
+//!   (`repair-pending`) and no restore catching up (`catching-up`): either way the node signs
+//!   nothing until it synced with its parent; this node's key neither revoked nor forked;
 //! - free disk on the home's file system: a warning under [`DISK_LOW_BYTES`] or
 //!   [`DISK_LOW_PERCENT`] %;
 //! - each configured peer: a valid address; reachable now (the running daemon says it is
@@ -846,7 +846,26 @@ fn open_store(
     }
 }
 
+/// The marker a restored backup leaves in the home until its own log is caught up from the
+/// parent (`lingong restore`, `crate::backup`): the node signs nothing meanwhile.
+const CATCHING_UP: &str = "catching-up";
+
 fn check_repair_pending(d: &mut Doctor<'_>, home: &Home) {
+    if home.dir.join(CATCHING_UP).exists() {
+        let msg = d.t(
+            "this node was restored from a backup and signs nothing until a sync with its parent \
+             gave back its own log (a change signed before could fork it)",
+            "本节点由备份恢复，在与上级同步取回本节点的记录链之前不签署任何记录（否则可能分叉）",
+        );
+        d.check("restore", "恢复", State::Error, msg.clone());
+        let fix = d.t(
+            "make sure the parent is reachable (see the peers below), then run `lingong sync` or \
+             let the daemon sync; never run the old machine again with this key",
+            "确认上级节点可以连通（见下面的对等节点），然后运行 `lingong sync` 或等守护进程同步；\
+             旧机器不得再使用此密钥运行",
+        );
+        d.find("catching-up", Severity::Error, msg, fix);
+    }
     if crate::repair::check_writable(home).is_ok() {
         return;
     }
@@ -1063,10 +1082,7 @@ fn check_peers(
                     state: State::Warning,
                     detail: format!("{r}; {sync}; {newest}"),
                 });
-                let msg = d.t(
-                    format!("peer {addr}: {r}"),
-                    format!("对等节点 {addr}：{r}"),
-                );
+                let msg = d.t(format!("peer {addr}: {r}"), format!("对等节点 {addr}：{r}"));
                 let fix = d.t(
                     "check this machine's network link and that the peer's daemon runs (its \
                      operator: `systemctl status lingong`); if the peer moved, correct its \
