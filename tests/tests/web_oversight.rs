@@ -1,0 +1,571 @@
+//! Oversight on the web, against real `lingong run` daemons: complaints, the month's report,
+//! supervision, audit and the sync state, as JSON endpoints and as console pages.
+//!
+//! - The API (one province daemon, a clerk's and a supervisor's token, plain HTTP/1.1 over a
+//!   socket): every new route answers 401 without a login; a clerk may file a complaint and
+//!   read the sync state but gets 403 on the list, an update, the report, a seal, supervision,
+//!   an order and the audit; bad input is 400 naming the field (an unknown kind, a skipped
+//!   step, a malformed period, a period not over, `stale_days` 0, an unknown field, a deadline
+//!   in the past) and changes nothing; the routes are in `/openapi.json`.
+//! - In a browser (`tests/js/web_oversight.mjs`: playwright-core driving Debian's headless
+//!   Chromium): the chain certified in July, the village's posts and placements signed in
+//!   July to December (the test clock `LINGONG_NOW`), then daemons for the county, the township
+//!   and the village. A complaint refused for an empty text shows the message next to the field
+//!   and files nothing; filed at the village console, it reaches the county, whose console
+//!   steps it to `accepted`, and the village's page shows the new status with the county's
+//!   signed step; the village's report page shows the figures and an SVG chart whose bars
+//!   carry the same figures month by month; the sync page lists the parent; screenshot
+//!   `docs/screenshots/report.png`. Where Chromium, Node.js or playwright-core is missing the
+//!   browser test prints why and skips.
+//!
+//! Nothing sleeps a fixed time: every wait polls with a deadline.
+
+use lingong_protocol::id_number::complete_id_number;
+use lingong_tests::{free_port, poll_until, workspace_root, Daemon, Node, CHAIN};
+use serde_json::{json, Value};
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// One HTTP/1.1 exchange: the status and the body.
+fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String) {
+    let mut s = std::net::TcpStream::connect(addr).expect("connect to the node's HTTP server");
+    s.set_read_timeout(Some(Duration::from_secs(120)))
+        .expect("timeout");
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).expect("write");
+    let _ = s.write_all(body);
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out).to_string();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .expect("a status line");
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn json_of(body: &str) -> Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+}
+
+/// `staff add --name NAME --role admin --password-stdin`.
+fn add_admin(node: &Node, name: &str, password: &str) {
+    let mut add = node.command();
+    add.args([
+        "--json",
+        "staff",
+        "add",
+        "--name",
+        name,
+        "--role",
+        "admin",
+        "--password-stdin",
+    ])
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped());
+    let mut child = add.spawn().expect("staff add");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("{password}\n").as_bytes())
+        .expect("password");
+    assert!(child
+        .wait_with_output()
+        .expect("staff add")
+        .status
+        .success());
+}
+
+/// The daemon's web address, as it printed it in its log.
+fn web_addr(node: &Node) -> String {
+    let log = node.home.join("daemon.log");
+    poll_until(
+        "the daemon to print its web address",
+        Duration::from_secs(60),
+        || {
+            let text = std::fs::read_to_string(&log).ok()?;
+            let at = text.find("http://")? + "http://".len();
+            let rest = &text[at..];
+            Some(rest[..rest.find('/')?].to_string())
+        },
+    )
+}
+
+fn token(node: &Node, name: &str, role: &str) -> String {
+    node.json(&["token", "add", "--name", name, "--role", role])["token"]
+        .as_str()
+        .expect("token")
+        .to_string()
+}
+
+#[test]
+fn the_oversight_routes_answer_401_403_and_400_naming_the_field_and_change_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = Node::init(dir.path(), "station", "贵州省零工服务中心", "52");
+    lingong_tests::certify(None, &node);
+    let clerk_token = token(&node, "desk", "clerk");
+    let supervisor_token = token(&node, "inspector", "supervisor");
+    let _daemon = Daemon::start(&node, free_port());
+    let addr = web_addr(&node);
+    let clerk_bearer = format!("Bearer {clerk_token}");
+    let supervisor_bearer = format!("Bearer {supervisor_token}");
+    let clerk = [
+        ("Authorization", clerk_bearer.as_str()),
+        ("Content-Type", "application/json"),
+    ];
+    let sup = [
+        ("Authorization", supervisor_bearer.as_str()),
+        ("Content-Type", "application/json"),
+    ];
+    // This month, as the node's clock says (China time): a period not over yet.
+    let month = chrono_like_today()[..7].to_string();
+    let complaint = json!({ "kind": "wage-arrears", "text": "工资拖欠两个月", "amount": 3000 });
+    let seal = json!({ "period": "2026-11" });
+    let order =
+        json!({ "node": "12D3KooWxyz", "reason": "长期未发布岗位", "deadline": "2027-01-31" });
+    let routes: Vec<(&str, String, Value)> = vec![
+        ("POST", "/api/complaints".into(), complaint.clone()),
+        ("GET", "/api/complaints".into(), Value::Null),
+        ("GET", "/api/complaints/abc".into(), Value::Null),
+        (
+            "PATCH",
+            "/api/complaints/abc".into(),
+            json!({ "status": "accepted" }),
+        ),
+        ("GET", format!("/api/reports?period={month}"), Value::Null),
+        ("POST", "/api/reports/seal".into(), seal.clone()),
+        ("GET", "/api/reports/verify".into(), Value::Null),
+        ("GET", "/api/supervision".into(), Value::Null),
+        ("GET", "/api/supervision/orders".into(), Value::Null),
+        ("POST", "/api/supervision/orders".into(), order.clone()),
+        ("GET", "/api/audit".into(), Value::Null),
+        ("GET", "/api/sync".into(), Value::Null),
+    ];
+    let body_of = |v: &Value| {
+        if v.is_null() {
+            Vec::new()
+        } else {
+            v.to_string().into_bytes()
+        }
+    };
+
+    // No login, no token: 401 on every route, before any look at the input.
+    for (method, path, body) in &routes {
+        let (status, answer) = http(&addr, method, path, &[], &body_of(body));
+        assert_eq!(status, 401, "{method} {path}: {answer}");
+        assert_eq!(json_of(&answer)["error"]["code"], "unauthenticated");
+    }
+    let (status, _) = http(&addr, "GET", "/api/supervision?stale_days=zero", &[], b"");
+    assert_eq!(
+        status, 401,
+        "a bad query string from a stranger is still 401"
+    );
+
+    // A clerk files complaints and reads the sync state; everything else here is 403.
+    for (method, path, body) in &routes {
+        let (status, answer) = http(&addr, method, path, &clerk, &body_of(body));
+        let allowed = (*method == "POST" && path == "/api/complaints") || path == "/api/sync";
+        if allowed {
+            assert_eq!(status, 200, "{method} {path}: {answer}");
+        } else {
+            assert_eq!(status, 403, "{method} {path}: {answer}");
+            assert_eq!(json_of(&answer)["error"]["code"], "forbidden", "{answer}");
+        }
+    }
+    let (_, listed) = http(&addr, "GET", "/api/complaints", &sup, b"");
+    let listed = json_of(&listed);
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+    let id = listed[0]["id"].as_str().expect("id").to_string();
+    assert_eq!(listed[0]["status"], "received");
+    let sync = json_of(&http(&addr, "GET", "/api/sync", &clerk, b"").1);
+    assert_eq!(sync["daemon"], true, "{sync}");
+    assert!(sync["peers"].is_array(), "{sync}");
+    assert!(
+        sync["waiting_up"]["signed"]
+            .as_u64()
+            .is_some_and(|n| n >= 1),
+        "{sync}"
+    );
+
+    // Bad input: 400 naming the field, nothing written.
+    let bad: Vec<(&str, String, Value, &str)> = vec![
+        (
+            "POST",
+            "/api/complaints".into(),
+            json!({ "kind": "gossip", "text": "x" }),
+            "kind",
+        ),
+        (
+            "POST",
+            "/api/complaints".into(),
+            json!({ "kind": "other", "text": "x", "colour": "red" }),
+            "colour",
+        ),
+        (
+            "POST",
+            "/api/complaints".into(),
+            json!({ "kind": "other", "text": "x", "amount": "lots" }),
+            "amount",
+        ),
+        (
+            "PATCH",
+            format!("/api/complaints/{id}"),
+            json!({ "status": "closed" }),
+            "status",
+        ),
+        (
+            "PATCH",
+            format!("/api/complaints/{id}"),
+            json!({ "status": "accepted", "finding": "upheld" }),
+            "finding",
+        ),
+        (
+            "GET",
+            "/api/reports?period=2026-13".into(),
+            Value::Null,
+            "period",
+        ),
+        ("GET", "/api/reports".into(), Value::Null, "period"),
+        (
+            "POST",
+            "/api/reports/seal".into(),
+            json!({ "period": month }),
+            "period",
+        ),
+        (
+            "POST",
+            "/api/reports/seal".into(),
+            json!({ "period": "2026-11", "reason": "typo" }),
+            "reason",
+        ),
+        (
+            "GET",
+            "/api/supervision?stale_days=0".into(),
+            Value::Null,
+            "stale-days",
+        ),
+        (
+            "POST",
+            "/api/supervision/orders".into(),
+            order.clone(),
+            "node",
+        ),
+    ];
+    for (method, path, body, field) in &bad {
+        let (status, answer) = http(&addr, method, path, &sup, &body_of(body));
+        assert_eq!(status, 400, "{method} {path} {body}: {answer}");
+        let e = json_of(&answer);
+        assert_eq!(
+            e["error"]["field"], *field,
+            "{method} {path} {body}: {answer}"
+        );
+        assert!(
+            e["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))),
+            "a Chinese message by default: {answer}"
+        );
+    }
+    let shown = json_of(&http(&addr, "GET", &format!("/api/complaints/{id}"), &sup, b"").1);
+    assert_eq!(shown["status"], "received", "{shown}");
+    assert_eq!(
+        shown["history"].as_array().map(Vec::len),
+        Some(1),
+        "{shown}"
+    );
+    let listed = json_of(&http(&addr, "GET", "/api/complaints", &sup, b"").1);
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+    let orders = json_of(&http(&addr, "GET", "/api/supervision/orders", &sup, b"").1);
+    assert_eq!(orders, json!([]), "a refused order was written");
+    let verify = json_of(&http(&addr, "GET", "/api/reports/verify", &sup, b"").1);
+    assert_eq!(verify["checked"], 0, "a refused seal was written: {verify}");
+
+    // A supervisor steps the complaint forward; the report counts it; the audit finds nothing.
+    let (status, answer) = http(
+        &addr,
+        "PATCH",
+        &format!("/api/complaints/{id}"),
+        &sup,
+        json!({ "status": "accepted", "note": "已受理" })
+            .to_string()
+            .as_bytes(),
+    );
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(json_of(&answer)["status"], "accepted");
+    let report = json_of(
+        &http(
+            &addr,
+            "GET",
+            &format!("/api/reports?period={month}"),
+            &sup,
+            b"",
+        )
+        .1,
+    );
+    assert_eq!(report["complaints"], 1, "{report}");
+    assert_eq!(report["period"], month.as_str(), "{report}");
+    let audit = json_of(&http(&addr, "GET", "/api/audit", &sup, b"").1);
+    assert_eq!(audit["problems"], json!([]), "{audit}");
+    assert!(
+        audit["records_checked"].as_u64().is_some_and(|n| n >= 3),
+        "{audit}"
+    );
+
+    // The OpenAPI document names the new endpoints.
+    let doc = json_of(&http(&addr, "GET", "/openapi.json", &[], b"").1);
+    for path in [
+        "/api/complaints",
+        "/api/complaints/{id}",
+        "/api/reports",
+        "/api/reports/seal",
+        "/api/reports/verify",
+        "/api/supervision",
+        "/api/supervision/orders",
+        "/api/audit",
+        "/api/sync",
+    ] {
+        assert!(doc["paths"][path].is_object(), "openapi.json lacks {path}");
+    }
+    assert!(doc["paths"]["/api/complaints/{id}"]["patch"].is_object());
+}
+
+/// Today's date in China time (UTC+8) as `YYYY-MM-DD`, from the system clock.
+fn chrono_like_today() -> String {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
+    lingong_protocol::dates::format_date(lingong_protocol::dates::today_cst(ms))
+}
+
+/// `lingong --json ARGS…` at `node` with its clock at `now`.
+fn at(node: &Node, now: &str, args: &[&str]) -> Value {
+    node.json_env(&[("LINGONG_NOW", now)], args)
+}
+
+/// The five nodes of [`CHAIN`], certified at `now`.
+fn chain_at(dir: &Path, now: &str) -> Vec<Node> {
+    let path = |p: &Path| p.to_str().expect("utf-8 path").to_string();
+    let mut nodes: Vec<Node> = Vec::new();
+    for (folder, name, region) in CHAIN {
+        let node = Node::init(dir, folder, name, region);
+        let request = node.home.join("request.json");
+        let cert = node.home.join("issued-cert.json");
+        at(&node, now, &["cert", "request", "--out", &path(&request)]);
+        at(
+            nodes.last().unwrap_or(&node),
+            now,
+            &[
+                "cert",
+                "issue",
+                "--request",
+                &path(&request),
+                "--out",
+                &path(&cert),
+            ],
+        );
+        at(&node, now, &["cert", "install", &path(&cert)]);
+        nodes.push(node);
+    }
+    nodes
+}
+
+/// Why the browser test cannot run here, if it cannot.
+fn browser_missing(js: &Path) -> Option<String> {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    if !Path::new(&chromium).exists() {
+        return Some(format!(
+            "no Chromium at {chromium} (apt-get install chromium chromium-driver fonts-noto-cjk)"
+        ));
+    }
+    if Command::new("node").arg("--version").output().is_err() {
+        return Some("no Node.js".into());
+    }
+    if !js.join("node_modules/playwright-core").exists() {
+        let installed = Command::new("npm")
+            .args(["ci", "--silent", "--no-audit", "--no-fund"])
+            .current_dir(js)
+            .status();
+        if !matches!(installed, Ok(s) if s.success()) {
+            return Some(format!(
+                "could not install playwright-core with npm in {} ({installed:?})",
+                js.display()
+            ));
+        }
+    }
+    None
+}
+
+#[test]
+fn a_complaint_filed_at_the_village_console_is_accepted_at_the_county_and_the_report_charts_the_months(
+) {
+    let js = workspace_root().join("tests/js");
+    if let Some(why) = browser_missing(&js) {
+        eprintln!("skipped: the browser test needs Chromium, Node.js and playwright-core: {why}");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let nodes = chain_at(dir.path(), "2026-07-01T09:00:00+08:00");
+    let (county, township, village) = (&nodes[2], &nodes[3], &nodes[4]);
+
+    // The village's months: posts approved and workers placed, July to this month.
+    let this_month = chrono_like_today()[..7].to_string();
+    let months: Vec<(&str, usize, usize)> = [
+        ("2026-07", 2, 1),
+        ("2026-08", 3, 2),
+        ("2026-09", 5, 3),
+        ("2026-10", 4, 4),
+        ("2026-11", 6, 3),
+    ]
+    .into_iter()
+    .filter(|(month, ..)| *month < this_month.as_str())
+    .collect();
+    let mut seq = 0u32;
+    let mut sign_month = |now: &str, posts: usize, placed: usize| {
+        for p in 0..posts {
+            let post = at(
+                village,
+                now,
+                &[
+                    "post",
+                    "create",
+                    "--title",
+                    &format!("茶园采茶工 {now} 第{p}批"),
+                    "--occupation",
+                    "4-10-01-06",
+                    "--wage",
+                    "150",
+                    "--unit",
+                    "day",
+                    "--headcount",
+                    "3",
+                    "--contact",
+                    "王女士 13800001234",
+                ],
+            )["id"]
+                .as_str()
+                .expect("id")
+                .to_string();
+            at(village, now, &["post", "review", &post, "--approve"]);
+            if p < placed {
+                seq += 1;
+                let id_number = complete_id_number(&format!("52262219800101{seq:03}"));
+                let worker = at(
+                    village,
+                    now,
+                    &[
+                        "worker",
+                        "register",
+                        "--name",
+                        &format!("采茶工{seq}"),
+                        "--id-number",
+                        &id_number,
+                        "--phone",
+                        &format!("1390000{seq:04}"),
+                        "--skills",
+                        "4-10-01-06",
+                    ],
+                )["id"]
+                    .as_str()
+                    .expect("id")
+                    .to_string();
+                at(
+                    village,
+                    now,
+                    &[
+                        "placement",
+                        "confirm",
+                        "--post",
+                        &post,
+                        "--worker",
+                        &worker,
+                        "--worker-confirmed",
+                        "paper",
+                    ],
+                );
+            }
+        }
+    };
+    for (month, posts, placed) in &months {
+        sign_month(&format!("{month}-15T10:00:00+08:00"), *posts, *placed);
+    }
+    // This month, on the real clock.
+    let now_text = lingong_protocol::dates::rfc3339(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_millis() as i64,
+    );
+    sign_month(&now_text, 2, 1);
+    let expected = village.json(&["report", "--period", &this_month]);
+
+    let password = "chaye-2026-oversight";
+    add_admin(village, "li", password);
+    add_admin(county, "li", password);
+    let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let addr_of =
+        |i: usize, n: &Node| format!("/ip4/127.0.0.1/tcp/{}/p2p/{}", ports[i], n.node_id());
+    township.json(&["peer", "add", &addr_of(0, county)]);
+    village.json(&["peer", "add", &addr_of(1, township)]);
+    let _county_d = Daemon::start(county, ports[0]);
+    let _township_d = Daemon::start(township, ports[1]);
+    let _village_d = Daemon::start(village, ports[2]);
+    let county_web = web_addr(county);
+    let village_web = web_addr(village);
+
+    let shots = workspace_root().join("docs/screenshots");
+    std::fs::create_dir_all(&shots).expect("docs/screenshots");
+    let out = Command::new("node")
+        .arg(js.join("web_oversight.mjs"))
+        .arg(format!("http://{village_web}/"))
+        .arg(format!("http://{county_web}/"))
+        .arg("li")
+        .arg(password)
+        .arg(&shots)
+        .arg(expected.to_string())
+        .env("HOME", dir.path())
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}");
+    assert!(
+        out.status.success(),
+        "the browser test failed:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        shots.join("report.png").exists(),
+        "no screenshot report.png"
+    );
+
+    // What the pages showed is what the command line says.
+    let complaints = village.json(&["complaint", "list"]);
+    let rows = complaints.as_array().expect("a list");
+    assert_eq!(
+        rows.len(),
+        1,
+        "one complaint filed (the refused one is not): {complaints}"
+    );
+    assert_eq!(rows[0]["status"], "accepted", "{complaints}");
+}
