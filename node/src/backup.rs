@@ -1100,6 +1100,128 @@ mod tests {
         );
     }
 
+    /// Rewrites a backup file as a forger who knows the format (not the passphrase) would:
+    /// `edit` changes the body, then the header's length and the checksum are made to match.
+    fn forge(file: &Path, to: &Path, edit: impl FnOnce(&mut Vec<u8>)) {
+        let bytes = std::fs::read(file).unwrap();
+        let mut body = bytes[HEADER_LEN..bytes.len() - TRAILER_LEN].to_vec();
+        edit(&mut body);
+        let mut header: [u8; HEADER_LEN] = bytes[..HEADER_LEN].try_into().unwrap();
+        let len = (HEADER_LEN + body.len() + TRAILER_LEN) as u64;
+        header[HEADER_LEN - 8..].copy_from_slice(&len.to_be_bytes());
+        let body_hash: [u8; 32] = Sha256::digest(&body).into();
+        let mut out = header.to_vec();
+        out.extend_from_slice(&body);
+        out.extend_from_slice(&checksum(&header, &body_hash));
+        std::fs::write(to, out).unwrap();
+    }
+
+    #[test]
+    fn a_backup_of_several_chunks_restores_whole_and_refuses_chunks_moved_or_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::new(Some(dir.path().join("a")));
+        crate::station::init(&home, "测试村", "522622101001", Vec::new(), None).unwrap();
+        let station = Station::open(&home).unwrap();
+        // About 4 MiB of staff rows: the plaintext spans five chunks.
+        let rows: Vec<(Vec<u8>, Vec<u8>)> = (0..400u32)
+            .map(|i| {
+                let mut k = b"Us".to_vec();
+                k.extend_from_slice(format!("clerk{i:04}").as_bytes());
+                (k, vec![(i % 251) as u8; 10_000])
+            })
+            .collect();
+        station.store.put_private_rows(&rows).unwrap();
+        let file = dir.path().join("a.lgbackup");
+        let made = backup(&station, &file, "eight chars").unwrap();
+        drop(station);
+        assert_eq!(made["accounts"], 400);
+        let len = std::fs::metadata(&file).unwrap().len() as usize;
+        let chunks = (len - HEADER_LEN - TRAILER_LEN).div_ceil(CHUNK + TAG);
+        assert!(chunks >= 4, "{chunks} chunks");
+
+        let restored = Home::new(Some(dir.path().join("b")));
+        let out = restore(&restored, &file, "eight chars").unwrap();
+        assert_eq!(
+            out["catching_up"], false,
+            "uncertified: nothing to catch up"
+        );
+        let back = Station::open(&restored).unwrap();
+        assert_eq!(back.store.private_rows().unwrap(), rows);
+        assert_eq!(back.key.public(), home.load_key().unwrap().public());
+        drop(back);
+
+        let code = |file: &Path, pass: &str, to: &str| {
+            let target = Home::new(Some(dir.path().join(to)));
+            let e = restore(&target, file, pass).unwrap_err();
+            assert!(!target.dir.exists(), "{to}: no home made");
+            assert!(e.is_usage(), "{e}");
+            e.code()
+        };
+        assert_eq!(code(&file, "eight chars!", "c"), "backup-wrong-passphrase");
+        let sealed = CHUNK + TAG;
+        let swapped = dir.path().join("swapped");
+        forge(&file, &swapped, |body| {
+            let second = body[sealed..2 * sealed].to_vec();
+            body.copy_within(2 * sealed..3 * sealed, sealed);
+            body[2 * sealed..3 * sealed].copy_from_slice(&second);
+        });
+        assert_eq!(code(&swapped, "eight chars", "d"), "backup-damaged");
+        let dropped = dir.path().join("dropped");
+        forge(&file, &dropped, |body| {
+            let keep = (chunks - 1) * sealed;
+            body.truncate(keep);
+        });
+        assert_eq!(code(&dropped, "eight chars", "e"), "backup-damaged");
+        let station = Station::open(&home).unwrap();
+        let e = backup(&station, &dir.path().join("g"), "seven c").unwrap_err();
+        assert_eq!(e.code(), "invalid-field", "a passphrase under 8 characters");
+        assert!(!dir.path().join("g").exists());
+    }
+
+    #[test]
+    fn only_the_parent_or_a_node_of_its_region_clears_the_mark() {
+        let code = |s: &str| RegionCode::parse(s).unwrap();
+        let (village, township) = (code("522622101001"), code("522622101"));
+        let mut h = lingong_protocol::fixture::Hierarchy::new(7);
+        let (key, chain) = h.node(&village);
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::new(Some(dir.path().join("v")));
+        crate::station::init(&home, "测试村", "522622101001", Vec::new(), None).unwrap();
+        write_atomically(&home.key_path(), &key.seed()).unwrap();
+        write_atomically(&home.cert_path(), chain.to_json().to_string().as_bytes()).unwrap();
+        let station = Station::open(&home).unwrap();
+        let parent = h.key_for(&township).public();
+        let mark = || write_atomically(&marker_path(&home), br#"{"parent":"P"}"#).unwrap();
+        mark();
+        let refused = check_writable(&home).unwrap_err();
+        assert_eq!(refused.code(), "catching-up");
+        assert!(refused.message("en").contains("(P)"), "{refused}");
+        // The county (an ancestor, not the parent) and another township do not clear it.
+        let county = code("522622");
+        assert!(!note_completed_session(
+            &station,
+            &h.key_for(&county).public(),
+            &county
+        ));
+        let other = code("522622102");
+        assert!(!note_completed_session(
+            &station,
+            &h.key_for(&other).public(),
+            &other
+        ));
+        assert!(is_catching_up(&home));
+        assert!(note_completed_session(&station, &parent, &township));
+        assert!(check_writable(&home).is_ok());
+        // A successor of the parent (another key certified for the township) clears it too.
+        mark();
+        assert!(note_completed_session(
+            &station,
+            &h.key_for(&other).public(),
+            &township
+        ));
+        assert!(!is_catching_up(&home));
+    }
+
     #[test]
     fn chunk_nonces_differ_by_number_and_by_the_last_flag() {
         let p = [1; 7];

@@ -338,6 +338,29 @@ fn a_week_old_backup_restored_catches_up_from_the_parent_then_writes_without_a_f
     let staff = new.json(&["staff", "list"]).to_string();
     assert!(staff.contains("吴会计"), "{staff}");
     restored_daemon.stop();
+
+    // What the mark prevents: the same backup restored again, its mark removed by hand, signs
+    // at once with a sequence number the old machine used after the backup; the township
+    // catches the fork.
+    let copy = Node::at(dir.path().join("village-copy"));
+    ok_json(with_passphrase(
+        &copy,
+        PASSPHRASE,
+        &["restore", &path(&file)],
+    ));
+    std::fs::remove_file(copy.home.join("catching-up")).expect("the mark");
+    copy.create_post("没有等待就写的岗位", None, &[]);
+    copy.run(&["sync", "--timeout", "30"]);
+    let caught = poll_until("the fork at the township", DEADLINE, || {
+        township.json(&["status"])["forks"]
+            .as_array()
+            .and_then(|f| f.first().cloned())
+    });
+    assert_eq!(
+        caught["fork_seq"].as_u64(),
+        Some(seq_at_backup + 1),
+        "{caught}"
+    );
     parent.stop();
 }
 
