@@ -174,6 +174,27 @@ pub fn is_catching_up(home: &Home) -> bool {
     marker_path(home).exists()
 }
 
+/// At the daemon's start: says, in the log, that a restored node waits for its own log from
+/// its parent, and what to do if it has no peer to sync with.
+pub fn note_start(station: &Station) {
+    if !is_catching_up(&station.home) {
+        return;
+    }
+    if station.config.peers.is_empty() {
+        tracing::error!(
+            "restored from a backup, this node signs nothing until it has synced with its \
+             parent, and no peer is configured: add the parent with `lingong peer add ADDRESS` / \
+             本节点由备份恢复，与上级节点同步之前不签署任何内容，但没有配置对等节点：请用 \
+             `lingong peer add 地址` 添加上级节点"
+        );
+    } else {
+        tracing::warn!(
+            "restored from a backup: syncing with the parent before signing anything / \
+             本节点由备份恢复：先与上级节点同步，之后才签署"
+        );
+    }
+}
+
 /// Called when an outbound sync session with the peer `peer` (certified for `peer_region`)
 /// completed: clears the marker of a restored node if that peer is its parent (its
 /// certificate's issuer, or a node certified for the parent region; any peer for the

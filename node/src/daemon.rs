@@ -71,6 +71,8 @@ pub fn run(
     if no_mdns {
         station.config.mdns = false;
     }
+    // A restored node says that it waits for its parent (crate::backup).
+    crate::backup::note_start(&station);
     let http_addr = http.unwrap_or_else(|| station.config.http.clone());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
