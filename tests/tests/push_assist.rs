@@ -5,12 +5,15 @@
 //! priority workers by how far behind their yearly targets they are (a placement counting as a
 //! recommendation, the targets configurable); bad input exits 2 naming the field and leaves
 //! every record count as it was; `push send` hands the message to the configured command on its
-//! standard input (a real shell script that writes it to a file).
+//! standard input (a real shell script that writes it to a file). The same through the JSON API
+//! of a running daemon, with a clerk's token.
 
 use lingong_protocol::id_number::complete_id_number;
-use lingong_tests::{Node, carry, init_chain};
+use lingong_tests::{Daemon, Node, carry, free_port, init_chain, poll_until};
 use serde_json::{Value, json};
+use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
 
 fn id_of(v: &Value) -> String {
     v["id"].as_str().expect("the output has an id").to_string()
@@ -327,4 +330,173 @@ fn push_lists_put_priority_workers_first_and_marks_and_sends_become_assistance_r
     assert_eq!(ledger[0]["result"], "contacted", "{ledger}");
     assert_eq!(ledger[0]["id"], rows[0]["record"]);
     assert_eq!(village.json(&["status"])["records"]["assistances"], 3);
+
+    // 31 days on, the plain worker has waited long without a placement: `long-wait` is
+    // derived, and the worker is due assistance too.
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
+    let later = lingong_protocol::dates::rfc3339(now_ms + 31 * 86_400_000);
+    let due = village.json_env(&[("LINGONG_NOW", &later)], &["assist", "due"]);
+    let row = due
+        .as_array()
+        .expect("a list")
+        .iter()
+        .find(|r| r["worker_id"] == plain.as_str())
+        .unwrap_or_else(|| panic!("the long-waiting worker is due: {due}"));
+    assert_eq!(row["flags"], json!(["long-wait"]), "{row}");
+    assert_eq!(row["priority"], 1);
+    assert!(
+        due.as_array()
+            .expect("a list")
+            .windows(2)
+            .all(|w| w[0]["behind"].as_u64() >= w[1]["behind"].as_u64()),
+        "most overdue first: {due}"
+    );
+}
+
+/// One HTTP/1.1 exchange with the daemon's web server: the status and the body as JSON.
+fn http(addr: &str, method: &str, path: &str, token: Option<&str>, body: &Value) -> (u16, Value) {
+    let mut s = std::net::TcpStream::connect(addr).expect("connect to the node's HTTP server");
+    s.set_read_timeout(Some(Duration::from_secs(120)))
+        .expect("timeout");
+    let body = if body.is_null() {
+        String::new()
+    } else {
+        body.to_string()
+    };
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAccept-Language: en\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if let Some(t) = token {
+        req.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(&body);
+    s.write_all(req.as_bytes()).expect("write");
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out).to_string();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .expect("a status line");
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    let json = serde_json::from_str(&body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"));
+    (status, json)
+}
+
+#[test]
+fn the_json_api_lists_pushes_marks_them_and_keeps_the_ledger_with_a_clerks_token() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let nodes = init_chain(dir.path());
+    let village = &nodes[4];
+    let older = register_worker(village, "吴秀英", 2, &["--flags", "older"]);
+    let post = village.create_post("村里仓库搬运工", None, &[]);
+    village.json(&["post", "review", &post, "--approve"]);
+    let token = village.json(&["token", "add", "--name", "desk", "--role", "clerk"])["token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let _daemon = Daemon::start(village, free_port());
+    let log = village.home.join("daemon.log");
+    let addr = poll_until(
+        "the daemon to print its web address",
+        Duration::from_secs(60),
+        || {
+            let text = std::fs::read_to_string(&log).ok()?;
+            let at = text.find("http://")? + "http://".len();
+            let rest = &text[at..];
+            Some(rest[..rest.find('/')?].to_string())
+        },
+    );
+    let t = Some(token.as_str());
+
+    let (status, _) = http(&addr, "GET", "/api/assist/due", None, &Value::Null);
+    assert_eq!(status, 401, "no token, no ledger");
+    let (status, lists) = http(&addr, "GET", "/api/push", t, &Value::Null);
+    assert_eq!(status, 200, "{lists}");
+    assert_eq!(lists[0]["post_id"], post.as_str(), "{lists}");
+    assert_eq!(lists[0]["workers"][0]["worker_id"], older.as_str());
+    assert_eq!(lists[0]["workers"][0]["phone"], phone(2));
+
+    // A result not in the list: 400 naming it, nothing written.
+    let mark = format!("/api/push/{post}/mark");
+    let (status, err) = http(
+        &addr,
+        "POST",
+        &mark,
+        t,
+        &json!({"worker": older, "result": "maybe"}),
+    );
+    assert_eq!(status, 400, "{err}");
+    assert_eq!(err["error"]["field"], "result", "{err}");
+    let (_, ledger) = http(&addr, "GET", "/api/assist", t, &Value::Null);
+    assert_eq!(ledger, json!([]), "a refused mark writes nothing");
+
+    let (status, marked) = http(
+        &addr,
+        "POST",
+        &mark,
+        t,
+        &json!({"worker": older, "result": "contacted"}),
+    );
+    assert_eq!(status, 200, "{marked}");
+    let (status, logged) = http(
+        &addr,
+        "POST",
+        "/api/assist",
+        t,
+        &json!({"worker": older, "kind": "training-info", "note": "电焊培训班 12 月 20 日开班"}),
+    );
+    assert_eq!(status, 200, "{logged}");
+    let (status, err) = http(
+        &addr,
+        "POST",
+        "/api/assist",
+        t,
+        &json!({"worker": older, "kind": "haircut"}),
+    );
+    assert_eq!(
+        (status, &err["error"]["field"]),
+        (400, &json!("kind")),
+        "{err}"
+    );
+
+    let (_, ledger) = http(
+        &addr,
+        "GET",
+        &format!("/api/assist?worker={older}"),
+        t,
+        &Value::Null,
+    );
+    let ids: Vec<&Value> = ledger
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|r| &r["id"])
+        .collect();
+    assert_eq!(
+        ids,
+        vec![&logged["id"], &marked["id"]],
+        "newest first: {ledger}"
+    );
+    let (_, due) = http(&addr, "GET", "/api/assist/due", t, &Value::Null);
+    assert_eq!(due[0]["worker_id"], older.as_str(), "{due}");
+    assert_eq!(
+        due[0]["behind"], 4,
+        "6 of 1311, less a recommendation and a training: {due}"
+    );
+    let (_, lists) = http(&addr, "GET", "/api/push", t, &Value::Null);
+    assert_eq!(
+        lists[0]["workers"],
+        json!([]),
+        "the marked worker left: {lists}"
+    );
 }

@@ -19,7 +19,7 @@ use super::AppState;
 use super::auth::{self, Auth, Caller, LoginError};
 use crate::error::NodeError;
 use crate::request::{
-    EmployerFields, PlacementFields, PostFields, PostFilter, Request, WorkerFields,
+    AssistFields, EmployerFields, PlacementFields, PostFields, PostFilter, Request, WorkerFields,
 };
 use axum::Json;
 use axum::Router;
@@ -124,7 +124,9 @@ pub fn redact(value: &mut Value) {
 
 /// Fills in what a request takes from the HTTP exchange rather than from its fields.
 fn fill_lang(req: &mut Request, lang: &str) {
-    if let Request::MatchWorker { lang: l, .. } | Request::MatchPost { lang: l, .. } = req
+    if let Request::MatchWorker { lang: l, .. }
+    | Request::MatchPost { lang: l, .. }
+    | Request::PushList { lang: l, .. } = req
         && l.is_empty()
     {
         *l = lang.to_string();
@@ -560,6 +562,44 @@ pub struct LoginBody {
     pub password: String,
 }
 
+#[derive(Default, Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct PushQuery {
+    pub post: Option<String>,
+    pub days: Option<i64>,
+    pub limit: Option<usize>,
+}
+
+#[derive(Default, Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct PushMarkBody {
+    pub worker: Option<String>,
+    pub result: Option<String>,
+    pub note: Option<String>,
+}
+
+#[derive(Default, Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct PushSendBody {
+    pub post: Option<String>,
+    pub worker: Option<String>,
+    pub days: Option<i64>,
+}
+
+#[derive(Default, Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct AssistQuery {
+    pub worker: Option<String>,
+    pub kind: Option<String>,
+    pub limit: Option<usize>,
+}
+
+#[derive(Default, Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct WorkerQuery {
+    pub worker: Option<String>,
+}
+
 fn match_request(q: MatchQuery) -> Made {
     match (q.worker, q.post) {
         (Some(id), None) => Ok(Request::MatchWorker {
@@ -741,6 +781,62 @@ pub fn table() -> Api {
             "/api/status",
             "节点状态 What this node holds and whom it talks to",
             none(|| Ok(Request::Status)),
+        )
+        .get(
+            "/api/push",
+            "推送清单 Workers to contact for newly approved posts, priority first",
+            query(|q: PushQuery| {
+                Ok(Request::PushList {
+                    post: q.post,
+                    days: q.days,
+                    limit: q.limit,
+                    lang: String::new(),
+                })
+            }),
+        )
+        .post(
+            "/api/push/{id}/mark",
+            "记录推送结果 Record the result of contacting a worker about a post",
+            id_body(|post, b: PushMarkBody| {
+                Ok(Request::PushMark {
+                    post,
+                    worker: b.worker,
+                    result: b.result,
+                    note: b.note,
+                })
+            }),
+        )
+        .post(
+            "/api/push/send",
+            "发送推送 Send the push lists' messages through the configured command",
+            body(|b: PushSendBody| {
+                Ok(Request::PushSend {
+                    post: b.post,
+                    worker: b.worker,
+                    days: b.days,
+                })
+            }),
+        )
+        .get(
+            "/api/assist",
+            "帮扶台账 Assistance records, newest first",
+            query(|q: AssistQuery| {
+                Ok(Request::AssistList {
+                    worker: q.worker,
+                    kind: q.kind,
+                    limit: q.limit,
+                })
+            }),
+        )
+        .post(
+            "/api/assist",
+            "记录帮扶 Record assistance given to a worker",
+            body(|f: AssistFields| Ok(Request::AssistLog(f))),
+        )
+        .get(
+            "/api/assist/due",
+            "帮扶待办 Priority workers behind their yearly targets",
+            query(|q: WorkerQuery| Ok(Request::AssistDue { worker: q.worker })),
         )
 }
 

@@ -53,6 +53,12 @@ pub fn min_role(req: &Request) -> Role {
         | Request::DirectoryList { .. }
         | Request::ComplaintFile(_)
         | Request::SyncWaiting { .. }
+        | Request::PushList { .. }
+        | Request::PushMark { .. }
+        | Request::PushSend { .. }
+        | Request::AssistLog(_)
+        | Request::AssistList { .. }
+        | Request::AssistDue { .. }
         | Request::Status => Role::Clerk,
         Request::PostReview { .. } | Request::PostReviewQueue | Request::EmployerSuspend { .. } => {
             Role::Reviewer
