@@ -127,6 +127,11 @@ pub struct Rates {
     pub reach_county: f64,
     /// Quarterly report: directory-entry updates per day.
     pub reports: f64,
+    /// Chances per day to take up waiting work: a township reviews its villages' posts (a
+    /// village's post is pending until then), a county takes a complaint of its area one step
+    /// further (received → accepted → handling → resolved → closed). A chance with nothing
+    /// waiting, or only work the station does not hold yet, writes nothing.
+    pub tasks: f64,
 }
 
 impl Rates {
@@ -138,6 +143,7 @@ impl Rates {
             + self.complaints
             + self.worker_edits
             + self.reports
+            + self.tasks
     }
 
     fn zero() -> Rates {
@@ -152,6 +158,7 @@ impl Rates {
             reach_parent: 0.0,
             reach_county: 0.0,
             reports: 0.0,
+            tasks: 0.0,
         }
     }
 }
@@ -198,6 +205,9 @@ impl Default for Workload {
                 reach_parent: 0.0,
                 reach_county: 0.0,
                 reports: 1.0 / 90.0,
+                // About 6 complaints a day reach a county from its own desk, ~17 townships
+                // and ~200 villages at the rates here, each taking four steps.
+                tasks: 30.0,
             },
             // A township station: about 10 events a day (field figures: 5–30).
             township: Rates {
@@ -211,6 +221,8 @@ impl Default for Workload {
                 reach_parent: 0.4,
                 reach_county: 0.0,
                 reports: 1.0 / 90.0,
+                // Its ~12 villages post about 1.2 posts a day for it to review.
+                tasks: 3.0,
             },
             // Village and community stations: a few events a week.
             village: Rates {
@@ -224,6 +236,7 @@ impl Default for Workload {
                 reach_parent: 0.5,
                 reach_county: 0.2,
                 reports: 0.0,
+                tasks: 0.0,
             },
             post_life_days: 7.0,
         }

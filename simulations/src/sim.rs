@@ -176,6 +176,9 @@ pub struct Node {
     open_posts: Vec<u32>,
     workers: Vec<RecordId>,
     directory: Option<RecordId>,
+    /// Work waiting for this station: its villages' posts to review (a township), the
+    /// complaints of its area to take a step further (a county); oldest first.
+    tasks: VecDeque<writes::Task>,
     pub bytes_held: u64,
     pub evidence: u32,
     rates: Rates,
@@ -275,6 +278,12 @@ pub struct Stats {
     /// (`SyncStats::held_back`, summed over sessions, cut ones included).
     pub held_back: u64,
     pub writes: u64,
+    /// The desk's own work among the writes: village posts reviewed at their township,
+    /// complaints filed, their status steps taken at the county, and those closed.
+    pub reviews: u64,
+    pub complaints_filed: u64,
+    pub complaint_steps: u64,
+    pub complaints_closed: u64,
     pub local_rejections: u64,
     pub sessions: u64,
     pub sessions_completed: u64,
@@ -358,6 +367,8 @@ pub struct Sim {
     /// Per envelope, how many nodes hold it and how many expected holders have it.
     pub tallies: Vec<Tally>,
     posts: Vec<Post>,
+    /// Every complaint filed, as it now stands at the county handling it.
+    complaints: Vec<writes::FiledComplaint>,
     docs: BTreeMap<RecordId, Vec<u8>>,
     accept_cfg: AcceptConfig,
     /// Signatures this thread verified since the arena's shared cache
@@ -458,6 +469,7 @@ impl Sim {
                 open_posts: Vec::new(),
                 workers: Vec::new(),
                 directory: None,
+                tasks: VecDeque::new(),
                 bytes_held: 0,
                 evidence: 0,
                 rates,
@@ -483,6 +495,7 @@ impl Sim {
             behind: Vec::new(),
             tallies: Vec::new(),
             posts: Vec::new(),
+            complaints: Vec::new(),
             docs: BTreeMap::new(),
             accept_cfg: AcceptConfig {
                 root,

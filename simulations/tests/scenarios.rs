@@ -217,3 +217,24 @@ fn the_end_check_notices_a_missing_change_and_one_held_outside_its_scope() {
     );
     assert!(!c.failures.is_empty());
 }
+
+#[test]
+fn village_posts_are_reviewed_at_their_township_and_complaints_walk_to_closed_at_the_county() {
+    let mut s = scenario("calm", 4, 6.0);
+    s.run.villages_share = 1.0;
+    s.run.automerge_payloads = true;
+    // Enough complaints for several to pass every step within the run.
+    s.workload.village.complaints = 0.1;
+    let o = run(s);
+    assert_safe_and_converged(&o);
+    let st = &o.stats;
+    assert!(st.reviews > 0, "no village post was reviewed: {st:?}");
+    assert!(st.complaints_filed > 5, "too few complaints: {st:?}");
+    // Each closed complaint took four steps (accepted, handling, resolved, closed).
+    assert!(
+        st.complaints_closed > 0,
+        "no complaint reached closed: {st:?}"
+    );
+    assert!(st.complaint_steps >= 4 * st.complaints_closed);
+    assert!(st.complaint_steps <= 4 * st.complaints_filed);
+}

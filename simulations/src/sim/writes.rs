@@ -15,9 +15,10 @@
 
 use super::*;
 use lingong_protocol::dates;
+use lingong_protocol::schema::complaint::StepFields;
 use lingong_protocol::schema::{
-    self, Confirmation, Placement, PlacementStatus, PostStatus, ReviewState, Schema, WageUnit,
-    Worker, WorkerStatus,
+    self, Complaint, ComplaintKind, ComplaintStatus, Confirmation, Finding, Placement,
+    PlacementStatus, PostStatus, ReviewState, Schema, WageUnit, Worker, WorkerStatus,
 };
 
 /// The fields a write puts into a record's root map.
@@ -122,6 +123,33 @@ pub(super) enum WritePlan {
         record: RecordId,
         fields: Fields,
     },
+    /// A complaint filed at this station; it waits at the county above for its steps.
+    File {
+        complaint: Complaint,
+    },
+    /// Waiting work taken up: a village post's review, or a complaint's next step (`next`,
+    /// the complaint after it).
+    Task {
+        task: Task,
+        record: RecordId,
+        fields: Fields,
+        next: Option<Complaint>,
+    },
+}
+
+/// Work waiting for a station above the one that wrote it ([`Node::tasks`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Task {
+    /// A village's post (an index into `Sim::posts`), pending until its township approves it.
+    Review { post: u32 },
+    /// A complaint (an index into `Sim::complaints`) its county takes one step further.
+    Complaint { complaint: u32 },
+}
+
+/// A complaint as the county handling it last left it.
+pub(super) struct FiledComplaint {
+    record: RecordId,
+    state: Complaint,
 }
 
 impl WritePlan {
@@ -168,6 +196,10 @@ impl Sim {
         let local_ms = self.local_ms_at(i, at);
         let created_at = dates::rfc3339(local_ms);
         let mut x = rng.random::<f64>() * total;
+        if x < r.tasks {
+            return self.plan_task(i, local_ms);
+        }
+        x -= r.tasks;
         if x < r.posts {
             let own = n.region;
             let county = home_area(&own);
@@ -189,7 +221,13 @@ impl Sim {
                 headcount: rng.random_range(1..10),
                 employer: None,
                 status: PostStatus::Open,
-                review: ReviewState::Approved,
+                // A township or county reviews its own posts as it publishes them; a village's
+                // wait for its township (`Task::Review`).
+                review: if self.reviewer_of(i).is_some() {
+                    ReviewState::Pending
+                } else {
+                    ReviewState::Approved
+                },
                 review_reason: None,
                 reviewed_by: None,
                 reviewed_at: None,
@@ -235,14 +273,22 @@ impl Sim {
         }
         x -= r.placements;
         if x < r.complaints {
-            let fields = vec![
-                ("kind", FieldValue::Text("wage-arrears".into())),
-                ("text", FieldValue::Text("工资未按约定支付".into())),
-                ("status", FieldValue::Text("open".into())),
-                ("region", FieldValue::Text(n.region.to_string())),
-                ("created_at", FieldValue::Text(created_at)),
-            ];
-            return WritePlan::create(RecordKind::Complaint, None, fields);
+            let complaint = Complaint {
+                kind: ComplaintKind::WageArrears,
+                post: None,
+                employer: None,
+                worker: None,
+                text: "工资未按约定支付".into(),
+                amount: Some(f64::from(rng.random_range(5..60u32) * 100)),
+                status: ComplaintStatus::Received,
+                note: String::new(),
+                referred_to: None,
+                finding: None,
+                recovered: None,
+                region: n.region,
+                created_at,
+            };
+            return WritePlan::File { complaint };
         }
         x -= r.complaints;
         if x < r.worker_edits {
@@ -266,6 +312,86 @@ impl Sim {
             ("updated_at", FieldValue::Text(created_at)),
         ];
         WritePlan::Edit { record, fields }
+    }
+
+    /// The township that reviews node `i`'s posts, if `i` is a village.
+    fn reviewer_of(&self, i: u32) -> Option<u32> {
+        let n = &self.nodes[i as usize];
+        (n.level == Level::Village).then_some(n.parent).flatten()
+    }
+
+    /// The county (or the node itself, if a county) that handles node `i`'s complaints.
+    fn county_of(&self, i: u32) -> Option<u32> {
+        let mut at = Some(i);
+        while let Some(a) = at {
+            let n = &self.nodes[a as usize];
+            if n.level == Level::County {
+                return Some(a);
+            }
+            at = n.parent;
+        }
+        None
+    }
+
+    /// The oldest waiting work node `i` holds the record of, taken one step: a post approved,
+    /// or a complaint moved to its next status (a handled complaint is resolved with the
+    /// finding upheld and, for wage arrears, the amount recovered).
+    fn plan_task(&self, i: u32, local_ms: i64) -> WritePlan {
+        let n = &self.nodes[i as usize];
+        for &task in &n.tasks {
+            let record = match task {
+                Task::Review { post } => {
+                    let p = &self.posts[post as usize];
+                    if !p.open {
+                        continue;
+                    }
+                    p.record
+                }
+                Task::Complaint { complaint } => self.complaints[complaint as usize].record,
+            };
+            let held = self.genesis_of(&record).and_then(|g| n.held.get(g));
+            if held.is_none() {
+                continue;
+            }
+            match task {
+                Task::Review { .. } => {
+                    let fields = vec![
+                        ("review", FieldValue::Text("approved".into())),
+                        ("reviewed_by", FieldValue::Text(n.key.public().node_id())),
+                        ("reviewed_at", FieldValue::Text(dates::rfc3339(local_ms))),
+                    ];
+                    return WritePlan::Task {
+                        task,
+                        record,
+                        fields,
+                        next: None,
+                    };
+                }
+                Task::Complaint { complaint } => {
+                    let before = &self.complaints[complaint as usize].state;
+                    let Some(&to) = before.status.next().last() else {
+                        continue;
+                    };
+                    let resolved = to == ComplaintStatus::Resolved;
+                    let step = StepFields {
+                        finding: resolved.then_some(Finding::Upheld),
+                        recovered: before.amount.filter(|_| resolved),
+                        ..StepFields::default()
+                    };
+                    let Ok(next) = before.step(to, step) else {
+                        continue;
+                    };
+                    let fields = next.edits_since(before);
+                    return WritePlan::Task {
+                        task,
+                        record,
+                        fields,
+                        next: Some(next),
+                    };
+                }
+            }
+        }
+        WritePlan::Nothing
     }
 
     /// The edit of post `post` that `change` makes, by its node, if the post is still open
@@ -373,10 +499,16 @@ impl Sim {
                         reach,
                         fields,
                     } => vec![self.create_spec(node, kind, reach, fields, at, first)],
-                    WritePlan::Edit { record, fields } => self
-                        .edit_spec(node, record, fields, at, first)
-                        .into_iter()
-                        .collect(),
+                    WritePlan::File { complaint } => {
+                        let fields = complaint.edits();
+                        let kind = RecordKind::Complaint;
+                        vec![self.create_spec(node, kind, None, fields, at, first)]
+                    }
+                    WritePlan::Edit { record, fields } | WritePlan::Task { record, fields, .. } => {
+                        self.edit_spec(node, record, fields, at, first)
+                            .into_iter()
+                            .collect()
+                    }
                 };
                 (node, specs)
             }
@@ -418,12 +550,69 @@ impl Sim {
                     return;
                 };
                 match kind {
-                    RecordKind::Post => self.remember_post(i, record),
+                    RecordKind::Post => {
+                        self.remember_post(i, record);
+                        if let Some(township) = self.reviewer_of(i) {
+                            let post = self.posts.len() as u32 - 1;
+                            self.nodes[township as usize]
+                                .tasks
+                                .push_back(Task::Review { post });
+                        }
+                    }
                     RecordKind::Worker => self.nodes[i as usize].workers.push(record),
                     _ => {}
                 }
             }
-            WritePlan::Edit { record, fields } => self.write_edit(i, record, fields, &mut lent),
+            WritePlan::File { complaint } => {
+                let (kind, fields) = (RecordKind::Complaint, complaint.edits());
+                let Some(record) = self.write_create(i, kind, None, fields, &mut lent) else {
+                    return;
+                };
+                self.stats.complaints_filed += 1;
+                if let Some(county) = self.county_of(i) {
+                    let at = self.complaints.len() as u32;
+                    self.complaints.push(FiledComplaint {
+                        record,
+                        state: complaint,
+                    });
+                    let task = Task::Complaint { complaint: at };
+                    self.nodes[county as usize].tasks.push_back(task);
+                }
+            }
+            WritePlan::Edit { record, fields } => {
+                self.write_edit(i, record, fields, &mut lent);
+            }
+            WritePlan::Task {
+                task,
+                record,
+                fields,
+                next,
+            } => {
+                let written = self.write_edit(i, record, fields, &mut lent);
+                // A review is done with once tried; a complaint waits for its next step until
+                // it is closed.
+                match task {
+                    Task::Review { .. } if written => self.stats.reviews += 1,
+                    Task::Complaint { .. } if written => self.stats.complaint_steps += 1,
+                    _ => {}
+                }
+                let done = match (task, next) {
+                    (Task::Complaint { .. }, _) if !written => false,
+                    (Task::Complaint { complaint }, Some(next)) => {
+                        let closed = next.status == ComplaintStatus::Closed;
+                        self.stats.complaints_closed += u64::from(closed);
+                        self.complaints[complaint as usize].state = next;
+                        closed
+                    }
+                    _ => true,
+                };
+                if done {
+                    self.nodes[i as usize].tasks.retain(|t| *t != task);
+                    if matches!(task, Task::Complaint { .. }) {
+                        self.docs.remove(&record);
+                    }
+                }
+            }
         }
     }
 
@@ -462,6 +651,10 @@ impl Sim {
         if change == PostChange::Close {
             self.posts[post as usize].open = false;
             self.nodes[node as usize].open_posts.retain(|&x| x != post);
+            if let Some(township) = self.reviewer_of(node) {
+                let review = Task::Review { post };
+                self.nodes[township as usize].tasks.retain(|t| *t != review);
+            }
         }
         self.write_edit(node, record, fields, &mut lent);
         if change == PostChange::Close {
@@ -484,12 +677,17 @@ impl Sim {
         self.sign_written(i, spec, lent).map(|_| record)
     }
 
-    /// An edit of `record` by node `i`, now.
-    fn write_edit(&mut self, i: u32, record: RecordId, fields: Fields, lent: &mut LentWrites) {
+    /// An edit of `record` by node `i`, now; whether the node accepted it.
+    fn write_edit(
+        &mut self,
+        i: u32,
+        record: RecordId,
+        fields: Fields,
+        lent: &mut LentWrites,
+    ) -> bool {
         let n = &self.nodes[i as usize];
-        if let Some(spec) = self.edit_spec(i, record, fields, self.now, (n.next_seq, n.head)) {
-            self.sign_written(i, spec, lent);
-        }
+        let spec = self.edit_spec(i, record, fields, self.now, (n.next_seq, n.head));
+        spec.is_some_and(|spec| self.sign_written(i, spec, lent).is_some())
     }
 
     /// Writes `spec` at node `i`: the helper's answer if it worked out this very
