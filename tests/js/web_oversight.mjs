@@ -1,0 +1,153 @@
+// Drives Debian's headless Chromium through the oversight pages of two nodes' consoles (used
+// by tests/tests/web_oversight.rs): at the village, a complaint with no text is refused with
+// the message next to the field and nothing filed; the complaint is filed and shows `received`;
+// at the county (its own browser context: cookies do not tell ports apart), the complaint
+// arrives by sync and is stepped to `accepted` after a skipped step is refused next to the
+// status field; back at the village the page shows `accepted` with the county's signed step.
+// Then the village's report page: its table and the SVG chart carry the figures the command
+// line computed (EXPECTED, `lingong report --json` of this month), the chart draws the months
+// before too, and the sync page lists the parent. Nothing may leave 127.0.0.1. Screenshot:
+// SHOTS/report.png.
+//
+// usage: node web_oversight.mjs VILLAGE_URL COUNTY_URL NAME PASSWORD SHOTS EXPECTED_JSON
+import { chromium } from "playwright-core";
+
+const [villageUrl, countyUrl, name, password, shots, expectedJson] = process.argv.slice(2);
+const expected = JSON.parse(expectedJson);
+const village = new URL(villageUrl).origin;
+const county = new URL(countyUrl).origin;
+const outside = [];
+const fail = (what) => { throw new Error(what); };
+const text = "2026年10月至11月在乐源茶园采茶，工资4200元至今未付（浏览器测试）";
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+
+async function context() {
+  const c = await browser.newContext({ viewport: { width: 1366, height: 768 }, locale: "zh-CN" });
+  c.on("request", (r) => {
+    const u = r.url();
+    if (!u.startsWith(village) && !u.startsWith(county) && !u.startsWith("data:") && !u.startsWith("about:")) outside.push(u);
+  });
+  return c;
+}
+
+async function login(page, origin) {
+  await page.goto(origin + "/complaints");
+  if (!new URL(page.url()).pathname.startsWith("/login")) fail("the complaints page did not ask for a login: " + page.url());
+  await page.fill("#name", name);
+  await page.fill("#password", password);
+  await Promise.all([page.waitForURL(origin + "/"), page.click("button[type=submit]")]);
+}
+
+// Reloads `path` until `check()` holds, for at most `ms`.
+async function until(page, path, check, what, ms = 90000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    await page.goto(path);
+    if (await check()) return;
+    if (Date.now() > end) fail("timed out waiting for " + what);
+    await page.waitForTimeout(500);
+  }
+}
+
+try {
+  // The village files a complaint.
+  const vc = await context();
+  const v = await vc.newPage();
+  await login(v, village);
+  console.log("ok: logged in at the village");
+  await v.goto(village + "/complaints");
+  await v.selectOption("#file-kind", "wage-arrears");
+  await v.fill("#file-amount", "4200");
+  await Promise.all([v.waitForLoadState("load"), v.click("#file button[type=submit]")]);
+  const err = v.locator(".field.bad[data-field=text] .err");
+  await err.waitFor({ timeout: 10000 });
+  const message = (await err.textContent()).trim();
+  if (!/[\u4e00-\u9fff]/.test(message)) fail("the missing text is not refused in Chinese next to the field: " + message);
+  if ((await v.inputValue("#file-amount")) !== "4200") fail("the refused form lost what was typed");
+  if (await v.locator("#list tr[data-id]").count()) fail("a refused complaint was filed");
+  console.log("ok: a complaint without text is refused next to the field: " + message);
+
+  await v.fill("#file-text", text);
+  await Promise.all([v.waitForURL(/\/complaints\?id=/), v.click("#file button[type=submit]")]);
+  const id = new URL(v.url()).searchParams.get("id");
+  await v.locator("#done").waitFor({ timeout: 10000 });
+  const filed = await v.locator("#complaint-status").getAttribute("data-status");
+  if (filed !== "received") fail("a new complaint is not received: " + filed);
+  await v.locator(`#list tr[data-id="${id}"]`).waitFor();
+  console.log("ok: filed complaint " + id + " at the village");
+
+  // The county receives it by sync and steps it forward.
+  const cc = await context();
+  const c = await cc.newPage();
+  await login(c, county);
+  console.log("ok: logged in at the county");
+  await until(c, county + "/complaints?id=" + id, async () => (await c.locator("#complaint-status").count()) > 0,
+    "the complaint to reach the county");
+  console.log("ok: the complaint reached the county");
+  await c.selectOption("#update-status", "closed");
+  await Promise.all([c.waitForLoadState("load"), c.click("#update button[type=submit]")]);
+  await c.locator(".field.bad[data-field=status] .err").waitFor({ timeout: 10000 });
+  if ((await c.locator("#complaint-status").getAttribute("data-status")) !== "received") fail("a refused step changed the status");
+  console.log("ok: a skipped step is refused next to the status field");
+  await c.selectOption("#update-status", "accepted");
+  await c.fill("#update-note", "县劳动保障监察大队已受理，联系用工单位核实");
+  await Promise.all([c.waitForURL(/done=/), c.click("#update button[type=submit]")]);
+  if ((await c.locator("#complaint-status").getAttribute("data-status")) !== "accepted") fail("the county's step did not save");
+  console.log("ok: the county stepped it to accepted");
+
+  // The village sees the county's signed step.
+  await until(v, village + "/complaints?id=" + id,
+    async () => (await v.locator("#complaint-status").getAttribute("data-status")) === "accepted",
+    "the accepted status to reach the village");
+  const steps = await v.locator("#history tr[data-status]").count();
+  if (steps !== 2) fail("the village shows " + steps + " history steps, not 2");
+  const by = await v.locator('#history tr[data-status="accepted"]').textContent();
+  if (!by.includes("黄平县")) fail("the accepted step is not signed by the county: " + by);
+  console.log("ok: the village shows accepted, signed by the county");
+
+  // The report: the table and the chart carry the command line's figures.
+  await v.goto(village + "/report");
+  await v.locator("svg.chart").waitFor({ timeout: 30000 });
+  for (const key of ["posts", "placements", "complaints"]) {
+    const cell = (await v.locator(`#figures tr[data-figure="${key}"] td.num`).textContent()).trim();
+    if (cell !== String(expected[key] + (key === "complaints" ? 1 : 0))) {
+      fail(`the report's ${key} is ${cell}, the command line said ${expected[key]} (before the complaint)`);
+    }
+  }
+  const period = expected.period;
+  for (const key of ["posts", "placements"]) {
+    const bar = v.locator(`svg.chart rect[data-series="${key}"][data-month="${period}"]`);
+    const value = await bar.getAttribute("data-value");
+    if (value !== String(expected[key])) fail(`the chart's ${key} bar for ${period} is ${value}, not ${expected[key]}`);
+  }
+  const bars = await v.locator("svg.chart rect[data-series]").count();
+  if (bars !== 12) fail("the chart draws " + bars + " bars, not 2 for each of 6 months");
+  const earlier = await v.locator('svg.chart rect[data-series="posts"]').evaluateAll(
+    (rs) => rs.filter((r) => Number(r.getAttribute("data-value")) > 0).length);
+  if (earlier < 2) fail("the chart shows posts in fewer than two months");
+  await v.screenshot({ path: shots + "/report.png", fullPage: false });
+  console.log("ok: the report's table and chart carry the month's figures");
+
+  // Verify the seals (none yet), and the seal button refuses a month not over.
+  await Promise.all([v.waitForLoadState("load"), v.click("#verify-button")]);
+  await v.locator("#verify").waitFor({ timeout: 30000 });
+  await Promise.all([v.waitForLoadState("load"), v.click("#seal-button")]);
+  await v.locator("#error").waitFor({ timeout: 10000 });
+  if ((await v.locator("#seal-state").getAttribute("data-sealed")) !== "false") fail("a refused seal was made");
+  console.log("ok: verify runs; sealing a month not over is refused");
+
+  // The sync page lists the township as the parent.
+  await v.goto(village + "/sync");
+  await v.locator("#peers tr[data-peer]").first().waitFor({ timeout: 10000 });
+  console.log("ok: the sync page lists the peers");
+
+  if (outside.length) fail("requests left the node: " + outside.join(", "));
+  console.log("ok: no request left 127.0.0.1");
+} finally {
+  await browser.close();
+}
