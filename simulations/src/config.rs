@@ -118,6 +118,13 @@ pub struct Rates {
     pub complaints: f64,
     /// Edits of a worker record (availability, skills).
     pub worker_edits: f64,
+    /// Employers registered (用工主体; a county has 100–300, field figures).
+    pub employers: f64,
+    /// Assistance records (困难帮扶) for the station's workers: the "1311" service asks six a
+    /// year for each worker in difficulty; with about a fifth of a county's 3,000 workers in
+    /// difficulty, some 15 a working day per county, most of them at the county and its
+    /// townships.
+    pub assistance: f64,
     /// Share of posts edited once (wage, description) during their life.
     pub post_edit_share: f64,
     /// Where posts are advertised, as shares of [own region, parent region, county]; a share
@@ -142,6 +149,8 @@ impl Rates {
             + self.placements
             + self.complaints
             + self.worker_edits
+            + self.employers
+            + self.assistance
             + self.reports
             + self.tasks
     }
@@ -153,6 +162,8 @@ impl Rates {
             placements: 0.0,
             complaints: 0.0,
             worker_edits: 0.0,
+            employers: 0.0,
+            assistance: 0.0,
             post_edit_share: 0.5,
             reach_own: 1.0,
             reach_parent: 0.0,
@@ -200,6 +211,8 @@ impl Default for Workload {
                 placements: 10.0,
                 complaints: 0.5,
                 worker_edits: 2.0,
+                employers: 0.5,
+                assistance: 5.0,
                 post_edit_share: 0.5,
                 reach_own: 1.0,
                 reach_parent: 0.0,
@@ -216,6 +229,8 @@ impl Default for Workload {
                 placements: 3.0,
                 complaints: 0.1,
                 worker_edits: 1.0,
+                employers: 0.05,
+                assistance: 0.4,
                 post_edit_share: 0.5,
                 reach_own: 0.6,
                 reach_parent: 0.4,
@@ -231,6 +246,8 @@ impl Default for Workload {
                 placements: 0.1,
                 complaints: 0.02,
                 worker_edits: 0.05,
+                employers: 0.0,
+                assistance: 0.03,
                 post_edit_share: 0.3,
                 reach_own: 0.3,
                 reach_parent: 0.5,

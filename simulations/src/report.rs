@@ -109,6 +109,7 @@ pub fn to_json(o: &mut Outcome, wall_seconds: f64, scenario: &str) -> Value {
         "convergence_days": round(o.converge_days * 100.0) / 100.0,
         "went_quiet": o.quiet,
         "changes_written": s.writes,
+        "changes_written_by_kind": lingong_protocol::record::RecordKind::ALL.iter().map(|k| (serde_json::to_value(k).expect("kind").as_str().expect("a name").to_string(), json!(s.writes_by_kind[*k as usize]))).collect::<serde_json::Map<_, _>>(),
         "desk_work": {"village_posts_reviewed": s.reviews, "complaints_filed": s.complaints_filed, "complaint_steps": s.complaint_steps, "complaints_closed": s.complaints_closed},
         "valid_changes": o.check.valid_changes,
         "payload_bytes_written": s.payload_bytes_written,

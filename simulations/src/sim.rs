@@ -175,6 +175,7 @@ pub struct Node {
     pub misbehaving: bool,
     open_posts: Vec<u32>,
     workers: Vec<RecordId>,
+    employers: Vec<RecordId>,
     directory: Option<RecordId>,
     /// Work waiting for this station: its villages' posts to review (a township), the
     /// complaints of its area to take a step further (a county); oldest first.
@@ -278,6 +279,8 @@ pub struct Stats {
     /// (`SyncStats::held_back`, summed over sessions, cut ones included).
     pub held_back: u64,
     pub writes: u64,
+    /// Writes by record kind, indexed by the kind's wire value.
+    pub writes_by_kind: [u64; 16],
     /// The desk's own work among the writes: village posts reviewed at their township,
     /// complaints filed, their status steps taken at the county, and those closed.
     pub reviews: u64,
@@ -468,6 +471,7 @@ impl Sim {
                 misbehaving: false,
                 open_posts: Vec::new(),
                 workers: Vec::new(),
+                employers: Vec::new(),
                 directory: None,
                 tasks: VecDeque::new(),
                 bytes_held: 0,
@@ -831,6 +835,7 @@ impl Sim {
         let idx = self.intern(env.clone(), label, i, true);
         self.verifier.submit(env.clone());
         self.stats.writes += 1;
+        self.stats.writes_by_kind[env.header.kind as usize] += 1;
         let accepted = self.accept_at(i, vec![env], None);
         if accepted == 0 {
             self.stats.local_rejections += 1;

@@ -2,6 +2,7 @@
 //! its villages for a simulated day or two, checking safety and convergence for several seeds,
 //! determinism, and each fault kind on its own.
 
+use lingong_protocol::record::RecordKind;
 use lingong_sim::{Outcome, Scenario};
 
 /// 麻江县: 7 townships and 70 villages, one of Guizhou's smallest counties.
@@ -237,4 +238,9 @@ fn village_posts_are_reviewed_at_their_township_and_complaints_walk_to_closed_at
     );
     assert!(st.complaint_steps >= 4 * st.complaints_closed);
     assert!(st.complaint_steps <= 4 * st.complaints_filed);
+    // The county registers employers its posts then name, and every level records assistance
+    // (each record checked against its schema as it is written, in this debug build).
+    let written = |kind: RecordKind| st.writes_by_kind[kind as usize];
+    assert!(written(RecordKind::Employer) > 0, "{st:?}");
+    assert!(written(RecordKind::Assistance) > 0, "{st:?}");
 }

@@ -14,11 +14,13 @@
 //! itself): the run is exactly the one-loop run.
 
 use super::*;
+use lingong_protocol::credit_code::{check_character, org_check_character};
 use lingong_protocol::dates;
 use lingong_protocol::schema::complaint::StepFields;
 use lingong_protocol::schema::{
-    self, Complaint, ComplaintKind, ComplaintStatus, Confirmation, Finding, Placement,
-    PlacementStatus, PostStatus, ReviewState, Schema, WageUnit, Worker, WorkerStatus,
+    self, AssistKind, Assistance, Choice, Complaint, ComplaintKind, ComplaintStatus, Confirmation,
+    Employer, EmployerStatus, EmployerType, Finding, Placement, PlacementStatus, PostStatus,
+    PushResult, ReviewState, Schema, WageUnit, Worker, WorkerStatus,
 };
 
 /// The fields a write puts into a record's root map.
@@ -219,7 +221,8 @@ impl Sim {
                 wage: f64::from(wage),
                 unit: WageUnit::Day,
                 headcount: rng.random_range(1..10),
-                employer: None,
+                employer: (!n.employers.is_empty())
+                    .then(|| n.employers[rng.random_range(0..n.employers.len())].to_hex()),
                 status: PostStatus::Open,
                 // A township or county reviews its own posts as it publishes them; a village's
                 // wait for its township (`Task::Review`).
@@ -239,6 +242,7 @@ impl Sim {
                 expires: Some(dates::format_date(dates::today_cst(local_ms) + 30)),
                 created_at,
             };
+            debug_assert_eq!(post.validate(), Ok(()));
             return WritePlan::create(RecordKind::Post, Some(reach), post.edits());
         }
         x -= r.posts;
@@ -288,6 +292,7 @@ impl Sim {
                 region: n.region,
                 created_at,
             };
+            debug_assert_eq!(complaint.validate(), Ok(()));
             return WritePlan::File { complaint };
         }
         x -= r.complaints;
@@ -300,6 +305,38 @@ impl Sim {
             let from = dates::today_cst(local_ms) + rng.random_range(0..7);
             let fields = vec![("available_from", FieldValue::Text(dates::format_date(from)))];
             return WritePlan::Edit { record, fields };
+        }
+        x -= r.worker_edits;
+        if x < r.employers {
+            let employer = employer_at(n, n.next_seq, created_at);
+            debug_assert_eq!(employer.validate(), Ok(()));
+            return WritePlan::create(RecordKind::Employer, None, employer.edits());
+        }
+        x -= r.employers;
+        if x < r.assistance {
+            if n.workers.is_empty() {
+                return WritePlan::Nothing;
+            }
+            let worker = n.workers[rng.random_range(0..n.workers.len())];
+            let mut kind = AssistKind::ALL[rng.random_range(0..AssistKind::ALL.len())];
+            let open = &n.open_posts;
+            let post = (kind == AssistKind::JobRecommendation && !open.is_empty())
+                .then(|| self.posts[open[rng.random_range(0..open.len())] as usize].record);
+            if kind == AssistKind::JobRecommendation && post.is_none() {
+                kind = AssistKind::CareerGuidance;
+            }
+            let assistance = Assistance {
+                worker: worker.to_hex(),
+                kind,
+                post: post.map(|p| p.to_hex()),
+                result: post.map(|_| PushResult::Contacted),
+                note: None,
+                at: created_at,
+                station: n.key.public().node_id(),
+                region: n.region,
+            };
+            debug_assert_eq!(assistance.validate(), Ok(()));
+            return WritePlan::create(RecordKind::Assistance, None, assistance.edits());
         }
         let Some(record) = n.directory else {
             return WritePlan::Nothing;
@@ -550,6 +587,7 @@ impl Sim {
                     return;
                 };
                 match kind {
+                    RecordKind::Employer => self.nodes[i as usize].employers.push(record),
                     RecordKind::Post => {
                         self.remember_post(i, record);
                         if let Some(township) = self.reviewer_of(i) {
@@ -753,6 +791,35 @@ pub(super) fn directory_fields(n: &Node) -> Fields {
 
 /// A worker's registration record, through the worker schema (`id_masked` in the shape
 /// `id_number::mask_id_number` gives: province and check digit only; a fixed stand-in hash).
+/// An enterprise registered at node `n` with its `serial`: a unified social credit code valid
+/// by GB 32100-2015 (its organization code and its own check characters computed), verified at
+/// registration.
+fn employer_at(n: &Node, serial: u64, created_at: String) -> Employer {
+    let org = format!("{:08}", serial % 100_000_000);
+    let org = format!("{org}{}", org_check_character(&org).expect("eight digits"));
+    let first17 = format!("91{}{org}", &n.region.to_string()[..6]);
+    let code = format!(
+        "{first17}{}",
+        check_character(&first17).expect("17 characters")
+    );
+    Employer {
+        name: format!("用工主体 {serial}"),
+        kind: EmployerType::Enterprise,
+        credit_code: Some(code),
+        id_masked: None,
+        id_hash: None,
+        contact: "张经理".into(),
+        phone: "13800001111".into(),
+        address: None,
+        verified_by: Some("营业执照原件".into()),
+        verified_at: Some(created_at.clone()),
+        status: EmployerStatus::Active,
+        suspend_reason: None,
+        region: n.region,
+        created_at,
+    }
+}
+
 fn worker_fields(n: &Node, serial: u64, created_at: String) -> Fields {
     Worker {
         name: format!("worker {serial}"),
