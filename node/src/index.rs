@@ -8,19 +8,27 @@
 //! Key layout (private to a node, like the rest of the store):
 //! - `k` kind(1) order(48) → (): every record of a kind, in creation order;
 //! - `i` kind(1) field(1) value 0x00 order(48) → (): records of a kind by a field's value;
-//! - `c` kind(1) → u64 big-endian: records of a kind held; `c` 0xFF: envelopes held.
+//! - `c` kind(1) → u64 big-endian: records of a kind held; `c` 0xFF: envelopes held;
+//! - `i` kind(1) `M` code 0x00 order(48) → terms: the matching rows ([`match_rows`]): an open
+//!   approved post under its occupation code, an active worker under each skill's code (the
+//!   empty code when none resolves), each row holding what the ranking reads of the record
+//!   (postcard [`matching::PostTerms`] / [`matching::WorkerTerms`]), so matching ranks
+//!   candidates without reading their records; `i` Post `T` code 0x00 order → terms: a post
+//!   under each occupation its title names (the `occupation-alias` rule).
 //!
 //! `order` is the record's creation time (ms, big-endian, so keys sort by time) and its id
 //! (creator 32, serial 8): a stable total order in which lists page newest first. Values are
 //! ASCII words, codes and ids; division codes are digit strings in which containment is a
 //! prefix (`5226` contains `522622101001`), so a region filter is a prefix scan.
 
+use lingong_protocol::matching::{self, PostTerms, WorkerTerms};
 use lingong_protocol::record::{RecordId, RecordKind};
+use lingong_protocol::schema::{Post, Schema, Worker};
 use lingong_protocol::store::RecordState;
 
 /// The version of the layout below; a store whose indexes were written by another version
-/// rebuilds them when it opens.
-pub const VERSION: u8 = 1;
+/// rebuilds them when it opens (2: the matching rows).
+pub const VERSION: u8 = 2;
 
 /// The key holding [`VERSION`] of the indexes present.
 pub const VERSION_KEY: &[u8] = b"I";
@@ -199,6 +207,111 @@ pub fn resume_after(state: &RecordState, prefix: &[u8]) -> Option<Vec<u8>> {
         };
         exact.then(|| [prefix, &order(state)[..]].concat())
     })
+}
+
+/// The tag of the matching rows by occupation (posts) or skill (workers).
+const MATCH: u8 = b'M';
+/// The tag of a post's matching rows by the occupations its title names.
+const TITLE: u8 = b'T';
+/// Where a post whose occupation is not a well-formed code is filed among the matching rows
+/// (none is, once validated; such a post is always a candidate).
+pub const ODD_CODE: &str = "*";
+
+/// True for a code of the 2022 table's form, `d-dd-dd-dd`: one whose groups are its prefixes.
+pub fn well_formed(code: &str) -> bool {
+    let b = code.as_bytes();
+    b.len() == 10
+        && b.iter().enumerate().all(|(i, &c)| match i {
+            1 | 4 | 7 => c == b'-',
+            _ => c.is_ascii_digit(),
+        })
+}
+
+/// The matching rows of a record in this state, with their values (see the key layout above):
+/// for a post whose fields read and which is open and approved, a row under its occupation and
+/// one under each occupation its title names; for an active worker whose fields read, one row
+/// under each distinct skill code (under the empty code when none resolves). Others have none:
+/// they are never matched. Written by [`crate::store::SledStore::commit`] with [`keys`].
+pub fn match_rows(state: &RecordState) -> Vec<(Vec<u8>, Vec<u8>)> {
+    if state.doc.is_none() {
+        return Vec::new();
+    }
+    let kind = state.kind as u8;
+    let order = order(state);
+    let row = |tag: u8, code: &str, value: &[u8]| {
+        (
+            [&[b'i', kind, tag][..], code.as_bytes(), &[0], &order].concat(),
+            value.to_vec(),
+        )
+    };
+    match state.kind {
+        RecordKind::Post => {
+            let Ok(post) = Post::from_view(&state.view) else {
+                return Vec::new();
+            };
+            let terms = PostTerms::of(&post);
+            if !terms.listed {
+                return Vec::new();
+            }
+            let Ok(value) = postcard::to_allocvec(&terms) else {
+                return Vec::new();
+            };
+            let code = if well_formed(&terms.occupation) {
+                terms.occupation.as_str()
+            } else {
+                ODD_CODE
+            };
+            let mut out = vec![row(MATCH, code, &value)];
+            for named in matching::title_occupations(&terms.title) {
+                out.push(row(TITLE, named, &value));
+            }
+            out
+        }
+        RecordKind::Worker => {
+            let Ok(worker) = Worker::from_view(&state.view) else {
+                return Vec::new();
+            };
+            let terms = WorkerTerms::of(&worker);
+            if !terms.active {
+                return Vec::new();
+            }
+            let Ok(value) = postcard::to_allocvec(&terms) else {
+                return Vec::new();
+            };
+            let mut codes: Vec<&str> = terms.skills.iter().map(String::as_str).collect();
+            codes.sort_unstable();
+            codes.dedup();
+            if codes.is_empty() {
+                codes.push("");
+            }
+            codes.into_iter().map(|c| row(MATCH, c, &value)).collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// The prefix of the matching rows of `kind` under an occupation code (`exact`), or under every
+/// code that starts with `code` (`4-10-01-`: a unit group; the empty string: every row).
+pub fn match_prefix(kind: RecordKind, code: &str, exact: bool) -> Vec<u8> {
+    let mut p = vec![b'i', kind as u8, MATCH];
+    p.extend_from_slice(code.as_bytes());
+    if exact {
+        p.push(0);
+    }
+    p
+}
+
+/// The prefix of the posts' matching rows under an occupation their title names.
+pub fn title_prefix(code: &str) -> Vec<u8> {
+    let mut p = vec![b'i', RecordKind::Post as u8, TITLE];
+    p.extend_from_slice(code.as_bytes());
+    p.push(0);
+    p
+}
+
+/// The order suffix a matching row ends in.
+pub fn order_of(key: &[u8]) -> Option<[u8; 48]> {
+    key.get(key.len().checked_sub(48)?..)?.try_into().ok()
 }
 
 /// The counter key of a kind.

@@ -384,6 +384,9 @@ impl SledStore {
             for k in index::keys(&state) {
                 b.insert(k, &[][..]);
             }
+            for (k, v) in index::match_rows(&state) {
+                b.insert(k, v);
+            }
             *counts.entry(index::counter(state.kind)).or_default() += 1;
         }
         counts.insert(
@@ -430,6 +433,15 @@ impl SledStore {
                 Err(e) => Some(Err(e)),
             }
         })
+    }
+
+    /// The index rows under `prefix` with their values, in key order (the matching rows,
+    /// [`index::match_rows`], hold what the ranking reads of a record).
+    pub fn index_rows(
+        &self,
+        prefix: Vec<u8>,
+    ) -> impl DoubleEndedIterator<Item = Result<(sled::IVec, sled::IVec), StoreError>> + '_ {
+        self.tree.scan_prefix(prefix).map(|row| row.map_err(err))
     }
 
     /// Records of `kind` held (from the counters, not a scan).
@@ -832,10 +844,16 @@ impl Store for SledStore {
                     // The indexes follow the record in the same batch: the previous state's
                     // rows go, the new state's come.
                     let new_keys = index::keys(&s);
+                    let new_rows = index::match_rows(&s);
                     match self.record(&id)? {
                         Some(old) => {
                             for k in index::keys(&old) {
                                 if !new_keys.contains(&k) {
+                                    b.remove(k);
+                                }
+                            }
+                            for (k, _) in index::match_rows(&old) {
+                                if !new_rows.iter().any(|(n, _)| *n == k) {
                                     b.remove(k);
                                 }
                             }
@@ -844,6 +862,9 @@ impl Store for SledStore {
                     }
                     for k in new_keys {
                         b.insert(k, &[][..]);
+                    }
+                    for (k, v) in new_rows {
+                        b.insert(k, v);
                     }
                     b.insert(record_key(&id), postcard::to_allocvec(&*s).map_err(err)?);
                     let mut rid = id.creator.0.to_vec();

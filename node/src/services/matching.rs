@@ -1,21 +1,63 @@
 //! Matching (精准匹配): the open approved posts that fit a worker, and the workers that fit a
 //! post, priority workers first within each band (困难帮扶), each with its reasons in the
 //! user's language. The rules are the protocol's pure functions (`lingong_protocol::matching`);
-//! this service only gathers the candidates from the indexes.
+//! this service only gathers the candidates.
+//!
+//! [`for_worker`] and [`for_post`] answer from the matching rows of the index
+//! ([`crate::index::match_rows`]: an open approved post under its occupation and under the
+//! occupations its title names, an active worker under each skill, each row holding the few
+//! fields the ranking reads). They read the candidates group by group, closest occupations
+//! first (the unit group and the title's words, then the minor group and workers without
+//! skills, then the major group, then the rest), rank each from its row
+//! ([`matching::rank`]), and stop as soon as the results they hold rank strictly above the
+//! best any unread group can reach ([`matching::ceiling`]). A post's fill (its placements) is
+//! read only for the posts that may still be returned, best first, since a placement can only
+//! lower a rank. Only the records returned are read and assessed with their reasons, in the
+//! order found: the answer is the one [`for_worker_scan`] and [`for_post_scan`] give by ranking
+//! every record (ties in the order of the scan, newest first), which the tests check on random
+//! stores and the `lists` bench times as the baseline.
 
 use super::{fill_of, page_limit, today, typed};
 use crate::error::Result;
 use crate::index::{self, Field};
 use crate::station::Station;
-use lingong_protocol::matching::{self, BANDS};
-use lingong_protocol::record::RecordKind;
+use lingong_protocol::matching::{
+    self, BANDS, Fit, PostMatch, PostTerms, Rank, WorkerMatch, WorkerTerms,
+};
+use lingong_protocol::record::{RecordId, RecordKind};
+use lingong_protocol::schema::placement::{Fill, fill};
 use lingong_protocol::schema::{
     Choice, Placement, PlacementStatus, Post, ReviewState, Schema, Worker,
 };
+use lingong_protocol::store::Store;
 use serde_json::{Value, json};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashSet};
 
 /// `match --worker ID [--limit N]`: open approved posts with places left, best first.
 pub fn for_worker(station: &Station, id: &str, limit: Option<usize>, lang: &str) -> Result<Value> {
+    let limit = page_limit(limit.or(Some(20)))?;
+    let state = station.resolve(RecordKind::Worker, id)?;
+    let worker: Worker = typed(&state)?;
+    let today = today();
+    let picked = posts_by_index(station, &worker, today, limit)?;
+    let ranked = matching::posts_for_worker(
+        &worker,
+        picked.iter().map(|(id, p, f)| (id.clone(), p, *f)),
+        today,
+        limit,
+    );
+    Ok(post_rows(ranked, lang))
+}
+
+/// `match --worker` by a scan of every approved post held: the rules applied to all of them.
+/// The baseline [`for_worker`] must agree with (tests, the `lists` bench).
+pub fn for_worker_scan(
+    station: &Station,
+    id: &str,
+    limit: Option<usize>,
+    lang: &str,
+) -> Result<Value> {
     let limit = page_limit(limit.or(Some(20)))?;
     let state = station.resolve(RecordKind::Worker, id)?;
     let worker: Worker = typed(&state)?;
@@ -42,7 +84,11 @@ pub fn for_worker(station: &Station, id: &str, limit: Option<usize>, lang: &str)
         today,
         limit,
     );
-    Ok(Value::Array(
+    Ok(post_rows(ranked, lang))
+}
+
+fn post_rows(ranked: Vec<PostMatch<'_, String>>, lang: &str) -> Value {
+    Value::Array(
         ranked
             .into_iter()
             .map(|m| {
@@ -55,7 +101,7 @@ pub fn for_worker(station: &Station, id: &str, limit: Option<usize>, lang: &str)
                 })
             })
             .collect(),
-    ))
+    )
 }
 
 /// `match --post ID [--limit N]`: active workers held here, best band first, priority workers
@@ -65,19 +111,31 @@ pub fn for_post(station: &Station, id: &str, limit: Option<usize>, lang: &str) -
     let post_state = station.resolve(RecordKind::Post, id)?;
     let post: Post = typed(&post_state)?;
     let fill = fill_of(station, &post_state, &post)?;
-    let post_id = post_state.id().to_hex();
-    let placed_here: Vec<String> = {
-        let prefix = index::prefix(RecordKind::Placement, Some((Field::Post, &post_id, true)));
-        let mut out = Vec::new();
-        for p in station.store.list(prefix, None) {
-            if let Ok(p) = Placement::from_view(&p?.view)
-                && p.status != PlacementStatus::Cancelled
-            {
-                out.push(p.worker);
-            }
-        }
-        out
-    };
+    let placed = placed_on(station, &post_state.id().to_hex())?;
+    let today = today();
+    let picked = workers_by_index(station, &post, fill, &placed, today, limit)?;
+    let ranked = matching::workers_for_post(
+        &post,
+        fill,
+        picked.iter().map(|(id, w)| (id.clone(), w, false)),
+        today,
+        limit,
+    );
+    Ok(worker_rows(ranked, lang))
+}
+
+/// `match --post` by a scan of every worker held: the baseline [`for_post`] must agree with.
+pub fn for_post_scan(
+    station: &Station,
+    id: &str,
+    limit: Option<usize>,
+    lang: &str,
+) -> Result<Value> {
+    let limit = page_limit(limit.or(Some(20)))?;
+    let post_state = station.resolve(RecordKind::Post, id)?;
+    let post: Post = typed(&post_state)?;
+    let fill = fill_of(station, &post_state, &post)?;
+    let placed_here = placed_on(station, &post_state.id().to_hex())?;
     let mut workers = Vec::new();
     for w in station
         .store
@@ -102,7 +160,11 @@ pub fn for_post(station: &Station, id: &str, limit: Option<usize>, lang: &str) -
         today(),
         limit,
     );
-    Ok(Value::Array(
+    Ok(worker_rows(ranked, lang))
+}
+
+fn worker_rows(ranked: Vec<WorkerMatch<'_, String>>, lang: &str) -> Value {
+    Value::Array(
         ranked
             .into_iter()
             .map(|m| {
@@ -118,5 +180,609 @@ pub fn for_post(station: &Station, id: &str, limit: Option<usize>, lang: &str) -
                 })
             })
             .collect(),
-    ))
+    )
+}
+
+/// The workers with a live (not cancelled) placement on the post `post_id`.
+fn placed_on(station: &Station, post_id: &str) -> Result<HashSet<String>> {
+    let prefix = index::prefix(RecordKind::Placement, Some((Field::Post, post_id, true)));
+    let mut out = HashSet::new();
+    for p in station.store.list(prefix, None) {
+        if let Ok(p) = Placement::from_view(&p?.view)
+            && p.status != PlacementStatus::Cancelled
+        {
+            out.insert(p.worker);
+        }
+    }
+    Ok(out)
+}
+
+/// The fill of the post `post_id` with `headcount` places, from the placements naming it (as
+/// `services::fill_of` counts them, without reading the post).
+fn fill_by_id(station: &Station, post_id: &str, headcount: i64) -> Result<Fill> {
+    let prefix = index::prefix(RecordKind::Placement, Some((Field::Post, post_id, true)));
+    let mut statuses = Vec::new();
+    for p in station.store.list(prefix, None) {
+        if let Ok(p) = Placement::from_view(&p?.view) {
+            statuses.push(p.status);
+        }
+    }
+    Ok(fill(headcount, statuses))
+}
+
+/// The first `parts` parts of a well-formed code with the dash after them: `4-10-01-`.
+fn group_of(code: &str, parts: usize) -> &str {
+    // `d-dd-dd-dd`: a group of 1, 2, 3 parts ends at byte 2, 5, 8.
+    &code[..[2, 5, 8][parts - 1]]
+}
+
+/// A group of candidates to read: index prefixes, and the ceiling of every candidate not in
+/// this group or an earlier one (`None`: there is none).
+struct Group {
+    prefixes: Vec<Vec<u8>>,
+    after: Option<Rank>,
+}
+
+/// The groups a match reads, closest first, for `codes` (a worker's skills, or a post's
+/// occupation with the codes its title names) of `kind`'s rows.
+fn groups(
+    kind: RecordKind,
+    close: Vec<Vec<u8>>,
+    codes: &[&str],
+    with_unlisted: bool,
+) -> Vec<Group> {
+    let by_group = |parts: usize| -> Vec<Vec<u8>> {
+        codes
+            .iter()
+            .map(|c| index::match_prefix(kind, group_of(c, parts), false))
+            .collect()
+    };
+    let mut minor = by_group(2);
+    if with_unlisted {
+        minor.push(index::match_prefix(kind, "", true));
+    }
+    vec![
+        Group {
+            prefixes: close,
+            after: Some(matching::ceiling(Fit::MinorGroup)),
+        },
+        Group {
+            prefixes: minor,
+            after: Some(matching::ceiling(Fit::MajorGroup)),
+        },
+        Group {
+            prefixes: by_group(1),
+            after: Some(matching::ceiling(Fit::Other)),
+        },
+        Group {
+            prefixes: vec![index::match_prefix(kind, "", false)],
+            after: None,
+        },
+    ]
+}
+
+/// A post read from a matching row, ranked as if it had no placement yet (the best it can
+/// rank: a placement only lowers a rank).
+struct PostCandidate {
+    order: [u8; 48],
+    id: RecordId,
+    terms: PostTerms,
+    hope: Rank,
+}
+
+/// Where a post ranks for a worker: band, then score, then the scan's order (newest first).
+type PostKey = (u8, Reverse<u32>, Reverse<[u8; 48]>);
+
+fn post_key(rank: Rank, order: &[u8; 48]) -> PostKey {
+    (rank.band, Reverse(rank.score), Reverse(*order))
+}
+
+/// The posts `match --worker` returns, read from the indexes: at most `limit`, in their order,
+/// each with its fill.
+fn posts_by_index(
+    station: &Station,
+    worker: &Worker,
+    today: i64,
+    limit: usize,
+) -> Result<Vec<(String, Post, Fill)>> {
+    let terms = WorkerTerms::of(worker);
+    if !terms.active {
+        return Ok(Vec::new());
+    }
+    let plan = if terms.skills.is_empty() {
+        // No skills: every post fits alike (`occupation-unlisted`); one group, every row.
+        vec![Group {
+            prefixes: vec![index::match_prefix(RecordKind::Post, "", false)],
+            after: None,
+        }]
+    } else {
+        let codes: Vec<&str> = terms.skills.iter().map(String::as_str).collect();
+        let mut close = vec![index::match_prefix(RecordKind::Post, index::ODD_CODE, true)];
+        for c in &codes {
+            close.push(index::match_prefix(RecordKind::Post, group_of(c, 3), false));
+            close.push(index::title_prefix(c));
+        }
+        groups(RecordKind::Post, close, &codes, false)
+    };
+    let mut seen: HashSet<[u8; 48]> = HashSet::new();
+    // Read but not yet given their fill, best hope last; and the results, best first.
+    let mut pending: Vec<PostCandidate> = Vec::new();
+    // The best `limit` so far: a heap whose top is the worst of them.
+    let mut held: BinaryHeap<(PostKey, usize)> = BinaryHeap::new();
+    let mut found: Vec<(RecordId, Fill)> = Vec::new();
+    for group in plan {
+        for prefix in group.prefixes {
+            for row in station.store.index_rows(prefix) {
+                let (key, value) = row?;
+                let Some(order) = index::order_of(&key) else {
+                    continue;
+                };
+                if !seen.insert(order) {
+                    continue;
+                }
+                let (Some(id), Ok(post)) = (
+                    index::record_of(&key),
+                    postcard::from_bytes::<PostTerms>(&value),
+                ) else {
+                    continue;
+                };
+                if !post.is_live(today) {
+                    continue;
+                }
+                let empty = Fill {
+                    headcount: post.headcount,
+                    filled: 0,
+                };
+                if empty.left() <= 0 {
+                    continue;
+                }
+                let hope = matching::rank(&terms, &post, empty, today);
+                pending.push(PostCandidate {
+                    order,
+                    id,
+                    terms: post,
+                    hope,
+                });
+            }
+        }
+        // Give the best hopes their fill until the results cannot change any more.
+        pending.sort_by_key(|c| Reverse(post_key(c.hope, &c.order)));
+        while let Some(c) = pending.last() {
+            if held.len() >= limit
+                && held
+                    .peek()
+                    .is_some_and(|(worst, _)| *worst < post_key(c.hope, &c.order))
+            {
+                break;
+            }
+            let c = pending.pop().expect("a candidate");
+            let f = fill_by_id(station, &c.id.to_hex(), c.terms.headcount)?;
+            if f.left() <= 0 {
+                continue;
+            }
+            let rank = matching::rank(&terms, &c.terms, f, today);
+            held.push((post_key(rank, &c.order), found.len()));
+            found.push((c.id, f));
+            if held.len() > limit {
+                held.pop();
+            }
+        }
+        let done = match group.after {
+            None => true,
+            Some(top) => {
+                held.len() >= limit
+                    && held.peek().is_some_and(|((band, score, _), _)| {
+                        (*band, *score) < (top.band, Reverse(top.score))
+                    })
+            }
+        };
+        if done {
+            break;
+        }
+    }
+    let mut out = Vec::new();
+    for (_, at) in held.into_sorted_vec() {
+        let (id, f) = found[at];
+        if let Some(state) = station.store.record(&id)?
+            && let Ok(post) = Post::from_view(&state.view)
+        {
+            out.push((id.to_hex(), post, f));
+        }
+    }
+    Ok(out)
+}
+
+/// Where a worker ranks for a post: band, priority, score, then the scan's order (newest
+/// first).
+type WorkerKey = (u8, Reverse<i64>, Reverse<u32>, Reverse<[u8; 48]>);
+
+fn worker_key(rank: Rank, priority: i64, order: &[u8; 48]) -> WorkerKey {
+    (
+        rank.band,
+        Reverse(priority),
+        Reverse(rank.score),
+        Reverse(*order),
+    )
+}
+
+/// The workers `match --post` returns, read from the indexes: at most `limit`, in their order,
+/// leaving out those in `placed`.
+fn workers_by_index(
+    station: &Station,
+    post: &Post,
+    fill: Fill,
+    placed: &HashSet<String>,
+    today: i64,
+    limit: usize,
+) -> Result<Vec<(String, Worker)>> {
+    if !matching::matchable(post, fill, today) {
+        return Ok(Vec::new());
+    }
+    let terms = PostTerms::of(post);
+    let code = terms.occupation.as_str();
+    let plan = if index::well_formed(code) {
+        let mut close = vec![index::match_prefix(
+            RecordKind::Worker,
+            group_of(code, 3),
+            false,
+        )];
+        for named in matching::title_occupations(&terms.title) {
+            close.push(index::match_prefix(RecordKind::Worker, named, true));
+        }
+        groups(RecordKind::Worker, close, &[code], true)
+    } else {
+        vec![Group {
+            prefixes: vec![index::match_prefix(RecordKind::Worker, "", false)],
+            after: None,
+        }]
+    };
+    let most = matching::max_priority();
+    let mut seen: HashSet<[u8; 48]> = HashSet::new();
+    // The best `limit` so far: a heap whose top is the worst of them.
+    let mut held: BinaryHeap<(WorkerKey, usize)> = BinaryHeap::new();
+    let mut found: Vec<RecordId> = Vec::new();
+    for group in plan {
+        for prefix in group.prefixes {
+            for row in station.store.index_rows(prefix) {
+                let (key, value) = row?;
+                let Some(order) = index::order_of(&key) else {
+                    continue;
+                };
+                if !seen.insert(order) {
+                    continue;
+                }
+                let (Some(id), Ok(worker)) = (
+                    index::record_of(&key),
+                    postcard::from_bytes::<WorkerTerms>(&value),
+                ) else {
+                    continue;
+                };
+                let rank = matching::rank(&worker, &terms, fill, today);
+                let k = worker_key(rank, worker.priority, &order);
+                if held.len() >= limit && held.peek().is_some_and(|(worst, _)| *worst < k) {
+                    continue;
+                }
+                if !placed.is_empty() && placed.contains(&id.to_hex()) {
+                    continue;
+                }
+                held.push((k, found.len()));
+                found.push(id);
+                if held.len() > limit {
+                    held.pop();
+                }
+            }
+        }
+        let done = match group.after {
+            None => true,
+            Some(top) => {
+                held.len() >= limit
+                    && held.peek().is_some_and(|((band, priority, score, _), _)| {
+                        (*band, *priority, *score) < (top.band, Reverse(most), Reverse(top.score))
+                    })
+            }
+        };
+        if done {
+            break;
+        }
+    }
+    let mut out = Vec::new();
+    for (_, at) in held.into_sorted_vec() {
+        let id = found[at];
+        if let Some(state) = station.store.record(&id)?
+            && let Ok(worker) = Worker::from_view(&state.view)
+        {
+            out.push((id.to_hex(), worker));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    //! The indexed answers against the full scans, on random stores written through the real
+    //! write path (and then edited, so index rows are replaced and removed).
+
+    use super::*;
+    use crate::request::{Request, dispatch};
+    use lingong_protocol::author::Target;
+    use lingong_protocol::dates;
+    use lingong_protocol::region::RegionCode;
+    use lingong_protocol::schema::{Flag, PostStatus, WageUnit, WorkerStatus};
+
+    /// A small deterministic generator (xorshift64*), so a failing seed can be replayed.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+        fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+            &items[self.below(items.len())]
+        }
+        fn chance(&mut self, percent: usize) -> bool {
+            self.below(100) < percent
+        }
+    }
+
+    const OCCUPATIONS: &[&str] = &[
+        "4-10-01-06",
+        "4-10-01-05",
+        "4-10-01-03",
+        "4-10-02-01",
+        "4-03-02-05",
+        "4-03-02-01",
+        "4-02-05-01",
+        "4-09-08-01",
+        "5-01-02-01",
+        "6-29-01-01",
+    ];
+    const PLACES: &[&str] = &[
+        "522622101001",
+        "522622101002",
+        "522622102001",
+        "522622103001",
+        "522622101",
+        "522622102",
+        "522622",
+    ];
+    const TITLES: &[&str] = &[
+        "岗位",
+        "急招保姆",
+        "搬运工",
+        "招聘保洁",
+        "家政服务员日结",
+        "快递员",
+    ];
+
+    /// A certified county station in a fresh home under `dir`.
+    fn county(dir: &std::path::Path) -> Station {
+        let mut parent: Option<Station> = None;
+        for (folder, name, region) in [("province", "省中心", "52"), ("county", "黄平县", "522622")]
+        {
+            let home = crate::home::Home::new(Some(dir.join(folder)));
+            crate::station::init(&home, name, region, vec![], None).expect("init");
+            let mut node = Station::open(&home).expect("open");
+            let request =
+                serde_json::from_value(dispatch(&mut node, Request::CertRequest).unwrap()).unwrap();
+            let issuer = parent.as_mut().unwrap_or(&mut node);
+            let chain = dispatch(issuer, Request::CertIssue { request, days: 365 }).unwrap();
+            dispatch(&mut node, Request::CertInstall { chain }).unwrap();
+            parent = Some(node);
+        }
+        parent.expect("county")
+    }
+
+    fn date(rng: &mut Rng, today: i64) -> Option<String> {
+        rng.chance(60)
+            .then(|| dates::format_date(today + rng.below(40) as i64 - 15))
+    }
+
+    fn random_post(rng: &mut Rng, region: RegionCode, today: i64, now: i64) -> Post {
+        Post {
+            title: rng.pick(TITLES).to_string(),
+            occupation: rng.pick(OCCUPATIONS).to_string(),
+            wage: (20 + rng.below(300)) as f64 * if rng.chance(20) { 20.0 } else { 1.0 },
+            unit: *rng.pick(WageUnit::ALL),
+            headcount: 1 + rng.below(4) as i64,
+            employer: None,
+            status: if rng.chance(85) {
+                PostStatus::Open
+            } else {
+                *rng.pick(PostStatus::ALL)
+            },
+            review: if rng.chance(70) {
+                ReviewState::Approved
+            } else {
+                *rng.pick(ReviewState::ALL)
+            },
+            review_reason: None,
+            reviewed_by: None,
+            reviewed_at: None,
+            region,
+            reach: RegionCode::parse(*rng.pick(PLACES)).unwrap(),
+            location: None,
+            contact: Some("13800000000".into()),
+            description: None,
+            expires: if rng.chance(20) {
+                None
+            } else {
+                Some(dates::format_date(today + rng.below(30) as i64 - 5))
+            },
+            created_at: dates::rfc3339(now),
+        }
+    }
+
+    fn random_worker(rng: &mut Rng, i: usize, today: i64, now: i64) -> Worker {
+        let mut skills: Vec<String> = (0..rng.below(3))
+            .map(|_| rng.pick(OCCUPATIONS).to_string())
+            .collect();
+        if rng.chance(10) {
+            skills.push("钟点工".into());
+        }
+        let mut flags = Vec::new();
+        for f in Flag::ALL {
+            if rng.chance(20) {
+                flags.push(*f);
+            }
+        }
+        Worker {
+            name: format!("劳动者 {i}"),
+            id_masked: "52***************X".into(),
+            id_hash: format!("v2:{i:064x}"),
+            phone: "13900000000".into(),
+            skills,
+            wage_min: rng.chance(70).then(|| (rng.below(30) * 10) as f64),
+            flags,
+            available_from: date(rng, today),
+            available_to: date(rng, today),
+            status: if rng.chance(85) {
+                WorkerStatus::Active
+            } else {
+                WorkerStatus::Deregistered
+            },
+            region: RegionCode::parse(*rng.pick(PLACES)).unwrap(),
+            created_at: dates::rfc3339(now),
+        }
+    }
+
+    /// Writes one record of a typed schema; its id.
+    fn create<T: Schema>(
+        station: &mut Station,
+        record: &T,
+        reach: Option<RegionCode>,
+        at: i64,
+    ) -> RecordId {
+        let mut made = None;
+        station
+            .write(|author, staged| {
+                let env = author.write(
+                    staged,
+                    Target::Create {
+                        kind: T::KIND,
+                        reach,
+                    },
+                    &record.edits(),
+                    at,
+                )?;
+                made = Some(env.header.record);
+                Ok(())
+            })
+            .expect("written");
+        made.expect("a record")
+    }
+
+    fn edit<T: Schema>(station: &mut Station, id: RecordId, before: &T, after: &T, at: i64) {
+        let edits = after.edits_since(before);
+        if edits.is_empty() {
+            return;
+        }
+        station
+            .write(|author, staged| {
+                author.write(staged, Target::Edit(id), &edits, at)?;
+                Ok(())
+            })
+            .expect("edited");
+    }
+
+    /// Every worker's and every post's match, indexed and scanned, each with one of the limits
+    /// in turn (1 and 3 stop early, 1,000 reads every group); how many answers were not empty.
+    fn compare(station: &Station, posts: &[RecordId], workers: &[RecordId]) -> usize {
+        let limits = [Some(1), Some(3), None, Some(1000)];
+        let mut nonempty = 0;
+        for (i, w) in workers.iter().enumerate() {
+            let (id, limit) = (w.to_hex(), limits[i % limits.len()]);
+            let indexed = for_worker(station, &id, limit, "zh").unwrap();
+            let scanned = for_worker_scan(station, &id, limit, "zh").unwrap();
+            assert_eq!(indexed, scanned, "match --worker {id} --limit {limit:?}");
+            nonempty += usize::from(indexed.as_array().is_some_and(|a| !a.is_empty()));
+        }
+        for (i, p) in posts.iter().enumerate() {
+            let (id, limit) = (p.to_hex(), limits[i % limits.len()]);
+            let indexed = for_post(station, &id, limit, "en").unwrap();
+            let scanned = for_post_scan(station, &id, limit, "en").unwrap();
+            assert_eq!(indexed, scanned, "match --post {id} --limit {limit:?}");
+            nonempty += usize::from(indexed.as_array().is_some_and(|a| !a.is_empty()));
+        }
+        nonempty
+    }
+
+    #[test]
+    fn the_indexed_answers_are_the_full_scans_on_random_stores() {
+        for seed in [1u64, 2, 3] {
+            let dir = tempfile::tempdir().unwrap();
+            let mut station = county(dir.path());
+            let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ seed.wrapping_mul(0x1234_5678_9ABC_DEF1));
+            let (now, region) = (crate::station::now_ms(), station.region);
+            let today = dates::today_cst(now);
+            let mut posts = Vec::new();
+            for i in 0..160 {
+                let post = random_post(&mut rng, region, today, now);
+                let id = create(&mut station, &post, Some(post.reach), now + i);
+                posts.push((id, post));
+            }
+            let mut workers = Vec::new();
+            for i in 0..120 {
+                let worker = random_worker(&mut rng, i, today, now);
+                let id = create(&mut station, &worker, None, now + 1_000 + i as i64);
+                workers.push((id, worker));
+            }
+            // Placements, some cancelled, some on the same place twice (overfilled).
+            for i in 0..60 {
+                let (post_id, post) = rng.pick(&posts).clone();
+                let (worker_id, _) = rng.pick(&workers).clone();
+                let placement = Placement {
+                    post: post_id.to_hex(),
+                    worker: worker_id.to_hex(),
+                    employer: None,
+                    wage: post.wage,
+                    unit: post.unit,
+                    start: dates::format_date(today),
+                    end: None,
+                    status: if rng.chance(75) {
+                        PlacementStatus::Active
+                    } else {
+                        *rng.pick(PlacementStatus::ALL)
+                    },
+                    worker_confirmed: None,
+                    employer_confirmed: None,
+                    cancel_reason: None,
+                    outcome: None,
+                    region,
+                    created_at: dates::rfc3339(now),
+                };
+                create(&mut station, &placement, None, now + 2_000 + i);
+            }
+            let (post_ids, worker_ids): (Vec<RecordId>, Vec<RecordId>) = (
+                posts.iter().map(|(id, _)| *id).collect(),
+                workers.iter().map(|(id, _)| *id).collect(),
+            );
+            assert!(compare(&station, &post_ids, &worker_ids) > 0);
+            // Edits: posts closed, approved, retitled; workers deregistered, reskilled.
+            for (n, (id, post)) in posts.iter().enumerate().filter(|(n, _)| n % 5 == 0) {
+                let mut after = post.clone();
+                match n % 3 {
+                    0 => after.status = PostStatus::Closed,
+                    1 => after.review = ReviewState::Approved,
+                    _ => after.title = rng.pick(TITLES).to_string(),
+                }
+                edit(&mut station, *id, post, &after, now + 3_000 + n as i64);
+            }
+            for (n, (id, worker)) in workers.iter().enumerate().filter(|(n, _)| n % 4 == 0) {
+                let mut after = worker.clone();
+                if n % 8 == 0 {
+                    after.status = WorkerStatus::Deregistered;
+                } else {
+                    after.skills = vec![rng.pick(OCCUPATIONS).to_string()];
+                }
+                edit(&mut station, *id, worker, &after, now + 4_000 + n as i64);
+            }
+            assert!(compare(&station, &post_ids, &worker_ids) > 0);
+        }
+    }
 }
