@@ -79,7 +79,7 @@ pub fn status_of(e: &NodeError) -> StatusCode {
     match e.code() {
         "not-found" | "unknown-record" => StatusCode::NOT_FOUND,
         "unauthorized-edit" | "out-of-jurisdiction" => StatusCode::FORBIDDEN,
-        "store-busy" | "repair-pending" => StatusCode::SERVICE_UNAVAILABLE,
+        "store-busy" | "repair-pending" | "catching-up" => StatusCode::SERVICE_UNAVAILABLE,
         _ if e.is_usage() => StatusCode::BAD_REQUEST,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
