@@ -6,8 +6,9 @@
 // status field; back at the village the page shows `accepted` with the county's signed step.
 // Then the village's report page: its table and the SVG chart carry the figures the command
 // line computed (EXPECTED, `lingong report --json` of this month), the chart draws the months
-// before too, and the sync page lists the parent. Nothing may leave 127.0.0.1. Screenshot:
-// SHOTS/report.png.
+// before too, and the sync page lists the parent. The village's big screen shows a newly
+// approved post by server-sent events with /feed.json blocked, and by polling with the events
+// blocked. Nothing may leave 127.0.0.1. Screenshot: SHOTS/report.png.
 //
 // usage: node web_oversight.mjs VILLAGE_URL COUNTY_URL NAME PASSWORD SHOTS EXPECTED_JSON
 import { chromium } from "playwright-core";
@@ -145,6 +146,34 @@ try {
   await v.goto(village + "/sync");
   await v.locator("#peers tr[data-peer]").first().waitFor({ timeout: 10000 });
   console.log("ok: the sync page lists the peers");
+
+  // The big screen: a new post arrives by server-sent events (polling blocked), and by polling
+  // where the events are blocked.
+  const bySse = await vc.newPage();
+  await bySse.route("**/feed.json*", (r) => r.abort());
+  await bySse.goto(village + "/screen");
+  const byPoll = await vc.newPage();
+  await byPoll.route("**/screen/events*", (r) => r.abort());
+  await byPoll.goto(village + "/screen");
+  const postId = await v.evaluate(async () => {
+    const session = await (await fetch("/api/session")).json();
+    const h = { "Content-Type": "application/json", "X-CSRF-Token": session.csrf };
+    const made = await fetch("/api/posts", {
+      method: "POST", headers: h,
+      body: JSON.stringify({ title: "茶叶加工厂分拣工（实时推送测试）", occupation: "4-10-01-06", wage: 160,
+        unit: "day", headcount: 2, contact: "王女士 13800001234" }),
+    });
+    if (!made.ok) throw new Error("post create " + made.status + " " + await made.text());
+    const id = (await made.json()).id;
+    const reviewed = await fetch("/api/posts/" + id + "/review", { method: "POST", headers: h, body: JSON.stringify({ approve: true }) });
+    if (!reviewed.ok) throw new Error("review " + reviewed.status + " " + await reviewed.text());
+    return id;
+  });
+  const approvedAt = Date.now();
+  await bySse.locator(`.row[data-id="${postId}"]`).waitFor({ timeout: 30000 });
+  console.log(`ok: the screen showed the approved post by server-sent events after ${Date.now() - approvedAt} ms (polling blocked)`);
+  await byPoll.locator(`.row[data-id="${postId}"]`).waitFor({ timeout: 30000 });
+  console.log(`ok: and by polling after ${Date.now() - approvedAt} ms where the events are blocked`);
 
   if (outside.length) fail("requests left the node: " + outside.join(", "));
   console.log("ok: no request left 127.0.0.1");

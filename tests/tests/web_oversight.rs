@@ -14,15 +14,16 @@
 //!   and files nothing; filed at the village console, it reaches the county, whose console
 //!   steps it to `accepted`, and the village's page shows the new status with the county's
 //!   signed step; the village's report page shows the figures and an SVG chart whose bars
-//!   carry the same figures month by month; the sync page lists the parent; screenshot
-//!   `docs/screenshots/report.png`. Where Chromium, Node.js or playwright-core is missing the
+//!   carry the same figures month by month; the sync page lists the parent; the big screen
+//!   shows a newly approved post by server-sent events with `/feed.json` blocked, and by
+//!   polling with `/screen/events` blocked; screenshot `docs/screenshots/report.png`. Where Chromium, Node.js or playwright-core is missing the
 //!   browser test prints why and skips.
 //!
 //! Nothing sleeps a fixed time: every wait polls with a deadline.
 
 use lingong_protocol::id_number::complete_id_number;
-use lingong_tests::{free_port, poll_until, workspace_root, Daemon, Node, CHAIN};
-use serde_json::{json, Value};
+use lingong_tests::{CHAIN, Daemon, Node, free_port, poll_until, workspace_root};
+use serde_json::{Value, json};
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -90,11 +91,13 @@ fn add_admin(node: &Node, name: &str, password: &str) {
         .expect("stdin")
         .write_all(format!("{password}\n").as_bytes())
         .expect("password");
-    assert!(child
-        .wait_with_output()
-        .expect("staff add")
-        .status
-        .success());
+    assert!(
+        child
+            .wait_with_output()
+            .expect("staff add")
+            .status
+            .success()
+    );
 }
 
 /// The daemon's web address, as it printed it in its log.
@@ -418,8 +421,8 @@ fn browser_missing(js: &Path) -> Option<String> {
 }
 
 #[test]
-fn a_complaint_filed_at_the_village_console_is_accepted_at_the_county_and_the_report_charts_the_months(
-) {
+fn a_complaint_filed_at_the_village_console_is_accepted_at_the_county_and_the_report_charts_the_months()
+ {
     let js = workspace_root().join("tests/js");
     if let Some(why) = browser_missing(&js) {
         eprintln!("skipped: the browser test needs Chromium, Node.js and playwright-core: {why}");

@@ -17,6 +17,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod live;
 pub mod oversight;
 pub mod pages;
 
@@ -51,6 +52,9 @@ pub struct Web {
     pub name: String,
     pub region: String,
     pub node_id: String,
+    /// The store's count of durable writes, as last seen ([`live::watch_writes`]): it moves
+    /// whenever anything is committed, a local write or one accepted from a peer or a bundle.
+    pub writes: tokio::sync::watch::Receiver<u64>,
 }
 
 pub type AppState = Arc<Web>;
@@ -173,14 +177,16 @@ pub async fn start(
     execute: Execute,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<Server> {
-    let (name, region, node_id) = {
+    let (name, region, node_id, store_path) = {
         let s = station.lock().expect("station lock");
         (
             s.config.name.clone(),
             s.region.to_string(),
             s.key.public().node_id(),
+            s.home.store_path(),
         )
     };
+    let writes = live::watch_writes(store_path, stop.clone());
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
         NodeError::usage(
             "--http",
@@ -196,6 +202,7 @@ pub async fn start(
         name,
         region,
         node_id,
+        writes,
     });
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let task = tokio::spawn(async move {

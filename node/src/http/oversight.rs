@@ -21,22 +21,22 @@
 //! A refused form is shown again with what was typed and the message next to the field, and
 //! nothing is changed (the services validate before they stage anything).
 
-use super::api::{self, admit, body, custom, id, id_body, lang_of, node_error, none, query, Api};
-use super::auth::{self, Caller};
-use super::pages::{field, form_to, html_response, layout, s, short, urlencode, Refused, L};
 use super::AppState;
+use super::api::{self, Api, admit, body, custom, id, id_body, lang_of, node_error, none, query};
+use super::auth::{self, Caller};
+use super::pages::{L, Refused, field, form_to, html_response, layout, s, short, urlencode};
 use crate::error::NodeError;
 use crate::request::{ComplaintFields, ComplaintUpdate, Request};
 use crate::services::staff::Role;
+use axum::Json;
+use axum::Router;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, on, post};
-use axum::Json;
-use axum::Router;
-use maud::{html, Markup, PreEscaped};
+use maud::{Markup, PreEscaped, html};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 
 // ----- the JSON API ----------------------------------------------------------------------------

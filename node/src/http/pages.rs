@@ -8,8 +8,10 @@
 //!   command line. A refused form is shown again with what was typed and the message next to
 //!   the field, in the page's language (Chinese; `?lang=en` switches to English).
 //! - `/screen`: the hall's big screen (large type, high contrast), scrolling the open approved
-//!   posts; it fetches `/feed.json` every 10 s and, when the node cannot be reached, keeps the
-//!   last posts with "最后更新" and the time. `?occupation=`, `?speed=` (px/s) and
+//!   posts; it takes the feed from `/screen/events` (server-sent events, [`super::live`]) as
+//!   soon as posts change, also fetches `/feed.json` every 10 s (the fallback where events do
+//!   not get through) and, when the node cannot be reached, keeps the last posts with
+//!   "最后更新" and the time. `?occupation=`, `?speed=` (px/s) and
 //!   `?orientation=portrait`.
 //! - Public, no login: `/posts` (search by everyday occupation words and by place), `/posts/ID`
 //!   (with the poster check), `/directory`, `/feed.json`, `/occupations.json`.
@@ -54,6 +56,7 @@ pub fn routes() -> Router<AppState> {
         .route("/posters/today", get(posters_today))
         .route("/directory", get(public_directory))
         .route("/feed.json", get(feed))
+        .route("/screen/events", get(super::live::screen_events))
         .route("/occupations.json", get(occupations_json))
         .route(
             "/static/app.css",
@@ -287,11 +290,20 @@ async fn feed(
         .get("occupation")
         .filter(|o| !o.trim().is_empty())
         .cloned();
-    let posts = match open_posts(&state, occupation).await {
-        Ok(p) => p,
-        Err(e) => return api::node_error(&e, lang.0),
-    };
-    let (employers, _) = names(&state).await;
+    match feed_value(&state, lang, occupation).await {
+        Ok(out) => axum::Json(out).into_response(),
+        Err(e) => api::node_error(&e, lang.0),
+    }
+}
+
+/// What `/feed.json` answers (and `/screen/events` sends): the open approved posts held here.
+pub(super) async fn feed_value(
+    state: &AppState,
+    lang: L,
+    occupation: Option<String>,
+) -> Result<Value, NodeError> {
+    let posts = open_posts(state, occupation).await?;
+    let (employers, _) = names(state).await;
     let rows: Vec<Value> = posts
         .iter()
         .map(|p| {
@@ -324,7 +336,7 @@ async fn feed(
         "posts": rows,
     });
     api::redact(&mut out);
-    axum::Json(out).into_response()
+    Ok(out)
 }
 
 /// `/occupations.json?q=搬运`: occupations whose official name or everyday name contains the

@@ -10,7 +10,7 @@ use crate::error::{NodeError, Result};
 use crate::station::Station;
 use lingong_protocol::dates;
 use lingong_protocol::store::Store;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
 /// This node's own changes signed after `since` (RFC 3339), by kind, with the oldest one's

@@ -1,5 +1,7 @@
-// The hall's big screen: fetches /feed.json every few seconds, keeps the last posts it got when
-// the node cannot be reached (showing when they were last updated), and scrolls them slowly.
+// The hall's big screen: takes the feed from /screen/events (server-sent events) as soon as the
+// posts change, also fetches /feed.json every few seconds (the fallback where events do not get
+// through), keeps the last posts it got when the node cannot be reached (showing when they were
+// last updated), and scrolls them slowly.
 "use strict";
 (function () {
   var root = document.body;
@@ -38,16 +40,31 @@
       rows.appendChild(r);
     });
   }
+  var shown = null;
+  function got(feed) {
+    // Re-render only when the posts changed: a render resets nothing the scroll depends on,
+    // but rebuilding identical rows every poll is wasted work on a small PC.
+    var posts = JSON.stringify(feed.posts);
+    if (posts !== shown) {
+      render(feed.posts);
+      shown = posts;
+    }
+    lastOk = new Date();
+    stamp.className = "stamp";
+    stamp.textContent = root.getAttribute("data-updated") + " " + clock(lastOk);
+  }
+  if (window.EventSource) {
+    var events = new EventSource("/screen/events" + (occupation ? "?occupation=" + encodeURIComponent(occupation) : ""));
+    events.addEventListener("feed", function (e) {
+      try { got(JSON.parse(e.data)); } catch (err) { /* the next poll repairs it */ }
+    });
+    // On an error the browser reconnects by itself; polling covers the gap.
+  }
   function refresh() {
     var url = "/feed.json" + (occupation ? "?occupation=" + encodeURIComponent(occupation) : "");
     fetch(url, { cache: "no-store" })
       .then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); })
-      .then(function (feed) {
-        render(feed.posts);
-        lastOk = new Date();
-        stamp.className = "stamp";
-        stamp.textContent = root.getAttribute("data-updated") + " " + clock(lastOk);
-      })
+      .then(got)
       .catch(function () {
         stamp.className = "stamp stale";
         stamp.textContent = root.getAttribute("data-offline") + " " +
