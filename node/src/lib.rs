@@ -6,6 +6,8 @@
 //! - [`index`]: the store's secondary indexes and counters (what lists read).
 //! - [`store`]: [`store::SledStore`], the protocol's store contract over sled, plus the local
 //!   private table of clear ID numbers.
+//! - [`migrate`]: the store's format version; an older store is copied aside and migrated
+//!   at open, a newer one refused.
 //! - [`station`]: the station core: open, the write funnel, resolve, accept, peers.
 //! - [`request`]: the request vocabulary ([`request::Request`]) and its one dispatcher.
 //! - [`services`]: one file per service (posts, review, employers, workers, placements, …).
@@ -30,6 +32,7 @@ pub mod home;
 pub mod http;
 pub mod id_secret;
 pub mod index;
+pub mod migrate;
 pub mod net;
 pub mod repair;
 pub mod request;

@@ -20,6 +20,8 @@
 //!   bytes: local only, so the directory lists a station certified here before its own
 //!   certificate record arrives
 //! - `#` → the number of the store's last durable write (u64 big-endian)
+//! - `V` → the store's format version (u32 big-endian, [`crate::migrate`]): a store is
+//!   migrated (after a backup copy) or refused at open when it is not the current one
 //! - `k`, `i`, `c`, `I` → the secondary indexes and counters ([`crate::index`]), written in
 //!   the same batch as the records they index
 //!
@@ -139,7 +141,7 @@ struct StoredAuthor {
 }
 
 /// A store failure with sled's text made plain; sled's corruption becomes [`corrupt`].
-fn err(e: impl std::fmt::Display + 'static) -> StoreError {
+pub(crate) fn err(e: impl std::fmt::Display + 'static) -> StoreError {
     if let Some(e) = (&e as &dyn std::any::Any).downcast_ref::<sled::Error>()
         && is_corruption(e)
     {
@@ -353,6 +355,9 @@ impl SledStore {
         };
         let tree = db.open_tree("lingong").map_err(|e| at_dir(err(e), dir))?;
         let writes = check_writes(dir, &tree)?;
+        // The format version: a new store gets the current one, an older store is copied
+        // aside and migrated, a newer one refused, before anything else reads it.
+        crate::migrate::upgrade(dir, &db, &tree).map_err(|e| at_dir(e, dir))?;
         let store = SledStore {
             db,
             tree,
