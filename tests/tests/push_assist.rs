@@ -48,18 +48,12 @@ fn phone(seq: u32) -> String {
 
 /// The worker ids of the push list of `post` at `node`, in order.
 fn push_order(node: &Node, post: &str) -> Vec<String> {
-    let lists = node.json(&["push", "list"]);
-    let list = lists
+    node.json(&["push", "list"])
         .as_array()
         .expect("a list")
         .iter()
-        .find(|l| l["post_id"] == post)
-        .unwrap_or_else(|| panic!("the post has a push list: {lists}"));
-    list["workers"]
-        .as_array()
-        .expect("workers")
-        .iter()
-        .map(|w| w["worker_id"].as_str().expect("worker_id").to_string())
+        .filter(|r| r["post_id"] == post)
+        .map(|r| r["worker_id"].as_str().expect("worker_id").to_string())
         .collect()
 }
 
@@ -128,11 +122,13 @@ fn push_lists_put_priority_workers_first_and_marks_and_sends_become_assistance_r
         vec![disabled.clone(), older.clone(), plain.clone()]
     );
     let lists = village.json(&["push", "list"]);
-    let first = &lists[0]["workers"][0];
+    let first = &lists[0];
     assert_eq!(first["phone"], phone(3), "the phone held here: {first}");
     assert_eq!(first["priority"], 2);
     assert_eq!(first["flags"], json!(["disabled"]));
-    assert_eq!(lists[0]["places_left"], 2);
+    assert_eq!(first["band"], "strong");
+    assert_eq!(first["places_left"], 2);
+    assert_eq!(first["title"], "村里仓库搬运工");
 
     // `push mark` writes one job recommendation and takes the worker off the list.
     let before = village.json(&["status"])["records"]["assistances"].clone();
@@ -202,6 +198,10 @@ fn push_lists_put_priority_workers_first_and_marks_and_sends_become_assistance_r
     assert_eq!(order, vec![older.as_str(), disabled.as_str()], "{due}");
     assert_eq!(due[0]["behind"], 6);
     assert_eq!(due[1]["behind"], 4);
+    assert_eq!(
+        due[1]["missing"], "岗位推荐×2、培训信息×1、见习机会×1",
+        "{due}"
+    );
     let kinds = |row: &Value, kind: &str| -> Value {
         row["kinds"]
             .as_array()
@@ -423,8 +423,8 @@ fn the_json_api_lists_pushes_marks_them_and_keeps_the_ledger_with_a_clerks_token
     let (status, lists) = http(&addr, "GET", "/api/push", t, &Value::Null);
     assert_eq!(status, 200, "{lists}");
     assert_eq!(lists[0]["post_id"], post.as_str(), "{lists}");
-    assert_eq!(lists[0]["workers"][0]["worker_id"], older.as_str());
-    assert_eq!(lists[0]["workers"][0]["phone"], phone(2));
+    assert_eq!(lists[0]["worker_id"], older.as_str());
+    assert_eq!(lists[0]["phone"], phone(2));
 
     // A result not in the list: 400 naming it, nothing written.
     let mark = format!("/api/push/{post}/mark");
@@ -494,9 +494,5 @@ fn the_json_api_lists_pushes_marks_them_and_keeps_the_ledger_with_a_clerks_token
         "6 of 1311, less a recommendation and a training: {due}"
     );
     let (_, lists) = http(&addr, "GET", "/api/push", t, &Value::Null);
-    assert_eq!(
-        lists[0]["workers"],
-        json!([]),
-        "the marked worker left: {lists}"
-    );
+    assert_eq!(lists, json!([]), "the marked worker left: {lists}");
 }

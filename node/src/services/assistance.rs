@@ -228,15 +228,21 @@ fn due_row(
     let done = done_in(station, state, year)?;
     let short = shortfalls(targets, &done);
     let total: u32 = short.iter().map(|s| s.short).sum();
+    let missing: Vec<String> = short
+        .iter()
+        .filter(|s| s.short > 0)
+        .map(|s| format!("{}×{}", s.kind.as_zh(), s.short))
+        .collect();
     let row = json!({
         "worker_id": state.id().to_hex(),
         "name": worker.name,
         "phone": worker.phone,
+        "behind": total,
+        "missing": missing.join("、"),
         "priority": priority_of(flags),
         "flags": flags.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
         "priority_reasons": flags.iter().map(|f| f.as_zh()).collect::<Vec<_>>(),
         "year": year,
-        "behind": total,
         "kinds": short.iter().map(|s| json!({
             "kind": s.kind.as_str(),
             "kind_zh": s.kind.as_zh(),

@@ -281,7 +281,8 @@ fn word(lang: &str, c: impl Choice) -> &'static str {
     }
 }
 
-/// `push list`.
+/// `push list`: one row per worker to contact, the posts newest approval first and each
+/// post's workers in rank order (a call sheet: a post with no one left to contact has no row).
 pub fn list(
     station: &Station,
     post: Option<&str>,
@@ -290,33 +291,30 @@ pub fn list(
     lang: &str,
 ) -> Result<Value> {
     let lists = gather(station, post, days, limit)?;
-    Ok(Value::Array(
-        lists
-            .iter()
-            .map(|l| {
-                json!({
-                    "post_id": l.state.id().to_hex(),
-                    "title": l.post.title,
-                    "wage": l.post.wage,
-                    "unit": l.post.unit.as_str(),
-                    "places_left": l.fill.left(),
-                    "reach": l.state.reach.to_string(),
-                    "approved_at": dates::rfc3339(l.approved_ms),
-                    "workers": l.workers.iter().map(|c| json!({
-                        "worker_id": c.id,
-                        "name": c.worker.name,
-                        "phone": c.worker.phone,
-                        "priority": c.priority,
-                        "flags": c.worker.flags.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
-                        "priority_reasons": c.worker.flags.iter().map(|f| word(lang, *f)).collect::<Vec<_>>(),
-                        "band": BANDS[c.band as usize].0,
-                        "score": c.score,
-                        "reasons": c.reasons.iter().map(|r| r.text(lang)).collect::<Vec<_>>(),
-                    })).collect::<Vec<_>>(),
-                })
-            })
-            .collect(),
-    ))
+    let mut rows = Vec::new();
+    for l in &lists {
+        for c in &l.workers {
+            rows.push(json!({
+                "post_id": l.state.id().to_hex(),
+                "title": l.post.title,
+                "worker_id": c.id,
+                "name": c.worker.name,
+                "phone": c.worker.phone,
+                "priority": c.priority,
+                "priority_reasons": c.worker.flags.iter().map(|f| word(lang, *f)).collect::<Vec<_>>(),
+                "band": BANDS[c.band as usize].0,
+                "score": c.score,
+                "flags": c.worker.flags.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
+                "reasons": c.reasons.iter().map(|r| r.text(lang)).collect::<Vec<_>>(),
+                "wage": l.post.wage,
+                "unit": l.post.unit.as_str(),
+                "places_left": l.fill.left(),
+                "reach": l.state.reach.to_string(),
+                "approved_at": dates::rfc3339(l.approved_ms),
+            }));
+        }
+    }
+    Ok(Value::Array(rows))
 }
 
 /// A job recommendation of `post` to `worker` with `result`, checked, by this station now.
