@@ -32,7 +32,7 @@ fi
 version=$("$bin" --version | awk '{ print $2 }')
 echo "== package lingong $version"
 rm -f "$out"/lingong_*.deb
-cargo deb -p lingong-cli --no-build --output "$out/"
+cargo deb -p lingong-cli --no-build --compress-debug-symbols=zlib --output "$out/"
 deb=$(ls "$out"/lingong_"$version"*.deb)
 echo "$deb: $(du -h "$deb" | cut -f1)"
 
@@ -50,7 +50,7 @@ echo "== install into a clean folder: $root"
 dpkg-deb -x "$deb" "$root/fs"
 dpkg-deb -e "$deb" "$root/control"
 for f in usr/bin/lingong lib/systemd/system/lingong.service usr/share/doc/lingong/README.md \
-  usr/share/doc/lingong/cli.md; do
+  usr/share/doc/lingong/cli.md usr/share/doc/lingong/copyright; do
   [ -f "$root/fs/$f" ] || fail "$f is not in the package"
 done
 [ -x "$root/fs/usr/bin/lingong" ] || fail "usr/bin/lingong is not executable"
@@ -72,8 +72,12 @@ if ! command -v systemd-analyze >/dev/null 2>&1 && command -v apt-get >/dev/null
     || echo "could not install systemd"
 fi
 if command -v systemd-analyze >/dev/null 2>&1; then
-  # Against the installed tree: ExecStart's /usr/bin/lingong is looked up under --root.
-  systemd-analyze verify --root="$root/fs" /lib/systemd/system/lingong.service
+  # The installed unit with ExecStart pointing at the installed binary (`--root` would need a
+  # whole systemd tree in the folder: sysinit.target and the rest).
+  mkdir -p "$root/unit"
+  sed "s#/usr/bin/lingong#$root/fs/usr/bin/lingong#g" "$root/fs/lib/systemd/system/lingong.service" \
+    >"$root/unit/lingong.service"
+  systemd-analyze verify "$root/unit/lingong.service"
   echo "systemd-analyze verify: ok"
 else
   echo "systemd-analyze not found: the unit is not verified here"
