@@ -1068,19 +1068,24 @@ fn check_peers(
             ),
             None => d.t("no change held from it", "尚无其记录"),
         };
+        let sep = if d.lang.starts_with("zh") {
+            "；"
+        } else {
+            "; "
+        };
         match reach {
             Ok(r) => {
                 d.checks.push(Check {
                     check: label,
                     state: State::Ok,
-                    detail: format!("{r}; {sync}; {newest}"),
+                    detail: [r, sync, newest].join(sep),
                 });
             }
             Err(r) => {
                 d.checks.push(Check {
                     check: label,
                     state: State::Warning,
-                    detail: format!("{r}; {sync}; {newest}"),
+                    detail: [r.clone(), sync, newest].join(sep),
                 });
                 let msg = d.t(format!("peer {addr}: {r}"), format!("对等节点 {addr}：{r}"));
                 let fix = d.t(

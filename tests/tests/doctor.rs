@@ -371,3 +371,74 @@ fn setup_makes_key_configuration_and_request_in_one_go() {
         "{report:#}"
     );
 }
+
+#[test]
+fn a_clock_hours_off_against_the_parent_is_an_error() {
+    let dir = tmp();
+    let p = province(&dir);
+    let c = Node::init(dir.path(), "city", "贵阳市", "5201");
+    certify(Some(&p), &c);
+    let p_port = free_port();
+    let _pd = Daemon::start(&p, p_port);
+    c.json(&[
+        "peer",
+        "add",
+        &format!("/ip4/127.0.0.1/tcp/{p_port}/p2p/{}", p.node_id()),
+    ]);
+    // The city's machine runs three hours fast (the test clock), its daemon too.
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
+    let fast = lingong_protocol::dates::rfc3339(now_ms + 3 * 3_600_000);
+    let clock = [("LINGONG_NOW", fast.as_str())];
+    let listen = format!("/ip4/127.0.0.1/tcp/{}", free_port());
+    let mut daemon = c
+        .command()
+        .envs(clock)
+        .args([
+            "run",
+            "--listen",
+            &listen,
+            "--sync-interval",
+            "1",
+            "--no-mdns",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the city's daemon starts");
+    let offset = poll_until(
+        "the city's daemon to measure the province's clock",
+        Duration::from_secs(120),
+        || {
+            let out = c.command().args(["--json", "status"]).output().ok()?;
+            let s: Value = serde_json::from_slice(&out.stdout).ok()?;
+            if s["daemon"] != true {
+                return None;
+            }
+            s["peers"]
+                .as_array()?
+                .iter()
+                .find_map(|r| r["clock_offset_s"].as_i64())
+        },
+    );
+    assert!(offset < -3 * 3600 + 120, "offset {offset}");
+    let (status, report) = doctor_json(&c, &clock);
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    assert_eq!(status, 1, "{report:#}");
+    let f = finding(&report, "clock-offset");
+    assert_eq!(f["severity"], "error");
+    assert!(
+        f["message"]
+            .as_str()
+            .expect("message")
+            .contains("ahead of the parent's"),
+        "{f}"
+    );
+    assert!(
+        f["fix"].as_str().expect("fix").contains("timedatectl"),
+        "{f}"
+    );
+}
