@@ -1177,19 +1177,25 @@ fn run(command: Command, home: &Home, lang: &str) -> Result<Value, Failure> {
             out,
             passphrase_stdin,
         } => {
+            // The node (the daemon, when it runs) writes into the home; this command moves the
+            // file to --out, which the daemon's sandbox may not reach.
+            let out = lingong_node::backup::check_out(&out)?;
             let passphrase = lingong_node::backup::read_passphrase(passphrase_stdin, true, lang)?;
-            let out = std::path::absolute(&out).unwrap_or(out);
             let name = out.display().to_string();
             let message = if lang.starts_with("zh") {
                 format!("正在备份到 {name}")
             } else {
                 format!("backing up to {name}")
             };
+            let spool = lingong_node::backup::spool_path(home, std::process::id());
             let request = Request::Backup {
-                out: name,
+                out: spool.display().to_string(),
                 passphrase,
             };
-            return progress::with_spinner(message, || execute(home, request));
+            let mut made = progress::with_spinner(message, || execute(home, request))?;
+            lingong_node::backup::deliver(&spool, &out)?;
+            made["file"] = Value::String(name);
+            return Ok(made);
         }
         Command::Restore {
             file,

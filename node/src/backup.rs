@@ -16,6 +16,11 @@
 //! falls between its reads: the file is the store as of one instant. (The daemon's network loop
 //! and web pages wait meanwhile: a few seconds for a village store.)
 //!
+//! **Where the file is written.** The node writes it into the home ([`spool_path`]), and the
+//! command then moves it to `--out` ([`deliver`]): the daemon of the service unit may write
+//! only its state folder (`ProtectSystem=strict`, `ProtectHome`, a private `/tmp`), while the
+//! command, run by the same user outside that sandbox, can reach a USB stick or another disk.
+//!
 //! **File format, version 1** (all integers big-endian):
 //!
 //! ```text
@@ -493,7 +498,72 @@ fn sync_parent(path: &Path) {
     }
 }
 
-/// `lingong backup --out FILE`: see the module documentation. Returns what the file holds.
+/// The file in the home a node writes a backup into for the command running as process `pid`,
+/// which then [`deliver`]s it to `--out`.
+pub fn spool_path(home: &Home, pid: u32) -> PathBuf {
+    home.dir.join(format!(".backup-{pid}.partial"))
+}
+
+/// Checks `--out` before a backup is made: not a folder, in a folder that exists.
+pub fn check_out(out: &Path) -> Result<PathBuf> {
+    let out = std::path::absolute(out).map_err(|e| NodeError::io(out, e))?;
+    if out.is_dir() {
+        return Err(NodeError::usage(
+            "--out",
+            format!("{} is a folder: name the backup file", out.display()),
+            format!("{} 是文件夹：请给出备份文件名", out.display()),
+        ));
+    }
+    if !out.parent().is_some_and(Path::is_dir) {
+        return Err(NodeError::usage(
+            "--out",
+            format!("the folder of {} does not exist", out.display()),
+            format!("{} 所在的文件夹不存在", out.display()),
+        ));
+    }
+    Ok(out)
+}
+
+/// Moves the finished backup `spool` to `out`: a rename on the same file system, else a copy
+/// (mode 0600, synced, under a temporary name renamed into place) and the spool removed. On
+/// failure the spool is removed and `out` is left as it was.
+pub fn deliver(spool: &Path, out: &Path) -> Result<()> {
+    let _spool = Scratch {
+        path: spool.to_path_buf(),
+        keep: false,
+    };
+    if std::fs::rename(spool, out).is_ok() {
+        sync_parent(out);
+        return Ok(());
+    }
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "backup".into());
+    let tmp = out.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let mut scratch = Scratch {
+        path: tmp.clone(),
+        keep: false,
+    };
+    let copy = || -> std::io::Result<()> {
+        let mut from = std::fs::File::open(spool)?;
+        let mut to = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(crate::home::FILE_MODE)
+            .open(&tmp)?;
+        std::io::copy(&mut from, &mut to)?;
+        to.sync_all()
+    };
+    copy().map_err(|e| NodeError::io(&tmp, e))?;
+    std::fs::rename(&tmp, out).map_err(|e| NodeError::io(out, e))?;
+    scratch.keep = true;
+    sync_parent(out);
+    Ok(())
+}
+
+/// `lingong backup --out FILE`: see the module documentation. Writes the file at `out` (the
+/// command passes [`spool_path`]). Returns what the file holds.
 pub fn backup(station: &Station, out: &Path, passphrase: &str) -> Result<Value> {
     check_passphrase(passphrase)?;
     let out = std::path::absolute(out).map_err(|e| NodeError::io(out, e))?;

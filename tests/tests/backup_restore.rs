@@ -171,6 +171,22 @@ fn a_week_old_backup_restored_catches_up_from_the_parent_then_writes_without_a_f
     ));
     eprintln!("backup: {made}");
     assert_eq!(mode(&file), 0o600, "the backup holds clear ID numbers");
+    let spooled: Vec<_> = std::fs::read_dir(&village.home)
+        .expect("home")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".backup-") || n.ends_with(".tmp"))
+        .collect();
+    assert!(spooled.is_empty(), "moved out of the home: {spooled:?}");
+    let nowhere = dir.path().join("no-such-folder").join("x.lgbackup");
+    let out = with_passphrase(
+        village,
+        PASSPHRASE,
+        &["backup", "--out", nowhere.to_str().expect("utf-8")],
+    );
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--out"));
+    assert!(!nowhere.parent().expect("parent").exists());
     assert_eq!(made["bytes"], std::fs::metadata(&file).expect("file").len());
     assert_eq!(made["clear_id_numbers"], 1, "{made}");
     assert_eq!(made["accounts"], 1, "{made}");
