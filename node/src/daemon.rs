@@ -41,13 +41,18 @@ pub fn run(
         ));
     }
     home.check_private()?;
+    // One daemon per home: the claim comes before anything is touched, so a second daemon
+    // started at the same moment exits here, naming the first, with nothing changed.
+    let _claim = Claim::take(home)?;
     if std::os::unix::net::UnixStream::connect(&socket).is_ok() {
+        // A daemon of a version that took no claim.
         return Err(NodeError::usage(
             "--home",
             format!("a daemon already runs for {}", home.dir.display()),
             format!("{} 的守护进程已经在运行", home.dir.display()),
         ));
     }
+    // Only the claim's holder gets here: a socket left by a daemon that was killed is stale.
     let _ = std::fs::remove_file(&socket);
     let std_listener =
         std::os::unix::net::UnixListener::bind(&socket).map_err(|e| NodeError::io(&socket, e))?;
@@ -131,6 +136,94 @@ pub fn run(
     })
 }
 
+/// The daemon's claim on its home: `daemon.pid` ([`Home::pid_path`]) under an exclusive lock
+/// (`flock`) held for as long as the daemon runs, with the daemon's process id in it.
+///
+/// The kernel releases the lock when the process ends however it ends, so a daemon killed with
+/// SIGKILL leaves a file (and a socket) that do not block the next start: the next daemon takes
+/// the lock, overwrites the process id and replaces the socket. The file is never removed (a
+/// daemon that removed it could let two later daemons lock two different files); a daemon
+/// that stops cleanly empties it.
+struct Claim {
+    file: std::fs::File,
+}
+
+/// How long a daemon that lost the claim waits for the winner's process id to appear (the
+/// winner writes it right after it took the lock).
+const PID_WAIT: Duration = Duration::from_secs(2);
+
+impl Claim {
+    fn take(home: &Home) -> Result<Claim> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = home.pid_path();
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(FILE_MODE)
+            .open(&path)
+            .map_err(|e| NodeError::io(&path, e))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let dir = home.dir.display();
+                return Err(match running_pid(&path) {
+                    Some(pid) => NodeError::usage(
+                        "--home",
+                        format!(
+                            "a daemon (pid {pid}) already runs for {dir}; use it, or stop it \
+                             first (kill {pid})"
+                        ),
+                        format!(
+                            "{dir} 的守护进程（进程号 {pid}）已经在运行；请直接使用它，\
+                             或先停止它（kill {pid}）"
+                        ),
+                    ),
+                    None => NodeError::usage(
+                        "--home",
+                        format!("a daemon already runs for {dir} (its pid is not known yet)"),
+                        format!("{dir} 的守护进程已经在运行（尚不知其进程号）"),
+                    ),
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(NodeError::io(&path, e)),
+        }
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(FILE_MODE))
+            .and_then(|_| file.set_len(0))
+            .and_then(|_| file.write_all(format!("{}\n", std::process::id()).as_bytes()))
+            .and_then(|_| file.flush())
+            .map_err(|e| NodeError::io(&path, e))?;
+        Ok(Claim { file })
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        // Stopped cleanly: the file names no process (the lock goes with the file handle).
+        let _ = self.file.set_len(0);
+    }
+}
+
+/// The process id in `daemon.pid`, waiting up to [`PID_WAIT`] for the daemon holding it to
+/// write it.
+fn running_pid(path: &std::path::Path) -> Option<u32> {
+    let deadline = std::time::Instant::now() + PID_WAIT;
+    loop {
+        if let Some(pid) = std::fs::read_to_string(path)
+            .ok()
+            .and_then(|s| s.trim().parse::<u32>().ok())
+        {
+            return Some(pid);
+        }
+        if std::time::Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).expect("signal handler");
@@ -206,6 +299,7 @@ async fn handle(station: &Arc<Mutex<Station>>, net: &NetHandle, req: Request) ->
             out["peers"] = json!(peers);
             out["listen"] = json!(listening);
             out["daemon"] = json!(true);
+            out["daemon_pid"] = json!(std::process::id());
             Ok(out)
         }
         other => {

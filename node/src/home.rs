@@ -6,7 +6,9 @@
 //!   ([`crate::id_secret`]);
 //! - `config.toml`: [`Config`], documented below, validated once when the node opens;
 //! - `cert.json`: the installed certificate chain (leaf first);
-//! - `store/`: the sled store; `daemon.sock`: the running daemon's control socket.
+//! - `store/`: the sled store; `daemon.sock`: the running daemon's control socket;
+//!   `daemon.pid`: the running daemon's process id, under the exclusive lock the daemon holds
+//!   while it runs (one daemon per home: [`crate::daemon`]).
 //!
 //! Files on disk: the home, `store/` and every folder a node makes are mode 0700; every file
 //! it writes (key, config, certificate, store files, bundles, exports, the socket) is 0600,
@@ -213,6 +215,10 @@ impl Home {
     }
     pub fn socket_path(&self) -> PathBuf {
         self.dir.join("daemon.sock")
+    }
+    /// `daemon.pid`: locked by the running daemon, holding its process id.
+    pub fn pid_path(&self) -> PathBuf {
+        self.dir.join("daemon.pid")
     }
     pub fn exists(&self) -> bool {
         self.key_path().exists() && self.config_path().exists()

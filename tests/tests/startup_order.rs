@@ -199,3 +199,150 @@ fn a_daemon_started_while_the_store_is_held_waits_and_serves_the_commands_that_c
         Some(2)
     );
 }
+
+/// `lingong run` for `node` started in the background, its stderr in `log` (a fresh file).
+fn spawn_daemon(node: &Node, log: &std::path::Path, lang: &str) -> Child {
+    let err = std::fs::File::create(log).expect("log file");
+    node.command()
+        .args(["run", "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns"])
+        .env("LANG", lang)
+        .env("LINGONG_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(err)
+        .spawn()
+        .expect("the lingong binary starts")
+}
+
+/// Sends SIGTERM to `child` and waits (with a deadline) for it to end; SIGKILL after that.
+fn terminate(child: &mut Child) {
+    let _ = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().expect("try_wait").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the daemon did not stop on SIGTERM within 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The process id `status` reports for the daemon serving `node`, once one serves it.
+fn serving_pid(node: &Node, what: &str) -> u32 {
+    poll_until(what, COMMAND_DEADLINE, || {
+        let out = node.command().args(["--json", "status"]).output().ok()?;
+        let v: Value = serde_json::from_slice(&out.stdout).ok()?;
+        (v["daemon"] == true).then(|| v["daemon_pid"].as_u64().expect("daemon_pid") as u32)
+    })
+}
+
+/// Two `lingong run` on one home started at the same moment: exactly one runs, the other exits
+/// promptly with status 2 and a message (Chinese or English, as asked) naming the pid of the one
+/// that runs, and nothing changes (the running daemon keeps serving, the store holds what it
+/// held). Then the running one is killed with SIGKILL, leaving its socket and `daemon.pid`, and
+/// the next pair starts as well: a stale lock or socket blocks nothing.
+#[test]
+fn two_daemons_started_together_one_runs_and_the_other_exits_naming_it() {
+    let dir = tmp();
+    let node = certified_node(dir.path());
+    let log_dir = dir.path().join("logs");
+    std::fs::create_dir(&log_dir).expect("log folder");
+    let mut posts = 0;
+    for round in 0..6 {
+        let lang = if round % 2 == 0 {
+            "en_US.UTF-8"
+        } else {
+            "zh_CN.UTF-8"
+        };
+        let logs = [
+            log_dir.join(format!("{round}-a.log")),
+            log_dir.join(format!("{round}-b.log")),
+        ];
+        let mut both = [
+            spawn_daemon(&node, &logs[0], lang),
+            spawn_daemon(&node, &logs[1], lang),
+        ];
+        // One of them exits, promptly.
+        let (loser, status) = poll_until(
+            &format!("round {round}: one of two daemons to exit"),
+            Duration::from_secs(30),
+            || {
+                both.iter_mut()
+                    .enumerate()
+                    .find_map(|(i, c)| c.try_wait().expect("try_wait").map(|s| (i, s)))
+            },
+        );
+        let winner = 1 - loser;
+        let winner_pid = both[winner].id();
+        let said = std::fs::read_to_string(&logs[loser]).expect("log");
+        assert_eq!(
+            status.code(),
+            Some(2),
+            "round {round}: the second daemon exits with status 2: {said}"
+        );
+        let expected = if lang.starts_with("zh") {
+            format!("守护进程（进程号 {winner_pid}）已经在运行")
+        } else {
+            format!("a daemon (pid {winner_pid}) already runs")
+        };
+        assert!(
+            said.contains(&expected),
+            "round {round}: the message names the running daemon ({expected:?}): {said}"
+        );
+        // The other one runs and serves, and it is the one named.
+        assert_eq!(
+            serving_pid(
+                &node,
+                &format!("round {round}: the running daemon to answer")
+            ),
+            winner_pid,
+            "round {round}: status is served by the daemon the message named"
+        );
+        assert!(
+            both[winner].try_wait().expect("try_wait").is_none(),
+            "round {round}: the first daemon still runs: {}",
+            std::fs::read_to_string(&logs[winner]).unwrap_or_default()
+        );
+        // Nothing changed: the socket is the running daemon's, the store answers as before,
+        // and the running daemon still writes.
+        let listed = node.json(&["post", "list"]);
+        assert_eq!(
+            listed.as_array().map(Vec::len),
+            Some(posts),
+            "round {round}"
+        );
+        node.json(&POST);
+        posts += 1;
+        assert_eq!(
+            node.json(&["post", "list"]).as_array().map(Vec::len),
+            Some(posts),
+            "round {round}: the running daemon wrote the post"
+        );
+        if round % 2 == 0 {
+            // SIGKILL: the socket and daemon.pid stay behind, stale.
+            both[winner].kill().expect("kill");
+            both[winner].wait().expect("wait");
+            assert!(
+                node.home.join("daemon.sock").exists(),
+                "a stale socket left"
+            );
+            let pid = std::fs::read_to_string(node.home.join("daemon.pid")).expect("daemon.pid");
+            assert_eq!(pid.trim(), winner_pid.to_string(), "a stale pid file left");
+        } else {
+            terminate(&mut both[winner]);
+            assert!(
+                !node.home.join("daemon.sock").exists(),
+                "a clean stop removes the socket"
+            );
+        }
+    }
+    // After the last round's clean stop the store holds every post written, once.
+    assert_eq!(
+        node.json(&["post", "list"]).as_array().map(Vec::len),
+        Some(posts)
+    );
+}
