@@ -215,6 +215,17 @@ async fn sync_state(state: &AppState) -> Result<Value, NodeError> {
             since: parent_last.clone(),
         })
         .await?;
+    // The peers' station names, from the directory held here.
+    let mut peers = status["peers"].clone();
+    if let Ok(Value::Array(rows)) = state.run(Request::DirectoryList { region: None }).await
+        && let Some(list) = peers.as_array_mut()
+    {
+        for p in list {
+            if let Some(row) = rows.iter().find(|r| r["node_id"] == p["peer"]) {
+                p["name"] = row["name"].clone();
+            }
+        }
+    }
     Ok(json!({
         "node_id": status["node_id"],
         "name": status["name"],
@@ -222,7 +233,7 @@ async fn sync_state(state: &AppState) -> Result<Value, NodeError> {
         "level": status["level"],
         "daemon": status["daemon"],
         "listen": status["listen"],
-        "peers": status["peers"],
+        "peers": peers,
         "parent_connected": parents.iter().any(|p| p["connected"] == true),
         "parent_last_sync": parent_last,
         "waiting_up": waiting,
@@ -232,7 +243,11 @@ async fn sync_state(state: &AppState) -> Result<Value, NodeError> {
 }
 
 async fn sync_api(State(state): State<AppState>, caller: Caller, h: HeaderMap) -> Response {
-    for req in [Request::Status, Request::SyncWaiting { since: None }] {
+    for req in [
+        Request::Status,
+        Request::SyncWaiting { since: None },
+        Request::DirectoryList { region: None },
+    ] {
         if let Err(refused) = admit(&caller, &h, false, &req) {
             return refused;
         }
@@ -587,26 +602,6 @@ async fn complaints_markup(
                 }
             }
         }
-        section.card #file {
-            h2 { (lang.t("登记投诉（劳动者维权）", "File a complaint")) }
-            form.grid method="post" action="/complaints" {
-                input type="hidden" name="csrf" value=(csrf);
-                (select(lang, "kind", "投诉类型", "Kind", &KINDS, r, "file", None))
-                (field(lang, "post", "所涉岗位编号（可选）", "Post id (optional)", "text", r, "file", html!{}))
-                div.field data-field="employer" {
-                    label for="file-employer" { (lang.t("所涉用工主体（可选）", "Employer (optional)")) }
-                    select #file-employer name="employer" {
-                        option value="" { (lang.t("（不指定）", "(none)")) }
-                        @for e in &employers { option value=(s(&e["id"])) { (s(&e["name"])) } }
-                    }
-                    @if r.is_some_and(|r| r.form == "file" && r.field.as_deref() == Some("employer")) { div.err role="alert" { (r.map(|r| r.message.as_str()).unwrap_or("")) } }
-                }
-                (field(lang, "worker", "劳动者编号（可选）", "Worker id (optional)", "text", r, "file", html!{}))
-                (field(lang, "amount", "涉及金额（元，欠薪时）", "Amount (yuan, wage arrears)", "number", r, "file", html!{}))
-                div.wide { (field(lang, "text", "投诉内容", "What happened", "textarea", r, "file", html!{})) }
-                div.wide { button type="submit" { (lang.t("登记并签名", "File and sign")) } }
-            }
-        }
         @if may_follow {
             section.card #list {
                 h2 { (lang.t("投诉跟踪", "Complaints")) }
@@ -637,6 +632,26 @@ async fn complaints_markup(
                         }
                     }
                 }
+            }
+        }
+        section.card #file {
+            h2 { (lang.t("登记投诉（劳动者维权）", "File a complaint")) }
+            form.grid method="post" action="/complaints" {
+                input type="hidden" name="csrf" value=(csrf);
+                (select(lang, "kind", "投诉类型", "Kind", &KINDS, r, "file", None))
+                (field(lang, "post", "所涉岗位编号（可选）", "Post id (optional)", "text", r, "file", html!{}))
+                div.field data-field="employer" {
+                    label for="file-employer" { (lang.t("所涉用工主体（可选）", "Employer (optional)")) }
+                    select #file-employer name="employer" {
+                        option value="" { (lang.t("（不指定）", "(none)")) }
+                        @for e in &employers { option value=(s(&e["id"])) { (s(&e["name"])) } }
+                    }
+                    @if r.is_some_and(|r| r.form == "file" && r.field.as_deref() == Some("employer")) { div.err role="alert" { (r.map(|r| r.message.as_str()).unwrap_or("")) } }
+                }
+                (field(lang, "worker", "劳动者编号（可选）", "Worker id (optional)", "text", r, "file", html!{}))
+                (field(lang, "amount", "涉及金额（元，欠薪时）", "Amount (yuan, wage arrears)", "number", r, "file", html!{}))
+                div.wide { (field(lang, "text", "投诉内容", "What happened", "textarea", r, "file", html!{})) }
+                div.wide { button type="submit" { (lang.t("登记并签名", "File and sign")) } }
             }
         }
     };
@@ -866,14 +881,16 @@ pub(super) fn bar_chart(months: &[(String, Value)], lang: L) -> String {
                 .map(move |(k, ..)| r[*k].as_f64().unwrap_or(0.0))
         })
         .fold(0.0_f64, f64::max);
-    // A round top for the scale: 1, 2 or 5 times a power of ten, at least the largest bar.
-    let mut scale = 1.0_f64;
-    'find: for power in 0..12 {
-        for step in [1.0, 2.0, 5.0] {
-            scale = step * 10f64.powi(power);
+    // A round top for the scale, at least the largest bar and at least 5: 1, 2 or 5 times a
+    // power of ten, with 5, 4 or 5 whole-number ticks.
+    let (mut scale, mut ticks) = (5.0_f64, 5u32);
+    'find: for power in 1..12 {
+        for (step, n) in [(1.0, 5), (2.0, 4), (5.0, 5)] {
             if scale >= max {
                 break 'find;
             }
+            scale = step * 10f64.powi(power);
+            ticks = n;
         }
     }
     let group = plot_w / months.len().max(1) as f64;
@@ -883,9 +900,9 @@ pub(super) fn bar_chart(months: &[(String, Value)], lang: L) -> String {
         lang.t("每月发布岗位与实现上岗", "Posts and placements per month")
     );
     // Axis lines and the scale's ticks.
-    for i in 0..=4 {
-        let v = scale * f64::from(i) / 4.0;
-        let y = top + plot_h - plot_h * f64::from(i) / 4.0;
+    for i in 0..=ticks {
+        let v = scale * f64::from(i) / f64::from(ticks);
+        let y = top + plot_h - plot_h * f64::from(i) / f64::from(ticks);
         svg.push_str(&format!(
             r##"<line x1="{left}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#d7dbe3"/><text x="{:.1}" y="{:.1}" text-anchor="end" fill="#5b6475">{}</text>"##,
             w - right,
@@ -1457,7 +1474,7 @@ async fn sync_page(
                         @if let Some(peers) = v["peers"].as_array() {
                             @for p in peers {
                                 tr data-peer=(s(&p["peer"])) {
-                                    td.mono { (short(s(&p["peer"]))) }
+                                    td { (p["name"].as_str().unwrap_or("")) " " span.mono.muted { (short(s(&p["peer"]))) } }
                                     td { (p["region"].as_str().unwrap_or("")) }
                                     td { @if p["connected"] == true { span.tag.good { (lang.t("已连接", "connected")) } } @else { span.tag { (lang.t("未连接", "offline")) } } }
                                     td { (p["last_sync"].as_str().unwrap_or("—")) }
@@ -1515,7 +1532,20 @@ mod tests {
             svg.contains(r#"data-month="2026-12" data-value="7""#),
             "{svg}"
         );
-        // The tallest bar fits under the scale's top.
+        // The tallest bar fits under the scale's top, and the ticks are whole numbers.
         assert!(!svg.contains("height=\"-"), "{svg}");
+        assert!(
+            svg.contains(">10</text>") && !svg.contains(".5</text>"),
+            "{svg}"
+        );
+        let big = vec![(
+            "2026-12".to_string(),
+            json!({"posts": 180, "placements": 40}),
+        )];
+        let svg = bar_chart(&big, L("zh"));
+        assert!(
+            svg.contains(">200</text>") && svg.contains(">50</text>"),
+            "{svg}"
+        );
     }
 }
