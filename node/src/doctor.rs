@@ -33,7 +33,7 @@
 //! message and what to do); [`Report::checks`] every check with its state. The command exits
 //! 0 without findings and 1 with any.
 
-use crate::control::{call_daemon, Failure};
+use crate::control::{Failure, call_daemon};
 use crate::error::NodeError;
 use crate::home::{Config, Home};
 use crate::request::Request;
@@ -45,7 +45,7 @@ use lingong_protocol::dates;
 use lingong_protocol::keys::NodeKey;
 use lingong_protocol::region::RegionCode;
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

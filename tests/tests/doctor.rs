@@ -8,7 +8,7 @@
 //!
 //! Run: `cargo test -p lingong-tests --test doctor`.
 
-use lingong_tests::{certify, free_port, poll_until, Daemon, Node};
+use lingong_tests::{Daemon, Node, certify, free_port, poll_until};
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Output;

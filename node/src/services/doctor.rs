@@ -12,7 +12,7 @@ use lingong_protocol::dates;
 use lingong_protocol::envelope::EnvelopeId;
 use lingong_protocol::keys::PublicKey;
 use lingong_protocol::store::Store;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 /// The facts through a running daemon's station (`Request::DoctorStore`).
 pub fn facts(station: &Station, since_ms: Option<i64>, peers: &[String]) -> Result<Value> {
