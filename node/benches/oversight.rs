@@ -1,0 +1,863 @@
+//! Oversight figures (issue 15): the county's report over a year of its records, the
+//! province's verification of every county seal of a month, and the audit's rate beside raw
+//! ed25519 batch verification of the same envelopes, each with a baseline measured in the same
+//! run and the ratio.
+//!
+//! Setup (untimed, through the real paths): a province root and `LINGONG_BENCH_COUNTIES`
+//! counties (default 2) certified a year back (the protocol's `cert::issue` with a backdated
+//! start, then `cert install`), each with `LINGONG_BENCH_TOWNSHIPS` township stations (default
+//! 4) certified by it. Each county's townships write a year of records, 2025-12-01 to
+//! 2026-11-30, through the typed schemas and `LocalAuthor` (sign, then the one accept path):
+//! per county 15,000 posts (created pending, approved the next day, one in three closed 20 days
+//! on), 5,000 workers (one in five edited later), 10,000 placements (one in twenty cancelled),
+//! 600 employers and 240 wage-arrears complaints, at even daily rates. The county accepts them
+//! with `Station::accept_envelopes` (what a sync session or a bundle does), walks each
+//! complaint through accepted, handling, resolved (arrears recovered) and closed with
+//! `Station::write`, and seals 2026-11 with `report seal`. The province accepts every
+//! county's envelopes the same way, worker records as headers only (the scope rule a sync
+//! applies). Timed:
+//! - `report --period 2026-11` and `--period 2026-Q4` at the first county (target < 1 s);
+//!   baseline: reading every record of the store once;
+//! - `report verify --period 2026-11` at the province (target < 60 s for 88 counties); its two
+//!   parts timed apart (collecting the facts over the store, one recomputation per seal) and
+//!   extrapolated to 88 counties: facts grow with the counties, and each of the 88 seals is
+//!   recomputed over all of them;
+//! - `audit` at the province: envelopes checked per second, against raw ed25519 batch
+//!   verification (`verify_batch` in chunks of 256 over the same headers, prepared beforehand,
+//!   on as many threads as the audit uses), target ≥ 0.7 of the raw rate; and the audit without
+//!   its seal check, extrapolated to 1,000,000 envelopes.
+//!
+//! `cargo bench -p lingong-node --bench oversight` (release build). The README keeps the
+//! figures.
+
+use ed25519_dalek::{Signature, VerifyingKey};
+use lingong_node::figures;
+use lingong_node::request::{Request, dispatch};
+use lingong_node::station::{self, Station};
+use lingong_protocol::accept::AcceptConfig;
+use lingong_protocol::author::{LocalAuthor, Target};
+use lingong_protocol::cert::{self, CertChain, CertRequest};
+use lingong_protocol::dates;
+use lingong_protocol::envelope::Envelope;
+use lingong_protocol::keys::NodeKey;
+use lingong_protocol::record::{FieldValue, RecordId, RecordKind};
+use lingong_protocol::region::{Level, RegionCode, divisions};
+use lingong_protocol::report::{self, Period};
+use lingong_protocol::schema::complaint::StepFields;
+use lingong_protocol::schema::{
+    Complaint, ComplaintKind, ComplaintStatus, Confirmation, Employer, EmployerStatus,
+    EmployerType, Finding, Placement, PlacementStatus, Post, PostStatus, ReviewState, Schema,
+    WageUnit, Worker, WorkerStatus,
+};
+use lingong_protocol::scope::{Scope, Want};
+use lingong_protocol::store::{MemoryStore, Staged, Store};
+use std::hint::black_box;
+use std::time::Instant;
+
+const DAY_MS: i64 = 86_400_000;
+const DAYS: i64 = 365;
+/// A county's year, the issue's figures.
+const POSTS: usize = 15_000;
+const WORKERS: usize = 5_000;
+const PLACEMENTS: usize = 10_000;
+const EMPLOYERS: usize = 600;
+const COMPLAINTS: usize = 240;
+/// Counties in Guizhou (the extrapolation's target), and the audit's store size.
+const ALL_COUNTIES: f64 = 88.0;
+const PROVINCE_ENVELOPES: f64 = 1_000_000.0;
+/// Envelopes per `accept_envelopes` call (one commit each), as a sync session's frames.
+const INGEST: usize = 500;
+
+const OCCUPATIONS: [&str; 8] = [
+    "4-10-01-06",
+    "4-02-06-03",
+    "6-29-01-00",
+    "5-01-02-01",
+    "4-03-02-01",
+    "6-18-01-01",
+    "4-10-03-01",
+    "6-24-01-00",
+];
+
+fn env_count(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A small deterministic generator (splitmix64).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// The first instant of the year of records (2025-12-01 00:00 China time).
+fn year_start_ms() -> i64 {
+    Period::parse("2025-12").expect("period").start_ms()
+}
+
+/// When the certificates start: ten days before the first record.
+fn certified_s() -> i64 {
+    (year_start_ms() - 10 * DAY_MS) / 1000
+}
+
+fn name_of(code: &RegionCode) -> String {
+    divisions()
+        .name(code)
+        .map(str::to_string)
+        .unwrap_or_else(|| code.to_string())
+}
+
+/// A station in a fresh home under `dir`, certified a year back by `issuer` (the protocol's
+/// `cert::issue` with a backdated start, then `cert install`; the province issues its own root).
+fn station(dir: &std::path::Path, region: &RegionCode, issuer: Option<&Station>) -> Station {
+    let home = lingong_node::home::Home::new(Some(dir.join(region.to_string())));
+    station::init(
+        &home,
+        &name_of(region),
+        &region.to_string(),
+        vec!["/ip4/127.0.0.1/tcp/0".into()],
+        None,
+    )
+    .expect("init");
+    let mut node = Station::open(&home).expect("open");
+    let request = CertRequest::new(&node.key, *region, &name_of(region)).expect("request");
+    let chain = match issuer {
+        Some(parent) => cert::issue(
+            &parent.key,
+            parent.chain.as_ref(),
+            &request,
+            certified_s(),
+            900,
+        ),
+        None => cert::issue(&node.key, None, &request, certified_s(), 900),
+    }
+    .expect("issued");
+    dispatch(
+        &mut node,
+        Request::CertInstall {
+            chain: chain.to_json(),
+        },
+    )
+    .expect("install");
+    node
+}
+
+/// A complaint filed at a township, for its county to step.
+struct Filed {
+    record: RecordId,
+    state: Complaint,
+    day: i64,
+}
+
+/// Per-day share of `total` over the year: how many fall on `day`.
+fn on_day(total: usize, day: i64) -> usize {
+    let t = total as i64;
+    ((t * (day + 1)) / DAYS - (t * day) / DAYS) as usize
+}
+
+fn hex16(id: &RecordId) -> String {
+    hex::encode(id.short())
+}
+
+/// A township's year of records, signed by the township through `LocalAuthor` against an
+/// in-memory view (sign, then accept), returned in signing order with its complaints.
+fn township_year(
+    cfg: AcceptConfig,
+    key: &NodeKey,
+    chain: &CertChain,
+    share: usize,
+    serial_base: u64,
+    seed: u64,
+) -> (Vec<Envelope>, Vec<Filed>) {
+    let region = chain.leaf().body.region;
+    let scratch = MemoryStore::new();
+    let mut staged = Staged::new(&scratch);
+    let author = LocalAuthor { key, cfg };
+    let mut out = vec![
+        author
+            .publish_certificate(&mut staged, chain, certified_s() * 1000 + 60_000)
+            .expect("certificate record"),
+    ];
+    let mut rng = Rng(seed);
+    let mut employers: Vec<String> = Vec::new();
+    let mut workers: Vec<RecordId> = Vec::new();
+    // (record, day created, headcount, wage)
+    let mut posts: Vec<(RecordId, i64, Option<String>, f64)> = Vec::new();
+    let mut placements: Vec<(RecordId, i64, Placement)> = Vec::new();
+    let mut filed = Vec::new();
+    let mut serial = serial_base;
+    let start = year_start_ms();
+    for day in 0..DAYS {
+        let mut at = start + day * DAY_MS + 9 * 3_600_000;
+        let mut tick = || {
+            at += 5_000;
+            at
+        };
+        let date = dates::format_date(dates::today_cst(start + day * DAY_MS));
+        let mut write = |staged: &mut Staged<'_, MemoryStore>,
+                         target: Target,
+                         edits: &[(&str, FieldValue)],
+                         ts: i64|
+         -> Envelope {
+            let env = author.write(staged, target, edits, ts).expect("signed");
+            out.push(env.clone());
+            env
+        };
+        for _ in 0..on_day(EMPLOYERS / share, day) {
+            serial += 1;
+            let ts = tick();
+            let org = format!("{:08}", serial % 100_000_000);
+            let org = format!(
+                "{org}{}",
+                lingong_protocol::credit_code::org_check_character(&org).expect("org")
+            );
+            let first17 = format!("91{}{org}", &region.to_string()[..6]);
+            let code = format!(
+                "{first17}{}",
+                lingong_protocol::credit_code::check_character(&first17).expect("code")
+            );
+            let employer = Employer {
+                name: format!("用工主体 {serial}"),
+                kind: EmployerType::Enterprise,
+                credit_code: Some(code),
+                id_masked: None,
+                id_hash: None,
+                contact: "张经理".into(),
+                phone: "13800001111".into(),
+                address: None,
+                verified_by: Some("营业执照原件".into()),
+                verified_at: Some(dates::rfc3339(ts)),
+                status: EmployerStatus::Active,
+                suspend_reason: None,
+                region,
+                created_at: dates::rfc3339(ts),
+            };
+            debug_assert_eq!(employer.validate(), Ok(()));
+            let env = write(
+                &mut staged,
+                Target::Create {
+                    kind: RecordKind::Employer,
+                    reach: None,
+                },
+                &employer.edits(),
+                ts,
+            );
+            employers.push(hex16(&env.header.record));
+        }
+        for _ in 0..on_day(WORKERS / share, day) {
+            serial += 1;
+            let ts = tick();
+            let worker = Worker {
+                name: format!("劳动者 {serial}"),
+                id_masked: "52***************X".into(),
+                id_hash: format!("v2:{serial:064x}"),
+                phone: "13900000000".into(),
+                skills: vec![OCCUPATIONS[rng.below(OCCUPATIONS.len())].into()],
+                wage_min: Some(100.0 + rng.below(10) as f64 * 10.0),
+                flags: if rng.below(6) == 0 {
+                    vec![lingong_protocol::schema::Flag::Older]
+                } else {
+                    Vec::new()
+                },
+                available_from: None,
+                available_to: None,
+                status: WorkerStatus::Active,
+                region,
+                created_at: dates::rfc3339(ts),
+            };
+            debug_assert_eq!(worker.validate(), Ok(()));
+            let env = write(
+                &mut staged,
+                Target::Create {
+                    kind: RecordKind::Worker,
+                    reach: None,
+                },
+                &worker.edits(),
+                ts,
+            );
+            workers.push(env.header.record);
+        }
+        // One in five workers is edited once, some weeks after registering.
+        if day >= 30 {
+            for _ in 0..on_day(WORKERS / share / 5, day) {
+                let w = workers[rng.below(workers.len())];
+                let from = dates::format_date(dates::today_cst(start + day * DAY_MS) + 3);
+                write(
+                    &mut staged,
+                    Target::Edit(w),
+                    &[("available_from", FieldValue::Text(from))],
+                    tick(),
+                );
+            }
+        }
+        for _ in 0..on_day(POSTS / share, day) {
+            let ts = tick();
+            let unit = match rng.below(10) {
+                0 => WageUnit::Hour,
+                1 => WageUnit::Month,
+                _ => WageUnit::Day,
+            };
+            let wage = match unit {
+                WageUnit::Hour => 20.0 + rng.below(10) as f64,
+                WageUnit::Month => 3000.0 + rng.below(20) as f64 * 100.0,
+                _ => 120.0 + rng.below(20) as f64 * 10.0,
+            };
+            let employer = (!employers.is_empty() && rng.below(10) < 7)
+                .then(|| employers[rng.below(employers.len())].clone());
+            let post = Post {
+                title: format!("岗位 {}", posts.len()),
+                occupation: OCCUPATIONS[rng.below(OCCUPATIONS.len())].into(),
+                wage,
+                unit,
+                headcount: 1 + rng.below(5) as i64,
+                employer: employer.clone(),
+                status: PostStatus::Open,
+                review: ReviewState::Pending,
+                review_reason: None,
+                reviewed_by: None,
+                reviewed_at: None,
+                region,
+                reach: region,
+                location: None,
+                contact: Some("13800000000".into()),
+                description: None,
+                expires: Some(dates::format_date(dates::today_cst(ts) + 30)),
+                created_at: dates::rfc3339(ts),
+            };
+            debug_assert_eq!(post.validate(), Ok(()));
+            let env = write(
+                &mut staged,
+                Target::Create {
+                    kind: RecordKind::Post,
+                    reach: Some(region),
+                },
+                &post.edits(),
+                ts,
+            );
+            posts.push((env.header.record, day, employer, wage));
+        }
+        // Yesterday's posts are approved; every third post of 20 days ago is closed.
+        for (record, created, _, _) in posts.iter().filter(|p| p.1 == day - 1) {
+            let ts = tick();
+            write(
+                &mut staged,
+                Target::Edit(*record),
+                &[
+                    ("review", FieldValue::Text("approved".into())),
+                    ("reviewed_by", FieldValue::Text(key.public().node_id())),
+                    ("reviewed_at", FieldValue::Text(dates::rfc3339(ts))),
+                ],
+                ts,
+            );
+            debug_assert_eq!(*created, day - 1);
+        }
+        let closing: Vec<RecordId> = posts
+            .iter()
+            .enumerate()
+            .filter(|(i, p)| p.1 == day - 20 && i % 3 == 0)
+            .map(|(_, p)| p.0)
+            .collect();
+        for record in closing {
+            write(
+                &mut staged,
+                Target::Edit(record),
+                &[("status", FieldValue::Text("closed".into()))],
+                tick(),
+            );
+        }
+        // Placements on approved posts of the last two weeks.
+        let recent: Vec<usize> = posts
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.1 < day && p.1 >= day - 14)
+            .map(|(i, _)| i)
+            .collect();
+        if !recent.is_empty() && !workers.is_empty() {
+            for _ in 0..on_day(PLACEMENTS / share, day) {
+                let ts = tick();
+                let (post, _, employer, wage) = &posts[recent[rng.below(recent.len())]];
+                let placement = Placement {
+                    post: hex16(post),
+                    worker: hex16(&workers[rng.below(workers.len())]),
+                    employer: employer.clone(),
+                    wage: *wage,
+                    unit: WageUnit::Day,
+                    start: date.clone(),
+                    end: None,
+                    status: PlacementStatus::Active,
+                    worker_confirmed: Some(Confirmation::Paper),
+                    employer_confirmed: Some(Confirmation::Spoken),
+                    cancel_reason: None,
+                    outcome: None,
+                    region,
+                    created_at: dates::rfc3339(ts),
+                };
+                let env = write(
+                    &mut staged,
+                    Target::Create {
+                        kind: RecordKind::Placement,
+                        reach: None,
+                    },
+                    &placement.edits(),
+                    ts,
+                );
+                placements.push((env.header.record, day, placement));
+            }
+        }
+        // One in twenty placements of three days ago is cancelled.
+        let cancelling: Vec<(RecordId, Placement)> = placements
+            .iter()
+            .enumerate()
+            .filter(|(i, p)| p.1 == day - 3 && i % 20 == 0)
+            .map(|(_, p)| (p.0, p.2.clone()))
+            .collect();
+        for (record, before) in cancelling {
+            let mut after = before.clone();
+            after.status = PlacementStatus::Cancelled;
+            after.cancel_reason = Some("用工方取消".into());
+            write(
+                &mut staged,
+                Target::Edit(record),
+                &after.edits_since(&before),
+                tick(),
+            );
+        }
+        for _ in 0..on_day(COMPLAINTS / share, day) {
+            if employers.is_empty() || workers.is_empty() {
+                break;
+            }
+            let ts = tick();
+            let complaint = Complaint {
+                kind: ComplaintKind::WageArrears,
+                post: None,
+                employer: Some(employers[rng.below(employers.len())].clone()),
+                worker: Some(hex16(&workers[rng.below(workers.len())])),
+                text: "工资未按约定支付".into(),
+                amount: Some((5 + rng.below(50)) as f64 * 100.0),
+                status: ComplaintStatus::Received,
+                note: String::new(),
+                referred_to: None,
+                finding: None,
+                recovered: None,
+                region,
+                created_at: dates::rfc3339(ts),
+            };
+            debug_assert_eq!(complaint.validate(), Ok(()));
+            let env = write(
+                &mut staged,
+                Target::Create {
+                    kind: RecordKind::Complaint,
+                    reach: None,
+                },
+                &complaint.edits(),
+                ts,
+            );
+            filed.push(Filed {
+                record: env.header.record,
+                state: complaint,
+                day,
+            });
+        }
+    }
+    (out, filed)
+}
+
+/// Hands `envelopes` to `station` as peers do, `INGEST` at a time; every one must be new.
+fn ingest(station: &mut Station, envelopes: &[Envelope]) {
+    for chunk in envelopes.chunks(INGEST) {
+        let report = station.accept_envelopes(chunk).expect("accepted");
+        assert!(
+            report.rejected.is_empty() && report.deferred == 0,
+            "rejected {:?}, deferred {}",
+            report.rejected,
+            report.deferred
+        );
+    }
+}
+
+/// Every envelope `from` holds, certificates first, then in time order, as `to`'s scope wants
+/// them (headers only where it wants headers).
+fn shared(from: &Station, to: &Scope) -> Vec<Envelope> {
+    let mut metas = from.store.items().expect("items");
+    metas.sort_by_key(|m| (m.kind != RecordKind::Certificate, m.timestamp_ms, m.id));
+    metas
+        .iter()
+        .filter_map(|m| {
+            let env = from.store.envelope(&m.id).expect("read").expect("held");
+            match to.wants(env.header.kind, &env.header.region, &env.header.reach) {
+                Want::Nothing => None,
+                Want::Header => Some(env.header_only()),
+                Want::Full => Some(env),
+            }
+        })
+        .collect()
+}
+
+/// A county with a year of its townships' records, its complaints handled and 2026-11 sealed.
+/// Returns the county and the envelopes written.
+fn build_county(
+    dir: &std::path::Path,
+    province: &Station,
+    county_region: &RegionCode,
+    townships: usize,
+    index: u64,
+) -> (Station, usize) {
+    let started = Instant::now();
+    let mut county = station(dir, county_region, Some(province));
+    let cfg = county.accept_config().expect("config");
+    let codes: Vec<RegionCode> = divisions()
+        .children(county_region)
+        .iter()
+        .copied()
+        .filter(|c| c.level() == Level::Township)
+        .take(townships)
+        .collect();
+    assert!(!codes.is_empty(), "{county_region} has townships");
+    let mut written = 0;
+    let mut filed = Vec::new();
+    let mut signing = std::time::Duration::ZERO;
+    for (t, code) in codes.iter().enumerate() {
+        let seed = index * 1000 + t as u64 + 1;
+        let key = NodeKey::from_seed({
+            let mut s = [0u8; 32];
+            s[..8].copy_from_slice(&seed.to_le_bytes());
+            s[8] = 0x7a;
+            s
+        });
+        let request = CertRequest::new(&key, *code, &name_of(code)).expect("request");
+        let chain = cert::issue(
+            &county.key,
+            county.chain.as_ref(),
+            &request,
+            certified_s(),
+            900,
+        )
+        .expect("issued");
+        let t0 = Instant::now();
+        let (envs, complaints) =
+            township_year(cfg, &key, &chain, codes.len(), seed * 100_000, seed);
+        signing += t0.elapsed();
+        written += envs.len();
+        ingest(&mut county, &envs);
+        filed.extend(complaints);
+    }
+    // The county's labour inspection steps each complaint: accepted, handling, resolved with the
+    // arrears recovered, closed.
+    let mut steps: Vec<(i64, RecordId, Vec<(&'static str, FieldValue)>)> = Vec::new();
+    for f in &filed {
+        let mut state = f.state.clone();
+        for (days, to) in [
+            (2, ComplaintStatus::Accepted),
+            (4, ComplaintStatus::Handling),
+            (12, ComplaintStatus::Resolved),
+            (16, ComplaintStatus::Closed),
+        ] {
+            if f.day + days >= DAYS {
+                break; // still open at the end of the year
+            }
+            let resolved = to == ComplaintStatus::Resolved;
+            let next = state
+                .step(
+                    to,
+                    StepFields {
+                        finding: resolved.then_some(Finding::Upheld),
+                        recovered: state.amount.filter(|_| resolved),
+                        ..StepFields::default()
+                    },
+                )
+                .expect("step");
+            let ts = year_start_ms() + (f.day + days) * DAY_MS + 15 * 3_600_000;
+            steps.push((ts, f.record, next.edits_since(&state)));
+            state = next;
+        }
+    }
+    steps.sort_by_key(|s| s.0);
+    for chunk in steps.chunks(INGEST) {
+        county
+            .write(|author, staged| {
+                for (ts, record, edits) in chunk {
+                    author.write(staged, Target::Edit(*record), edits, *ts)?;
+                }
+                Ok(())
+            })
+            .expect("steps written");
+    }
+    written += steps.len();
+    let sealed = dispatch(
+        &mut county,
+        Request::ReportSeal {
+            period: "2026-11".into(),
+            amend: false,
+            reason: None,
+        },
+    )
+    .expect("sealed");
+    println!(
+        "county {county_region} {}: {} townships, {written} envelopes written (signing {:.1} s) and accepted, 2026-11 sealed over {} records, in {:.1} s",
+        name_of(county_region),
+        codes.len(),
+        signing.as_secs_f64(),
+        sealed["records"],
+        started.elapsed().as_secs_f64()
+    );
+    (county, written)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// Times `f` `n` times; (median, max) in seconds.
+fn time(n: usize, mut f: impl FnMut()) -> (f64, f64) {
+    let times: Vec<f64> = (0..n)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    let max = times.iter().copied().fold(0.0, f64::max);
+    (median(times), max)
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met { "met" } else { "NOT met" }
+}
+
+/// Raw ed25519 batch verification: `verify_batch` over chunks of 256 prepared headers, split
+/// over `threads` threads as the audit splits its reads. Returns envelopes per second.
+fn raw_batch_rate(
+    keys: &[VerifyingKey],
+    messages: &[Vec<u8>],
+    sigs: &[Signature],
+    threads: usize,
+) -> f64 {
+    let per = keys.len().div_ceil(threads).max(256);
+    let t = Instant::now();
+    std::thread::scope(|scope| {
+        let mut handles = Vec::new();
+        for start in (0..keys.len()).step_by(per) {
+            let end = (start + per).min(keys.len());
+            handles.push(scope.spawn(move || {
+                for c in (start..end).step_by(256) {
+                    let e = (c + 256).min(end);
+                    let m: Vec<&[u8]> = messages[c..e].iter().map(Vec::as_slice).collect();
+                    assert!(
+                        ed25519_dalek::verify_batch(&m, &sigs[c..e], &keys[c..e]).is_ok(),
+                        "a good batch"
+                    );
+                }
+            }));
+        }
+        for h in handles {
+            h.join().expect("thread");
+        }
+    });
+    keys.len() as f64 / t.elapsed().as_secs_f64()
+}
+
+fn main() {
+    let counties_n = env_count("LINGONG_BENCH_COUNTIES", 2).max(1);
+    let townships = env_count("LINGONG_BENCH_TOWNSHIPS", 4).max(1);
+    let began = Instant::now();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let province_region = RegionCode::parse("52").expect("code");
+    let mut province = station(dir.path(), &province_region, None);
+    let scope = Scope::new(province_region);
+    // Counties of different cities, as the table lists them.
+    let county_codes: Vec<RegionCode> = divisions()
+        .iter()
+        .filter(|d| d.level == Level::County)
+        .map(|d| d.code)
+        .step_by(11)
+        .take(counties_n)
+        .collect();
+    let mut first: Option<Station> = None;
+    let mut envelopes = 0;
+    for (i, code) in county_codes.iter().enumerate() {
+        let (county, written) = build_county(dir.path(), &province, code, townships, i as u64 + 1);
+        envelopes += written;
+        let t = Instant::now();
+        let envs = shared(&county, &scope);
+        ingest(&mut province, &envs);
+        println!(
+            "  province accepted {} envelopes of {code} in {:.1} s ({:.0}/s)",
+            envs.len(),
+            t.elapsed().as_secs_f64(),
+            envs.len() as f64 / t.elapsed().as_secs_f64()
+        );
+        if first.is_none() {
+            first = Some(county);
+        }
+    }
+    let mut county = first.expect("a county");
+    println!(
+        "setup: {counties_n} counties, {envelopes} envelopes, in {:.0} s; county store {} MB, province store {} MB",
+        began.elapsed().as_secs_f64(),
+        county.store.size_on_disk() / 1_000_000,
+        province.store.size_on_disk() / 1_000_000
+    );
+    println!();
+
+    // 1. The county's report over its year of records.
+    let (scan, _) = time(3, || {
+        black_box(county.store.records_of(None).expect("scan").len());
+    });
+    for period in ["2026-11", "2026-Q4"] {
+        let mut out = serde_json::Value::Null;
+        let (p50, max) = time(7, || {
+            out = dispatch(
+                &mut county,
+                Request::Report {
+                    period: period.into(),
+                    region: None,
+                    csv: false,
+                },
+            )
+            .expect("report");
+        });
+        println!(
+            "county report --period {period:<7} ({} records counted, {} posts, {} placements): median {:.3} s, max {:.3} s | baseline (every record read once) {:.3} s | ratio {:.2} | target < 1 s: {}",
+            out["records"],
+            out["posts"],
+            out["placements"],
+            p50,
+            max,
+            scan,
+            p50 / scan,
+            verdict(max < 1.0)
+        );
+    }
+    let verified = dispatch(
+        &mut county,
+        Request::ReportVerify {
+            period: Some("2026-11".into()),
+        },
+    )
+    .expect("verify");
+    assert_eq!(verified["mismatches"].as_array().map(Vec::len), Some(0));
+
+    // 2. The province verifies every county seal of the month.
+    let period = Period::parse("2026-11").expect("period");
+    let mut result = serde_json::Value::Null;
+    let (verify, _) = time(3, || {
+        result = dispatch(
+            &mut province,
+            Request::ReportVerify {
+                period: Some("2026-11".into()),
+            },
+        )
+        .expect("verify");
+    });
+    assert_eq!(
+        result["mismatches"].as_array().map(Vec::len),
+        Some(0),
+        "{result}"
+    );
+    let checked = result["checked"].as_u64().unwrap_or(0) as f64;
+    let mut facts = Vec::new();
+    let (collect, _) = time(3, || {
+        facts = figures::collect_facts(&province, &period).expect("facts");
+    });
+    let seals = figures::seals(&province, Some(&period)).expect("seals");
+    let latest = figures::latest_seals(&seals);
+    let priority = figures::county_priority(&latest, &period);
+    let (per_seal, _) = time(5, || {
+        black_box(report::report(&period, &county_codes[0], &facts, &priority));
+    });
+    let (pscan, _) = time(3, || {
+        black_box(province.store.records_of(None).expect("scan").len());
+    });
+    let k = counties_n as f64;
+    let scale = ALL_COUNTIES / k;
+    let extrapolated = collect * scale + ALL_COUNTIES * per_seal * scale;
+    println!(
+        "province report verify --period 2026-11, {} seals of {counties_n} counties over {} facts: median {verify:.3} s (facts {collect:.3} s, each seal {per_seal:.4} s) | baseline (every record read once) {pscan:.3} s | ratio {:.2}",
+        checked,
+        facts.len(),
+        verify / pscan
+    );
+    println!(
+        "  extrapolated to {ALL_COUNTIES} counties: facts {collect:.3} s × {scale:.0} + 88 seals × {per_seal:.4} s × {scale:.0} = {extrapolated:.1} s | target < 60 s: {}",
+        verdict(extrapolated < 60.0)
+    );
+
+    // 3. The audit at the province, beside raw batch verification of the same envelopes.
+    let metas = province.store.items().expect("items");
+    let envs: Vec<Envelope> = metas
+        .iter()
+        .map(|m| province.store.envelope(&m.id).expect("read").expect("held"))
+        .collect();
+    let keys: Vec<VerifyingKey> = envs
+        .iter()
+        .map(|e| VerifyingKey::from_bytes(&e.header.author.0).expect("key"))
+        .collect();
+    let messages: Vec<Vec<u8>> = envs.iter().map(|e| e.header.signed_bytes()).collect();
+    let sigs: Vec<Signature> = envs
+        .iter()
+        .map(|e| Signature::from_bytes(&e.signature.0))
+        .collect();
+    drop(envs);
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 8);
+    let mut audit_rates = Vec::new();
+    let mut raw_rates = Vec::new();
+    let mut raw_single = Vec::new();
+    let mut seal_share = Vec::new();
+    let mut n = 0u64;
+    for _ in 0..3 {
+        raw_rates.push(raw_batch_rate(&keys, &messages, &sigs, threads));
+        raw_single.push(raw_batch_rate(&keys, &messages, &sigs, 1));
+        let t = Instant::now();
+        let out = dispatch(&mut province, Request::Audit).expect("audit");
+        let secs = t.elapsed().as_secs_f64();
+        assert_eq!(
+            out["problems"].as_array().map(Vec::len),
+            Some(0),
+            "a clean store audits clean: {}",
+            out["problems"]
+        );
+        n = out["records_checked"].as_u64().unwrap_or(0);
+        let s = Instant::now();
+        black_box(
+            figures::check_seals(&province, None)
+                .expect("seals")
+                .checked,
+        );
+        seal_share.push(s.elapsed().as_secs_f64());
+        audit_rates.push(n as f64 / secs);
+    }
+    let audit = median(audit_rates.clone());
+    let raw = median(raw_rates);
+    let single = median(raw_single);
+    let seal_secs = median(seal_share);
+    let audit_secs = n as f64 / audit;
+    let envelope_rate = n as f64 / (audit_secs - seal_secs);
+    println!(
+        "province audit of {n} envelopes: {audit:.0} envelopes/s ({audit_secs:.2} s, of which the seal check {seal_secs:.2} s) | baseline raw ed25519 batch verify on {threads} threads {raw:.0}/s (1 thread {single:.0}/s) | ratio {:.2} | target ≥ 0.7: {}",
+        audit / raw,
+        verdict(audit / raw >= 0.7)
+    );
+    println!(
+        "  without the seal check: {envelope_rate:.0} envelopes/s, ratio {:.2}; extrapolated to {PROVINCE_ENVELOPES:.0} envelopes: {:.0} s of envelope checks + the seal check of every county's seals ({:.1} s per month sealed, extrapolated above)",
+        envelope_rate / raw,
+        PROVINCE_ENVELOPES / envelope_rate,
+        extrapolated
+    );
+    println!("total {:.0} s", began.elapsed().as_secs_f64());
+}
