@@ -174,6 +174,18 @@ fn push_lists_put_priority_workers_first_and_marks_and_sends_become_assistance_r
         row["worker_name"], "杨光荣",
         "the worker is held in full there"
     );
+    // Above the county only the signed header travels: the city counts the record and holds
+    // none of its contents.
+    let (county, city) = (&nodes[2], &nodes[1]);
+    carry(township, county);
+    assert_eq!(county.json(&["assist", "list"])[0]["id"], record.as_str());
+    carry(county, city);
+    assert_eq!(city.json(&["status"])["records"]["assistances"], 1);
+    assert_eq!(
+        city.json(&["assist", "list"]),
+        json!([]),
+        "no contents at the city"
+    );
 
     // `assist due`: the older worker has nothing yet (6 behind of 1311), the disabled worker
     // had one recommendation; a career guidance more puts them further apart. The plain
@@ -495,4 +507,17 @@ fn the_json_api_lists_pushes_marks_them_and_keeps_the_ledger_with_a_clerks_token
     );
     let (_, lists) = http(&addr, "GET", "/api/push", t, &Value::Null);
     assert_eq!(lists, json!([]), "the marked worker left: {lists}");
+
+    // The routes are described in /openapi.json, generated from the same table.
+    let (status, doc) = http(&addr, "GET", "/openapi.json", None, &Value::Null);
+    assert_eq!(status, 200);
+    for path in [
+        "/api/push",
+        "/api/push/{id}/mark",
+        "/api/push/send",
+        "/api/assist",
+        "/api/assist/due",
+    ] {
+        assert!(doc["paths"][path].is_object(), "openapi.json lacks {path}");
+    }
 }

@@ -286,6 +286,33 @@ mod tests {
     }
 
     #[test]
+    fn an_assistance_record_travels_like_the_worker_record_it_names() {
+        use crate::scope::{Scope, Want};
+        let village = RegionCode::parse("522622101001").unwrap();
+        for (node, want) in [
+            ("522622101001", Want::Full),
+            ("522622101", Want::Full),
+            ("522622", Want::Full),
+            ("5226", Want::Header),
+            ("52", Want::Header),
+            ("522622101002", Want::Nothing),
+            ("522623", Want::Nothing),
+        ] {
+            let scope = Scope::new(RegionCode::parse(node).unwrap());
+            assert_eq!(
+                scope.wants(RecordKind::Assistance, &village, &village),
+                want,
+                "{node}"
+            );
+            assert_eq!(
+                scope.wants(RecordKind::Assistance, &village, &village),
+                scope.wants(RecordKind::Worker, &village, &village),
+                "{node}"
+            );
+        }
+    }
+
+    #[test]
     fn the_year_is_the_china_time_year() {
         // 2026-12-31T16:30Z is 2027-01-01 00:30 in Guizhou.
         let ms = dates::parse_rfc3339("2026-12-31T16:30:00Z").unwrap();
