@@ -1,19 +1,26 @@
 //! Lists, status and matching on a large county store, each next to the full-scan baseline
 //! measured in the same run (what `post list` and `status` did before the indexes).
 //!
-//! Builds a county node's store of `LINGONG_BENCH_POSTS` posts (default 100,000; posts of
-//! twelve occupations, a quarter approved) and `LINGONG_BENCH_WORKERS` workers (default
-//! 20,000) through the real write path (signed, accepted, committed with their index rows),
-//! untimed; then times, over 200 calls each:
+//! Builds a county node's store of `LINGONG_BENCH_POSTS` open posts (default 100,000; twelve
+//! occupations, one in `LINGONG_BENCH_APPROVED_EVERY` approved, default 4: a quarter; one
+//! title in twenty names an occupation by an everyday word) and `LINGONG_BENCH_WORKERS`
+//! workers (default 50,000; one or two skills, in the county's villages or at the county, one
+//! in seven older; the last two: one whose skill no post relates to, one without skills)
+//! through the real write path (signed, accepted, committed with their index rows), untimed;
+//! then times, over 200 calls each:
 //! - a filtered, paged list (`post list --review approved --limit 100`, from a random page);
 //! - `status` (record counters) against counting by a scan of every record;
-//! - `match --worker` and `match --post` (candidates from the indexes, ranked by the protocol's
-//!   rules).
+//! - `match --worker` and `match --post` from the matching index rows, against the full scans
+//!   (`for_worker_scan`, `for_post_scan`: every approved post or every worker ranked, as
+//!   before the matching rows), 10 calls each, whose answers the indexed ones must equal;
+//!   and the worst case of `match --worker`, the two workers whose candidates are every post
+//!   (20 calls each, against 3 scans).
 //!
 //! `cargo bench -p lingong-node --bench lists` (release build). Prints p50, p99 and the ratio
 //! to the baseline; the README keeps the figures.
 
 use lingong_node::request::{PostFilter, Request, dispatch};
+use lingong_node::services::matching;
 use lingong_node::station::{self, Station};
 use lingong_protocol::author::Target;
 use lingong_protocol::dates;
@@ -38,6 +45,9 @@ const OCCUPATIONS: [&str; 12] = [
     "4-02-06-01",
     "5-05-01-00",
 ];
+
+/// A skill of another major group than every post's.
+const UNRELATED: &str = "2-02-01-01";
 
 fn env_count(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -73,7 +83,7 @@ fn county(dir: &std::path::Path) -> Station {
     parent.expect("county")
 }
 
-fn fill(station: &mut Station, posts: usize, workers: usize) {
+fn fill(station: &mut Station, posts: usize, workers: usize, approved_every: usize) {
     let region = station.region;
     let villages: Vec<RegionCode> = [
         "522622101001",
@@ -91,14 +101,20 @@ fn fill(station: &mut Station, posts: usize, workers: usize) {
             .write(|author, staged| {
                 for &i in chunk {
                     let post = Post {
-                        title: format!("岗位 {i}"),
-                        occupation: OCCUPATIONS[i % OCCUPATIONS.len()].into(),
+                        title: if i % 20 == 4 {
+                            format!("急招保姆 {i}")
+                        } else {
+                            format!("岗位 {i}")
+                        },
+                        // Every occupation among the approved posts too (`i % 12` would give
+                        // those only three).
+                        occupation: OCCUPATIONS[(i + i / 4) % OCCUPATIONS.len()].into(),
                         wage: 120.0 + (i % 20) as f64 * 10.0,
                         unit: WageUnit::Day,
                         headcount: 1 + (i % 5) as i64,
                         employer: None,
                         status: PostStatus::Open,
-                        review: if i % 4 == 0 {
+                        review: if i % approved_every == 0 {
                             ReviewState::Approved
                         } else {
                             ReviewState::Pending
@@ -137,7 +153,20 @@ fn fill(station: &mut Station, posts: usize, workers: usize) {
                         id_masked: "52***************X".into(),
                         id_hash: format!("v2:{i:064x}"),
                         phone: "13900000000".into(),
-                        skills: vec![OCCUPATIONS[i % OCCUPATIONS.len()].into()],
+                        // The last two: one whose skill no post relates to, one without
+                        // skills (every post is then a candidate of the same group).
+                        skills: if i + 1 == workers {
+                            vec![UNRELATED.into()]
+                        } else if i + 2 == workers {
+                            Vec::new()
+                        } else if i % 3 == 0 {
+                            vec![
+                                OCCUPATIONS[i % OCCUPATIONS.len()].into(),
+                                OCCUPATIONS[(i / 3) % OCCUPATIONS.len()].into(),
+                            ]
+                        } else {
+                            vec![OCCUPATIONS[i % OCCUPATIONS.len()].into()]
+                        },
                         wage_min: Some(100.0 + (i % 10) as f64 * 10.0),
                         flags: if i % 7 == 0 {
                             vec![Flag::Older]
@@ -147,7 +176,11 @@ fn fill(station: &mut Station, posts: usize, workers: usize) {
                         available_from: None,
                         available_to: None,
                         status: WorkerStatus::Active,
-                        region,
+                        region: if i % 5 == 4 {
+                            region
+                        } else {
+                            villages[i % villages.len()]
+                        },
                         created_at: dates::rfc3339(now),
                     };
                     author.write(
@@ -208,11 +241,12 @@ fn report(what: &str, (p50, p99): (f64, f64), base: Option<(f64, f64)>, target_m
 fn main() {
     // `cargo bench` passes `--bench`; nothing else to parse.
     let posts = env_count("LINGONG_BENCH_POSTS", 100_000);
-    let workers = env_count("LINGONG_BENCH_WORKERS", 20_000);
+    let workers = env_count("LINGONG_BENCH_WORKERS", 50_000);
+    let approved_every = env_count("LINGONG_BENCH_APPROVED_EVERY", 4).max(1);
     let calls = 200;
     let dir = tempfile::tempdir().expect("tempdir");
     let mut station = county(dir.path());
-    fill(&mut station, posts, workers);
+    fill(&mut station, posts, workers, approved_every);
 
     // Cursors spread over the whole list, so pages come from everywhere in the store.
     let ids: Vec<String> = station
@@ -271,34 +305,99 @@ fn main() {
         .iter()
         .map(|s| s.id().to_hex())
         .collect();
-    let match_calls = calls.min(20);
-    let by_worker = time(match_calls, |i| {
+    let scans = calls.min(10);
+    let worker_at = |i: usize| worker_ids[(i * 104_729) % worker_ids.len()].clone();
+    let post_at = |i: usize| ids[(i * 7919) % ids.len()].clone();
+    let by_worker = time(calls, |i| {
         dispatch(
             &mut station,
             Request::MatchWorker {
-                id: worker_ids[(i * 104729) % worker_ids.len()].clone(),
+                id: worker_at(i),
                 limit: Some(20),
                 lang: "zh".into(),
             },
         )
         .expect("match");
     });
+    let mut answers = Vec::new();
+    let by_worker_scan = time(scans, |i| {
+        answers.push(
+            matching::for_worker_scan(&station, &worker_at(i), Some(20), "zh")
+                .expect("match by scan"),
+        );
+    });
+    for (i, scanned) in answers.iter().enumerate() {
+        let indexed = matching::for_worker(&station, &worker_at(i), Some(20), "zh").expect("match");
+        assert_eq!(&indexed, scanned, "the indexed answer is the scan's");
+    }
     report(
-        "match --worker (approved posts scanned)",
+        "match --worker (baseline: approved posts scanned)",
         by_worker,
-        None,
+        Some(by_worker_scan),
         20.0,
     );
-    let by_post = time(match_calls, |i| {
+    let by_post = time(calls, |i| {
         dispatch(
             &mut station,
             Request::MatchPost {
-                id: ids[(i * 7919) % ids.len()].clone(),
+                id: post_at(i),
                 limit: Some(20),
                 lang: "zh".into(),
             },
         )
         .expect("match");
     });
-    report("match --post (workers scanned)", by_post, None, 50.0);
+    let mut answers = Vec::new();
+    let by_post_scan = time(scans, |i| {
+        answers.push(
+            matching::for_post_scan(&station, &post_at(i), Some(20), "zh").expect("match by scan"),
+        );
+    });
+    for (i, scanned) in answers.iter().enumerate() {
+        let indexed = matching::for_post(&station, &post_at(i), Some(20), "zh").expect("match");
+        assert_eq!(&indexed, scanned, "the indexed answer is the scan's");
+    }
+    report(
+        "match --post (baseline: workers scanned)",
+        by_post,
+        Some(by_post_scan),
+        50.0,
+    );
+
+    // The worst case: no post relates to the worker's skills, or the worker lists none.
+    let named = |name: String| -> String {
+        station
+            .store
+            .records_of(Some(RecordKind::Worker))
+            .expect("scan")
+            .into_iter()
+            .find(|s| s.view.get("name").and_then(|n| n.as_str()) == Some(name.as_str()))
+            .expect("the worker")
+            .id()
+            .to_hex()
+    };
+    for (what, id) in [
+        (
+            "match --worker, skill unrelated to every post",
+            named(format!("劳动者 {}", workers - 1)),
+        ),
+        (
+            "match --worker, no skills",
+            named(format!("劳动者 {}", workers - 2)),
+        ),
+    ] {
+        let indexed = time(20, |_| {
+            matching::for_worker(&station, &id, Some(20), "zh").expect("match");
+        });
+        let mut answers = Vec::new();
+        let scanned = time(3, |_| {
+            answers.push(matching::for_worker_scan(&station, &id, Some(20), "zh").expect("scan"));
+        });
+        let indexed_answer = matching::for_worker(&station, &id, Some(20), "zh").expect("match");
+        assert!(
+            answers.iter().all(|a| *a == indexed_answer),
+            "the indexed answer is the scan's"
+        );
+        report(what, indexed, Some(scanned), 20.0);
+    }
 }

@@ -331,7 +331,27 @@ pub struct Rank {
 
 /// [`assess`]'s band and score, from the terms. Applies no exclusion.
 pub fn rank(worker: &WorkerTerms, post: &PostTerms, fill: Fill, today: i64) -> Rank {
-    measure(worker, &worker.occupations(), post, today).rank(fill)
+    Ranker::new(worker).rank(post, fill, today)
+}
+
+/// [`rank`] for one worker against many posts, the worker's skills looked up once.
+pub struct Ranker<'a> {
+    worker: &'a WorkerTerms,
+    skills: Vec<&'static Occupation>,
+}
+
+impl<'a> Ranker<'a> {
+    pub fn new(worker: &'a WorkerTerms) -> Ranker<'a> {
+        Ranker {
+            worker,
+            skills: worker.occupations(),
+        }
+    }
+
+    /// [`rank`] of the worker for `post`.
+    pub fn rank(&self, post: &PostTerms, fill: Fill, today: i64) -> Rank {
+        measure(self.worker, &self.skills, post, today).rank(fill)
+    }
 }
 
 /// Scores one worker against one post (see the module doc for the weights and bands). Applies

@@ -22,7 +22,7 @@ use crate::error::Result;
 use crate::index::{self, Field};
 use crate::station::Station;
 use lingong_protocol::matching::{
-    self, BANDS, Fit, PostMatch, PostTerms, Rank, WorkerMatch, WorkerTerms,
+    self, BANDS, Fit, PostMatch, PostTerms, Rank, Ranker, WorkerMatch, WorkerTerms,
 };
 use lingong_protocol::record::{RecordId, RecordKind};
 use lingong_protocol::schema::placement::{Fill, fill};
@@ -261,20 +261,42 @@ fn groups(
     ]
 }
 
-/// A post read from a matching row, ranked as if it had no placement yet (the best it can
-/// rank: a placement only lowers a rank).
-struct PostCandidate {
-    order: [u8; 48],
-    id: RecordId,
-    terms: PostTerms,
-    hope: Rank,
-}
-
 /// Where a post ranks for a worker: band, then score, then the scan's order (newest first).
 type PostKey = (u8, Reverse<u32>, Reverse<[u8; 48]>);
 
 fn post_key(rank: Rank, order: &[u8; 48]) -> PostKey {
     (rank.band, Reverse(rank.score), Reverse(*order))
+}
+
+/// Reads the matching rows of a plan's groups in turn: each row once per group, rows an
+/// earlier group's prefix already held skipped (the groups are nested); `take` ranks a row
+/// and says whether the results may still change, `settled` after each group whether the
+/// results rank strictly above that group's ceiling (then reading stops).
+fn read_groups(
+    station: &Station,
+    plan: Vec<Group>,
+    mut take: impl FnMut([u8; 48], &[u8], &[u8]) -> Result<()>,
+    mut settled: impl FnMut(Option<Rank>) -> Result<bool>,
+) -> Result<()> {
+    let mut read: Vec<Vec<u8>> = Vec::new();
+    for group in plan {
+        for prefix in &group.prefixes {
+            for row in station.store.index_rows(prefix.clone()) {
+                let (key, value) = row?;
+                if read.iter().any(|p| key.starts_with(p)) {
+                    continue;
+                }
+                if let Some(order) = index::order_of(&key) {
+                    take(order, &key, &value)?;
+                }
+            }
+        }
+        if settled(group.after)? {
+            break;
+        }
+        read.extend(group.prefixes);
+    }
+    Ok(())
 }
 
 /// The posts `match --worker` returns, read from the indexes: at most `limit`, in their order,
@@ -304,82 +326,75 @@ fn posts_by_index(
         }
         groups(RecordKind::Post, close, &codes, false)
     };
-    let mut seen: HashSet<[u8; 48]> = HashSet::new();
-    // Read but not yet given their fill, best hope last; and the results, best first.
-    let mut pending: Vec<PostCandidate> = Vec::new();
+    let ranker = Ranker::new(&terms);
+    // Read, ranked as if without placements (the best each can rank: a placement only lowers
+    // a rank), not yet given their fill: a heap whose top is the best hope. A post read twice
+    // (by its occupation and its title) is there twice, with the same key.
+    let mut pending: BinaryHeap<Reverse<(PostKey, sled::IVec, sled::IVec)>> = BinaryHeap::new();
     // The best `limit` so far: a heap whose top is the worst of them.
     let mut held: BinaryHeap<(PostKey, usize)> = BinaryHeap::new();
     let mut found: Vec<(RecordId, Fill)> = Vec::new();
-    for group in plan {
-        for prefix in group.prefixes {
-            for row in station.store.index_rows(prefix) {
-                let (key, value) = row?;
-                let Some(order) = index::order_of(&key) else {
-                    continue;
-                };
-                if !seen.insert(order) {
-                    continue;
+    let mut evaluated: HashSet<[u8; 48]> = HashSet::new();
+    let cell = std::cell::RefCell::new(&mut pending);
+    read_groups(
+        station,
+        plan,
+        |order, key, value| {
+            let Ok(post) = postcard::from_bytes::<PostTerms>(value) else {
+                return Ok(());
+            };
+            let empty = Fill {
+                headcount: post.headcount,
+                filled: 0,
+            };
+            if !post.is_live(today) || empty.left() <= 0 {
+                return Ok(());
+            }
+            let hope = ranker.rank(&post, empty, today);
+            cell.borrow_mut()
+                .push(Reverse((post_key(hope, &order), key.into(), value.into())));
+            Ok(())
+        },
+        |after| {
+            let mut pending = cell.borrow_mut();
+            // Give the best hopes their fill until the results cannot change any more.
+            while let Some(Reverse((hope, _, _))) = pending.peek() {
+                if held.len() >= limit && held.peek().is_some_and(|(worst, _)| worst < hope) {
+                    break;
                 }
-                let (Some(id), Ok(post)) = (
+                let Reverse((_, key, value)) = pending.pop().expect("a candidate");
+                let (Some(order), Some(id), Ok(post)) = (
+                    index::order_of(&key),
                     index::record_of(&key),
                     postcard::from_bytes::<PostTerms>(&value),
                 ) else {
                     continue;
                 };
-                if !post.is_live(today) {
+                if !evaluated.insert(order) {
                     continue;
                 }
-                let empty = Fill {
-                    headcount: post.headcount,
-                    filled: 0,
-                };
-                if empty.left() <= 0 {
+                let f = fill_by_id(station, &id.to_hex(), post.headcount)?;
+                if f.left() <= 0 {
                     continue;
                 }
-                let hope = matching::rank(&terms, &post, empty, today);
-                pending.push(PostCandidate {
-                    order,
-                    id,
-                    terms: post,
-                    hope,
-                });
+                let rank = ranker.rank(&post, f, today);
+                held.push((post_key(rank, &order), found.len()));
+                found.push((id, f));
+                if held.len() > limit {
+                    held.pop();
+                }
             }
-        }
-        // Give the best hopes their fill until the results cannot change any more.
-        pending.sort_by_key(|c| Reverse(post_key(c.hope, &c.order)));
-        while let Some(c) = pending.last() {
-            if held.len() >= limit
-                && held
-                    .peek()
-                    .is_some_and(|(worst, _)| *worst < post_key(c.hope, &c.order))
-            {
-                break;
-            }
-            let c = pending.pop().expect("a candidate");
-            let f = fill_by_id(station, &c.id.to_hex(), c.terms.headcount)?;
-            if f.left() <= 0 {
-                continue;
-            }
-            let rank = matching::rank(&terms, &c.terms, f, today);
-            held.push((post_key(rank, &c.order), found.len()));
-            found.push((c.id, f));
-            if held.len() > limit {
-                held.pop();
-            }
-        }
-        let done = match group.after {
-            None => true,
-            Some(top) => {
-                held.len() >= limit
-                    && held.peek().is_some_and(|((band, score, _), _)| {
-                        (*band, *score) < (top.band, Reverse(top.score))
-                    })
-            }
-        };
-        if done {
-            break;
-        }
-    }
+            Ok(match after {
+                None => true,
+                Some(top) => {
+                    held.len() >= limit
+                        && held.peek().is_some_and(|((band, score, _), _)| {
+                            (*band, *score) < (top.band, Reverse(top.score))
+                        })
+                }
+            })
+        },
+    )?;
     let mut out = Vec::new();
     for (_, at) in held.into_sorted_vec() {
         let (id, f) = found[at];
@@ -437,57 +452,57 @@ fn workers_by_index(
         }]
     };
     let most = matching::max_priority();
-    let mut seen: HashSet<[u8; 48]> = HashSet::new();
-    // The best `limit` so far: a heap whose top is the worst of them.
-    let mut held: BinaryHeap<(WorkerKey, usize)> = BinaryHeap::new();
-    let mut found: Vec<RecordId> = Vec::new();
-    for group in plan {
-        for prefix in group.prefixes {
-            for row in station.store.index_rows(prefix) {
-                let (key, value) = row?;
-                let Some(order) = index::order_of(&key) else {
-                    continue;
-                };
-                if !seen.insert(order) {
-                    continue;
-                }
-                let (Some(id), Ok(worker)) = (
-                    index::record_of(&key),
-                    postcard::from_bytes::<WorkerTerms>(&value),
-                ) else {
-                    continue;
-                };
-                let rank = matching::rank(&worker, &terms, fill, today);
-                let k = worker_key(rank, worker.priority, &order);
-                if held.len() >= limit && held.peek().is_some_and(|(worst, _)| *worst < k) {
-                    continue;
-                }
-                if !placed.is_empty() && placed.contains(&id.to_hex()) {
-                    continue;
-                }
-                held.push((k, found.len()));
-                found.push(id);
-                if held.len() > limit {
-                    held.pop();
-                }
+    // The best `limit` so far: a heap whose top is the worst of them; a worker with several
+    // skills is read once per skill, with the same key each time.
+    let held = std::cell::RefCell::new(BinaryHeap::<(WorkerKey, RecordId)>::new());
+    let mut inside: HashSet<[u8; 48]> = HashSet::new();
+    read_groups(
+        station,
+        plan,
+        |order, key, value| {
+            let (Some(id), Ok(worker)) = (
+                index::record_of(key),
+                postcard::from_bytes::<WorkerTerms>(value),
+            ) else {
+                return Ok(());
+            };
+            let k = worker_key(
+                matching::rank(&worker, &terms, fill, today),
+                worker.priority,
+                &order,
+            );
+            let mut held = held.borrow_mut();
+            if held.len() >= limit && held.peek().is_some_and(|(worst, _)| *worst < k) {
+                return Ok(());
             }
-        }
-        let done = match group.after {
-            None => true,
-            Some(top) => {
-                held.len() >= limit
-                    && held.peek().is_some_and(|((band, priority, score, _), _)| {
-                        (*band, *priority, *score) < (top.band, Reverse(most), Reverse(top.score))
-                    })
+            if inside.contains(&order) || (!placed.is_empty() && placed.contains(&id.to_hex())) {
+                return Ok(());
             }
-        };
-        if done {
-            break;
-        }
-    }
+            inside.insert(order);
+            held.push((k, id));
+            if held.len() > limit
+                && let Some((gone, _)) = held.pop()
+            {
+                inside.remove(&gone.3.0);
+            }
+            Ok(())
+        },
+        |after| {
+            let held = held.borrow();
+            Ok(match after {
+                None => true,
+                Some(top) => {
+                    held.len() >= limit
+                        && held.peek().is_some_and(|((band, priority, score, _), _)| {
+                            (*band, *priority, *score)
+                                < (top.band, Reverse(most), Reverse(top.score))
+                        })
+                }
+            })
+        },
+    )?;
     let mut out = Vec::new();
-    for (_, at) in held.into_sorted_vec() {
-        let id = found[at];
+    for (_, id) in held.into_inner().into_sorted_vec() {
         if let Some(state) = station.store.record(&id)?
             && let Ok(worker) = Worker::from_view(&state.view)
         {
