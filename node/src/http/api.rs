@@ -144,7 +144,7 @@ pub async fn call(
 ) -> Response {
     let lang = lang_of(headers);
     if let Err(refused) = admit(caller, headers, write, &req) {
-        return refused;
+        return *refused;
     }
     fill_lang(&mut req, lang);
     tracing::debug!(who = caller.name(), ?req, "http request");
@@ -164,7 +164,7 @@ pub fn admit(
     headers: &HeaderMap,
     write: bool,
     req: &Request,
-) -> Result<(), Response> {
+) -> Result<(), Box<Response>> {
     let lang = lang_of(headers);
     let Some(role) = caller.role() else {
         let (en, zh) = match caller {
@@ -174,7 +174,7 @@ pub fn admit(
             ),
             _ => ("log in or give an API token", "请先登录或提供 API 令牌"),
         };
-        return Err(error_body(
+        return Err(Box::new(error_body(
             StatusCode::UNAUTHORIZED,
             "unauthenticated",
             zh,
@@ -182,11 +182,11 @@ pub fn admit(
             None,
             lang,
         )
-        .into_response());
+        .into_response()));
     };
     if !auth::allowed(role, req) {
         let need = auth::min_role(req);
-        return Err(error_body(
+        return Err(Box::new(error_body(
             StatusCode::FORBIDDEN,
             "forbidden",
             &format!(
@@ -202,12 +202,12 @@ pub fn admit(
             None,
             lang,
         )
-        .into_response());
+        .into_response()));
     }
     if write {
         let given = headers.get("x-csrf-token").and_then(|v| v.to_str().ok());
         if !caller.csrf_ok(given) {
-            return Err(error_body(
+            return Err(Box::new(error_body(
                 StatusCode::FORBIDDEN,
                 "csrf",
                 "页面已过期，请刷新后重试（缺少或错误的 CSRF 令牌）",
@@ -215,7 +215,7 @@ pub fn admit(
                 None,
                 lang,
             )
-            .into_response());
+            .into_response()));
         }
     }
     Ok(())

@@ -249,7 +249,7 @@ async fn sync_api(State(state): State<AppState>, caller: Caller, h: HeaderMap) -
         Request::DirectoryList { region: None },
     ] {
         if let Err(refused) = admit(&caller, &h, false, &req) {
-            return refused;
+            return *refused;
         }
     }
     match sync_state(&state).await {
@@ -317,11 +317,9 @@ fn top(state: &AppState, caller: &Caller, lang: L, active: &str) -> Markup {
     }
 }
 
-/// What a page needs from the request: the caller's role (else the login page) and language.
-fn staff(caller: &Caller) -> Result<Role, Response> {
-    caller
-        .role()
-        .ok_or_else(|| Redirect::to("/login").into_response())
+/// The way to the login page, for a page asked without a login.
+fn to_login() -> Response {
+    Redirect::to("/login").into_response()
 }
 
 /// The page a role may not see: 403 with the role it needs.
@@ -495,8 +493,8 @@ async fn complaints_page(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let lang = L::of(&h, &q);
-    if let Err(r) = staff(&caller) {
-        return r;
+    if caller.role().is_none() {
+        return to_login();
     }
     let m = complaints_markup(&state, &caller, lang, &q, None).await;
     html_response(StatusCode::OK, lang, &q, m)
@@ -951,8 +949,8 @@ async fn report_page(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let lang = L::of(&h, &q);
-    if let Err(r) = staff(&caller) {
-        return r;
+    if caller.role().is_none() {
+        return to_login();
     }
     let m = report_markup(&state, &caller, lang, &q, None).await;
     match m {
@@ -1181,8 +1179,8 @@ async fn supervision_page(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let lang = L::of(&h, &q);
-    if let Err(r) = staff(&caller) {
-        return r;
+    if caller.role().is_none() {
+        return to_login();
     }
     match supervision_markup(&state, &caller, lang, &q, None).await {
         Ok(m) => html_response(StatusCode::OK, lang, &q, m),
@@ -1362,9 +1360,8 @@ async fn audit_page(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let lang = L::of(&h, &q);
-    let role = match staff(&caller) {
-        Ok(r) => r,
-        Err(r) => return r,
+    let Some(role) = caller.role() else {
+        return to_login();
     };
     if !auth::allowed(role, &Request::Audit) {
         return forbidden(
@@ -1439,8 +1436,8 @@ async fn sync_page(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let lang = L::of(&h, &q);
-    if let Err(r) = staff(&caller) {
-        return r;
+    if caller.role().is_none() {
+        return to_login();
     }
     let result = sync_state(&state).await;
     let body = html! {
