@@ -442,3 +442,54 @@ fn a_clock_hours_off_against_the_parent_is_an_error() {
         "{f}"
     );
 }
+
+#[test]
+fn setup_at_a_terminal_asks_in_chinese_for_what_is_missing() {
+    // `script` (util-linux) gives the command a terminal and types the answers into it.
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: no `script` command to give setup a terminal");
+        return;
+    }
+    let dir = tmp();
+    let home = dir.path().join("township");
+    let request = dir.path().join("township-request.json");
+    let command = format!(
+        "{} --home {} setup --name 青岩镇零工驿站",
+        lingong_tests::lingong_bin().display(),
+        home.display()
+    );
+    // The region, no parent address (Enter), the request file.
+    let answers = format!("520115101\n\n{}\n", request.display());
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("LANG", "zh_CN.UTF-8")
+        .env_remove("LINGONG_HOME")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("script runs");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(answers.as_bytes())
+        .expect("answers");
+    let out = child.wait_with_output().expect("setup ends");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("区划代码") && text.contains("证书申请保存到") && !text.contains("站点名称"),
+        "asked for what was missing only: {text}"
+    );
+    let n = Node::at(&home);
+    assert_eq!(n.json(&["status"])["region"], "520115101");
+    let req: Value =
+        serde_json::from_slice(&std::fs::read(&request).expect("request written")).expect("json");
+    assert_eq!(req["name"], "青岩镇零工驿站");
+}
