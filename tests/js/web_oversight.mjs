@@ -145,7 +145,12 @@ try {
   // The sync page lists the township as the parent.
   await v.goto(village + "/sync");
   await v.locator("#peers tr[data-peer]").first().waitFor({ timeout: 10000 });
-  console.log("ok: the sync page lists the peers");
+  const peerRow = await v.locator("#peers tr[data-peer]").first().textContent();
+  if (!peerRow.includes("旧州镇")) fail("the sync page does not name the township: " + peerRow);
+  if ((await v.locator("#parent").getAttribute("data-connected")) !== "true") fail("the sync page says the parent is not connected");
+  const waiting = (await v.locator("#waiting").textContent()).trim();
+  if (!/^\d+/.test(waiting)) fail("the sync page does not count what waits to go up: " + waiting);
+  console.log("ok: the sync page names the township, connected; waiting to go up: " + waiting);
 
   // The big screen: a new post arrives by server-sent events (polling blocked), and by polling
   // where the events are blocked.

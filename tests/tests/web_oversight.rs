@@ -536,6 +536,7 @@ fn a_complaint_filed_at_the_village_console_is_accepted_at_the_county_and_the_re
     let _village_d = Daemon::start(village, ports[2]);
     let county_web = web_addr(county);
     let village_web = web_addr(village);
+    let village_token = token(village, "bureau", "clerk");
 
     let shots = workspace_root().join("docs/screenshots");
     std::fs::create_dir_all(&shots).expect("docs/screenshots");
@@ -560,6 +561,32 @@ fn a_complaint_filed_at_the_village_console_is_accepted_at_the_county_and_the_re
     assert!(
         shots.join("report.png").exists(),
         "no screenshot report.png"
+    );
+
+    // The sync state over the API: the township is the parent, a session with it completed,
+    // and what waits to go up is counted from then.
+    let bearer = format!("Bearer {village_token}");
+    let (status, body) = http(
+        &village_web,
+        "GET",
+        "/api/sync",
+        &[("Authorization", &bearer)],
+        b"",
+    );
+    assert_eq!(status, 200, "{body}");
+    let sync = json_of(&body);
+    assert_eq!(sync["parent_connected"], true, "{sync}");
+    assert!(sync["parent_last_sync"].is_string(), "{sync}");
+    assert_eq!(
+        sync["waiting_up"]["since"], sync["parent_last_sync"],
+        "{sync}"
+    );
+    assert!(sync["waiting_up"]["waiting"].is_u64(), "{sync}");
+    assert!(
+        sync["peers"]
+            .as_array()
+            .is_some_and(|p| p.iter().any(|p| p["name"] == "旧州镇零工驿站")),
+        "{sync}"
     );
 
     // What the pages showed is what the command line says.
