@@ -479,10 +479,13 @@ pub fn prefetch<T>(value: &T) {
     let _ = value;
 }
 
-/// The envelopes one node holds: sorted `index << 1 | has_payload`.
+/// The envelopes one node holds: sorted `index << 1 | has_payload`; and the fork points it
+/// learnt (an author's lowest sequence number with two different changes: from it on, the
+/// accept path takes none of that author's envelopes, as a station's store does).
 #[derive(Clone, Debug, Default)]
 pub struct Holdings {
     slots: Vec<u32>,
+    forks: Vec<(PublicKey, u64)>,
 }
 
 impl Holdings {
@@ -543,7 +546,24 @@ impl Holdings {
 
     /// Heap bytes used.
     pub fn heap_bytes(&self) -> usize {
-        self.slots.capacity() * 4
+        self.slots.capacity() * 4 + self.forks.capacity() * size_of::<(PublicKey, u64)>()
+    }
+
+    /// `author`'s fork point, if one is known here.
+    pub fn fork_point(&self, author: &PublicKey) -> Option<u64> {
+        self.forks
+            .iter()
+            .filter(|(a, _)| a == author)
+            .map(|(_, seq)| *seq)
+            .min()
+    }
+
+    /// Records `author`'s fork at `seq` (kept if lower than one already known).
+    fn add_fork(&mut self, author: PublicKey, seq: u64) {
+        match self.forks.iter_mut().find(|(a, _)| *a == author) {
+            Some((_, known)) => *known = (*known).min(seq),
+            None => self.forks.push((author, seq)),
+        }
     }
 }
 
@@ -687,8 +707,8 @@ impl Store for SimStore<'_> {
     /// author's later envelopes that conflict with nothing it holds. The end-of-run check
     /// therefore neither expects nor forbids an equivocating author's envelopes after its
     /// fork point (`check.rs`).
-    fn fork_point(&self, _author: &PublicKey) -> Result<Option<u64>, StoreError> {
-        Ok(None)
+    fn fork_point(&self, author: &PublicKey) -> Result<Option<u64>, StoreError> {
+        Ok(self.held.fork_point(author))
     }
 
     fn items(&self) -> Result<Vec<ItemMeta>, StoreError> {
@@ -738,7 +758,10 @@ impl Store for SimStore<'_> {
                 }
                 Op::PutRecord(id, state) => records.push((id, state)),
                 Op::PutAuthor(_) | Op::PutRevocation(_) => {}
-                Op::PutEvidence(_) => self.evidence += 1,
+                Op::PutEvidence(e) => {
+                    self.evidence += 1;
+                    self.held.add_fork(e.author, e.seq);
+                }
             }
         }
         // The accept path's record view must be the one the held changes imply.
