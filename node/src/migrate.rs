@@ -28,8 +28,9 @@
 //! release of the previous format wrote as a fixture under `tests/fixtures/`.
 //!
 //! For the upgrade test only: when the environment variable [`ABORT_ENV`] is set, the process
-//! aborts (no destructors, no flush, like a kill -9) after the first step's writes and before
-//! its version key, the worst moment for a power cut (`tests/tests/upgrade.rs`).
+//! kills itself with SIGKILL (`kill -KILL <pid>`; `abort` if that fails) after the first
+//! step's writes and before its version key, the worst moment for a power cut
+//! (`tests/tests/upgrade.rs`).
 
 use crate::store::err;
 use lingong_protocol::canon::sha256;
@@ -171,7 +172,13 @@ fn upgrade_with(
         (step.run)(tree)?;
         db.flush().map_err(err)?;
         if std::env::var_os(ABORT_ENV).is_some() {
-            tracing::error!("{ABORT_ENV} is set: aborting in the middle of the migration");
+            tracing::error!(
+                "{ABORT_ENV} is set: killing this process in the middle of the migration"
+            );
+            // A real kill -9 of this process (no unsafe code here to raise it directly).
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &std::process::id().to_string()])
+                .status();
             std::process::abort();
         }
         write_format(db, tree, step.to)?;
