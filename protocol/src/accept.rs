@@ -301,7 +301,15 @@ pub fn accept_cached<S: Store + ?Sized>(
                     detail: "kind, region and reach must match the record's".into(),
                 });
             }
-            if h.author != state.creator && !author_region.is_strict_ancestor_of(&state.region) {
+            if h.author != state.creator
+                && !author_region.is_strict_ancestor_of(&state.region)
+                && !succeeds_with(
+                    &|k: &PublicKey| staged.author(k),
+                    &author,
+                    &state.creator,
+                    &state.region,
+                )?
+            {
                 return Err(Error::Unauthorized {
                     author: h.author.node_id(),
                     record: record_id.to_hex(),
@@ -402,6 +410,62 @@ pub fn accept_cached<S: Store + ?Sized>(
     ops.push(Op::PutEnvelope(Box::new(env.clone()), meta_of(env, id)));
     staged.put_all(ops);
     Ok(Accepted::New)
+}
+
+/// How many predecessors [`succeeds`] follows back: a station replaced sixteen times over is
+/// not a case to plan for, and the bound keeps a cycle of forged links finite.
+pub const MAX_SUCCESSION: usize = 16;
+
+/// The predecessor an author's certificates name (the current one first, then earlier ones:
+/// a successor's renewed certificate need not repeat it).
+pub fn predecessor_of(author: &AuthorInfo) -> Option<PublicKey> {
+    std::iter::once(&author.chain)
+        .chain(&author.earlier)
+        .find_map(|c| c.leaf().predecessor)
+}
+
+/// True when `author` is the certified successor of `creator` in `region`: the author serves
+/// `region`, and following the predecessors its certificates name (each a held author of the
+/// same region) reaches `creator` within [`MAX_SUCCESSION`] links. Such an author may edit
+/// what `creator` could: one region, one current station, whose history is its predecessors'.
+pub fn succeeds<S: Store + ?Sized>(
+    store: &S,
+    author: &AuthorInfo,
+    creator: &PublicKey,
+    region: &crate::region::RegionCode,
+) -> Result<bool> {
+    succeeds_with(&|k: &PublicKey| store.author(k), author, creator, region)
+}
+
+/// [`succeeds`] over any way of looking authors up (a [`Staged`] view in the accept path).
+pub fn succeeds_with(
+    lookup: &dyn Fn(
+        &PublicKey,
+    ) -> std::result::Result<Option<AuthorInfo>, crate::store::StoreError>,
+    author: &AuthorInfo,
+    creator: &PublicKey,
+    region: &crate::region::RegionCode,
+) -> Result<bool> {
+    if author.region() != *region {
+        return Ok(false);
+    }
+    let mut next = predecessor_of(author);
+    for _ in 0..MAX_SUCCESSION {
+        let Some(key) = next else {
+            return Ok(false);
+        };
+        let Some(held) = lookup(&key).map_err(store_err)? else {
+            return Ok(false);
+        };
+        if held.region() != *region {
+            return Ok(false);
+        }
+        if key == *creator {
+            return Ok(true);
+        }
+        next = predecessor_of(&held);
+    }
+    Ok(false)
 }
 
 /// Step 5 of the accept rules: the envelope must fit the author's held log. A fork (two

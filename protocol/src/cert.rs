@@ -5,6 +5,12 @@
 //! level, name and validity window. A [`CertChain`] lists the leaf first and the root last, so a
 //! chain is self-contained: whoever holds the province root key can verify it alone.
 //! Revocations are separate signed records (see [`crate::record::Revocation`]).
+//!
+//! A certificate may name a **predecessor**: the key of the station this one replaces (a dead
+//! mini PC's, say), of the same region. Such a certificate is encoded under its own domain tag
+//! (`lingong/cert/v2`, the predecessor's key after `not_after`); one without keeps the
+//! `lingong/cert/v1` bytes, so certificates issued before the field existed decode and hash
+//! exactly as before.
 
 use crate::canon::{Hash32, Reader, Writer, sha256};
 use crate::error::{Error, Result};
@@ -14,6 +20,9 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 const CERT_DOMAIN: &str = "lingong/cert/v1";
+/// The domain of a certificate naming its predecessor; as long as [`CERT_DOMAIN`], so a reader
+/// tells the two apart from the first 16 bytes.
+const SUCCESSOR_DOMAIN: &str = "lingong/cert/v2";
 const REQUEST_DOMAIN: &str = "lingong/cert-request/v1";
 /// Longest node name accepted, in bytes.
 pub const MAX_NAME_BYTES: usize = 200;
@@ -112,13 +121,31 @@ pub struct CertBody {
 pub struct Certificate {
     pub body: CertBody,
     pub name: String,
+    /// The station this certificate's subject replaces (same region, its key revoked when this
+    /// was issued); `None` for an ordinary certificate.
+    pub predecessor: Option<PublicKey>,
     pub signature: Signature,
 }
 
 impl Certificate {
-    /// The bytes the issuer signs (see PROTOCOL.md, "Certificate").
+    /// The bytes the issuer signs for a certificate without a predecessor (see PROTOCOL.md,
+    /// "Certificate").
     pub fn signed_bytes(body: &CertBody, name: &str) -> Vec<u8> {
-        let mut w = Writer::with_domain(CERT_DOMAIN);
+        Self::signed_bytes_with(body, name, None)
+    }
+
+    /// The bytes the issuer signs: `lingong/cert/v1` without a predecessor, `lingong/cert/v2`
+    /// followed by the same fields and the predecessor's key with one.
+    pub fn signed_bytes_with(
+        body: &CertBody,
+        name: &str,
+        predecessor: Option<&PublicKey>,
+    ) -> Vec<u8> {
+        let mut w = Writer::with_domain(if predecessor.is_some() {
+            SUCCESSOR_DOMAIN
+        } else {
+            CERT_DOMAIN
+        });
         w.fixed(&body.subject.0)
             .fixed(&body.region.to_bytes())
             .u8(body.level.depth())
@@ -126,27 +153,61 @@ impl Certificate {
             .fixed(&body.issuer.0)
             .i64(body.not_before)
             .i64(body.not_after);
+        if let Some(p) = predecessor {
+            w.fixed(&p.0);
+        }
         w.finish()
     }
 
+    /// The bytes this certificate's issuer signed.
+    pub fn signed(&self) -> Vec<u8> {
+        Self::signed_bytes_with(&self.body, &self.name, self.predecessor.as_ref())
+    }
+
     pub fn sign(issuer: &NodeKey, body: CertBody, name: &str) -> Certificate {
-        let signature = issuer.sign(&Self::signed_bytes(&body, name));
+        Self::sign_with(issuer, body, name, None)
+    }
+
+    /// [`Certificate::sign`] for a certificate naming the station its subject replaces.
+    pub fn sign_with(
+        issuer: &NodeKey,
+        body: CertBody,
+        name: &str,
+        predecessor: Option<PublicKey>,
+    ) -> Certificate {
+        let signature = issuer.sign(&Self::signed_bytes_with(&body, name, predecessor.as_ref()));
         Certificate {
             body,
             name: name.to_string(),
+            predecessor,
             signature,
         }
     }
 
     /// Canonical bytes: the signed bytes followed by the 64-byte signature.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut b = Self::signed_bytes(&self.body, &self.name);
+        let mut b = self.signed();
         b.extend_from_slice(&self.signature.0);
         b
     }
 
     pub fn read(r: &mut Reader<'_>) -> Result<Certificate> {
-        r.domain(CERT_DOMAIN)?;
+        // Both domain tags are 16 bytes with their NUL: read them once, then tell them apart.
+        let tag = r.take(CERT_DOMAIN.len() + 1, "domain tag").map_err(|_| {
+            crate::canon::DecodeError::WrongDomain {
+                expected: CERT_DOMAIN,
+            }
+        })?;
+        let with_predecessor = match tag.split_last() {
+            Some((0, t)) if t == CERT_DOMAIN.as_bytes() => false,
+            Some((0, t)) if t == SUCCESSOR_DOMAIN.as_bytes() => true,
+            _ => {
+                return Err(crate::canon::DecodeError::WrongDomain {
+                    expected: CERT_DOMAIN,
+                }
+                .into());
+            }
+        };
         let subject = PublicKey(r.array("cert.subject")?);
         let region = RegionCode::from_bytes(&r.array("cert.region")?)?;
         let level = level_from_depth(r.u8("cert.level")?)?;
@@ -154,6 +215,11 @@ impl Certificate {
         let issuer = PublicKey(r.array("cert.issuer")?);
         let not_before = r.i64("cert.not_before")?;
         let not_after = r.i64("cert.not_after")?;
+        let predecessor = if with_predecessor {
+            Some(PublicKey(r.array("cert.predecessor")?))
+        } else {
+            None
+        };
         let signature = Signature(r.array("cert.signature")?);
         Ok(Certificate {
             body: CertBody {
@@ -165,6 +231,7 @@ impl Certificate {
                 not_after,
             },
             name,
+            predecessor,
             signature,
         })
     }
@@ -175,9 +242,7 @@ impl Certificate {
     }
 
     pub fn signature_valid(&self) -> bool {
-        self.body
-            .issuer
-            .verify(&Self::signed_bytes(&self.body, &self.name), &self.signature)
+        self.body.issuer.verify(&self.signed(), &self.signature)
     }
 
     pub fn valid_at(&self, unix_s: i64) -> bool {
@@ -326,15 +391,21 @@ impl CertChain {
     /// The chain as JSON for `cert show` and certificate files.
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::json!({
-            "chain": self.certs.iter().map(|c| serde_json::json!({
-                "node_id": c.body.subject.node_id(),
-                "name": c.name,
-                "region": c.body.region.to_string(),
-                "level": c.body.level.as_str(),
-                "issuer": c.body.issuer.node_id(),
-                "not_before": c.body.not_before,
-                "not_after": c.body.not_after,
-            })).collect::<Vec<_>>(),
+            "chain": self.certs.iter().map(|c| {
+                let mut link = serde_json::json!({
+                    "node_id": c.body.subject.node_id(),
+                    "name": c.name,
+                    "region": c.body.region.to_string(),
+                    "level": c.body.level.as_str(),
+                    "issuer": c.body.issuer.node_id(),
+                    "not_before": c.body.not_before,
+                    "not_after": c.body.not_after,
+                });
+                if let Some(p) = &c.predecessor {
+                    link["predecessor"] = serde_json::json!(p.node_id());
+                }
+                link
+            }).collect::<Vec<_>>(),
             "valid_until": self.certs.iter().map(|c| c.body.not_after).min().unwrap_or(0),
             "bytes": hex::encode(self.to_bytes()),
         })
@@ -363,6 +434,65 @@ pub fn issue(
     request: &CertRequest,
     now_s: i64,
     days: u32,
+) -> Result<CertChain> {
+    issue_with(issuer, issuer_chain, request, now_s, days, None)
+}
+
+/// Issues a certificate for `request` naming `predecessor` (the leaf certificate of the station
+/// it replaces): [`issue`]'s rules, and the predecessor must be another key of the very region
+/// requested, itself in the issuer's jurisdiction. Refusals name the field `successor_of`.
+pub fn issue_successor(
+    issuer: &NodeKey,
+    issuer_chain: &CertChain,
+    request: &CertRequest,
+    predecessor: &Certificate,
+    now_s: i64,
+    days: u32,
+) -> Result<CertChain> {
+    check_successor(request, predecessor)?;
+    issue_with(
+        issuer,
+        Some(issuer_chain),
+        request,
+        now_s,
+        days,
+        Some(predecessor.body.subject),
+    )
+}
+
+/// The rules a successor's request must meet against its predecessor's certificate: same
+/// region, another key.
+pub fn check_successor(request: &CertRequest, predecessor: &Certificate) -> Result<()> {
+    if predecessor.body.region != request.region {
+        return Err(Error::invalid(
+            "successor_of",
+            format!(
+                "the predecessor serves {}, the request is for {}: a successor takes over its predecessor's own region",
+                predecessor.body.region, request.region
+            ),
+            format!(
+                "前任站点的区划是 {}，申请的区划是 {}：接替站点必须与前任同一区划",
+                predecessor.body.region, request.region
+            ),
+        ));
+    }
+    if predecessor.body.subject.node_id() == request.node_id {
+        return Err(Error::invalid(
+            "successor_of",
+            "names the requesting key itself: a successor has a new key",
+            "指向申请节点自身：接替站点必须使用新的密钥",
+        ));
+    }
+    Ok(())
+}
+
+fn issue_with(
+    issuer: &NodeKey,
+    issuer_chain: Option<&CertChain>,
+    request: &CertRequest,
+    now_s: i64,
+    days: u32,
+    predecessor: Option<PublicKey>,
 ) -> Result<CertChain> {
     let subject = request.verify()?;
     if days == 0 || days > 3650 {
@@ -414,7 +544,12 @@ pub fn issue(
                 not_before,
                 not_after: not_after.min(mine.body.not_after),
             };
-            let mut certs = vec![Certificate::sign(issuer, body, &request.name)];
+            let mut certs = vec![Certificate::sign_with(
+                issuer,
+                body,
+                &request.name,
+                predecessor,
+            )];
             certs.extend(chain.certs.iter().cloned());
             Ok(CertChain::new(certs))
         }
@@ -458,4 +593,110 @@ pub(crate) fn parse_signature(hex_sig: &str) -> Result<Signature> {
             )
         })?;
     Ok(Signature(raw))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_790_000_000;
+
+    fn chain_for(issuer: &NodeKey, above: &CertChain, key: &NodeKey, region: &str) -> CertChain {
+        let req = CertRequest::new(key, RegionCode::parse(region).unwrap(), "站点").unwrap();
+        issue(issuer, Some(above), &req, NOW, 365).unwrap()
+    }
+
+    fn township() -> (NodeKey, CertChain) {
+        let province = NodeKey::from_seed([1; 32]);
+        let req = CertRequest::new(&province, RegionCode::parse("52").unwrap(), "省").unwrap();
+        let root = issue(&province, None, &req, NOW, 3650).unwrap();
+        let town = NodeKey::from_seed([2; 32]);
+        let chain = chain_for(&province, &root, &town, "522622101");
+        (town, chain)
+    }
+
+    #[test]
+    fn a_successor_certificate_names_its_predecessor_and_reads_back_from_its_bytes() {
+        let (town, town_chain) = township();
+        let old = chain_for(
+            &town,
+            &town_chain,
+            &NodeKey::from_seed([3; 32]),
+            "522622101001",
+        );
+        let new_key = NodeKey::from_seed([4; 32]);
+        let req = CertRequest::new(&new_key, old.leaf().body.region, "新站点").unwrap();
+        let chain = issue_successor(&town, &town_chain, &req, old.leaf(), NOW, 365).unwrap();
+        let leaf = chain.leaf();
+        assert_eq!(leaf.predecessor, Some(old.leaf().body.subject));
+        assert!(leaf.to_bytes().starts_with(b"lingong/cert/v2\0"));
+        assert!(old.leaf().to_bytes().starts_with(b"lingong/cert/v1\0"));
+        let back = CertChain::from_bytes(&chain.to_bytes()).unwrap();
+        assert_eq!(back, chain);
+        assert_eq!(back.leaf().hash(), leaf.hash());
+        back.verify(&chain.root().body.subject, NOW, &|_| false)
+            .expect("the successor's chain verifies");
+        assert_eq!(
+            chain.to_json()["chain"][0]["predecessor"],
+            old.leaf().body.subject.node_id()
+        );
+        assert!(chain.to_json()["chain"][1].get("predecessor").is_none());
+        // The predecessor is signed: changing it breaks the issuer's signature.
+        let mut forged = leaf.clone();
+        forged.predecessor = Some(NodeKey::from_seed([9; 32]).public());
+        assert!(!forged.signature_valid());
+        let mut dropped = leaf.clone();
+        dropped.predecessor = None;
+        assert!(!dropped.signature_valid());
+    }
+
+    #[test]
+    fn a_successor_must_take_over_its_predecessors_own_region_with_a_new_key() {
+        let (town, town_chain) = township();
+        let old = chain_for(
+            &town,
+            &town_chain,
+            &NodeKey::from_seed([3; 32]),
+            "522622101001",
+        );
+        let other = NodeKey::from_seed([5; 32]);
+        let req =
+            CertRequest::new(&other, RegionCode::parse("522622101002").unwrap(), "邻村").unwrap();
+        let e = issue_successor(&town, &town_chain, &req, old.leaf(), NOW, 365).unwrap_err();
+        assert!(
+            matches!(
+                &e,
+                Error::InvalidField {
+                    field: "successor_of",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        let same = CertRequest::new(
+            &NodeKey::from_seed([3; 32]),
+            old.leaf().body.region,
+            "旧站点",
+        )
+        .unwrap();
+        let e = issue_successor(&town, &town_chain, &same, old.leaf(), NOW, 365).unwrap_err();
+        assert!(
+            matches!(
+                &e,
+                Error::InvalidField {
+                    field: "successor_of",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn a_certificate_with_an_unknown_domain_tag_is_refused() {
+        let (_, chain) = township();
+        let mut raw = chain.leaf().to_bytes();
+        raw[14] = b'3';
+        assert!(Certificate::read(&mut Reader::new(&raw)).is_err());
+    }
 }
