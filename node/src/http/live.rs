@@ -18,23 +18,27 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::sync::watch;
 
 /// How often the write count is read.
 pub const WATCH_EVERY: Duration = Duration::from_millis(250);
 
-/// Starts the task that publishes the store's write count until `stop` turns true.
-pub fn watch_writes(store: PathBuf, mut stop: watch::Receiver<bool>) -> watch::Receiver<u64> {
-    let file = store.join(crate::store::WRITES_FILE);
-    let read = move || -> u64 {
-        std::fs::read(&file)
-            .ok()
-            .and_then(|b| b.get(..8).and_then(|b| b.try_into().ok()))
-            .map(u64::from_be_bytes)
-            .unwrap_or(0)
-    };
+/// The store's count of durable writes, read from `file` ([`crate::store::WRITES_FILE`] in
+/// the store's folder); 0 when it cannot be read.
+pub fn write_count(file: &Path) -> u64 {
+    std::fs::read(file)
+        .ok()
+        .and_then(|b| b.get(..8).and_then(|b| b.try_into().ok()))
+        .map(u64::from_be_bytes)
+        .unwrap_or(0)
+}
+
+/// Starts the task that publishes the store's write count (read from `file`) until `stop`
+/// turns true.
+pub fn watch_writes(file: PathBuf, mut stop: watch::Receiver<bool>) -> watch::Receiver<u64> {
+    let read = move || write_count(&file);
     let (tx, rx) = watch::channel(read());
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(WATCH_EVERY);

@@ -55,6 +55,11 @@ pub struct Web {
     /// The store's count of durable writes, as last seen ([`live::watch_writes`]): it moves
     /// whenever anything is committed, a local write or one accepted from a peer or a bundle.
     pub writes: tokio::sync::watch::Receiver<u64>,
+    /// Where the store keeps that count ([`crate::store::WRITES_FILE`]).
+    pub writes_file: std::path::PathBuf,
+    /// Reports computed, by (period, region), with the write count they were computed at
+    /// (the oversight pages' chart; [`oversight`]).
+    pub reports: Mutex<std::collections::HashMap<(String, Option<String>), (u64, Value)>>,
 }
 
 pub type AppState = Arc<Web>;
@@ -186,7 +191,8 @@ pub async fn start(
             s.home.store_path(),
         )
     };
-    let writes = live::watch_writes(store_path, stop.clone());
+    let writes_file = store_path.join(crate::store::WRITES_FILE);
+    let writes = live::watch_writes(writes_file.clone(), stop.clone());
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
         NodeError::usage(
             "--http",
@@ -203,6 +209,8 @@ pub async fn start(
         region,
         node_id,
         writes,
+        writes_file,
+        reports: Mutex::new(Default::default()),
     });
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let task = tokio::spawn(async move {
