@@ -40,6 +40,119 @@ use std::sync::Arc;
 /// The libp2p protocol id of this sync protocol (name and version).
 pub const PROTOCOL_ID: &str = "/lingong/sync/2";
 
+/// The version of this sync protocol ([`PROTOCOL_ID`]).
+pub const PROTOCOL_VERSION: u32 = 2;
+
+/// Every sync protocol version this release speaks, newest first: the current one and the one
+/// before it, so that stations a release apart keep syncing while a network upgrades one
+/// station at a time. A node offers them in this order and libp2p's protocol negotiation
+/// picks the first the peer speaks; the frames of an older version are carried by
+/// [`frame_to_version`] and [`frame_from_version`].
+pub const PROTOCOL_VERSIONS: [u32; 2] = [PROTOCOL_VERSION, 1];
+
+/// The libp2p protocol id of sync protocol `version` (`/lingong/sync/<version>`).
+pub fn protocol_id(version: u32) -> String {
+    format!("/lingong/sync/{version}")
+}
+
+/// The version of a sync protocol id (`/lingong/sync/<version>`), or `None` for another
+/// protocol.
+pub fn protocol_version(id: &str) -> Option<u32> {
+    let v = id.strip_prefix("/lingong/sync/")?;
+    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    v.parse().ok()
+}
+
+/// The bytes of a frame (current encoding, [`Frame::encode`]) as sync protocol `version`
+/// carries them. Version 1 frames end before `clock_ms` (it had no clock exchange): the
+/// clock is left out, so that peer sees exactly the frame it knows.
+pub fn frame_to_version(bytes: Vec<u8>, version: u32) -> Result<Vec<u8>, SyncError> {
+    if version >= PROTOCOL_VERSION {
+        return Ok(bytes);
+    }
+    let frame = Frame::decode(&bytes)?;
+    let mut out = Frame {
+        clock_ms: None,
+        ..frame
+    }
+    .encode();
+    out.pop(); // the `None` tag of `clock_ms`
+    Ok(out)
+}
+
+/// The bytes of a frame received over sync protocol `version`, in the current encoding
+/// (a version 1 frame gains `clock_ms: None`). [`Frame::decode`] then checks them as usual.
+pub fn frame_from_version(mut bytes: Vec<u8>, version: u32) -> Vec<u8> {
+    if version < PROTOCOL_VERSION {
+        bytes.push(0);
+    }
+    bytes
+}
+
+/// Whether this node and a peer share a sync protocol version, from the versions the peer
+/// announced (libp2p identify), and if not, which side must upgrade.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compatibility {
+    /// Both speak this version (the newest they share).
+    Common(u32),
+    /// The peer speaks only newer versions: this node's lingong must be upgraded.
+    UpgradeThisNode { ours: u32, theirs: u32 },
+    /// The peer speaks only older versions: the peer's lingong must be upgraded.
+    UpgradePeer { ours: u32, theirs: u32 },
+    /// The peer announced no sync protocol at all.
+    Unknown,
+}
+
+/// [`Compatibility`] of a node speaking `ours` (newest first) with a peer speaking `theirs`.
+pub fn compatibility(ours: &[u32], theirs: &[u32]) -> Compatibility {
+    if let Some(v) = ours.iter().find(|v| theirs.contains(v)) {
+        return Compatibility::Common(*v);
+    }
+    let (Some(&newest_ours), Some(&newest_theirs)) = (ours.iter().max(), theirs.iter().max())
+    else {
+        return Compatibility::Unknown;
+    };
+    if newest_theirs > newest_ours {
+        Compatibility::UpgradeThisNode {
+            ours: newest_ours,
+            theirs: newest_theirs,
+        }
+    } else {
+        Compatibility::UpgradePeer {
+            ours: newest_ours,
+            theirs: newest_theirs,
+        }
+    }
+}
+
+impl Compatibility {
+    /// What the operator should do, in English and Chinese; `None` when the two sync.
+    pub fn advice(&self) -> Option<String> {
+        match *self {
+            Compatibility::Common(_) => None,
+            Compatibility::UpgradeThisNode { ours, theirs } => Some(format!(
+                "the peer speaks sync protocol {theirs} and newer only, this node {ours} and \
+                 older: upgrade lingong on this node / 对方只支持同步协议 {theirs} 及更新版本，\
+                 本节点只支持 {ours} 及更早版本：请升级本节点的 lingong"
+            )),
+            Compatibility::UpgradePeer { ours, theirs } => Some(format!(
+                "the peer speaks sync protocol {theirs} and older only, this node {ours} and \
+                 one before: upgrade lingong on the peer / 对方只支持同步协议 {theirs} 及更早\
+                 版本，本节点支持 {ours} 及前一版本：请升级对方节点的 lingong"
+            )),
+            Compatibility::Unknown => Some(
+                "the peer speaks no lingong sync protocol: it may be another program, or a \
+                 lingong too old or too new to say; compare both versions (`lingong \
+                 --version`) / 对方不支持任何 lingong 同步协议：可能是其他程序，或版本相差太\
+                 远的 lingong；请核对双方的版本（`lingong --version`）"
+                    .to_string(),
+            ),
+        }
+    }
+}
+
 /// Limits of a session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncConfig {
@@ -740,8 +853,150 @@ mod tests {
         );
     }
 
+    /// Version 1 of the frame, as the release before the clock exchange encoded it.
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct FrameV1 {
+        session: u64,
+        hello: Option<Vec<u8>>,
+        reconcile: Option<Vec<u8>>,
+        envelopes: Vec<Vec<u8>>,
+        done: bool,
+    }
+
+    #[test]
+    fn a_frame_crosses_to_version_1_and_back_without_its_clock() {
+        let frame = Frame {
+            session: 99,
+            hello: Some(vec![7; 40]),
+            reconcile: Some(vec![1, 2]),
+            envelopes: vec![vec![3; 300], vec![4]],
+            done: false,
+            clock_ms: Some(1_765_000_000_000),
+        };
+        let v1 = frame_to_version(frame.encode(), 1).unwrap();
+        let old: FrameV1 = postcard::from_bytes(&v1).unwrap();
+        assert_eq!(
+            postcard::to_allocvec(&old).unwrap(),
+            v1,
+            "exactly a version 1 frame"
+        );
+        assert_eq!(old.session, 99);
+        assert_eq!(old.envelopes, frame.envelopes);
+        let back = Frame::decode(&frame_from_version(v1, 1)).unwrap();
+        assert_eq!(
+            back,
+            Frame {
+                clock_ms: None,
+                ..frame.clone()
+            }
+        );
+        // The current version passes through untouched.
+        let bytes = frame.encode();
+        assert_eq!(frame_to_version(bytes.clone(), 2).unwrap(), bytes);
+        assert_eq!(frame_from_version(bytes.clone(), 2), bytes);
+    }
+
+    #[test]
+    fn versions_are_negotiated_and_a_refusal_says_which_side_to_upgrade() {
+        assert_eq!(protocol_id(PROTOCOL_VERSION), PROTOCOL_ID);
+        assert_eq!(PROTOCOL_VERSIONS[0], PROTOCOL_VERSION);
+        assert_eq!(protocol_version("/lingong/sync/12"), Some(12));
+        assert_eq!(protocol_version("/lingong/sync/"), None);
+        assert_eq!(protocol_version("/lingong/sync/+1"), None);
+        assert_eq!(protocol_version("/ipfs/id/1.0.0"), None);
+        // Adjacent releases: the newest version both speak.
+        assert_eq!(compatibility(&[2, 1], &[2, 1]), Compatibility::Common(2));
+        assert_eq!(compatibility(&[2, 1], &[1]), Compatibility::Common(1));
+        assert_eq!(compatibility(&[2, 1], &[3, 2]), Compatibility::Common(2));
+        // Two releases apart: the older side is told to upgrade.
+        let newer = compatibility(&[2, 1], &[4, 3]);
+        assert_eq!(newer, Compatibility::UpgradeThisNode { ours: 2, theirs: 4 });
+        let advice = newer.advice().unwrap();
+        assert!(advice.contains("upgrade lingong on this node") && advice.contains("请升级本节点"));
+        let older = compatibility(&[4, 3], &[2, 1]);
+        assert_eq!(older, Compatibility::UpgradePeer { ours: 4, theirs: 2 });
+        let advice = older.advice().unwrap();
+        assert!(advice.contains("upgrade lingong on the peer") && advice.contains("请升级对方"));
+        assert_eq!(compatibility(&[2, 1], &[]), Compatibility::Unknown);
+        assert!(Compatibility::Common(2).advice().is_none());
+    }
+
     fn code(s: &str) -> RegionCode {
         RegionCode::parse(s).unwrap()
+    }
+
+    #[test]
+    fn a_peer_speaking_version_1_syncs_with_this_release() {
+        let mut h = Hierarchy::new(2);
+        let regions = ["52", "5226", "522622", "522622101"];
+        let mut a = published(&mut h, &regions);
+        let mut b = a.clone();
+        let certificates = a.items().unwrap().len();
+        post(
+            &mut h,
+            &mut a,
+            "522622101",
+            "522622101",
+            "township post",
+            T0 + 1000,
+        );
+        post(&mut h, &mut b, "522622", "522622", "county post", T0 + 2000);
+        let cfg = h.accept_config();
+        let (sa_scope, sb_scope) = (Scope::new(code("522622101")), Scope::new(code("522622")));
+        let mut sa = Session::new(
+            1,
+            sa_scope,
+            sb_scope,
+            &a.items().unwrap(),
+            vec![],
+            SyncConfig::default(),
+        );
+        sa.set_clock(T0 + 3000);
+        // The version 1 side: its frames cross the wire in version 1 form both ways.
+        let mut sb = Session::new(
+            1,
+            sb_scope,
+            sa_scope,
+            &b.items().unwrap(),
+            vec![],
+            SyncConfig::default(),
+        );
+        let wire = |f: &Frame| frame_from_version(frame_to_version(f.encode(), 1).unwrap(), 1);
+        let mut frame = sa.start();
+        let now = T0 + 3000;
+        for _ in 0..1000 {
+            let bytes = wire(&frame);
+            let got = sb
+                .receive(&Frame::decode(&bytes).unwrap(), bytes.len())
+                .unwrap();
+            commit_all(&cfg, &mut b, &got, now);
+            let reply = sb.next_frame(&mut load_from(&b));
+            let bytes = wire(&reply);
+            let reply = Frame::decode(&bytes).unwrap();
+            assert_eq!(reply.clock_ms, None);
+            let got = sa.receive(&reply, bytes.len()).unwrap();
+            commit_all(&cfg, &mut a, &got, now);
+            let next = sa.next_frame(&mut load_from(&a));
+            if sa.finished() && frame_is_empty(&next) {
+                break;
+            }
+            frame = next;
+        }
+        assert!(sa.finished());
+        assert_eq!(
+            sa.peer_clock_offset_ms(),
+            None,
+            "no clock from a version 1 peer"
+        );
+        let ids = |s: &MemoryStore| {
+            s.items()
+                .unwrap()
+                .into_iter()
+                .map(|m| m.id)
+                .collect::<BTreeSet<_>>()
+        };
+        assert_eq!(ids(&a), ids(&b), "both hold both posts");
+        assert_eq!(ids(&a).len(), certificates + 2);
     }
 
     /// Creates a record of `kind` signed by the station of `region`, into `store`; returns
