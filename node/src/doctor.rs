@@ -308,7 +308,11 @@ pub fn doctor(home: &Home, lang: &str) -> Report {
              和时钟偏差未知",
         );
         d.check("daemon", "守护进程", State::Unknown, detail);
-        open_store(&mut d, home, key.as_ref(), &peer_ids)
+        if owned_by_another_user(&mut d, home) {
+            None
+        } else {
+            open_store(&mut d, home, key.as_ref(), &peer_ids)
+        }
     };
     check_repair_pending(&mut d, home);
     if let Some(f) = &facts {
@@ -777,6 +781,48 @@ fn store_failure(d: &mut Doctor<'_>, home: &Home, f: &Failure) {
         );
         d.find("store-error", Severity::Error, msg, fix);
     }
+}
+
+/// True (and says so) when this process runs as another user than the home's owner (say root
+/// on the service's `/var/lib/lingong`): the store is then not opened here, since files sled
+/// made while open would belong to this user and the service could no longer write them.
+fn owned_by_another_user(d: &mut Doctor<'_>, home: &Home) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::metadata(&home.dir) else {
+        return false;
+    };
+    let me = rustix::process::geteuid().as_raw();
+    if meta.uid() == me {
+        return false;
+    }
+    let dir = home.dir.display();
+    let msg = d.t(
+        format!(
+            "doctor runs as user {me}, the home {dir} belongs to user {}: the store was not \
+             opened (files made now would belong to the wrong user)",
+            meta.uid()
+        ),
+        format!(
+            "doctor 以用户 {me} 运行，而节点目录 {dir} 属于用户 {}：未打开存储（此时生成的文件会\
+             属于错误的用户）",
+            meta.uid()
+        ),
+    );
+    d.check("store", "存储", State::Unknown, msg.clone());
+    let fix = d.t(
+        format!(
+            "run it as the home's owner (user {}; for the service: `sudo -u lingong lingong \
+             --home {dir} doctor`)",
+            meta.uid()
+        ),
+        format!(
+            "请以节点目录的所有者（用户 {}）运行；服务的节点目录：`sudo -u lingong lingong \
+             --home {dir} doctor`",
+            meta.uid()
+        ),
+    );
+    d.find("other-user", Severity::Warning, msg, fix);
+    true
 }
 
 /// Opens the store here (no daemon runs): one try of its lock.

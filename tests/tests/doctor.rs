@@ -493,3 +493,41 @@ fn setup_at_a_terminal_asks_in_chinese_for_what_is_missing() {
         serde_json::from_slice(&std::fs::read(&request).expect("request written")).expect("json");
     assert_eq!(req["name"], "青岩镇零工驿站");
 }
+
+#[test]
+fn another_user_than_the_homes_owner_is_told_to_run_as_the_owner_and_the_store_is_left_alone() {
+    if effective_uid() != 0 {
+        eprintln!("skipped: giving a home to another user needs root");
+        return;
+    }
+    let dir = tmp();
+    let p = province(&dir);
+    let chown = std::process::Command::new("chown")
+        .args(["-R", "65534:65534"])
+        .arg(&p.home)
+        .status()
+        .expect("chown runs");
+    assert!(chown.success());
+    let before: Vec<_> = std::fs::read_dir(p.home.join("store"))
+        .expect("store")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    let (status, report) = doctor_json(&p, &[]);
+    assert_eq!(status, 1, "{report:#}");
+    let f = finding(&report, "other-user");
+    assert!(f["fix"].as_str().expect("fix").contains("sudo -u"), "{f}");
+    assert_eq!(check(&report, "store")["state"], "unknown");
+    let after: Vec<_> = std::fs::read_dir(p.home.join("store"))
+        .expect("store")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert_eq!(before, after, "the store was touched");
+}
+
+/// This process's effective user id.
+fn effective_uid() -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    // A file this process just made belongs to its effective user.
+    let f = tempfile::NamedTempFile::new().expect("temp file");
+    f.as_file().metadata().expect("metadata").uid()
+}
