@@ -34,6 +34,7 @@ pub mod id_secret;
 pub mod index;
 pub mod migrate;
 pub mod net;
+pub mod net_limits;
 pub mod repair;
 pub mod request;
 pub mod services;

@@ -77,8 +77,14 @@ async fn read_length_prefixed<T: AsyncRead + Unpin + Send>(
             format!("frame of {len} bytes exceeds the {limit}-byte limit"),
         ));
     }
-    let mut buf = vec![0u8; len];
-    io.read_exact(&mut buf).await?;
+    // Resource limits (crate::net_limits): the frame's bytes count against the budget of
+    // frames being read at once, and memory grows only as bytes actually arrive.
+    let _budget = crate::net_limits::FrameBudget::reserve(len)?;
+    let mut buf = Vec::with_capacity(len.min(64 * 1024));
+    io.take(len as u64).read_to_end(&mut buf).await?;
+    if buf.len() != len {
+        return Err(std::io::ErrorKind::UnexpectedEof.into());
+    }
     Ok(buf)
 }
 
@@ -138,6 +144,10 @@ impl request_response::Codec for FrameCodec {
 
 #[derive(NetworkBehaviour)]
 struct Behaviour {
+    /// Connection gates, first: per address, then pending, in total, per peer
+    /// (crate::net_limits).
+    gate: crate::net_limits::AddressGate,
+    limits: libp2p::connection_limits::Behaviour,
     sync: request_response::Behaviour<FrameCodec>,
     identify: identify::Behaviour,
     ping: ping::Behaviour,
@@ -317,6 +327,9 @@ pub struct Network {
     max_backoff: Duration,
     my_chain: Vec<u8>,
     listening: Vec<String>,
+    /// Connected peers that have not proved a certificate chain yet, since when: closed after
+    /// `net_limits::HANDSHAKE_GRACE`.
+    unproved: HashMap<PeerId, Instant>,
 }
 
 /// Starts the network for `station`: listens, dials configured peers. Returns the loop (run it
@@ -341,14 +354,20 @@ pub fn start(
         .with_tcp(
             tcp::Config::default().nodelay(true),
             noise::Config::new,
-            yamux::Config::default,
+            || {
+                let mut c = yamux::Config::default();
+                c.set_max_num_streams(crate::net_limits::MAX_STREAMS_PER_CONNECTION);
+                c
+            },
         )
         .map_err(|e| net_err(e.to_string()))?
         .with_quic()
         .with_behaviour(|key| {
             let sync = request_response::Behaviour::new(
                 [(StreamProtocol::new(PROTOCOL_ID), ProtocolSupport::Full)],
-                request_response::Config::default().with_request_timeout(REQUEST_TIMEOUT),
+                request_response::Config::default()
+                    .with_request_timeout(REQUEST_TIMEOUT)
+                    .with_max_concurrent_streams(crate::net_limits::MAX_SYNC_STREAMS),
             );
             let mdns = if mdns_enabled {
                 mdns::tokio::Behaviour::new(mdns::Config::default(), local_peer).ok()
@@ -356,6 +375,8 @@ pub fn start(
                 None
             };
             Behaviour {
+                gate: crate::net_limits::AddressGate::default(),
+                limits: crate::net_limits::connection_limits(),
                 sync,
                 identify: identify::Behaviour::new(identify::Config::new(
                     "/lingong/1".into(),
@@ -368,7 +389,10 @@ pub fn start(
             }
         })
         .map_err(|e| net_err(e.to_string()))?
-        .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_CONNECTION_TIMEOUT))
+        .with_swarm_config(|c| {
+            c.with_idle_connection_timeout(IDLE_CONNECTION_TIMEOUT)
+                .with_max_negotiating_inbound_streams(crate::net_limits::MAX_NEGOTIATING_STREAMS)
+        })
         .build();
     let listen: Vec<String> = if extra_listen.is_empty() {
         config.listen.clone()
@@ -401,6 +425,7 @@ pub fn start(
         max_backoff: Duration::from_secs(config.max_redial_secs),
         my_chain,
         listening: Vec::new(),
+        unproved: HashMap::new(),
     };
     Ok((net, NetHandle { tx }, rx))
 }
@@ -551,7 +576,26 @@ impl Network {
         }
         self.inbound
             .retain(|_, (_, last)| now.duration_since(*last) < SESSION_IDLE);
+        self.close_unproved(now);
         self.close_rounds(false);
+    }
+
+    /// The connection gate: a peer connected for [`net_limits::HANDSHAKE_GRACE`] without
+    /// proving a certificate chain is disconnected.
+    ///
+    /// [`net_limits::HANDSHAKE_GRACE`]: crate::net_limits::HANDSHAKE_GRACE
+    fn close_unproved(&mut self, now: Instant) {
+        let late: Vec<PeerId> = self
+            .unproved
+            .iter()
+            .filter(|(_, since)| now.duration_since(**since) >= crate::net_limits::HANDSHAKE_GRACE)
+            .map(|(p, _)| *p)
+            .collect();
+        for peer in late {
+            self.unproved.remove(&peer);
+            tracing::info!(peer = %peer, "closing a connection that proved no certificate");
+            let _ = self.swarm.disconnect_peer_id(peer);
+        }
     }
 
     fn close_rounds(&mut self, _force: bool) {
@@ -667,6 +711,9 @@ impl Network {
                     .or_insert_with(|| PeerState::new(false));
                 state.connected = true;
                 state.backoff = Duration::from_secs(1);
+                if state.scope.is_none() {
+                    self.unproved.entry(peer_id).or_insert_with(Instant::now);
+                }
                 if endpoint.is_dialer()
                     && !state.addrs.contains(endpoint.get_remote_address())
                     && !state.configured
@@ -685,6 +732,18 @@ impl Network {
                 if let Some(p) = self.peers.get_mut(&peer_id) {
                     p.connected = false;
                     p.next_dial = Instant::now() + p.backoff;
+                }
+                // A peer that never proved a certificate and is neither configured nor found
+                // leaves nothing behind (a flood of throwaway keys does not grow the table).
+                self.unproved.remove(&peer_id);
+                if self.peers.get(&peer_id).is_some_and(|p| {
+                    p.scope.is_none()
+                        && !p.configured
+                        && p.discovered.is_empty()
+                        && p.outbound.is_none()
+                }) && !self.rounds.iter().any(|r| r.waiting.contains_key(&peer_id))
+                {
+                    self.peers.remove(&peer_id);
                 }
                 if self
                     .peers
@@ -812,9 +871,12 @@ impl Network {
     fn verify_hello(&mut self, peer: PeerId, hello: &[u8]) -> std::result::Result<Scope, String> {
         let key = peer_key(&peer).ok_or("the peer's id is not an ed25519 key")?;
         let station = self.station.lock().expect("station lock");
-        station
+        let scope = station
             .verify_peer(&key, hello)
-            .map_err(|e| e.message("en"))
+            .map_err(|e| e.message("en"))?;
+        drop(station);
+        self.unproved.remove(&peer);
+        Ok(scope)
     }
 
     /// A sync session with a peer of scope `peer`, over the item set the store keeps for
@@ -870,6 +932,10 @@ impl Network {
             // The peer's earlier session goes first: it holds the kept set, which would
             // otherwise be copied to take in what was committed since.
             self.inbound.retain(|(p, _), _| *p != peer);
+            if self.inbound.len() >= crate::net_limits::MAX_INBOUND_SESSIONS {
+                tracing::warn!(peer = %peer, "refusing a sync session: {} sessions run already", self.inbound.len());
+                return; // dropping the channel closes this stream only; the peer retries later
+            }
             let session = self.new_session(frame.session, scope, crate::station::now_ms());
             self.inbound
                 .insert((peer, frame.session), (session, Instant::now()));

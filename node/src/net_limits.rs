@@ -1,0 +1,266 @@
+//! The network's resource limits against a hostile peer: how many connections, streams, sync
+//! sessions and inbound frame bytes a node holds at once, and how long a connection that has
+//! not proved a certificate may stay (SECURITY.md, "Resource limits of the network").
+//!
+//! - [`connection_limits`]: libp2p's `connection_limits` behaviour (pending inbound handshakes,
+//!   established inbound, in total, per peer).
+//! - [`AddressGate`]: at most [`MAX_INBOUND_PER_IP`] inbound connections (pending or
+//!   established) from one IP address, refused before the noise handshake.
+//! - [`FrameBudget`]: the bytes of inbound sync frames being read at once, over all
+//!   connections; a frame that would exceed it is refused before it is read.
+//! - the stream and session limits and the grace of an unproved connection, as constants used
+//!   by `net.rs`.
+//!
+//! Every limit is a constant: a village station serves a township, a few villages and the odd
+//! mobile station; a province serves its nine cities. The figures leave room for ten times that.
+
+use libp2p::core::{Endpoint, Multiaddr, multiaddr::Protocol, transport::PortUse};
+use libp2p::swarm::{
+    ConnectionDenied, ConnectionId, FromSwarm, NetworkBehaviour, THandler, THandlerInEvent,
+    THandlerOutEvent, ToSwarm, dummy,
+};
+use libp2p::{PeerId, connection_limits};
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+/// Inbound connections still in their transport handshake (TCP accepted, noise and yamux not
+/// done), over all addresses. Beyond it a new connection is closed at once, holding no file.
+pub const MAX_PENDING_INCOMING: u32 = 64;
+/// Established inbound connections.
+pub const MAX_ESTABLISHED_INCOMING: u32 = 96;
+/// Established connections, inbound and outbound.
+pub const MAX_ESTABLISHED_TOTAL: u32 = 128;
+/// Established connections with one peer (one key).
+pub const MAX_ESTABLISHED_PER_PEER: u32 = 2;
+/// Inbound connections, pending or established, from one IP address.
+pub const MAX_INBOUND_PER_IP: usize = 8;
+/// Yamux streams open at once on one connection.
+pub const MAX_STREAMS_PER_CONNECTION: usize = 32;
+/// Inbound streams still negotiating their protocol on one connection.
+pub const MAX_NEGOTIATING_STREAMS: usize = 8;
+/// Sync requests (frames) in flight on one connection, each direction.
+pub const MAX_SYNC_STREAMS: usize = 4;
+/// Inbound sync sessions held at once (each holds a copy of the item set both scopes share).
+pub const MAX_INBOUND_SESSIONS: usize = 32;
+/// A connection whose peer has not proved a certificate chain (in a handshake frame either
+/// way) after this long is closed.
+pub const HANDSHAKE_GRACE: Duration = Duration::from_secs(30);
+/// Bytes of inbound sync frames being read at once, over all connections: 16 frames of the
+/// largest size.
+pub const FRAME_BUDGET_BYTES: usize = 16 * lingong_protocol::sync::MAX_FRAME_BYTES;
+
+/// libp2p's connection gate with this node's limits.
+pub fn connection_limits() -> connection_limits::Behaviour {
+    connection_limits::Behaviour::new(
+        connection_limits::ConnectionLimits::default()
+            .with_max_pending_incoming(Some(MAX_PENDING_INCOMING))
+            .with_max_established_incoming(Some(MAX_ESTABLISHED_INCOMING))
+            .with_max_established(Some(MAX_ESTABLISHED_TOTAL))
+            .with_max_established_per_peer(Some(MAX_ESTABLISHED_PER_PEER)),
+    )
+}
+
+/// A connection refused because its address already holds [`MAX_INBOUND_PER_IP`].
+#[derive(Debug)]
+pub struct TooManyFromAddress {
+    pub ip: IpAddr,
+}
+
+impl std::fmt::Display for TooManyFromAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} already holds {MAX_INBOUND_PER_IP} inbound connections",
+            self.ip
+        )
+    }
+}
+
+impl std::error::Error for TooManyFromAddress {}
+
+/// Counts inbound connections by the remote IP address, from the moment TCP accepts them
+/// until they close, and refuses one more than [`MAX_INBOUND_PER_IP`] before any handshake.
+#[derive(Default)]
+pub struct AddressGate {
+    by_ip: HashMap<IpAddr, usize>,
+    conns: HashMap<ConnectionId, IpAddr>,
+}
+
+fn ip_of(addr: &Multiaddr) -> Option<IpAddr> {
+    addr.iter().find_map(|p| match p {
+        Protocol::Ip4(ip) => Some(IpAddr::V4(ip)),
+        Protocol::Ip6(ip) => Some(IpAddr::V6(ip)),
+        _ => None,
+    })
+}
+
+impl AddressGate {
+    fn forget(&mut self, id: ConnectionId) {
+        if let Some(ip) = self.conns.remove(&id)
+            && let Some(n) = self.by_ip.get_mut(&ip)
+        {
+            *n -= 1;
+            if *n == 0 {
+                self.by_ip.remove(&ip);
+            }
+        }
+    }
+}
+
+impl NetworkBehaviour for AddressGate {
+    type ConnectionHandler = dummy::ConnectionHandler;
+    type ToSwarm = Infallible;
+
+    fn handle_pending_inbound_connection(
+        &mut self,
+        connection_id: ConnectionId,
+        _local: &Multiaddr,
+        remote: &Multiaddr,
+    ) -> Result<(), ConnectionDenied> {
+        let Some(ip) = ip_of(remote) else {
+            return Ok(());
+        };
+        let n = self.by_ip.entry(ip).or_default();
+        if *n >= MAX_INBOUND_PER_IP {
+            tracing::debug!(%ip, "refusing an inbound connection: {MAX_INBOUND_PER_IP} from this address");
+            return Err(ConnectionDenied::new(TooManyFromAddress { ip }));
+        }
+        *n += 1;
+        self.conns.insert(connection_id, ip);
+        Ok(())
+    }
+
+    fn handle_established_inbound_connection(
+        &mut self,
+        _: ConnectionId,
+        _: PeerId,
+        _: &Multiaddr,
+        _: &Multiaddr,
+    ) -> Result<THandler<Self>, ConnectionDenied> {
+        Ok(dummy::ConnectionHandler)
+    }
+
+    fn handle_established_outbound_connection(
+        &mut self,
+        _: ConnectionId,
+        _: PeerId,
+        _: &Multiaddr,
+        _: Endpoint,
+        _: PortUse,
+    ) -> Result<THandler<Self>, ConnectionDenied> {
+        Ok(dummy::ConnectionHandler)
+    }
+
+    fn on_swarm_event(&mut self, event: FromSwarm) {
+        match event {
+            FromSwarm::ConnectionClosed(e) => self.forget(e.connection_id),
+            FromSwarm::ListenFailure(e) => self.forget(e.connection_id),
+            _ => {}
+        }
+    }
+
+    fn on_connection_handler_event(
+        &mut self,
+        _: PeerId,
+        _: ConnectionId,
+        event: THandlerOutEvent<Self>,
+    ) {
+        match event {}
+    }
+
+    fn poll(&mut self, _: &mut Context<'_>) -> Poll<ToSwarm<Self::ToSwarm, THandlerInEvent<Self>>> {
+        Poll::Pending
+    }
+}
+
+/// The bytes of inbound frames being read now, over the whole process (one daemon).
+static FRAME_BYTES_READING: AtomicUsize = AtomicUsize::new(0);
+
+/// A share of [`FRAME_BUDGET_BYTES`] held while one frame is read.
+pub struct FrameBudget {
+    counter: &'static AtomicUsize,
+    bytes: usize,
+}
+
+impl FrameBudget {
+    /// Reserves `bytes`, or refuses when the frames being read already hold the budget.
+    pub fn reserve(bytes: usize) -> std::io::Result<FrameBudget> {
+        FrameBudget::reserve_from(&FRAME_BYTES_READING, bytes)
+    }
+
+    fn reserve_from(counter: &'static AtomicUsize, bytes: usize) -> std::io::Result<FrameBudget> {
+        let mut now = counter.load(Ordering::Relaxed);
+        loop {
+            if now + bytes > FRAME_BUDGET_BYTES {
+                return Err(std::io::Error::other(format!(
+                    "{now} bytes of inbound frames are being read; a frame of {bytes} bytes \
+                     would exceed the {FRAME_BUDGET_BYTES}-byte budget"
+                )));
+            }
+            match counter.compare_exchange_weak(
+                now,
+                now + bytes,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Ok(FrameBudget { counter, bytes }),
+                Err(actual) => now = actual,
+            }
+        }
+    }
+}
+
+impl Drop for FrameBudget {
+    fn drop(&mut self) {
+        self.counter.fetch_sub(self.bytes, Ordering::AcqRel);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_frame_budget_refuses_beyond_its_bound_and_frees_on_drop() {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let max = lingong_protocol::sync::MAX_FRAME_BYTES;
+        let held: Vec<FrameBudget> = (0..16)
+            .map(|_| FrameBudget::reserve_from(&COUNTER, max).expect("within the budget"))
+            .collect();
+        assert!(
+            FrameBudget::reserve_from(&COUNTER, 1).is_err(),
+            "the budget is full"
+        );
+        drop(held);
+        assert!(
+            FrameBudget::reserve_from(&COUNTER, max).is_ok(),
+            "freed on drop"
+        );
+        assert_eq!(COUNTER.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn the_address_gate_counts_by_ip() {
+        let mut gate = AddressGate::default();
+        let local: Multiaddr = "/ip4/127.0.0.1/tcp/4000".parse().unwrap();
+        let a: Multiaddr = "/ip4/10.0.0.1/tcp/5000".parse().unwrap();
+        let b: Multiaddr = "/ip4/10.0.0.2/tcp/5000".parse().unwrap();
+        for i in 0..MAX_INBOUND_PER_IP {
+            gate.handle_pending_inbound_connection(ConnectionId::new_unchecked(i), &local, &a)
+                .expect("within the limit");
+        }
+        assert!(
+            gate.handle_pending_inbound_connection(ConnectionId::new_unchecked(100), &local, &a)
+                .is_err()
+        );
+        gate.handle_pending_inbound_connection(ConnectionId::new_unchecked(101), &local, &b)
+            .expect("another address is counted apart");
+        gate.forget(ConnectionId::new_unchecked(0));
+        gate.handle_pending_inbound_connection(ConnectionId::new_unchecked(102), &local, &a)
+            .expect("a closed connection frees its place");
+    }
+}

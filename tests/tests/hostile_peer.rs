@@ -1,0 +1,249 @@
+//! A hostile peer against a real village daemon: floods of raw TCP connections that never
+//! speak (from 24 loopback addresses, so the per-address and total gates both act) and
+//! connections that send garbage instead of a handshake, while the daemon's honest peer (its
+//! township, a real daemon) keeps syncing, is dialled again after a restart in the middle of
+//! the flood, and the village daemon's resident memory and open files stay bounded
+//! (node/src/net_limits.rs; SECURITY.md, "Resource limits of the network").
+//!
+//! The figures (peak VmRSS and open files of the village daemon, connections refused) are
+//! printed; run with `--nocapture` to see them:
+//! `cargo test -p lingong-tests --test hostile_peer -- --nocapture`.
+
+use lingong_tests::{Daemon, Node, free_port, init_chain, poll_until};
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddrV4, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// The issue's bound for a village daemon under a flood.
+const RSS_LIMIT_KB: u64 = 100 * 1024;
+/// Open files of the village daemon under the flood: its store, sockets of the gate's
+/// admitted connections (pending 64, established 128), the runtime's own; far below 3,000.
+const FD_LIMIT: usize = 400;
+/// A change written at the village reaches the township within this, flood or not.
+const SYNC_DEADLINE: Duration = Duration::from_secs(90);
+
+/// A TCP connection to `to` from the loopback address `from` (127.0.0.0/8 is all local on
+/// Linux, so each address is a distinct source to the daemon).
+fn connect_from(from: Ipv4Addr, to: SocketAddrV4) -> std::io::Result<TcpStream> {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+    socket.bind(&SocketAddrV4::new(from, 0).into())?;
+    socket.connect(&to.into())?;
+    Ok(socket.into())
+}
+
+/// Whether the daemon has closed `stream` (end of file or a reset), without waiting.
+fn closed_by_peer(stream: &mut TcpStream) -> bool {
+    stream.set_nonblocking(true).expect("nonblocking");
+    let mut b = [0u8; 64];
+    match stream.read(&mut b) {
+        Ok(0) => true,
+        Ok(_) => false, // it spoke: open
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => false,
+        Err(_) => true,
+    }
+}
+
+/// A field of /proc/PID/status in kB.
+fn status_kb(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("{field} in /proc/{pid}/status"))
+}
+
+fn open_files(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+/// The pid of the daemon serving `node`, as `status` reports it.
+fn daemon_pid(node: &Node) -> u32 {
+    let status = node.json(&["status"]);
+    assert_eq!(status["daemon"], true, "the daemon serves {status}");
+    status["daemon_pid"].as_u64().expect("daemon_pid") as u32
+}
+
+fn post(node: &Node, title: &str) {
+    node.create_post(title, None, &[]);
+}
+
+fn holds(node: &Node, title: &str) -> bool {
+    let posts = node.json(&["post", "list", "--limit", "1000"]);
+    posts
+        .as_array()
+        .is_some_and(|a| a.iter().any(|p| p["title"] == title))
+}
+
+/// The flood's counters.
+#[derive(Default)]
+struct Tally {
+    opened: AtomicUsize,
+    refused_at_connect: AtomicUsize,
+    closed_by_daemon: AtomicUsize,
+    garbage_sent: AtomicUsize,
+}
+
+/// One attacker address: opens connections that never speak as fast as it can, keeps up to
+/// `hold` of them, and every tenth one sends 64 KiB of garbage instead of a handshake; counts
+/// the ones the daemon closes.
+fn flood(from: Ipv4Addr, to: SocketAddrV4, hold: usize, stop: Arc<AtomicBool>, tally: Arc<Tally>) {
+    let mut held: Vec<TcpStream> = Vec::new();
+    let garbage: Vec<u8> = (0..64 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let mut n = 0usize;
+    while !stop.load(Ordering::Relaxed) {
+        // Drop what the daemon closed, keep the rest open.
+        held.retain_mut(|s| {
+            let closed = closed_by_peer(s);
+            if closed {
+                tally.closed_by_daemon.fetch_add(1, Ordering::Relaxed);
+            }
+            !closed
+        });
+        if held.len() >= hold {
+            // Everything held is still pending at the daemon: wait for its timeout to act.
+            std::thread::sleep(Duration::from_millis(5));
+            continue;
+        }
+        n += 1;
+        match connect_from(from, to) {
+            Ok(mut s) => {
+                tally.opened.fetch_add(1, Ordering::Relaxed);
+                if n % 10 == 0 {
+                    let _ = s.set_write_timeout(Some(Duration::from_secs(2)));
+                    if s.write_all(&garbage).is_ok() {
+                        tally.garbage_sent.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                held.push(s);
+            }
+            Err(_) => {
+                tally.refused_at_connect.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_flood_of_connections_and_garbage_leaves_the_honest_peer_served_and_memory_bounded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let nodes = init_chain(dir.path());
+    let (township, village) = (&nodes[3], &nodes[4]);
+    // As in the field, the village dials its township; the village daemon is the one flooded.
+    let township_port = free_port();
+    let township_addr = format!(
+        "/ip4/127.0.0.1/tcp/{township_port}/p2p/{}",
+        township.node_id()
+    );
+    village.json(&["peer", "add", &township_addr]);
+    let mut township_daemon = Daemon::start(township, township_port);
+    let port = free_port();
+    let _village_daemon = Daemon::start(village, port);
+
+    post(village, "洪水之前的岗位");
+    poll_until("the first post at the township", SYNC_DEADLINE, || {
+        holds(township, "洪水之前的岗位").then_some(())
+    });
+    let pid = daemon_pid(village);
+    let rss_before = status_kb(pid, "VmRSS:");
+    let files_before = open_files(pid);
+    eprintln!("before the flood: VmRSS {rss_before} kB, {files_before} open files");
+
+    // The flood: 24 attacker addresses, each holding up to 40 silent or garbage connections
+    // and reopening what the daemon closes.
+    let stop = Arc::new(AtomicBool::new(false));
+    let tally = Arc::new(Tally::default());
+    let target = SocketAddrV4::new(Ipv4Addr::LOCALHOST, port);
+    let attackers: Vec<_> = (2..26u8)
+        .map(|i| {
+            let (stop, tally) = (Arc::clone(&stop), Arc::clone(&tally));
+            std::thread::spawn(move || flood(Ipv4Addr::new(127, 0, 0, i), target, 40, stop, tally))
+        })
+        .collect();
+    let started = Instant::now();
+    let mut peak_rss = rss_before;
+    let mut peak_files = files_before;
+    let mut sample = || {
+        peak_rss = peak_rss.max(status_kb(pid, "VmRSS:"));
+        peak_files = peak_files.max(open_files(pid));
+    };
+    poll_until(
+        "the flood to reach 3,000 connections",
+        SYNC_DEADLINE,
+        || {
+            sample();
+            (tally.opened.load(Ordering::Relaxed) >= 3000).then_some(())
+        },
+    );
+
+    // The honest peer keeps being served over its connection.
+    post(village, "洪水之中的岗位");
+    poll_until(
+        "a post written during the flood at the township",
+        SYNC_DEADLINE,
+        || {
+            sample();
+            holds(township, "洪水之中的岗位").then_some(())
+        },
+    );
+    // And connects anew: with the township restarted in the middle of the flood, the village
+    // dials it again.
+    township_daemon.restart();
+    post(village, "重新连接后的岗位");
+    poll_until(
+        "a post written after the township reconnected during the flood",
+        SYNC_DEADLINE,
+        || {
+            sample();
+            holds(township, "重新连接后的岗位").then_some(())
+        },
+    );
+    // Keep the flood on until it has run at least 30 s (three handshake timeouts).
+    poll_until("30 s of flood", Duration::from_secs(120), || {
+        sample();
+        (started.elapsed() >= Duration::from_secs(30)).then_some(())
+    });
+    stop.store(true, Ordering::Relaxed);
+    for a in attackers {
+        a.join().expect("attacker thread");
+    }
+    sample();
+    let opened = tally.opened.load(Ordering::Relaxed);
+    let closed = tally.closed_by_daemon.load(Ordering::Relaxed);
+    eprintln!(
+        "flood of {:.0} s: {opened} connections opened from 24 addresses ({} refused at \
+         connect, {} sent 64 KiB of garbage), {closed} closed by the daemon; village daemon \
+         peak VmRSS {peak_rss} kB (before {rss_before} kB), peak open files {peak_files} \
+         (before {files_before})",
+        started.elapsed().as_secs_f64(),
+        tally.refused_at_connect.load(Ordering::Relaxed),
+        tally.garbage_sent.load(Ordering::Relaxed),
+    );
+    assert!(opened >= 3000, "the flood opened {opened} connections");
+    assert!(
+        closed * 2 >= opened,
+        "the daemon closes what it does not admit: {closed} of {opened} closed"
+    );
+    assert!(
+        peak_files <= FD_LIMIT,
+        "the village daemon held {peak_files} open files under the flood (limit {FD_LIMIT})"
+    );
+    assert!(
+        peak_rss <= RSS_LIMIT_KB,
+        "the village daemon's resident memory peaked at {peak_rss} kB under the flood \
+         (limit {RSS_LIMIT_KB} kB)"
+    );
+    // After the flood the daemon still serves: one more post goes up.
+    post(village, "洪水之后的岗位");
+    poll_until("a post written after the flood", SYNC_DEADLINE, || {
+        holds(township, "洪水之后的岗位").then_some(())
+    });
+    let files_after = open_files(pid);
+    eprintln!("after the flood: {files_after} open files");
+}
