@@ -272,6 +272,10 @@ enum CertCommand {
         days: u32,
         #[arg(long)]
         out: Option<PathBuf>,
+        /// The node id of the station this new key replaces (a dead machine): the certificate
+        /// names it, and its key is revoked in the same step.
+        #[arg(long, value_name = "NODE_ID")]
+        successor_of: Option<String>,
     },
     /// Verify a certificate chain and install it.
     Install { file: PathBuf },
@@ -1225,7 +1229,12 @@ fn run(command: Command, home: &Home, lang: &str) -> Result<Value, Failure> {
         Command::Cert(CertCommand::Request { out }) => {
             return write_out(out, execute(home, Request::CertRequest)?);
         }
-        Command::Cert(CertCommand::Issue { request, days, out }) => {
+        Command::Cert(CertCommand::Issue {
+            request,
+            days,
+            out,
+            successor_of,
+        }) => {
             let value = read_json_file(&request, "--request")?;
             let request = serde_json::from_value(value).map_err(|e| {
                 Failure::Local(lingong_node::error::NodeError::usage(
@@ -1234,7 +1243,15 @@ fn run(command: Command, home: &Home, lang: &str) -> Result<Value, Failure> {
                     format!("不是证书申请文件：{e}"),
                 ))
             })?;
-            return write_out(out, execute(home, Request::CertIssue { request, days })?);
+            let request = match successor_of {
+                Some(successor_of) => Request::CertIssueSuccessor {
+                    request,
+                    days,
+                    successor_of,
+                },
+                None => Request::CertIssue { request, days },
+            };
+            return write_out(out, execute(home, request)?);
         }
         Command::Cert(CertCommand::Install { file }) => Request::CertInstall {
             chain: read_json_file(&file, "FILE")?,

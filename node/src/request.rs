@@ -37,6 +37,12 @@ pub enum Request {
         request: CertRequest,
         days: u32,
     },
+    /// `cert issue --successor-of NODE_ID`: a write (it revokes the predecessor's key).
+    CertIssueSuccessor {
+        request: CertRequest,
+        days: u32,
+        successor_of: String,
+    },
     CertInstall {
         chain: Value,
     },
@@ -300,6 +306,7 @@ impl Request {
         match self {
             Request::CertInstall { .. }
             | Request::CertRevoke { .. }
+            | Request::CertIssueSuccessor { .. }
             | Request::PostCreate(_)
             | Request::PostUpdate { .. }
             | Request::PostReview { .. }
@@ -380,6 +387,11 @@ fn run(station: &mut Station, request: Request) -> Result<Value> {
     match request {
         Request::CertRequest => certs::request(station),
         Request::CertIssue { request, days } => certs::issue(station, &request, days),
+        Request::CertIssueSuccessor {
+            request,
+            days,
+            successor_of,
+        } => certs::issue_successor(station, &request, days, &successor_of),
         Request::CertInstall { chain } => certs::install(station, &chain),
         Request::CertShow => certs::show(station),
         Request::CertRevoke { node_id, reason } => {

@@ -1,5 +1,6 @@
 //! Certificates: a node's request, an ancestor issuing it, installing the chain (the node's
-//! first signed record), showing it, and revoking a node in the issuer's jurisdiction.
+//! first signed record), showing it, and revoking a node in the issuer's jurisdiction; issuing
+//! a successor's certificate (a replaced station's new key) revokes its predecessor's.
 
 use crate::error::{NodeError, Result};
 use crate::home::write_atomically;
@@ -32,6 +33,106 @@ pub fn issue(station: &Station, request: &CertRequest, days: u32) -> Result<Valu
     )?;
     station.store.put_issued(&chain)?;
     Ok(chain.to_json())
+}
+
+/// `cert issue --successor-of NODE_ID`: certifies a new key as the successor of a station of
+/// this node's jurisdiction (a dead mini PC replaced, its key lost), and revokes the old key in
+/// the same step unless a revocation of it is already held. The new certificate names the
+/// predecessor; the successor must request the predecessor's very region. Every check runs
+/// before anything is written: a refusal changes nothing.
+pub fn issue_successor(
+    station: &mut Station,
+    request: &CertRequest,
+    days: u32,
+    successor_of: &str,
+) -> Result<Value> {
+    let old = PublicKey::from_node_id(successor_of).ok_or_else(|| {
+        NodeError::usage(
+            "successor_of",
+            "must be a node id like 12D3KooW…",
+            "必须是形如 12D3KooW… 的节点编号",
+        )
+    })?;
+    // The predecessor's chain: from its certificate record, or from the register of chains
+    // this node issued (a station that died before its certificate record went up).
+    let held = match station.store.author(&old)? {
+        Some(info) => Some(info.chain),
+        None => station
+            .store
+            .issued()?
+            .into_iter()
+            .find(|c| c.leaf().body.subject == old),
+    };
+    let old_chain = held.ok_or_else(|| {
+        NodeError::usage(
+            "successor_of",
+            format!(
+                "names no node known here ({successor_of}): the predecessor must be a station whose certificate this node holds or issued"
+            ),
+            format!(
+                "本节点不认识该节点（{successor_of}）：前任必须是本节点持有或签发过证书的站点"
+            ),
+        )
+    })?;
+    // One region, one current station: a predecessor already replaced by another key is
+    // replaced again by naming that successor instead.
+    let replaced = station
+        .store
+        .authors()?
+        .into_iter()
+        .map(|a| a.chain)
+        .chain(station.store.issued()?)
+        .find(|c| {
+            c.leaf().predecessor == Some(old) && c.leaf().body.subject.node_id() != request.node_id
+        });
+    if let Some(other) = replaced {
+        let other = other.leaf().body.subject.node_id();
+        return Err(NodeError::usage(
+            "successor_of",
+            format!(
+                "{successor_of} was already replaced by {other}: name the current station, --successor-of {other}"
+            ),
+            format!("{successor_of} 已由 {other} 接替：请指定当前站点 --successor-of {other}"),
+        ));
+    }
+    let Some(my_chain) = station.chain.as_ref() else {
+        return Err(lingong_protocol::Error::NotCertified.into());
+    };
+    let chain = cert::issue_successor(
+        &station.key,
+        my_chain,
+        request,
+        old_chain.leaf(),
+        now_ms() / 1000,
+        days,
+    )?;
+    let already = station.store.revocation(&old)?.is_some();
+    if !already {
+        let now = now_ms();
+        let reason = format!(
+            "由接替站点 {} 取代 / replaced by its successor {}",
+            request.node_id, request.node_id
+        );
+        station.write(|author, staged| {
+            Ok(author.revoke(
+                staged,
+                &Revocation {
+                    revoked: old,
+                    reason: reason.clone(),
+                    chain: old_chain.clone(),
+                },
+                now,
+            )?)
+        })?;
+    }
+    station.store.put_issued(&chain)?;
+    let mut v = chain.to_json();
+    v["predecessor"] = json!({
+        "node_id": successor_of,
+        "revoked": true,
+        "already_revoked": already,
+    });
+    Ok(v)
 }
 
 /// `cert show`.

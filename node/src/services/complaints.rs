@@ -63,10 +63,16 @@ pub struct ComplaintUpdate {
     pub suspend_employer: bool,
 }
 
-/// True when this station may sign an edit of the record: its creator, or a station whose
-/// region strictly contains the record's (the rule the accept path applies).
+/// True when this station may sign an edit of the record: its creator, a station whose
+/// region strictly contains the record's, or the creator's certified successor (the rules the
+/// accept path applies: `accept::succeeds`).
 fn may_edit(station: &Station, state: &RecordState) -> bool {
-    state.creator == station.key.public() || station.region.is_strict_ancestor_of(&state.region)
+    let me = station.key.public();
+    state.creator == me
+        || station.region.is_strict_ancestor_of(&state.region)
+        || matches!(station.store.author(&me), Ok(Some(info))
+            if lingong_protocol::accept::succeeds(&station.store, &info, &state.creator, &state.region)
+                .unwrap_or(false))
 }
 
 /// Resolves a record a flag names, with errors naming that flag.

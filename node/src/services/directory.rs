@@ -10,6 +10,13 @@
 //! certificate above it in its chain, is held; `expired` when its leaf certificate is past
 //! `not_after`; `active` otherwise. Revoked and expired stations stay listed, marked.
 //!
+//! One region, one current station: a station replaced by a certified successor (a new key
+//! whose certificate names it, of the same region: a dead mini PC's) is not a row of its own.
+//! It is listed under its successor's row in `predecessors`, newest first, each `replaced`
+//! (its revocation, `replaced_by`, its own `last_seen`); the successor's row shows the station's
+//! directory entry (its own, or else the newest predecessor's) and the newest `last_seen` of
+//! the whole line. `directory set` at a successor edits the entry its predecessor made.
+//!
 //! `directory export` writes the same rows as CSV (UTF-8 with a byte-order mark, so Excel reads
 //! the Chinese; cells that a spreadsheet would run as a formula are prefixed with `'`) or as a
 //! printable, self-contained HTML page (no external fonts, scripts or images), mode 0600.
@@ -19,6 +26,7 @@ use crate::error::{NodeError, Result};
 use crate::home::write_atomically;
 use crate::index::{self, Field};
 use crate::station::{Station, now_ms};
+use lingong_protocol::accept::{MAX_SUCCESSION, predecessor_of, succeeds};
 use lingong_protocol::author::Target;
 use lingong_protocol::cert::CertChain;
 use lingong_protocol::dates;
@@ -30,20 +38,31 @@ use lingong_protocol::store::{AuthorInfo, RecordState, Store};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
-/// This node's own directory entry, if it made one.
+/// This node's own directory entry, if it made one, or else the entry of a station it is the
+/// certified successor of (the same station's entry, made under the old key).
 fn own_entry(station: &Station) -> Result<Option<RecordState>> {
     let me = station.key.public();
     let prefix = index::prefix(
         RecordKind::Directory,
         Some((Field::Region, &station.region.to_string(), true)),
     );
+    let my_info = station.store.author(&me)?;
+    let mut inherited: Option<RecordState> = None;
     for state in station.store.list(prefix, None) {
         let state = state?;
         if state.creator == me {
             return Ok(Some(state));
         }
+        if let Some(info) = &my_info
+            && succeeds(&station.store, info, &state.creator, &state.region)?
+            && inherited
+                .as_ref()
+                .is_none_or(|i| i.updated_ms < state.updated_ms)
+        {
+            inherited = Some(state);
+        }
     }
-    Ok(None)
+    Ok(inherited)
 }
 
 /// What `directory set` changes; `None` keeps the current value.
@@ -166,19 +185,66 @@ fn rows(station: &Station, region: Option<RegionCode>) -> Result<Vec<Value>> {
             }
         }
     }
+    // Who replaced whom: a node whose certificate names a predecessor known here, of its own
+    // region, is that predecessor's successor.
+    let mut replaced_by: BTreeMap<PublicKey, PublicKey> = BTreeMap::new();
+    for (key, (chain, author)) in &nodes {
+        let named = chain
+            .leaf()
+            .predecessor
+            .or_else(|| author.as_ref().and_then(predecessor_of));
+        if let Some(p) = named
+            && p != *key
+            && nodes
+                .get(&p)
+                .is_some_and(|(pc, _)| pc.leaf().body.region == chain.leaf().body.region)
+        {
+            replaced_by.insert(p, *key);
+        }
+    }
+    let predecessor: BTreeMap<PublicKey, PublicKey> =
+        replaced_by.iter().map(|(old, new)| (*new, *old)).collect();
     let mut out = Vec::new();
-    for (key, (chain, author)) in nodes {
+    for (key, (chain, author)) in &nodes {
+        if replaced_by.contains_key(key) {
+            continue;
+        }
         let leaf = chain.leaf();
         let node_region = leaf.body.region;
         if region.is_some_and(|r| !r.contains(&node_region)) {
             continue;
         }
-        let (state, revocation) = state_of(station, &chain, now / 1000)?;
-        let seen = match &author {
+        let (state, revocation) = state_of(station, chain, now / 1000)?;
+        let mut seen = match author {
             Some(a) => last_seen(station, a)?,
             None => None,
         };
-        let entry = entries.get(&key);
+        // The line of stations this one replaced, newest first.
+        let mut predecessors = Vec::new();
+        let mut entry = entries.get(key);
+        let mut cur = *key;
+        while let Some(old) = predecessor.get(&cur).copied() {
+            if old == *key || predecessors.len() >= MAX_SUCCESSION {
+                break;
+            }
+            let (old_chain, old_author) = &nodes[&old];
+            let old_seen = match old_author {
+                Some(a) => last_seen(station, a)?,
+                None => None,
+            };
+            seen = seen.max(old_seen);
+            entry = entry.or_else(|| entries.get(&old));
+            let (_, old_revocation) = state_of(station, old_chain, now / 1000)?;
+            predecessors.push(json!({
+                "node_id": old.node_id(),
+                "name": old_chain.leaf().name,
+                "state": "replaced",
+                "replaced_by": cur.node_id(),
+                "last_seen": old_seen.map(dates::rfc3339),
+                "revocation": old_revocation,
+            }));
+            cur = old;
+        }
         let field = |name: &str| entry.and_then(|e| e.view.get(name).cloned());
         let issuer = chain.certs().get(1).map(|c| c.name.clone());
         out.push(json!({
@@ -197,6 +263,7 @@ fn rows(station: &Station, region: Option<RegionCode>) -> Result<Vec<Value>> {
             "certified_by": issuer,
             "revocation": revocation,
             "entry_updated_at": field("updated_at"),
+            "predecessors": predecessors,
         }));
     }
     out.sort_by(|a, b| {
@@ -244,6 +311,7 @@ fn state_zh(state: &str) -> &str {
         "active" => "正常",
         "revoked" => "已吊销",
         "expired" => "证书已过期",
+        "replaced" => "已由接替站点取代",
         other => other,
     }
 }
