@@ -22,8 +22,9 @@ use libp2p::swarm::{NetworkBehaviour, SwarmEvent, behaviour::toggle::Toggle};
 use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm, identify, mdns, noise, ping, tcp, yamux};
 use lingong_protocol::keys::PublicKey;
 use lingong_protocol::scope::Scope;
+use lingong_protocol::sync::Compatibility;
 use lingong_protocol::sync::{
-    Frame, MAX_FRAME_BYTES, PROTOCOL_ID, Session, SyncConfig, SyncStats, frame_is_empty,
+    Frame, MAX_FRAME_BYTES, PROTOCOL_VERSIONS, Session, SyncConfig, SyncStats, frame_is_empty,
     window_floor,
 };
 use serde::{Deserialize, Serialize};
@@ -98,8 +99,23 @@ async fn write_length_prefixed<T: AsyncWrite + Unpin + Send>(
     io.flush().await
 }
 
+/// The sync protocol version a stream was negotiated for (`/lingong/sync/<version>`).
+fn wire_version(protocol: &StreamProtocol) -> u32 {
+    lingong_protocol::sync::protocol_version(protocol.as_ref())
+        .unwrap_or(lingong_protocol::sync::PROTOCOL_VERSION)
+}
+
+/// A frame of the current encoding as the stream's version carries it.
+fn to_wire(protocol: &StreamProtocol, bytes: Vec<u8>) -> std::io::Result<Vec<u8>> {
+    lingong_protocol::sync::frame_to_version(bytes, wire_version(protocol))
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))
+}
+
 /// The length-prefixed frame codec of the sync protocol; frames above [`MAX_FRAME_BYTES`] are
-/// refused before they are read, which closes that stream and nothing else.
+/// refused before they are read, which closes that stream and nothing else. The rest of the
+/// node sees every frame in the current encoding: a stream negotiated for an older version
+/// ([`PROTOCOL_VERSIONS`]) is carried in that version's form
+/// (`sync::frame_to_version`, `sync::frame_from_version`).
 #[derive(Clone, Default)]
 pub struct FrameCodec;
 
@@ -110,34 +126,42 @@ impl request_response::Codec for FrameCodec {
 
     async fn read_request<T: AsyncRead + Unpin + Send>(
         &mut self,
-        _: &StreamProtocol,
+        protocol: &StreamProtocol,
         io: &mut T,
     ) -> std::io::Result<Vec<u8>> {
-        read_length_prefixed(io, MAX_FRAME_BYTES).await
+        let bytes = read_length_prefixed(io, MAX_FRAME_BYTES).await?;
+        Ok(lingong_protocol::sync::frame_from_version(
+            bytes,
+            wire_version(protocol),
+        ))
     }
     async fn read_response<T: AsyncRead + Unpin + Send>(
         &mut self,
-        _: &StreamProtocol,
+        protocol: &StreamProtocol,
         io: &mut T,
     ) -> std::io::Result<Vec<u8>> {
-        read_length_prefixed(io, MAX_FRAME_BYTES).await
+        let bytes = read_length_prefixed(io, MAX_FRAME_BYTES).await?;
+        Ok(lingong_protocol::sync::frame_from_version(
+            bytes,
+            wire_version(protocol),
+        ))
     }
     async fn write_request<T: AsyncWrite + Unpin + Send>(
         &mut self,
-        _: &StreamProtocol,
+        protocol: &StreamProtocol,
         io: &mut T,
         req: Vec<u8>,
     ) -> std::io::Result<()> {
-        write_length_prefixed(io, req).await?;
+        write_length_prefixed(io, to_wire(protocol, req)?).await?;
         futures::AsyncWriteExt::close(io).await
     }
     async fn write_response<T: AsyncWrite + Unpin + Send>(
         &mut self,
-        _: &StreamProtocol,
+        protocol: &StreamProtocol,
         io: &mut T,
         res: Vec<u8>,
     ) -> std::io::Result<()> {
-        write_length_prefixed(io, res).await?;
+        write_length_prefixed(io, to_wire(protocol, res)?).await?;
         futures::AsyncWriteExt::close(io).await
     }
 }
@@ -192,6 +216,17 @@ pub struct PeerStatus {
     /// How far the peer's clock is ahead of this node's (negative: behind), in seconds, as
     /// of the last session; a large value means one of the two clocks is wrong.
     pub clock_offset_s: Option<i64>,
+    /// The sync protocol version the two speak (the newest both announced), once the peer
+    /// identified itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_version: Option<u32>,
+    /// The program and version the peer announced (`lingong/0.1.0`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+    /// When the two share no sync protocol version: which side to upgrade, in English and
+    /// Chinese.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgrade: Option<String>,
 }
 
 /// Commands from the daemon's control socket to the network loop.
@@ -285,6 +320,9 @@ struct PeerState {
     outbound: Option<(Outbound, OutboundRequestId, Instant)>,
     /// A sync round wants a fresh session after the current one.
     resync: bool,
+    /// The sync protocol versions and the program the peer announced (libp2p identify).
+    sync_versions: Option<Vec<u32>>,
+    agent: Option<String>,
 }
 
 impl PeerState {
@@ -304,7 +342,21 @@ impl PeerState {
             backoff: Duration::from_secs(1),
             outbound: None,
             resync: false,
+            sync_versions: None,
+            agent: None,
         }
+    }
+}
+
+impl PeerState {
+    /// Whether this node and the peer share a sync protocol version, once the peer announced
+    /// its versions.
+    fn compatibility(&self) -> Option<Compatibility> {
+        let theirs = self.sync_versions.as_ref()?;
+        Some(lingong_protocol::sync::compatibility(
+            &PROTOCOL_VERSIONS,
+            theirs,
+        ))
     }
 }
 
@@ -364,7 +416,13 @@ pub fn start(
         .with_quic()
         .with_behaviour(|key| {
             let sync = request_response::Behaviour::new(
-                [(StreamProtocol::new(PROTOCOL_ID), ProtocolSupport::Full)],
+                // Every version this release speaks, newest first: the dialer offers them in
+                // this order, the listener takes the first it speaks.
+                PROTOCOL_VERSIONS.map(|v| {
+                    let id = lingong_protocol::sync::protocol_id(v);
+                    let id = StreamProtocol::try_from_owned(id).expect("a valid protocol id");
+                    (id, ProtocolSupport::Full)
+                }),
                 request_response::Config::default()
                     .with_request_timeout(REQUEST_TIMEOUT)
                     .with_max_concurrent_streams(crate::net_limits::MAX_SYNC_STREAMS),
@@ -378,10 +436,10 @@ pub fn start(
                 gate: crate::net_limits::AddressGate::default(),
                 limits: crate::net_limits::connection_limits(),
                 sync,
-                identify: identify::Behaviour::new(identify::Config::new(
-                    "/lingong/1".into(),
-                    key.public(),
-                )),
+                identify: identify::Behaviour::new(
+                    identify::Config::new("/lingong/1".into(), key.public())
+                        .with_agent_version(format!("lingong/{}", env!("CARGO_PKG_VERSION"))),
+                ),
                 ping: ping::Behaviour::new(
                     ping::Config::new().with_interval(Duration::from_secs(30)),
                 ),
@@ -476,6 +534,12 @@ impl Network {
                         last_sync: p.last_sync_ms.map(lingong_protocol::dates::rfc3339),
                         region: p.scope.map(|s| s.region.to_string()),
                         clock_offset_s: p.clock_offset_ms.map(|ms| ms / 1000),
+                        sync_version: match p.compatibility() {
+                            Some(Compatibility::Common(v)) => Some(v),
+                            _ => None,
+                        },
+                        agent: p.agent.clone(),
+                        upgrade: p.compatibility().and_then(|c| c.advice()),
                     })
                     .collect();
                 let _ = reply.send((peers, self.listening.clone()));
@@ -807,6 +871,11 @@ impl Network {
                     }
                 }
             }
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
+                peer_id,
+                info,
+                ..
+            })) => self.note_identify(peer_id, &info),
             SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.on_sync_event(event),
             _ => {}
         }
@@ -847,14 +916,70 @@ impl Network {
                     .and_then(|p| p.outbound.as_ref())
                     .is_some_and(|(_, r, _)| *r == request_id)
                 {
-                    self.finish_outbound(peer, Err(error.to_string()));
+                    let why = match error {
+                        request_response::OutboundFailure::UnsupportedProtocols => {
+                            self.no_common_version(peer)
+                        }
+                        e => e.to_string(),
+                    };
+                    self.finish_outbound(peer, Err(why));
                 }
+            }
+            request_response::Event::InboundFailure {
+                peer,
+                error: request_response::InboundFailure::UnsupportedProtocols,
+                ..
+            } => {
+                let why = self.no_common_version(peer);
+                tracing::warn!(peer = %peer, "refused the peer's sync stream: {why}");
             }
             request_response::Event::InboundFailure { peer, error, .. } => {
                 tracing::debug!(peer = %peer, "inbound sync failure: {error}");
             }
             request_response::Event::ResponseSent { .. } => {}
         }
+    }
+
+    /// What the peer announced of itself (libp2p identify): its sync protocol versions and
+    /// program. When the two share no version, says which side to upgrade in the log (once per
+    /// change) and in `status` (`upgrade`).
+    fn note_identify(&mut self, peer: PeerId, info: &identify::Info) {
+        let versions: Vec<u32> = info
+            .protocols
+            .iter()
+            .filter_map(|p| lingong_protocol::sync::protocol_version(p.as_ref()))
+            .collect();
+        let Some(state) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        let changed = state.sync_versions.as_ref() != Some(&versions);
+        state.sync_versions = Some(versions);
+        state.agent = Some(info.agent_version.clone());
+        if let (true, Some(advice)) = (changed, state.compatibility().and_then(|c| c.advice())) {
+            tracing::warn!(peer = %peer, agent = %info.agent_version, "{advice}");
+        }
+    }
+
+    /// Why a sync stream with `peer` could not be negotiated, in English and Chinese: which
+    /// side to upgrade when the peer announced its versions, else the versions this node
+    /// speaks.
+    fn no_common_version(&self, peer: PeerId) -> String {
+        if let Some(advice) = self
+            .peers
+            .get(&peer)
+            .and_then(|p| p.compatibility())
+            .and_then(|c| c.advice())
+        {
+            return advice;
+        }
+        let ours = PROTOCOL_VERSIONS
+            .map(lingong_protocol::sync::protocol_id)
+            .join(", ");
+        format!(
+            "the peer speaks none of the sync protocols {ours}; compare both versions \
+             (`lingong --version`) and upgrade the older one / 对方不支持同步协议 {ours} 中的任何\
+             一个：请核对双方的版本（`lingong --version`），升级较旧的一方"
+        )
     }
 
     /// A peer that failed to prove its certificate, or was revoked: cut it off.
@@ -1131,4 +1256,59 @@ pub fn sync_offline(station: Station, timeout_secs: u64) -> Result<serde_json::V
         reports
     })?;
     Ok(serde_json::json!({ "peers": reports }))
+}
+
+#[cfg(test)]
+mod version_tests {
+    use super::*;
+    use libp2p::request_response::Codec;
+
+    /// A frame written on a stream negotiated for `/lingong/sync/1` is a version 1 frame on
+    /// the wire (no clock), and reads back in the current encoding; on `/lingong/sync/2` the
+    /// bytes pass untouched.
+    #[test]
+    fn the_codec_carries_each_negotiated_version_in_its_own_form() {
+        let frame = Frame {
+            session: 5,
+            hello: Some(vec![9; 20]),
+            envelopes: vec![vec![1; 100]],
+            clock_ms: Some(1_765_000_000_000),
+            ..Frame::default()
+        };
+        futures::executor::block_on(async {
+            for (v, clock) in [(1, None), (2, frame.clock_ms)] {
+                let protocol =
+                    StreamProtocol::try_from_owned(lingong_protocol::sync::protocol_id(v)).unwrap();
+                let mut wire = futures::io::Cursor::new(Vec::new());
+                FrameCodec
+                    .write_request(&protocol, &mut wire, frame.encode())
+                    .await
+                    .unwrap();
+                let bytes = wire.into_inner();
+                let body = &bytes[4..];
+                let expected_len = match v {
+                    1 => {
+                        Frame {
+                            clock_ms: None,
+                            ..frame.clone()
+                        }
+                        .encode()
+                        .len()
+                            - 1
+                    }
+                    _ => frame.encode().len(),
+                };
+                assert_eq!(body.len(), expected_len, "version {v}");
+                let mut read = futures::io::Cursor::new(bytes.clone());
+                let got = FrameCodec.read_request(&protocol, &mut read).await.unwrap();
+                assert_eq!(
+                    Frame::decode(&got).unwrap(),
+                    Frame {
+                        clock_ms: clock,
+                        ..frame.clone()
+                    }
+                );
+            }
+        });
+    }
 }
