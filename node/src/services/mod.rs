@@ -249,9 +249,9 @@ pub fn write_edits<T: Schema>(
 }
 
 /// A worker's priority flags (困难帮扶) with `long-wait` derived as `worker list` derives it:
-/// registered and active [`workers::LONG_WAIT_DAYS`] days or more with no live placement. The
-/// push lists and the assistance ledger select and rank by these (the same rule as
-/// `workers::effective_flags`, which they may not import).
+/// registered and active [`workers::LONG_WAIT_DAYS`] days or more with no live placement.
+/// `worker list` shows these; the push lists and the assistance ledger select and rank by
+/// them.
 pub fn priority_flags(
     station: &Station,
     state: &RecordState,

@@ -10,14 +10,14 @@
 
 use super::{required, typed, write_edits};
 use crate::error::{NodeError, Result};
-use crate::index::{self, Field};
+use crate::index;
 use crate::station::{Station, now_ms};
 use lingong_protocol::author::Target;
 use lingong_protocol::dates;
 use lingong_protocol::id_number;
 use lingong_protocol::record::RecordKind;
 use lingong_protocol::schema::worker::{parse_flags, parse_skills, priority_of};
-use lingong_protocol::schema::{Choice, Flag, Schema, Worker, WorkerStatus};
+use lingong_protocol::schema::{Choice, Schema, Worker, WorkerStatus};
 use lingong_protocol::store::RecordState;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -208,42 +208,9 @@ pub fn deregister(station: &mut Station, id: &str) -> Result<Value> {
     Ok(json!({ "id": state.id().to_hex(), "status": worker.status.as_str() }))
 }
 
-/// The worker's flags, with `long-wait` derived when the worker has been registered and
-/// available for [`LONG_WAIT_DAYS`] or more without a live placement.
-pub fn effective_flags(
-    station: &Station,
-    state: &RecordState,
-    worker: &Worker,
-) -> Result<Vec<Flag>> {
-    let mut flags = worker.flags.clone();
-    let waited = (now_ms() - state.created_ms) / 86_400_000;
-    if !flags.contains(&Flag::LongWait)
-        && worker.status == WorkerStatus::Active
-        && waited >= LONG_WAIT_DAYS
-        && !has_live_placement(station, state)?
-    {
-        flags.push(Flag::LongWait);
-    }
-    Ok(flags)
-}
-
-fn has_live_placement(station: &Station, state: &RecordState) -> Result<bool> {
-    let prefix = index::prefix(
-        RecordKind::Placement,
-        Some((Field::Worker, &state.id().to_hex(), true)),
-    );
-    for p in station.store.list(prefix, None) {
-        let p = p?;
-        if p.view.get("status").and_then(|s| s.as_str()) != Some("cancelled") {
-            return Ok(true);
-        }
-    }
-    Ok(false)
-}
-
 /// The `worker list` row (never a clear ID number).
 fn row(station: &Station, state: &RecordState, worker: &Worker) -> Result<Value> {
-    let flags = effective_flags(station, state, worker)?;
+    let flags = super::priority_flags(station, state, worker)?;
     Ok(json!({
         "id": state.id().to_hex(),
         "name": worker.name,
