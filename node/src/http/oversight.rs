@@ -10,7 +10,8 @@
 //!   (supervisor and admin, as `auth::min_role` says);
 //! - `/report?period=2026-11`: the figures as a table, the child regions, a bar chart of the
 //!   last six months drawn on the server as inline SVG (no script), the seal state, the seal
-//!   and verify buttons;
+//!   and verify buttons; each month's report is reused while the store's count of durable
+//!   writes is unchanged (`Web::reports`), since each is a scan of the records held;
 //! - `/supervision`: the stations that need attention with their reasons, a rectification
 //!   order with a deadline for each, and the orders held;
 //! - `/audit?run=1`: the audit's counts and problems;
