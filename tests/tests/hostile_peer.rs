@@ -247,3 +247,271 @@ fn a_flood_of_connections_and_garbage_leaves_the_honest_peer_served_and_memory_b
     let files_after = open_files(pid);
     eprintln!("after the flood: {files_after} open files");
 }
+
+/// What a hostile libp2p peer sends on one sync stream: bytes written as they are (its own
+/// length prefix included), then the stream is closed.
+#[derive(Clone, Default)]
+struct RawCodec;
+
+impl libp2p::request_response::Codec for RawCodec {
+    type Protocol = libp2p::StreamProtocol;
+    type Request = Vec<u8>;
+    type Response = Vec<u8>;
+
+    async fn read_request<T: futures::AsyncRead + Unpin + Send>(
+        &mut self,
+        _: &Self::Protocol,
+        io: &mut T,
+    ) -> std::io::Result<Vec<u8>> {
+        use futures::AsyncReadExt;
+        let mut buf = Vec::new();
+        io.take(1 << 20).read_to_end(&mut buf).await?;
+        Ok(buf)
+    }
+    async fn read_response<T: futures::AsyncRead + Unpin + Send>(
+        &mut self,
+        p: &Self::Protocol,
+        io: &mut T,
+    ) -> std::io::Result<Vec<u8>> {
+        self.read_request(p, io).await
+    }
+    async fn write_request<T: futures::AsyncWrite + Unpin + Send>(
+        &mut self,
+        _: &Self::Protocol,
+        io: &mut T,
+        req: Vec<u8>,
+    ) -> std::io::Result<()> {
+        use futures::AsyncWriteExt;
+        io.write_all(&req).await?;
+        io.close().await
+    }
+    async fn write_response<T: futures::AsyncWrite + Unpin + Send>(
+        &mut self,
+        p: &Self::Protocol,
+        io: &mut T,
+        res: Vec<u8>,
+    ) -> std::io::Result<()> {
+        self.write_request(p, io, res).await
+    }
+}
+
+/// The hostile frames: a length prefix far above the limit, a frame of the largest size
+/// that is garbage, a length prefix of the largest size followed by only part of the frame
+/// (the rest never comes), and a handshake frame whose certificate chain is garbage.
+fn hostile_frames() -> Vec<(&'static str, Vec<u8>)> {
+    let max = lingong_protocol::sync::MAX_FRAME_BYTES;
+    let prefixed = |len: usize, body: Vec<u8>| {
+        let mut v = (len as u32).to_be_bytes().to_vec();
+        v.extend(body);
+        v
+    };
+    let garbage = |n: usize| -> Vec<u8> {
+        (0..n as u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
+            .collect()
+    };
+    let hello = lingong_protocol::sync::Frame {
+        session: 7,
+        hello: Some(garbage(3000)),
+        ..Default::default()
+    }
+    .encode();
+    vec![
+        (
+            "oversized length",
+            prefixed(u32::MAX as usize, garbage(1024)),
+        ),
+        ("garbage frame", prefixed(max, garbage(max))),
+        ("endless frame", prefixed(max, garbage(max / 4))),
+        ("forged handshake", prefixed(hello.len(), hello)),
+    ]
+}
+
+/// Counters of the libp2p attack.
+#[derive(Default)]
+struct P2pTally {
+    connections: AtomicUsize,
+    closed: AtomicUsize,
+    requests: AtomicUsize,
+    answered: AtomicUsize,
+}
+
+/// One throwaway identity: connects to `target` (noise and yamux succeed: any key can), and
+/// sends `rounds` of every hostile frame, as fast as the daemon lets it, until `stop`.
+async fn libp2p_attacker(
+    target: libp2p::Multiaddr,
+    rounds: usize,
+    stop: Arc<AtomicBool>,
+    tally: Arc<P2pTally>,
+) {
+    use futures::StreamExt;
+    use libp2p::request_response::{self, ProtocolSupport};
+    use libp2p::swarm::SwarmEvent;
+    let protocol = libp2p::StreamProtocol::new(lingong_protocol::sync::PROTOCOL_ID);
+    let mut swarm = libp2p::SwarmBuilder::with_new_identity()
+        .with_tokio()
+        .with_tcp(
+            libp2p::tcp::Config::default(),
+            libp2p::noise::Config::new,
+            libp2p::yamux::Config::default,
+        )
+        .expect("transport")
+        .with_behaviour(|_| {
+            request_response::Behaviour::<RawCodec>::new(
+                [(protocol, ProtocolSupport::Outbound)],
+                request_response::Config::default()
+                    .with_request_timeout(Duration::from_secs(20))
+                    .with_max_concurrent_streams(64),
+            )
+        })
+        .expect("behaviour")
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
+        .build();
+    let frames = hostile_frames();
+    let mut sent_rounds = 0;
+    let mut peer = None;
+    if swarm.dial(target.clone()).is_err() {
+        return;
+    }
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    while !stop.load(Ordering::Relaxed) {
+        tokio::select! {
+            event = swarm.select_next_some() => match event {
+                SwarmEvent::ConnectionEstablished { peer_id, .. } => {
+                    tally.connections.fetch_add(1, Ordering::Relaxed);
+                    peer = Some(peer_id);
+                }
+                SwarmEvent::ConnectionClosed { num_established: 0, .. } => {
+                    tally.closed.fetch_add(1, Ordering::Relaxed);
+                    peer = None;
+                }
+                // A stream the daemon closed without a frame reads as an empty response.
+                SwarmEvent::Behaviour(request_response::Event::Message {
+                    message: request_response::Message::Response { response, .. },
+                    ..
+                }) if !response.is_empty() => {
+                    tally.answered.fetch_add(1, Ordering::Relaxed);
+                }
+                _ => {}
+            },
+            _ = tick.tick() => {
+                match peer {
+                    Some(p) if sent_rounds < rounds => {
+                        for (_, bytes) in &frames {
+                            swarm.behaviour_mut().send_request(&p, bytes.clone());
+                            tally.requests.fetch_add(1, Ordering::Relaxed);
+                        }
+                        sent_rounds += 1;
+                    }
+                    None => {
+                        // Cut off: come back (the gate lets a new connection in).
+                        let _ = swarm.dial(target.clone());
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn hostile_libp2p_peers_with_oversized_garbage_and_endless_frames_are_cut_off() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let nodes = init_chain(dir.path());
+    let (township, village) = (&nodes[3], &nodes[4]);
+    let township_port = free_port();
+    let township_addr = format!(
+        "/ip4/127.0.0.1/tcp/{township_port}/p2p/{}",
+        township.node_id()
+    );
+    village.json(&["peer", "add", &township_addr]);
+    let _township_daemon = Daemon::start(township, township_port);
+    let port = free_port();
+    let _village_daemon = Daemon::start(village, port);
+    post(village, "攻击之前的岗位");
+    poll_until("the first post at the township", SYNC_DEADLINE, || {
+        holds(township, "攻击之前的岗位").then_some(())
+    });
+    let pid = daemon_pid(village);
+    let rss_before = status_kb(pid, "VmRSS:");
+
+    // 40 throwaway identities, each sending 25 rounds of the four hostile frames.
+    let target: libp2p::Multiaddr = format!("/ip4/127.0.0.1/tcp/{port}")
+        .parse()
+        .expect("multiaddr");
+    let stop = Arc::new(AtomicBool::new(false));
+    let tally = Arc::new(P2pTally::default());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let attackers: Vec<_> = (0..40)
+        .map(|_| {
+            runtime.spawn(libp2p_attacker(
+                target.clone(),
+                25,
+                Arc::clone(&stop),
+                Arc::clone(&tally),
+            ))
+        })
+        .collect();
+    let started = Instant::now();
+    let mut peak_rss = rss_before;
+    let mut sample = || peak_rss = peak_rss.max(status_kb(pid, "VmRSS:"));
+    poll_until("the attackers to connect and send", SYNC_DEADLINE, || {
+        sample();
+        (tally.requests.load(Ordering::Relaxed) >= 40 * 4 * 5).then_some(())
+    });
+    post(village, "攻击之中的岗位");
+    poll_until(
+        "a post written during the attack at the township",
+        SYNC_DEADLINE,
+        || {
+            sample();
+            holds(township, "攻击之中的岗位").then_some(())
+        },
+    );
+    poll_until("30 s of attack", Duration::from_secs(120), || {
+        sample();
+        (started.elapsed() >= Duration::from_secs(30)).then_some(())
+    });
+    stop.store(true, Ordering::Relaxed);
+    runtime.block_on(async {
+        for a in attackers {
+            let _ = a.await;
+        }
+    });
+    sample();
+    let (connections, closed, requests, answered) = (
+        tally.connections.load(Ordering::Relaxed),
+        tally.closed.load(Ordering::Relaxed),
+        tally.requests.load(Ordering::Relaxed),
+        tally.answered.load(Ordering::Relaxed),
+    );
+    eprintln!(
+        "libp2p attack of {:.0} s by 40 throwaway keys: {connections} connections, {closed} cut \
+         off by the daemon, {requests} hostile frames sent ({}), {answered} answered; village \
+         daemon peak VmRSS {peak_rss} kB (before {rss_before} kB)",
+        started.elapsed().as_secs_f64(),
+        hostile_frames()
+            .iter()
+            .map(|(what, _)| *what)
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    assert_eq!(answered, 0, "no hostile frame got an answer");
+    assert!(
+        closed >= 40,
+        "every throwaway identity was cut off at least once: {closed} of {connections}"
+    );
+    assert!(
+        peak_rss <= RSS_LIMIT_KB,
+        "the village daemon's resident memory peaked at {peak_rss} kB under the attack \
+         (limit {RSS_LIMIT_KB} kB)"
+    );
+    post(village, "攻击之后的岗位");
+    poll_until("a post written after the attack", SYNC_DEADLINE, || {
+        holds(township, "攻击之后的岗位").then_some(())
+    });
+}
