@@ -13,17 +13,22 @@
 //!   the next command keeps the finished backup, runs the migration again and finds every record.
 //! - A store of a newer format than the binary knows is refused (exit 1) naming both versions
 //!   and saying to install the newer lingong, in English and Chinese, and is left unchanged.
+//! - Two daemons of this release sync over the current sync protocol version, and `status`
+//!   shows it per peer with the program the peer announced (`agent`) and no `upgrade` advice
+//!   (peers a version apart, and peers sharing none, are unit tests in `protocol/src/sync.rs`
+//!   and `node/src/net.rs`: no older binary is at hand here).
 //!
 //! `cargo test -p lingong-tests --test upgrade -- --ignored regenerate_the_format_fixture`
 //! writes the fixture again (see `tests/fixtures/README.md`).
 
 use lingong_node::migrate::{ABORT_ENV, FORMAT, FORMAT_KEY, backup_path, stored_format};
-use lingong_tests::{Node, certify, workspace_root};
+use lingong_tests::{Daemon, Node, certify, free_port, poll_until, workspace_root};
 use serde_json::{Value, json};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 /// The fixture of the format this release writes.
 fn fixture_dir() -> PathBuf {
@@ -270,6 +275,50 @@ fn a_store_of_a_newer_format_is_refused_and_left_unchanged() {
         })
         .count();
     assert_eq!(beside, 0, "no backup of a store that is not migrated");
+}
+
+/// Two daemons of this release negotiate the current sync protocol version: `status` shows
+/// it for the peer, with the program the peer announced, and no upgrade advice.
+#[test]
+fn peers_of_this_release_report_the_sync_version_they_share() {
+    let dir = tempfile::tempdir().unwrap();
+    let province = Node::init(dir.path(), "province", "贵州省零工服务中心", "52");
+    certify(None, &province);
+    let county = Node::init(dir.path(), "county", "黄平县零工市场", "522622");
+    certify(Some(&province), &county);
+    let port = free_port();
+    let province_id = province.node_id();
+    county.json(&[
+        "peer",
+        "add",
+        &format!("/ip4/127.0.0.1/tcp/{port}/p2p/{province_id}"),
+    ]);
+    let _province = Daemon::start(&province, port);
+    let _county = Daemon::start(&county, free_port());
+    let peer = poll_until(
+        "the county syncs with the province and knows its version",
+        Duration::from_secs(120),
+        || {
+            let status = county.json(&["status"]);
+            status["peers"].as_array()?.iter().find_map(|p| {
+                (p["peer"] == province_id.as_str()
+                    && p["last_sync"].is_string()
+                    && p["agent"].is_string())
+                .then(|| p.clone())
+            })
+        },
+    );
+    assert_eq!(
+        peer["sync_version"],
+        lingong_protocol::sync::PROTOCOL_VERSION,
+        "{peer}"
+    );
+    assert_eq!(
+        peer["agent"],
+        format!("lingong/{}", env!("CARGO_PKG_VERSION")),
+        "{peer}"
+    );
+    assert!(peer.get("upgrade").is_none(), "nothing to upgrade: {peer}");
 }
 
 /// Writes `tests/fixtures/format-<FORMAT>/` again with the binary as built: a county node
