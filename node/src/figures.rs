@@ -92,10 +92,15 @@ pub fn collect_facts(station: &Station, period: &Period) -> Result<Vec<Fact>> {
         RecordKind::Placement,
         RecordKind::Complaint,
     ] {
+        // Newest first (the kind's rows are in creation order): placements made before the
+        // period end the walk, as they cannot count.
         for state in station.store.list(index::prefix(kind, None), None) {
             let state = state?;
             if state.created_ms >= end {
                 continue;
+            }
+            if kind == RecordKind::Placement && state.created_ms < start {
+                break;
             }
             let keep = match kind {
                 RecordKind::Post | RecordKind::Complaint => {

@@ -42,7 +42,7 @@ use crate::record::{self, RecordKind};
 use crate::region::{Level, RegionCode};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -444,11 +444,22 @@ pub fn report(
     facts: &[Fact],
     county_priority: &BTreeMap<RegionCode, u64>,
 ) -> Report {
-    let workers: HashMap<[u8; 16], &Fact> = facts
+    // Only the workers the region's placements name are looked up: the table stays the size
+    // of one region's placements however many facts (a province's) are passed.
+    let named: HashSet<[u8; 16]> = facts
         .iter()
-        .filter(|f| f.kind == RecordKind::Worker)
-        .map(|f| (f.id, f))
+        .filter(|f| f.kind == RecordKind::Placement && region.contains(&f.region))
+        .filter_map(|f| text(&f.at_end, "worker").and_then(short_of))
         .collect();
+    let workers: HashMap<[u8; 16], &Fact> = if named.is_empty() {
+        HashMap::new()
+    } else {
+        facts
+            .iter()
+            .filter(|f| f.kind == RecordKind::Worker && named.contains(&f.id))
+            .map(|f| (f.id, f))
+            .collect()
+    };
     let child_level = region.level().below();
     let mut total = Tally::new();
     let mut own = Tally::new();

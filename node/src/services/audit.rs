@@ -73,10 +73,15 @@ pub fn audit(station: &Station) -> Result<Value> {
     let mut checked = 0usize;
     for chunk in metas.chunks(READ_CHUNK) {
         let mut envelopes: Vec<Envelope> = Vec::with_capacity(chunk.len());
+        // Each envelope's id, computed once (it is checked against the stored id here).
+        let mut ids: Vec<EnvelopeId> = Vec::with_capacity(chunk.len());
         for meta in chunk {
             let short = hex::encode(&meta.id[..8]);
             match station.store.envelope(&meta.id) {
-                Ok(Some(env)) if env.id() == meta.id => envelopes.push(env),
+                Ok(Some(env)) if env.id() == meta.id => {
+                    envelopes.push(env);
+                    ids.push(meta.id);
+                }
                 Ok(Some(env)) => problems.push(
                     "bad-signature",
                     Some(&env.header.author),
@@ -98,13 +103,13 @@ pub fn audit(station: &Station) -> Result<Value> {
             }
         }
         let proved = verify_in_parallel(&envelopes);
-        for (env, ok) in envelopes.iter().zip(proved) {
+        for ((env, ok), id) in envelopes.iter().zip(proved).zip(ids) {
             checked += 1;
             check_envelope(station, env, ok, &revocations, &mut authors, &mut problems)?;
             let h = &env.header;
             logs.entry(h.author).or_default().push(LogEntry {
                 seq: h.seq,
-                id: env.id(),
+                id,
                 prev: h.prev,
             });
         }
