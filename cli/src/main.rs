@@ -130,11 +130,11 @@ enum Command {
     /// Carry changes on a USB stick where no link exists.
     #[command(subcommand)]
     Bundle(BundleCommand),
-    /// Build a five-level network on this machine with sample data.
+    /// Build an eight-node network on this machine (province to three villages) with sample data.
     Demo {
         #[arg(long)]
         dir: Option<PathBuf>,
-        /// Stop after showing the network (scripts, tests); by default the five daemons and
+        /// Stop after showing the network (scripts, tests); by default the eight daemons and
         /// their web consoles run until Ctrl-C.
         #[arg(long)]
         no_wait: bool,
@@ -917,6 +917,20 @@ fn main() {
     if let Command::Doctor = cli.command {
         doctor(&home, &lang, json);
     }
+    // `lingong demo` prints its own readable text (Chinese unless --lang en), or one JSON value
+    // with --json, once the network is up, then runs until Ctrl-C.
+    if let Command::Demo { dir, no_wait, .. } = &cli.command {
+        let lang = cli.lang.clone().unwrap_or_else(|| "zh".into());
+        let status = match lingong_node::demo::run(dir.clone(), &lang, !no_wait, json) {
+            Ok(_) => 0,
+            Err(e) => {
+                let failure = Failure::from(e);
+                output::print_failure(&failure, json, &lang);
+                if failure.is_usage() { 2 } else { 1 }
+            }
+        };
+        std::process::exit(status);
+    }
     let status = match run(cli.command, &home, &lang) {
         Ok(Value::Null) => 0,
         Ok(value) => {
@@ -1172,7 +1186,7 @@ fn run(command: Command, home: &Home, lang: &str) -> Result<Value, Failure> {
             )?);
         }
         Command::Demo { dir, no_wait, .. } => {
-            return Ok(lingong_node::demo::run(dir, lang, !no_wait)?);
+            return Ok(lingong_node::demo::run(dir, lang, !no_wait, false)?);
         }
         Command::Repair { force, timeout } => {
             return Ok(lingong_node::repair::repair(home, force, timeout, lang)?);

@@ -1,19 +1,28 @@
-//! `lingong demo`: a five-level network on this machine with sample data, opened in a browser.
+//! `lingong demo`: an eight-node network on this machine with sample data, opened in a browser.
 //!
-//! Creates the province (贵州省), a prefecture (黔东南州), a county (黄平县), a township (旧州镇)
-//! and a community station (乐源社区) in sub-folders of one directory, issues the certificate
-//! chain level by level exactly as operators would (request → issue → install), records a
-//! directory entry at every level, an administrator account at every node (password made and
-//! shown once), and the village's day at the hiring desk: an employer checked, posts reviewed
-//! and approved, workers registered (some with priority), a hire confirmed. It checks that a
-//! request from another county is refused, then starts the five daemons with their web consoles
-//! on 127.0.0.1, shows changes travelling up to the province and down to the village, writes
-//! where to look into `demo.json` in the demo folder (owner-only: it holds the passwords) and
-//! runs until Ctrl-C (`--no-wait`: stop after showing, for scripts and tests).
+//! Creates, from the real division table, the province (贵州省), a prefecture (黔东南州), a
+//! county (黄平县), two townships (旧州镇, 重安镇) and three community stations (乐源社区 and
+//! 舞阳社区 under 旧州镇, 兴隆街社区 under 重安镇) in sub-folders of one directory. It issues the
+//! certificate chain exactly as operators would (request → parent issues → install), records a
+//! directory entry at every node, an administrator account at every node and a clerk at every
+//! village (passwords made here and shown once), and the villages' day at the hiring desk, all
+//! through [`dispatch`] like the console and the command line: employers registered (one
+//! suspended, with its reason), posts approved, pending and rejected (with its reason), workers
+//! registered (older, disabled, long-waiting), a hire confirmed on the spot, assistance and a
+//! recommendation's outcome logged, a wage-arrears complaint filed, and last month's report
+//! sealed. It checks that a request from another county is refused, then starts the eight
+//! daemons with their web consoles on 127.0.0.1 (8081–8088 when free), peers along the tree,
+//! waits until the county has accepted the complaint and the village sees that step, prints
+//! where to look (readable text in Chinese, or English with `--lang en`; one JSON value with
+//! `--json`), writes the same into `demo.json` in the demo folder (owner-only: it holds the
+//! passwords) and runs until Ctrl-C (`--no-wait`: stop after showing, for scripts and tests).
 
 use crate::error::{NodeError, Result};
 use crate::home::Home;
-use crate::request::{PostFields, PostFilter, Request, WorkerFields, dispatch};
+use crate::request::{
+    AssistFields, ComplaintFields, ComplaintUpdate, EmployerFields, PlacementFields, PostFields,
+    PostFilter, Request, WorkerFields, dispatch,
+};
 use crate::station::{self, Station};
 use lingong_protocol::record::complete_id_number;
 use serde_json::{Value, json};
@@ -21,21 +30,93 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-/// One demo node: folder name, display name, region code.
-pub const DEMO_NODES: [(&str, &str, &str); 5] = [
-    ("province", "贵州省零工服务中心", "52"),
-    ("city", "黔东南州零工市场", "5226"),
-    ("county", "黄平县零工市场", "522622"),
-    ("township", "旧州镇零工驿站", "522622101"),
-    ("village", "乐源社区零工服务站", "522622101001"),
-];
-
-fn say(lang: &str, zh: &str, en: &str) {
-    eprintln!("{}", if lang.starts_with("zh") { zh } else { en });
+/// One node of the demo network.
+pub struct DemoNode {
+    /// Sub-folder of the demo directory.
+    pub folder: &'static str,
+    /// The station's name.
+    pub name: &'static str,
+    /// Its region code, from `guizhou-divisions.csv`.
+    pub region: &'static str,
+    /// Index of the parent node in [`DEMO_NODES`] (the province has none).
+    pub parent: Option<usize>,
 }
 
-/// Creates and certifies a chain of nodes in `dir` (default `./lingong-demo`).
-pub fn run(dir: Option<PathBuf>, lang: &str, wait: bool) -> Result<Value> {
+/// The demo's nodes, parents before children. The first five keep their folders and their
+/// consoles' ports (8081–8085) from the five-node demo; the three added ones use 8086–8088.
+pub const DEMO_NODES: [DemoNode; 8] = [
+    DemoNode {
+        folder: "province",
+        name: "贵州省零工服务中心",
+        region: "52",
+        parent: None,
+    },
+    DemoNode {
+        folder: "city",
+        name: "黔东南州零工市场",
+        region: "5226",
+        parent: Some(0),
+    },
+    DemoNode {
+        folder: "county",
+        name: "黄平县零工市场",
+        region: "522622",
+        parent: Some(1),
+    },
+    DemoNode {
+        folder: "township",
+        name: "旧州镇零工驿站",
+        region: "522622101",
+        parent: Some(2),
+    },
+    DemoNode {
+        folder: "village",
+        name: "乐源社区零工服务站",
+        region: "522622101001",
+        parent: Some(3),
+    },
+    DemoNode {
+        folder: "township-chongan",
+        name: "重安镇零工驿站",
+        region: "522622102",
+        parent: Some(2),
+    },
+    DemoNode {
+        folder: "village-wuyang",
+        name: "舞阳社区零工服务站",
+        region: "522622101002",
+        parent: Some(3),
+    },
+    DemoNode {
+        folder: "village-xinglongjie",
+        name: "兴隆街社区零工服务站",
+        region: "522622102001",
+        parent: Some(5),
+    },
+];
+
+/// Index of 乐源社区, the village with the fullest day (and the complaint).
+const LEYUAN: usize = 4;
+/// Index of the county, which accepts the complaint.
+const COUNTY: usize = 2;
+
+fn zh(lang: &str) -> bool {
+    lang.starts_with("zh")
+}
+
+fn say(lang: &str, zh_text: &str, en: &str) {
+    eprintln!("{}", if zh(lang) { zh_text } else { en });
+}
+
+fn id_of(v: &Value) -> String {
+    v["id"].as_str().unwrap_or_default().to_string()
+}
+
+/// Creates and certifies the network in `dir` (default `./lingong-demo`), records the sample
+/// data, runs the daemons and prints where to look: readable text in `lang`, or one JSON value
+/// when `json`. Returns the summary also written to `demo.json`.
+pub fn run(dir: Option<PathBuf>, lang: &str, wait: bool, json: bool) -> Result<Value> {
+    let begun = Instant::now();
     let dir = dir.unwrap_or_else(|| PathBuf::from("lingong-demo"));
     if dir.exists()
         && std::fs::read_dir(&dir)
@@ -49,86 +130,88 @@ pub fn run(dir: Option<PathBuf>, lang: &str, wait: bool) -> Result<Value> {
         ));
     }
     crate::home::create_private_dir(&dir)?;
-    let mut parent: Option<Station> = None;
+    let homes: Vec<Home> = DEMO_NODES
+        .iter()
+        .map(|n| Home::new(Some(dir.join(n.folder))))
+        .collect();
     let mut nodes = Vec::new();
-    for (i, (folder, name, region)) in DEMO_NODES.iter().enumerate() {
-        let home = Home::new(Some(dir.join(folder)));
+    for (i, n) in DEMO_NODES.iter().enumerate() {
         say(
             lang,
-            &format!("[{}/5] 创建节点 {name}（{region}）", i + 1),
-            &format!("[{}/5] creating node {name} ({region})", i + 1),
+            &format!(
+                "[{}/{}] 创建节点 {}（{}）",
+                i + 1,
+                DEMO_NODES.len(),
+                n.name,
+                n.region
+            ),
+            &format!(
+                "[{}/{}] creating node {} ({})",
+                i + 1,
+                DEMO_NODES.len(),
+                n.name,
+                n.region
+            ),
         );
         let identity = station::init(
-            &home,
-            name,
-            region,
+            &homes[i],
+            n.name,
+            n.region,
             vec!["/ip4/127.0.0.1/tcp/0".into()],
             None,
         )?;
-        let mut node = Station::open(&home)?;
+        let mut node = Station::open(&homes[i])?;
         let request: lingong_protocol::cert::CertRequest =
             serde_json::from_value(dispatch(&mut node, Request::CertRequest)?).expect("request");
-        let issuer = parent.as_mut().unwrap_or(&mut node);
-        let chain = dispatch(issuer, Request::CertIssue { request, days: 365 })?;
+        let chain = match n.parent {
+            Some(p) => dispatch(
+                &mut Station::open(&homes[p])?,
+                Request::CertIssue { request, days: 365 },
+            )?,
+            None => dispatch(&mut node, Request::CertIssue { request, days: 365 })?,
+        };
         dispatch(&mut node, Request::CertInstall { chain })?;
+        let place = n.name.trim_end_matches("零工服务中心");
+        let place = place
+            .trim_end_matches("零工市场")
+            .trim_end_matches("零工驿站")
+            .trim_end_matches("零工服务站");
         dispatch(
             &mut node,
             Request::DirectorySet {
-                address: Some(format!("{name}服务大厅")),
-                hours: Some("周一至周五 8:30-17:30".into()),
-                hotline: Some("0855-12333".into()),
-                services: Some("岗位发布,求职登记,劳务对接,欠薪投诉".into()),
-                rules: None,
+                address: Some(format!("{place}政务服务大厅一楼零工窗口")),
+                hours: Some("周一至周五 8:30-12:00, 14:00-17:30；赶场天上午加开".into()),
+                hotline: Some(format!("0855-{}", 2_411_000 + i * 111)),
+                services: Some("岗位发布,求职登记,劳务对接,就业援助,欠薪投诉".into()),
+                rules: Some(
+                    "岗位经审核后发布；不收取求职者任何费用；用工主体须出示营业执照或身份证".into(),
+                ),
             },
         )?;
-        let password = demo_password()?;
-        dispatch(
-            &mut node,
-            Request::StaffAdd {
-                name: "admin".into(),
-                role: "admin".into(),
-                password: Some(crate::services::staff::Secret(password.clone())),
-            },
-        )?;
-        nodes.push(json!({ "name": name, "region": region, "home": home.dir.display().to_string(), "node_id": identity["node_id"], "login": {"name": "admin", "password": password} }));
-        parent = Some(node);
+        let mut logins = vec![staff(&mut node, "admin", "admin")?];
+        if n.folder.starts_with("village") {
+            logins.push(staff(&mut node, "clerk", "clerk")?);
+        }
+        nodes.push(json!({
+            "name": n.name,
+            "region": n.region,
+            "home": homes[i].dir.display().to_string(),
+            "node_id": identity["node_id"],
+            "login": logins[0],
+            "logins": logins,
+        }));
     }
-    let mut village = parent.expect("five nodes");
-    let post = dispatch(
-        &mut village,
-        Request::PostCreate(PostFields {
-            title: Some("茶园采茶工".into()),
-            occupation: Some("5-01-02-01".into()),
-            wage: Some(150.0),
-            unit: Some("day".into()),
-            headcount: Some(8),
-            reach: Some("522622".into()),
-            location: Some("旧州镇乐源社区茶园".into()),
-            contact: Some("站点电话 0855-12333".into()),
-            description: Some("包午餐，日结".into()),
-            ..Default::default()
-        }),
+    say(
+        lang,
+        "记录各村站的一天：用工主体、岗位、求职者、上岗、帮扶、投诉……",
+        "recording the villages' day: employers, posts, workers, a hire, assistance, a complaint…",
     );
-    let post = match post {
-        Ok(p) => p,
-        Err(NodeError::Protocol(lingong_protocol::Error::Occupation(_))) => dispatch(
-            &mut village,
-            Request::PostCreate(PostFields {
-                title: Some("家政钟点工".into()),
-                occupation: Some("钟点工".into()),
-                wage: Some(30.0),
-                unit: Some("hour".into()),
-                headcount: Some(3),
-                reach: Some("522622".into()),
-                ..Default::default()
-            }),
-        )?,
-        Err(e) => return Err(e),
-    };
-    let worker = hiring_desk_day(&mut village, post["id"].as_str().unwrap_or_default())?;
-    let post_id = post["id"].as_str().unwrap_or_default().to_string();
+    let leyuan = leyuan_day(&mut Station::open(&homes[LEYUAN])?)?;
+    wuyang_day(&mut Station::open(&homes[6])?)?;
+    xinglongjie_day(&mut Station::open(&homes[7])?)?;
+    let post_id = leyuan["post"].as_str().unwrap_or_default().to_string();
     let shown = dispatch(
-        &mut village,
+        &mut Station::open(&homes[LEYUAN])?,
         Request::PostShow {
             id: post_id.clone(),
         },
@@ -150,8 +233,11 @@ pub fn run(dir: Option<PathBuf>, lang: &str, wait: bool) -> Result<Value> {
     let mut foreign = Station::open(&foreign_home)?;
     let request: lingong_protocol::cert::CertRequest =
         serde_json::from_value(dispatch(&mut foreign, Request::CertRequest)?).expect("request");
-    let mut county = Station::open(&Home::new(Some(dir.join("county"))))?;
-    let refused = match dispatch(&mut county, Request::CertIssue { request, days: 365 }) {
+    drop(foreign);
+    let refused = match dispatch(
+        &mut Station::open(&homes[COUNTY])?,
+        Request::CertIssue { request, days: 365 },
+    ) {
         Ok(_) => {
             return Err(NodeError::usage(
                 "demo",
@@ -166,18 +252,168 @@ pub fn run(dir: Option<PathBuf>, lang: &str, wait: bool) -> Result<Value> {
         &format!("另一县的证书申请被拒绝：{refused}"),
         &format!("a request from another county was refused: {refused}"),
     );
-    drop((village, county, foreign));
-    let network = run_network(&dir, lang, wait, &nodes)?;
-    Ok(json!({
+    let (network, daemons) = run_network(&homes, lang, &nodes, &leyuan)?;
+    let summary = json!({
         "dir": dir.display().to_string(),
         "nodes": nodes,
         "network": network,
+        "consoles": network["consoles"],
         "post": post_id,
-        "worker": worker,
+        "worker": leyuan["worker"],
+        "complaint": leyuan["complaint"],
+        "sample": leyuan,
         "signatures_valid": shown["signatures_valid"],
         "foreign_request_refused": refused,
+        "ready_after_s": begun.elapsed().as_secs_f64(),
         "next": format!("lingong --home {}/village post show {post_id}", dir.display()),
-    }))
+    });
+    crate::home::write_atomically(
+        &dir.join("demo.json"),
+        serde_json::to_string_pretty(&summary)
+            .expect("json")
+            .as_bytes(),
+    )?;
+    if json {
+        println!("{}", serde_json::to_string(&summary).expect("json"));
+    } else {
+        print!("{}", human(&summary, lang, wait));
+    }
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    if wait {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let _ = ctrlc_channel(tx);
+        let _ = rx.recv();
+        say(lang, "正在停止各节点……", "stopping the nodes…");
+    }
+    drop(daemons);
+    Ok(summary)
+}
+
+/// A staff account with a fresh password: `{"name", "role", "password"}`.
+fn staff(node: &mut Station, name: &str, role: &str) -> Result<Value> {
+    let password = demo_password()?;
+    dispatch(
+        node,
+        Request::StaffAdd {
+            name: name.into(),
+            role: role.into(),
+            password: Some(crate::services::staff::Secret(password.clone())),
+        },
+    )?;
+    Ok(json!({ "name": name, "role": role, "password": password }))
+}
+
+/// The readable text printed when the network is up: per node its console, big screen,
+/// public posts and logins, then what the sample data holds and how to stop.
+fn human(summary: &Value, lang: &str, wait: bool) -> String {
+    let zh = zh(lang);
+    let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    let mut out = String::new();
+    let secs = summary["ready_after_s"].as_f64().unwrap_or_default();
+    let count = summary["consoles"].as_array().map_or(0, Vec::len);
+    out.push_str(&if zh {
+        format!("\n零工演示网络已就绪：{count} 个节点在本机运行（准备用时 {secs:.0} 秒）。用浏览器打开：\n")
+    } else {
+        format!(
+            "\nThe lingong demo network is ready: {count} nodes on this machine (set up in {secs:.0} s). Open in a browser:\n"
+        )
+    });
+    for (c, n) in summary["consoles"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .zip(summary["nodes"].as_array().into_iter().flatten())
+    {
+        out.push_str(&format!("\n  {}（{}）\n", s(&c["name"]), s(&n["region"])));
+        let rows: [(&str, &str, &Value); 3] = [
+            ("控制台", "console", &c["console"]),
+            ("大屏", "big screen", &c["screen"]),
+            ("公开岗位", "public posts", &c["posts"]),
+        ];
+        for (label_zh, label_en, url) in rows {
+            let label = if zh { label_zh } else { label_en };
+            out.push_str(&format!("    {}{}\n", pad(label), s(url)));
+        }
+        for login in n["logins"].as_array().into_iter().flatten() {
+            let role = s(&login["role"]);
+            let role = match (zh, role.as_str()) {
+                (true, "admin") => "管理员".to_string(),
+                (true, "clerk") => "窗口工作人员".to_string(),
+                _ => role,
+            };
+            out.push_str(&if zh {
+                format!(
+                    "    {}用户名 {}  密码 {}（{role}）\n",
+                    pad("登录"),
+                    s(&login["name"]),
+                    s(&login["password"])
+                )
+            } else {
+                format!(
+                    "    {}user {}  password {} ({role})\n",
+                    pad("login"),
+                    s(&login["name"]),
+                    s(&login["password"])
+                )
+            });
+        }
+    }
+    let sample = &summary["sample"];
+    let network = &summary["network"];
+    out.push_str(&if zh {
+        format!(
+            "\n样例数据：三个村站的用工主体（一家已暂停：{}）、已审核/待审核/已驳回的岗位、大龄/残疾/长期失业的求职者、现场确认的上岗、帮扶记录、推荐结果；\
+             乐源社区登记的欠薪投诉 {} 已由县零工市场受理，村站已看到这一步（{:.1} 秒）；乐源社区已签章 {} 月报（本站本月才建立，数字为零）。\n",
+            s(&sample["suspended_reason"]),
+            s(&sample["complaint"]),
+            network["village_saw_complaint_accepted_s"]
+                .as_f64()
+                .unwrap_or_default(),
+            s(&sample["sealed_period"]),
+        )
+    } else {
+        format!(
+            "\nSample data: employers at three villages (one suspended: {}), posts approved, pending and rejected, older, disabled and long-waiting workers, a hire confirmed on the spot, assistance records, a recommendation's outcome; \
+             the wage-arrears complaint {} filed at 乐源社区 was accepted by the county and the village sees that step ({:.1} s); 乐源社区 sealed its report for {} (the station opened this month, so its figures are zero).\n",
+            s(&sample["suspended_reason"]),
+            s(&sample["complaint"]),
+            network["village_saw_complaint_accepted_s"]
+                .as_f64()
+                .unwrap_or_default(),
+            s(&sample["sealed_period"]),
+        )
+    });
+    out.push_str(&if zh {
+        format!(
+            "地址和密码也保存在 {}/demo.json（仅本人可读）。也可以试试命令行：lingong --home {}/village post list\n",
+            s(&summary["dir"]),
+            s(&summary["dir"])
+        )
+    } else {
+        format!(
+            "Addresses and passwords are also in {}/demo.json (owner only). Try the command line too: lingong --home {}/village post list\n",
+            s(&summary["dir"]),
+            s(&summary["dir"])
+        )
+    });
+    if wait {
+        out.push_str(if zh {
+            "网络保持运行，按 Ctrl-C 停止。\n"
+        } else {
+            "The network keeps running; Ctrl-C stops it.\n"
+        });
+    }
+    out
+}
+
+/// `label` padded to 14 terminal columns (a Chinese character takes two).
+fn pad(label: &str) -> String {
+    let width: usize = label
+        .chars()
+        .map(|c| if c.is_ascii() { 1 } else { 2 })
+        .sum();
+    format!("{label}{}", " ".repeat(14usize.saturating_sub(width)))
 }
 
 /// A daemon the demo started.
@@ -214,14 +450,25 @@ fn daemon_json(home: &Home, request: Request) -> Option<Value> {
     crate::control::call_daemon(home, &request).and_then(|r| r.ok())
 }
 
-/// Starts a daemon per node (each dialling its parent on 127.0.0.1), records sample data, and
-/// shows the changes travelling up and down the chain.
-fn run_network(dir: &std::path::Path, lang: &str, wait: bool, nodes: &[Value]) -> Result<Value> {
+fn not_converged(what: &str) -> NodeError {
+    NodeError::Network {
+        detail: format!(
+            "the demo network did not converge in time ({what}); see the daemon.log files"
+        ),
+    }
+}
+
+/// Starts a daemon per node (each dialling its parent on 127.0.0.1), then shows changes
+/// travelling up and down the tree: every post reaching the province, a county post reaching
+/// the village, and the village's complaint accepted at the county with that step back at the
+/// village. Returns what it showed and the daemons (stopped when dropped, also on an error).
+fn run_network(
+    homes: &[Home],
+    lang: &str,
+    nodes: &[Value],
+    leyuan: &Value,
+) -> Result<(Value, Vec<DemoDaemon>)> {
     let exe = std::env::current_exe().map_err(|e| NodeError::io("current executable", e))?;
-    let homes: Vec<Home> = DEMO_NODES
-        .iter()
-        .map(|(folder, _, _)| Home::new(Some(dir.join(folder))))
-        .collect();
     let free_port = |preferred: u16| -> std::io::Result<u16> {
         std::net::TcpListener::bind(("127.0.0.1", preferred))
             .or_else(|_| std::net::TcpListener::bind("127.0.0.1:0"))
@@ -232,16 +479,17 @@ fn run_network(dir: &std::path::Path, lang: &str, wait: bool, nodes: &[Value]) -
         .map(|_| free_port(0))
         .collect::<std::io::Result<_>>()
         .map_err(|e| NodeError::io("127.0.0.1", e))?;
-    // The web consoles on 8081 (province) … 8085 (village) when those are free.
+    // The web consoles on 8081 (province) … 8088 when those are free.
     let web_ports: Vec<u16> = (0..homes.len())
         .map(|i| free_port(8081 + i as u16))
         .collect::<std::io::Result<_>>()
         .map_err(|e| NodeError::io("127.0.0.1", e))?;
-    for i in 1..homes.len() {
-        let parent = Station::open(&homes[i - 1])?;
+    for (i, n) in DEMO_NODES.iter().enumerate() {
+        let Some(p) = n.parent else { continue };
+        let parent = Station::open(&homes[p])?;
         let parent_addr = format!(
             "/ip4/127.0.0.1/tcp/{}/p2p/{}",
-            ports[i - 1],
+            ports[p],
             parent.key.public().node_id()
         );
         drop(parent);
@@ -251,9 +499,17 @@ fn run_network(dir: &std::path::Path, lang: &str, wait: bool, nodes: &[Value]) -
         )?;
     }
     // The village has been busy: 200 sample posts recorded before it comes online.
-    sample_posts(&mut Station::open(&homes[4])?, 200)?;
+    sample_posts(&mut Station::open(&homes[LEYUAN])?, 200)?;
+    // Before any sync each node holds only its own posts: their sum, and the county's post
+    // made below, is what the province must come to hold.
+    let mut expected = 1;
+    for home in homes {
+        expected += dispatch(&mut Station::open(home)?, Request::Status)?["records"]["posts"]
+            .as_u64()
+            .unwrap_or(0);
+    }
     let mut daemons = Vec::new();
-    for (home, port) in homes.iter().zip(&ports) {
+    for ((home, port), web) in homes.iter().zip(&ports).zip(&web_ports) {
         let log = std::fs::OpenOptions::new()
             .write(true)
             .create(true)
@@ -269,7 +525,7 @@ fn run_network(dir: &std::path::Path, lang: &str, wait: bool, nodes: &[Value]) -
                 "--listen",
                 &format!("/ip4/127.0.0.1/tcp/{port}"),
                 "--http",
-                &format!("127.0.0.1:{}", web_ports[daemons.len()]),
+                &format!("127.0.0.1:{web}"),
                 "--sync-interval",
                 "2",
                 "--no-mdns",
@@ -282,7 +538,7 @@ fn run_network(dir: &std::path::Path, lang: &str, wait: bool, nodes: &[Value]) -
             .map_err(|e| NodeError::io(&exe, e))?;
         daemons.push(DemoDaemon { child });
     }
-    for home in &homes {
+    for home in homes {
         wait_for(Duration::from_secs(30), || {
             daemon_json(home, Request::Status)
         })
@@ -295,17 +551,12 @@ fn run_network(dir: &std::path::Path, lang: &str, wait: bool, nodes: &[Value]) -
     }
     say(
         lang,
-        "五个节点的守护进程已启动，开始同步……",
-        "five daemons running; syncing…",
+        &format!("{} 个节点的守护进程已启动，开始同步……", homes.len()),
+        &format!("{} daemons running; syncing…", homes.len()),
     );
     let started = Instant::now();
-    // Everything the village holds, and the county's post below, must reach the province.
-    let expected = daemon_json(&homes[4], Request::Status)
-        .and_then(|s| s["records"]["posts"].as_u64())
-        .unwrap_or(0)
-        + 1;
     let county_post = daemon_json(
-        &homes[2],
+        &homes[COUNTY],
         Request::PostCreate(PostFields {
             title: Some("县城物流园装卸工".into()),
             occupation: Some("装卸工".into()),
@@ -313,13 +564,15 @@ fn run_network(dir: &std::path::Path, lang: &str, wait: bool, nodes: &[Value]) -
             unit: Some("day".into()),
             headcount: Some(12),
             reach: Some("522622".into()),
+            location: Some("黄平县新州镇物流园".into()),
+            contact: Some("县零工市场 0855-2411222".into()),
             ..Default::default()
         }),
     )
     .ok_or_else(|| NodeError::Daemon {
         detail: "the county daemon refused the post".into(),
     })?;
-    let county_post_id = county_post["id"].as_str().unwrap_or_default().to_string();
+    let county_post_id = id_of(&county_post);
     let posts_at = |home: &Home| {
         daemon_json(home, Request::Status)
             .and_then(|s| s["records"]["posts"].as_u64())
@@ -337,37 +590,87 @@ fn run_network(dir: &std::path::Path, lang: &str, wait: bool, nodes: &[Value]) -
             last_shown = n;
         }
         (n >= expected).then_some(started.elapsed())
-    });
+    })
+    .ok_or_else(|| not_converged("posts to the province"))?;
     let reached_village = wait_for(Duration::from_secs(120), || {
-        let list = daemon_json(&homes[4], Request::PostList(PostFilter::default()))?;
+        let list = daemon_json(&homes[LEYUAN], Request::PostList(PostFilter::default()))?;
         list.as_array()?
             .iter()
             .any(|p| p["id"] == county_post_id.as_str())
             .then_some(started.elapsed())
-    });
-    match (reached_province, reached_village) {
-        (Some(up), Some(down)) => say(
-            lang,
-            &format!(
-                "村站的 {} 个岗位在 {:.1} 秒内到达省中心；县岗位在 {:.1} 秒内到达村站",
-                expected - 1,
-                up.as_secs_f64(),
-                down.as_secs_f64()
-            ),
-            &format!(
-                "the village's {} posts reached the province in {:.1} s; the county post reached the village in {:.1} s",
-                expected - 1,
-                up.as_secs_f64(),
-                down.as_secs_f64()
-            ),
+    })
+    .ok_or_else(|| not_converged("the county post to the village"))?;
+    say(
+        lang,
+        &format!(
+            "各站的 {} 个岗位在 {:.1} 秒内到达省中心；县岗位在 {:.1} 秒内到达乐源社区",
+            expected - 1,
+            reached_province.as_secs_f64(),
+            reached_village.as_secs_f64()
         ),
-        _ => {
-            return Err(NodeError::Network {
-                detail: "the demo network did not converge in time; see the daemon.log files"
-                    .into(),
-            });
-        }
+        &format!(
+            "the stations' {} posts reached the province in {:.1} s; the county post reached 乐源社区 in {:.1} s",
+            expected - 1,
+            reached_province.as_secs_f64(),
+            reached_village.as_secs_f64()
+        ),
+    );
+    // The county takes up the wage-arrears complaint filed at the village, once it holds it;
+    // the step travels back down.
+    let complaint = leyuan["complaint"].as_str().unwrap_or_default().to_string();
+    wait_for(Duration::from_secs(120), || {
+        daemon_json(
+            &homes[COUNTY],
+            Request::ComplaintShow {
+                id: complaint.clone(),
+            },
+        )
+    })
+    .ok_or_else(|| not_converged("the complaint to the county"))?;
+    let accepted = crate::control::call_daemon(
+        &homes[COUNTY],
+        &Request::ComplaintUpdate {
+            id: complaint.clone(),
+            update: ComplaintUpdate {
+                status: Some("accepted".into()),
+                note: Some("县零工市场已受理，转县劳动保障监察大队核实工资发放记录".into()),
+                ..Default::default()
+            },
+        },
+    )
+    .ok_or_else(|| NodeError::Daemon {
+        detail: "the county daemon did not answer".into(),
+    })?;
+    if let Err(failure) = accepted {
+        return Err(NodeError::Daemon {
+            detail: format!(
+                "the county could not accept the complaint: {}",
+                failure.message("en")
+            ),
+        });
     }
+    let accepted_at = Instant::now();
+    let village_saw = wait_for(Duration::from_secs(120), || {
+        let c = daemon_json(
+            &homes[LEYUAN],
+            Request::ComplaintShow {
+                id: complaint.clone(),
+            },
+        )?;
+        (c["status"] == "accepted").then_some(accepted_at.elapsed())
+    })
+    .ok_or_else(|| not_converged("the complaint's step back to the village"))?;
+    say(
+        lang,
+        &format!(
+            "县零工市场受理了乐源社区的欠薪投诉，{:.1} 秒后村站看到了这一步",
+            village_saw.as_secs_f64()
+        ),
+        &format!(
+            "the county accepted 乐源社区's wage-arrears complaint; the village saw that step {:.1} s later",
+            village_saw.as_secs_f64()
+        ),
+    );
     let peers: Vec<Value> = homes
         .iter()
         .filter_map(|h| daemon_json(h, Request::Status))
@@ -389,64 +692,14 @@ fn run_network(dir: &std::path::Path, lang: &str, wait: bool, nodes: &[Value]) -
             })
         })
         .collect();
-    let summary = json!({
-        "province_received_village_posts_s": reached_province.map(|d| d.as_secs_f64()),
-        "village_received_county_post_s": reached_village.map(|d| d.as_secs_f64()),
+    let shown = json!({
+        "province_received_village_posts_s": reached_province.as_secs_f64(),
+        "village_received_county_post_s": reached_village.as_secs_f64(),
+        "village_saw_complaint_accepted_s": village_saw.as_secs_f64(),
         "consoles": consoles,
         "nodes": peers,
     });
-    crate::home::write_atomically(
-        &dir.join("demo.json"),
-        serde_json::to_string_pretty(&summary)
-            .expect("json")
-            .as_bytes(),
-    )?;
-    say(
-        lang,
-        "在浏览器中打开（用户名 admin，密码如下）：",
-        "open in a browser (user admin, passwords below):",
-    );
-    for c in &consoles {
-        say(
-            lang,
-            &format!(
-                "  {}  控制台 {}  大屏 {}  公开岗位 {}  密码 {}",
-                c["name"].as_str().unwrap_or_default(),
-                c["console"].as_str().unwrap_or_default(),
-                c["screen"].as_str().unwrap_or_default(),
-                c["posts"].as_str().unwrap_or_default(),
-                c["login"]["password"].as_str().unwrap_or_default()
-            ),
-            &format!(
-                "  {}  console {}  screen {}  public posts {}  password {}",
-                c["name"].as_str().unwrap_or_default(),
-                c["console"].as_str().unwrap_or_default(),
-                c["screen"].as_str().unwrap_or_default(),
-                c["posts"].as_str().unwrap_or_default(),
-                c["login"]["password"].as_str().unwrap_or_default()
-            ),
-        );
-    }
-    if wait {
-        say(
-            lang,
-            &format!(
-                "守护进程继续运行（地址和密码也在 {}/demo.json）。也可以试试：lingong --home {}/village post list    按 Ctrl-C 停止",
-                dir.display(),
-                dir.display()
-            ),
-            &format!(
-                "daemons keep running (addresses and passwords also in {}/demo.json). Try: lingong --home {}/village post list    Ctrl-C stops them",
-                dir.display(),
-                dir.display()
-            ),
-        );
-        let (tx, rx) = std::sync::mpsc::channel();
-        let _ = ctrlc_channel(tx);
-        let _ = rx.recv();
-    }
-    drop(daemons);
-    Ok(summary)
+    Ok((shown, daemons))
 }
 
 /// A password for a demo account: 12 letters and digits, shown once (and kept in the
@@ -460,14 +713,43 @@ fn demo_password() -> Result<String> {
         .collect())
 }
 
-/// The village's day at the hiring desk, through the same requests a clerk makes: an employer
-/// registered and checked, the morning's post approved with two more, workers registered
-/// (two with priority), the best candidate placed with both sides confirming on paper.
-/// Returns the placed worker's id.
-fn hiring_desk_day(village: &mut Station, first_post: &str) -> Result<Value> {
-    let employer = dispatch(
+/// An 18-digit ID number for a sample worker of 黄平县 born on `birth` (YYYYMMDD).
+fn sample_id(birth: &str, seq: u32) -> String {
+    complete_id_number(&format!("522622{birth}{seq:03}"))
+}
+
+fn register_worker(
+    station: &mut Station,
+    name: &str,
+    id_number: String,
+    phone: &str,
+    skills: &str,
+    wage_min: f64,
+    flags: Option<&str>,
+) -> Result<String> {
+    Ok(id_of(&dispatch(
+        station,
+        Request::WorkerRegister(WorkerFields {
+            name: Some(name.into()),
+            id_number: Some(id_number),
+            phone: Some(phone.into()),
+            skills: Some(skills.into()),
+            wage_min: Some(wage_min),
+            flags: flags.map(String::from),
+            ..Default::default()
+        }),
+    )?))
+}
+
+/// 乐源社区's day at the hiring desk, through the same requests a clerk makes: an employer
+/// registered and checked, the morning's posts approved, one left pending and one rejected,
+/// a labour agency suspended, workers registered (older, disabled, long-waiting), the best
+/// candidate placed with both sides confirming on paper, a recommendation's outcome and
+/// assistance logged, a wage-arrears complaint filed, and last month's report sealed.
+fn leyuan_day(village: &mut Station) -> Result<Value> {
+    let employer = id_of(&dispatch(
         village,
-        Request::EmployerRegister(crate::request::EmployerFields {
+        Request::EmployerRegister(EmployerFields {
             name: Some("乐源茶叶专业合作社".into()),
             kind: Some("individual-business".into()),
             contact: Some("杨经理".into()),
@@ -476,36 +758,81 @@ fn hiring_desk_day(village: &mut Station, first_post: &str) -> Result<Value> {
             verified_by: Some("站点工作人员 吴敏，营业执照原件".into()),
             ..Default::default()
         }),
+    )?);
+    let agency = id_of(&dispatch(
+        village,
+        Request::EmployerRegister(EmployerFields {
+            name: Some("黄平县鑫达劳务服务部".into()),
+            kind: Some("individual-business".into()),
+            contact: Some("罗老板".into()),
+            phone: Some("13985500002".into()),
+            address: Some("旧州镇老街 36 号".into()),
+            verified_by: Some("站点工作人员 吴敏，营业执照复印件".into()),
+            ..Default::default()
+        }),
+    )?);
+    let suspended_reason = "营业执照已过期，补交新证前暂停发布岗位";
+    dispatch(
+        village,
+        Request::EmployerSuspend {
+            id: agency.clone(),
+            reason: suspended_reason.into(),
+        },
     )?;
-    let employer = employer["id"].as_str().unwrap_or_default().to_string();
-    let mut posts = vec![first_post.to_string()];
+    let post = |title: &str,
+                occupation: &str,
+                wage: f64,
+                unit: &str,
+                headcount: i64,
+                employer: Option<&str>,
+                description: &str| PostFields {
+        title: Some(title.into()),
+        occupation: Some(occupation.into()),
+        wage: Some(wage),
+        unit: Some(unit.into()),
+        headcount: Some(headcount),
+        employer: employer.map(String::from),
+        reach: Some("522622".into()),
+        location: Some("旧州镇乐源社区茶园".into()),
+        contact: Some("杨经理 13985500001".into()),
+        description: Some(description.into()),
+        ..Default::default()
+    };
+    let first = id_of(&dispatch(
+        village,
+        Request::PostCreate(post(
+            "茶园采茶工",
+            "5-01-02-01",
+            150.0,
+            "day",
+            8,
+            Some(&employer),
+            "春茶前修剪茶园、采摘，包午餐，日结",
+        )),
+    )?);
+    let mut approved = vec![first.clone()];
     for (title, occupation, wage, unit, headcount) in [
         ("茶叶加工临时工", "茶叶加工工", 160.0, "day", 6),
         ("合作社仓库搬运工", "装卸工", 25.0, "hour", 4),
     ] {
-        let p = dispatch(
+        match dispatch(
             village,
-            Request::PostCreate(PostFields {
-                title: Some(title.into()),
-                occupation: Some(occupation.into()),
-                wage: Some(wage),
-                unit: Some(unit.into()),
-                headcount: Some(headcount),
-                employer: Some(employer.clone()),
-                reach: Some("522622101".into()),
-                location: Some("旧州镇乐源社区".into()),
-                contact: Some("杨经理 13985500001".into()),
-                description: Some("当天结算，提供午餐".into()),
-                ..Default::default()
-            }),
-        );
-        match p {
-            Ok(p) => posts.push(p["id"].as_str().unwrap_or_default().to_string()),
+            Request::PostCreate(post(
+                title,
+                occupation,
+                wage,
+                unit,
+                headcount,
+                Some(&employer),
+                "当天结算，提供午餐",
+            )),
+        ) {
+            Ok(p) => approved.push(id_of(&p)),
             Err(NodeError::Protocol(lingong_protocol::Error::Occupation(_))) => {}
             Err(e) => return Err(e),
         }
     }
-    for id in &posts {
+    for id in &approved {
         dispatch(
             village,
             Request::PostReview {
@@ -515,42 +842,309 @@ fn hiring_desk_day(village: &mut Station, first_post: &str) -> Result<Value> {
             },
         )?;
     }
-    let mut placed = Value::Null;
-    for (i, (name, birth, skills, flags)) in [
-        ("王秀英", "19700101", "钟点工,茶叶加工工", Some("older")),
-        ("杨志强", "19880315", "装卸工", Some("disabled")),
-        ("吴小燕", "19950620", "茶叶加工工", None),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        let worker = dispatch(
-            village,
-            Request::WorkerRegister(WorkerFields {
-                name: Some(name.into()),
-                id_number: Some(complete_id_number(&format!("522622{birth}{:03}", 120 + i))),
-                phone: Some(format!("1380000000{i}")),
-                skills: Some(skills.into()),
-                wage_min: Some(120.0),
-                flags: flags.map(String::from),
-                ..Default::default()
-            }),
-        )?;
-        if i == 0 {
-            placed = worker["id"].clone();
-        }
-    }
+    // Waiting for the reviewer: a cook for a farm restaurant, entered this afternoon.
+    let pending = id_of(&dispatch(
+        village,
+        Request::PostCreate(PostFields {
+            location: Some("旧州古镇农家乐".into()),
+            contact: Some("龙老板 13985500003".into()),
+            ..post(
+                "农家乐帮厨",
+                "4-03-02-01",
+                130.0,
+                "day",
+                2,
+                None,
+                "周末及节假日，管两餐",
+            )
+        }),
+    )?);
+    let rejected = id_of(&dispatch(
+        village,
+        Request::PostCreate(PostFields {
+            location: Some("外省，面谈".into()),
+            contact: Some("微信联系".into()),
+            ..post(
+                "高薪日结普工",
+                "4-02-05-01",
+                800.0,
+                "day",
+                30,
+                None,
+                "无需经验，先交押金 200 元",
+            )
+        }),
+    )?);
+    let rejected_reason = "未登记用工主体，且要求求职者缴纳押金，不予发布";
     dispatch(
         village,
-        Request::PlacementConfirm(crate::request::PlacementFields {
-            post: Some(first_post.to_string()),
-            worker: placed.as_str().map(String::from),
+        Request::PostReview {
+            id: rejected.clone(),
+            approve: false,
+            reason: Some(rejected_reason.into()),
+        },
+    )?;
+    let placed = register_worker(
+        village,
+        "王秀英",
+        sample_id("19700101", 120),
+        "13800000000",
+        "钟点工,茶叶加工工",
+        120.0,
+        Some("older"),
+    )?;
+    let disabled = register_worker(
+        village,
+        "杨志强",
+        sample_id("19880315", 121),
+        "13800000001",
+        "装卸工",
+        120.0,
+        Some("disabled"),
+    )?;
+    let young = register_worker(
+        village,
+        "吴小燕",
+        sample_id("19950620", 122),
+        "13800000002",
+        "茶叶加工工,5-01-02-01",
+        130.0,
+        None,
+    )?;
+    let long_wait = register_worker(
+        village,
+        "龙德胜",
+        sample_id("19680911", 133),
+        "13800000003",
+        "6-29-01-01,4-02-05-01",
+        150.0,
+        Some("older,long-wait"),
+    )?;
+    dispatch(
+        village,
+        Request::PlacementConfirm(PlacementFields {
+            post: Some(first.clone()),
+            worker: Some(placed.clone()),
             worker_confirmed: Some("paper".into()),
             employer_confirmed: Some("paper".into()),
             ..Default::default()
         }),
     )?;
-    Ok(placed)
+    // The warehouse post (or the tea post) recommended to 杨志强 by phone: interested.
+    let recommended = approved.last().cloned().unwrap_or_else(|| first.clone());
+    dispatch(
+        village,
+        Request::PushMark {
+            post: recommended.clone(),
+            worker: Some(disabled.clone()),
+            result: Some("interested".into()),
+            note: Some("电话联系，明早到合作社面谈".into()),
+        },
+    )?;
+    dispatch(
+        village,
+        Request::AssistLog(AssistFields {
+            worker: Some(long_wait.clone()),
+            kind: Some("career-guidance".into()),
+            note: Some("失业一年多，了解砌筑和搬运经验，建议参加县里的建筑工培训".into()),
+            ..Default::default()
+        }),
+    )?;
+    dispatch(
+        village,
+        Request::AssistLog(AssistFields {
+            worker: Some(disabled.clone()),
+            kind: Some("subsidy-application".into()),
+            note: Some("协助申领残疾人就业补贴，材料已交乡镇".into()),
+            ..Default::default()
+        }),
+    )?;
+    let complaint = id_of(&dispatch(
+        village,
+        Request::ComplaintFile(ComplaintFields {
+            kind: Some("wage-arrears".into()),
+            employer: Some(agency.clone()),
+            worker: Some(young.clone()),
+            text: Some(
+                "经鑫达劳务介绍到外地工地做小工 12 天，约定日薪 150 元，工钱 1800 元至今未结"
+                    .into(),
+            ),
+            amount: Some(1800.0),
+            ..Default::default()
+        }),
+    )?);
+    let last_month = lingong_protocol::report::Period::month_of(
+        lingong_protocol::dates::today_cst(station::now_ms()),
+    )
+    .previous();
+    let seal = dispatch(
+        village,
+        Request::ReportSeal {
+            period: last_month.text.clone(),
+            amend: false,
+            reason: None,
+        },
+    )?;
+    Ok(json!({
+        "post": first,
+        "approved": approved,
+        "pending": pending,
+        "rejected": rejected,
+        "rejected_reason": rejected_reason,
+        "employer": employer,
+        "suspended": agency,
+        "suspended_reason": suspended_reason,
+        "worker": placed,
+        "workers": [placed, disabled, young, long_wait],
+        "complaint": complaint,
+        "sealed_period": last_month.text,
+        "seal": seal["id"],
+    }))
+}
+
+/// 舞阳社区 (旧州镇): a scenic area's cleaning and kitchen posts, approved; two workers.
+fn wuyang_day(village: &mut Station) -> Result<()> {
+    let employer = id_of(&dispatch(
+        village,
+        Request::EmployerRegister(EmployerFields {
+            name: Some("旧州古镇景区农家饭庄".into()),
+            kind: Some("individual-business".into()),
+            contact: Some("潘大姐".into()),
+            phone: Some("13985500011".into()),
+            address: Some("旧州镇舞阳社区古镇南门".into()),
+            verified_by: Some("站点工作人员 潘丽，营业执照原件".into()),
+            ..Default::default()
+        }),
+    )?);
+    for (title, occupation, wage, headcount, description) in [
+        (
+            "古镇景区保洁员",
+            "4-09-08-01",
+            120.0,
+            3,
+            "早七点到下午三点，节假日双倍",
+        ),
+        ("饭庄餐厅服务员", "4-03-02-05", 130.0, 2, "包吃，旺季可住宿"),
+    ] {
+        let p = dispatch(
+            village,
+            Request::PostCreate(PostFields {
+                title: Some(title.into()),
+                occupation: Some(occupation.into()),
+                wage: Some(wage),
+                unit: Some("day".into()),
+                headcount: Some(headcount),
+                employer: Some(employer.clone()),
+                reach: Some("522622101".into()),
+                location: Some("旧州古镇".into()),
+                contact: Some("潘大姐 13985500011".into()),
+                description: Some(description.into()),
+                ..Default::default()
+            }),
+        )?;
+        dispatch(
+            village,
+            Request::PostReview {
+                id: id_of(&p),
+                approve: true,
+                reason: None,
+            },
+        )?;
+    }
+    register_worker(
+        village,
+        "潘桂芬",
+        sample_id("19690402", 210),
+        "13800000011",
+        "4-09-08-01",
+        100.0,
+        Some("older"),
+    )?;
+    register_worker(
+        village,
+        "张明",
+        sample_id("19990817", 211),
+        "13800000012",
+        "4-03-02-05",
+        120.0,
+        None,
+    )?;
+    Ok(())
+}
+
+/// 兴隆街社区 (重安镇): a fish restaurant's posts, one approved and one waiting for review; a
+/// disabled worker placed on the spot.
+fn xinglongjie_day(village: &mut Station) -> Result<()> {
+    let employer = id_of(&dispatch(
+        village,
+        Request::EmployerRegister(EmployerFields {
+            name: Some("重安江边鱼餐馆".into()),
+            kind: Some("individual-business".into()),
+            contact: Some("邰师傅".into()),
+            phone: Some("13985500021".into()),
+            address: Some("重安镇兴隆街 8 号".into()),
+            verified_by: Some("站点工作人员 邰红，营业执照原件".into()),
+            ..Default::default()
+        }),
+    )?);
+    let fields = |title: &str, occupation: &str, wage: f64| PostFields {
+        title: Some(title.into()),
+        occupation: Some(occupation.into()),
+        wage: Some(wage),
+        unit: Some("day".into()),
+        headcount: Some(1),
+        employer: Some(employer.clone()),
+        reach: Some("522622102".into()),
+        location: Some("重安镇兴隆街".into()),
+        contact: Some("邰师傅 13985500021".into()),
+        description: Some("中午和晚上两班，包餐".into()),
+        ..Default::default()
+    };
+    let washer = id_of(&dispatch(
+        village,
+        Request::PostCreate(fields("鱼餐馆洗碗工", "4-03-02-00", 110.0)),
+    )?);
+    dispatch(
+        village,
+        Request::PostReview {
+            id: washer.clone(),
+            approve: true,
+            reason: None,
+        },
+    )?;
+    dispatch(
+        village,
+        Request::PostCreate(fields("鱼餐馆厨师助理", "4-03-02-01", 150.0)),
+    )?;
+    let worker = register_worker(
+        village,
+        "邰光荣",
+        sample_id("19810523", 310),
+        "13800000021",
+        "4-03-02-00",
+        100.0,
+        Some("disabled"),
+    )?;
+    register_worker(
+        village,
+        "吴建华",
+        sample_id("19650112", 311),
+        "13800000022",
+        "6-29-01-01",
+        180.0,
+        Some("older,long-wait"),
+    )?;
+    dispatch(
+        village,
+        Request::PlacementConfirm(PlacementFields {
+            post: Some(washer),
+            worker: Some(worker),
+            worker_confirmed: Some("spoken".into()),
+            employer_confirmed: Some("paper".into()),
+            ..Default::default()
+        }),
+    )?;
+    Ok(())
 }
 
 /// Delivers one message on `tx` at SIGINT or SIGTERM.
