@@ -128,8 +128,8 @@ fn key_json(label: &str) -> Value {
 }
 
 fn cert_json(c: &Certificate, issuer_seed_label: &str) -> Value {
-    let signed = Certificate::signed_bytes(&c.body, &c.name);
-    json!({
+    let signed = c.signed();
+    let mut v = json!({
         "issuer_seed": hex::encode(seed(issuer_seed_label)),
         "subject": c.body.subject.to_hex(),
         "region": c.body.region.to_string(),
@@ -143,7 +143,11 @@ fn cert_json(c: &Certificate, issuer_seed_label: &str) -> Value {
         "signature": c.signature.to_hex(),
         "bytes": hex::encode(c.to_bytes()),
         "hash": hex::encode(c.hash()),
-    })
+    });
+    if let Some(p) = &c.predecessor {
+        v["predecessor"] = json!(p.to_hex());
+    }
+    v
 }
 
 fn header_json(h: &Header) -> Value {
@@ -281,6 +285,24 @@ fn build(payloads: &Payloads) -> Value {
         reason: "站点撤销".into(),
     };
 
+    // A village station of the city replaced by a new machine: the successor's certificate
+    // names the old key (lingong/cert/v2).
+    let village = code("522622101001");
+    let old_village = NodeKey::from_seed(seed("village-old"));
+    let new_village = NodeKey::from_seed(seed("village-new"));
+    let old_request = CertRequest::new(&old_village, village, "乐源社区零工服务站").unwrap();
+    let old_chain = cert::issue(&city, Some(&chain), &old_request, ISSUED_AT_S, 365).unwrap();
+    let new_request = CertRequest::new(&new_village, village, "乐源社区零工服务站").unwrap();
+    let successor = cert::issue_successor(
+        &city,
+        &chain,
+        &new_request,
+        old_chain.leaf(),
+        ISSUED_AT_S,
+        365,
+    )
+    .unwrap();
+
     let region_codes: Vec<Value> = ["52", "5226", "522622", "522622101", "522622101001"]
         .iter()
         .map(|c| json!({ "code": c, "bytes": hex::encode(code(c).to_bytes()) }))
@@ -322,6 +344,7 @@ fn build(payloads: &Payloads) -> Value {
             "reason": revocation.reason,
             "bytes": hex::encode(revocation.to_bytes()),
         },
+        "successor_certificate": cert_json(successor.leaf(), "city"),
     })
 }
 
@@ -388,7 +411,11 @@ fn the_vectors_verify_from_their_bytes_alone() {
     let sig = Signature(array(&Value::String(req.signature.clone())));
     assert!(requester.verify(&signed, &sig));
 
-    for name in ["root_certificate", "child_certificate"] {
+    for name in [
+        "root_certificate",
+        "child_certificate",
+        "successor_certificate",
+    ] {
         let c = &file[name];
         let raw = bytes(&c["bytes"]);
         let mut r = Reader::new(&raw);
@@ -400,6 +427,17 @@ fn the_vectors_verify_from_their_bytes_alone() {
         assert_eq!(hex::encode(sha256(&raw)), c["hash"]);
         let issuer = PublicKey(array(&c["issuer"]));
         assert!(issuer.verify(&bytes(&c["signed_bytes"]), &cert.signature));
+        let domain: &[u8] = if name == "successor_certificate" {
+            b"lingong/cert/v2\0"
+        } else {
+            b"lingong/cert/v1\0"
+        };
+        assert!(raw.starts_with(domain), "{name} domain tag");
+        assert_eq!(
+            cert.predecessor.map(|p| p.to_hex()),
+            c["predecessor"].as_str().map(String::from),
+            "{name} predecessor"
+        );
     }
 
     let root = PublicKey(array(&file["chain"]["root_public_key"]));
