@@ -18,7 +18,8 @@
 //! - each configured peer: a valid address; reachable now (the running daemon says it is
 //!   connected, or a TCP connection to the address opens within [`CONNECT_TIMEOUT`]); when it
 //!   last synced (known to a running daemon only: it keeps per-peer sync state in memory) and
-//!   the newest change held from it;
+//!   the newest change held from it; the program and version it announced, and an error when
+//!   the two share no sync protocol version (the daemon's advice on which side to upgrade);
 //! - the clock against the parent (the offset the daemon measured in its last session with it;
 //!   unknown without a daemon): a warning beyond [`CLOCK_WARN_SECS`], an error beyond
 //!   [`CLOCK_ERROR_SECS`];
@@ -1114,6 +1115,43 @@ fn check_peers(
             ),
             None => d.t("no change held from it", "尚无其记录"),
         };
+        // The program the peer announced (identify), and the daemon's advice when the two
+        // share no sync protocol version.
+        let newest = match live.and_then(|p| p["agent"].as_str()) {
+            Some(agent) => {
+                let ours = concat!("lingong/", env!("CARGO_PKG_VERSION"));
+                let runs = if agent == ours {
+                    d.t(format!("runs {agent}"), format!("运行 {agent}"))
+                } else {
+                    d.t(
+                        format!("runs {agent} (this node: {ours})"),
+                        format!("运行 {agent}（本节点：{ours}）"),
+                    )
+                };
+                format!(
+                    "{newest}{}{runs}",
+                    if d.lang.starts_with("zh") {
+                        "；"
+                    } else {
+                        "; "
+                    }
+                )
+            }
+            None => newest,
+        };
+        if let Some(advice) = live.and_then(|p| p["upgrade"].as_str()) {
+            let msg = d.t(
+                format!("peer {addr} and this node share no sync protocol version: {advice}"),
+                format!("对等节点 {addr} 与本节点没有共同的同步协议版本：{advice}"),
+            );
+            let fix = d.t(
+                "upgrade the side named to the newer lingong (install the newer package, then \
+                 `systemctl restart lingong`); until then the two do not sync",
+                "按提示升级相应一方的 lingong（安装新版软件包后运行 `systemctl restart \
+                 lingong`）；升级前双方无法同步",
+            );
+            d.find("version-incompatible", Severity::Error, msg, fix);
+        }
         let sep = if d.lang.starts_with("zh") {
             "；"
         } else {

@@ -132,6 +132,11 @@ fn a_healthy_certified_node_exits_0_with_and_without_its_daemon() {
         detail.contains("connected") && detail.contains("last synced"),
         "{detail}"
     );
+    // The program the province announced, the same release as this one.
+    assert!(
+        detail.contains(concat!("runs lingong/", env!("CARGO_PKG_VERSION"))),
+        "{detail}"
+    );
     assert_eq!(check(&report, "clock")["state"], "ok", "{report:#}");
     let up = check(&report, "waiting to go up");
     assert_eq!(up["state"], "ok", "{report:#}");
