@@ -1,7 +1,8 @@
 //! The node's HTTP server: the JSON API (`/api/…`, [`api`]), the staff console, the hall's big
 //! screen, the public pages and posters ([`pages`]), the public feed and the OpenAPI document,
 //! with staff sessions and API tokens ([`auth`]); complaints, reports, supervision, audit and
-//! the sync state as endpoints and console pages ([`oversight`]).
+//! the sync state as endpoints and console pages ([`oversight`]); the push list and the
+//! assistance ledger as console pages ([`desk`]).
 //!
 //! It runs on the daemon's tokio runtime and is started by `daemon::run` on the configured
 //! address (`--http`, else `http` in config.toml; 127.0.0.1 with a free port by default). Every
@@ -17,6 +18,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod desk;
 pub mod live;
 pub mod oversight;
 pub mod pages;
@@ -93,6 +95,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api::routes())
         .merge(pages::routes())
         .merge(oversight::routes())
+        .merge(desk::routes())
         .fallback(not_found)
         .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(

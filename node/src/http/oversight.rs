@@ -17,7 +17,8 @@
 //! - `/audit?run=1`: the audit's counts and problems;
 //! - `/sync`: peers, their last completed session (last contact), connection and clock offset,
 //!   this node's own changes signed since the last session with a parent (what may still wait
-//!   to go up), listen addresses and open forks.
+//!   to go up), the last USB bundle exported and imported (`services::bundle::last`), listen
+//!   addresses and open forks.
 //!
 //! A refused form is shown again with what was typed and the message next to the field, and
 //! nothing is changed (the services validate before they stage anything).
@@ -237,6 +238,7 @@ async fn sync_state(state: &AppState) -> Result<Value, NodeError> {
         "peers": peers,
         "parent_connected": parents.iter().any(|p| p["connected"] == true),
         "parent_last_sync": parent_last,
+        "last_bundle": waiting["last_bundle"].clone(),
         "waiting_up": waiting,
         "records": status["records"],
         "forks": status["forks"],
@@ -295,7 +297,7 @@ pub(super) fn nav_links(lang: L, role: Role, active: &str) -> Markup {
 }
 
 /// The header and tab bar of an oversight page.
-fn top(state: &AppState, caller: &Caller, lang: L, active: &str) -> Markup {
+pub(super) fn top(state: &AppState, caller: &Caller, lang: L, active: &str) -> Markup {
     let role = caller.role().unwrap_or(Role::Clerk);
     let csrf = caller.csrf().unwrap_or("");
     html! {
@@ -313,18 +315,25 @@ fn top(state: &AppState, caller: &Caller, lang: L, active: &str) -> Markup {
         }
         nav.tabs {
             a href="/" { (lang.t("工作台", "Console")) }
+            (super::desk::nav_links(lang, role, active))
             (nav_links(lang, role, active))
         }
     }
 }
 
 /// The way to the login page, for a page asked without a login.
-fn to_login() -> Response {
+pub(super) fn to_login() -> Response {
     Redirect::to("/login").into_response()
 }
 
 /// The page a role may not see: 403 with the role it needs.
-fn forbidden(state: &AppState, caller: &Caller, lang: L, active: &str, need: Role) -> Response {
+pub(super) fn forbidden(
+    state: &AppState,
+    caller: &Caller,
+    lang: L,
+    active: &str,
+    need: Role,
+) -> Response {
     let q = HashMap::new();
     html_response(
         StatusCode::FORBIDDEN,
@@ -345,7 +354,7 @@ fn forbidden(state: &AppState, caller: &Caller, lang: L, active: &str, need: Rol
 }
 
 /// The page shown for a form whose CSRF token is missing or wrong (a stale page, a replay).
-fn stale(state: &AppState, caller: &Caller, lang: L, back: &str) -> Response {
+pub(super) fn stale(state: &AppState, caller: &Caller, lang: L, back: &str) -> Response {
     let q = HashMap::new();
     html_response(
         StatusCode::FORBIDDEN,
@@ -364,7 +373,7 @@ fn stale(state: &AppState, caller: &Caller, lang: L, back: &str) -> Response {
 }
 
 /// The error a refused form shows, with what was typed (never the CSRF token).
-fn refused(form: &str, f: &BTreeMap<String, String>, e: &NodeError, lang: L) -> Refused {
+pub(super) fn refused(form: &str, f: &BTreeMap<String, String>, e: &NodeError, lang: L) -> Refused {
     Refused {
         form: form.to_string(),
         values: f
@@ -378,7 +387,7 @@ fn refused(form: &str, f: &BTreeMap<String, String>, e: &NodeError, lang: L) -> 
 }
 
 /// The banners: done, or not saved with the field named.
-fn banners(lang: L, done: Option<&String>, r: Option<&Refused>) -> Markup {
+pub(super) fn banners(lang: L, done: Option<&String>, r: Option<&Refused>) -> Markup {
     html! {
         @if let Some(d) = done { div.banner.ok #done role="status" { (d) } }
         @if let Some(r) = r {
@@ -393,7 +402,7 @@ fn banners(lang: L, done: Option<&String>, r: Option<&Refused>) -> Markup {
 
 /// A `<select>` field with the error next to it when it is the field refused.
 #[allow(clippy::too_many_arguments)]
-fn select(
+pub(super) fn select(
     lang: L,
     name: &str,
     zh: &'static str,
@@ -674,7 +683,7 @@ fn next_status(current: &str) -> Option<&'static str> {
 }
 
 /// Runs a form's request after the role and CSRF checks; `Ok` holds the service's answer.
-async fn submit(
+pub(super) async fn submit(
     state: &AppState,
     caller: &Caller,
     f: &BTreeMap<String, String>,
@@ -692,7 +701,7 @@ async fn submit(
     state.run(req).await.map_err(Submit::Refused)
 }
 
-enum Submit {
+pub(super) enum Submit {
     Login,
     Stale,
     Forbidden(Role),
@@ -1486,6 +1495,15 @@ async fn sync_page(
                                     }
                                 }
                                 None => { (lang.t("未知：本次启动后尚未与上级完成同步；本站共签发 ", "not known: no session with a parent since the daemon started; changes signed here in all: ")) (v["waiting_up"]["signed"]) }
+                            }
+                        } }
+                        tr { th { (lang.t("上次数据包（U盘）", "Last bundle (USB)")) } td #last-bundle data-at=(v["last_bundle"]["last"]["at"].as_str().unwrap_or("")) {
+                            @if v["last_bundle"]["last"].is_null() { (lang.t("从未导出或导入", "never exported or imported")) }
+                            @for (dir, zh, en) in [("export", "导出", "exported"), ("import", "导入", "imported")] {
+                                @let b = &v["last_bundle"][dir];
+                                @if let Some(at) = b["at"].as_str() {
+                                    div data-direction=(dir) { (lang.t(zh, en)) " " strong { (at) } " · " (b["changes"]) (lang.t(" 条变更 · ", " changes · ")) span.mono { (s(&b["file"])) } }
+                                }
                             }
                         } }
                         tr { th { (lang.t("监听地址", "Listening on")) } td.mono { @if let Some(l) = v["listen"].as_array() { @for a in l { (s(a)) br; } } } }

@@ -935,6 +935,7 @@ async fn console_markup(
             a href="#workers" { (lang.t("劳动者", "Workers")) }
             a href="#match" { (lang.t("匹配与上岗", "Match & place")) }
             a href="#employers" { (lang.t("用工主体", "Employers")) }
+            (super::desk::nav_links(lang, role, ""))
             (super::oversight::nav_links(lang, role, ""))
             a href="/screen" { (lang.t("大屏", "Screen")) }
             a href="/posters/today" { (lang.t("今日海报", "Today's posters")) }

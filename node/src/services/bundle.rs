@@ -6,11 +6,16 @@
 //! the target's scope wants (headers only where the target may hold only headers), most urgent
 //! kinds first; import hands every envelope to the one accept path, in batches, exactly like a
 //! sync session.
+//!
+//! Each export and import that succeeds is remembered in `last_bundle.json` in the node's home
+//! (mode 0600, written atomically): when, which file, how many changes, and for an export the
+//! node it was made for. The sync-state page and `/api/sync` show it ([`last`]).
 
 use crate::error::{NodeError, Result};
 use crate::home::write_atomically;
-use crate::station::Station;
+use crate::station::{Station, now_ms};
 use lingong_protocol::bundle::{self, BundleError, MAGIC};
+use lingong_protocol::dates;
 use lingong_protocol::keys::PublicKey;
 use lingong_protocol::scope::{Scope, Want};
 use lingong_protocol::store::Store;
@@ -18,6 +23,53 @@ use serde_json::{Value, json};
 
 /// Envelopes accepted per atomic batch on import.
 const IMPORT_BATCH: usize = 500;
+
+/// The file in the node's home remembering the last bundle exported and imported.
+pub const LAST_BUNDLE_FILE: &str = "last_bundle.json";
+
+fn last_path(station: &Station) -> std::path::PathBuf {
+    station.home.dir.join(LAST_BUNDLE_FILE)
+}
+
+/// The last bundle exported and imported here: `{"export": {...}|null, "import": {...}|null,
+/// "last": the later of the two}`, each with `at` (RFC 3339, and `at_ms`), `file` and
+/// `changes`.
+pub fn last(station: &Station) -> Value {
+    let held: Value = std::fs::read(last_path(station))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(Value::Null);
+    let export = held.get("export").cloned().unwrap_or(Value::Null);
+    let import = held.get("import").cloned().unwrap_or(Value::Null);
+    // The later by the millisecond (`at` is to the second); a tie goes to the import.
+    let ms = |v: &Value| v["at_ms"].as_i64();
+    let last = match (ms(&export), ms(&import)) {
+        (Some(e), Some(i)) if e > i => json!({"direction": "export", "at": export["at"]}),
+        (_, Some(_)) => json!({"direction": "import", "at": import["at"]}),
+        (Some(_), None) => json!({"direction": "export", "at": export["at"]}),
+        (None, None) => Value::Null,
+    };
+    json!({ "export": export, "import": import, "last": last })
+}
+
+/// Remembers a bundle exported or imported now. The bundle itself is already written or
+/// accepted, so a failure here is logged, not returned.
+fn remember(station: &Station, direction: &str, mut info: Value) {
+    let path = last_path(station);
+    let mut held: Value = std::fs::read(&path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .filter(Value::is_object)
+        .unwrap_or_else(|| json!({}));
+    let now = now_ms();
+    info["at"] = json!(dates::rfc3339(now));
+    info["at_ms"] = json!(now);
+    held[direction] = info;
+    let bytes = serde_json::to_vec_pretty(&held).unwrap_or_default();
+    if let Err(e) = write_atomically(&path, &bytes) {
+        tracing::warn!("cannot record the last bundle in {}: {e}", path.display());
+    }
+}
 
 /// Writes a bundle for `for_node` (a node id; its scope is read from its certificate record
 /// held here), or of everything this node holds.
@@ -67,6 +119,11 @@ pub fn export(station: &Station, out: &str, for_node: Option<&str>) -> Result<Va
         count += 1;
     }
     write_atomically(std::path::Path::new(out), &bytes)?;
+    remember(
+        station,
+        "export",
+        json!({ "file": out, "changes": count, "bytes": bytes.len(), "for": for_node }),
+    );
     Ok(json!({ "changes": count, "bytes": bytes.len() }))
 }
 
@@ -114,6 +171,11 @@ pub fn import(station: &mut Station, file: &str) -> Result<Value> {
             *rejected.entry(k).or_default() += v;
         }
     }
+    remember(
+        station,
+        "import",
+        json!({ "file": file, "changes": new, "duplicate": duplicate, "refused": rejected.values().sum::<usize>() }),
+    );
     if !rejected.is_empty() {
         return Err(NodeError::BundleRefused {
             kept: new,

@@ -5,6 +5,9 @@
 //!
 //! Changes relayed from stations below are not counted: this node did not sign them, and a
 //! relay keeps no record of which of them its parent already holds.
+//!
+//! The answer also carries `last_bundle`: the last USB bundle exported and imported here
+//! ([`super::bundle::last`]), the other way changes go up where no link exists.
 
 use crate::error::{NodeError, Result};
 use crate::station::Station;
@@ -51,5 +54,6 @@ pub fn waiting_up(station: &Station, since: Option<&str>) -> Result<Value> {
         "waiting": since_ms.map(|_| waiting),
         "by_kind": by_kind,
         "oldest": oldest.map(dates::rfc3339),
+        "last_bundle": super::bundle::last(station),
     }))
 }
