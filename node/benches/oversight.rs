@@ -505,6 +505,9 @@ fn shared(from: &Station, to: &Scope) -> Vec<Envelope> {
         .collect()
 }
 
+/// A complaint step the county signs: when, which complaint, the fields it changes.
+type Step = (i64, RecordId, Vec<(&'static str, FieldValue)>);
+
 /// A county with a year of its townships' records, its complaints handled and 2026-11 sealed.
 /// Returns the county and the envelopes written.
 fn build_county(
@@ -555,7 +558,7 @@ fn build_county(
     }
     // The county's labour inspection steps each complaint: accepted, handling, resolved with the
     // arrears recovered, closed.
-    let mut steps: Vec<(i64, RecordId, Vec<(&'static str, FieldValue)>)> = Vec::new();
+    let mut steps: Vec<Step> = Vec::new();
     for f in &filed {
         let mut state = f.state.clone();
         for (days, to) in [
