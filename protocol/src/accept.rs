@@ -701,3 +701,114 @@ pub fn next_record_id(author: &AuthorInfo) -> RecordId {
         serial: author.max_seq + 1,
     }
 }
+
+#[cfg(test)]
+mod successor_tests {
+    use super::*;
+    use crate::author::{LocalAuthor, Target};
+    use crate::cert::{self, CertRequest};
+    use crate::fixture::{FIXTURE_NOT_BEFORE_S, Hierarchy};
+    use crate::keys::NodeKey;
+    use crate::record::FieldValue;
+    use crate::region::RegionCode;
+    use crate::store::MemoryStore;
+
+    const NOW_MS: i64 = (FIXTURE_NOT_BEFORE_S + 30 * 86_400) * 1000;
+
+    /// Publishes `chain` as `key`'s certificate record, then has `key` write `target`.
+    fn write(
+        store: &mut MemoryStore,
+        cfg: AcceptConfig,
+        key: &NodeKey,
+        chain: Option<&CertChain>,
+        target: Target,
+        at_ms: i64,
+    ) -> Result<Envelope> {
+        let author = LocalAuthor { key, cfg };
+        let mut staged = Staged::new(&*store);
+        if let Some(chain) = chain {
+            author.publish_certificate(&mut staged, chain, at_ms)?;
+        }
+        let env = author.write(
+            &mut staged,
+            target,
+            &[("address", FieldValue::Text(format!("at {at_ms}")))],
+            at_ms + 1,
+        )?;
+        let batch = staged.into_batch();
+        store.commit(batch).expect("memory commit");
+        Ok(env)
+    }
+
+    #[test]
+    fn only_the_certified_successor_of_a_records_creator_edits_it_as_the_creator() {
+        let mut h = Hierarchy::new(7);
+        let cfg = h.accept_config();
+        let village = RegionCode::parse("522622101001").unwrap();
+        let town = RegionCode::parse("522622101").unwrap();
+        let (old_key, old_chain) = h.node(&village);
+        let (town_key, town_chain) = h.node(&town);
+        let mut store = MemoryStore::default();
+        let created = write(
+            &mut store,
+            cfg,
+            &old_key,
+            Some(&old_chain),
+            Target::Create {
+                kind: RecordKind::Directory,
+                reach: None,
+            },
+            NOW_MS,
+        )
+        .expect("the old station writes its entry");
+        let record = created.header.record;
+        let at = NOW_MS / 1000;
+
+        // Another key for the same region, certified without naming the old one: refused.
+        let stray = NodeKey::from_seed([41; 32]);
+        let req = CertRequest::new(&stray, village, "另一台设备").unwrap();
+        let stray_chain = cert::issue(&town_key, Some(&town_chain), &req, at, 30).unwrap();
+        let e = write(
+            &mut store,
+            cfg,
+            &stray,
+            Some(&stray_chain),
+            Target::Edit(record),
+            NOW_MS + 10_000,
+        )
+        .unwrap_err();
+        assert!(matches!(e, Error::Unauthorized { .. }), "{e:?}");
+
+        // The certified successor, and its own successor in turn: accepted.
+        let new = NodeKey::from_seed([42; 32]);
+        let req = CertRequest::new(&new, village, "新设备").unwrap();
+        let new_chain =
+            cert::issue_successor(&town_key, &town_chain, &req, old_chain.leaf(), at, 30).unwrap();
+        write(
+            &mut store,
+            cfg,
+            &new,
+            Some(&new_chain),
+            Target::Edit(record),
+            NOW_MS + 20_000,
+        )
+        .expect("the successor edits the old station's record");
+        let newer = NodeKey::from_seed([43; 32]);
+        let req = CertRequest::new(&newer, village, "再换的设备").unwrap();
+        let newer_chain =
+            cert::issue_successor(&town_key, &town_chain, &req, new_chain.leaf(), at, 30).unwrap();
+        write(
+            &mut store,
+            cfg,
+            &newer,
+            Some(&newer_chain),
+            Target::Edit(record),
+            NOW_MS + 30_000,
+        )
+        .expect("a successor's successor follows the line back");
+        let info = store.author(&newer.public()).unwrap().unwrap();
+        assert!(succeeds(&store, &info, &old_key.public(), &village).unwrap());
+        assert!(!succeeds(&store, &info, &stray.public(), &village).unwrap());
+        assert!(!succeeds(&store, &info, &old_key.public(), &town).unwrap());
+    }
+}

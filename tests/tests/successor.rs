@@ -238,6 +238,14 @@ fn a_new_machine_certified_as_successor_continues_the_dead_stations_history() {
         "{shown}"
     );
 
+    // The audit at the township finds the successor's edits authorized.
+    let audit = township.json(&["audit"]);
+    let problems = audit["problems"].as_array().expect("problems");
+    assert!(
+        problems.iter().all(|p| p["kind"] != "unauthorized-edit"),
+        "{audit}"
+    );
+
     // The directory: one row for the region, the successor current, the predecessor replaced;
     // the station's entry (made under the old key, edited under the new) is its entry.
     for (who, node) in [("township", township), ("new village", &new)] {

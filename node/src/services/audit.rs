@@ -9,8 +9,8 @@
 //!   `out-of-jurisdiction`), and each envelope against the chain it names: every link valid at
 //!   the envelope's time (`expired-cert`) and not revoked at or before it (`revoked`);
 //! - authorization: a record created in its author's own region (`out-of-jurisdiction`), edited
-//!   only by its creator or a node whose region strictly contains the record's
-//!   (`unauthorized-edit`);
+//!   only by its creator, a node whose region strictly contains the record's, or the
+//!   creator's certified successor (`accept::succeeds`) (`unauthorized-edit`);
 //! - each author's hash-chained log: consecutive envelopes link (`fork` otherwise), forks held
 //!   as evidence (`fork`, both branches named), and, for authors inside this node's region,
 //!   whose whole log this node's scope wants (at the province: every author), sequence numbers
@@ -302,7 +302,12 @@ fn check_envelope(
                 format!("created in {} by a node of {author_region}", h.region),
             );
         }
-    } else if h.author != h.record.creator && !author_region.is_strict_ancestor_of(&h.region) {
+    } else if h.author != h.record.creator
+        && !author_region.is_strict_ancestor_of(&h.region)
+        // The creator's certified successor edits as the creator could (the accept rule).
+        && !lingong_protocol::accept::succeeds(&station.store, info, &h.record.creator, &h.region)
+            .unwrap_or(false)
+    {
         problems.push(
             "unauthorized-edit",
             Some(&h.author),
