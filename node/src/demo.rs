@@ -1072,8 +1072,8 @@ fn wuyang_day(village: &mut Station) -> Result<()> {
     Ok(())
 }
 
-/// 兴隆街社区 (重安镇): a fish restaurant's posts, one approved and one waiting for review; a
-/// disabled worker placed on the spot.
+/// 兴隆街社区 (重安镇): a fish restaurant's posts, one approved (two places, one filled on the
+/// spot by a disabled worker, so it stays public) and one waiting for review.
 fn xinglongjie_day(village: &mut Station) -> Result<()> {
     let employer = id_of(&dispatch(
         village,
@@ -1092,7 +1092,7 @@ fn xinglongjie_day(village: &mut Station) -> Result<()> {
         occupation: Some(occupation.into()),
         wage: Some(wage),
         unit: Some("day".into()),
-        headcount: Some(1),
+        headcount: Some(2),
         employer: Some(employer.clone()),
         reach: Some("522622102".into()),
         location: Some("重安镇兴隆街".into()),
