@@ -4,6 +4,11 @@
 //! - The last bundle (no browser): `bundle export` at a node records when and how many changes
 //!   in `last_bundle.json` (mode 0600); a daemon started after it answers `/api/sync` with that
 //!   time and count; a `bundle import` through the daemon makes the import the last one.
+//! - The send button and the forms without a browser (a clerk's API token, which pages take
+//!   too): `/push` shows no send button without a `push_command`; with one (a real shell script)
+//!   it does, and the form runs the command for the post's workers, who are then recorded as
+//!   contacted; a mark form with an unknown result answers 400 with the message next to the
+//!   `result` field and records nothing.
 //! - In a browser (`tests/js/web_push.mjs`: playwright-core driving Debian's headless Chromium)
 //!   at a village of the certified chain, logged in as a clerk: after a post is approved there,
 //!   `/push` lists a priority worker first; a mark without a result is refused next to the field
@@ -17,24 +22,40 @@
 
 use lingong_protocol::id_number::complete_id_number;
 use lingong_tests::{Daemon, Node, free_port, init_chain, poll_until, workspace_root};
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-/// One HTTP/1.1 exchange: the status and the body.
+/// One HTTP/1.1 GET: the status and the body.
 fn http(addr: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
+    exchange(addr, "GET", path, headers, b"")
+}
+
+/// One HTTP/1.1 exchange: the status and the whole answer after the status line's code
+/// (headers and body).
+fn exchange(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String) {
     let mut s = std::net::TcpStream::connect(addr).expect("connect to the node's HTTP server");
     s.set_read_timeout(Some(Duration::from_secs(120)))
         .expect("timeout");
-    let mut req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
     req.push_str("\r\n");
     s.write_all(req.as_bytes()).expect("write");
+    let _ = s.write_all(body);
     let mut out = Vec::new();
     let _ = s.read_to_end(&mut out);
     let text = String::from_utf8_lossy(&out).to_string();
@@ -43,10 +64,13 @@ fn http(addr: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
         .nth(1)
         .and_then(|c| c.parse().ok())
         .expect("a status line");
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
+    let body = if method == "GET" {
+        text.split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default()
+    } else {
+        text
+    };
     (status, body)
 }
 
@@ -285,4 +309,132 @@ fn a_clerk_marks_a_priority_worker_on_the_push_list_and_logs_assistance_in_the_b
         "{ledger}"
     );
     assert_eq!(behind(village, &older), before - 2);
+}
+
+#[test]
+fn the_send_button_runs_the_push_command_and_a_refused_mark_records_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let nodes = init_chain(dir.path());
+    let village = &nodes[4];
+    let worker = register_worker(village, "杨光荣", 3, &["--flags", "disabled"]);
+    let post = village.create_post("村里仓库搬运工", None, &[]);
+    village.json(&["post", "review", &post, "--approve"]);
+    let token = village.json(&["token", "add", "--name", "desk", "--role", "clerk"])["token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let bearer = format!("Bearer {token}");
+    let auth = [("Authorization", bearer.as_str())];
+
+    // No push command: no send button.
+    let daemon = Daemon::start(village, free_port());
+    let web = web_addr(village);
+    let (status, page) = http(&web, "/push", &auth);
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains(&format!(r#"data-worker="{worker}""#)),
+        "{page}"
+    );
+    assert!(
+        !page.contains(r#"id="send""#),
+        "a send button without a command"
+    );
+
+    // A mark with an unknown result: 400, the message next to `result`, nothing recorded.
+    let form = [
+        ("post", post.as_str()),
+        ("worker", worker.as_str()),
+        ("result", "maybe"),
+    ];
+    let encoded: Vec<String> = form.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let headers = [
+        ("Authorization", bearer.as_str()),
+        ("Content-Type", "application/x-www-form-urlencoded"),
+    ];
+    let (status, answer) = exchange(
+        &web,
+        "POST",
+        "/push/mark",
+        &headers,
+        encoded.join("&").as_bytes(),
+    );
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer.contains(r#"class="field bad" data-field="result""#),
+        "the error is not next to the result field: {answer}"
+    );
+    assert_eq!(village.json(&["assist", "list"]), json!([]));
+    drop(daemon);
+
+    // With a push command: the button, and the form sends through it.
+    let out_dir = dir.path().join("sent");
+    std::fs::create_dir(&out_dir).expect("out dir");
+    let script = dir.path().join("sms.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\ncat > \"$1/$LINGONG_PUSH_WORKER.txt\"\n",
+    )
+    .expect("script");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    let config = village.home.join("config.toml");
+    let text = std::fs::read_to_string(&config).expect("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "push_command = [{:?}, {:?}]\n{text}",
+            script.display().to_string(),
+            out_dir.display().to_string()
+        ),
+    )
+    .expect("config.toml written");
+    let printed = web_lines(village);
+    let _daemon = Daemon::start(village, free_port());
+    let web = web_addr_after(village, printed);
+    let (status, page) = http(&web, "/push", &auth);
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains(r#"id="send""#),
+        "no send button with a command"
+    );
+    let (status, answer) = exchange(&web, "POST", "/push/send", &headers, b"days=7");
+    assert_eq!(status, 303, "{answer}");
+    assert!(answer.contains("location: /push?done="), "{answer}");
+    let message = std::fs::read_to_string(out_dir.join(format!("{worker}.txt"))).expect("sent");
+    assert!(message.contains("村里仓库搬运工"), "{message}");
+    let ledger = village.json(&["assist", "list", "--worker", &worker]);
+    assert_eq!(ledger[0]["result"], "contacted", "{ledger}");
+    let (_, page) = http(&web, "/push", &auth);
+    assert!(
+        !page.contains(&format!(r#"data-worker="{worker}""#)),
+        "the contacted worker is still on the list"
+    );
+}
+
+/// How many times the node's daemons have printed their web address.
+fn web_lines(node: &Node) -> usize {
+    std::fs::read_to_string(node.home.join("daemon.log"))
+        .unwrap_or_default()
+        .matches(WEB_LINE)
+        .count()
+}
+
+/// The line a daemon prints with its web address.
+const WEB_LINE: &str = "网页控制台: http://";
+
+/// The web address printed by a daemon started after `before` such lines were in the log.
+fn web_addr_after(node: &Node, before: usize) -> String {
+    let log = node.home.join("daemon.log");
+    poll_until(
+        "the restarted daemon to print its web address",
+        Duration::from_secs(60),
+        || {
+            let text = std::fs::read_to_string(&log).ok()?;
+            if text.matches(WEB_LINE).count() <= before {
+                return None;
+            }
+            let at = text.rfind(WEB_LINE)? + WEB_LINE.len();
+            let rest = &text[at..];
+            Some(rest[..rest.find('/')?].to_string())
+        },
+    )
 }

@@ -272,6 +272,7 @@ async fn push_markup(
 
 /// The answer to a refused form of either page: the page again with what was typed and the
 /// message next to the field.
+#[allow(clippy::too_many_arguments)]
 async fn failed(
     state: &AppState,
     caller: &Caller,
