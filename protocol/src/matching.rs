@@ -312,7 +312,7 @@ impl PostTerms {
 
     /// [`Post::is_live`] of the post these terms were read from.
     pub fn is_live(&self, today: i64) -> bool {
-        self.listed && !self.last_day.is_some_and(|last| last < today)
+        self.listed && self.last_day.is_none_or(|last| last >= today)
     }
 }
 

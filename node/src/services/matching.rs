@@ -620,7 +620,7 @@ mod tests {
             reviewed_by: None,
             reviewed_at: None,
             region,
-            reach: RegionCode::parse(*rng.pick(PLACES)).unwrap(),
+            reach: RegionCode::parse(rng.pick(PLACES).to_owned()).unwrap(),
             location: None,
             contact: Some("13800000000".into()),
             description: None,
@@ -661,7 +661,7 @@ mod tests {
             } else {
                 WorkerStatus::Deregistered
             },
-            region: RegionCode::parse(*rng.pick(PLACES)).unwrap(),
+            region: RegionCode::parse(rng.pick(PLACES).to_owned()).unwrap(),
             created_at: dates::rfc3339(now),
         }
     }
