@@ -207,13 +207,15 @@ impl Drop for Claim {
 }
 
 /// The process id in `daemon.pid`, waiting up to [`PID_WAIT`] for the daemon holding it to
-/// write it.
+/// write it. Until it has, the file may still name a daemon killed earlier (SIGKILL leaves its
+/// id in place): an id is taken only once it names a live process.
 fn running_pid(path: &std::path::Path) -> Option<u32> {
     let deadline = std::time::Instant::now() + PID_WAIT;
     loop {
         if let Some(pid) = std::fs::read_to_string(path)
             .ok()
             .and_then(|s| s.trim().parse::<u32>().ok())
+            .filter(|pid| is_alive(*pid))
         {
             return Some(pid);
         }
@@ -222,6 +224,17 @@ fn running_pid(path: &std::path::Path) -> Option<u32> {
         }
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// Whether process `pid` runs: it exists and is not a zombie (a killed process its parent has
+/// not yet reaped).
+fn is_alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        // "pid (comm) state …": the name may hold spaces and parentheses.
+        stat.rfind(')')
+            .and_then(|end| stat[end + 1..].split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X")
+    })
 }
 
 async fn shutdown_signal() {
