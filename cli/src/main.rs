@@ -1003,17 +1003,19 @@ fn setup(
     };
     let parent_peer = match parent_peer {
         Some(p) => Some(p),
-        None if interactive => {
-            Some(ask("上级节点地址（/ip4/…/tcp/…/p2p/…，没有可直接回车）：")?)
-                .filter(|p| !p.is_empty())
-        }
+        None if interactive => Some(ask("上级节点地址（/ip4/…/tcp/…/p2p/…，没有可直接回车）：")?)
+            .filter(|p| !p.is_empty()),
         None => None,
     };
     let out_request = match out_request {
         Some(o) => Some(o),
         None if interactive => {
             let o = ask("证书申请保存到（直接回车为 request.json）：")?;
-            Some(PathBuf::from(if o.is_empty() { "request.json".into() } else { o }))
+            Some(PathBuf::from(if o.is_empty() {
+                "request.json".into()
+            } else {
+                o
+            }))
         }
         None => None,
     };
@@ -1185,9 +1187,7 @@ fn run(command: Command, home: &Home, lang: &str) -> Result<Value, Failure> {
                 home, &name, &region, listen, http,
             )?);
         }
-        Command::Demo { dir, no_wait, .. } => {
-            return Ok(lingong_node::demo::run(dir, lang, !no_wait, false)?);
-        }
+        Command::Demo { .. } => unreachable!("main() runs lingong demo before run()"),
         Command::Repair { force, timeout } => {
             return Ok(lingong_node::repair::repair(home, force, timeout, lang)?);
         }

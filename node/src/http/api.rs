@@ -174,48 +174,54 @@ pub fn admit(
             ),
             _ => ("log in or give an API token", "请先登录或提供 API 令牌"),
         };
-        return Err(Box::new(error_body(
-            StatusCode::UNAUTHORIZED,
-            "unauthenticated",
-            zh,
-            en,
-            None,
-            lang,
-        )
-        .into_response()));
+        return Err(Box::new(
+            error_body(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                zh,
+                en,
+                None,
+                lang,
+            )
+            .into_response(),
+        ));
     };
     if !auth::allowed(role, req) {
         let need = auth::min_role(req);
-        return Err(Box::new(error_body(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            &format!(
-                "{}无权执行此操作（需要{}）",
-                role.label_zh(),
-                need.label_zh()
-            ),
-            &format!(
-                "a {} may not do this (needs {})",
-                role.as_str(),
-                need.as_str()
-            ),
-            None,
-            lang,
-        )
-        .into_response()));
+        return Err(Box::new(
+            error_body(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                &format!(
+                    "{}无权执行此操作（需要{}）",
+                    role.label_zh(),
+                    need.label_zh()
+                ),
+                &format!(
+                    "a {} may not do this (needs {})",
+                    role.as_str(),
+                    need.as_str()
+                ),
+                None,
+                lang,
+            )
+            .into_response(),
+        ));
     }
     if write {
         let given = headers.get("x-csrf-token").and_then(|v| v.to_str().ok());
         if !caller.csrf_ok(given) {
-            return Err(Box::new(error_body(
-                StatusCode::FORBIDDEN,
-                "csrf",
-                "页面已过期，请刷新后重试（缺少或错误的 CSRF 令牌）",
-                "the page is stale: reload it and try again (missing or wrong CSRF token)",
-                None,
-                lang,
-            )
-            .into_response()));
+            return Err(Box::new(
+                error_body(
+                    StatusCode::FORBIDDEN,
+                    "csrf",
+                    "页面已过期，请刷新后重试（缺少或错误的 CSRF 令牌）",
+                    "the page is stale: reload it and try again (missing or wrong CSRF token)",
+                    None,
+                    lang,
+                )
+                .into_response(),
+            ));
         }
     }
     Ok(())
