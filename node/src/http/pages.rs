@@ -33,6 +33,7 @@ use axum::extract::{ConnectInfo, Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use lingong_protocol::schema::{Choice, EmployerStatus, EmployerType, PostStatus};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
@@ -118,6 +119,14 @@ impl L {
     }
     pub(super) fn en(self) -> bool {
         self.0 == "en"
+    }
+    /// A stored choice value (a post's status, an employer's type…) in the page's language;
+    /// a value the schema does not know is shown as stored.
+    pub(super) fn choice<C: Choice>(self, stored: &str) -> String {
+        match C::parse("value", stored) {
+            Ok(c) => self.t(c.as_zh(), c.as_str()).to_string(),
+            Err(_) => stored.to_string(),
+        }
     }
 }
 
@@ -961,7 +970,7 @@ async fn console_markup(
                         td { (wage_text(p, lang)) }
                         td { (left_text(p, lang)) }
                         td { (match s(&p["review"]) { "approved" => lang.t("已通过", "approved"), "rejected" => lang.t("未通过", "rejected"), _ => lang.t("待审核", "pending") }) }
-                        td { (s(&p["status"])) }
+                        td { (lang.choice::<PostStatus>(s(&p["status"]))) }
                         td {
                             a href={ "?match=" (s(&p["id"])) "#match" } { (lang.t("匹配", "Match")) }
                             @if s(&p["review"]) == "approved" { " · " a href={ "/posts/" (s(&p["id"])) "/poster" } { (lang.t("海报", "Poster")) } }
@@ -1109,7 +1118,7 @@ async fn console_markup(
             }
             table {
                 @for e in &employers {
-                    tr data-id=(s(&e["id"])) { td { (s(&e["name"])) } td { (s(&e["kind"])) } td { (s(&e["status"])) } td.muted { (short(s(&e["id"]))) } }
+                    tr data-id=(s(&e["id"])) { td { (s(&e["name"])) } td { (lang.choice::<EmployerType>(s(&e["kind"]))) } td { (lang.choice::<EmployerStatus>(s(&e["status"]))) } td.muted { (short(s(&e["id"]))) } }
                 }
             }
         }
