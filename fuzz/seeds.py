@@ -71,6 +71,7 @@ for i, w in enumerate(rejected):
 write("cert_chain", "vector", struct.pack(">q", V["chain"]["verify_at_s"]) + chain)
 write("certificate", "root", h(V["root_certificate"]["bytes"]))
 write("certificate", "child", h(V["child_certificate"]["bytes"]))
+write("certificate", "successor", h(V["successor_certificate"]["bytes"]))
 write("revocation", "vector", h(V["revocation"]["bytes"]))
 write("fork_proof", "vector", h(V["fork_proof"]["bytes"]))
 
