@@ -311,7 +311,9 @@ fn a_week_old_backup_restored_catches_up_from_the_parent_then_writes_without_a_f
         zh_text.contains("备份恢复") && zh_text.contains("上级节点"),
         "{zh_text}"
     );
-    assert_eq!(new.json(&["status"])["records"]["posts"], 3);
+    let waiting = new.json(&["status"]);
+    assert_eq!(waiting["records"]["posts"], 3);
+    assert_eq!(waiting["catching_up"], true, "status says so: {waiting}");
     assert!(new.home.join("catching-up").exists());
 
     // The township is back: the restored daemon syncs by itself and clears the mark.
@@ -323,6 +325,7 @@ fn a_week_old_backup_restored_catches_up_from_the_parent_then_writes_without_a_f
     wait_for_titles(&new, "every post at the restored village", &all);
     let held = new.json(&["status"]);
     assert_eq!(held["records"], lost_records, "nothing lost: {held}");
+    assert_eq!(held["catching_up"], false, "{held}");
 
     // It writes again, from the right sequence number: the township takes it, no fork.
     village_writes_on(&new, township);

@@ -18,6 +18,9 @@ pub fn status(station: &Station) -> Result<Value> {
         "store_bytes": station.store.size_on_disk(),
         "peers": station.config.peers.iter().map(|p| json!({"peer": p, "connected": false, "last_sync": null, "clock_offset_s": null})).collect::<Vec<_>>(),
         "forks": open_forks(station)?,
+        // Signing refused until a sync with the parent: after a restore, after a repair.
+        "catching_up": crate::backup::is_catching_up(&station.home),
+        "repair_pending": crate::repair::check_writable(&station.home).is_err(),
         "daemon": false,
     }))
 }
