@@ -22,7 +22,9 @@
 use super::AppState;
 use super::api;
 use super::auth::Caller;
-use super::oversight::{Submit, banners, forbidden, refused, select, stale, submit, to_login, top};
+use super::oversight::{
+    Submit, banners, forbidden, label, refused, select, stale, submit, to_login, top,
+};
 use super::pages::{L, Refused, field, form_to, html_response, layout, s, short, urlencode};
 use crate::request::{AssistFields, Request};
 use crate::services::staff::Role;
@@ -84,14 +86,6 @@ const KINDS: [(&str, &str, &str); 9] = [
         "referral to civil affairs",
     ),
 ];
-
-fn label(table: &[(&str, &str, &str)], v: &str, lang: L) -> String {
-    table
-        .iter()
-        .find(|(k, _, _)| *k == v && !k.is_empty())
-        .map(|(_, zh, en)| if lang.en() { *en } else { *zh }.to_string())
-        .unwrap_or_else(|| v.to_string())
-}
 
 fn unit_text(unit: &str, lang: L) -> &'static str {
     match unit {

@@ -480,17 +480,13 @@ const FINDINGS: [(&str, &str, &str); 4] = [
     ("not-upheld", "不属实", "not upheld"),
 ];
 
-fn label(table: &[(&str, &str, &str)], v: &str, lang: L) -> String {
+/// The page-language text of value `v` in an option table (`(value, 中文, English)`); the
+/// placeholder row (empty value) never labels a value, and an unknown value shows as stored.
+pub(super) fn label(table: &[(&str, &str, &str)], v: &str, lang: L) -> String {
     table
         .iter()
-        .find(|(k, _, _)| *k == v)
-        .map(|(_, zh, en)| {
-            if lang.en() {
-                en.to_string()
-            } else {
-                zh.to_string()
-            }
-        })
+        .find(|(k, _, _)| *k == v && !k.is_empty())
+        .map(|(_, zh, en)| if lang.en() { *en } else { *zh }.to_string())
         .unwrap_or_else(|| v.to_string())
 }
 
