@@ -32,7 +32,7 @@ use axum::Router;
 use axum::extract::{ConnectInfo, Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use lingong_protocol::schema::{Choice, EmployerStatus, EmployerType, PostStatus};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use serde_json::{Value, json};
@@ -61,40 +61,29 @@ pub fn routes() -> Router<AppState> {
         .route("/occupations.json", get(occupations_json))
         .route(
             "/static/app.css",
-            get(|| async {
-                (
-                    [
-                        (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-                        (header::CACHE_CONTROL, "max-age=3600"),
-                    ],
-                    CSS,
-                )
-            }),
+            static_file("text/css; charset=utf-8", CSS),
         )
         .route(
             "/static/app.js",
-            get(|| async {
-                (
-                    [
-                        (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-                        (header::CACHE_CONTROL, "max-age=3600"),
-                    ],
-                    APP_JS,
-                )
-            }),
+            static_file("text/javascript; charset=utf-8", APP_JS),
         )
         .route(
             "/static/screen.js",
-            get(|| async {
-                (
-                    [
-                        (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-                        (header::CACHE_CONTROL, "max-age=3600"),
-                    ],
-                    SCREEN_JS,
-                )
-            }),
+            static_file("text/javascript; charset=utf-8", SCREEN_JS),
         )
+}
+
+/// A file built into the binary, served with its type and an hour's caching.
+fn static_file(content_type: &'static str, body: &'static str) -> MethodRouter<AppState> {
+    get(move || async move {
+        (
+            [
+                (header::CONTENT_TYPE, content_type),
+                (header::CACHE_CONTROL, "max-age=3600"),
+            ],
+            body,
+        )
+    })
 }
 
 /// The page's language: `?lang=` (remembered in a cookie), else the cookie, else
