@@ -21,24 +21,24 @@ use std::collections::BTreeMap;
 choice!(
     /// What a station did for a worker.
     AssistKind {
-        CareerGuidance = ("career-guidance", "职业指导"),
-        JobRecommendation = ("job-recommendation", "岗位推荐"),
-        TrainingInfo = ("training-info", "培训信息"),
-        InternshipOffer = ("internship-offer", "见习机会"),
-        PolicyConsultation = ("policy-consultation", "政策咨询"),
-        SubsidyApplication = ("subsidy-application", "补贴申领"),
-        SocialInsurance = ("social-insurance", "社保参保"),
-        CivilAffairsReferral = ("civil-affairs-referral", "转介民政"),
+        CareerGuidance = ("career-guidance", "职业指导", "career guidance"),
+        JobRecommendation = ("job-recommendation", "岗位推荐", "job recommendation"),
+        TrainingInfo = ("training-info", "培训信息", "training information"),
+        InternshipOffer = ("internship-offer", "见习机会", "internship offer"),
+        PolicyConsultation = ("policy-consultation", "政策咨询", "policy consultation"),
+        SubsidyApplication = ("subsidy-application", "补贴申领", "subsidy application"),
+        SocialInsurance = ("social-insurance", "社保参保", "social insurance"),
+        CivilAffairsReferral = ("civil-affairs-referral", "转介民政", "referral to civil affairs"),
     }
 );
 
 choice!(
     /// What came of a job recommendation (a push list's contact).
     PushResult {
-        Contacted = ("contacted", "已联系"),
-        Interested = ("interested", "有意向"),
-        Declined = ("declined", "不愿意"),
-        Unreachable = ("unreachable", "联系不上"),
+        Contacted = ("contacted", "已联系", "contacted"),
+        Interested = ("interested", "有意向", "interested"),
+        Declined = ("declined", "不愿意", "declined"),
+        Unreachable = ("unreachable", "联系不上", "unreachable"),
     }
 );
 

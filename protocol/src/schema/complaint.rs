@@ -35,32 +35,32 @@ use serde_json::{Map, Value as Json};
 choice!(
     /// What the complaint is about.
     ComplaintKind {
-        WageArrears = ("wage-arrears", "欠薪"),
-        Discrimination = ("discrimination", "就业歧视"),
-        Fraud = ("fraud", "虚假招聘或欺诈"),
-        UnsafeWork = ("unsafe-work", "不安全作业"),
-        Other = ("other", "其他"),
+        WageArrears = ("wage-arrears", "欠薪", "wage arrears"),
+        Discrimination = ("discrimination", "就业歧视", "discrimination"),
+        Fraud = ("fraud", "虚假招聘或欺诈", "fraud"),
+        UnsafeWork = ("unsafe-work", "不安全作业", "unsafe work"),
+        Other = ("other", "其他", "other"),
     }
 );
 
 choice!(
     /// Where a complaint stands, in the order of the flow.
     ComplaintStatus {
-        Received = ("received", "已登记"),
-        Accepted = ("accepted", "已受理"),
-        Handling = ("handling", "处理中"),
-        Referred = ("referred", "已转办"),
-        Resolved = ("resolved", "已办结"),
-        Closed = ("closed", "已结案"),
+        Received = ("received", "已登记", "received"),
+        Accepted = ("accepted", "已受理", "accepted"),
+        Handling = ("handling", "处理中", "handling"),
+        Referred = ("referred", "已转办", "referred"),
+        Resolved = ("resolved", "已办结", "resolved"),
+        Closed = ("closed", "已结案", "closed"),
     }
 );
 
 choice!(
     /// What the office found when it resolved the complaint.
     Finding {
-        Upheld = ("upheld", "属实"),
-        PartlyUpheld = ("partly-upheld", "部分属实"),
-        NotUpheld = ("not-upheld", "不属实"),
+        Upheld = ("upheld", "属实", "upheld"),
+        PartlyUpheld = ("partly-upheld", "部分属实", "partly upheld"),
+        NotUpheld = ("not-upheld", "不属实", "not upheld"),
     }
 );
 

@@ -15,18 +15,18 @@ use serde_json::{Map, Value as Json};
 choice!(
     /// What kind of employer.
     EmployerType {
-        Enterprise = ("enterprise", "企业"),
-        IndividualBusiness = ("individual-business", "个体工商户"),
-        Individual = ("individual", "个人"),
-        Other = ("other", "其他"),
+        Enterprise = ("enterprise", "企业", "enterprise"),
+        IndividualBusiness = ("individual-business", "个体工商户", "individual business"),
+        Individual = ("individual", "个人", "individual"),
+        Other = ("other", "其他", "other"),
     }
 );
 
 choice!(
     /// Active, or suspended with a reason (after a fraud or discrimination finding).
     EmployerStatus {
-        Active = ("active", "正常"),
-        Suspended = ("suspended", "已暂停"),
+        Active = ("active", "正常", "active"),
+        Suspended = ("suspended", "已暂停", "suspended"),
     }
 );
 

@@ -73,6 +73,8 @@ pub trait Choice: Sized + Copy + 'static {
     fn as_str(self) -> &'static str;
     /// The word a Chinese-speaking clerk reads.
     fn as_zh(self) -> &'static str;
+    /// The words an English page shows (the console's English switch).
+    fn as_en(self) -> &'static str;
 
     /// Parses the word (or its Chinese name), naming `field` and the allowed words on error.
     fn parse(field: &'static str, s: &str) -> Result<Self> {
@@ -93,9 +95,10 @@ pub trait Choice: Sized + Copy + 'static {
     }
 }
 
-/// Declares an enum of [`Choice`] words: `choice!(Name { Variant = ("word", "中文"), … })`.
+/// Declares an enum of [`Choice`] words with their Chinese and English names:
+/// `choice!(Name { Variant = ("word", "中文", "English"), … })`.
 macro_rules! choice {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident = ($word:literal, $zh:literal)),+ $(,)? }) => {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = ($word:literal, $zh:literal, $en:literal)),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum $name { $($variant),+ }
@@ -103,6 +106,7 @@ macro_rules! choice {
             const ALL: &'static [Self] = &[$($name::$variant),+];
             fn as_str(self) -> &'static str { match self { $($name::$variant => $word),+ } }
             fn as_zh(self) -> &'static str { match self { $($name::$variant => $zh),+ } }
+            fn as_en(self) -> &'static str { match self { $($name::$variant => $en),+ } }
         }
         impl serde::Serialize for $name {
             fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
@@ -349,6 +353,42 @@ mod tests {
         ] {
             assert!(phone("phone", bad).is_err(), "{bad}");
         }
+    }
+
+    /// Every value's three names, distinct within its type: the pickers and labels of the web
+    /// console show `as_zh` or `as_en`, and a clerk must be able to tell the options apart.
+    fn names_of<C: Choice>() {
+        for (i, a) in C::ALL.iter().enumerate() {
+            assert!(
+                !a.as_en().is_empty() && a.as_en().is_ascii(),
+                "{}",
+                a.as_str()
+            );
+            assert!(!a.as_zh().is_ascii(), "{}", a.as_str());
+            for b in &C::ALL[i + 1..] {
+                assert!(a.as_str() != b.as_str() && a.as_zh() != b.as_zh());
+                assert!(a.as_en() != b.as_en(), "{} and {}", a.as_str(), b.as_str());
+            }
+        }
+    }
+
+    #[test]
+    fn every_choice_has_distinct_english_and_chinese_names() {
+        names_of::<WageUnit>();
+        names_of::<PostStatus>();
+        names_of::<ReviewState>();
+        names_of::<PlacementStatus>();
+        names_of::<Confirmation>();
+        names_of::<Outcome>();
+        names_of::<EmployerType>();
+        names_of::<EmployerStatus>();
+        names_of::<AssistKind>();
+        names_of::<PushResult>();
+        names_of::<Flag>();
+        names_of::<WorkerStatus>();
+        names_of::<ComplaintKind>();
+        names_of::<ComplaintStatus>();
+        names_of::<Finding>();
     }
 
     #[test]

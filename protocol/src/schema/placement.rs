@@ -17,28 +17,28 @@ use serde_json::{Map, Value as Json};
 choice!(
     /// Where a placement stands.
     PlacementStatus {
-        Active = ("active", "在岗"),
-        Cancelled = ("cancelled", "已取消"),
-        Ended = ("ended", "已结束"),
+        Active = ("active", "在岗", "active"),
+        Cancelled = ("cancelled", "已取消", "cancelled"),
+        Ended = ("ended", "已结束", "ended"),
     }
 );
 
 choice!(
     /// How a side confirmed on the spot.
     Confirmation {
-        Paper = ("paper", "纸质签字"),
-        Spoken = ("spoken", "口头确认"),
-        PhoneCode = ("phone-code", "手机验证码"),
+        Paper = ("paper", "纸质签字", "signed on paper"),
+        Spoken = ("spoken", "口头确认", "confirmed aloud"),
+        PhoneCode = ("phone-code", "手机验证码", "phone code"),
     }
 );
 
 choice!(
     /// How a placement ended: `unpaid` leads to a wage-arrears complaint.
     Outcome {
-        Paid = ("paid", "已结清"),
-        PaidLate = ("paid-late", "延迟支付"),
-        Unpaid = ("unpaid", "未支付"),
-        LeftEarly = ("left-early", "提前离岗"),
+        Paid = ("paid", "已结清", "paid"),
+        PaidLate = ("paid-late", "延迟支付", "paid late"),
+        Unpaid = ("unpaid", "未支付", "unpaid"),
+        LeftEarly = ("left-early", "提前离岗", "left early"),
     }
 );
 

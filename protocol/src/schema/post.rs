@@ -17,10 +17,10 @@ use serde_json::{Map, Value as Json};
 choice!(
     /// What the wage is paid per.
     WageUnit {
-        Hour = ("hour", "小时"),
-        Day = ("day", "天"),
-        Piece = ("piece", "件"),
-        Month = ("month", "月"),
+        Hour = ("hour", "小时", "hour"),
+        Day = ("day", "天", "day"),
+        Piece = ("piece", "件", "piece"),
+        Month = ("month", "月", "month"),
     }
 );
 
@@ -39,9 +39,9 @@ impl WageUnit {
 choice!(
     /// The status a station sets. `expired` and a derived `filled` are shown, not stored.
     PostStatus {
-        Open = ("open", "招聘中"),
-        Filled = ("filled", "已招满"),
-        Closed = ("closed", "已关闭"),
+        Open = ("open", "招聘中", "open"),
+        Filled = ("filled", "已招满", "filled"),
+        Closed = ("closed", "已关闭", "closed"),
     }
 );
 
@@ -49,9 +49,9 @@ choice!(
     /// The authenticity review (真实性审查): only approved posts are matched, pushed, shown
     /// publicly or counted as published.
     ReviewState {
-        Pending = ("pending", "待审核"),
-        Approved = ("approved", "已通过"),
-        Rejected = ("rejected", "未通过"),
+        Pending = ("pending", "待审核", "pending"),
+        Approved = ("approved", "已通过", "approved"),
+        Rejected = ("rejected", "未通过", "rejected"),
     }
 );
 

@@ -15,9 +15,9 @@ use serde_json::{Map, Value as Json};
 choice!(
     /// Why a worker is helped first.
     Flag {
-        Older = ("older", "大龄"),
-        Disabled = ("disabled", "残疾"),
-        LongWait = ("long-wait", "长期失业"),
+        Older = ("older", "大龄", "older"),
+        Disabled = ("disabled", "残疾", "disabled"),
+        LongWait = ("long-wait", "长期失业", "long unemployed"),
     }
 );
 
@@ -34,8 +34,8 @@ impl Flag {
 choice!(
     /// Registered (登记) or deregistered (注销).
     WorkerStatus {
-        Active = ("active", "在册"),
-        Deregistered = ("deregistered", "已注销"),
+        Active = ("active", "在册", "registered"),
+        Deregistered = ("deregistered", "已注销", "deregistered"),
     }
 );
 
