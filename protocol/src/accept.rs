@@ -5,7 +5,8 @@
 //! may gain its payload), signature and payload hash, clock sanity, the author's certificate
 //! chain (verified to the province root when the certificate record arrives; checked for
 //! validity and revocation at the envelope's timestamp), the author's log (a second envelope for
-//! a used sequence number is a fork: rejected and kept as evidence), authorization against
+//! a used sequence number is a fork: rejected and kept as evidence; a change dated more than
+//! [`MAX_BACKDATE_MS`] before its neighbour in the log is back-dated), authorization against
 //! jurisdiction, then the record's document is updated. All writes of one envelope go into the
 //! [`Staged`] batch together; the caller commits the batch atomically.
 
@@ -22,6 +23,12 @@ use crate::store::{
 
 /// How far ahead of the receiver's clock a timestamp may be (clock skew allowance).
 pub const MAX_FUTURE_MS: i64 = 86_400_000;
+
+/// How far a change's timestamp may lie before its predecessor's in the author's log (one
+/// hour): an honest node's clock never runs backwards by more, so a change dated earlier was
+/// back-dated. The node also refuses to sign while its clock is off by more than this against
+/// its parent's (`node/src/clock.rs`), the parent's time being the reference.
+pub const MAX_BACKDATE_MS: i64 = 3_600_000;
 
 /// What a node trusts and how much work it does per change.
 #[derive(Clone, Copy, Debug)]
@@ -230,8 +237,10 @@ pub fn accept_cached<S: Store + ?Sized>(
     };
     let author_region = author.region();
 
-    // The author's log: one envelope per sequence number, each linked to the one before.
+    // The author's log: one envelope per sequence number, each linked to the one before, and
+    // none dated more than the tolerance before the one before it.
     check_log(staged, env, id)?;
+    check_not_back_dated(staged, env)?;
 
     // Authorization and the record.
     let record_id = h.record;
@@ -551,6 +560,39 @@ fn check_log<S: Store + ?Sized>(
             Err(fork(seq))
         }
     }
+}
+
+/// Step 5's time rule: a change is not dated more than [`MAX_BACKDATE_MS`] before its
+/// predecessor in the author's log, checked against whichever neighbour is held (`prev`, or the
+/// held envelope `seq + 1` that links to this one), so the order envelopes arrive in does not
+/// matter: no store ever holds two neighbours of a log that break the rule.
+fn check_not_back_dated<S: Store + ?Sized>(staged: &Staged<'_, S>, env: &Envelope) -> Result<()> {
+    let h = &env.header;
+    let too_early = |later: i64, earlier: i64| later.saturating_add(MAX_BACKDATE_MS) < earlier;
+    if h.seq > 1
+        && let Some(prev_ms) = staged.timestamp_of(&h.prev).map_err(store_err)?
+        && too_early(h.timestamp_ms, prev_ms)
+    {
+        return Err(Error::BackDated {
+            seq: h.seq,
+            at_ms: h.timestamp_ms,
+            prev_ms,
+        });
+    }
+    if let Some(seq_after) = h.seq.checked_add(1)
+        && let Some(after) = staged
+            .envelope_at(&h.author, seq_after)
+            .map_err(store_err)?
+        && let Some(next_ms) = staged.timestamp_of(&after).map_err(store_err)?
+        && too_early(next_ms, h.timestamp_ms)
+    {
+        return Err(Error::BackDated {
+            seq: seq_after,
+            at_ms: next_ms,
+            prev_ms: h.timestamp_ms,
+        });
+    }
+    Ok(())
 }
 
 /// Verifies a certificate chain to the configured root at `at_ms`, with certificate signatures

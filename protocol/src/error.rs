@@ -62,6 +62,12 @@ pub enum Error {
         "timestamp {at_ms} ms lies too far in the future (more than a day ahead of this node's clock)"
     )]
     FromTheFuture { at_ms: i64 },
+    /// A change dated more than [`crate::accept::MAX_BACKDATE_MS`] before its predecessor in
+    /// the author's log (`seq` is the later of the two, dated `at_ms`; its predecessor `prev_ms`).
+    #[error(
+        "the author's change {seq} is dated {at_ms} ms, more than an hour before its previous change ({prev_ms} ms): a change may not be dated earlier than the one before it in its author's log by more than an hour (check the signing node's clock)"
+    )]
+    BackDated { seq: u64, at_ms: i64, prev_ms: i64 },
 }
 
 impl Error {
@@ -97,6 +103,7 @@ impl Error {
             Error::UnknownRecord { .. } => "unknown-record",
             Error::BadChange { .. } => "bad-change",
             Error::FromTheFuture { .. } => "from-the-future",
+            Error::BackDated { .. } => "back-dated",
         }
     }
 
@@ -134,6 +141,10 @@ impl Error {
             Error::UnknownRecord { record } => format!("本节点没有记录 {record}"),
             Error::BadChange { detail } => format!("变更无法应用到记录：{detail}"),
             Error::FromTheFuture { .. } => "时间戳超前本节点时钟一天以上".into(),
+            Error::BackDated { seq, at_ms, prev_ms } => format!(
+                "作者的第 {seq} 条变更时间为 {at_ms} 毫秒，比其上一条变更（{prev_ms} 毫秒）早一小时以上：\
+                 变更的时间不得早于作者记录链中前一条变更一小时以上（请检查签署节点的时钟）"
+            ),
         }
     }
 

@@ -178,6 +178,11 @@ pub trait Store {
         Ok(self.envelope(id)?.map(|e| e.payload.is_some()))
     }
     fn envelope_at(&self, author: &PublicKey, seq: u64) -> Result<Option<EnvelopeId>, StoreError>;
+    /// The timestamp of a held envelope (with or without its payload). A store that keeps
+    /// the replication metadata apart answers without decoding the envelope.
+    fn timestamp_of(&self, id: &EnvelopeId) -> Result<Option<i64>, StoreError> {
+        Ok(self.envelope(id)?.map(|e| e.header.timestamp_ms))
+    }
     fn record(&self, id: &RecordId) -> Result<Option<RecordState>, StoreError>;
     fn author(&self, key: &PublicKey) -> Result<Option<AuthorInfo>, StoreError>;
     fn revocation(&self, key: &PublicKey) -> Result<Option<RevocationInfo>, StoreError>;
@@ -239,6 +244,9 @@ impl Store for MemoryStore {
     }
     fn envelope_at(&self, author: &PublicKey, seq: u64) -> Result<Option<EnvelopeId>, StoreError> {
         Ok(self.logs.get(&(*author, seq)).copied())
+    }
+    fn timestamp_of(&self, id: &EnvelopeId) -> Result<Option<i64>, StoreError> {
+        Ok(self.metas.get(id).map(|m| m.timestamp_ms))
     }
     fn record(&self, id: &RecordId) -> Result<Option<RecordState>, StoreError> {
         Ok(self.records.get(id).cloned())
@@ -337,6 +345,12 @@ impl<'a, S: Store + ?Sized> Staged<'a, S> {
         match self.pending.logs.get(&(*author, seq)) {
             Some(id) => Ok(Some(*id)),
             None => self.base.envelope_at(author, seq),
+        }
+    }
+    pub fn timestamp_of(&self, id: &EnvelopeId) -> Result<Option<i64>, StoreError> {
+        match self.pending.metas.get(id) {
+            Some(m) => Ok(Some(m.timestamp_ms)),
+            None => self.base.timestamp_of(id),
         }
     }
     pub fn record(&self, id: &RecordId) -> Result<Option<RecordState>, StoreError> {

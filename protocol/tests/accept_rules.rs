@@ -2,7 +2,8 @@
 //! and the creator's ancestors in jurisdiction, never a sibling), revocations cut off what an
 //! author signs afterwards but not before, a fork is rejected and kept as evidence, and an
 //! envelope whose author is not yet known is retryable and accepted once the certificate
-//! arrives.
+//! arrives, and a change dated more than an hour before its predecessor in the author's log is
+//! refused as back-dated (at the author and at a receiver, in either order of arrival).
 
 mod common;
 
@@ -547,4 +548,125 @@ fn an_envelope_with_sequence_number_zero_is_refused() {
     let err = net.receive(&mut store, &env, NOW_MS).expect_err("seq 0");
     assert_eq!(err.code(), "invalid-field", "{err:?}");
     assert_eq!(store.logs, before.logs);
+}
+
+const HOUR_MS: i64 = 3_600_000;
+
+/// The village's next change after `first`, signed by hand at `at_ms` (its own accept path
+/// would refuse to sign it when back-dated): a new post, the author's `seq + 1`, linked to
+/// `first`.
+fn next_post_signed_at(net: &Net, first: &Envelope, at_ms: i64) -> Envelope {
+    let village = &net.village;
+    let seq = first.header.seq + 1;
+    Envelope::sign(
+        &village.key,
+        seq,
+        first.id(),
+        lingong_protocol::record::RecordId {
+            creator: village.public(),
+            serial: seq,
+        },
+        RecordKind::Post,
+        village.region(),
+        village.region(),
+        at_ms,
+        village.chain.leaf_hash(),
+        lingong_protocol::record::make_change(
+            None,
+            &village.public(),
+            &common::post_fields("倒签的岗位"),
+            at_ms,
+        )
+        .unwrap(),
+    )
+}
+
+#[test]
+fn a_change_dated_more_than_an_hour_before_its_predecessor_is_refused_as_back_dated() {
+    use lingong_protocol::accept::MAX_BACKDATE_MS;
+    assert_eq!(MAX_BACKDATE_MS, HOUR_MS, "PROTOCOL.md §11 states one hour");
+    let net = Net::new();
+    let mut at_village = net.store();
+    let first = create_post_result(&net, &mut at_village, NOW_MS).expect("first");
+
+    // The author's own accept path refuses to sign it: the village's clock ran back two hours.
+    let before = at_village.clone();
+    let err = create_post_result(&net, &mut at_village, NOW_MS - 2 * HOUR_MS)
+        .expect_err("back-dated at the author");
+    assert_eq!(err.code(), "back-dated", "{err:?}");
+    assert_eq!(
+        err,
+        Error::BackDated {
+            seq: first.header.seq + 1,
+            at_ms: NOW_MS - 2 * HOUR_MS,
+            prev_ms: first.header.timestamp_ms,
+        }
+    );
+    assert_eq!(at_village.logs, before.logs, "nothing signed was kept");
+    assert!(err.to_string().contains("more than an hour"), "{err}");
+    assert!(
+        err.message_zh().contains("一小时以上"),
+        "{}",
+        err.message_zh()
+    );
+
+    // Inside the tolerance (a clock set back 59 minutes): accepted.
+    let within = create_post_result(&net, &mut at_village, NOW_MS - 59 * 60_000)
+        .expect("within the tolerance");
+    assert_eq!(within.header.seq, first.header.seq + 1);
+
+    // A receiver holding the predecessor refuses the back-dated change and keeps no evidence.
+    let back = next_post_signed_at(&net, &first, NOW_MS - 2 * HOUR_MS);
+    let mut elsewhere = net.store();
+    assert_eq!(
+        net.receive(&mut elsewhere, &first, NOW_MS),
+        Ok(Accepted::New)
+    );
+    let err = net
+        .receive(&mut elsewhere, &back, NOW_MS)
+        .expect_err("back-dated");
+    assert_eq!(
+        err,
+        Error::BackDated {
+            seq: back.header.seq,
+            at_ms: NOW_MS - 2 * HOUR_MS,
+            prev_ms: first.header.timestamp_ms,
+        }
+    );
+    assert!(!elsewhere.envelopes.contains_key(&back.id()));
+    assert!(elsewhere.evidence.is_empty(), "not a fork");
+    assert!(err.is_usage() && !err.is_retryable());
+}
+
+#[test]
+fn a_back_dated_pair_arriving_in_reverse_order_has_its_second_arrival_refused() {
+    let net = Net::new();
+    let mut at_village = net.store();
+    let first = create_post_result(&net, &mut at_village, NOW_MS).expect("first");
+    let back = next_post_signed_at(&net, &first, NOW_MS - 2 * HOUR_MS);
+    // The later change arrives first: nothing to compare with yet (a gap in the log).
+    let mut store = net.store();
+    assert_eq!(net.receive(&mut store, &back, NOW_MS), Ok(Accepted::New));
+    // Its predecessor, dated two hours after it, is then refused: the pair breaks the rule.
+    let err = net
+        .receive(&mut store, &first, NOW_MS)
+        .expect_err("the pair is back-dated");
+    assert_eq!(
+        err,
+        Error::BackDated {
+            seq: back.header.seq,
+            at_ms: back.header.timestamp_ms,
+            prev_ms: first.header.timestamp_ms,
+        }
+    );
+    assert!(!store.envelopes.contains_key(&first.id()));
+
+    // A change exactly one hour before its predecessor is still accepted, in either order.
+    let edge = next_post_signed_at(&net, &first, first.header.timestamp_ms - HOUR_MS);
+    for order in [[&first, &edge], [&edge, &first]] {
+        let mut store = net.store();
+        for env in order {
+            assert_eq!(net.receive(&mut store, env, NOW_MS), Ok(Accepted::New));
+        }
+    }
 }
