@@ -78,6 +78,8 @@ pub struct SledStore {
     tree: sled::Tree,
     shared: Mutex<SharedSets>,
     writes: WriteCount,
+    /// The matching rows in memory, kept by [`Store::commit`] ([`index::MatchCache`]).
+    matching: index::MatchCache,
     /// Held while the store is open; declared last, so it is let go only after sled has
     /// written its closing snapshot.
     _open_lock: std::fs::File,
@@ -363,6 +365,7 @@ impl SledStore {
             tree,
             shared: Mutex::default(),
             writes,
+            matching: index::MatchCache::default(),
             _open_lock: open_lock,
         };
         store.ensure_indexes()?;
@@ -447,6 +450,16 @@ impl SledStore {
         prefix: Vec<u8>,
     ) -> impl DoubleEndedIterator<Item = Result<(sled::IVec, sled::IVec), StoreError>> + '_ {
         self.tree.scan_prefix(prefix).map(|row| row.map_err(err))
+    }
+
+    /// Calls `f` with the matching rows in memory ([`index::MatchTable`]: the rows
+    /// [`SledStore::index_rows`] reads under the matching prefixes, decoded), loading them from
+    /// the tree at the first call.
+    pub fn with_match_table<R>(
+        &self,
+        f: impl FnOnce(&index::MatchTable) -> R,
+    ) -> Result<R, StoreError> {
+        self.matching.with(|prefix| self.index_rows(prefix.to_vec()), f)
     }
 
     /// Records of `kind` held (from the counters, not a scan).
@@ -824,6 +837,8 @@ impl Store for SledStore {
         let mut b = sled::Batch::default();
         let mut put = Vec::new();
         let mut counts: std::collections::BTreeMap<[u8; 2], u64> = Default::default();
+        // The matching rows removed (`None`) and written, in order, for the table in memory.
+        let mut matched: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::new();
         for op in batch.ops {
             match op {
                 Op::PutEnvelope(env, meta) => {
@@ -859,6 +874,7 @@ impl Store for SledStore {
                             }
                             for (k, _) in index::match_rows(&old) {
                                 if !new_rows.iter().any(|(n, _)| *n == k) {
+                                    matched.push((k.clone(), None));
                                     b.remove(k);
                                 }
                             }
@@ -869,6 +885,7 @@ impl Store for SledStore {
                         b.insert(k, &[][..]);
                     }
                     for (k, v) in new_rows {
+                        matched.push((k.clone(), Some(v.clone())));
                         b.insert(k, v);
                     }
                     b.insert(record_key(&id), postcard::to_allocvec(&*s).map_err(err)?);
@@ -908,7 +925,11 @@ impl Store for SledStore {
             b.insert(&k[..], &n.to_be_bytes()[..]);
         }
         let n = self.next_write(&mut b);
-        self.tree.apply_batch(b).map_err(err)?;
+        if let Err(e) = self.tree.apply_batch(b) {
+            self.matching.invalidate();
+            return Err(err(e));
+        }
+        self.matching.committed(&matched);
         self.db.flush().map_err(err)?;
         self.wrote(n);
         if !put.is_empty() {

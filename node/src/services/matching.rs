@@ -20,6 +20,7 @@
 use super::{fill_of, page_limit, today, typed};
 use crate::error::Result;
 use crate::index::{self, Field};
+use crate::index::{MatchTable, Terms};
 use crate::station::Station;
 use lingong_protocol::matching::{
     self, BANDS, Fit, PostMatch, PostTerms, Rank, Ranker, WorkerMatch, WorkerTerms,
@@ -33,6 +34,7 @@ use lingong_protocol::store::Store;
 use serde_json::{Value, json};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashSet};
+use std::sync::Arc;
 
 /// `match --worker ID [--limit N]`: open approved posts with places left, best first.
 pub fn for_worker(station: &Station, id: &str, limit: Option<usize>, lang: &str) -> Result<Value> {
@@ -268,26 +270,25 @@ fn post_key(rank: Rank, order: &[u8; 48]) -> PostKey {
     (rank.band, Reverse(rank.score), Reverse(*order))
 }
 
-/// Reads the matching rows of a plan's groups in turn: each row once per group, rows an
-/// earlier group's prefix already held skipped (the groups are nested); `take` ranks a row
-/// and says whether the results may still change, `settled` after each group whether the
-/// results rank strictly above that group's ceiling (then reading stops).
+/// Reads the matching rows of a plan's groups in turn from the table in memory: each row
+/// once per group, rows an earlier group's prefix already held skipped (the groups are
+/// nested); `take` ranks a row, `settled` says after each group whether the results rank
+/// strictly above that group's ceiling (then reading stops).
 fn read_groups(
-    station: &Station,
+    table: &MatchTable,
     plan: Vec<Group>,
-    mut take: impl FnMut([u8; 48], &[u8], &[u8]) -> Result<()>,
+    mut take: impl FnMut([u8; 48], &[u8], &Terms) -> Result<()>,
     mut settled: impl FnMut(Option<Rank>) -> Result<bool>,
 ) -> Result<()> {
     let mut read: Vec<Vec<u8>> = Vec::new();
     for group in plan {
         for prefix in &group.prefixes {
-            for row in station.store.index_rows(prefix.clone()) {
-                let (key, value) = row?;
+            for (key, terms) in table.scan(prefix) {
                 if read.iter().any(|p| key.starts_with(p)) {
                     continue;
                 }
-                if let Some(order) = index::order_of(&key) {
-                    take(order, &key, &value)?;
+                if let Some(order) = index::order_of(key) {
+                    take(order, key, terms)?;
                 }
             }
         }
@@ -326,21 +327,37 @@ fn posts_by_index(
         }
         groups(RecordKind::Post, close, &codes, false)
     };
-    let ranker = Ranker::new(&terms);
+    station
+        .store
+        .with_match_table(|table| posts_from_table(station, table, &terms, plan, today, limit))?
+}
+
+/// [`posts_by_index`] over the matching rows in memory, read by the groups of `plan`.
+fn posts_from_table(
+    station: &Station,
+    table: &MatchTable,
+    terms: &WorkerTerms,
+    plan: Vec<Group>,
+    today: i64,
+    limit: usize,
+) -> Result<Vec<(String, Post, Fill)>> {
+    let ranker = Ranker::new(terms);
     // Read, ranked as if without placements (the best each can rank: a placement only lowers
-    // a rank), not yet given their fill: a heap whose top is the best hope. A post read twice
-    // (by its occupation and its title) is there twice, with the same key.
-    let mut pending: BinaryHeap<Reverse<(PostKey, sled::IVec, sled::IVec)>> = BinaryHeap::new();
+    // a rank), not yet given their fill: a heap whose top is the best hope, each an index into
+    // `read`. A post read twice (by its occupation and its title) is there twice, with the
+    // same key.
+    let mut read: Vec<(RecordId, Arc<PostTerms>)> = Vec::new();
+    let mut pending: BinaryHeap<Reverse<(PostKey, usize)>> = BinaryHeap::new();
     // The best `limit` so far: a heap whose top is the worst of them.
     let mut held: BinaryHeap<(PostKey, usize)> = BinaryHeap::new();
     let mut found: Vec<(RecordId, Fill)> = Vec::new();
     let mut evaluated: HashSet<[u8; 48]> = HashSet::new();
-    let cell = std::cell::RefCell::new(&mut pending);
+    let cell = std::cell::RefCell::new((&mut pending, &mut read));
     read_groups(
-        station,
+        table,
         plan,
-        |order, key, value| {
-            let Ok(post) = postcard::from_bytes::<PostTerms>(value) else {
+        |order, key, terms| {
+            let (Terms::Post(post), Some(id)) = (terms, index::record_of(key)) else {
                 return Ok(());
             };
             let empty = Fill {
@@ -350,36 +367,31 @@ fn posts_by_index(
             if !post.is_live(today) || empty.left() <= 0 {
                 return Ok(());
             }
-            let hope = ranker.rank(&post, empty, today);
-            cell.borrow_mut()
-                .push(Reverse((post_key(hope, &order), key.into(), value.into())));
+            let hope = ranker.rank(post, empty, today);
+            let (pending, read) = &mut *cell.borrow_mut();
+            pending.push(Reverse((post_key(hope, &order), read.len())));
+            read.push((id, post.clone()));
             Ok(())
         },
         |after| {
-            let mut pending = cell.borrow_mut();
+            let (pending, read) = &mut *cell.borrow_mut();
             // Give the best hopes their fill until the results cannot change any more.
-            while let Some(Reverse((hope, _, _))) = pending.peek() {
+            while let Some(Reverse((hope, _))) = pending.peek() {
                 if held.len() >= limit && held.peek().is_some_and(|(worst, _)| worst < hope) {
                     break;
                 }
-                let Reverse((_, key, value)) = pending.pop().expect("a candidate");
-                let (Some(order), Some(id), Ok(post)) = (
-                    index::order_of(&key),
-                    index::record_of(&key),
-                    postcard::from_bytes::<PostTerms>(&value),
-                ) else {
-                    continue;
-                };
+                let Reverse(((_, _, Reverse(order)), at)) = pending.pop().expect("a candidate");
                 if !evaluated.insert(order) {
                     continue;
                 }
+                let (id, post) = &read[at];
                 let f = fill_by_id(station, &id.to_hex(), post.headcount)?;
                 if f.left() <= 0 {
                     continue;
                 }
-                let rank = ranker.rank(&post, f, today);
+                let rank = ranker.rank(post, f, today);
                 held.push((post_key(rank, &order), found.len()));
-                found.push((id, f));
+                found.push((*id, f));
                 if held.len() > limit {
                     held.pop();
                 }
@@ -451,23 +463,46 @@ fn workers_by_index(
             after: None,
         }]
     };
+    let held = station.store.with_match_table(|table| {
+        workers_from_table(table, &terms, fill, placed, plan, today, limit)
+    })??;
+    let mut out = Vec::new();
+    for (_, id) in held.into_sorted_vec() {
+        if let Some(state) = station.store.record(&id)?
+            && let Ok(worker) = Worker::from_view(&state.view)
+        {
+            out.push((id.to_hex(), worker));
+        }
+    }
+    Ok(out)
+}
+
+/// The best `limit` workers for a post of these terms and fill among the matching rows in
+/// memory, read by the groups of `plan`, leaving out those in `placed`: a heap whose top is
+/// the worst of them.
+fn workers_from_table(
+    table: &MatchTable,
+    terms: &PostTerms,
+    fill: Fill,
+    placed: &HashSet<String>,
+    plan: Vec<Group>,
+    today: i64,
+    limit: usize,
+) -> Result<BinaryHeap<(WorkerKey, RecordId)>> {
     let most = matching::max_priority();
     // The best `limit` so far: a heap whose top is the worst of them; a worker with several
     // skills is read once per skill, with the same key each time.
     let held = std::cell::RefCell::new(BinaryHeap::<(WorkerKey, RecordId)>::new());
     let mut inside: HashSet<[u8; 48]> = HashSet::new();
     read_groups(
-        station,
+        table,
         plan,
-        |order, key, value| {
-            let (Some(id), Ok(worker)) = (
-                index::record_of(key),
-                postcard::from_bytes::<WorkerTerms>(value),
-            ) else {
+        |order, key, terms_read| {
+            let (Some(id), Terms::Worker(worker)) = (index::record_of(key), terms_read) else {
                 return Ok(());
             };
             let k = worker_key(
-                matching::rank(&worker, &terms, fill, today),
+                matching::rank(worker, terms, fill, today),
                 worker.priority,
                 &order,
             );
@@ -501,15 +536,7 @@ fn workers_by_index(
             })
         },
     )?;
-    let mut out = Vec::new();
-    for (_, id) in held.into_inner().into_sorted_vec() {
-        if let Some(state) = station.store.record(&id)?
-            && let Ok(worker) = Worker::from_view(&state.view)
-        {
-            out.push((id.to_hex(), worker));
-        }
-    }
-    Ok(out)
+    Ok(held.into_inner())
 }
 
 #[cfg(test)]
@@ -798,6 +825,40 @@ mod tests {
                 edit(&mut station, *id, worker, &after, now + 4_000 + n as i64);
             }
             assert!(compare(&station, &post_ids, &worker_ids) > 0);
+            assert_table_is_the_tree(&station);
         }
+    }
+
+    /// The matching rows in memory, loaded before the edits and kept by their commits since,
+    /// are the tree's matching rows, value for value.
+    fn assert_table_is_the_tree(station: &Station) {
+        let mut tree = Vec::new();
+        for prefix in index::match_row_prefixes() {
+            for row in station.store.index_rows(prefix.to_vec()) {
+                let (k, v) = row.unwrap();
+                tree.push((k.to_vec(), v.to_vec()));
+            }
+        }
+        let table: Vec<(Vec<u8>, Vec<u8>)> = station
+            .store
+            .with_match_table(|table| {
+                table
+                    .scan(b"i")
+                    .map(|(k, terms)| {
+                        let v = match terms {
+                            Terms::Post(p) => postcard::to_allocvec(&**p),
+                            Terms::Worker(w) => postcard::to_allocvec(&**w),
+                        };
+                        (k.to_vec(), v.unwrap())
+                    })
+                    .collect()
+            })
+            .unwrap();
+        tree.sort();
+        assert!(!tree.is_empty());
+        assert_eq!(
+            table, tree,
+            "the table in memory is the tree's matching rows"
+        );
     }
 }
