@@ -315,6 +315,24 @@ async fn handle(station: &Arc<Mutex<Station>>, net: &NetHandle, req: Request) ->
             out["daemon_pid"] = json!(std::process::id());
             Ok(out)
         }
+        // The messages go out without holding the station: a modem may take seconds each.
+        Request::PushSend { post, worker, days } => {
+            let plan = with_station(station, move |s| {
+                crate::services::push::plan_send(s, post.as_deref(), worker.as_deref(), days)
+            })
+            .await?;
+            let sent = tokio::task::spawn_blocking(move || plan.run())
+                .await
+                .map_err(|e| NodeError::Daemon {
+                    detail: e.to_string(),
+                })?;
+            let out = with_station(station, move |s| {
+                crate::services::push::record_sent(s, sent)
+            })
+            .await;
+            net.nudge().await;
+            out
+        }
         other => {
             let writes = other.is_write();
             let out = blocking(station, other).await?;
@@ -327,8 +345,16 @@ async fn handle(station: &Arc<Mutex<Station>>, net: &NetHandle, req: Request) ->
 }
 
 async fn blocking(station: &Arc<Mutex<Station>>, req: Request) -> Result<Value> {
+    with_station(station, move |s| dispatch(s, req)).await
+}
+
+/// Runs `f` on a blocking thread holding the station.
+async fn with_station<T: Send + 'static>(
+    station: &Arc<Mutex<Station>>,
+    f: impl FnOnce(&mut Station) -> Result<T> + Send + 'static,
+) -> Result<T> {
     let station = Arc::clone(station);
-    tokio::task::spawn_blocking(move || dispatch(&mut station.lock().expect("station lock"), req))
+    tokio::task::spawn_blocking(move || f(&mut station.lock().expect("station lock")))
         .await
         .map_err(|e| NodeError::Daemon {
             detail: e.to_string(),

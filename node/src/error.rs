@@ -100,6 +100,50 @@ pub enum NodeError {
         kept: usize,
         refused: std::collections::BTreeMap<String, usize>,
     },
+    /// `push send` ran `push_command` and some runs failed (exit 1): the successful sends are
+    /// recorded; each failure is named (post, worker, reason).
+    #[error("{}", push_failed_message(*sent, failed, "en"))]
+    PushFailed {
+        sent: usize,
+        failed: Vec<(String, String, String)>,
+    },
+}
+
+/// "N messages could not be sent (worker about post: reason; …); the M sent were recorded", in
+/// the user's language; at most ten failures named.
+fn push_failed_message(sent: usize, failed: &[(String, String, String)], lang: &str) -> String {
+    const NAMED: usize = 10;
+    let mut each: Vec<String> = failed
+        .iter()
+        .take(NAMED)
+        .map(|(post, worker, reason)| {
+            if lang.starts_with("zh") {
+                format!("劳动者 {worker}（岗位 {post}）：{reason}")
+            } else {
+                format!("worker {worker} about post {post}: {reason}")
+            }
+        })
+        .collect();
+    if failed.len() > NAMED {
+        each.push(if lang.starts_with("zh") {
+            format!("另有 {} 条", failed.len() - NAMED)
+        } else {
+            format!("{} more", failed.len() - NAMED)
+        });
+    }
+    if lang.starts_with("zh") {
+        format!(
+            "{} 条消息未能通过 push_command 发送（{}）；已发送的 {sent} 条已记为岗位推荐",
+            failed.len(),
+            each.join("；")
+        )
+    } else {
+        format!(
+            "{} messages could not be sent through push_command ({}); the {sent} sent were recorded as job recommendations",
+            failed.len(),
+            each.join("; ")
+        )
+    }
 }
 
 /// "kept N; refused M (reason: count, …)" in the user's language.
@@ -226,6 +270,7 @@ impl NodeError {
             NodeError::Daemon { .. } => "daemon",
             NodeError::StoreBusy { .. } => "store-busy",
             NodeError::BundleRefused { .. } => "bundle-refused",
+            NodeError::PushFailed { .. } => "push-failed",
             NodeError::Network { .. } => "network",
             NodeError::Csv { .. } => "csv",
         }
@@ -296,6 +341,7 @@ impl NodeError {
             NodeError::Network { detail } => format!("网络错误：{detail}"),
             NodeError::Csv { rows } => csv_message(rows, "zh"),
             NodeError::BundleRefused { kept, refused } => refused_message(*kept, refused, "zh"),
+            NodeError::PushFailed { sent, failed } => push_failed_message(*sent, failed, "zh"),
         }
     }
 }

@@ -313,7 +313,7 @@ fn push_lists_put_priority_workers_first_and_marks_and_sends_become_assistance_r
     let script = dir.path().join("sms.sh");
     std::fs::write(
         &script,
-        "#!/bin/sh\ncat > \"$1/$LINGONG_PUSH_WORKER.txt\"\nprintf '%s\\n' \"$LINGONG_PUSH_PHONE\" > \"$1/$LINGONG_PUSH_WORKER.phone\"\n",
+        "#!/bin/sh\n[ -f \"$1/modem-down\" ] && { cat >/dev/null; exit 3; }\ncat > \"$1/$LINGONG_PUSH_WORKER.txt\"\nprintf '%s\\n' \"$LINGONG_PUSH_PHONE\" > \"$1/$LINGONG_PUSH_WORKER.phone\"\n",
     )
     .expect("script");
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o700)).expect("chmod");
@@ -325,6 +325,22 @@ fn push_lists_put_priority_workers_first_and_marks_and_sends_become_assistance_r
             out_dir.display().to_string()
         ),
     );
+    // With the modem down every run fails: exit 1 naming the worker, nothing recorded, and the
+    // worker stays on the list.
+    std::fs::write(out_dir.join("modem-down"), "").expect("modem-down");
+    let before = snapshot(village);
+    let failure = village.fail(&["push", "send", "--post", &post]);
+    assert_eq!(failure.status, 1, "a failed send exits 1: {failure:?}");
+    assert_eq!(failure.json["error"]["code"], "push-failed", "{failure:?}");
+    assert!(
+        failure.stderr.contains(&plain) && failure.stderr.contains("exit"),
+        "the message names the worker and the reason: {}",
+        failure.stderr
+    );
+    assert_eq!(snapshot(village), before, "a failed send records nothing");
+    assert_eq!(push_order(village, &post), vec![plain.clone()]);
+    std::fs::remove_file(out_dir.join("modem-down")).expect("modem up");
+
     let sent = village.json(&["push", "send", "--post", &post]);
     assert_eq!(sent["failed"], json!([]), "{sent}");
     let rows = sent["sent"].as_array().expect("sent");

@@ -80,6 +80,8 @@ pub fn status_of(e: &NodeError) -> StatusCode {
         "not-found" | "unknown-record" => StatusCode::NOT_FOUND,
         "unauthorized-edit" | "out-of-jurisdiction" => StatusCode::FORBIDDEN,
         "store-busy" | "repair-pending" | "catching-up" => StatusCode::SERVICE_UNAVAILABLE,
+        // push_command, the station's own sender, failed for some messages.
+        "push-failed" => StatusCode::BAD_GATEWAY,
         _ if e.is_usage() => StatusCode::BAD_REQUEST,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }

@@ -17,8 +17,10 @@
 //!   (program and arguments, no shell) once per worker on the lists, the message on its
 //!   standard input, the phone in `LINGONG_PUSH_PHONE` (and the ids in `LINGONG_PUSH_POST`,
 //!   `LINGONG_PUSH_WORKER`); every send that exits 0 is recorded as a job recommendation with
-//!   result `contacted`, all in one batch. Without a `push_command` nothing is sent: the
-//!   command is optional.
+//!   result `contacted`, all in one batch; any failed send makes the command exit 1 naming
+//!   each (the successful ones stay recorded). Without a `push_command` nothing is sent: the
+//!   command is optional. The daemon prepares the messages and records the results holding the
+//!   station, and runs the command without it.
 
 use super::{fill_of, page_limit, priority_flags, required, today, typed};
 use crate::error::{NodeError, Result};
@@ -475,16 +477,51 @@ fn run_command(
     }
 }
 
+/// One message `push send` hands to `push_command`: prepared while holding the station, sent
+/// without it (a modem may take seconds per message; the desk keeps working meanwhile).
+pub struct Outgoing {
+    post_id: String,
+    worker_id: String,
+    phone: String,
+    text: String,
+}
+
+/// What `push send` will do: the command and every message, in push-list order.
+pub struct SendPlan {
+    command: Vec<String>,
+    outgoing: Vec<Outgoing>,
+}
+
+/// The messages of a [`SendPlan`] after running the command: those that went out, and those
+/// that did not with the reason.
+pub struct Sent {
+    ok: Vec<Outgoing>,
+    failed: Vec<(Outgoing, String)>,
+}
+
 /// `push send [--post ID] [--worker W] [--days N]`: sends each worker on the push lists the
 /// post's message through `push_command`, and records every send that succeeded as a job
-/// recommendation with result `contacted` (one batch).
+/// recommendation with result `contacted` (one batch). Any send that failed makes the command
+/// fail (exit 1, [`NodeError::PushFailed`] naming each) after the successful ones are recorded.
+/// The daemon runs the three steps itself so the station is free while messages go out.
 pub fn send(
     station: &mut Station,
     post: Option<&str>,
     worker: Option<&str>,
     days: Option<i64>,
 ) -> Result<Value> {
-    let now = now_ms();
+    let plan = plan_send(station, post, worker, days)?;
+    record_sent(station, plan.run())
+}
+
+/// The first step of `push send`: checks the configuration and the arguments and prepares every
+/// message. Writes nothing.
+pub fn plan_send(
+    station: &mut Station,
+    post: Option<&str>,
+    worker: Option<&str>,
+    days: Option<i64>,
+) -> Result<SendPlan> {
     let command = station.config.push_command.clone();
     if command.is_empty() {
         return Err(NodeError::usage(
@@ -501,34 +538,56 @@ pub fn send(
         })
         .transpose()?;
     let lists = gather(station, post, days, None)?;
-    let mut sent = Vec::new();
-    let mut failed = Vec::new();
-    let mut records = Vec::new();
+    let mut outgoing = Vec::new();
     for l in &lists {
-        let post_id = l.state.id().to_hex();
         for c in &l.workers {
             if only.as_ref().is_some_and(|w| *w != c.id) {
                 continue;
             }
-            let text = message(station, l, c);
-            match run_command(&command, &text, &c.worker.phone, &post_id, &c.id) {
-                Ok(()) => {
-                    let worker_state = station.resolve(RecordKind::Worker, &c.id)?;
-                    records.push(recommendation(
-                        station,
-                        &l.state,
-                        &worker_state,
-                        PushResult::Contacted,
-                        Some("push_command".into()),
-                        now,
-                    )?);
-                    sent.push(
-                        json!({ "post_id": post_id, "worker_id": c.id, "phone": c.worker.phone }),
-                    );
-                }
-                Err(e) => failed.push(json!({ "post_id": post_id, "worker_id": c.id, "error": e })),
+            outgoing.push(Outgoing {
+                post_id: l.state.id().to_hex(),
+                worker_id: c.id.clone(),
+                phone: c.worker.phone.clone(),
+                text: message(station, l, c),
+            });
+        }
+    }
+    Ok(SendPlan { command, outgoing })
+}
+
+impl SendPlan {
+    /// The second step: runs `push_command` once per message. Needs no station.
+    pub fn run(self) -> Sent {
+        let mut sent = Sent {
+            ok: Vec::new(),
+            failed: Vec::new(),
+        };
+        for o in self.outgoing {
+            match run_command(&self.command, &o.text, &o.phone, &o.post_id, &o.worker_id) {
+                Ok(()) => sent.ok.push(o),
+                Err(e) => sent.failed.push((o, e)),
             }
         }
+        sent
+    }
+}
+
+/// The last step of `push send`: records each message that went out as a job recommendation
+/// with result `contacted` (one batch), then reports the failures, if any, as the error.
+pub fn record_sent(station: &mut Station, sent: Sent) -> Result<Value> {
+    let now = now_ms();
+    let mut records = Vec::new();
+    for o in &sent.ok {
+        let post_state = station.resolve(RecordKind::Post, &o.post_id)?;
+        let worker_state = station.resolve(RecordKind::Worker, &o.worker_id)?;
+        records.push(recommendation(
+            station,
+            &post_state,
+            &worker_state,
+            PushResult::Contacted,
+            Some("push_command".into()),
+            now,
+        )?);
     }
     let ids = if records.is_empty() {
         Vec::new()
@@ -548,8 +607,23 @@ pub fn send(
             Ok(ids)
         })?
     };
-    for (row, id) in sent.iter_mut().zip(ids) {
-        row["record"] = json!(id);
+    if !sent.failed.is_empty() {
+        return Err(NodeError::PushFailed {
+            sent: sent.ok.len(),
+            failed: sent
+                .failed
+                .into_iter()
+                .map(|(o, e)| (o.post_id, o.worker_id, e))
+                .collect(),
+        });
     }
-    Ok(json!({ "sent": sent, "failed": failed }))
+    let rows: Vec<Value> = sent
+        .ok
+        .iter()
+        .zip(ids)
+        .map(|(o, id)| {
+            json!({ "post_id": o.post_id, "worker_id": o.worker_id, "phone": o.phone, "record": id })
+        })
+        .collect();
+    Ok(json!({ "sent": rows, "failed": [] }))
 }
