@@ -931,8 +931,25 @@ fn main() {
         };
         std::process::exit(status);
     }
+    // `report` without --json or --csv prints a readable table, Chinese unless --lang en.
+    let report_lang = match &cli.command {
+        Command::Report(ReportArgs {
+            action: None,
+            csv: false,
+            ..
+        }) if !json => Some(cli.lang.clone().unwrap_or_else(|| "zh".into())),
+        _ => None,
+    };
     let status = match run(cli.command, &home, &lang) {
         Ok(Value::Null) => 0,
+        Ok(value) if report_lang.is_some() && value.is_object() => {
+            let text = lingong_node::services::reports::readable(
+                &value,
+                report_lang.as_deref().unwrap_or("zh"),
+            );
+            output::print_value(&Value::String(text.trim_end().to_string()), false);
+            0
+        }
         Ok(value) => {
             output::print_value(&value, json);
             0

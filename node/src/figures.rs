@@ -301,6 +301,45 @@ pub fn check_seals(station: &Station, period: Option<&Period>) -> Result<SealChe
     })
 }
 
+/// The figures a report shows, in the CSV's order, with their labels (`(field, 中文, English)`):
+/// the console's report page and the readable `report` output.
+pub const FIGURE_LABELS: [(&str, &str, &str); 12] = [
+    ("job_seekers", "求职登记人数", "Job seekers"),
+    ("job_seekers_new", "其中新登记", "of which new"),
+    ("employers", "用工主体数", "Employers"),
+    ("employers_new", "其中新登记", "of which new"),
+    ("posts", "发布岗位数", "Posts published"),
+    ("headcount", "岗位招聘人数", "Places offered"),
+    ("placements", "实现上岗人数", "Placements"),
+    (
+        "placements_priority",
+        "其中重点帮扶对象",
+        "of which priority workers",
+    ),
+    (
+        "avg_daily_wage",
+        "平均日工资（元）",
+        "Average daily wage (yuan)",
+    ),
+    ("complaints", "受理投诉数", "Complaints"),
+    ("complaints_resolved", "办结投诉数", "Complaints resolved"),
+    (
+        "arrears_recovered",
+        "追回欠薪（元）",
+        "Arrears recovered (yuan)",
+    ),
+];
+
+/// A figure as shown to a person: amounts with two decimals, a figure that cannot be computed
+/// (an average over nothing) as 无法计算 / n/a.
+pub fn figure_text(v: &Value, en: bool) -> String {
+    match v {
+        Value::Null => if en { "n/a" } else { "无法计算" }.to_string(),
+        Value::Number(n) if n.is_f64() => format!("{:.2}", n.as_f64().unwrap_or(0.0)),
+        other => other.to_string(),
+    }
+}
+
 /// The figures as a JSON object.
 pub fn figures_json(f: &Figures) -> Map<String, Value> {
     f.fields()

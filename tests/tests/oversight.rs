@@ -3,7 +3,10 @@
 //! verify` and `audit`; `supervise` lists a station that has not posted for 15 days; a
 //! rectification order reaches the station, clears when it posts, and one past its deadline is
 //! listed at the province; an order from a node that is not a city or county above the station
-//! is refused (exit 2, nothing changed); bad periods and a second seal are refused.
+//! is refused (exit 2, nothing changed); bad periods and a second seal are refused; `report`
+//! without `--json` prints a table (Chinese by default, English with `--lang en`); a station
+//! certified as the successor of a dead one amends the dead station's seal (and a second seal
+//! without `--amend` is refused there as at the station itself).
 //!
 //! Records travel on "USB sticks" (`bundle export` / `bundle import`), so nothing waits on a
 //! network. The clock is passed in: every command runs with `LINGONG_NOW` (the test hook read
@@ -173,6 +176,48 @@ fn a_sealed_month_verifies_at_the_province_and_a_tampered_copy_does_not() {
         .find(|r| r["region"] == "522622101")
         .expect("the township's row");
     assert_eq!(township_row["placements"], 1);
+    // Without --json: a table in Chinese (the default), the township a row of its own.
+    let readable = |lang: Option<&str>| {
+        let mut args = vec!["report", "--period", "2026-10"];
+        if let Some(l) = lang {
+            args.extend(["--lang", l]);
+        }
+        let out = county
+            .command()
+            .env("LINGONG_NOW", NOV_3)
+            .args(&args)
+            .output()
+            .expect("runs");
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).expect("utf-8")
+    };
+    let zh = readable(None);
+    assert!(!zh.contains('{'), "no JSON in the table:\n{zh}");
+    assert!(zh.contains("零工市场服务成效表"), "{zh}");
+    // The block of posts, places, placements and priority placements: the township's row.
+    let block: Vec<&str> = zh
+        .lines()
+        .skip_while(|l| !l.contains("发布岗位数"))
+        .take_while(|l| !l.is_empty())
+        .collect();
+    assert!(block[0].contains("实现上岗人数"), "{zh}");
+    let row = block
+        .iter()
+        .find(|l| l.contains("522622101"))
+        .unwrap_or_else(|| panic!("the township's row:\n{zh}"));
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cells[cells.len() - 4..], ["1", "2", "1", "1"], "{zh}");
+    assert!(
+        zh.contains("平均日工资（元）") && zh.contains("150.00"),
+        "{zh}"
+    );
+    assert!(zh.contains("本期尚未签章"), "{zh}");
+    let en = readable(Some("en"));
+    assert!(!en.contains('{'), "{en}");
+    assert!(
+        en.contains("Posts published") && en.contains("Job seekers") && en.contains("not sealed"),
+        "{en}"
+    );
     let csv = county
         .command()
         .env("LINGONG_NOW", NOV_3)
@@ -435,4 +480,90 @@ fn supervise_lists_a_silent_station_and_orders_come_only_from_above() {
         &["supervise", "orders"],
     );
     assert_eq!(orders[0]["status"], "overdue", "{orders}");
+}
+
+#[test]
+fn a_successor_station_amends_the_seal_its_predecessor_made() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let nodes = chain_at(dir.path(), OCT_5);
+    let (county, township, village) = (&nodes[2], &nodes[3], &nodes[4]);
+    carry_at(township, county, OCT_5);
+    let post = post_at(village, OCT_10, "采茶工");
+    at(village, OCT_10, &["post", "review", &post, "--approve"]);
+    carry_at(village, township, NOV_3);
+    let sealed = at(township, NOV_3, &["report", "seal", "--period", "2026-10"]);
+    assert_eq!(sealed["figures"]["posts"], 1, "{sealed}");
+    carry_at(township, county, NOV_3);
+    let old_id = at(township, NOV_3, &["status"])["node_id"]
+        .as_str()
+        .expect("node id")
+        .to_string();
+
+    // The township's machine dies; a new key for the same region, certified by the county as
+    // its successor, gets the region's records (the old seal included) from the county.
+    let (folder, name, region) = CHAIN[3];
+    let new = Node::init(dir.path(), &format!("{folder}-new"), name, region);
+    let request = new.home.join("request.json");
+    let cert = new.home.join("issued-cert.json");
+    at(&new, NOV_4, &["cert", "request", "--out", &path(&request)]);
+    at(
+        county,
+        NOV_4,
+        &[
+            "cert",
+            "issue",
+            "--request",
+            &path(&request),
+            "--successor-of",
+            &old_id,
+            "--out",
+            &path(&cert),
+        ],
+    );
+    at(&new, NOV_4, &["cert", "install", &path(&cert)]);
+    carry_at(county, &new, NOV_4);
+    let report = at(&new, NOV_4, &["report", "--period", "2026-10"]);
+    assert_eq!(report["seal"]["id"], sealed["id"], "{report}");
+
+    // The predecessor's seal is this station's: a second seal needs --amend (exit 2, the seal
+    // named, nothing signed).
+    let before = at(&new, NOV_4, &["status"])["records"]["report-seals"].clone();
+    let again = fail_at(&new, NOV_4, &["report", "seal", "--period", "2026-10"]);
+    assert_eq!(again.status, 2, "{}", again.stderr);
+    assert!(
+        again.stderr.contains("period")
+            && again.stderr.contains(sealed["id"].as_str().expect("id")),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(
+        at(&new, NOV_4, &["status"])["records"]["report-seals"],
+        before
+    );
+    let amended = at(
+        &new,
+        NOV_4,
+        &[
+            "report",
+            "seal",
+            "--period",
+            "2026-10",
+            "--amend",
+            "--reason",
+            "原站点设备损毁，接替站点重新签章",
+        ],
+    );
+    assert_eq!(amended["amends"], sealed["id"], "{amended}");
+    let report = at(&new, NOV_4, &["report", "--period", "2026-10"]);
+    assert_eq!(report["seal"]["id"], amended["id"], "{report}");
+    assert_eq!(report["seal"]["matches"], true, "{report}");
+
+    // At the county: the successor's seal is the one in force, and it verifies.
+    carry_at(&new, county, NOV_4);
+    let verified = at(county, NOV_4, &["report", "verify", "--period", "2026-10"]);
+    assert_eq!(verified["checked"], 1, "{verified}");
+    assert_eq!(verified["superseded"], 1, "{verified}");
+    assert_eq!(verified["mismatches"], serde_json::json!([]), "{verified}");
+    let audit = at(county, NOV_4, &["audit"]);
+    assert_eq!(audit["problems"], serde_json::json!([]), "{audit}");
 }

@@ -811,39 +811,10 @@ async fn form_failed(
 // ----- the month's report ----------------------------------------------------------------------
 
 /// The figures a report shows, in the CSV's order, with their labels.
-const FIGURES: [(&str, &str, &str); 12] = [
-    ("job_seekers", "求职登记人数", "Job seekers"),
-    ("job_seekers_new", "其中新登记", "of which new"),
-    ("employers", "用工主体数", "Employers"),
-    ("employers_new", "其中新登记", "of which new"),
-    ("posts", "发布岗位数", "Posts published"),
-    ("headcount", "岗位招聘人数", "Places offered"),
-    ("placements", "实现上岗人数", "Placements"),
-    (
-        "placements_priority",
-        "其中重点帮扶对象",
-        "of which priority workers",
-    ),
-    (
-        "avg_daily_wage",
-        "平均日工资（元）",
-        "Average daily wage (yuan)",
-    ),
-    ("complaints", "受理投诉数", "Complaints"),
-    ("complaints_resolved", "办结投诉数", "Complaints resolved"),
-    (
-        "arrears_recovered",
-        "追回欠薪（元）",
-        "Arrears recovered (yuan)",
-    ),
-];
+const FIGURES: [(&str, &str, &str); 12] = crate::figures::FIGURE_LABELS;
 
 fn figure_text(v: &Value, lang: L) -> String {
-    match v {
-        Value::Null => lang.t("无法计算", "n/a").to_string(),
-        Value::Number(n) if n.is_f64() => format!("{:.2}", n.as_f64().unwrap_or(0.0)),
-        other => other.to_string(),
-    }
+    crate::figures::figure_text(v, lang.en())
 }
 
 /// The month `n` months before `period` ("2026-11"), or None when `period` is not a month.

@@ -6,7 +6,9 @@
 //! figures, the commitment to exactly the records counted (their number and fingerprint), the
 //! seals of the stations directly below that are held (and the ones not held, named), so a
 //! parent seals after its children or says which are missing. A period is sealed once; a
-//! correction is a new seal with `--amend --reason`, naming the seal it replaces. `report
+//! correction is a new seal with `--amend --reason`, naming the seal it replaces. A certified
+//! successor (`accept::succeeds`) holds its predecessors' seals as its own: it amends them the
+//! same way, and a second seal without `--amend` is refused as for the station itself. `report
 //! verify` recomputes every seal in force held here from the records held here and lists each
 //! figure that differs: at the province, every county's, city's and its own seal.
 //!
@@ -24,6 +26,7 @@ use lingong_protocol::record::RecordKind;
 use lingong_protocol::region::{RegionCode, divisions};
 use lingong_protocol::report::{self, Period, WAGE_RULE_EN, WAGE_RULE_ZH};
 use lingong_protocol::schema::{ChildSeal, ReportSeal, Schema, paragraph};
+use lingong_protocol::store::Store;
 use serde_json::{Value, json};
 
 /// A period typed by the user: it must parse and must not lie in the future.
@@ -124,10 +127,242 @@ pub fn report(station: &Station, period: &str, region: Option<&str>, csv: bool) 
     out["seal"] = sealed.unwrap_or(Value::Null);
     out["rules"] = json!({
         "avg_daily_wage": {"en": WAGE_RULE_EN, "zh": WAGE_RULE_ZH},
-        "job_seekers": "worker records with an envelope dated in the period, or named by a placement counted (what headers and placements carry)",
-        "placements_priority": "from worker flags at a county and below; above the county the sum of the latest county seals held",
+        "job_seekers": JOB_SEEKERS_RULE_EN,
+        "placements_priority": PRIORITY_RULE_EN,
     });
     Ok(out)
+}
+
+/// The counting rules `report` states beside the wage rule, in both languages.
+const JOB_SEEKERS_RULE_EN: &str = "worker records with an envelope dated in the period, or named by a placement counted (what headers and placements carry)";
+const JOB_SEEKERS_RULE_ZH: &str = "求职登记人数：期内有签名变更的求职者记录，或被计入的上岗记录所指的求职者（报头与上岗记录所载）";
+const PRIORITY_RULE_EN: &str = "from worker flags at a county and below; above the county the sum of the latest county seals held";
+const PRIORITY_RULE_ZH: &str =
+    "重点帮扶对象：县及以下按求职者标记计算；县以上为所持各县最新签章之和";
+
+/// The figures of the readable table, four to a block, so that each block fits a terminal
+/// line and an "of which" column stays beside the figure it belongs to.
+const BLOCKS: [[&str; 4]; 3] = [
+    [
+        "job_seekers",
+        "job_seekers_new",
+        "employers",
+        "employers_new",
+    ],
+    ["posts", "headcount", "placements", "placements_priority"],
+    [
+        "avg_daily_wage",
+        "complaints",
+        "complaints_resolved",
+        "arrears_recovered",
+    ],
+];
+
+/// Terminal width of text: CJK characters take two columns.
+fn display_width(s: &str) -> usize {
+    s.chars()
+        .map(|c| if (c as u32) >= 0x1100 { 2 } else { 1 })
+        .sum()
+}
+
+/// `report`'s value (what `--json` prints) as a person reads it, in Chinese, or English when
+/// `lang` starts with `en`: a heading with the period, region, the records counted and the
+/// seal, then the figures as tables, one row for the region's total, one per child region and
+/// one for the region's own records, and the counting rules under them.
+pub fn readable(value: &Value, lang: &str) -> String {
+    let en = lang.starts_with("en");
+    let t = |zh: &'static str, en_text: &'static str| if en { en_text } else { zh };
+    let s = |v: &Value| v.as_str().unwrap_or("").to_string();
+    let mut out = String::new();
+    out.push_str(&if en {
+        format!(
+            "Service report (成效表) {}: {}, {} to {}\n",
+            s(&value["name"]),
+            s(&value["period"]),
+            s(&value["from"]),
+            s(&value["to"])
+        )
+    } else {
+        format!(
+            "零工市场服务成效表  {}  {}（{} 至 {}）\n",
+            s(&value["name"]),
+            s(&value["period"]),
+            s(&value["from"]),
+            s(&value["to"])
+        )
+    });
+    out.push_str(&if en {
+        format!(
+            "Region {}; records counted: {}, fingerprint {}\n",
+            s(&value["region"]),
+            value["records"],
+            s(&value["fingerprint"])
+        )
+    } else {
+        format!(
+            "区划代码 {}；计入记录 {} 条，指纹 {}\n",
+            s(&value["region"]),
+            value["records"],
+            s(&value["fingerprint"])
+        )
+    });
+    let seal = &value["seal"];
+    out.push_str(
+        &match (seal.is_null(), seal["matches"].as_bool().unwrap_or(false)) {
+            (true, _) => t("签章：本期尚未签章\n", "Seal: not sealed\n").to_string(),
+            (false, matches) => {
+                let state = match (matches, en) {
+                    (true, true) => "matches the records held",
+                    (false, true) => "DIFFERS from the records held (see report verify)",
+                    (true, false) => "与所持记录一致",
+                    (false, false) => "与所持记录不一致（见 report verify）",
+                };
+                let amended = if seal["amends"].is_null() {
+                    ""
+                } else {
+                    t("（更正签章）", " (an amended seal)")
+                };
+                if en {
+                    format!(
+                        "Seal: {}{amended}, signed {} by {}; {state}\n",
+                        s(&seal["id"]),
+                        s(&seal["sealed_at"]),
+                        s(&seal["by"])
+                    )
+                } else {
+                    format!(
+                        "签章：{}{amended}，{} 由 {} 签章；{state}\n",
+                        s(&seal["id"]),
+                        s(&seal["sealed_at"]),
+                        s(&seal["by"])
+                    )
+                }
+            }
+        },
+    );
+    // The rows: the total, each child region, the region's own records.
+    let mut rows: Vec<(String, &Value)> = vec![(
+        format!("{} {}", s(&value["name"]), t("合计", "total")),
+        value,
+    )];
+    for row in value["by_region"].as_array().into_iter().flatten() {
+        rows.push((format!("  {} {}", s(&row["name"]), s(&row["region"])), row));
+    }
+    if value["own"].is_object() {
+        rows.push((format!("  {}", t("本级记录", "own records")), &value["own"]));
+    }
+    let region_head = t("地区", "Region").to_string();
+    let first = rows
+        .iter()
+        .map(|(name, _)| display_width(name))
+        .chain([display_width(&region_head)])
+        .max()
+        .unwrap_or(0);
+    let pad = |text: &str, width: usize, right: bool| {
+        let fill = " ".repeat(width.saturating_sub(display_width(text)));
+        if right {
+            format!("{fill}{text}")
+        } else {
+            format!("{text}{fill}")
+        }
+    };
+    for block in BLOCKS {
+        out.push('\n');
+        let heads: Vec<String> = block
+            .iter()
+            .map(|field| {
+                figures::FIGURE_LABELS
+                    .iter()
+                    .find(|(k, ..)| k == field)
+                    .map(|(_, zh, en_label)| t(zh, en_label).to_string())
+                    .unwrap_or_else(|| field.to_string())
+            })
+            .collect();
+        let cells: Vec<Vec<String>> = rows
+            .iter()
+            .map(|(_, row)| {
+                block
+                    .iter()
+                    .map(|f| figures::figure_text(&row[*f], en))
+                    .collect()
+            })
+            .collect();
+        let widths: Vec<usize> = (0..block.len())
+            .map(|i| {
+                cells
+                    .iter()
+                    .map(|r| display_width(&r[i]))
+                    .chain([display_width(&heads[i])])
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let mut line = pad(&region_head, first, false);
+        for (h, w) in heads.iter().zip(&widths) {
+            line.push_str("  ");
+            line.push_str(&pad(h, *w, true));
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+        for ((name, _), row) in rows.iter().zip(&cells) {
+            let mut line = pad(name, first, false);
+            for (c, w) in row.iter().zip(&widths) {
+                line.push_str("  ");
+                line.push_str(&pad(c, *w, true));
+            }
+            out.push_str(&line);
+            out.push('\n');
+        }
+    }
+    out.push('\n');
+    let missing: Vec<String> = value["priority_missing"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.as_str())
+        .map(|c| {
+            RegionCode::parse(c)
+                .map(|code| format!("{} {c}", name_of(&code)))
+                .unwrap_or_else(|_| c.to_string())
+        })
+        .collect();
+    // At most eight named; the rest counted (the province before any county has sealed).
+    const NAMED: usize = 8;
+    let more = missing.len().saturating_sub(NAMED);
+    let listed = &missing[..missing.len().min(NAMED)];
+    if !missing.is_empty() {
+        out.push_str(&if en {
+            let rest = if more > 0 {
+                format!(" and {more} more (report --json lists them all)")
+            } else {
+                String::new()
+            };
+            format!(
+                "Priority placements not included (no county seal held): {}{rest}\n",
+                listed.join(", ")
+            )
+        } else {
+            let rest = if more > 0 {
+                format!(" 等 {} 个县（report --json 列出全部）", missing.len())
+            } else {
+                String::new()
+            };
+            format!(
+                "以下县尚无签章，重点帮扶对象未计入：{}{rest}\n",
+                listed.join("、")
+            )
+        });
+    }
+    if en {
+        out.push_str(&format!(
+            "Rules: average daily wage: {WAGE_RULE_EN}; job seekers: {JOB_SEEKERS_RULE_EN}; priority workers: {PRIORITY_RULE_EN}.\n"
+        ));
+    } else {
+        out.push_str(&format!(
+            "说明：平均日工资 {WAGE_RULE_ZH}；{JOB_SEEKERS_RULE_ZH}；{PRIORITY_RULE_ZH}。\n"
+        ));
+    }
+    out
 }
 
 /// `report seal --period P [--amend --reason T]`.
@@ -175,24 +410,53 @@ pub fn seal(
     let me = station.key.public();
     let all = figures::seals(station, Some(&period))?;
     let latest = figures::latest_seals(&all);
-    let mine = all
-        .iter()
-        .filter(|s| s.author() == me && s.state.region == station.region)
-        .max_by_key(|s| (s.state.created_ms, s.id()));
+    // This station's seal of the period: its own, or one a station it succeeds made (a
+    // certified successor takes over its predecessor's seals as it does its other records).
+    let info = station.store.author(&me)?;
+    let mut mine: Option<&HeldSeal> = None;
+    for s in all.iter().filter(|s| s.state.region == station.region) {
+        let ours = s.author() == me
+            || info.as_ref().is_some_and(|info| {
+                lingong_protocol::accept::succeeds(
+                    &station.store,
+                    info,
+                    &s.author(),
+                    &station.region,
+                )
+                .unwrap_or(false)
+            });
+        if ours && mine.is_none_or(|m| (s.state.created_ms, s.id()) > (m.state.created_ms, m.id()))
+        {
+            mine = Some(s);
+        }
+    }
     let amends = match (mine, amend) {
         (Some(s), false) => {
+            let by = if s.author() == me {
+                (String::new(), String::new())
+            } else {
+                (
+                    format!(
+                        " by the station this one succeeds ({})",
+                        s.author().node_id()
+                    ),
+                    format!("（由本站接替的站点 {} 签章）", s.author().node_id()),
+                )
+            };
             return Err(NodeError::usage(
                 "period",
                 format!(
-                    "{} was sealed at {} (seal {}); to correct it: --amend --reason TEXT",
+                    "{} was sealed at {}{} (seal {}); to correct it: --amend --reason TEXT",
                     period.text,
                     s.seal.sealed_at,
+                    by.0,
                     s.id()
                 ),
                 format!(
-                    "{} 已于 {} 签章（{}）；如需更正：--amend --reason 原因",
+                    "{} 已于 {} 签章{}（{}）；如需更正：--amend --reason 原因",
                     period.text,
                     s.seal.sealed_at,
+                    by.1,
                     s.id()
                 ),
             ));
@@ -201,8 +465,11 @@ pub fn seal(
         (None, true) => {
             return Err(NodeError::usage(
                 "amend",
-                format!("{} has no seal of this node to amend", period.text),
-                format!("{} 没有本节点的签章可以更正", period.text),
+                format!(
+                    "{} has no seal of this node (or of a station it succeeds) to amend",
+                    period.text
+                ),
+                format!("{} 没有本节点（或其接替的站点）的签章可以更正", period.text),
             ));
         }
         (None, false) => None,
