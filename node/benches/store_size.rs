@@ -1,0 +1,312 @@
+//! Bytes on disk per accepted post, against the post's own envelope, and where they go.
+//!
+//! Writes `LINGONG_BENCH_POSTS` job posts (default 20,000) and `LINGONG_BENCH_WORKERS` worker
+//! registrations (default 0) through the real write path (`Station::write`: signed, accepted,
+//! committed with their index rows, one `apply_batch` and flush per commit) into a fresh
+//! county store on disk, `LINGONG_BENCH_BATCH` records per commit (default 1: a clerk's
+//! `post create`; a sync or bundle import commits a frame's worth at a time), closes it, and
+//! prints:
+//! - bytes on disk per envelope (the store's folder, apparent size and blocks allocated);
+//! - the baseline: the envelope's own bytes (canonical wire form, as signed and sent);
+//! - their ratio (the issue's target: at most 2.5);
+//! - the breakdown by sled tree and, in the node's tree, by key prefix (`e` envelopes, `r`
+//!   records, `k`/`i` indexes…: rows, key bytes, value bytes; the record rows further split
+//!   into the saved Automerge document, the listing view and the rest), and the gap between
+//!   the sum and the files (sled's own overhead: page headers, segment slack, garbage of
+//!   rewritten pages not yet reclaimed).
+//!
+//! `cargo bench -p lingong-node --bench store_size` (release build); the README's "Store size"
+//! figures come from it.
+
+use lingong_node::request::{Request, dispatch};
+use lingong_node::station::{self, Station};
+use lingong_protocol::author::Target;
+use lingong_protocol::dates;
+use lingong_protocol::record::RecordKind;
+use lingong_protocol::region::RegionCode;
+use lingong_protocol::schema::{
+    Post, PostStatus, ReviewState, Schema, WageUnit, Worker, WorkerStatus,
+};
+use lingong_protocol::store::RecordState;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Instant;
+
+fn env_count(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A certified county station in a fresh home under `dir` (its province beside it).
+fn county(dir: &Path) -> Station {
+    let mut parent: Option<Station> = None;
+    for (folder, name, region) in [
+        ("province", "省中心", "52"),
+        ("county", "黄平县零工市场", "522622"),
+    ] {
+        let home = lingong_node::home::Home::new(Some(dir.join(folder)));
+        station::init(
+            &home,
+            name,
+            region,
+            vec!["/ip4/127.0.0.1/tcp/0".into()],
+            None,
+        )
+        .expect("init");
+        let mut node = Station::open(&home).expect("open");
+        let request = serde_json::from_value(dispatch(&mut node, Request::CertRequest).unwrap())
+            .expect("request");
+        let issuer = parent.as_mut().unwrap_or(&mut node);
+        let chain = dispatch(issuer, Request::CertIssue { request, days: 365 }).expect("issue");
+        dispatch(&mut node, Request::CertInstall { chain }).expect("install");
+        parent = Some(node);
+    }
+    parent.expect("county")
+}
+
+const OCCUPATIONS: [&str; 6] = [
+    "4-10-01-06",
+    "4-02-06-03",
+    "6-29-01-00",
+    "5-01-02-01",
+    "4-03-02-01",
+    "6-18-01-01",
+];
+
+const VILLAGES: [&str; 4] = [
+    "522622101001",
+    "522622101002",
+    "522622102001",
+    "522622103001",
+];
+
+fn post(i: usize, region: RegionCode, now: i64) -> Post {
+    Post {
+        title: format!("县城仓库装卸搬运工（{i}号）"),
+        occupation: OCCUPATIONS[i % OCCUPATIONS.len()].into(),
+        wage: 120.0 + (i % 20) as f64 * 10.0,
+        unit: WageUnit::Day,
+        headcount: 1 + (i % 5) as i64,
+        employer: None,
+        status: PostStatus::Open,
+        review: ReviewState::Pending,
+        review_reason: None,
+        reviewed_by: None,
+        reviewed_at: None,
+        region,
+        reach: RegionCode::parse(VILLAGES[i % VILLAGES.len()]).expect("code"),
+        location: Some("黄平县新州镇工业园区 3 号仓库".into()),
+        contact: Some("13800000000".into()),
+        description: Some("日结，包午餐，需能搬运 25 公斤货物".into()),
+        expires: Some(dates::format_date(dates::today_cst(now) + 60)),
+        created_at: dates::rfc3339(now),
+    }
+}
+
+fn worker(i: usize, region: RegionCode, now: i64) -> Worker {
+    Worker {
+        name: format!("劳动者{i}"),
+        id_masked: "52***************X".into(),
+        id_hash: format!("v2:{i:064x}"),
+        phone: "13900000000".into(),
+        skills: vec![OCCUPATIONS[i % OCCUPATIONS.len()].into()],
+        wage_min: Some(100.0 + (i % 10) as f64 * 10.0),
+        flags: Vec::new(),
+        available_from: None,
+        available_to: None,
+        status: WorkerStatus::Active,
+        region: if i % 5 == 4 {
+            region
+        } else {
+            RegionCode::parse(VILLAGES[i % VILLAGES.len()]).expect("code")
+        },
+        created_at: dates::rfc3339(now),
+    }
+}
+
+/// Writes `posts` posts then `workers` workers, `batch` per commit; returns the bytes of the
+/// posts' envelopes and of the workers' (canonical wire form).
+fn fill(station: &mut Station, posts: usize, workers: usize, batch: usize) -> (u64, u64) {
+    let region = station.region;
+    let now = station::now_ms();
+    let (mut post_bytes, mut worker_bytes) = (0u64, 0u64);
+    let started = Instant::now();
+    for (kind, n) in [(RecordKind::Post, posts), (RecordKind::Worker, workers)] {
+        let indices: Vec<usize> = (0..n).collect();
+        for chunk in indices.chunks(batch.max(1)) {
+            let bytes = station
+                .write(|author, staged| {
+                    let mut bytes = 0u64;
+                    for &i in chunk {
+                        let at = now + i as i64;
+                        let (target, edits) = match kind {
+                            RecordKind::Post => {
+                                let p = post(i, region, at);
+                                let reach = Some(p.reach);
+                                (Target::Create { kind, reach }, p.edits())
+                            }
+                            _ => (
+                                Target::Create { kind, reach: None },
+                                worker(i, region, at).edits(),
+                            ),
+                        };
+                        let env = author.write(staged, target, &edits, at)?;
+                        bytes += env.to_bytes().len() as u64;
+                    }
+                    Ok(bytes)
+                })
+                .expect("written");
+            match kind {
+                RecordKind::Post => post_bytes += bytes,
+                _ => worker_bytes += bytes,
+            }
+        }
+    }
+    println!(
+        "written: {posts} posts and {workers} workers, {batch} per commit, in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    (post_bytes, worker_bytes)
+}
+
+/// Apparent bytes and bytes allocated (blocks) of every file under `dir`, by file name
+/// (`snap.*` as one).
+fn files(dir: &Path, out: &mut BTreeMap<String, (u64, u64)>) {
+    use std::os::unix::fs::MetadataExt;
+    for entry in std::fs::read_dir(dir).expect("read_dir") {
+        let entry = entry.expect("entry");
+        let meta = entry.metadata().expect("metadata");
+        if meta.is_dir() {
+            files(&entry.path(), out);
+            continue;
+        }
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let name = if name.starts_with("snap.") {
+            "snap.*".to_string()
+        } else {
+            name
+        };
+        let row = out.entry(name).or_default();
+        row.0 += meta.len();
+        row.1 += meta.blocks() * 512;
+    }
+}
+
+#[derive(Default)]
+struct Usage {
+    rows: u64,
+    keys: u64,
+    values: u64,
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; nothing else to parse.
+    let posts = env_count("LINGONG_BENCH_POSTS", 20_000);
+    let workers = env_count("LINGONG_BENCH_WORKERS", 0);
+    let batch = env_count("LINGONG_BENCH_BATCH", 1);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut station = county(dir.path());
+    let (post_bytes, worker_bytes) = fill(&mut station, posts, workers, batch);
+    let store_dir = station.home.store_path();
+    drop(station);
+
+    let mut on_disk = BTreeMap::new();
+    files(&store_dir, &mut on_disk);
+    let apparent: u64 = on_disk.values().map(|v| v.0).sum();
+    let allocated: u64 = on_disk.values().map(|v| v.1).sum();
+    let records = (posts + workers).max(1) as f64;
+    let envelope = (post_bytes + worker_bytes) as f64 / records;
+    println!(
+        "envelope (baseline): {envelope:.0} bytes per record ({:.0} per post, {:.0} per worker)",
+        post_bytes as f64 / posts.max(1) as f64,
+        worker_bytes as f64 / workers.max(1) as f64
+    );
+    println!(
+        "on disk: {:.1} MB apparent, {:.1} MB allocated: {:.0} bytes per record apparent, \
+         {:.0} allocated",
+        apparent as f64 / 1e6,
+        allocated as f64 / 1e6,
+        apparent as f64 / records,
+        allocated as f64 / records
+    );
+    println!(
+        "ratio to the envelope: {:.2} apparent, {:.2} allocated (target: at most 2.5)",
+        apparent as f64 / records / envelope,
+        allocated as f64 / records / envelope
+    );
+    println!("files:");
+    for (name, (len, blocks)) in &on_disk {
+        println!("  {name:<16} {len:>12} bytes  {blocks:>12} allocated");
+    }
+
+    // What sled holds, read back with sled itself once the node let go of the store.
+    let db = sled::Config::new()
+        .path(&store_dir)
+        .open()
+        .expect("sled opens");
+    let mut logical = 0u64;
+    println!("rows (per record: rows, key bytes, value bytes):");
+    for name in db.tree_names() {
+        let tree = db.open_tree(&name).expect("tree");
+        let mut by_prefix: BTreeMap<u8, Usage> = BTreeMap::new();
+        let (mut doc, mut view, mut record_rows) = (0u64, 0u64, 0u64);
+        for row in tree.iter() {
+            let (k, v) = row.expect("row");
+            let u = by_prefix
+                .entry(k.first().copied().unwrap_or(0))
+                .or_default();
+            u.rows += 1;
+            u.keys += k.len() as u64;
+            u.values += v.len() as u64;
+            if k.first() == Some(&b'r')
+                && let Ok(state) = postcard::from_bytes::<RecordState>(&v)
+            {
+                record_rows += 1;
+                doc += state.doc.as_ref().map_or(0, |d| d.len() as u64);
+                view += serde_json::to_string(&state.view).expect("json").len() as u64;
+            }
+        }
+        let total: u64 = by_prefix.values().map(|u| u.keys + u.values).sum();
+        logical += total;
+        println!(
+            "  tree {:?}: {:.1} MB in rows ({:.0} bytes per record)",
+            String::from_utf8_lossy(&name),
+            total as f64 / 1e6,
+            total as f64 / records
+        );
+        for (p, u) in &by_prefix {
+            let label = if p.is_ascii_graphic() {
+                format!("'{}'", *p as char)
+            } else {
+                format!("0x{p:02x}")
+            };
+            println!(
+                "    {label:<6} {:>9} rows  {:>7.2} rows  {:>7.0} key  {:>7.0} value  ({:.1} % of rows' bytes)",
+                u.rows,
+                u.rows as f64 / records,
+                u.keys as f64 / records,
+                u.values as f64 / records,
+                100.0 * (u.keys + u.values) as f64 / total.max(1) as f64
+            );
+        }
+        if record_rows > 0 {
+            println!(
+                "    of 'r': saved document {:.0}, listing view (JSON) {:.0}, the rest {:.0} bytes per record",
+                doc as f64 / records,
+                view as f64 / records,
+                (by_prefix[&b'r'].values as f64 - (doc + view) as f64) / records
+            );
+        }
+    }
+    println!(
+        "rows in all: {:.1} MB ({:.0} bytes per record, {:.2}× the envelope); sled's own \
+         overhead (files − rows): {:.1} MB ({:.0} bytes per record)",
+        logical as f64 / 1e6,
+        logical as f64 / records,
+        logical as f64 / records / envelope,
+        (apparent as f64 - logical as f64) / 1e6,
+        (apparent as f64 - logical as f64) / records
+    );
+}
