@@ -22,10 +22,10 @@
 use super::AppState;
 use super::api;
 use super::auth::Caller;
-use super::oversight::{
-    Submit, banners, forbidden, label, refused, select, stale, submit, to_login, top,
+use super::oversight::{Submit, banners, forbidden, refused, stale, submit, to_login, top};
+use super::pages::{
+    L, Refused, field, form_to, html_response, layout, per_unit, s, select, short, urlencode,
 };
-use super::pages::{L, Refused, field, form_to, html_response, layout, s, short, urlencode};
 use crate::request::{AssistFields, Request};
 use crate::services::staff::Role;
 use axum::Router;
@@ -33,6 +33,7 @@ use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use lingong_protocol::schema::{AssistKind, PushResult};
 use maud::{Markup, html};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -60,41 +61,8 @@ pub(super) fn nav_links(lang: L, role: Role, active: &str) -> Markup {
     }
 }
 
-/// What came of a call, as `push mark --result` takes it (the empty choice is refused by the
-/// service, naming `result`).
-const RESULTS: [(&str, &str, &str); 5] = [
-    ("", "（请选择结果）", "(choose the result)"),
-    ("contacted", "已联系", "contacted"),
-    ("interested", "有意向", "interested"),
-    ("declined", "不愿意", "declined"),
-    ("unreachable", "联系不上", "unreachable"),
-];
-
-/// The kinds of assistance, as `assist log --kind` takes them.
-const KINDS: [(&str, &str, &str); 9] = [
-    ("", "（请选择帮扶类型）", "(choose the kind)"),
-    ("career-guidance", "职业指导", "career guidance"),
-    ("job-recommendation", "岗位推荐", "job recommendation"),
-    ("training-info", "培训信息", "training information"),
-    ("internship-offer", "见习机会", "internship offer"),
-    ("policy-consultation", "政策咨询", "policy consultation"),
-    ("subsidy-application", "补贴申领", "subsidy application"),
-    ("social-insurance", "社保参保", "social insurance"),
-    (
-        "civil-affairs-referral",
-        "转介民政",
-        "referral to civil affairs",
-    ),
-];
-
-fn unit_text(unit: &str, lang: L) -> &'static str {
-    match unit {
-        "hour" => lang.t("元/小时", "yuan/hour"),
-        "piece" => lang.t("元/件", "yuan/piece"),
-        "month" => lang.t("元/月", "yuan/month"),
-        _ => lang.t("元/天", "yuan/day"),
-    }
-}
+/// The result picker's first row: no result chosen yet (the service refuses it, naming `result`).
+const CHOOSE_RESULT: Option<(&str, &str)> = Some(("（请选择结果）", "(choose the result)"));
 
 /// The form key of one row of the push list (the ids of its fields are built from it).
 fn mark_form(post: &str, worker: &str) -> String {
@@ -206,7 +174,7 @@ async fn push_markup(
                     span.muted.mono { (short(post_id)) }
                 }
                 p.muted {
-                    (first["wage"]) " " (unit_text(s(&first["unit"]), lang)) " · "
+                    (first["wage"]) " " (per_unit(s(&first["unit"]), lang)) " · "
                     (lang.t("剩余名额 ", "places left ")) (first["places_left"]) " · "
                     (lang.t("审核通过于 ", "approved ")) (s(&first["approved_at"])) " · "
                     (lang.t("发布范围 ", "reach ")) (s(&first["reach"]))
@@ -245,7 +213,7 @@ async fn push_markup(
                                     input type="hidden" name="form" value=(form);
                                     input type="hidden" name="post" value=(post_id);
                                     input type="hidden" name="worker" value=(wid);
-                                    (select(lang, "result", "结果", "Result", &RESULTS, r, &form, None))
+                                    (select(lang, "result", "结果", "Result", &lang.options::<PushResult>(CHOOSE_RESULT), r, &form, None))
                                     (field(lang, "note", "备注（可选）", "Note (optional)", "text", r, &form, html!{}))
                                     button type="submit" { (lang.t("记录", "Record")) }
                                 }
@@ -338,11 +306,7 @@ async fn push_mark(
                 "{}：{} → {}",
                 lang.t("已记录联系结果", "Result recorded"),
                 short(&post),
-                label(
-                    &RESULTS,
-                    f.get("result").map(String::as_str).unwrap_or(""),
-                    lang
-                )
+                lang.choice::<PushResult>(f.get("result").map(String::as_str).unwrap_or(""))
             );
             Redirect::to(&format!("/push?done={}", urlencode(&done))).into_response()
         }
@@ -407,7 +371,7 @@ fn kinds_text(row: &Value, lang: L) -> Markup {
         @if let Some(kinds) = row["kinds"].as_array() {
             @for k in kinds {
                 span.tag.late[k["short"].as_u64().unwrap_or(0) > 0] data-kind=(s(&k["kind"])) {
-                    (label(&KINDS, s(&k["kind"]), lang)) " " (k["done"]) "/" (k["target"])
+                    (lang.choice::<AssistKind>(s(&k["kind"]))) " " (k["done"]) "/" (k["target"])
                 }
                 " "
             }
@@ -520,9 +484,9 @@ async fn assist_markup(
                     }
                     @if bad_worker { div.err role="alert" { (mine.map(|r| r.message.as_str()).unwrap_or("")) } }
                 }
-                (select(lang, "kind", "帮扶类型", "Kind", &KINDS, r, "log", None))
+                (select(lang, "kind", "帮扶类型", "Kind", &lang.options::<AssistKind>(Some(("（请选择帮扶类型）", "(choose the kind)"))), r, "log", None))
                 (field(lang, "post", "推荐的岗位编号（岗位推荐时）", "Post id (job recommendation)", "text", r, "log", html!{}))
-                (select(lang, "result", "推荐结果（岗位推荐时）", "Result (job recommendation)", &RESULTS, r, "log", None))
+                (select(lang, "result", "推荐结果（岗位推荐时）", "Result (job recommendation)", &lang.options::<PushResult>(CHOOSE_RESULT), r, "log", None))
                 div.wide { (field(lang, "note", "帮扶内容", "What was done", "textarea", r, "log", html!{})) }
                 div.wide { button type="submit" { (lang.t("记录并签名", "Log and sign")) } }
             }
@@ -545,8 +509,8 @@ async fn assist_markup(
                             @for a in rows {
                                 tr data-kind=(s(&a["kind"])) {
                                     td { (s(&a["at"])) }
-                                    td { (label(&KINDS, s(&a["kind"]), lang)) }
-                                    td { @if let Some(p) = a["post_id"].as_str() { span.mono { (short(p)) } } @if let Some(res) = a["result"].as_str() { " · " (label(&RESULTS, res, lang)) } }
+                                    td { (lang.choice::<AssistKind>(s(&a["kind"]))) }
+                                    td { @if let Some(p) = a["post_id"].as_str() { span.mono { (short(p)) } } @if let Some(res) = a["result"].as_str() { " · " (lang.choice::<PushResult>(res)) } }
                                     td { (s(&a["note"])) }
                                     td.muted { (s(&a["region"])) }
                                 }
@@ -581,7 +545,7 @@ async fn assist_log(
             let done = format!(
                 "{}：{}",
                 lang.t("已记录帮扶并签名", "Assistance logged and signed"),
-                label(&KINDS, s(&v["kind"]), lang)
+                lang.choice::<AssistKind>(s(&v["kind"]))
             );
             Redirect::to(&format!(
                 "/assist?worker={worker}&done={}#ledger",
@@ -595,25 +559,6 @@ async fn assist_log(
                 q.insert("worker".to_string(), w);
             }
             failed(&state, &caller, lang, "/assist", "log", &f, e, q).await
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_pickers_offer_every_kind_and_result_the_services_take() {
-        use lingong_protocol::schema::{AssistKind, Choice, PushResult};
-        for (v, zh, _) in KINDS.iter().skip(1) {
-            let k = AssistKind::parse("kind", v).expect("a kind the service takes");
-            assert_eq!(k.as_zh(), *zh);
-        }
-        assert_eq!(KINDS.len() - 1, AssistKind::ALL.len());
-        for (v, zh, _) in RESULTS.iter().skip(1) {
-            let r = PushResult::parse("result", v).expect("a result the service takes");
-            assert_eq!(r.as_zh(), *zh);
         }
     }
 }

@@ -26,7 +26,10 @@
 use super::AppState;
 use super::api::{self, Api, admit, body, custom, id, id_body, lang_of, node_error, none, query};
 use super::auth::{self, Caller};
-use super::pages::{L, Refused, field, form_to, html_response, layout, s, short, urlencode};
+use super::pages::{
+    L, Refused, employer_options, field, form_to, html_response, layout, s, select, short,
+    urlencode,
+};
 use crate::error::NodeError;
 use crate::request::{ComplaintFields, ComplaintUpdate, Request};
 use crate::services::staff::Role;
@@ -36,6 +39,7 @@ use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, on, post};
+use lingong_protocol::schema::{Choice, ComplaintKind, ComplaintStatus, Finding};
 use maud::{Markup, PreEscaped, html};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -400,39 +404,6 @@ pub(super) fn banners(lang: L, done: Option<&String>, r: Option<&Refused>) -> Ma
     }
 }
 
-/// A `<select>` field with the error next to it when it is the field refused.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn select(
-    lang: L,
-    name: &str,
-    zh: &'static str,
-    en: &'static str,
-    options: &[(&str, &str, &str)],
-    r: Option<&Refused>,
-    form: &str,
-    chosen: Option<&str>,
-) -> Markup {
-    let mine = r.filter(|r| r.form == form);
-    let bad = mine.is_some_and(|r| r.field.as_deref() == Some(name));
-    let value = mine
-        .and_then(|r| r.values.get(name))
-        .map(String::as_str)
-        .or(chosen)
-        .unwrap_or("");
-    let id = format!("{form}-{name}");
-    html! {
-        div.field.bad[bad] data-field=(name) {
-            label for=(id) { (lang.t(zh, en)) }
-            select id=(id) name=(name) {
-                @for (v, ozh, oen) in options {
-                    option value=(v) selected[*v == value] { (if lang.en() { *oen } else { *ozh }) }
-                }
-            }
-            @if bad { div.err role="alert" { (mine.map(|r| r.message.as_str()).unwrap_or("")) } }
-        }
-    }
-}
-
 /// A checkbox whose value is `true` when ticked.
 fn checkbox(
     lang: L,
@@ -455,30 +426,6 @@ fn checkbox(
         }
     }
 }
-
-const KINDS: [(&str, &str, &str); 5] = [
-    ("wage-arrears", "欠薪", "wage arrears"),
-    ("discrimination", "就业歧视", "discrimination"),
-    ("fraud", "虚假招聘或欺诈", "fraud"),
-    ("unsafe-work", "不安全作业", "unsafe work"),
-    ("other", "其他", "other"),
-];
-
-const STATUSES: [(&str, &str, &str); 6] = [
-    ("received", "已登记", "received"),
-    ("accepted", "已受理", "accepted"),
-    ("handling", "处理中", "handling"),
-    ("referred", "已转办", "referred"),
-    ("resolved", "已办结", "resolved"),
-    ("closed", "已结案", "closed"),
-];
-
-const FINDINGS: [(&str, &str, &str); 4] = [
-    ("", "（办结时填写）", "(when resolved)"),
-    ("upheld", "属实", "upheld"),
-    ("partly-upheld", "部分属实", "partly upheld"),
-    ("not-upheld", "不属实", "not upheld"),
-];
 
 /// The page-language text of value `v` in an option table (`(value, 中文, English)`); the
 /// placeholder row (empty value) never labels a value, and an unknown value shows as stored.
@@ -563,15 +510,15 @@ async fn complaints_markup(
             section.card #complaint {
                 @match shown {
                     Ok(c) => {
-                        h2 { (lang.t("投诉 ", "Complaint ")) span.mono { (short(s(&c["id"]))) } " · " (label(&KINDS, s(&c["kind"]), lang)) }
+                        h2 { (lang.t("投诉 ", "Complaint ")) span.mono { (short(s(&c["id"]))) } " · " (lang.choice::<ComplaintKind>(s(&c["kind"]))) }
                         table.facts {
-                            tr { th { (lang.t("状态", "Status")) } td #complaint-status data-status=(s(&c["status"])) { strong { (label(&STATUSES, s(&c["status"]), lang)) } @if c["overdue"] == true { " " span.tag.late { (lang.t("逾期未受理", "overdue")) } } } }
+                            tr { th { (lang.t("状态", "Status")) } td #complaint-status data-status=(s(&c["status"])) { strong { (lang.choice::<ComplaintStatus>(s(&c["status"]))) } @if c["overdue"] == true { " " span.tag.late { (lang.t("逾期未受理", "overdue")) } } } }
                             tr { th { (lang.t("受理期限", "Acknowledge by")) } td { (s(&c["due"])) } }
                             tr { th { (lang.t("登记站点", "Filed at")) } td { (s(&c["region"])) " · " (s(&c["filed_at"])) } }
                             tr { th { (lang.t("内容", "Text")) } td { (s(&c["text"])) } }
                             @if !c["amount"].is_null() { tr { th { (lang.t("涉及金额（元）", "Amount (yuan)")) } td { (c["amount"]) } } }
                             @if !c["recovered"].is_null() { tr { th { (lang.t("追回金额（元）", "Recovered (yuan)")) } td { (c["recovered"]) } } }
-                            @if !c["finding"].is_null() { tr { th { (lang.t("调查结论", "Finding")) } td { (label(&FINDINGS, s(&c["finding"]), lang)) } } }
+                            @if !c["finding"].is_null() { tr { th { (lang.t("调查结论", "Finding")) } td { (lang.choice::<Finding>(s(&c["finding"]))) } } }
                         }
                         h2 { (lang.t("处理记录（每一步均有签名）", "Status history (each step signed)")) }
                         table #history {
@@ -579,10 +526,10 @@ async fn complaints_markup(
                             @if let Some(hist) = c["history"].as_array() {
                                 @for step in hist {
                                     tr data-status=(s(&step["status"])) {
-                                        td { (label(&STATUSES, s(&step["status"]), lang)) }
+                                        td { (lang.choice::<ComplaintStatus>(s(&step["status"]))) }
                                         td { (s(&step["at"])) }
                                         td { (step["by_name"].as_str().unwrap_or("")) " " span.muted { (step["by_region"].as_str().unwrap_or("")) " " (short(s(&step["by"]))) } }
-                                        td { (s(&step["note"])) @if let Some(f) = step["finding"].as_str() { " · " (label(&FINDINGS, f, lang)) } @if let Some(x) = step["referred_to"].as_str() { " → " (x) } }
+                                        td { (s(&step["note"])) @if let Some(f) = step["finding"].as_str() { " · " (lang.choice::<Finding>(f)) } @if let Some(x) = step["referred_to"].as_str() { " → " (x) } }
                                     }
                                 }
                             }
@@ -591,10 +538,10 @@ async fn complaints_markup(
                             h2 { (lang.t("推进处理", "Step forward")) }
                             form.grid #update method="post" action={ "/complaints/" (s(&c["id"])) } {
                                 input type="hidden" name="csrf" value=(csrf);
-                                (select(lang, "status", "下一步状态", "Next status", &STATUSES, r, "update", next_status(s(&c["status"]))))
+                                (select(lang, "status", "下一步状态", "Next status", &lang.options::<ComplaintStatus>(None), r, "update", next_status(s(&c["status"]))))
                                 (field(lang, "note", "处理说明", "Note", "text", r, "update", html!{}))
                                 (field(lang, "referred_to", "转办单位（转办时）", "Referred to (when referred)", "text", r, "update", html!{}))
-                                (select(lang, "finding", "调查结论（办结时）", "Finding (when resolved)", &FINDINGS, r, "update", None))
+                                (select(lang, "finding", "调查结论（办结时）", "Finding (when resolved)", &lang.options::<Finding>(Some(("（办结时填写）", "(when resolved)"))), r, "update", None))
                                 (field(lang, "recovered", "追回金额（欠薪办结时，元）", "Recovered (wage arrears, yuan)", "number", r, "update", html!{}))
                                 (checkbox(lang, "close_post", "关闭所涉岗位（县级及以上，属实时）", "Close the post (county or above, upheld)", r, "update"))
                                 (checkbox(lang, "suspend_employer", "暂停用工主体（县级及以上，属实时）", "Suspend the employer (county or above, upheld)", r, "update"))
@@ -612,7 +559,7 @@ async fn complaints_markup(
                 form.filters method="get" action="/complaints" {
                     select name="status" {
                         option value="" { (lang.t("全部状态", "every status")) }
-                        @for (v, zh, en) in STATUSES { option value=(v) selected[status_filter.as_deref() == Some(v)] { (if lang.en() { en } else { zh }) } }
+                        @for (v, name) in lang.options::<ComplaintStatus>(None) { option value=(v) selected[status_filter.as_deref() == Some(v)] { (name) } }
                     }
                     " "
                     label.inline { input type="checkbox" name="overdue" value="1" checked[overdue]; " " (lang.t("仅逾期", "overdue only")) }
@@ -627,8 +574,8 @@ async fn complaints_markup(
                         @for c in &list {
                             tr data-id=(s(&c["id"])) data-status=(s(&c["status"])) {
                                 td { a href={ "/complaints?id=" (s(&c["id"])) "#complaint" } { (short(s(&c["id"]))) } }
-                                td { (label(&KINDS, s(&c["kind"]), lang)) }
-                                td { (label(&STATUSES, s(&c["status"]), lang)) }
+                                td { (lang.choice::<ComplaintKind>(s(&c["kind"]))) }
+                                td { (lang.choice::<ComplaintStatus>(s(&c["status"]))) }
                                 td { (s(&c["due"])) @if c["overdue"] == true { " " span.tag.late { (lang.t("逾期", "overdue")) } } }
                                 td { (s(&c["filed_at"]).get(..10).unwrap_or("")) }
                                 td.muted { (s(&c["region"])) }
@@ -642,16 +589,9 @@ async fn complaints_markup(
             h2 { (lang.t("登记投诉（劳动者维权）", "File a complaint")) }
             form.grid method="post" action="/complaints" {
                 input type="hidden" name="csrf" value=(csrf);
-                (select(lang, "kind", "投诉类型", "Kind", &KINDS, r, "file", None))
+                (select(lang, "kind", "投诉类型", "Kind", &lang.options::<ComplaintKind>(None), r, "file", None))
                 (field(lang, "post", "所涉岗位编号（可选）", "Post id (optional)", "text", r, "file", html!{}))
-                div.field data-field="employer" {
-                    label for="file-employer" { (lang.t("所涉用工主体（可选）", "Employer (optional)")) }
-                    select #file-employer name="employer" {
-                        option value="" { (lang.t("（不指定）", "(none)")) }
-                        @for e in &employers { option value=(s(&e["id"])) { (s(&e["name"])) } }
-                    }
-                    @if r.is_some_and(|r| r.form == "file" && r.field.as_deref() == Some("employer")) { div.err role="alert" { (r.map(|r| r.message.as_str()).unwrap_or("")) } }
-                }
+                (select(lang, "employer", "所涉用工主体（可选）", "Employer (optional)", &employer_options(lang, &employers), r, "file", None))
                 (field(lang, "worker", "劳动者编号（可选）", "Worker id (optional)", "text", r, "file", html!{}))
                 (field(lang, "amount", "涉及金额（元，欠薪时）", "Amount (yuan, wage arrears)", "number", r, "file", html!{}))
                 div.wide { (field(lang, "text", "投诉内容", "What happened", "textarea", r, "file", html!{})) }
@@ -667,15 +607,11 @@ async fn complaints_markup(
     )
 }
 
-/// The status a complaint goes to next in the usual order (the form's default choice).
+/// The status a complaint usually goes to next (the form's default choice): the last of the
+/// steps the schema allows, so a complaint being handled is resolved rather than referred.
 fn next_status(current: &str) -> Option<&'static str> {
-    match current {
-        "received" => Some("accepted"),
-        "accepted" => Some("handling"),
-        "handling" | "referred" => Some("resolved"),
-        "resolved" => Some("closed"),
-        _ => None,
-    }
+    let now = ComplaintStatus::parse("status", current).ok()?;
+    now.next().last().map(|c| c.as_str())
 }
 
 /// Runs a form's request after the role and CSRF checks; `Ok` holds the service's answer.
@@ -767,7 +703,7 @@ async fn complaint_update(
             let done = format!(
                 "{}：{}",
                 lang.t("已保存并签名，状态", "Saved and signed, status"),
-                label(&STATUSES, s(&v["status"]), lang)
+                lang.choice::<ComplaintStatus>(s(&v["status"]))
             );
             Redirect::to(&format!(
                 "/complaints?id={}&done={}#complaint",

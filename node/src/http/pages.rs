@@ -33,7 +33,9 @@ use axum::extract::{ConnectInfo, Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{MethodRouter, get, post};
-use lingong_protocol::schema::{Choice, EmployerStatus, EmployerType, PostStatus};
+use lingong_protocol::schema::{
+    Choice, EmployerStatus, EmployerType, PostStatus, ReviewState, WageUnit,
+};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
@@ -109,13 +111,30 @@ impl L {
     pub(super) fn en(self) -> bool {
         self.0 == "en"
     }
+    /// A choice value's name in the page's language (the schema's Chinese or English name).
+    pub(super) fn name<C: Choice>(self, c: C) -> &'static str {
+        self.t(c.as_zh(), c.as_en())
+    }
     /// A stored choice value (a post's status, an employer's type…) in the page's language;
     /// a value the schema does not know is shown as stored.
     pub(super) fn choice<C: Choice>(self, stored: &str) -> String {
         match C::parse("value", stored) {
-            Ok(c) => self.t(c.as_zh(), c.as_str()).to_string(),
+            Ok(c) => self.name(c).to_string(),
             Err(_) => stored.to_string(),
         }
+    }
+    /// The options of a picker of `C`: a first row with an empty value when `prompt` is given
+    /// (`(中文, English)`: a form whose service refuses the empty value, naming the field), then
+    /// every value of `C` with its name in the page's language.
+    pub(super) fn options<C: Choice>(
+        self,
+        prompt: Option<(&'static str, &'static str)>,
+    ) -> Vec<(&'static str, &'static str)> {
+        let first = prompt.map(|(zh, en)| ("", self.t(zh, en)));
+        first
+            .into_iter()
+            .chain(C::ALL.iter().map(|c| (c.as_str(), self.name(*c))))
+            .collect()
     }
 }
 
@@ -176,18 +195,9 @@ fn public_top(state: &AppState, lang: L) -> Markup {
 
 // ----- data helpers -------------------------------------------------------------------------
 
-fn unit_zh(unit: &str, lang: L) -> &'static str {
-    match (unit, lang.en()) {
-        ("day", false) => "元/天",
-        ("hour", false) => "元/小时",
-        ("piece", false) => "元/件",
-        ("month", false) => "元/月",
-        ("day", true) => "yuan/day",
-        ("hour", true) => "yuan/hour",
-        ("piece", true) => "yuan/piece",
-        ("month", true) => "yuan/month",
-        _ => "",
-    }
+/// A wage unit as printed after an amount: 元/天, yuan/day.
+pub(super) fn per_unit(unit: &str, lang: L) -> String {
+    format!("{}/{}", lang.t("元", "yuan"), lang.choice::<WageUnit>(unit))
 }
 
 fn wage_text(p: &Value, lang: L) -> String {
@@ -197,7 +207,7 @@ fn wage_text(p: &Value, lang: L) -> String {
     } else {
         format!("{w:.2}")
     };
-    format!("{w} {}", unit_zh(p["unit"].as_str().unwrap_or(""), lang))
+    format!("{w} {}", per_unit(p["unit"].as_str().unwrap_or(""), lang))
 }
 
 fn left_text(p: &Value, lang: L) -> String {
@@ -857,6 +867,49 @@ pub(super) fn field(
     }
 }
 
+/// The employer picker's options: none, then the employers held, by name.
+pub(super) fn employer_options<'a>(lang: L, employers: &'a [Value]) -> Vec<(&'a str, &'a str)> {
+    let none = ("", lang.t("（不指定）", "(none)"));
+    std::iter::once(none)
+        .chain(employers.iter().map(|e| (s(&e["id"]), s(&e["name"]))))
+        .collect()
+}
+
+/// A `<select>` field with the error next to it when it is the field refused: `options` are
+/// `(value, text shown)` ([`L::options`] for a schema's choices), `chosen` the value selected
+/// when the form is not shown again after a refusal.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn select(
+    lang: L,
+    name: &str,
+    zh: &'static str,
+    en: &'static str,
+    options: &[(&str, &str)],
+    r: Option<&Refused>,
+    form: &str,
+    chosen: Option<&str>,
+) -> Markup {
+    let mine = r.filter(|r| r.form == form);
+    let bad = mine.is_some_and(|r| r.field.as_deref() == Some(name));
+    let value = mine
+        .and_then(|r| r.values.get(name))
+        .map(String::as_str)
+        .or(chosen)
+        .unwrap_or("");
+    let id = format!("{form}-{name}");
+    html! {
+        div.field.bad[bad] data-field=(name) {
+            label for=(id) { (lang.t(zh, en)) }
+            select id=(id) name=(name) {
+                @for (v, shown) in options {
+                    option value=(v) selected[*v == value] { (shown) }
+                }
+            }
+            @if bad { div.err role="alert" { (mine.map(|r| r.message.as_str()).unwrap_or("")) } }
+        }
+    }
+}
+
 async fn console_markup(
     state: &AppState,
     caller: &Caller,
@@ -907,12 +960,6 @@ async fn console_markup(
             .ok(),
         None => None,
     };
-    let units = [
-        ("day", "天", "day"),
-        ("hour", "小时", "hour"),
-        ("piece", "件", "piece"),
-        ("month", "月", "month"),
-    ];
     let top = html! {
         header.top {
             strong { (state.name) " · " (lang.t("零工驿站工作台", "Station console")) }
@@ -941,14 +988,7 @@ async fn console_markup(
         }
     };
     let body = html! {
-        @if let Some(d) = &done { div.banner.ok #done role="status" { (d) } }
-        @if let Some(r) = r {
-            div.banner.err #error role="alert" {
-                (lang.t("未保存，请检查：", "Not saved, please check: "))
-                @if let Some(f) = &r.field { "「" (f) "」 " }
-                (r.message)
-            }
-        }
+        (super::oversight::banners(lang, done.as_ref(), r))
         section.card #posts {
             h2 { (lang.t("最近岗位", "Recent posts")) }
             table {
@@ -958,7 +998,7 @@ async fn console_markup(
                         td { (s(&p["title"])) @if s(&p["created_at"]).starts_with(&today) { " " span.tag { (lang.t("今日", "today")) } } br; span.muted { (short(s(&p["id"]))) } }
                         td { (wage_text(p, lang)) }
                         td { (left_text(p, lang)) }
-                        td { (match s(&p["review"]) { "approved" => lang.t("已通过", "approved"), "rejected" => lang.t("未通过", "rejected"), _ => lang.t("待审核", "pending") }) }
+                        td { (lang.choice::<ReviewState>(s(&p["review"]))) }
                         td { (lang.choice::<PostStatus>(s(&p["status"]))) }
                         td {
                             a href={ "?match=" (s(&p["id"])) "#match" } { (lang.t("匹配", "Match")) }
@@ -975,25 +1015,12 @@ async fn console_markup(
                 (field(lang, "title", "岗位名称", "Title", "text", r, "post", html!{}))
                 (field(lang, "occupation", "工种（可输入 钟点工、搬运 等）", "Occupation (e.g. 钟点工, 搬运)", "text", r, "post", html!{ datalist #occupations {} }))
                 (field(lang, "wage", "工资（元）", "Wage (yuan)", "number", r, "post", html!{}))
-                div.field data-field="unit" {
-                    label for="post-unit" { (lang.t("计薪单位", "Per")) }
-                    select #post-unit name="unit" {
-                        @for (v, zh, en) in units {
-                            option value=(v) selected[r.and_then(|r| r.values.get("unit")).is_some_and(|u| u == v)] { (if lang.en() { en } else { zh }) }
-                        }
-                    }
-                }
+                (select(lang, "unit", "计薪单位", "Per", &lang.options::<WageUnit>(None), r, "post", None))
                 (field(lang, "headcount", "招聘人数", "Places", "number", r, "post", html!{}))
                 (field(lang, "location", "工作地点", "Place", "text", r, "post", html!{}))
                 (field(lang, "contact", "联系人及电话", "Contact and phone", "text", r, "post", html!{}))
                 (field(lang, "expires", "截止日期", "Until", "date", r, "post", html!{}))
-                div.field data-field="employer" {
-                    label for="post-employer" { (lang.t("用工主体", "Employer")) }
-                    select #post-employer name="employer" {
-                        option value="" { (lang.t("（不指定）", "(none)")) }
-                        @for e in &employers { option value=(s(&e["id"])) { (s(&e["name"])) } }
-                    }
-                }
+                (select(lang, "employer", "用工主体", "Employer", &employer_options(lang, &employers), r, "post", None))
                 div.wide { (field(lang, "description", "岗位说明", "Details", "textarea", r, "post", html!{})) }
                 div.wide { button type="submit" { (lang.t("提交审核", "Submit for review")) } }
             }
@@ -1089,15 +1116,7 @@ async fn console_markup(
             form.grid method="post" action="/console/employer" {
                 input type="hidden" name="csrf" value=(csrf);
                 (field(lang, "name", "名称", "Name", "text", r, "employer", html!{}))
-                div.field data-field="kind" {
-                    label for="employer-kind" { (lang.t("类型", "Kind")) }
-                    select #employer-kind name="kind" {
-                        option value="enterprise" { (lang.t("企业", "enterprise")) }
-                        option value="individual-business" { (lang.t("个体工商户", "individual business")) }
-                        option value="individual" { (lang.t("个人", "individual")) }
-                        option value="other" { (lang.t("其他", "other")) }
-                    }
-                }
+                (select(lang, "kind", "类型", "Kind", &lang.options::<EmployerType>(None), r, "employer", None))
                 (field(lang, "credit_code", "统一社会信用代码", "Credit code", "text", r, "employer", html!{}))
                 (field(lang, "contact", "联系人", "Contact", "text", r, "employer", html!{}))
                 (field(lang, "phone", "电话", "Phone", "tel", r, "employer", html!{}))
