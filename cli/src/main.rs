@@ -509,6 +509,13 @@ enum WorkerCommand {
     Deregister {
         id: String,
     },
+    /// Erase the worker's personal data (PIPL), at the station that registered the worker.
+    Erase {
+        id: String,
+        /// Why (e.g. 本人申请); kept in the record.
+        #[arg(long)]
+        reason: Option<String>,
+    },
     /// Register a worker for every row of a CSV file: all rows or none.
     Import(CsvIn),
     /// Write the workers (as `worker list`; masked ID numbers only) as CSV.
@@ -1390,6 +1397,9 @@ fn run(command: Command, home: &Home, lang: &str) -> Result<Value, Failure> {
             fields: fields.into(),
         },
         Command::Worker(WorkerCommand::Deregister { id }) => Request::WorkerDeregister { id },
+        Command::Worker(WorkerCommand::Erase { id, reason }) => {
+            Request::WorkerErase { id, reason }
+        }
         Command::Employer(EmployerCommand::Register(args)) => {
             Request::EmployerRegister(args.into())
         }

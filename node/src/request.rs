@@ -100,6 +100,10 @@ pub enum Request {
     WorkerDeregister {
         id: String,
     },
+    WorkerErase {
+        id: String,
+        reason: Option<String>,
+    },
     MatchWorker {
         id: String,
         limit: Option<usize>,
@@ -316,6 +320,7 @@ impl Request {
             | Request::WorkerRegister(_)
             | Request::WorkerUpdate { .. }
             | Request::WorkerDeregister { .. }
+            | Request::WorkerErase { .. }
             | Request::PlacementConfirm(_)
             | Request::PlacementCancel { .. }
             | Request::PlacementEnd { .. }
@@ -418,6 +423,7 @@ fn run(station: &mut Station, request: Request) -> Result<Value> {
         Request::WorkerShow { id } => workers::show(station, &id),
         Request::WorkerUpdate { id, fields } => workers::update(station, &id, fields),
         Request::WorkerDeregister { id } => workers::deregister(station, &id),
+        Request::WorkerErase { id, reason } => workers::erase(station, &id, reason),
         Request::MatchWorker { id, limit, lang } => {
             matching::for_worker(station, &id, limit, &lang)
         }

@@ -580,6 +580,31 @@ impl SledStore {
         Ok(())
     }
 
+    /// Drops a worker's clear ID number and every de-duplication row naming the record from the
+    /// local private table, in one durable write (`worker erase`). Returns whether it held the
+    /// clear number.
+    pub fn remove_private_id(&self, record: &RecordId) -> Result<bool, StoreError> {
+        let short = record.short();
+        let mut b = sled::Batch::default();
+        let held = self
+            .tree
+            .get(key(b'P', &[&short]))
+            .map_err(err)?
+            .is_some();
+        b.remove(key(b'P', &[&short]));
+        for item in self.tree.scan_prefix([b'H']) {
+            let (k, v) = item.map_err(err)?;
+            if v.as_ref() == &short[..] {
+                b.remove(k);
+            }
+        }
+        let n = self.next_write(&mut b);
+        self.tree.apply_batch(b).map_err(err)?;
+        self.db.flush().map_err(err)?;
+        self.wrote(n);
+        Ok(held)
+    }
+
     /// [`SledStore::put_private_id`] for many records in one durable write (`worker import`).
     pub fn put_private_ids(&self, rows: &[(RecordId, String, [u8; 32])]) -> Result<(), StoreError> {
         if rows.is_empty() {

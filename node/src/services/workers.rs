@@ -7,6 +7,12 @@
 //! table for registrations hashed under an earlier key). A worker who has waited long is also
 //! flagged by derivation: registered and available `long_wait_days` (configuration, default
 //! 30) with no live placement.
+//!
+//! `worker erase` (PIPL 删除): only the registering station (or its certified successor) erases
+//! a worker: one signed change blanks the personal fields and sets the final `erased` marker
+//! (`lingong_protocol::schema::worker`), then the clear ID number and its de-duplication rows
+//! leave the private table. No service edits an erased record afterwards, here or at any
+//! station that has received the erasure (SECURITY.md §7).
 
 use super::{required, typed, write_edits};
 use crate::error::{NodeError, Result};
@@ -16,9 +22,11 @@ use lingong_protocol::author::Target;
 use lingong_protocol::dates;
 use lingong_protocol::id_number;
 use lingong_protocol::record::RecordKind;
-use lingong_protocol::schema::worker::{parse_flags, parse_skills, priority_of};
+use lingong_protocol::schema::worker::{
+    erased_at, erasure_edits, parse_flags, parse_skills, priority_of,
+};
 use lingong_protocol::schema::{Choice, Schema, Worker, WorkerStatus};
-use lingong_protocol::store::RecordState;
+use lingong_protocol::store::{RecordState, Store};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -161,6 +169,7 @@ pub fn update(station: &mut Station, id: &str, f: WorkerFields) -> Result<Value>
         ));
     }
     let state = station.resolve(RecordKind::Worker, id)?;
+    refuse_erased(&state)?;
     let before: Worker = typed(&state)?;
     let mut worker = before.clone();
     if let Some(n) = f.name {
@@ -194,6 +203,7 @@ pub fn update(station: &mut Station, id: &str, f: WorkerFields) -> Result<Value>
 pub fn deregister(station: &mut Station, id: &str) -> Result<Value> {
     let now = now_ms();
     let state = station.resolve(RecordKind::Worker, id)?;
+    refuse_erased(&state)?;
     let before: Worker = typed(&state)?;
     if before.status == WorkerStatus::Deregistered {
         return Err(NodeError::usage(
@@ -206,6 +216,68 @@ pub fn deregister(station: &mut Station, id: &str) -> Result<Value> {
     worker.status = WorkerStatus::Deregistered;
     write_edits(station, &state, &before, &worker, now)?;
     Ok(json!({ "id": state.id().to_hex(), "status": worker.status.as_str() }))
+}
+
+/// The refusal of any edit of an erased worker record (the erasure is final).
+fn refuse_erased(state: &RecordState) -> Result<()> {
+    match erased_at(&state.view) {
+        None => Ok(()),
+        Some(at) => Err(NodeError::usage(
+            "id",
+            format!(
+                "this worker's personal data was erased at {at} (PIPL); the record can no longer be edited"
+            ),
+            format!("该劳动者的个人信息已于 {at} 依法删除，记录不能再修改"),
+        )),
+    }
+}
+
+/// True when this station registered the record, or is the certified successor of the station
+/// that did (`accept::succeeds`, the rule the accept path applies to edits).
+fn registered_here(station: &Station, state: &RecordState) -> bool {
+    let me = station.key.public();
+    state.creator == me
+        || matches!(station.store.author(&me), Ok(Some(info))
+            if lingong_protocol::accept::succeeds(&station.store, &info, &state.creator, &state.region)
+                .unwrap_or(false))
+}
+
+/// `worker erase ID --reason T` (PIPL 删除): at the registering station, one signed change
+/// blanks the worker's personal fields and sets the final `erased` marker; then the clear ID
+/// number and its de-duplication rows leave the private table. Refused (exit 2, nothing
+/// changed) without a reason, for an unknown id, at a station that did not register the
+/// worker, and for a record already erased (a clear number left behind by an interrupted
+/// erasure is dropped then).
+pub fn erase(station: &mut Station, id: &str, reason: Option<String>) -> Result<Value> {
+    let now = now_ms();
+    let reason = required("reason", reason)?;
+    let reason = lingong_protocol::schema::line("reason", &reason, 1, 200)?;
+    let state = station.resolve(RecordKind::Worker, id)?;
+    if !registered_here(station, &state) {
+        return Err(NodeError::usage(
+            "id",
+            "only the station that registered this worker can erase the record; ask it (the worker's personal data stays with it)",
+            "只有登记该劳动者的服务站才能删除其个人信息，请联系该站",
+        ));
+    }
+    if state.doc.is_none() {
+        return Err(NodeError::usage(
+            "id",
+            "this node holds only the record's signed header, not its contents",
+            "本节点只保存了该记录的签名头，没有内容",
+        ));
+    }
+    if erased_at(&state.view).is_some() {
+        if station.store.remove_private_id(&state.id())? {
+            return Ok(json!({ "id": state.id().to_hex(), "erased": true }));
+        }
+        refuse_erased(&state)?;
+    }
+    let edits = erasure_edits(&state.view, &dates::rfc3339(now), &reason);
+    let rid = state.id();
+    station.write(|author, staged| Ok(author.write(staged, Target::Edit(rid), &edits, now)?))?;
+    station.store.remove_private_id(&rid)?;
+    Ok(json!({ "id": rid.to_hex(), "erased": true }))
 }
 
 /// The `worker list` row (never a clear ID number).
@@ -226,6 +298,7 @@ fn row(station: &Station, state: &RecordState, worker: &Worker) -> Result<Value>
         "available_to": worker.available_to,
         "status": worker.status.as_str(),
         "created_at": dates::rfc3339(state.created_ms),
+        "erased": erased_at(&state.view).is_some(),
     }))
 }
 

@@ -4,6 +4,14 @@
 //! the record carries the mask and the keyed hash ([`crate::id_number`]). Priority flags say who
 //! is helped first (困难帮扶): older workers, disabled workers, and those who have waited long
 //! (set by a clerk, or derived from the registration date and the placements by the node).
+//!
+//! Erasure (PIPL 删除权): the registering station writes [`erasure_edits`], which blank every
+//! personal field and set the marker [`ERASED`]. The marker is final: once a document holds it,
+//! [`Worker::from_view`] reads every personal field as empty and the status as deregistered,
+//! whatever else the document holds, so a concurrent or later set of `name` by a station that
+//! had not yet seen the erasure (Automerge keeps a concurrent set beside, or over, the blank)
+//! never shows again; and the node's services refuse to edit an erased record
+//! ([`erased_at`]). SECURITY.md §7.
 
 use super::{Choice, Schema, View, choice, distinct, line, money, phone, push_opt};
 use crate::error::{Error, Result};
@@ -38,6 +46,64 @@ choice!(
         Deregistered = ("deregistered", "已注销", "deregistered"),
     }
 );
+
+/// The document key of the erasure marker: the RFC 3339 time of the erasure. Once present, the
+/// record is erased for good (the module documentation).
+pub const ERASED: &str = "erased";
+/// The document key of the reason given for the erasure (e.g. 本人申请).
+pub const ERASE_REASON: &str = "erase_reason";
+
+/// The personal fields of a worker record: what an erasure blanks and what the read of an
+/// erased record ignores.
+pub const PERSONAL_FIELDS: &[&str] = &[
+    "name",
+    "id_masked",
+    "id_hash",
+    "phone",
+    "skills",
+    "wage_min",
+    "flags",
+    "available_from",
+    "available_to",
+];
+
+/// When the record whose root view is `view` was erased, if it was.
+pub fn erased_at(view: &Map<String, Json>) -> Option<String> {
+    match view.get(ERASED) {
+        None | Some(Json::Null) => None,
+        Some(Json::String(s)) => Some(s.clone()),
+        Some(other) => Some(other.to_string()),
+    }
+}
+
+/// The edits of an erasure at `at` (RFC 3339) for `reason`: the marker, the reason, the status
+/// deregistered, and every personal field the record holds (`view`) overwritten with an empty
+/// value of its type (text, list, or 0 for `wage_min`), so the document's current values hold
+/// nothing personal even for a reader that does not know the marker.
+pub fn erasure_edits(
+    view: &Map<String, Json>,
+    at: &str,
+    reason: &str,
+) -> Vec<(&'static str, FieldValue)> {
+    let mut e = vec![
+        (ERASED, FieldValue::Text(at.to_string())),
+        (ERASE_REASON, FieldValue::Text(reason.to_string())),
+        (
+            "status",
+            FieldValue::Text(WorkerStatus::Deregistered.as_str().into()),
+        ),
+    ];
+    for field in PERSONAL_FIELDS {
+        let blank = match view.get(*field) {
+            None | Some(Json::Null) => continue,
+            Some(Json::Array(_)) => FieldValue::List(Vec::new()),
+            Some(Json::Number(_)) => FieldValue::Number(0.0),
+            Some(_) => FieldValue::Text(String::new()),
+        };
+        e.push((*field, blank));
+    }
+    e
+}
 
 /// A worker as stored.
 #[derive(Clone, Debug, PartialEq)]
@@ -142,6 +208,26 @@ impl Schema for Worker {
 
     fn from_view(view: &Map<String, Json>) -> Result<Worker> {
         let v = View(view);
+        if erased_at(view).is_some() {
+            // Final: nothing personal is read from an erased record, whatever a station that
+            // had not seen the erasure wrote beside or after it.
+            return Ok(Worker {
+                name: String::new(),
+                id_masked: String::new(),
+                id_hash: String::new(),
+                phone: String::new(),
+                skills: Vec::new(),
+                wage_min: None,
+                flags: Vec::new(),
+                available_from: None,
+                available_to: None,
+                status: WorkerStatus::Deregistered,
+                region: RegionCode::parse(&v.text("region")?).map_err(|_| {
+                    Error::invalid("region", "must be a region code", "必须是区划代码")
+                })?,
+                created_at: v.opt_text("created_at")?.unwrap_or_default(),
+            });
+        }
         let flags = v
             .list("flags")?
             .iter()
@@ -206,6 +292,72 @@ mod tests {
         let fifty = vec!["older"; 50].join(",");
         assert!(parse_flags(&fifty).is_err());
         assert_eq!(priority_of(&[Flag::Older, Flag::Older, Flag::Disabled]), 3);
+    }
+
+    #[test]
+    fn an_erased_record_reads_nothing_personal_whatever_is_written_after() {
+        let worker = Worker {
+            name: "杨秀英".into(),
+            id_masked: "52***************5".into(),
+            id_hash: "v2:00".into(),
+            phone: "13800000000".into(),
+            skills: vec!["4-10-01-06".into()],
+            wage_min: Some(150.0),
+            flags: vec![Flag::Disabled],
+            available_from: Some("2026-12-01".into()),
+            available_to: None,
+            status: WorkerStatus::Active,
+            region: RegionCode::parse("522622101001").unwrap(),
+            created_at: "2026-12-01T08:00:00+08:00".into(),
+        };
+        let key = crate::keys::NodeKey::from_seed([1; 32]).public();
+        let first = crate::record::make_change(None, &key, &worker.edits(), 1_000).unwrap();
+        let (saved, _) = crate::record::build_document(&[first.clone()]).unwrap();
+        let view = crate::record::document_view(&saved).unwrap();
+        let erase = erasure_edits(&view, "2026-12-06T08:00:00+08:00", "本人申请");
+        let erased = crate::record::make_change(Some(&saved), &key, &erase, 2_000).unwrap();
+        // A station that saw only the registration sets the name and phone concurrently.
+        let other = crate::keys::NodeKey::from_seed([2; 32]).public();
+        let stale = crate::record::make_change(
+            Some(&saved),
+            &other,
+            &[
+                ("name", FieldValue::Text("杨秀英（改）".into())),
+                ("phone", FieldValue::Text("13900000000".into())),
+            ],
+            3_000,
+        )
+        .unwrap();
+        for order in [
+            vec![first.clone(), erased.clone(), stale.clone()],
+            vec![first.clone(), stale.clone(), erased.clone()],
+        ] {
+            let (doc, _) = crate::record::build_document(&order).unwrap();
+            let view = crate::record::document_view(&doc).unwrap();
+            assert!(erased_at(&view).is_some());
+            let read = Worker::from_view(&view).unwrap();
+            assert_eq!(read.name, "");
+            assert_eq!(read.phone, "");
+            assert_eq!(read.id_masked, "");
+            assert!(read.skills.is_empty() && read.flags.is_empty());
+            assert_eq!(read.wage_min, None);
+            assert_eq!(read.status, WorkerStatus::Deregistered);
+            assert_eq!(read.region, worker.region);
+        }
+        // The erasure itself blanks every personal field the record held.
+        let names: Vec<&str> = erase.iter().map(|(n, _)| *n).collect();
+        for field in [
+            "name",
+            "id_masked",
+            "id_hash",
+            "phone",
+            "skills",
+            "wage_min",
+            "flags",
+        ] {
+            assert!(names.contains(&field), "{field}");
+        }
+        assert!(!names.contains(&"available_to"));
     }
 
     #[test]
