@@ -27,6 +27,12 @@
 //! [`FORMAT`] (a test checks they agree); keep the step re-runnable, and add the store a
 //! release of the previous format wrote as a fixture under `tests/fixtures/`.
 //!
+//! Before the backup copy, the free space of the filesystem the copy goes to is checked
+//! ([`check_space`]): it must hold the store's size plus a margin ([`margin`]: a tenth of the
+//! store, at least 64 MiB, for the store's own growth during the steps; [`MARGIN_ENV`]
+//! overrides it in bytes). Otherwise the migration is refused, naming how much is needed and
+//! how much is free, and nothing is written.
+//!
 //! For the upgrade test only: when the environment variable [`ABORT_ENV`] is set, the process
 //! kills itself with SIGKILL (`kill -KILL <pid>`; `abort` if that fails) after the first
 //! step's writes and before its version key, the worst moment for a power cut
@@ -49,6 +55,13 @@ pub const FORMAT_KEY: &[u8] = b"V";
 
 /// Set in the environment, makes the process abort in the middle of a migration (tests only).
 pub const ABORT_ENV: &str = "LINGONG_TEST_ABORT_IN_MIGRATION";
+
+/// Set in the environment to a number of bytes, replaces the free-space margin a migration
+/// asks for beyond the store's own size ([`margin`]).
+pub const MARGIN_ENV: &str = "LINGONG_MIGRATION_SPACE_MARGIN";
+
+/// The least margin of free space a migration asks for beyond the store's size.
+const MIN_MARGIN: u64 = 64 << 20;
 
 /// One migration step: brings a store of format `to - 1` to format `to`.
 pub struct Step {
@@ -158,6 +171,11 @@ fn upgrade_with(
         return Err(newer(dir, found, target));
     }
     db.flush().map_err(err)?;
+    if !backup_path(dir, found, now_ms).is_dir() {
+        let size = folder_size(dir).map_err(err)?;
+        let free = free_space(dir).map_err(err)?;
+        check_space(dir, size, margin(size), free)?;
+    }
     let backup = backup(dir, found, now_ms)?;
     tracing::warn!(
         store = %dir.display(),
@@ -192,6 +210,57 @@ fn upgrade_with(
         backup.display()
     );
     Ok(())
+}
+
+/// The free space a migration asks for beyond the store's size `store_bytes`: a tenth of
+/// it, at least 64 MiB, or the number of bytes [`MARGIN_ENV`] holds.
+pub fn margin(store_bytes: u64) -> u64 {
+    std::env::var(MARGIN_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or((store_bytes / 10).max(MIN_MARGIN))
+}
+
+/// Refuses a migration of the store `dir` (`store_bytes` on disk) when `free` bytes are less
+/// than the store's size plus `margin`: the backup copy and the steps' writes would fill the
+/// disk. Names how much is needed and how much is free, in English and Chinese.
+pub fn check_space(dir: &Path, store_bytes: u64, margin: u64, free: u64) -> Result<(), StoreError> {
+    let needed = store_bytes.saturating_add(margin);
+    if free >= needed {
+        return Ok(());
+    }
+    let mb = |b: u64| format!("{:.1} MB", b as f64 / 1e6);
+    let (needed, free, size) = (mb(needed), mb(free), mb(store_bytes));
+    let dir = dir.display();
+    Err(StoreError(format!(
+        "not enough free disk space to migrate the store {dir}: the copy made first and the \
+         migration need {needed} (the store's {size} plus a margin), and only {free} is free \
+         there; nothing was changed: free some disk space and start again / 磁盘空间不足，无法\
+         迁移存储 {dir}：迁移前的副本和迁移本身需要 {needed}（存储的 {size} 加上余量），该处\
+         只有 {free} 可用；存储未作改动：请腾出磁盘空间后重试"
+    )))
+}
+
+/// Bytes of the files under `dir`, as they take on disk (blocks allocated).
+fn folder_size(dir: &Path) -> std::io::Result<u64> {
+    use std::os::unix::fs::MetadataExt;
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let meta = entry.metadata()?;
+        total += if meta.is_dir() {
+            folder_size(&entry.path())?
+        } else {
+            meta.blocks().saturating_mul(512)
+        };
+    }
+    Ok(total)
+}
+
+/// Bytes free for an unprivileged user on the filesystem holding `dir`.
+fn free_space(dir: &Path) -> std::io::Result<u64> {
+    let stat = rustix::fs::statvfs(dir)?;
+    Ok(stat.f_bavail.saturating_mul(stat.f_frsize))
 }
 
 /// The backup folder of the store `dir` at format `version` on the UTC day of `now_ms`.
@@ -347,6 +416,33 @@ mod tests {
         assert_eq!(tree.scan_prefix([b'x']).next().unwrap().unwrap().0.len(), 9);
         let (_db, tree) = open_raw(&dir);
         assert_eq!(stored_format(&tree).unwrap(), Some(FORMAT));
+    }
+
+    #[test]
+    fn a_migration_is_refused_without_room_for_the_copy_naming_what_is_needed_and_free() {
+        let dir = Path::new("/var/lib/lingong/store");
+        let mb = 1_000_000;
+        assert!(
+            check_space(dir, 300 * mb, 64 * mb, 364 * mb).is_ok(),
+            "exactly enough"
+        );
+        assert!(check_space(dir, 300 * mb, 64 * mb, 10_000 * mb).is_ok());
+        let e = check_space(dir, 300 * mb, 64 * mb, 363 * mb).unwrap_err();
+        assert!(
+            e.0.contains("need 364.0 MB")
+                && e.0.contains("only 363.0 MB is free")
+                && e.0.contains("需要 364.0 MB")
+                && e.0.contains("只有 363.0 MB 可用")
+                && e.0.contains("/var/lib/lingong/store"),
+            "{e:?}"
+        );
+        // No overflow for an absurd margin.
+        assert!(check_space(dir, 300 * mb, u64::MAX, u64::MAX - 1).is_err());
+        // The margin: a tenth of the store, never below 64 MiB (without the override).
+        if std::env::var_os(MARGIN_ENV).is_none() {
+            assert_eq!(margin(0), MIN_MARGIN);
+            assert_eq!(margin(10_000 * mb), 1_000 * mb);
+        }
     }
 
     fn failing(_: &sled::Tree) -> Result<(), StoreError> {
