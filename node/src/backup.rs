@@ -200,27 +200,29 @@ pub fn note_start(station: &Station) {
     }
 }
 
+/// True when the peer `peer` (certified for `peer_region`) is this node's parent: its
+/// certificate's issuer, or a node certified for the parent region; any peer for the province.
+/// False for a node without a certificate.
+pub fn is_parent(station: &Station, peer: &PublicKey, peer_region: &RegionCode) -> bool {
+    let Some(chain) = &station.chain else {
+        return false;
+    };
+    let leaf = &chain.leaf().body;
+    leaf.issuer == *peer
+        || leaf.issuer == leaf.subject
+        || station.region.parent().as_ref() == Some(peer_region)
+}
+
 /// Called when an outbound sync session with the peer `peer` (certified for `peer_region`)
-/// completed: clears the marker of a restored node if that peer is its parent (its
-/// certificate's issuer, or a node certified for the parent region; any peer for the
-/// province). Returns whether it cleared it.
+/// completed: clears the marker of a restored node if that peer is its parent
+/// ([`is_parent`]). Returns whether it cleared it.
 pub fn note_completed_session(
     station: &Station,
     peer: &PublicKey,
     peer_region: &RegionCode,
 ) -> bool {
     let path = marker_path(&station.home);
-    if !path.exists() {
-        return false;
-    }
-    let Some(chain) = &station.chain else {
-        return false;
-    };
-    let leaf = &chain.leaf().body;
-    let is_parent = leaf.issuer == *peer
-        || leaf.issuer == leaf.subject
-        || station.region.parent().as_ref() == Some(peer_region);
-    if !is_parent {
+    if !path.exists() || !is_parent(station, peer, peer_region) {
         return false;
     }
     match std::fs::remove_file(&path) {

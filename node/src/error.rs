@@ -49,6 +49,16 @@ pub enum NodeError {
          and let the daemon sync (or run `lingong sync`), then write again"
     )]
     CatchingUp { parent: String },
+    /// The last sync with the parent measured this node's clock off by more than an hour
+    /// (`node/src/clock.rs`): it signs nothing until the clock is set right.
+    #[error(
+        "this node's clock is {} s {} its parent's ({parent}), more than the hour allowed, so it \
+         signs nothing (its changes would be dated wrongly): set the clock right (`timedatectl`), \
+         let the daemon sync with the parent (or run `lingong sync`), then write again",
+        offset_s.abs(),
+        if *offset_s > 0 { "behind" } else { "ahead of" }
+    )]
+    ClockOff { parent: String, offset_s: i64 },
     /// A backup file that cannot be restored: not a backup, a newer format, cut short,
     /// damaged, or a wrong passphrase (`code` says which; exit 2, nothing written).
     #[error("{file}: {en}")]
@@ -259,6 +269,7 @@ impl NodeError {
             NodeError::StoreCorrupt { .. } => "store-corrupt",
             NodeError::RepairPending => "repair-pending",
             NodeError::CatchingUp { .. } => "catching-up",
+            NodeError::ClockOff { .. } => "clock-off",
             NodeError::BadBackup { code, .. } => *code,
             NodeError::DaemonRunning { .. } => "daemon-running",
             NodeError::Io { .. } => "io",
@@ -317,6 +328,13 @@ impl NodeError {
                 "本节点由备份恢复，正在等待上级节点（{parent}）传回本节点自己签署的记录链，因此暂不签署任何内容\
                  （现在签署可能重复使用旧机器已用过的序号，造成分叉并使密钥停用）：请保持上级节点可连通，\
                  等守护进程完成同步（或运行 `lingong sync`）后再写入"
+            ),
+            NodeError::ClockOff { parent, offset_s } => format!(
+                "本节点时钟比上级节点（{parent}）{} {} 秒，超过允许的一小时，因此暂不签署任何内容\
+                 （签署的变更时间会出错）：请校准时钟（`timedatectl`），让守护进程与上级同步\
+                 （或运行 `lingong sync`）后再写入",
+                if *offset_s > 0 { "慢" } else { "快" },
+                offset_s.abs()
             ),
             NodeError::BadBackup { file, zh, .. } => format!("{file}：{zh}"),
             NodeError::DaemonRunning { home } => format!(

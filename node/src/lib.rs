@@ -19,9 +19,12 @@
 //! - [`repair`]: `lingong repair` of a damaged store, and the no-signing-until-caught-up rule.
 //! - [`backup`]: `lingong backup` (one encrypted file) and `lingong restore`, whose restored
 //!   node signs nothing until its parent has given back its own log.
+//! - [`clock`]: no signing while the last measurement against the parent found this node's
+//!   clock off by more than the back-dating tolerance (the `clock-off` marker).
 //! - [`doctor`]: `lingong doctor`: files, certificate, store, disk, peers, clock, what waits to
 //!   go up; findings with what to do, with or without a running daemon.
 pub mod backup;
+pub mod clock;
 pub mod control;
 pub mod daemon;
 pub mod demo;

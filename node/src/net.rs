@@ -1026,6 +1026,16 @@ impl Network {
         let before = p.clock_offset_ms.replace(offset);
         let noticeable = |o: i64| o.abs() > CLOCK_WARNING_MS;
         let moved = before.is_none_or(|b| (b - offset).abs() > 60_000);
+        // Against the parent: no signing while off by more than the tolerance (crate::clock).
+        // Noted at the first measurement (a marker from an earlier run is set right), when it
+        // moved, and when it crossed the tolerance.
+        let off = |o: i64| o.abs() > crate::clock::TOLERANCE_MS;
+        if (moved || before.is_some_and(|b| off(b) != off(offset)))
+            && let (Some(scope), Some(key)) = (p.scope, peer_key(&peer))
+        {
+            let station = self.station.lock().expect("station lock");
+            crate::clock::note_offset(&station, &key, &scope.region, offset);
+        }
         if noticeable(offset) && moved {
             tracing::warn!(
                 peer = %peer,

@@ -170,13 +170,14 @@ impl Station {
     /// Runs `f` against a staged view, then commits what it staged in one atomic write.
     /// Refused while a repair is pending (`crate::repair`) or a restored node catches up
     /// (`crate::backup`): the node's own log may be incomplete, and a change signed now could
-    /// fork it.
+    /// fork it; and while the clock is off against the parent's (`crate::clock`).
     pub fn write<T>(
         &mut self,
         f: impl FnOnce(&LocalAuthor<'_>, &mut Staged<'_, SledStore>) -> Result<T>,
     ) -> Result<T> {
         crate::repair::check_writable(&self.home)?;
         crate::backup::check_writable(&self.home)?;
+        crate::clock::check_writable(&self.home)?;
         let cfg = self.accept_config()?;
         let author = LocalAuthor {
             key: &self.key,

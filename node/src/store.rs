@@ -822,6 +822,11 @@ impl Store for SledStore {
             .map_err(err)?
             .and_then(|v| v.as_ref().try_into().ok()))
     }
+    fn timestamp_of(&self, id: &EnvelopeId) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .get_postcard::<ItemMeta>(&key(b'm', &[id]))?
+            .map(|m| m.timestamp_ms))
+    }
     fn record(&self, id: &RecordId) -> Result<Option<RecordState>, StoreError> {
         self.tree
             .get(record_key(id))

@@ -645,6 +645,14 @@ impl Store for SimStore<'_> {
         Ok(self.arena.find(id).and_then(|i| self.held.get(i)))
     }
 
+    fn timestamp_of(&self, id: &EnvelopeId) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .arena
+            .find(id)
+            .filter(|&i| self.held.get(i).is_some())
+            .map(|i| self.arena.entries[i as usize].env.header.timestamp_ms))
+    }
+
     fn envelope_at(&self, author: &PublicKey, seq: u64) -> Result<Option<EnvelopeId>, StoreError> {
         Ok(self
             .held_of(self.arena.at(author, seq))

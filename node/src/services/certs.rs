@@ -179,6 +179,7 @@ pub fn install(station: &mut Station, value: &Value) -> Result<Value> {
     })?;
     crate::repair::check_writable(&station.home)?;
     crate::backup::check_writable(&station.home)?;
+    crate::clock::check_writable(&station.home)?;
     // Not through `Station::write`: before this, the node has no chain to take the root from.
     let author = LocalAuthor {
         key: &station.key,
