@@ -191,6 +191,9 @@ pub struct Workload {
     pub village: Rates,
     /// Mean days a post stays open before its closure edit.
     pub post_life_days: f64,
+    /// Days without a post change after which a city orders a station below it to rectify
+    /// (限期整改; `supervise`'s default `--stale-days`, 14).
+    pub stale_days: f64,
 }
 
 impl Default for Workload {
@@ -256,6 +259,7 @@ impl Default for Workload {
                 tasks: 0.0,
             },
             post_life_days: 7.0,
+            stale_days: 14.0,
         }
     }
 }
@@ -477,6 +481,10 @@ impl Scenario {
                 "links.{name}.loss must be in [0, 1)"
             );
         }
+        anyhow::ensure!(
+            (1.0..=365.0).contains(&self.workload.stale_days),
+            "workload.stale_days must be in [1, 365] (as supervise --stale-days)"
+        );
         Ok(())
     }
 }

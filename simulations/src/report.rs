@@ -110,7 +110,7 @@ pub fn to_json(o: &mut Outcome, wall_seconds: f64, scenario: &str) -> Value {
         "went_quiet": o.quiet,
         "changes_written": s.writes,
         "changes_written_by_kind": lingong_protocol::record::RecordKind::ALL.iter().map(|k| (serde_json::to_value(k).expect("kind").as_str().expect("a name").to_string(), json!(s.writes_by_kind[*k as usize]))).collect::<serde_json::Map<_, _>>(),
-        "desk_work": {"village_posts_reviewed": s.reviews, "complaints_filed": s.complaints_filed, "complaint_steps": s.complaint_steps, "complaints_closed": s.complaints_closed},
+        "desk_work": {"village_posts_reviewed": s.reviews, "complaints_filed": s.complaints_filed, "complaint_steps": s.complaint_steps, "complaints_closed": s.complaints_closed, "overfills_seen": s.overfills_seen, "placements_cancelled": s.placements_cancelled, "overfilled_left": s.overfilled_left, "supervision_orders": s.supervision_orders, "report_seals": s.seals, "seals_missing_children": s.seals_missing_children, "seals_verified": s.seals_verified, "seal_mismatches": s.seal_mismatches, "top_seal_figures": s.top_seal},
         "valid_changes": o.check.valid_changes,
         "payload_bytes_written": s.payload_bytes_written,
         "accepted": s.accepted,

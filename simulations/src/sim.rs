@@ -53,6 +53,8 @@ use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::sync::Arc;
 use writes::{LentWrites, PostChange, WriteJob, Written, directory_fields, write_all};
 
+mod oversight;
+mod seals;
 mod writes;
 
 /// Wall-clock time of the run's start: 2024-01-01T00:00:00Z, inside the fixture certificates'
@@ -83,7 +85,7 @@ const LOOK_AHEAD: usize = 96;
 const MIN_REMOTE_DELAY_MS: i64 = 1000;
 
 /// Names of the event kinds, in the order of their trace tags (1-based).
-pub const EVENT_KINDS: [&str; 11] = [
+pub const EVENT_KINDS: [&str; 13] = [
     "write",
     "post_edit",
     "link_toggle",
@@ -95,6 +97,8 @@ pub const EVENT_KINDS: [&str; 11] = [
     "restart",
     "revoke",
     "sample",
+    "cancel",
+    "supervise",
 ];
 
 /// A timed event. Ordered by time, then by insertion, so equal times run in a fixed order.
@@ -146,6 +150,15 @@ enum Ev {
     },
     /// Hourly statistics sample (and the quiescence check in the convergence phase).
     Sample,
+    /// A county cancels a placement of an overfilled post it holds (`sim/oversight.rs`).
+    Cancel {
+        node: u32,
+        post: u32,
+    },
+    /// A city's daily supervision of the stations below it (`sim/oversight.rs`).
+    Supervise {
+        node: u32,
+    },
 }
 
 /// One node of the run.
@@ -185,11 +198,17 @@ pub struct Node {
     rates: Rates,
 }
 
-/// A post the workload may still edit or close.
+/// A post the workload may still edit or close, and what placing on it reads.
 struct Post {
     node: u32,
     record: RecordId,
     open: bool,
+    /// Approved (a village's post is pending until its township reviews it).
+    approved: bool,
+    reach: RegionCode,
+    headcount: u32,
+    /// Its placements (indices into `Sim::placements`).
+    placements: Vec<u32>,
 }
 
 /// The link between a node and its parent (indexed by the child).
@@ -287,6 +306,24 @@ pub struct Stats {
     pub complaints_filed: u64,
     pub complaint_steps: u64,
     pub complaints_closed: u64,
+    /// Overfilled posts a county saw (a post counted once per time it became overfilled
+    /// there), placements it cancelled to resolve them, and posts still overfilled at their
+    /// county after the convergence phase.
+    pub overfills_seen: u64,
+    pub placements_cancelled: u64,
+    pub overfilled_left: u64,
+    /// Rectification orders (限期整改) cities issued to stations with no post for
+    /// `workload.stale_days`.
+    pub supervision_orders: u64,
+    /// Report seals written (counties, then cities, then the province), the child regions
+    /// they name as missing, seals recomputed by the end check (at their sealer, and at the
+    /// top node for every seal it holds) and those that did not recompute.
+    pub seals: u64,
+    pub seals_missing_children: u64,
+    pub seals_verified: u64,
+    pub seal_mismatches: u64,
+    /// The figures the top node sealed (the last period's), for the report.
+    pub top_seal: Option<lingong_protocol::report::Figures>,
     pub local_rejections: u64,
     pub sessions: u64,
     pub sessions_completed: u64,
@@ -370,6 +407,18 @@ pub struct Sim {
     /// Per envelope, how many nodes hold it and how many expected holders have it.
     pub tallies: Vec<Tally>,
     posts: Vec<Post>,
+    /// Every placement written, with its post and cancellation (`sim/oversight.rs`).
+    placements: Vec<oversight::SimPlacement>,
+    /// The placement of each placement record's creation (by arena index).
+    placement_of: BTreeMap<u32, u32>,
+    /// Posts with a cancellation scheduled at their county.
+    cancel_pending: std::collections::BTreeSet<u32>,
+    /// Per node, the time of its latest post change its city holds, and whether a city has
+    /// ordered it to rectify (`sim/oversight.rs`).
+    post_seen: Vec<i64>,
+    ordered: Vec<bool>,
+    /// Every report seal written (`sim/seals.rs`).
+    seals: Vec<seals::SimSeal>,
     /// Every complaint filed, as it now stands at the county handling it.
     complaints: Vec<writes::FiledComplaint>,
     docs: BTreeMap<RecordId, Vec<u8>>,
@@ -499,6 +548,12 @@ impl Sim {
             behind: Vec::new(),
             tallies: Vec::new(),
             posts: Vec::new(),
+            placements: Vec::new(),
+            placement_of: BTreeMap::new(),
+            cancel_pending: Default::default(),
+            post_seen: Vec::new(),
+            ordered: Vec::new(),
+            seals: Vec::new(),
             complaints: Vec::new(),
             docs: BTreeMap::new(),
             accept_cfg: AcceptConfig {
@@ -677,6 +732,7 @@ impl Sim {
             self.schedule_write(i);
         }
         self.setup_faults();
+        self.setup_supervision();
         self.push(HOUR, Ev::Sample);
         Ok(())
     }
@@ -978,6 +1034,9 @@ impl Sim {
                 if satisfied_now && !satisfied_before && counts {
                     self.tallies[target as usize].delivered += 1;
                     self.total_delivered += 1;
+                }
+                if !f.filled && label == Label::Valid {
+                    self.on_fresh_oversight(i, f.idx, meta.kind, is_genesis);
                 }
                 if !f.filled && meta.kind == RecordKind::Post && is_genesis && label == Label::Valid
                 {
@@ -1462,7 +1521,14 @@ impl Sim {
                     written[node as usize] = scan;
                     continue;
                 }
-                Ev::Crash { .. } | Ev::Restart { .. } | Ev::Revoke { .. } | Ev::Sample => break,
+                // Rare writes at a node with children, scheduled at least
+                // `MIN_REMOTE_DELAY_MS` ahead: the scan stops there.
+                Ev::Crash { .. }
+                | Ev::Restart { .. }
+                | Ev::Revoke { .. }
+                | Ev::Sample
+                | Ev::Cancel { .. }
+                | Ev::Supervise { .. } => break,
                 Ev::Toggle { link } | Ev::Outage { link, .. } | Ev::Restore { link } => link,
                 Ev::TrySync { link } => {
                     let parent = self.parents[link as usize];
@@ -2254,6 +2320,8 @@ impl Sim {
             Ev::Restart { node } => (9, node, 0),
             Ev::Revoke { node } => (10, node, 0),
             Ev::Sample => (11, 0, 0),
+            Ev::Cancel { node, post } => (12, node, post),
+            Ev::Supervise { node } => (13, node, 0),
         };
         self.stats.events_by_kind[tag as usize - 1] += 1;
         self.trace.mix(self.now as u64);
@@ -2284,6 +2352,8 @@ impl Sim {
             Ev::Restart { node } => self.on_restart(node),
             Ev::Revoke { node } => self.on_revoke(node),
             Ev::Sample => self.on_sample(),
+            Ev::Cancel { node, post } => self.on_cancel(node, post),
+            Ev::Supervise { node } => self.on_supervise(node),
         }
         self.progress();
     }
@@ -2334,7 +2404,39 @@ impl Sim {
             let at = self.now + self.rng.random_range(0..HOUR);
             self.poke(link, at);
         }
+        // Overfills a county holds and has not resolved (its cancellation lost in a crash)
+        // are taken up again.
+        self.sweep_overfills();
         let limit = self.end_ms + (self.scenario.run.converge_max_days * DAY as f64) as i64;
+        let mut quiet = self.until_quiet(limit);
+        // Report seals in the DHIS2 order, each level once the one below has gone quiet
+        // (`sim/seals.rs`).
+        let mut views = seals::Views::default();
+        for level in [Level::County, Level::City, Level::Province] {
+            if quiet && self.nodes.iter().any(|n| n.level == level) {
+                self.seal_level(level, &mut views);
+                quiet = self.until_quiet(limit);
+            }
+        }
+        let mut failures = std::mem::take(&mut self.failures);
+        failures.extend(self.verifier.finish());
+        if !quiet {
+            failures.push(format!(
+                "the network did not go quiet within {} days of convergence",
+                self.scenario.run.converge_max_days
+            ));
+        }
+        let check = crate::check::check(self);
+        failures.extend(check.failures.iter().cloned());
+        failures.extend(self.overfills_left());
+        failures.extend(self.check_seals(&mut views));
+        drop(views);
+        self.outcome(quiet, failures, check)
+    }
+
+    /// Runs the convergence phase on until the network is quiet (no session, no sync attempt,
+    /// no cancellation pending, at an hourly sample) or `limit`; whether it went quiet.
+    fn until_quiet(&mut self, limit: i64) -> bool {
         let mut quiet = false;
         loop {
             self.lend_ahead(limit + 1);
@@ -2354,10 +2456,14 @@ impl Sim {
                 | Ev::Restore { .. }
                 | Ev::Crash { .. }
                 | Ev::Restart { .. }
-                | Ev::Revoke { .. } => continue,
+                | Ev::Revoke { .. }
+                | Ev::Supervise { .. } => continue,
                 Ev::Sample => {
                     self.on_sample();
-                    if self.active_sessions == 0 && self.pending_tries == 0 {
+                    if self.active_sessions == 0
+                        && self.pending_tries == 0
+                        && self.cancel_pending.is_empty()
+                    {
                         quiet = true;
                         break;
                     }
@@ -2367,17 +2473,17 @@ impl Sim {
             }
             self.step(event, ev);
         }
+        quiet
+    }
+
+    /// The outcome of the run, from the end check's results.
+    fn outcome(
+        &mut self,
+        quiet: bool,
+        failures: Vec<String>,
+        check: crate::check::Check,
+    ) -> Outcome {
         let converge_days = (self.now - self.end_ms) as f64 / DAY as f64;
-        let mut failures = std::mem::take(&mut self.failures);
-        failures.extend(self.verifier.finish());
-        if !quiet {
-            failures.push(format!(
-                "the network did not go quiet within {} days of convergence",
-                self.scenario.run.converge_max_days
-            ));
-        }
-        let check = crate::check::check(self);
-        failures.extend(check.failures.iter().cloned());
         let mut nodes_by_level = [0; 5];
         let mut links_by_level = [0; 5];
         for n in &self.nodes {

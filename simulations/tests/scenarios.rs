@@ -244,3 +244,55 @@ fn village_posts_are_reviewed_at_their_township_and_complaints_walk_to_closed_at
     assert!(written(RecordKind::Employer) > 0, "{st:?}");
     assert!(written(RecordKind::Assistance) > 0, "{st:?}");
 }
+
+#[test]
+fn overfilled_posts_are_cancelled_by_their_county_and_silent_stations_get_orders() {
+    // Villages and townships placing often on their own and their parent's posts: two
+    // stations take a post's last place at once now and then. Orders after two quiet days.
+    let mut s = scenario("all-faults", 5, 4.0);
+    s.run.villages_share = 1.0;
+    s.workload.village.placements = 1.0;
+    s.workload.township.placements = 8.0;
+    s.workload.stale_days = 2.0;
+    let o = run(s);
+    // No post is left overfilled at its county (a failure otherwise).
+    assert_safe_and_converged(&o);
+    let st = &o.stats;
+    assert!(st.overfills_seen > 0, "no post was overfilled: {st:?}");
+    assert!(
+        st.placements_cancelled >= st.overfills_seen,
+        "every overfill seen cancels a placement: {st:?}"
+    );
+    assert_eq!(st.overfilled_left, 0, "{st:?}");
+    assert!(st.supervision_orders > 0, "no station was ordered: {st:?}");
+    assert_eq!(
+        st.writes_by_kind[RecordKind::SupervisionOrder as usize],
+        st.supervision_orders
+    );
+}
+
+#[test]
+fn counties_seal_then_their_city_and_every_seal_recomputes_at_its_sealer_and_at_the_top() {
+    // A city of sixteen counties with real Automerge payloads (the figures read fields).
+    let mut s = scenario("calm", 3, 1.0);
+    s.run.only = "5226".into();
+    s.run.villages_share = 0.02;
+    s.run.automerge_payloads = true;
+    let o = run(s);
+    assert_safe_and_converged(&o);
+    let st = &o.stats;
+    let counties = o.node_count_by_level[2] as u64;
+    assert_eq!(counties, 16);
+    // One month touched: each county seals, then the city, which finds every county's seal.
+    assert_eq!(st.seals, counties + 1, "{st:?}");
+    assert_eq!(st.writes_by_kind[RecordKind::ReportSeal as usize], st.seals);
+    assert_eq!(st.seals_missing_children, 0, "{st:?}");
+    // Each seal at its sealer, and each county's again at the city.
+    assert_eq!(st.seals_verified, 2 * counties + 1, "{st:?}");
+    assert_eq!(st.seal_mismatches, 0, "{st:?}");
+    // The city's figures count what its area did (read from the records' fields).
+    let top = st.top_seal.as_ref().expect("the city sealed");
+    assert!(top.posts > 0 && top.headcount >= top.posts, "{top:?}");
+    assert!(top.placements > 0 && top.job_seekers_new > 0, "{top:?}");
+    assert!(top.avg_daily_wage.is_some_and(|w| w >= 150.0), "{top:?}");
+}

@@ -125,6 +125,11 @@ pub(super) enum WritePlan {
         record: RecordId,
         fields: Fields,
     },
+    /// A placement on a post (an index into `Sim::posts`) with a place left as seen here.
+    Place {
+        post: u32,
+        fields: Fields,
+    },
     /// A complaint filed at this station; it waits at the county above for its steps.
     File {
         complaint: Complaint,
@@ -252,9 +257,7 @@ impl Sim {
         }
         x -= r.registrations;
         if x < r.placements {
-            let open = &n.open_posts;
-            let post = (!open.is_empty()).then(|| open[rng.random_range(0..open.len())]);
-            let Some(p) = post else {
+            let Some(p) = self.placement_post(i, &mut rng) else {
                 return WritePlan::Nothing;
             };
             let placement = Placement {
@@ -273,7 +276,9 @@ impl Sim {
                 region: n.region,
                 created_at,
             };
-            return WritePlan::create(RecordKind::Placement, None, placement.edits());
+            debug_assert_eq!(placement.validate(), Ok(()));
+            let fields = placement.edits();
+            return WritePlan::Place { post: p, fields };
         }
         x -= r.placements;
         if x < r.complaints {
@@ -358,7 +363,7 @@ impl Sim {
     }
 
     /// The county (or the node itself, if a county) that handles node `i`'s complaints.
-    fn county_of(&self, i: u32) -> Option<u32> {
+    pub(super) fn county_of(&self, i: u32) -> Option<u32> {
         let mut at = Some(i);
         while let Some(a) = at {
             let n = &self.nodes[a as usize];
@@ -512,7 +517,7 @@ impl Sim {
     }
 
     /// The arena index of `record`'s valid creation, if known.
-    fn genesis_of(&self, record: &RecordId) -> Option<u32> {
+    pub(super) fn genesis_of(&self, record: &RecordId) -> Option<u32> {
         self.arena.at(&record.creator, record.serial).find(|&i| {
             let e = &self.arena.entries[i as usize];
             e.label == Label::Valid && e.env.header.record == *record
@@ -539,6 +544,10 @@ impl Sim {
                     WritePlan::File { complaint } => {
                         let fields = complaint.edits();
                         let kind = RecordKind::Complaint;
+                        vec![self.create_spec(node, kind, None, fields, at, first)]
+                    }
+                    WritePlan::Place { fields, .. } => {
+                        let kind = RecordKind::Placement;
                         vec![self.create_spec(node, kind, None, fields, at, first)]
                     }
                     WritePlan::Edit { record, fields } | WritePlan::Task { record, fields, .. } => {
@@ -583,13 +592,14 @@ impl Sim {
                 reach,
                 fields,
             } => {
+                let terms = PostTerms::of(&fields, reach.unwrap_or(self.nodes[i as usize].region));
                 let Some(record) = self.write_create(i, kind, reach, fields, &mut lent) else {
                     return;
                 };
                 match kind {
                     RecordKind::Employer => self.nodes[i as usize].employers.push(record),
                     RecordKind::Post => {
-                        self.remember_post(i, record);
+                        self.remember_post(i, record, terms);
                         if let Some(township) = self.reviewer_of(i) {
                             let post = self.posts.len() as u32 - 1;
                             self.nodes[township as usize]
@@ -599,6 +609,12 @@ impl Sim {
                     }
                     RecordKind::Worker => self.nodes[i as usize].workers.push(record),
                     _ => {}
+                }
+            }
+            WritePlan::Place { post, fields } => {
+                let kind = RecordKind::Placement;
+                if let Some(record) = self.write_create(i, kind, None, fields, &mut lent) {
+                    self.remember_placement(i, post, record);
                 }
             }
             WritePlan::File { complaint } => {
@@ -630,7 +646,10 @@ impl Sim {
                 // A review is done with once tried; a complaint waits for its next step until
                 // it is closed.
                 match task {
-                    Task::Review { .. } if written => self.stats.reviews += 1,
+                    Task::Review { post } if written => {
+                        self.stats.reviews += 1;
+                        self.posts[post as usize].approved = true;
+                    }
                     Task::Complaint { .. } if written => self.stats.complaint_steps += 1,
                     _ => {}
                 }
@@ -656,12 +675,16 @@ impl Sim {
 
     /// Node `i`'s post `record`, just written: its closure and perhaps a wage edit are
     /// scheduled.
-    fn remember_post(&mut self, i: u32, record: RecordId) {
+    fn remember_post(&mut self, i: u32, record: RecordId, terms: PostTerms) {
         let post = self.posts.len() as u32;
         self.posts.push(Post {
             node: i,
             record,
             open: true,
+            approved: terms.approved,
+            reach: terms.reach,
+            headcount: terms.headcount,
+            placements: Vec::new(),
         });
         self.nodes[i as usize].open_posts.push(post);
         let life = self.exp(self.scenario.workload.post_life_days) * DAY as f64;
@@ -716,7 +739,7 @@ impl Sim {
     }
 
     /// An edit of `record` by node `i`, now; whether the node accepted it.
-    fn write_edit(
+    pub(super) fn write_edit(
         &mut self,
         i: u32,
         record: RecordId,
@@ -756,6 +779,27 @@ impl Sim {
             Some(Done::Written(done)) => done.into(),
             Some(_) => unreachable!("a write event lends writes"),
             None => LentWrites::new(),
+        }
+    }
+}
+
+/// What placing on a post reads of it, from the fields it was written with.
+struct PostTerms {
+    approved: bool,
+    reach: RegionCode,
+    headcount: u32,
+}
+
+impl PostTerms {
+    fn of(fields: &Fields, reach: RegionCode) -> PostTerms {
+        let field = |name: &str| fields.iter().find(|(f, _)| *f == name).map(|(_, v)| v);
+        PostTerms {
+            approved: matches!(field("review"), Some(FieldValue::Text(t)) if t == ReviewState::Approved.as_str()),
+            reach,
+            headcount: match field("headcount") {
+                Some(FieldValue::Int(h)) => (*h).clamp(0, i64::from(u32::MAX)) as u32,
+                _ => 0,
+            },
         }
     }
 }
