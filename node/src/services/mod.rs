@@ -65,13 +65,11 @@ use lingong_protocol::schema::placement::{Fill, fill};
 use lingong_protocol::schema::{Choice, Placement, PlacementStatus, Post, Schema};
 use lingong_protocol::store::RecordState;
 
-/// The error for a flag that must be given.
+/// The error for a field that must be given. The message names the field only through the
+/// error's `field` (shown before it: `kind: must be given`), so it reads right under a command
+/// line flag and next to a web form's field alike.
 pub fn missing(field: &str) -> NodeError {
-    NodeError::usage(
-        field,
-        format!("--{field} is required"),
-        format!("必须提供 --{field}"),
-    )
+    NodeError::usage(field, "must be given", "必须填写")
 }
 
 /// `value`, or the error naming the missing flag.

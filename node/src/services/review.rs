@@ -78,11 +78,11 @@ pub fn decide(
             return Err(NodeError::usage(
                 "employer",
                 format!(
-                    "the employer {} is not verified yet (employer update --verified-by)",
+                    "the employer {} is not verified yet: record who checked its licence or ID, and how",
                     employer.name
                 ),
                 format!(
-                    "用工主体 {} 尚未核验（employer update --verified-by）",
+                    "用工主体 {} 尚未核验：请登记核验人及核验方式",
                     employer.name
                 ),
             ));
@@ -91,8 +91,8 @@ pub fn decide(
     if !approve && reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
         return Err(NodeError::usage(
             "reason",
-            "a rejection needs its reason (--reason)",
-            "不通过必须说明原因（--reason）",
+            "a rejection needs its reason",
+            "不通过必须说明原因",
         ));
     }
     let mut post = before.clone();

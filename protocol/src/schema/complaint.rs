@@ -235,24 +235,24 @@ impl Schema for Complaint {
         if self.status == ComplaintStatus::Referred && self.referred_to.is_none() {
             return Err(Error::invalid(
                 "referred_to",
-                "a referral names where the complaint went (--referred-to)",
-                "转办必须写明转往何处（--referred-to）",
+                "a referral names where the complaint went",
+                "转办必须写明转往何处",
             ));
         }
         let settled = self.status.rank() >= ComplaintStatus::Resolved.rank();
         if settled && self.finding.is_none() {
             return Err(Error::invalid(
                 "finding",
-                "a resolved complaint states its finding (--finding upheld|partly-upheld|not-upheld)",
-                "办结必须写明核查结论（--finding upheld|partly-upheld|not-upheld）",
+                "a resolved complaint states its finding (upheld, partly-upheld or not-upheld)",
+                "办结必须写明核查结论（属实、部分属实或不属实）",
             ));
         }
         match (self.kind, self.recovered) {
             (ComplaintKind::WageArrears, None) if settled => {
                 return Err(Error::invalid(
                     "recovered",
-                    "a resolved wage-arrears complaint states the wages recovered, 0 if none (--recovered)",
-                    "欠薪投诉办结必须写明追回金额，未追回填 0（--recovered）",
+                    "a resolved wage-arrears complaint states the wages recovered, 0 if none",
+                    "欠薪投诉办结必须写明追回金额，未追回填 0",
                 ));
             }
             (ComplaintKind::WageArrears, Some(r)) => {
@@ -344,8 +344,8 @@ impl Complaint {
         if self.status != ComplaintStatus::Resolved || self.finding != Some(Finding::Upheld) {
             return Err(Error::invalid(
                 field,
-                "only with --status resolved --finding upheld",
-                "只能在办结且结论为属实时使用（--status resolved --finding upheld）",
+                "only when the complaint is resolved with the finding upheld",
+                "只能在办结且结论为属实时使用",
             ));
         }
         if level.depth() > Level::County.depth() {

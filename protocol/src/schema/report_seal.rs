@@ -128,8 +128,8 @@ impl Schema for ReportSeal {
         match (&self.amends, &self.reason) {
             (Some(_), None) => Err(Error::invalid(
                 "reason",
-                "an amended seal says why (--reason)",
-                "更正签章必须说明原因（--reason）",
+                "an amended seal says why",
+                "更正签章必须说明原因",
             )),
             (_, Some(r)) => paragraph("reason", r, 1, 500).map(|_| ()),
             (None, None) => Ok(()),
