@@ -394,15 +394,15 @@ pub fn seal(
         (true, None) => {
             return Err(NodeError::usage(
                 "reason",
-                "an amended seal says why: --amend --reason TEXT",
-                "更正签章必须说明原因：--amend --reason 原因",
+                "an amended seal says why",
+                "更正签章必须说明原因",
             ));
         }
         (false, Some(_)) => {
             return Err(NodeError::usage(
                 "reason",
-                "--reason goes with --amend",
-                "--reason 只能与 --amend 一起使用",
+                "a reason is given only when amending a seal",
+                "只有更正签章时才填写原因",
             ));
         }
         (false, None) => None,
@@ -446,14 +446,14 @@ pub fn seal(
             return Err(NodeError::usage(
                 "period",
                 format!(
-                    "{} was sealed at {}{} (seal {}); to correct it: --amend --reason TEXT",
+                    "{} was sealed at {}{} (seal {}); to correct it, amend it with a reason",
                     period.text,
                     s.seal.sealed_at,
                     by.0,
                     s.id()
                 ),
                 format!(
-                    "{} 已于 {} 签章{}（{}）；如需更正：--amend --reason 原因",
+                    "{} 已于 {} 签章{}（{}）；如需更正，请更正签章并说明原因",
                     period.text,
                     s.seal.sealed_at,
                     by.1,
