@@ -11,6 +11,9 @@
 //! - A migration killed (SIGKILL, by the process itself at the test's request, after the first
 //!   step's writes and before its version key) leaves a store still at format 1 that opens:
 //!   the next command keeps the finished backup, runs the migration again and finds every record.
+//! - A migration the disk has no room for (free space below the store's size plus the margin,
+//!   here raised beyond any disk with `LINGONG_MIGRATION_SPACE_MARGIN`) is refused naming what
+//!   it needs and what is free, in both languages, and changes nothing: no backup, format 1.
 //! - A store of a newer format than the binary knows is refused (exit 1) naming both versions
 //!   and saying to install the newer lingong, in English and Chinese, and is left unchanged.
 //! - Two daemons of this release sync over the current sync protocol version, and `status`
@@ -21,7 +24,9 @@
 //! `cargo test -p lingong-tests --test upgrade -- --ignored regenerate_the_format_fixture`
 //! writes the fixture again (see `tests/fixtures/README.md`).
 
-use lingong_node::migrate::{ABORT_ENV, FORMAT, FORMAT_KEY, backup_path, stored_format};
+use lingong_node::migrate::{
+    ABORT_ENV, FORMAT, FORMAT_KEY, MARGIN_ENV, backup_path, stored_format,
+};
 use lingong_tests::{Daemon, Node, certify, free_port, poll_until, workspace_root};
 use serde_json::{Value, json};
 use std::os::unix::fs::PermissionsExt;
@@ -275,6 +280,44 @@ fn a_store_of_a_newer_format_is_refused_and_left_unchanged() {
         })
         .count();
     assert_eq!(beside, 0, "no backup of a store that is not migrated");
+}
+
+#[test]
+fn a_migration_without_disk_space_for_its_copy_is_refused_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = unpack(dir.path());
+    set_format(&node, None);
+    // A margin no disk has: the free space can never cover the store plus it.
+    let out = node
+        .command()
+        .env(MARGIN_ENV, (u64::MAX / 2).to_string())
+        .args(["--json", "post", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("not enough free disk space")
+            && said.contains(" MB is free")
+            && said.contains("磁盘空间不足")
+            && said.contains("nothing was changed"),
+        "names what is needed and what is free, in both languages: {said}"
+    );
+    assert_eq!(format_of(&node), None, "not migrated");
+    let beside = std::fs::read_dir(&node.home)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("store.")
+        })
+        .count();
+    assert_eq!(beside, 0, "no backup, not even a partial one");
+    // With room, the same store migrates and holds everything.
+    assert_holds_everything(&node);
+    assert_eq!(format_of(&node), Some(FORMAT));
 }
 
 /// Two daemons of this release negotiate the current sync protocol version: `status` shows
