@@ -382,6 +382,8 @@ pub struct Network {
     /// Connected peers that have not proved a certificate chain yet, since when: closed after
     /// `net_limits::HANDSHAKE_GRACE`.
     unproved: HashMap<PeerId, Instant>,
+    /// Each peer's token bucket over the sync requests it sends (`net_limits::RequestRate`).
+    rate: crate::net_limits::RequestRate,
 }
 
 /// Starts the network for `station`: listens, dials configured peers. Returns the loop (run it
@@ -484,6 +486,7 @@ pub fn start(
         my_chain,
         listening: Vec::new(),
         unproved: HashMap::new(),
+        rate: crate::net_limits::RequestRate::default(),
     };
     Ok((net, NetHandle { tx }, rx))
 }
@@ -1048,6 +1051,21 @@ impl Network {
     }
 
     fn on_request(&mut self, peer: PeerId, bytes: Vec<u8>, channel: ResponseChannel<Vec<u8>>) {
+        // The peer's rate first, before any work on the frame (crate::net_limits). A peer that
+        // proved a certificate hears why and when to retry, and keeps its connection; one that
+        // did not (a throwaway key) hears nothing and goes at the handshake grace.
+        if let Err(limited) = self.rate.admit(peer, Instant::now()) {
+            if self.peers.get(&peer).is_some_and(|p| p.scope.is_some()) {
+                tracing::debug!(peer = %peer, "refusing a sync request: {limited}");
+                let refusal = crate::net_limits::refusal(&limited.to_string());
+                let _ = self
+                    .swarm
+                    .behaviour_mut()
+                    .sync
+                    .send_response(channel, refusal);
+            }
+            return;
+        }
         let frame = match Frame::decode(&bytes) {
             Ok(f) => f,
             Err(e) => {
@@ -1116,6 +1134,9 @@ impl Network {
         if rid != request_id {
             state.outbound = Some((outbound, rid, started));
             return;
+        }
+        if let Some(reason) = crate::net_limits::refusal_reason(&bytes) {
+            return self.finish_outbound(peer, Err(format!("the peer refused: {reason}")));
         }
         let frame = match Frame::decode(&bytes) {
             Ok(f) => f,

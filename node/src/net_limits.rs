@@ -8,6 +8,11 @@
 //!   established) from one IP address, refused before the noise handshake.
 //! - [`FrameBudget`]: the bytes of inbound sync frames being read at once, over all
 //!   connections; a frame that would exceed it is refused before it is read.
+//! - [`RequestRate`]: a token bucket per peer id over the sync requests (frames) it sends:
+//!   [`PEER_REQUEST_BURST`] at once, then [`PEER_REQUESTS_PER_SEC`]; a request beyond it is
+//!   answered with a refusal ([`refusal`]) naming the reason and when to retry, before it is
+//!   decoded, and the connection stays open. One chatty or hostile peer then takes no more
+//!   than its share of the loop, whatever the others do.
 //! - the stream and session limits and the grace of an unproved connection, as constants used
 //!   by `net.rs`.
 //!
@@ -25,7 +30,7 @@ use std::convert::Infallible;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Inbound connections still in their transport handshake (TCP accepted, noise and yamux not
 /// done), over all addresses. Beyond it a new connection is closed at once, holding no file.
@@ -52,6 +57,16 @@ pub const HANDSHAKE_GRACE: Duration = Duration::from_secs(30);
 /// Bytes of inbound sync frames being read at once, over all connections: 16 frames of the
 /// largest size.
 pub const FRAME_BUDGET_BYTES: usize = 16 * lingong_protocol::sync::MAX_FRAME_BYTES;
+
+/// Sync requests (frames) one peer may send at once before the rate below applies: 100,000
+/// envelopes of about 577 bytes fill about 28 frames of 2 MiB, so several first syncs of a
+/// large store fit.
+pub const PEER_REQUEST_BURST: u32 = 256;
+/// Sync requests per second one peer may send after its burst. An honest session is a
+/// handshake, a few reconciliation rounds and the frames of the changes it pushes.
+pub const PEER_REQUESTS_PER_SEC: u32 = 32;
+/// Peers whose buckets are kept; beyond it, full buckets (the same as new ones) are dropped.
+const MAX_TRACKED_PEERS: usize = 1024;
 
 /// libp2p's connection gate with this node's limits.
 pub fn connection_limits() -> connection_limits::Behaviour {
@@ -177,6 +192,80 @@ impl NetworkBehaviour for AddressGate {
     }
 }
 
+/// A request refused by [`RequestRate`]: the peer may send again in `retry_after`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimited {
+    pub retry_after: Duration,
+}
+
+impl std::fmt::Display for RateLimited {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "rate-limited: more than {PEER_REQUEST_BURST} sync requests at once or \
+             {PEER_REQUESTS_PER_SEC} a second from this peer; retry in {} ms",
+            self.retry_after.as_millis().max(1)
+        )
+    }
+}
+
+/// One token bucket per peer id (noise proves the id): each sync request takes a token;
+/// tokens come back at [`PEER_REQUESTS_PER_SEC`] up to [`PEER_REQUEST_BURST`]. Kept across
+/// reconnections, so a peer cannot refill its bucket by dialling again.
+#[derive(Default)]
+pub struct RequestRate {
+    /// Tokens (in thousandths) and when they were last counted.
+    buckets: HashMap<PeerId, (u64, Instant)>,
+}
+
+impl RequestRate {
+    const FULL: u64 = PEER_REQUEST_BURST as u64 * 1000;
+
+    /// Takes one token of `peer`'s bucket at `now`, or says when the next one comes.
+    pub fn admit(&mut self, peer: PeerId, now: Instant) -> Result<(), RateLimited> {
+        if self.buckets.len() >= MAX_TRACKED_PEERS && !self.buckets.contains_key(&peer) {
+            self.buckets
+                .retain(|_, bucket| Self::refilled(*bucket, now) < Self::FULL);
+        }
+        let bucket = self.buckets.entry(peer).or_insert((Self::FULL, now));
+        let tokens = Self::refilled(*bucket, now);
+        if tokens < 1000 {
+            *bucket = (tokens, now);
+            let missing = 1000 - tokens;
+            let per_ms = PEER_REQUESTS_PER_SEC as u64; // thousandths of a token per ms
+            return Err(RateLimited {
+                retry_after: Duration::from_millis(missing.div_ceil(per_ms)),
+            });
+        }
+        *bucket = (tokens - 1000, now);
+        Ok(())
+    }
+
+    /// The bucket's tokens (thousandths) at `now`.
+    fn refilled((tokens, at): (u64, Instant), now: Instant) -> u64 {
+        let ms = now.saturating_duration_since(at).as_millis() as u64;
+        tokens
+            .saturating_add(ms.saturating_mul(PEER_REQUESTS_PER_SEC as u64))
+            .min(Self::FULL)
+    }
+}
+
+/// The first bytes of a refusal sent instead of a sync frame (a frame never starts with them:
+/// its second byte is an option tag, 0 or 1); the rest is the reason, UTF-8.
+pub const REFUSAL_MAGIC: &[u8] = b"LINGONG-REFUSED/1\n";
+
+/// The response refusing a request, carrying `reason`.
+pub fn refusal(reason: &str) -> Vec<u8> {
+    [REFUSAL_MAGIC, reason.as_bytes()].concat()
+}
+
+/// The reason of a refusal, if `response` is one.
+pub fn refusal_reason(response: &[u8]) -> Option<String> {
+    response
+        .strip_prefix(REFUSAL_MAGIC)
+        .map(|r| String::from_utf8_lossy(r).into_owned())
+}
+
 /// The bytes of inbound frames being read now, over the whole process (one daemon).
 static FRAME_BYTES_READING: AtomicUsize = AtomicUsize::new(0);
 
@@ -241,6 +330,47 @@ mod tests {
             "freed on drop"
         );
         assert_eq!(COUNTER.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn a_peers_bucket_refuses_beyond_its_burst_and_refills_at_its_rate() {
+        let mut rate = RequestRate::default();
+        let (a, b) = (PeerId::random(), PeerId::random());
+        let t0 = Instant::now();
+        for _ in 0..PEER_REQUEST_BURST {
+            rate.admit(a, t0).expect("within the burst");
+        }
+        let refused = rate.admit(a, t0).expect_err("beyond the burst");
+        assert_eq!(
+            refused.retry_after,
+            Duration::from_millis(1000 / PEER_REQUESTS_PER_SEC as u64)
+        );
+        assert!(refused.to_string().starts_with("rate-limited"));
+        rate.admit(b, t0).expect("another peer has its own bucket");
+        // One second later: exactly the rate's worth again.
+        let t1 = t0 + Duration::from_secs(1);
+        for _ in 0..PEER_REQUESTS_PER_SEC {
+            rate.admit(a, t1).expect("refilled");
+        }
+        assert!(rate.admit(a, t1).is_err());
+        // Long idle: full again, never more.
+        let t2 = t1 + Duration::from_secs(3600);
+        for _ in 0..PEER_REQUEST_BURST {
+            rate.admit(a, t2).expect("full after a rest");
+        }
+        assert!(rate.admit(a, t2).is_err());
+    }
+
+    #[test]
+    fn a_refusal_is_never_a_frame_and_carries_its_reason() {
+        let r = refusal("rate-limited: retry in 31 ms");
+        assert!(lingong_protocol::sync::Frame::decode(&r).is_err());
+        assert_eq!(
+            refusal_reason(&r).as_deref(),
+            Some("rate-limited: retry in 31 ms")
+        );
+        let frame = lingong_protocol::sync::Frame::default().encode();
+        assert_eq!(refusal_reason(&frame), None);
     }
 
     #[test]

@@ -515,3 +515,232 @@ fn hostile_libp2p_peers_with_oversized_garbage_and_endless_frames_are_cut_off() 
         holds(township, "攻击之后的岗位").then_some(())
     });
 }
+
+/// Counters of the certified flood.
+#[derive(Default)]
+struct RateTally {
+    sent: AtomicUsize,
+    /// Answered with a handshake frame: a session started.
+    served: AtomicUsize,
+    /// Answered with a refusal (`net_limits::REFUSAL_MAGIC`) naming the rate.
+    refused: AtomicUsize,
+    /// Answered with anything else, or a refusal with another reason.
+    other: AtomicUsize,
+    /// Requests that failed (stream reset or timed out).
+    failed: AtomicUsize,
+    closed: AtomicUsize,
+}
+
+/// A certified station's identity (its key and chain, read from its home) flooding `target`
+/// with handshake frames, each of which would start a sync session, keeping `in_flight` of them
+/// outstanding, until `stop`; sorts the answers into the tally, the first refusal's reason
+/// kept in `reason`.
+async fn certified_flood(
+    node: Node,
+    target: libp2p::Multiaddr,
+    in_flight: usize,
+    stop: Arc<AtomicBool>,
+    tally: Arc<RateTally>,
+    reason: Arc<std::sync::Mutex<Option<String>>>,
+) {
+    use futures::StreamExt;
+    use libp2p::request_response::{self, ProtocolSupport};
+    use libp2p::swarm::SwarmEvent;
+    use lingong_node::net_limits::{REFUSAL_MAGIC, refusal_reason};
+    let home = lingong_node::home::Home::new(Some(node.home.clone()));
+    let key = home.load_key().expect("the station's key");
+    let chain: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(home.cert_path()).expect("cert.json")).expect("json");
+    let chain = lingong_protocol::cert::CertChain::from_json(&chain).expect("the chain");
+    let keypair = libp2p::identity::Keypair::ed25519_from_bytes(key.seed()).expect("seed");
+    let protocol = libp2p::StreamProtocol::new(lingong_protocol::sync::PROTOCOL_ID);
+    let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
+        .with_tokio()
+        .with_tcp(
+            libp2p::tcp::Config::default(),
+            libp2p::noise::Config::new,
+            libp2p::yamux::Config::default,
+        )
+        .expect("transport")
+        .with_behaviour(|_| {
+            request_response::Behaviour::<RawCodec>::new(
+                [(protocol, ProtocolSupport::Outbound)],
+                request_response::Config::default().with_request_timeout(Duration::from_secs(20)),
+            )
+        })
+        .expect("behaviour")
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
+        .build();
+    swarm.dial(target).expect("dial");
+    let mut peer = None;
+    let mut outstanding = 0usize;
+    let mut session = 0u64;
+    let mut tick = tokio::time::interval(Duration::from_millis(5));
+    while !stop.load(Ordering::Relaxed) {
+        tokio::select! {
+            event = swarm.select_next_some() => match event {
+                SwarmEvent::ConnectionEstablished { peer_id, .. } => peer = Some(peer_id),
+                SwarmEvent::ConnectionClosed { num_established: 0, .. } => {
+                    tally.closed.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+                SwarmEvent::Behaviour(request_response::Event::Message {
+                    message: request_response::Message::Response { response, .. },
+                    ..
+                }) => {
+                    outstanding -= 1;
+                    // The daemon's responses are length-prefixed frames.
+                    let body = response.get(4..).unwrap_or_default();
+                    if let Some(why) = refusal_reason(body) {
+                        let counter = if why.starts_with("rate-limited") && why.contains("retry in") {
+                            &tally.refused
+                        } else {
+                            &tally.other
+                        };
+                        counter.fetch_add(1, Ordering::Relaxed);
+                        reason.lock().expect("reason").get_or_insert(why);
+                    } else if lingong_protocol::sync::Frame::decode(body)
+                        .is_ok_and(|f| f.hello.is_some())
+                    {
+                        tally.served.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        assert!(!body.starts_with(REFUSAL_MAGIC));
+                        tally.other.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                SwarmEvent::Behaviour(request_response::Event::OutboundFailure { .. }) => {
+                    outstanding -= 1;
+                    tally.failed.fetch_add(1, Ordering::Relaxed);
+                }
+                _ => {}
+            },
+            _ = tick.tick() => {
+                let Some(p) = peer else { continue };
+                while outstanding < in_flight {
+                    session += 1;
+                    let hello = lingong_protocol::sync::Frame {
+                        session,
+                        hello: Some(chain.to_bytes()),
+                        clock_ms: Some(
+                            std::time::SystemTime::now()
+                                .duration_since(std::time::UNIX_EPOCH)
+                                .expect("clock")
+                                .as_millis() as i64,
+                        ),
+                        ..Default::default()
+                    }
+                    .encode();
+                    let mut framed = (hello.len() as u32).to_be_bytes().to_vec();
+                    framed.extend(hello);
+                    swarm.behaviour_mut().send_request(&p, framed);
+                    outstanding += 1;
+                    tally.sent.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_certified_peer_flooding_sync_requests_is_refused_beyond_its_rate_while_others_are_served() {
+    use lingong_node::net_limits::{PEER_REQUEST_BURST, PEER_REQUESTS_PER_SEC};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let nodes = init_chain(dir.path());
+    let (county, township, village) = (&nodes[2], &nodes[3], &nodes[4]);
+    let township_port = free_port();
+    village.json(&[
+        "peer",
+        "add",
+        &format!(
+            "/ip4/127.0.0.1/tcp/{township_port}/p2p/{}",
+            township.node_id()
+        ),
+    ]);
+    let _township_daemon = Daemon::start(township, township_port);
+    let _village_daemon = Daemon::start(village, free_port());
+    post(village, "洪泛之前的岗位");
+    poll_until("the first post at the township", SYNC_DEADLINE, || {
+        holds(township, "洪泛之前的岗位").then_some(())
+    });
+
+    // The county's key and chain (a certified station, not running) flood the township with
+    // handshakes, each of which would start a session over the set both scopes share.
+    let target: libp2p::Multiaddr = format!("/ip4/127.0.0.1/tcp/{township_port}")
+        .parse()
+        .expect("multiaddr");
+    let stop = Arc::new(AtomicBool::new(false));
+    let tally = Arc::new(RateTally::default());
+    let reason = Arc::new(std::sync::Mutex::new(None));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let flood = runtime.spawn(certified_flood(
+        county.clone(),
+        target,
+        4,
+        Arc::clone(&stop),
+        Arc::clone(&tally),
+        Arc::clone(&reason),
+    ));
+    let started = Instant::now();
+    poll_until("the flood to run past its burst", SYNC_DEADLINE, || {
+        (tally.refused.load(Ordering::Relaxed) >= 100).then_some(())
+    });
+    // The honest village is served while the flood goes on: its post arrives, its sync
+    // sessions complete.
+    let refused_at_post = tally.refused.load(Ordering::Relaxed);
+    post(village, "洪泛之中的岗位");
+    poll_until(
+        "a post written during the flood at the township",
+        SYNC_DEADLINE,
+        || holds(township, "洪泛之中的岗位").then_some(()),
+    );
+    let synced = village.json(&["sync"]);
+    let refused_after_sync = tally.refused.load(Ordering::Relaxed);
+    stop.store(true, Ordering::Relaxed);
+    runtime.block_on(async {
+        let _ = flood.await;
+    });
+    let elapsed = started.elapsed().as_secs_f64();
+    let count = |c: &AtomicUsize| c.load(Ordering::Relaxed);
+    let (sent, served, refused, other, failed, closed) = (
+        count(&tally.sent),
+        count(&tally.served),
+        count(&tally.refused),
+        count(&tally.other),
+        count(&tally.failed),
+        count(&tally.closed),
+    );
+    eprintln!(
+        "certified flood of {elapsed:.1} s: {sent} handshakes sent, {served} served, {refused} \
+         refused ({:?}), {other} other answers, {failed} failed; limit {PEER_REQUEST_BURST} at \
+         once, {PEER_REQUESTS_PER_SEC}/s",
+        reason.lock().expect("reason")
+    );
+    assert!(
+        synced["peers"]
+            .as_array()
+            .is_some_and(|p| !p.is_empty() && p.iter().all(|r| r["ok"] == true)),
+        "the village's sync with the township completes during the flood: {synced}"
+    );
+    assert!(
+        refused_after_sync > refused_at_post,
+        "the flood went on while the village was served"
+    );
+    assert_eq!(
+        other, 0,
+        "every answer is a session or a refusal naming the rate"
+    );
+    assert_eq!(closed, 0, "the refused peer keeps its connection");
+    assert!(
+        served >= PEER_REQUEST_BURST as usize,
+        "the burst is served: {served}"
+    );
+    let allowed = PEER_REQUEST_BURST as f64 + PEER_REQUESTS_PER_SEC as f64 * (elapsed + 1.0);
+    assert!(
+        served as f64 <= allowed,
+        "served {served} in {elapsed:.1} s, more than the bucket allows ({allowed:.0})"
+    );
+}
