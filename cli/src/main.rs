@@ -251,6 +251,10 @@ enum BundleCommand {
         /// Only what that node's scope wants.
         #[arg(long = "for")]
         for_node: Option<String>,
+        /// Seal the file to this node (its node id, or a certificate file of it): required
+        /// when the bundle carries workers' personal data.
+        #[arg(long)]
+        to: Option<String>,
     },
     Import {
         file: PathBuf,
@@ -1659,11 +1663,19 @@ fn run(command: Command, home: &Home, lang: &str) -> Result<Value, Failure> {
         Command::Sync { once: _, timeout } => Request::Sync {
             timeout_secs: timeout,
         },
-        Command::Bundle(BundleCommand::Export { out, for_node }) => {
+        Command::Bundle(BundleCommand::Export { out, for_node, to }) => {
             let out = std::path::absolute(&out).unwrap_or(out);
+            // A certificate file named by --to is read by the node: pass its absolute path.
+            let to = to.map(|t| match std::path::Path::new(&t).is_file() {
+                true => std::path::absolute(&t)
+                    .map(|p| p.display().to_string())
+                    .unwrap_or(t),
+                false => t,
+            });
             Request::BundleExport {
                 out: out.display().to_string(),
                 for_node,
+                to,
             }
         }
         Command::Bundle(BundleCommand::Import { file }) => {

@@ -244,6 +244,8 @@ pub enum Request {
     BundleExport {
         out: String,
         for_node: Option<String>,
+        #[serde(default)]
+        to: Option<String>,
     },
     BundleImport {
         file: String,
@@ -492,8 +494,8 @@ fn run(station: &mut Station, request: Request) -> Result<Value> {
         Request::Sync { .. } => Err(NodeError::Network {
             detail: "sync runs through control::execute, which brings the network up".into(),
         }),
-        Request::BundleExport { out, for_node } => {
-            services::bundle::export(station, &out, for_node.as_deref())
+        Request::BundleExport { out, for_node, to } => {
+            services::bundle::export(station, &out, for_node.as_deref(), to.as_deref())
         }
         Request::BundleImport { file } => services::bundle::import(station, &file),
         Request::Sample { posts } => crate::demo::sample_posts(station, posts),

@@ -39,6 +39,15 @@ impl NodeKey {
     pub fn sign(&self, message: &[u8]) -> Signature {
         Signature(self.signing.sign(message).to_bytes())
     }
+    /// X25519 between this key and `peer`, both ed25519 keys taken to their Montgomery form
+    /// (the scalar of this key's expansion, RFC 8032 §5.1.5, times the peer's birational
+    /// image): what sealed bundles agree on (`crate::bundle`). `None` when `peer` is not a
+    /// point or the result is the all-zero value of a small-order point.
+    pub fn diffie_hellman(&self, peer: &PublicKey) -> Option<[u8; 32]> {
+        let point = VerifyingKey::from_bytes(&peer.0).ok()?.to_montgomery();
+        let shared = point.mul_clamped(self.signing.to_scalar_bytes()).to_bytes();
+        (shared != [0; 32]).then_some(shared)
+    }
 }
 
 impl fmt::Debug for NodeKey {

@@ -349,14 +349,16 @@ pub fn init_chain(dir: &Path) -> Vec<Node> {
 
 /// Carries what `from` holds to `to` on a "USB stick": `lingong bundle export --out FILE` at
 /// `from` (everything it holds), then `lingong bundle import FILE` at `to`, which keeps what its
-/// scope wants and hands it to the one accept path. Returns the import's `--json` output
+/// scope wants and hands it to the one accept path. The bundle is sealed to `to` (`--to`), as
+/// a bundle carrying workers' personal data must be. Returns the import's `--json` output
 /// (`{"changes", "duplicate", "deferred", "rejected"}`).
 pub fn carry(from: &Node, to: &Node) -> Value {
     static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let file = from.home.join(format!("carry-{n}.bundle"));
     let file = file.to_str().expect("utf-8 path");
-    from.json(&["bundle", "export", "--out", file]);
+    let receiver = to.node_id();
+    from.json(&["bundle", "export", "--out", file, "--to", &receiver]);
     to.json(&["bundle", "import", file])
 }
 

@@ -204,8 +204,33 @@ fn a_node_run_under_umask_000_leaves_nothing_others_may_read() {
         outside.join("post.automerge"),
         node.home.join("request-again.json"),
     ];
-    json_000(&node, &["bundle", "export", "--out", path_str(&written[0])]);
-    json_000(&node, &["bundle", "export", "--out", path_str(&written[1])]);
+    // The node holds a worker: its bundles are sealed (to itself, here).
+    let own_id = json_000(&node, &["status"])["node_id"]
+        .as_str()
+        .expect("node_id")
+        .to_string();
+    json_000(
+        &node,
+        &[
+            "bundle",
+            "export",
+            "--out",
+            path_str(&written[0]),
+            "--to",
+            &own_id,
+        ],
+    );
+    json_000(
+        &node,
+        &[
+            "bundle",
+            "export",
+            "--out",
+            path_str(&written[1]),
+            "--to",
+            &own_id,
+        ],
+    );
     json_000(
         &node,
         &["post", "export", &post, "--out", path_str(&written[2])],

@@ -71,7 +71,16 @@ fn carry_at(from: &Node, to: &Node, now: &str) -> Value {
     static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let file = path(&from.home.join(format!("carry-{n}.bundle")));
-    at(from, now, &["bundle", "export", "--out", &file]);
+    // Sealed to the receiver: the bundle may carry workers' personal data.
+    let receiver = at(to, now, &["status"])["node_id"]
+        .as_str()
+        .expect("node_id")
+        .to_string();
+    at(
+        from,
+        now,
+        &["bundle", "export", "--out", &file, "--to", &receiver],
+    );
     at(to, now, &["bundle", "import", &file])
 }
 

@@ -604,12 +604,23 @@ fn birth_date_search(visible: &str, key: &[u8], target: &[u8]) -> Option<String>
     })
 }
 
-/// The worker records in a bundle, as their first change made them (`(id_masked, id_hash)`),
-/// and whether the bundle's bytes contain `secret` anywhere.
-fn worker_records_in_bundle(file: &Path, secret: &str) -> (Vec<(String, String)>, bool) {
+/// The worker records in a bundle sealed to `holder` (opened with its key, as the county
+/// itself would), as their first change made them (`(id_masked, id_hash)`), and whether the
+/// opened bundle's bytes contain `secret` anywhere.
+fn worker_records_in_bundle(
+    file: &Path,
+    holder: &Node,
+    secret: &str,
+) -> (Vec<(String, String)>, bool) {
     use lingong_protocol::envelope::Envelope;
     use lingong_protocol::record::{RecordKind, apply_change_viewed};
-    let raw = std::fs::read(file).expect("bundle");
+    let seed: [u8; 32] = std::fs::read(holder.home.join("node.key"))
+        .expect("node.key")
+        .try_into()
+        .expect("a 32-byte seed");
+    let key = lingong_protocol::keys::NodeKey::from_seed(seed);
+    let raw = lingong_protocol::bundle::open(&std::fs::read(file).expect("bundle"), &key)
+        .expect("the bundle opens with its receiver's key");
     let leaks = raw.windows(secret.len()).any(|w| w == secret.as_bytes());
     let mut body = raw
         .strip_prefix(b"LINGONG-BUNDLE/1\n".as_slice())
@@ -651,8 +662,16 @@ fn a_county_holding_the_replicated_record_cannot_find_the_id_number_by_a_birth_d
     carry(village, township);
     carry(township, county);
     let bundle = county.home.join("everything.bundle");
-    county.json(&["bundle", "export", "--out", bundle.to_str().expect("utf-8")]);
-    let (workers, leaks) = worker_records_in_bundle(&bundle, &id_number);
+    let county_id = county.node_id();
+    county.json(&[
+        "bundle",
+        "export",
+        "--out",
+        bundle.to_str().expect("utf-8"),
+        "--to",
+        &county_id,
+    ]);
+    let (workers, leaks) = worker_records_in_bundle(&bundle, county, &id_number);
     assert!(!leaks, "the clear ID number travels in the county's bundle");
     let [(masked, id_hash)] = workers.as_slice() else {
         panic!("one worker record at the county: {workers:?}");

@@ -270,9 +270,17 @@ fn a_new_machine_certified_as_successor_continues_the_dead_stations_history() {
     // at the township and at the new station (revoked), and listed nowhere.
     let ghost = Node::at(&old_disk);
     let ghost_post = ghost.create_post("旧设备复活后的岗位", None, &[]);
-    let bundle = path(&dir.path().join("ghost.bundle"));
-    ghost.json(&["bundle", "export", "--out", &bundle]);
     for (who, node) in [("township", township), ("new village", &new)] {
+        // It holds a worker, so its bundle is sealed to the node it is carried to.
+        let bundle = path(&dir.path().join(format!("ghost-{}.bundle", node.node_id())));
+        ghost.json(&[
+            "bundle",
+            "export",
+            "--out",
+            &bundle,
+            "--to",
+            &node.node_id(),
+        ]);
         let refused = node.fail(&["bundle", "import", &bundle]);
         assert_eq!(refused.status, 1, "{who}: {}", refused.stderr);
         let message = refused.json["error"]["message"]

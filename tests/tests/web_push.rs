@@ -222,11 +222,14 @@ fn a_clerk_marks_a_priority_worker_on_the_push_list_and_logs_assistance_in_the_b
     village.json(&["post", "review", &post, "--approve"]);
     let before = behind(village, &older);
     let stick = dir.path().join("stick.bundle");
+    let own_id = village.node_id();
     village.json(&[
         "bundle",
         "export",
         "--out",
         stick.to_str().expect("utf-8 path"),
+        "--to",
+        &own_id,
     ]);
 
     let password = "cangku-2026-push";
