@@ -5,7 +5,7 @@
 //!
 //! Setup (untimed, through the real paths): a province root and `LINGONG_BENCH_COUNTIES`
 //! counties (default 2) certified a year back (the protocol's `cert::issue` with a backdated
-//! start, then `cert install`), each with `LINGONG_BENCH_TOWNSHIPS` township stations (default
+//! start, the certificate record published as of that start), each with `LINGONG_BENCH_TOWNSHIPS` township stations (default
 //! 4) certified by it. Each county's townships write a year of records, 2025-12-01 to
 //! 2026-11-30, through the typed schemas and `LocalAuthor` (sign, then the one accept path):
 //! per county 15,000 posts (created pending, approved the next day, one in three closed 20 days
@@ -120,7 +120,8 @@ fn name_of(code: &RegionCode) -> String {
 }
 
 /// A station in a fresh home under `dir`, certified a year back by `issuer` (the protocol's
-/// `cert::issue` with a backdated start, then `cert install`; the province issues its own root).
+/// `cert::issue` with a backdated start, and its certificate record published as of that start,
+/// as `cert install` did then; the province issues its own root).
 fn station(dir: &std::path::Path, region: &RegionCode, issuer: Option<&Station>) -> Station {
     let home = lingong_node::home::Home::new(Some(dir.join(region.to_string())));
     station::init(
@@ -144,13 +145,24 @@ fn station(dir: &std::path::Path, region: &RegionCode, issuer: Option<&Station>)
         None => cert::issue(&node.key, None, &request, certified_s(), 900),
     }
     .expect("issued");
-    dispatch(
-        &mut node,
-        Request::CertInstall {
-            chain: chain.to_json(),
+    // Installed when it was issued, a year back, as `cert install` would have done then: the
+    // station's certificate record is dated at the certificate's start, so the complaint steps
+    // the county signs during the year come after it in its log (a change dated more than an
+    // hour before its predecessor is refused as back-dated).
+    let author = LocalAuthor {
+        key: &node.key,
+        cfg: AcceptConfig {
+            root: chain.root().body.subject,
+            materialize: true,
         },
-    )
-    .expect("install");
+    };
+    let mut staged = Staged::new(&node.store);
+    author
+        .publish_certificate(&mut staged, &chain, certified_s() * 1000)
+        .expect("certificate record");
+    let batch = staged.into_batch();
+    node.store.commit(batch).expect("committed");
+    node.chain = Some(chain);
     node
 }
 

@@ -6,7 +6,9 @@
 //! is refused (exit 2, nothing changed); bad periods and a second seal are refused; `report`
 //! without `--json` prints a table (Chinese by default, English with `--lang en`); a station
 //! certified as the successor of a dead one amends the dead station's seal (and a second seal
-//! without `--amend` is refused there as at the station itself).
+//! without `--amend` is refused there as at the station itself); `audit` names a change signed
+//! after its author's revocation (taken before the revocation arrived) and a payload changed in
+//! a copy of the store.
 //!
 //! Records travel on "USB sticks" (`bundle export` / `bundle import`), so nothing waits on a
 //! network. The clock is passed in: every command runs with `LINGONG_NOW` (the test hook read
@@ -575,4 +577,81 @@ fn a_successor_station_amends_the_seal_its_predecessor_made() {
     assert_eq!(verified["mismatches"], serde_json::json!([]), "{verified}");
     let audit = at(county, NOV_4, &["audit"]);
     assert_eq!(audit["problems"], serde_json::json!([]), "{audit}");
+}
+
+#[test]
+fn audit_names_a_change_signed_after_its_authors_revocation_and_a_payload_changed_in_the_store() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let nodes = chain_at(dir.path(), OCT_5);
+    let (county, township, village) = (&nodes[2], &nodes[3], &nodes[4]);
+    carry_at(village, township, OCT_5);
+    carry_at(village, county, OCT_5);
+    let village_id = at(village, OCT_5, &["status"])["node_id"]
+        .as_str()
+        .expect("node id")
+        .to_string();
+    let before = post_at(village, OCT_10, "采茶工");
+    // The county revokes the village on 3 November; the village, not knowing, posts on the 4th,
+    // and the township takes that post before the revocation reaches it.
+    at(
+        county,
+        NOV_3,
+        &["cert", "revoke", &village_id, "--reason", "设备遗失"],
+    );
+    let after = post_at(village, NOV_4, "摘果工");
+    carry_at(village, township, NOV_4);
+    let clean = at(township, NOV_4, &["audit"]);
+    assert_eq!(clean["problems"], serde_json::json!([]), "{clean}");
+    carry_at(county, township, NOV_4);
+    let audit = at(township, NOV_4, &["audit"]);
+    let problems = audit["problems"].as_array().expect("list");
+    let revoked: Vec<&Value> = problems.iter().filter(|p| p["kind"] == "revoked").collect();
+    assert_eq!(revoked.len(), 1, "{audit}");
+    assert_eq!(revoked[0]["record"], after.as_str(), "{audit}");
+    assert_eq!(revoked[0]["author"], village_id.as_str());
+    assert!(
+        !problems.iter().any(|p| p["record"] == before.as_str()),
+        "the post made before the revocation is fine: {audit}"
+    );
+
+    // A copy of the township's store in which the first post's signed change carries other
+    // bytes (its header and signature untouched, so it is still stored under its own id).
+    let copy = Node::at(dir.path().join("township-copy"));
+    copy_dir(&township.home, &copy.home);
+    {
+        let mut store = SledStore::open(&copy.home.join("store")).expect("the copy opens");
+        let state = store
+            .records_of(Some(RecordKind::Post))
+            .expect("posts")
+            .into_iter()
+            .find(|s| s.id().to_hex() == before)
+            .expect("the first post");
+        let id = state.changes[0];
+        let meta = store
+            .items()
+            .expect("items")
+            .into_iter()
+            .find(|m| m.id == id)
+            .expect("listed");
+        let mut env = store.envelope(&id).expect("read").expect("held");
+        env.payload.as_mut().expect("a payload")[0] ^= 1;
+        store
+            .commit(Batch {
+                ops: vec![Op::PutEnvelope(Box::new(env), meta)],
+            })
+            .expect("written");
+    }
+    let audit = at(&copy, NOV_4, &["audit"]);
+    let problems = audit["problems"].as_array().expect("list");
+    assert!(
+        problems.iter().any(|p| p["kind"] == "bad-signature"
+            && p["record"] == before.as_str()
+            && p["detail"].as_str().is_some_and(|d| d.contains("payload"))),
+        "{audit}"
+    );
+    assert_eq!(
+        problems.iter().filter(|p| p["kind"] == "revoked").count(),
+        1,
+        "{audit}"
+    );
 }
