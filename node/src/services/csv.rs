@@ -48,7 +48,7 @@ use crate::request::{EmployerFields, PostFields, PostFilter, WorkerFields};
 use crate::station::{Station, now_ms};
 use lingong_protocol::author::Target;
 use lingong_protocol::record::{RecordId, RecordKind};
-use lingong_protocol::schema::{Choice, Post, PostStatus, Schema};
+use lingong_protocol::schema::{Choice, Post, PostStatus, Schema, Worker};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -1390,11 +1390,14 @@ fn placement_rows(
         }
         if let Some(w) = row["worker_id"].as_str() {
             let name = names.entry(w.to_string()).or_insert_with(|| {
+                // Through the schema, so an erased record (PIPL) shows no name whatever a stale
+                // station's concurrent edit left in the document.
                 station
                     .resolve(RecordKind::Worker, w)
                     .ok()
-                    .and_then(|s| s.view.get("name").cloned())
-                    .unwrap_or(Value::Null)
+                    .and_then(|s| super::typed::<Worker>(&s).ok())
+                    .filter(|w| !w.name.is_empty())
+                    .map_or(Value::Null, |w| Value::from(w.name))
             });
             row["worker_name"] = name.clone();
         }
