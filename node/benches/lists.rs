@@ -10,15 +10,20 @@
 //! then times, over 200 calls each:
 //! - a filtered, paged list (`post list --review approved --limit 100`, from a random page);
 //! - `status` (record counters) against counting by a scan of every record;
-//! - `match --worker` and `match --post` from the matching index rows, against the full scans
+//! - the first load of the matching rows into memory (`SledStore::with_match_table`: once per
+//!   open store), with the resident memory it added;
+//! - `match --worker` and `match --post` from the matching rows in memory, against the full scans
 //!   (`for_worker_scan`, `for_post_scan`: every approved post or every worker ranked, as
 //!   before the matching rows), 10 calls each, whose answers the indexed ones must equal;
 //!   and the worst case of `match --worker`, the two workers whose candidates are every post
 //!   (20 calls each, against 3 scans).
 //!
 //! `cargo bench -p lingong-node --bench lists` (release build). Prints p50, p99 and the ratio
-//! to the baseline; the README keeps the figures.
+//! to the baseline; the README keeps the figures. `LINGONG_BENCH_SCANS` (default 10, the worst
+//! cases at most 3) sets the baseline scans per figure, for a run at 1,000,000 posts
+//! (`LINGONG_BENCH_POSTS=1000000`) where each reads every record.
 
+use lingong_node::index;
 use lingong_node::request::{PostFilter, Request, dispatch};
 use lingong_node::services::matching;
 use lingong_node::station::{self, Station};
@@ -27,7 +32,7 @@ use lingong_protocol::dates;
 use lingong_protocol::record::RecordKind;
 use lingong_protocol::region::RegionCode;
 use lingong_protocol::schema::{
-    Flag, Post, PostStatus, ReviewState, Schema, WageUnit, Worker, WorkerStatus,
+    Choice, Flag, Post, PostStatus, ReviewState, Schema, WageUnit, Worker, WorkerStatus,
 };
 use std::time::{Duration, Instant};
 
@@ -204,6 +209,18 @@ fn fill(station: &mut Station, posts: usize, workers: usize, approved_every: usi
     );
 }
 
+/// This process's resident memory in KB (`VmRSS`), 0 where /proc does not say.
+fn resident_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
 fn percentiles(mut times: Vec<Duration>) -> (f64, f64) {
     times.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
@@ -244,19 +261,24 @@ fn main() {
     let workers = env_count("LINGONG_BENCH_WORKERS", 50_000);
     let approved_every = env_count("LINGONG_BENCH_APPROVED_EVERY", 4).max(1);
     let calls = 200;
+    // Baseline scans per figure (each reads every record: at 1,000,000 posts some 15 s).
+    let scans = env_count("LINGONG_BENCH_SCANS", 10).max(1);
     let dir = tempfile::tempdir().expect("tempdir");
     let mut station = county(dir.path());
     fill(&mut station, posts, workers, approved_every);
 
-    // Cursors spread over the whole list, so pages come from everywhere in the store.
-    let ids: Vec<String> = station
+    // Cursors spread over the whole list, so pages come from everywhere in the store (read
+    // from the review index one record at a time, oldest first, not all held at once).
+    let approved = index::prefix(
+        RecordKind::Post,
+        Some((index::Field::Review, ReviewState::Approved.as_str(), true)),
+    );
+    let mut ids: Vec<String> = station
         .store
-        .records_of(Some(RecordKind::Post))
-        .expect("scan")
-        .iter()
-        .filter(|s| s.view.get("review").and_then(|r| r.as_str()) == Some("approved"))
-        .map(|s| s.id().to_hex())
+        .list(approved, None)
+        .map(|s| s.expect("record").id().to_hex())
         .collect();
+    ids.reverse();
     let listed = time(calls, |i| {
         let filter = PostFilter {
             review: Some("approved".into()),
@@ -267,7 +289,7 @@ fn main() {
         let rows = dispatch(&mut station, Request::PostList(filter)).expect("list");
         assert!(!rows.as_array().expect("rows").is_empty() || i > 0);
     });
-    let scanned = time(calls.min(10), |_| {
+    let scanned = time(scans, |_| {
         let all = station
             .store
             .records_of(Some(RecordKind::Post))
@@ -289,7 +311,7 @@ fn main() {
     let status = time(calls, |_| {
         dispatch(&mut station, Request::Status).expect("status");
     });
-    let counted = time(calls.min(10), |_| {
+    let counted = time(scans, |_| {
         let n = station.store.records_of(None).expect("scan").len();
         let m = lingong_protocol::store::Store::items(&station.store)
             .expect("items")
@@ -305,7 +327,19 @@ fn main() {
         .iter()
         .map(|s| s.id().to_hex())
         .collect();
-    let scans = calls.min(10);
+    // The matching rows are loaded into memory at the first match; timed apart, so the calls
+    // below are those of a running daemon.
+    let rss_before = resident_kb();
+    let t = Instant::now();
+    let rows = station
+        .store
+        .with_match_table(|table| table.len())
+        .expect("matching rows");
+    println!(
+        "matching table: {rows} rows loaded in {:.0} ms at the first match; resident memory +{} MB (the table and the pages sled read)",
+        t.elapsed().as_secs_f64() * 1000.0,
+        resident_kb().saturating_sub(rss_before) / 1024
+    );
     let worker_at = |i: usize| worker_ids[(i * 104_729) % worker_ids.len()].clone();
     let post_at = |i: usize| ids[(i * 7919) % ids.len()].clone();
     let by_worker = time(calls, |i| {
@@ -390,7 +424,7 @@ fn main() {
             matching::for_worker(&station, &id, Some(20), "zh").expect("match");
         });
         let mut answers = Vec::new();
-        let scanned = time(3, |_| {
+        let scanned = time(scans.min(3), |_| {
             answers.push(matching::for_worker_scan(&station, &id, Some(20), "zh").expect("scan"));
         });
         let indexed_answer = matching::for_worker(&station, &id, Some(20), "zh").expect("match");

@@ -360,7 +360,7 @@ pub struct MatchTable {
 
 impl MatchTable {
     /// The rows under `prefix`, in key order.
-    pub fn scan<'a>(&'a self, prefix: &'a [u8]) -> impl Iterator<Item = (&'a [u8], &'a Terms)> {
+    pub fn scan<'a>(&'a self, prefix: &[u8]) -> impl Iterator<Item = (&'a [u8], &'a Terms)> {
         self.rows
             .range::<[u8], _>((Bound::Included(prefix), Bound::Unbounded))
             .take_while(move |(k, _)| k.starts_with(prefix))

@@ -331,26 +331,50 @@ pub struct Rank {
 
 /// [`assess`]'s band and score, from the terms. Applies no exclusion.
 pub fn rank(worker: &WorkerTerms, post: &PostTerms, fill: Fill, today: i64) -> Rank {
-    Ranker::new(worker).rank(post, fill, today)
+    let skills = worker.occupations();
+    let place = place_of(worker.region, post);
+    measure(worker, &skills, None, place, post, today).rank(fill)
 }
 
-/// [`rank`] for one worker against many posts, the worker's skills looked up once.
+/// [`rank`] for one worker against many posts: the worker's skills and the words a title is
+/// searched for looked up once, and where the worker stands to a post's region and reach
+/// remembered for each pair met (a county's posts come from and reach a few hundred places).
 pub struct Ranker<'a> {
     worker: &'a WorkerTerms,
     skills: Vec<&'static Occupation>,
+    words: Vec<(&'static Occupation, &'static str)>,
+    places: std::cell::RefCell<std::collections::HashMap<(RegionCode, RegionCode), Place>>,
 }
 
 impl<'a> Ranker<'a> {
     pub fn new(worker: &'a WorkerTerms) -> Ranker<'a> {
+        let skills = worker.occupations();
         Ranker {
             worker,
-            skills: worker.occupations(),
+            words: title_words(&skills).collect(),
+            skills,
+            places: Default::default(),
         }
     }
 
     /// [`rank`] of the worker for `post`.
     pub fn rank(&self, post: &PostTerms, fill: Fill, today: i64) -> Rank {
-        measure(self.worker, &self.skills, post, today).rank(fill)
+        let key = (post.region, post.reach);
+        let known = self.places.borrow().get(&key).copied();
+        let place = known.unwrap_or_else(|| {
+            let place = place_of(self.worker.region, post);
+            self.places.borrow_mut().insert(key, place);
+            place
+        });
+        measure(
+            self.worker,
+            &self.skills,
+            Some(&self.words),
+            place,
+            post,
+            today,
+        )
+        .rank(fill)
     }
 }
 
@@ -360,7 +384,8 @@ pub fn assess(worker: &Worker, post: &Post, fill: Fill, today: i64) -> Assessmen
     let terms = WorkerTerms::of(worker);
     let skills = terms.occupations();
     let post_terms = PostTerms::of(post);
-    let m = measure(&terms, &skills, &post_terms, today);
+    let place = place_of(terms.region, &post_terms);
+    let m = measure(&terms, &skills, None, place, &post_terms, today);
     let Rank { band, score } = m.rank(fill);
     let left = fill.left();
     let mut reasons = vec![
@@ -541,20 +566,38 @@ impl Measure {
     }
 }
 
-fn measure(
-    worker: &WorkerTerms,
-    skills: &[&'static Occupation],
-    post: &PostTerms,
-    today: i64,
-) -> Measure {
-    let (w, p) = (worker.region, post.region);
+/// Where a worker stands to a post: the deepest level at which the worker's region and the
+/// post's share an ancestor, and whether the worker is inside the post's reach.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Place {
+    common: Option<Level>,
+    inside_reach: bool,
+}
+
+fn place_of(w: RegionCode, post: &PostTerms) -> Place {
+    let p = post.region;
     let common = Level::ALL.iter().rev().copied().find(|&level| {
         matches!((w.ancestor_at(level), p.ancestor_at(level)), (Some(a), Some(b)) if a == b)
     });
-    Measure {
-        occupation: occupation_fit(skills, &post.occupation, &post.title),
+    Place {
         common,
         inside_reach: post.reach.contains(&w) || w.contains(&post.reach),
+    }
+}
+
+/// `words`: [`title_words`] of `skills` when the caller holds them (read here otherwise).
+fn measure(
+    worker: &WorkerTerms,
+    skills: &[&'static Occupation],
+    words: Option<&[(&'static Occupation, &'static str)]>,
+    place: Place,
+    post: &PostTerms,
+    today: i64,
+) -> Measure {
+    Measure {
+        occupation: occupation_fit(skills, words, &post.occupation, &post.title),
+        common: place.common,
+        inside_reach: place.inside_reach,
         wage: wage_fit(worker.wage_min_fen, post.day_wage_fen),
         dates: dates_fit(worker, post.last_day, today),
     }
@@ -625,7 +668,25 @@ impl OccupationFit {
     }
 }
 
-fn occupation_fit(skills: &[&'static Occupation], target: &str, title: &str) -> OccupationFit {
+/// The words of `skills` a post's title is searched for (`occupation-alias`), in order: each
+/// skill's name, then its aliases, those long enough ([`title_word`]).
+fn title_words<'s>(
+    skills: &'s [&'static Occupation],
+) -> impl Iterator<Item = (&'static Occupation, &'static str)> + 's {
+    skills.iter().flat_map(|&s| {
+        skill_words(s)
+            .filter(|w| title_word(w))
+            .map(move |w| (s, w))
+    })
+}
+
+/// `words`: [`title_words`] of `skills`, when the caller holds them.
+fn occupation_fit(
+    skills: &[&'static Occupation],
+    words: Option<&[(&'static Occupation, &'static str)]>,
+    target: &str,
+    title: &str,
+) -> OccupationFit {
     if skills.is_empty() {
         return OccupationFit::Unlisted;
     }
@@ -644,12 +705,12 @@ fn occupation_fit(skills: &[&'static Occupation], target: &str, title: &str) -> 
     if shared == 3 {
         return OccupationFit::UnitGroup(skill);
     }
-    for s in skills {
-        for word in skill_words(s) {
-            if title_word(word) && title.contains(word) {
-                return OccupationFit::Alias(s, word);
-            }
-        }
+    let named = match words {
+        Some(words) => words.iter().copied().find(|(_, w)| title.contains(w)),
+        None => title_words(skills).find(|(_, w)| title.contains(w)),
+    };
+    if let Some((s, word)) = named {
+        return OccupationFit::Alias(s, word);
     }
     match shared {
         2 => OccupationFit::MinorGroup(skill),
@@ -1633,7 +1694,7 @@ mod tests {
             prop_assert_eq!(wt.priority, w.priority());
             prop_assert!(wt.priority <= max_priority());
             // Nothing ranks above the ceiling of its occupation fit, nor does an emptier post.
-            let m = measure(&wt, &wt.occupations(), &pt, on);
+            let m = measure(&wt, &wt.occupations(), None, place_of(wt.region, &pt), &pt, on);
             let (got, top) = (m.rank(f), ceiling(m.occupation.fit()));
             prop_assert!(got.band >= top.band && got.score <= top.score);
             let empty = m.rank(fill(p.headcount, 0));

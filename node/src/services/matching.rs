@@ -34,7 +34,6 @@ use lingong_protocol::store::Store;
 use serde_json::{Value, json};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashSet};
-use std::sync::Arc;
 
 /// `match --worker ID [--limit N]`: open approved posts with places left, best first.
 pub fn for_worker(station: &Station, id: &str, limit: Option<usize>, lang: &str) -> Result<Value> {
@@ -274,10 +273,10 @@ fn post_key(rank: Rank, order: &[u8; 48]) -> PostKey {
 /// once per group, rows an earlier group's prefix already held skipped (the groups are
 /// nested); `take` ranks a row, `settled` says after each group whether the results rank
 /// strictly above that group's ceiling (then reading stops).
-fn read_groups(
-    table: &MatchTable,
+fn read_groups<'t>(
+    table: &'t MatchTable,
     plan: Vec<Group>,
-    mut take: impl FnMut([u8; 48], &[u8], &Terms) -> Result<()>,
+    mut take: impl FnMut([u8; 48], &'t [u8], &'t Terms) -> Result<()>,
     mut settled: impl FnMut(Option<Rank>) -> Result<bool>,
 ) -> Result<()> {
     let mut read: Vec<Vec<u8>> = Vec::new();
@@ -346,7 +345,7 @@ fn posts_from_table(
     // a rank), not yet given their fill: a heap whose top is the best hope, each an index into
     // `read`. A post read twice (by its occupation and its title) is there twice, with the
     // same key.
-    let mut read: Vec<(RecordId, Arc<PostTerms>)> = Vec::new();
+    let mut read: Vec<(RecordId, &PostTerms)> = Vec::new();
     let mut pending: BinaryHeap<Reverse<(PostKey, usize)>> = BinaryHeap::new();
     // The best `limit` so far: a heap whose top is the worst of them.
     let mut held: BinaryHeap<(PostKey, usize)> = BinaryHeap::new();
@@ -370,7 +369,7 @@ fn posts_from_table(
             let hope = ranker.rank(post, empty, today);
             let (pending, read) = &mut *cell.borrow_mut();
             pending.push(Reverse((post_key(hope, &order), read.len())));
-            read.push((id, post.clone()));
+            read.push((id, post));
             Ok(())
         },
         |after| {
@@ -384,14 +383,14 @@ fn posts_from_table(
                 if !evaluated.insert(order) {
                     continue;
                 }
-                let (id, post) = &read[at];
+                let (id, post) = read[at];
                 let f = fill_by_id(station, &id.to_hex(), post.headcount)?;
                 if f.left() <= 0 {
                     continue;
                 }
                 let rank = ranker.rank(post, f, today);
                 held.push((post_key(rank, &order), found.len()));
-                found.push((*id, f));
+                found.push((id, f));
                 if held.len() > limit {
                     held.pop();
                 }
