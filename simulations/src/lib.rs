@@ -7,7 +7,9 @@
 //! - [`arena`]: every envelope once, and each node's store as indices into it (a [`Store`]).
 //! - [`sim`]: the event queue, the links, the sessions and the faults; `sim/writes.rs` the
 //!   workload's writes (what each write event writes, and its Automerge change and signature,
-//!   which can be worked out ahead).
+//!   which can be worked out ahead); `sim/oversight.rs` overfills cancelled by their county
+//!   and cities' rectification orders; `sim/seals.rs` the month seals in the DHIS2 order and
+//!   their recomputation.
 //! - [`check`]: the end-of-run comparison of every node's holdings with its scope.
 //! - [`report`]: the JSON document, the summary table and the plots.
 //! - [`verifier`]: the signatures of the simulator's own writes, checked on a second thread.
