@@ -24,16 +24,18 @@ use super::api;
 use super::auth::Caller;
 use super::oversight::{Submit, banners, forbidden, refused, stale, submit, to_login, top};
 use super::pages::{
-    L, Refused, field, form_to, html_response, layout, per_unit, s, select, short, urlencode,
+    L, Refused, StaffPage, field, form_to, html_response, layout, per_unit, s, select, short,
+    urlencode,
 };
 use crate::request::{AssistFields, Request};
 use crate::services::staff::Role;
 use axum::Router;
-use axum::extract::{Form, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Form, State};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use lingong_protocol::schema::{AssistKind, PushResult};
+use lingong_protocol::matching::BANDS;
+use lingong_protocol::schema::{AssistKind, Flag, PushResult};
 use maud::{Markup, html};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -64,6 +66,37 @@ pub(super) fn nav_links(lang: L, role: Role, active: &str) -> Markup {
 /// The result picker's first row: no result chosen yet (the service refuses it, naming `result`).
 const CHOOSE_RESULT: Option<(&str, &str)> = Some(("（请选择结果）", "(choose the result)"));
 
+/// A row's priority flags (`flags`, the words stored) by their names in the page's language.
+fn flags(row: &Value, lang: L) -> Vec<String> {
+    let words = row["flags"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+    words.iter().map(|f| lang.choice::<Flag>(s(f))).collect()
+}
+
+/// A match band (`strong`, `fair`, `weak`) in the page's language.
+fn band(word: &str, lang: L) -> &str {
+    match BANDS.iter().find(|(en, _)| *en == word) {
+        Some((en, zh)) => lang.t(zh, en),
+        None => word,
+    }
+}
+
+/// What a due worker still lacks this year, kind by kind ("培训信息×1、政策咨询×1").
+fn missing(row: &Value, lang: L) -> String {
+    let kinds = row["kinds"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+    let lacking: Vec<String> = kinds
+        .iter()
+        .filter(|k| k["short"].as_u64().unwrap_or(0) > 0)
+        .map(|k| {
+            format!(
+                "{}×{}",
+                lang.choice::<AssistKind>(s(&k["kind"])),
+                k["short"]
+            )
+        })
+        .collect();
+    lacking.join(lang.t("、", ", "))
+}
+
 /// The form key of one row of the push list (the ids of its fields are built from it).
 fn mark_form(post: &str, worker: &str) -> String {
     format!("mark-{}-{}", short(post), short(worker))
@@ -80,18 +113,8 @@ fn number(q: &HashMap<String, String>, key: &str) -> Result<Option<i64>, String>
 
 // ----- the push list ---------------------------------------------------------------------------
 
-async fn push_page(
-    State(state): State<AppState>,
-    caller: Caller,
-    h: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let lang = L::of(&h, &q);
-    if caller.role().is_none() {
-        return to_login();
-    }
-    let m = push_markup(&state, &caller, lang, &q, None).await;
-    html_response(StatusCode::OK, lang, &q, m)
+async fn push_page(State(state): State<AppState>, p: StaffPage) -> Response {
+    p.show(push_markup(&state, &p.caller, p.lang, &p.q, None).await)
 }
 
 async fn push_markup(
@@ -195,14 +218,12 @@ async fn push_markup(
                             td {
                                 @if row["priority"].as_i64().unwrap_or(0) > 0 {
                                     span.tag.late.priority { (lang.t("优先", "priority")) }
-                                    @if let Some(reasons) = row["priority_reasons"].as_array() {
-                                        @for why in reasons { " " span.tag { (s(why)) } }
-                                    }
+                                    @for flag in flags(row, lang) { " " span.tag { (flag) } }
                                 }
                             }
                             td.mono { (s(&row["phone"])) }
                             td {
-                                span.tag { (s(&row["band"])) } " "
+                                span.tag { (band(s(&row["band"]), lang)) } " "
                                 @if let Some(reasons) = row["reasons"].as_array() {
                                     @for (i, why) in reasons.iter().enumerate() { @if i > 0 { "；" } (s(why)) }
                                 }
@@ -351,18 +372,8 @@ async fn push_send(
 
 // ----- the assistance ledger -------------------------------------------------------------------
 
-async fn assist_page(
-    State(state): State<AppState>,
-    caller: Caller,
-    h: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let lang = L::of(&h, &q);
-    if caller.role().is_none() {
-        return to_login();
-    }
-    let m = assist_markup(&state, &caller, lang, &q, None).await;
-    html_response(StatusCode::OK, lang, &q, m)
+async fn assist_page(State(state): State<AppState>, p: StaffPage) -> Response {
+    p.show(assist_markup(&state, &p.caller, p.lang, &p.q, None).await)
 }
 
 /// One worker's yearly targets, kind by kind ("培训信息 0/1").
@@ -455,10 +466,10 @@ async fn assist_markup(
                     @for row in &due {
                         tr.due data-worker=(s(&row["worker_id"])) data-behind=(row["behind"]) {
                             td { strong { (s(&row["name"])) } br; span.muted.mono { (short(s(&row["worker_id"]))) } }
-                            td { @if let Some(rs) = row["priority_reasons"].as_array() { @for why in rs { span.tag { (s(why)) } " " } } }
+                            td { @for flag in flags(row, lang) { span.tag { (flag) } " " } }
                             td.mono { (s(&row["phone"])) }
                             td.num { strong { (row["behind"]) } }
-                            td.missing { (s(&row["missing"])) }
+                            td.missing { (missing(row, lang)) }
                             td { (kinds_text(row, lang)) }
                             td { a href={ "/assist?worker=" (s(&row["worker_id"])) "#ledger" } { (lang.t("台账 / 记录", "Ledger / log")) } }
                         }

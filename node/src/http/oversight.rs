@@ -27,15 +27,15 @@ use super::AppState;
 use super::api::{self, Api, admit, body, custom, id, id_body, lang_of, node_error, none, query};
 use super::auth::{self, Caller};
 use super::pages::{
-    L, Refused, employer_options, field, form_to, html_response, layout, s, select, short,
-    urlencode,
+    L, Refused, StaffPage, employer_options, field, form_to, html_response, layout, s, select,
+    short, urlencode,
 };
 use crate::error::NodeError;
 use crate::request::{ComplaintFields, ComplaintUpdate, Request};
 use crate::services::staff::Role;
 use axum::Json;
 use axum::Router;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, on, post};
@@ -439,18 +439,8 @@ pub(super) fn label(table: &[(&str, &str, &str)], v: &str, lang: L) -> String {
 
 // ----- complaints ------------------------------------------------------------------------------
 
-async fn complaints_page(
-    State(state): State<AppState>,
-    caller: Caller,
-    h: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let lang = L::of(&h, &q);
-    if caller.role().is_none() {
-        return to_login();
-    }
-    let m = complaints_markup(&state, &caller, lang, &q, None).await;
-    html_response(StatusCode::OK, lang, &q, m)
+async fn complaints_page(State(state): State<AppState>, p: StaffPage) -> Response {
+    p.show(complaints_markup(&state, &p.caller, p.lang, &p.q, None).await)
 }
 
 async fn complaints_markup(
@@ -855,20 +845,10 @@ pub(super) fn bar_chart(months: &[(String, Value)], lang: L) -> String {
     svg
 }
 
-async fn report_page(
-    State(state): State<AppState>,
-    caller: Caller,
-    h: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let lang = L::of(&h, &q);
-    if caller.role().is_none() {
-        return to_login();
-    }
-    let m = report_markup(&state, &caller, lang, &q, None).await;
-    match m {
-        Ok(m) => html_response(StatusCode::OK, lang, &q, m),
-        Err(need) => forbidden(&state, &caller, lang, "/report", need),
+async fn report_page(State(state): State<AppState>, p: StaffPage) -> Response {
+    match report_markup(&state, &p.caller, p.lang, &p.q, None).await {
+        Ok(m) => p.show(m),
+        Err(need) => forbidden(&state, &p.caller, p.lang, "/report", need),
     }
 }
 
@@ -1109,19 +1089,10 @@ const REASONS: [(&str, &str, &str); 6] = [
     ("order-overdue", "整改逾期", "order overdue"),
 ];
 
-async fn supervision_page(
-    State(state): State<AppState>,
-    caller: Caller,
-    h: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let lang = L::of(&h, &q);
-    if caller.role().is_none() {
-        return to_login();
-    }
-    match supervision_markup(&state, &caller, lang, &q, None).await {
-        Ok(m) => html_response(StatusCode::OK, lang, &q, m),
-        Err(need) => forbidden(&state, &caller, lang, "/supervision", need),
+async fn supervision_page(State(state): State<AppState>, p: StaffPage) -> Response {
+    match supervision_markup(&state, &p.caller, p.lang, &p.q, None).await {
+        Ok(m) => p.show(m),
+        Err(need) => forbidden(&state, &p.caller, p.lang, "/supervision", need),
     }
 }
 
@@ -1290,16 +1261,9 @@ async fn supervision_order(
 
 // ----- audit -----------------------------------------------------------------------------------
 
-async fn audit_page(
-    State(state): State<AppState>,
-    caller: Caller,
-    h: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let lang = L::of(&h, &q);
-    let Some(role) = caller.role() else {
-        return to_login();
-    };
+async fn audit_page(State(state): State<AppState>, page: StaffPage) -> Response {
+    let StaffPage { caller, lang, q } = page;
+    let role = caller.role().unwrap_or(Role::Clerk);
     if !auth::allowed(role, &Request::Audit) {
         return forbidden(
             &state,
@@ -1366,16 +1330,8 @@ async fn audit_page(
 
 // ----- sync state ------------------------------------------------------------------------------
 
-async fn sync_page(
-    State(state): State<AppState>,
-    caller: Caller,
-    h: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let lang = L::of(&h, &q);
-    if caller.role().is_none() {
-        return to_login();
-    }
+async fn sync_page(State(state): State<AppState>, page: StaffPage) -> Response {
+    let StaffPage { caller, lang, q } = page;
     let result = sync_state(&state).await;
     let body = html! {
         @match &result {

@@ -29,7 +29,8 @@ use crate::request::{
 };
 use crate::services::staff::Role;
 use axum::Router;
-use axum::extract::{ConnectInfo, Form, Path, Query, State};
+use axum::extract::{ConnectInfo, Form, FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{MethodRouter, get, post};
@@ -135,6 +136,37 @@ impl L {
             .into_iter()
             .chain(C::ALL.iter().map(|c| (c.as_str(), self.name(*c))))
             .collect()
+    }
+}
+
+/// What every staff page starts from, as an extractor: the caller, the page's language and the
+/// query. A caller without a login or a token is sent to `/login` before the handler runs.
+pub(super) struct StaffPage {
+    pub(super) caller: Caller,
+    pub(super) lang: L,
+    pub(super) q: HashMap<String, String>,
+}
+
+impl FromRequestParts<AppState> for StaffPage {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let Ok(caller) = Caller::from_request_parts(parts, state).await;
+        let Query(q) = Query::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        if caller.role().is_none() {
+            return Err(Redirect::to("/login").into_response());
+        }
+        let lang = L::of(&parts.headers, &q);
+        Ok(StaffPage { caller, lang, q })
+    }
+}
+
+impl StaffPage {
+    /// The page `m`, 200, in the page's language (remembered when the query chose it).
+    pub(super) fn show(&self, m: Markup) -> Response {
+        html_response(StatusCode::OK, self.lang, &self.q, m)
     }
 }
 
@@ -817,23 +849,9 @@ pub(super) struct Refused {
     pub(super) message: String,
 }
 
-async fn console(
-    State(state): State<AppState>,
-    caller: Caller,
-    h: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let lang = L::of(&h, &q);
-    if caller.role().is_none() {
-        return Redirect::to("/login").into_response();
-    }
-    let done = q.get("done").cloned();
-    html_response(
-        StatusCode::OK,
-        lang,
-        &q,
-        console_markup(&state, &caller, lang, &q, None, done).await,
-    )
+async fn console(State(state): State<AppState>, p: StaffPage) -> Response {
+    let done = p.q.get("done").cloned();
+    p.show(console_markup(&state, &p.caller, p.lang, &p.q, None, done).await)
 }
 
 pub(super) fn field(
