@@ -6,33 +6,20 @@
 // the node: nothing leaves 127.0.0.1. Screenshots go to SHOTS.
 //
 // usage: node web_console.mjs URL NAME PASSWORD SHOTS
-import { chromium } from "playwright-core";
+import { english, fail, launch, login, refusedInEnglish, watched } from "./browser.mjs";
 
 const [url, name, password, shots] = process.argv.slice(2);
 const origin = new URL(url).origin;
 const title = "茶园采茶工（浏览器测试）";
 const outside = [];
-const fail = (what) => { throw new Error(what); };
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launch();
 try {
-  const context = await browser.newContext({ viewport: { width: 1366, height: 768 }, locale: "zh-CN" });
-  context.on("request", (r) => {
-    const u = r.url();
-    if (!u.startsWith(origin) && !u.startsWith("data:") && !u.startsWith("about:")) outside.push(u);
-  });
+  const context = await watched(browser, [origin], outside);
   const page = await context.newPage();
 
   // A page that needs a login sends the browser to the login form.
-  await page.goto(url);
-  if (!new URL(page.url()).pathname.startsWith("/login")) fail("the console did not redirect to /login: " + page.url());
-  await page.fill("#name", name);
-  await page.fill("#password", password);
-  await Promise.all([page.waitForURL(origin + "/"), page.click("button[type=submit]")]);
+  await login(page, origin, "/", name, password);
   console.log("ok: logged in");
 
   // The big screen, open in its own tab from before the post exists.
@@ -81,8 +68,7 @@ try {
   console.log("ok: the big screen shows it without reloading");
 
   // The public list, on a phone-sized page, without a login.
-  const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: "zh-CN" });
-  phone.on("request", (r) => { if (!r.url().startsWith(origin)) outside.push(r.url()); });
+  const phone = await watched(browser, [origin], outside, { viewport: { width: 390, height: 844 } });
   const pub = await phone.newPage();
   await pub.goto(origin + "/posts?q=" + encodeURIComponent("钟点工"));
   await pub.locator(`li[data-id="${id}"]`).waitFor({ timeout: 10000 });
@@ -107,6 +93,19 @@ try {
   await pub.goto(altered);
   await pub.locator("[data-check=altered]").waitFor({ timeout: 10000 });
   console.log("ok: the poster's QR link checks genuine, an altered one does not");
+
+  // Switched to English: the console and the public list say everything of their own in
+  // English, and a refused post says so in English, naming the field.
+  await page.goto(origin + "/?lang=en");
+  const checked = await english(page, "the console");
+  await page.fill("#post-title", title);
+  await page.fill("#post-occupation", "钟点工");
+  await Promise.all([page.waitForLoadState("load"), page.click("#publish button[type=submit]")]);
+  const wageMessage = await refusedInEnglish(page, "#publish", "wage");
+  await pub.goto(origin + "/posts?lang=en");
+  await english(pub, "the public list");
+  await page.goto(origin + "/?lang=zh");
+  console.log(`ok: in English the console shows no Chinese of its own (${checked} texts); a refused wage: ${wageMessage}`);
 
   if (outside.length) fail("requests left the node: " + outside.join(", "));
   console.log("ok: no request left " + origin);

@@ -11,38 +11,17 @@
 // blocked. Nothing may leave 127.0.0.1. Screenshot: SHOTS/report.png.
 //
 // usage: node web_oversight.mjs VILLAGE_URL COUNTY_URL NAME PASSWORD SHOTS EXPECTED_JSON
-import { chromium } from "playwright-core";
+import { english, fail, launch, login, refusedInEnglish, watched } from "./browser.mjs";
 
 const [villageUrl, countyUrl, name, password, shots, expectedJson] = process.argv.slice(2);
 const expected = JSON.parse(expectedJson);
 const village = new URL(villageUrl).origin;
 const county = new URL(countyUrl).origin;
 const outside = [];
-const fail = (what) => { throw new Error(what); };
 const text = "2026年10月至11月在乐源茶园采茶，工资4200元至今未付（浏览器测试）";
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
-
-async function context() {
-  const c = await browser.newContext({ viewport: { width: 1366, height: 768 }, locale: "zh-CN" });
-  c.on("request", (r) => {
-    const u = r.url();
-    if (!u.startsWith(village) && !u.startsWith(county) && !u.startsWith("data:") && !u.startsWith("about:")) outside.push(u);
-  });
-  return c;
-}
-
-async function login(page, origin) {
-  await page.goto(origin + "/complaints");
-  if (!new URL(page.url()).pathname.startsWith("/login")) fail("the complaints page did not ask for a login: " + page.url());
-  await page.fill("#name", name);
-  await page.fill("#password", password);
-  await Promise.all([page.waitForURL(origin + "/"), page.click("button[type=submit]")]);
-}
+const browser = await launch();
+const context = () => watched(browser, [village, county], outside);
 
 // Reloads `path` until `check()` holds, for at most `ms`.
 async function until(page, path, check, what, ms = 90000) {
@@ -59,7 +38,7 @@ try {
   // The village files a complaint.
   const vc = await context();
   const v = await vc.newPage();
-  await login(v, village);
+  await login(v, village, "/complaints", name, password);
   console.log("ok: logged in at the village");
   await v.goto(village + "/complaints");
   await v.selectOption("#file-kind", "wage-arrears");
@@ -85,7 +64,7 @@ try {
   // The county receives it by sync and steps it forward.
   const cc = await context();
   const c = await cc.newPage();
-  await login(c, county);
+  await login(c, county, "/complaints", name, password);
   console.log("ok: logged in at the county");
   await until(c, county + "/complaints?id=" + id, async () => (await c.locator("#complaint-status").count()) > 0,
     "the complaint to reach the county");
@@ -151,6 +130,21 @@ try {
   const waiting = (await v.locator("#waiting").textContent()).trim();
   if (!/^\d+/.test(waiting)) fail("the sync page does not count what waits to go up: " + waiting);
   console.log("ok: the sync page names the township, connected; waiting to go up: " + waiting);
+
+  // Switched to English: every oversight page says everything of its own in English, and the
+  // county's refused step says so in English, naming the status field.
+  let checked = 0;
+  for (const path of ["/complaints?id=" + id + "&lang=en", "/report", "/supervision", "/audit?run=1", "/sync"]) {
+    await v.goto(village + path);
+    checked += await english(v, path);
+  }
+  await c.goto(county + "/complaints?id=" + id + "&lang=en");
+  await c.selectOption("#update-status", "closed");
+  await Promise.all([c.waitForLoadState("load"), c.click("#update button[type=submit]")]);
+  const stepMessage = await refusedInEnglish(c, "#update", "status");
+  await v.goto(village + "/sync?lang=zh");
+  await c.goto(county + "/complaints?lang=zh");
+  console.log(`ok: in English the oversight pages show no Chinese of their own (${checked} texts); a refused step: ${stepMessage}`);
 
   // The big screen: a new post arrives by server-sent events (polling blocked), and by polling
   // where the events are blocked.

@@ -10,19 +10,13 @@
 // and nothing may leave 127.0.0.1. Screenshots: SHOTS/push.png, SHOTS/assist.png.
 //
 // usage: node web_push.mjs URL NAME PASSWORD POST PRIORITY_WORKER PLAIN_WORKER SHOTS
-import { chromium } from "playwright-core";
+import { english, fail, han, launch, login, refusedInEnglish, watched } from "./browser.mjs";
 
 const [url, name, password, post, priority, plain, shots] = process.argv.slice(2);
 const origin = new URL(url).origin;
 const outside = [];
-const fail = (what) => { throw new Error(what); };
-const han = /[\u4e00-\u9fff]/;
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launch();
 
 // The page fits the 1366-pixel screen without scrolling sideways.
 async function fits(page, what) {
@@ -31,19 +25,11 @@ async function fits(page, what) {
 }
 
 try {
-  const context = await browser.newContext({ viewport: { width: 1366, height: 768 }, locale: "zh-CN" });
-  context.on("request", (r) => {
-    const u = r.url();
-    if (!u.startsWith(origin) && !u.startsWith("data:") && !u.startsWith("about:")) outside.push(u);
-  });
+  const context = await watched(browser, [origin], outside);
   const page = await context.newPage();
 
   // Log in: the push list asks for it first.
-  await page.goto(origin + "/push");
-  if (!new URL(page.url()).pathname.startsWith("/login")) fail("/push did not ask for a login: " + page.url());
-  await page.fill("#name", name);
-  await page.fill("#password", password);
-  await Promise.all([page.waitForURL(origin + "/"), page.click("button[type=submit]")]);
+  await login(page, origin, "/push", name, password);
   for (const href of ["/push", "/assist"]) {
     if (!(await page.locator(`nav.tabs a[href="${href}"]`).count())) fail("the console has no link to " + href);
   }
@@ -124,6 +110,19 @@ try {
   if (after !== behind - 1) fail(`the due figure went from ${behind} to ${after}, not down by one`);
   await page.screenshot({ path: shots + "/assist.png" });
   console.log(`ok: a training-info record is in the ledger and the worker is now behind ${after}`);
+
+  // Switched to English: both pages and the pickers say everything of their own in English,
+  // the plain worker's priority-free row included; a refused mark says so in English, naming
+  // the result field, not `push mark --result`.
+  await page.goto(origin + "/assist?lang=en");
+  const checkedAssist = await english(page, "/assist");
+  await page.goto(origin + "/push");
+  const checkedPush = await english(page, "/push");
+  const plainRow = page.locator(`section.post[data-post="${post}"] tr.worker[data-worker="${plain}"]`);
+  await Promise.all([page.waitForLoadState("load"), plainRow.locator("button[type=submit]").click()]);
+  const resultMessage = await refusedInEnglish(page, `tr.worker[data-worker="${plain}"]`, "result");
+  await page.goto(origin + "/push?lang=zh");
+  console.log(`ok: in English /push (${checkedPush} texts) and /assist (${checkedAssist}) show no Chinese of their own; a refused mark: ${resultMessage}`);
 
   // The sync page shows the last bundle.
   await page.goto(origin + "/sync");

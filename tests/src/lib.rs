@@ -18,6 +18,10 @@
 //! - [`Daemon`]: a `lingong run` daemon (optionally inside a namespace), stopped on drop.
 //! - [`excel_csv`] / [`write_excel_csv`]: a CSV file as Excel saves it (quoted cells, CRLF
 //!   line ends, GBK or UTF-8 with a BOM), for the import tests.
+//! - The web tests: [`start_web`] (staff accounts, then a daemon and the web address it
+//!   printed), [`add_staff`], [`add_token`], [`web_request`] / [`http`] (HTTP/1.1 over a plain
+//!   socket), [`json_of`], [`browser_ready`] and [`run_browser_script`] (the `tests/js` scripts
+//!   driving headless Chromium).
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -788,4 +792,189 @@ pub fn write_excel_csv<S: AsRef<str>>(
 ) -> String {
     std::fs::write(path, excel_csv(rows, encoding)).expect("the test folder is writable");
     path.to_str().expect("utf-8 path").to_string()
+}
+
+// ----- the web server ----------------------------------------------------------------------
+
+/// The line a daemon prints with its web address (`lingong run`, node/src/daemon.rs).
+pub const WEB_LINE: &str = "网页控制台: http://";
+
+/// Starts `node`'s daemon on 127.0.0.1:`port` ([`Daemon::start`]) after adding the staff
+/// accounts `staff` (`(name, role, password)`, [`add_staff`]), and returns it with the web
+/// address this start printed in `daemon.log` (a restarted node's new address, not the old one).
+pub fn start_web(node: &Node, port: u16, staff: &[(&str, &str, &str)]) -> (Daemon, String) {
+    for (name, role, password) in staff {
+        add_staff(node, name, role, password);
+    }
+    let log = node.home.join("daemon.log");
+    let printed = |text: &str| text.matches(WEB_LINE).count();
+    let before = printed(&std::fs::read_to_string(&log).unwrap_or_default());
+    let daemon = Daemon::start(node, port);
+    let addr = poll_until(
+        "the daemon to print its web address",
+        Duration::from_secs(60),
+        || {
+            let text = std::fs::read_to_string(&log).ok()?;
+            if printed(&text) <= before {
+                return None;
+            }
+            let rest = &text[text.rfind(WEB_LINE)? + WEB_LINE.len()..];
+            Some(rest[..rest.find('/')?].to_string())
+        },
+    );
+    (daemon, addr)
+}
+
+/// `lingong staff add --name NAME --role ROLE --password-stdin` at `node`, the password on
+/// its standard input as an operator types it.
+pub fn add_staff(node: &Node, name: &str, role: &str, password: &str) {
+    use std::io::Write;
+    let mut add = node.command();
+    add.args(["--json", "staff", "add", "--name", name, "--role", role])
+        .arg("--password-stdin")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = add.spawn().expect("staff add");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("{password}\n").as_bytes())
+        .expect("password");
+    let out = child.wait_with_output().expect("staff add");
+    assert!(
+        out.status.success(),
+        "staff add {name} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `lingong token add --name NAME --role ROLE` at `node`: the token, shown this once.
+pub fn add_token(node: &Node, name: &str, role: &str) -> String {
+    node.json(&["token", "add", "--name", name, "--role", role])["token"]
+        .as_str()
+        .expect("token")
+        .to_string()
+}
+
+/// One answer of a node's web server: the status, the head (status line and headers, names
+/// in lower case as the server sends them) and the body.
+pub struct WebAnswer {
+    pub status: u16,
+    pub head: String,
+    pub body: String,
+}
+
+/// One HTTP/1.1 exchange with the web server at `addr` over a plain socket (no client
+/// library, `Connection: close`): `method path` with `headers` and `body`. The body is sent
+/// even where the server answers before reading it (413 over the body limit).
+pub fn web_request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> WebAnswer {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect to the node's HTTP server");
+    s.set_read_timeout(Some(Duration::from_secs(120)))
+        .expect("timeout");
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).expect("write");
+    let _ = s.write_all(body);
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out).to_string();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no status line from {method} {path}: {text}"));
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    WebAnswer {
+        status,
+        head: head.to_string(),
+        body: body.to_string(),
+    }
+}
+
+/// [`web_request`]'s status and body.
+pub fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String) {
+    let a = web_request(addr, method, path, headers, body);
+    (a.status, a.body)
+}
+
+/// `body` as JSON, or a panic showing it.
+pub fn json_of(body: &str) -> Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+}
+
+/// Whether the browser tests can run here: Debian's Chromium (`CHROMIUM`, else
+/// `/usr/bin/chromium`), Node.js, and playwright-core in `tests/js` (installed with `npm ci`
+/// when missing). When not, prints why, for the test to return as skipped.
+pub fn browser_ready() -> bool {
+    let js = workspace_root().join("tests/js");
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let missing = if !Path::new(&chromium).exists() {
+        Some(format!(
+            "no Chromium at {chromium} (apt-get install chromium chromium-driver fonts-noto-cjk)"
+        ))
+    } else if Command::new("node").arg("--version").output().is_err() {
+        Some("no Node.js".into())
+    } else if !js.join("node_modules/playwright-core").exists() {
+        let installed = Command::new("npm")
+            .args(["ci", "--silent", "--no-audit", "--no-fund"])
+            .current_dir(&js)
+            .status();
+        (!matches!(installed, Ok(s) if s.success())).then(|| {
+            format!(
+                "could not install playwright-core with npm in {} ({installed:?})",
+                js.display()
+            )
+        })
+    } else {
+        None
+    };
+    if let Some(why) = &missing {
+        eprintln!("skipped: the browser test needs Chromium, Node.js and playwright-core: {why}");
+    }
+    missing.is_none()
+}
+
+/// Runs `node tests/js/SCRIPT ARGS…` with `HOME` at `home` (Chromium's profile and caches stay
+/// in the test's folder), prints what it printed, and panics with its output unless it
+/// succeeded.
+pub fn run_browser_script(
+    script: &str,
+    args: &[&dyn AsRef<std::ffi::OsStr>],
+    home: &Path,
+) -> String {
+    let out = Command::new("node")
+        .arg(workspace_root().join("tests/js").join(script))
+        .args(args.iter().map(|a| a.as_ref()))
+        .env("HOME", home)
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}");
+    assert!(
+        out.status.success(),
+        "the browser test {script} failed:\n{stdout}\n{stderr}"
+    );
+    stdout
 }

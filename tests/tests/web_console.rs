@@ -11,52 +11,11 @@
 //! `docs/screenshots/`. Where Chromium, Node.js or playwright-core is missing the browser test
 //! prints why and skips.
 
-use lingong_tests::{Daemon, Node, certify, free_port, poll_until, workspace_root};
-use serde_json::{Value, json};
-use std::io::{Read, Write};
-use std::process::{Command, Stdio};
-use std::time::Duration;
-
-/// One HTTP/1.1 exchange: the status and the body.
-fn http(
-    addr: &str,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> (u16, String) {
-    let mut s = std::net::TcpStream::connect(addr).expect("connect to the node's HTTP server");
-    s.set_read_timeout(Some(Duration::from_secs(60)))
-        .expect("timeout");
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes()).expect("write");
-    // The server may answer (413) before it has read a large body.
-    let _ = s.write_all(body);
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    let text = String::from_utf8_lossy(&out).to_string();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .expect("a status line");
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
-}
-
-fn json_of(body: &str) -> Value {
-    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
-}
+use lingong_tests::{
+    Daemon, Node, add_token, browser_ready, certify, free_port, http, json_of, run_browser_script,
+    start_web, web_request, workspace_root,
+};
+use serde_json::json;
 
 /// A province node with an admin and a clerk token, its daemon running; returns the node, the
 /// daemon, the HTTP address, the admin's password and the clerk's token.
@@ -64,54 +23,13 @@ fn station(dir: &std::path::Path) -> (Node, Daemon, String, String, String) {
     let node = Node::init(dir, "station", "贵州省零工服务中心", "52");
     certify(None, &node);
     let password = "chaye-2026-web";
-    let mut add = node.command();
-    add.args([
-        "--json",
-        "staff",
-        "add",
-        "--name",
-        "amy",
-        "--role",
-        "admin",
-        "--password-stdin",
-    ])
-    .stdin(Stdio::piped())
-    .stdout(Stdio::piped());
-    let mut child = add.spawn().expect("staff add");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(format!("{password}\n").as_bytes())
-        .expect("password");
-    assert!(
-        child
-            .wait_with_output()
-            .expect("staff add")
-            .status
-            .success()
-    );
-    let token = node.json(&["token", "add", "--name", "partner", "--role", "clerk"])["token"]
-        .as_str()
-        .expect("token")
-        .to_string();
+    let token = add_token(&node, "partner", "clerk");
     let listed = node.json(&["token", "list"]).to_string();
     assert!(
         !listed.contains(&token),
         "token list shows the token: {listed}"
     );
-    let daemon = Daemon::start(&node, free_port());
-    let log = node.home.join("daemon.log");
-    let addr = poll_until(
-        "the daemon to print its web address",
-        Duration::from_secs(60),
-        || {
-            let text = std::fs::read_to_string(&log).ok()?;
-            let at = text.find("http://")? + "http://".len();
-            let rest = &text[at..];
-            Some(rest[..rest.find('/')?].to_string())
-        },
-    );
+    let (daemon, addr) = start_web(&node, free_port(), &[("amy", "admin", password)]);
     (node, daemon, addr, password.to_string(), token)
 }
 
@@ -232,27 +150,25 @@ fn the_api_answers_401_403_400_and_413_and_never_a_clear_id_number() {
 
     // A session: login, then a write without the CSRF header is refused, with it accepted.
     let login = json!({ "name": "amy", "password": password });
-    let mut s = std::net::TcpStream::connect(&addr).expect("connect");
-    let body = login.to_string();
-    write!(
-        s,
-        "POST /api/login HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .expect("write");
-    let mut out = String::new();
-    s.read_to_string(&mut out).expect("read");
-    assert!(
-        out.contains("HttpOnly") && out.contains("SameSite=Strict"),
-        "{out}"
+    let answer = web_request(
+        &addr,
+        "POST",
+        "/api/login",
+        &[("Content-Type", "application/json")],
+        login.to_string().as_bytes(),
     );
-    let cookie = out
+    let head = &answer.head;
+    assert!(
+        head.contains("HttpOnly") && head.contains("SameSite=Strict"),
+        "{head}"
+    );
+    let cookie = head
         .lines()
         .find_map(|l| l.strip_prefix("set-cookie: "))
         .and_then(|c| c.split(';').next())
         .expect("a session cookie")
         .to_string();
-    let csrf = json_of(out.split_once("\r\n\r\n").expect("body").1)["csrf"]
+    let csrf = json_of(&answer.body)["csrf"]
         .as_str()
         .expect("csrf")
         .to_string();
@@ -307,58 +223,19 @@ fn the_api_answers_401_403_400_and_413_and_never_a_clear_id_number() {
     assert_eq!(status, 429, "{body}");
 }
 
-/// Why the browser test cannot run here, if it cannot.
-fn browser_missing(js: &std::path::Path) -> Option<String> {
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    if !std::path::Path::new(&chromium).exists() {
-        return Some(format!(
-            "no Chromium at {chromium} (apt-get install chromium chromium-driver fonts-noto-cjk)"
-        ));
-    }
-    if Command::new("node").arg("--version").output().is_err() {
-        return Some("no Node.js".into());
-    }
-    if !js.join("node_modules/playwright-core").exists() {
-        let installed = Command::new("npm")
-            .args(["ci", "--silent", "--no-audit", "--no-fund"])
-            .current_dir(js)
-            .status();
-        if !matches!(installed, Ok(s) if s.success()) {
-            return Some(format!(
-                "could not install playwright-core with npm in {} ({installed:?})",
-                js.display()
-            ));
-        }
-    }
-    None
-}
-
 #[test]
 fn a_clerk_publishes_a_reviewer_approves_and_the_screen_and_public_pages_show_it() {
-    let js = workspace_root().join("tests/js");
-    if let Some(why) = browser_missing(&js) {
-        eprintln!("skipped: the browser test needs Chromium, Node.js and playwright-core: {why}");
+    if !browser_ready() {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
     let (_node, _daemon, addr, password, _) = station(dir.path());
     let shots = workspace_root().join("docs/screenshots");
     std::fs::create_dir_all(&shots).expect("docs/screenshots");
-    let out = Command::new("node")
-        .arg(js.join("web_console.mjs"))
-        .arg(format!("http://{addr}/"))
-        .arg("amy")
-        .arg(&password)
-        .arg(&shots)
-        .env("HOME", dir.path())
-        .output()
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("{stdout}");
-    assert!(
-        out.status.success(),
-        "the browser test failed:\n{stdout}\n{stderr}"
+    run_browser_script(
+        "web_console.mjs",
+        &[&format!("http://{addr}/"), &"amy", &password, &shots],
+        dir.path(),
     );
     for shot in [
         "console.png",

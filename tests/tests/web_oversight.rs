@@ -22,115 +22,21 @@
 //! Nothing sleeps a fixed time: every wait polls with a deadline.
 
 use lingong_protocol::id_number::complete_id_number;
-use lingong_tests::{CHAIN, Daemon, Node, free_port, poll_until, workspace_root};
+use lingong_tests::{
+    CHAIN, Daemon, Node, add_token, browser_ready, free_port, http, json_of, run_browser_script,
+    start_web, workspace_root,
+};
 use serde_json::{Value, json};
-use std::io::{Read, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::Duration;
-
-/// One HTTP/1.1 exchange: the status and the body.
-fn http(
-    addr: &str,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> (u16, String) {
-    let mut s = std::net::TcpStream::connect(addr).expect("connect to the node's HTTP server");
-    s.set_read_timeout(Some(Duration::from_secs(120)))
-        .expect("timeout");
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes()).expect("write");
-    let _ = s.write_all(body);
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    let text = String::from_utf8_lossy(&out).to_string();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .expect("a status line");
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
-}
-
-fn json_of(body: &str) -> Value {
-    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
-}
-
-/// `staff add --name NAME --role admin --password-stdin`.
-fn add_admin(node: &Node, name: &str, password: &str) {
-    let mut add = node.command();
-    add.args([
-        "--json",
-        "staff",
-        "add",
-        "--name",
-        name,
-        "--role",
-        "admin",
-        "--password-stdin",
-    ])
-    .stdin(Stdio::piped())
-    .stdout(Stdio::piped());
-    let mut child = add.spawn().expect("staff add");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(format!("{password}\n").as_bytes())
-        .expect("password");
-    assert!(
-        child
-            .wait_with_output()
-            .expect("staff add")
-            .status
-            .success()
-    );
-}
-
-/// The daemon's web address, as it printed it in its log.
-fn web_addr(node: &Node) -> String {
-    let log = node.home.join("daemon.log");
-    poll_until(
-        "the daemon to print its web address",
-        Duration::from_secs(60),
-        || {
-            let text = std::fs::read_to_string(&log).ok()?;
-            let at = text.find("http://")? + "http://".len();
-            let rest = &text[at..];
-            Some(rest[..rest.find('/')?].to_string())
-        },
-    )
-}
-
-fn token(node: &Node, name: &str, role: &str) -> String {
-    node.json(&["token", "add", "--name", name, "--role", role])["token"]
-        .as_str()
-        .expect("token")
-        .to_string()
-}
 
 #[test]
 fn the_oversight_routes_answer_401_403_and_400_naming_the_field_and_change_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let node = Node::init(dir.path(), "station", "贵州省零工服务中心", "52");
     lingong_tests::certify(None, &node);
-    let clerk_token = token(&node, "desk", "clerk");
-    let supervisor_token = token(&node, "inspector", "supervisor");
-    let _daemon = Daemon::start(&node, free_port());
-    let addr = web_addr(&node);
+    let clerk_token = add_token(&node, "desk", "clerk");
+    let supervisor_token = add_token(&node, "inspector", "supervisor");
+    let (_daemon, addr) = start_web(&node, free_port(), &[]);
     let clerk_bearer = format!("Bearer {clerk_token}");
     let supervisor_bearer = format!("Bearer {supervisor_token}");
     let clerk = [
@@ -394,38 +300,10 @@ fn chain_at(dir: &Path, now: &str) -> Vec<Node> {
     nodes
 }
 
-/// Why the browser test cannot run here, if it cannot.
-fn browser_missing(js: &Path) -> Option<String> {
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    if !Path::new(&chromium).exists() {
-        return Some(format!(
-            "no Chromium at {chromium} (apt-get install chromium chromium-driver fonts-noto-cjk)"
-        ));
-    }
-    if Command::new("node").arg("--version").output().is_err() {
-        return Some("no Node.js".into());
-    }
-    if !js.join("node_modules/playwright-core").exists() {
-        let installed = Command::new("npm")
-            .args(["ci", "--silent", "--no-audit", "--no-fund"])
-            .current_dir(js)
-            .status();
-        if !matches!(installed, Ok(s) if s.success()) {
-            return Some(format!(
-                "could not install playwright-core with npm in {} ({installed:?})",
-                js.display()
-            ));
-        }
-    }
-    None
-}
-
 #[test]
 fn a_complaint_filed_at_the_village_console_is_accepted_at_the_county_and_the_report_charts_the_months()
  {
-    let js = workspace_root().join("tests/js");
-    if let Some(why) = browser_missing(&js) {
-        eprintln!("skipped: the browser test needs Chromium, Node.js and playwright-core: {why}");
+    if !browser_ready() {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
@@ -524,39 +402,30 @@ fn a_complaint_filed_at_the_village_console_is_accepted_at_the_county_and_the_re
     let expected = village.json(&["report", "--period", &this_month]);
 
     let password = "chaye-2026-oversight";
-    add_admin(village, "li", password);
-    add_admin(county, "li", password);
+    let admin = [("li", "admin", password)];
     let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
     let addr_of =
         |i: usize, n: &Node| format!("/ip4/127.0.0.1/tcp/{}/p2p/{}", ports[i], n.node_id());
     township.json(&["peer", "add", &addr_of(0, county)]);
     village.json(&["peer", "add", &addr_of(1, township)]);
-    let _county_d = Daemon::start(county, ports[0]);
+    let (_county_d, county_web) = start_web(county, ports[0], &admin);
     let _township_d = Daemon::start(township, ports[1]);
-    let _village_d = Daemon::start(village, ports[2]);
-    let county_web = web_addr(county);
-    let village_web = web_addr(village);
-    let village_token = token(village, "bureau", "clerk");
+    let (_village_d, village_web) = start_web(village, ports[2], &admin);
+    let village_token = add_token(village, "bureau", "clerk");
 
     let shots = workspace_root().join("docs/screenshots");
     std::fs::create_dir_all(&shots).expect("docs/screenshots");
-    let out = Command::new("node")
-        .arg(js.join("web_oversight.mjs"))
-        .arg(format!("http://{village_web}/"))
-        .arg(format!("http://{county_web}/"))
-        .arg("li")
-        .arg(password)
-        .arg(&shots)
-        .arg(expected.to_string())
-        .env("HOME", dir.path())
-        .output()
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("{stdout}");
-    assert!(
-        out.status.success(),
-        "the browser test failed:\n{stdout}\n{stderr}"
+    run_browser_script(
+        "web_oversight.mjs",
+        &[
+            &format!("http://{village_web}/"),
+            &format!("http://{county_web}/"),
+            &"li",
+            &password,
+            &shots,
+            &expected.to_string(),
+        ],
+        dir.path(),
     );
     assert!(
         shots.join("report.png").exists(),

@@ -21,80 +21,24 @@
 //! Nothing sleeps a fixed time: every wait polls with a deadline.
 
 use lingong_protocol::id_number::complete_id_number;
-use lingong_tests::{Daemon, Node, free_port, init_chain, poll_until, workspace_root};
+use lingong_tests::{
+    Node, add_token, browser_ready, free_port, http, init_chain, json_of, run_browser_script,
+    start_web, web_request,
+};
 use serde_json::{Value, json};
-use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::Duration;
 
 /// One HTTP/1.1 GET: the status and the body.
-fn http(addr: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
-    exchange(addr, "GET", path, headers, b"")
-}
-
-/// One HTTP/1.1 exchange: the status and the whole answer after the status line's code
-/// (headers and body).
-fn exchange(
-    addr: &str,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> (u16, String) {
-    let mut s = std::net::TcpStream::connect(addr).expect("connect to the node's HTTP server");
-    s.set_read_timeout(Some(Duration::from_secs(120)))
-        .expect("timeout");
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes()).expect("write");
-    let _ = s.write_all(body);
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    let text = String::from_utf8_lossy(&out).to_string();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .expect("a status line");
-    let body = if method == "GET" {
-        text.split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_string())
-            .unwrap_or_default()
-    } else {
-        text
-    };
-    (status, body)
-}
-
-/// The daemon's web address, as it printed it in its log.
-fn web_addr(node: &Node) -> String {
-    let log = node.home.join("daemon.log");
-    poll_until(
-        "the daemon to print its web address",
-        Duration::from_secs(60),
-        || {
-            let text = std::fs::read_to_string(&log).ok()?;
-            let at = text.find("http://")? + "http://".len();
-            let rest = &text[at..];
-            Some(rest[..rest.find('/')?].to_string())
-        },
-    )
+fn get(addr: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
+    http(addr, "GET", path, headers, b"")
 }
 
 /// `/api/sync` with a clerk's token.
 fn sync_state(addr: &str, token: &str) -> Value {
     let bearer = format!("Bearer {token}");
-    let (status, body) = http(addr, "/api/sync", &[("Authorization", &bearer)]);
+    let (status, body) = get(addr, "/api/sync", &[("Authorization", &bearer)]);
     assert_eq!(status, 200, "{body}");
-    serde_json::from_str(&body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+    json_of(&body)
 }
 
 #[test]
@@ -103,10 +47,7 @@ fn the_last_bundle_exported_or_imported_is_in_the_sync_state() {
     let node = Node::init(dir.path(), "station", "贵州省零工服务中心", "52");
     lingong_tests::certify(None, &node);
     node.create_post("省级招聘会搬运工", None, &[]);
-    let token = node.json(&["token", "add", "--name", "desk", "--role", "clerk"])["token"]
-        .as_str()
-        .expect("token")
-        .to_string();
+    let token = add_token(&node, "desk", "clerk");
     let file = dir.path().join("stick.bundle");
     let file = file.to_str().expect("utf-8 path");
     let exported = node.json(&["bundle", "export", "--out", file]);
@@ -119,8 +60,7 @@ fn the_last_bundle_exported_or_imported_is_in_the_sync_state() {
         .mode();
     assert_eq!(mode & 0o777, 0o600, "last_bundle.json is the owner's only");
 
-    let _daemon = Daemon::start(&node, free_port());
-    let addr = web_addr(&node);
+    let (_daemon, addr) = start_web(&node, free_port(), &[]);
     let sync = sync_state(&addr, &token);
     let last = &sync["last_bundle"];
     let at = last["export"]["at"].as_str().expect("the export's time");
@@ -172,32 +112,6 @@ fn register_worker(node: &Node, name: &str, seq: u32, more: &[&str]) -> String {
     node.json(&args)["id"].as_str().expect("id").to_string()
 }
 
-/// Why the browser test cannot run here, if it cannot.
-fn browser_missing(js: &Path) -> Option<String> {
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    if !Path::new(&chromium).exists() {
-        return Some(format!(
-            "no Chromium at {chromium} (apt-get install chromium chromium-driver fonts-noto-cjk)"
-        ));
-    }
-    if Command::new("node").arg("--version").output().is_err() {
-        return Some("no Node.js".into());
-    }
-    if !js.join("node_modules/playwright-core").exists() {
-        let installed = Command::new("npm")
-            .args(["ci", "--silent", "--no-audit", "--no-fund"])
-            .current_dir(js)
-            .status();
-        if !matches!(installed, Ok(s) if s.success()) {
-            return Some(format!(
-                "could not install playwright-core with npm in {} ({installed:?})",
-                js.display()
-            ));
-        }
-    }
-    None
-}
-
 /// The priority worker's row of `assist due`: how far behind.
 fn behind(node: &Node, worker: &str) -> u64 {
     node.json(&["assist", "due", "--worker", worker])[0]["behind"]
@@ -207,9 +121,7 @@ fn behind(node: &Node, worker: &str) -> u64 {
 
 #[test]
 fn a_clerk_marks_a_priority_worker_on_the_push_list_and_logs_assistance_in_the_browser() {
-    let js = workspace_root().join("tests/js");
-    if let Some(why) = browser_missing(&js) {
-        eprintln!("skipped: the browser test needs Chromium, Node.js and playwright-core: {why}");
+    if !browser_ready() {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
@@ -233,55 +145,21 @@ fn a_clerk_marks_a_priority_worker_on_the_push_list_and_logs_assistance_in_the_b
     ]);
 
     let password = "cangku-2026-push";
-    let mut add = village.command();
-    add.args([
-        "--json",
-        "staff",
-        "add",
-        "--name",
-        "wu",
-        "--role",
-        "clerk",
-        "--password-stdin",
-    ])
-    .stdin(Stdio::piped())
-    .stdout(Stdio::piped());
-    let mut child = add.spawn().expect("staff add");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(format!("{password}\n").as_bytes())
-        .expect("password");
-    assert!(
-        child
-            .wait_with_output()
-            .expect("staff add")
-            .status
-            .success()
-    );
-    let _daemon = Daemon::start(village, free_port());
-    let web = web_addr(village);
+    let (_daemon, web) = start_web(village, free_port(), &[("wu", "clerk", password)]);
 
     let shots = tempfile::tempdir().expect("screenshots");
-    let out = Command::new("node")
-        .arg(js.join("web_push.mjs"))
-        .arg(format!("http://{web}/"))
-        .arg("wu")
-        .arg(password)
-        .arg(&post)
-        .arg(&older)
-        .arg(&plain)
-        .arg(shots.path())
-        .env("HOME", dir.path())
-        .output()
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("{stdout}");
-    assert!(
-        out.status.success(),
-        "the browser test failed:\n{stdout}\n{stderr}"
+    run_browser_script(
+        "web_push.mjs",
+        &[
+            &format!("http://{web}/"),
+            &"wu",
+            &password,
+            &post,
+            &older,
+            &plain,
+            &shots.path(),
+        ],
+        dir.path(),
     );
     for shot in ["push.png", "assist.png"] {
         assert!(shots.path().join(shot).exists(), "no screenshot {shot}");
@@ -322,17 +200,13 @@ fn the_send_button_runs_the_push_command_and_a_refused_mark_records_nothing() {
     let worker = register_worker(village, "杨光荣", 3, &["--flags", "disabled"]);
     let post = village.create_post("村里仓库搬运工", None, &[]);
     village.json(&["post", "review", &post, "--approve"]);
-    let token = village.json(&["token", "add", "--name", "desk", "--role", "clerk"])["token"]
-        .as_str()
-        .expect("token")
-        .to_string();
+    let token = add_token(village, "desk", "clerk");
     let bearer = format!("Bearer {token}");
     let auth = [("Authorization", bearer.as_str())];
 
     // No push command: no send button.
-    let daemon = Daemon::start(village, free_port());
-    let web = web_addr(village);
-    let (status, page) = http(&web, "/push", &auth);
+    let (daemon, web) = start_web(village, free_port(), &[]);
+    let (status, page) = get(&web, "/push", &auth);
     assert_eq!(status, 200, "{page}");
     assert!(
         page.contains(&format!(r#"data-worker="{worker}""#)),
@@ -354,7 +228,7 @@ fn the_send_button_runs_the_push_command_and_a_refused_mark_records_nothing() {
         ("Authorization", bearer.as_str()),
         ("Content-Type", "application/x-www-form-urlencoded"),
     ];
-    let (status, answer) = exchange(
+    let (status, answer) = http(
         &web,
         "POST",
         "/push/mark",
@@ -390,54 +264,23 @@ fn the_send_button_runs_the_push_command_and_a_refused_mark_records_nothing() {
         ),
     )
     .expect("config.toml written");
-    let printed = web_lines(village);
-    let _daemon = Daemon::start(village, free_port());
-    let web = web_addr_after(village, printed);
-    let (status, page) = http(&web, "/push", &auth);
+    let (_daemon, web) = start_web(village, free_port(), &[]);
+    let (status, page) = get(&web, "/push", &auth);
     assert_eq!(status, 200, "{page}");
     assert!(
         page.contains(r#"id="send""#),
         "no send button with a command"
     );
-    let (status, answer) = exchange(&web, "POST", "/push/send", &headers, b"days=7");
-    assert_eq!(status, 303, "{answer}");
-    assert!(answer.contains("location: /push?done="), "{answer}");
+    let sent = web_request(&web, "POST", "/push/send", &headers, b"days=7");
+    assert_eq!(sent.status, 303, "{}", sent.head);
+    assert!(sent.head.contains("location: /push?done="), "{}", sent.head);
     let message = std::fs::read_to_string(out_dir.join(format!("{worker}.txt"))).expect("sent");
     assert!(message.contains("村里仓库搬运工"), "{message}");
     let ledger = village.json(&["assist", "list", "--worker", &worker]);
     assert_eq!(ledger[0]["result"], "contacted", "{ledger}");
-    let (_, page) = http(&web, "/push", &auth);
+    let (_, page) = get(&web, "/push", &auth);
     assert!(
         !page.contains(&format!(r#"data-worker="{worker}""#)),
         "the contacted worker is still on the list"
     );
-}
-
-/// How many times the node's daemons have printed their web address.
-fn web_lines(node: &Node) -> usize {
-    std::fs::read_to_string(node.home.join("daemon.log"))
-        .unwrap_or_default()
-        .matches(WEB_LINE)
-        .count()
-}
-
-/// The line a daemon prints with its web address.
-const WEB_LINE: &str = "网页控制台: http://";
-
-/// The web address printed by a daemon started after `before` such lines were in the log.
-fn web_addr_after(node: &Node, before: usize) -> String {
-    let log = node.home.join("daemon.log");
-    poll_until(
-        "the restarted daemon to print its web address",
-        Duration::from_secs(60),
-        || {
-            let text = std::fs::read_to_string(&log).ok()?;
-            if text.matches(WEB_LINE).count() <= before {
-                return None;
-            }
-            let at = text.rfind(WEB_LINE)? + WEB_LINE.len();
-            let rest = &text[at..];
-            Some(rest[..rest.find('/')?].to_string())
-        },
-    )
 }
