@@ -281,6 +281,12 @@ enum CertCommand {
         #[arg(long, value_name = "NODE_ID")]
         successor_of: Option<String>,
     },
+    /// Key rotation: make this node's next key and its certificate request (for the parent's
+    /// `cert issue --successor-of THIS_NODE_ID`); `cert install` of the certificate switches.
+    Rotate {
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Verify a certificate chain and install it.
     Install { file: PathBuf },
     /// Show the installed chain.
@@ -1270,6 +1276,9 @@ fn run(command: Command, home: &Home, lang: &str) -> Result<Value, Failure> {
         }
         Command::Cert(CertCommand::Request { out }) => {
             return write_out(out, execute(home, Request::CertRequest)?);
+        }
+        Command::Cert(CertCommand::Rotate { out }) => {
+            return write_out(out, execute(home, Request::CertRotate)?);
         }
         Command::Cert(CertCommand::Issue {
             request,

@@ -43,6 +43,7 @@ pub enum Request {
         days: u32,
         successor_of: String,
     },
+    CertRotate,
     CertInstall {
         chain: Value,
     },
@@ -338,6 +339,7 @@ impl Request {
             | Request::AssistLog(_) => true,
             Request::CsvImport { dry_run, .. } => !dry_run,
             Request::CertRequest
+            | Request::CertRotate
             | Request::CertIssue { .. }
             | Request::CertShow
             | Request::PostList(_)
@@ -393,6 +395,7 @@ pub fn dispatch(station: &mut Station, request: Request) -> Result<Value> {
 fn run(station: &mut Station, request: Request) -> Result<Value> {
     match request {
         Request::CertRequest => certs::request(station),
+        Request::CertRotate => certs::rotate(station),
         Request::CertIssue { request, days } => certs::issue(station, &request, days),
         Request::CertIssueSuccessor {
             request,

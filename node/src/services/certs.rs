@@ -1,6 +1,13 @@
 //! Certificates: a node's request, an ancestor issuing it, installing the chain (the node's
 //! first signed record), showing it, and revoking a node in the issuer's jurisdiction; issuing
 //! a successor's certificate (a replaced station's new key) revokes its predecessor's.
+//!
+//! Key rotation in place (SECURITY.md §8): `cert rotate` makes the next key (`node.key.next`,
+//! 0600) and its certificate request; the parent certifies it with `cert issue
+//! --successor-of` (the certificate names the current key, which is revoked from then on);
+//! `cert install` of that certificate makes the next key the node's key, keeping the home and
+//! its store. Records signed before stay valid everywhere, and the new key may edit them
+//! (`accept::succeeds`).
 
 use crate::error::{NodeError, Result};
 use crate::home::write_atomically;
@@ -135,6 +142,54 @@ pub fn issue_successor(
     Ok(v)
 }
 
+/// The file of the next key while a rotation is under way (`cert rotate`).
+pub const NEXT_KEY_FILE: &str = "node.key.next";
+
+/// The next key of a rotation under way, if any.
+fn next_key(station: &Station) -> Result<Option<lingong_protocol::keys::NodeKey>> {
+    let path = station.home.dir.join(NEXT_KEY_FILE);
+    match std::fs::read(&path) {
+        Ok(bytes) => {
+            let seed: [u8; 32] = bytes.try_into().map_err(|_| {
+                NodeError::usage(
+                    NEXT_KEY_FILE,
+                    "must hold exactly 32 bytes",
+                    "必须正好 32 字节",
+                )
+            })?;
+            Ok(Some(lingong_protocol::keys::NodeKey::from_seed(seed)))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(NodeError::io(&path, e)),
+    }
+}
+
+/// `cert rotate`: the certificate request of this node's next key, made now (or the one a
+/// rotation under way already made), for the parent to certify with `cert issue
+/// --successor-of THIS_NODE_ID`. Nothing is signed and the current key keeps working until the
+/// certificate is installed.
+pub fn rotate(station: &Station) -> Result<Value> {
+    if station.chain.is_none() {
+        return Err(lingong_protocol::Error::NotCertified.into());
+    }
+    let key = match next_key(station)? {
+        Some(k) => k,
+        None => {
+            let mut seed = [0u8; 32];
+            getrandom::fill(&mut seed).map_err(|e| {
+                NodeError::io(
+                    NEXT_KEY_FILE,
+                    std::io::Error::other(format!("no random bytes: {e}")),
+                )
+            })?;
+            write_atomically(&station.home.dir.join(NEXT_KEY_FILE), &seed)?;
+            lingong_protocol::keys::NodeKey::from_seed(seed)
+        }
+    };
+    let req = CertRequest::new(&key, station.region, &station.config.name)?;
+    Ok(serde_json::to_value(req).expect("serializable"))
+}
+
 /// `cert show`.
 pub fn show(station: &Station) -> Result<Value> {
     match &station.chain {
@@ -153,7 +208,17 @@ pub fn install(station: &mut Station, value: &Value) -> Result<Value> {
     {
         return Err(lingong_protocol::Error::ForeignRoot.into());
     }
-    if chain.leaf().body.subject != station.key.public() {
+    // A rotation: the certificate is for the next key and names the current one.
+    let rotating = match next_key(station)? {
+        Some(next)
+            if chain.leaf().body.subject == next.public()
+                && chain.leaf().predecessor == Some(station.key.public()) =>
+        {
+            Some(next)
+        }
+        _ => None,
+    };
+    if chain.leaf().body.subject != station.key.public() && rotating.is_none() {
         return Err(lingong_protocol::Error::BrokenChain {
             detail: "this certificate is for another node's key".into(),
         }
@@ -180,6 +245,15 @@ pub fn install(station: &mut Station, value: &Value) -> Result<Value> {
     crate::repair::check_writable(&station.home)?;
     crate::backup::check_writable(&station.home)?;
     crate::clock::check_writable(&station.home)?;
+    let rotated = rotating.is_some();
+    if let Some(next) = rotating {
+        // The next key becomes the node's key first (one rename): a failure after it leaves a
+        // node whose key matches the certificate, and `cert install` again finishes.
+        let key_path = station.home.key_path();
+        std::fs::rename(station.home.dir.join(NEXT_KEY_FILE), &key_path)
+            .map_err(|e| NodeError::io(&key_path, e))?;
+        station.key = next;
+    }
     // Not through `Station::write`: before this, the node has no chain to take the root from.
     let author = LocalAuthor {
         key: &station.key,
@@ -203,6 +277,8 @@ pub fn install(station: &mut Station, value: &Value) -> Result<Value> {
     Ok(json!({
         "chain": v["chain"],
         "valid_until": dates::rfc3339(v["valid_until"].as_i64().unwrap_or(0) * 1000),
+        "node_id": station.key.public().node_id(),
+        "rotated": rotated,
     }))
 }
 
