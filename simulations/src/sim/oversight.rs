@@ -80,7 +80,7 @@ impl Sim {
             .copied()
             .filter(move |&k| {
                 let pl = &self.placements[k as usize];
-                held.get(pl.genesis).is_some() && !pl.cancel.is_some_and(|c| held.get(c).is_some())
+                held.get(pl.genesis).is_some() && pl.cancel.is_none_or(|c| held.get(c).is_none())
             })
     }
 
