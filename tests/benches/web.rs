@@ -1,0 +1,586 @@
+//! The web benchmark of issue 16: the console's pages, `/screen` and the public pages of a
+//! village node holding 100,000 posts, timed under concurrent load against a real `lingong run`
+//! daemon serving HTTP; then the daemon's resident memory while 5 big screens stay open.
+//!
+//! Set-up (untimed): the five certified stations of the tests' chain (province → village,
+//! [`init_chain`]); at the village, `LINGONG_BENCH_POSTS` posts (default 100,000) written
+//! through the node's real write path by the demo's own sample writer
+//! ([`lingong_node::demo::sample_posts`], what `lingong sample --posts N` runs: signed,
+//! accepted, committed with their index rows, 500 per batch, all pending review), then the
+//! newest `LINGONG_BENCH_APPROVED` of them (default 2,000) approved one by one through the
+//! review request (`post review ID --approve`), so the store holds a long review queue and the
+//! screen a full feed; an `admin` staff account. Then the village's daemon is started (its web
+//! server on 127.0.0.1, a free port).
+//!
+//! **Screens** (first, on the freshly started daemon). Idle resident memory (VmRSS of the
+//! daemon's pid, from `/proc`), once the daemon has been quiet for a few seconds: the baseline.
+//! Then 5 clients each load `/screen`, hold `/screen/events` (server-sent events) open and
+//! fetch `/feed.json` every 10 s, as the screen's script does, for `LINGONG_BENCH_HOLD_SECS`
+//! (default 60; 600 for the README's figure); every `LINGONG_BENCH_WRITE_SECS` (default 20)
+//! a new post is published and approved at the village through the command line, so every
+//! screen gets a fresh feed event. VmRSS is sampled every 200 ms; printed: the peak and the
+//! last sample against the idle baseline, and the events each screen received (each must have
+//! received one per published post, plus the first).
+//!
+//! **Pages** (after the screens, logged in through `/login`). Each page is requested
+//! `LINGONG_BENCH_REQUESTS` times (default 200) by `LINGONG_BENCH_CONCURRENCY` clients at once
+//! (default 4), one HTTP/1.1 request per connection (plain sockets, no client library;
+//! loopback connect time is counted), or as many as fit in `LINGONG_BENCH_PAGE_SECS` (default
+//! 60: a page taking seconds is not asked 200 times; the requests made are printed as `n`);
+//! every answer must be 200 with a body. Printed per page: p50 and p99, and the ratio of its
+//! p99 to the baseline: the p99 of the built-in stylesheet `/static/app.css` (a static route
+//! through the same router and layers) measured in the same run, before and after the pages.
+//! The resident memory after the pages is printed at the end.
+//!
+//! Run: `cargo bench -p lingong-tests --bench web` (release build). `LINGONG_BENCH_KEEP=1`
+//! keeps the node homes. The load average is printed beside the figures: the machine is shared.
+
+use lingong_node::home::Home;
+use lingong_node::request::{PostFilter, Request, dispatch};
+use lingong_node::station::Station;
+use lingong_tests::{Daemon, Node, free_port, init_chain, poll_until};
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Where the staff console's pages are (a login needed) and where the public ones are.
+const CONSOLE_PAGES: [&str; 8] = [
+    "/",
+    "/push",
+    "/assist",
+    "/complaints",
+    "/report",
+    "/supervision",
+    "/audit",
+    "/sync",
+];
+const PUBLIC_PAGES: [&str; 6] = [
+    "/screen",
+    "/feed.json",
+    "/posts",
+    "/directory",
+    "/posters/today",
+    "/occupations.json",
+];
+const BASELINE: &str = "/static/app.css";
+const PASSWORD: &str = "bench-web-2026";
+/// How often the screen's script fetches `/feed.json` (node/src/http/static/screen.js).
+const SCREEN_POLL: Duration = Duration::from_secs(10);
+const SCREENS: usize = 5;
+
+fn main() {
+    let posts = env_usize("LINGONG_BENCH_POSTS", 100_000);
+    let approved = env_usize("LINGONG_BENCH_APPROVED", 2_000).min(posts);
+    let requests = env_usize("LINGONG_BENCH_REQUESTS", 200).max(1);
+    let concurrency = env_usize("LINGONG_BENCH_CONCURRENCY", 4).max(1);
+    let hold = Duration::from_secs(env_usize("LINGONG_BENCH_HOLD_SECS", 60) as u64);
+    let budget = Duration::from_secs(env_usize("LINGONG_BENCH_PAGE_SECS", 60).max(1) as u64);
+    let write_every = Duration::from_secs(env_usize("LINGONG_BENCH_WRITE_SECS", 20).max(1) as u64);
+    let started = Instant::now();
+    println!(
+        "lingong web benchmark: {posts} posts at a village ({approved} approved), \
+         {requests} requests per page by {concurrency} clients, {SCREENS} screens for {} s",
+        hold.as_secs()
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let village = fill(dir.path(), posts, approved);
+
+    let daemon = Daemon::start(&village, free_port());
+    let addr = web_address(&village);
+    let pid: u32 = std::fs::read_to_string(village.home.join("daemon.pid"))
+        .expect("daemon.pid")
+        .trim()
+        .parse()
+        .expect("a pid in daemon.pid");
+    let rss_start = rss_kib(pid);
+    println!(
+        "daemon pid {pid} at http://{addr}/, {} MB resident after start",
+        mb(rss_start)
+    );
+    let screens = hold_screens(&village, &addr, pid, hold, write_every);
+    println!(
+        "\nscreens: {SCREENS} clients on /screen + /screen/events + /feed.json every {} s for {} s, \
+         a post published every {} s ({} in all); load {}",
+        SCREEN_POLL.as_secs(),
+        hold.as_secs(),
+        write_every.as_secs(),
+        screens.published,
+        load()
+    );
+    println!(
+        "resident: idle {} MB (baseline), peak {} MB, at the end {} MB; peak/idle {:.2}; \
+         events per screen {:?}, feed fetches {}",
+        mb(screens.idle),
+        mb(screens.peak),
+        mb(screens.last),
+        screens.peak as f64 / screens.idle as f64,
+        screens.events,
+        screens.fetches
+    );
+    let cookie = login(&addr);
+
+    // One post for the per-post pages: the newest approved one.
+    let (status, body) = get(&addr, "/feed.json", None);
+    assert_eq!(status, 200, "{body}");
+    let feed: Value = serde_json::from_str(&body).expect("feed JSON");
+    let shown = feed["posts"].as_array().map_or(0, Vec::len);
+    let post_id = feed["posts"][0]["id"]
+        .as_str()
+        .expect("the feed shows a post")
+        .to_string();
+    println!("the feed shows {shown} posts");
+    let post_page = format!("/posts/{post_id}");
+    let poster_page = format!("/posts/{post_id}/poster");
+
+    println!(
+        "\npages ({requests} requests each, {concurrency} at a time; load {})",
+        load()
+    );
+    println!(
+        "{:<22} {:>6} {:>9} {:>9} {:>9} {:>10}",
+        "page", "n", "p50 ms", "p99 ms", "KB", "p99/base"
+    );
+    let base_before = measure(&addr, BASELINE, None, requests, concurrency, budget);
+    let mut rows = Vec::new();
+    for page in CONSOLE_PAGES {
+        rows.push((
+            page.to_string(),
+            measure(&addr, page, Some(&cookie), requests, concurrency, budget),
+        ));
+    }
+    for page in PUBLIC_PAGES
+        .iter()
+        .map(|p| p.to_string())
+        .chain([post_page, poster_page])
+    {
+        let m = measure(&addr, &page, None, requests, concurrency, budget);
+        rows.push((page, m));
+    }
+    let base_after = measure(&addr, BASELINE, None, requests, concurrency, budget);
+    let base_p99 = base_before.p99.max(base_after.p99);
+    print_row(BASELINE, &base_before, base_p99);
+    for (page, m) in &rows {
+        print_row(page, m, base_p99);
+    }
+    print_row(&format!("{BASELINE} (again)"), &base_after, base_p99);
+    let worst = rows
+        .iter()
+        .max_by(|a, b| a.1.p99.total_cmp(&b.1.p99))
+        .expect("pages");
+    let over: Vec<&str> = rows
+        .iter()
+        .filter(|(_, m)| m.p99 >= 200.0)
+        .map(|(p, _)| p.as_str())
+        .collect();
+    println!(
+        "slowest p99: {} {:.1} ms; baseline p99 {:.2} ms; at or over 200 ms: {}",
+        worst.0,
+        worst.1.p99,
+        base_p99,
+        if over.is_empty() {
+            "none".to_string()
+        } else {
+            over.join(", ")
+        }
+    );
+
+    println!(
+        "resident after the pages: {} MB; load {}",
+        mb(rss_kib(pid)),
+        load()
+    );
+    drop(daemon);
+    if std::env::var("LINGONG_BENCH_KEEP").is_ok_and(|v| v == "1") {
+        println!("homes kept in {}", dir.keep().display());
+    }
+    println!("(whole run: {:.0} s)", started.elapsed().as_secs_f64());
+}
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.replace('_', "").parse().ok())
+        .unwrap_or(default)
+}
+
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
+fn mb(kib: u64) -> String {
+    format!("{:.1}", kib as f64 / 1024.0)
+}
+
+/// The daemon's resident set (`VmRSS`, KiB).
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("daemon status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS")
+}
+
+/// The certified chain; the village's posts and reviews written in this process through the
+/// node's write path, its admin account; returns the village.
+fn fill(dir: &std::path::Path, posts: usize, approved: usize) -> Node {
+    let t = Instant::now();
+    let nodes = init_chain(dir);
+    let village = nodes.last().expect("village").clone();
+    let mut station = Station::open(&Home::new(Some(village.home.clone()))).expect("open");
+    lingong_node::demo::sample_posts(&mut station, posts).expect("sample posts");
+    let wrote = t.elapsed();
+    let newest = dispatch(
+        &mut station,
+        Request::PostList(PostFilter {
+            review: Some("pending".into()),
+            limit: Some(approved),
+            ..Default::default()
+        }),
+    )
+    .expect("post list");
+    for row in newest.as_array().expect("rows") {
+        dispatch(
+            &mut station,
+            Request::PostReview {
+                id: row["id"].as_str().expect("id").to_string(),
+                approve: true,
+                reason: None,
+            },
+        )
+        .expect("approved");
+    }
+    drop(station);
+    let mut add = village.command();
+    add.args([
+        "--json",
+        "staff",
+        "add",
+        "--name",
+        "bench",
+        "--role",
+        "admin",
+        "--password-stdin",
+    ])
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped());
+    let mut child = add.spawn().expect("staff add");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("{PASSWORD}\n").as_bytes())
+        .expect("password");
+    assert!(
+        child
+            .wait_with_output()
+            .expect("staff add")
+            .status
+            .success()
+    );
+    println!(
+        "set-up: {posts} posts written in {:.1} s, {approved} approved in {:.1} s; store {} MB",
+        wrote.as_secs_f64(),
+        (t.elapsed() - wrote).as_secs_f64(),
+        du_mb(&village.home.join("store"))
+    );
+    village
+}
+
+fn du_mb(path: &std::path::Path) -> String {
+    fn size(p: &std::path::Path) -> u64 {
+        match std::fs::metadata(p) {
+            Ok(m) if m.is_dir() => std::fs::read_dir(p)
+                .map(|d| d.flatten().map(|e| size(&e.path())).sum())
+                .unwrap_or(0),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        }
+    }
+    format!("{:.0}", size(path) as f64 / 1e6)
+}
+
+/// The web address the daemon printed in its log.
+fn web_address(node: &Node) -> String {
+    let log = node.home.join("daemon.log");
+    poll_until(
+        "the daemon to print its web address",
+        Duration::from_secs(60),
+        || {
+            let text = std::fs::read_to_string(&log).ok()?;
+            let at = text.find("http://")? + "http://".len();
+            let rest = &text[at..];
+            Some(rest[..rest.find('/')?].to_string())
+        },
+    )
+}
+
+/// Logs the admin in through the login form; returns the session cookie (`name=value`).
+fn login(addr: &str) -> String {
+    let body = format!("name=bench&password={PASSWORD}");
+    let (head, _) = exchange(
+        addr,
+        &format!(
+            "POST /login HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ),
+    );
+    head.lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("set-cookie")
+                .then(|| v.trim().split(';').next().unwrap_or("").to_string())
+        })
+        .filter(|c| !c.is_empty())
+        .unwrap_or_else(|| panic!("the login set no cookie:\n{head}"))
+}
+
+/// One request on its own connection, read to the end: the head and the body.
+fn exchange(addr: &str, request: &str) -> (String, Vec<u8>) {
+    let mut s = TcpStream::connect(addr).expect("connect to the daemon's web server");
+    s.set_read_timeout(Some(Duration::from_secs(120)))
+        .expect("timeout");
+    s.write_all(request.as_bytes()).expect("write");
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).expect("read");
+    let split = out
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("an HTTP head");
+    (
+        String::from_utf8_lossy(&out[..split]).into_owned(),
+        out[split + 4..].to_vec(),
+    )
+}
+
+/// A GET: the status and the body as text.
+fn get(addr: &str, path: &str, cookie: Option<&str>) -> (u16, String) {
+    let cookie = cookie
+        .map(|c| format!("Cookie: {c}\r\n"))
+        .unwrap_or_default();
+    let (head, body) = exchange(
+        addr,
+        &format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{cookie}\r\n"),
+    );
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .expect("a status line");
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// A page's timings in milliseconds and its size.
+struct Measured {
+    /// Requests made (fewer than asked when the page's time budget ran out).
+    n: usize,
+    p50: f64,
+    p99: f64,
+    bytes: usize,
+}
+
+/// `requests` GETs of `path` by `concurrency` threads; every answer must be 200 with a body.
+fn measure(
+    addr: &str,
+    path: &str,
+    cookie: Option<&str>,
+    requests: usize,
+    concurrency: usize,
+    budget: Duration,
+) -> Measured {
+    let next = AtomicUsize::new(0);
+    let started = Instant::now();
+    let times = Mutex::new(Vec::with_capacity(requests));
+    let bytes = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..concurrency {
+            s.spawn(|| {
+                while next.fetch_add(1, Ordering::Relaxed) < requests && started.elapsed() < budget
+                {
+                    let t = Instant::now();
+                    let (status, body) = get(addr, path, cookie);
+                    let ms = t.elapsed().as_secs_f64() * 1000.0;
+                    assert!(
+                        status == 200 && !body.is_empty(),
+                        "{path} answered {status}: {}",
+                        &body[..body.len().min(400)]
+                    );
+                    bytes.store(body.len(), Ordering::Relaxed);
+                    times.lock().expect("times").push(ms);
+                }
+            });
+        }
+    });
+    let mut t = times.into_inner().expect("times");
+    t.sort_by(f64::total_cmp);
+    let at = |q: f64| t[((q * t.len() as f64).ceil() as usize).clamp(1, t.len()) - 1];
+    Measured {
+        n: t.len(),
+        p50: at(0.50),
+        p99: at(0.99),
+        bytes: bytes.into_inner(),
+    }
+}
+
+fn print_row(page: &str, m: &Measured, base_p99: f64) {
+    println!(
+        "{:<22} {:>6} {:>9.1} {:>9.1} {:>9.1} {:>10.1}",
+        if page.len() > 22 { &page[..22] } else { page },
+        m.n,
+        m.p50,
+        m.p99,
+        m.bytes as f64 / 1024.0,
+        m.p99 / base_p99
+    );
+}
+
+/// What the screens' phase saw.
+struct Screens {
+    idle: u64,
+    peak: u64,
+    last: u64,
+    published: usize,
+    events: Vec<usize>,
+    fetches: usize,
+}
+
+/// Five screens held open for `hold` while posts are published every `write_every`, the
+/// daemon's VmRSS sampled throughout.
+fn hold_screens(
+    village: &Node,
+    addr: &str,
+    pid: u32,
+    hold: Duration,
+    write_every: Duration,
+) -> Screens {
+    // Idle: nothing asked of the daemon for a moment.
+    std::thread::sleep(Duration::from_secs(3));
+    let idle = rss_kib(pid);
+    let peak = AtomicU64::new(idle);
+    let last = AtomicU64::new(idle);
+    let stop = AtomicBool::new(false);
+    let fetches = AtomicUsize::new(0);
+    let events: Vec<Arc<AtomicUsize>> = (0..SCREENS).map(|_| Arc::default()).collect();
+    let mut published = 0;
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            while !stop.load(Ordering::Relaxed) {
+                let r = rss_kib(pid);
+                peak.fetch_max(r, Ordering::Relaxed);
+                last.store(r, Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        });
+        let mut streams = Vec::new();
+        for n in events.iter() {
+            let (status, page) = get(addr, "/screen", None);
+            assert!(
+                status == 200 && !page.is_empty(),
+                "/screen answered {status}"
+            );
+            let stream = sse(addr);
+            let n = Arc::clone(n);
+            let reader = stream.try_clone().expect("clone");
+            s.spawn(move || count_events(reader, &n));
+            streams.push(stream);
+            let (stop, fetches) = (&stop, &fetches);
+            s.spawn(move || {
+                let mut due = Instant::now() + SCREEN_POLL;
+                while !stop.load(Ordering::Relaxed) {
+                    if Instant::now() >= due {
+                        let (status, _) = get(addr, "/feed.json", None);
+                        assert_eq!(status, 200, "/feed.json");
+                        fetches.fetch_add(1, Ordering::Relaxed);
+                        due += SCREEN_POLL;
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            });
+        }
+        // Every screen gets its first feed before the clock starts.
+        poll_until("each screen's first event", Duration::from_secs(60), || {
+            events
+                .iter()
+                .all(|n| n.load(Ordering::Relaxed) >= 1)
+                .then_some(())
+        });
+        let end = Instant::now() + hold;
+        let mut due = Instant::now() + write_every;
+        while Instant::now() < end {
+            if Instant::now() >= due {
+                let id = village.create_post(&format!("大屏测试岗位 {published}"), None, &[]);
+                village.json(&["post", "review", &id, "--approve"]);
+                published += 1;
+                due += write_every;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // Each screen was sent the feed once at the start and once per published post.
+        poll_until(
+            "every screen to receive each new feed",
+            Duration::from_secs(60),
+            || {
+                events
+                    .iter()
+                    .all(|n| n.load(Ordering::Relaxed) > published)
+                    .then_some(())
+            },
+        );
+        stop.store(true, Ordering::Relaxed);
+        for st in &streams {
+            let _ = st.shutdown(std::net::Shutdown::Both);
+        }
+    });
+    Screens {
+        idle,
+        peak: peak.into_inner(),
+        last: last.into_inner(),
+        published,
+        events: events.iter().map(|n| n.load(Ordering::Relaxed)).collect(),
+        fetches: fetches.into_inner(),
+    }
+}
+
+/// Opens `/screen/events` and reads its head.
+fn sse(addr: &str) -> TcpStream {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.write_all(
+        format!("GET /screen/events HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n")
+            .as_bytes(),
+    )
+    .expect("write");
+    s
+}
+
+/// Counts the `feed` events on an open event stream until it closes.
+fn count_events(stream: TcpStream, n: &AtomicUsize) {
+    let mut lines = BufReader::new(stream);
+    let mut line = String::new();
+    let mut head = true;
+    loop {
+        line.clear();
+        match lines.read_line(&mut line) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        if head {
+            if line.starts_with("HTTP/1.1 ") {
+                assert!(line.contains(" 200"), "/screen/events answered {line}");
+            }
+            head = line != "\r\n";
+            continue;
+        }
+        // Chunk sizes and data lines interleave; an event line names its event.
+        if line.trim_end() == "event: feed" {
+            n.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
