@@ -123,7 +123,7 @@ impl Sim {
                     self.watch_overfill(i, post);
                 }
             }
-            RecordKind::Post if self.nodes[i as usize].level == Level::City => {
+            RecordKind::Post if self.supervises(i) => {
                 let e = &self.arena.entries[idx as usize];
                 let creator = e.creator_node as usize;
                 let t = e.env.header.timestamp_ms;
@@ -247,16 +247,20 @@ impl Sim {
         failures
     }
 
+    /// Whether node `i` supervises the stations below it: a city, or a county where no city
+    /// is simulated above it (a one-county run).
+    fn supervises(&self, i: u32) -> bool {
+        let n = &self.nodes[i as usize];
+        n.level == Level::City || (n.level == Level::County && n.parent.is_none())
+    }
+
     /// Every city's first daily supervision (a county's at the top of a one-county run), and each station's starting point (its
     /// certification at the run's start).
     pub(super) fn setup_supervision(&mut self) {
         self.post_seen = vec![0; self.nodes.len()];
         self.ordered = vec![false; self.nodes.len()];
         for i in 0..self.nodes.len() as u32 {
-            let n = &self.nodes[i as usize];
-            // A county supervises where no city is simulated above it (a one-county run).
-            let county_on_top = n.level == Level::County && n.parent.is_none();
-            if n.level == Level::City || county_on_top {
+            if self.supervises(i) {
                 self.push(17 * HOUR, Ev::Supervise { node: i });
             }
         }
