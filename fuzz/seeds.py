@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 """Writes the seed corpora of the fuzz targets (fuzz/corpus/<target>/) from the protocol's test
 vectors (protocol/testdata/vectors.json): the envelopes, certificates, chain, revocation and
-fork proof of the vectors, bundles and sync frames built from them, and choice strings for the
-structured targets. Run it again after the vectors change: python3 fuzz/seeds.py"""
+fork proof of the vectors, bundles and sync frames built from them, choice strings for the
+structured targets, and for the node's importers and HTTP API the files and bodies its tests use
+(tests/tests/csv_files.rs, tests/tests/web_console.rs, tests/tests/web_oversight.rs): CSV in
+GBK, UTF-8 with and without a byte order mark, and JSON bodies. Run it again after the vectors
+change: python3 fuzz/seeds.py"""
 
 import hashlib
 import json
@@ -105,3 +108,83 @@ write("accept_sequence", "pool-in-order", b"".join(bytes([0, i]) for i in range(
 write("accept_sequence", "headers-then-payloads", b"".join(bytes([1, i]) for i in range(pool)) + b"".join(bytes([0, i]) for i in range(pool)))
 write("accept_sequence", "reversed", b"".join(bytes([0, i]) for i in reversed(range(pool))))
 write("accept_sequence", "signed-next", b"".join(bytes([0, i]) for i in range(7)) + bytes([4, 4, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0]) * 3)
+
+
+# csv_import: the first byte picks the table (0 posts, 1 workers, 2 employers) and the encoding
+# given (+0 none, +3 utf-8, +6 gbk); the rest is the file, as Excel writes it (CRLF, a cell with
+# a comma, a quote or a line break quoted).
+def excel(rows, encoding):
+    def cell(c):
+        return '"' + c.replace('"', '""') + '"' if any(x in c for x in ',"\r\n') else c
+    text = "".join(",".join(cell(c) for c in row) + "\r\n" for row in rows)
+    if encoding == "gbk":
+        return text.encode("gbk")
+    if encoding == "bom":
+        return b"\xef\xbb\xbf" + text.encode("utf-8")
+    return text.encode("utf-8")
+
+
+def id_number(first17):
+    weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+    total = sum(int(d) * w for d, w in zip(first17, weights))
+    return first17 + "10X98765432"[total % 11]
+
+
+POST_HEADER = ["岗位名称", "工种", "工资（元）", "计薪单位", "人数", "截止日期", "地点", "联系方式", "说明", "范围"]
+posts = [POST_HEADER]
+for i, (title, occupation, wage, unit) in enumerate([
+    ("装卸搬运工", "4-02-05-01", "220", "天"),
+    ("家政钟点工", "钟点工", "25", "小时"),
+    ("茶叶采摘工", "5-01-02-01", "￥3,500", "月"),
+    ("餐厅服务员", "4-03-02-05", "130元", "day"),
+]):
+    description = "包午餐，日结\n自带手套" if i == 1 else '第 1 批，"旧州"片区'
+    posts.append([f"{title}（{i + 1}号）", occupation, wage, unit, str(1 + i), "2030/1/15",
+                  "旧州镇, 乐源社区", "张师傅 13800000000", description, ""])
+write("csv_import", "posts-gbk", bytes([0]) + excel(posts, "gbk"))
+write("csv_import", "posts-gbk-given", bytes([6]) + excel(posts, "gbk"))
+write("csv_import", "posts-bom", bytes([3]) + excel(posts, "bom"))
+write("csv_import", "posts-bad-header", bytes([0]) + excel([["title", "occupation", "wgae", "unit"], ["保洁", "4-09-08-01", "150", "day"]], "bom"))
+write("csv_import", "posts-not-gbk", bytes([6]) + b"title,wage\r\nok,1\r\n\x81\x20,2\r\n")
+
+workers = [["姓名", "身份证号", "电话", "技能", "最低工资", "标记", "可上岗日期"]]
+for i in range(1, 5):
+    workers.append([f"劳动者{i}", id_number(f"522622196{i % 10}0101{i:03}"), f"1380000{i:04}",
+                    "钟点工、4-02-05-01", "120", "older" if i % 2 else "", "2026年3月5日"])
+write("csv_import", "workers-bom", bytes([1]) + excel(workers, "bom"))
+spoiled = [list(r) for r in workers]
+spoiled[3][1] = "5.22622E+17"
+write("csv_import", "workers-scientific", bytes([1]) + excel(spoiled, "bom"))
+write("csv_import", "workers-gbk", bytes([7]) + excel(workers, "gbk"))
+
+employers = [["名称", "类型", "统一社会信用代码", "联系人", "电话", "地址", "核验人"]]
+for i in range(1, 4):
+    employers.append([f"黄平县第{i}建筑劳务有限公司", "企业", "", "王经理", f"1390000{i:04}",
+                      "黄平县新州镇", "李四，营业执照原件"])
+employers[2][4] = "8888"
+write("csv_import", "employers-utf8", bytes([2]) + excel(employers, "utf8"))
+write("csv_import", "employers-gbk", bytes([8]) + excel(employers, "gbk"))
+
+# http_body: the first byte picks the body type (fuzz_targets/http_body.rs); the rest is a body
+# the web tests send.
+worker_id = id_number("52262219900101123")
+bodies = [
+    (0, "post", '{"title":"搬运工","occupation":"钟点工","wage":180,"unit":"day","headcount":2,"contact":"李师傅 13800001234"}'),
+    (0, "post-wrong-type", '{"title":"搬运工","occupation":"钟点工","wage":"a lot","unit":"day","headcount":2}'),
+    (0, "post-unknown-field", '{"title":"搬运工","colour":"red"}'),
+    (2, "worker", '{"name":"张三","id_number":"' + worker_id + '","phone":"13900001111","skills":"钟点工"}'),
+    (5, "complaint", '{"kind":"wage-arrears","text":"工资拖欠两个月","amount":3000}'),
+    (5, "complaint-wrong-type", '{"kind":"other","text":"x","amount":"lots"}'),
+    (6, "complaint-update", '{"status":"accepted","note":"已受理"}'),
+    (6, "complaint-finding", '{"status":"accepted","finding":"upheld"}'),
+    (7, "review", '{"approve":true,"reason":null}'),
+    (13, "login", '{"name":"amy","password":"not-it-at-all"}'),
+    (14, "seal", '{"period":"2026-11","reason":"typo"}'),
+    (15, "order", '{"node":"12D3KooWxyz","reason":"长期未发布岗位","deadline":"2027-01-31"}'),
+    (8, "not-an-object", '["reason"]'),
+    (8, "empty", ''),
+    # Found by the target: a key with no name was refused naming the field "".
+    (5, "empty-key", '{"kind":"other","":"x","amount":"lods"}'),
+]
+for choice, name, body in bodies:
+    write("http_body", name, bytes([choice]) + body.encode("utf-8"))

@@ -266,10 +266,16 @@ pub fn parse_value<B: DeserializeOwned + Default + Serialize>(
     };
     for key in map.keys() {
         if !known.contains_key(key) {
+            // A key of spaces or none at all names nothing: the body is at fault (found by the
+            // `http_body` fuzz target, which refused `{"":"x"}` naming the field "").
+            let (field, shown) = match key.trim().is_empty() {
+                true => ("body", format!("{key:?}")),
+                false => (key.as_str(), key.clone()),
+            };
             return Err(NodeError::usage(
-                key.as_str(),
-                format!("unknown field {key}"),
-                format!("未知字段 {key}"),
+                field,
+                format!("unknown field {shown}"),
+                format!("未知字段 {shown}"),
             ));
         }
     }
@@ -1080,5 +1086,9 @@ mod tests {
         assert_eq!(field_of(&e).as_deref(), Some("wage"));
         assert!(parse_body::<PostFields>(b"{nope").is_err());
         assert!(parse_body::<PostFields>(br#"{"title":"x","wage":150}"#).is_ok());
+        // A key with no name is the body's fault, and the message shows the key quoted.
+        let e = parse_body::<PostFields>(br#"{"title":"x","":"y"}"#).unwrap_err();
+        assert_eq!(field_of(&e).as_deref(), Some("body"));
+        assert!(e.to_string().contains(r#"unknown field """#), "{e}");
     }
 }

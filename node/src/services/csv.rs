@@ -334,12 +334,52 @@ pub fn read_file(path: &Path, encoding: Option<Encoding>) -> Result<Sheet> {
         ));
     }
     let bytes = std::fs::read(path).map_err(|e| NodeError::io(path, e))?;
-    let (text, encoding) = decode(&bytes, encoding)?;
+    sheet_of(&bytes, encoding)
+}
+
+/// Decodes a file's bytes and splits them into header and rows.
+fn sheet_of(bytes: &[u8], encoding: Option<Encoding>) -> Result<Sheet> {
+    let (text, encoding) = decode(bytes, encoding)?;
     let (headers, rows) = split(&text)?;
     Ok(Sheet {
         encoding,
         headers,
         rows,
+    })
+}
+
+/// What [`check_bytes`] found in a file it did not refuse.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Checked {
+    pub encoding: Encoding,
+    /// The data rows that are not blank.
+    pub rows: usize,
+}
+
+/// The checks of an import that need no station, over a file's bytes: the encoding (given, or
+/// detected), the header against `table`'s columns, and every cell that must parse on its own
+/// (required cells, amounts, whole numbers, ID numbers a spreadsheet turned into numbers).
+/// Whatever it refuses is [`NodeError::Csv`] naming every bad row with its column and field, or
+/// a row-1 error for the file as a whole. [`import`] makes the same checks first, then the
+/// station's (each command's `prepare`, duplicates). Pure: the fuzz target `csv_import` runs it
+/// on arbitrary bytes.
+pub fn check_bytes(
+    table: ImportTable,
+    bytes: &[u8],
+    encoding: Option<Encoding>,
+) -> Result<Checked> {
+    let sheet = sheet_of(bytes, encoding)?;
+    let layout =
+        layout(table, &sheet.headers, &sheet.rows).map_err(|rows| NodeError::Csv { rows })?;
+    let errors = match table {
+        ImportTable::Posts => parse_rows(&sheet, &layout, post_cells).1,
+        ImportTable::Workers => parse_rows(&sheet, &layout, worker_cells).1,
+        ImportTable::Employers => parse_rows(&sheet, &layout, employer_cells).1,
+    };
+    refuse_if_any(errors)?;
+    Ok(Checked {
+        encoding: sheet.encoding,
+        rows: sheet.rows.len(),
     })
 }
 
@@ -813,6 +853,70 @@ impl<'a> Cells<'a> {
     }
 }
 
+/// Each row's cells read into `F` by `cells`: the rows whose cells all parse, with their row
+/// numbers, and the errors of the others.
+fn parse_rows<F>(
+    sheet: &Sheet,
+    layout: &Layout,
+    cells: fn(&mut Cells<'_>) -> F,
+) -> (Vec<(usize, F)>, Vec<CsvRowError>) {
+    let mut items = Vec::new();
+    let mut errors = Vec::new();
+    for row in &sheet.rows {
+        let mut c = Cells::new(layout, row);
+        let f = cells(&mut c);
+        if c.errors.is_empty() {
+            items.push((row.row, f));
+        } else {
+            errors.extend(c.errors);
+        }
+    }
+    (items, errors)
+}
+
+fn post_cells(c: &mut Cells<'_>) -> PostFields {
+    PostFields {
+        title: c.required("title"),
+        occupation: c.required("occupation"),
+        wage: c.number("wage", true),
+        unit: c.required("unit"),
+        headcount: c.whole("headcount", true),
+        reach: c.text("reach"),
+        expires: c.date("expires"),
+        location: c.text("location"),
+        contact: c.text("contact"),
+        description: c.text("description"),
+        employer: c.text("employer"),
+        status: None,
+    }
+}
+
+fn worker_cells(c: &mut Cells<'_>) -> WorkerFields {
+    WorkerFields {
+        name: c.required("name"),
+        id_number: c.id_number("id_number", true),
+        phone: c.required("phone"),
+        skills: c.text("skills"),
+        wage_min: c.number("wage_min", false),
+        flags: c.text("flags"),
+        available_from: c.date("available_from"),
+        available_to: c.date("available_to"),
+    }
+}
+
+fn employer_cells(c: &mut Cells<'_>) -> EmployerFields {
+    EmployerFields {
+        name: c.required("name"),
+        kind: c.required("type"),
+        credit_code: c.text("credit_code"),
+        id_number: c.id_number("id_number", false),
+        contact: c.required("contact"),
+        phone: c.required("phone"),
+        address: c.text("address"),
+        verified_by: c.text("verified_by"),
+    }
+}
+
 /// The field a refused row's error is about, so it names the right column.
 fn error_field(table: ImportTable, e: &NodeError) -> Option<String> {
     use lingong_protocol::Error as P;
@@ -1031,30 +1135,7 @@ fn import_posts(
     dry_run: bool,
 ) -> Result<usize> {
     let table = ImportTable::Posts;
-    let mut errors = Vec::new();
-    let mut items = Vec::new();
-    for row in &sheet.rows {
-        let mut c = Cells::new(layout, row);
-        let f = PostFields {
-            title: c.required("title"),
-            occupation: c.required("occupation"),
-            wage: c.number("wage", true),
-            unit: c.required("unit"),
-            headcount: c.whole("headcount", true),
-            reach: c.text("reach"),
-            expires: c.date("expires"),
-            location: c.text("location"),
-            contact: c.text("contact"),
-            description: c.text("description"),
-            employer: c.text("employer"),
-            status: None,
-        };
-        if c.errors.is_empty() {
-            items.push((row.row, f));
-        } else {
-            errors.extend(c.errors);
-        }
-    }
+    let (items, mut errors) = parse_rows(sheet, layout, post_cells);
     let prepared = prepare_all(station, items, now, posts::prepare);
     let ready = sort_out(table, layout, prepared, &mut errors)?;
     // The same post twice: within the file, or a live post this station published.
@@ -1124,26 +1205,7 @@ fn import_workers(
     dry_run: bool,
 ) -> Result<usize> {
     let table = ImportTable::Workers;
-    let mut errors = Vec::new();
-    let mut items = Vec::new();
-    for row in &sheet.rows {
-        let mut c = Cells::new(layout, row);
-        let f = WorkerFields {
-            name: c.required("name"),
-            id_number: c.id_number("id_number", true),
-            phone: c.required("phone"),
-            skills: c.text("skills"),
-            wage_min: c.number("wage_min", false),
-            flags: c.text("flags"),
-            available_from: c.date("available_from"),
-            available_to: c.date("available_to"),
-        };
-        if c.errors.is_empty() {
-            items.push((row.row, f));
-        } else {
-            errors.extend(c.errors);
-        }
-    }
+    let (items, mut errors) = parse_rows(sheet, layout, worker_cells);
     let prepared = prepare_all(station, items, now, workers::prepare);
     let ready = sort_out(table, layout, prepared, &mut errors)?;
     let mut seen: HashMap<[u8; 32], usize> = HashMap::new();
@@ -1197,26 +1259,7 @@ fn import_employers(
     dry_run: bool,
 ) -> Result<usize> {
     let table = ImportTable::Employers;
-    let mut errors = Vec::new();
-    let mut items = Vec::new();
-    for row in &sheet.rows {
-        let mut c = Cells::new(layout, row);
-        let f = EmployerFields {
-            name: c.required("name"),
-            kind: c.required("type"),
-            credit_code: c.text("credit_code"),
-            id_number: c.id_number("id_number", false),
-            contact: c.required("contact"),
-            phone: c.required("phone"),
-            address: c.text("address"),
-            verified_by: c.text("verified_by"),
-        };
-        if c.errors.is_empty() {
-            items.push((row.row, f));
-        } else {
-            errors.extend(c.errors);
-        }
-    }
+    let (items, mut errors) = parse_rows(sheet, layout, employer_cells);
     let prepared = prepare_all(station, items, now, employers::prepare);
     let ready = sort_out(table, layout, prepared, &mut errors)?;
     // Credit codes registered here already: one scan of the employers, not one per row.
