@@ -193,9 +193,10 @@ impl Sim {
             self.placements[k as usize].cancel = Some(idx);
             self.stats.placements_cancelled += 1;
             self.docs.remove(&record);
+            // Overfilled by more than one: the next one shortly. (A cancellation its own store
+            // refuses is not tried again: the end check reports the post.)
+            self.watch_overfill(i, p);
         }
-        // Overfilled by more than one: the next one shortly.
-        self.watch_overfill(i, p);
     }
 
     /// Schedules a cancellation for every post overfilled at its county (at the start of the
