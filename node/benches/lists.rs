@@ -11,7 +11,7 @@
 //! - a filtered, paged list (`post list --review approved --limit 100`, from a random page);
 //! - `status` (record counters) against counting by a scan of every record;
 //! - the first load of the matching rows into memory (`SledStore::with_match_table`: once per
-//!   open store), with the resident memory it added;
+//!   open store), with about the memory it holds;
 //! - `match --worker` and `match --post` from the matching rows in memory, against the full scans
 //!   (`for_worker_scan`, `for_post_scan`: every approved post or every worker ranked, as
 //!   before the matching rows), 10 calls each, whose answers the indexed ones must equal;
@@ -209,18 +209,6 @@ fn fill(station: &mut Station, posts: usize, workers: usize, approved_every: usi
     );
 }
 
-/// This process's resident memory in KB (`VmRSS`), 0 where /proc does not say.
-fn resident_kb() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 fn percentiles(mut times: Vec<Duration>) -> (f64, f64) {
     times.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
@@ -329,16 +317,15 @@ fn main() {
         .collect();
     // The matching rows are loaded into memory at the first match; timed apart, so the calls
     // below are those of a running daemon.
-    let rss_before = resident_kb();
     let t = Instant::now();
-    let rows = station
+    let (rows, bytes) = station
         .store
-        .with_match_table(|table| table.len())
+        .with_match_table(|table| (table.len(), table.approx_bytes()))
         .expect("matching rows");
     println!(
-        "matching table: {rows} rows loaded in {:.0} ms at the first match; resident memory +{} MB (the table and the pages sled read)",
+        "matching table: {rows} rows loaded in {:.0} ms at the first match, about {:.1} MB",
         t.elapsed().as_secs_f64() * 1000.0,
-        resident_kb().saturating_sub(rss_before) / 1024
+        bytes as f64 / 1e6
     );
     let worker_at = |i: usize| worker_ids[(i * 104_729) % worker_ids.len()].clone();
     let post_at = |i: usize| ids[(i * 7919) % ids.len()].clone();

@@ -360,10 +360,22 @@ pub struct MatchTable {
 
 impl MatchTable {
     /// The rows under `prefix`, in key order.
-    pub fn scan<'a>(&'a self, prefix: &[u8]) -> impl Iterator<Item = (&'a [u8], &'a Terms)> {
+    pub fn scan<'a>(
+        &'a self,
+        prefix: &[u8],
+    ) -> impl DoubleEndedIterator<Item = (&'a [u8], &'a Terms)> {
+        // The first key after every key that starts with `prefix`: its last byte below 0xFF
+        // raised by one, the bytes after it dropped (none: no end).
+        let end = prefix
+            .iter()
+            .rposition(|&b| b < 0xFF)
+            .map(|at| [&prefix[..at], &[prefix[at] + 1]].concat());
+        let end = match &end {
+            Some(e) => Bound::Excluded(e.as_slice()),
+            None => Bound::Unbounded,
+        };
         self.rows
-            .range::<[u8], _>((Bound::Included(prefix), Bound::Unbounded))
-            .take_while(move |(k, _)| k.starts_with(prefix))
+            .range::<[u8], _>((Bound::Included(prefix), end))
             .map(|(k, v)| (k.as_slice(), v))
     }
 
@@ -375,6 +387,33 @@ impl MatchTable {
     /// True when it holds no row.
     pub fn is_empty(&self) -> bool {
         self.rows.is_empty()
+    }
+
+    /// About how many bytes of memory it holds: each key and entry, each shared value once
+    /// (the map's own nodes not counted).
+    pub fn approx_bytes(&self) -> usize {
+        use std::mem::size_of;
+        let mut values: std::collections::HashSet<usize> = Default::default();
+        let mut n = 0;
+        for (key, terms) in &self.rows {
+            n += key.capacity() + size_of::<Vec<u8>>() + size_of::<Terms>();
+            n += match terms {
+                Terms::Post(p) if values.insert(Arc::as_ptr(p) as usize) => {
+                    2 * size_of::<usize>()
+                        + size_of::<PostTerms>()
+                        + p.occupation.capacity()
+                        + p.title.capacity()
+                }
+                Terms::Worker(w) if values.insert(Arc::as_ptr(w) as usize) => {
+                    2 * size_of::<usize>()
+                        + size_of::<WorkerTerms>()
+                        + w.skills.capacity() * size_of::<String>()
+                        + w.skills.iter().map(String::capacity).sum::<usize>()
+                }
+                _ => 0,
+            };
+        }
+        n
     }
 
     /// Applies the matching rows' part of a committed batch, in the batch's order (a later

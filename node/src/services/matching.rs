@@ -269,7 +269,8 @@ fn post_key(rank: Rank, order: &[u8; 48]) -> PostKey {
     (rank.band, Reverse(rank.score), Reverse(*order))
 }
 
-/// Reads the matching rows of a plan's groups in turn from the table in memory: each row
+/// Reads the matching rows of a plan's groups in turn from the table in memory, newest first
+/// under each prefix (the order ties are broken in, so fewer rows displace a result): each row
 /// once per group, rows an earlier group's prefix already held skipped (the groups are
 /// nested); `take` ranks a row, `settled` says after each group whether the results rank
 /// strictly above that group's ceiling (then reading stops).
@@ -282,7 +283,7 @@ fn read_groups<'t>(
     let mut read: Vec<Vec<u8>> = Vec::new();
     for group in plan {
         for prefix in &group.prefixes {
-            for (key, terms) in table.scan(prefix) {
+            for (key, terms) in table.scan(prefix).rev() {
                 if read.iter().any(|p| key.starts_with(p)) {
                     continue;
                 }
@@ -341,17 +342,13 @@ fn posts_from_table(
     limit: usize,
 ) -> Result<Vec<(String, Post, Fill)>> {
     let ranker = Ranker::new(terms);
-    // Read, ranked as if without placements (the best each can rank: a placement only lowers
-    // a rank), not yet given their fill: a heap whose top is the best hope, each an index into
-    // `read`. A post read twice (by its occupation and its title) is there twice, with the
-    // same key.
-    let mut read: Vec<(RecordId, &PostTerms)> = Vec::new();
-    let mut pending: BinaryHeap<Reverse<(PostKey, usize)>> = BinaryHeap::new();
-    // The best `limit` so far: a heap whose top is the worst of them.
-    let mut held: BinaryHeap<(PostKey, usize)> = BinaryHeap::new();
+    // The best `limit` so far: a heap whose top is the worst of them, each an index into
+    // `found` (the post and its fill).
+    let held = std::cell::RefCell::new(BinaryHeap::<(PostKey, usize)>::new());
     let mut found: Vec<(RecordId, Fill)> = Vec::new();
-    let mut evaluated: HashSet<[u8; 48]> = HashSet::new();
-    let cell = std::cell::RefCell::new((&mut pending, &mut read));
+    // Posts given their fill or left out: a post read twice (by its occupation and its title)
+    // is taken once.
+    let mut seen: HashSet<[u8; 48]> = HashSet::new();
     read_groups(
         table,
         plan,
@@ -363,38 +360,31 @@ fn posts_from_table(
                 headcount: post.headcount,
                 filled: 0,
             };
-            if !post.is_live(today) || empty.left() <= 0 {
+            if !post.is_live(today) || empty.left() <= 0 || seen.contains(&order) {
                 return Ok(());
             }
-            let hope = ranker.rank(post, empty, today);
-            let (pending, read) = &mut *cell.borrow_mut();
-            pending.push(Reverse((post_key(hope, &order), read.len())));
-            read.push((id, post));
+            // Ranked as if without placements first: the best it can rank, since a placement
+            // only lowers a rank. One that cannot enter the results is left there (it never
+            // will: the worst held only gets better); only the others' fill is read.
+            let hope = post_key(ranker.rank(post, empty, today), &order);
+            let mut held = held.borrow_mut();
+            if held.len() >= limit && held.peek().is_some_and(|(worst, _)| *worst < hope) {
+                return Ok(());
+            }
+            seen.insert(order);
+            let f = fill_by_id(station, &id.to_hex(), post.headcount)?;
+            if f.left() <= 0 {
+                return Ok(());
+            }
+            held.push((post_key(ranker.rank(post, f, today), &order), found.len()));
+            found.push((id, f));
+            if held.len() > limit {
+                held.pop();
+            }
             Ok(())
         },
         |after| {
-            let (pending, read) = &mut *cell.borrow_mut();
-            // Give the best hopes their fill until the results cannot change any more.
-            while let Some(Reverse((hope, _))) = pending.peek() {
-                if held.len() >= limit && held.peek().is_some_and(|(worst, _)| worst < hope) {
-                    break;
-                }
-                let Reverse(((_, _, Reverse(order)), at)) = pending.pop().expect("a candidate");
-                if !evaluated.insert(order) {
-                    continue;
-                }
-                let (id, post) = read[at];
-                let f = fill_by_id(station, &id.to_hex(), post.headcount)?;
-                if f.left() <= 0 {
-                    continue;
-                }
-                let rank = ranker.rank(post, f, today);
-                held.push((post_key(rank, &order), found.len()));
-                found.push((id, f));
-                if held.len() > limit {
-                    held.pop();
-                }
-            }
+            let held = held.borrow();
             Ok(match after {
                 None => true,
                 Some(top) => {
@@ -407,7 +397,7 @@ fn posts_from_table(
         },
     )?;
     let mut out = Vec::new();
-    for (_, at) in held.into_sorted_vec() {
+    for (_, at) in held.into_inner().into_sorted_vec() {
         let (id, f) = found[at];
         if let Some(state) = station.store.record(&id)?
             && let Ok(post) = Post::from_view(&state.view)
