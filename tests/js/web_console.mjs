@@ -3,7 +3,9 @@
 // field, publish a post, approve it from the review queue, see it appear on the big screen
 // without reloading it, then on the public list and on a poster whose QR check says genuine
 // (and altered when a printed field is changed). Every request the browser makes must go to
-// the node: nothing leaves 127.0.0.1. Screenshots go to SHOTS.
+// the node: nothing leaves 127.0.0.1. Switched to English, the console and the public list show
+// no Chinese of their own, and a refused post answers in English naming the field (not a
+// command-line flag). Screenshots go to SHOTS.
 //
 // usage: node web_console.mjs URL NAME PASSWORD SHOTS
 import { english, fail, launch, login, refusedInEnglish, watched } from "./browser.mjs";
@@ -20,6 +22,8 @@ try {
 
   // A page that needs a login sends the browser to the login form.
   await login(page, origin, "/", name, password);
+  const unit = await page.inputValue("#post-unit");
+  if (unit !== "day") fail("the wage unit picker does not start at day (most gig work is paid by the day): " + unit);
   console.log("ok: logged in");
 
   // The big screen, open in its own tab from before the post exists.

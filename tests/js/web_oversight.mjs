@@ -8,7 +8,9 @@
 // line computed (EXPECTED, `lingong report --json` of this month), the chart draws the months
 // before too, and the sync page lists the parent. The village's big screen shows a newly
 // approved post by server-sent events with /feed.json blocked, and by polling with the events
-// blocked. Nothing may leave 127.0.0.1. Screenshot: SHOTS/report.png.
+// blocked. Switched to English, the oversight pages show no Chinese of their own and a refused
+// step answers in English naming the status field. Nothing may leave 127.0.0.1. Screenshot:
+// SHOTS/report.png.
 //
 // usage: node web_oversight.mjs VILLAGE_URL COUNTY_URL NAME PASSWORD SHOTS EXPECTED_JSON
 import { english, fail, launch, login, refusedInEnglish, watched } from "./browser.mjs";

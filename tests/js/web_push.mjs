@@ -6,7 +6,9 @@
 // "interested", the worker leaves the post's list. /assist lists the priority worker as due
 // with how far behind; a record without a kind is refused next to the kind field and the due
 // figure stays; a training-info record is logged, appears in the worker's ledger and the due
-// figure drops by one. The sync page shows the last bundle. No page is wider than the screen,
+// figure drops by one. Switched to English, /push and /assist show no Chinese of their own and a
+// refused mark answers in English naming the result field. The sync page shows the last bundle.
+// No page is wider than the screen,
 // and nothing may leave 127.0.0.1. Screenshots: SHOTS/push.png, SHOTS/assist.png.
 //
 // usage: node web_push.mjs URL NAME PASSWORD POST PRIORITY_WORKER PLAIN_WORKER SHOTS

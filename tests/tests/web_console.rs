@@ -7,9 +7,10 @@
 //! `tests/js/web_console.mjs` (playwright-core driving Debian's headless Chromium at
 //! `/usr/bin/chromium`): log in, a refused field, publish, approve from the review queue, see the
 //! post on `/screen` without reloading and on `/posts`, a poster's QR check genuine and altered,
-//! nothing requested outside 127.0.0.1; it saves the screenshots the README shows into
-//! `docs/screenshots/`. Where Chromium, Node.js or playwright-core is missing the browser test
-//! prints why and skips.
+//! nothing requested outside 127.0.0.1; switched to English, the console and the public list show
+//! no Chinese of their own and a refused post answers in English naming the field; it saves the
+//! screenshots the README shows into `docs/screenshots/`. Where Chromium, Node.js or
+//! playwright-core is missing the browser test prints why and skips.
 
 use lingong_tests::{
     Daemon, Node, add_token, browser_ready, certify, free_port, http, json_of, run_browser_script,

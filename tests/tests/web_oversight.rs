@@ -16,7 +16,9 @@
 //!   signed step; the village's report page shows the figures and an SVG chart whose bars
 //!   carry the same figures month by month; the sync page lists the parent; the big screen
 //!   shows a newly approved post by server-sent events with `/feed.json` blocked, and by
-//!   polling with `/screen/events` blocked; screenshot `docs/screenshots/report.png`. Where Chromium, Node.js or playwright-core is missing the
+//!   polling with `/screen/events` blocked; switched to English, the complaint, report,
+//!   supervision, audit and sync pages show no Chinese of their own and the county's refused
+//!   step answers in English naming the status field; screenshot `docs/screenshots/report.png`. Where Chromium, Node.js or playwright-core is missing the
 //!   browser test prints why and skips.
 //!
 //! Nothing sleeps a fixed time: every wait polls with a deadline.

@@ -14,7 +14,9 @@
 //!   `/push` lists a priority worker first; a mark without a result is refused next to the field
 //!   and changes nothing; marked "interested" the worker leaves the list; `/assist` shows the
 //!   worker due, a record without a kind is refused next to the field, a training-info record
-//!   is logged and the due figure drops by one; the sync page shows the last bundle. Then the
+//!   is logged and the due figure drops by one; switched to English, both pages show no Chinese
+//!   of their own and a refused mark answers in English naming the result field; the sync page
+//!   shows the last bundle. Then the
 //!   command line agrees: the push list, the ledger and `assist due`. Where Chromium, Node.js
 //!   or playwright-core is missing the browser test prints why and skips.
 //!

@@ -854,6 +854,7 @@ async fn console(State(state): State<AppState>, p: StaffPage) -> Response {
     p.show(console_markup(&state, &p.caller, p.lang, &p.q, None, done).await)
 }
 
+#[allow(clippy::too_many_arguments)]
 pub(super) fn field(
     lang: L,
     name: &str,
@@ -886,7 +887,7 @@ pub(super) fn field(
 }
 
 /// The employer picker's options: none, then the employers held, by name.
-pub(super) fn employer_options<'a>(lang: L, employers: &'a [Value]) -> Vec<(&'a str, &'a str)> {
+pub(super) fn employer_options(lang: L, employers: &[Value]) -> Vec<(&str, &str)> {
     let none = ("", lang.t("（不指定）", "(none)"));
     std::iter::once(none)
         .chain(employers.iter().map(|e| (s(&e["id"]), s(&e["name"]))))
@@ -1033,7 +1034,7 @@ async fn console_markup(
                 (field(lang, "title", "岗位名称", "Title", "text", r, "post", html!{}))
                 (field(lang, "occupation", "工种（可输入 钟点工、搬运 等）", "Occupation (e.g. 钟点工, 搬运)", "text", r, "post", html!{ datalist #occupations {} }))
                 (field(lang, "wage", "工资（元）", "Wage (yuan)", "number", r, "post", html!{}))
-                (select(lang, "unit", "计薪单位", "Per", &lang.options::<WageUnit>(None), r, "post", None))
+                (select(lang, "unit", "计薪单位", "Per", &lang.options::<WageUnit>(None), r, "post", Some(WageUnit::Day.as_str())))
                 (field(lang, "headcount", "招聘人数", "Places", "number", r, "post", html!{}))
                 (field(lang, "location", "工作地点", "Place", "text", r, "post", html!{}))
                 (field(lang, "contact", "联系人及电话", "Contact and phone", "text", r, "post", html!{}))
