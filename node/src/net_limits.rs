@@ -341,9 +341,10 @@ mod tests {
             rate.admit(a, t0).expect("within the burst");
         }
         let refused = rate.admit(a, t0).expect_err("beyond the burst");
+        // One token comes back in 1000 / rate ms, rounded up.
         assert_eq!(
             refused.retry_after,
-            Duration::from_millis(1000 / PEER_REQUESTS_PER_SEC as u64)
+            Duration::from_millis(1000u64.div_ceil(PEER_REQUESTS_PER_SEC as u64))
         );
         assert!(refused.to_string().starts_with("rate-limited"));
         rate.admit(b, t0).expect("another peer has its own bucket");
