@@ -6,13 +6,14 @@
 //! [`for_worker`] and [`for_post`] answer from the matching rows of the index
 //! ([`crate::index::match_rows`]: an open approved post under its occupation and under the
 //! occupations its title names, an active worker under each skill, each row holding the few
-//! fields the ranking reads). They read the candidates group by group, closest occupations
-//! first (the unit group and the title's words, then the minor group and workers without
-//! skills, then the major group, then the rest), rank each from its row
-//! ([`matching::rank`]), and stop as soon as the results they hold rank strictly above the
-//! best any unread group can reach ([`matching::ceiling`]). A post's fill (its placements) is
-//! read only for the posts that may still be returned, best first, since a placement can only
-//! lower a rank. Only the records returned are read and assessed with their reasons, in the
+//! fields the ranking reads), held in memory ([`crate::index::MatchTable`], loaded at the
+//! first match and kept by every commit). They read the candidates group by group, closest
+//! occupations first (the unit group and the title's words, then the minor group and workers
+//! without skills, then the major group, then the rest), newest first within each, rank each
+//! from its row ([`matching::rank`]), and stop as soon as the results they hold rank strictly
+//! above the best any unread group can reach ([`matching::ceiling`]). A post's fill (its
+//! placements) is read only for a post that can still enter the results as ranked without
+//! placements, since a placement can only lower a rank. Only the records returned are read and assessed with their reasons, in the
 //! order found: the answer is the one [`for_worker_scan`] and [`for_post_scan`] give by ranking
 //! every record (ties in the order of the scan, newest first), which the tests check on random
 //! stores and the `lists` bench times as the baseline.
