@@ -396,6 +396,12 @@ enum PostCommand {
         reject: bool,
         #[arg(long)]
         reason: Option<String>,
+        /// With --queue: at most N posts (all by default).
+        #[arg(long, requires = "queue")]
+        limit: Option<usize>,
+        /// With --queue: the posts waiting after this one (the last id of the previous page).
+        #[arg(long, requires = "queue")]
+        after: Option<String>,
     },
     /// Write one post's Automerge document (ID --out FILE), or the posts matching the
     /// filters of `post list` as CSV (--csv FILE).
@@ -1334,7 +1340,12 @@ fn run(command: Command, home: &Home, lang: &str) -> Result<Value, Failure> {
             id,
             fields: fields.into_fields(status),
         },
-        Command::Post(PostCommand::Review { queue: true, .. }) => Request::PostReviewQueue,
+        Command::Post(PostCommand::Review {
+            queue: true,
+            limit,
+            after,
+            ..
+        }) => Request::PostReviewQueue { limit, after },
         Command::Post(PostCommand::Review {
             id,
             approve,

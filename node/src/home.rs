@@ -80,6 +80,11 @@ pub struct Config {
     /// target off; `assist due` lists who is behind them.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub assist_targets: std::collections::BTreeMap<String, u32>,
+    /// The store's page cache in MiB (sled's `cache_capacity`): what the node keeps of the store
+    /// in memory besides what the operating system caches. 64 by default, sized for a village
+    /// mini PC; a county or province server may give more.
+    #[serde(default = "default_store_cache_mb")]
+    pub store_cache_mb: u64,
 }
 
 fn default_listen() -> Vec<String> {
@@ -107,6 +112,11 @@ fn default_complaint_ack_days() -> u32 {
 }
 /// The longest acknowledgement deadline accepted: 60 working days.
 pub const MAX_COMPLAINT_ACK_DAYS: u32 = 60;
+pub fn default_store_cache_mb() -> u64 {
+    64
+}
+/// The range of `store_cache_mb` accepted, in MiB.
+pub const STORE_CACHE_MB: std::ops::RangeInclusive<u64> = 8..=65_536;
 
 impl Config {
     pub fn new(name: &str, region: &RegionCode) -> Config {
@@ -124,6 +134,7 @@ impl Config {
             complaint_ack_days: default_complaint_ack_days(),
             push_command: Vec::new(),
             assist_targets: Default::default(),
+            store_cache_mb: default_store_cache_mb(),
         }
     }
 
@@ -146,6 +157,21 @@ impl Config {
                 "sync_window_margin_secs",
                 format!("must be at most {MAX_WINDOW_MARGIN_SECS} (a year)"),
                 format!("不能超过 {MAX_WINDOW_MARGIN_SECS}（一年）"),
+            ));
+        }
+        if !STORE_CACHE_MB.contains(&self.store_cache_mb) {
+            return Err(NodeError::usage(
+                "store_cache_mb",
+                format!(
+                    "must be {} to {} (MiB)",
+                    STORE_CACHE_MB.start(),
+                    STORE_CACHE_MB.end()
+                ),
+                format!(
+                    "必须在 {} 到 {} 之间（MiB）",
+                    STORE_CACHE_MB.start(),
+                    STORE_CACHE_MB.end()
+                ),
             ));
         }
         if !(1..=MAX_COMPLAINT_ACK_DAYS).contains(&self.complaint_ack_days) {

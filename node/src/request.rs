@@ -66,7 +66,12 @@ pub enum Request {
         approve: bool,
         reason: Option<String>,
     },
-    PostReviewQueue,
+    PostReviewQueue {
+        #[serde(default)]
+        limit: Option<usize>,
+        #[serde(default)]
+        after: Option<String>,
+    },
     PostExport {
         id: String,
         out: String,
@@ -344,7 +349,7 @@ impl Request {
             | Request::CertShow
             | Request::PostList(_)
             | Request::PostShow { .. }
-            | Request::PostReviewQueue
+            | Request::PostReviewQueue { .. }
             | Request::PostExport { .. }
             | Request::EmployerList { .. }
             | Request::EmployerShow { .. }
@@ -416,7 +421,9 @@ fn run(station: &mut Station, request: Request) -> Result<Value> {
             approve,
             reason,
         } => review::decide(station, &id, approve, reason),
-        Request::PostReviewQueue => review::queue(station),
+        Request::PostReviewQueue { limit, after } => {
+            review::queue(station, limit, after.as_deref())
+        }
         Request::PostExport { id, out } => posts::export(station, &id, &out),
         Request::EmployerRegister(fields) => employers::register(station, fields),
         Request::EmployerList { status } => employers::list(station, status.as_deref()),

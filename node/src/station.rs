@@ -138,7 +138,8 @@ impl Station {
             }
             Err(_) => None,
         };
-        let Some(store) = SledStore::open_waiting(&home.store_path(), wait)? else {
+        let cache_bytes = config.store_cache_mb << 20;
+        let Some(store) = SledStore::open_with_cache(&home.store_path(), wait, cache_bytes)? else {
             return Ok(None);
         };
         home.tighten()?;

@@ -297,6 +297,16 @@ impl SledStore {
         dir: &Path,
         wait: Option<std::time::Duration>,
     ) -> Result<Option<SledStore>, StoreError> {
+        SledStore::open_with_cache(dir, wait, crate::home::default_store_cache_mb() << 20)
+    }
+
+    /// [`SledStore::open_waiting`] with sled's page cache of `cache_bytes` (a node opens its
+    /// store with `store_cache_mb` from its configuration).
+    pub fn open_with_cache(
+        dir: &Path,
+        wait: Option<std::time::Duration>,
+        cache_bytes: u64,
+    ) -> Result<Option<SledStore>, StoreError> {
         use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
         let started = std::time::Instant::now();
         std::fs::DirBuilder::new()
@@ -343,6 +353,7 @@ impl SledStore {
             match sled::Config::new()
                 .path(dir)
                 .mode(sled::Mode::HighThroughput)
+                .cache_capacity(cache_bytes)
                 .open()
             {
                 Ok(db) => break db,
@@ -427,20 +438,55 @@ impl SledStore {
                 Some(end) => Box::new(self.tree.range(prefix..end)),
                 None => Box::new(self.tree.scan_prefix(prefix)),
             };
-        rows.rev().filter_map(move |row| {
-            let key = match row {
-                Ok((k, _)) => k,
-                Err(e) => return Some(Err(err(e))),
-            };
-            let id = index::record_of(&key)?;
-            match self.record(&id) {
-                Ok(Some(state)) => index::cursor(&state, &prefix_kept)
-                    .is_some_and(|first| first[..] == key[..])
-                    .then_some(Ok(state)),
-                Ok(None) => None,
-                Err(e) => Some(Err(e)),
+        rows.rev()
+            .filter_map(move |row| self.record_of_row(row, &prefix_kept))
+    }
+
+    /// [`SledStore::list`] from the other end: oldest first within one value, starting after
+    /// the record `after` (a queue read from its head, e.g. the review queue).
+    pub fn list_oldest_first<'a>(
+        &'a self,
+        prefix: Vec<u8>,
+        after: Option<&RecordState>,
+    ) -> impl Iterator<Item = Result<RecordState, StoreError>> + 'a {
+        use std::ops::Bound::{Excluded, Unbounded};
+        let start = after.and_then(|a| index::resume_after(a, &prefix));
+        let prefix_kept = prefix.clone();
+        let rows: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> = match start {
+            Some(start) => {
+                let within = prefix.clone();
+                Box::new(
+                    self.tree
+                        .range::<Vec<u8>, _>((Excluded(start), Unbounded))
+                        .take_while(move |row| {
+                            row.as_ref().map_or(true, |(k, _)| k.starts_with(&within))
+                        }),
+                )
             }
-        })
+            None => Box::new(self.tree.scan_prefix(prefix)),
+        };
+        rows.filter_map(move |row| self.record_of_row(row, &prefix_kept))
+    }
+
+    /// The record an index row under `prefix` names, when the row is the record's first key of
+    /// the prefix (a record under two keys of one prefix is listed once).
+    fn record_of_row(
+        &self,
+        row: sled::Result<(sled::IVec, sled::IVec)>,
+        prefix: &[u8],
+    ) -> Option<Result<RecordState, StoreError>> {
+        let key = match row {
+            Ok((k, _)) => k,
+            Err(e) => return Some(Err(err(e))),
+        };
+        let id = index::record_of(&key)?;
+        match self.record(&id) {
+            Ok(Some(state)) => index::cursor(&state, prefix)
+                .is_some_and(|first| first[..] == key[..])
+                .then_some(Ok(state)),
+            Ok(None) => None,
+            Err(e) => Some(Err(e)),
+        }
     }
 
     /// The index rows under `prefix` with their values, in key order (the matching rows,

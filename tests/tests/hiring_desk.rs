@@ -862,6 +862,34 @@ fn post_list_pages_with_limit_and_after_without_repeats_or_gaps() {
         ids(&village.json(&["post", "list", "--review", "pending"])).len(),
         5
     );
+
+    // The review queue pages too, from the post waiting longest (the reverse of the list's
+    // newest-first order), without repeats or gaps.
+    let queue = ids(&village.json(&["post", "review", "--queue"]));
+    assert!(queue.len() >= 2, "posts wait at the village: {queue:?}");
+    let newest_first = ids(&village.json(&["post", "list", "--review", "pending"]));
+    let mut oldest_first: Vec<String> = newest_first
+        .into_iter()
+        .filter(|id| queue.contains(id))
+        .collect();
+    oldest_first.reverse();
+    assert_eq!(queue, oldest_first, "the queue is oldest first");
+    let mut paged: Vec<String> = Vec::new();
+    loop {
+        let mut args = vec!["post", "review", "--queue", "--limit", "1"];
+        let after = paged.last().cloned();
+        if let Some(a) = &after {
+            args.extend(["--after", a.as_str()]);
+        }
+        let page = ids(&village.json(&args));
+        assert!(page.len() <= 1, "a page holds at most --limit rows");
+        if page.is_empty() {
+            break;
+        }
+        paged.extend(page);
+        assert!(paged.len() <= 100, "paging does not end: {paged:?}");
+    }
+    assert_eq!(paged, queue, "the queue's pages");
 }
 
 #[test]

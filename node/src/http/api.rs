@@ -548,6 +548,13 @@ pub struct MatchQuery {
 
 #[derive(Default, Serialize, serde::Deserialize)]
 #[serde(default)]
+pub struct PageQuery {
+    pub limit: Option<usize>,
+    pub after: Option<String>,
+}
+
+#[derive(Default, Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct PlacementQuery {
     pub post: Option<String>,
     pub worker: Option<String>,
@@ -661,7 +668,12 @@ pub fn table() -> Api {
         .get(
             "/api/review",
             "待审核岗位 The review queue with findings",
-            none(|| Ok(Request::PostReviewQueue)),
+            query(|q: PageQuery| {
+                Ok(Request::PostReviewQueue {
+                    limit: q.limit,
+                    after: q.after,
+                })
+            }),
         )
         .post(
             "/api/posts/{id}/review",

@@ -60,7 +60,7 @@ pub fn min_role(req: &Request) -> Role {
         | Request::AssistList { .. }
         | Request::AssistDue { .. }
         | Request::Status => Role::Clerk,
-        Request::PostReview { .. } | Request::PostReviewQueue | Request::EmployerSuspend { .. } => {
+        Request::PostReview { .. } | Request::PostReviewQueue { .. } | Request::EmployerSuspend { .. } => {
             Role::Reviewer
         }
         Request::DirectorySet { .. }

@@ -886,6 +886,10 @@ pub(super) fn field(
     }
 }
 
+/// How many posts of the review queue the console shows: the oldest waiting (the queue of a
+/// county can hold tens of thousands; the page must stay small).
+const QUEUE_SHOWN: usize = 50;
+
 /// The employer picker's options: none, then the employers held, by name.
 pub(super) fn employer_options(lang: L, employers: &[Value]) -> Vec<(&str, &str)> {
     let none = ("", lang.t("（不指定）", "(none)"));
@@ -952,7 +956,13 @@ async fn console_markup(
     };
     let today = lingong_protocol::dates::format_date(crate::services::today());
     let queue = if role >= Role::Reviewer {
-        match state.run(Request::PostReviewQueue).await {
+        match state
+            .run(Request::PostReviewQueue {
+                limit: Some(QUEUE_SHOWN),
+                after: None,
+            })
+            .await
+        {
             Ok(Value::Array(p)) => p,
             _ => Vec::new(),
         }
@@ -995,7 +1005,7 @@ async fn console_markup(
         nav.tabs {
             a href="#posts" { (lang.t("今日岗位", "Today's posts")) }
             a href="#publish" { (lang.t("发布岗位", "Publish")) }
-            @if role >= Role::Reviewer { a href="#review" { (lang.t("审核", "Review")) " (" (queue.len()) ")" } }
+            @if role >= Role::Reviewer { a href="#review" { (lang.t("审核", "Review")) " (" (queue.len()) @if queue.len() >= QUEUE_SHOWN { "+" } ")" } }
             a href="#workers" { (lang.t("劳动者", "Workers")) }
             a href="#match" { (lang.t("匹配与上岗", "Match & place")) }
             a href="#employers" { (lang.t("用工主体", "Employers")) }
@@ -1048,6 +1058,9 @@ async fn console_markup(
             section.card #review {
                 h2 { (lang.t("待审核岗位（真实性审查）", "Review queue")) }
                 @if queue.is_empty() { p.muted { (lang.t("没有待审核的岗位", "Nothing waiting")) } }
+                @if queue.len() >= QUEUE_SHOWN {
+                    p.muted { @if lang.en() { "The " (QUEUE_SHOWN) " waiting longest; the rest follow as these are decided" } @else { "显示等待最久的 " (QUEUE_SHOWN) " 条；审核后其余依次显示" } }
+                }
                 table {
                     @for p in &queue {
                         tr data-id=(s(&p["id"])) {

@@ -18,13 +18,18 @@ use lingong_protocol::schema::{
 use serde_json::{Value, json};
 
 /// `post review --queue`: posts pending review, oldest first.
-pub fn queue(station: &Station) -> Result<Value> {
+pub fn queue(station: &Station, limit: Option<usize>, after: Option<&str>) -> Result<Value> {
+    let limit = super::page_limit(limit)?;
+    let after = super::cursor(station, RecordKind::Post, after)?;
     let prefix = index::prefix(
         RecordKind::Post,
         Some((Field::Review, ReviewState::Pending.as_str(), true)),
     );
     let mut rows = Vec::new();
-    for state in station.store.list(prefix, None) {
+    for state in station.store.list_oldest_first(prefix, after.as_ref()) {
+        if rows.len() >= limit {
+            break;
+        }
         let state = state?;
         let Ok(post) = Post::from_view(&state.view) else {
             continue;
@@ -41,7 +46,6 @@ pub fn queue(station: &Station) -> Result<Value> {
             "findings": findings(&post),
         }));
     }
-    rows.reverse();
     Ok(Value::Array(rows))
 }
 
