@@ -79,7 +79,8 @@ try {
   await pub.screenshot({ path: shots + "/public-posts.png", fullPage: true });
   console.log("ok: the public list shows it");
 
-  // The poster: A4 with a QR code; the link it carries checks as genuine, an altered one not.
+  // The poster: A4 with a QR code; the signed link it carries checks as genuine, an altered
+  // one not (tests/tests/web_console.rs checks forged signatures and other nodes over HTTP).
   await pub.goto(origin + "/posts/" + id + "/poster");
   if (!(await pub.locator(".poster .qr svg").count())) fail("the poster has no QR code");
   const poster = await context.newPage();
@@ -93,9 +94,10 @@ try {
   if (!link) fail("the poster does not say what its QR code links to");
   await pub.goto(link);
   await pub.locator("[data-check=genuine]").waitFor({ timeout: 10000 });
+  // A changed field: the digest no longer matches what the printing station signed.
   const altered = link.replace(/h=([0-9a-f])/, (m, c) => "h=" + (c === "0" ? "1" : "0"));
   await pub.goto(altered);
-  await pub.locator("[data-check=altered]").waitFor({ timeout: 10000 });
+  await pub.locator("[data-check=forged]").waitFor({ timeout: 10000 });
   console.log("ok: the poster's QR link checks genuine, an altered one does not");
 
   // Switched to English: the console and the public list say everything of their own in

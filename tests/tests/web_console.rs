@@ -247,3 +247,102 @@ fn a_clerk_publishes_a_reviewer_approves_and_the_screen_and_public_pages_show_it
         assert!(shots.join(shot).exists(), "no screenshot {shot}");
     }
 }
+
+/// The link a poster's QR code carries (`data-check-url`), as a path on the node that printed it.
+fn poster_link(addr: &str, post: &str) -> String {
+    let (status, page) = http(addr, "GET", &format!("/posts/{post}/poster"), &[], b"");
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("<svg"), "the poster has no QR code: {page}");
+    let start = page.find("data-check-url=\"").expect("data-check-url") + 16;
+    let url = page[start..][..page[start..].find('"').expect("end")].replace("&amp;", "&");
+    url.strip_prefix(&format!("http://{addr}"))
+        .unwrap_or_else(|| panic!("the QR link {url} is not on the printing node {addr}"))
+        .to_string()
+}
+
+/// What the public page at `addr` says of a poster link: its `data-check` and the page.
+fn poster_check(addr: &str, path: &str) -> (String, String) {
+    let (status, page) = http(addr, "GET", path, &[], b"");
+    assert_eq!(status, 200, "{page}");
+    let start = page
+        .find("data-check=\"")
+        .unwrap_or_else(|| panic!("no poster check on {path}: {page}"))
+        + 12;
+    let check = page[start..][..page[start..].find('"').expect("end")].to_string();
+    (check, page)
+}
+
+/// `path` with query parameter `key`'s first character changed.
+fn tampered(path: &str, key: &str) -> String {
+    let at = path.find(&format!("{key}=")).expect("parameter") + key.len() + 1;
+    let c = &path[at..at + 1];
+    let other = if c == "0" { "1" } else { "0" };
+    format!("{}{other}{}", &path[..at], &path[at + 1..])
+}
+
+#[test]
+fn a_poster_is_signed_by_the_printing_station_and_checked_wherever_its_certificate_is_held() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let nodes = lingong_tests::init_chain(dir.path());
+    let (county, village) = (&nodes[2], &nodes[4]);
+    let post = village.create_post(
+        "乐源社区装卸搬运工（海报）",
+        None,
+        &["--location", "乐源社区村委会", "--contact", "0855-2345678"],
+    );
+    village.json(&["post", "review", &post, "--approve"]);
+    let (_village_daemon, vaddr) = start_web(village, free_port(), &[]);
+    let (_county_daemon, caddr) = start_web(county, free_port(), &[]);
+
+    // The printing village checks its own poster: genuine, printed by it, today.
+    let link = poster_link(&vaddr, &post);
+    for p in ["by=", "&t=", "&h=", "&s="] {
+        assert!(link.contains(p), "the QR link lacks {p}: {link}");
+    }
+    let (check, page) = poster_check(&vaddr, &link);
+    assert_eq!(check, "genuine", "{page}");
+    assert!(page.contains("乐源社区零工服务站"), "{page}");
+    assert!(page.contains("印制，签名有效"), "{page}");
+    let (check, page) = poster_check(&vaddr, &format!("{link}&lang=en"));
+    assert_eq!(check, "genuine");
+    assert!(
+        page.contains("Printed by") && page.contains("signature valid"),
+        "{page}"
+    );
+
+    // A changed field: the digest no longer matches what was signed. A forged signature. No
+    // signature at all.
+    let (check, page) = poster_check(&vaddr, &tampered(&link, "h"));
+    assert_eq!(check, "forged", "{page}");
+    assert!(page.contains("海报的签名无效"), "{page}");
+    assert_eq!(poster_check(&vaddr, &tampered(&link, "s")).0, "forged");
+    assert_eq!(poster_check(&vaddr, &tampered(&link, "t")).0, "forged");
+    let unsigned = &link[..link.find("&s=").expect("s")];
+    assert_eq!(poster_check(&vaddr, unsigned).0, "unsigned");
+
+    // The county has not yet seen the village's certificate (nor the post): it cannot check.
+    let (check, page) = poster_check(&caddr, &link);
+    assert_eq!(check, "unverifiable", "{page}");
+    assert!(page.contains("无法在这里核验签名"), "{page}");
+
+    // Once the village's records reach the county (a USB bundle here), the county checks the
+    // signature through the village's chain to the province root, and compares the post.
+    lingong_tests::carry(village, county);
+    let (check, page) = poster_check(&caddr, &link);
+    assert_eq!(check, "genuine", "{page}");
+    assert!(!page.contains("本节点没有这个已审核的岗位"), "{page}");
+    assert_eq!(poster_check(&caddr, &tampered(&link, "h")).0, "forged");
+
+    // The post changed after printing (and went back to review): the old poster is out of
+    // date; approved again and reprinted, then closed.
+    village.json(&["post", "update", &post, "--wage", "180"]);
+    assert_eq!(poster_check(&vaddr, &link).0, "changed");
+    village.json(&["post", "review", &post, "--approve"]);
+    assert_eq!(poster_check(&vaddr, &link).0, "changed");
+    let reprinted = poster_link(&vaddr, &post);
+    assert_eq!(poster_check(&vaddr, &reprinted).0, "genuine");
+    village.json(&["post", "update", &post, "--status", "closed"]);
+    let (check, page) = poster_check(&vaddr, &reprinted);
+    assert_eq!(check, "closed", "{page}");
+    assert!(page.contains("现已关闭或招满"), "{page}");
+}

@@ -16,9 +16,13 @@
 //! - Public, no login: `/posts` (search by everyday occupation words and by place), `/posts/ID`
 //!   (with the poster check), `/directory`, `/feed.json`, `/occupations.json`.
 //! - Posters: `/posts/ID/poster` and `/posters/today`, printable A4, with a QR code (SVG) that
-//!   opens `/posts/ID?by=STATION&h=DIGEST`: the post's id, the node that signed it, and a digest
-//!   of the fields printed; the page says whether the post is held here, signed by that station
-//!   and approved, whether the poster's fields still match, and whether it is still open.
+//!   opens `/posts/ID?by=NODE&t=TIME&h=DIGEST&s=SIGNATURE`: the post's id, the node that printed
+//!   it, when (unix seconds), a digest of the fields printed, and the printing node's ed25519
+//!   signature over `lingong/poster/v1` ‖ id ‖ digest ‖ time ([`poster_message`]). Whichever
+//!   node the phone reaches checks the signature with the printer's key and that key's
+//!   certificate chain to the province root as this node holds it (the chain verification of
+//!   `lingong_protocol::cert`), then, if it holds the post, whether the printed fields still
+//!   match and whether it is still open ([`check_poster`]; SECURITY.md, "Posters").
 
 use super::AppState;
 use super::api::{self, field_of, lang_of, parse_value};
@@ -302,18 +306,231 @@ async fn names(state: &AppState) -> (HashMap<String, String>, HashMap<String, St
     (employers, stations)
 }
 
-/// The digest a poster prints: of the fields a worker reads on it.
+/// The digest a poster prints: 16 bytes of SHA-256 (hex) over the canonical encoding of the
+/// fields a worker reads on it (title, wage and unit, headcount, occupation, place, contact,
+/// employer, expiry).
 fn poster_digest(p: &Value) -> String {
-    let text = format!(
-        "{}|{}|{}|{}|{}|{}",
-        s(&p["title"]),
-        p["wage"],
-        s(&p["unit"]),
-        p["headcount"],
-        s(&p["location"]),
-        s(&p["contact"])
-    );
-    hex::encode(&lingong_protocol::canon::sha256(text.as_bytes())[..8])
+    let mut w = lingong_protocol::canon::Writer::new();
+    for f in [
+        "title",
+        "unit",
+        "occupation",
+        "location",
+        "contact",
+        "employer",
+        "expires",
+    ] {
+        w.str(s(&p[f]));
+    }
+    w.str(&p["wage"].to_string())
+        .str(&p["headcount"].to_string());
+    hex::encode(&lingong_protocol::canon::sha256(w.as_slice())[..16])
+}
+
+/// Domain tag of what a poster's printing node signs: no other signed message of lingong starts
+/// with it (certificates, envelopes and seals have their own).
+const POSTER_DOMAIN: &str = "lingong/poster/v1";
+
+/// The bytes a printing node signs for a poster: the domain tag, the post's id, the digest of
+/// the printed fields ([`poster_digest`]) and when it was printed (unix seconds).
+fn poster_message(id: &str, digest: &str, at_s: i64) -> Vec<u8> {
+    let mut w = lingong_protocol::canon::Writer::with_domain(POSTER_DOMAIN);
+    w.str(id).str(digest).i64(at_s);
+    w.finish()
+}
+
+/// The QR links of posters printed now by this node, one per post: each signed with the
+/// node's key (one trip to the station for all of them). A node that cannot sign (no station)
+/// prints links without a signature, which every node's check calls unsigned.
+async fn poster_links(state: &AppState, origin: &str, posts: &[&Value]) -> Vec<String> {
+    let at_s = crate::station::now_ms() / 1000;
+    let items: Vec<(String, String)> = posts
+        .iter()
+        .map(|p| (s(&p["id"]).to_string(), poster_digest(p)))
+        .collect();
+    let signed = {
+        let items = items.clone();
+        state
+            .with_station(move |st| {
+                Ok(items
+                    .iter()
+                    .map(|(id, d)| st.key.sign(&poster_message(id, d, at_s)).to_hex())
+                    .collect::<Vec<_>>())
+            })
+            .await
+            .unwrap_or_default()
+    };
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, (id, digest))| {
+            let mut url = format!(
+                "{origin}/posts/{id}?by={}&t={at_s}&h={digest}",
+                state.node_id
+            );
+            if let Some(sig) = signed.get(i) {
+                url.push_str("&s=");
+                url.push_str(sig);
+            }
+            url
+        })
+        .collect()
+}
+
+/// What the public page found of a poster's QR parameters.
+enum PosterCheck {
+    /// The signature verifies with the printer's key, and that key's certificate chain (as this
+    /// node holds it) leads to the province root, valid when printed and not revoked.
+    Valid {
+        printer: String,
+        date: String,
+        digest: String,
+    },
+    /// Parameters missing or malformed, or the signature does not verify: altered or forged.
+    Forged,
+    /// The signature verifies but the printer's chain does not (revoked, expired when printed,
+    /// another root).
+    Uncertified { printer: String, reason: String },
+    /// This node holds no certificate of the printer: the signature cannot be checked here.
+    Unknown,
+    /// A poster without a signature (printed before posters were signed).
+    Unsigned,
+}
+
+/// Checks a poster's QR parameters (`by`, `t`, `h`, `s`) for the post id in its link: the
+/// signature with the key the `by` node id embeds, then that key's certificate chain to this
+/// node's root through [`lingong_protocol::cert::CertChain::verify`] at the time printed, with the
+/// revocations held here. The chain is the printer's as this node holds it: its own, a link of
+/// its own chain (its ancestors), or an author's certificate record replicated here. `None`
+/// when the link came from no poster.
+async fn check_poster(
+    state: &AppState,
+    id: &str,
+    q: &HashMap<String, String>,
+) -> Option<PosterCheck> {
+    use lingong_protocol::keys::{PublicKey, Signature};
+    use lingong_protocol::store::Store as _;
+    if !["by", "t", "h", "s"].iter().any(|k| q.contains_key(*k)) {
+        return None;
+    }
+    let (Some(by), Some(h)) = (q.get("by"), q.get("h")) else {
+        return Some(PosterCheck::Forged);
+    };
+    let Some(sig) = q.get("s") else {
+        return Some(PosterCheck::Unsigned);
+    };
+    let key = PublicKey::from_node_id(by);
+    let at_s = q.get("t").and_then(|t| t.parse::<i64>().ok());
+    let sig = hex::decode(sig)
+        .ok()
+        .and_then(|b| <[u8; 64]>::try_from(b).ok());
+    let (Some(key), Some(at_s), Some(sig)) = (key, at_s, sig) else {
+        return Some(PosterCheck::Forged);
+    };
+    if !key.verify(&poster_message(id, h, at_s), &Signature(sig)) {
+        return Some(PosterCheck::Forged);
+    }
+    let digest = h.clone();
+    let checked = state
+        .with_station(move |st| {
+            let mut chains = Vec::new();
+            if let Some(own) = &st.chain
+                && let Some(i) = own.certs().iter().position(|c| c.body.subject == key)
+            {
+                chains.push(lingong_protocol::cert::CertChain::new(
+                    own.certs()[i..].to_vec(),
+                ));
+            }
+            if let Some(author) = st.store.author(&key)? {
+                chains.push(author.chain.clone());
+                chains.extend(author.earlier.iter().cloned());
+            }
+            let Some(first) = chains.first() else {
+                return Ok(PosterCheck::Unknown);
+            };
+            let printer = first.leaf().name.clone();
+            let root = st.accept_config()?.root;
+            let revoked = |k: &PublicKey| matches!(st.store.revocation(k), Ok(Some(_)));
+            let mut reason = String::new();
+            for chain in &chains {
+                match chain.verify(&root, at_s, &revoked) {
+                    Ok(()) => {
+                        let date = lingong_protocol::dates::format_date(
+                            lingong_protocol::dates::today_cst(at_s.saturating_mul(1000)),
+                        );
+                        return Ok(PosterCheck::Valid {
+                            printer: chain.leaf().name.clone(),
+                            date,
+                            digest,
+                        });
+                    }
+                    Err(e) => reason = e.to_string(),
+                }
+            }
+            Ok(PosterCheck::Uncertified { printer, reason })
+        })
+        .await;
+    Some(checked.unwrap_or(PosterCheck::Unknown))
+}
+
+/// The check's box at the top of a post's public page. `held` is the post as this node holds
+/// it, if it does: a valid poster is then compared with it (fields, review, signatures, open).
+fn poster_check_box(check: &PosterCheck, held: Option<&Value>, lang: L) -> Markup {
+    match check {
+        PosterCheck::Valid {
+            printer,
+            date,
+            digest,
+        } => {
+            let changed = held.is_some_and(|p| {
+                *digest != poster_digest(p)
+                    || s(&p["review"]) != "approved"
+                    || !p["signatures_valid"].as_bool().unwrap_or(false)
+            });
+            let open = held.map(|p| s(&p["status"]) == "open");
+            let state = match (changed, open) {
+                (true, _) => "changed",
+                (false, Some(false)) => "closed",
+                _ => "genuine",
+            };
+            let warn = changed || open == Some(false);
+            html! {
+                div.check.good[!warn].bad[warn] data-check=(state) {
+                    "✔ " (lang.t("由 ", "Printed by ")) strong { (printer) } (lang.t(" 于 ", " on ")) (date)
+                    (lang.t(" 印制，签名有效", ", signature valid"))
+                    @if changed {
+                        br; "✘ " (lang.t("但海报印制后岗位信息已更改或正在重新审核，海报上的内容已不准确，请以驿站公布的为准", "but the post has changed since it was printed, or is being reviewed again: the poster is out of date; check with the station"))
+                    } @else if open == Some(false) {
+                        br; "⚠ " (lang.t("但该岗位现已关闭或招满", "but the post is now closed or filled"))
+                    } @else if open.is_none() {
+                        br; (lang.t("本节点没有这个已审核的岗位，无法确认它是否仍在招聘，请拨打驿站电话核实", "This node holds no reviewed post with this id, so it cannot tell whether the post is still open: check with the station"))
+                    }
+                }
+            }
+        }
+        PosterCheck::Forged => html! {
+            div.check.bad data-check="forged" {
+                "✘ " (lang.t("海报的签名无效：海报被篡改或是伪造的，请勿轻信，可拨打驿站电话核实", "The poster's signature is not valid: the poster was altered or forged. Do not trust it; check with the station."))
+            }
+        },
+        PosterCheck::Uncertified { printer, reason } => html! {
+            div.check.bad data-check="uncertified" {
+                "✘ " (lang.t("海报签名者 ", "The poster was signed by ")) (printer)
+                (lang.t("，但其证书未通过核验（已吊销、印制时不在有效期内或不属于本省）：请勿轻信", ", whose certificate does not check (revoked, not valid when printed, or of another province): do not trust it"))
+                span.muted { " (" (reason) ")" }
+            }
+        },
+        PosterCheck::Unknown => html! {
+            div.check.bad data-check="unverifiable" {
+                "⚠ " (lang.t("本节点没有印制海报的驿站的证书，无法在这里核验签名；请换一个驿站的页面扫码，或拨打驿站电话核实", "This node holds no certificate of the station that printed the poster, so the signature cannot be checked here: try another station's page, or check with the station"))
+            }
+        },
+        PosterCheck::Unsigned => html! {
+            div.check.bad data-check="unsigned" {
+                "⚠ " (lang.t("这张海报没有签名（旧版海报），无法核验，请与下方登记的岗位对照", "This poster carries no signature (an older poster) and cannot be checked: compare it with the registered post below"))
+            }
+        },
+    }
 }
 
 // ----- public pages ---------------------------------------------------------------------------
@@ -470,32 +687,18 @@ async fn public_post(
     let lang = L::of(&h, &q);
     let shown = state.run(Request::PostShow { id: id.clone() }).await;
     let (employers, stations) = names(&state).await;
-    let from_poster = q.contains_key("by") || q.contains_key("h");
-    let body = match shown {
+    let poster_check = check_poster(&state, &id, &q).await;
+    let body = match &shown {
         Ok(p) if s(&p["review"]) == "approved" => {
             let author = s(&p["author"]).to_string();
             let station = stations
                 .get(&author)
                 .cloned()
                 .unwrap_or_else(|| short(&author).to_string());
-            let by_ok = q.get("by").is_none_or(|b| *b == author);
-            let h_ok = q.get("h").is_none_or(|d| *d == poster_digest(&p));
-            let signed = p["signatures_valid"].as_bool().unwrap_or(false);
             let open = s(&p["status"]) == "open";
-            let date = s(&p["created_at"]).get(..10).unwrap_or("").to_string();
             html! {
-                @if from_poster {
-                    @if by_ok && h_ok && signed {
-                        div.check.good data-check="genuine" {
-                            "✔ " (lang.t("真实岗位：由 ", "Genuine: issued by ")) (station)
-                            (lang.t(" 于 ", " on ")) (date) (lang.t(" 发布，签名有效，已通过审核", ", signature valid, reviewed"))
-                            @if !open { br; "⚠ " (lang.t("但该岗位现已关闭或招满", "but the post is now closed or filled")) }
-                        }
-                    } @else {
-                        div.check.bad data-check="altered" {
-                            "✘ " (lang.t("海报内容与登记的岗位不符，可能被篡改，请勿轻信，可拨打驿站电话核实", "The poster does not match the registered post: it may have been altered. Check with the station."))
-                        }
-                    }
+                @if let Some(check) = &poster_check {
+                    (poster_check_box(check, Some(p), lang))
                 }
                 h1 { (s(&p["title"])) }
                 table {
@@ -514,8 +717,8 @@ async fn public_post(
             }
         }
         _ => html! {
-            @if from_poster {
-                div.check.bad data-check="unknown" { "✘ " (lang.t("本节点没有这个已审核的岗位：海报可能是伪造的，或岗位尚未同步到这里", "This node holds no reviewed post with this id: the poster may be forged, or the post has not reached this node")) }
+            @if let Some(check) = &poster_check {
+                (poster_check_box(check, shown.as_ref().ok(), lang))
             }
             h1 { (lang.t("没有找到该岗位", "No such post")) }
         },
@@ -644,19 +847,10 @@ fn origin(h: &HeaderMap) -> String {
     format!("http://{host}")
 }
 
-fn poster_sheet(
-    p: &Value,
-    lang: L,
-    origin: &str,
-    station: &str,
-    employer: Option<&String>,
-) -> Markup {
+/// One A4 poster; `url` is its signed QR link ([`poster_links`]), `station` the printing
+/// node's name.
+fn poster_sheet(p: &Value, lang: L, url: &str, station: &str, employer: Option<&String>) -> Markup {
     let id = s(&p["id"]);
-    let url = format!(
-        "{origin}/posts/{id}?by={}&h={}",
-        s(&p["author"]),
-        poster_digest(p)
-    );
     html! {
         div.poster data-id=(id) data-check-url=(url) {
             h1 { (s(&p["title"])) }
@@ -669,9 +863,9 @@ fn poster_sheet(
             div.qr {
                 (PreEscaped(qr_svg(&url)))
                 div {
-                    p { (lang.t("扫码核验：岗位由 ", "Scan to check: issued by ")) strong { (station) } (lang.t(" 发布并经审核", ", reviewed")) }
+                    p { (lang.t("扫码核验：由 ", "Scan to check: printed by ")) strong { (station) } (lang.t(" 印制并签名，岗位已经审核", ", signed; the post is reviewed")) }
                     p.small { (lang.t("岗位编号 ", "Post id ")) (id) }
-                    p.small { (lang.t("签发节点 ", "Signed by node ")) (s(&p["author"])) }
+                    p.small { (lang.t("发布节点 ", "Published by node ")) (s(&p["author"])) }
                 }
             }
         }
@@ -685,18 +879,15 @@ async fn poster(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let lang = L::of(&h, &q);
-    let (employers, stations) = names(&state).await;
+    let (employers, _) = names(&state).await;
     let body = match state.run(Request::PostShow { id }).await {
         Ok(p) if s(&p["review"]) == "approved" => {
-            let station = stations
-                .get(s(&p["author"]))
-                .cloned()
-                .unwrap_or_else(|| state.name.clone());
+            let url = poster_links(&state, &origin(&h), &[&p]).await;
             poster_sheet(
                 &p,
                 lang,
-                &origin(&h),
-                &station,
+                url.first().map(String::as_str).unwrap_or_default(),
+                &state.name,
                 employers.get(s(&p["employer"])),
             )
         }
@@ -718,16 +909,17 @@ async fn posters_today(
     let lang = L::of(&h, &q);
     let today = lingong_protocol::dates::format_date(crate::services::today());
     let posts = open_posts(&state, None).await.unwrap_or_default();
-    let (employers, stations) = names(&state).await;
+    let (employers, _) = names(&state).await;
     let origin = origin(&h);
     let todays: Vec<&Value> = posts
         .iter()
         .filter(|p| s(&p["created_at"]).starts_with(&today))
         .collect();
+    let urls = poster_links(&state, &origin, &todays).await;
     let body = html! {
         p.noprint { (lang.t("今日发布并已审核的岗位：", "Posts published and reviewed today: ")) (todays.len()) " · " (today) }
-        @for p in &todays {
-            (poster_sheet(p, lang, &origin, stations.get(s(&p["author"])).map(String::as_str).unwrap_or(&state.name), employers.get(s(&p["employer"]))))
+        @for (p, url) in todays.iter().zip(&urls) {
+            (poster_sheet(p, lang, url, &state.name, employers.get(s(&p["employer"]))))
         }
     };
     html_response(
