@@ -11,6 +11,12 @@
 //! no Chinese of their own and a refused post answers in English naming the field; it saves the
 //! screenshots the README shows into `docs/screenshots/`. Where Chromium, Node.js or
 //! playwright-core is missing the browser test prints why and skips.
+//!
+//! Posters over HTTP, with a village and its county: the village's signed QR link checks
+//! genuine there; a changed digest, time or signature reads forged, a link without signature
+//! unsigned; the county, not yet holding the village's certificate, says it cannot check, and
+//! after a bundle checks it genuine; after an edit the old poster reads changed, and a reprint
+//! of the closed post closed.
 
 use lingong_tests::{
     Daemon, Node, add_token, browser_ready, certify, free_port, http, json_of, run_browser_script,
