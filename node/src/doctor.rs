@@ -1295,11 +1295,20 @@ fn check_upload(
                     format!("{detail}, more than {UPLOAD_WAIT_WARN_HOURS} hours ago"),
                     format!("{detail}，已超过 {UPLOAD_WAIT_WARN_HOURS} 小时"),
                 );
+                // The bundle is sealed to the parent (it may carry workers' records in full).
+                let to = parent
+                    .and_then(|p| p["node_id"].as_str())
+                    .unwrap_or("PARENT_ID");
                 let fix = d.t(
-                    "restore the link to the parent, or carry the changes on a USB stick: \
-                     `lingong bundle export --out FILE` here, `lingong bundle import FILE` there",
-                    "恢复与上级的连接，或用 U 盘传递：本机 `lingong bundle export --out 文件`，\
-                     上级 `lingong bundle import 文件`",
+                    format!(
+                        "restore the link to the parent, or carry the changes on a USB stick: \
+                         `lingong bundle export --to {to} --out FILE` here (sealed to the \
+                         parent), `lingong bundle import FILE` there"
+                    ),
+                    format!(
+                        "恢复与上级的连接，或用 U 盘传递：本机 `lingong bundle export --to {to} \
+                         --out 文件`（只有上级能打开），上级 `lingong bundle import 文件`"
+                    ),
                 );
                 d.find("upload-waiting", Severity::Warning, msg, fix);
             } else {
