@@ -343,15 +343,22 @@ pub struct Ranker<'a> {
     worker: &'a WorkerTerms,
     skills: Vec<&'static Occupation>,
     words: Vec<(&'static Occupation, &'static str)>,
+    /// The first character of each of `words`: a title holding none of them names no skill.
+    firsts: Vec<char>,
     places: std::cell::RefCell<std::collections::HashMap<(RegionCode, RegionCode), Place>>,
 }
 
 impl<'a> Ranker<'a> {
     pub fn new(worker: &'a WorkerTerms) -> Ranker<'a> {
         let skills = worker.occupations();
+        let words: Vec<_> = title_words(&skills).collect();
+        let mut firsts: Vec<char> = words.iter().filter_map(|(_, w)| w.chars().next()).collect();
+        firsts.sort_unstable();
+        firsts.dedup();
         Ranker {
             worker,
-            words: title_words(&skills).collect(),
+            words,
+            firsts,
             skills,
             places: Default::default(),
         }
@@ -369,7 +376,11 @@ impl<'a> Ranker<'a> {
         measure(
             self.worker,
             &self.skills,
-            Some(&self.words),
+            Some(if post.title.chars().any(|c| self.firsts.contains(&c)) {
+                &self.words
+            } else {
+                &[]
+            }),
             place,
             post,
             today,
@@ -1689,6 +1700,8 @@ mod tests {
             let (f, on) = (fill(p.headcount, filled), today() + days);
             let a = assess(&w, &p, f, on);
             prop_assert_eq!(rank(&wt, &pt, f, on), Rank { band: a.band, score: a.score });
+            let ranked = Ranker::new(&wt).rank(&pt, f, on);
+            prop_assert_eq!(ranked, Rank { band: a.band, score: a.score });
             prop_assert_eq!(pt.is_live(on), p.is_live(on));
             prop_assert_eq!(wt.active, w.status == WorkerStatus::Active);
             prop_assert_eq!(wt.priority, w.priority());
