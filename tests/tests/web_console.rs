@@ -308,6 +308,16 @@ fn a_poster_is_signed_by_the_printing_station_and_checked_wherever_its_certifica
     let (check, page) = poster_check(&vaddr, &link);
     assert_eq!(check, "genuine", "{page}");
     assert!(page.contains("乐源社区零工服务站"), "{page}");
+    // The day's posters carry the same signed sheet; a page number past the end shows the
+    // last page rather than nothing.
+    for path in ["/posters/today", "/posters/today?page=99"] {
+        let (status, today) = http(&vaddr, "GET", path, &[], b"");
+        assert_eq!(status, 200, "{path}: {today}");
+        assert!(
+            today.contains(&format!("data-id=\"{post}\"")) && today.contains("<svg"),
+            "{path} lacks the post's poster: {today}"
+        );
+    }
     assert!(page.contains("印制，签名有效"), "{page}");
     let (check, page) = poster_check(&vaddr, &format!("{link}&lang=en"));
     assert_eq!(check, "genuine");

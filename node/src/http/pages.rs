@@ -901,6 +901,9 @@ async fn poster(
     )
 }
 
+/// How many posters `/posters/today` prints per page.
+const POSTERS_PER_PAGE: usize = 20;
+
 async fn posters_today(
     State(state): State<AppState>,
     h: HeaderMap,
@@ -911,13 +914,33 @@ async fn posters_today(
     let posts = open_posts(&state, None).await.unwrap_or_default();
     let (employers, _) = names(&state).await;
     let origin = origin(&h);
-    let todays: Vec<&Value> = posts
+    let all_today: Vec<&Value> = posts
         .iter()
         .filter(|p| s(&p["created_at"]).starts_with(&today))
         .collect();
+    // One page of A4 sheets at a time (each carries a signed QR code).
+    let pages = all_today.len().div_ceil(POSTERS_PER_PAGE).max(1);
+    let page = q
+        .get("page")
+        .and_then(|p| p.parse::<usize>().ok())
+        .unwrap_or(1)
+        .clamp(1, pages);
+    let todays: Vec<&Value> = all_today
+        .iter()
+        .skip((page - 1) * POSTERS_PER_PAGE)
+        .take(POSTERS_PER_PAGE)
+        .copied()
+        .collect();
     let urls = poster_links(&state, &origin, &todays).await;
     let body = html! {
-        p.noprint { (lang.t("今日发布并已审核的岗位：", "Posts published and reviewed today: ")) (todays.len()) " · " (today) }
+        p.noprint {
+            (lang.t("今日发布并已审核的岗位：", "Posts published and reviewed today: ")) (all_today.len()) " · " (today)
+            @if pages > 1 {
+                " · " (lang.t("第 ", "page ")) (page) " / " (pages) (lang.t(" 页", ""))
+                @if page > 1 { " · " a href={ "/posters/today?page=" (page - 1) } { (lang.t("上一页", "previous")) } }
+                @if page < pages { " · " a href={ "/posters/today?page=" (page + 1) } { (lang.t("下一页", "next")) } }
+            }
+        }
         @for (p, url) in todays.iter().zip(&urls) {
             (poster_sheet(p, lang, url, &state.name, employers.get(s(&p["employer"]))))
         }
