@@ -599,7 +599,7 @@ mod tests {
         assert!(keys_in(&cache, &[], &unit).is_empty());
         // Dropped: the next use loads the tree again.
         cache.invalidate();
-        assert_eq!(keys_in(&cache, &[a.clone()], &every), vec![a.0]);
+        assert_eq!(keys_in(&cache, std::slice::from_ref(&a), &every), vec![a.0]);
     }
 
     #[test]
