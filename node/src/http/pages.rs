@@ -702,8 +702,8 @@ async fn public_post(
                 }
                 h1 { (s(&p["title"])) }
                 table {
-                    tr { th { (lang.t("工资", "Wage")) } td.wage { (wage_text(&p, lang)) } }
-                    tr { th { (lang.t("人数", "Places")) } td { (left_text(&p, lang)) } }
+                    tr { th { (lang.t("工资", "Wage")) } td.wage { (wage_text(p, lang)) } }
+                    tr { th { (lang.t("人数", "Places")) } td { (left_text(p, lang)) } }
                     tr { th { (lang.t("工种", "Occupation")) } td { (occupation_name(s(&p["occupation"]))) } }
                     tr { th { (lang.t("地点", "Place")) } td { (s(&p["location"])) } }
                     tr { th { (lang.t("联系", "Contact")) } td { (s(&p["contact"])) } }
@@ -861,7 +861,7 @@ fn poster_sheet(p: &Value, lang: L, url: &str, station: &str, employer: Option<&
             @if let Some(e) = employer { p.big { (lang.t("用工单位：", "Employer: ")) (e) } }
             p { (lang.t("截止：", "Until: ")) (s(&p["expires"])) }
             div.qr {
-                (PreEscaped(qr_svg(&url)))
+                (PreEscaped(qr_svg(url)))
                 div {
                     p { (lang.t("扫码核验：由 ", "Scan to check: printed by ")) strong { (station) } (lang.t(" 印制并签名，岗位已经审核", ", signed; the post is reviewed")) }
                     p.small { (lang.t("岗位编号 ", "Post id ")) (id) }
