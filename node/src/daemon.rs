@@ -10,7 +10,7 @@ use crate::request::{Request, dispatch};
 use crate::station::Station;
 use serde_json::{Value, json};
 use std::os::unix::fs::PermissionsExt;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixListener;
@@ -85,7 +85,7 @@ pub fn run(
         .build()
         .map_err(|e| NodeError::io("tokio runtime", e))?;
     runtime.block_on(async move {
-        let station = Arc::new(Mutex::new(station));
+        let station = Arc::new(RwLock::new(station));
         let (network, handle, commands) = net::start(Arc::clone(&station), &listen)?;
         let listener =
             UnixListener::from_std(std_listener).map_err(|e| NodeError::io(&socket, e))?;
@@ -130,7 +130,7 @@ pub fn run(
         control.abort();
         web.task.abort();
         let _ = std::fs::remove_file(&socket);
-        let s = station.lock().expect("station lock");
+        let s = station.read().expect("station lock");
         drop(s);
         Ok(())
     })
@@ -249,7 +249,7 @@ async fn shutdown_signal() {
 
 async fn serve_control(
     listener: UnixListener,
-    station: Arc<Mutex<Station>>,
+    station: Arc<RwLock<Station>>,
     net: NetHandle,
     stop: tokio::sync::watch::Receiver<bool>,
 ) {
@@ -291,7 +291,7 @@ async fn serve_control(
 
 /// A request inside the daemon: network requests go to the network loop, the rest to the
 /// station (on a blocking thread: sled writes flush to disk).
-async fn handle(station: &Arc<Mutex<Station>>, net: &NetHandle, req: Request) -> Result<Value> {
+async fn handle(station: &Arc<RwLock<Station>>, net: &NetHandle, req: Request) -> Result<Value> {
     match req {
         Request::Sync { timeout_secs } => {
             let reports = net
@@ -344,17 +344,31 @@ async fn handle(station: &Arc<Mutex<Station>>, net: &NetHandle, req: Request) ->
     }
 }
 
-async fn blocking(station: &Arc<Mutex<Station>>, req: Request) -> Result<Value> {
-    with_station(station, move |s| dispatch(s, req)).await
+/// A request on a blocking thread: a read under the shared lock (reads run side by side and
+/// wait only for a write's commit, not for each other), anything else under the exclusive one.
+async fn blocking(station: &Arc<RwLock<Station>>, req: Request) -> Result<Value> {
+    let shared = Arc::clone(station);
+    let answered = tokio::task::spawn_blocking(move || {
+        let s = shared.read().expect("station lock");
+        crate::request::dispatch_read(&s, req)
+    })
+    .await
+    .map_err(|e| NodeError::Daemon {
+        detail: e.to_string(),
+    })?;
+    match answered {
+        Ok(out) => out,
+        Err(req) => with_station(station, move |s| dispatch(s, req)).await,
+    }
 }
 
 /// Runs `f` on a blocking thread holding the station.
 async fn with_station<T: Send + 'static>(
-    station: &Arc<Mutex<Station>>,
+    station: &Arc<RwLock<Station>>,
     f: impl FnOnce(&mut Station) -> Result<T> + Send + 'static,
 ) -> Result<T> {
     let station = Arc::clone(station);
-    tokio::task::spawn_blocking(move || f(&mut station.lock().expect("station lock")))
+    tokio::task::spawn_blocking(move || f(&mut station.write().expect("station lock")))
         .await
         .map_err(|e| NodeError::Daemon {
             detail: e.to_string(),

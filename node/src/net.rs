@@ -29,7 +29,7 @@ use lingong_protocol::sync::{
 };
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
@@ -368,7 +368,7 @@ struct Round {
 
 /// The network loop's state.
 pub struct Network {
-    station: Arc<Mutex<Station>>,
+    station: Arc<RwLock<Station>>,
     swarm: Swarm<Behaviour>,
     peers: HashMap<PeerId, PeerState>,
     inbound: HashMap<(PeerId, u64), (Session, Instant)>,
@@ -389,11 +389,11 @@ pub struct Network {
 /// Starts the network for `station`: listens, dials configured peers. Returns the loop (run it
 /// with [`Network::run`]) and a handle to command it.
 pub fn start(
-    station: Arc<Mutex<Station>>,
+    station: Arc<RwLock<Station>>,
     extra_listen: &[String],
 ) -> Result<(Network, NetHandle, mpsc::Receiver<Command>)> {
     let (config, keypair, my_chain) = {
-        let s = station.lock().expect("station lock");
+        let s = station.read().expect("station lock");
         let chain = s
             .chain
             .as_ref()
@@ -720,7 +720,7 @@ impl Network {
                 p.last_completed_ms = p.session_started_ms;
                 // A completed session with an ancestor ends a pending repair (crate::repair).
                 if let Some(scope) = p.scope {
-                    let station = self.station.lock().expect("station lock");
+                    let station = self.station.read().expect("station lock");
                     crate::repair::note_completed_session(
                         &station.home,
                         &station.region,
@@ -998,7 +998,7 @@ impl Network {
 
     fn verify_hello(&mut self, peer: PeerId, hello: &[u8]) -> std::result::Result<Scope, String> {
         let key = peer_key(&peer).ok_or("the peer's id is not an ed25519 key")?;
-        let station = self.station.lock().expect("station lock");
+        let station = self.station.read().expect("station lock");
         let scope = station
             .verify_peer(&key, hello)
             .map_err(|e| e.message("en"))?;
@@ -1011,7 +1011,7 @@ impl Network {
     /// that scope (built once, then brought up to date: no scan of the whole store per session),
     /// with this node's clock at its start, `now_ms`.
     fn new_session(&self, id: u64, peer: Scope, now_ms: i64) -> Session {
-        let station = self.station.lock().expect("station lock");
+        let station = self.station.read().expect("station lock");
         let me = station.scope();
         let shared = tokio::task::block_in_place(|| station.shared_set(peer));
         let mut session = Session::with_shared(id, me, shared, Vec::new(), self.sync_config);
@@ -1036,7 +1036,7 @@ impl Network {
         if (moved || before.is_some_and(|b| off(b) != off(offset)))
             && let (Some(scope), Some(key)) = (p.scope, peer_key(&peer))
         {
-            let station = self.station.lock().expect("station lock");
+            let station = self.station.read().expect("station lock");
             crate::clock::note_offset(&station, &key, &scope.region, offset);
         }
         if noticeable(offset) && moved {
@@ -1237,7 +1237,7 @@ impl Network {
 
 /// One step of a session on either side: accept what the frame carried, build the next frame.
 fn drive(
-    station: &Arc<Mutex<Station>>,
+    station: &Arc<RwLock<Station>>,
     session: &mut Session,
     frame: &Frame,
     wire_len: usize,
@@ -1246,7 +1246,7 @@ fn drive(
         .receive(frame, wire_len)
         .map_err(|e| e.to_string())?;
     tokio::task::block_in_place(|| {
-        let mut s = station.lock().expect("station lock");
+        let mut s = station.write().expect("station lock");
         let mut report = AcceptReport::default();
         if !received.is_empty() {
             report = s.accept_envelopes(&received).map_err(|e| e.message("en"))?;
@@ -1271,7 +1271,7 @@ pub fn sync_offline(station: Station, timeout_secs: u64) -> Result<serde_json::V
         .enable_all()
         .build()
         .map_err(|e| NodeError::io("tokio runtime", e))?;
-    let shared = Arc::new(Mutex::new(station));
+    let shared = Arc::new(RwLock::new(station));
     let reports = runtime.block_on(async {
         let (network, handle, commands) =
             start(Arc::clone(&shared), &["/ip4/0.0.0.0/tcp/0".to_string()])?;

@@ -397,6 +397,16 @@ pub fn dispatch(station: &mut Station, request: Request) -> Result<Value> {
     run(station, request).map_err(|e| e.in_store(&store_path))
 }
 
+/// [`dispatch`] for the requests that only read ([`run_read`]), with `&Station`; any other
+/// request comes back unanswered (`Err`) for [`dispatch`].
+pub fn dispatch_read(
+    station: &Station,
+    request: Request,
+) -> std::result::Result<Result<Value>, Request> {
+    let store_path = station.home.store_path();
+    run_read(station, request).map(|out| out.map_err(|e| e.in_store(&store_path)))
+}
+
 fn run(station: &mut Station, request: Request) -> Result<Value> {
     match request {
         Request::CertRequest => certs::request(station),
@@ -408,45 +418,26 @@ fn run(station: &mut Station, request: Request) -> Result<Value> {
             successor_of,
         } => certs::issue_successor(station, &request, days, &successor_of),
         Request::CertInstall { chain } => certs::install(station, &chain),
-        Request::CertShow => certs::show(station),
         Request::CertRevoke { node_id, reason } => {
             certs::revoke(station, &node_id, reason.unwrap_or_default())
         }
         Request::PostCreate(fields) => posts::create(station, fields),
-        Request::PostList(filter) => posts::list(station, &filter),
-        Request::PostShow { id } => posts::show(station, &id),
         Request::PostUpdate { id, fields } => posts::update(station, &id, fields),
         Request::PostReview {
             id,
             approve,
             reason,
         } => review::decide(station, &id, approve, reason),
-        Request::PostReviewQueue { limit, after } => {
-            review::queue(station, limit, after.as_deref())
-        }
-        Request::PostExport { id, out } => posts::export(station, &id, &out),
         Request::EmployerRegister(fields) => employers::register(station, fields),
-        Request::EmployerList { status } => employers::list(station, status.as_deref()),
-        Request::EmployerShow { id } => employers::show(station, &id),
         Request::EmployerUpdate { id, fields } => employers::update(station, &id, fields),
         Request::EmployerSuspend { id, reason } => employers::suspend(station, &id, &reason),
         Request::WorkerRegister(fields) => workers::register(station, fields),
-        Request::WorkerList { priority } => workers::list(station, priority),
-        Request::WorkerShow { id } => workers::show(station, &id),
         Request::WorkerUpdate { id, fields } => workers::update(station, &id, fields),
         Request::WorkerDeregister { id } => workers::deregister(station, &id),
         Request::WorkerErase { id, reason } => workers::erase(station, &id, reason),
-        Request::MatchWorker { id, limit, lang } => {
-            matching::for_worker(station, &id, limit, &lang)
-        }
-        Request::MatchPost { id, limit, lang } => matching::for_post(station, &id, limit, &lang),
         Request::PlacementConfirm(fields) => placements::confirm(station, fields),
-        Request::PlacementList { post, worker } => {
-            placements::list(station, post.as_deref(), worker.as_deref())
-        }
         Request::PlacementCancel { id, reason } => placements::cancel(station, &id, &reason),
         Request::PlacementEnd { id, outcome } => placements::end(station, &id, &outcome),
-        Request::PlacementAgreement { id, out } => placements::agreement(station, &id, &out),
         Request::DirectorySet {
             address,
             hours,
@@ -463,50 +454,24 @@ fn run(station: &mut Station, request: Request) -> Result<Value> {
                 rules,
             },
         ),
-        Request::DirectoryList { region } => directory::list(station, region.as_deref()),
-        Request::DirectoryExport {
-            out,
-            format,
-            region,
-        } => directory::export(station, &out, format.as_deref(), region.as_deref()),
         Request::ComplaintFile(fields) => services::complaints::file(station, fields),
-        Request::ComplaintList { status, overdue } => {
-            services::complaints::list(station, status.as_deref(), overdue)
-        }
-        Request::ComplaintShow { id } => services::complaints::show(station, &id),
         Request::ComplaintUpdate { id, update } => {
             services::complaints::update(station, &id, update)
         }
-        Request::Report {
-            period,
-            region,
-            csv,
-        } => services::reports::report(station, &period, region.as_deref(), csv),
         Request::ReportSeal {
             period,
             amend,
             reason,
         } => services::reports::seal(station, &period, amend, reason),
-        Request::ReportVerify { period } => services::reports::verify(station, period.as_deref()),
-        Request::Supervise { stale_days } => services::supervision::supervise(station, stale_days),
         Request::SuperviseOrder {
             node_id,
             reason,
             deadline,
         } => services::supervision::order(station, &node_id, &reason, &deadline),
-        Request::SuperviseOrders => services::supervision::orders(station),
-        Request::Audit => services::audit::audit(station),
-        Request::SyncWaiting { since } => {
-            services::sync_state::waiting_up(station, since.as_deref())
-        }
-        Request::Status => status::status(station),
         Request::PeerAdd { addr } => peers::add(station, &addr),
         Request::Sync { .. } => Err(NodeError::Network {
             detail: "sync runs through control::execute, which brings the network up".into(),
         }),
-        Request::BundleExport { out, for_node, to } => {
-            services::bundle::export(station, &out, for_node.as_deref(), to.as_deref())
-        }
         Request::BundleImport { file } => services::bundle::import(station, &file),
         Request::Sample { posts } => crate::demo::sample_posts(station, posts),
         Request::CsvImport {
@@ -515,11 +480,6 @@ fn run(station: &mut Station, request: Request) -> Result<Value> {
             encoding,
             dry_run,
         } => services::csv::import(station, table, &file, encoding.as_deref(), dry_run),
-        Request::CsvExport {
-            what,
-            file,
-            encoding,
-        } => services::csv::export(station, &what, &file, encoding.as_deref()),
         Request::StaffAdd {
             name,
             role,
@@ -530,20 +490,12 @@ fn run(station: &mut Station, request: Request) -> Result<Value> {
             &role,
             password.as_ref().map(|p| p.0.as_str()),
         ),
-        Request::StaffList => staff::list(station),
         Request::StaffPasswd { name, password } => {
             staff::passwd(station, &name, password.as_ref().map(|p| p.0.as_str()))
         }
         Request::StaffRemove { name } => staff::remove(station, &name),
         Request::TokenAdd { name, role } => staff::token_add(station, &name, &role),
-        Request::TokenList => staff::token_list(station),
         Request::TokenRevoke { name } => staff::token_revoke(station, &name),
-        Request::PushList {
-            post,
-            days,
-            limit,
-            lang,
-        } => services::push::list(station, post.as_deref(), days, limit, &lang),
         Request::PushMark {
             post,
             worker,
@@ -560,17 +512,128 @@ fn run(station: &mut Station, request: Request) -> Result<Value> {
             services::push::send(station, post.as_deref(), worker.as_deref(), days)
         }
         Request::AssistLog(fields) => services::assistance::log(station, fields),
+        Request::Backup { out, passphrase } => {
+            crate::backup::backup(station, std::path::Path::new(&out), &passphrase.0)
+        }
+        read => run_read(station, read)
+            .unwrap_or_else(|r| unreachable!("run_read answers every request run does not: {r:?}")),
+    }
+}
+
+/// The requests that only read the station (lists, shows, matching, reports, status, exports to
+/// files): answered with `&Station`, so the daemon serves them under a shared lock, side by side
+/// and never behind one another. Any other request comes back unanswered (`Err`).
+fn run_read(
+    station: &Station,
+    request: Request,
+) -> std::result::Result<Result<Value>, Request> {
+    match request {
+        Request::CertShow => Ok(certs::show(station)),
+        Request::PostList(filter) => Ok(posts::list(station, &filter)),
+        Request::PostShow { id } => Ok(posts::show(station, &id)),
+        Request::PostReviewQueue { limit, after } => {
+            Ok(review::queue(station, limit, after.as_deref()))
+        }
+        Request::PostExport { id, out } => Ok(posts::export(station, &id, &out)),
+        Request::EmployerList { status } => Ok(employers::list(station, status.as_deref())),
+        Request::EmployerShow { id } => Ok(employers::show(station, &id)),
+        Request::WorkerList { priority } => Ok(workers::list(station, priority)),
+        Request::WorkerShow { id } => Ok(workers::show(station, &id)),
+        Request::MatchWorker { id, limit, lang } => {
+            Ok(matching::for_worker(station, &id, limit, &lang))
+        }
+        Request::MatchPost { id, limit, lang } => {
+            Ok(matching::for_post(station, &id, limit, &lang))
+        }
+        Request::PlacementList { post, worker } => Ok(placements::list(
+            station,
+            post.as_deref(),
+            worker.as_deref(),
+        )),
+        Request::PlacementAgreement { id, out } => Ok(placements::agreement(station, &id, &out)),
+        Request::DirectoryList { region } => Ok(directory::list(station, region.as_deref())),
+        Request::DirectoryExport {
+            out,
+            format,
+            region,
+        } => Ok(directory::export(
+            station,
+            &out,
+            format.as_deref(),
+            region.as_deref(),
+        )),
+        Request::ComplaintList { status, overdue } => Ok(services::complaints::list(
+            station,
+            status.as_deref(),
+            overdue,
+        )),
+        Request::ComplaintShow { id } => Ok(services::complaints::show(station, &id)),
+        Request::Report {
+            period,
+            region,
+            csv,
+        } => Ok(services::reports::report(
+            station,
+            &period,
+            region.as_deref(),
+            csv,
+        )),
+        Request::ReportVerify { period } => {
+            Ok(services::reports::verify(station, period.as_deref()))
+        }
+        Request::Supervise { stale_days } => {
+            Ok(services::supervision::supervise(station, stale_days))
+        }
+        Request::SuperviseOrders => Ok(services::supervision::orders(station)),
+        Request::Audit => Ok(services::audit::audit(station)),
+        Request::SyncWaiting { since } => {
+            Ok(services::sync_state::waiting_up(station, since.as_deref()))
+        }
+        Request::Status => Ok(status::status(station)),
+        Request::BundleExport { out, for_node, to } => Ok(services::bundle::export(
+            station,
+            &out,
+            for_node.as_deref(),
+            to.as_deref(),
+        )),
+        Request::CsvExport {
+            what,
+            file,
+            encoding,
+        } => Ok(services::csv::export(
+            station,
+            &what,
+            &file,
+            encoding.as_deref(),
+        )),
+        Request::StaffList => Ok(staff::list(station)),
+        Request::TokenList => Ok(staff::token_list(station)),
+        Request::PushList {
+            post,
+            days,
+            limit,
+            lang,
+        } => Ok(services::push::list(
+            station,
+            post.as_deref(),
+            days,
+            limit,
+            &lang,
+        )),
         Request::AssistList {
             worker,
             kind,
             limit,
-        } => services::assistance::list(station, worker.as_deref(), kind.as_deref(), limit),
-        Request::AssistDue { worker } => services::assistance::due(station, worker.as_deref()),
-        Request::Backup { out, passphrase } => {
-            crate::backup::backup(station, std::path::Path::new(&out), &passphrase.0)
-        }
+        } => Ok(services::assistance::list(
+            station,
+            worker.as_deref(),
+            kind.as_deref(),
+            limit,
+        )),
+        Request::AssistDue { worker } => Ok(services::assistance::due(station, worker.as_deref())),
         Request::DoctorStore { since_ms, peers } => {
-            services::doctor::facts(station, since_ms, &peers)
+            Ok(services::doctor::facts(station, since_ms, &peers))
         }
+        other => Err(other),
     }
 }

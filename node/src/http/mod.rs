@@ -33,7 +33,7 @@ use serde_json::Value;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 /// Largest request body accepted (a post with a long description is about 2 KB).
@@ -47,7 +47,7 @@ pub type Execute =
 
 /// What every handler shares.
 pub struct Web {
-    pub station: Arc<Mutex<Station>>,
+    pub station: Arc<RwLock<Station>>,
     pub execute: Execute,
     pub auth: auth::Auth,
     /// The station's name, division code and node id, read once at start.
@@ -81,7 +81,7 @@ impl Web {
         f: impl FnOnce(&Station) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let station = Arc::clone(&self.station);
-        tokio::task::spawn_blocking(move || f(&station.lock().expect("station lock")))
+        tokio::task::spawn_blocking(move || f(&station.read().expect("station lock")))
             .await
             .map_err(|e| NodeError::Daemon {
                 detail: e.to_string(),
@@ -181,12 +181,12 @@ pub struct Server {
 /// Binds `addr` and serves until `stop` turns true. Must be called on the daemon's runtime.
 pub async fn start(
     addr: &str,
-    station: Arc<Mutex<Station>>,
+    station: Arc<RwLock<Station>>,
     execute: Execute,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<Server> {
     let (name, region, node_id, store_path) = {
-        let s = station.lock().expect("station lock");
+        let s = station.read().expect("station lock");
         (
             s.config.name.clone(),
             s.region.to_string(),
