@@ -1421,9 +1421,7 @@ fn run(command: Command, home: &Home, lang: &str) -> Result<Value, Failure> {
             fields: fields.into(),
         },
         Command::Worker(WorkerCommand::Deregister { id }) => Request::WorkerDeregister { id },
-        Command::Worker(WorkerCommand::Erase { id, reason }) => {
-            Request::WorkerErase { id, reason }
-        }
+        Command::Worker(WorkerCommand::Erase { id, reason }) => Request::WorkerErase { id, reason },
         Command::Employer(EmployerCommand::Register(args)) => {
             Request::EmployerRegister(args.into())
         }

@@ -523,10 +523,7 @@ fn run(station: &mut Station, request: Request) -> Result<Value> {
 /// The requests that only read the station (lists, shows, matching, reports, status, exports to
 /// files): answered with `&Station`, so the daemon serves them under a shared lock, side by side
 /// and never behind one another. Any other request comes back unanswered (`Err`).
-fn run_read(
-    station: &Station,
-    request: Request,
-) -> std::result::Result<Result<Value>, Request> {
+fn run_read(station: &Station, request: Request) -> std::result::Result<Result<Value>, Request> {
     match request {
         Request::CertShow => Ok(certs::show(station)),
         Request::PostList(filter) => Ok(posts::list(station, &filter)),

@@ -505,7 +505,8 @@ impl SledStore {
         &self,
         f: impl FnOnce(&index::MatchTable) -> R,
     ) -> Result<R, StoreError> {
-        self.matching.with(|prefix| self.index_rows(prefix.to_vec()), f)
+        self.matching
+            .with(|prefix| self.index_rows(prefix.to_vec()), f)
     }
 
     /// Records of `kind` held (from the counters, not a scan).
@@ -632,11 +633,7 @@ impl SledStore {
     pub fn remove_private_id(&self, record: &RecordId) -> Result<bool, StoreError> {
         let short = record.short();
         let mut b = sled::Batch::default();
-        let held = self
-            .tree
-            .get(key(b'P', &[&short]))
-            .map_err(err)?
-            .is_some();
+        let held = self.tree.get(key(b'P', &[&short])).map_err(err)?.is_some();
         b.remove(key(b'P', &[&short]));
         for item in self.tree.scan_prefix([b'H']) {
             let (k, v) = item.map_err(err)?;

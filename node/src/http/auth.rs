@@ -60,9 +60,9 @@ pub fn min_role(req: &Request) -> Role {
         | Request::AssistList { .. }
         | Request::AssistDue { .. }
         | Request::Status => Role::Clerk,
-        Request::PostReview { .. } | Request::PostReviewQueue { .. } | Request::EmployerSuspend { .. } => {
-            Role::Reviewer
-        }
+        Request::PostReview { .. }
+        | Request::PostReviewQueue { .. }
+        | Request::EmployerSuspend { .. } => Role::Reviewer,
         Request::DirectorySet { .. }
         | Request::ComplaintList { .. }
         | Request::ComplaintShow { .. }
