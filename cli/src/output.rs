@@ -1,5 +1,6 @@
 //! Printing results: `--json` prints exactly one JSON value on stdout; otherwise a readable
-//! table (lists) or key/value lines (objects). Failures go to stderr as one line, and with
+//! table (lists) or key/value lines (objects; nested objects as dotted keys, lists of objects
+//! as tables under their key). Failures go to stderr as one line, and with
 //! `--json` also as `{"error": {"code", "message"}}` on stdout; a refused CSV import adds its
 //! bad rows (`"rows": [{"row", "column", "field", "message"}]`, and one stderr line each).
 
@@ -26,12 +27,25 @@ pub fn print_value(value: &Value, json: bool) {
     match value {
         Value::Array(rows) if rows.is_empty() => println!("(none / 无)"),
         Value::Array(rows) => print_table(rows),
-        Value::Object(map) => {
-            for (k, v) in map {
-                println!("{k:>18}: {}", cell(v));
-            }
-        }
+        Value::Object(map) => print_object(map, ""),
         other => println!("{}", cell(other)),
+    }
+}
+
+/// Key/value lines; a nested object's keys follow their parent's with a dot (`figures.posts`),
+/// and a list of objects (a seal's children, a verification's mismatches) prints as a table
+/// under its key.
+fn print_object(map: &serde_json::Map<String, Value>, prefix: &str) {
+    for (k, v) in map {
+        let key = format!("{prefix}{k}");
+        match v {
+            Value::Object(inner) if !inner.is_empty() => print_object(inner, &format!("{key}.")),
+            Value::Array(rows) if !rows.is_empty() && rows.iter().all(Value::is_object) => {
+                println!("{key:>18}:");
+                print_table(rows);
+            }
+            other => println!("{key:>18}: {}", cell(other)),
+        }
     }
 }
 
