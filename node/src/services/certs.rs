@@ -46,7 +46,11 @@ pub fn issue(station: &Station, request: &CertRequest, days: u32) -> Result<Valu
 /// this node's jurisdiction (a dead mini PC replaced, its key lost), and revokes the old key in
 /// the same step unless a revocation of it is already held. The new certificate names the
 /// predecessor; the successor must request the predecessor's very region. Every check runs
-/// before anything is written: a refusal changes nothing.
+/// before anything is written: a refusal changes nothing. The revocation is signed first and
+/// the new chain registered after it (two writes): a crash between them leaves the old key
+/// revoked and no certificate printed, and running the same command again finds the
+/// revocation held and issues the certificate, so the steps never end the other way round (a
+/// successor certified beside a live predecessor).
 pub fn issue_successor(
     station: &mut Station,
     request: &CertRequest,
