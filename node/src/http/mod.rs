@@ -62,6 +62,9 @@ pub struct Web {
     /// Reports computed, by (period, region), with the write count they were computed at
     /// (the oversight pages' chart; [`oversight`]).
     pub reports: Mutex<std::collections::HashMap<(String, Option<String>), (u64, Value)>>,
+    /// Held while a report is computed: requests arriving meanwhile wait and take its answer
+    /// from [`Web::reports`] instead of scanning the store beside it.
+    pub report_computing: tokio::sync::Mutex<()>,
 }
 
 pub type AppState = Arc<Web>;
@@ -214,6 +217,7 @@ pub async fn start(
         writes,
         writes_file,
         reports: Mutex::new(Default::default()),
+        report_computing: tokio::sync::Mutex::new(()),
     });
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let task = tokio::spawn(async move {

@@ -1017,11 +1017,24 @@ async fn report_cached(state: &AppState, req: Request) -> Result<Value, NodeErro
         return state.run(req).await;
     };
     let key = (period.clone(), region.clone());
+    let cached = |writes: u64| {
+        state
+            .reports
+            .lock()
+            .expect("report cache")
+            .get(&key)
+            .filter(|(n, _)| *n == writes)
+            .map(|(_, v)| v.clone())
+    };
     let writes = super::live::write_count(&state.writes_file);
-    if let Some((n, v)) = state.reports.lock().expect("report cache").get(&key)
-        && *n == writes
-    {
-        return Ok(v.clone());
+    if let Some(v) = cached(writes) {
+        return Ok(v);
+    }
+    // One computation at a time: a request that waited here finds the answer computed.
+    let _one = state.report_computing.lock().await;
+    let writes = super::live::write_count(&state.writes_file);
+    if let Some(v) = cached(writes) {
+        return Ok(v);
     }
     let v = state.run(req).await?;
     let mut cache = state.reports.lock().expect("report cache");
