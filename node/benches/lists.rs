@@ -23,6 +23,7 @@
 //! cases at most 3) sets the baseline scans per figure, for a run at 1,000,000 posts
 //! (`LINGONG_BENCH_POSTS=1000000`) where each reads every record.
 
+mod stations;
 use lingong_node::index;
 use lingong_node::request::{PostFilter, Request, dispatch};
 use lingong_node::services::matching;
@@ -34,6 +35,7 @@ use lingong_protocol::region::RegionCode;
 use lingong_protocol::schema::{
     Choice, Flag, Post, PostStatus, ReviewState, Schema, WageUnit, Worker, WorkerStatus,
 };
+use stations::{county, env_count};
 use std::time::{Duration, Instant};
 
 const OCCUPATIONS: [&str; 12] = [
@@ -53,40 +55,6 @@ const OCCUPATIONS: [&str; 12] = [
 
 /// A skill of another major group than every post's.
 const UNRELATED: &str = "2-02-01-01";
-
-fn env_count(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// A certified county station in a fresh home under `dir`.
-fn county(dir: &std::path::Path) -> Station {
-    let mut parent: Option<Station> = None;
-    for (folder, name, region) in [
-        ("province", "省中心", "52"),
-        ("county", "黄平县零工市场", "522622"),
-    ] {
-        let home = lingong_node::home::Home::new(Some(dir.join(folder)));
-        station::init(
-            &home,
-            name,
-            region,
-            vec!["/ip4/127.0.0.1/tcp/0".into()],
-            None,
-        )
-        .expect("init");
-        let mut node = Station::open(&home).expect("open");
-        let request = serde_json::from_value(dispatch(&mut node, Request::CertRequest).unwrap())
-            .expect("request");
-        let issuer = parent.as_mut().unwrap_or(&mut node);
-        let chain = dispatch(issuer, Request::CertIssue { request, days: 365 }).expect("issue");
-        dispatch(&mut node, Request::CertInstall { chain }).expect("install");
-        parent = Some(node);
-    }
-    parent.expect("county")
-}
 
 fn fill(station: &mut Station, posts: usize, workers: usize, approved_every: usize) {
     let region = station.region;

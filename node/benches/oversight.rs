@@ -30,6 +30,7 @@
 //! `cargo bench -p lingong-node --bench oversight` (release build). The README keeps the
 //! figures.
 
+mod stations;
 use ed25519_dalek::{Signature, VerifyingKey};
 use lingong_node::figures;
 use lingong_node::request::{Request, dispatch};
@@ -51,6 +52,7 @@ use lingong_protocol::schema::{
 };
 use lingong_protocol::scope::{Scope, Want};
 use lingong_protocol::store::{MemoryStore, Staged, Store};
+use stations::env_count;
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -78,13 +80,6 @@ const OCCUPATIONS: [&str; 8] = [
     "4-10-03-01",
     "6-24-01-00",
 ];
-
-fn env_count(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// A small deterministic generator (splitmix64).
 struct Rng(u64);

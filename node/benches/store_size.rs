@@ -18,7 +18,7 @@
 //! `cargo bench -p lingong-node --bench store_size` (release build); the README's "Store size"
 //! figures come from it.
 
-use lingong_node::request::{Request, dispatch};
+mod stations;
 use lingong_node::station::{self, Station};
 use lingong_protocol::author::Target;
 use lingong_protocol::dates;
@@ -28,43 +28,10 @@ use lingong_protocol::schema::{
     Post, PostStatus, ReviewState, Schema, WageUnit, Worker, WorkerStatus,
 };
 use lingong_protocol::store::RecordState;
+use stations::{county, env_count};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
-
-fn env_count(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// A certified county station in a fresh home under `dir` (its province beside it).
-fn county(dir: &Path) -> Station {
-    let mut parent: Option<Station> = None;
-    for (folder, name, region) in [
-        ("province", "省中心", "52"),
-        ("county", "黄平县零工市场", "522622"),
-    ] {
-        let home = lingong_node::home::Home::new(Some(dir.join(folder)));
-        station::init(
-            &home,
-            name,
-            region,
-            vec!["/ip4/127.0.0.1/tcp/0".into()],
-            None,
-        )
-        .expect("init");
-        let mut node = Station::open(&home).expect("open");
-        let request = serde_json::from_value(dispatch(&mut node, Request::CertRequest).unwrap())
-            .expect("request");
-        let issuer = parent.as_mut().unwrap_or(&mut node);
-        let chain = dispatch(issuer, Request::CertIssue { request, days: 365 }).expect("issue");
-        dispatch(&mut node, Request::CertInstall { chain }).expect("install");
-        parent = Some(node);
-    }
-    parent.expect("county")
-}
 
 const OCCUPATIONS: [&str; 6] = [
     "4-10-01-06",
