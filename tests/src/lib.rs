@@ -168,6 +168,25 @@ pub struct Failure {
     pub json: Value,
 }
 
+/// The arguments of `post create` of the harness's standard post titled `title` (occupation
+/// 4-10-01-06, 150 yuan a day, two workers; [`Node::create_post`] adds reach and more flags).
+pub fn post_args(title: &str) -> Vec<&str> {
+    vec![
+        "post",
+        "create",
+        "--title",
+        title,
+        "--occupation",
+        "4-10-01-06",
+        "--wage",
+        "150",
+        "--unit",
+        "day",
+        "--headcount",
+        "2",
+    ]
+}
+
 /// One node: a home folder the `lingong` binary is pointed at with `--home`.
 #[derive(Clone, Debug)]
 pub struct Node {
@@ -213,23 +232,36 @@ impl Node {
     /// workers) titled `title`, advertised in `reach` (the node's own area when `None`), with
     /// `more` flags after (e.g. `--description`); returns the new post's id.
     pub fn create_post(&self, title: &str, reach: Option<&str>, more: &[&str]) -> String {
-        let mut args = vec![
-            "post",
-            "create",
-            "--title",
-            title,
-            "--occupation",
-            "4-10-01-06",
-            "--wage",
-            "150",
-            "--unit",
-            "day",
-            "--headcount",
-            "2",
-        ];
+        let mut args = post_args(title);
         if let Some(r) = reach {
             args.extend(["--reach", r]);
         }
+        args.extend_from_slice(more);
+        self.json(&args)["id"].as_str().expect("id").to_string()
+    }
+
+    /// `worker register` of a standard porter (4-10-01-06) born 1970-01-01 in 黄平县 with
+    /// sequence number `seq` (its ID number `52262219700101<seq>` with its check character),
+    /// phone `1380000<seq>`, asking at least 120 yuan a day, with `more` flags after (e.g.
+    /// `--flags older`); returns the new worker's id.
+    pub fn register_porter(&self, name: &str, seq: u32, more: &[&str]) -> String {
+        let id_number =
+            lingong_protocol::id_number::complete_id_number(&format!("52262219700101{seq:03}"));
+        let phone = format!("1380000{seq:04}");
+        let mut args = vec![
+            "worker",
+            "register",
+            "--name",
+            name,
+            "--id-number",
+            &id_number,
+            "--phone",
+            &phone,
+            "--skills",
+            "4-10-01-06",
+            "--wage-min",
+            "120",
+        ];
         args.extend_from_slice(more);
         self.json(&args)["id"].as_str().expect("id").to_string()
     }

@@ -7,7 +7,7 @@
 //!
 //! Run: `cargo test -p lingong-tests --test backup_restore`.
 
-use lingong_tests::{Daemon, Node, free_port, init_chain, poll_until};
+use lingong_tests::{Daemon, Node, free_port, init_chain, poll_until, post_args};
 use serde_json::Value;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
@@ -107,23 +107,6 @@ fn mode(path: &Path) -> u32 {
         .permissions()
         .mode()
         & 0o777
-}
-
-fn post_args(title: &str) -> Vec<&str> {
-    vec![
-        "post",
-        "create",
-        "--title",
-        title,
-        "--occupation",
-        "4-10-01-06",
-        "--wage",
-        "150",
-        "--unit",
-        "day",
-        "--headcount",
-        "2",
-    ]
 }
 
 #[test]

@@ -17,7 +17,7 @@
 //!
 //! Run: `cargo test -p lingong-tests --test clock_skew`.
 
-use lingong_tests::{Daemon, Node, free_port, init_chain, poll_until};
+use lingong_tests::{Daemon, Node, free_port, init_chain, poll_until, post_args};
 use serde_json::Value;
 use std::process::{Child, Stdio};
 use std::time::Duration;
@@ -101,25 +101,6 @@ fn offset_s(node: &Node, peer: &str) -> Option<i64> {
         .iter()
         .find(|p| p["peer"] == peer)
         .and_then(|p| p["clock_offset_s"].as_i64())
-}
-
-/// The arguments of `post create` of a standard post titled `title` (through the daemon when
-/// one runs: then the daemon's clock dates it).
-fn post_args(title: &str) -> [&str; 12] {
-    [
-        "post",
-        "create",
-        "--title",
-        title,
-        "--occupation",
-        "4-10-01-06",
-        "--wage",
-        "150",
-        "--unit",
-        "day",
-        "--headcount",
-        "2",
-    ]
 }
 
 /// Waits until `node`'s daemon has measured `peer`'s clock off by more than `min_s` seconds

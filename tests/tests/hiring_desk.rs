@@ -120,29 +120,6 @@ fn row_of(node: &Node, post: &str) -> Option<Value> {
         .cloned()
 }
 
-/// `worker register` at `node`: born 1970-01-01 in 黄平县 with sequence `seq`, a porter
-/// (4-10-01-06) asking at least 120 yuan a day, with `more` flags after; returns the id.
-fn register_worker(node: &Node, name: &str, seq: u32, more: &[&str]) -> String {
-    let id_number = complete_id_number(&format!("52262219700101{seq:03}"));
-    let phone = format!("1380000{seq:04}");
-    let mut args = vec![
-        "worker",
-        "register",
-        "--name",
-        name,
-        "--id-number",
-        &id_number,
-        "--phone",
-        &phone,
-        "--skills",
-        "4-10-01-06",
-        "--wage-min",
-        "120",
-    ];
-    args.extend_from_slice(more);
-    id_of(&node.json(&args))
-}
-
 /// A valid unified social credit code of an enterprise (91) registered in 黄平县 with the
 /// organization code body `body` (8 characters of [`ALPHABET`]): both check characters computed.
 fn credit_code(body: &str) -> String {
@@ -241,9 +218,9 @@ fn a_county_post_matches_priority_workers_first_at_the_village_and_its_placement
 
     // Three porters alike but for their priority, registered so that the order they are held
     // in (newest first) is the reverse of the order help is due.
-    let disabled = register_worker(village, "杨光荣", 1, &["--flags", "disabled"]);
-    let older = register_worker(village, "吴秀英", 2, &["--flags", "older"]);
-    let plain = register_worker(village, "龙建国", 3, &[]);
+    let disabled = village.register_porter("杨光荣", 1, &["--flags", "disabled"]);
+    let older = village.register_porter("吴秀英", 2, &["--flags", "older"]);
+    let plain = village.register_porter("龙建国", 3, &[]);
     let matched = village.json(&["match", "--post", &post]);
     let rows = matched.as_array().expect("a list");
     let order: Vec<&str> = rows
@@ -360,8 +337,8 @@ fn two_villages_placing_on_the_last_place_offline_both_keep_their_placements_unt
     }
 
     // Offline, each village places its own worker on the last place.
-    let worker_a = register_worker(village_a, "潘金花", 11, &[]);
-    let worker_b = register_worker(&village_b, "龙志强", 12, &[]);
+    let worker_a = village_a.register_porter("潘金花", 11, &[]);
+    let worker_b = village_b.register_porter("龙志强", 12, &[]);
     let placed_a = id_of(&village_a.json(&[
         "placement",
         "confirm",
@@ -550,8 +527,8 @@ fn bad_hiring_desk_input_exits_2_names_the_field_and_changes_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (nodes, village_b, _township_daemon) = township_hub(dir.path());
     let village = &nodes[4];
-    let worker = register_worker(village, "杨小平", 21, &[]);
-    let gone = register_worker(village, "吴大山", 22, &[]);
+    let worker = village.register_porter("杨小平", 21, &[]);
+    let gone = village.register_porter("吴大山", 22, &[]);
     village.json(&["worker", "deregister", &gone]);
     let pending = village.create_post("待审核的搬运工", Some(TOWNSHIP), &[]);
     let approved = village.create_post("已审核的搬运工", None, &[]);

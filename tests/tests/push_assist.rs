@@ -8,7 +8,6 @@
 //! standard input (a real shell script that writes it to a file). The same through the JSON API
 //! of a running daemon, with a clerk's token.
 
-use lingong_protocol::id_number::complete_id_number;
 use lingong_tests::{Daemon, Node, carry, free_port, init_chain, poll_until};
 use serde_json::{Value, json};
 use std::io::{Read, Write};
@@ -17,29 +16,6 @@ use std::time::Duration;
 
 fn id_of(v: &Value) -> String {
     v["id"].as_str().expect("the output has an id").to_string()
-}
-
-/// `worker register` at `node`: a porter (4-10-01-06) born 1970-01-01 in 黄平县 with sequence
-/// `seq`, phone 1380000`seq`, asking at least 120 yuan a day, with `more` flags after.
-fn register_worker(node: &Node, name: &str, seq: u32, more: &[&str]) -> String {
-    let id_number = complete_id_number(&format!("52262219700101{seq:03}"));
-    let phone = phone(seq);
-    let mut args = vec![
-        "worker",
-        "register",
-        "--name",
-        name,
-        "--id-number",
-        &id_number,
-        "--phone",
-        &phone,
-        "--skills",
-        "4-10-01-06",
-        "--wage-min",
-        "120",
-    ];
-    args.extend_from_slice(more);
-    id_of(&node.json(&args))
 }
 
 fn phone(seq: u32) -> String {
@@ -104,9 +80,9 @@ fn push_lists_put_priority_workers_first_and_marks_and_sends_become_assistance_r
 
     // Three porters alike but for their priority, registered in the reverse of the order help
     // is due.
-    let plain = register_worker(village, "龙建国", 1, &[]);
-    let older = register_worker(village, "吴秀英", 2, &["--flags", "older"]);
-    let disabled = register_worker(village, "杨光荣", 3, &["--flags", "disabled"]);
+    let plain = village.register_porter("龙建国", 1, &[]);
+    let older = village.register_porter("吴秀英", 2, &["--flags", "older"]);
+    let disabled = village.register_porter("杨光荣", 3, &["--flags", "disabled"]);
 
     // A pending post has no push list; approved, it has one, priority first, with phones.
     let post = village.create_post("村里仓库搬运工", None, &[]);
@@ -425,7 +401,7 @@ fn the_json_api_lists_pushes_marks_them_and_keeps_the_ledger_with_a_clerks_token
     let dir = tempfile::tempdir().expect("tempdir");
     let nodes = init_chain(dir.path());
     let village = &nodes[4];
-    let older = register_worker(village, "吴秀英", 2, &["--flags", "older"]);
+    let older = village.register_porter("吴秀英", 2, &["--flags", "older"]);
     let post = village.create_post("村里仓库搬运工", None, &[]);
     village.json(&["post", "review", &post, "--approve"]);
     let token = village.json(&["token", "add", "--name", "desk", "--role", "clerk"])["token"]

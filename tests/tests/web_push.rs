@@ -22,7 +22,6 @@
 //!
 //! Nothing sleeps a fixed time: every wait polls with a deadline.
 
-use lingong_protocol::id_number::complete_id_number;
 use lingong_tests::{
     Node, add_token, browser_ready, free_port, http, init_chain, json_of, run_browser_script,
     start_web, web_request,
@@ -92,28 +91,6 @@ fn the_last_bundle_exported_or_imported_is_in_the_sync_state() {
     );
 }
 
-/// `worker register` at `node`: a porter (4-10-01-06) born 1970-01-01 in 黄平县, with `more`.
-fn register_worker(node: &Node, name: &str, seq: u32, more: &[&str]) -> String {
-    let id_number = complete_id_number(&format!("52262219700101{seq:03}"));
-    let phone = format!("1380000{seq:04}");
-    let mut args = vec![
-        "worker",
-        "register",
-        "--name",
-        name,
-        "--id-number",
-        &id_number,
-        "--phone",
-        &phone,
-        "--skills",
-        "4-10-01-06",
-        "--wage-min",
-        "120",
-    ];
-    args.extend_from_slice(more);
-    node.json(&args)["id"].as_str().expect("id").to_string()
-}
-
 /// The priority worker's row of `assist due`: how far behind.
 fn behind(node: &Node, worker: &str) -> u64 {
     node.json(&["assist", "due", "--worker", worker])[0]["behind"]
@@ -130,8 +107,8 @@ fn a_clerk_marks_a_priority_worker_on_the_push_list_and_logs_assistance_in_the_b
     let nodes = init_chain(dir.path());
     let village = &nodes[4];
     // Alike but for their priority, the plain one registered first.
-    let plain = register_worker(village, "龙建国", 1, &[]);
-    let older = register_worker(village, "吴秀英", 2, &["--flags", "older"]);
+    let plain = village.register_porter("龙建国", 1, &[]);
+    let older = village.register_porter("吴秀英", 2, &["--flags", "older"]);
     let post = village.create_post("村里仓库搬运工", None, &[]);
     village.json(&["post", "review", &post, "--approve"]);
     let before = behind(village, &older);
@@ -199,7 +176,7 @@ fn the_send_button_runs_the_push_command_and_a_refused_mark_records_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let nodes = init_chain(dir.path());
     let village = &nodes[4];
-    let worker = register_worker(village, "杨光荣", 3, &["--flags", "disabled"]);
+    let worker = village.register_porter("杨光荣", 3, &["--flags", "disabled"]);
     let post = village.create_post("村里仓库搬运工", None, &[]);
     village.json(&["post", "review", &post, "--approve"]);
     let token = add_token(village, "desk", "clerk");
