@@ -1363,7 +1363,7 @@ async fn console_markup(
             form.grid method="post" action="/console/employer" {
                 input type="hidden" name="csrf" value=(csrf);
                 (field(lang, "name", "名称", "Name", "text", r, "employer", html!{}))
-                (select(lang, "kind", "类型", "Kind", &lang.options::<EmployerType>(None), r, "employer", None))
+                (select(lang, "type", "类型", "Type", &lang.options::<EmployerType>(None), r, "employer", None))
                 (field(lang, "credit_code", "统一社会信用代码", "Credit code", "text", r, "employer", html!{}))
                 (field(lang, "contact", "联系人", "Contact", "text", r, "employer", html!{}))
                 (field(lang, "phone", "电话", "Phone", "tel", r, "employer", html!{}))

@@ -27,7 +27,9 @@ use serde_json::{Value, json};
 #[derive(Clone, Default, Serialize, Deserialize)]
 pub struct EmployerFields {
     pub name: Option<String>,
-    /// enterprise, individual-business, individual or other.
+    /// enterprise, individual-business, individual or other. Named `type` on the wire, as the
+    /// command line's `--type`, the CSV column and every error say; `kind` is still read.
+    #[serde(rename = "type", alias = "kind")]
     pub kind: Option<String>,
     pub credit_code: Option<String>,
     pub id_number: Option<String>,
@@ -261,4 +263,24 @@ pub fn show(station: &Station, id: &str) -> Result<Value> {
     let mut out = row(&state, &e);
     out["complaints"] = Value::Array(super::complaints_of_employer(station, &state)?);
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::EmployerFields;
+    use serde_json::json;
+
+    /// The type travels as `type`, the name every error, the CSV column and `--type` use, so a
+    /// refused type is shown next to the console's field; bodies written with `kind` still read.
+    #[test]
+    fn the_type_is_named_type_on_the_wire_and_kind_is_still_read() {
+        let typed: EmployerFields =
+            serde_json::from_value(json!({ "name": "甲", "type": "enterprise" })).unwrap();
+        assert_eq!(typed.kind.as_deref(), Some("enterprise"));
+        let old: EmployerFields = serde_json::from_value(json!({ "kind": "individual" })).unwrap();
+        assert_eq!(old.kind.as_deref(), Some("individual"));
+        let out = serde_json::to_value(&typed).unwrap();
+        assert_eq!(out["type"], "enterprise");
+        assert!(out.get("kind").is_none());
+    }
 }
