@@ -22,7 +22,7 @@
 use super::AppState;
 use super::api;
 use super::auth::Caller;
-use super::oversight::{Submit, banners, forbidden, refused, stale, submit, to_login, top};
+use super::oversight::{Submit, banners, forbidden, refused, run_form, stale, to_login, top};
 use super::pages::{
     L, Refused, StaffPage, field, form_to, html_response, layout, per_unit, s, select, short,
     urlencode,
@@ -280,21 +280,6 @@ async fn failed(
             };
             html_response(status, lang, &HashMap::new(), m)
         }
-    }
-}
-
-/// A form's request, or the reason it could not be made (a login, a stale page, bad input).
-async fn run_form(
-    state: &AppState,
-    caller: &Caller,
-    f: &BTreeMap<String, String>,
-    made: Result<Request, crate::error::NodeError>,
-) -> Result<Value, Submit> {
-    match made {
-        Ok(req) => submit(state, caller, f, req).await,
-        Err(_) if caller.role().is_none() => Err(Submit::Login),
-        Err(_) if !caller.csrf_ok(f.get("csrf").map(String::as_str)) => Err(Submit::Stale),
-        Err(e) => Err(Submit::Refused(e)),
     }
 }
 

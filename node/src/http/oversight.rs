@@ -623,6 +623,21 @@ pub(super) async fn submit(
     state.run(req).await.map_err(Submit::Refused)
 }
 
+/// A form's request, or the reason it could not be made (a login, a stale page, bad input).
+pub(super) async fn run_form(
+    state: &AppState,
+    caller: &Caller,
+    f: &BTreeMap<String, String>,
+    made: Result<Request, NodeError>,
+) -> Result<Value, Submit> {
+    match made {
+        Ok(req) => submit(state, caller, f, req).await,
+        Err(_) if caller.role().is_none() => Err(Submit::Login),
+        Err(_) if !caller.csrf_ok(f.get("csrf").map(String::as_str)) => Err(Submit::Stale),
+        Err(e) => Err(Submit::Refused(e)),
+    }
+}
+
 pub(super) enum Submit {
     Login,
     Stale,
@@ -639,14 +654,7 @@ async fn complaint_file(
     let q = HashMap::new();
     let lang = L::of(&h, &q);
     let made = form_to::<ComplaintFields>(&f).map(Request::ComplaintFile);
-    let result = match made {
-        Ok(req) => submit(&state, &caller, &f, req).await,
-        Err(e) if caller.role().is_some() && caller.csrf_ok(f.get("csrf").map(String::as_str)) => {
-            Err(Submit::Refused(e))
-        }
-        Err(_) if caller.role().is_none() => Err(Submit::Login),
-        Err(_) => Err(Submit::Stale),
-    };
+    let result = run_form(&state, &caller, &f, made).await;
     match result {
         Ok(v) => {
             let id = s(&v["id"]).to_string();
@@ -682,12 +690,7 @@ async fn complaint_update(
         id: id.clone(),
         update,
     });
-    let result = match made {
-        Ok(req) => submit(&state, &caller, &f, req).await,
-        Err(_) if caller.role().is_none() => Err(Submit::Login),
-        Err(_) if !caller.csrf_ok(f.get("csrf").map(String::as_str)) => Err(Submit::Stale),
-        Err(e) => Err(Submit::Refused(e)),
-    };
+    let result = run_form(&state, &caller, &f, made).await;
     match result {
         Ok(v) => {
             let done = format!(
@@ -1053,12 +1056,7 @@ async fn report_seal(
 ) -> Response {
     let lang = L::of(&h, &HashMap::new());
     let made = form_to::<SealBody>(&f).map(seal_request);
-    let result = match made {
-        Ok(req) => submit(&state, &caller, &f, req).await,
-        Err(_) if caller.role().is_none() => Err(Submit::Login),
-        Err(_) if !caller.csrf_ok(f.get("csrf").map(String::as_str)) => Err(Submit::Stale),
-        Err(e) => Err(Submit::Refused(e)),
-    };
+    let result = run_form(&state, &caller, &f, made).await;
     let period = f.get("period").cloned().unwrap_or_default();
     match result {
         Ok(v) => {
@@ -1241,12 +1239,7 @@ async fn supervision_order(
 ) -> Response {
     let lang = L::of(&h, &HashMap::new());
     let made = form_to::<OrderBody>(&f).map(order_request);
-    let result = match made {
-        Ok(req) => submit(&state, &caller, &f, req).await,
-        Err(_) if caller.role().is_none() => Err(Submit::Login),
-        Err(_) if !caller.csrf_ok(f.get("csrf").map(String::as_str)) => Err(Submit::Stale),
-        Err(e) => Err(Submit::Refused(e)),
-    };
+    let result = run_form(&state, &caller, &f, made).await;
     match result {
         Ok(v) => {
             let done = format!(
