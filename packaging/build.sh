@@ -105,6 +105,42 @@ set -e
 [ "$status" = 1 ] || fail "doctor of an uncertified city exited $status, not 1"
 echo "$report" | grep -q '"code":"cert-missing"' || fail "doctor did not name the missing certificate"
 
+# On a throwaway machine (CI sets LINGONG_PACKAGE_DPKG_INSTALL=1; never on a machine that runs
+# a station) the .deb is installed for real with dpkg, so its maintainer scripts run: postinst
+# must make the system user and its 0700 state folder, the user must be able to set up and
+# check a node there, a reinstall (an upgrade's path) and a removal must keep the station's
+# key and store, and a purge too (postrm says so).
+if [ "${LINGONG_PACKAGE_DPKG_INSTALL:-}" = 1 ]; then
+  echo "== installed with dpkg: the maintainer scripts run"
+  [ "$(id -u)" = 0 ] || fail "LINGONG_PACKAGE_DPKG_INSTALL=1 needs root"
+  if dpkg -s lingong >/dev/null 2>&1; then
+    fail "a lingong package is already installed here: this check is for a throwaway machine"
+  fi
+  dpkg -i "$deb"
+  getent passwd lingong | grep -q ':/var/lib/lingong:/usr/sbin/nologin$' \
+    || fail "postinst made no system user lingong with home /var/lib/lingong and no shell"
+  [ "$(stat -c '%a %U %G' /var/lib/lingong)" = "700 lingong lingong" ] \
+    || fail "/var/lib/lingong is $(stat -c '%a %U %G' /var/lib/lingong), not 700 lingong lingong"
+  as_lingong() { runuser -u lingong -- /usr/bin/lingong --home /var/lib/lingong "$@"; }
+  as_lingong init --name 贵州省 --region 52 >/dev/null
+  as_lingong cert request --out /var/lib/lingong/request.json >/dev/null
+  as_lingong cert issue --request /var/lib/lingong/request.json --out /var/lib/lingong/cert.json >/dev/null
+  as_lingong cert install /var/lib/lingong/cert.json >/dev/null
+  as_lingong doctor || fail "doctor of the installed station did not exit 0"
+  [ "$(stat -c '%a %U' /var/lib/lingong/node.key)" = "600 lingong" ] \
+    || fail "node.key is $(stat -c '%a %U' /var/lib/lingong/node.key), not 600 lingong"
+  key_before=$(sha256sum /var/lib/lingong/node.key)
+  dpkg -i "$deb" # the same version again: prerm upgrade, then postinst configure <version>
+  dpkg -r lingong
+  [ ! -e /usr/bin/lingong ] || fail "dpkg -r left /usr/bin/lingong"
+  dpkg --purge lingong
+  [ "$(sha256sum /var/lib/lingong/node.key)" = "$key_before" ] \
+    || fail "reinstall, removal or purge changed or deleted the station's key"
+  [ -d /var/lib/lingong/store ] || fail "removal or purge deleted the station's store"
+  echo "dpkg install, setup as lingong, doctor, reinstall, remove and purge: ok (the station's key and store kept)"
+  rm -rf /var/lib/lingong
+fi
+
 echo "== tarball"
 name=lingong-$version-x86_64-linux
 stage=$root/$name
