@@ -143,13 +143,24 @@ pub fn accept_cached<S: Store + ?Sized>(
     let held = staged.has_envelope(&id).map_err(store_err)?;
     match (held, &env.payload) {
         (Some(true), _) | (Some(false), None) => return Ok(Accepted::Duplicate),
-        (Some(false), Some(_)) => {
+        (Some(false), Some(payload)) => {
             env.verify_payload()?;
             let mut ops = Vec::new();
             if env.header.kind.is_document() {
                 let state = staged.record(&env.header.record).map_err(store_err)?;
                 if let Some(state) = state {
-                    ops.push(apply_to_record(staged, cfg, env, id, state, true)?);
+                    match erasure_step(cfg, &state, payload)? {
+                        // The body of a change an erasure dropped is not stored again.
+                        Erasure::Drop => return Ok(Accepted::Duplicate),
+                        Erasure::Settle => {
+                            let mut state = state;
+                            ops.extend(erase_history(staged, &mut state, env, id)?);
+                            ops.push(Op::PutRecord(env.header.record, Box::new(state)));
+                        }
+                        Erasure::None => {
+                            ops.push(apply_to_record(staged, cfg, env, id, state, true)?)
+                        }
+                    }
                 }
             }
             ops.push(Op::PutEnvelope(Box::new(env.clone()), meta_of(env, id)));
@@ -236,6 +247,8 @@ pub fn accept_cached<S: Store + ?Sized>(
         known
     };
     let author_region = author.region();
+    // Whether an erasure drops the envelope's body: then only its header is stored.
+    let mut dropped = false;
 
     // The author's log: one envelope per sequence number, each linked to the one before, and
     // none dated more than the tolerance before the one before it.
@@ -403,12 +416,33 @@ pub fn accept_cached<S: Store + ?Sized>(
         }
         RecordKind::Certificate => ops.push(Op::PutRecord(record_id, Box::new(new_state(env, id)))),
         _ => {
-            let state = existing.unwrap_or_else(|| {
+            let mut state = existing.unwrap_or_else(|| {
                 let mut s = new_state(env, id);
                 s.changes.clear();
                 s
             });
-            ops.push(apply_to_record(staged, cfg, env, id, state, false)?);
+            let step = match env.payload.as_deref() {
+                Some(payload) => erasure_step(cfg, &state, payload)?,
+                None => Erasure::None,
+            };
+            match step {
+                Erasure::None => ops.push(apply_to_record(staged, cfg, env, id, state, false)?),
+                Erasure::Drop | Erasure::Settle => {
+                    record::check_change_origin(
+                        env.payload.as_deref().unwrap_or_default(),
+                        &h.author,
+                        h.timestamp_ms,
+                    )?;
+                    state.changes.push(id);
+                    state.updated_ms = state.updated_ms.max(h.timestamp_ms);
+                    state.created_ms = state.created_ms.min(h.timestamp_ms);
+                    if step == Erasure::Settle {
+                        ops.extend(erase_history(staged, &mut state, env, id)?);
+                    }
+                    ops.push(Op::PutRecord(record_id, Box::new(state)));
+                }
+            }
+            dropped = step == Erasure::Drop;
         }
     }
 
@@ -416,9 +450,137 @@ pub fn accept_cached<S: Store + ?Sized>(
     author.max_seq = author.max_seq.max(h.seq);
     author.envelopes += 1;
     ops.push(Op::PutAuthor(Box::new(author)));
-    ops.push(Op::PutEnvelope(Box::new(env.clone()), meta_of(env, id)));
+    let stored = if dropped {
+        env.header_only()
+    } else {
+        env.clone()
+    };
+    let meta = meta_of(&stored, id);
+    ops.push(Op::PutEnvelope(Box::new(stored), meta));
     staged.put_all(ops);
     Ok(Accepted::New)
+}
+
+/// What PIPL erasure (PROTOCOL.md §8, "Erasure of a worker record"; §11 step 8) asks of a
+/// worker change whose body `payload` arrives for a record in `state`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Erasure {
+    /// Not an erased worker record, nor an erasure: applied as any change.
+    None,
+    /// The record is erased and this change is not an erasure: held as its header only,
+    /// never applied (its body may hold personal data the erasure removed).
+    Drop,
+    /// An erasure: its body is kept, every other change of the record is held as its header
+    /// only from now on, and the document is rebuilt from the erasures alone.
+    Settle,
+}
+
+fn erasure_step(cfg: &AcceptConfig, state: &RecordState, payload: &[u8]) -> Result<Erasure> {
+    if !cfg.materialize || state.kind != RecordKind::Worker {
+        return Ok(Erasure::None);
+    }
+    if erasure_fields(payload)?.is_some() {
+        return Ok(Erasure::Settle);
+    }
+    let erased = !matches!(
+        state.view.get(crate::schema::worker::ERASED),
+        None | Some(serde_json::Value::Null)
+    );
+    Ok(if erased { Erasure::Drop } else { Erasure::None })
+}
+
+/// The root fields a worker change writes if it is an erasure (it sets the marker
+/// `erased`), in the order it writes them; `None` for any other change. Read from the change's
+/// own operations, so without the changes it depends on (a node that received the record
+/// after its erasure holds no other body). A list the change makes is read as empty (an
+/// erasure writes empty lists).
+fn erasure_fields(change: &[u8]) -> Result<Option<Vec<(String, record::FieldValue)>>> {
+    use automerge::legacy::{Key, ObjectId, OpType};
+    use automerge::{ObjType, ScalarValue};
+    use record::FieldValue;
+    let parsed = automerge::Change::from_bytes(change.to_vec()).map_err(|e| Error::BadChange {
+        detail: e.to_string(),
+    })?;
+    let mut fields = Vec::new();
+    let mut marks = false;
+    for op in parsed.decode().operations {
+        let (ObjectId::Root, Key::Map(key)) = (&op.obj, &op.key) else {
+            continue;
+        };
+        let value = match &op.action {
+            OpType::Put(ScalarValue::Str(s)) => FieldValue::Text(s.to_string()),
+            OpType::Put(ScalarValue::F64(f)) => FieldValue::Number(*f),
+            OpType::Put(ScalarValue::Int(i)) => FieldValue::Int(*i),
+            OpType::Make(ObjType::List) => FieldValue::List(Vec::new()),
+            _ => continue,
+        };
+        marks |= key.as_str() == crate::schema::worker::ERASED;
+        fields.push((key.to_string(), value));
+    }
+    Ok(marks.then_some(fields))
+}
+
+/// The erasure of a worker record in `state` (whose `changes` already name `env`, with id
+/// `id`): every other change whose body is held here and is not an erasure is put back as its
+/// header only (the header still verifies and keeps the author's log whole), and the record's
+/// document and view are rebuilt from the erasures alone (in timestamp order), with the
+/// record's `region` and `created_at` from its state. The returned ops drop the bodies.
+fn erase_history<S: Store + ?Sized>(
+    staged: &Staged<'_, S>,
+    state: &mut RecordState,
+    env: &Envelope,
+    id: EnvelopeId,
+) -> Result<Vec<Op>> {
+    let mut ops = Vec::new();
+    let mut erasures = Vec::new();
+    for cid in &state.changes {
+        let held = if *cid == id {
+            Some(env.clone())
+        } else {
+            staged.envelope(cid).map_err(store_err)?
+        };
+        let Some(held) = held else { continue };
+        let Some(payload) = held.payload.as_deref() else {
+            continue;
+        };
+        match erasure_fields(payload)? {
+            Some(fields) => erasures.push((held.header.timestamp_ms, *cid, held.header, fields)),
+            None => {
+                let header = held.header_only();
+                ops.push(Op::PutEnvelope(
+                    Box::new(header.clone()),
+                    meta_of(&header, *cid),
+                ));
+            }
+        }
+    }
+    erasures.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    let Some((at_ms, _, last, _)) = erasures.last().cloned() else {
+        return Ok(ops);
+    };
+    let mut edits: Vec<(String, record::FieldValue)> = vec![
+        (
+            "region".into(),
+            record::FieldValue::Text(state.region.to_string()),
+        ),
+        (
+            "created_at".into(),
+            record::FieldValue::Text(crate::dates::rfc3339(state.created_ms)),
+        ),
+    ];
+    for (_, _, _, fields) in erasures {
+        for (k, v) in fields {
+            edits.retain(|(held, _)| *held != k);
+            edits.push((k, v));
+        }
+    }
+    let borrowed: Vec<(&str, record::FieldValue)> =
+        edits.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    let (_, saved) = record::make_change_saved(None, &last.author, &borrowed, at_ms)?;
+    state.view = record::document_view(&saved)?;
+    state.doc = Some(saved);
+    state.waiting = false;
+    Ok(ops)
 }
 
 /// How many predecessors [`succeeds`] follows back: a station replaced sixteen times over is
@@ -852,5 +1014,188 @@ mod successor_tests {
         assert!(succeeds(&store, &info, &old_key.public(), &village).unwrap());
         assert!(!succeeds(&store, &info, &stray.public(), &village).unwrap());
         assert!(!succeeds(&store, &info, &old_key.public(), &town).unwrap());
+    }
+}
+
+#[cfg(test)]
+mod erasure_tests {
+    use super::*;
+    use crate::author::{LocalAuthor, Target};
+    use crate::fixture::{FIXTURE_NOT_BEFORE_S, Hierarchy};
+    use crate::record::FieldValue;
+    use crate::region::RegionCode;
+    use crate::schema::{Schema, Worker};
+    use crate::scope::Scope;
+    use crate::store::MemoryStore;
+    use crate::sync::SharedSet;
+
+    const T0: i64 = (FIXTURE_NOT_BEFORE_S + 86_400) * 1000;
+    const NAME: &str = "杨秀英";
+    const STALE_NAME: &str = "杨秀英乡镇改";
+    const PHONE: &str = "13812345678";
+
+    fn code(s: &str) -> RegionCode {
+        RegionCode::parse(s).unwrap()
+    }
+
+    /// `region`'s station writes `edits` into `store` (committed); returns the envelope.
+    fn write(
+        h: &mut Hierarchy,
+        store: &mut MemoryStore,
+        region: &str,
+        target: Target,
+        edits: &[(&str, FieldValue)],
+        at: i64,
+    ) -> Envelope {
+        let cfg = h.accept_config();
+        let (key, _) = h.node(&code(region));
+        let author = LocalAuthor { key: &key, cfg };
+        let mut staged = Staged::new(&*store);
+        let env = author.write(&mut staged, target, edits, at).unwrap();
+        let batch = staged.into_batch();
+        store.commit(batch).unwrap();
+        env
+    }
+
+    fn take(h: &mut Hierarchy, store: &mut MemoryStore, env: &Envelope) -> Accepted {
+        let cfg = h.accept_config();
+        let mut staged = Staged::new(&*store);
+        let done = accept(&mut staged, &cfg, env, T0 + 10_000).unwrap();
+        let batch = staged.into_batch();
+        store.commit(batch).unwrap();
+        done
+    }
+
+    /// Nothing personal is held of the worker in `store`: no envelope's bytes nor the saved
+    /// document hold the names or the phone, and it reads erased.
+    fn holds_nothing_personal(store: &MemoryStore, record: &RecordId, erasure: &EnvelopeId) {
+        let state = store.record(record).unwrap().unwrap();
+        for id in &state.changes {
+            let env = store.envelope(id).unwrap().unwrap();
+            assert_eq!(
+                env.payload.is_some(),
+                id == erasure,
+                "only the erasure's body"
+            );
+            assert_eq!(store.has_envelope(id).unwrap(), Some(id == erasure));
+        }
+        let mut bytes: Vec<u8> = state.doc.clone().expect("a document");
+        for env in store.envelopes.values() {
+            bytes.extend(env.to_bytes());
+        }
+        for personal in [NAME, STALE_NAME, PHONE] {
+            let needle = personal.as_bytes();
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle),
+                "{personal}"
+            );
+        }
+        let worker = Worker::from_view(&state.view).unwrap();
+        assert_eq!(worker.name, "");
+        assert_eq!(worker.region, code("522622101001"));
+        assert!(state.view.contains_key("erased"), "{:?}", state.view);
+        assert_eq!(state.view["erase_reason"], "本人申请");
+    }
+
+    #[test]
+    fn an_erasure_drops_the_bodies_of_the_records_other_changes_in_either_order_and_keeps_them_out()
+    {
+        let mut h = Hierarchy::new(11);
+        let mut village = MemoryStore::new();
+        for r in ["52", "5226", "522622", "522622101", "522622101001"] {
+            h.publish(&mut village, &code(r), T0);
+        }
+        let registered = write(
+            &mut h,
+            &mut village,
+            "522622101001",
+            Target::Create {
+                kind: RecordKind::Worker,
+                reach: None,
+            },
+            &[
+                ("name", FieldValue::Text(NAME.into())),
+                ("phone", FieldValue::Text(PHONE.into())),
+                ("skills", FieldValue::List(vec!["4-10-01-06".into()])),
+                ("region", FieldValue::Text("522622101001".into())),
+                (
+                    "created_at",
+                    FieldValue::Text(crate::dates::rfc3339(T0 + 1000)),
+                ),
+            ],
+            T0 + 1000,
+        );
+        let record = registered.header.record;
+        // The township holds the record in full and edits it, not knowing of the erasure.
+        let before_erasure = village.clone();
+        let mut township = village.clone();
+        let stale = write(
+            &mut h,
+            &mut township,
+            "522622101",
+            Target::Edit(record),
+            &[("name", FieldValue::Text(STALE_NAME.into()))],
+            T0 + 2000,
+        );
+        let view = village.record(&record).unwrap().unwrap().view;
+        let edits =
+            crate::schema::worker::erasure_edits(&view, "2026-12-07T10:00:00+08:00", "本人申请");
+        let erasure = write(
+            &mut h,
+            &mut village,
+            "522622101001",
+            Target::Edit(record),
+            &edits,
+            T0 + 3000,
+        );
+        let eid = erasure.id();
+        holds_nothing_personal(&village, &record, &eid);
+
+        // The erasure reaches the township after its edit, the edit the village after it.
+        assert_eq!(take(&mut h, &mut township, &erasure), Accepted::New);
+        assert_eq!(take(&mut h, &mut village, &stale), Accepted::New);
+        holds_nothing_personal(&village, &record, &eid);
+        holds_nothing_personal(&township, &record, &eid);
+
+        // A body arriving again (a stale peer, an old bundle) is not stored.
+        for env in [&registered, &stale] {
+            assert_eq!(take(&mut h, &mut village, env), Accepted::Duplicate);
+        }
+        holds_nothing_personal(&village, &record, &eid);
+
+        // Both list the same set for each other (nothing to move); a township that has not
+        // seen the erasure lists another (the erasure goes to it, and then it drops too).
+        let (v, t) = (
+            Scope::new(code("522622101001")),
+            Scope::new(code("522622101")),
+        );
+        let listed = |me: &Scope, peer: &Scope, s: &MemoryStore| {
+            SharedSet::build(me, peer, &s.items().unwrap()).fingerprint()
+        };
+        assert_eq!(listed(&v, &t, &village), listed(&t, &v, &township));
+        assert_ne!(listed(&v, &t, &village), listed(&t, &v, &before_erasure));
+
+        // A node that receives the record only as the erased ones hold it (headers, the
+        // erasure whole: after a repair, a restore, or as a new station) reads it erased.
+        let mut fresh = MemoryStore::new();
+        for r in ["52", "5226", "522622", "522622101", "522622101001"] {
+            h.publish(&mut fresh, &code(r), T0);
+        }
+        let state = village.record(&record).unwrap().unwrap();
+        let mut held: Vec<Envelope> = state
+            .changes
+            .iter()
+            .map(|id| village.envelope(id).unwrap().unwrap())
+            .collect();
+        held.sort_by_key(|e| (e.header.author, e.header.seq));
+        held.sort_by_key(|e| !e.header.is_genesis());
+        for env in &held {
+            assert_eq!(take(&mut h, &mut fresh, env), Accepted::New);
+        }
+        holds_nothing_personal(&fresh, &record, &eid);
+        assert_eq!(
+            fresh.record(&record).unwrap().unwrap().view,
+            village.record(&record).unwrap().unwrap().view
+        );
     }
 }
