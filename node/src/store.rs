@@ -912,15 +912,16 @@ impl Store for SledStore {
         let mut counts: std::collections::BTreeMap<[u8; 2], u64> = Default::default();
         // The matching rows removed (`None`) and written, in order, for the table in memory.
         let mut matched: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::new();
+        let mut dropped = false;
         for op in batch.ops {
             match op {
                 Op::PutEnvelope(env, meta) => {
-                    if !self
-                        .tree
-                        .contains_key(key(b'm', &[&meta.id]))
-                        .map_err(err)?
-                    {
-                        *counts.entry(index::ENVELOPE_COUNTER).or_default() += 1;
+                    match self.has_envelope(&meta.id)? {
+                        None => *counts.entry(index::ENVELOPE_COUNTER).or_default() += 1,
+                        // A body dropped (a PIPL erasure, `accept`): kept sets list the
+                        // envelope under its id and cannot take that back; rebuilt instead.
+                        Some(true) if !meta.has_payload => dropped = true,
+                        Some(_) => {}
                     }
                     put.push(meta);
                     b.insert(key(b'e', &[&meta.id]), env.to_bytes());
@@ -1005,7 +1006,9 @@ impl Store for SledStore {
         self.matching.committed(&matched);
         self.db.flush().map_err(err)?;
         self.wrote(n);
-        if !put.is_empty() {
+        if dropped {
+            self.shared_sets().sets.clear();
+        } else if !put.is_empty() {
             self.shared_sets().note_committed(&put);
         }
         Ok(())
