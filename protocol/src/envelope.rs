@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::keys::{NodeKey, PublicKey, Signature};
 use crate::record::{RecordId, RecordKind};
 use crate::region::RegionCode;
+use sha2::{Digest, Sha256};
 
 const HEADER_DOMAIN: &str = "lingong/envelope/v1";
 const ID_DOMAIN: &str = "lingong/envelope-id/v1";
@@ -153,10 +154,20 @@ impl Envelope {
     }
 
     pub fn id(&self) -> EnvelopeId {
-        let mut w = Writer::with_domain(ID_DOMAIN);
-        w.fixed(&self.header.signed_bytes())
-            .fixed(&self.signature.0);
-        sha256(w.as_slice())
+        self.id_of_signed(&self.header.signed_bytes())
+    }
+
+    /// [`Envelope::id`] from the header's signed bytes made already (`signed` must be
+    /// `self.header.signed_bytes()`), for a caller that verifies the signature over the same
+    /// bytes: the header is encoded once, and hashed where it lies, not copied.
+    pub fn id_of_signed(&self, signed: &[u8]) -> EnvelopeId {
+        // The bytes of `Writer::with_domain(ID_DOMAIN)`, then the header and the signature.
+        let mut h = Sha256::new();
+        h.update(ID_DOMAIN.as_bytes());
+        h.update([0]);
+        h.update(signed);
+        h.update(self.signature.0);
+        h.finalize().into()
     }
 
     /// Checks the author's signature over the header, and the payload (if present) against

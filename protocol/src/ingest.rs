@@ -50,9 +50,15 @@ pub fn accept_batch<S: Store + ?Sized>(
     now_ms: i64,
 ) -> (Batch, Vec<Result<Accepted>>) {
     let mut proved: VerifiedSet = VerifiedSet::default();
-    for (env, ok) in envelopes.iter().zip(verify_signatures(envelopes)) {
+    // Each header encoded once, for the batch equation and for the id of what it proved.
+    let signed = signed_headers(envelopes);
+    for ((env, signed), ok) in envelopes
+        .iter()
+        .zip(&signed)
+        .zip(verify_signed(envelopes, &signed))
+    {
         if ok {
-            proved.record_envelope(env.id());
+            proved.record_envelope(env.id_of_signed(signed));
         }
     }
     let mut staged = Staged::new(store);
@@ -64,6 +70,26 @@ pub fn accept_batch<S: Store + ?Sized>(
 /// `false` means "not proved here" (a bad signature, or a good one that shared a chunk with a
 /// bad one, or one the strict rules single out): the accept path then checks it alone.
 pub fn verify_signatures(envelopes: &[Envelope]) -> Vec<bool> {
+    verify_signed(envelopes, &signed_headers(envelopes))
+}
+
+/// Each envelope's [`crate::envelope::Header::signed_bytes`], in order: what
+/// [`verify_signed`] takes.
+pub fn signed_headers(envelopes: &[Envelope]) -> Vec<Vec<u8>> {
+    envelopes.iter().map(|e| e.header.signed_bytes()).collect()
+}
+
+/// [`verify_signatures`] over headers encoded by the caller, who needs the same bytes for the
+/// envelopes' ids ([`Envelope::id_of_signed`]) and so encodes each header once:
+/// `signed[i]` must be `envelopes[i].header.signed_bytes()` ([`signed_headers`]).
+pub fn verify_signed(envelopes: &[Envelope], signed: &[Vec<u8>]) -> Vec<bool> {
+    assert_eq!(envelopes.len(), signed.len(), "one encoded header each");
+    debug_assert!(
+        envelopes
+            .iter()
+            .zip(signed)
+            .all(|(e, s)| e.header.signed_bytes() == *s)
+    );
     let mut proved = vec![false; envelopes.len()];
     let mut keys: BTreeMap<[u8; 32], Option<VerifyingKey>> = BTreeMap::new();
     let mut candidates: Vec<(usize, VerifyingKey)> = Vec::with_capacity(envelopes.len());
@@ -80,17 +106,20 @@ pub fn verify_signatures(envelopes: &[Envelope]) -> Vec<bool> {
             candidates.push((i, key));
         }
     }
+    let mut messages: Vec<&[u8]> = Vec::with_capacity(VERIFY_CHUNK);
+    let mut signatures: Vec<ed25519_dalek::Signature> = Vec::with_capacity(VERIFY_CHUNK);
+    let mut keys: Vec<VerifyingKey> = Vec::with_capacity(VERIFY_CHUNK);
     for chunk in candidates.chunks(VERIFY_CHUNK) {
-        let messages: Vec<Vec<u8>> = chunk
-            .iter()
-            .map(|(i, _)| envelopes[*i].header.signed_bytes())
-            .collect();
-        let messages: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
-        let signatures: Vec<ed25519_dalek::Signature> = chunk
-            .iter()
-            .map(|(i, _)| ed25519_dalek::Signature::from_bytes(&envelopes[*i].signature.0))
-            .collect();
-        let keys: Vec<VerifyingKey> = chunk.iter().map(|(_, k)| *k).collect();
+        messages.clear();
+        signatures.clear();
+        keys.clear();
+        for (i, key) in chunk {
+            messages.push(&signed[*i]);
+            signatures.push(ed25519_dalek::Signature::from_bytes(
+                &envelopes[*i].signature.0,
+            ));
+            keys.push(*key);
+        }
         if ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_ok() {
             for (i, _) in chunk {
                 proved[*i] = true;
@@ -101,13 +130,48 @@ pub fn verify_signatures(envelopes: &[Envelope]) -> Vec<bool> {
 }
 
 /// True when the signature's `R` passes the strict check's own tests on it: canonically
-/// encoded and not of small order.
+/// encoded and not of small order. Decided from the encoding alone, as libsodium does
+/// (`ge25519_has_small_order`): the batch equation decompresses `R` anyway, and an `R` that is
+/// no point at all fails its chunk's equation, whose envelopes the single check then takes.
 fn r_is_strict(signature: &[u8; 64]) -> bool {
     let r: [u8; 32] = signature[..32].try_into().expect("32 bytes");
-    if !y_is_canonical(&r) {
-        return false;
-    }
-    VerifyingKey::from_bytes(&r).is_ok_and(|point| !point.is_weak())
+    y_is_canonical(&r) && !y_is_small_order(&r)
+}
+
+/// The y coordinates (little-endian, the sign bit clear) of the eight points of order dividing
+/// 8, the only points whose multiple by the cofactor is the identity: 0 (order 4, x = ±√−1),
+/// 1 (the identity, x = 0), the two of order 8 (each with two x of opposite sign), and p − 1
+/// (order 2, x = 0). Below p, nothing else encodes a small-order point, whatever its sign bit.
+const SMALL_ORDER_Y: [[u8; 32]; 5] = [
+    [0; 32],
+    {
+        let mut one = [0; 32];
+        one[0] = 1;
+        one
+    },
+    [
+        0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef, 0x98,
+        0xf0, 0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53,
+        0xfc, 0x05,
+    ],
+    [
+        0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10, 0x67,
+        0x0f, 0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac,
+        0x03, 0x7a,
+    ],
+    {
+        let mut minus_one = [0xff; 32];
+        minus_one[0] = 0xec;
+        minus_one[31] = 0x7f;
+        minus_one
+    },
+];
+
+/// True when a canonical encoding ([`y_is_canonical`]) is of a small-order point.
+fn y_is_small_order(encoded: &[u8; 32]) -> bool {
+    SMALL_ORDER_Y
+        .iter()
+        .any(|y| y[..31] == encoded[..31] && y[31] == encoded[31] & 0x7f)
 }
 
 /// True when the encoded y coordinate (the low 255 bits, little-endian) is below
@@ -251,6 +315,60 @@ mod tests {
         envs.insert(1, forged);
         let proved = verify_signatures(&envs);
         assert_eq!(proved, vec![true, false, true, true, true]);
+    }
+
+    #[test]
+    fn small_order_r_is_recognised_from_its_encoding_as_the_decompressing_check_does() {
+        // Every listed y, with either sign bit, decompresses to a point of small order.
+        for y in SMALL_ORDER_Y {
+            for sign in [0u8, 0x80] {
+                let mut encoded = y;
+                encoded[31] |= sign;
+                assert!(y_is_canonical(&encoded) && y_is_small_order(&encoded));
+                assert!(
+                    VerifyingKey::from_bytes(&encoded).is_ok_and(|p| p.is_weak()),
+                    "{}",
+                    hex::encode(encoded)
+                );
+            }
+        }
+        // The encoding check and the decompressing check agree on the R of real signatures
+        // and on random encodings that are points.
+        let (_, envs) = signed_posts(40);
+        for env in &envs {
+            assert!(r_is_strict(&env.signature.0));
+        }
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut points = 0;
+        for _ in 0..4000 {
+            let mut sig = [0u8; 64];
+            for word in sig[..32].chunks_mut(8) {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                word.copy_from_slice(&state.to_le_bytes());
+            }
+            let r: [u8; 32] = sig[..32].try_into().unwrap();
+            if let Ok(point) = VerifyingKey::from_bytes(&r) {
+                points += 1;
+                assert_eq!(r_is_strict(&sig), y_is_canonical(&r) && !point.is_weak());
+            }
+        }
+        assert!(
+            points > 1000,
+            "about half of all encodings are points: {points}"
+        );
+    }
+
+    #[test]
+    fn verify_signed_proves_what_verify_signatures_proves_over_the_same_bytes() {
+        let (_, mut envs) = signed_posts(VERIFY_CHUNK + 10);
+        envs[VERIFY_CHUNK + 3].signature.0[1] ^= 1;
+        let signed = signed_headers(&envs);
+        assert_eq!(verify_signed(&envs, &signed), verify_signatures(&envs));
+        for (env, bytes) in envs.iter().zip(&signed) {
+            assert_eq!(env.id_of_signed(bytes), env.id());
+        }
     }
 
     #[test]

@@ -24,8 +24,11 @@
 //! against the authors, chains and logs seen so far. Each certificate chain an author signs
 //! under is looked at once ([`Window`]: when all its links are valid and the earliest
 //! revocation of any); only an envelope outside that span is looked at link by link, to name
-//! the link. `cargo bench -p lingong-node --bench oversight` measures the rate beside raw
-//! ed25519 batch verification (README).
+//! the link. Each header is encoded once, for its id and for the batch equation, and an `R`
+//! the strict rules single out is recognised from its encoding
+//! ([`lingong_protocol::ingest::verify_signed`]). The seals are recomputed on a thread of their
+//! own beside all this. `cargo bench -p lingong-node --bench oversight` measures the rate
+//! beside raw ed25519 batch verification (README).
 
 use crate::error::Result;
 use crate::figures;
@@ -81,7 +84,6 @@ pub fn audit(station: &Station) -> Result<Value> {
         .collect();
     let mut authors: HashMap<PublicKey, Option<AuthorInfo>> = HashMap::new();
     let mut logs: HashMap<PublicKey, Vec<LogEntry>> = HashMap::new();
-    let metas = station.store.items()?;
     let mut checked = 0usize;
     let mut windows: HashMap<(PublicKey, Hash32), Window> = HashMap::new();
     let threads = std::thread::available_parallelism()
@@ -89,48 +91,58 @@ pub fn audit(station: &Station) -> Result<Value> {
         .unwrap_or(1)
         .clamp(1, 8);
     let store = &station.store;
-    std::thread::scope(|scope| -> Result<()> {
-        // A chunk is read and verified by `threads` threads while this one checks the chunk
-        // before it: reading, ids, payload hashes and signatures in parallel, the checks that
-        // need the tables built so far here.
-        let start = |chunk| spawn_parts(scope, store, chunk, threads);
-        let mut chunks = metas.chunks(READ_CHUNK);
-        let mut next = chunks.next().map(start);
-        while let Some(handles) = next.take() {
-            next = chunks.next().map(start);
-            for handle in handles {
-                let part = handle
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-                problems.0.extend(part.problems);
-                for (((env, id), proved), payload_ok) in part
-                    .envelopes
-                    .iter()
-                    .zip(part.ids)
-                    .zip(part.proved)
-                    .zip(part.payload_ok)
-                {
-                    checked += 1;
-                    check_envelope(
-                        station,
-                        env,
-                        proved,
-                        payload_ok,
-                        &revocations,
-                        &mut authors,
-                        &mut windows,
-                        &mut problems,
-                    )?;
-                    let h = &env.header;
-                    logs.entry(h.author).or_default().push(LogEntry {
-                        seq: h.seq,
-                        id,
-                        prev: h.prev,
-                    });
+    let seals = std::thread::scope(|beside| -> Result<figures::SealCheck> {
+        // The seals are recomputed beside the envelope checks, which need nothing of them: the
+        // cores the envelope checks leave idle (listing the store first, the last chunk, the
+        // logs) take the seal check's share.
+        let seals = beside.spawn(|| figures::check_seals(station, None));
+        let metas = store.items()?;
+        std::thread::scope(|scope| -> Result<()> {
+            // A chunk is read and verified by `threads` threads while this one checks the chunk
+            // before it: reading, ids, payload hashes and signatures in parallel, the checks that
+            // need the tables built so far here.
+            let start = |chunk| spawn_parts(scope, store, chunk, threads);
+            let mut chunks = metas.chunks(READ_CHUNK);
+            let mut next = chunks.next().map(start);
+            while let Some(handles) = next.take() {
+                next = chunks.next().map(start);
+                for handle in handles {
+                    let part = handle
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                    problems.0.extend(part.problems);
+                    for (((env, id), proved), payload_ok) in part
+                        .envelopes
+                        .iter()
+                        .zip(part.ids)
+                        .zip(part.proved)
+                        .zip(part.payload_ok)
+                    {
+                        checked += 1;
+                        check_envelope(
+                            station,
+                            env,
+                            proved,
+                            payload_ok,
+                            &revocations,
+                            &mut authors,
+                            &mut windows,
+                            &mut problems,
+                        )?;
+                        let h = &env.header;
+                        logs.entry(h.author).or_default().push(LogEntry {
+                            seq: h.seq,
+                            id,
+                            prev: h.prev,
+                        });
+                    }
                 }
             }
-        }
-        Ok(())
+            Ok(())
+        })?;
+        seals
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     })?;
     // Every author known, even one with no envelope held (its certificate record lost).
     for info in station.store.authors()? {
@@ -175,7 +187,6 @@ pub fn audit(station: &Station) -> Result<Value> {
             "revoked": revocations.contains_key(&ev.author),
         }));
     }
-    let seals = figures::check_seals(station, None)?;
     for m in &seals.mismatches {
         problems.0.push(json!({
             "kind": "seal-mismatch",
@@ -231,39 +242,48 @@ struct Part {
 
 /// Reads the envelopes of `metas` (in key order, as listed), checks each is stored under its
 /// own id and its payload, and verifies their signatures
-/// ([`lingong_protocol::ingest::verify_signatures`]: batch equations, the strict rules' cases
-/// left to the single check).
+/// ([`lingong_protocol::ingest::verify_signed`]: batch equations, the strict rules' cases left
+/// to the single check), each header encoded once for its id and its signature.
 fn read_part(store: &SledStore, metas: &[ItemMeta]) -> Part {
     let mut problems = Problems(Vec::new());
     let mut envelopes: Vec<Envelope> = Vec::with_capacity(metas.len());
     // Each envelope's id, computed once (it is checked against the stored id here).
     let mut ids: Vec<EnvelopeId> = Vec::with_capacity(metas.len());
+    // Each header encoded once, for its id and for the batch equation.
+    let mut signed: Vec<Vec<u8>> = Vec::with_capacity(metas.len());
     for meta in metas {
-        let short = hex::encode(&meta.id[..8]);
+        let short = || hex::encode(&meta.id[..8]);
         match store.envelope(&meta.id) {
-            Ok(Some(env)) if env.id() == meta.id => {
-                envelopes.push(env);
-                ids.push(meta.id);
+            Ok(Some(env)) => {
+                let bytes = env.header.signed_bytes();
+                if env.id_of_signed(&bytes) == meta.id {
+                    envelopes.push(env);
+                    ids.push(meta.id);
+                    signed.push(bytes);
+                    continue;
+                }
+                let what = format!(
+                    "the envelope stored as {}… is another envelope (altered after it was accepted)",
+                    short()
+                );
+                problems.push(
+                    "bad-signature",
+                    Some(&env.header.author),
+                    Some(env.header.record.to_hex()),
+                    what,
+                );
             }
-            Ok(Some(env)) => problems.push(
-                "bad-signature",
-                Some(&env.header.author),
-                Some(env.header.record.to_hex()),
-                format!(
-                    "the envelope stored as {short}… is another envelope (altered after it was accepted)"
-                ),
-            ),
             Ok(None) => problems.push(
                 "gap",
                 None,
                 None,
-                format!("the envelope {short}… is listed but not held"),
+                format!("the envelope {}… is listed but not held", short()),
             ),
             Err(e) => problems.push(
                 "bad-signature",
                 None,
                 None,
-                format!("the envelope {short}… does not decode: {e}"),
+                format!("the envelope {}… does not decode: {e}", short()),
             ),
         }
     }
@@ -271,7 +291,7 @@ fn read_part(store: &SledStore, metas: &[ItemMeta]) -> Part {
         .iter()
         .map(|e| e.payload.is_none() || e.verify_payload().is_ok())
         .collect();
-    let proved = lingong_protocol::ingest::verify_signatures(&envelopes);
+    let proved = lingong_protocol::ingest::verify_signed(&envelopes, &signed);
     Part {
         envelopes,
         ids,
