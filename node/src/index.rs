@@ -352,10 +352,56 @@ pub fn match_row_prefixes() -> [[u8; 3]; 3] {
 /// Every matching row of the store in memory, decoded: the same keys as in the tree, so a
 /// match reads its groups by the same prefixes ([`match_prefix`], [`title_prefix`]) at a small
 /// fraction of the cost of reading them from sled (a county's 25,000 live posts and 50,000
-/// workers: some 90,000 rows, about 20 MB).
+/// workers: some 90,000 rows, about 20 MB). The posts' rows are also held by [`PostSource`]
+/// ([`MatchTable::post_sources`]), so `match --worker` bounds each source's rows at once.
 #[derive(Default)]
 pub struct MatchTable {
     rows: BTreeMap<Vec<u8>, Terms>,
+    posts: BTreeMap<PostSource, BTreeMap<[u8; 48], Arc<PostTerms>>>,
+}
+
+/// The posts' matching rows that rank alike for any one worker as far as a bound can tell:
+/// rows of one kind (by occupation, or by an occupation the title names) under one code, of
+/// posts from one region reaching one region. A worker's occupation fit by the code and where
+/// the worker stands to the region and reach are the same for each of them
+/// (`matching::ceiling_at`), so the best any of them can rank is known before one is read.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PostSource {
+    /// Rows by an occupation the title names (`i` Post `T`), not by the post's own.
+    pub title: bool,
+    /// The code of the rows' keys ([`ODD_CODE`] for a post whose occupation is not
+    /// well-formed).
+    pub code: Vec<u8>,
+    pub region: lingong_protocol::region::RegionCode,
+    pub reach: lingong_protocol::region::RegionCode,
+}
+
+impl PostSource {
+    /// The source of a post's matching row `key` holding `terms`; `None` for any other row.
+    fn of(key: &[u8], terms: &PostTerms) -> Option<PostSource> {
+        let [b'i', kind, tag, rest @ ..] = key else {
+            return None;
+        };
+        let code = rest.get(..rest.len().checked_sub(49)?)?;
+        (*kind == RecordKind::Post as u8 && (*tag == MATCH || *tag == TITLE)).then(|| PostSource {
+            title: *tag == TITLE,
+            code: code.to_vec(),
+            region: terms.region,
+            reach: terms.reach,
+        })
+    }
+
+    /// The key of this source's row of the post created in `order`.
+    pub fn key(&self, order: &[u8; 48]) -> Vec<u8> {
+        let tag = if self.title { TITLE } else { MATCH };
+        [
+            &[b'i', RecordKind::Post as u8, tag][..],
+            &self.code,
+            &[0],
+            order,
+        ]
+        .concat()
+    }
 }
 
 impl MatchTable {
@@ -379,6 +425,14 @@ impl MatchTable {
             .map(|(k, v)| (k.as_slice(), v))
     }
 
+    /// The posts' matching rows by [`PostSource`], each source's rows by their order suffix
+    /// (creation time, then id: the last is the newest).
+    pub fn post_sources(
+        &self,
+    ) -> impl Iterator<Item = (&PostSource, &BTreeMap<[u8; 48], Arc<PostTerms>>)> {
+        self.posts.iter()
+    }
+
     /// How many rows it holds.
     pub fn len(&self) -> usize {
         self.rows.len()
@@ -397,6 +451,10 @@ impl MatchTable {
         let mut n = 0;
         for (key, terms) in &self.rows {
             n += key.capacity() + size_of::<Vec<u8>>() + size_of::<Terms>();
+            if let Terms::Post(_) = terms {
+                // Its entry among the sources: the order and the shared value.
+                n += 48 + size_of::<Arc<PostTerms>>();
+            }
             n += match terms {
                 Terms::Post(p) if values.insert(Arc::as_ptr(p) as usize) => {
                     2 * size_of::<usize>()
@@ -430,13 +488,50 @@ impl MatchTable {
                     Some(t)
                 }
             });
-            match terms {
+            let old = match terms {
                 Some(t) => {
-                    self.rows.insert(key.clone(), t);
+                    self.link(key, &t);
+                    self.rows.insert(key.clone(), t)
                 }
-                None => {
-                    self.rows.remove(key);
-                }
+                None => self.rows.remove(key),
+            };
+            if let Some(old) = old {
+                let now = self.rows.get(key).cloned();
+                self.unlink(key, &old, now.as_ref());
+            }
+        }
+    }
+
+    /// Files a post's row under its source.
+    fn link(&mut self, key: &[u8], terms: &Terms) {
+        if let (Terms::Post(p), Some(order)) = (terms, order_of(key))
+            && let Some(source) = PostSource::of(key, p)
+        {
+            self.posts
+                .entry(source)
+                .or_default()
+                .insert(order, p.clone());
+        }
+    }
+
+    /// Removes a post's row of the terms `old` from its source, unless the row `now` holding
+    /// the same key (just written) is filed under that same source.
+    fn unlink(&mut self, key: &[u8], old: &Terms, now: Option<&Terms>) {
+        let (Terms::Post(p), Some(order)) = (old, order_of(key)) else {
+            return;
+        };
+        let Some(source) = PostSource::of(key, p) else {
+            return;
+        };
+        if let Some(Terms::Post(n)) = now
+            && PostSource::of(key, n).as_ref() == Some(&source)
+        {
+            return;
+        }
+        if let Some(rows) = self.posts.get_mut(&source) {
+            rows.remove(&order);
+            if rows.is_empty() {
+                self.posts.remove(&source);
             }
         }
     }
@@ -554,7 +649,8 @@ mod tests {
         )
     }
 
-    /// The keys a table holds under `prefix`, after loading it from `tree` if not held.
+    /// The keys a table holds under `prefix`, after loading it from `tree` if not held; checks
+    /// that the table's post sources hold exactly its posts' rows, each under its source.
     fn keys_in(cache: &MatchCache, tree: &[(Vec<u8>, Vec<u8>)], prefix: &[u8]) -> Vec<Vec<u8>> {
         let rows = |p: &[u8]| {
             tree.iter()
@@ -564,7 +660,23 @@ mod tests {
                 .into_iter()
         };
         cache
-            .with(rows, |t| t.scan(prefix).map(|(k, _)| k.to_vec()).collect())
+            .with(rows, |t| {
+                let mut by_source = Vec::new();
+                for (source, rows) in t.post_sources() {
+                    assert!(!rows.is_empty(), "no empty source is kept");
+                    for (order, terms) in rows {
+                        assert_eq!((terms.region, terms.reach), (source.region, source.reach));
+                        by_source.push(source.key(order));
+                    }
+                }
+                by_source.sort();
+                let mut posts: Vec<Vec<u8>> = Vec::new();
+                for p in &match_row_prefixes()[..2] {
+                    posts.extend(t.scan(p).map(|(k, _)| k.to_vec()));
+                }
+                assert_eq!(by_source, posts, "the sources are the posts' rows");
+                t.scan(prefix).map(|(k, _)| k.to_vec()).collect()
+            })
             .unwrap()
     }
 
@@ -593,6 +705,11 @@ mod tests {
             (b.0.clone(), Some(b.1.clone())),
         ]);
         let every = match_prefix(RecordKind::Post, "", false);
+        assert_eq!(keys_in(&cache, &[], &every), vec![b.0.clone(), c.0.clone()]);
+        // A row written again with another reach moves to that reach's source.
+        let mut moved: PostTerms = postcard::from_bytes(&c.1).unwrap();
+        moved.reach = RegionCode::parse("522622102").unwrap();
+        cache.committed(&[(c.0.clone(), Some(postcard::to_allocvec(&moved).unwrap()))]);
         assert_eq!(keys_in(&cache, &[], &every), vec![b.0.clone(), c.0.clone()]);
         // A value that does not decode is left out, as a read from the tree skips it.
         cache.committed(&[(b.0.clone(), Some(vec![0xFF]))]);

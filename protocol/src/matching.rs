@@ -88,9 +88,12 @@
 //! [`rank`] gives [`assess`]'s band and score from [`WorkerTerms`] and [`PostTerms`] (the few
 //! fields the rules read, prepared once), through the same measures and without making any
 //! text; [`ceiling`] bounds what a pair of a given occupation [`Fit`] can reach, and
-//! [`title_occupations`] lists the skills a title names (the `occupation-alias` rule). A node
-//! keeps the terms beside its index rows, ranks only the candidates its occupation index gives,
-//! stops when no unread group can rank above what it holds, and assesses only what it returns.
+//! [`ceiling_at`] what it can reach where the worker stands to the post ([`Place`]: the
+//! shared division and the reach, the same for every post of one region and reach;
+//! [`Ranker::place`], [`Ranker::code_fit`]); [`title_occupations`] lists the skills a title
+//! names (the `occupation-alias` rule). A node keeps the terms beside its index rows, ranks
+//! only the candidates its occupation index gives, stops when no unread group can rank above
+//! what it holds, and assesses only what it returns.
 
 use crate::dates;
 use crate::occupation::{Occupation, occupations};
@@ -332,7 +335,7 @@ pub struct Rank {
 /// [`assess`]'s band and score, from the terms. Applies no exclusion.
 pub fn rank(worker: &WorkerTerms, post: &PostTerms, fill: Fill, today: i64) -> Rank {
     let skills = worker.occupations();
-    let place = place_of(worker.region, post);
+    let place = place_of(worker.region, post.region, post.reach);
     measure(worker, &skills, None, place, post, today).rank(fill)
 }
 
@@ -364,15 +367,28 @@ impl<'a> Ranker<'a> {
         }
     }
 
-    /// [`rank`] of the worker for `post`.
-    pub fn rank(&self, post: &PostTerms, fill: Fill, today: i64) -> Rank {
-        let key = (post.region, post.reach);
+    /// Where the worker stands to a post from `region` reaching `reach` (remembered for each
+    /// pair met).
+    pub fn place(&self, region: RegionCode, reach: RegionCode) -> Place {
+        let key = (region, reach);
         let known = self.places.borrow().get(&key).copied();
-        let place = known.unwrap_or_else(|| {
-            let place = place_of(self.worker.region, post);
+        known.unwrap_or_else(|| {
+            let place = place_of(self.worker.region, region, reach);
             self.places.borrow_mut().insert(key, place);
             place
-        });
+        })
+    }
+
+    /// The occupation fit of the worker for a post of occupation `code` by the code alone,
+    /// the title aside: a post of that code fits at most this well, or as [`Fit::Alias`] when
+    /// its title names one of the worker's skills ([`title_occupations`]).
+    pub fn code_fit(&self, code: &str) -> Fit {
+        occupation_fit(&self.skills, Some(&[]), code, "").fit()
+    }
+
+    /// [`rank`] of the worker for `post`.
+    pub fn rank(&self, post: &PostTerms, fill: Fill, today: i64) -> Rank {
+        let place = self.place(post.region, post.reach);
         measure(
             self.worker,
             &self.skills,
@@ -395,7 +411,7 @@ pub fn assess(worker: &Worker, post: &Post, fill: Fill, today: i64) -> Assessmen
     let terms = WorkerTerms::of(worker);
     let skills = terms.occupations();
     let post_terms = PostTerms::of(post);
-    let place = place_of(terms.region, &post_terms);
+    let place = place_of(terms.region, post_terms.region, post_terms.reach);
     let m = measure(&terms, &skills, None, place, &post_terms, today);
     let Rank { band, score } = m.rank(fill);
     let left = fill.left();
@@ -461,18 +477,51 @@ impl Fit {
 /// `fit` can reach, whatever their places, wages, dates and fill: what lets a node stop reading
 /// candidates once it holds enough that rank above it.
 pub fn ceiling(fit: Fit) -> Rank {
-    let band = if fit >= Fit::Alias {
+    ceiling_at(fit, Place::BEST)
+}
+
+/// The best band and the highest score a worker and a post of occupation fit `fit` can reach
+/// where the worker stands to the post as `place` says ([`Ranker::place`]), whatever their
+/// wages, dates and fill: wage at least 1.2 × the minimum, available now, five places or
+/// more. What lets a node rank a group of posts alike in fit and place only while one of them
+/// could still enter its results.
+pub fn ceiling_at(fit: Fit, place: Place) -> Rank {
+    let points = fit.points() + place_points(place) + 15 + 10 + 5;
+    Rank {
+        band: band_of(fit, place, true),
+        score: u32::try_from(points.max(0)).unwrap_or(0),
+    }
+}
+
+/// The points of where a worker stands to a post: the shared division, less 10 outside the
+/// post's reach.
+fn place_points(place: Place) -> i64 {
+    let shared = match place.common {
+        Some(Level::Village) => 30,
+        Some(Level::Township) => 24,
+        Some(Level::County) => 16,
+        Some(Level::City) => 8,
+        _ => 0,
+    };
+    if place.inside_reach {
+        shared
+    } else {
+        shared - 10
+    }
+}
+
+/// The band of a pair (see the module doc); `fits`: wage not below the minimum and dates that
+/// overlap.
+fn band_of(fit: Fit, place: Place, fits: bool) -> u8 {
+    if fits && fit >= Fit::Alias && place.inside_reach && place.common >= Some(Level::County) {
         0
-    } else if fit >= Fit::MinorGroup || fit == Fit::Unlisted {
+    } else if fits
+        && (fit >= Fit::MinorGroup || fit == Fit::Unlisted)
+        && place.common >= Some(Level::City)
+    {
         1
     } else {
         WEAKEST_BAND
-    };
-    // Same village 30, wage 1.2 × the minimum 15, available now 10, five places or more 5.
-    let best = fit.points() + 30 + 15 + 10 + 5;
-    Rank {
-        band,
-        score: u32::try_from(best).unwrap_or(0),
     }
 }
 
@@ -532,12 +581,9 @@ struct Measure {
 impl Measure {
     fn rank(&self, fill: Fill) -> Rank {
         let fit = self.occupation.fit();
-        let place = match self.common {
-            Some(Level::Village) => 30,
-            Some(Level::Township) => 24,
-            Some(Level::County) => 16,
-            Some(Level::City) => 8,
-            _ => 0,
+        let place = Place {
+            common: self.common,
+            inside_reach: self.inside_reach,
         };
         let wage = match self.wage {
             WageFit::NoMinimum | WageFit::NotComparable => 5,
@@ -553,25 +599,10 @@ impl Measure {
             }
         };
         let places = fill.left().clamp(0, 5);
-        let mut points = fit.points() + place + wage + dates + places;
-        if !self.inside_reach {
-            points -= 10;
-        }
+        let points = fit.points() + place_points(place) + wage + dates + places;
         let fits = self.wage != WageFit::Below && overlap;
-        let band =
-            if fits && fit >= Fit::Alias && self.inside_reach && self.common >= Some(Level::County)
-            {
-                0
-            } else if fits
-                && (fit >= Fit::MinorGroup || fit == Fit::Unlisted)
-                && self.common >= Some(Level::City)
-            {
-                1
-            } else {
-                WEAKEST_BAND
-            };
         Rank {
-            band,
+            band: band_of(fit, place, fits),
             score: u32::try_from(points.max(0)).unwrap_or(0),
         }
     }
@@ -580,19 +611,27 @@ impl Measure {
 /// Where a worker stands to a post: the deepest level at which the worker's region and the
 /// post's share an ancestor, and whether the worker is inside the post's reach.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Place {
-    common: Option<Level>,
-    inside_reach: bool,
+pub struct Place {
+    pub common: Option<Level>,
+    pub inside_reach: bool,
 }
 
-fn place_of(w: RegionCode, post: &PostTerms) -> Place {
-    let p = post.region;
+impl Place {
+    /// Where a worker stands to a post in the same village and inside its reach: the best.
+    pub const BEST: Place = Place {
+        common: Some(Level::Village),
+        inside_reach: true,
+    };
+}
+
+/// Where a worker in `w` stands to a post from `region` reaching `reach`.
+fn place_of(w: RegionCode, region: RegionCode, reach: RegionCode) -> Place {
     let common = Level::ALL.iter().rev().copied().find(|&level| {
-        matches!((w.ancestor_at(level), p.ancestor_at(level)), (Some(a), Some(b)) if a == b)
+        matches!((w.ancestor_at(level), region.ancestor_at(level)), (Some(a), Some(b)) if a == b)
     });
     Place {
         common,
-        inside_reach: post.reach.contains(&w) || w.contains(&post.reach),
+        inside_reach: reach.contains(&w) || w.contains(&reach),
     }
 }
 
@@ -1707,9 +1746,22 @@ mod tests {
             prop_assert_eq!(wt.priority, w.priority());
             prop_assert!(wt.priority <= max_priority());
             // Nothing ranks above the ceiling of its occupation fit, nor does an emptier post.
-            let m = measure(&wt, &wt.occupations(), None, place_of(wt.region, &pt), &pt, on);
+            let m = measure(&wt, &wt.occupations(), None, place_of(wt.region, pt.region, pt.reach), &pt, on);
             let (got, top) = (m.rank(f), ceiling(m.occupation.fit()));
             prop_assert!(got.band >= top.band && got.score <= top.score);
+            // Nor above the ceiling of its code's fit where it stands, or of the alias fit
+            // when its title names a skill (what a node bounds a group of posts by).
+            let ranker = Ranker::new(&wt);
+            let place = ranker.place(pt.region, pt.reach);
+            let by_code = ceiling_at(ranker.code_fit(&pt.occupation), place);
+            let named = title_occupations(&p.title);
+            let by_title = wt
+                .skills
+                .iter()
+                .any(|s| named.contains(&s.as_str()))
+                .then(|| ceiling_at(Fit::Alias, place));
+            let covered = |top: Rank| got.band >= top.band && got.score <= top.score;
+            prop_assert!(covered(by_code) || by_title.is_some_and(covered));
             let empty = m.rank(fill(p.headcount, 0));
             prop_assert!(empty.band == got.band && empty.score >= got.score);
             // The title index finds exactly the skills the alias rule finds.

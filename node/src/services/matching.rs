@@ -7,11 +7,17 @@
 //! ([`crate::index::match_rows`]: an open approved post under its occupation and under the
 //! occupations its title names, an active worker under each skill, each row holding the few
 //! fields the ranking reads), held in memory ([`crate::index::MatchTable`], loaded at the
-//! first match and kept by every commit). They read the candidates group by group, closest
-//! occupations first (the unit group and the title's words, then the minor group and workers
-//! without skills, then the major group, then the rest), newest first within each, rank each
-//! from its row ([`matching::rank`]), and stop as soon as the results they hold rank strictly
-//! above the best any unread group can reach ([`matching::ceiling`]). A post's fill (its
+//! first match and kept by every commit), rank each candidate from its row
+//! ([`matching::rank`]) and stop as soon as the results they hold rank strictly above the best
+//! any unread row can reach. [`for_worker`] reads the posts by source
+//! ([`crate::index::PostSource`]: alike in code, region and reach, so the best any of them can
+//! rank for the worker, [`matching::ceiling_at`], is known unread), best bound first and newest
+//! first among equal bounds, and stops at the first row whose bound the results beat (a worker
+//! whose skills relate to no post, or who lists none, no longer ranks every post). [`for_post`]
+//! reads the workers group by group, closest occupations first (the unit group and the title's
+//! words, then the minor group and workers without skills, then the major group, then the
+//! rest), newest first within each, and stops once the results rank strictly above the best
+//! any unread group can reach ([`matching::ceiling`]). A post's fill (its
 //! placements) is read only for a post that can still enter the results as ranked without
 //! placements, since a placement can only lower a rank. Only the records returned are read and assessed with their reasons, in the
 //! order found: the answer is the one [`for_worker_scan`] and [`for_post_scan`] give by ranking
@@ -34,7 +40,8 @@ use lingong_protocol::schema::{
 use lingong_protocol::store::Store;
 use serde_json::{Value, json};
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashSet};
+use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::sync::Arc;
 
 /// `match --worker ID [--limit N]`: open approved posts with places left, best first.
 pub fn for_worker(station: &Station, id: &str, limit: Option<usize>, lang: &str) -> Result<Value> {
@@ -301,8 +308,8 @@ fn read_groups<'t>(
     Ok(())
 }
 
-/// The posts `match --worker` returns, read from the indexes: at most `limit`, in their order,
-/// each with its fill.
+/// The posts `match --worker` returns, read from the matching rows in memory: at most
+/// `limit`, in their order, each with its fill.
 fn posts_by_index(
     station: &Station,
     worker: &Worker,
@@ -313,92 +320,111 @@ fn posts_by_index(
     if !terms.active {
         return Ok(Vec::new());
     }
-    let plan = if terms.skills.is_empty() {
-        // No skills: every post fits alike (`occupation-unlisted`); one group, every row.
-        vec![Group {
-            prefixes: vec![index::match_prefix(RecordKind::Post, "", false)],
-            after: None,
-        }]
-    } else {
-        let codes: Vec<&str> = terms.skills.iter().map(String::as_str).collect();
-        let mut close = vec![index::match_prefix(RecordKind::Post, index::ODD_CODE, true)];
-        for c in &codes {
-            close.push(index::match_prefix(RecordKind::Post, group_of(c, 3), false));
-            close.push(index::title_prefix(c));
-        }
-        groups(RecordKind::Post, close, &codes, false)
-    };
     station
         .store
-        .with_match_table(|table| posts_from_table(station, table, &terms, plan, today, limit))?
+        .with_match_table(|table| posts_from_table(station, table, &terms, today, limit))?
 }
 
-/// [`posts_by_index`] over the matching rows in memory, read by the groups of `plan`.
+/// One post source's rows being read for a worker, newest first, and the best any of them can
+/// rank for the worker (`matching::ceiling_at`).
+struct Walk<'t> {
+    top: Rank,
+    rows: std::iter::Rev<std::collections::btree_map::Iter<'t, [u8; 48], Arc<PostTerms>>>,
+    head: Option<(&'t [u8; 48], &'t Arc<PostTerms>)>,
+}
+
+/// [`posts_by_index`] over the matching rows in memory. Every post source
+/// ([`index::PostSource`]: posts alike in code, region and reach) is bounded first by the
+/// best its rows can rank for this worker: its code's fit, or the alias fit for a source of
+/// titles naming one of the worker's skills (the other title sources add nothing: their posts
+/// are ranked through their code), where the worker stands to its region and reach. The rows
+/// are then read best bound first, newest first among equal bounds (a merge of the sources,
+/// each read newest first), so the bound of the next row read, with its order, is at least
+/// the key of every row unread: reading stops as soon as the results held rank strictly above
+/// it. A post read twice (by its code and its title) is taken once.
 fn posts_from_table(
     station: &Station,
     table: &MatchTable,
     terms: &WorkerTerms,
-    plan: Vec<Group>,
     today: i64,
     limit: usize,
 ) -> Result<Vec<(String, Post, Fill)>> {
     let ranker = Ranker::new(terms);
+    let mut walks: Vec<Walk<'_>> = Vec::new();
+    // The next row of each walk by its bound: a min-heap of (bound with the row's order, walk).
+    let mut next: BinaryHeap<Reverse<(PostKey, usize)>> = BinaryHeap::new();
+    let mut fits: HashMap<&[u8], Fit> = HashMap::new();
+    for (source, rows) in table.post_sources() {
+        let fit = if source.title {
+            if !terms.skills.iter().any(|s| s.as_bytes() == source.code) {
+                continue;
+            }
+            Fit::Alias
+        } else if source.code == index::ODD_CODE.as_bytes() {
+            // Filed by no code: as good as any.
+            Fit::Exact
+        } else {
+            *fits.entry(&source.code).or_insert_with(|| {
+                ranker.code_fit(std::str::from_utf8(&source.code).unwrap_or(index::ODD_CODE))
+            })
+        };
+        let top = matching::ceiling_at(fit, ranker.place(source.region, source.reach));
+        let mut rows = rows.iter().rev();
+        let head = rows.next();
+        if let Some((order, _)) = head {
+            next.push(Reverse((post_key(top, order), walks.len())));
+        }
+        walks.push(Walk { top, rows, head });
+    }
     // The best `limit` so far: a heap whose top is the worst of them, each an index into
     // `found` (the post and its fill).
-    let held = std::cell::RefCell::new(BinaryHeap::<(PostKey, usize)>::new());
+    let mut held = BinaryHeap::<(PostKey, usize)>::new();
     let mut found: Vec<(RecordId, Fill)> = Vec::new();
     // Posts given their fill or left out: a post read twice (by its occupation and its title)
     // is taken once.
     let mut seen: HashSet<[u8; 48]> = HashSet::new();
-    read_groups(
-        table,
-        plan,
-        |order, key, terms| {
-            let (Terms::Post(post), Some(id)) = (terms, index::record_of(key)) else {
-                return Ok(());
-            };
-            let empty = Fill {
-                headcount: post.headcount,
-                filled: 0,
-            };
-            if !post.is_live(today) || empty.left() <= 0 || seen.contains(&order) {
-                return Ok(());
-            }
-            // Ranked as if without placements first: the best it can rank, since a placement
-            // only lowers a rank. One that cannot enter the results is left there (it never
-            // will: the worst held only gets better); only the others' fill is read.
-            let hope = post_key(ranker.rank(post, empty, today), &order);
-            let mut held = held.borrow_mut();
-            if held.len() >= limit && held.peek().is_some_and(|(worst, _)| *worst < hope) {
-                return Ok(());
-            }
-            seen.insert(order);
-            let f = fill_by_id(station, &id.to_hex(), post.headcount)?;
-            if f.left() <= 0 {
-                return Ok(());
-            }
-            held.push((post_key(ranker.rank(post, f, today), &order), found.len()));
-            found.push((id, f));
-            if held.len() > limit {
-                held.pop();
-            }
-            Ok(())
-        },
-        |after| {
-            let held = held.borrow();
-            Ok(match after {
-                None => true,
-                Some(top) => {
-                    held.len() >= limit
-                        && held.peek().is_some_and(|((band, score, _), _)| {
-                            (*band, *score) < (top.band, Reverse(top.score))
-                        })
-                }
-            })
-        },
-    )?;
+    while let Some(Reverse((bound, at))) = next.pop() {
+        if held.len() >= limit && held.peek().is_some_and(|(worst, _)| *worst < bound) {
+            break;
+        }
+        let walk = &mut walks[at];
+        let Some((order, post)) = walk.head else {
+            continue;
+        };
+        walk.head = walk.rows.next();
+        if let Some((o, _)) = walk.head {
+            next.push(Reverse((post_key(walk.top, o), at)));
+        }
+        let empty = Fill {
+            headcount: post.headcount,
+            filled: 0,
+        };
+        if !post.is_live(today) || empty.left() <= 0 || seen.contains(order) {
+            continue;
+        }
+        // Ranked as if without placements first: the best it can rank, since a placement only
+        // lowers a rank. One that cannot enter the results is left there (it never will: the
+        // worst held only gets better); only the others' fill is read.
+        let hope = post_key(ranker.rank(post, empty, today), order);
+        if held.len() >= limit && held.peek().is_some_and(|(worst, _)| *worst < hope) {
+            continue;
+        }
+        let Some(id) = index::record_of(order) else {
+            continue;
+        };
+        seen.insert(*order);
+        let f = fill_by_id(station, &id.to_hex(), post.headcount)?;
+        if f.left() <= 0 {
+            continue;
+        }
+        held.push((post_key(ranker.rank(post, f, today), order), found.len()));
+        found.push((id, f));
+        if held.len() > limit {
+            held.pop();
+        }
+    }
     let mut out = Vec::new();
-    for (_, at) in held.into_inner().into_sorted_vec() {
+    for (_, at) in held.into_sorted_vec() {
         let (id, f) = found[at];
         if let Some(state) = station.store.record(&id)?
             && let Ok(post) = Post::from_view(&state.view)
