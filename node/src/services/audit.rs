@@ -512,3 +512,246 @@ fn check_logs(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::{Request, dispatch};
+    use lingong_protocol::accept::meta_of;
+    use lingong_protocol::cert::{self, CertRequest};
+    use lingong_protocol::keys::NodeKey;
+    use lingong_protocol::record::{RecordId, RecordKind};
+    use lingong_protocol::region::RegionCode;
+    use lingong_protocol::store::{Batch, Op, RevocationInfo};
+
+    const DAY_MS: i64 = 86_400_000;
+
+    /// A certified province station (its own root) in a fresh home under `dir`.
+    fn province(dir: &std::path::Path) -> Station {
+        let home = crate::home::Home::new(Some(dir.join("province")));
+        crate::station::init(&home, "省中心", "52", vec![], None).expect("init");
+        let mut node = Station::open(&home).expect("open");
+        let request =
+            serde_json::from_value(dispatch(&mut node, Request::CertRequest).unwrap()).unwrap();
+        let chain = dispatch(&mut node, Request::CertIssue { request, days: 365 }).unwrap();
+        dispatch(&mut node, Request::CertInstall { chain }).unwrap();
+        node
+    }
+
+    /// A county key certified by the province from `from_s` for 365 days.
+    fn county(province: &Station, code: &str, seed: u8, from_s: i64) -> (NodeKey, CertChain) {
+        let key = NodeKey::from_seed([seed; 32]);
+        let region = RegionCode::parse(code).unwrap();
+        let request = CertRequest::new(&key, region, &format!("县 {code}")).unwrap();
+        let chain = cert::issue(
+            &province.key,
+            province.chain.as_ref(),
+            &request,
+            from_s,
+            365,
+        )
+        .expect("issued");
+        (key, chain)
+    }
+
+    /// Signs a post-kind envelope of `key` with its fields as given, its payload some bytes.
+    #[allow(clippy::too_many_arguments)]
+    fn signed(
+        key: &NodeKey,
+        chain: &CertChain,
+        seq: u64,
+        prev: EnvelopeId,
+        record: RecordId,
+        region: &str,
+        at_ms: i64,
+    ) -> Envelope {
+        let region = RegionCode::parse(region).unwrap();
+        Envelope::sign(
+            key,
+            seq,
+            prev,
+            record,
+            RecordKind::Post,
+            region,
+            region,
+            at_ms,
+            chain.leaf_hash(),
+            format!("change {seq}").into_bytes(),
+        )
+    }
+
+    fn author(key: &NodeKey, chain: &CertChain, max_seq: u64) -> Op {
+        Op::PutAuthor(Box::new(AuthorInfo {
+            key: key.public(),
+            chain: chain.clone(),
+            max_seq,
+            envelopes: max_seq,
+            earlier: Vec::new(),
+        }))
+    }
+
+    fn put(envelopes: &[Envelope]) -> Vec<Op> {
+        envelopes
+            .iter()
+            .map(|e| Op::PutEnvelope(Box::new(e.clone()), meta_of(e, e.id())))
+            .collect()
+    }
+
+    fn kinds(out: &Value) -> Vec<(String, Option<String>, Option<String>)> {
+        out["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["kind"].as_str().unwrap().to_string(),
+                    p["author"].as_str().map(str::to_string),
+                    p["record"].as_str().map(str::to_string),
+                )
+            })
+            .collect()
+    }
+
+    /// Envelopes planted in the store as a tampered or damaged copy would hold them (the accept
+    /// path refuses each of them): the audit names each problem kind with its author and
+    /// record, over more envelopes than one batch equation takes, so that the batch path, the
+    /// fallback to the single check and the parts read by several threads are all exercised.
+    #[test]
+    fn audit_names_every_kind_of_problem_in_a_store_holding_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut station = province(dir.path());
+        let t0_s = crate::station::now_ms() / 1000 + 60;
+        let t0 = t0_s * 1000;
+        let (ka, ca) = county(&station, "520102", 1, t0_s);
+        let (kb, cb) = county(&station, "520103", 2, t0_s);
+        let kc = NodeKey::from_seed([3; 32]);
+        let (a, b, c) = (ka.public(), kb.public(), kc.public());
+        let rec = |creator: PublicKey, serial: u64| RecordId { creator, serial };
+
+        // A clean log of 300 posts by A and one post by B: the audit finds nothing.
+        let mut log: Vec<Envelope> = Vec::new();
+        let mut prev = [0u8; 32];
+        for seq in 1..=300u64 {
+            let env = signed(&ka, &ca, seq, prev, rec(a, seq), "520102", t0 + seq as i64);
+            prev = env.id();
+            log.push(env);
+        }
+        let b1 = signed(&kb, &cb, 1, [0; 32], rec(b, 1), "520103", t0 + 1000);
+        let mut ops = put(&log);
+        ops.extend(put(std::slice::from_ref(&b1)));
+        ops.push(author(&ka, &ca, 300));
+        ops.push(author(&kb, &cb, 1));
+        station.store.commit(Batch { ops }).unwrap();
+        let clean = audit(&station).unwrap();
+        assert_eq!(kinds(&clean), Vec::new(), "{clean}");
+        // A's 300 posts and B's one (the root's certificate is the station's own chain).
+        assert_eq!(clean["records_checked"], 302, "{clean}");
+
+        // Then A's log goes on with every problem an envelope can have, one at each seq.
+        let mut next = |seq: u64, record: RecordId, region: &str, at_ms: i64| {
+            let env = signed(&ka, &ca, seq, prev, record, region, at_ms);
+            prev = env.id();
+            env
+        };
+        // 301: a record created in B's county.
+        let outside = next(301, rec(a, 301), "520103", t0 + 2000);
+        // 302: an edit of B's record by A, neither its creator nor above it.
+        let edit = next(302, rec(b, 1), "520103", t0 + 3000);
+        // 303: signed after A's certificate ended.
+        let late = next(303, rec(a, 303), "520102", t0 + 400 * DAY_MS);
+        // 304, and another 304 (both linked to 303): a fork.
+        let fork = next(304, rec(a, 304), "520102", t0 + 5000);
+        let other = signed(&ka, &ca, 304, late.id(), rec(a, 1304), "520102", t0 + 5001);
+        // 306 (305 never held): a gap.
+        let after_gap = next(306, rec(a, 306), "520102", t0 + 7000);
+        // 307 with a signature that does not verify, stored under its own id.
+        let mut forged = next(307, rec(a, 307), "520102", t0 + 8000);
+        forged.signature.0[10] ^= 1;
+        // B revoked, and a change B signed after it.
+        let revoked_at = t0 + 10_000;
+        let b2 = signed(&kb, &cb, 2, b1.id(), rec(b, 2), "520103", revoked_at + 1);
+        // C, whose certificate record is not held.
+        let cc = county(&station, "520111", 3, t0_s).1;
+        let c1 = signed(&kc, &cc, 1, [0; 32], rec(c, 1), "520111", t0 + 9000);
+        let bad = [
+            outside.clone(),
+            edit.clone(),
+            late.clone(),
+            fork,
+            other,
+            after_gap,
+            forged.clone(),
+            b2.clone(),
+            c1.clone(),
+        ];
+        let mut ops = put(&bad);
+        ops.push(author(&ka, &ca, 307));
+        ops.push(author(&kb, &cb, 2));
+        ops.push(Op::PutRevocation(RevocationInfo {
+            revoked: b,
+            by: station.key.public(),
+            at_ms: revoked_at,
+            reason: "审计测试".into(),
+        }));
+        station.store.commit(Batch { ops }).unwrap();
+
+        let out = audit(&station).unwrap();
+        let found = kinds(&out);
+        let has = |kind: &str, who: &PublicKey, record: Option<&RecordId>| {
+            found.iter().any(|(k, au, r)| {
+                k == kind
+                    && au.as_deref() == Some(who.node_id().as_str())
+                    && (record.is_none() || r.as_deref() == record.map(|r| r.to_hex()).as_deref())
+            })
+        };
+        assert!(
+            has("out-of-jurisdiction", &a, Some(&outside.header.record)),
+            "{out}"
+        );
+        assert!(
+            has("unauthorized-edit", &a, Some(&edit.header.record)),
+            "{out}"
+        );
+        assert!(has("expired-cert", &a, Some(&late.header.record)), "{out}");
+        assert!(has("fork", &a, None), "{out}");
+        assert!(has("gap", &a, None), "{out}");
+        assert!(
+            has("bad-signature", &a, Some(&forged.header.record)),
+            "{out}"
+        );
+        assert!(has("revoked", &b, Some(&b2.header.record)), "{out}");
+        assert!(has("broken-chain", &c, Some(&c1.header.record)), "{out}");
+        let detail = |kind: &str| -> Vec<String> {
+            out["problems"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|p| p["kind"] == kind)
+                .map(|p| p["detail"].as_str().unwrap().to_string())
+                .collect()
+        };
+        assert!(
+            detail("gap")
+                .iter()
+                .any(|d| d.contains("sequence number 305")),
+            "{out}"
+        );
+        assert!(detail("fork").iter().any(|d| d.contains("304")), "{out}");
+        // Nothing else: no other kind is reported, and every envelope was checked.
+        let expected = [
+            "out-of-jurisdiction",
+            "unauthorized-edit",
+            "expired-cert",
+            "fork",
+            "gap",
+            "bad-signature",
+            "revoked",
+            "broken-chain",
+        ];
+        assert!(
+            found.iter().all(|(k, _, _)| expected.contains(&k.as_str())),
+            "{out}"
+        );
+        assert_eq!(out["records_checked"], 302 + bad.len(), "{out}");
+    }
+}
