@@ -461,8 +461,8 @@ pub fn accept_cached<S: Store + ?Sized>(
     Ok(Accepted::New)
 }
 
-/// What PIPL erasure (PROTOCOL.md §8, "Erasure of a worker record"; §11 step 8) asks of a
-/// worker change whose body `payload` arrives for a record in `state`.
+/// What PIPL erasure (PROTOCOL.md §8, "Erasure of a worker record"; §11 steps 1 and 7) asks
+/// of a worker change whose body `payload` arrives for a record in `state`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Erasure {
     /// Not an erased worker record, nor an erasure: applied as any change.
