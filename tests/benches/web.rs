@@ -38,7 +38,10 @@
 use lingong_node::home::Home;
 use lingong_node::request::{PostFilter, Request, dispatch};
 use lingong_node::station::Station;
-use lingong_tests::{Daemon, Node, free_port, init_chain, poll_until};
+use lingong_tests::{
+    Daemon, Node, daemon_pid, du_mb, env_usize, free_port, init_chain, load_average, mib,
+    poll_until, resident, settled_resident,
+};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -92,15 +95,11 @@ fn main() {
 
     let daemon = Daemon::start(&village, free_port());
     let addr = web_address(&village);
-    let pid: u32 = std::fs::read_to_string(village.home.join("daemon.pid"))
-        .expect("daemon.pid")
-        .trim()
-        .parse()
-        .expect("a pid in daemon.pid");
-    let rss_start = rss_kib(pid);
+    let pid = daemon_pid(&village);
+    let rss_start = resident(pid).rss_kib;
     println!(
         "daemon pid {pid} at http://{addr}/, {} MB resident after start",
-        mb(rss_start)
+        mib(rss_start)
     );
     let screens = hold_screens(&village, &addr, pid, hold, write_every);
     println!(
@@ -110,14 +109,14 @@ fn main() {
         hold.as_secs(),
         write_every.as_secs(),
         screens.published,
-        load()
+        load_average()
     );
     println!(
         "resident: idle {} MB (baseline), peak {} MB, at the end {} MB; peak/idle {:.2}; \
          events per screen {:?}, feed fetches {}",
-        mb(screens.idle),
-        mb(screens.peak),
-        mb(screens.last),
+        mib(screens.idle),
+        mib(screens.peak),
+        mib(screens.last),
         screens.peak as f64 / screens.idle as f64,
         screens.events,
         screens.fetches
@@ -139,7 +138,7 @@ fn main() {
 
     println!(
         "\npages ({requests} requests each, {concurrency} at a time; load {})",
-        load()
+        load_average()
     );
     println!(
         "{:<22} {:>6} {:>9} {:>9} {:>9} {:>10}",
@@ -191,41 +190,14 @@ fn main() {
 
     println!(
         "resident after the pages: {} MB; load {}",
-        mb(rss_kib(pid)),
-        load()
+        mib(resident(pid).rss_kib),
+        load_average()
     );
     drop(daemon);
     if std::env::var("LINGONG_BENCH_KEEP").is_ok_and(|v| v == "1") {
         println!("homes kept in {}", dir.keep().display());
     }
     println!("(whole run: {:.0} s)", started.elapsed().as_secs_f64());
-}
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.replace('_', "").parse().ok())
-        .unwrap_or(default)
-}
-
-fn load() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "?".into())
-}
-
-fn mb(kib: u64) -> String {
-    format!("{:.1}", kib as f64 / 1024.0)
-}
-
-/// The daemon's resident set (`VmRSS`, KiB).
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("daemon status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS")
 }
 
 /// The certified chain; the village's posts and reviews written in this process through the
@@ -292,19 +264,6 @@ fn fill(dir: &std::path::Path, posts: usize, approved: usize) -> Node {
         du_mb(&village.home.join("store"))
     );
     village
-}
-
-fn du_mb(path: &std::path::Path) -> String {
-    fn size(p: &std::path::Path) -> u64 {
-        match std::fs::metadata(p) {
-            Ok(m) if m.is_dir() => std::fs::read_dir(p)
-                .map(|d| d.flatten().map(|e| size(&e.path())).sum())
-                .unwrap_or(0),
-            Ok(m) => m.len(),
-            Err(_) => 0,
-        }
-    }
-    format!("{:.0}", size(path) as f64 / 1e6)
 }
 
 /// The web address the daemon printed in its log.
@@ -461,9 +420,8 @@ fn hold_screens(
     hold: Duration,
     write_every: Duration,
 ) -> Screens {
-    // Idle: nothing asked of the daemon for a moment.
-    std::thread::sleep(Duration::from_secs(3));
-    let idle = rss_kib(pid);
+    // Idle: nothing asked of the daemon until its resident memory holds still.
+    let idle = settled_resident(pid, Duration::from_secs(1), Duration::from_secs(120)).rss_kib;
     let peak = AtomicU64::new(idle);
     let last = AtomicU64::new(idle);
     let stop = AtomicBool::new(false);
@@ -473,7 +431,7 @@ fn hold_screens(
     std::thread::scope(|s| {
         s.spawn(|| {
             while !stop.load(Ordering::Relaxed) {
-                let r = rss_kib(pid);
+                let r = resident(pid).rss_kib;
                 peak.fetch_max(r, Ordering::Relaxed);
                 last.store(r, Ordering::Relaxed);
                 std::thread::sleep(Duration::from_millis(200));

@@ -22,6 +22,8 @@
 //!   printed), [`add_staff`], [`add_token`], [`web_request`] / [`http`] (HTTP/1.1 over a plain
 //!   socket), [`json_of`], [`browser_ready`] and [`run_browser_script`] (the `tests/js` scripts
 //!   driving headless Chromium).
+//! - The benchmarks' readings of a running daemon: [`resident`] (VmRSS and VmHWM),
+//!   [`settled_resident`], [`daemon_pid`], [`load_average`], [`env_usize`], [`du_mb`], [`mib`].
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -1009,4 +1011,88 @@ pub fn run_browser_script(
         "the browser test {script} failed:\n{stdout}\n{stderr}"
     );
     stdout
+}
+
+// ----- what the benchmarks read of a running daemon ----------------------------------------
+
+/// A process's resident memory from `/proc/PID/status`, in KiB: `VmRSS` (now) and `VmHWM`
+/// (the peak since the process started).
+#[derive(Clone, Copy, Debug)]
+pub struct Resident {
+    pub rss_kib: u64,
+    pub hwm_kib: u64,
+}
+
+/// [`Resident`] of process `pid`; panics if it has gone.
+pub fn resident(pid: u32) -> Resident {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_else(|e| panic!("/proc/{pid}/status: {e}"));
+    let field = |name: &str| -> u64 {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in /proc/{pid}/status"))
+    };
+    Resident {
+        rss_kib: field("VmRSS:"),
+        hwm_kib: field("VmHWM:"),
+    }
+}
+
+/// KiB as MiB with one decimal, as the benchmarks print resident memory.
+pub fn mib(kib: u64) -> String {
+    format!("{:.1}", kib as f64 / 1024.0)
+}
+
+/// The process id of `node`'s running daemon, from its `daemon.pid`.
+pub fn daemon_pid(node: &Node) -> u32 {
+    std::fs::read_to_string(node.home.join("daemon.pid"))
+        .expect("daemon.pid")
+        .trim()
+        .parse()
+        .expect("a pid in daemon.pid")
+}
+
+/// The machine's load average (1, 5 and 15 minutes), printed beside every figure: the machine
+/// is shared.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
+/// A benchmark's size from the environment (`100_000` and `100000` both read), else `default`.
+pub fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.replace('_', "").parse().ok())
+        .unwrap_or(default)
+}
+
+/// The bytes under `path` (every file, recursively), in MB.
+pub fn du_mb(path: &Path) -> String {
+    fn size(p: &Path) -> u64 {
+        match std::fs::metadata(p) {
+            Ok(m) if m.is_dir() => std::fs::read_dir(p)
+                .map(|d| d.flatten().map(|e| size(&e.path())).sum())
+                .unwrap_or(0),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        }
+    }
+    format!("{:.0}", size(path) as f64 / 1e6)
+}
+
+/// Waits until `pid`'s resident memory holds still (two samples `every` apart within 1 %, or
+/// 1 MiB), up to `timeout`, and returns it: a daemon's figure once the work it was given has
+/// settled, not one taken mid-way.
+pub fn settled_resident(pid: u32, every: Duration, timeout: Duration) -> Resident {
+    let mut last: Option<u64> = None;
+    poll_every("the resident memory to settle", timeout, every, || {
+        let now = resident(pid);
+        let still = last.is_some_and(|l| now.rss_kib.abs_diff(l) <= (l / 100).max(1024));
+        last = Some(now.rss_kib);
+        still.then_some(now)
+    })
 }
