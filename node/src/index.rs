@@ -362,9 +362,12 @@ pub struct MatchTable {
 
 /// The posts' matching rows that rank alike for any one worker as far as a bound can tell:
 /// rows of one kind (by occupation, or by an occupation the title names) under one code, of
-/// posts from one region reaching one region. A worker's occupation fit by the code and where
-/// the worker stands to the region and reach are the same for each of them
-/// (`matching::ceiling_at`), so the best any of them can rank is known before one is read.
+/// posts from one region reaching one region, paying one day wage, with one number of places
+/// (five or more counting as five). A worker's occupation fit by the code, where the worker
+/// stands to the region and reach, the wage against the worker's minimum and the places are
+/// the same for each of them, so the best any of them can rank
+/// (`matching::Ranker::ceiling`: only the last day and the fill are left) is known before one
+/// is read.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct PostSource {
     /// Rows by an occupation the title names (`i` Post `T`), not by the post's own.
@@ -374,6 +377,10 @@ pub struct PostSource {
     pub code: Vec<u8>,
     pub region: lingong_protocol::region::RegionCode,
     pub reach: lingong_protocol::region::RegionCode,
+    /// [`PostTerms::day_wage_fen`].
+    pub day_wage_fen: Option<i64>,
+    /// The headcount, 0 to 5 (the most the `places-left` rule counts).
+    pub places: i64,
 }
 
 impl PostSource {
@@ -388,6 +395,8 @@ impl PostSource {
             code: code.to_vec(),
             region: terms.region,
             reach: terms.reach,
+            day_wage_fen: terms.day_wage_fen,
+            places: terms.headcount.clamp(0, 5),
         })
     }
 
@@ -665,7 +674,10 @@ mod tests {
                 for (source, rows) in t.post_sources() {
                     assert!(!rows.is_empty(), "no empty source is kept");
                     for (order, terms) in rows {
-                        assert_eq!((terms.region, terms.reach), (source.region, source.reach));
+                        assert_eq!(
+                            PostSource::of(&source.key(order), terms).as_ref(),
+                            Some(source)
+                        );
                         by_source.push(source.key(order));
                     }
                 }

@@ -88,10 +88,9 @@
 //! [`rank`] gives [`assess`]'s band and score from [`WorkerTerms`] and [`PostTerms`] (the few
 //! fields the rules read, prepared once), through the same measures and without making any
 //! text; [`ceiling`] bounds what a pair of a given occupation [`Fit`] can reach, and
-//! [`ceiling_at`] what it can reach where the worker stands to the post ([`Place`]: the
-//! shared division and the reach, the same for every post of one region and reach;
-//! [`Ranker::place`], [`Ranker::code_fit`]); [`title_occupations`] lists the skills a title
-//! names (the `occupation-alias` rule). A node keeps the terms beside its index rows, ranks
+//! [`Ranker::ceiling`] what one worker can reach with any post of a given fit, region,
+//! reach, day wage and headcount, whatever its last day and fill ([`Ranker::code_fit`]);
+//! [`title_occupations`] lists the skills a title names (the `occupation-alias` rule). A node keeps the terms beside its index rows, ranks
 //! only the candidates its occupation index gives, stops when no unread group can rank above
 //! what it holds, and assesses only what it returns.
 
@@ -386,6 +385,30 @@ impl<'a> Ranker<'a> {
         occupation_fit(&self.skills, Some(&[]), code, "").fit()
     }
 
+    /// The best band and the highest score the worker can reach on `today` for any post from
+    /// `region` reaching `reach`, paying `day_wage_fen` a day, with `headcount` places, whose
+    /// occupation fits at most as `fit` (the code's fit, [`Ranker::code_fit`], or
+    /// [`Fit::Alias`] for a title naming a skill), whatever its last day and fill: what lets a
+    /// node rank posts alike in these only while one of them could still enter its results.
+    pub fn ceiling(
+        &self,
+        fit: Fit,
+        region: RegionCode,
+        reach: RegionCode,
+        day_wage_fen: Option<i64>,
+        headcount: i64,
+        today: i64,
+    ) -> Rank {
+        rank_of(
+            fit,
+            self.place(region, reach),
+            wage_fit(self.worker.wage_min_fen, day_wage_fen),
+            // A post without a last day is the best case of the dates.
+            dates_fit(self.worker, None, today),
+            headcount,
+        )
+    }
+
     /// [`rank`] of the worker for `post`.
     pub fn rank(&self, post: &PostTerms, fill: Fill, today: i64) -> Rank {
         let place = self.place(post.region, post.reach);
@@ -477,20 +500,14 @@ impl Fit {
 /// `fit` can reach, whatever their places, wages, dates and fill: what lets a node stop reading
 /// candidates once it holds enough that rank above it.
 pub fn ceiling(fit: Fit) -> Rank {
-    ceiling_at(fit, Place::BEST)
-}
-
-/// The best band and the highest score a worker and a post of occupation fit `fit` can reach
-/// where the worker stands to the post as `place` says ([`Ranker::place`]), whatever their
-/// wages, dates and fill: wage at least 1.2 × the minimum, available now, five places or
-/// more. What lets a node rank a group of posts alike in fit and place only while one of them
-/// could still enter its results.
-pub fn ceiling_at(fit: Fit, place: Place) -> Rank {
-    let points = fit.points() + place_points(place) + 15 + 10 + 5;
-    Rank {
-        band: band_of(fit, place, true),
-        score: u32::try_from(points.max(0)).unwrap_or(0),
-    }
+    // Same village, inside the reach, wage 1.2 × the minimum, available now, five places.
+    rank_of(
+        fit,
+        Place::BEST,
+        WageFit::Ok { high: true },
+        DatesFit::Now,
+        5,
+    )
 }
 
 /// The points of where a worker stands to a post: the shared division, less 10 outside the
@@ -580,31 +597,41 @@ struct Measure {
 
 impl Measure {
     fn rank(&self, fill: Fill) -> Rank {
-        let fit = self.occupation.fit();
         let place = Place {
             common: self.common,
             inside_reach: self.inside_reach,
         };
-        let wage = match self.wage {
-            WageFit::NoMinimum | WageFit::NotComparable => 5,
-            WageFit::Below => -30,
-            WageFit::Ok { high: true } => 15,
-            WageFit::Ok { high: false } => 10,
-        };
-        let (dates, overlap) = match self.dates {
-            DatesFit::Now => (10, true),
-            DatesFit::Later { .. } => (5, true),
-            DatesFit::Past { .. } | DatesFit::EndsBeforeStart { .. } | DatesFit::After { .. } => {
-                (-20, false)
-            }
-        };
-        let places = fill.left().clamp(0, 5);
-        let points = fit.points() + place_points(place) + wage + dates + places;
-        let fits = self.wage != WageFit::Below && overlap;
-        Rank {
-            band: band_of(fit, place, fits),
-            score: u32::try_from(points.max(0)).unwrap_or(0),
+        rank_of(
+            self.occupation.fit(),
+            place,
+            self.wage,
+            self.dates,
+            fill.left(),
+        )
+    }
+}
+
+/// The band and score of a pair from its measures (`left`: places left).
+fn rank_of(fit: Fit, place: Place, wage: WageFit, dates: DatesFit, left: i64) -> Rank {
+    let wage_points = match wage {
+        WageFit::NoMinimum | WageFit::NotComparable => 5,
+        WageFit::Below => -30,
+        WageFit::Ok { high: true } => 15,
+        WageFit::Ok { high: false } => 10,
+    };
+    let (dates, overlap) = match dates {
+        DatesFit::Now => (10, true),
+        DatesFit::Later { .. } => (5, true),
+        DatesFit::Past { .. } | DatesFit::EndsBeforeStart { .. } | DatesFit::After { .. } => {
+            (-20, false)
         }
+    };
+    let places = left.clamp(0, 5);
+    let points = fit.points() + place_points(place) + wage_points + dates + places;
+    let fits = wage != WageFit::Below && overlap;
+    Rank {
+        band: band_of(fit, place, fits),
+        score: u32::try_from(points.max(0)).unwrap_or(0),
     }
 }
 
@@ -618,7 +645,7 @@ pub struct Place {
 
 impl Place {
     /// Where a worker stands to a post in the same village and inside its reach: the best.
-    pub const BEST: Place = Place {
+    const BEST: Place = Place {
         common: Some(Level::Village),
         inside_reach: true,
     };
@@ -1752,14 +1779,16 @@ mod tests {
             // Nor above the ceiling of its code's fit where it stands, or of the alias fit
             // when its title names a skill (what a node bounds a group of posts by).
             let ranker = Ranker::new(&wt);
-            let place = ranker.place(pt.region, pt.reach);
-            let by_code = ceiling_at(ranker.code_fit(&pt.occupation), place);
+            let top = |fit| {
+                ranker.ceiling(fit, pt.region, pt.reach, pt.day_wage_fen, pt.headcount, on)
+            };
+            let by_code = top(ranker.code_fit(&pt.occupation));
             let named = title_occupations(&p.title);
             let by_title = wt
                 .skills
                 .iter()
                 .any(|s| named.contains(&s.as_str()))
-                .then(|| ceiling_at(Fit::Alias, place));
+                .then(|| top(Fit::Alias));
             let covered = |top: Rank| got.band >= top.band && got.score <= top.score;
             prop_assert!(covered(by_code) || by_title.is_some_and(covered));
             let empty = m.rank(fill(p.headcount, 0));

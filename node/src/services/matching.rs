@@ -10,8 +10,8 @@
 //! first match and kept by every commit), rank each candidate from its row
 //! ([`matching::rank`]) and stop as soon as the results they hold rank strictly above the best
 //! any unread row can reach. [`for_worker`] reads the posts by source
-//! ([`crate::index::PostSource`]: alike in code, region and reach, so the best any of them can
-//! rank for the worker, [`matching::ceiling_at`], is known unread), best bound first and newest
+//! ([`crate::index::PostSource`]: alike in code, region, reach, day wage and places, so the
+//! best any of them can rank for the worker, [`Ranker::ceiling`], is known unread), best bound first and newest
 //! first among equal bounds, and stops at the first row whose bound the results beat (a worker
 //! whose skills relate to no post, or who lists none, no longer ranks every post). [`for_post`]
 //! reads the workers group by group, closest occupations first (the unit group and the title's
@@ -326,7 +326,7 @@ fn posts_by_index(
 }
 
 /// One post source's rows being read for a worker, newest first, and the best any of them can
-/// rank for the worker (`matching::ceiling_at`).
+/// rank for the worker ([`Ranker::ceiling`]).
 struct Walk<'t> {
     top: Rank,
     rows: std::iter::Rev<std::collections::btree_map::Iter<'t, [u8; 48], Arc<PostTerms>>>,
@@ -334,10 +334,10 @@ struct Walk<'t> {
 }
 
 /// [`posts_by_index`] over the matching rows in memory. Every post source
-/// ([`index::PostSource`]: posts alike in code, region and reach) is bounded first by the
-/// best its rows can rank for this worker: its code's fit, or the alias fit for a source of
-/// titles naming one of the worker's skills (the other title sources add nothing: their posts
-/// are ranked through their code), where the worker stands to its region and reach. The rows
+/// ([`index::PostSource`]: posts alike in code, region, reach, day wage and places) is bounded
+/// first by the best its rows can rank for this worker ([`Ranker::ceiling`]): with its code's
+/// fit, or the alias fit for a source of titles naming one of the worker's skills (the other
+/// title sources add nothing: their posts are ranked through their code). The rows
 /// are then read best bound first, newest first among equal bounds (a merge of the sources,
 /// each read newest first), so the bound of the next row read, with its order, is at least
 /// the key of every row unread: reading stops as soon as the results held rank strictly above
@@ -368,7 +368,14 @@ fn posts_from_table(
                 ranker.code_fit(std::str::from_utf8(&source.code).unwrap_or(index::ODD_CODE))
             })
         };
-        let top = matching::ceiling_at(fit, ranker.place(source.region, source.reach));
+        let top = ranker.ceiling(
+            fit,
+            source.region,
+            source.reach,
+            source.day_wage_fen,
+            source.places,
+            today,
+        );
         let mut rows = rows.iter().rev();
         let head = rows.next();
         if let Some((order, _)) = head {
