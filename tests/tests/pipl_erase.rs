@@ -3,13 +3,20 @@
 //! worker's name and phone there, not knowing that the village meanwhile erased the record.
 //! After the two sync, the personal fields are gone at both: the erasure's marker is final, so
 //! the township's concurrent edit does not bring them back, and no station may edit the record
-//! afterwards. The village's local table of clear ID numbers no longer holds the worker's
+//! afterwards. The bodies of the record's changes other than the erasure are dropped at both
+//! (headers kept): no reader of either store finds the old or the township's name, phone or
+//! ID number, an old bundle of the township imported again and another sync bring nothing
+//! back, and `audit` finds no problem at either. sled keeps what was overwritten in its files;
+//! a backup restored into a new home writes the store afresh, and its files hold none of it.
+//! The village's local table of clear ID numbers no longer holds the worker's
 //! (a backup counts none, and the same person can register again), and every file of both homes
 //! is still owner-only. Bad input (no reason, an unknown id, an erasure at the township that did
 //! not register the worker) exits 2 naming the field in both languages and changes nothing.
 //!
 //! Run: `cargo test -p lingong-tests --test pipl_erase`.
 
+use lingong_node::store::SledStore;
+use lingong_protocol::store::Store;
 use lingong_tests::{Daemon, Node, free_port, init_chain};
 use serde_json::Value;
 use std::io::Write;
@@ -32,31 +39,32 @@ fn sync_ok(node: &Node) -> Value {
     out
 }
 
-/// `lingong backup` of `node` (the passphrase on standard input); returns its JSON.
-fn backup(node: &Node, out: &Path) -> Value {
+/// `lingong ARGS --passphrase-stdin` at `node` (the passphrase on standard input): `backup`
+/// and `restore`; returns its JSON.
+fn with_passphrase(node: &Node, args: &[&str]) -> Value {
     let mut child = node
         .command()
         .arg("--json")
-        .args(["backup", "--out", out.to_str().expect("utf-8")])
+        .args(args)
         .arg("--passphrase-stdin")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("backup runs");
+        .expect("runs");
     child
         .stdin
         .take()
         .expect("stdin")
         .write_all(b"correct horse battery staple 2026\n")
         .expect("passphrase");
-    let done = child.wait_with_output().expect("backup ends");
+    let done = child.wait_with_output().expect("ends");
     assert!(
         done.status.success(),
-        "backup: {}",
+        "{args:?}: {}",
         String::from_utf8_lossy(&done.stderr)
     );
-    serde_json::from_slice(&done.stdout).expect("backup json")
+    serde_json::from_slice(&done.stdout).expect("json")
 }
 
 /// Every file and folder under `dir`.
@@ -108,6 +116,91 @@ fn assert_erased(node: &Node, worker: &str, at: &str) {
         !listed.to_string().contains(worker),
         "{at}: an erased worker is listed: {listed}"
     );
+}
+
+/// The bodies (Automerge changes) of the worker's changes held in full in `node`'s store, read
+/// with no daemon holding it.
+fn held_bodies(node: &Node, worker: &str) -> Vec<Vec<u8>> {
+    let store = SledStore::open(&node.home.join("store")).expect("store opens");
+    let rid = store.find_record(worker).expect("find")[0];
+    let state = store.record(&rid).expect("read").expect("held");
+    state
+        .changes
+        .iter()
+        .filter_map(|id| store.envelope(id).expect("read").and_then(|e| e.payload))
+        .collect()
+}
+
+/// Which of `personal` any reader of `node`'s store finds (daemon stopped): in any key or value
+/// of the tree, or in an Automerge change of any envelope or saved document decoded (a change
+/// may be compressed). Also how many envelopes of the worker are held with their body.
+fn personal_in_store(node: &Node, worker: &str, personal: &[&str]) -> (Vec<String>, usize) {
+    let store = SledStore::open(&node.home.join("store")).expect("store opens");
+    let mut text = Vec::new();
+    for row in store.index_rows(Vec::new()) {
+        let (k, v) = row.expect("row");
+        text.extend_from_slice(&k);
+        text.extend_from_slice(&v);
+    }
+    let expanded = |change: automerge::Change| {
+        serde_json::to_string(&change.decode()).expect("a change as JSON")
+    };
+    for meta in store.items().expect("items") {
+        let env = store.envelope(&meta.id).expect("read").expect("held");
+        if let Some(change) = env
+            .payload
+            .and_then(|p| automerge::Change::from_bytes(p).ok())
+        {
+            text.extend(expanded(change).into_bytes());
+        }
+    }
+    for state in store.records_of(None).expect("records") {
+        if let Some(doc) = state.doc.as_deref() {
+            let mut doc = automerge::AutoCommit::load(doc).expect("document");
+            for change in doc.get_changes(&[]) {
+                text.extend(expanded(change.clone()).into_bytes());
+            }
+        }
+    }
+    let rid = store.find_record(worker).expect("find")[0];
+    let state = store.record(&rid).expect("read").expect("held");
+    let bodies = state
+        .changes
+        .iter()
+        .filter(|id| store.has_envelope(id).expect("read") == Some(true))
+        .count();
+    (found_in(&text, personal), bodies)
+}
+
+/// Which of `needles` occur in `hay`.
+fn found_in(hay: &[u8], needles: &[&str]) -> Vec<String> {
+    needles
+        .iter()
+        .filter(|n| contains(hay, n.as_bytes()))
+        .map(|n| n.to_string())
+        .collect()
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The bytes of every file in `node`'s store folder, as a thief of the disk reads them.
+fn store_files(node: &Node) -> Vec<u8> {
+    let mut all = Vec::new();
+    for p in everything_under(&node.home.join("store")) {
+        if p.is_file() {
+            all.extend(std::fs::read(&p).expect("read"));
+        }
+    }
+    all
+}
+
+/// `lingong audit` at `node` finds no problem.
+fn assert_audit_clean(node: &Node, at: &str) {
+    let audit = node.json(&["audit"]);
+    let problems = audit["problems"].as_array().expect("problems");
+    assert!(problems.is_empty(), "{at}: {audit}");
 }
 
 #[test]
@@ -192,6 +285,23 @@ fn an_erasure_at_the_registering_village_is_final_everywhere_even_against_an_off
         township.json(&["worker", "show", &worker])["name"],
         STALE_NAME
     );
+    // What the township holds of the worker now, and an old bundle of it for the village
+    // (imported again after the erasure below).
+    let bodies = held_bodies(township, &worker);
+    assert_eq!(bodies.len(), 2, "the registration and the township's edit");
+    let old_bundle = dir.path().join("township-before-erasure.bundle");
+    township.json(&[
+        "bundle",
+        "export",
+        "--out",
+        old_bundle.to_str().expect("utf-8"),
+        "--to",
+        &village.node_id(),
+    ]);
+    let masked = village.json(&["worker", "show", &worker])["id_masked"]
+        .as_str()
+        .expect("mask")
+        .to_string();
 
     // Meanwhile the village erases the record at the worker's request.
     let erased = village.json(&["worker", "erase", &worker, "--reason", "本人申请删除"]);
@@ -215,6 +325,54 @@ fn an_erasure_at_the_registering_village_is_final_everywhere_even_against_an_off
     assert_erased(village, &worker, "village after sync");
     assert_erased(township, &worker, "township after sync");
 
+    // The bodies of the record's other changes are gone from both stores: only the erasure's
+    // is held, and no reader of either store finds a name, phone or ID number written before.
+    let personal = [NAME, PHONE, STALE_NAME, STALE_PHONE, &id_number, &masked];
+    for (node, at) in [(village, "village"), (township, "township")] {
+        assert_eq!(
+            personal_in_store(node, &worker, &personal),
+            (Vec::new(), 1),
+            "{at}: personal data or bodies still held"
+        );
+    }
+
+    // An old bundle carrying the bodies again brings none of them back.
+    let imported = village.json(&["bundle", "import", old_bundle.to_str().expect("utf-8")]);
+    assert_eq!(imported["rejected"], serde_json::json!({}), "{imported}");
+    assert_eq!(
+        personal_in_store(village, &worker, &personal),
+        (Vec::new(), 1),
+        "village after the old bundle"
+    );
+
+    // The stale township meets the village again: the two agree, nothing comes back.
+    parent.restart();
+    let again = sync_ok(village);
+    parent.stop();
+    assert_eq!(
+        again["peers"][0]["changes_received"], 0,
+        "the township re-sends nothing: {again}"
+    );
+    for (node, at) in [(village, "village"), (township, "township")] {
+        assert_eq!(
+            personal_in_store(node, &worker, &personal),
+            (Vec::new(), 1),
+            "{at} after another sync"
+        );
+        assert_audit_clean(node, at);
+    }
+
+    // What the files hold (printed for SECURITY.md; checked for the village below).
+    for (node, at) in [(village, "village"), (township, "township")] {
+        let raw = store_files(node);
+        let left = found_in(&raw, &personal);
+        let whole = bodies.iter().filter(|b| contains(&raw, b)).count();
+        eprintln!(
+            "{at}: the store's files still hold {left:?} and {whole} of the {} dropped bodies",
+            bodies.len()
+        );
+    }
+
     // No station edits an erased record afterwards, and a second erasure is refused.
     for node in [village, township] {
         let again = node.fail(&["worker", "update", &worker, "--name", "张三"]);
@@ -226,8 +384,33 @@ fn an_erasure_at_the_registering_village_is_final_everywhere_even_against_an_off
 
     // The clear ID number left the village's private table: a backup holds none, and the same
     // person may register again.
-    let saved = backup(village, &dir.path().join("village.backup"));
+    let backup_file = dir.path().join("village.backup");
+    let backup_file = backup_file.to_str().expect("utf-8");
+    let saved = with_passphrase(village, &["backup", "--out", backup_file]);
     assert_eq!(saved["clear_id_numbers"], 0, "{saved}");
+
+    // A thief of the disk: sled is log-structured, and the dropped bodies stay in its files
+    // (SECURITY.md §7, "What remains where"; if this fails, sled reclaimed them: say so
+    // there). Restored from a backup made after the erasure into a new home, the store is
+    // written afresh and its files hold none of them.
+    let raw = store_files(village);
+    let whole = bodies.iter().filter(|b| contains(&raw, b)).count();
+    let left = found_in(&raw, &personal);
+    assert!(
+        whole > 0 || !left.is_empty(),
+        "the village's store files no longer hold the dropped bodies"
+    );
+    let restored = Node::at(dir.path().join("village-restored"));
+    with_passphrase(&restored, &["restore", backup_file]);
+    assert_erased(&restored, &worker, "village restored");
+    assert_eq!(
+        personal_in_store(&restored, &worker, &personal),
+        (Vec::new(), 1),
+        "village restored"
+    );
+    let raw = store_files(&restored);
+    assert_eq!(found_in(&raw, &personal), Vec::<String>::new(), "restored");
+    assert!(!bodies.iter().any(|b| contains(&raw, b)), "restored");
     village.json(&[
         "worker",
         "register",
