@@ -12,7 +12,9 @@
 //! a worker: one signed change blanks the personal fields and sets the final `erased` marker
 //! (`lingong_protocol::schema::worker`), then the clear ID number and its de-duplication rows
 //! leave the private table. No service edits an erased record afterwards, here or at any
-//! station that has received the erasure (SECURITY.md §7).
+//! station that has received the erasure (SECURITY.md §7). The accept path then drops the
+//! bodies of the record's other changes, here and wherever the erasure arrives, keeping their
+//! signed headers (`lingong_protocol::accept`, PROTOCOL.md §8).
 
 use super::{required, typed, write_edits};
 use crate::error::{NodeError, Result};
