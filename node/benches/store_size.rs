@@ -13,13 +13,20 @@
 //!   records, `k`/`i` indexes…: rows, key bytes, value bytes; the record rows further split
 //!   into the saved Automerge document, the listing view and the rest), and the gap between
 //!   the sum and the files (sled's own overhead: page headers, segment slack, garbage of
-//!   rewritten pages not yet reclaimed).
+//!   rewritten pages not yet reclaimed);
+//! - the levers, one at a time, against the format-2 layout in the same run: the store's rows
+//!   written into fresh stores once in key order (what a migration's rewrite leaves) and a
+//!   commit's worth at a time with a flush after each (`LINGONG_BENCH_REPLAY` commits, default
+//!   all): sled's zstd compression at levels 1, 3 and 9, 128 KB segments, record rows without
+//!   the saved document of a single-change record or without the JSON view, and
+//!   [`store::sled_config`] (format 3) alone and with those row changes; then `uptime`.
 //!
 //! `cargo bench -p lingong-node --bench store_size` (release build); the README's "Store size"
 //! figures come from it.
 
 mod stations;
 use lingong_node::station::{self, Station};
+use lingong_node::store;
 use lingong_protocol::author::Target;
 use lingong_protocol::dates;
 use lingong_protocol::record::RecordKind;
@@ -209,10 +216,7 @@ fn main() {
     }
 
     // What sled holds, read back with sled itself once the node let go of the store.
-    let db = sled::Config::new()
-        .path(&store_dir)
-        .open()
-        .expect("sled opens");
+    let db = store::sled_config(&store_dir).open().expect("sled opens");
     let mut logical = 0u64;
     println!("rows (per record: rows, key bytes, value bytes):");
     for name in db.tree_names() {
@@ -267,7 +271,6 @@ fn main() {
             );
         }
     }
-    let logical_per_record = logical as f64 / records;
     println!(
         "rows in all: {:.1} MB ({:.0} bytes per record, {:.2}× the envelope); sled's own \
          overhead (files − rows): {:.1} MB ({:.0} bytes per record)",
@@ -278,49 +281,202 @@ fn main() {
         (apparent as f64 - logical as f64) / records
     );
 
-    // The floor of sled's overhead: the same rows written once, in key order, in batches, into
-    // a fresh store (what a rewrite of the store would leave), at sled's default segment size
-    // (the store's) and two others.
+    // The levers, one at a time, against the current layout, in this run: the same rows
+    // written into fresh stores (a) once, in key order, in batches of 10,000 (what the
+    // migration's rewrite leaves), and (b) as commits do, a record's worth of rows per batch
+    // and a flush after each, in the order of their keys' hashes (envelope, metadata and short
+    // id keys are hashes, so commits land on random leaves); `LINGONG_BENCH_REPLAY` records'
+    // worth (default: all of them) in (b).
     drop(db);
-    let source = sled::Config::new()
-        .path(&store_dir)
-        .open()
-        .expect("sled opens");
-    for segment in [512 * 1024, 64 * 1024, 8 * 1024 * 1024] {
-        let to = dir.path().join(format!("compacted-{segment}"));
-        let copy = sled::Config::new()
-            .path(&to)
-            .segment_size(segment)
-            .open()
-            .expect("fresh sled");
-        for name in source.tree_names() {
-            let (from, into) = (
-                source.open_tree(&name).expect("tree"),
-                copy.open_tree(&name).expect("tree"),
-            );
-            let mut batch = sled::Batch::default();
-            for (i, row) in from.iter().enumerate() {
-                let (k, v) = row.expect("row");
-                batch.insert(k, v);
-                if i % 10_000 == 9_999 {
-                    into.apply_batch(std::mem::take(&mut batch)).expect("batch");
-                }
-            }
-            into.apply_batch(batch).expect("batch");
-        }
-        copy.flush().expect("flush");
-        drop(copy);
-        let mut sizes = BTreeMap::new();
-        files(&to, &mut sizes);
-        let size: u64 = sizes.values().map(|v| v.0).sum();
+    let source = store::sled_config(&store_dir).open().expect("sled opens");
+    let rows = read_rows(&source);
+    drop(source);
+    let replay = env_count("LINGONG_BENCH_REPLAY", posts + workers).min(posts + workers);
+    let per_commit = (rows.len() as f64 / records).round().max(1.0) as usize;
+    println!(
+        "levers ({} rows, {per_commit} rows per emulated commit, {replay} commits; bytes per \
+         record and × the envelope):",
+        rows.len()
+    );
+    // sled's `Config` cannot take a path once cloned: each lever makes its own from a path.
+    type Make = Box<dyn Fn(&Path) -> sled::Config>;
+    let current = |p: &Path| {
+        store::sled_config(p)
+            .use_compression(false)
+            .segment_size(512 * 1024)
+    };
+    let zstd = move |level: i32| -> Make {
+        Box::new(move |p: &Path| current(p).use_compression(true).compression_factor(level))
+    };
+    let levers: Vec<(&str, Make, Layout)> = vec![
+        (
+            "current layout (format 2)",
+            Box::new(current),
+            Layout::Current,
+        ),
+        (
+            "segments of 128 KB",
+            Box::new(move |p: &Path| current(p).segment_size(128 * 1024)),
+            Layout::Current,
+        ),
+        (
+            "no saved document for records of one change",
+            Box::new(current),
+            Layout::NoSingleChangeDoc,
+        ),
+        (
+            "no JSON view (read from the document)",
+            Box::new(current),
+            Layout::NoView,
+        ),
+        ("zstd level 1", zstd(1), Layout::Current),
+        ("zstd level 3", zstd(3), Layout::Current),
+        ("zstd level 9", zstd(9), Layout::Current),
+        (
+            "store::sled_config (format 3)",
+            Box::new(store::sled_config),
+            Layout::Current,
+        ),
+        (
+            "format 3 + no saved document for records of one change",
+            Box::new(store::sled_config),
+            Layout::NoSingleChangeDoc,
+        ),
+        (
+            "format 3 + no JSON view",
+            Box::new(store::sled_config),
+            Layout::NoView,
+        ),
+    ];
+    for (i, (name, make, layout)) in levers.into_iter().enumerate() {
+        let rows = layout.apply(&rows);
+        let logical: u64 = rows
+            .iter()
+            .map(|(_, (k, v))| (k.len() + v.len()) as u64)
+            .sum();
+        let once = dir.path().join(format!("lever-{i}-once"));
+        let started = Instant::now();
+        let size_once = write_rows(make(&once), &rows, Order::Keys);
+        let once_s = started.elapsed().as_secs_f64();
+        let commits = dir.path().join(format!("lever-{i}-commits"));
+        let started = Instant::now();
+        let replayed = &rows[..(rows.len() * replay / (posts + workers).max(1)).min(rows.len())];
+        let size_commits = write_rows(make(&commits), replayed, Order::Commits(per_commit));
+        let commits_s = started.elapsed().as_secs_f64();
+        let per = |bytes: u64, n: f64| bytes as f64 / n;
+        let replayed_records = replayed.len() as f64 / per_commit as f64;
         println!(
-            "the same rows rewritten once into a fresh store (segments of {} KB): {:.1} MB, \
-             {:.0} bytes per record, {:.2}× the envelope, {:.2}× the rows",
-            segment / 1024,
-            size as f64 / 1e6,
-            size as f64 / records,
-            size as f64 / records / envelope,
-            size as f64 / records / logical_per_record
+            "  {name:<56} rows {:>6.0} B ({:.2}×) | written once {:>6.0} B ({:.2}×, {once_s:.1} s) \
+             | as commits {:>6.0} B ({:.2}×, {commits_s:.1} s)",
+            per(logical, records),
+            per(logical, records) / envelope,
+            per(size_once, records),
+            per(size_once, records) / envelope,
+            per(size_commits, replayed_records),
+            per(size_commits, replayed_records) / envelope,
         );
+        let _ = std::fs::remove_dir_all(&once);
+        let _ = std::fs::remove_dir_all(&commits);
     }
+    println!("load: {}", uptime());
+}
+
+/// Every row of every tree of `db`, with its tree's name.
+type Row = (Vec<u8>, Vec<u8>);
+fn read_rows(db: &sled::Db) -> Vec<(Vec<u8>, Row)> {
+    let mut out = Vec::new();
+    for name in db.tree_names() {
+        let tree = db.open_tree(&name).expect("tree");
+        for row in tree.iter() {
+            let (k, v) = row.expect("row");
+            out.push((name.to_vec(), (k.to_vec(), v.to_vec())));
+        }
+    }
+    out
+}
+
+/// A row layout to measure.
+enum Layout {
+    /// The rows as the store holds them.
+    Current,
+    /// Record rows of one change without their saved document (rebuilt from the envelope's
+    /// change when read).
+    NoSingleChangeDoc,
+    /// Record rows without their JSON view (read from the saved document when needed).
+    NoView,
+}
+
+impl Layout {
+    fn apply(&self, rows: &[(Vec<u8>, Row)]) -> Vec<(Vec<u8>, Row)> {
+        rows.iter()
+            .map(|(tree, (k, v))| {
+                let mut v = v.clone();
+                if k.first() == Some(&b'r')
+                    && let Ok(mut state) = postcard::from_bytes::<RecordState>(&v)
+                {
+                    match self {
+                        Layout::Current => {}
+                        Layout::NoSingleChangeDoc if state.changes.len() == 1 => state.doc = None,
+                        Layout::NoSingleChangeDoc => {}
+                        Layout::NoView => state.view = Default::default(),
+                    }
+                    v = postcard::to_allocvec(&state).expect("encode");
+                }
+                (tree.clone(), (k.clone(), v))
+            })
+            .collect()
+    }
+}
+
+enum Order {
+    /// In key order, 10,000 rows per batch.
+    Keys,
+    /// In the order of the keys' hashes, this many rows per batch, a flush after each.
+    Commits(usize),
+}
+
+/// Writes `rows` into a fresh store made with `config` in `order`; returns its bytes on disk
+/// (apparent size) once closed.
+fn write_rows(config: sled::Config, rows: &[(Vec<u8>, Row)], order: Order) -> u64 {
+    let path = config.get_path().to_path_buf();
+    let db = config.open().expect("fresh sled");
+    let mut ordered: Vec<&(Vec<u8>, Row)> = rows.iter().collect();
+    let per_batch = match order {
+        Order::Keys => 10_000,
+        Order::Commits(n) => {
+            ordered.sort_by_key(|(_, (k, _))| lingong_protocol::canon::sha256(k));
+            n
+        }
+    };
+    for chunk in ordered.chunks(per_batch) {
+        let mut batches: BTreeMap<&[u8], sled::Batch> = BTreeMap::new();
+        for (tree, (k, v)) in chunk {
+            batches
+                .entry(tree.as_slice())
+                .or_default()
+                .insert(k.as_slice(), v.as_slice());
+        }
+        for (tree, batch) in batches {
+            db.open_tree(tree)
+                .expect("tree")
+                .apply_batch(batch)
+                .expect("batch");
+        }
+        if matches!(order, Order::Commits(_)) {
+            db.flush().expect("flush");
+        }
+    }
+    db.flush().expect("flush");
+    drop(db);
+    let mut sizes = BTreeMap::new();
+    files(&path, &mut sizes);
+    sizes.values().map(|v| v.0).sum()
+}
+
+/// The machine's load average, as `uptime` prints it.
+fn uptime() -> String {
+    std::process::Command::new("uptime")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|e| format!("uptime failed: {e}"))
 }

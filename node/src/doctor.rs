@@ -10,7 +10,10 @@
 //! - the certificate chain in `cert.json`: present, for this key and region, its links
 //!   signed and nested, every link valid now; a warning [`EXPIRY_WARNING_DAYS`] days before
 //!   the first link expires, an error after, saying that the parent issues a new one;
-//! - the store: opens (a damaged store is named with `lingong repair`), no repair pending
+//! - the store: opens (a damaged store is named with `lingong repair`); a store of an older
+//!   format is not opened (opening migrates it): the finding `store-migration-due` says what
+//!   the next `lingong run` will do and the space it needs (`store-migration-no-space` when
+//!   the disk lacks it); no repair pending
 //!   (`repair-pending`) and no restore catching up (`catching-up`): either way the node signs
 //!   nothing until it synced with its parent; this node's key neither revoked nor forked;
 //! - free disk on the home's file system: a warning under [`DISK_LOW_BYTES`] or
@@ -759,6 +762,82 @@ fn check_disk(d: &mut Doctor<'_>, home: &Home) {
     d.find("disk-low", Severity::Warning, msg, fix);
 }
 
+/// The store is of an older format: the next open (`lingong run`, or any command) copies it
+/// aside and migrates it; the doctor only says so, with the space it needs.
+fn migration_due(d: &mut Doctor<'_>, home: &Home, p: &crate::migrate::Pending) {
+    let path = home.store_path();
+    let (found, target) = (p.found, p.target);
+    // Without opening the store, a format-2 store and a format-1 one look alike.
+    let backup = match found {
+        Some(n) => crate::migrate::backup_path(&path, n, now_ms())
+            .display()
+            .to_string(),
+        None => {
+            let day = &dates::rfc3339(now_ms())[..10];
+            format!("{}.backup-v<1|2>-{day}", path.display())
+        }
+    };
+    let (found_en, found_zh) = match found {
+        Some(n) => (n.to_string(), n.to_string()),
+        None => ("1 or 2".to_string(), "1 或 2".to_string()),
+    };
+    let mb = |b: u64| format!("{:.1} MB", b as f64 / 1e6);
+    let detail = d.t(
+        format!(
+            "{} is format {found_en}, older than this lingong's ({target}); not opened here",
+            path.display()
+        ),
+        format!(
+            "{} 的格式版本为 {found_zh}，比本程序的版本 {target} 旧；此处未打开",
+            path.display()
+        ),
+    );
+    let room = p.free >= p.needed;
+    let state = if room { State::Warning } else { State::Error };
+    d.check("store", "存储", state, detail);
+    let msg = d.t(
+        format!(
+            "the store needs a migration from format {found_en} to {target}: the next \
+             `lingong run` (or any command that opens the store) first copies it to {} and \
+             then migrates it; it needs {} free ({} of store), {} is free",
+            backup,
+            mb(p.needed),
+            mb(p.store_bytes),
+            mb(p.free)
+        ),
+        format!(
+            "存储需要从格式 {found_zh} 迁移到 {target}：下次 `lingong run`（或任何打开存储的命令）\
+             会先把它复制到 {}，再进行迁移；需要 {} 可用空间（存储 {}），现有 {}",
+            backup,
+            mb(p.needed),
+            mb(p.store_bytes),
+            mb(p.free)
+        ),
+    );
+    if room {
+        let fix = d.t(
+            "start the node (`systemctl start lingong` or `lingong run`) when a pause of the \
+             migration's length suits; remove the copy once the node runs well",
+            "在可以暂停服务的时候启动节点（`systemctl start lingong` 或 `lingong run`）完成迁移；\
+             确认节点运行正常后可删除副本",
+        );
+        d.find("store-migration-due", Severity::Warning, msg, fix);
+    } else {
+        let fix = d.t(
+            format!(
+                "free at least {} on this disk before starting the node: the migration is \
+                 refused without it",
+                mb(p.needed - p.free)
+            ),
+            format!(
+                "启动节点前请在该磁盘上至少腾出 {}：空间不足时迁移会被拒绝",
+                mb(p.needed - p.free)
+            ),
+        );
+        d.find("store-migration-no-space", Severity::Error, msg, fix);
+    }
+}
+
 /// A failure the daemon or the store reported: a damaged store, or another error.
 fn store_failure(d: &mut Doctor<'_>, home: &Home, f: &Failure) {
     let msg = f.message(d.lang);
@@ -848,6 +927,27 @@ fn open_store(
         );
         d.find("store-missing", Severity::Error, msg, fix);
         return None;
+    }
+    // Opening the store would migrate an older one: say what `run` will do instead.
+    match crate::migrate::pending(&path) {
+        Ok(crate::migrate::Due::Migration(p)) => {
+            migration_due(d, home, &p);
+            return None;
+        }
+        Ok(crate::migrate::Due::Held) => {
+            let detail = d.t(
+                "another lingong command holds the store; run doctor again when it ends",
+                "另一个 lingong 命令正在使用存储；它结束后请再运行 doctor",
+            );
+            d.check("store", "存储", State::Unknown, detail);
+            return None;
+        }
+        // A newer store: the open below refuses it, naming both versions.
+        Ok(crate::migrate::Due::Nothing | crate::migrate::Due::Newer(_)) => {}
+        Err(e) => {
+            store_failure(d, home, &Failure::Local(NodeError::from(e).in_store(&path)));
+            return None;
+        }
     }
     match SledStore::open_waiting(&path, Some(Duration::ZERO)) {
         Ok(Some(store)) => {

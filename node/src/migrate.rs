@@ -23,6 +23,14 @@
 //! idempotent over its own partial output) or at the version of the last step that finished.
 //! Nothing of a store is changed before its backup copy exists.
 //!
+//! A step either changes rows in place ([`Run::InPlace`]) or rewrites the whole store
+//! ([`Run::Rewrite`], format 2 → 3: sled's compression, which sled lets no store change): the
+//! rows are written once, in key order, into a fresh store beside the old one, and
+//! [`finish_rewrite`] swaps the two folders (one `renameat2(RENAME_EXCHANGE)`) only while the
+//! old store's write count is still the one the rewrite was made from, then removes the old
+//! folder (its copy is the backup). The format is also written as text to [`FORMAT_FILE`], so
+//! that [`pending`] (`lingong doctor`) can tell a migration is due without opening sled.
+//!
 //! Adding a format: append a [`Step`] to [`STEPS`] with `to` one above the last and raise
 //! [`FORMAT`] (a test checks they agree); keep the step re-runnable, and add the store a
 //! release of the previous format wrote as a fixture under `tests/fixtures/`.
@@ -44,7 +52,7 @@ use lingong_protocol::store::{Evidence, StoreError};
 use std::path::{Path, PathBuf};
 
 /// The store format this release writes.
-pub const FORMAT: u32 = 2;
+pub const FORMAT: u32 = 3;
 
 /// The format of a store that carries no version key: the layout every release before format
 /// versions wrote.
@@ -52,6 +60,11 @@ pub const UNVERSIONED: u32 = 1;
 
 /// The key of the format version in the store's tree (u32 big-endian).
 pub const FORMAT_KEY: &[u8] = b"V";
+
+/// The file beside sled's holding the format version as text, written after the key (format
+/// 3 on): what [`pending`] reads, since opening sled writes to its files. The key decides at
+/// open; the file only informs.
+pub const FORMAT_FILE: &str = "lingong.format";
 
 /// Set in the environment, makes the process abort in the middle of a migration (tests only).
 pub const ABORT_ENV: &str = "LINGONG_TEST_ABORT_IN_MIGRATION";
@@ -69,17 +82,49 @@ pub struct Step {
     pub to: u32,
     /// What the step does, for the log.
     pub what: &'static str,
-    /// The step; re-runnable over its own partial output (a kill may cut it anywhere).
-    pub run: fn(&sled::Tree) -> Result<(), StoreError>,
+    /// How the step runs.
+    pub run: Run,
+}
+
+/// How a [`Step`] changes the store.
+pub enum Run {
+    /// Changes rows of the store's own tree; re-runnable over its own partial output (a kill
+    /// may cut it anywhere). Its version key is written once its writes are flushed.
+    InPlace(fn(&sled::Tree) -> Result<(), StoreError>),
+    /// Writes every row, in key order, into a fresh store of the current layout
+    /// ([`crate::store::sled_config`]: a store sled makes new) beside the store, its version
+    /// key the step's, which then replaces the store ([`finish_rewrite`]). Sled's layout
+    /// (compression, segment size) can only change this way: sled refuses to open a store
+    /// with another layout than the one it was made with. The store is reopened after it.
+    Rewrite,
 }
 
 /// The migrations, in order.
-pub const STEPS: &[Step] = &[Step {
-    to: 2,
-    what: "evidence rows keyed by a counter re-keyed by author, sequence number and branch; \
-           indexes and counters rebuilt from the records",
-    run: v1_to_v2,
-}];
+pub const STEPS: &[Step] = &[
+    Step {
+        to: 2,
+        what: "evidence rows keyed by a counter re-keyed by author, sequence number and branch; \
+               indexes and counters rebuilt from the records",
+        run: Run::InPlace(v1_to_v2),
+    },
+    Step {
+        to: 3,
+        what: "every row written once, in key order, into a fresh store whose pages sled \
+               compresses with zstd (its log rewritten without the garbage of old pages)",
+        run: Run::Rewrite,
+    },
+];
+
+/// What [`upgrade`] leaves the caller to do.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Upgraded {
+    /// The store is at [`FORMAT`]: go on with it.
+    Ready,
+    /// A [`Run::Rewrite`] step made the store's replacement: close the store (sled's files
+    /// included) and open it again; the open swaps the replacement in ([`finish_rewrite`])
+    /// and runs any step left.
+    Reopen,
+}
 
 /// Format 1 → 2. Stores written before fork evidence was keyed by author, sequence number and
 /// the other branch (26 November 2026) hold `x` rows keyed by a counter (9 bytes), which the
@@ -141,13 +186,26 @@ fn newer(dir: &Path, found: u32, known: u32) -> StoreError {
 
 /// Brings the store in `dir` (its sled `db` and tree) to [`FORMAT`], or refuses it (see the
 /// module documentation). Called with the store's lock held, before anything reads it.
-pub(crate) fn upgrade(dir: &Path, db: &sled::Db, tree: &sled::Tree) -> Result<(), StoreError> {
+pub(crate) fn upgrade(
+    dir: &Path,
+    db: &sled::Db,
+    tree: &sled::Tree,
+) -> Result<Upgraded, StoreError> {
     upgrade_with(dir, db, tree, STEPS, crate::station::now_ms())
 }
 
-fn write_format(db: &sled::Db, tree: &sled::Tree, v: u32) -> Result<(), StoreError> {
+fn write_format(dir: &Path, db: &sled::Db, tree: &sled::Tree, v: u32) -> Result<(), StoreError> {
     tree.insert(FORMAT_KEY, &v.to_be_bytes()[..]).map_err(err)?;
     db.flush().map_err(err)?;
+    write_format_file(dir, v)
+}
+
+/// Writes [`FORMAT_FILE`] in `dir` unless it already says `v`.
+fn write_format_file(dir: &Path, v: u32) -> Result<(), StoreError> {
+    let text = format!("{v}\n");
+    if std::fs::read(dir.join(FORMAT_FILE)).ok().as_deref() != Some(text.as_bytes()) {
+        write_synced(&dir.join(FORMAT_FILE), text.as_bytes()).map_err(err)?;
+    }
     Ok(())
 }
 
@@ -157,15 +215,18 @@ fn upgrade_with(
     tree: &sled::Tree,
     steps: &[Step],
     now_ms: i64,
-) -> Result<(), StoreError> {
+) -> Result<Upgraded, StoreError> {
     let target = steps.last().map_or(UNVERSIONED, |s| s.to);
     let found = match stored_format(tree)? {
         Some(v) => v,
-        None if tree.is_empty() => return write_format(db, tree, target),
+        None if tree.is_empty() => {
+            return write_format(dir, db, tree, target).map(|()| Upgraded::Ready);
+        }
         None => UNVERSIONED,
     };
     if found == target {
-        return Ok(());
+        write_format_file(dir, target)?;
+        return Ok(Upgraded::Ready);
     }
     if found > target {
         return Err(newer(dir, found, target));
@@ -174,7 +235,7 @@ fn upgrade_with(
     if !backup_path(dir, found, now_ms).is_dir() {
         let size = folder_size(dir).map_err(err)?;
         let free = free_space(dir).map_err(err)?;
-        check_space(dir, size, margin(size), free)?;
+        check_space(dir, size, steps_margin(steps, found, size), free)?;
     }
     let backup = backup(dir, found, now_ms)?;
     tracing::warn!(
@@ -187,19 +248,26 @@ fn upgrade_with(
     );
     for step in steps.iter().filter(|s| s.to > found) {
         tracing::info!(to = step.to, "migration step: {}", step.what);
-        (step.run)(tree)?;
-        db.flush().map_err(err)?;
-        if std::env::var_os(ABORT_ENV).is_some() {
-            tracing::error!(
-                "{ABORT_ENV} is set: killing this process in the middle of the migration"
-            );
-            // A real kill -9 of this process (no unsafe code here to raise it directly).
-            let _ = std::process::Command::new("kill")
-                .args(["-KILL", &std::process::id().to_string()])
-                .status();
-            std::process::abort();
+        match step.run {
+            Run::InPlace(run) => {
+                run(tree)?;
+                db.flush().map_err(err)?;
+                abort_if_asked();
+                write_format(dir, db, tree, step.to)?;
+            }
+            Run::Rewrite => {
+                rewrite(dir, db, step.to)?;
+                abort_if_asked();
+                tracing::info!(
+                    store = %dir.display(),
+                    "the store's rewrite at format {} is complete; it replaces the store now \
+                     / 存储已按格式 {} 重写完毕，现在替换原存储",
+                    step.to,
+                    step.to
+                );
+                return Ok(Upgraded::Reopen);
+            }
         }
-        write_format(db, tree, step.to)?;
     }
     tracing::warn!(
         store = %dir.display(),
@@ -209,7 +277,310 @@ fn upgrade_with(
         backup.display(),
         backup.display()
     );
+    Ok(Upgraded::Ready)
+}
+
+/// For the upgrade test only ([`ABORT_ENV`]): a real kill -9 of this process after a step's
+/// writes and before its version key (or, for a rewrite, before the swap).
+fn abort_if_asked() {
+    if std::env::var_os(ABORT_ENV).is_some() {
+        tracing::error!("{ABORT_ENV} is set: killing this process in the middle of the migration");
+        // A real kill -9 of this process (no unsafe code here to raise it directly).
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &std::process::id().to_string()])
+            .status();
+        std::process::abort();
+    }
+}
+
+/// The folder a [`Run::Rewrite`] writes the replacement of the store `dir` in, beside it
+/// (`.partial` appended while it is written).
+pub fn rewrite_path(dir: &Path) -> PathBuf {
+    let name = dir
+        .file_name()
+        .map_or_else(|| "store".into(), |n| n.to_string_lossy().into_owned());
+    dir.with_file_name(format!("{name}.rewrite"))
+}
+
+/// The file in a finished rewrite holding the store's write count ([`crate::store::WRITES_FILE`])
+/// the rewrite was made from: the rewrite replaces the store only if the store still has that
+/// count (no process wrote to it since). Removed once the swap is done.
+const REWRITTEN: &str = "lingong.rewritten";
+
+fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
+    let mut name = p.file_name().unwrap_or_default().to_os_string();
+    name.push(suffix);
+    p.with_file_name(name)
+}
+
+/// Writes every row of `db` into a fresh store at [`rewrite_path`] (made under a `.partial`
+/// name, renamed once complete and synced), with the format key `to` (see [`Run::Rewrite`]).
+fn rewrite(dir: &Path, db: &sled::Db, to: u32) -> Result<(), StoreError> {
+    use std::os::unix::fs::DirBuilderExt;
+    let done = rewrite_path(dir);
+    let partial = with_suffix(&done, ".partial");
+    for stale in [&partial, &done] {
+        if stale.exists() {
+            std::fs::remove_dir_all(stale).map_err(err)?;
+        }
+    }
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&partial)
+        .map_err(err)?;
+    {
+        let copy = crate::store::sled_config(&partial).open().map_err(err)?;
+        for name in db.tree_names() {
+            let (from, into) = (
+                db.open_tree(&name).map_err(err)?,
+                copy.open_tree(&name).map_err(err)?,
+            );
+            let mut batch = sled::Batch::default();
+            for (i, row) in from.iter().enumerate() {
+                let (k, v) = row.map_err(err)?;
+                batch.insert(k, v);
+                if i % 10_000 == 9_999 {
+                    into.apply_batch(std::mem::take(&mut batch)).map_err(err)?;
+                }
+            }
+            into.apply_batch(batch).map_err(err)?;
+        }
+        copy.open_tree("lingong")
+            .map_err(err)?
+            .insert(FORMAT_KEY, &to.to_be_bytes()[..])
+            .map_err(err)?;
+        copy.flush().map_err(err)?;
+    }
+    let writes = std::fs::read(dir.join(crate::store::WRITES_FILE)).unwrap_or_default();
+    for name in [crate::store::WRITES_FILE, REWRITTEN] {
+        write_synced(&partial.join(name), &writes).map_err(err)?;
+    }
+    write_format_file(&partial, to)?;
+    restrict(&partial).map_err(err)?;
+    std::fs::rename(&partial, &done).map_err(err)?;
+    sync_parent(&done).map_err(err)
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::File::options()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
+fn sync_parent(p: &Path) -> std::io::Result<()> {
+    match p.parent() {
+        Some(parent) => std::fs::File::open(parent)?.sync_all(),
+        None => Ok(()),
+    }
+}
+
+/// Folders under `dir` (and it) 0700, files 0600, each synced: a store holds clear ID numbers.
+fn restrict(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            restrict(&entry.path())?;
+        } else {
+            std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(0o600))?;
+            std::fs::File::open(entry.path())?.sync_all()?;
+        }
+    }
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// Finishes or discards what a [`Run::Rewrite`] left beside the store `dir`; called by every
+/// open with the store's lock held, before sled opens it, and again after a rewrite step
+/// (sled's files of the store closed). Returns the lock of the store's folder when the
+/// folder was replaced (the caller holds it instead of the old one).
+///
+/// - a `.partial` rewrite was cut by a kill: removed (the step runs again);
+/// - a finished rewrite made from the store's current write count replaces the store:
+///   the two folders are exchanged in one `renameat2(RENAME_EXCHANGE)` (on a filesystem
+///   without it: two renames, the second finished at the next open if a kill falls between
+///   them), then the old folder (its copy is the migration's backup) is removed;
+/// - a finished rewrite of a store written since (an older release ran on it): removed;
+/// - the old folder left by a swap a kill cut short of its removal: removed.
+pub(crate) fn finish_rewrite(dir: &Path) -> Result<Option<std::fs::File>, StoreError> {
+    let done = rewrite_path(dir);
+    let partial = with_suffix(&done, ".partial");
+    if partial.exists() {
+        std::fs::remove_dir_all(&partial).map_err(err)?;
+    }
+    if !done.exists() {
+        if dir.join(REWRITTEN).exists() {
+            std::fs::remove_file(dir.join(REWRITTEN)).map_err(err)?;
+        }
+        return Ok(None);
+    }
+    let made_from = std::fs::read(done.join(REWRITTEN)).ok();
+    let current = std::fs::read(dir.join(crate::store::WRITES_FILE)).unwrap_or_default();
+    if made_from.as_ref() != Some(&current) {
+        // Either the old folder a swap left, or a rewrite of an older state of the store.
+        std::fs::remove_dir_all(&done).map_err(err)?;
+        if dir.join(REWRITTEN).exists() {
+            std::fs::remove_file(dir.join(REWRITTEN)).map_err(err)?;
+        }
+        return Ok(None);
+    }
+    wait_for_sled_to_let_go(dir)?;
+    let lock = crate::store::lock_file(&done).map_err(err)?;
+    if lock.try_lock().is_err() {
+        return Err(StoreError(format!(
+            "another process holds the lock of {} / 另一个进程持有 {} 的锁",
+            done.display(),
+            done.display()
+        )));
+    }
+    exchange(dir, &done).map_err(err)?;
+    sync_parent(dir).map_err(err)?;
+    std::fs::remove_dir_all(&done).map_err(err)?;
+    sync_parent(dir).map_err(err)?;
+    std::fs::remove_file(dir.join(REWRITTEN)).map_err(err)?;
+    tracing::warn!(
+        store = %dir.display(),
+        "the rewritten store is in place / 重写后的存储已就位"
+    );
+    Ok(Some(lock))
+}
+
+/// Waits (up to [`crate::store::LOCK_WAIT`]) until no sled of this process still holds the
+/// store `dir`'s data file: sled lets it go a moment after its last handle is dropped.
+fn wait_for_sled_to_let_go(dir: &Path) -> Result<(), StoreError> {
+    let Ok(file) = std::fs::File::options()
+        .read(true)
+        .write(true)
+        .open(dir.join("db"))
+    else {
+        return Ok(());
+    };
+    let deadline = std::time::Instant::now() + crate::store::LOCK_WAIT;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(()),
+            Err(_) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(25));
+            }
+            Err(e) => return Err(err(e)),
+        }
+    }
+}
+
+/// Swaps the folders `a` and `b` (both exist) atomically where the filesystem can.
+fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
+    use rustix::fs::{CWD, RenameFlags, renameat_with};
+    match renameat_with(CWD, a, CWD, b, RenameFlags::EXCHANGE) {
+        Ok(()) => Ok(()),
+        Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOSYS => {
+            let aside = with_suffix(b, ".old");
+            std::fs::rename(a, &aside)?;
+            std::fs::rename(b, a)?;
+            std::fs::rename(&aside, b)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Puts back the store folder `dir` when a swap on a filesystem without an atomic exchange
+/// was cut between its renames (`dir` missing, its replacement and the old folder beside
+/// it). Called before the store's folder is made or locked.
+pub(crate) fn finish_cut_swap(dir: &Path) -> Result<(), StoreError> {
+    let done = rewrite_path(dir);
+    let aside = with_suffix(&done, ".old");
+    if !dir.exists() && done.join(REWRITTEN).exists() {
+        std::fs::rename(&done, dir).map_err(err)?;
+        std::fs::rename(&aside, &done).map_err(err)?;
+        sync_parent(dir).map_err(err)?;
+    }
     Ok(())
+}
+
+/// A migration the store is due for, as [`pending`] finds it without changing anything.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pending {
+    /// The store's format, when known without opening it (`None`: a store sled does not
+    /// compress and without [`FORMAT_FILE`]: format 1 or 2, known at open).
+    pub found: Option<u32>,
+    /// The format the next open brings it to ([`FORMAT`]).
+    pub target: u32,
+    /// The store's bytes on disk.
+    pub store_bytes: u64,
+    /// The free space the migration asks for (its copy, a rewrite, the margin; [`margin`]).
+    pub needed: u64,
+    /// The free space there now.
+    pub free: u64,
+}
+
+/// What [`pending`] found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Due {
+    /// The store is at [`FORMAT`] (or new, or not telling without being opened): nothing to
+    /// migrate as far as can be seen.
+    Nothing,
+    /// The next open migrates it (after a backup copy).
+    Migration(Pending),
+    /// The store is of a newer format: every open refuses it.
+    Newer(u32),
+    /// Another process holds the store: not known now.
+    Held,
+}
+
+/// Whether the store in `dir` is due for a migration, read without opening sled (which
+/// writes to its files) and without writing anything (`lingong doctor` without a daemon):
+/// one try of the store's lock, then [`FORMAT_FILE`], or, without it, sled's own `conf`: a
+/// store sled does not compress was written before format 3.
+pub fn pending(dir: &Path) -> Result<Due, StoreError> {
+    if !dir.join("db").exists() {
+        return Ok(Due::Nothing);
+    }
+    // No lock file: no process holds the store (one that does made it); none is made here.
+    let lock = std::fs::File::options()
+        .write(true)
+        .open(dir.join(crate::store::OPEN_LOCK))
+        .ok();
+    if lock.as_ref().is_some_and(|l| l.try_lock().is_err()) {
+        return Ok(Due::Held);
+    }
+    let from_file = std::fs::read_to_string(dir.join(FORMAT_FILE))
+        .ok()
+        .and_then(|t| t.trim().parse::<u32>().ok());
+    let found = match from_file {
+        Some(v) if v > FORMAT => return Ok(Due::Newer(v)),
+        Some(v) if v == FORMAT => return Ok(Due::Nothing),
+        Some(v) => Some(v),
+        None => match crate::store::persisted_layout(dir) {
+            Some(layout) if !layout.compressed => None,
+            _ => return Ok(Due::Nothing),
+        },
+    };
+    let store_bytes = folder_size(dir).map_err(err)?;
+    let from = found.unwrap_or(UNVERSIONED);
+    let needed = store_bytes.saturating_add(steps_margin(STEPS, from, store_bytes));
+    Ok(Due::Migration(Pending {
+        found,
+        target: FORMAT,
+        store_bytes,
+        needed,
+        free: free_space(dir).map_err(err)?,
+    }))
+}
+
+/// The free space the steps above `found` ask for beyond the backup copy of a store of
+/// `store_bytes`: the [`margin`], and the store's size once more if one of them rewrites it
+/// (the rewrite is compressed, so smaller: counted whole all the same).
+fn steps_margin(steps: &[Step], found: u32, store_bytes: u64) -> u64 {
+    let rewrites = steps
+        .iter()
+        .any(|s| s.to > found && matches!(s.run, Run::Rewrite));
+    margin(store_bytes).saturating_add(if rewrites { store_bytes } else { 0 })
 }
 
 /// The free space a migration asks for beyond the store's size `store_bytes`: a tenth of
@@ -343,7 +714,7 @@ mod tests {
     use lingong_protocol::keys::NodeKey;
 
     fn open_raw(dir: &Path) -> (sled::Db, sled::Tree) {
-        let db = sled::Config::new().path(dir).open().unwrap();
+        let db = crate::store::sled_config(dir).open().unwrap();
         let tree = db.open_tree("lingong").unwrap();
         (db, tree)
     }
@@ -419,6 +790,77 @@ mod tests {
     }
 
     #[test]
+    fn an_uncompressed_store_of_format_2_is_rewritten_compressed_after_a_backup() {
+        let home = tempfile::tempdir().unwrap();
+        let dir = home.path().join("store");
+        let author = NodeKey::from_seed([4; 32]).public();
+        let evidence = Evidence {
+            kind: "fork".into(),
+            author,
+            seq: 3,
+            envelopes: vec![b"held".to_vec(), b"other".to_vec()],
+            detail: "two envelopes signed with sequence number 3".into(),
+        };
+        {
+            // What format 2 wrote: sled's pages uncompressed, the key 2.
+            let db = crate::store::sled_config(&dir)
+                .use_compression(false)
+                .open()
+                .unwrap();
+            let tree = db.open_tree("lingong").unwrap();
+            let mut key = vec![b'x'];
+            key.extend_from_slice(&author.0);
+            key.extend_from_slice(&3u64.to_be_bytes());
+            key.extend_from_slice(&sha256(b"other"));
+            tree.insert(key, postcard::to_allocvec(&evidence).unwrap())
+                .unwrap();
+            tree.insert(FORMAT_KEY, &2u32.to_be_bytes()[..]).unwrap();
+            db.flush().unwrap();
+        }
+        let layout = |d: &Path| crate::store::persisted_layout(d).map(|l| l.compressed);
+        assert_eq!(layout(&dir), Some(false));
+        // Found without changing anything; the space asked for counts the rewrite.
+        let size = folder_size(&dir).unwrap();
+        match pending(&dir).unwrap() {
+            Due::Migration(p) => {
+                assert_eq!((p.found, p.target, p.store_bytes), (None, FORMAT, size));
+                assert_eq!(p.needed, 2 * size + margin(size));
+                assert!(p.free > 0);
+            }
+            other => panic!("a migration is due: {other:?}"),
+        }
+        assert_eq!(folder_size(&dir).unwrap(), size, "pending wrote nothing");
+        assert_eq!(stored_format(&open_raw(&dir).1).unwrap(), Some(2));
+        let store = SledStore::open(&dir).unwrap();
+        assert_eq!(store.evidence().unwrap(), vec![evidence.clone()]);
+        drop(store);
+        assert_eq!(layout(&dir), Some(true), "rewritten compressed");
+        let backup = backup_path(&dir, 2, crate::station::now_ms());
+        assert_eq!(
+            layout(&backup),
+            Some(false),
+            "the backup is the store as it was"
+        );
+        assert!(!rewrite_path(&dir).exists() && !dir.join(REWRITTEN).exists());
+        assert_eq!(
+            std::fs::read_to_string(dir.join(FORMAT_FILE)).unwrap(),
+            "3\n"
+        );
+        let (_db, tree) = open_raw(&dir);
+        assert_eq!(stored_format(&tree).unwrap(), Some(FORMAT));
+        drop((_db, tree));
+        assert_eq!(pending(&dir).unwrap(), Due::Nothing);
+        // A finished rewrite made from another write count than the store's (an older
+        // release wrote to the store since) is discarded, not swapped in.
+        let stale = rewrite_path(&dir);
+        std::fs::create_dir(&stale).unwrap();
+        std::fs::write(stale.join(REWRITTEN), 99u64.to_be_bytes()).unwrap();
+        let store = SledStore::open(&dir).unwrap();
+        assert!(!stale.exists());
+        assert_eq!(store.evidence().unwrap(), vec![evidence]);
+    }
+
+    #[test]
     fn a_migration_is_refused_without_room_for_the_copy_naming_what_is_needed_and_free() {
         let dir = Path::new("/var/lib/lingong/store");
         let mb = 1_000_000;
@@ -463,12 +905,12 @@ mod tests {
             Step {
                 to: 2,
                 what: "marks",
-                run: marking,
+                run: Run::InPlace(marking),
             },
             Step {
                 to: 3,
                 what: "fails",
-                run: failing,
+                run: Run::InPlace(failing),
             },
         ];
         let now = 1_765_000_000_000;
@@ -481,12 +923,12 @@ mod tests {
             Step {
                 to: 2,
                 what: "marks",
-                run: marking,
+                run: Run::InPlace(marking),
             },
             Step {
                 to: 3,
                 what: "marks again",
-                run: marking,
+                run: Run::InPlace(marking),
             },
         ];
         upgrade_with(&dir, &db, &tree, &fixed, now).unwrap();

@@ -189,7 +189,7 @@ fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
 
 /// Opens the scratch copy with sled; if sled refuses, once more without its snapshot files.
 fn open_damaged(dir: &Path) -> Option<(sled::Db, bool)> {
-    let open = || sled::Config::new().path(dir).flush_every_ms(None).open();
+    let open = || crate::store::sled_config(dir).flush_every_ms(None).open();
     match open() {
         Ok(db) => return Some((db, false)),
         Err(e) => tracing::info!(

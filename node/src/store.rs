@@ -25,6 +25,11 @@
 //! - `k`, `i`, `c`, `I` → the secondary indexes and counters ([`crate::index`]), written in
 //!   the same batch as the records they index
 //!
+//! Sled's own layout (format 3 on): pages compressed with zstd at [`COMPRESSION_LEVEL`]. Every
+//! open of a store's sled takes its configuration from [`sled_config`], which keeps the layout
+//! a store was made with (sled refuses another), so a store of format 2 (uncompressed) opens
+//! to be rewritten by its migration ([`crate::migrate`]).
+//!
 //! Damage: sled reports data whose checksum fails as `Corruption` (on open, or on the read of
 //! a damaged page), and [`err`] turns that into the error [`corrupt`] makes, which the node
 //! shows as `NodeError::StoreCorrupt` (never sled's own text). But when the damage lies in the
@@ -87,6 +92,72 @@ pub struct SledStore {
 
 /// The file in the store's folder that a process holding the store keeps locked.
 pub const OPEN_LOCK: &str = "lingong.lock";
+
+/// The zstd level sled compresses a store's pages with (format 3; `store_size` bench). Not
+/// part of sled's persisted configuration: it may change from one release to the next.
+pub const COMPRESSION_LEVEL: i32 = 3;
+
+/// sled's configuration of the store in `dir`: every open of a store's sled goes through it
+/// (the store itself, the migration's rewrite, `lingong repair`'s scratch copy, the benches).
+///
+/// A new store (no sled `conf` file in `dir` yet) gets the layout of format 3: pages
+/// compressed with zstd at [`COMPRESSION_LEVEL`], sled's default segment size. A store sled
+/// already made keeps what its `conf` file says of compression and segment size, since sled
+/// refuses to open a store with other values ("cannot change compression values across
+/// restarts"): a store of format 2 or older (uncompressed) still opens, to be migrated
+/// (`crate::migrate`).
+pub fn sled_config(dir: &Path) -> sled::Config {
+    let persisted = persisted_layout(dir);
+    let mut config = sled::Config::new()
+        .path(dir)
+        .mode(sled::Mode::HighThroughput)
+        .use_compression(persisted.is_none_or(|p| p.compressed))
+        .compression_factor(COMPRESSION_LEVEL);
+    if let Some(segment) = persisted.and_then(|p| p.segment_size) {
+        config = config.segment_size(segment);
+    }
+    config
+}
+
+/// What sled's `conf` file of a store says of its layout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PersistedLayout {
+    /// Pages compressed with zstd (format 3 on).
+    pub compressed: bool,
+    /// sled's log segment size, when the file names one.
+    pub segment_size: Option<usize>,
+}
+
+/// The layout sled's `conf` file in `dir` records (`None`: no such file, or one too short to
+/// hold anything, which sled itself treats as absent). The file is sled 0.34's: lines of
+/// `name: value` and a CRC of 4 bytes.
+pub fn persisted_layout(dir: &Path) -> Option<PersistedLayout> {
+    let bytes = std::fs::read(dir.join("conf")).ok()?;
+    if bytes.len() <= 8 {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&bytes[..bytes.len() - 4]);
+    let value = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+            .map(str::trim)
+    };
+    Some(PersistedLayout {
+        compressed: value("use_compression") == Some("true"),
+        segment_size: value("segment_size").and_then(|v| v.parse().ok()),
+    })
+}
+
+/// Opens (creating it, 0600) the lock file [`OPEN_LOCK`] of the store folder `dir`.
+pub(crate) fn lock_file(dir: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(dir.join(OPEN_LOCK))
+}
 
 /// Removes `snap.*.generating` from the store's folder: sled 0.34 writes a snapshot under that
 /// name, syncs it, and only then renames it to `snap.*`, so such a file is always one a killed
@@ -307,24 +378,27 @@ impl SledStore {
         wait: Option<std::time::Duration>,
         cache_bytes: u64,
     ) -> Result<Option<SledStore>, StoreError> {
-        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+        use std::os::unix::fs::{DirBuilderExt, MetadataExt};
         let started = std::time::Instant::now();
+        crate::migrate::finish_cut_swap(dir)?;
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(dir)
             .map_err(err)?;
-        let open_lock = std::fs::File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(dir.join(OPEN_LOCK))
-            .map_err(err)?;
+        let mut open_lock = lock_file(dir).map_err(err)?;
         let mut notice = started + WAIT_NOTICE_AFTER;
         loop {
             match open_lock.try_lock() {
-                Ok(()) => break,
+                // The lock file still the folder's (a migration's rewrite may have replaced
+                // the folder while this waited on the old one's).
+                Ok(())
+                    if std::fs::metadata(dir.join(OPEN_LOCK))
+                        .is_ok_and(|m| m.ino() == open_lock.metadata().map_or(0, |o| o.ino())) =>
+                {
+                    break;
+                }
+                Ok(()) => open_lock = lock_file(dir).map_err(err)?,
                 Err(std::fs::TryLockError::WouldBlock) => {
                     let now = std::time::Instant::now();
                     if wait.is_some_and(|w| now >= started + w) {
@@ -345,42 +419,51 @@ impl SledStore {
                 Err(std::fs::TryLockError::Error(e)) => return Err(err(e)),
             }
         }
-        // Sled's own lock is let go when the process that held the store has closed sled's
-        // files, which may come a moment after it let go of ours.
-        let deadline = std::time::Instant::now() + LOCK_WAIT;
-        remove_unfinished_snapshots(dir)?;
-        let db = loop {
-            match sled::Config::new()
-                .path(dir)
-                .mode(sled::Mode::HighThroughput)
-                .cache_capacity(cache_bytes)
-                .open()
-            {
-                Ok(db) => break db,
-                Err(sled::Error::Io(e))
-                    if e.to_string().contains("could not acquire lock") // sled 0.34 reports a held lock as ErrorKind::Other
-                        && std::time::Instant::now() < deadline =>
-                {
-                    std::thread::sleep(std::time::Duration::from_millis(25));
-                }
-                Err(e) => return Err(at_dir(err(e), dir)),
+        loop {
+            // What a migration's rewrite left: swapped in, or discarded.
+            if let Some(lock) = crate::migrate::finish_rewrite(dir).map_err(|e| at_dir(e, dir))? {
+                open_lock = lock;
             }
-        };
-        let tree = db.open_tree("lingong").map_err(|e| at_dir(err(e), dir))?;
-        let writes = check_writes(dir, &tree)?;
-        // The format version: a new store gets the current one, an older store is copied
-        // aside and migrated, a newer one refused, before anything else reads it.
-        crate::migrate::upgrade(dir, &db, &tree).map_err(|e| at_dir(e, dir))?;
-        let store = SledStore {
-            db,
-            tree,
-            shared: Mutex::default(),
-            writes,
-            matching: index::MatchCache::default(),
-            _open_lock: open_lock,
-        };
-        store.ensure_indexes()?;
-        Ok(Some(store))
+            // Sled's own lock is let go when the process that held the store has closed sled's
+            // files, which may come a moment after it let go of ours.
+            let deadline = std::time::Instant::now() + LOCK_WAIT;
+            remove_unfinished_snapshots(dir)?;
+            let db = loop {
+                match sled_config(dir).cache_capacity(cache_bytes).open() {
+                    Ok(db) => break db,
+                    Err(sled::Error::Io(e))
+                        if e.to_string().contains("could not acquire lock") // sled 0.34 reports a held lock as ErrorKind::Other
+                            && std::time::Instant::now() < deadline =>
+                    {
+                        std::thread::sleep(std::time::Duration::from_millis(25));
+                    }
+                    Err(e) => return Err(at_dir(err(e), dir)),
+                }
+            };
+            let tree = db.open_tree("lingong").map_err(|e| at_dir(err(e), dir))?;
+            let writes = check_writes(dir, &tree)?;
+            // The format version: a new store gets the current one, an older store is copied
+            // aside and migrated, a newer one refused, before anything else reads it.
+            match crate::migrate::upgrade(dir, &db, &tree).map_err(|e| at_dir(e, dir))? {
+                crate::migrate::Upgraded::Reopen => {
+                    // A rewrite made the store's replacement: close sled's files, then the
+                    // next round swaps it in and opens it.
+                    drop((writes, tree, db));
+                    continue;
+                }
+                crate::migrate::Upgraded::Ready => {}
+            }
+            let store = SledStore {
+                db,
+                tree,
+                shared: Mutex::default(),
+                writes,
+                matching: index::MatchCache::default(),
+                _open_lock: open_lock,
+            };
+            store.ensure_indexes()?;
+            return Ok(Some(store));
+        }
     }
 
     /// Rebuilds the secondary indexes and counters ([`crate::index`]) when the store holds none
@@ -1126,7 +1209,7 @@ mod tests {
         // than the finished one.
         let unfinished = dir.path().join("snap.7FFFFFFFFFFFFFFF.generating");
         std::fs::write(&unfinished, b"").unwrap();
-        let refused = sled::Config::new().path(dir.path()).open().err();
+        let refused = sled_config(dir.path()).open().err();
         assert!(
             refused.is_some(),
             "sled itself opened the store: this workaround may no longer be needed"

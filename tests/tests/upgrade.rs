@@ -1,16 +1,22 @@
 //! Upgrades keep the store, with real `lingong` processes over the store a release wrote.
 //!
-//! - The fixture `tests/fixtures/format-2/home.tar.gz` is the home of a certified county node
-//!   written by the release that introduced store format 2 (an employer, posts, workers, a
-//!   placement, a complaint; `expected.json` lists what it holds). Copied to a temporary home,
-//!   the current binary opens it (`post list`, `worker list`, `employer list`,
-//!   `placement list`, `complaint list`, `status`) and finds every record.
+//! - The fixtures `tests/fixtures/format-<N>/home.tar.gz` are the homes of a certified county
+//!   node written by the release that introduced store format N (an employer, posts, workers,
+//!   a placement, a complaint; `expected.json` lists what it holds). Copied to a temporary
+//!   home, the current binary opens the one of its own format (`post list`, `worker list`,
+//!   `employer list`, `placement list`, `complaint list`, `status`) and finds every record.
+//! - The format-2 store (sled pages uncompressed): `doctor` without a daemon says a migration
+//!   is due (`store-migration-due`) and changes nothing, not a byte of the store; the next
+//!   command copies it to `store.backup-v2-<date>` (0700, files 0600), rewrites it into a
+//!   store sled compresses (format 3), swaps that in, and every record is still there.
 //! - The same store without its format key is a store of the releases before format versions
-//!   (format 1): opening it copies the store to `store.backup-v1-<date>` (0700, files 0600),
-//!   migrates it, says so on stderr, writes format 2, and every record is still there.
+//!   (format 1): opening it copies the store to `store.backup-v1-<date>`, migrates it, says
+//!   so on stderr, writes the current format, and every record is still there.
 //! - A migration killed (SIGKILL, by the process itself at the test's request, after the first
 //!   step's writes and before its version key) leaves a store still at format 1 that opens:
-//!   the next command keeps the finished backup, runs the migration again and finds every record.
+//!   the next command keeps the finished backup, runs the migration again and finds every
+//!   record. Killed after the rewrite of a format-2 store was complete and before the swap,
+//!   the store is still format 2 and uncompressed; the next command swaps the rewrite in.
 //! - A migration the disk has no room for (free space below the store's size plus the margin,
 //!   here raised beyond any disk with `LINGONG_MIGRATION_SPACE_MARGIN`) is refused naming what
 //!   it needs and what is free, in both languages, and changes nothing: no backup, format 1.
@@ -25,8 +31,9 @@
 //! writes the fixture again (see `tests/fixtures/README.md`).
 
 use lingong_node::migrate::{
-    ABORT_ENV, FORMAT, FORMAT_KEY, MARGIN_ENV, backup_path, stored_format,
+    ABORT_ENV, FORMAT, FORMAT_KEY, MARGIN_ENV, backup_path, rewrite_path, stored_format,
 };
+use lingong_node::store::{persisted_layout, sled_config};
 use lingong_tests::{Daemon, Node, certify, free_port, poll_until, workspace_root};
 use serde_json::{Value, json};
 use std::os::unix::fs::PermissionsExt;
@@ -37,17 +44,30 @@ use std::time::Duration;
 
 /// The fixture of the format this release writes.
 fn fixture_dir() -> PathBuf {
-    workspace_root().join(format!("tests/fixtures/format-{FORMAT}"))
+    format_dir(FORMAT)
 }
 
-/// Unpacks the fixture's home into `dir/home`.
+/// The fixture a release of `format` wrote.
+fn format_dir(format: u32) -> PathBuf {
+    workspace_root().join(format!("tests/fixtures/format-{format}"))
+}
+
+/// The format before this release's, whose store this release migrates.
+const PREVIOUS: u32 = 2;
+
+/// Unpacks the current fixture's home into `dir/home`.
 fn unpack(dir: &Path) -> Node {
+    unpack_format(dir, FORMAT)
+}
+
+/// Unpacks the home of the fixture of `format` into `dir/home`.
+fn unpack_format(dir: &Path, format: u32) -> Node {
     let home = dir.join("home");
     std::fs::create_dir(&home).unwrap();
     std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700)).unwrap();
     let status = Command::new("tar")
         .arg("-xzf")
-        .arg(fixture_dir().join("home.tar.gz"))
+        .arg(format_dir(format).join("home.tar.gz"))
         .arg("-C")
         .arg(&home)
         .status()
@@ -56,10 +76,16 @@ fn unpack(dir: &Path) -> Node {
     Node::at(home)
 }
 
-/// Asserts that `node` holds what the fixture held: the same ids in every list and, for every
-/// kind the fixture counted, the same count (a later release may count more kinds).
+/// Asserts that `node` holds what the current fixture held.
 fn assert_holds_everything(node: &Node) {
-    let want = &expected()["holdings"];
+    assert_holds(node, FORMAT);
+}
+
+/// Asserts that `node` holds what the fixture of `format` held: the same ids in every list
+/// and, for every kind the fixture counted, the same count (a later release may count more
+/// kinds).
+fn assert_holds(node: &Node, format: u32) {
+    let want = &expected(format)["holdings"];
     let got = holdings(node);
     for (k, v) in want.as_object().expect("holdings") {
         if k == "records" {
@@ -77,8 +103,8 @@ fn assert_holds_everything(node: &Node) {
     }
 }
 
-fn expected() -> Value {
-    let text = std::fs::read_to_string(fixture_dir().join("expected.json")).unwrap();
+fn expected(format: u32) -> Value {
+    let text = std::fs::read_to_string(format_dir(format).join("expected.json")).unwrap();
     serde_json::from_str(&text).unwrap()
 }
 
@@ -108,9 +134,10 @@ fn holdings(node: &Node) -> Value {
     })
 }
 
-/// The format key of the store of `node` (read with sled while no process holds it).
+/// The format key of the store of `node` (read with sled, in the layout the store has, while
+/// no process holds it).
 fn format_of(node: &Node) -> Option<u32> {
-    let db = sled::open(node.home.join("store")).unwrap();
+    let db = sled_config(&node.home.join("store")).open().unwrap();
     let tree = db.open_tree("lingong").unwrap();
     stored_format(&tree).unwrap()
 }
@@ -118,7 +145,7 @@ fn format_of(node: &Node) -> Option<u32> {
 /// Writes (or with `None` removes) the format key of the store of `node`, as a release of
 /// another format would have left it.
 fn set_format(node: &Node, v: Option<u32>) {
-    let db = sled::open(node.home.join("store")).unwrap();
+    let db = sled_config(&node.home.join("store")).open().unwrap();
     let tree = db.open_tree("lingong").unwrap();
     match v {
         Some(v) => tree.insert(FORMAT_KEY, &v.to_be_bytes()[..]).unwrap(),
@@ -172,22 +199,153 @@ fn the_store_this_release_wrote_opens_with_every_record() {
     assert_eq!(format_of(&node), Some(FORMAT));
 }
 
+/// Every file under `dir` with its bytes (paths relative to `dir`).
+fn contents(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_dir() {
+                pending.push(entry.path());
+            } else {
+                let rel = entry.path().strip_prefix(dir).unwrap().to_path_buf();
+                out.push((rel, std::fs::read(entry.path()).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The names beside the store in the home (`store.…`: backups, rewrites).
+fn beside_store(node: &Node) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(&node.home)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("store."))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_store_of_the_previous_format_is_reported_by_doctor_then_rewritten_compressed() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = unpack_format(dir.path(), PREVIOUS);
+    let store = node.home.join("store");
+    assert_eq!(format_of(&node), Some(PREVIOUS));
+    assert_eq!(persisted_layout(&store).map(|l| l.compressed), Some(false));
+    let before = contents(&store);
+    // The doctor, without a daemon, says what the next run will do and changes nothing.
+    for lang in ["en", "zh"] {
+        let failure = node.fail(&["--lang", lang, "doctor"]);
+        assert_eq!(failure.status, 1, "a finding: {failure:?}");
+        let finding = failure.json["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .find(|f| f["code"] == "store-migration-due")
+            .unwrap_or_else(|| panic!("store-migration-due: {}", failure.json))
+            .clone();
+        let said = finding["message"].as_str().unwrap();
+        // Unopened, a format-2 store and a format-1 one look alike (sled's pages uncompressed).
+        let from = if lang == "en" {
+            format!("from format 1 or 2 to {FORMAT}")
+        } else {
+            format!("从格式 1 或 2 迁移到 {FORMAT}")
+        };
+        assert!(
+            said.contains(&from) && said.contains("lingong run"),
+            "{finding}"
+        );
+        assert!(
+            said.contains("store.backup-v<1|2>-"),
+            "names the copy: {finding}"
+        );
+    }
+    assert_eq!(
+        contents(&store),
+        before,
+        "doctor changed nothing in the store"
+    );
+    assert!(beside_store(&node).is_empty(), "{:?}", beside_store(&node));
+    // The next command migrates: a backup of format 2, then the rewrite swapped in.
+    let out = node.run(&["--json", "post", "list"]);
+    assert!(out.status.success(), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("from format {PREVIOUS} to {FORMAT}")),
+        "{stderr}"
+    );
+    let backup = checked_backup(&node, PREVIOUS);
+    assert_eq!(
+        persisted_layout(&backup).map(|l| l.compressed),
+        Some(false),
+        "the copy is the store as it was"
+    );
+    assert_eq!(format_of(&node), Some(FORMAT));
+    assert_eq!(persisted_layout(&store).map(|l| l.compressed), Some(true));
+    assert_eq!(
+        beside_store(&node),
+        vec![backup.file_name().unwrap().to_string_lossy().into_owned()],
+        "only the backup beside the store, no rewrite left"
+    );
+    assert_holds(&node, PREVIOUS);
+    // The store's files are closed to others, as every store's.
+    for (rel, _) in contents(&store) {
+        assert_eq!(mode(&store.join(&rel)), 0o600, "{}", rel.display());
+    }
+    // The doctor now finds the store current and opens it.
+    let report = node.fail(&["doctor"]).json;
+    assert!(
+        !report.to_string().contains("store-migration"),
+        "no migration due any more: {report}"
+    );
+}
+
+#[test]
+fn a_rewrite_killed_before_its_swap_leaves_the_old_store_and_is_swapped_in_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = unpack_format(dir.path(), PREVIOUS);
+    let store = node.home.join("store");
+    let out = node
+        .command()
+        .env(ABORT_ENV, "1")
+        .args(["--json", "status"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.signal(), Some(9), "killed: {out:?}");
+    checked_backup(&node, PREVIOUS);
+    // The store is as it was; the finished rewrite waits beside it.
+    assert_eq!(format_of(&node), Some(PREVIOUS));
+    assert_eq!(persisted_layout(&store).map(|l| l.compressed), Some(false));
+    assert!(rewrite_path(&store).is_dir());
+    let out = node.run(&["--json", "post", "list"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(format_of(&node), Some(FORMAT));
+    assert_eq!(persisted_layout(&store).map(|l| l.compressed), Some(true));
+    assert!(!rewrite_path(&store).exists(), "the rewrite was swapped in");
+    assert_holds(&node, PREVIOUS);
+}
+
 #[test]
 fn a_store_of_the_releases_before_format_versions_is_backed_up_then_migrated() {
     let dir = tempfile::tempdir().unwrap();
-    let node = unpack(dir.path());
+    let node = unpack_format(dir.path(), PREVIOUS);
     set_format(&node, None);
     let out = node.run(&["--json", "post", "list"]);
     assert!(out.status.success(), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     let backup = checked_backup(&node, 1);
     assert!(
-        stderr.contains("from format 1 to 2") && stderr.contains(&backup.display().to_string()),
+        stderr.contains(&format!("from format 1 to {FORMAT}"))
+            && stderr.contains(&backup.display().to_string()),
         "the log says what happened and where the copy is: {stderr}"
     );
     assert!(stderr.contains("迁移"), "in Chinese too: {stderr}");
     assert_eq!(format_of(&node), Some(FORMAT));
-    assert_holds_everything(&node);
+    assert_holds(&node, PREVIOUS);
     // The copy is the store as it was: format 1, every record (opened as a node of its own,
     // it migrates in its turn).
     let copy = Node::at(dir.path().join("copy"));
@@ -207,7 +365,7 @@ fn a_store_of_the_releases_before_format_versions_is_backed_up_then_migrated() {
         .unwrap();
     assert!(status.success());
     assert_eq!(format_of(&copy), None);
-    assert_holds_everything(&copy);
+    assert_holds(&copy, PREVIOUS);
     // A second open of the migrated store does nothing more.
     let again = node.run(&["--json", "status"]);
     assert!(again.status.success());
@@ -220,7 +378,7 @@ fn a_store_of_the_releases_before_format_versions_is_backed_up_then_migrated() {
 #[test]
 fn a_migration_killed_halfway_leaves_the_old_format_and_runs_again() {
     let dir = tempfile::tempdir().unwrap();
-    let node = unpack(dir.path());
+    let node = unpack_format(dir.path(), PREVIOUS);
     set_format(&node, None);
     let out = node
         .command()
@@ -239,14 +397,17 @@ fn a_migration_killed_halfway_leaves_the_old_format_and_runs_again() {
     let out = node.run(&["--json", "post", "list"]);
     assert!(out.status.success(), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("from format 1 to 2"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("from format 1 to {FORMAT}")),
+        "{stderr}"
+    );
     assert!(
         stderr.contains("keeping the copy"),
         "the finished backup of the first attempt is kept: {stderr}"
     );
     assert_eq!(checked_backup(&node, 1), backup);
     assert_eq!(format_of(&node), Some(FORMAT));
-    assert_holds_everything(&node);
+    assert_holds(&node, PREVIOUS);
 }
 
 #[test]
@@ -285,7 +446,7 @@ fn a_store_of_a_newer_format_is_refused_and_left_unchanged() {
 #[test]
 fn a_migration_without_disk_space_for_its_copy_is_refused_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let node = unpack(dir.path());
+    let node = unpack_format(dir.path(), PREVIOUS);
     set_format(&node, None);
     // A margin no disk has: the free space can never cover the store plus it.
     let out = node
@@ -316,7 +477,7 @@ fn a_migration_without_disk_space_for_its_copy_is_refused_and_changes_nothing() 
         .count();
     assert_eq!(beside, 0, "no backup, not even a partial one");
     // With room, the same store migrates and holds everything.
-    assert_holds_everything(&node);
+    assert_holds(&node, PREVIOUS);
     assert_eq!(format_of(&node), Some(FORMAT));
 }
 
