@@ -11,14 +11,17 @@
 use crate::error::Result;
 use crate::index;
 use crate::station::Station;
+use crate::store;
+use lingong_protocol::envelope::EnvelopeId;
 use lingong_protocol::keys::PublicKey;
-use lingong_protocol::record::RecordKind;
+use lingong_protocol::record::{RecordId, RecordKind};
 use lingong_protocol::region::RegionCode;
 use lingong_protocol::report::{self, Fact, Figures, Period, Report};
 use lingong_protocol::schema::{ReportSeal, Schema};
 use lingong_protocol::store::{RecordState, Store};
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 /// A report seal held here, read back.
 #[derive(Clone, Debug)]
@@ -36,18 +39,55 @@ impl HeldSeal {
     }
 }
 
+/// A record as the store keeps it (postcard), decoded without copying its document or parsing
+/// its view: `RecordState`'s fields in their order, the document borrowed and the view left as
+/// its JSON text (a test checks the two decode alike). A report reads the view of few of the
+/// records it walks. (`reach` and `waiting` are decoded to reach the fields after them.)
+#[allow(dead_code)]
+#[derive(Deserialize)]
+struct Stored<'a> {
+    kind: RecordKind,
+    creator: PublicKey,
+    serial: u64,
+    region: RegionCode,
+    reach: RegionCode,
+    created_ms: i64,
+    updated_ms: i64,
+    changes: Vec<EnvelopeId>,
+    #[serde(borrow)]
+    doc: Option<&'a [u8]>,
+    waiting: bool,
+    #[serde(borrow)]
+    view: &'a str,
+}
+
+impl Stored<'_> {
+    fn decode(bytes: &[u8]) -> Result<Stored<'_>> {
+        let (stored, _) = postcard::take_from_bytes(bytes).map_err(store::err)?;
+        Ok(stored)
+    }
+
+    fn short(&self) -> [u8; 16] {
+        RecordId {
+            creator: self.creator,
+            serial: self.serial,
+        }
+        .short()
+    }
+}
+
 /// The timestamps of a record's envelopes held.
 /// Only whether one falls in `[start, end)` matters to a report: when the record's first and
 /// last changes settle it, the envelopes are not read.
-fn touched(station: &Station, state: &RecordState, start: i64, end: i64) -> Result<Vec<i64>> {
-    if state.updated_ms < start || state.created_ms >= start {
-        return Ok(vec![state.created_ms, state.updated_ms]);
+fn touched(station: &Station, rec: &Stored, start: i64, end: i64) -> Result<Vec<i64>> {
+    if rec.updated_ms < start || rec.created_ms >= start {
+        return Ok(vec![rec.created_ms, rec.updated_ms]);
     }
-    if state.updated_ms < end {
-        return Ok(vec![state.updated_ms]);
+    if rec.updated_ms < end {
+        return Ok(vec![rec.updated_ms]);
     }
-    let mut out = Vec::with_capacity(state.changes.len());
-    for id in &state.changes {
+    let mut out = Vec::with_capacity(rec.changes.len());
+    for id in &rec.changes {
         if let Some(env) = station.store.envelope(id)? {
             out.push(env.header.timestamp_ms);
         }
@@ -55,87 +95,189 @@ fn touched(station: &Station, state: &RecordState, start: i64, end: i64) -> Resu
     Ok(out)
 }
 
-/// A record's fields as of `at_ms` (`None`: not created yet, or only headers held here).
-fn view_at(
-    station: &Station,
-    state: &RecordState,
-    at_ms: i64,
-) -> Result<Option<Map<String, Value>>> {
-    if state.created_ms >= at_ms || state.doc.is_none() {
+/// A record's fields as of `at_ms` (`None`: not created yet, or only headers held here), the
+/// fields a report reads only ([`report::fields_read`]): from its current view when no change is
+/// dated at or after `at_ms`, otherwise rebuilt from the changes dated before it.
+fn view_at(station: &Station, rec: &Stored, at_ms: i64) -> Result<Option<Map<String, Value>>> {
+    if rec.created_ms >= at_ms || rec.doc.is_none() {
         return Ok(None);
     }
-    if state.updated_ms < at_ms {
-        return Ok(Some(state.view.clone()));
-    }
-    let mut changes: Vec<(i64, Vec<u8>)> = Vec::new();
-    for id in &state.changes {
-        if let Some(env) = station.store.envelope(id)?
-            && let Some(payload) = env.payload
-        {
-            changes.push((env.header.timestamp_ms, payload));
+    let read = report::fields_read(rec.kind);
+    let mut view = if rec.updated_ms < at_ms {
+        serde_json::from_str::<Map<String, Value>>(rec.view).map_err(store::err)?
+    } else {
+        let mut changes: Vec<(i64, Vec<u8>)> = Vec::new();
+        for id in &rec.changes {
+            if let Some(env) = station.store.envelope(id)?
+                && let Some(payload) = env.payload
+            {
+                changes.push((env.header.timestamp_ms, payload));
+            }
         }
-    }
-    let borrowed: Vec<(i64, &[u8])> = changes.iter().map(|(t, c)| (*t, c.as_slice())).collect();
-    Ok(report::view_as_of(&borrowed, at_ms)?)
+        let borrowed: Vec<(i64, &[u8])> = changes.iter().map(|(t, c)| (*t, c.as_slice())).collect();
+        match report::view_as_of(&borrowed, at_ms)? {
+            Some(view) => view,
+            None => return Ok(None),
+        }
+    };
+    view.retain(|k, _| read.contains(&k.as_str()));
+    Ok(Some(view))
+}
+
+/// The key under `kind`'s creation-order rows (`index::prefix(kind, None)`) at the instant
+/// `ms`: the rows before it are the records created before `ms`, since an index row's order
+/// ([`index::order`]) begins with the creation time (8 bytes big-endian, sign bit flipped).
+fn created_bound(kind: RecordKind, ms: i64) -> Vec<u8> {
+    let mut key = index::prefix(kind, None);
+    key.extend_from_slice(&(ms as u64 ^ (1 << 63)).to_be_bytes());
+    key
+}
+
+/// The creation time a creation-order row's key carries (the inverse of [`created_bound`]).
+fn created_of(key: &[u8]) -> Option<i64> {
+    let bytes: [u8; 8] = key.get(2..10)?.try_into().ok()?;
+    Some((u64::from_be_bytes(bytes) ^ (1 << 63)) as i64)
 }
 
 /// The facts a report of `period` may count, over every record held (a report filters them by
-/// region). Records that cannot count are left out early: anything created after the period,
-/// posts and complaints unchanged since before it, placements made outside it.
+/// region). Records that cannot count are left out early, most without being decoded in full:
+/// each kind's rows are walked newest first from the period's end (the creation time is in
+/// their keys, so records created after the period are not visited); placements and employers
+/// made before the period end the walk (only those made in it count); posts and complaints
+/// unchanged since before the period, and workers neither changed in it nor named by one of
+/// its placements, are dropped after reading their first fields. A fact's views keep only the
+/// fields a report reads, and a worker's fields are read only when a placement of the period
+/// names it (the one use a report makes of them).
 pub fn collect_facts(station: &Station, period: &Period) -> Result<Vec<Fact>> {
     let (start, end) = (period.start_ms(), period.end_ms());
+    let within = |t: i64| start <= t && t < end;
     let mut facts = Vec::new();
+    // The workers the period's placements name (placements are walked first).
+    let mut named: HashSet<[u8; 16]> = HashSet::new();
     for kind in [
-        RecordKind::Worker,
+        RecordKind::Placement,
         RecordKind::Employer,
         RecordKind::Post,
-        RecordKind::Placement,
         RecordKind::Complaint,
+        RecordKind::Worker,
     ] {
-        // Newest first (the kind's rows are in creation order): placements made before the
-        // period end the walk, as they cannot count.
-        for state in station.store.list(index::prefix(kind, None), None) {
-            let state = state?;
-            if state.created_ms >= end {
+        let rows = station
+            .store
+            .index_rows_between(index::prefix(kind, None), created_bound(kind, end));
+        for row in rows.rev() {
+            let (key, _) = row?;
+            let (Some(created), Some(id)) = (created_of(&key), index::record_of(&key)) else {
                 continue;
-            }
-            if kind == RecordKind::Placement && state.created_ms < start {
+            };
+            if created < start && matches!(kind, RecordKind::Placement | RecordKind::Employer) {
                 break;
             }
-            let keep = match kind {
-                RecordKind::Post | RecordKind::Complaint => {
-                    state.updated_ms >= start || state.created_ms >= start
-                }
-                RecordKind::Placement => state.created_ms >= start,
-                _ => true,
+            let Some(bytes) = station.store.record_bytes(&id)? else {
+                continue;
             };
-            if !keep {
+            let rec = Stored::decode(&bytes)?;
+            if rec.created_ms >= end {
                 continue;
             }
+            let mut touched_ms = vec![rec.created_ms];
             let (at_start, at_end) = match kind {
-                RecordKind::Post | RecordKind::Complaint => (
-                    view_at(station, &state, start)?,
-                    view_at(station, &state, end)?,
-                ),
-                RecordKind::Worker | RecordKind::Placement => {
-                    (None, view_at(station, &state, end)?)
+                RecordKind::Post | RecordKind::Complaint => {
+                    if rec.updated_ms < start && rec.created_ms < start {
+                        continue;
+                    }
+                    (view_at(station, &rec, start)?, view_at(station, &rec, end)?)
                 }
-                _ => (None, None),
+                RecordKind::Placement => {
+                    if rec.created_ms < start {
+                        continue;
+                    }
+                    let at_end = view_at(station, &rec, end)?;
+                    if let Some(worker) = at_end
+                        .as_ref()
+                        .and_then(|v| v.get("worker")?.as_str())
+                        .and_then(report::short_of)
+                    {
+                        named.insert(worker);
+                    }
+                    (None, at_end)
+                }
+                RecordKind::Employer if rec.created_ms >= start => (None, None),
+                RecordKind::Worker => {
+                    touched_ms = touched(station, &rec, start, end)?;
+                    let is_named = named.contains(&rec.short());
+                    if !is_named && !touched_ms.iter().any(|t| within(*t)) {
+                        continue;
+                    }
+                    let at_end = if is_named {
+                        view_at(station, &rec, end)?
+                    } else {
+                        None
+                    };
+                    (None, at_end)
+                }
+                _ => continue,
             };
             facts.push(Fact {
                 kind,
-                id: state.id().short(),
-                region: state.region,
-                created_ms: state.created_ms,
-                touched_ms: if kind == RecordKind::Worker {
-                    touched(station, &state, start, end)?
-                } else {
-                    vec![state.created_ms]
-                },
+                id: rec.short(),
+                region: rec.region,
+                created_ms: rec.created_ms,
+                touched_ms,
                 at_start,
                 at_end,
             });
         }
+    }
+    Ok(facts)
+}
+
+/// The facts of `period` by the rules' definition, with no shortcut: every record of the five
+/// kinds held read in full, each view as of the period's start and end rebuilt from all its
+/// changes, every envelope's timestamp read. Slow (a rebuild of every document); what
+/// [`collect_facts`] must give the same reports as (the oversight bench checks it on a year of
+/// records).
+pub fn collect_facts_in_full(station: &Station, period: &Period) -> Result<Vec<Fact>> {
+    let (start, end) = (period.start_ms(), period.end_ms());
+    let mut facts = Vec::new();
+    for state in station.store.records_of(None)? {
+        let kind = state.kind;
+        if !matches!(
+            kind,
+            RecordKind::Worker
+                | RecordKind::Employer
+                | RecordKind::Post
+                | RecordKind::Placement
+                | RecordKind::Complaint
+        ) {
+            continue;
+        }
+        let mut changes: Vec<(i64, Vec<u8>)> = Vec::new();
+        let mut touched_ms = Vec::new();
+        for id in &state.changes {
+            if let Some(env) = station.store.envelope(id)? {
+                touched_ms.push(env.header.timestamp_ms);
+                if let Some(payload) = env.payload {
+                    changes.push((env.header.timestamp_ms, payload));
+                }
+            }
+        }
+        let borrowed: Vec<(i64, &[u8])> = changes.iter().map(|(t, c)| (*t, c.as_slice())).collect();
+        let held = state.doc.is_some();
+        let at = |ms: i64| -> Result<Option<Map<String, Value>>> {
+            if !held {
+                return Ok(None);
+            }
+            Ok(report::view_as_of(&borrowed, ms)?)
+        };
+        facts.push(Fact {
+            kind,
+            id: state.id().short(),
+            region: state.region,
+            created_ms: state.created_ms,
+            touched_ms,
+            at_start: at(start)?,
+            at_end: at(end)?,
+        });
     }
     Ok(facts)
 }
@@ -346,4 +488,50 @@ pub fn figures_json(f: &Figures) -> Map<String, Value> {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A record as the store writes it, read back by [`Stored`]: every field it decodes
+    /// agrees with the store's own decoding, with and without a document.
+    #[test]
+    fn the_borrowed_decode_reads_a_stored_record_as_the_store_does() {
+        let mut view = Map::new();
+        view.insert("review".into(), json!("approved"));
+        view.insert("title".into(), json!("搬运工 \"急招\""));
+        view.insert("headcount".into(), json!(3));
+        for doc in [Some(vec![0x85, 0x6f, 0x4a, 0x83, 0, 255, 7]), None] {
+            let state = RecordState {
+                kind: RecordKind::Post,
+                creator: PublicKey([7; 32]),
+                serial: 300,
+                region: RegionCode::parse("522622101001").unwrap(),
+                reach: RegionCode::parse("522622").unwrap(),
+                created_ms: 1_764_000_000_000,
+                updated_ms: 1_764_100_000_000,
+                changes: vec![[1; 32], [2; 32]],
+                doc: doc.clone(),
+                waiting: doc.is_none(),
+                view: view.clone(),
+            };
+            let bytes = postcard::to_allocvec(&state).unwrap();
+            let rec = Stored::decode(&bytes).unwrap();
+            assert_eq!(rec.kind, state.kind);
+            assert_eq!(rec.short(), state.id().short());
+            assert_eq!((rec.region, rec.reach), (state.region, state.reach));
+            assert_eq!(
+                (rec.created_ms, rec.updated_ms),
+                (state.created_ms, state.updated_ms)
+            );
+            assert_eq!(rec.changes, state.changes);
+            assert_eq!(rec.doc.map(<[u8]>::to_vec), state.doc);
+            assert_eq!(rec.waiting, state.waiting);
+            assert_eq!(
+                serde_json::from_str::<Map<String, Value>>(rec.view).unwrap(),
+                state.view
+            );
+        }
+    }
 }

@@ -581,6 +581,22 @@ impl SledStore {
         self.tree.scan_prefix(prefix).map(|row| row.map_err(err))
     }
 
+    /// The index rows with keys in `[from, to)`, in key order: a kind's records created
+    /// within a span, read from their creation-order keys alone (`figures::collect_facts`).
+    pub fn index_rows_between(
+        &self,
+        from: Vec<u8>,
+        to: Vec<u8>,
+    ) -> impl DoubleEndedIterator<Item = Result<(sled::IVec, sled::IVec), StoreError>> + '_ {
+        self.tree.range(from..to).map(|row| row.map_err(err))
+    }
+
+    /// A record's stored bytes (postcard, what [`Store::record`] decodes), for a reader that
+    /// decodes only the fields it needs (`figures::collect_facts`).
+    pub fn record_bytes(&self, id: &RecordId) -> Result<Option<sled::IVec>, StoreError> {
+        self.tree.get(record_key(id)).map_err(err)
+    }
+
     /// Calls `f` with the matching rows in memory ([`index::MatchTable`]: the rows
     /// [`SledStore::index_rows`] reads under the matching prefixes, decoded), loading them from
     /// the tree at the first call.

@@ -143,7 +143,8 @@ impl Period {
 
 /// What a report reads of one record: its identity, when it was created, the timestamps of its
 /// envelopes held, and its fields as of the period's start and end (`None`: it did not exist
-/// yet, or only its headers are held here).
+/// yet, or only its headers are held here; a reader may also leave out a worker's fields when
+/// no placement of the facts names it, and any field not in [`fields_read`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Fact {
     pub kind: RecordKind,
@@ -252,8 +253,20 @@ pub fn view_as_of(changes: &[(i64, &[u8])], at_ms: i64) -> Result<Option<Map<Str
     Ok(Some(record::build_document_viewed(&before)?.view))
 }
 
+/// The fields of a record of `kind` that a report reads (of [`Fact::at_start`] and
+/// [`Fact::at_end`]); a reader may leave every other field out of a fact's views.
+pub fn fields_read(kind: RecordKind) -> &'static [&'static str] {
+    match kind {
+        RecordKind::Post => &["review", "headcount", "employer", "wage", "unit"],
+        RecordKind::Placement => &["status", "employer", "worker"],
+        RecordKind::Complaint => &["status", "recovered", "amount_recovered"],
+        RecordKind::Worker => &["flags"],
+        _ => &[],
+    }
+}
+
 /// The short id a record reference (32 hex digits) names.
-fn short_of(text: &str) -> Option<[u8; 16]> {
+pub fn short_of(text: &str) -> Option<[u8; 16]> {
     hex::decode(text.trim()).ok()?.try_into().ok()
 }
 
@@ -892,6 +905,16 @@ mod tests {
             }
             let b = report(&period(), &county, &shuffled, &none);
             prop_assert_eq!(&a, &b);
+            // `fields_read` names every field a report reads: views cut down to them give the
+            // same report.
+            let mut trimmed = facts.clone();
+            for f in &mut trimmed {
+                let read = fields_read(f.kind);
+                for v in [&mut f.at_start, &mut f.at_end].into_iter().flatten() {
+                    v.retain(|k, _| read.contains(&k.as_str()));
+                }
+            }
+            prop_assert_eq!(&a, &report(&period(), &county, &trimmed, &none));
             let parts: Vec<&Figures> = a.by_region.iter().map(|(_, f)| f).chain(a.own.as_ref()).collect();
             let sum = |get: fn(&Figures) -> u64| parts.iter().map(|f| get(f)).sum::<u64>();
             prop_assert_eq!(sum(|f| f.posts), a.figures.posts);

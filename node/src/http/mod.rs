@@ -219,6 +219,7 @@ pub async fn start(
         reports: Mutex::new(Default::default()),
         report_computing: tokio::sync::Mutex::new(()),
     });
+    oversight::warm_reports(state.clone());
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let task = tokio::spawn(async move {
         let shutdown = async move {

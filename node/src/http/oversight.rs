@@ -883,10 +883,12 @@ async fn report_markup(
         return Err(auth::min_role(&req));
     }
     let csrf = caller.csrf().unwrap_or("").to_string();
-    let report = report_cached(state, req).await;
+    let shown = report_cached(state, req).await;
+    let stale = shown.as_ref().ok().and_then(|s| s.stale.as_ref());
+    let report = shown.as_ref().map(|s| &s.report);
     // The chart: the six months up to the period (a month), each from the same service.
     let mut months = Vec::new();
-    if let Ok(current) = &report {
+    if let Ok(current) = report {
         for n in (1..6).rev() {
             let Some(m) = month_back(&period, n) else {
                 break;
@@ -897,11 +899,11 @@ async fn report_markup(
                 csv: false,
             };
             if let Ok(v) = report_cached(state, req).await {
-                months.push((m, v));
+                months.push((m, v.report));
             }
         }
         if month_back(&period, 0).is_some() {
-            months.push((period.clone(), current.clone()));
+            months.push((period.clone(), (*current).clone()));
         }
     }
     let verify = if q.contains_key("verify") {
@@ -928,11 +930,23 @@ async fn report_markup(
                 button type="submit" { (lang.t("查看", "Show")) }
             }
         }
-        @match &report {
+        @match report {
             Err(e) => {
                 div.field.bad data-field="period" { div.err #error role="alert" { (e.message(lang.0)) } }
             }
             Ok(rep) => {
+                @if let Some(st) = stale {
+                    div.banner.err #report-stale role="status" data-writes-then=(st.writes_then) data-writes-now=(st.writes_now) {
+                        (lang.t("以下数字为 ", "These figures were computed at "))
+                        span.mono { (st.computed_at) }
+                        @let since = st.writes_now.saturating_sub(st.writes_then);
+                        @if lang.en() {
+                            " (the store's write " (st.writes_then) "); " (since) " writes came since and the report is being computed again: reload this page shortly."
+                        } @else {
+                            " 计算所得（本库第 " (st.writes_then) " 次写入时），此后又有 " (since) " 次写入，正在重新计算，请稍后刷新本页。"
+                        }
+                    }
+                }
                 section.card #report {
                     h2 { (s(&rep["name"])) " · " (s(&rep["period"])) " " span.muted { (s(&rep["from"])) " – " (s(&rep["to"])) } }
                     div.twocol {
@@ -1012,40 +1026,142 @@ async fn report_markup(
     ))
 }
 
+/// How long a request waits for a report being recomputed before it shows the one computed
+/// before the store's last commit, labelled as such ([`Shown::stale`]); only when the last
+/// computation of that report took longer than this, so a small store always shows figures as
+/// of its last commit.
+const REPORT_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// A report as the page shows it: the `report` service's answer and, when it was computed
+/// before the store's last commit, what it is as of.
+struct Shown {
+    report: Value,
+    stale: Option<Stale>,
+}
+
+/// What a report shown from before the store's last commit is as of.
+struct Stale {
+    /// The store's count of durable writes when the report was computed, and now.
+    writes_then: u64,
+    writes_now: u64,
+    /// When it was computed (RFC 3339, UTC).
+    computed_at: String,
+}
+
 /// A `report` request's answer, from [`super::Web::reports`] when the store has not changed
 /// since it was computed (its count of durable writes is the same): the chart's six months
-/// each scan the records held, and a store that did not change gives the same figures.
-async fn report_cached(state: &AppState, req: Request) -> Result<Value, NodeError> {
+/// each read the records held, and a store that did not change gives the same figures.
+/// Otherwise the report is computed again, one computation at a time (requests arriving
+/// meanwhile wait for it and take its answer). When the previous computation of the same
+/// report took longer than [`REPORT_WAIT`] (a large store), a request waits that long and then
+/// shows the previous figures, saying they are from before the store's last commits, while the
+/// computation goes on for the next request.
+async fn report_cached(state: &AppState, req: Request) -> Result<Shown, NodeError> {
     let Request::Report { period, region, .. } = &req else {
-        return state.run(req).await;
+        return Ok(Shown {
+            report: state.run(req).await?,
+            stale: None,
+        });
     };
     let key = (period.clone(), region.clone());
-    let cached = |writes: u64| {
-        state
-            .reports
-            .lock()
-            .expect("report cache")
-            .get(&key)
-            .filter(|(n, _)| *n == writes)
-            .map(|(_, v)| v.clone())
-    };
+    let held = state
+        .reports
+        .lock()
+        .expect("report cache")
+        .get(&key)
+        .cloned();
     let writes = super::live::write_count(&state.writes_file);
-    if let Some(v) = cached(writes) {
-        return Ok(v);
+    let fresh = |entry: Value| Shown {
+        report: entry["report"].clone(),
+        stale: None,
+    };
+    if let Some((n, entry)) = &held
+        && *n == writes
+    {
+        return Ok(fresh(entry.clone()));
     }
-    // One computation at a time: a request that waited here finds the answer computed.
+    let task = tokio::spawn(compute_report(state.clone(), key, req));
+    let joined = |j: Result<Result<Value, NodeError>, tokio::task::JoinError>| {
+        j.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+    };
+    match held {
+        Some((then, entry))
+            if entry["took_ms"].as_u64().unwrap_or(0) > REPORT_WAIT.as_millis() as u64 =>
+        {
+            match tokio::time::timeout(REPORT_WAIT, task).await {
+                Ok(j) => joined(j).map(fresh),
+                Err(_) => Ok(Shown {
+                    report: entry["report"].clone(),
+                    stale: Some(Stale {
+                        writes_then: then,
+                        writes_now: writes,
+                        computed_at: entry["computed_at"].as_str().unwrap_or("").to_string(),
+                    }),
+                }),
+            }
+        }
+        _ => joined(task.await).map(fresh),
+    }
+}
+
+/// Computes, in the background, the reports `/report` shows first (this month of the station's
+/// own region and the five months before it, the chart's), so that the page's first request
+/// after the daemon starts finds them cached, or, after commits, shows them labelled while they
+/// are computed again ([`report_cached`]). Called once when the web server starts; errors (a
+/// station not yet certified) leave the cache empty.
+pub(super) fn warm_reports(state: AppState) {
+    tokio::spawn(async move {
+        let period = this_month();
+        for n in 0..6 {
+            let Some(m) = month_back(&period, n) else {
+                break;
+            };
+            let req = Request::Report {
+                period: m.clone(),
+                region: None,
+                csv: false,
+            };
+            if compute_report(state.clone(), (m, None), req).await.is_err() {
+                break;
+            }
+        }
+    });
+}
+
+/// Computes a report for [`report_cached`] (in a task of its own, so it completes and fills the
+/// cache even when the request that started it has stopped waiting): one computation at a
+/// time, none when the report waited for is already current. The cache entry is
+/// `{"report", "took_ms", "computed_at"}` under the write count read before computing (a commit
+/// during the computation makes the next request compute again).
+async fn compute_report(
+    state: AppState,
+    key: (String, Option<String>),
+    req: Request,
+) -> Result<Value, NodeError> {
     let _one = state.report_computing.lock().await;
     let writes = super::live::write_count(&state.writes_file);
-    if let Some(v) = cached(writes) {
-        return Ok(v);
+    if let Some((_, entry)) = state
+        .reports
+        .lock()
+        .expect("report cache")
+        .get(&key)
+        .filter(|(n, _)| *n == writes)
+    {
+        return Ok(entry.clone());
     }
-    let v = state.run(req).await?;
+    let started = std::time::Instant::now();
+    let report = state.run(req).await?;
+    let entry = json!({
+        "report": report,
+        "took_ms": started.elapsed().as_millis() as u64,
+        "computed_at": lingong_protocol::dates::rfc3339(crate::station::now_ms()),
+    });
     let mut cache = state.reports.lock().expect("report cache");
     if cache.len() >= 64 {
         cache.clear();
     }
-    cache.insert(key, (writes, v.clone()));
-    Ok(v)
+    cache.insert(key, (writes, entry.clone()));
+    Ok(entry)
 }
 
 async fn report_seal(
