@@ -13,28 +13,16 @@
 //! `-- --ignored` runs the long version (1,000 kills) and prints its figures. Set
 //! `CRASH_KILLS_SEED` to replay a run.
 
+mod crash;
+
+use crash::{
+    HeldLog, Rng, acknowledged_held_once, acknowledged_id, key_of, output_of, own_records_match_log,
+};
 use lingong_node::store::SledStore;
-use lingong_protocol::keys::PublicKey;
-use lingong_protocol::record::RecordKind;
 use lingong_tests::{Node, init_chain};
 use std::collections::BTreeSet;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
-
-/// xorshift64*: a seeded generator is all the kill points need.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 /// Posts the village signs: the bundle the county ingests.
 const VILLAGE_POSTS: usize = 1500;
@@ -51,39 +39,8 @@ struct Report {
     county_log: usize,
 }
 
-fn key_of(node: &Node) -> PublicKey {
-    PublicKey::from_node_id(&node.node_id()).expect("a node id")
-}
-
-/// The author's log as held in `store`: its length, after checking it has no gap.
-fn log_without_gaps(store: &SledStore, author: &PublicKey, who: &str, kill: usize) -> usize {
-    let log = store.author_log(author).expect("log reads");
-    for (i, (seq, _)) in log.iter().enumerate() {
-        assert_eq!(
-            *seq,
-            i as u64 + 1,
-            "after kill {kill}: {who}'s log has a gap before sequence number {seq}"
-        );
-    }
-    log.len()
-}
-
-fn output_of(child: Child) -> (Option<i32>, String, String) {
-    let out = child.wait_with_output().expect("reaped");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 fn run_kills(kills: usize, default_seed: u64) -> Report {
-    let seed = std::env::var("CRASH_KILLS_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default_seed);
-    eprintln!("crash_kills: seed {seed} (CRASH_KILLS_SEED={seed} replays it)");
-    let mut rng = Rng(seed.max(1));
+    let mut rng = Rng::seeded("CRASH_KILLS_SEED", default_seed, "crash_kills");
     let dir = tempfile::tempdir().expect("temp dir");
     let nodes = init_chain(dir.path());
     let (county, village) = (&nodes[2], &nodes[4]);
@@ -114,7 +71,8 @@ fn run_kills(kills: usize, default_seed: u64) -> Report {
 
     let mut report = Report::default();
     let mut acknowledged: BTreeSet<String> = BTreeSet::new();
-    let (mut village_held, mut county_held) = (0usize, 0usize);
+    let mut village_held = HeldLog::new(village_key, "the village's log at the county");
+    let mut county_held = HeldLog::new(county_key, "the county's log");
     let mut import_acknowledged = false;
     for kill in 1..=kills {
         let at = Duration::from_millis(rng.below(span_ms));
@@ -191,32 +149,15 @@ fn run_kills(kills: usize, default_seed: u64) -> Report {
             report.imports_completed += 1;
         }
         if write_code == Some(0) {
-            let v: serde_json::Value = serde_json::from_str(&write_out).expect("JSON");
-            acknowledged.insert(v["id"].as_str().expect("an id").to_string());
+            acknowledged.insert(acknowledged_id(&write_out));
         }
 
         // The store opens for a command.
         county.json(&["status"]);
         let store = SledStore::open(&county.home.join("store")).expect("the store opens");
-        for id in &acknowledged {
-            let found = store.find_record(id).expect("find");
-            assert_eq!(
-                found.len(),
-                1,
-                "after kill {kill}: acknowledged post {id} is held {} times",
-                found.len()
-            );
-        }
-        let village_now = log_without_gaps(&store, &village_key, "the village", kill);
-        let county_now = log_without_gaps(&store, &county_key, "the county", kill);
-        assert!(
-            village_now >= village_held,
-            "after kill {kill}: the village's log shrank from {village_held} to {village_now}"
-        );
-        assert!(
-            county_now >= county_held,
-            "after kill {kill}: the county's log shrank from {county_held} to {county_now}"
-        );
+        acknowledged_held_once(&store, &acknowledged, "the county", kill);
+        let village_now = village_held.check(&store, kill);
+        let county_now = county_held.check(&store, kill);
         if import_acknowledged {
             assert_eq!(
                 village_now, village_log,
@@ -225,30 +166,19 @@ fn run_kills(kills: usize, default_seed: u64) -> Report {
         }
         // Exactly once: one envelope in the county's log per record it holds as its own, and
         // one post record per post create that got as far as committing.
-        let own_posts = store
-            .records_of(Some(RecordKind::Post))
-            .expect("records")
-            .iter()
-            .filter(|r| r.creator == county_key)
-            .count();
-        let own_records = store
-            .records_of(None)
-            .expect("records")
-            .iter()
-            .filter(|r| r.creator == county_key)
-            .count();
-        assert_eq!(
-            own_records, county_now,
-            "after kill {kill}: the county's log and its records disagree"
+        own_records_match_log(
+            &store,
+            &county_key,
+            county_now,
+            acknowledged.len(),
+            "the county",
+            kill,
         );
-        assert!(own_posts >= acknowledged.len());
         drop(store);
-        village_held = village_now;
-        county_held = county_now;
     }
     report.acknowledged_posts = acknowledged.len();
-    report.village_log_held = village_held;
-    report.county_log = county_held;
+    report.village_log_held = village_held.held;
+    report.county_log = county_held.held;
     eprintln!("crash_kills: {report:?} (village log {village_log})");
     report
 }
