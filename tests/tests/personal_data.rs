@@ -979,6 +979,22 @@ fn clear_id_numbers_never_leave_the_village_and_priority_flags_never_go_above_th
         "800",
     ]);
     clerk.json(&["directory", "set", "--hotline", "0855-5211234"]);
+    // Two more kinds: the village's seal of last month's report, and a rectification order
+    // of the county to the village (both reach every node of the chain).
+    clerk.json(&["report", "seal", "--period", "2026-11"]);
+    let village_id = village.node_id();
+    county.json(&[
+        "supervise",
+        "order",
+        &village_id,
+        "--reason",
+        "岗位信息更新不及时",
+        "--deadline",
+        "2026-12-31",
+    ]);
+    poll_until("the county's order at the village", DEADLINE, || {
+        (clerk.json(&["status"])["records"]["supervision-orders"] == 1).then_some(())
+    });
     let made = Made {
         workers: made_workers,
         employers: vec![employer],
@@ -1017,6 +1033,13 @@ fn clear_id_numbers_never_leave_the_village_and_priority_flags_never_go_above_th
             "too little answered to prove anything"
         );
     }
+    // The village's own commands never print a clear ID number either.
+    let at_village = Station {
+        node: village,
+        label: "village",
+        above: false,
+    };
+    check_cli(&at_village, &made, &everyone);
     // Above the county a worker is known by its header only: not shown.
     for st in &stations[..2] {
         let (_, shown) = output_of(st.node, &["worker", "show", &made.workers[0]]);
@@ -1047,12 +1070,6 @@ fn clear_id_numbers_never_leave_the_village_and_priority_flags_never_go_above_th
         }
         let decoded = frames_decoded(frames);
         let all = decoded.check(&format!("the {link} link"), &everyone, above);
-        eprintln!(
-            "{link}: {} frames, {} bytes, envelopes {:?}",
-            frames.len(),
-            frames.iter().map(Vec::len).sum::<usize>(),
-            decoded.envelopes
-        );
         let workers = decoded
             .envelopes
             .iter()
@@ -1140,6 +1157,21 @@ fn clear_id_numbers_never_leave_the_village_and_priority_flags_never_go_above_th
         village_log.contains("DEBUG"),
         "the village daemon did not log at debug level"
     );
+
+    // The byte search finds what it looks for: the village, which keeps every clear ID number
+    // in its private table, holds each in its files.
+    let village_files: Vec<u8> = files_under(&village.home)
+        .iter()
+        .flat_map(|f| std::fs::read(f).expect("read"))
+        .collect();
+    for p in &people {
+        assert_eq!(
+            id_found(&village_files, &[p]),
+            Some(p.id_number.clone()),
+            "the village's private table should hold {}",
+            p.id_number
+        );
+    }
 
     // (e) Exports at each node above, then (a) every file of each home as bytes, then the
     // store decoded.
