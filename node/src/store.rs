@@ -1363,4 +1363,78 @@ mod tests {
         // A session still holding the earlier set keeps its snapshot.
         assert_eq!(*middle, middle_built);
     }
+
+    #[test]
+    fn a_kept_shared_set_after_an_erasure_dropped_bodies_is_the_one_built_afresh() {
+        use lingong_protocol::accept::accept_all;
+        use lingong_protocol::author::{LocalAuthor, Target};
+        use lingong_protocol::fixture::{FIXTURE_NOT_BEFORE_S, Hierarchy};
+        use lingong_protocol::record::FieldValue;
+        use lingong_protocol::region::RegionCode;
+        use lingong_protocol::schema::worker::erasure_edits;
+        use lingong_protocol::store::{MemoryStore, Staged};
+
+        let code = |s: &str| RegionCode::parse(s).unwrap();
+        let t0 = (FIXTURE_NOT_BEFORE_S + 86_400) * 1000;
+        let mut h = Hierarchy::new(5);
+        let cfg = h.accept_config();
+        let mut village = MemoryStore::new();
+        for r in ["52", "5226", "522622", "522622101", "522622101001"] {
+            h.publish(&mut village, &code(r), t0);
+        }
+        let (key, _) = h.node(&code("522622101001"));
+        let author = LocalAuthor { key: &key, cfg };
+        let mut write = |store: &mut MemoryStore, target, edits: &[(&str, FieldValue)], at| {
+            let mut staged = Staged::new(&*store);
+            let env = author.write(&mut staged, target, edits, at).unwrap();
+            let batch = staged.into_batch();
+            store.commit(batch).unwrap();
+            env
+        };
+        let target = Target::Create {
+            kind: RecordKind::Worker,
+            reach: None,
+        };
+        let fields = [
+            ("name", FieldValue::Text("杨秀英".into())),
+            ("region", FieldValue::Text("522622101001".into())),
+        ];
+        let registered = write(&mut village, target, &fields, t0 + 1000);
+        let record = registered.header.record;
+        let view = village.record(&record).unwrap().unwrap().view;
+        let edits = erasure_edits(&view, "2026-12-07T10:00:00+08:00", "本人申请");
+        let erasure = write(&mut village, Target::Edit(record), &edits, t0 + 2000);
+
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SledStore::open(dir.path()).unwrap();
+        let (me, peer) = (
+            Scope::new(code("522622101")),
+            Scope::new(code("522622101001")),
+        );
+        let accept = |store: &mut SledStore, envs: &[Envelope]| {
+            let mut staged = Staged::new(&*store);
+            for r in accept_all(&mut staged, &cfg, envs, t0 + 3000) {
+                r.unwrap();
+            }
+            let batch = staged.into_batch();
+            store.commit(batch).unwrap();
+        };
+        let mut held: Vec<Envelope> = village
+            .envelopes
+            .values()
+            .filter(|e| e.header.record != record)
+            .cloned()
+            .collect();
+        held.push(registered.clone());
+        accept(&mut store, &held);
+        let before = store.shared_set(me, peer).unwrap();
+        accept(&mut store, std::slice::from_ref(&erasure));
+        assert_eq!(store.has_envelope(&registered.id()).unwrap(), Some(false));
+        let after = store.shared_set(me, peer).unwrap();
+        assert_eq!(
+            *after,
+            SharedSet::build(&me, &peer, &store.items().unwrap())
+        );
+        assert_ne!(after.fingerprint(), before.fingerprint());
+    }
 }
