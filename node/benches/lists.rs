@@ -18,10 +18,17 @@
 //!   and the worst case of `match --worker`, the two workers whose candidates are every post
 //!   (20 calls each, against 3 scans).
 //!
+//! `status` is also taken apart: for its slowest calls, what the calling thread did meanwhile
+//! (time on a core, time waiting for one, blocking waits, page faults that read the disk, from
+//! `/proc/thread-self`), and each part of it timed alone over the same number of calls.
+//!
 //! `cargo bench -p lingong-node --bench lists` (release build). Prints p50, p99 and the ratio
-//! to the baseline; the README keeps the figures. `LINGONG_BENCH_SCANS` (default 10, the worst
-//! cases at most 3) sets the baseline scans per figure, for a run at 1,000,000 posts
-//! (`LINGONG_BENCH_POSTS=1000000`) where each reads every record.
+//! to the baseline, with the load average; the README keeps the figures.
+//! `LINGONG_BENCH_SCANS` (default 10, the worst cases at most 3) sets the baseline scans per
+//! figure, for a run at 1,000,000 posts (`LINGONG_BENCH_POSTS=1000000`) where each reads every
+//! record; `LINGONG_BENCH_MATCHING=0` leaves matching out (such a run is for lists and
+//! `status`). `LINGONG_BENCH_PERF_CTL=FIFO` writes `enable` and `disable` to a `perf record
+//! --control fifo:FIFO -D -1` around `status`'s timed calls, so a profile holds those only.
 
 mod stations;
 use lingong_node::index;
@@ -197,7 +204,96 @@ fn time(n: usize, mut f: impl FnMut(usize)) -> (f64, f64) {
     percentiles(times)
 }
 
+/// The load average (1, 5, 15 minutes) as `/proc/loadavg` gives it.
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+/// What the calling thread has done so far, from `/proc/thread-self`: nanoseconds on a core
+/// and waiting for one (`schedstat`), blocking and preempted context switches (`status`),
+/// page faults that read the disk (`stat`, field 12).
+#[derive(Clone, Copy, Default)]
+struct ThreadStats {
+    on_cpu_ns: u64,
+    run_wait_ns: u64,
+    blocked: u64,
+    preempted: u64,
+    major_faults: u64,
+}
+
+impl ThreadStats {
+    fn now() -> ThreadStats {
+        let read =
+            |f: &str| std::fs::read_to_string(format!("/proc/thread-self/{f}")).unwrap_or_default();
+        let sched: Vec<u64> = read("schedstat")
+            .split_whitespace()
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        let status = read("status");
+        let switches = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0)
+        };
+        let stat = read("stat");
+        // The fields after the command name in parentheses; majflt is the 12th field overall.
+        let major_faults = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(9)?.parse().ok())
+            .unwrap_or(0);
+        ThreadStats {
+            on_cpu_ns: sched.first().copied().unwrap_or(0),
+            run_wait_ns: sched.get(1).copied().unwrap_or(0),
+            blocked: switches("voluntary_ctxt_switches:"),
+            preempted: switches("nonvoluntary_ctxt_switches:"),
+            major_faults,
+        }
+    }
+
+    fn since(self, before: ThreadStats) -> ThreadStats {
+        ThreadStats {
+            on_cpu_ns: self.on_cpu_ns - before.on_cpu_ns,
+            run_wait_ns: self.run_wait_ns - before.run_wait_ns,
+            blocked: self.blocked - before.blocked,
+            preempted: self.preempted - before.preempted,
+            major_faults: self.major_faults - before.major_faults,
+        }
+    }
+}
+
+/// [`time`] that also keeps what the thread did in each call: the times and, for the `show`
+/// slowest calls, their number and breakdown.
+fn time_traced(n: usize, show: usize, mut f: impl FnMut(usize)) -> (f64, f64) {
+    let mut calls = Vec::with_capacity(n);
+    for i in 0..n {
+        let before = ThreadStats::now();
+        let t = Instant::now();
+        f(i);
+        let took = t.elapsed();
+        calls.push((took, i, ThreadStats::now().since(before)));
+    }
+    let mut slowest = calls.clone();
+    slowest.sort_by_key(|(took, ..)| std::cmp::Reverse(*took));
+    for (took, i, s) in slowest.iter().take(show) {
+        println!(
+            "  call {i:>3}: {:8.2} ms: on a core {:.2} ms, waiting for a core {:.2} ms, blocked {} times, preempted {} times, {} page faults from disk",
+            took.as_secs_f64() * 1000.0,
+            s.on_cpu_ns as f64 / 1e6,
+            s.run_wait_ns as f64 / 1e6,
+            s.blocked,
+            s.preempted,
+            s.major_faults
+        );
+    }
+    percentiles(calls.into_iter().map(|(took, ..)| took).collect())
+}
+
 fn report(what: &str, (p50, p99): (f64, f64), base: Option<(f64, f64)>, target_ms: f64) {
+    println!("{what}: load average {}", load());
     match base {
         Some((b50, b99)) => println!(
             "{what:<44} p50 {p50:8.2} ms  p99 {p99:8.2} ms | baseline p50 {b50:8.2} ms p99 {b99:8.2} ms | p99 ratio {:6.4} | target p99 < {target_ms} ms: {}",
@@ -264,9 +360,48 @@ fn main() {
         50.0,
     );
 
-    let status = time(calls, |_| {
+    println!("status, its slowest calls (what the calling thread did meanwhile):");
+    let perf = |command: &str| {
+        if let Ok(fifo) = std::env::var("LINGONG_BENCH_PERF_CTL") {
+            std::fs::write(&fifo, format!("{command}\n")).expect("perf control fifo");
+        }
+    };
+    perf("enable");
+    let status = time_traced(calls, 5, |_| {
         dispatch(&mut station, Request::Status).expect("status");
     });
+    perf("disable");
+    // Each part of `status` alone, as many calls: which one the slow calls wait in.
+    let parts: [(&str, &dyn Fn(&Station)); 4] = [
+        ("record counters", &|s: &Station| {
+            s.record_counts().expect("counts");
+        }),
+        ("size on disk", &|s: &Station| {
+            s.store.size_on_disk();
+        }),
+        ("open forks", &|s: &Station| {
+            lingong_node::services::status::open_forks(s).expect("forks");
+        }),
+        ("catching-up and repair markers", &|s: &Station| {
+            lingong_node::backup::is_catching_up(&s.home);
+            let _ = lingong_node::repair::check_writable(&s.home);
+        }),
+    ];
+    for (what, part) in parts {
+        let mut times: Vec<Duration> = (0..calls)
+            .map(|_| {
+                let t = Instant::now();
+                part(&station);
+                t.elapsed()
+            })
+            .collect();
+        times.sort();
+        let (p50, p99) = percentiles(times.clone());
+        println!(
+            "  status part, {what:<32} p50 {p50:8.3} ms  p99 {p99:8.3} ms  max {:8.3} ms",
+            times.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+        );
+    }
     let counted = time(scans, |_| {
         let n = station.store.records_of(None).expect("scan").len();
         let m = lingong_protocol::store::Store::items(&station.store)
@@ -275,6 +410,9 @@ fn main() {
         assert!(n > 0 && m > 0);
     });
     report("status (counters)", status, Some(counted), 50.0);
+    if env_count("LINGONG_BENCH_MATCHING", 1) == 0 {
+        return;
+    }
 
     let worker_ids: Vec<String> = station
         .store
