@@ -9,6 +9,10 @@
 //! [`MAX_BACKDATE_MS`] before its neighbour in the log is back-dated), authorization against
 //! jurisdiction, then the record's document is updated. All writes of one envelope go into the
 //! [`Staged`] batch together; the caller commits the batch atomically.
+//!
+//! PIPL erasure of a worker record (PROTOCOL.md §8) is the one rule that reads a change's
+//! fields: once the erasure is held, the other changes of the record are held as their signed
+//! headers only, and a body arriving for one of them later is not stored (`erasure_step`).
 
 use crate::cert::CertChain;
 use crate::envelope::{Envelope, EnvelopeId};
