@@ -74,6 +74,56 @@ struct LogEntry {
 /// `audit`.
 pub fn audit(station: &Station) -> Result<Value> {
     let started = std::time::Instant::now();
+    let (envelopes, seals) = std::thread::scope(|beside| -> Result<_> {
+        // The seals are recomputed beside the envelope checks, which need nothing of them: the
+        // cores the envelope checks leave idle (listing the store first, the last chunk, the
+        // logs) take the seal check's share.
+        let seals = beside.spawn(|| figures::check_seals(station, None));
+        let envelopes = check_envelopes(station)?;
+        let seals = seals
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+        Ok((envelopes, seals))
+    })?;
+    let mut problems = Problems(envelopes.problems);
+    for m in &seals.mismatches {
+        problems.0.push(json!({
+            "kind": "seal-mismatch",
+            "author": m["by"],
+            "record": m["seal"],
+            "detail": format!(
+                "{} {} {}: sealed {}, recomputed {}",
+                m["region"].as_str().unwrap_or(""),
+                m["period"].as_str().unwrap_or(""),
+                m["field"].as_str().unwrap_or(""),
+                m["sealed"],
+                m["recomputed"]
+            ),
+        }));
+    }
+    let elapsed = started.elapsed();
+    Ok(json!({
+        "records_checked": envelopes.checked,
+        "authors": envelopes.authors,
+        "seals_checked": seals.checked,
+        "problems": problems.0,
+        "seconds": (elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
+    }))
+}
+
+/// What [`check_envelopes`] found.
+pub struct EnvelopeAudit {
+    /// The signed envelopes checked.
+    pub checked: usize,
+    /// The authors known (with or without an envelope held).
+    pub authors: usize,
+    /// The problems found, as `audit` lists them.
+    pub problems: Vec<Value>,
+}
+
+/// Every check of `audit` but the seals' (which `audit` runs beside it): the envelopes, the
+/// authors' certificate chains, their logs and the fork evidence held.
+pub fn check_envelopes(station: &Station) -> Result<EnvelopeAudit> {
     let root = station.accept_config()?.root;
     let mut problems = Problems(Vec::new());
     let revocations: HashMap<PublicKey, RevocationInfo> = station
@@ -91,58 +141,49 @@ pub fn audit(station: &Station) -> Result<Value> {
         .unwrap_or(1)
         .clamp(1, 8);
     let store = &station.store;
-    let seals = std::thread::scope(|beside| -> Result<figures::SealCheck> {
-        // The seals are recomputed beside the envelope checks, which need nothing of them: the
-        // cores the envelope checks leave idle (listing the store first, the last chunk, the
-        // logs) take the seal check's share.
-        let seals = beside.spawn(|| figures::check_seals(station, None));
-        let metas = store.items()?;
-        std::thread::scope(|scope| -> Result<()> {
-            // A chunk is read and verified by `threads` threads while this one checks the chunk
-            // before it: reading, ids, payload hashes and signatures in parallel, the checks that
-            // need the tables built so far here.
-            let start = |chunk| spawn_parts(scope, store, chunk, threads);
-            let mut chunks = metas.chunks(READ_CHUNK);
-            let mut next = chunks.next().map(start);
-            while let Some(handles) = next.take() {
-                next = chunks.next().map(start);
-                for handle in handles {
-                    let part = handle
-                        .join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-                    problems.0.extend(part.problems);
-                    for (((env, id), proved), payload_ok) in part
-                        .envelopes
-                        .iter()
-                        .zip(part.ids)
-                        .zip(part.proved)
-                        .zip(part.payload_ok)
-                    {
-                        checked += 1;
-                        check_envelope(
-                            station,
-                            env,
-                            proved,
-                            payload_ok,
-                            &revocations,
-                            &mut authors,
-                            &mut windows,
-                            &mut problems,
-                        )?;
-                        let h = &env.header;
-                        logs.entry(h.author).or_default().push(LogEntry {
-                            seq: h.seq,
-                            id,
-                            prev: h.prev,
-                        });
-                    }
+    let metas = store.items()?;
+    std::thread::scope(|scope| -> Result<()> {
+        // A chunk is read and verified by `threads` threads while this one checks the chunk
+        // before it: reading, ids, payload hashes and signatures in parallel, the checks that
+        // need the tables built so far here.
+        let start = |chunk| spawn_parts(scope, store, chunk, threads);
+        let mut chunks = metas.chunks(READ_CHUNK);
+        let mut next = chunks.next().map(start);
+        while let Some(handles) = next.take() {
+            next = chunks.next().map(start);
+            for handle in handles {
+                let part = handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                problems.0.extend(part.problems);
+                for (((env, id), proved), payload_ok) in part
+                    .envelopes
+                    .iter()
+                    .zip(part.ids)
+                    .zip(part.proved)
+                    .zip(part.payload_ok)
+                {
+                    checked += 1;
+                    check_envelope(
+                        station,
+                        env,
+                        proved,
+                        payload_ok,
+                        &revocations,
+                        &mut authors,
+                        &mut windows,
+                        &mut problems,
+                    )?;
+                    let h = &env.header;
+                    logs.entry(h.author).or_default().push(LogEntry {
+                        seq: h.seq,
+                        id,
+                        prev: h.prev,
+                    });
                 }
             }
-            Ok(())
-        })?;
-        seals
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        }
+        Ok(())
     })?;
     // Every author known, even one with no envelope held (its certificate record lost).
     for info in station.store.authors()? {
@@ -187,29 +228,11 @@ pub fn audit(station: &Station) -> Result<Value> {
             "revoked": revocations.contains_key(&ev.author),
         }));
     }
-    for m in &seals.mismatches {
-        problems.0.push(json!({
-            "kind": "seal-mismatch",
-            "author": m["by"],
-            "record": m["seal"],
-            "detail": format!(
-                "{} {} {}: sealed {}, recomputed {}",
-                m["region"].as_str().unwrap_or(""),
-                m["period"].as_str().unwrap_or(""),
-                m["field"].as_str().unwrap_or(""),
-                m["sealed"],
-                m["recomputed"]
-            ),
-        }));
-    }
-    let elapsed = started.elapsed();
-    Ok(json!({
-        "records_checked": checked,
-        "authors": authors.len(),
-        "seals_checked": seals.checked,
-        "problems": problems.0,
-        "seconds": (elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
-    }))
+    Ok(EnvelopeAudit {
+        checked,
+        authors: authors.len(),
+        problems: problems.0,
+    })
 }
 
 /// Starts the threads that read and verify `chunk`, one part each.
