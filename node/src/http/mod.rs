@@ -62,9 +62,11 @@ pub struct Web {
     /// Reports computed, by (period, region), with the write count they were computed at
     /// (the oversight pages' chart; [`oversight`]).
     pub reports: Mutex<std::collections::HashMap<(String, Option<String>), (u64, Value)>>,
-    /// Held while a report is computed: requests arriving meanwhile wait and take its answer
-    /// from [`Web::reports`] instead of scanning the store beside it.
-    pub report_computing: tokio::sync::Mutex<()>,
+    /// Per (period, region), a lock held while that report is computed: requests arriving
+    /// meanwhile wait and take its answer from [`Web::reports`] instead of scanning the store
+    /// beside it, while other reports (the chart's months) are computed alongside.
+    pub report_computing:
+        Mutex<std::collections::HashMap<(String, Option<String>), Arc<tokio::sync::Mutex<()>>>>,
 }
 
 pub type AppState = Arc<Web>;
@@ -217,7 +219,7 @@ pub async fn start(
         writes,
         writes_file,
         reports: Mutex::new(Default::default()),
-        report_computing: tokio::sync::Mutex::new(()),
+        report_computing: Mutex::new(Default::default()),
     });
     oversight::warm_reports(state.clone());
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();

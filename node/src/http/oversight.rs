@@ -11,7 +11,9 @@
 //! - `/report?period=2026-11`: the figures as a table, the child regions, a bar chart of the
 //!   last six months drawn on the server as inline SVG (no script), the seal state, the seal
 //!   and verify buttons; each month's report is reused while the store's count of durable
-//!   writes is unchanged (`Web::reports`), since each is a scan of the records held;
+//!   writes is unchanged (`Web::reports`), since each reads the records held; a report that
+//!   took long to compute (a large store) is shown from before the last commits, with a banner
+//!   saying so, while it is computed again; this month's are computed when the server starts;
 //! - `/supervision`: the stations that need attention with their reasons, a rectification
 //!   order with a deadline for each, and the orders held;
 //! - `/audit?run=1`: the audit's counts and problems;
@@ -884,7 +886,9 @@ async fn report_markup(
     }
     let csrf = caller.csrf().unwrap_or("").to_string();
     let shown = report_cached(state, req).await;
-    let stale = shown.as_ref().ok().and_then(|s| s.stale.as_ref());
+    // The oldest of the figures shown (the table's or a chart month's) when any is from before
+    // the store's last commit: the page says so.
+    let mut stale = shown.as_ref().ok().and_then(|s| s.stale.as_ref()).cloned();
     let report = shown.as_ref().map(|s| &s.report);
     // The chart: the six months up to the period (a month), each from the same service.
     let mut months = Vec::new();
@@ -899,6 +903,13 @@ async fn report_markup(
                 csv: false,
             };
             if let Ok(v) = report_cached(state, req).await {
+                if let Some(st) = v.stale
+                    && stale
+                        .as_ref()
+                        .is_none_or(|s| st.writes_then < s.writes_then)
+                {
+                    stale = Some(st);
+                }
                 months.push((m, v.report));
             }
         }
@@ -935,7 +946,7 @@ async fn report_markup(
                 div.field.bad data-field="period" { div.err #error role="alert" { (e.message(lang.0)) } }
             }
             Ok(rep) => {
-                @if let Some(st) = stale {
+                @if let Some(st) = &stale {
                     div.banner.err #report-stale role="status" data-writes-then=(st.writes_then) data-writes-now=(st.writes_now) {
                         (lang.t("以下数字为 ", "These figures were computed at "))
                         span.mono { (st.computed_at) }
@@ -1040,6 +1051,7 @@ struct Shown {
 }
 
 /// What a report shown from before the store's last commit is as of.
+#[derive(Clone)]
 struct Stale {
     /// The store's count of durable writes when the report was computed, and now.
     writes_then: u64,
@@ -1051,7 +1063,7 @@ struct Stale {
 /// A `report` request's answer, from [`super::Web::reports`] when the store has not changed
 /// since it was computed (its count of durable writes is the same): the chart's six months
 /// each read the records held, and a store that did not change gives the same figures.
-/// Otherwise the report is computed again, one computation at a time (requests arriving
+/// Otherwise the report is computed again, one computation of it at a time (requests arriving
 /// meanwhile wait for it and take its answer). When the previous computation of the same
 /// report took longer than [`REPORT_WAIT`] (a large store), a request waits that long and then
 /// shows the previous figures, saying they are from before the store's last commits, while the
@@ -1129,8 +1141,9 @@ pub(super) fn warm_reports(state: AppState) {
 }
 
 /// Computes a report for [`report_cached`] (in a task of its own, so it completes and fills the
-/// cache even when the request that started it has stopped waiting): one computation at a
-/// time, none when the report waited for is already current. The cache entry is
+/// cache even when the request that started it has stopped waiting): one computation of a
+/// report at a time (others, such as the chart's months, alongside), none when the report
+/// waited for is already current. The cache entry is
 /// `{"report", "took_ms", "computed_at"}` under the write count read before computing (a commit
 /// during the computation makes the next request compute again).
 async fn compute_report(
@@ -1138,7 +1151,14 @@ async fn compute_report(
     key: (String, Option<String>),
     req: Request,
 ) -> Result<Value, NodeError> {
-    let _one = state.report_computing.lock().await;
+    let flight = {
+        let mut flights = state.report_computing.lock().expect("report flights");
+        if flights.len() >= 64 {
+            flights.retain(|_, f| std::sync::Arc::strong_count(f) > 1);
+        }
+        flights.entry(key.clone()).or_default().clone()
+    };
+    let _one = flight.lock().await;
     let writes = super::live::write_count(&state.writes_file);
     if let Some((_, entry)) = state
         .reports
