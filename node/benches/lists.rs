@@ -435,7 +435,8 @@ fn main() {
     );
     let worker_at = |i: usize| worker_ids[(i * 104_729) % worker_ids.len()].clone();
     let post_at = |i: usize| ids[(i * 7919) % ids.len()].clone();
-    let by_worker = time(calls, |i| {
+    println!("match --worker, its slowest calls:");
+    let by_worker = time_traced(calls, 3, |i| {
         dispatch(
             &mut station,
             Request::MatchWorker {
@@ -513,7 +514,8 @@ fn main() {
             named(format!("劳动者 {}", workers - 2)),
         ),
     ] {
-        let indexed = time(20, |_| {
+        println!("{what}, its slowest calls:");
+        let indexed = time_traced(20, 2, |_| {
             matching::for_worker(&station, &id, Some(20), "zh").expect("match");
         });
         let mut answers = Vec::new();
