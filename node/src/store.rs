@@ -1384,7 +1384,7 @@ mod tests {
         }
         let (key, _) = h.node(&code("522622101001"));
         let author = LocalAuthor { key: &key, cfg };
-        let mut write = |store: &mut MemoryStore, target, edits: &[(&str, FieldValue)], at| {
+        let write = |store: &mut MemoryStore, target, edits: &[(&str, FieldValue)], at| {
             let mut staged = Staged::new(&*store);
             let env = author.write(&mut staged, target, edits, at).unwrap();
             let batch = staged.into_batch();
