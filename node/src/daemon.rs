@@ -1,6 +1,7 @@
 //! `lingong run`: the daemon. Owns the node's store for as long as it runs, serves commands on
 //! the control socket, and runs the network loop; SIGTERM or SIGINT stop it cleanly (the store
-//! is flushed and the socket removed).
+//! is flushed and the socket removed). While it runs, it hands the memory its allocator keeps
+//! free back to the system after large work ([`trim_freed_memory`]).
 
 use crate::control::{READY_LINE, reply_line};
 use crate::error::{NodeError, Result};
@@ -119,6 +120,7 @@ pub fn run(
             web.addr
         );
         eprintln!("web console / 网页控制台: http://{}/", web.addr);
+        let trim = tokio::spawn(trim_freed_memory(stop_rx.clone()));
         let mut net_stop = stop_rx.clone();
         let net_task = tokio::spawn(network.run(commands, async move {
             let _ = net_stop.wait_for(|s| *s).await;
@@ -129,6 +131,7 @@ pub fn run(
         let _ = net_task.await;
         control.abort();
         web.task.abort();
+        trim.abort();
         let _ = std::fs::remove_file(&socket);
         let s = station.read().expect("station lock");
         drop(s);
@@ -236,6 +239,76 @@ fn is_alive(pid: u32) -> bool {
             .is_some_and(|state| state != "Z" && state != "X")
     })
 }
+
+/// How often the daemon compares its resident memory with the level after its last trim.
+const TRIM_EVERY: Duration = Duration::from_secs(2);
+/// Growth of the resident memory past the level after the last trim (KiB) that makes the
+/// daemon trim again.
+const TRIM_GROWTH_KIB: u64 = 16 * 1024;
+
+/// Hands back to the system the memory glibc's malloc keeps free after large work (a first
+/// sync of 100,000 posts, a whole list as JSON, a report): malloc returns freed memory to the
+/// system only from the top of each arena, and the daemon's threads each use their own arena,
+/// so without a trim a daemon stayed hundreds of MB above what it held (README, "Daemon
+/// memory"; `tests/benches/daemon_memory.rs`). Every [`TRIM_EVERY`], once the resident memory
+/// has grown by [`TRIM_GROWTH_KIB`] past its level after the last trim, `malloc_trim` runs on
+/// a blocking thread; an idle daemon is never trimmed.
+async fn trim_freed_memory(mut stop: tokio::sync::watch::Receiver<bool>) {
+    let Some(mut floor) = resident_kib() else {
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(TRIM_EVERY) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        let Some(now) = resident_kib() else {
+            return;
+        };
+        if now > floor + TRIM_GROWTH_KIB {
+            let after = tokio::task::spawn_blocking(|| {
+                malloc_trim();
+                resident_kib()
+            })
+            .await;
+            floor = after.ok().flatten().unwrap_or(now);
+            tracing::debug!(
+                before_kib = now,
+                after_kib = floor,
+                "freed memory handed back"
+            );
+        } else {
+            floor = floor.min(now);
+        }
+    }
+}
+
+/// This process's resident memory (`VmRSS` in `/proc/self/status`, KiB).
+fn resident_kib() -> Option<u64> {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// glibc's `malloc_trim(0)`: every arena's free pages returned to the system.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+fn malloc_trim() {
+    // SAFETY: a plain C call with an integer argument; glibc takes each arena's lock itself.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// Other C libraries have no `malloc_trim`: nothing to do.
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn malloc_trim() {}
 
 async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
