@@ -21,6 +21,9 @@
 //! - **after one whole list**: one `post list` without `--limit` (every post as JSON), the
 //!   heaviest list a script can ask for, shown apart from the target's 100 calls.
 //!
+//! Sled's page cache at the village is its configuration's `store_cache_mb` (64 MiB by default;
+//! `LINGONG_BENCH_CACHE_MB` writes another into the village's `config.toml` before its start).
+//!
 //! Printed: each figure in MB, its ratio to the idle baseline, the target, the county daemon's
 //! own figures beside them, and the load average (the machine is shared).
 //!
@@ -58,6 +61,31 @@ fn main() {
         t.elapsed().as_secs_f64(),
         du_mb(&county.home.join("store"))
     );
+
+    // Sled's page cache at the village: its configuration's `store_cache_mb` (64 unless
+    // `LINGONG_BENCH_CACHE_MB` sets another).
+    let config = village.home.join("config.toml");
+    let mut text = std::fs::read_to_string(&config).expect("config.toml");
+    if let Ok(mb) = std::env::var("LINGONG_BENCH_CACHE_MB") {
+        text = text
+            .lines()
+            .map(|l| {
+                if l.starts_with("store_cache_mb") {
+                    format!("store_cache_mb = {mb}")
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        std::fs::write(&config, &text).expect("config.toml");
+    }
+    let cache = text
+        .lines()
+        .find(|l| l.starts_with("store_cache_mb"))
+        .unwrap_or("store_cache_mb = 64 (default)")
+        .to_string();
+    println!("village configuration: {cache}");
 
     let county_port = free_port();
     let county_addr = format!("/ip4/127.0.0.1/tcp/{county_port}/p2p/{}", county.node_id());
