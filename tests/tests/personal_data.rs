@@ -5,9 +5,11 @@
 //! imported from a GBK spreadsheet), names, phones and every priority flag the schema names
 //! (`older`, `disabled`, `long-wait`; it has no `hardship` flag), an individual employer with
 //! an ID number, a post naming it (approved), a placement, assistance records (`assist log`,
-//! `push mark`), a complaint naming a worker, an edit of a worker, and its directory entry.
+//! `push mark`), a complaint naming a worker, an edit of a worker, its directory entry and
+//! its seal of last month's report; the county orders it to rectify (a supervision order).
 //! Once every envelope the village holds is held at each node above (polled through
-//! `status`), the test proves, at every node above the village:
+//! `status`, and checked envelope by envelope in the stores at the end), the test proves, at
+//! every node above the village:
 //!
 //! - **(a) files**: no byte of any file in the node's home (the sled store, its logs, the
 //!   config, everything) holds a clear ID number, in any form: the plain 17 digits before the
@@ -29,8 +31,8 @@
 //!   `{id}` with every record id the village made, with the queries that select workers and
 //!   posts (`/api/match?worker=…`, `/api/reports?period=…`, …), and the console's and public
 //!   pages; every `--json` list, show, match, push, assist, report, audit, directory and
-//!   status command prints (stdout and stderr, succeeded or refused). None holds an ID
-//!   number; above the county none holds a name, a phone or a priority flag (a JSON string
+//!   status command prints (stdout and stderr, succeeded or refused), at the village too.
+//!   None holds an ID number; above the county none holds a name, a phone or a priority flag (a JSON string
 //!   equal to a flag, a non-empty `flags` or `priority_reasons`).
 //! - **(d) logs**: every daemon's log, the village's at `debug` level, and the stderr of every
 //!   command run at the village (also at `debug`) never print a clear ID number.
@@ -40,12 +42,13 @@
 //!   bundle for its parent holds none, decoded (sealed ones opened with the receiver's key).
 //!   The village's bundle for the township, and the township's for the county, are sealed:
 //!   neither file holds a name, a phone or an ID number as bytes; opened with the receiver's
-//!   key they carry the names (the records in full) and still no ID number.
+//!   key, neither holds an ID number, and the village's carries the names (the records in
+//!   full).
 //! - **(f) sync frames**: checked two ways. First, by what the receiving stores accepted:
 //!   the decoded walk of (a) and (b) covers every payload each node received, since a node
-//!   keeps every envelope it was sent that its scope wants (one it may hold only as a header is
-//!   stripped before accept, and that stripping is the sender's concern too). Second, on the
-//!   wire itself: after the other checks, a stand-in for the township (its key and chain read
+//!   keeps every envelope it was sent that its scope wants. An envelope the receiver may hold
+//!   only as a header is stripped on receipt, so whether the sender put its payload on the
+//!   wire shows only the second way: on the wire itself. After the other checks, a stand-in for the township (its key and chain read
 //!   from its home, its daemon stopped) runs one whole sync session from an empty store with
 //!   the village's daemon, and a stand-in for the city one with the county's, over libp2p
 //!   (noise, yamux, `/lingong/sync/2`, the node's own frame codec); every frame the daemon
@@ -54,7 +57,9 @@
 //!   assistance envelope is a header without payload and nothing decoded holds a name, a
 //!   phone or a flag, while the village → township link carries the records in full.
 //!
-//! Run: `cargo test -p lingong-tests --test personal_data`.
+//! About 30–40 s in a debug build on two loaded cores.
+//! Run: `cargo test -p lingong-tests --test personal_data -- --nocapture` (it prints what it
+//! checked).
 
 use lingong_node::store::SledStore;
 use lingong_protocol::envelope::Envelope;
@@ -809,8 +814,8 @@ fn clear_id_numbers_never_leave_the_village_and_priority_flags_never_go_above_th
     let (city, county, township, village) = (&nodes[1], &nodes[2], &nodes[3], &nodes[4]);
     let ports: Vec<u16> = nodes.iter().map(|_| free_port()).collect();
     let addr = |i: usize| format!("/ip4/127.0.0.1/tcp/{}/p2p/{}", ports[i], nodes[i].node_id());
-    for i in 1..nodes.len() {
-        nodes[i].json(&["peer", "add", &addr(i - 1)]);
+    for (i, node) in nodes.iter().enumerate().skip(1) {
+        node.json(&["peer", "add", &addr(i - 1)]);
     }
     let stations: Vec<Station> = (0..4)
         .map(|i| Station {
@@ -1201,13 +1206,8 @@ fn clear_id_numbers_never_leave_the_village_and_priority_flags_never_go_above_th
                 &bytes,
                 None,
                 &everyone,
-                false,
+                st.above,
             );
-            if st.above {
-                if let Some(p) = personal_found(&bytes, &everyone[..3]) {
-                    panic!("{} holds {p} above the county", file.display());
-                }
-            }
         }
         let held: BTreeSet<_> = {
             let store = SledStore::open(
