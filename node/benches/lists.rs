@@ -372,7 +372,8 @@ fn main() {
     });
     perf("disable");
     // Each part of `status` alone, as many calls: which one the slow calls wait in.
-    let parts: [(&str, &dyn Fn(&Station)); 4] = [
+    type Part<'a> = (&'a str, &'a dyn Fn(&Station));
+    let parts: [Part; 4] = [
         ("record counters", &|s: &Station| {
             s.record_counts().expect("counts");
         }),
