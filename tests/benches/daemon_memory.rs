@@ -17,7 +17,7 @@
 //! - **after the lists**: `LINGONG_BENCH_LISTS` (default 100) `post list` calls through the
 //!   daemon, as the console and scripts ask: pages of 100 rows, newest first, each after the
 //!   last row of the one before (`--limit 100 --after ID`), every fourth one filtered instead
-//!   (`--status open`, `--review pending`, `--occupation 搬运` in turn);
+//!   (`--status open`, `--review pending`, `--occupation 4-02-05-01`, the porters, in turn);
 //! - **after one whole list**: one `post list` without `--limit` (every post as JSON), the
 //!   heaviest list a script can ask for, shown apart from the target's 100 calls.
 //!
@@ -120,7 +120,7 @@ fn main() {
     let filters = [
         ["--status", "open"],
         ["--review", "pending"],
-        ["--occupation", "搬运"],
+        ["--occupation", "4-02-05-01"],
     ];
     let mut listed = 0;
     for i in 0..lists {
