@@ -1024,7 +1024,7 @@ mod successor_tests {
 #[cfg(test)]
 mod erasure_tests {
     use super::*;
-    use crate::author::{LocalAuthor, Target};
+    use crate::author::Target;
     use crate::fixture::{FIXTURE_NOT_BEFORE_S, Hierarchy};
     use crate::record::FieldValue;
     use crate::region::RegionCode;
@@ -1051,14 +1051,7 @@ mod erasure_tests {
         edits: &[(&str, FieldValue)],
         at: i64,
     ) -> Envelope {
-        let cfg = h.accept_config();
-        let (key, _) = h.node(&code(region));
-        let author = LocalAuthor { key: &key, cfg };
-        let mut staged = Staged::new(&*store);
-        let env = author.write(&mut staged, target, edits, at).unwrap();
-        let batch = staged.into_batch();
-        store.commit(batch).unwrap();
-        env
+        h.write(store, &code(region), target, edits, at)
     }
 
     fn take(h: &mut Hierarchy, store: &mut MemoryStore, env: &Envelope) -> Accepted {

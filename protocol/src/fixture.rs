@@ -5,11 +5,12 @@
 //! a certified node anywhere in the tree gets one without touching disk.
 
 use crate::accept::AcceptConfig;
-use crate::author::LocalAuthor;
+use crate::author::{LocalAuthor, Target};
 use crate::canon::sha256;
 use crate::cert::{CertChain, CertRequest, issue};
 use crate::envelope::Envelope;
 use crate::keys::{NodeKey, PublicKey};
+use crate::record::FieldValue;
 use crate::region::RegionCode;
 use crate::store::{Staged, Store};
 use std::collections::BTreeMap;
@@ -110,6 +111,28 @@ impl Hierarchy {
         let env = author
             .publish_certificate(&mut staged, &chain, now_ms)
             .expect("certificate record accepted");
+        let batch = staged.into_batch();
+        store.commit(batch).expect("memory commit");
+        env
+    }
+
+    /// `region`'s node writes `edits` to `target` in `store` at `now_ms` (committed); returns
+    /// the envelope.
+    pub fn write<S: Store + ?Sized>(
+        &mut self,
+        store: &mut S,
+        region: &RegionCode,
+        target: Target,
+        edits: &[(&str, FieldValue)],
+        now_ms: i64,
+    ) -> Envelope {
+        let cfg = self.accept_config();
+        let (key, _) = self.node(region);
+        let author = LocalAuthor { key: &key, cfg };
+        let mut staged = Staged::new(&*store);
+        let env = author
+            .write(&mut staged, target, edits, now_ms)
+            .expect("the write is accepted");
         let batch = staged.into_batch();
         store.commit(batch).expect("memory commit");
         env

@@ -826,7 +826,7 @@ pub fn frame_is_empty(frame: &Frame) -> bool {
 mod tests {
     use super::*;
     use crate::accept::{AcceptConfig, accept_all};
-    use crate::author::{LocalAuthor, Target};
+    use crate::author::Target;
     use crate::fixture::{FIXTURE_NOT_BEFORE_S, Hierarchy};
     use crate::record::{FieldValue, RecordKind};
     use crate::region::RegionCode;
@@ -1009,14 +1009,7 @@ mod tests {
         edits: &[(&str, FieldValue)],
         at: i64,
     ) -> EnvelopeId {
-        let cfg = h.accept_config();
-        let (key, _) = h.node(&code(region));
-        let author = LocalAuthor { key: &key, cfg };
-        let mut staged = Staged::new(&*store);
-        let envelope = author.write(&mut staged, target, edits, at).unwrap();
-        let batch = staged.into_batch();
-        store.commit(batch).unwrap();
-        envelope.id()
+        h.write(store, &code(region), target, edits, at).id()
     }
 
     fn post(
