@@ -229,7 +229,6 @@ impl Node {
             .expect("the lingong binary runs")
     }
 
-    /// Runs `lingong --home HOME --json ARGS…`, asserts exit status 0 and parses stdout.
     /// `post create` of a standard post (occupation 4-10-01-06, 150 yuan a day, two
     /// workers) titled `title`, advertised in `reach` (the node's own area when `None`), with
     /// `more` flags after (e.g. `--description`); returns the new post's id.
@@ -268,6 +267,7 @@ impl Node {
         self.json(&args)["id"].as_str().expect("id").to_string()
     }
 
+    /// Runs `lingong --home HOME --json ARGS…`, asserts exit status 0 and parses stdout.
     pub fn json(&self, args: &[&str]) -> Value {
         self.json_env(&[], args)
     }

@@ -19,7 +19,7 @@ use crash::{
     HeldLog, Rng, acknowledged_held_once, acknowledged_id, key_of, output_of, own_records_match_log,
 };
 use lingong_node::store::SledStore;
-use lingong_tests::{Node, init_chain};
+use lingong_tests::{Node, init_chain, post_args};
 use std::collections::BTreeSet;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -86,21 +86,8 @@ fn run_kills(kills: usize, default_seed: u64) -> Report {
         let title = format!("崩溃测试岗位{kill}");
         let write = county
             .command()
-            .args([
-                "--json",
-                "post",
-                "create",
-                "--title",
-                &title,
-                "--occupation",
-                "4-10-01-06",
-                "--wage",
-                "150",
-                "--unit",
-                "day",
-                "--headcount",
-                "2",
-            ])
+            .arg("--json")
+            .args(post_args(&title))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

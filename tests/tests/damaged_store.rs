@@ -7,7 +7,7 @@
 //!
 //! Run: `cargo test -p lingong-tests --test damaged_store`.
 
-use lingong_tests::{Daemon, Failure, Node, certify, free_port, init_chain, poll_until};
+use lingong_tests::{Daemon, Failure, Node, certify, free_port, init_chain, poll_until, post_args};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -374,20 +374,7 @@ fn repair_refetches_from_the_parent_reports_what_came_back_and_signs_nothing_unt
     assert_eq!(n(&report["recovered"]["envelopes"]), n(&held["envelopes"]));
     assert_eq!(township.json(&["status"])["records"], held, "{report}");
     // Every write that signs refuses, in either language, and changes nothing.
-    let refused: Failure = township.fail(&[
-        "post",
-        "create",
-        "--title",
-        "太早的岗位",
-        "--occupation",
-        "4-10-01-06",
-        "--wage",
-        "150",
-        "--unit",
-        "day",
-        "--headcount",
-        "2",
-    ]);
+    let refused: Failure = township.fail(&post_args("太早的岗位"));
     assert_eq!(refused.status, 1, "{refused:?}");
     assert_eq!(refused.json["error"]["code"], "repair-pending");
     assert!(

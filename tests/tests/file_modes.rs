@@ -7,7 +7,7 @@
 //!
 //! Run: `cargo test -p lingong-tests --test file_modes`.
 
-use lingong_tests::{Node, lingong_bin, poll_until};
+use lingong_tests::{Node, lingong_bin, poll_until, post_args};
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -141,23 +141,7 @@ fn a_node_run_under_umask_000_leaves_nothing_others_may_read() {
             "13800000000",
         ],
     );
-    let post = json_000(
-        &node,
-        &[
-            "post",
-            "create",
-            "--title",
-            "茶园采茶工",
-            "--occupation",
-            "4-10-01-06",
-            "--wage",
-            "150",
-            "--unit",
-            "day",
-            "--headcount",
-            "2",
-        ],
-    )["id"]
+    let post = json_000(&node, &post_args("茶园采茶工"))["id"]
         .as_str()
         .expect("post id")
         .to_string();

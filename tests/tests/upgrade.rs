@@ -559,23 +559,7 @@ fn regenerate_the_format_fixture() {
     }
     let mut workers = Vec::new();
     for (i, name) in ["杨光荣", "吴秀英"].iter().enumerate() {
-        let id_number =
-            lingong_protocol::id_number::complete_id_number(&format!("5226221970010100{i}"));
-        let phone = format!("1380000000{i}");
-        workers.push(id(county.json(&[
-            "worker",
-            "register",
-            "--name",
-            name,
-            "--id-number",
-            &id_number,
-            "--phone",
-            &phone,
-            "--skills",
-            "4-10-01-06",
-            "--wage-min",
-            "120",
-        ])));
+        workers.push(county.register_porter(name, i as u32, &[]));
     }
     county.json(&[
         "placement",
