@@ -13,7 +13,7 @@
 
 use lingong_protocol::credit_code::{ALPHABET, check_character, org_check_character};
 use lingong_protocol::id_number::complete_id_number;
-use lingong_tests::{Daemon, Node, certify, free_port, init_chain, poll_until};
+use lingong_tests::{Daemon, Node, certify, free_port, init_chain, poll_until, post_args};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -473,22 +473,7 @@ fn a_suspended_employers_posts_are_neither_created_nor_approved_anywhere() {
         assert_refused(
             node,
             "a new post of a suspended employer",
-            &[
-                "post",
-                "create",
-                "--title",
-                "工地小工",
-                "--occupation",
-                "4-10-01-06",
-                "--wage",
-                "150",
-                "--unit",
-                "day",
-                "--headcount",
-                "2",
-                "--employer",
-                &employer,
-            ],
+            &[post_args("工地小工"), vec!["--employer", &employer]].concat(),
             &["employer"],
         );
     }

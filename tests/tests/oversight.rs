@@ -18,7 +18,7 @@ use lingong_node::store::SledStore;
 use lingong_protocol::id_number::complete_id_number;
 use lingong_protocol::record::RecordKind;
 use lingong_protocol::store::{Batch, Op, Store};
-use lingong_tests::{CHAIN, Failure, Node};
+use lingong_tests::{CHAIN, Failure, Node, post_args};
 use serde_json::Value;
 use std::path::Path;
 
@@ -87,31 +87,9 @@ fn carry_at(from: &Node, to: &Node, now: &str) -> Value {
 }
 
 fn post_at(node: &Node, now: &str, title: &str) -> String {
-    at(
-        node,
-        now,
-        &[
-            "post",
-            "create",
-            "--title",
-            title,
-            "--occupation",
-            "4-10-01-06",
-            "--wage",
-            "150",
-            "--unit",
-            "day",
-            "--headcount",
-            "2",
-            "--contact",
-            "王师傅 13800000000",
-            "--expires",
-            "2026-12-31",
-        ],
-    )["id"]
-        .as_str()
-        .expect("id")
-        .to_string()
+    let mut args = post_args(title);
+    args.extend(["--contact", "王师傅 13800000000", "--expires", "2026-12-31"]);
+    at(node, now, &args)["id"].as_str().expect("id").to_string()
 }
 
 fn copy_dir(from: &Path, to: &Path) {
