@@ -221,7 +221,6 @@ pub async fn start(
         reports: Mutex::new(Default::default()),
         report_computing: Mutex::new(Default::default()),
     });
-    oversight::warm_reports(state.clone());
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let task = tokio::spawn(async move {
         let shutdown = async move {

@@ -13,7 +13,8 @@
 //!   and verify buttons; each month's report is reused while the store's count of durable
 //!   writes is unchanged (`Web::reports`), since each reads the records held; a report that
 //!   took long to compute (a large store) is shown from before the last commits, with a banner
-//!   saying so, while it is computed again; this month's are computed when the server starts;
+//!   saying so, while it is computed again. Nothing is computed before the page is asked for
+//!   (the first request waits for its reports);
 //! - `/supervision`: the stations that need attention with their reasons, a rectification
 //!   order with a deadline for each, and the orders held;
 //! - `/audit?run=1`: the audit's counts and problems;
@@ -1114,30 +1115,6 @@ async fn report_cached(state: &AppState, req: Request) -> Result<Shown, NodeErro
         }
         _ => joined(task.await).map(fresh),
     }
-}
-
-/// Computes, in the background, the reports `/report` shows first (this month of the station's
-/// own region and the five months before it, the chart's), so that the page's first request
-/// after the daemon starts finds them cached, or, after commits, shows them labelled while they
-/// are computed again ([`report_cached`]). Called once when the web server starts; errors (a
-/// station not yet certified) leave the cache empty.
-pub(super) fn warm_reports(state: AppState) {
-    tokio::spawn(async move {
-        let period = this_month();
-        for n in 0..6 {
-            let Some(m) = month_back(&period, n) else {
-                break;
-            };
-            let req = Request::Report {
-                period: m.clone(),
-                region: None,
-                csv: false,
-            };
-            if compute_report(state.clone(), (m, None), req).await.is_err() {
-                break;
-            }
-        }
-    });
 }
 
 /// Computes a report for [`report_cached`] (in a task of its own, so it completes and fills the
