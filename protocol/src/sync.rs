@@ -11,12 +11,25 @@
 //! request-response: the initiator's frames are requests, the responder's are responses.
 //! Each frame carries (all optional) the sender's certificate chain (first frame only), one
 //! round of range-based reconciliation ([`crate::reconcile`]), and a bounded batch of
-//! envelopes the sender pushes, most urgent first ([`RecordKind::send_priority`]). The
-//! initiator stops when the responder's last frame said `done` and it has nothing left to send.
+//! envelopes the sender pushes. The initiator stops when the responder's last frame said
+//! `done` and it has nothing left to send.
 //!
 //! Resumable by construction: every received batch is accepted and committed before the next
 //! frame is built, so a session cut half way keeps what it verified, and the next session's
 //! reconciliation only finds the remainder.
+//!
+//! **Push order: no gap after a cut.** A side pushes nothing until its reconciliation has
+//! settled (its reply to the peer's last message was empty, or the peer's frame carried none):
+//! ranges settle in different rounds, so before that an older change of an author could still
+//! be found after a newer one. Then it pushes every author's changes in sequence order, most
+//! urgent kind first by inheritance ([`RecordKind::send_priority`]: a revocation pulls its
+//! author's older pending changes ahead with it): the order is (the most urgent priority among
+//! the author's pending changes from this one up, author, sequence number). So any prefix of a
+//! session's frames leaves each author's log at the receiver without a gap above what it held:
+//! a change never arrives before an older change of its author that the session also brings.
+//! Gaps of scope (a peer entitled to only some of an author's changes) are not gaps. The item
+//! sets carry no sequence numbers: the sender reads each change's author and number from its
+//! own store through the same loader as the push (the header form), once per change.
 //!
 //! Each side's first frame also carries its clock ([`Session::set_clock`]). A side does not
 //! push a change its peer's clock would date more than [`MAX_FUTURE_MS`] ahead (the peer
@@ -26,6 +39,7 @@
 
 use crate::accept::MAX_FUTURE_MS;
 use crate::envelope::{Envelope, EnvelopeId, MAX_ENVELOPE_BYTES};
+use crate::keys::PublicKey;
 use crate::reconcile::{
     Bound, Item, ItemKey, ItemSet, Message, ReconcileConfig, ReconcileError, Reconciler,
     grow_gently, item_key,
@@ -34,7 +48,7 @@ use crate::scope::{Scope, Want};
 use crate::store::{ItemMeta, Store};
 use serde::{Deserialize, Serialize};
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 /// The libp2p protocol id of this sync protocol (name and version).
@@ -326,7 +340,8 @@ pub struct SyncStats {
     /// Envelopes received that did not even decode.
     pub malformed: u64,
     /// Changes the peer lacks that were not pushed: its clock would date them more than
-    /// [`MAX_FUTURE_MS`] ahead (they go when it catches up).
+    /// [`MAX_FUTURE_MS`] ahead, or an older change of their author was held back so (they go
+    /// when it catches up).
     pub held_back: u64,
 }
 
@@ -546,6 +561,29 @@ fn shareable(
     Some((Item::new(timestamp, m.id), key, shared))
 }
 
+/// A change found for the peer, before its author and sequence number are read.
+#[derive(Clone, Copy, Debug)]
+struct Found {
+    priority: u8,
+    timestamp: u64,
+    id: EnvelopeId,
+    want: Want,
+}
+
+/// A change to push, with its place in its author's log.
+#[derive(Clone, Copy, Debug)]
+struct Pending {
+    /// Its kind's push priority, then (once ordered) the most urgent one among its author's
+    /// pending changes from this one up.
+    priority: u8,
+    /// Index into [`Session::authors`].
+    author: u32,
+    seq: u64,
+    timestamp: u64,
+    id: EnvelopeId,
+    want: Want,
+}
+
 /// One side of one sync session.
 pub struct Session {
     session: u64,
@@ -553,9 +591,21 @@ pub struct Session {
     reconciler: Reconciler,
     config: SyncConfig,
     shared: Arc<SharedSet>,
-    /// (priority, timestamp, envelope id, form the link carries), most urgent first.
-    queue: BinaryHeap<Reverse<(u8, u64, EnvelopeId, Want)>>,
+    /// Changes found for the peer whose author and sequence number are not read yet.
+    found: Vec<Found>,
+    /// The changes to push: in push order reversed (the next one last) once `ordered`.
+    queue: Vec<Pending>,
+    ordered: bool,
+    /// Every change found for the peer in this session (a range may name one twice).
     queued: BTreeSet<EnvelopeId>,
+    /// The authors of the changes in `queue`, and their indexes.
+    authors: BTreeMap<PublicKey, u32>,
+    /// Authors one of whose changes was held back for the peer's clock: their later changes
+    /// wait too, so the peer's copy of the log gets no gap.
+    held_authors: BTreeSet<u32>,
+    /// No range is open any more: every change the peer lacks has been found, so pushing can
+    /// start in log order.
+    settled: bool,
     pending_reconcile: Option<Message>,
     hello: Option<Vec<u8>>,
     /// This node's clock when the session started, and whether it still has to be sent.
@@ -598,8 +648,13 @@ impl Session {
             reconciler: Reconciler::new(config.reconcile),
             config,
             shared,
-            queue: BinaryHeap::new(),
+            found: Vec::new(),
+            queue: Vec::new(),
+            ordered: true,
             queued: BTreeSet::new(),
+            authors: BTreeMap::new(),
+            held_authors: BTreeSet::new(),
+            settled: false,
             pending_reconcile: None,
             hello: (!hello.is_empty()).then_some(hello),
             clock_ms: None,
@@ -717,12 +772,16 @@ impl Session {
         }
         if let Some(outcome) = outcome {
             self.pending_reconcile = outcome.reply;
+            // An empty reply: every range the peer named is settled, and the peer's message
+            // named every range still open (ranges only narrow), so all is found.
+            self.settled |= self.pending_reconcile.is_none();
             for item in outcome.send {
                 self.enqueue(item);
             }
         } else {
             // The peer had nothing to answer: whatever we last sent settled the ranges.
             self.pending_reconcile = None;
+            self.settled = true;
         }
         let mut out = Vec::with_capacity(frame.envelopes.len());
         for raw in &frame.envelopes {
@@ -747,28 +806,91 @@ impl Session {
         if let Some((id, s)) = self.shared.get(&item)
             && self.queued.insert(id)
         {
-            self.queue
-                .push(Reverse((s.priority, item.timestamp, id, s.want)));
+            self.found.push(Found {
+                priority: s.priority,
+                timestamp: item.timestamp,
+                id,
+                want: s.want,
+            });
         }
+    }
+
+    /// Reads the author and sequence number of the changes found since the last frame (from
+    /// their header form, through `load`) into the push queue. A change that no longer loads
+    /// is dropped, as it would be at its push.
+    fn read_found(&mut self, load: &mut dyn FnMut(&EnvelopeId, Want) -> Option<Vec<u8>>) {
+        for f in std::mem::take(&mut self.found) {
+            let Some(header) = load(&f.id, Want::Header)
+                .and_then(|wire| Envelope::from_bytes(&wire).ok())
+                .map(|env| env.header)
+            else {
+                continue;
+            };
+            let next = self.authors.len() as u32;
+            let author = *self.authors.entry(header.author).or_insert(next);
+            self.queue.push(Pending {
+                priority: f.priority,
+                author,
+                seq: header.seq,
+                timestamp: f.timestamp,
+                id: f.id,
+                want: f.want,
+            });
+            self.ordered = false;
+        }
+    }
+
+    /// Puts the queue in push order (reversed: the next change last): each change takes the
+    /// most urgent priority among its author's queued changes from it up, then by author and
+    /// sequence number, so an author's changes go in log order and an urgent one takes the
+    /// older ones ahead with it.
+    fn order_queue(&mut self) {
+        if self.ordered {
+            return;
+        }
+        self.queue
+            .sort_unstable_by_key(|p| (p.author, Reverse(p.seq)));
+        let mut inherited = (u32::MAX, u8::MAX);
+        for p in &mut self.queue {
+            if inherited.0 != p.author {
+                inherited = (p.author, p.priority);
+            }
+            inherited.1 = inherited.1.min(p.priority);
+            p.priority = inherited.1;
+        }
+        self.queue
+            .sort_unstable_by_key(|p| Reverse((p.priority, p.author, p.seq)));
+        self.ordered = true;
     }
 
     /// The next frame to send. `load` fetches the wire bytes of an envelope this node holds,
     /// in the form the peer wants it: without its payload for [`Want::Header`]
     /// ([`Envelope::to_bytes_in_form`]; a store that keeps envelopes in wire form can hand
-    /// over its bytes as they are for [`Want::Full`]).
+    /// over its bytes as they are for [`Want::Full`]). It is also asked once for the header
+    /// form of each change found for the peer, to read its author and sequence number.
+    ///
+    /// Pushes nothing before the session's reconciliation has settled, then each author's
+    /// changes in log order (the module's "Push order").
     pub fn next_frame(
         &mut self,
         load: &mut dyn FnMut(&EnvelopeId, Want) -> Option<Vec<u8>>,
     ) -> Frame {
         let mut envelopes = Vec::new();
         let mut bytes = 0usize;
-        while let Some(Reverse((_, timestamp, id, want))) = self.queue.peek().copied() {
-            if self.too_new_for_peer(timestamp as i64) {
+        self.read_found(load);
+        if self.settled {
+            self.order_queue();
+        }
+        while self.settled
+            && let Some(p) = self.queue.last().copied()
+        {
+            if self.held_authors.contains(&p.author) || self.too_new_for_peer(p.timestamp as i64) {
                 self.queue.pop();
+                self.held_authors.insert(p.author);
                 self.stats.held_back += 1;
                 continue;
             }
-            let Some(wire) = load(&id, want) else {
+            let Some(wire) = load(&p.id, p.want) else {
                 self.queue.pop();
                 continue;
             };
@@ -802,7 +924,10 @@ impl Session {
     /// For the initiator, after receiving a response: true when the exchange is over (the peer
     /// said done and this side has nothing to send).
     pub fn finished(&self) -> bool {
-        self.peer_done && self.pending_reconcile.is_none() && self.queue.is_empty()
+        self.peer_done
+            && self.pending_reconcile.is_none()
+            && self.found.is_empty()
+            && self.queue.is_empty()
     }
 }
 
