@@ -81,8 +81,10 @@ pub struct Config {
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub assist_targets: std::collections::BTreeMap<String, u32>,
     /// The store's page cache in MiB (sled's `cache_capacity`): what the node keeps of the store
-    /// in memory besides what the operating system caches. 64 by default, sized for a village
-    /// mini PC; a county or province server may give more.
+    /// in memory besides what the operating system caches. A new home gets
+    /// [`default_store_cache_mb_for`] its level: 16 at a village (a mini PC whose daemon should
+    /// stay under 150 MB), 64 above; a county or province server may give more. A file
+    /// without the field (written before it existed) gets 64.
     #[serde(default = "default_store_cache_mb")]
     pub store_cache_mb: u64,
 }
@@ -115,6 +117,20 @@ pub const MAX_COMPLAINT_ACK_DAYS: u32 = 60;
 pub fn default_store_cache_mb() -> u64 {
     64
 }
+/// The default `store_cache_mb` of a village (村) node: 16 MiB. Measured with the
+/// `daemon_memory` bench (README, "Daemon memory"): a village daemon after its first sync of
+/// 100,000 posts and 100 lists held 180.5 MB with 64 MiB, above the 150 MB of issue 14; the
+/// `lists` bench times lists and `status` with both caches in one run.
+pub const VILLAGE_STORE_CACHE_MB: u64 = 16;
+/// The default `store_cache_mb` of a new node at `level`: [`VILLAGE_STORE_CACHE_MB`] at a
+/// village, [`default_store_cache_mb`] at every level above (counties and the province keep
+/// theirs).
+pub fn default_store_cache_mb_for(level: lingong_protocol::region::Level) -> u64 {
+    match level {
+        lingong_protocol::region::Level::Village => VILLAGE_STORE_CACHE_MB,
+        _ => default_store_cache_mb(),
+    }
+}
 /// The range of `store_cache_mb` accepted, in MiB.
 pub const STORE_CACHE_MB: std::ops::RangeInclusive<u64> = 8..=65_536;
 
@@ -134,7 +150,7 @@ impl Config {
             complaint_ack_days: default_complaint_ack_days(),
             push_command: Vec::new(),
             assist_targets: Default::default(),
-            store_cache_mb: default_store_cache_mb(),
+            store_cache_mb: default_store_cache_mb_for(region.level()),
         }
     }
 
@@ -520,5 +536,21 @@ mod tests {
         let text = "name = \"测试站\"\nregion = \"520102\"\n";
         let c: Config = toml::from_str(text).expect("parses");
         assert_eq!(c.sync_window_margin_secs, 2 * 86_400);
+    }
+
+    #[test]
+    fn a_new_village_gets_the_smaller_store_cache_and_the_levels_above_keep_64() {
+        let at = |code: &str| Config::new("站", &RegionCode::parse(code).expect("code"));
+        assert_eq!(at("522622101001").store_cache_mb, VILLAGE_STORE_CACHE_MB);
+        for code in ["52", "5226", "522622", "522622101"] {
+            assert_eq!(at(code).store_cache_mb, 64, "{code}");
+        }
+        assert!(at("522622101001").validate().is_ok());
+        // Written into the file, so the daemon opens with it; a file without it gets 64.
+        let text = toml::to_string_pretty(&at("522622101001")).expect("toml");
+        assert!(text.contains("store_cache_mb = 16"), "{text}");
+        let old: Config =
+            toml::from_str("name = \"站\"\nregion = \"522622101001\"\n").expect("parses");
+        assert_eq!(old.store_cache_mb, 64);
     }
 }
