@@ -245,6 +245,8 @@ const TRIM_EVERY: Duration = Duration::from_secs(2);
 /// Growth of the resident memory past the level after the last trim (KiB) that makes the
 /// daemon trim again.
 const TRIM_GROWTH_KIB: u64 = 16 * 1024;
+/// What a trim must give back (KiB) for the next tick to trim again without new growth.
+const TRIM_AGAIN_KIB: u64 = 1024;
 
 /// Hands back to the system the memory glibc's malloc keeps free after large work (a first
 /// sync of 100,000 posts, a whole list as JSON, a report): malloc returns freed memory to the
@@ -252,11 +254,15 @@ const TRIM_GROWTH_KIB: u64 = 16 * 1024;
 /// so without a trim a daemon stayed hundreds of MB above what it held (README, "Daemon
 /// memory"; `tests/benches/daemon_memory.rs`). Every [`TRIM_EVERY`], once the resident memory
 /// has grown by [`TRIM_GROWTH_KIB`] past its level after the last trim, `malloc_trim` runs on
-/// a blocking thread; an idle daemon is never trimmed.
+/// a blocking thread; and at the next tick again, and so on while each trim gives back at
+/// least [`TRIM_AGAIN_KIB`]: a trim in the middle of large work (a sync, a whole list) sets the
+/// level high, and what the work frees when it ends would otherwise stay until the memory
+/// grew past that level again. An idle daemon is never trimmed.
 async fn trim_freed_memory(mut stop: tokio::sync::watch::Receiver<bool>) {
     let Some(mut floor) = resident_kib() else {
         return;
     };
+    let mut again = false;
     loop {
         tokio::select! {
             _ = tokio::time::sleep(TRIM_EVERY) => {}
@@ -265,13 +271,15 @@ async fn trim_freed_memory(mut stop: tokio::sync::watch::Receiver<bool>) {
         let Some(now) = resident_kib() else {
             return;
         };
-        if now > floor + TRIM_GROWTH_KIB {
+        let grew = now > floor + TRIM_GROWTH_KIB;
+        if grew || again {
             let after = tokio::task::spawn_blocking(|| {
                 malloc_trim();
                 resident_kib()
             })
             .await;
             floor = after.ok().flatten().unwrap_or(now);
+            again = grew || now.saturating_sub(floor) >= TRIM_AGAIN_KIB;
             tracing::debug!(
                 before_kib = now,
                 after_kib = floor,
@@ -345,6 +353,12 @@ async fn serve_control(
             let mut lines = BufReader::new(read).lines();
             while let Ok(Some(line)) = lines.next_line().await {
                 let result = match serde_json::from_str::<Request>(&line) {
+                    Ok(Request::PostList(filter)) if filter.limit.is_none() => {
+                        if send_whole_post_list(&station, filter, &mut write).await {
+                            continue;
+                        }
+                        return;
+                    }
                     Ok(req) => handle(&station, &net, req).await,
                     Err(e) => Err(NodeError::Daemon {
                         detail: format!("bad request: {e}"),
@@ -359,6 +373,69 @@ async fn serve_control(
                 }
             }
         });
+    }
+}
+
+/// Rows of a whole `post list` built and sent at a time ([`send_whole_post_list`]).
+const LIST_PAGE: usize = 1000;
+
+/// `post list` without `--limit` (every matching post), answered a page of [`LIST_PAGE`] rows
+/// at a time: each page is listed under the shared lock as `post list --limit 1000 --after
+/// LAST` would list it (`services::posts::list`), written to the socket as text, and dropped
+/// before the next, so the daemon never holds the whole answer (100,000 posts as JSON values
+/// took it from 181 to 646 MB: README, "Daemon memory"). The command reads the same one reply
+/// line as before, every row in the same order. A write arriving between two pages is seen
+/// as by a script paging with `--after`: a post created meanwhile (newer than the rows sent)
+/// is not listed, one that left the filters is not listed again.
+///
+/// An error on the first page is the reply; one on a later page (the store failing, or the
+/// last row's post no longer under a `--region` or `--occupation` filter) ends the connection
+/// with the reply cut short, so the command fails instead of printing a shortened list.
+/// Returns whether the connection may go on.
+async fn send_whole_post_list(
+    station: &Arc<RwLock<Station>>,
+    mut filter: crate::services::posts::PostFilter,
+    write: &mut tokio::net::unix::OwnedWriteHalf,
+) -> bool {
+    // The reply line's text around its rows: `{"ok":[` and `]}`.
+    let empty = reply_line(Ok(Value::Array(Vec::new())));
+    let Some((head, tail)) = empty.split_once("[]") else {
+        return false;
+    };
+    let mut text = head.to_string();
+    let mut rows_sent = 0usize;
+    loop {
+        filter.limit = Some(LIST_PAGE);
+        let rows = match blocking(station, Request::PostList(filter.clone())).await {
+            Ok(Value::Array(rows)) => rows,
+            Ok(_) => return false,
+            Err(e) if rows_sent == 0 => {
+                return write.write_all(reply_line(Err(e)).as_bytes()).await.is_ok();
+            }
+            Err(e) => {
+                tracing::warn!("a whole post list ended after {rows_sent} rows: {e}");
+                return false;
+            }
+        };
+        for row in &rows {
+            if rows_sent > 0 {
+                text.push(',');
+            }
+            text.push_str(&row.to_string());
+            rows_sent += 1;
+        }
+        let done = rows.len() < LIST_PAGE;
+        filter.after = rows.last().and_then(|r| r["id"].as_str()).map(String::from);
+        if done || filter.after.is_none() {
+            text.push_str(tail);
+        }
+        if write.write_all(text.as_bytes()).await.is_err() {
+            return false;
+        }
+        if done || filter.after.is_none() {
+            return true;
+        }
+        text.clear();
     }
 }
 
