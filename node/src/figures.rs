@@ -139,6 +139,158 @@ fn created_of(key: &[u8]) -> Option<i64> {
     Some((u64::from_be_bytes(bytes) ^ (1 << 63)) as i64)
 }
 
+/// The kinds a report counts, in the order [`FactWalk`] walks them: placements first, so the
+/// workers they name are known when the workers are walked.
+const WALKED: [RecordKind; 5] = [
+    RecordKind::Placement,
+    RecordKind::Employer,
+    RecordKind::Post,
+    RecordKind::Complaint,
+    RecordKind::Worker,
+];
+
+/// How many rows [`FactWalk::step`] walks between two looks at the clock.
+const ROWS_BETWEEN_CLOCK_READS: u32 = 32;
+
+/// The walk of [`collect_facts`], able to stop after a while and go on later from where it
+/// stopped (`services::reports::report_in_slices` lets go of the station in between). A walk
+/// resumed over a store that changed meanwhile is not the walk of either state: whoever
+/// resumes one checks that nothing was committed in between.
+pub struct FactWalk {
+    start: i64,
+    end: i64,
+    /// The kind being walked ([`WALKED`]'s index; its length once the walk is done).
+    kind: usize,
+    /// Where the walk of that kind stopped: the rows left are those below this key.
+    below: Option<Vec<u8>>,
+    /// The workers the period's placements name (placements are walked first).
+    named: HashSet<[u8; 16]>,
+    facts: Vec<Fact>,
+}
+
+impl FactWalk {
+    pub fn new(period: &Period) -> FactWalk {
+        FactWalk {
+            start: period.start_ms(),
+            end: period.end_ms(),
+            kind: 0,
+            below: None,
+            named: HashSet::new(),
+            facts: Vec::new(),
+        }
+    }
+
+    /// Whether every row has been walked.
+    pub fn done(&self) -> bool {
+        self.kind >= WALKED.len()
+    }
+
+    /// The facts found: all of them once the walk is [`FactWalk::done`].
+    pub fn facts(&self) -> &[Fact] {
+        &self.facts
+    }
+
+    /// Walks on until the walk is done or, with `until`, that instant has passed (looked at
+    /// every few rows, so a step may run a few rows past it); returns whether it is done.
+    pub fn step(&mut self, station: &Station, until: Option<std::time::Instant>) -> Result<bool> {
+        let mut since_clock = 0u32;
+        while let Some(&kind) = WALKED.get(self.kind) {
+            let below = self
+                .below
+                .take()
+                .unwrap_or_else(|| created_bound(kind, self.end));
+            let rows = station
+                .store
+                .index_rows_between(index::prefix(kind, None), below);
+            for row in rows.rev() {
+                let (key, _) = row?;
+                if !self.visit(station, kind, &key)? {
+                    break;
+                }
+                since_clock += 1;
+                if since_clock >= ROWS_BETWEEN_CLOCK_READS {
+                    since_clock = 0;
+                    if until.is_some_and(|t| std::time::Instant::now() >= t) {
+                        self.below = Some(key.to_vec());
+                        return Ok(false);
+                    }
+                }
+            }
+            self.kind += 1;
+        }
+        Ok(true)
+    }
+
+    /// Takes the record of one creation-order row of `kind` into the facts if it may count;
+    /// returns whether the walk of the kind goes on (placements and employers made before the
+    /// period end it: only those made in it count).
+    fn visit(&mut self, station: &Station, kind: RecordKind, key: &[u8]) -> Result<bool> {
+        let (start, end) = (self.start, self.end);
+        let within = |t: i64| start <= t && t < end;
+        let (Some(created), Some(id)) = (created_of(key), index::record_of(key)) else {
+            return Ok(true);
+        };
+        if created < start && matches!(kind, RecordKind::Placement | RecordKind::Employer) {
+            return Ok(false);
+        }
+        let Some(bytes) = station.store.record_bytes(&id)? else {
+            return Ok(true);
+        };
+        let rec = Stored::decode(&bytes)?;
+        if rec.created_ms >= end {
+            return Ok(true);
+        }
+        let mut touched_ms = vec![rec.created_ms];
+        let (at_start, at_end) = match kind {
+            RecordKind::Post | RecordKind::Complaint => {
+                if rec.updated_ms < start && rec.created_ms < start {
+                    return Ok(true);
+                }
+                (view_at(station, &rec, start)?, view_at(station, &rec, end)?)
+            }
+            RecordKind::Placement => {
+                if rec.created_ms < start {
+                    return Ok(true);
+                }
+                let at_end = view_at(station, &rec, end)?;
+                if let Some(worker) = at_end
+                    .as_ref()
+                    .and_then(|v| v.get("worker")?.as_str())
+                    .and_then(report::short_of)
+                {
+                    self.named.insert(worker);
+                }
+                (None, at_end)
+            }
+            RecordKind::Employer if rec.created_ms >= start => (None, None),
+            RecordKind::Worker => {
+                touched_ms = touched(station, &rec, start, end)?;
+                let is_named = self.named.contains(&rec.short());
+                if !is_named && !touched_ms.iter().any(|t| within(*t)) {
+                    return Ok(true);
+                }
+                let at_end = if is_named {
+                    view_at(station, &rec, end)?
+                } else {
+                    None
+                };
+                (None, at_end)
+            }
+            _ => return Ok(true),
+        };
+        self.facts.push(Fact {
+            kind,
+            id: rec.short(),
+            region: rec.region,
+            created_ms: rec.created_ms,
+            touched_ms,
+            at_start,
+            at_end,
+        });
+        Ok(true)
+    }
+}
+
 /// The facts a report of `period` may count, over every record held (a report filters them by
 /// region). Records that cannot count are left out early, most without being decoded in full:
 /// each kind's rows are walked newest first from the period's end (the creation time is in
@@ -147,88 +299,11 @@ fn created_of(key: &[u8]) -> Option<i64> {
 /// unchanged since before the period, and workers neither changed in it nor named by one of
 /// its placements, are dropped after reading their first fields. A fact's views keep only the
 /// fields a report reads, and a worker's fields are read only when a placement of the period
-/// names it (the one use a report makes of them).
+/// names it (the one use a report makes of them). The walk in one go ([`FactWalk`]).
 pub fn collect_facts(station: &Station, period: &Period) -> Result<Vec<Fact>> {
-    let (start, end) = (period.start_ms(), period.end_ms());
-    let within = |t: i64| start <= t && t < end;
-    let mut facts = Vec::new();
-    // The workers the period's placements name (placements are walked first).
-    let mut named: HashSet<[u8; 16]> = HashSet::new();
-    for kind in [
-        RecordKind::Placement,
-        RecordKind::Employer,
-        RecordKind::Post,
-        RecordKind::Complaint,
-        RecordKind::Worker,
-    ] {
-        let rows = station
-            .store
-            .index_rows_between(index::prefix(kind, None), created_bound(kind, end));
-        for row in rows.rev() {
-            let (key, _) = row?;
-            let (Some(created), Some(id)) = (created_of(&key), index::record_of(&key)) else {
-                continue;
-            };
-            if created < start && matches!(kind, RecordKind::Placement | RecordKind::Employer) {
-                break;
-            }
-            let Some(bytes) = station.store.record_bytes(&id)? else {
-                continue;
-            };
-            let rec = Stored::decode(&bytes)?;
-            if rec.created_ms >= end {
-                continue;
-            }
-            let mut touched_ms = vec![rec.created_ms];
-            let (at_start, at_end) = match kind {
-                RecordKind::Post | RecordKind::Complaint => {
-                    if rec.updated_ms < start && rec.created_ms < start {
-                        continue;
-                    }
-                    (view_at(station, &rec, start)?, view_at(station, &rec, end)?)
-                }
-                RecordKind::Placement => {
-                    if rec.created_ms < start {
-                        continue;
-                    }
-                    let at_end = view_at(station, &rec, end)?;
-                    if let Some(worker) = at_end
-                        .as_ref()
-                        .and_then(|v| v.get("worker")?.as_str())
-                        .and_then(report::short_of)
-                    {
-                        named.insert(worker);
-                    }
-                    (None, at_end)
-                }
-                RecordKind::Employer if rec.created_ms >= start => (None, None),
-                RecordKind::Worker => {
-                    touched_ms = touched(station, &rec, start, end)?;
-                    let is_named = named.contains(&rec.short());
-                    if !is_named && !touched_ms.iter().any(|t| within(*t)) {
-                        continue;
-                    }
-                    let at_end = if is_named {
-                        view_at(station, &rec, end)?
-                    } else {
-                        None
-                    };
-                    (None, at_end)
-                }
-                _ => continue,
-            };
-            facts.push(Fact {
-                kind,
-                id: rec.short(),
-                region: rec.region,
-                created_ms: rec.created_ms,
-                touched_ms,
-                at_start,
-                at_end,
-            });
-        }
-    }
-    Ok(facts)
+    let mut walk = FactWalk::new(period);
+    walk.step(station, None)?;
+    Ok(walk.facts)
 }
 
 /// The facts of `period` by the rules' definition, with no shortcut: every record of the five
@@ -333,13 +408,23 @@ pub fn county_priority(
 
 /// The report of `region` for `period` from what is held here.
 pub fn report_of(station: &Station, period: &Period, region: &RegionCode) -> Result<Report> {
-    let facts = collect_facts(station, period)?;
+    report_from(station, period, region, &collect_facts(station, period)?)
+}
+
+/// The report of `region` for `period` from the facts [`collect_facts`] gives (or a
+/// [`FactWalk`] done over the same store), with the seals held.
+pub fn report_from(
+    station: &Station,
+    period: &Period,
+    region: &RegionCode,
+    facts: &[Fact],
+) -> Result<Report> {
     let all = seals(station, Some(period))?;
     let latest = latest_seals(&all);
     Ok(report::report(
         period,
         region,
-        &facts,
+        facts,
         &county_priority(&latest, period),
     ))
 }

@@ -68,6 +68,12 @@ pub struct Config {
     /// past it. 3 by default.
     #[serde(default = "default_complaint_ack_days")]
     pub complaint_ack_days: u32,
+    /// How long the console's report page waits, in milliseconds, for a report being computed
+    /// again after commits before it shows the figures computed before them, labelled as such
+    /// (only for a report whose last computation took at least this long; 0: show them at
+    /// once). 100 by default; at most [`MAX_REPORT_WAIT_MS`].
+    #[serde(default = "default_report_wait_ms")]
+    pub report_wait_ms: u64,
     /// A command that sends a push message (a local SMS modem's script), as its program and
     /// arguments (no shell): `push send` runs it once per worker contacted, with the message
     /// on its standard input and the worker's phone in `LINGONG_PUSH_PHONE`. Empty (the
@@ -112,6 +118,11 @@ fn default_true() -> bool {
 fn default_complaint_ack_days() -> u32 {
     3
 }
+fn default_report_wait_ms() -> u64 {
+    100
+}
+/// The longest `report_wait_ms` accepted: 30 s, half the web server's request timeout.
+pub const MAX_REPORT_WAIT_MS: u64 = 30_000;
 /// The longest acknowledgement deadline accepted: 60 working days.
 pub const MAX_COMPLAINT_ACK_DAYS: u32 = 60;
 pub fn default_store_cache_mb() -> u64 {
@@ -148,6 +159,7 @@ impl Config {
             mdns: true,
             id_hash_secret: String::new(),
             complaint_ack_days: default_complaint_ack_days(),
+            report_wait_ms: default_report_wait_ms(),
             push_command: Vec::new(),
             assist_targets: Default::default(),
             store_cache_mb: default_store_cache_mb_for(region.level()),
@@ -195,6 +207,13 @@ impl Config {
                 "complaint_ack_days",
                 format!("must be 1 to {MAX_COMPLAINT_ACK_DAYS} working days"),
                 format!("必须是 1 到 {MAX_COMPLAINT_ACK_DAYS} 个工作日"),
+            ));
+        }
+        if self.report_wait_ms > MAX_REPORT_WAIT_MS {
+            return Err(NodeError::usage(
+                "report_wait_ms",
+                format!("must be at most {MAX_REPORT_WAIT_MS} (milliseconds)"),
+                format!("不能超过 {MAX_REPORT_WAIT_MS}（毫秒）"),
             ));
         }
         if self

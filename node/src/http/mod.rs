@@ -67,6 +67,9 @@ pub struct Web {
     /// beside it, while other reports (the chart's months) are computed alongside.
     pub report_computing:
         Mutex<std::collections::HashMap<(String, Option<String>), Arc<tokio::sync::Mutex<()>>>>,
+    /// How long a request waits for a report being computed again before it shows the one
+    /// computed before the store's last commits (`report_wait_ms` in the configuration).
+    pub report_wait: Duration,
 }
 
 pub type AppState = Arc<Web>;
@@ -190,13 +193,14 @@ pub async fn start(
     execute: Execute,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<Server> {
-    let (name, region, node_id, store_path) = {
+    let (name, region, node_id, store_path, report_wait) = {
         let s = station.read().expect("station lock");
         (
             s.config.name.clone(),
             s.region.to_string(),
             s.key.public().node_id(),
             s.home.store_path(),
+            Duration::from_millis(s.config.report_wait_ms),
         )
     };
     let writes_file = store_path.join(crate::store::WRITES_FILE);
@@ -220,6 +224,7 @@ pub async fn start(
         writes_file,
         reports: Mutex::new(Default::default()),
         report_computing: Mutex::new(Default::default()),
+        report_wait,
     });
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let task = tokio::spawn(async move {

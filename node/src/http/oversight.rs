@@ -14,7 +14,9 @@
 //!   writes is unchanged (`Web::reports`), since each reads the records held; a report that
 //!   took long to compute (a large store) is shown from before the last commits, with a banner
 //!   saying so, while it is computed again. Nothing is computed before the page is asked for
-//!   (the first request waits for its reports);
+//!   (the first request waits for its reports), and a computation lets go of the station
+//!   between slices of its walk (`services::reports::report_in_slices`), so writes do not
+//!   wait for it;
 //! - `/supervision`: the stations that need attention with their reasons, a rectification
 //!   order with a deadline for each, and the orders held;
 //! - `/audit?run=1`: the audit's counts and problems;
@@ -1038,11 +1040,9 @@ async fn report_markup(
     ))
 }
 
-/// How long a request waits for a report being recomputed before it shows the one computed
-/// before the store's last commit, labelled as such ([`Shown::stale`]); only when the last
-/// computation of that report took longer than this, so a small store always shows figures as
-/// of its last commit.
-const REPORT_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
+/// How long a slice of a report's walk holds the station's lock at most (a few rows more):
+/// what a write arriving during a report waits for ([`compute_report`]).
+const REPORT_SLICE: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// A report as the page shows it: the `report` service's answer and, when it was computed
 /// before the store's last commit, what it is as of.
@@ -1066,9 +1066,11 @@ struct Stale {
 /// each read the records held, and a store that did not change gives the same figures.
 /// Otherwise the report is computed again, one computation of it at a time (requests arriving
 /// meanwhile wait for it and take its answer). When the previous computation of the same
-/// report took longer than [`REPORT_WAIT`] (a large store), a request waits that long and then
-/// shows the previous figures, saying they are from before the store's last commits, while the
-/// computation goes on for the next request.
+/// report took at least [`super::Web::report_wait`] (`report_wait_ms` in the configuration,
+/// 100 ms by default: a large store), a request waits that long and then shows the previous
+/// figures, saying they are from before the store's last commits, while the computation goes
+/// on for the next request. A wait of zero shows them at once, without looking whether the
+/// computation is done.
 async fn report_cached(state: &AppState, req: Request) -> Result<Shown, NodeError> {
     let Request::Report { period, region, .. } = &req else {
         return Ok(Shown {
@@ -1093,24 +1095,29 @@ async fn report_cached(state: &AppState, req: Request) -> Result<Shown, NodeErro
     {
         return Ok(fresh(entry.clone()));
     }
-    let task = tokio::spawn(compute_report(state.clone(), key, req));
+    let task = tokio::spawn(compute_report(state.clone(), key));
     let joined = |j: Result<Result<Value, NodeError>, tokio::task::JoinError>| {
         j.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
     };
+    let wait = state.report_wait;
     match held {
         Some((then, entry))
-            if entry["took_ms"].as_u64().unwrap_or(0) > REPORT_WAIT.as_millis() as u64 =>
+            if entry["took_us"].as_u64().unwrap_or(0) >= wait.as_micros() as u64 =>
         {
-            match tokio::time::timeout(REPORT_WAIT, task).await {
-                Ok(j) => joined(j).map(fresh),
-                Err(_) => Ok(Shown {
-                    report: entry["report"].clone(),
-                    stale: Some(Stale {
-                        writes_then: then,
-                        writes_now: writes,
-                        computed_at: entry["computed_at"].as_str().unwrap_or("").to_string(),
-                    }),
+            let shown_stale = Shown {
+                report: entry["report"].clone(),
+                stale: Some(Stale {
+                    writes_then: then,
+                    writes_now: writes,
+                    computed_at: entry["computed_at"].as_str().unwrap_or("").to_string(),
                 }),
+            };
+            if wait.is_zero() {
+                return Ok(shown_stale);
+            }
+            match tokio::time::timeout(wait, task).await {
+                Ok(j) => joined(j).map(fresh),
+                Err(_) => Ok(shown_stale),
             }
         }
         _ => joined(task.await).map(fresh),
@@ -1120,13 +1127,14 @@ async fn report_cached(state: &AppState, req: Request) -> Result<Shown, NodeErro
 /// Computes a report for [`report_cached`] (in a task of its own, so it completes and fills the
 /// cache even when the request that started it has stopped waiting): one computation of a
 /// report at a time (others, such as the chart's months, alongside), none when the report
-/// waited for is already current. The cache entry is
-/// `{"report", "took_ms", "computed_at"}` under the write count read before computing (a commit
-/// during the computation makes the next request compute again).
+/// waited for is already current. The report is `report`'s, walked in slices of
+/// [`REPORT_SLICE`] under the station's shared lock, let go between them
+/// (`services::reports::report_in_slices`: a write waits for a slice, not for the report). The
+/// cache entry is `{"report", "took_us", "computed_at"}` under the write count read before
+/// computing (a commit during the computation makes the next request compute again).
 async fn compute_report(
     state: AppState,
     key: (String, Option<String>),
-    req: Request,
 ) -> Result<Value, NodeError> {
     let flight = {
         let mut flights = state.report_computing.lock().expect("report flights");
@@ -1147,10 +1155,29 @@ async fn compute_report(
         return Ok(entry.clone());
     }
     let started = std::time::Instant::now();
-    let report = state.run(req).await?;
+    let report = {
+        let state = state.clone();
+        let (period, region) = key.clone();
+        tokio::task::spawn_blocking(move || {
+            let store = state.writes_file.parent().unwrap_or(&state.writes_file);
+            crate::services::reports::report_in_slices(
+                &state.station,
+                || super::live::write_count(&state.writes_file),
+                &period,
+                region.as_deref(),
+                false,
+                REPORT_SLICE,
+            )
+            .map_err(|e| e.in_store(store))
+        })
+        .await
+        .map_err(|e| NodeError::Daemon {
+            detail: e.to_string(),
+        })??
+    };
     let entry = json!({
         "report": report,
-        "took_ms": started.elapsed().as_millis() as u64,
+        "took_us": started.elapsed().as_micros() as u64,
         "computed_at": lingong_protocol::dates::rfc3339(crate::station::now_ms()),
     });
     let mut cache = state.reports.lock().expect("report cache");

@@ -60,6 +60,61 @@ fn seal_ref(s: &HeldSeal) -> Value {
 
 /// `report --period P [--region CODE] [--csv]`.
 pub fn report(station: &Station, period: &str, region: Option<&str>, csv: bool) -> Result<Value> {
+    let (period, region) = report_args(station, period, region)?;
+    let facts = figures::collect_facts(station, &period)?;
+    report_value(station, &period, &region, &facts, csv)
+}
+
+/// How many times [`report_in_slices`] starts its walk again after a commit before it walks
+/// holding the station throughout.
+pub const SLICED_ATTEMPTS: usize = 4;
+
+/// [`report`] without holding the station for the whole computation: the records are walked
+/// ([`figures::FactWalk`]) in slices of about `slice` each under the shared side of the
+/// station's lock, let go in between, so a write waiting for the lock (a clerk's form, a sync
+/// frame) waits for one slice, not for the whole report. The answer is exactly [`report`]'s
+/// over one state of the store: `writes` (the store's count of durable writes) is read under
+/// the lock at every slice, and a walk that a commit came between starts again. After
+/// [`SLICED_ATTEMPTS`] walks each cut short by a commit (commits arriving faster than a walk
+/// takes: a first sync), the last walk holds the lock to its end, as [`report`] does.
+/// The figures' last part (the seals held, the sums) is made under the lock of the last slice.
+pub fn report_in_slices(
+    station: &std::sync::RwLock<Station>,
+    writes: impl Fn() -> u64,
+    period: &str,
+    region: Option<&str>,
+    csv: bool,
+    slice: std::time::Duration,
+) -> Result<Value> {
+    let read = || station.read().expect("station lock");
+    let (period, region) = report_args(&read(), period, region)?;
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let whole = attempts > SLICED_ATTEMPTS;
+        let mut walk = figures::FactWalk::new(&period);
+        let mut from = None;
+        loop {
+            let s = read();
+            let now = writes();
+            if *from.get_or_insert(now) != now {
+                break;
+            }
+            let until = (!whole).then(|| std::time::Instant::now() + slice);
+            if walk.step(&s, until)? {
+                return report_value(&s, &period, &region, walk.facts(), csv);
+            }
+        }
+    }
+}
+
+/// `report`'s arguments checked: the period (parsed, not in the future) and the region (this
+/// node's when not given, and within it).
+fn report_args(
+    station: &Station,
+    period: &str,
+    region: Option<&str>,
+) -> Result<(Period, RegionCode)> {
     let period = period_arg(period)?;
     let region = match region {
         Some(r) => region_arg("region", r)?,
@@ -75,11 +130,23 @@ pub fn report(station: &Station, period: &str, region: Option<&str>, csv: bool) 
             format!("{region} 不在本节点辖区 {} 之内", station.region),
         ));
     }
-    let r = figures::report_of(station, &period, &region)?;
+    Ok((period, region))
+}
+
+/// `report`'s answer from the period's facts ([`figures::collect_facts`]).
+fn report_value(
+    station: &Station,
+    period: &Period,
+    region: &RegionCode,
+    facts: &[report::Fact],
+    csv: bool,
+) -> Result<Value> {
+    let region = *region;
+    let r = figures::report_from(station, period, &region, facts)?;
     if csv {
-        return Ok(Value::String(report::csv(&period, &r, &name_of)));
+        return Ok(Value::String(report::csv(period, &r, &name_of)));
     }
-    let all = figures::seals(station, Some(&period))?;
+    let all = figures::seals(station, Some(period))?;
     let latest = figures::latest_seals(&all);
     let sealed = latest.get(&(region, period.text.clone())).map(|s| {
         let mut v = seal_ref(s);
@@ -538,4 +605,73 @@ pub fn verify(station: &Station, period: Option<&str>) -> Result<Value> {
         "superseded": check.superseded,
         "mismatches": check.mismatches,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::home::{Home, write_atomically};
+    use std::sync::{Arc, RwLock};
+
+    /// A certified village station (the protocol's fixture chain) in a fresh home.
+    fn village(dir: &std::path::Path) -> Station {
+        let region = RegionCode::parse("522622101001").unwrap();
+        let (key, chain) = lingong_protocol::fixture::Hierarchy::new(7).node(&region);
+        let home = Home::new(Some(dir.join("v")));
+        crate::station::init(&home, "测试村", "522622101001", Vec::new(), None).unwrap();
+        write_atomically(&home.key_path(), &key.seed()).unwrap();
+        let mut station = Station::open(&home).unwrap();
+        crate::services::certs::install(&mut station, &chain.to_json()).unwrap();
+        station
+    }
+
+    /// `count` sample posts written and approved at `station` (the report counts approved
+    /// posts only).
+    fn approved_posts(station: &mut Station, count: usize) {
+        crate::demo::sample_posts(station, count).unwrap();
+        let queue = crate::services::review::queue(station, Some(count), None).unwrap();
+        for row in queue.as_array().unwrap() {
+            crate::services::review::decide(station, row["id"].as_str().unwrap(), true, None)
+                .unwrap();
+        }
+    }
+
+    /// A report walked in slices of 32 rows, letting go of the station between them, while
+    /// another thread commits posts: the answer is `report`'s over one of the states the store
+    /// went through (each computed right after its commit, under the write lock), and with no
+    /// commit meanwhile it is the answer of the state the walk began in.
+    #[test]
+    fn a_report_walked_in_slices_while_posts_are_written_is_the_report_of_one_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut station = village(dir.path());
+        approved_posts(&mut station, 300);
+        let month = dates::format_date(today())[..7].to_string();
+        let writes_file = station.home.store_path().join(crate::store::WRITES_FILE);
+        let writes = || crate::http::live::write_count(&writes_file);
+        let whole = |s: &Station| report(s, &month, None, false).unwrap();
+        let station = Arc::new(RwLock::new(station));
+        let sliced = || report_in_slices(&station, writes, &month, None, false, Default::default());
+
+        let quiet = whole(&station.read().unwrap());
+        assert_eq!(quiet["posts"], 300, "{quiet}");
+        assert_eq!(sliced().unwrap(), quiet);
+
+        let mut states = vec![quiet];
+        let walked = std::thread::scope(|scope| {
+            let walking = scope.spawn(sliced);
+            for _ in 0..6 {
+                let mut s = station.write().unwrap();
+                approved_posts(&mut s, 10);
+                states.push(whole(&s));
+            }
+            walking.join().unwrap().unwrap()
+        });
+        assert!(
+            states.contains(&walked),
+            "{} posts counted, none of the states the store went through",
+            walked["posts"]
+        );
+        assert_eq!(states.last().unwrap()["posts"], 360);
+        assert_eq!(sliced().unwrap(), *states.last().unwrap());
+    }
 }
