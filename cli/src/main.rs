@@ -173,6 +173,9 @@ enum Command {
         #[arg(long, default_value_t = 60)]
         timeout: u64,
     },
+    /// Write the store afresh (every row once, into a fresh store swapped in), so that its files
+    /// no longer hold erased or replaced data; stop the daemon first.
+    Compact,
     /// Write the whole node (configuration, key, certificate, ID-hash secret, store, staff
     /// accounts, clear ID numbers) to one file encrypted with a passphrase; works while the
     /// daemon runs.
@@ -1254,6 +1257,16 @@ fn run(command: Command, home: &Home, lang: &str) -> Result<Value, Failure> {
             lingong_node::backup::deliver(&spool, &out)?;
             made["file"] = Value::String(name);
             return Ok(made);
+        }
+        Command::Compact => {
+            let message = if lang.starts_with("zh") {
+                "正在重写存储，已写行数".to_string()
+            } else {
+                "rewriting the store, rows written".to_string()
+            };
+            return progress::with_counter(message, |rows| {
+                Ok(lingong_node::compact::compact(home, rows)?)
+            });
         }
         Command::Restore {
             file,

@@ -55,3 +55,22 @@ pub fn with_spinner<T>(message: String, work: impl FnOnce() -> T) -> T {
     let _ = spinner.join();
     out
 }
+
+/// Runs `work` with a counter it advances (rows written by `lingong compact`): a spinner on
+/// standard error saying `message`, the count and the time elapsed (when enabled; shown from
+/// the start, since the count tells how far the work is).
+pub fn with_counter<T>(message: String, work: impl FnOnce(&mut dyn FnMut(u64)) -> T) -> T {
+    if !enabled() {
+        return work(&mut |_| {});
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {msg} {pos} {elapsed}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    bar.set_message(message);
+    bar.enable_steady_tick(Duration::from_millis(120));
+    let out = work(&mut |n| bar.set_position(n));
+    bar.finish_and_clear();
+    out
+}

@@ -21,6 +21,9 @@
 //!   the saved document of a single-change record or without the JSON view, and
 //!   [`store::sled_config`] (format 3) alone and with those row changes; then `uptime`.
 //!
+//! With `LINGONG_BENCH_COMPACT=1` it instead runs `lingong compact` over the store as written
+//! and prints its size before (the baseline) and after, their ratio and the time taken.
+//!
 //! `cargo bench -p lingong-node --bench store_size` (release build); the README's "Store size"
 //! figures come from it.
 
@@ -184,7 +187,11 @@ fn main() {
     let mut station = county(dir.path());
     let (post_bytes, worker_bytes) = fill(&mut station, posts, workers, batch);
     let store_dir = station.home.store_path();
+    let home = station.home.clone();
     drop(station);
+    if std::env::var_os("LINGONG_BENCH_COMPACT").is_some() {
+        return compact(&home, posts, workers);
+    }
 
     let mut on_disk = BTreeMap::new();
     files(&store_dir, &mut on_disk);
@@ -474,6 +481,25 @@ fn write_rows(config: sled::Config, rows: &[(Vec<u8>, Row)], order: Order) -> u6
 }
 
 /// The machine's load average, as `uptime` prints it.
+/// `LINGONG_BENCH_COMPACT=1`: `lingong compact` over the store as the real write path left
+/// it (the baseline, measured in the same run), its size after, their ratio and the time.
+fn compact(home: &lingong_node::home::Home, posts: usize, workers: usize) {
+    let started = Instant::now();
+    let done = lingong_node::compact::compact(home, &mut |_| {}).expect("compact");
+    let secs = started.elapsed().as_secs_f64();
+    let bytes = |k: &str| done[k].as_u64().expect("bytes");
+    let (before, after) = (bytes("bytes_before"), bytes("bytes_after"));
+    println!(
+        "compact, {posts} posts and {workers} workers: {:.1} MB allocated before (baseline), \
+         {:.1} MB after, ratio {:.2}, {} rows in {secs:.1} s",
+        before as f64 / 1e6,
+        after as f64 / 1e6,
+        after as f64 / before as f64,
+        done["rows"]
+    );
+    println!("{}", uptime());
+}
+
 fn uptime() -> String {
     std::process::Command::new("uptime")
         .output()

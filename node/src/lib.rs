@@ -17,6 +17,7 @@
 //! - [`figures`]: what reports, supervision and audit read of the store (report facts, seals,
 //!   the stations below, the check of a seal).
 //! - [`repair`]: `lingong repair` of a damaged store, and the no-signing-until-caught-up rule.
+//! - [`compact`]: `lingong compact`, the store written afresh (erased data gone from its files).
 //! - [`backup`]: `lingong backup` (one encrypted file) and `lingong restore`, whose restored
 //!   node signs nothing until its parent has given back its own log.
 //! - [`clock`]: no signing while the last measurement against the parent found this node's
@@ -25,6 +26,7 @@
 //!   go up; findings with what to do, with or without a running daemon.
 pub mod backup;
 pub mod clock;
+pub mod compact;
 pub mod control;
 pub mod daemon;
 pub mod demo;

@@ -316,6 +316,97 @@ fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
 /// Writes every row of `db` into a fresh store at [`rewrite_path`] (made under a `.partial`
 /// name, renamed once complete and synced), with the format key `to` (see [`Run::Rewrite`]).
 fn rewrite(dir: &Path, db: &sled::Db, to: u32) -> Result<(), StoreError> {
+    rewrite_into(dir, db, to, None, &mut |_| {}).map(|_| ())
+}
+
+/// What a store holds, row by row: how many rows each sled tree has and one SHA-256 over
+/// every tree's name and every row's key and value in key order. Two stores with the same
+/// tally hold the same rows, whatever their files look like (`lingong compact` checks the
+/// store it made against the one it read).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Rows per sled tree (by the tree's name; sled's default tree included).
+    pub rows: std::collections::BTreeMap<String, u64>,
+    /// SHA-256 over every tree's name and rows, each part length-prefixed.
+    pub digest: [u8; 32],
+}
+
+impl Tally {
+    /// Every row of every tree of `db`, `progress` told the rows read so far every 10,000.
+    pub fn of(db: &sled::Db, progress: &mut dyn FnMut(u64)) -> Result<Tally, StoreError> {
+        let mut counting = Counting::default();
+        for name in db.tree_names() {
+            let tree = db.open_tree(&name).map_err(err)?;
+            counting.tree(&name);
+            for row in tree.iter() {
+                let (k, v) = row.map_err(err)?;
+                counting.row(&k, &v, progress);
+            }
+        }
+        Ok(counting.finish())
+    }
+
+    /// Rows in all trees.
+    pub fn total(&self) -> u64 {
+        self.rows.values().sum()
+    }
+}
+
+/// A [`Tally`] being made, a row at a time.
+#[derive(Default)]
+struct Counting {
+    hash: sha2::Sha256,
+    rows: std::collections::BTreeMap<String, u64>,
+    current: String,
+    seen: u64,
+}
+
+impl Counting {
+    fn part(&mut self, bytes: &[u8]) {
+        use sha2::Digest;
+        self.hash.update((bytes.len() as u64).to_be_bytes());
+        self.hash.update(bytes);
+    }
+    fn tree(&mut self, name: &[u8]) {
+        self.part(name);
+        self.current = String::from_utf8_lossy(name).into_owned();
+        self.rows.entry(self.current.clone()).or_default();
+    }
+    fn row(&mut self, k: &[u8], v: &[u8], progress: &mut dyn FnMut(u64)) {
+        self.part(k);
+        self.part(v);
+        *self.rows.entry(self.current.clone()).or_default() += 1;
+        self.seen += 1;
+        if self.seen % 10_000 == 0 {
+            progress(self.seen);
+        }
+    }
+    fn finish(self) -> Tally {
+        use sha2::Digest;
+        Tally {
+            rows: self.rows,
+            digest: self.hash.finalize().into(),
+        }
+    }
+}
+
+/// The file in a finished rewrite naming (its file name, beside the store) where the store
+/// it replaces goes once swapped, instead of being removed: `lingong compact` keeps the old
+/// store until it has opened and checked the new one. Removed once the old folder moved.
+const KEEP_OLD: &str = "lingong.keep-old";
+
+/// [`rewrite`], telling `progress` the rows written so far (every 10,000), and returning
+/// the [`Tally`] of what it read (the rows as read, before the format key `to` is written:
+/// equal to the new store's when the store already had format `to`). With `keep_old`, the
+/// swap ([`finish_rewrite`]) moves the replaced store there (a folder beside the store)
+/// instead of removing it.
+pub(crate) fn rewrite_into(
+    dir: &Path,
+    db: &sled::Db,
+    to: u32,
+    keep_old: Option<&Path>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Tally, StoreError> {
     use std::os::unix::fs::DirBuilderExt;
     let done = rewrite_path(dir);
     let partial = with_suffix(&done, ".partial");
@@ -328,6 +419,7 @@ fn rewrite(dir: &Path, db: &sled::Db, to: u32) -> Result<(), StoreError> {
         .mode(0o700)
         .create(&partial)
         .map_err(err)?;
+    let mut counting = Counting::default();
     {
         let copy = crate::store::sled_config(&partial).open().map_err(err)?;
         for name in db.tree_names() {
@@ -335,9 +427,11 @@ fn rewrite(dir: &Path, db: &sled::Db, to: u32) -> Result<(), StoreError> {
                 db.open_tree(&name).map_err(err)?,
                 copy.open_tree(&name).map_err(err)?,
             );
+            counting.tree(&name);
             let mut batch = sled::Batch::default();
             for (i, row) in from.iter().enumerate() {
                 let (k, v) = row.map_err(err)?;
+                counting.row(&k, &v, progress);
                 batch.insert(k, v);
                 if i % 10_000 == 9_999 {
                     into.apply_batch(std::mem::take(&mut batch)).map_err(err)?;
@@ -355,10 +449,35 @@ fn rewrite(dir: &Path, db: &sled::Db, to: u32) -> Result<(), StoreError> {
     for name in [crate::store::WRITES_FILE, REWRITTEN] {
         write_synced(&partial.join(name), &writes).map_err(err)?;
     }
+    if let Some(keep) = keep_old {
+        let name = keep.file_name().unwrap_or_default().to_string_lossy();
+        write_synced(&partial.join(KEEP_OLD), name.as_bytes()).map_err(err)?;
+    }
     write_format_file(&partial, to)?;
     restrict(&partial).map_err(err)?;
     std::fs::rename(&partial, &done).map_err(err)?;
-    sync_parent(&done).map_err(err)
+    sync_parent(&done).map_err(err)?;
+    Ok(counting.finish())
+}
+
+/// The store folder `old` that a swap replaced (beside the store `dir`): moved to the
+/// folder the swapped-in store's [`KEEP_OLD`] names (then that file goes), or removed.
+fn dispose_old(dir: &Path, old: &Path) -> Result<(), StoreError> {
+    let keep = std::fs::read_to_string(dir.join(KEEP_OLD)).ok();
+    match keep.filter(|k| !k.is_empty() && !k.contains('/')) {
+        Some(name) => {
+            let target = dir.with_file_name(name);
+            if target.exists() {
+                std::fs::remove_dir_all(old).map_err(err)?;
+            } else {
+                std::fs::rename(old, &target).map_err(err)?;
+            }
+            sync_parent(dir).map_err(err)?;
+            std::fs::remove_file(dir.join(KEEP_OLD)).map_err(err)?;
+        }
+        None => std::fs::remove_dir_all(old).map_err(err)?,
+    }
+    Ok(())
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -416,16 +535,19 @@ pub(crate) fn finish_rewrite(dir: &Path) -> Result<Option<std::fs::File>, StoreE
         std::fs::remove_dir_all(&partial).map_err(err)?;
     }
     if !done.exists() {
-        if dir.join(REWRITTEN).exists() {
-            std::fs::remove_file(dir.join(REWRITTEN)).map_err(err)?;
+        for name in [REWRITTEN, KEEP_OLD] {
+            if dir.join(name).exists() {
+                std::fs::remove_file(dir.join(name)).map_err(err)?;
+            }
         }
         return Ok(None);
     }
     let made_from = std::fs::read(done.join(REWRITTEN)).ok();
     let current = std::fs::read(dir.join(crate::store::WRITES_FILE)).unwrap_or_default();
     if made_from.as_ref() != Some(&current) {
-        // Either the old folder a swap left, or a rewrite of an older state of the store.
-        std::fs::remove_dir_all(&done).map_err(err)?;
+        // Either the old folder a swap left (kept if the store says so), or a rewrite of an
+        // older state of the store.
+        dispose_old(dir, &done)?;
         if dir.join(REWRITTEN).exists() {
             std::fs::remove_file(dir.join(REWRITTEN)).map_err(err)?;
         }
@@ -442,7 +564,7 @@ pub(crate) fn finish_rewrite(dir: &Path) -> Result<Option<std::fs::File>, StoreE
     }
     exchange(dir, &done).map_err(err)?;
     sync_parent(dir).map_err(err)?;
-    std::fs::remove_dir_all(&done).map_err(err)?;
+    dispose_old(dir, &done)?;
     sync_parent(dir).map_err(err)?;
     std::fs::remove_file(dir.join(REWRITTEN)).map_err(err)?;
     tracing::warn!(
@@ -596,6 +718,35 @@ pub fn margin(store_bytes: u64) -> u64 {
 /// than the store's size plus `margin`: the backup copy and the steps' writes would fill the
 /// disk. Names how much is needed and how much is free, in English and Chinese.
 pub fn check_space(dir: &Path, store_bytes: u64, margin: u64, free: u64) -> Result<(), StoreError> {
+    const MIGRATION: Doing = Doing {
+        verb: "migrate",
+        verb_zh: "迁移",
+        needs: "the copy made first and the migration need",
+        needs_zh: "迁移前的副本和迁移本身需要",
+    };
+    check_space_to(&MIGRATION, dir, store_bytes, margin, free)
+}
+
+/// What asks for disk space in [`check_space_to`]'s refusal.
+pub struct Doing {
+    /// The verb: "migrate" (the store).
+    pub verb: &'static str,
+    /// The verb in Chinese.
+    pub verb_zh: &'static str,
+    /// What needs the room: "the copy made first and the migration need".
+    pub needs: &'static str,
+    /// The same in Chinese.
+    pub needs_zh: &'static str,
+}
+
+/// [`check_space`] for any work `doing` on the store `dir` that needs its size plus `margin`.
+pub fn check_space_to(
+    doing: &Doing,
+    dir: &Path,
+    store_bytes: u64,
+    margin: u64,
+    free: u64,
+) -> Result<(), StoreError> {
     let needed = store_bytes.saturating_add(margin);
     if free >= needed {
         return Ok(());
@@ -603,17 +754,22 @@ pub fn check_space(dir: &Path, store_bytes: u64, margin: u64, free: u64) -> Resu
     let mb = |b: u64| format!("{:.1} MB", b as f64 / 1e6);
     let (needed, free, size) = (mb(needed), mb(free), mb(store_bytes));
     let dir = dir.display();
+    let Doing {
+        verb,
+        verb_zh,
+        needs,
+        needs_zh,
+    } = doing;
     Err(StoreError(format!(
-        "not enough free disk space to migrate the store {dir}: the copy made first and the \
-         migration need {needed} (the store's {size} plus a margin), and only {free} is free \
-         there; nothing was changed: free some disk space and start again / 磁盘空间不足，无法\
-         迁移存储 {dir}：迁移前的副本和迁移本身需要 {needed}（存储的 {size} 加上余量），该处\
-         只有 {free} 可用；存储未作改动：请腾出磁盘空间后重试"
+        "not enough free disk space to {verb} the store {dir}: {needs} {needed} (the store's \
+         {size} plus a margin), and only {free} is free there; nothing was changed: free some \
+         disk space and start again / 磁盘空间不足，无法{verb_zh}存储 {dir}：{needs_zh} {needed}\
+         （存储的 {size} 加上余量），该处只有 {free} 可用；存储未作改动：请腾出磁盘空间后重试"
     )))
 }
 
 /// Bytes of the files under `dir`, as they take on disk (blocks allocated).
-fn folder_size(dir: &Path) -> std::io::Result<u64> {
+pub(crate) fn folder_size(dir: &Path) -> std::io::Result<u64> {
     use std::os::unix::fs::MetadataExt;
     let mut total = 0;
     for entry in std::fs::read_dir(dir)? {
@@ -629,7 +785,7 @@ fn folder_size(dir: &Path) -> std::io::Result<u64> {
 }
 
 /// Bytes free for an unprivileged user on the filesystem holding `dir`.
-fn free_space(dir: &Path) -> std::io::Result<u64> {
+pub(crate) fn free_space(dir: &Path) -> std::io::Result<u64> {
     let stat = rustix::fs::statvfs(dir)?;
     Ok(stat.f_bavail.saturating_mul(stat.f_frsize))
 }

@@ -946,6 +946,11 @@ impl SledStore {
     pub fn size_on_disk(&self) -> u64 {
         self.db.size_on_disk().unwrap_or(0)
     }
+
+    /// sled itself, for `lingong compact`'s rewrite of the store (`crate::compact`).
+    pub(crate) fn sled_db(&self) -> &sled::Db {
+        &self.db
+    }
 }
 
 fn decode_record(v: &[u8]) -> Result<RecordState, StoreError> {

@@ -170,6 +170,16 @@ pub struct Figures {
     /// `None` where it cannot be computed from what is held (worker fields above the county
     /// with no county seal to carry it).
     pub placements_priority: Option<u64>,
+    /// When `placements_priority` is `None` at a county or below because some placements
+    /// counted name a worker whose fields at the period's end are not held here (the worker
+    /// was erased since, and the bodies of its earlier changes were dropped with its flags;
+    /// or it is held as headers only): the least and the most the figure can be (the
+    /// placements of workers held with a priority flag; those plus the placements of workers
+    /// not held). Not part of a seal (`serde` skips it); [`compare`] checks a sealed figure
+    /// against it, so an erasure after a seal is not taken for tampering and the figure is
+    /// still checked.
+    #[serde(skip)]
+    pub placements_priority_bounds: Option<(u64, u64)>,
     /// `None` when no post with a day, hour or month wage was published.
     pub avg_daily_wage: Option<f64>,
     pub complaints: u64,
@@ -317,7 +327,10 @@ struct Tally {
     posts: u64,
     headcount: u64,
     placements: u64,
-    priority: Option<u64>,
+    /// Placements counted whose worker is held with a priority flag at the period's end.
+    priority: u64,
+    /// Placements counted whose worker's fields at the period's end are not held here.
+    priority_unknown: u64,
     wage_units: i128,
     wage_posts: i128,
     complaints: u64,
@@ -336,7 +349,8 @@ impl Tally {
             posts: 0,
             headcount: 0,
             placements: 0,
-            priority: Some(0),
+            priority: 0,
+            priority_unknown: 0,
             wage_units: 0,
             wage_posts: 0,
             complaints: 0,
@@ -397,11 +411,11 @@ impl Tally {
                 let flagged = worker
                     .and_then(|w| workers.get(&w))
                     .and_then(|w| priority(&w.at_end));
-                self.priority = match (self.priority, flagged) {
-                    (Some(n), Some(true)) => Some(n + 1),
-                    (Some(n), Some(false)) => Some(n),
-                    _ => None,
-                };
+                match flagged {
+                    Some(true) => self.priority += 1,
+                    Some(false) => {}
+                    None => self.priority_unknown += 1,
+                }
             }
             RecordKind::Complaint => {
                 if within(f.created_ms) {
@@ -438,7 +452,9 @@ impl Tally {
             posts: self.posts,
             headcount: self.headcount,
             placements: self.placements,
-            placements_priority: self.priority,
+            placements_priority: (self.priority_unknown == 0).then_some(self.priority),
+            placements_priority_bounds: (self.priority_unknown > 0)
+                .then_some((self.priority, self.priority + self.priority_unknown)),
             avg_daily_wage: avg,
             complaints: self.complaints,
             complaints_resolved: self.resolved,
@@ -514,6 +530,7 @@ pub fn report(
     let mut figures = total.figures();
     if above_county {
         figures.placements_priority = from_seals(region, Some(&mut priority_missing));
+        figures.placements_priority_bounds = None;
     }
     let by_region = children
         .iter()
@@ -521,6 +538,7 @@ pub fn report(
             let mut f = t.figures();
             if code.level().depth() < Level::County.depth() {
                 f.placements_priority = from_seals(code, None);
+                f.placements_priority_bounds = None;
             }
             (*code, f)
         })
@@ -530,6 +548,7 @@ pub fn report(
         if above_county {
             // A station above the county places no worker (it holds none in full).
             f.placements_priority = Some(0);
+            f.placements_priority_bounds = None;
         }
         f
     });
@@ -545,11 +564,24 @@ pub fn report(
 
 /// The figures a seal states against those recomputed here, field by field. A figure the
 /// records held here cannot give (`placements_priority` recomputed as `None`: a county's seal
-/// checked above the county) is not compared. Money compares to the fen.
+/// checked above the county) is not compared, except against its bounds where some of its
+/// placements' workers are not held here ([`Figures::placements_priority_bounds`]: erased
+/// since the seal, or headers only): a sealed figure outside them is a mismatch, whose
+/// `recomputed` is `{"at_least", "at_most"}`. Money compares to the fen.
 pub fn compare(sealed: &Figures, recomputed: &Figures) -> Vec<Mismatch> {
     let mut out = Vec::new();
     for ((name, a), (_, b)) in sealed.fields().into_iter().zip(recomputed.fields()) {
         if name == "placements_priority" && b.is_null() {
+            if let (Some((least, most)), Some(n)) =
+                (recomputed.placements_priority_bounds, a.as_u64())
+                && !(least..=most).contains(&n)
+            {
+                out.push(Mismatch {
+                    field: name.to_string(),
+                    sealed: a,
+                    recomputed: serde_json::json!({ "at_least": least, "at_most": most }),
+                });
+            }
             continue;
         }
         let same = match (a.as_f64(), b.as_f64()) {
@@ -755,7 +787,14 @@ mod tests {
         headers[0].at_end = None;
         let at_province = report(&period(), &code("522622"), &headers, &BTreeMap::new());
         assert_eq!(at_province.figures.placements_priority, None);
+        assert_eq!(at_province.figures.placements_priority_bounds, Some((0, 1)));
         assert!(compare(&county.figures, &at_province.figures).is_empty());
+        // A seal stating more priority placements than there are placements is still caught.
+        let mut inflated = county.figures.clone();
+        inflated.placements_priority = Some(2);
+        let m = compare(&inflated, &at_province.figures);
+        assert_eq!(m.len(), 1, "{m:?}");
+        assert_eq!(m[0].recomputed, json!({"at_least": 0, "at_most": 1}));
         assert_eq!(county.commitment, at_province.commitment);
         let seals = BTreeMap::from([(code("522622"), 1)]);
         let city = report(&period(), &code("5226"), &headers, &seals);

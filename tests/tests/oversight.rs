@@ -633,3 +633,114 @@ fn audit_names_a_change_signed_after_its_authors_revocation_and_a_payload_change
         "{audit}"
     );
 }
+
+/// A worker registered with `flags` at `node` at `now`; returns the record's id.
+fn flagged_worker(node: &Node, now: &str, name: &str, id17: &str, flags: &str) -> String {
+    let id_number = complete_id_number(id17);
+    at(
+        node,
+        now,
+        &[
+            "worker",
+            "register",
+            "--name",
+            name,
+            "--id-number",
+            &id_number,
+            "--phone",
+            "13800000001",
+            "--skills",
+            "4-10-01-06",
+            "--flags",
+            flags,
+        ],
+    )["id"]
+        .as_str()
+        .expect("id")
+        .to_string()
+}
+
+#[test]
+fn a_month_sealed_before_a_workers_erasure_still_verifies_and_its_priority_figure_stays_checked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let nodes = chain_at(dir.path(), OCT_5);
+    let (county, township, village) = (&nodes[2], &nodes[3], &nodes[4]);
+    carry_at(township, county, OCT_5);
+
+    // October at the village: two priority workers placed in one post.
+    let erased = flagged_worker(village, OCT_10, "杨大姐", "52262219600101001", "older");
+    let kept = flagged_worker(village, OCT_10, "龙大哥", "52262219700202002", "disabled");
+    let post = post_at(village, OCT_10, "搬运工");
+    at(village, OCT_10, &["post", "review", &post, "--approve"]);
+    for worker in [&erased, &kept] {
+        at(
+            village,
+            OCT_10,
+            &["placement", "confirm", "--post", &post, "--worker", worker],
+        );
+    }
+    carry_at(village, county, NOV_3);
+    let sealed = at(county, NOV_3, &["report", "seal", "--period", "2026-10"]);
+    assert_eq!(sealed["figures"]["placements"], 2, "{sealed}");
+    assert_eq!(sealed["figures"]["placements_priority"], 2, "{sealed}");
+
+    // In November the first worker asks to be erased; the county receives the erasure and
+    // drops the bodies of the worker's earlier changes, flags included.
+    at(
+        village,
+        NOV_4,
+        &["worker", "erase", &erased, "--reason", "本人申请删除"],
+    );
+    carry_at(village, county, NOV_4);
+    assert_eq!(
+        at(county, NOV_4, &["worker", "show", &erased])["erased"],
+        true
+    );
+
+    // October's seal still verifies at the county, and `audit` reports no tampering.
+    let verified = at(county, NOV_4, &["report", "verify", "--period", "2026-10"]);
+    assert_eq!(verified["checked"], 1, "{verified}");
+    assert_eq!(verified["mismatches"], serde_json::json!([]), "{verified}");
+    let audit = at(county, NOV_4, &["audit"]);
+    assert_eq!(audit["problems"], serde_json::json!([]), "{audit}");
+    let again = at(county, NOV_4, &["report", "--period", "2026-10"]);
+    assert_eq!(again["placements"], 2, "{again}");
+
+    // The priority figure is still checked: in a copy of the county's store where the other
+    // worker's record lost its flag, the seal's 2 is more than the records can give (one
+    // placement whose worker is erased, one not a priority worker), and it is reported.
+    let copy = Node::at(dir.path().join("county-copy"));
+    copy_dir(&county.home, &copy.home);
+    {
+        let mut store = SledStore::open(&copy.home.join("store")).expect("the copy opens");
+        let mut state = store
+            .records_of(Some(RecordKind::Worker))
+            .expect("workers")
+            .into_iter()
+            .find(|s| s.view.get("name").and_then(Value::as_str) == Some("龙大哥"))
+            .expect("the kept worker");
+        state.view.insert("flags".into(), serde_json::json!([]));
+        store
+            .commit(Batch {
+                ops: vec![Op::PutRecord(state.id(), Box::new(state))],
+            })
+            .expect("written");
+    }
+    let verified = at(&copy, NOV_4, &["report", "verify", "--period", "2026-10"]);
+    let mismatches = verified["mismatches"].as_array().expect("list");
+    assert!(
+        mismatches
+            .iter()
+            .any(|m| m["field"] == "placements_priority" && m["sealed"] == 2),
+        "{verified}"
+    );
+    let audit = at(&copy, NOV_4, &["audit"]);
+    assert!(
+        audit["problems"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .any(|p| p["kind"] == "seal-mismatch" && p["record"] == sealed["id"]),
+        "{audit}"
+    );
+}

@@ -253,7 +253,7 @@ fn registered_here(station: &Station, state: &RecordState) -> bool {
 pub fn erase(station: &mut Station, id: &str, reason: Option<String>) -> Result<Value> {
     let now = now_ms();
     let reason = required("reason", reason)?;
-    let reason = lingong_protocol::schema::line("reason", &reason, 1, 200)?;
+    let reason = lingong_protocol::schema::worker::erase_reason(&reason)?;
     let state = station.resolve(RecordKind::Worker, id)?;
     if !registered_here(station, &state) {
         return Err(NodeError::usage(

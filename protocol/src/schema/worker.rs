@@ -53,6 +53,70 @@ pub const ERASED: &str = "erased";
 /// The document key of the reason given for the erasure (e.g. 本人申请).
 pub const ERASE_REASON: &str = "erase_reason";
 
+choice!(
+    /// Why a worker record is erased (`erase_reason`): the cases of 个人信息保护法 第四十七条.
+    EraseReason {
+        Request = ("request", "本人申请删除", "the worker asked for it"),
+        ConsentWithdrawn = ("consent-withdrawn", "本人撤回同意", "the worker withdrew consent"),
+        PurposeDone = ("purpose-done", "处理目的已实现", "the purpose is achieved or no longer needed"),
+        RetentionOver = ("retention-over", "服务停止或保存期限届满", "the service stopped or the retention period ended"),
+        Unlawful = ("unlawful", "违法或违约处理", "processed against the law or the agreement"),
+        OtherLaw = ("other-law", "法律法规规定的其他情形", "another case the law provides for"),
+    }
+);
+
+/// Most characters of the note an erasure's reason may carry after the reason itself.
+pub const ERASE_NOTE_MAX: usize = 40;
+
+/// Checks the reason given for an erasure and returns what the erasure carries (replicated to
+/// every station that holds the record in full, so it must itself hold nothing personal): one
+/// of [`EraseReason`] (its code or its Chinese words), optionally followed by `:` or `：` and
+/// a note of at most [`ERASE_NOTE_MAX`] characters on one line, without digits (no phone, ID
+/// number or date fits in it). Stored as the reason's Chinese words, then `：` and the note.
+pub fn erase_reason(text: &str) -> Result<String> {
+    let refused = || {
+        let (mut en, mut zh) = (Vec::new(), Vec::new());
+        for r in EraseReason::ALL {
+            en.push(format!("{} ({})", r.as_str(), r.as_en()));
+            zh.push(format!("{}（{}）", r.as_zh(), r.as_str()));
+        }
+        Error::invalid(
+            "reason",
+            format!(
+                "must be one of: {}; optionally followed by ': ' and a note of at most \
+                 {ERASE_NOTE_MAX} characters without digits (never the worker's name, phone or ID \
+                 number: the reason travels with the record)",
+                en.join(", ")
+            ),
+            format!(
+                "必须是以下之一：{}；其后可加“：”和不超过 {ERASE_NOTE_MAX} 个字、不含数字的备注\
+                 （不得写劳动者的姓名、电话或身份证号：删除原因随记录同步）",
+                zh.join("、")
+            ),
+        )
+    };
+    let text = text.trim();
+    let (head, note) = match text.find([':', '：']) {
+        Some(i) => {
+            let colon = text[i..].chars().next().map_or(1, char::len_utf8);
+            (text[..i].trim(), Some(&text[i + colon..]))
+        }
+        None => (text, None),
+    };
+    let reason = EraseReason::ALL
+        .iter()
+        .find(|r| head == r.as_str() || head == r.as_zh())
+        .ok_or_else(refused)?;
+    let Some(note) = note else {
+        return Ok(reason.as_zh().to_string());
+    };
+    let note = line("reason", note, 1, ERASE_NOTE_MAX).map_err(|_| refused())?;
+    if note.chars().any(char::is_numeric) {
+        return Err(refused());
+    }
+    Ok(format!("{}：{note}", reason.as_zh()))
+}
+
 /// The personal fields of a worker record: what an erasure blanks and what the read of an
 /// erased record ignores.
 pub const PERSONAL_FIELDS: &[&str] = &[
@@ -364,5 +428,35 @@ mod tests {
     fn skills_resolve_everyday_words_once() {
         let codes = parse_skills("钟点工,4-10-01-06").unwrap();
         assert_eq!(codes, vec!["4-10-01-06".to_string()]);
+    }
+
+    #[test]
+    fn an_erasure_reason_is_one_of_the_law_s_cases_with_at_most_a_short_note_without_digits() {
+        assert_eq!(erase_reason(" request ").unwrap(), "本人申请删除");
+        assert_eq!(erase_reason("本人申请删除").unwrap(), "本人申请删除");
+        assert_eq!(
+            erase_reason("consent-withdrawn: 电话告知").unwrap(),
+            "本人撤回同意：电话告知"
+        );
+        assert_eq!(
+            erase_reason("本人申请删除：窗口当面申请").unwrap(),
+            "本人申请删除：窗口当面申请"
+        );
+        for bad in [
+            "",
+            "杨秀英本人申请",
+            "本人申请删除：电话13812345678",
+            "本人申请删除：身份证５２２６",
+            "request:",
+            "request: 一二三四五六七八九十一二三四五六七八九十一二三四五六七八九十一二三四五六七八九十一",
+            "request: a\u{202E}b",
+        ] {
+            let e = erase_reason(bad).unwrap_err();
+            let text = e.to_string();
+            assert!(
+                text.contains("reason") && text.contains("request"),
+                "{bad:?}: {text}"
+            );
+        }
     }
 }

@@ -1,0 +1,175 @@
+//! `lingong compact`: writes the store afresh, so that its files hold only what its rows hold.
+//!
+//! sled 0.34 is log-structured: a value replaced or removed stays in its files until sled
+//! reuses that space, which a small store may never do. After `worker erase` the store's rows
+//! no longer hold the dropped bodies of the worker's changes nor the clear ID number, but its
+//! files still do (SECURITY.md §7). Compacting writes every row once, in key order, into a
+//! fresh store beside the old one, with the format migration's own rewrite
+//! ([`crate::migrate::rewrite_into`], the step format 2 → 3 runs), and swaps it in with the
+//! same exchange of folders ([`crate::migrate::finish_rewrite`], run by the next open of the
+//! store, under its lock, only if nothing wrote to the store since the rewrite read it).
+//!
+//! The store it replaces is not removed by the swap: it is moved to
+//! `store.before-compact-<UTC time>/` beside the store (0700, files 0600) and kept there until
+//! the new store has opened and holds the same rows (every sled tree's row count and one
+//! SHA-256 over every row, [`crate::migrate::Tally`], equal to what the rewrite read); then it
+//! is removed. If the check fails, it stays, and the command says where it is.
+//!
+//! It needs the store to itself: it refuses while the daemon runs (stop it first; the daemon
+//! holds the store open for as long as it runs, and the swap needs sled's files closed) or
+//! another command holds the store, and before anything is written it checks that the disk
+//! has room for a second store of the same size (plus the migration's margin). Copies made
+//! before (a migration's `store.backup-v*`, `store.damaged-*` from a repair, backups, bundles)
+//! are not touched: the result names those beside the store.
+
+use crate::error::{NodeError, Result};
+use crate::home::Home;
+use crate::migrate::{self, Doing, Tally};
+use crate::store::{LOCK_WAIT, SledStore};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+
+/// The prefix of the folder the old store is kept in until the new one is checked.
+pub const KEPT_PREFIX: &str = "store.before-compact-";
+
+const COMPACTION: Doing = Doing {
+    verb: "compact",
+    verb_zh: "压缩整理",
+    needs: "the fresh store written beside it needs",
+    needs_zh: "在旁边写出的新存储需要",
+};
+
+/// The folder the old store `dir` is kept in: `store.before-compact-<UTC time>` (with `-2`,
+/// `-3`, … if taken).
+fn kept_path(dir: &Path) -> PathBuf {
+    let stamp: String = lingong_protocol::dates::rfc3339(crate::station::now_ms())
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect();
+    let base = dir.with_file_name(format!("{KEPT_PREFIX}{stamp}"));
+    let mut path = base.clone();
+    let mut n = 1;
+    while path.exists() {
+        n += 1;
+        path = PathBuf::from(format!("{}-{n}", base.display()));
+    }
+    path
+}
+
+/// Folders beside the store `dir` that are copies of a store (a migration's backup, a damaged
+/// store a repair set aside, one kept by an unfinished compaction): they still hold what they
+/// held when made.
+fn other_copies(dir: &Path) -> Vec<String> {
+    let Some(parent) = dir.parent() else {
+        return Vec::new();
+    };
+    let mut found: Vec<String> = std::fs::read_dir(parent)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("store.") && !n.ends_with(".rewrite"))
+        .collect();
+    found.sort();
+    found
+}
+
+fn size_of(dir: &Path) -> Result<u64> {
+    migrate::folder_size(dir).map_err(|e| NodeError::io(dir, e))
+}
+
+/// `lingong compact`: see the module documentation. `progress` is told the rows written so
+/// far (every 10,000). Returns `{"store", "bytes_before", "bytes_after", "rows", "trees",
+/// "other_copies", "done"}` (`done`: what it did, in English and Chinese).
+pub fn compact(home: &Home, progress: &mut dyn FnMut(u64)) -> Result<Value> {
+    if !home.exists() {
+        return Err(NodeError::NotInitialized {
+            home: home.dir.display().to_string(),
+        });
+    }
+    if std::os::unix::net::UnixStream::connect(home.socket_path()).is_ok() {
+        let h = home.dir.display();
+        return Err(NodeError::usage(
+            "compact",
+            format!(
+                "the daemon of {h} is running: stop it (SIGTERM) first, `lingong compact` needs \
+                 the store to itself (nothing was changed)"
+            ),
+            format!(
+                "{h} 的守护进程正在运行：请先停止它（SIGTERM），`lingong compact` 需要独占存储（未作任何改动）"
+            ),
+        ));
+    }
+    let dir = home.store_path();
+    let busy = || NodeError::StoreBusy {
+        home: home.dir.display().to_string(),
+        secs: 0,
+    };
+    let store = SledStore::open_waiting(&dir, Some(std::time::Duration::ZERO))?.ok_or_else(busy)?;
+    let db = store.sled_db();
+    db.flush().map_err(crate::store::err)?;
+    let bytes_before = size_of(&dir)?;
+    let free = migrate::free_space(&dir).map_err(|e| NodeError::io(&dir, e))?;
+    migrate::check_space_to(
+        &COMPACTION,
+        &dir,
+        bytes_before,
+        migrate::margin(bytes_before),
+        free,
+    )?;
+    let kept = kept_path(&dir);
+    let read = migrate::rewrite_into(&dir, db, migrate::FORMAT, Some(&kept), progress)?;
+    drop(store);
+    // The open swaps the rewrite in (under the store's lock), moving the old store to `kept`.
+    let store = SledStore::open_waiting(&dir, Some(LOCK_WAIT))?.ok_or_else(busy)?;
+    if !kept.is_dir() {
+        return Err(NodeError::Store(lingong_protocol::store::StoreError(
+            format!(
+                "the store {} was written to while it was being compacted, so its rewrite was \
+             discarded and the store is as it was; run `lingong compact` again / 存储 {} 在压缩\
+             整理期间被写入，重写的副本已丢弃，存储保持原样；请重新运行 `lingong compact`",
+                dir.display(),
+                dir.display()
+            ),
+        )));
+    }
+    let now = Tally::of(store.sled_db(), &mut |_| {})?;
+    if now != read {
+        let (d, k) = (dir.display(), kept.display());
+        return Err(NodeError::Store(lingong_protocol::store::StoreError(
+            format!(
+                "the compacted store {d} does not hold the rows the old one held ({} rows read, \
+             {} now); the old store is kept in {k}: stop every lingong process and move it \
+             back to {d} unless another process wrote to the store since / 压缩整理后的存储 {d} \
+             与原存储的记录不一致（读出 {} 行，现有 {} 行）；原存储保留在 {k}：除非期间有其他进程\
+             写入，请停止所有 lingong 进程后把它移回 {d}",
+                read.total(),
+                now.total(),
+                read.total(),
+                now.total()
+            ),
+        )));
+    }
+    drop(store);
+    std::fs::remove_dir_all(&kept).map_err(|e| NodeError::io(&kept, e))?;
+    let bytes_after = size_of(&dir)?;
+    let mb = |b: u64| format!("{:.1} MB", b as f64 / 1e6);
+    let (before, after) = (mb(bytes_before), mb(bytes_after));
+    let rows = read.total();
+    let d = dir.display();
+    Ok(json!({
+        "store": d.to_string(),
+        "bytes_before": bytes_before,
+        "bytes_after": bytes_after,
+        "rows": rows,
+        "trees": read.rows,
+        "other_copies": other_copies(&dir),
+        "done": format!(
+            "the store {d} was written afresh: {before} before, {after} now, the same {rows} \
+             rows; what its files held of erased or replaced data is gone from them / 存储 {d} \
+             已重新写出：之前 {before}，现在 {after}，记录同为 {rows} 行；文件中已删除或被替换\
+             的数据不复存在"
+        ),
+    }))
+}
