@@ -429,7 +429,8 @@ async fn send_whole_post_list(
     let Some((head, tail)) = empty.split_once("[]") else {
         return false;
     };
-    let mut text = head.to_string();
+    let (head, tail) = (format!("{head}["), format!("]{tail}"));
+    let mut text = head;
     let mut rows_sent = 0usize;
     loop {
         filter.limit = Some(LIST_PAGE);
@@ -454,7 +455,7 @@ async fn send_whole_post_list(
         let done = rows.len() < LIST_PAGE;
         filter.after = rows.last().and_then(|r| r["id"].as_str()).map(String::from);
         if done || filter.after.is_none() {
-            text.push_str(tail);
+            text.push_str(&tail);
         }
         if write.write_all(text.as_bytes()).await.is_err() {
             return false;
