@@ -10,13 +10,17 @@
 //! then times, over 200 calls each:
 //! - a filtered, paged list (`post list --review approved --limit 100`, from a random page);
 //! - `status` (record counters) against counting by a scan of every record;
+//! - the same list pages and `status` calls with the page cache of a village
+//!   (`home::VILLAGE_STORE_CACHE_MB`, 16 MiB) against the default above it (64 MiB), the
+//!   store opened afresh for each, and their ratio;
 //! - the first load of the matching rows into memory (`SledStore::with_match_table`: once per
 //!   open store), with about the memory it holds;
 //! - `match --worker` and `match --post` from the matching rows in memory, against the full scans
 //!   (`for_worker_scan`, `for_post_scan`: every approved post or every worker ranked, as
 //!   before the matching rows), 10 calls each, whose answers the indexed ones must equal;
 //!   and the worst case of `match --worker`, the two workers whose candidates are every post
-//!   (20 calls each, against 3 scans).
+//!   (20 calls each, against 3 scans), and each once more right after every worker record
+//!   was read again (sled's page cache turned over), then warm: what a first call pays.
 //!
 //! `status` is also taken apart: for its slowest calls, what the calling thread did meanwhile
 //! (time on a core, time waiting for one, blocking waits, page faults that read the disk, from
@@ -307,6 +311,39 @@ fn report(what: &str, (p50, p99): (f64, f64), base: Option<(f64, f64)>, target_m
     }
 }
 
+/// `calls` pages of `post list --review approved --limit 100`, each after a post taken
+/// across the whole list (`ids`, newest first), the first from the top.
+fn time_list(station: &mut Station, ids: &[String], calls: usize) -> (f64, f64) {
+    time(calls, |i| {
+        let filter = PostFilter {
+            review: Some("approved".into()),
+            limit: Some(100),
+            after: (i > 0).then(|| ids[(i * 7919) % ids.len()].clone()),
+            ..Default::default()
+        };
+        let rows = dispatch(station, Request::PostList(filter)).expect("list");
+        assert!(!rows.as_array().expect("rows").is_empty() || i > 0);
+    })
+}
+
+/// `calls` calls of `status`.
+fn time_status(station: &mut Station, calls: usize) -> (f64, f64) {
+    time(calls, |_| {
+        dispatch(station, Request::Status).expect("status");
+    })
+}
+
+/// The station in `station`'s home opened again with a page cache of `cache_mb`
+/// (`store_cache_mb` written into its `config.toml`, as an operator would).
+fn reopen_with_cache(station: Station, cache_mb: u64) -> Station {
+    let home = station.home.clone();
+    drop(station);
+    let mut config = home.load_config().expect("config");
+    config.store_cache_mb = cache_mb;
+    home.save_config(&config).expect("config saved");
+    Station::open(&home).expect("reopened")
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; nothing else to parse.
     let posts = env_count("LINGONG_BENCH_POSTS", 100_000);
@@ -331,16 +368,7 @@ fn main() {
         .map(|s| s.expect("record").id().to_hex())
         .collect();
     ids.reverse();
-    let listed = time(calls, |i| {
-        let filter = PostFilter {
-            review: Some("approved".into()),
-            limit: Some(100),
-            after: (i > 0).then(|| ids[(i * 7919) % ids.len()].clone()),
-            ..Default::default()
-        };
-        let rows = dispatch(&mut station, Request::PostList(filter)).expect("list");
-        assert!(!rows.as_array().expect("rows").is_empty() || i > 0);
-    });
+    let listed = time_list(&mut station, &ids, calls);
     let scanned = time(scans, |_| {
         let all = station
             .store
@@ -411,6 +439,32 @@ fn main() {
         assert!(n > 0 && m > 0);
     });
     report("status (counters)", status, Some(counted), 50.0);
+
+    // A village's page cache (`home::VILLAGE_STORE_CACHE_MB`, the default of a new village)
+    // against the default above it, on this same store: each opened afresh, then the same
+    // list pages and `status` calls (a village holds as many posts as its county sends it).
+    let village_mb = lingong_node::home::VILLAGE_STORE_CACHE_MB;
+    let county_mb = lingong_node::home::default_store_cache_mb();
+    let mut by_cache = Vec::new();
+    for mb in [county_mb, village_mb] {
+        station = reopen_with_cache(station, mb);
+        let listed = time_list(&mut station, &ids, calls);
+        let status = time_status(&mut station, calls);
+        by_cache.push((mb, listed, status));
+    }
+    println!("page cache, opened afresh: load average {}", load());
+    for (mb, (l50, l99), (s50, s99)) in &by_cache {
+        println!(
+            "  store_cache_mb = {mb:>3}: post list --review approved --limit 100 p50 {l50:7.2} ms p99 {l99:7.2} ms | status p50 {s50:6.3} ms p99 {s99:6.3} ms"
+        );
+    }
+    let ((_, (_, l64), (_, s64)), (_, (_, lv), (_, sv))) = (&by_cache[0], &by_cache[1]);
+    println!(
+        "  village cache ({village_mb} MiB) against {county_mb} MiB: list p99 ratio {:.2}, status p99 ratio {:.2}",
+        lv / l64,
+        sv / s64
+    );
+    station = reopen_with_cache(station, county_mb);
     if env_count("LINGONG_BENCH_MATCHING", 1) == 0 {
         return;
     }
@@ -529,5 +583,29 @@ fn main() {
             "the indexed answer is the scan's"
         );
         report(what, indexed, Some(scanned), 20.0);
+        // Where a first call's time goes: the same call right after every worker record was
+        // read again, as by `named` above (sled's page cache turned over, so the posts it
+        // returns are read from the store's files and decompressed; and 50,000 records freed
+        // just before), then once more warm; then after the same reading with the records
+        // still held (the cache turned over, nothing freed).
+        let once = |station: &Station| {
+            let t = Instant::now();
+            matching::for_worker(station, &id, Some(20), "zh").expect("match");
+            t.elapsed().as_secs_f64() * 1000.0
+        };
+        let every_worker = |station: &Station| {
+            station
+                .store
+                .records_of(Some(RecordKind::Worker))
+                .expect("scan")
+        };
+        drop(every_worker(&station));
+        let (freed, warm) = (once(&station), once(&station));
+        let held = every_worker(&station);
+        let kept = once(&station);
+        drop(held);
+        println!(
+            "  {what}: after every worker record was read again and freed, the first call {freed:.2} ms, the next {warm:.2} ms; read again and still held, the first call {kept:.2} ms"
+        );
     }
 }

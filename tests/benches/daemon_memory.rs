@@ -21,11 +21,14 @@
 //! - **after one whole list**: one `post list` without `--limit` (every post as JSON), the
 //!   heaviest list a script can ask for, shown apart from the target's 100 calls.
 //!
-//! Sled's page cache at the village is its configuration's `store_cache_mb` (64 MiB by default;
-//! `LINGONG_BENCH_CACHE_MB` writes another into the village's `config.toml` before its start).
+//! Sled's page cache at the village is its configuration's `store_cache_mb` (what `lingong
+//! init` writes for a village: 16 MiB, `home::VILLAGE_STORE_CACHE_MB`; `LINGONG_BENCH_CACHE_MB`
+//! writes another into the village's `config.toml` before its start).
 //!
-//! Printed: each figure in MB, its ratio to the idle baseline, the target, the county daemon's
-//! own figures beside them, and the load average (the machine is shared).
+//! Printed: each figure in MB, its ratio to the idle baseline, and the part of it that is the
+//! process's own anonymous memory (`RssAnon`: the heap; the rest is mostly the binary's own
+//! pages), the target, the county daemon's own figures beside them, and the load average (the
+//! machine is shared).
 //!
 //! Run: `cargo bench -p lingong-tests --bench daemon_memory` (release build).
 //! `LINGONG_BENCH_KEEP=1` keeps the node homes.
@@ -62,8 +65,8 @@ fn main() {
         du_mb(&county.home.join("store"))
     );
 
-    // Sled's page cache at the village: its configuration's `store_cache_mb` (64 unless
-    // `LINGONG_BENCH_CACHE_MB` sets another).
+    // Sled's page cache at the village: its configuration's `store_cache_mb` (what `init`
+    // wrote for a village unless `LINGONG_BENCH_CACHE_MB` sets another).
     let config = village.home.join("config.toml");
     let mut text = std::fs::read_to_string(&config).expect("config.toml");
     if let Ok(mb) = std::env::var("LINGONG_BENCH_CACHE_MB") {
@@ -83,7 +86,7 @@ fn main() {
     let cache = text
         .lines()
         .find(|l| l.starts_with("store_cache_mb"))
-        .unwrap_or("store_cache_mb = 64 (default)")
+        .unwrap_or("store_cache_mb absent (64 MiB)")
         .to_string();
     println!("village configuration: {cache}");
 
@@ -96,7 +99,7 @@ fn main() {
     let settle = |pid| settled_resident(pid, Duration::from_secs(1), Duration::from_secs(120));
 
     let idle = settle(pid);
-    let mut rows = vec![("idle (baseline)".to_string(), idle, load_average())];
+    let mut rows = vec![("idle (baseline)".to_string(), idle, anon_and_load(pid))];
 
     let t = Instant::now();
     village.json(&["peer", "add", &county_addr]);
@@ -111,9 +114,13 @@ fn main() {
     rows.push((
         format!("first sync, at its end ({sync_secs:.1} s)"),
         at_end,
-        load_average(),
+        anon_and_load(pid),
     ));
-    rows.push(("first sync, settled".into(), settle(pid), load_average()));
+    rows.push((
+        "first sync, settled".into(),
+        settle(pid),
+        anon_and_load(pid),
+    ));
 
     let t = Instant::now();
     let mut after: Option<String> = None;
@@ -146,13 +153,13 @@ fn main() {
             t.elapsed().as_secs_f64()
         ),
         resident(pid),
-        load_average(),
+        anon_and_load(pid),
     ));
     let after_lists = settle(pid);
     rows.push((
         format!("{lists} lists of 100, settled"),
         after_lists,
-        load_average(),
+        anon_and_load(pid),
     ));
 
     let t = Instant::now();
@@ -164,7 +171,7 @@ fn main() {
             t.elapsed().as_secs_f64()
         ),
         settle(pid),
-        load_average(),
+        anon_and_load(pid),
     ));
 
     println!(
@@ -172,16 +179,17 @@ fn main() {
         du_mb(&village.home.join("store"))
     );
     println!(
-        "{:<48} {:>9} {:>9} {:>9}  load",
-        "stage", "RSS MB", "HWM MB", "RSS/idle"
+        "{:<48} {:>9} {:>9} {:>9} {:>9}  load",
+        "stage", "RSS MB", "HWM MB", "RSS/idle", "anon MB"
     );
-    for (stage, r, load) in &rows {
+    for (stage, r, (anon_kib, load)) in &rows {
         println!(
-            "{:<48} {:>9} {:>9} {:>9.2}  {load}",
+            "{:<48} {:>9} {:>9} {:>9.2} {:>9}  {load}",
             stage,
             mib(r.rss_kib),
             mib(r.hwm_kib),
-            r.rss_kib as f64 / idle.rss_kib as f64
+            r.rss_kib as f64 / idle.rss_kib as f64,
+            mib(*anon_kib)
         );
     }
     let target = |r: &Resident| {
@@ -216,6 +224,18 @@ fn main() {
 fn post_count(node: &Node) -> u64 {
     let status: Value = node.json(&["status"]);
     status["records"]["posts"].as_u64().unwrap_or(0)
+}
+
+/// The anonymous part of process `pid`'s resident memory (`RssAnon` in `/proc/PID/status`,
+/// KiB: its heap, where the rest is mostly the binary's own pages), with the load average.
+fn anon_and_load(pid: u32) -> (u64, String) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let anon = status
+        .lines()
+        .find_map(|l| l.strip_prefix("RssAnon:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0);
+    (anon, load_average())
 }
 
 /// What `uptime` prints (the load average with the time and the machine's uptime).
