@@ -32,11 +32,29 @@
 //! through the same router and layers) measured in the same run, before and after the pages.
 //! The resident memory after the pages is printed at the end.
 //!
+//! **Writes during a report** (last; issue 16, the station's lock). A write is a `post create`
+//! sent to the daemon's control socket (what `lingong post create` sends), timed to its answer.
+//! Baseline: `LINGONG_BENCH_WRITES` (default 5) writes with no report computing. Then the same
+//! number of rounds of each of the two ways a report of this month (every post of the
+//! village, all created this month) is computed: *before*, `report` through the control socket
+//! (`lingong report`: the report holds the station's shared lock from start to end, as every
+//! `/report` computation did before), and *after*, the console's `/report` after a commit (the
+//! page answers from the figures before it and computes them again in the background in 10 ms
+//! slices of the lock). In each round one write is sent a third of the way into the computation
+//! (a third of the report's duration measured beforehand in the same run: the write lands while
+//! the report computes), and the round ends when the computation has (the control socket's
+//! answer; `/report` no longer labelled `#report-stale`). Then a burst: writes back to back,
+//! 250 ms apart, for the length of two computations, while `/report` keeps recomputing; a
+//! computation that a commit cut short starts again, and after four such the fifth holds the
+//! lock to its end, which the burst's slowest writes show. Printed: p50 and max of each
+//! against the baseline's p50.
+//!
 //! Run: `cargo bench -p lingong-tests --bench web` (release build). `LINGONG_BENCH_KEEP=1`
 //! keeps the node homes. The load average is printed beside the figures: the machine is shared.
 
+use lingong_node::control::call_daemon;
 use lingong_node::home::Home;
-use lingong_node::request::{PostFilter, Request, dispatch};
+use lingong_node::request::{PostFields, PostFilter, Request, dispatch};
 use lingong_node::station::Station;
 use lingong_tests::{
     Daemon, Node, daemon_pid, du_mb, env_usize, free_port, init_chain, load_average, mib,
@@ -192,6 +210,12 @@ fn main() {
         "resident after the pages: {} MB; load {}",
         mib(resident(pid).rss_kib),
         load_average()
+    );
+    writes_during_reports(
+        &village,
+        &addr,
+        &cookie,
+        env_usize("LINGONG_BENCH_WRITES", 5).max(1),
     );
     drop(daemon);
     if std::env::var("LINGONG_BENCH_KEEP").is_ok_and(|v| v == "1") {
@@ -541,4 +565,159 @@ fn count_events(stream: TcpStream, n: &AtomicUsize) {
             n.fetch_add(1, Ordering::Relaxed);
         }
     }
+}
+
+/// One `post create` through the daemon's control socket: how long until its answer.
+fn timed_write(home: &Home, n: usize) -> Duration {
+    let fields = PostFields {
+        title: Some(format!("报表期间的岗位 {n}")),
+        occupation: Some("4-10-01-06".into()),
+        wage: Some(150.0),
+        unit: Some("day".into()),
+        headcount: Some(2),
+        ..Default::default()
+    };
+    let t = Instant::now();
+    call_daemon(home, &Request::PostCreate(fields))
+        .expect("the daemon answers")
+        .unwrap_or_else(|e| panic!("post create refused: {e:?}"));
+    t.elapsed()
+}
+
+/// The p50 and the largest of some durations, in milliseconds.
+fn p50_max(mut d: Vec<Duration>) -> (f64, f64) {
+    d.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    (ms(d[(d.len() - 1) / 2]), ms(d[d.len() - 1]))
+}
+
+/// Whether `/report` shows this month's figures as of the store's last write (not labelled
+/// `#report-stale`).
+fn report_current(addr: &str, cookie: &str) -> bool {
+    let (status, body) = get(addr, "/report", Some(cookie));
+    assert_eq!(status, 200, "{}", &body[..body.len().min(400)]);
+    !body.contains("report-stale")
+}
+
+/// The phase "writes during a report" (module documentation).
+fn writes_during_reports(village: &Node, addr: &str, cookie: &str, rounds: usize) {
+    let home = Home::new(Some(village.home.clone()));
+    let month =
+        lingong_protocol::dates::format_date(lingong_node::services::today())[..7].to_string();
+    let report = Request::Report {
+        period: month.clone(),
+        region: None,
+        csv: false,
+    };
+    let mut n = 0;
+    let mut write = || {
+        n += 1;
+        timed_write(&home, n)
+    };
+    let base: Vec<Duration> = (0..rounds).map(|_| write()).collect();
+    // How long the report takes here, untimed otherwise: when a third of it has passed.
+    let t = Instant::now();
+    let counted = call_daemon(&home, &report)
+        .expect("the daemon answers")
+        .expect("report");
+    let took = t.elapsed();
+    println!(
+        "\nwrites during a report of {month} ({} records counted; the report alone {:.2} s \
+         through the control socket); load {}",
+        counted["records"],
+        took.as_secs_f64(),
+        load_average()
+    );
+    let mut before = Vec::new();
+    let mut before_took = Vec::new();
+    for _ in 0..rounds {
+        let (write_took, report_took) = std::thread::scope(|s| {
+            let computing = s.spawn(|| {
+                let t = Instant::now();
+                call_daemon(&home, &report)
+                    .expect("the daemon answers")
+                    .expect("report");
+                t.elapsed()
+            });
+            std::thread::sleep(took / 3);
+            let w = write();
+            (w, computing.join().expect("report thread"))
+        });
+        before.push(write_took);
+        before_took.push(report_took);
+    }
+    // The page's figures, computed once with nothing written meanwhile.
+    poll_until(
+        "/report to show this month",
+        Duration::from_secs(600),
+        || report_current(addr, cookie).then_some(()),
+    );
+    let mut after = Vec::new();
+    let mut after_took = Vec::new();
+    for _ in 0..rounds {
+        write();
+        let t = Instant::now();
+        // Answered from the figures before the write while they are computed again.
+        assert!(!report_current(addr, cookie), "/report not labelled stale");
+        std::thread::sleep((took / 3).saturating_sub(t.elapsed()));
+        after.push(write());
+        poll_until("/report computed again", Duration::from_secs(600), || {
+            report_current(addr, cookie).then_some(())
+        });
+        after_took.push(t.elapsed());
+    }
+    // A burst: a write every 250 ms for two reports' length, /report asked after each.
+    let mut burst = Vec::new();
+    let t = Instant::now();
+    while t.elapsed() < took * 2 {
+        let w = Instant::now();
+        burst.push(write());
+        report_current(addr, cookie);
+        std::thread::sleep(Duration::from_millis(250).saturating_sub(w.elapsed()));
+    }
+    let burst_settled = Instant::now();
+    poll_until(
+        "/report computed after the burst",
+        Duration::from_secs(600),
+        || report_current(addr, cookie).then_some(()),
+    );
+    let burst_settled = burst_settled.elapsed();
+
+    let (b50, bmax) = p50_max(base);
+    println!(
+        "{:<52} {:>5} {:>9} {:>9} {:>9}",
+        "write (post create, control socket)", "n", "p50 ms", "max ms", "p50/base"
+    );
+    let row = |what: &str, d: Vec<Duration>| {
+        let n = d.len();
+        let (p50, max) = p50_max(d);
+        println!("{what:<52} {n:>5} {p50:>9.1} {max:>9.1} {:>9.1}", p50 / b50);
+    };
+    println!(
+        "{:<52} {:>5} {b50:>9.1} {bmax:>9.1} {:>9.1}",
+        "no report computing (baseline)", rounds, 1.0
+    );
+    row(
+        "during `report` (control socket: lock held; before)",
+        before,
+    );
+    row("during /report's computation (10 ms slices; after)", after);
+    row(
+        "burst, a write every 250 ms, /report asked after each",
+        burst,
+    );
+    let secs = |d: &[Duration]| {
+        d.iter()
+            .map(|d| format!("{:.2}", d.as_secs_f64()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    println!(
+        "report with one write in it: through the control socket {} s; /report {} s \
+         (write to current again); after the burst /report current again {:.2} s later; load {}",
+        secs(&before_took),
+        secs(&after_took),
+        burst_settled.as_secs_f64(),
+        load_average()
+    );
 }

@@ -21,15 +21,23 @@
 //!   step answers in English naming the status field; screenshot `docs/screenshots/report.png`. Where Chromium, Node.js or playwright-core is missing the
 //!   browser test prints why and skips.
 //!
+//! - The report page's stale figures (one province daemon with `report_wait_ms = 0` in its
+//!   configuration, so the page never waits for a computation and the test does not depend on
+//!   speed): the first view computes the month; after a complaint is filed the page shows the
+//!   figures from before it at once, labelled `#report-stale` with the write they were
+//!   computed at and the write now, while they are computed again; polled, the page then
+//!   shows the complaint counted and no label.
+//!
 //! Nothing sleeps a fixed time: every wait polls with a deadline.
 
 use lingong_protocol::id_number::complete_id_number;
 use lingong_tests::{
-    CHAIN, Daemon, Node, add_token, browser_ready, free_port, http, json_of, run_browser_script,
-    start_web, workspace_root,
+    CHAIN, Daemon, Node, add_token, browser_ready, free_port, http, json_of, poll_until,
+    run_browser_script, start_web, workspace_root,
 };
 use serde_json::{Value, json};
 use std::path::Path;
+use std::time::Duration;
 
 #[test]
 fn the_oversight_routes_answer_401_403_and_400_naming_the_field_and_change_nothing() {
@@ -259,6 +267,76 @@ fn the_oversight_routes_answer_401_403_and_400_naming_the_field_and_change_nothi
         assert!(doc["paths"][path].is_object(), "openapi.json lacks {path}");
     }
     assert!(doc["paths"]["/api/complaints/{id}"]["patch"].is_object());
+}
+
+/// What `/report` shows: the complaints counted (the figure's cell) and, when the figures are
+/// labelled stale, the writes they were computed at and the writes now.
+fn report_page(addr: &str, bearer: &str) -> (String, Option<(u64, u64)>) {
+    let (status, body) = http(addr, "GET", "/report", &[("Authorization", bearer)], b"");
+    assert_eq!(status, 200, "{body}");
+    let after = |from: usize, key: &str| -> String {
+        let at = body[from..].find(key).map(|i| from + i + key.len());
+        let at = at.unwrap_or_else(|| panic!("no {key} in the page: {body}"));
+        body[at..]
+            .chars()
+            .take_while(|c| *c != '"' && *c != '<')
+            .collect()
+    };
+    let row = body
+        .find(r#"data-figure="complaints""#)
+        .unwrap_or_else(|| panic!("no complaints row: {body}"));
+    let cell = after(row, r#"class="num">"#);
+    let stale = body.find(r#"id="report-stale""#).map(|at| {
+        let number = |key: &str| after(at, key).parse::<u64>().expect("a write count");
+        (
+            number(r#"data-writes-then=""#),
+            number(r#"data-writes-now=""#),
+        )
+    });
+    (cell, stale)
+}
+
+#[test]
+fn the_report_page_shows_the_figures_before_a_commit_labelled_stale_while_it_computes_them_again() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = Node::init(dir.path(), "station", "贵州省零工服务中心", "52");
+    lingong_tests::certify(None, &node);
+    let config = node.home.join("config.toml");
+    let text = std::fs::read_to_string(&config).expect("config.toml");
+    assert!(text.contains("\nreport_wait_ms = 100\n"), "{text}");
+    let text = text.replace("\nreport_wait_ms = 100\n", "\nreport_wait_ms = 0\n");
+    std::fs::write(&config, text).expect("config.toml");
+    let bearer = format!("Bearer {}", add_token(&node, "inspector", "supervisor"));
+    let (_daemon, addr) = start_web(&node, free_port(), &[]);
+
+    // The first view computes the month (nothing held to show instead).
+    let (complaints, stale) = report_page(&addr, &bearer);
+    assert_eq!((complaints.as_str(), stale), ("0", None));
+
+    node.json(&[
+        "complaint",
+        "file",
+        "--kind",
+        "wage-arrears",
+        "--text",
+        "工资拖欠两个月",
+    ]);
+    // At once the figures from before the complaint, saying so.
+    let (complaints, stale) = report_page(&addr, &bearer);
+    assert_eq!(complaints, "0", "the figures before the commit");
+    let (then, now) = stale.expect("the figures labelled stale");
+    assert!(then < now, "computed at write {then}, now {now}");
+
+    // Computed again in the background: the complaint counted, no label.
+    let complaints = poll_until(
+        "the report page to show its figures as of the complaint",
+        Duration::from_secs(60),
+        || {
+            let (complaints, stale) = report_page(&addr, &bearer);
+            stale.is_none().then_some(complaints)
+        },
+    );
+    assert_eq!(complaints, "1");
 }
 
 /// Today's date in China time (UTC+8) as `YYYY-MM-DD`, from the system clock.
