@@ -1235,7 +1235,10 @@ impl Network {
     }
 }
 
-/// One step of a session on either side: accept what the frame carried, build the next frame.
+/// One step of a session on either side: accept what the frame carried (holding the station
+/// alone, and only when the frame carried something), then build the next frame (sharing it
+/// with reads: the frame that ends reconciliation reads the author and sequence number of
+/// every change found for the peer, which for a first sync is every change the node holds).
 fn drive(
     station: &Arc<RwLock<Station>>,
     session: &mut Session,

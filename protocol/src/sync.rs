@@ -21,20 +21,22 @@
 //! **Push order: no gap after a cut.** A side pushes nothing until its reconciliation has
 //! settled (its reply to the peer's last message was empty, or the peer's frame carried none):
 //! ranges settle in different rounds, so before that an older change of an author could still
-//! be found after a newer one. Then it pushes every author's changes in sequence order, most
-//! urgent kind first by inheritance ([`RecordKind::send_priority`]: a revocation pulls its
-//! author's older pending changes ahead with it): the order is (the most urgent priority among
-//! the author's pending changes from this one up, author, sequence number). So any prefix of a
-//! session's frames leaves each author's log at the receiver without a gap above what it held:
-//! a change never arrives before an older change of its author that the session also brings.
-//! Gaps of scope (a peer entitled to only some of an author's changes) are not gaps. The item
-//! sets carry no sequence numbers: the sender reads each change's author and number from its
-//! own store through the same loader as the push (the header form), once per change.
+//! be found after a newer one. Then it pushes every author's changes in sequence order and an
+//! edit after the change that created its record (else the edit is refused and its author's
+//! log left with a gap), most urgent kind first by inheritance ([`RecordKind::send_priority`]:
+//! a revocation takes the changes it needs, its author's older ones, ahead with it), then by
+//! time ([`push_order`]). So any prefix of a session's frames leaves each author's log at the
+//! receiver without a gap above what it held: a change never arrives before an older change
+//! of its author that the session also brings. Gaps of scope (a peer entitled to only some of
+//! an author's changes) are not gaps. The item sets carry no sequence numbers: the sender
+//! reads each change's author, number and record from its own store through the same loader
+//! as the push (the header form), once per change.
 //!
 //! Each side's first frame also carries its clock ([`Session::set_clock`]). A side does not
 //! push a change its peer's clock would date more than [`MAX_FUTURE_MS`] ahead (the peer
 //! would only defer it, and every session would carry it again over a thin link); it goes
-//! once the peer's clock catches up. The offset is also what tells an operator that a
+//! once the peer's clock catches up, and its author's later changes (and edits of a record it
+//! created) wait with it. The offset is also what tells an operator that a
 //! station's clock is wrong ([`Session::peer_clock_offset_ms`]).
 
 use crate::accept::MAX_FUTURE_MS;
@@ -573,15 +575,116 @@ struct Found {
 /// A change to push, with its place in its author's log.
 #[derive(Clone, Copy, Debug)]
 struct Pending {
-    /// Its kind's push priority, then (once ordered) the most urgent one among its author's
-    /// pending changes from this one up.
+    /// Its kind's push priority, then (once ordered) the most urgent one among the queued
+    /// changes that need it first ([`push_order`]).
     priority: u8,
     /// Index into [`Session::authors`].
     author: u32,
     seq: u64,
+    /// The change that created its record (creator's index, serial: the creator's sequence
+    /// number of that change); itself for a create.
+    record: (u32, u64),
     timestamp: u64,
     id: EnvelopeId,
     want: Want,
+}
+
+/// Sorts `queue` into push order, reversed (the next change last).
+///
+/// A change needs two others pushed before it when the session pushes them too: its author's
+/// previous queued change (so each log arrives in sequence order) and the change that created
+/// its record (an edit is refused, and its author's log left with a gap, where the record is
+/// not held yet). Each change takes the most urgent priority among itself and the changes
+/// that need it, directly or not (priority inheritance: a revocation takes its author's older
+/// changes ahead with it); then the changes go in an order that respects every need, the most
+/// urgent inherited priority first, then the earliest timestamp, then the id. Signed logs
+/// cannot make the needs circular (an edit is signed after its record's create was held); if
+/// a forged store did, the changes caught in the circle go last, in the same order.
+fn push_order(queue: &mut Vec<Pending>) {
+    use std::collections::{BinaryHeap, HashMap};
+    let n = queue.len();
+    let at: HashMap<(u32, u64), u32> = queue
+        .iter()
+        .enumerate()
+        .map(|(i, p)| ((p.author, p.seq), i as u32))
+        .collect();
+    // The (at most two) changes each change needs first.
+    let mut needs = vec![[u32::MAX; 2]; n];
+    let mut by_log: Vec<u32> = (0..n as u32).collect();
+    by_log.sort_unstable_by_key(|&i| (queue[i as usize].author, queue[i as usize].seq));
+    for w in by_log.windows(2) {
+        if queue[w[0] as usize].author == queue[w[1] as usize].author {
+            needs[w[1] as usize][0] = w[0];
+        }
+    }
+    for (i, p) in queue.iter().enumerate() {
+        if let Some(&c) = at.get(&p.record)
+            && c as usize != i
+            && c != needs[i][0]
+        {
+            needs[i][1] = c;
+        }
+    }
+    let mut needed_by = vec![Vec::new(); n];
+    let mut waiting = vec![0u8; n];
+    for (i, need) in needs.iter().enumerate() {
+        for &c in need.iter().filter(|&&c| c != u32::MAX) {
+            needed_by[c as usize].push(i as u32);
+            waiting[i] += 1;
+        }
+    }
+    // Kahn's order, taking the ready change with the least key first; `key` is read as the
+    // changes are taken.
+    let kahn = |queue: &[Pending], mut waiting: Vec<u8>| -> Vec<u32> {
+        let key = |i: u32| {
+            let p = &queue[i as usize];
+            Reverse((p.priority, p.timestamp, p.id, i))
+        };
+        let mut ready: BinaryHeap<_> = (0..n as u32)
+            .filter(|&i| waiting[i as usize] == 0)
+            .map(key)
+            .collect();
+        let mut order = Vec::with_capacity(n);
+        let mut taken = vec![false; n];
+        loop {
+            while let Some(Reverse((_, _, _, i))) = ready.pop() {
+                taken[i as usize] = true;
+                order.push(i);
+                for &d in &needed_by[i as usize] {
+                    let w = &mut waiting[d as usize];
+                    if !taken[d as usize] && *w > 0 {
+                        *w -= 1;
+                        if *w == 0 {
+                            ready.push(key(d));
+                        }
+                    }
+                }
+            }
+            // Only a circle of needs leaves changes behind: release its least one.
+            match (0..n as u32)
+                .filter(|&i| !taken[i as usize])
+                .min_by_key(|&i| key(i).0)
+            {
+                Some(i) => {
+                    waiting[i as usize] = 0;
+                    ready.push(key(i));
+                }
+                None => return order,
+            }
+        }
+    };
+    // Inherit: from the last change of an order that respects the needs back to the first,
+    // each change hands its priority to the changes it needs.
+    for &i in kahn(queue, waiting.clone()).iter().rev() {
+        let priority = queue[i as usize].priority;
+        for &c in needs[i as usize].iter().filter(|&&c| c != u32::MAX) {
+            let need = &mut queue[c as usize].priority;
+            *need = (*need).min(priority);
+        }
+    }
+    let order = kahn(queue, waiting);
+    let mut sorted: Vec<Pending> = order.iter().rev().map(|&i| queue[i as usize]).collect();
+    std::mem::swap(queue, &mut sorted);
 }
 
 /// One side of one sync session.
@@ -600,9 +703,10 @@ pub struct Session {
     queued: BTreeSet<EnvelopeId>,
     /// The authors of the changes in `queue`, and their indexes.
     authors: BTreeMap<PublicKey, u32>,
-    /// Authors one of whose changes was held back for the peer's clock: their later changes
-    /// wait too, so the peer's copy of the log gets no gap.
-    held_authors: BTreeSet<u32>,
+    /// Authors one of whose changes was held back for the peer's clock, with the lowest such
+    /// sequence number: their later changes, and edits of records created from there on,
+    /// wait too, so the peer's copy of a log gets no gap.
+    held_from: BTreeMap<u32, u64>,
     /// No range is open any more: every change the peer lacks has been found, so pushing can
     /// start in log order.
     settled: bool,
@@ -653,7 +757,7 @@ impl Session {
             ordered: true,
             queued: BTreeSet::new(),
             authors: BTreeMap::new(),
-            held_authors: BTreeSet::new(),
+            held_from: BTreeMap::new(),
             settled: false,
             pending_reconcile: None,
             hello: (!hello.is_empty()).then_some(hello),
@@ -826,12 +930,13 @@ impl Session {
             else {
                 continue;
             };
-            let next = self.authors.len() as u32;
-            let author = *self.authors.entry(header.author).or_insert(next);
+            let author = self.author_index(header.author);
+            let creator = self.author_index(header.record.creator);
             self.queue.push(Pending {
                 priority: f.priority,
                 author,
                 seq: header.seq,
+                record: (creator, header.record.serial),
                 timestamp: f.timestamp,
                 id: f.id,
                 want: f.want,
@@ -840,27 +945,17 @@ impl Session {
         }
     }
 
-    /// Puts the queue in push order (reversed: the next change last): each change takes the
-    /// most urgent priority among its author's queued changes from it up, then by author and
-    /// sequence number, so an author's changes go in log order and an urgent one takes the
-    /// older ones ahead with it.
+    fn author_index(&mut self, key: PublicKey) -> u32 {
+        let next = self.authors.len() as u32;
+        *self.authors.entry(key).or_insert(next)
+    }
+
+    /// Puts the queue in push order ([`push_order`]) if something joined it since.
     fn order_queue(&mut self) {
-        if self.ordered {
-            return;
+        if !self.ordered {
+            push_order(&mut self.queue);
+            self.ordered = true;
         }
-        self.queue
-            .sort_unstable_by_key(|p| (p.author, Reverse(p.seq)));
-        let mut inherited = (u32::MAX, u8::MAX);
-        for p in &mut self.queue {
-            if inherited.0 != p.author {
-                inherited = (p.author, p.priority);
-            }
-            inherited.1 = inherited.1.min(p.priority);
-            p.priority = inherited.1;
-        }
-        self.queue
-            .sort_unstable_by_key(|p| Reverse((p.priority, p.author, p.seq)));
-        self.ordered = true;
     }
 
     /// The next frame to send. `load` fetches the wire bytes of an envelope this node holds,
@@ -884,9 +979,16 @@ impl Session {
         while self.settled
             && let Some(p) = self.queue.last().copied()
         {
-            if self.held_authors.contains(&p.author) || self.too_new_for_peer(p.timestamp as i64) {
+            let held = |(author, seq): (u32, u64)| {
+                self.held_from.get(&author).is_some_and(|from| *from <= seq)
+            };
+            if held((p.author, p.seq))
+                || held(p.record)
+                || self.too_new_for_peer(p.timestamp as i64)
+            {
                 self.queue.pop();
-                self.held_authors.insert(p.author);
+                let from = self.held_from.entry(p.author).or_insert(p.seq);
+                *from = (*from).min(p.seq);
                 self.stats.held_back += 1;
                 continue;
             }
@@ -958,6 +1060,60 @@ mod tests {
     use crate::store::{MemoryStore, Staged, Store};
 
     const T0: i64 = (FIXTURE_NOT_BEFORE_S + 86_400) * 1000;
+
+    /// A change of `author` (an index) at `seq` of push priority `priority`, editing the
+    /// record `record` (creator index, serial), dated `timestamp`.
+    fn pending(author: u32, seq: u64, priority: u8, record: (u32, u64), timestamp: u64) -> Pending {
+        let mut id = [0; 32];
+        id[0] = author as u8;
+        id[1] = seq as u8;
+        Pending {
+            priority,
+            author,
+            seq,
+            record,
+            timestamp,
+            id,
+            want: Want::Full,
+        }
+    }
+
+    fn order_of(mut queue: Vec<Pending>) -> Vec<(u32, u64, u8)> {
+        push_order(&mut queue);
+        queue
+            .iter()
+            .rev()
+            .map(|p| (p.author, p.seq, p.priority))
+            .collect()
+    }
+
+    #[test]
+    fn the_push_order_keeps_logs_in_sequence_records_before_edits_and_urgent_kinds_first() {
+        // Author 0: a post (4), a post edit of author 1's post, then a revocation (1), dated
+        // out of order. Author 1: its post, created after author 0's first post. Author 2: a
+        // lone worker record (6).
+        let queue = vec![
+            pending(0, 5, 1, (0, 5), 3000),
+            pending(2, 9, 6, (2, 9), 500),
+            pending(0, 4, 4, (1, 7), 2000),
+            pending(1, 7, 4, (1, 7), 2500),
+            pending(0, 3, 4, (0, 3), 1000),
+        ];
+        // The revocation takes author 0's older changes and the post its edit needs ahead
+        // with it (priority 1); the edit waits for the post it edits although dated earlier.
+        assert_eq!(
+            order_of(queue),
+            vec![(0, 3, 1), (1, 7, 1), (0, 4, 1), (0, 5, 1), (2, 9, 6)]
+        );
+        // Needs that go round in a circle (no signed logs make one) still push everything
+        // once: what is ready first, then the circle from its least key.
+        let circle = vec![
+            pending(0, 2, 4, (1, 2), 100),
+            pending(1, 2, 4, (0, 2), 200),
+            pending(1, 1, 4, (1, 1), 300),
+        ];
+        assert_eq!(order_of(circle), vec![(1, 1, 4), (0, 2, 4), (1, 2, 4)]);
+    }
 
     /// Found by the `sync_frame` fuzz target: postcard's `from_bytes` stops at the end of the
     /// value, so a frame with bytes after it decoded as if they were not there.
