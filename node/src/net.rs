@@ -1249,13 +1249,13 @@ fn drive(
         .receive(frame, wire_len)
         .map_err(|e| e.to_string())?;
     tokio::task::block_in_place(|| {
-        let mut s = station.write().expect("station lock");
         let mut report = AcceptReport::default();
         if !received.is_empty() {
+            let mut s = station.write().expect("station lock");
             report = s.accept_envelopes(&received).map_err(|e| e.message("en"))?;
         }
-        let store = &s.store;
-        let next = session.next_frame(&mut lingong_protocol::sync::load_from(store));
+        let s = station.read().expect("station lock");
+        let next = session.next_frame(&mut lingong_protocol::sync::load_from(&s.store));
         Ok((next, report))
     })
 }
