@@ -173,3 +173,87 @@ pub fn compact(home: &Home, progress: &mut dyn FnMut(u64)) -> Result<Value> {
         ),
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files_hold(dir: &Path, needle: &[u8]) -> bool {
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for entry in std::fs::read_dir(&d).unwrap() {
+                let p = entry.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if std::fs::read(&p)
+                    .unwrap()
+                    .windows(needle.len())
+                    .any(|w| w == needle)
+                {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    #[test]
+    fn a_compacted_store_holds_the_same_rows_and_none_of_the_bytes_its_rows_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::new(Some(dir.path().join("home")));
+        crate::station::init(
+            &home,
+            "乐源社区零工服务站",
+            "522622101001",
+            Vec::new(),
+            None,
+        )
+        .unwrap();
+        let store_dir = home.store_path();
+        let gone = "杨秀英 13812345678 522622198001012347".as_bytes();
+        let kept = "龙开芳 13700001111".as_bytes();
+        {
+            let store = SledStore::open(&store_dir).unwrap();
+            let tree = store.sled_db().open_tree("lingong").unwrap();
+            tree.insert(b"Ztest-gone", gone).unwrap();
+            tree.insert(b"Ztest-kept", kept).unwrap();
+            store.sled_db().flush().unwrap();
+            tree.remove(b"Ztest-gone").unwrap();
+            store.sled_db().flush().unwrap();
+        }
+        assert!(files_hold(&store_dir, gone), "sled keeps a removed value");
+        let before = {
+            let store = SledStore::open(&store_dir).unwrap();
+            Tally::of(store.sled_db(), &mut |_| {}).unwrap()
+        };
+        let mut told = 0;
+        let done = compact(&home, &mut |n| told = n).unwrap();
+        assert!(!files_hold(&store_dir, gone), "the removed value is gone");
+        assert!(files_hold(&store_dir, kept), "what the rows hold stays");
+        let after = {
+            let store = SledStore::open(&store_dir).unwrap();
+            Tally::of(store.sled_db(), &mut |_| {}).unwrap()
+        };
+        assert_eq!(before, after);
+        assert_eq!(done["rows"], before.total());
+        assert!(told <= before.total());
+        assert!(
+            done["done"].as_str().unwrap().contains("重新写出"),
+            "{done}"
+        );
+        // The old store was kept only until the check: nothing is left beside the store.
+        let beside: Vec<_> = std::fs::read_dir(dir.path().join("home"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("store."))
+            .collect();
+        assert!(beside.is_empty(), "{beside:?}");
+        // Held by another process (here: this one): refused, nothing changed.
+        let held = SledStore::open(&store_dir).unwrap();
+        match compact(&home, &mut |_| {}) {
+            Err(NodeError::StoreBusy { .. }) => {}
+            other => panic!("refused as busy: {other:?}"),
+        }
+        drop(held);
+    }
+}
