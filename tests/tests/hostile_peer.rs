@@ -9,6 +9,8 @@
 //! printed; run with `--nocapture` to see them:
 //! `cargo test -p lingong-tests --test hostile_peer -- --nocapture`.
 
+mod stand_in;
+
 use lingong_tests::{Daemon, Node, free_port, init_chain, poll_until};
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4, TcpStream};
@@ -345,28 +347,14 @@ async fn libp2p_attacker(
     tally: Arc<P2pTally>,
 ) {
     use futures::StreamExt;
-    use libp2p::request_response::{self, ProtocolSupport};
+    use libp2p::request_response;
     use libp2p::swarm::SwarmEvent;
-    let protocol = libp2p::StreamProtocol::new(lingong_protocol::sync::PROTOCOL_ID);
-    let mut swarm = libp2p::SwarmBuilder::with_new_identity()
-        .with_tokio()
-        .with_tcp(
-            libp2p::tcp::Config::default(),
-            libp2p::noise::Config::new,
-            libp2p::yamux::Config::default,
-        )
-        .expect("transport")
-        .with_behaviour(|_| {
-            request_response::Behaviour::<RawCodec>::new(
-                [(protocol, ProtocolSupport::Outbound)],
-                request_response::Config::default()
-                    .with_request_timeout(Duration::from_secs(20))
-                    .with_max_concurrent_streams(64),
-            )
-        })
-        .expect("behaviour")
-        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
-        .build();
+    let mut swarm = stand_in::outbound_swarm::<RawCodec>(
+        libp2p::identity::Keypair::generate_ed25519(),
+        request_response::Config::default()
+            .with_request_timeout(Duration::from_secs(20))
+            .with_max_concurrent_streams(64),
+    );
     let frames = hostile_frames();
     let mut sent_rounds = 0;
     let mut peer = None;
@@ -544,7 +532,7 @@ async fn certified_flood(
     reason: Arc<std::sync::Mutex<Option<String>>>,
 ) {
     use futures::StreamExt;
-    use libp2p::request_response::{self, ProtocolSupport};
+    use libp2p::request_response;
     use libp2p::swarm::SwarmEvent;
     use lingong_node::net_limits::{REFUSAL_MAGIC, refusal_reason};
     let home = lingong_node::home::Home::new(Some(node.home.clone()));
@@ -553,24 +541,10 @@ async fn certified_flood(
         serde_json::from_slice(&std::fs::read(home.cert_path()).expect("cert.json")).expect("json");
     let chain = lingong_protocol::cert::CertChain::from_json(&chain).expect("the chain");
     let keypair = libp2p::identity::Keypair::ed25519_from_bytes(key.seed()).expect("seed");
-    let protocol = libp2p::StreamProtocol::new(lingong_protocol::sync::PROTOCOL_ID);
-    let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
-        .with_tokio()
-        .with_tcp(
-            libp2p::tcp::Config::default(),
-            libp2p::noise::Config::new,
-            libp2p::yamux::Config::default,
-        )
-        .expect("transport")
-        .with_behaviour(|_| {
-            request_response::Behaviour::<RawCodec>::new(
-                [(protocol, ProtocolSupport::Outbound)],
-                request_response::Config::default().with_request_timeout(Duration::from_secs(20)),
-            )
-        })
-        .expect("behaviour")
-        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
-        .build();
+    let mut swarm = stand_in::outbound_swarm::<RawCodec>(
+        keypair,
+        request_response::Config::default().with_request_timeout(Duration::from_secs(20)),
+    );
     swarm.dial(target).expect("dial");
     let mut peer = None;
     let mut outstanding = 0usize;

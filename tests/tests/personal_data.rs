@@ -61,6 +61,8 @@
 //! Run: `cargo test -p lingong-tests --test personal_data -- --nocapture` (it prints what it
 //! checked).
 
+mod stand_in;
+
 use lingong_node::store::SledStore;
 use lingong_protocol::envelope::Envelope;
 use lingong_protocol::record::RecordKind;
@@ -677,7 +679,7 @@ fn bundle_for(from: &Node, to: &Node, file: &Path, seal: bool) -> (Decoded, bool
 /// the node's own frame codec).
 fn capture_session(me: &Node, me_region: &str, peer_region: &str, target: &str) -> Vec<Vec<u8>> {
     use futures::StreamExt;
-    use libp2p::request_response::{self, ProtocolSupport};
+    use libp2p::request_response;
     use libp2p::swarm::SwarmEvent;
     use lingong_protocol::sync::{Frame, Session, SyncConfig};
     let home = lingong_node::home::Home::new(Some(me.home.clone()));
@@ -703,25 +705,10 @@ fn capture_session(me: &Node, me_region: &str, peer_region: &str, target: &str) 
         .expect("runtime");
     runtime.block_on(async move {
         let keypair = libp2p::identity::Keypair::ed25519_from_bytes(key.seed()).expect("seed");
-        let protocol = libp2p::StreamProtocol::new(lingong_protocol::sync::PROTOCOL_ID);
-        let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
-            .with_tokio()
-            .with_tcp(
-                libp2p::tcp::Config::default(),
-                libp2p::noise::Config::new,
-                libp2p::yamux::Config::default,
-            )
-            .expect("transport")
-            .with_behaviour(|_| {
-                request_response::Behaviour::<lingong_node::net::FrameCodec>::new(
-                    [(protocol, ProtocolSupport::Outbound)],
-                    request_response::Config::default()
-                        .with_request_timeout(Duration::from_secs(60)),
-                )
-            })
-            .expect("behaviour")
-            .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
-            .build();
+        let mut swarm = stand_in::outbound_swarm::<lingong_node::net::FrameCodec>(
+            keypair,
+            request_response::Config::default().with_request_timeout(Duration::from_secs(60)),
+        );
         swarm.dial(target).expect("dial");
         let mut frames = Vec::new();
         let deadline = tokio::time::sleep(DEADLINE);
