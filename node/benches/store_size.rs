@@ -480,7 +480,6 @@ fn write_rows(config: sled::Config, rows: &[(Vec<u8>, Row)], order: Order) -> u6
     sizes.values().map(|v| v.0).sum()
 }
 
-/// The machine's load average, as `uptime` prints it.
 /// `LINGONG_BENCH_COMPACT=1`: `lingong compact` over the store as the real write path left
 /// it (the baseline, measured in the same run), its size after, their ratio and the time.
 fn compact(home: &lingong_node::home::Home, posts: usize, workers: usize) {
@@ -500,6 +499,7 @@ fn compact(home: &lingong_node::home::Home, posts: usize, workers: usize) {
     println!("{}", uptime());
 }
 
+/// The machine's load average, as `uptime` prints it.
 fn uptime() -> String {
     std::process::Command::new("uptime")
         .output()
