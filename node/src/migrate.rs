@@ -377,7 +377,7 @@ impl Counting {
         self.part(v);
         *self.rows.entry(self.current.clone()).or_default() += 1;
         self.seen += 1;
-        if self.seen % 10_000 == 0 {
+        if self.seen.is_multiple_of(10_000) {
             progress(self.seen);
         }
     }
