@@ -256,4 +256,44 @@ mod tests {
         }
         drop(held);
     }
+
+    #[test]
+    fn a_compaction_killed_right_after_its_swap_keeps_the_old_store_aside_at_the_next_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let store_dir = dir.path().join("store");
+        let kept = kept_path(&store_dir);
+        let read = {
+            let store = SledStore::open(&store_dir).unwrap();
+            store
+                .sled_db()
+                .open_tree("lingong")
+                .unwrap()
+                .insert(b"Ztest", &b"row"[..])
+                .unwrap();
+            migrate::rewrite_into(
+                &store_dir,
+                store.sled_db(),
+                migrate::FORMAT,
+                Some(&kept),
+                &mut |_| {},
+            )
+            .unwrap()
+        };
+        // The swap done (as `finish_rewrite`'s exchange leaves it), then a kill: the old
+        // folder sits where the rewrite was.
+        let rewrite = migrate::rewrite_path(&store_dir);
+        let aside = dir.path().join("aside");
+        std::fs::rename(&store_dir, &aside).unwrap();
+        std::fs::rename(&rewrite, &store_dir).unwrap();
+        std::fs::rename(&aside, &rewrite).unwrap();
+        let store = SledStore::open(&store_dir).unwrap();
+        assert!(kept.is_dir(), "the old store is kept, not removed");
+        assert!(!rewrite.exists());
+        assert_eq!(Tally::of(store.sled_db(), &mut |_| {}).unwrap(), read);
+        assert!(!store_dir.join("lingong.keep-old").exists());
+        assert_eq!(
+            other_copies(&store_dir),
+            vec![kept.file_name().unwrap().to_string_lossy().into_owned()]
+        );
+    }
 }
