@@ -21,7 +21,7 @@ use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, Respons
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent, behaviour::toggle::Toggle};
 use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm, identify, mdns, noise, ping, tcp, yamux};
 use lingong_protocol::keys::PublicKey;
-use lingong_protocol::scope::Scope;
+use lingong_protocol::scope::{SCOPE_VERSION, Scope};
 use lingong_protocol::sync::Compatibility;
 use lingong_protocol::sync::{
     Frame, MAX_FRAME_BYTES, PROTOCOL_VERSIONS, Session, SyncConfig, SyncStats, frame_is_empty,
@@ -696,6 +696,7 @@ impl Network {
         let frame = Frame {
             session: id,
             hello: Some(self.my_chain.clone()),
+            scope_version: Some(SCOPE_VERSION),
             ..Default::default()
         };
         let request_id = self
@@ -1007,12 +1008,13 @@ impl Network {
         Ok(scope)
     }
 
-    /// A sync session with a peer of scope `peer`, over the item set the store keeps for
-    /// that scope (built once, then brought up to date: no scan of the whole store per session),
-    /// with this node's clock at its start, `now_ms`.
+    /// A sync session with a peer of scope `peer` (its version: the scope rules it said it
+    /// applies), over the item set the store keeps for that scope (built once, then brought up
+    /// to date: no scan of the whole store per session), with this node's clock at its start,
+    /// `now_ms`. Both ends apply the older of their scope rules ([`Scope::on_link`]).
     fn new_session(&self, id: u64, peer: Scope, now_ms: i64) -> Session {
         let station = self.station.read().expect("station lock");
-        let me = station.scope();
+        let (me, peer) = station.scope().on_link(peer);
         let shared = tokio::task::block_in_place(|| station.shared_set(peer));
         let mut session = Session::with_shared(id, me, shared, Vec::new(), self.sync_config);
         session.set_clock(now_ms);
@@ -1074,8 +1076,9 @@ impl Network {
             }
         };
         if let Some(hello) = &frame.hello {
+            // The session runs under the older of the two ends' scope rules.
             let scope = match self.verify_hello(peer, hello) {
-                Ok(s) => s,
+                Ok(s) => s.at_version(frame.peer_scope_version()),
                 Err(why) => return self.reject_peer(peer, &why),
             };
             self.peers
@@ -1095,6 +1098,7 @@ impl Network {
             let reply = Frame {
                 session: frame.session,
                 hello: Some(self.my_chain.clone()),
+                scope_version: Some(SCOPE_VERSION),
                 ..Default::default()
             };
             let _ = self
@@ -1148,7 +1152,7 @@ impl Network {
                     return self.finish_outbound(peer, Err("the peer sent no certificate".into()));
                 };
                 let scope = match self.verify_hello(peer, hello) {
-                    Ok(s) => s,
+                    Ok(s) => s.at_version(frame.peer_scope_version()),
                     Err(why) => {
                         self.finish_outbound(peer, Err(why.clone()));
                         return self.reject_peer(peer, &why);
@@ -1298,8 +1302,9 @@ mod version_tests {
     use libp2p::request_response::Codec;
 
     /// A frame written on a stream negotiated for `/lingong/sync/1` is a version 1 frame on
-    /// the wire (no clock), and reads back in the current encoding; on `/lingong/sync/2` the
-    /// bytes pass untouched.
+    /// the wire (no clock, no scope version), on `/lingong/sync/2` a version 2 frame (no scope
+    /// version: such a peer applies version 2's scope rules), and each reads back in the
+    /// current encoding; on `/lingong/sync/3` the bytes pass untouched.
     #[test]
     fn the_codec_carries_each_negotiated_version_in_its_own_form() {
         let frame = Frame {
@@ -1307,10 +1312,15 @@ mod version_tests {
             hello: Some(vec![9; 20]),
             envelopes: vec![vec![1; 100]],
             clock_ms: Some(1_765_000_000_000),
+            scope_version: Some(SCOPE_VERSION),
             ..Frame::default()
         };
         futures::executor::block_on(async {
-            for (v, clock) in [(1, None), (2, frame.clock_ms)] {
+            for (v, clock, scopes, missing) in [
+                (1, None, None, 2),
+                (2, frame.clock_ms, None, 1),
+                (3, frame.clock_ms, frame.scope_version, 0),
+            ] {
                 let protocol =
                     StreamProtocol::try_from_owned(lingong_protocol::sync::protocol_id(v)).unwrap();
                 let mut wire = futures::io::Cursor::new(Vec::new());
@@ -1320,28 +1330,20 @@ mod version_tests {
                     .unwrap();
                 let bytes = wire.into_inner();
                 let body = &bytes[4..];
-                let expected_len = match v {
-                    1 => {
-                        Frame {
-                            clock_ms: None,
-                            ..frame.clone()
-                        }
-                        .encode()
-                        .len()
-                            - 1
-                    }
-                    _ => frame.encode().len(),
+                let read_back = Frame {
+                    clock_ms: clock,
+                    scope_version: scopes,
+                    ..frame.clone()
                 };
-                assert_eq!(body.len(), expected_len, "version {v}");
+                // What the version lacks, less the `None` tags the current encoding has for it.
+                assert_eq!(
+                    body.len(),
+                    read_back.encode().len() - missing,
+                    "version {v}"
+                );
                 let mut read = futures::io::Cursor::new(bytes.clone());
                 let got = FrameCodec.read_request(&protocol, &mut read).await.unwrap();
-                assert_eq!(
-                    Frame::decode(&got).unwrap(),
-                    Frame {
-                        clock_ms: clock,
-                        ..frame.clone()
-                    }
-                );
+                assert_eq!(Frame::decode(&got).unwrap(), read_back, "version {v}");
             }
         });
     }

@@ -257,7 +257,7 @@ pub struct AcceptReport {
 }
 
 impl Station {
-    /// This node's scope (its certified region).
+    /// This node's scope (its certified region, under this release's scope rules).
     pub fn scope(&self) -> lingong_protocol::scope::Scope {
         lingong_protocol::scope::Scope::new(self.region)
     }
@@ -410,13 +410,14 @@ impl Station {
 
 impl Station {
     /// The item set this node shares with a peer of scope `peer`, kept by the store between
-    /// sessions. A store that cannot be read shares nothing this time (the session then
-    /// only receives).
+    /// sessions, one per peer scope and scope rules: both ends under the older of their rules
+    /// (`Scope::on_link`: a peer of an older release is listed what it lists). A store that
+    /// cannot be read shares nothing this time (the session then only receives).
     pub fn shared_set(
         &self,
         peer: lingong_protocol::scope::Scope,
     ) -> std::sync::Arc<lingong_protocol::sync::SharedSet> {
-        let me = self.scope();
+        let (me, peer) = self.scope().on_link(peer);
         self.store.shared_set(me, peer).unwrap_or_else(|e| {
             tracing::error!("reading the store for a sync session failed: {e}");
             std::sync::Arc::new(lingong_protocol::sync::SharedSet::build(&me, &peer, &[]))

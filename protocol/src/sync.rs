@@ -54,17 +54,21 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 /// The libp2p protocol id of this sync protocol (name and version).
-pub const PROTOCOL_ID: &str = "/lingong/sync/2";
+pub const PROTOCOL_ID: &str = "/lingong/sync/3";
 
-/// The version of this sync protocol ([`PROTOCOL_ID`]).
-pub const PROTOCOL_VERSION: u32 = 2;
+/// The version of this sync protocol ([`PROTOCOL_ID`]). Version 3 brought placements to every
+/// station of their county ([`crate::scope::SIDEWAYS_PLACEMENTS`]) and the handshake's
+/// `scope_version`; version 2 the clock exchange (`clock_ms`).
+pub const PROTOCOL_VERSION: u32 = 3;
 
-/// Every sync protocol version this release speaks, newest first: the current one and the one
+/// Every sync protocol version this release speaks, newest first: the current one and those
 /// before it, so that stations a release apart keep syncing while a network upgrades one
 /// station at a time. A node offers them in this order and libp2p's protocol negotiation
 /// picks the first the peer speaks; the frames of an older version are carried by
-/// [`frame_to_version`] and [`frame_from_version`].
-pub const PROTOCOL_VERSIONS: [u32; 2] = [PROTOCOL_VERSION, 1];
+/// [`frame_to_version`] and [`frame_from_version`]. Version 1 is still carried: its frames
+/// differ from version 2's by one trailing field, as version 2's from version 3's, and a peer
+/// of either is served by the older scope rules.
+pub const PROTOCOL_VERSIONS: [u32; 3] = [PROTOCOL_VERSION, 2, 1];
 
 /// The libp2p protocol id of sync protocol `version` (`/lingong/sync/<version>`).
 pub fn protocol_id(version: u32) -> String {
@@ -82,25 +86,34 @@ pub fn protocol_version(id: &str) -> Option<u32> {
 }
 
 /// The bytes of a frame (current encoding, [`Frame::encode`]) as sync protocol `version`
-/// carries them. Version 1 frames end before `clock_ms` (it had no clock exchange): the
-/// clock is left out, so that peer sees exactly the frame it knows.
+/// carries them. Version 2 frames end before `scope_version` (such a peer applies version 2's
+/// scope rules and does not say so); version 1 frames also before `clock_ms` (it had no clock
+/// exchange). The fields are left out, so that peer sees exactly the frame it knows.
 pub fn frame_to_version(bytes: Vec<u8>, version: u32) -> Result<Vec<u8>, SyncError> {
     if version >= PROTOCOL_VERSION {
         return Ok(bytes);
     }
     let frame = Frame::decode(&bytes)?;
     let mut out = Frame {
-        clock_ms: None,
+        clock_ms: if version < 2 { None } else { frame.clock_ms },
+        scope_version: None,
         ..frame
     }
     .encode();
-    out.pop(); // the `None` tag of `clock_ms`
+    out.pop(); // the `None` tag of `scope_version`
+    if version < 2 {
+        out.pop(); // the `None` tag of `clock_ms`
+    }
     Ok(out)
 }
 
 /// The bytes of a frame received over sync protocol `version`, in the current encoding
-/// (a version 1 frame gains `clock_ms: None`). [`Frame::decode`] then checks them as usual.
+/// (a version 2 frame gains `scope_version: None`, a version 1 frame `clock_ms: None` too).
+/// [`Frame::decode`] then checks them as usual.
 pub fn frame_from_version(mut bytes: Vec<u8>, version: u32) -> Vec<u8> {
+    if version < 2 {
+        bytes.push(0);
+    }
     if version < PROTOCOL_VERSION {
         bytes.push(0);
     }
@@ -244,6 +257,11 @@ pub struct Frame {
     /// The sender's clock (ms since the Unix epoch) when its session started, in the first
     /// frame of each side only.
     pub clock_ms: Option<i64>,
+    /// The newest scope rules the sender applies ([`crate::scope::SCOPE_VERSION`]), in the
+    /// frame carrying its `hello` only; none: version 2's (a peer of an older release). The
+    /// session then runs under the older of the two ends' rules ([`Frame::peer_scope_version`],
+    /// [`Scope::on_link`]).
+    pub scope_version: Option<u32>,
 }
 
 /// Why a frame was refused; the driver closes the session (and only it).
@@ -292,6 +310,15 @@ impl Frame {
             + self.envelopes.iter().map(|e| bytes(e)).sum::<usize>()
             + 1
             + clock(self.clock_ms)
+            + 1
+            + self.scope_version.map_or(0, |v| varint(u64::from(v)))
+    }
+
+    /// The scope rules the sender of this handshake frame applies: its `scope_version`, or
+    /// version 2's when it says none (a peer of an older release).
+    pub fn peer_scope_version(&self) -> u32 {
+        self.scope_version
+            .unwrap_or(crate::scope::OLDEST_SCOPE_VERSION)
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Frame, SyncError> {
@@ -537,13 +564,15 @@ impl SharedSet {
 /// worker's header and its county holding the whole record are in sync). Listed under its id,
 /// except when the link carries the full envelope and `me` holds only the header: then under
 /// [`header_form_id`], so a peer holding the whole envelope sees the difference and fills it.
-/// `key` is `item_key(&m.id)`.
+/// `key` is `item_key(&m.id)`. Both ends' wants are read under the older of their scope rules
+/// ([`Scope::on_link`]), as the peer lists them.
 fn shareable(
     me: &Scope,
     peer: &Scope,
     m: &ItemMeta,
     key: ItemKey,
 ) -> Option<(Item, ItemKey, Shared)> {
+    let (me, peer) = me.on_link(*peer);
     let mine = me.wants(m.kind, &m.region, &m.reach);
     let want = mine.min(peer.wants(m.kind, &m.region, &m.reach));
     if want == Want::Nothing {
@@ -732,13 +761,15 @@ impl Session {
         hello: Vec<u8>,
         config: SyncConfig,
     ) -> Session {
+        let (me, peer) = me.on_link(peer);
         let shared = Arc::new(SharedSet::build(&me, &peer, items));
         Session::with_shared(session, me, shared, hello, config)
     }
 
     /// A session over a prebuilt [`SharedSet`] (built by `me` for this peer from the envelopes
     /// it holds now). The same as [`Session::new`] over the same items, without rebuilding
-    /// the set.
+    /// the set. `me` is this side's scope on the link ([`Scope::on_link`]): it decides what
+    /// of a received frame is kept.
     pub fn with_shared(
         session: u64,
         me: Scope,
@@ -784,6 +815,14 @@ impl Session {
         self.peer_offset_ms
     }
 
+    /// `frame` with this side's scope rules beside its hello, if it carries one.
+    fn with_scope_version(&self, frame: Frame) -> Frame {
+        Frame {
+            scope_version: frame.hello.is_some().then_some(self.me.version),
+            ..frame
+        }
+    }
+
     /// The clock to put in the next frame: this node's, in its first frame only.
     fn clock_to_send(&mut self) -> Option<i64> {
         std::mem::take(&mut self.clock_unsent)
@@ -824,7 +863,9 @@ impl Session {
             envelopes: Vec::new(),
             done: false,
             clock_ms: self.clock_to_send(),
+            scope_version: None,
         };
+        let frame = self.with_scope_version(frame);
         self.count_sent(&frame);
         Ok(frame)
     }
@@ -1013,7 +1054,9 @@ impl Session {
             reconcile,
             envelopes,
             clock_ms: self.clock_to_send(),
+            scope_version: None,
         };
+        let frame = self.with_scope_version(frame);
         self.count_sent(&frame);
         frame
     }
@@ -1144,8 +1187,19 @@ mod tests {
         done: bool,
     }
 
+    /// Version 2 of the frame, as the release before the scope version encoded it.
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct FrameV2 {
+        session: u64,
+        hello: Option<Vec<u8>>,
+        reconcile: Option<Vec<u8>>,
+        envelopes: Vec<Vec<u8>>,
+        done: bool,
+        clock_ms: Option<i64>,
+    }
+
     #[test]
-    fn a_frame_crosses_to_version_1_and_back_without_its_clock() {
+    fn a_frame_crosses_to_versions_1_and_2_and_back_without_what_they_lack() {
         let frame = Frame {
             session: 99,
             hello: Some(vec![7; 40]),
@@ -1153,6 +1207,7 @@ mod tests {
             envelopes: vec![vec![3; 300], vec![4]],
             done: false,
             clock_ms: Some(1_765_000_000_000),
+            scope_version: Some(3),
         };
         let v1 = frame_to_version(frame.encode(), 1).unwrap();
         let old: FrameV1 = postcard::from_bytes(&v1).unwrap();
@@ -1168,13 +1223,34 @@ mod tests {
             back,
             Frame {
                 clock_ms: None,
+                scope_version: None,
                 ..frame.clone()
             }
         );
+        // Version 2: the clock stays, the scope version goes (such a peer applies version 2's
+        // rules and says nothing of them).
+        let v2 = frame_to_version(frame.encode(), 2).unwrap();
+        let old: FrameV2 = postcard::from_bytes(&v2).unwrap();
+        assert_eq!(
+            postcard::to_allocvec(&old).unwrap(),
+            v2,
+            "exactly a version 2 frame"
+        );
+        assert_eq!(old.clock_ms, frame.clock_ms);
+        let back = Frame::decode(&frame_from_version(v2, 2)).unwrap();
+        assert_eq!(
+            back,
+            Frame {
+                scope_version: None,
+                ..frame.clone()
+            }
+        );
+        assert_eq!(back.peer_scope_version(), 2);
+        assert_eq!(frame.peer_scope_version(), 3);
         // The current version passes through untouched.
         let bytes = frame.encode();
-        assert_eq!(frame_to_version(bytes.clone(), 2).unwrap(), bytes);
-        assert_eq!(frame_from_version(bytes.clone(), 2), bytes);
+        assert_eq!(frame_to_version(bytes.clone(), 3).unwrap(), bytes);
+        assert_eq!(frame_from_version(bytes.clone(), 3), bytes);
     }
 
     #[test]
@@ -1278,6 +1354,102 @@ mod tests {
         };
         assert_eq!(ids(&a), ids(&b), "both hold both posts");
         assert_eq!(ids(&a).len(), certificates + 2);
+    }
+
+    /// A placement made at village 522622101002 and held at its township: a sibling village of
+    /// version 3 gets it from the township; one of version 2 is not sent it (it would drop it
+    /// as out of its scope, and every session would find and carry it again), and a second
+    /// session between them settles with nothing to move. The township keeps one shared set
+    /// per peer scope, version included.
+    #[test]
+    fn a_sibling_placement_goes_to_a_version_3_village_and_never_to_a_version_2_one() {
+        let mut h = Hierarchy::new(2);
+        let regions = [
+            "52",
+            "5226",
+            "522622",
+            "522622101",
+            "522622101001",
+            "522622101002",
+        ];
+        let mut township = published(&mut h, &regions);
+        let village = township.clone();
+        let placement = create(
+            &mut h,
+            &mut township,
+            "522622101002",
+            Target::Create {
+                kind: RecordKind::Placement,
+                reach: None,
+            },
+            &[("status", FieldValue::Text("active".into()))],
+            T0 + 1000,
+        );
+        let cfg = h.accept_config();
+        let now = T0 + 2000;
+        let t_scope = Scope::new(code("522622101"));
+        let v_scope = Scope::new(code("522622101001"));
+        let old = v_scope.at_version(2);
+        let items = township.items().unwrap();
+        let for_new = SharedSet::build(&t_scope, &v_scope, &items);
+        let for_old = SharedSet::build(&t_scope, &old, &items);
+        assert_eq!(
+            for_new.len(),
+            for_old.len() + 1,
+            "only the placement differs"
+        );
+
+        let mut new_village = village.clone();
+        let (vs, ts) = sync(
+            &cfg,
+            &mut new_village,
+            v_scope,
+            &mut township.clone(),
+            t_scope,
+            now,
+        );
+        assert!(new_village.envelope(&placement).unwrap().is_some());
+        assert_eq!((vs.changes_received, ts.changes_sent), (1, 1));
+        assert_eq!(vs.out_of_scope, 0);
+
+        let mut old_village = village.clone();
+        let (vs, ts) = sync(
+            &cfg,
+            &mut old_village,
+            old,
+            &mut township.clone(),
+            t_scope,
+            now,
+        );
+        assert!(old_village.envelope(&placement).unwrap().is_none());
+        assert_eq!(
+            (vs.changes_received, ts.changes_sent, vs.out_of_scope),
+            (0, 0, 0)
+        );
+        let (vs, ts) = sync(
+            &cfg,
+            &mut old_village,
+            old,
+            &mut township.clone(),
+            t_scope,
+            now,
+        );
+        assert_eq!((vs.changes_received, ts.changes_sent), (0, 0));
+        assert_eq!(
+            (vs.frames_received, vs.received_bytes < 16),
+            (1, true),
+            "settled at the first message, answered with an empty frame: {vs:?}"
+        );
+        // The same holds the other way round: the version 2 village initiates or responds.
+        let (ts, vs) = sync(
+            &cfg,
+            &mut township.clone(),
+            t_scope,
+            &mut old_village,
+            old,
+            now,
+        );
+        assert_eq!((ts.changes_sent, vs.changes_received), (0, 0));
     }
 
     /// Creates a record of `kind` signed by the station of `region`, into `store`; returns
@@ -1409,6 +1581,7 @@ mod tests {
                     Some(i64::MIN),
                     Some(i64::MAX),
                 ][i % 6],
+                scope_version: [None, Some(0), Some(3), Some(u32::MAX)][i % 4],
             };
             assert_eq!(frame.encoded_len(), frame.encode().len(), "case {i}");
         }
