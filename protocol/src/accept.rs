@@ -483,7 +483,7 @@ fn erasure_step(cfg: &AcceptConfig, state: &RecordState, payload: &[u8]) -> Resu
     if !cfg.materialize || state.kind != RecordKind::Worker {
         return Ok(Erasure::None);
     }
-    if erasure_fields(payload)?.is_some() {
+    if is_erasure(payload)? {
         return Ok(Erasure::Settle);
     }
     let erased = !matches!(
@@ -493,18 +493,56 @@ fn erasure_step(cfg: &AcceptConfig, state: &RecordState, payload: &[u8]) -> Resu
     Ok(if erased { Erasure::Drop } else { Erasure::None })
 }
 
+/// True when a worker change `change` is an erasure: it sets the marker `erased` at the
+/// document's root, as [`erasure_fields`] reads it. Asked of every worker change a node
+/// accepts (`erasure_step`), so it avoids reading the change's operations where it can: a map
+/// key is stored as its UTF-8 bytes in the key column of the change's uncompressed bytes
+/// (automerge refuses a change with compressed columns), so a change without the bytes of
+/// `erased` anywhere writes no such key. Nodes sign changes in that uncompressed form
+/// (`record::make_change`), searched as it is, without being parsed; a compressed one (which
+/// automerge also reads) is inflated and checked by automerge first, then searched; only a
+/// change holding the bytes (an erasure, or a value that contains them) has its operations
+/// read. Bytes that are no change at all may answer `false` here: the apply step refuses them
+/// (`bad-change`), as it refuses every change that automerge does not read.
+pub fn is_erasure(change: &[u8]) -> Result<bool> {
+    /// An automerge chunk: magic bytes, a 4-byte checksum, then its type (1: a change).
+    const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
+    const CHANGE_CHUNK: u8 = 1;
+    let marker = crate::schema::worker::ERASED.as_bytes();
+    let holds_marker = |bytes: &[u8]| bytes.windows(marker.len()).any(|w| w == marker);
+    if change.len() > 8 && change[..4] == MAGIC && change[8] == CHANGE_CHUNK {
+        if !holds_marker(change) {
+            return Ok(false);
+        }
+        return Ok(root_fields_if_erasure(&parse_change(change)?).is_some());
+    }
+    let parsed = parse_change(change)?;
+    if !holds_marker(parsed.raw_bytes()) {
+        return Ok(false);
+    }
+    Ok(root_fields_if_erasure(&parsed).is_some())
+}
+
 /// The root fields a worker change writes if it is an erasure (it sets the marker
 /// `erased`), in the order it writes them; `None` for any other change. Read from the change's
 /// own operations, so without the changes it depends on (a node that received the record
 /// after its erasure holds no other body). A list the change makes is read as empty (an
 /// erasure writes empty lists).
-fn erasure_fields(change: &[u8]) -> Result<Option<Vec<(String, record::FieldValue)>>> {
+pub fn erasure_fields(change: &[u8]) -> Result<Option<Vec<(String, record::FieldValue)>>> {
+    Ok(root_fields_if_erasure(&parse_change(change)?))
+}
+
+fn parse_change(change: &[u8]) -> Result<automerge::Change> {
+    automerge::Change::from_bytes(change.to_vec()).map_err(|e| Error::BadChange {
+        detail: e.to_string(),
+    })
+}
+
+/// [`erasure_fields`] of a parsed change.
+fn root_fields_if_erasure(parsed: &automerge::Change) -> Option<Vec<(String, record::FieldValue)>> {
     use automerge::legacy::{Key, ObjectId, OpType};
     use automerge::{ObjType, ScalarValue};
     use record::FieldValue;
-    let parsed = automerge::Change::from_bytes(change.to_vec()).map_err(|e| Error::BadChange {
-        detail: e.to_string(),
-    })?;
     let mut fields = Vec::new();
     let mut marks = false;
     for op in parsed.decode().operations {
@@ -521,7 +559,7 @@ fn erasure_fields(change: &[u8]) -> Result<Option<Vec<(String, record::FieldValu
         marks |= key.as_str() == crate::schema::worker::ERASED;
         fields.push((key.to_string(), value));
     }
-    Ok(marks.then_some(fields))
+    marks.then_some(fields)
 }
 
 /// The erasure of a worker record in `state` (whose `changes` already name `env`, with id
@@ -1092,6 +1130,85 @@ mod erasure_tests {
         assert_eq!(worker.region, code("522622101001"));
         assert!(state.view.contains_key("erased"), "{:?}", state.view);
         assert_eq!(state.view["erase_reason"], "本人申请");
+    }
+
+    #[test]
+    fn the_erasure_check_answers_as_reading_every_operation_does() {
+        use crate::keys::NodeKey;
+        let actor = NodeKey::from_seed([9; 32]).public();
+        let registration = record::make_change_saved(
+            None,
+            &actor,
+            &[
+                ("name", FieldValue::Text(NAME.into())),
+                ("phone", FieldValue::Text(PHONE.into())),
+                ("skills", FieldValue::List(vec!["4-10-01-06".into()])),
+                (
+                    "id_hash",
+                    FieldValue::Text(format!("v2:{}", "ab".repeat(32))),
+                ),
+                ("wage_min", FieldValue::Number(120.0)),
+                ("available_from", FieldValue::Text("2026-01-05".into())),
+                ("available_to", FieldValue::Text("2026-12-31".into())),
+                ("region", FieldValue::Text("522622101001".into())),
+                ("created_at", FieldValue::Text(crate::dates::rfc3339(T0))),
+            ],
+            T0,
+        )
+        .unwrap();
+        let saved = Some(registration.1.as_slice());
+        let edit = |edits: &[(&str, FieldValue)], at: i64| {
+            record::make_change(saved, &actor, edits, at).unwrap()
+        };
+        let view = record::document_view(&registration.1).unwrap();
+        // A long reason, so that the erasure has a compressed form too.
+        let reason = "本人申请删除".repeat(20);
+        let erasure = edit(
+            &crate::schema::worker::erasure_edits(&view, "2026-12-07T10:00:00+08:00", &reason),
+            T0 + 2000,
+        );
+        // The marker alone (a short erasure) and an edit whose value holds the marker's bytes
+        // (searched, then read: not an erasure).
+        let marker_only = edit(
+            &[("erased", FieldValue::Text("2026-12-07".into()))],
+            T0 + 3000,
+        );
+        let holds_bytes = edit(&[("name", FieldValue::Text("erased".into()))], T0 + 4000);
+        let phone = edit(
+            &[("phone", FieldValue::Text("13900000000".into()))],
+            T0 + 5000,
+        );
+        // The compressed form automerge also reads (it compresses a change over 256 bytes).
+        let compressed = |raw: &[u8]| {
+            let mut c = automerge::Change::from_bytes(raw.to_vec()).unwrap();
+            let bytes = c.bytes().into_owned();
+            assert_ne!(bytes, raw, "compressed");
+            bytes
+        };
+        let cases = [
+            (registration.0.clone(), false),
+            (compressed(&registration.0), false),
+            (erasure.clone(), true),
+            (compressed(&erasure), true),
+            (marker_only, true),
+            (holds_bytes, false),
+            (phone, false),
+        ];
+        for (i, (change, expected)) in cases.iter().enumerate() {
+            assert_eq!(is_erasure(change).unwrap(), *expected, "case {i}");
+            assert_eq!(
+                erasure_fields(change).unwrap().is_some(),
+                *expected,
+                "case {i}"
+            );
+        }
+        // Bytes automerge does not read: refused by the full read; the check may answer
+        // `false` for them (the apply step refuses them), never `true`.
+        let mut garbage = registration.0.clone();
+        garbage.truncate(garbage.len() / 2);
+        assert!(erasure_fields(&garbage).is_err());
+        assert!(!is_erasure(&garbage).unwrap_or(false));
+        assert!(is_erasure(b"").is_err());
     }
 
     #[test]
