@@ -1,9 +1,10 @@
 //! The hiring desk end to end, with real `lingong` processes over real libp2p sockets: a post
 //! is reviewed (真实性审查) where it may be, reaches the stations inside its reach, is matched
 //! with priority workers first (困难帮扶), and takes placements (即时确认结果) whose count
-//! travels up to the post's station and beyond; two sibling villages placing on the last place
-//! while offline both keep their placements and the post shows overfilled until one is
-//! cancelled; a suspended employer's posts are refused; bad input exits 2 naming the field and
+//! travels up to the post's station and beyond, and sideways to every station of the county
+//! (a sibling village sees the last place taken and neither offers nor fills it again); two
+//! sibling villages placing on the last place while offline both keep their placements and the
+//! post shows overfilled at both until one is cancelled; a suspended employer's posts are refused; bad input exits 2 naming the field and
 //! changes nothing; lists page without repeats or gaps.
 //!
 //! Two layouts: the whole chain with a daemon at every station, each dialling its parent
@@ -359,6 +360,17 @@ fn two_villages_placing_on_the_last_place_offline_both_keep_their_placements_unt
     // Back online: both placements survive, and the county sees the post overfilled.
     sync(village_a);
     sync(&village_b);
+    // So does each village once it synced again: the other's placement came sideways.
+    for village in [village_a, &village_b] {
+        let seen = post_until(village, &post, true, "the other village's placement", |p| {
+            p["placements"].as_array().is_some_and(|a| a.len() == 2)
+        });
+        assert_eq!(
+            (seen["overfilled"].clone(), seen["filled"].clone()),
+            (json!(true), json!(2)),
+            "{seen}"
+        );
+    }
     let shown = post_until(county, &post, true, "both placements", |p| {
         p["placements"].as_array().is_some_and(|a| a.len() == 2)
     });
@@ -382,7 +394,25 @@ fn two_villages_placing_on_the_last_place_offline_both_keep_their_placements_unt
     let at_township = row_of(township, &post).expect("listed at the township");
     assert_eq!(at_township["overfilled"], true, "{at_township}");
 
-    // Cancelling one resolves it.
+    // Cancelling one resolves it. Its reason goes to every station of the county and up: it
+    // may not name the worker or carry a phone number.
+    for (label, reason) in [
+        (
+            "a cancellation naming the worker",
+            "龙志强另有工作，改派其他岗位",
+        ),
+        (
+            "a cancellation with a phone number",
+            "请联系 13800000012 改派",
+        ),
+    ] {
+        assert_refused(
+            &village_b,
+            label,
+            &["placement", "cancel", &placed_b, "--reason", reason],
+            &["reason"],
+        );
+    }
     let cancelled = village_b.json(&[
         "placement",
         "cancel",
@@ -417,6 +447,135 @@ fn two_villages_placing_on_the_last_place_offline_both_keep_their_placements_unt
     let row = row_of(county, &post).expect("listed at the county");
     assert_eq!(row["overfilled"], false);
     assert_eq!(row["status"], "filled");
+    // The village that placed first sees the cancellation too.
+    let at_a = post_until(village_a, &post, true, "the cancellation", |p| {
+        p["overfilled"] == false
+    });
+    assert_eq!(at_a["filled"], 1);
+}
+
+/// A county post offered at two sibling villages: once village A has placed a worker on its
+/// last place and village B has synced (through the township, as the county's placements and
+/// posts travel), B shows the post filled, refuses its own placement on it (exit 2, the post
+/// named full, nothing written) and no longer offers it to its worker in `match --worker`. B
+/// learns the placement's worker only as an opaque record id: not the worker's name or phone.
+#[test]
+fn a_placement_at_one_village_fills_the_post_at_its_sibling_village_after_a_sync() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (nodes, village_b, _township_daemon) = township_hub(dir.path());
+    let (county, village_a) = (&nodes[2], &nodes[4]);
+
+    // The county's post for the whole county, one place.
+    let post = id_of(&county.json(&[
+        "post",
+        "create",
+        "--title",
+        "黄平县城仓库装卸工",
+        "--occupation",
+        "4-10-01-06",
+        "--wage",
+        "170",
+        "--unit",
+        "day",
+        "--headcount",
+        "1",
+        "--reach",
+        "522622",
+    ]));
+    county.json(&["post", "review", &post, "--approve"]);
+    sync(county);
+    for village in [village_a, &village_b] {
+        post_until(village, &post, true, "the approved county post", |p| {
+            p["review"] == "approved" && p["filled"] == 0
+        });
+    }
+    let worker_a = village_a.register_porter("潘金花", 21, &[]);
+    let worker_b = village_b.register_porter("龙志强", 22, &[]);
+    let offered = village_b.json(&["match", "--worker", &worker_b]);
+    assert!(
+        offered
+            .as_array()
+            .expect("a list")
+            .iter()
+            .any(|r| r["post_id"] == post.as_str()),
+        "the open post is offered at village B first: {offered}"
+    );
+
+    // Village A takes the last place and syncs; village B syncs and sees it.
+    let placed = id_of(&village_a.json(&[
+        "placement",
+        "confirm",
+        "--post",
+        &post,
+        "--worker",
+        &worker_a,
+    ]));
+    sync(village_a);
+    let seen = post_until(&village_b, &post, true, "village A's placement", |p| {
+        p["filled"] == 1
+    });
+    assert_eq!(seen["status"], "filled", "{seen}");
+    assert_eq!(seen["overfilled"], false, "{seen}");
+    let listed = seen["placements"].as_array().expect("placements");
+    assert_eq!(listed.len(), 1, "{seen}");
+    assert_eq!(listed[0]["id"], placed.as_str());
+    assert_eq!(listed[0]["region"], "522622101001");
+    assert_eq!(
+        row_of(&village_b, &post).expect("listed at village B")["status"],
+        "filled"
+    );
+
+    // B's own placement on the full post is refused, naming the post, and changes nothing.
+    assert_refused(
+        &village_b,
+        "a placement on a post filled at the sibling village",
+        &[
+            "placement",
+            "confirm",
+            "--post",
+            &post,
+            "--worker",
+            &worker_b,
+        ],
+        &["post"],
+    );
+    let refused = village_b.fail(&[
+        "placement",
+        "confirm",
+        "--post",
+        &post,
+        "--worker",
+        &worker_b,
+    ]);
+    assert!(
+        refused.stderr.contains("places are taken"),
+        "the post is named full: {}",
+        refused.stderr
+    );
+    // Nor does B offer it any more.
+    let offered = village_b.json(&["match", "--worker", &worker_b]);
+    assert!(
+        offered
+            .as_array()
+            .expect("a list")
+            .iter()
+            .all(|r| r["post_id"] != post.as_str()),
+        "the filled post is still offered at village B: {offered}"
+    );
+
+    // What B holds of the placement names A's worker only by record id.
+    let rows = village_b.json(&["placement", "list", "--post", &post]);
+    assert_eq!(ids(&rows), vec![placed.clone()]);
+    assert_eq!(rows[0]["worker_id"], worker_a.as_str());
+    let text = rows.to_string() + &seen.to_string();
+    assert!(
+        !text.contains("潘金花") && !text.contains("13800000021"),
+        "a sibling village learns no name or phone: {text}"
+    );
+    assert!(
+        try_json(&village_b, &["worker", "show", &worker_a]).is_none(),
+        "village A's worker record stays out of village B"
+    );
 }
 
 #[test]

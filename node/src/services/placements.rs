@@ -146,6 +146,10 @@ pub fn confirm(station: &mut Station, f: PlacementFields) -> Result<Value> {
     Ok(json!({ "id": env.header.record.to_hex() }))
 }
 
+/// The longest run of digits a cancellation's reason may carry: a date's year or a count,
+/// never a phone (11 digits) or an ID number (17 or 18).
+const MAX_DIGITS_IN_REASON: usize = 6;
+
 fn placements_naming(
     station: &Station,
     field: Field,
@@ -249,8 +253,40 @@ fn change(
 }
 
 /// `placement cancel ID --reason T`: how an overfill is resolved, or a hire that fell through.
+/// The reason travels with the placement to every station of its county (scope rules version
+/// 3) and up to the province, where the worker is unknown: it may name neither the placed
+/// worker (as held here) nor a phone or ID number (no run of [`MAX_DIGITS_IN_REASON`] + 1
+/// digits).
 pub fn cancel(station: &mut Station, id: &str, reason: &str) -> Result<Value> {
     let reason = paragraph("reason", reason, 1, 500)?;
+    let placed: Placement = typed(&station.resolve(RecordKind::Placement, id)?)?;
+    let worker: Option<Worker> = station
+        .resolve(RecordKind::Worker, &placed.worker)
+        .ok()
+        .and_then(|s| typed(&s).ok());
+    let digits = reason
+        .split(|c: char| !c.is_ascii_digit())
+        .map(str::len)
+        .max()
+        .unwrap_or(0);
+    let names_worker = worker.is_some_and(|w| {
+        let name = w.name.trim();
+        !name.is_empty() && reason.contains(name)
+    });
+    if names_worker || digits > MAX_DIGITS_IN_REASON {
+        return Err(NodeError::usage(
+            "reason",
+            format!(
+                "must not name the worker or carry a phone or ID number (no name of the placed \
+                 worker, no more than {MAX_DIGITS_IN_REASON} digits in a row): the reason goes \
+                 to every station of the county and up to the province"
+            ),
+            format!(
+                "不得写劳动者姓名、电话或身份证号（不含被安置劳动者的姓名，连续数字不超过 \
+                 {MAX_DIGITS_IN_REASON} 位）：取消原因会同步到全县各站点并上报至省"
+            ),
+        ));
+    }
     change(station, id, |p| {
         p.status = PlacementStatus::Cancelled;
         p.cancel_reason = Some(reason);

@@ -4,9 +4,10 @@
 //! - **Overfills.** A station places a worker on an approved post of its own, or of its parent
 //!   when the post reaches it, only if the post has a place left *as the station sees it* (the
 //!   placements it holds naming the post, not cancelled there: the fill arithmetic of
-//!   `lingong_protocol::schema::fill`). Placements travel up only, so a village placing on its
-//!   township's post does not see the township's own placements on it: two stations can take
-//!   the last place at once, and the post becomes overfilled. The county holds every placement
+//!   `lingong_protocol::schema::fill`). Placements travel up and to every station of their
+//!   county (scope rules version 3), so a station sees every placement on a post it can place
+//!   on once it synced; two stations can still take the last place between two syncs, and
+//!   the post becomes overfilled. The county holds every placement
 //!   of its area; when it accepts one that leaves a post overfilled as it holds it, it cancels
 //!   the newest live placement on the post (`placement cancel` semantics: a signed edit of the
 //!   placement record, status `cancelled` with a reason) [`CANCEL_DELAY_MS`] later, in the
