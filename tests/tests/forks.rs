@@ -3,8 +3,10 @@
 //! branch it sees and nothing of the second, keeps the fork as evidence, stops taking the key's
 //! changes from the fork point on (the genuine station's too), shows the fork in `status`, and
 //! publishes the evidence, which reaches the county and halts the key there as well (a node
-//! that learns of the fork before either branch's envelope at the fork point takes neither). Nothing
-//! sleeps a fixed time: every wait polls with a deadline.
+//! that learns of the fork before either branch's envelope at the fork point takes neither).
+//! `audit` names both branches; once the township certifies a successor of the forked key
+//! (revoking it), `status` lists the fork no more, `audit` keeps it marked revoked, and the new
+//! key writes on. Nothing sleeps a fixed time: every wait polls with a deadline.
 
 use lingong_tests::{Daemon, Node, free_port, init_chain, poll_until};
 use serde_json::Value;
@@ -122,4 +124,67 @@ fn a_copied_village_home_is_caught_as_a_fork_and_halted_up_the_line() {
         county.json(&["status"])["records"]["evidence"].as_u64() >= Some(1),
         "the evidence record is held at the county"
     );
+
+    // `audit` shows it too, both branches named, the key not yet revoked.
+    let rows = audit_forks(township, &village.node_id());
+    assert!(!rows.is_empty(), "the fork in the township's audit");
+    assert!(rows.iter().all(|r| r["revoked"] == false), "{rows:?}");
+    assert!(
+        rows.iter()
+            .any(|r| r["branches"].as_array().is_some_and(|b| b.len() == 2)),
+        "both signed branches are named: {rows:?}"
+    );
+
+    // The end of a fork: the township certifies a new key as the successor of the forked one
+    // (which revokes it) and the village installs it. `status` no longer lists the fork at
+    // either node, `audit` keeps it as history marked revoked, and the new key's post is
+    // accepted at the township and the county.
+    let old = village.node_id();
+    let request = dir.path().join("successor-request.json");
+    let cert = dir.path().join("successor-cert.json");
+    let path = |p: &Path| p.to_str().expect("utf-8").to_string();
+    village.json(&["cert", "rotate", "--out", &path(&request)]);
+    township.json(&[
+        "cert",
+        "issue",
+        "--request",
+        &path(&request),
+        "--successor-of",
+        &old,
+        "--out",
+        &path(&cert),
+    ]);
+    village.json(&["cert", "install", &path(&cert)]);
+    assert_ne!(village.node_id(), old, "the village signs with its new key");
+    village.create_post("新钥匙的岗位", None, &[]);
+    sync(village);
+    poll_until("the new key's post at the township", DEADLINE, || {
+        titles(township).contains("新钥匙的岗位").then_some(())
+    });
+    assert!(forks(township).is_empty(), "{:?}", forks(township));
+    let rows = audit_forks(township, &old);
+    assert!(
+        !rows.is_empty() && rows.iter().all(|r| r["revoked"] == true),
+        "the fork stays in the audit, marked revoked: {rows:?}"
+    );
+    poll_until(
+        "the revocation and the new post at the county",
+        DEADLINE,
+        || {
+            sync(county);
+            (forks(county).is_empty() && titles(county).contains("新钥匙的岗位")).then_some(())
+        },
+    );
+    assert!(titles(county).contains("共同岗位"), "before the fork stays");
+}
+
+/// The fork evidence rows of `node`'s `audit` naming `author` (those with both branches).
+fn audit_forks(node: &Node, author: &str) -> Vec<Value> {
+    node.json(&["audit"])["problems"]
+        .as_array()
+        .expect("problems")
+        .iter()
+        .filter(|p| p["kind"] == "fork" && p["author"] == author && p.get("branches").is_some())
+        .cloned()
+        .collect()
 }
