@@ -108,6 +108,15 @@ write("accept_sequence", "pool-in-order", b"".join(bytes([0, i]) for i in range(
 write("accept_sequence", "headers-then-payloads", b"".join(bytes([1, i]) for i in range(pool)) + b"".join(bytes([0, i]) for i in range(pool)))
 write("accept_sequence", "reversed", b"".join(bytes([0, i]) for i in reversed(range(pool))))
 write("accept_sequence", "signed-next", b"".join(bytes([0, i]) for i in range(7)) + bytes([4, 4, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0]) * 3)
+# sync_session: the township's start store, the village's (0 certificates only, 1 and the
+# first posts, 2 the whole pool), the envelope bytes per frame (0 600, 1 2,000, 2 32 KiB), then
+# one choice a frame: 0 the village's next frame as it is, 2 altered (then the alterations),
+# 3 raw bytes through Frame::decode.
+write("sync_session", "honest-push-down", bytes([2, 0, 2]) + bytes(16))
+write("sync_session", "honest-push-up-small-frames", bytes([0, 2, 0]) + bytes(16))
+write("sync_session", "honest-both-ways", bytes([1, 2, 1]) + bytes(16))
+write("sync_session", "altered-envelopes", bytes([0, 2, 1]) + bytes([0, 2, 1, 2, 3, 5, 1, 0, 0]) + bytes([2, 0, 3, 3, 4, 0, 1, 9, 0, 2, 2, 0]) + bytes(8))
+write("sync_session", "altered-hello-and-clock", bytes([1, 1, 2]) + bytes([2, 1, 5, 0, 6]) + bytes([2, 1, 7]) + bytes(16) + bytes(8))
 
 
 # csv_import: the first byte picks the table (0 posts, 1 workers, 2 employers) and the encoding

@@ -13,7 +13,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use lingong_fuzz::{Choices, NOW_MS, WORLD};
+use lingong_fuzz::{Choices, NOW_MS, WORLD, logs_link};
 use lingong_protocol::accept::{Accepted, VerifiedSet, accept_all, accept_cached};
 use std::sync::{LazyLock, Mutex};
 use lingong_protocol::envelope::Envelope;
@@ -36,19 +36,6 @@ fn same_but_evidence(a: &MemoryStore, b: &MemoryStore) -> bool {
         && a.records == b.records
         && a.authors == b.authors
         && a.revocations == b.revocations
-}
-
-fn logs_link(store: &MemoryStore) {
-    for ((author, seq), id) in &store.logs {
-        let env = &store.envelopes[id];
-        assert_eq!(env.header.seq, *seq);
-        assert_eq!(env.header.author, *author);
-        if let Some(seq_before) = seq.checked_sub(1)
-            && let Some(before) = store.logs.get(&(*author, seq_before))
-        {
-            assert_eq!(&env.header.prev, before, "a held log does not link at {seq}");
-        }
-    }
 }
 
 fn next_envelope(c: &mut Choices<'_>, store: &MemoryStore) -> Option<Envelope> {

@@ -30,6 +30,21 @@ pub fn refuses_trailing<T, E>(data: &[u8], extra: u8, decode: impl Fn(&[u8]) -> 
     );
 }
 
+/// Checks that every log `store` holds links: the envelope held at `seq` is its author's and
+/// names the one held at `seq - 1` (when that is held) as its `prev`.
+pub fn logs_link(store: &MemoryStore) {
+    for ((author, seq), id) in &store.logs {
+        let env = &store.envelopes[id];
+        assert_eq!(env.header.seq, *seq);
+        assert_eq!(env.header.author, *author);
+        if let Some(seq_before) = seq.checked_sub(1)
+            && let Some(before) = store.logs.get(&(*author, seq_before))
+        {
+            assert_eq!(&env.header.prev, before, "a held log does not link at {seq}");
+        }
+    }
+}
+
 /// The fixed "now" of the targets: 2025-06-15T15:06:40Z, in milliseconds.
 pub const NOW_MS: i64 = 1_750_000_000_000;
 const ISSUED_S: i64 = NOW_MS / 1000 - 86_400;
