@@ -6,23 +6,22 @@
 //! county store on disk, `LINGONG_BENCH_BATCH` records per commit (default 1: a clerk's
 //! `post create`; a sync or bundle import commits a frame's worth at a time), closes it, and
 //! prints:
-//! - bytes on disk per envelope (the store's folder, apparent size and blocks allocated);
+//! - bytes on disk per envelope (the store's folder, apparent size and blocks allocated), as
+//!   written and after `lingong compact` (the same rows written once afresh): their quotient
+//!   is sled's space amplification (garbage in segments not yet cleaned);
 //! - the baseline: the envelope's own bytes (canonical wire form, as signed and sent);
 //! - their ratio (the issue's target: at most 2.5);
 //! - the breakdown by sled tree and, in the node's tree, by key prefix (`e` envelopes, `r`
-//!   records, `k`/`i` indexes…: rows, key bytes, value bytes; the record rows further split
-//!   into the saved Automerge document, the listing view and the rest), and the gap between
-//!   the sum and the files (sled's own overhead: page headers, segment slack, garbage of
-//!   rewritten pages not yet reclaimed);
-//! - the levers, one at a time, against the format-2 layout in the same run: the store's rows
-//!   written into fresh stores once in key order (what a migration's rewrite leaves) and a
-//!   commit's worth at a time with a flush after each (`LINGONG_BENCH_REPLAY` commits, default
-//!   all): sled's zstd compression at levels 1, 3 and 9, 128 KB segments, record rows without
-//!   the saved document of a single-change record or without the JSON view, and
-//!   [`store::sled_config`] (format 3) alone and with those row changes; then `uptime`.
-//!
-//! With `LINGONG_BENCH_COMPACT=1` it instead runs `lingong compact` over the store as written
-//! and prints its size before (the baseline) and after, their ratio and the time taken.
+//!   records, `k`/`i` indexes…: rows, key bytes, value bytes, and what they compress to with
+//!   sled's zstd level in leaf-sized runs and one row at a time; the record rows further
+//!   split into the saved Automerge document, the listing view and the rest);
+//! - the levers, one at a time, against [`store::sled_config`] (format 3) in the same run:
+//!   the store's rows written into fresh stores once in key order (what a migration's rewrite
+//!   or `compact` leaves) and a commit's worth at a time with a flush after each
+//!   (`LINGONG_BENCH_REPLAY` commits, default all), size and commits per second: sled's
+//!   segment size, its background flush interval, record rows without the saved document of
+//!   a single-change record or without the JSON view; then `uptime`. `LINGONG_BENCH_LEVERS=0`
+//!   stops after `compact`.
 //!
 //! `cargo bench -p lingong-node --bench store_size` (release build); the README's "Store size"
 //! figures come from it.
@@ -171,11 +170,73 @@ fn files(dir: &Path, out: &mut BTreeMap<String, (u64, u64)>) {
     }
 }
 
+/// A store folder's size: apparent (the files' lengths) and allocated (blocks).
+#[derive(Clone, Copy)]
+struct Disk {
+    apparent: u64,
+    allocated: u64,
+}
+
+impl Disk {
+    fn of(dir: &Path) -> Disk {
+        let mut sizes = BTreeMap::new();
+        files(dir, &mut sizes);
+        Disk {
+            apparent: sizes.values().map(|v| v.0).sum(),
+            allocated: sizes.values().map(|v| v.1).sum(),
+        }
+    }
+}
+
+/// One row family (a key prefix of one sled tree): its rows, their logical bytes, and what
+/// they compress to with sled's zstd level ([`store::COMPRESSION_LEVEL`]) in runs of
+/// [`LEAF_ROWS`] rows in key order (a consolidated leaf page, which sled compresses as one
+/// block) and one row at a time (a one-row fragment, which sled writes at a commit).
 #[derive(Default)]
-struct Usage {
+struct Family {
     rows: u64,
     keys: u64,
     values: u64,
+    in_leaves: u64,
+    alone: u64,
+    run: Vec<u8>,
+    run_rows: usize,
+}
+
+/// sled 0.34 splits a leaf of more than 16 rows and merges one of fewer than 4; a leaf after
+/// splits holds 8 to 16, so runs of 12 stand for a consolidated page.
+const LEAF_ROWS: usize = 12;
+
+fn zstd_len(bytes: &[u8]) -> u64 {
+    zstd::block::compress(bytes, store::COMPRESSION_LEVEL)
+        .expect("zstd")
+        .len() as u64
+}
+
+impl Family {
+    fn add(&mut self, k: &[u8], v: &[u8]) {
+        self.rows += 1;
+        self.keys += k.len() as u64;
+        self.values += v.len() as u64;
+        let mut row = k.to_vec();
+        row.extend_from_slice(v);
+        self.alone += zstd_len(&row);
+        self.run.extend_from_slice(&row);
+        self.run_rows += 1;
+        if self.run_rows == LEAF_ROWS {
+            self.end_run();
+        }
+    }
+    fn end_run(&mut self) {
+        if !self.run.is_empty() {
+            self.in_leaves += zstd_len(&self.run);
+        }
+        self.run.clear();
+        self.run_rows = 0;
+    }
+    fn bytes(&self) -> u64 {
+        self.keys + self.values
+    }
 }
 
 fn main() {
@@ -189,14 +250,7 @@ fn main() {
     let store_dir = station.home.store_path();
     let home = station.home.clone();
     drop(station);
-    if std::env::var_os("LINGONG_BENCH_COMPACT").is_some() {
-        return compact(&home, posts, workers);
-    }
 
-    let mut on_disk = BTreeMap::new();
-    files(&store_dir, &mut on_disk);
-    let apparent: u64 = on_disk.values().map(|v| v.0).sum();
-    let allocated: u64 = on_disk.values().map(|v| v.1).sum();
     let records = (posts + workers).max(1) as f64;
     let envelope = (post_bytes + worker_bytes) as f64 / records;
     println!(
@@ -204,19 +258,22 @@ fn main() {
         post_bytes as f64 / posts.max(1) as f64,
         worker_bytes as f64 / workers.max(1) as f64
     );
-    println!(
-        "on disk: {:.1} MB apparent, {:.1} MB allocated: {:.0} bytes per record apparent, \
-         {:.0} allocated",
-        apparent as f64 / 1e6,
-        allocated as f64 / 1e6,
-        apparent as f64 / records,
-        allocated as f64 / records
-    );
-    println!(
-        "ratio to the envelope: {:.2} apparent, {:.2} allocated (target: at most 2.5)",
-        apparent as f64 / records / envelope,
-        allocated as f64 / records / envelope
-    );
+    let show = |when: &str, d: Disk| {
+        println!(
+            "on disk {when}: {:.1} MB apparent, {:.1} MB allocated: {:.0} / {:.0} bytes per \
+             record, {:.2}× / {:.2}× the envelope (target: at most 2.5)",
+            d.apparent as f64 / 1e6,
+            d.allocated as f64 / 1e6,
+            d.apparent as f64 / records,
+            d.allocated as f64 / records,
+            d.apparent as f64 / records / envelope,
+            d.allocated as f64 / records / envelope
+        );
+    };
+    let written = Disk::of(&store_dir);
+    show("as written", written);
+    let mut on_disk = BTreeMap::new();
+    files(&store_dir, &mut on_disk);
     println!("files:");
     for (name, (len, blocks)) in &on_disk {
         println!("  {name:<16} {len:>12} bytes  {blocks:>12} allocated");
@@ -224,30 +281,191 @@ fn main() {
 
     // What sled holds, read back with sled itself once the node let go of the store.
     let db = store::sled_config(&store_dir).open().expect("sled opens");
-    let mut logical = 0u64;
-    println!("rows (per record: rows, key bytes, value bytes):");
+    let (logical, in_leaves, alone) = breakdown(&db, records);
+    drop(db);
+    println!(
+        "rows in all: {:.0} B per record ({:.2}× the envelope); zstd in leaf runs {:.0} B \
+         ({:.2}×), one row at a time {:.0} B ({:.2}×)",
+        logical as f64 / records,
+        logical as f64 / records / envelope,
+        in_leaves as f64 / records,
+        in_leaves as f64 / records / envelope,
+        alone as f64 / records,
+        alone as f64 / records / envelope,
+    );
+
+    // `lingong compact` over the store as written: the same rows, written once afresh.
+    let started = Instant::now();
+    let done = lingong_node::compact::compact(&home, &mut |_| {}).expect("compact");
+    let secs = started.elapsed().as_secs_f64();
+    let compacted = Disk::of(&store_dir);
+    show("after `lingong compact`", compacted);
+    println!(
+        "compact: {} rows in {secs:.1} s; as written ÷ compacted: {:.2} apparent, {:.2} \
+         allocated (sled's garbage: {:.0} B per record allocated); compacted ÷ rows zstd in \
+         leaf runs: {:.2} allocated (sled's pages, headers and slack)",
+        done["rows"],
+        written.apparent as f64 / compacted.apparent as f64,
+        written.allocated as f64 / compacted.allocated as f64,
+        (written.allocated as f64 - compacted.allocated as f64) / records,
+        compacted.allocated as f64 / in_leaves.max(1) as f64,
+    );
+    println!("load after the store and compact: {}", uptime());
+    if std::env::var_os("LINGONG_BENCH_LEVERS").is_some_and(|v| v == "0") {
+        return;
+    }
+
+    // The levers, one at a time, against the current configuration, in this run: the same
+    // rows written into fresh stores (a) once, in key order, in batches of 10,000 (what the
+    // migration's rewrite and `compact` leave), and (b) as commits do, a record's worth of
+    // rows per batch and a flush after each, in the order of their keys' hashes (envelope,
+    // metadata and short id keys are hashes, so commits land on random leaves);
+    // `LINGONG_BENCH_REPLAY` records' worth (default: all of them) in (b).
+    let source = store::sled_config(&store_dir).open().expect("sled opens");
+    let rows = read_rows(&source);
+    drop(source);
+    let replay = env_count("LINGONG_BENCH_REPLAY", posts + workers).min(posts + workers);
+    let per_commit = (rows.len() as f64 / records).round().max(1.0) as usize;
+    println!(
+        "levers ({} rows, {per_commit} rows per emulated commit, {replay} commits; bytes per \
+         record apparent / allocated, × the envelope allocated, commits per second):",
+        rows.len()
+    );
+    // sled's `Config` cannot take a path once cloned: each lever makes its own from a path.
+    // (sled 0.34.7's `segment_cleanup_threshold` and `segment_cleanup_skew` are deprecated
+    // no-ops, its cleanup threshold a constant, and `Mode` is read nowhere: not levers.)
+    type Make = Box<dyn Fn(&Path) -> sled::Config>;
+    // Format 3 as first released: sled's defaults of 512 KB segments and a background flush
+    // (and segment cleaning) every 500 ms, whatever `store::sled_config` says now.
+    let released = |p: &Path| {
+        store::sled_config(p)
+            .segment_size(512 * 1024)
+            .flush_every_ms(Some(500))
+    };
+    let segments =
+        move |kb: usize| -> Make { Box::new(move |p: &Path| released(p).segment_size(kb * 1024)) };
+    let flush =
+        move |ms: Option<u64>| -> Make { Box::new(move |p: &Path| released(p).flush_every_ms(ms)) };
+    let levers: Vec<(&str, Make, Layout)> = vec![
+        (
+            "format 3 as released: the baseline",
+            Box::new(released),
+            Layout::Current,
+        ),
+        ("segments of 64 KB", segments(64), Layout::Current),
+        ("segments of 128 KB", segments(128), Layout::Current),
+        ("segments of 2 MB", segments(2048), Layout::Current),
+        (
+            "no background flush (only the commits' own)",
+            flush(None),
+            Layout::Current,
+        ),
+        (
+            "background flush every 10 ms",
+            flush(Some(10)),
+            Layout::Current,
+        ),
+        (
+            "background flush every 50 ms",
+            flush(Some(50)),
+            Layout::Current,
+        ),
+        (
+            "background flush every 100 ms",
+            flush(Some(100)),
+            Layout::Current,
+        ),
+        (
+            "no saved document for records of one change",
+            Box::new(released),
+            Layout::NoSingleChangeDoc,
+        ),
+        (
+            "no JSON view (read from the document)",
+            Box::new(released),
+            Layout::NoView,
+        ),
+        (
+            "store::sled_config (this build)",
+            Box::new(store::sled_config),
+            Layout::Current,
+        ),
+        (
+            "format 3 as released again",
+            Box::new(released),
+            Layout::Current,
+        ),
+    ];
+    for (i, (name, make, layout)) in levers.into_iter().enumerate() {
+        let rows = layout.apply(&rows);
+        let logical: u64 = rows
+            .iter()
+            .map(|(_, (k, v))| (k.len() + v.len()) as u64)
+            .sum();
+        let once = dir.path().join(format!("lever-{i}-once"));
+        let (size_once, _) = write_rows(make(&once), &rows, Order::Keys);
+        let commits = dir.path().join(format!("lever-{i}-commits"));
+        let started = Instant::now();
+        let replayed = &rows[..(rows.len() * replay / (posts + workers).max(1)).min(rows.len())];
+        let (size_commits, idle) = write_rows(make(&commits), replayed, Order::Commits(per_commit));
+        let commits_s = started.elapsed().as_secs_f64();
+        let replayed_records = replayed.len() as f64 / per_commit as f64;
+        println!(
+            "  {name:<46} rows {:>5.0} B | once {:>5.0} / {:>5.0} B ({:.2}×) | as commits \
+             {:>5.0} / {:>5.0} B ({:.2}×), {:>5.0} commits/s | idle {:.1} % of a core",
+            logical as f64 / records,
+            size_once.apparent as f64 / records,
+            size_once.allocated as f64 / records,
+            size_once.allocated as f64 / records / envelope,
+            size_commits.apparent as f64 / replayed_records,
+            size_commits.allocated as f64 / replayed_records,
+            size_commits.allocated as f64 / replayed_records / envelope,
+            replayed_records / commits_s,
+            idle * 100.0,
+        );
+        let _ = std::fs::remove_dir_all(&once);
+        let _ = std::fs::remove_dir_all(&commits);
+    }
+    println!("load: {}", uptime());
+}
+
+/// Prints every tree's row families (per record: rows, key and value bytes, zstd in leaf runs
+/// and one row at a time; the record rows further split into the saved Automerge document, the
+/// listing view and the rest); returns the logical bytes of all rows and their two compressed
+/// sizes.
+fn breakdown(db: &sled::Db, records: f64) -> (u64, u64, u64) {
+    let (mut logical, mut in_leaves, mut alone) = (0u64, 0u64, 0u64);
+    println!(
+        "rows (per record: rows, key bytes, value bytes, zstd level {} in runs of {LEAF_ROWS} \
+         rows, zstd one row at a time):",
+        store::COMPRESSION_LEVEL
+    );
     for name in db.tree_names() {
         let tree = db.open_tree(&name).expect("tree");
-        let mut by_prefix: BTreeMap<u8, Usage> = BTreeMap::new();
+        let mut by_prefix: BTreeMap<u8, Family> = BTreeMap::new();
         let (mut doc, mut view, mut record_rows) = (0u64, 0u64, 0u64);
+        let mut docs = Family::default();
         for row in tree.iter() {
             let (k, v) = row.expect("row");
-            let u = by_prefix
-                .entry(k.first().copied().unwrap_or(0))
-                .or_default();
-            u.rows += 1;
-            u.keys += k.len() as u64;
-            u.values += v.len() as u64;
-            if k.first() == Some(&b'r')
+            let prefix = k.first().copied().unwrap_or(0);
+            by_prefix.entry(prefix).or_default().add(&k, &v);
+            if prefix == b'r'
                 && let Ok(state) = postcard::from_bytes::<RecordState>(&v)
             {
                 record_rows += 1;
-                doc += state.doc.as_ref().map_or(0, |d| d.len() as u64);
+                if let Some(d) = &state.doc {
+                    doc += d.len() as u64;
+                    docs.add(&[], d);
+                }
                 view += serde_json::to_string(&state.view).expect("json").len() as u64;
             }
         }
-        let total: u64 = by_prefix.values().map(|u| u.keys + u.values).sum();
+        docs.end_run();
+        by_prefix.values_mut().for_each(Family::end_run);
+        let total: u64 = by_prefix.values().map(Family::bytes).sum();
         logical += total;
+        in_leaves += by_prefix.values().map(|f| f.in_leaves).sum::<u64>();
+        alone += by_prefix.values().map(|f| f.alone).sum::<u64>();
         println!(
             "  tree {:?}: {:.1} MB in rows ({:.0} bytes per record)",
             String::from_utf8_lossy(&name),
@@ -261,131 +479,29 @@ fn main() {
                 format!("0x{p:02x}")
             };
             println!(
-                "    {label:<6} {:>9} rows  {:>7.2} rows  {:>7.0} key  {:>7.0} value  ({:.1} % of rows' bytes)",
+                "    {label:<6} {:>9} rows  {:>6.2} rows  {:>5.0} key  {:>5.0} value  {:>5.0} \
+                 zstd leaves  {:>5.0} zstd alone  ({:.1} % of rows' bytes)",
                 u.rows,
                 u.rows as f64 / records,
                 u.keys as f64 / records,
                 u.values as f64 / records,
-                100.0 * (u.keys + u.values) as f64 / total.max(1) as f64
+                u.in_leaves as f64 / records,
+                u.alone as f64 / records,
+                100.0 * u.bytes() as f64 / total.max(1) as f64
             );
         }
         if record_rows > 0 {
             println!(
-                "    of 'r': saved document {:.0}, listing view (JSON) {:.0}, the rest {:.0} bytes per record",
+                "    of 'r': saved document {:.0} (zstd in runs {:.0}), listing view (JSON) {:.0}, \
+                 the rest {:.0} bytes per record",
                 doc as f64 / records,
+                docs.in_leaves as f64 / records,
                 view as f64 / records,
                 (by_prefix[&b'r'].values as f64 - (doc + view) as f64) / records
             );
         }
     }
-    println!(
-        "rows in all: {:.1} MB ({:.0} bytes per record, {:.2}× the envelope); sled's own \
-         overhead (files − rows): {:.1} MB ({:.0} bytes per record)",
-        logical as f64 / 1e6,
-        logical as f64 / records,
-        logical as f64 / records / envelope,
-        (apparent as f64 - logical as f64) / 1e6,
-        (apparent as f64 - logical as f64) / records
-    );
-
-    // The levers, one at a time, against the current layout, in this run: the same rows
-    // written into fresh stores (a) once, in key order, in batches of 10,000 (what the
-    // migration's rewrite leaves), and (b) as commits do, a record's worth of rows per batch
-    // and a flush after each, in the order of their keys' hashes (envelope, metadata and short
-    // id keys are hashes, so commits land on random leaves); `LINGONG_BENCH_REPLAY` records'
-    // worth (default: all of them) in (b).
-    drop(db);
-    let source = store::sled_config(&store_dir).open().expect("sled opens");
-    let rows = read_rows(&source);
-    drop(source);
-    let replay = env_count("LINGONG_BENCH_REPLAY", posts + workers).min(posts + workers);
-    let per_commit = (rows.len() as f64 / records).round().max(1.0) as usize;
-    println!(
-        "levers ({} rows, {per_commit} rows per emulated commit, {replay} commits; bytes per \
-         record and × the envelope):",
-        rows.len()
-    );
-    // sled's `Config` cannot take a path once cloned: each lever makes its own from a path.
-    type Make = Box<dyn Fn(&Path) -> sled::Config>;
-    let current = |p: &Path| {
-        store::sled_config(p)
-            .use_compression(false)
-            .segment_size(512 * 1024)
-    };
-    let zstd = move |level: i32| -> Make {
-        Box::new(move |p: &Path| current(p).use_compression(true).compression_factor(level))
-    };
-    let levers: Vec<(&str, Make, Layout)> = vec![
-        (
-            "current layout (format 2)",
-            Box::new(current),
-            Layout::Current,
-        ),
-        (
-            "segments of 128 KB",
-            Box::new(move |p: &Path| current(p).segment_size(128 * 1024)),
-            Layout::Current,
-        ),
-        (
-            "no saved document for records of one change",
-            Box::new(current),
-            Layout::NoSingleChangeDoc,
-        ),
-        (
-            "no JSON view (read from the document)",
-            Box::new(current),
-            Layout::NoView,
-        ),
-        ("zstd level 1", zstd(1), Layout::Current),
-        ("zstd level 3", zstd(3), Layout::Current),
-        ("zstd level 9", zstd(9), Layout::Current),
-        (
-            "store::sled_config (format 3)",
-            Box::new(store::sled_config),
-            Layout::Current,
-        ),
-        (
-            "format 3 + no saved document for records of one change",
-            Box::new(store::sled_config),
-            Layout::NoSingleChangeDoc,
-        ),
-        (
-            "format 3 + no JSON view",
-            Box::new(store::sled_config),
-            Layout::NoView,
-        ),
-    ];
-    for (i, (name, make, layout)) in levers.into_iter().enumerate() {
-        let rows = layout.apply(&rows);
-        let logical: u64 = rows
-            .iter()
-            .map(|(_, (k, v))| (k.len() + v.len()) as u64)
-            .sum();
-        let once = dir.path().join(format!("lever-{i}-once"));
-        let started = Instant::now();
-        let size_once = write_rows(make(&once), &rows, Order::Keys);
-        let once_s = started.elapsed().as_secs_f64();
-        let commits = dir.path().join(format!("lever-{i}-commits"));
-        let started = Instant::now();
-        let replayed = &rows[..(rows.len() * replay / (posts + workers).max(1)).min(rows.len())];
-        let size_commits = write_rows(make(&commits), replayed, Order::Commits(per_commit));
-        let commits_s = started.elapsed().as_secs_f64();
-        let per = |bytes: u64, n: f64| bytes as f64 / n;
-        let replayed_records = replayed.len() as f64 / per_commit as f64;
-        println!(
-            "  {name:<56} rows {:>6.0} B ({:.2}×) | written once {:>6.0} B ({:.2}×, {once_s:.1} s) \
-             | as commits {:>6.0} B ({:.2}×, {commits_s:.1} s)",
-            per(logical, records),
-            per(logical, records) / envelope,
-            per(size_once, records),
-            per(size_once, records) / envelope,
-            per(size_commits, replayed_records),
-            per(size_commits, replayed_records) / envelope,
-        );
-        let _ = std::fs::remove_dir_all(&once);
-        let _ = std::fs::remove_dir_all(&commits);
-    }
-    println!("load: {}", uptime());
+    (logical, in_leaves, alone)
 }
 
 /// Every row of every tree of `db`, with its tree's name.
@@ -442,9 +558,9 @@ enum Order {
     Commits(usize),
 }
 
-/// Writes `rows` into a fresh store made with `config` in `order`; returns its bytes on disk
-/// (apparent size) once closed.
-fn write_rows(config: sled::Config, rows: &[(Vec<u8>, Row)], order: Order) -> u64 {
+/// Writes `rows` into a fresh store made with `config` in `order`; returns its size on disk
+/// once closed, and the CPU sled's background thread took over a second left idle after.
+fn write_rows(config: sled::Config, rows: &[(Vec<u8>, Row)], order: Order) -> (Disk, f64) {
     let path = config.get_path().to_path_buf();
     let db = config.open().expect("fresh sled");
     let mut ordered: Vec<&(Vec<u8>, Row)> = rows.iter().collect();
@@ -474,35 +590,29 @@ fn write_rows(config: sled::Config, rows: &[(Vec<u8>, Row)], order: Order) -> u6
         }
     }
     db.flush().expect("flush");
+    let idle = idle_cpu();
     drop(db);
-    let mut sizes = BTreeMap::new();
-    files(&path, &mut sizes);
-    sizes.values().map(|v| v.0).sum()
+    (Disk::of(&path), idle)
 }
 
-/// `LINGONG_BENCH_COMPACT=1`: `lingong compact` over the store as the real write path left
-/// it (the baseline, measured in the same run), its size after, their ratio and the time.
-fn compact(home: &lingong_node::home::Home, posts: usize, workers: usize) {
-    let started = Instant::now();
-    let done = lingong_node::compact::compact(home, &mut |_| {}).expect("compact");
-    let secs = started.elapsed().as_secs_f64();
-    let bytes = |k: &str| done[k].as_u64().expect("bytes");
-    let (before, after) = (bytes("bytes_before"), bytes("bytes_after"));
-    println!(
-        "compact, {posts} posts and {workers} workers: {:.1} MB allocated before (baseline), \
-         {:.1} MB after, ratio {:.2}, {} rows in {secs:.1} s",
-        before as f64 / 1e6,
-        after as f64 / 1e6,
-        after as f64 / before as f64,
-        done["rows"]
-    );
-    println!("{}", uptime());
+/// The CPU time (user and system, every thread) this process spends over one second of
+/// wall time while it does nothing itself: what sled's background thread costs a store left
+/// open, as a fraction of one core.
+fn idle_cpu() -> f64 {
+    fn ticks() -> u64 {
+        let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
+        // Fields after the command's closing parenthesis; utime and stime are 14th and 15th.
+        let rest = &stat[stat.rfind(')').expect("stat") + 2..];
+        let f: Vec<&str> = rest.split(' ').collect();
+        f[11].parse::<u64>().expect("utime") + f[12].parse::<u64>().expect("stime")
+    }
+    let (before, started) = (ticks(), Instant::now());
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    // The kernel counts in USER_HZ, 100 per second on Linux.
+    (ticks() - before) as f64 / 100.0 / started.elapsed().as_secs_f64()
 }
 
-/// The machine's load average, as `uptime` prints it.
-fn uptime() -> String {
-    std::process::Command::new("uptime")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_else(|e| format!("uptime failed: {e}"))
-}
+// The machine's load average, as `uptime` prints it: the benches' shared measure.
+#[path = "common/measure.rs"]
+mod measure;
+use measure::uptime;
