@@ -34,6 +34,8 @@
 //! `status`). `LINGONG_BENCH_PERF_CTL=FIFO` writes `enable` and `disable` to a `perf record
 //! --control fifo:FIFO -D -1` around `status`'s timed calls, so a profile holds those only.
 
+#[path = "common/measure.rs"]
+mod measure;
 mod stations;
 use lingong_node::index;
 use lingong_node::request::{PostFilter, Request, dispatch};
@@ -46,6 +48,7 @@ use lingong_protocol::region::RegionCode;
 use lingong_protocol::schema::{
     Choice, Flag, Post, PostStatus, ReviewState, Schema, WageUnit, Worker, WorkerStatus,
 };
+use measure::{load_average, percentiles, percentiles_ms};
 use stations::{county, env_count};
 use std::time::{Duration, Instant};
 
@@ -188,33 +191,6 @@ fn fill(station: &mut Station, posts: usize, workers: usize, approved_every: usi
     );
 }
 
-fn percentiles(mut times: Vec<Duration>) -> (f64, f64) {
-    times.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    (
-        ms(times[times.len() / 2]),
-        ms(times[(times.len() * 99 / 100).min(times.len() - 1)]),
-    )
-}
-
-fn time(n: usize, mut f: impl FnMut(usize)) -> (f64, f64) {
-    let times = (0..n)
-        .map(|i| {
-            let t = Instant::now();
-            f(i);
-            t.elapsed()
-        })
-        .collect();
-    percentiles(times)
-}
-
-/// The load average (1, 5, 15 minutes) as `/proc/loadavg` gives it.
-fn load() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_default()
-}
-
 /// What the calling thread has done so far, from `/proc/thread-self`: nanoseconds on a core
 /// and waiting for one (`schedstat`), blocking and preempted context switches (`status`),
 /// page faults that read the disk (`stat`, field 12).
@@ -297,7 +273,7 @@ fn time_traced(n: usize, show: usize, mut f: impl FnMut(usize)) -> (f64, f64) {
 }
 
 fn report(what: &str, (p50, p99): (f64, f64), base: Option<(f64, f64)>, target_ms: f64) {
-    println!("{what}: load average {}", load());
+    println!("{what}: load average {}", load_average());
     match base {
         Some((b50, b99)) => println!(
             "{what:<44} p50 {p50:8.2} ms  p99 {p99:8.2} ms | baseline p50 {b50:8.2} ms p99 {b99:8.2} ms | p99 ratio {:6.4} | target p99 < {target_ms} ms: {}",
@@ -314,7 +290,7 @@ fn report(what: &str, (p50, p99): (f64, f64), base: Option<(f64, f64)>, target_m
 /// `calls` pages of `post list --review approved --limit 100`, each after a post taken
 /// across the whole list (`ids`, newest first), the first from the top.
 fn time_list(station: &mut Station, ids: &[String], calls: usize) -> (f64, f64) {
-    time(calls, |i| {
+    percentiles_ms(calls, |i| {
         let filter = PostFilter {
             review: Some("approved".into()),
             limit: Some(100),
@@ -328,7 +304,7 @@ fn time_list(station: &mut Station, ids: &[String], calls: usize) -> (f64, f64) 
 
 /// `calls` calls of `status`.
 fn time_status(station: &mut Station, calls: usize) -> (f64, f64) {
-    time(calls, |_| {
+    percentiles_ms(calls, |_| {
         dispatch(station, Request::Status).expect("status");
     })
 }
@@ -369,7 +345,7 @@ fn main() {
         .collect();
     ids.reverse();
     let listed = time_list(&mut station, &ids, calls);
-    let scanned = time(scans, |_| {
+    let scanned = percentiles_ms(scans, |_| {
         let all = station
             .store
             .records_of(Some(RecordKind::Post))
@@ -431,7 +407,7 @@ fn main() {
             times.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0)
         );
     }
-    let counted = time(scans, |_| {
+    let counted = percentiles_ms(scans, |_| {
         let n = station.store.records_of(None).expect("scan").len();
         let m = lingong_protocol::store::Store::items(&station.store)
             .expect("items")
@@ -452,7 +428,7 @@ fn main() {
         let status = time_status(&mut station, calls);
         by_cache.push((mb, listed, status));
     }
-    println!("page cache, opened afresh: load average {}", load());
+    println!("page cache, opened afresh: load average {}", load_average());
     for (mb, (l50, l99), (s50, s99)) in &by_cache {
         println!(
             "  store_cache_mb = {mb:>3}: post list --review approved --limit 100 p50 {l50:7.2} ms p99 {l99:7.2} ms | status p50 {s50:6.3} ms p99 {s99:6.3} ms"
@@ -503,7 +479,7 @@ fn main() {
         .expect("match");
     });
     let mut answers = Vec::new();
-    let by_worker_scan = time(scans, |i| {
+    let by_worker_scan = percentiles_ms(scans, |i| {
         answers.push(
             matching::for_worker_scan(&station, &worker_at(i), Some(20), "zh")
                 .expect("match by scan"),
@@ -519,7 +495,7 @@ fn main() {
         Some(by_worker_scan),
         20.0,
     );
-    let by_post = time(calls, |i| {
+    let by_post = percentiles_ms(calls, |i| {
         dispatch(
             &mut station,
             Request::MatchPost {
@@ -531,7 +507,7 @@ fn main() {
         .expect("match");
     });
     let mut answers = Vec::new();
-    let by_post_scan = time(scans, |i| {
+    let by_post_scan = percentiles_ms(scans, |i| {
         answers.push(
             matching::for_post_scan(&station, &post_at(i), Some(20), "zh").expect("match by scan"),
         );
@@ -574,7 +550,7 @@ fn main() {
             matching::for_worker(&station, &id, Some(20), "zh").expect("match");
         });
         let mut answers = Vec::new();
-        let scanned = time(scans.min(3), |_| {
+        let scanned = percentiles_ms(scans.min(3), |_| {
             answers.push(matching::for_worker_scan(&station, &id, Some(20), "zh").expect("scan"));
         });
         let indexed_answer = matching::for_worker(&station, &id, Some(20), "zh").expect("match");

@@ -34,12 +34,15 @@
 //! `cargo bench -p lingong-node --bench oversight` (release build). The README keeps the
 //! figures.
 
+#[path = "common/measure.rs"]
+mod measure;
+#[path = "common/province.rs"]
+mod province;
 mod stations;
-use ed25519_dalek::{Signature, VerifyingKey};
 use lingong_node::figures;
 use lingong_node::request::{Request, dispatch};
 use lingong_node::services::audit;
-use lingong_node::station::{self, Station};
+use lingong_node::station::Station;
 use lingong_protocol::accept::AcceptConfig;
 use lingong_protocol::author::{LocalAuthor, Target};
 use lingong_protocol::cert::{self, CertChain, CertRequest};
@@ -57,11 +60,12 @@ use lingong_protocol::schema::{
 };
 use lingong_protocol::scope::{Scope, Want};
 use lingong_protocol::store::{MemoryStore, Staged, Store};
+use measure::{Signed, audit_threads, load_average, median, time, verdict};
+use province::{DAY_MS, OCCUPATIONS, Rng, name_of};
 use stations::env_count;
 use std::hint::black_box;
 use std::time::Instant;
 
-const DAY_MS: i64 = 86_400_000;
 const DAYS: i64 = 365;
 /// A county's year, the issue's figures.
 const POSTS: usize = 15_000;
@@ -75,33 +79,6 @@ const PROVINCE_ENVELOPES: f64 = 1_000_000.0;
 /// Envelopes per `accept_envelopes` call (one commit each), as a sync session's frames.
 const INGEST: usize = 500;
 
-const OCCUPATIONS: [&str; 8] = [
-    "4-10-01-06",
-    "4-02-06-03",
-    "6-29-01-00",
-    "5-01-02-01",
-    "4-03-02-01",
-    "6-18-01-01",
-    "4-10-03-01",
-    "6-24-01-00",
-];
-
-/// A small deterministic generator (splitmix64).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
-
 /// The first instant of the year of records (2025-12-01 00:00 China time).
 fn year_start_ms() -> i64 {
     Period::parse("2025-12").expect("period").start_ms()
@@ -112,58 +89,14 @@ fn certified_s() -> i64 {
     (year_start_ms() - 10 * DAY_MS) / 1000
 }
 
-fn name_of(code: &RegionCode) -> String {
-    divisions()
-        .name(code)
-        .map(str::to_string)
-        .unwrap_or_else(|| code.to_string())
-}
-
 /// A station in a fresh home under `dir`, certified a year back by `issuer` (the protocol's
 /// `cert::issue` with a backdated start, and its certificate record published as of that start,
-/// as `cert install` did then; the province issues its own root).
+/// as `cert install` did then; the province issues its own root). The record is dated at the
+/// certificate's start so that the complaint steps the county signs during the year come after
+/// it in its log (a change dated more than an hour before its predecessor is refused as
+/// back-dated).
 fn station(dir: &std::path::Path, region: &RegionCode, issuer: Option<&Station>) -> Station {
-    let home = lingong_node::home::Home::new(Some(dir.join(region.to_string())));
-    station::init(
-        &home,
-        &name_of(region),
-        &region.to_string(),
-        vec!["/ip4/127.0.0.1/tcp/0".into()],
-        None,
-    )
-    .expect("init");
-    let mut node = Station::open(&home).expect("open");
-    let request = CertRequest::new(&node.key, *region, &name_of(region)).expect("request");
-    let chain = match issuer {
-        Some(parent) => cert::issue(
-            &parent.key,
-            parent.chain.as_ref(),
-            &request,
-            certified_s(),
-            900,
-        ),
-        None => cert::issue(&node.key, None, &request, certified_s(), 900),
-    }
-    .expect("issued");
-    // Installed when it was issued, a year back, as `cert install` would have done then: the
-    // station's certificate record is dated at the certificate's start, so the complaint steps
-    // the county signs during the year come after it in its log (a change dated more than an
-    // hour before its predecessor is refused as back-dated).
-    let author = LocalAuthor {
-        key: &node.key,
-        cfg: AcceptConfig {
-            root: chain.root().body.subject,
-            materialize: true,
-        },
-    };
-    let mut staged = Staged::new(&node.store);
-    author
-        .publish_certificate(&mut staged, &chain, certified_s() * 1000)
-        .expect("certificate record");
-    let batch = staged.into_batch();
-    node.store.commit(batch).expect("committed");
-    node.chain = Some(chain);
-    node
+    province::station_certified_at(dir, region, issuer, certified_s(), 900)
 }
 
 /// A complaint filed at a township, for its county to step.
@@ -630,68 +563,6 @@ fn build_county(
     (county, written)
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
-
-/// Times `f` `n` times; (median, max) in seconds.
-fn time(n: usize, mut f: impl FnMut()) -> (f64, f64) {
-    let times: Vec<f64> = (0..n)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed().as_secs_f64()
-        })
-        .collect();
-    let max = times.iter().copied().fold(0.0, f64::max);
-    (median(times), max)
-}
-
-fn verdict(met: bool) -> &'static str {
-    if met { "met" } else { "NOT met" }
-}
-
-/// Raw ed25519 batch verification: `verify_batch` over chunks of 256 prepared headers, split
-/// over `threads` threads as the audit splits its reads. Returns envelopes per second.
-fn raw_batch_rate(
-    keys: &[VerifyingKey],
-    messages: &[Vec<u8>],
-    sigs: &[Signature],
-    threads: usize,
-) -> f64 {
-    let per = keys.len().div_ceil(threads).max(256);
-    let t = Instant::now();
-    std::thread::scope(|scope| {
-        let mut handles = Vec::new();
-        for start in (0..keys.len()).step_by(per) {
-            let end = (start + per).min(keys.len());
-            handles.push(scope.spawn(move || {
-                for c in (start..end).step_by(256) {
-                    let e = (c + 256).min(end);
-                    let m: Vec<&[u8]> = messages[c..e].iter().map(Vec::as_slice).collect();
-                    assert!(
-                        ed25519_dalek::verify_batch(&m, &sigs[c..e], &keys[c..e]).is_ok(),
-                        "a good batch"
-                    );
-                }
-            }));
-        }
-        for h in handles {
-            h.join().expect("thread");
-        }
-    });
-    keys.len() as f64 / t.elapsed().as_secs_f64()
-}
-
-/// The machine's load average over 1, 5 and 15 minutes (`/proc/loadavg`): the machine is
-/// shared, and a rate means little without it.
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "unknown".into())
-}
-
 fn main() {
     let counties_n = env_count("LINGONG_BENCH_COUNTIES", 2).max(1);
     let townships = env_count("LINGONG_BENCH_TOWNSHIPS", 4).max(1);
@@ -878,15 +749,10 @@ fn main() {
         .iter()
         .map(|m| province.store.envelope(&m.id).expect("read").expect("held"))
         .collect();
-    let keys: Vec<VerifyingKey> = envs
-        .iter()
-        .map(|e| VerifyingKey::from_bytes(&e.header.author.0).expect("key"))
-        .collect();
-    let messages: Vec<Vec<u8>> = envs.iter().map(|e| e.header.signed_bytes()).collect();
-    let sigs: Vec<Signature> = envs
-        .iter()
-        .map(|e| Signature::from_bytes(&e.signature.0))
-        .collect();
+    let mut signed = Signed::default();
+    for env in &envs {
+        signed.push(env);
+    }
     drop(envs);
     // What reading alone costs: every envelope by id, its id and payload hash checked.
     let (read, _) = time(3, || {
@@ -896,10 +762,7 @@ fn main() {
             assert!(env.id() == m.id && (env.payload.is_none() || env.verify_payload().is_ok()));
         }
     });
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .clamp(1, 8);
+    let threads = audit_threads();
     let mut audit_rates = Vec::new();
     let mut raw_rates = Vec::new();
     let mut raw_single = Vec::new();
@@ -909,9 +772,9 @@ fn main() {
     let mut seals_checked = 0u64;
     let load_before = load_average();
     for round in 1..=3 {
-        let raw_round = raw_batch_rate(&keys, &messages, &sigs, threads);
+        let raw_round = signed.batch_rate(threads);
         raw_rates.push(raw_round);
-        raw_single.push(raw_batch_rate(&keys, &messages, &sigs, 1));
+        raw_single.push(signed.batch_rate(1));
         let t = Instant::now();
         let out = dispatch(&mut province, Request::Audit).expect("audit");
         let secs = t.elapsed().as_secs_f64();

@@ -45,9 +45,15 @@ pub fn free_bytes(dir: &std::path::Path) -> u64 {
     stat.f_bavail * stat.f_frsize
 }
 
+/// The median of `v` (of an even count, the mean of the middle two).
 pub fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
+    let n = v.len();
+    if n % 2 == 0 {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    } else {
+        v[n / 2]
+    }
 }
 
 /// Times `f` `n` times; (median, max) in seconds.
@@ -65,13 +71,19 @@ pub fn time(n: usize, mut f: impl FnMut()) -> (f64, f64) {
 
 /// Times `f(i)` for `i` in `0..n`; (p50, p99) in milliseconds.
 pub fn percentiles_ms(n: usize, mut f: impl FnMut(usize)) -> (f64, f64) {
-    let mut times: Vec<Duration> = (0..n)
-        .map(|i| {
-            let t = Instant::now();
-            f(i);
-            t.elapsed()
-        })
-        .collect();
+    percentiles(
+        (0..n)
+            .map(|i| {
+                let t = Instant::now();
+                f(i);
+                t.elapsed()
+            })
+            .collect(),
+    )
+}
+
+/// The 50th and 99th percentiles of `times`, in milliseconds.
+pub fn percentiles(mut times: Vec<Duration>) -> (f64, f64) {
     times.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     (

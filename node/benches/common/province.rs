@@ -52,7 +52,7 @@ const STEPS: [(i64, ComplaintStatus); 4] = [
     (12, ComplaintStatus::Resolved),
     (16, ComplaintStatus::Closed),
 ];
-const OCCUPATIONS: [&str; 8] = [
+pub const OCCUPATIONS: [&str; 8] = [
     "4-10-01-06",
     "4-02-06-03",
     "6-29-01-00",
@@ -90,8 +90,9 @@ pub fn name_of(code: &RegionCode) -> String {
 }
 
 /// A station in a fresh home under `dir`, certified from `certified_s` for `days` by `issuer`
-/// (the protocol's `cert::issue` with a backdated start, and its certificate record published
-/// as of that start, as `cert install` did then; without an issuer it issues its own root).
+/// (the protocol's `cert::issue` with a backdated start, its certificate record published as
+/// of that start and the chain kept in the home, as `cert install` did then; without an issuer
+/// it issues its own root).
 pub fn station_certified_at(
     dir: &std::path::Path,
     region: &RegionCode,
@@ -133,6 +134,15 @@ pub fn station_certified_at(
         .publish_certificate(&mut staged, &chain, certified_s * 1000)
         .expect("certificate record");
     let batch = staged.into_batch();
+    // Kept in the home as `cert install` keeps it, so that the store opened again (the
+    // measuring process) has its chain, hence its root.
+    lingong_node::home::write_atomically(
+        &home.cert_path(),
+        serde_json::to_string_pretty(&chain.to_json())
+            .expect("json")
+            .as_bytes(),
+    )
+    .expect("cert.json");
     node.store.commit(batch).expect("committed");
     node.chain = Some(chain);
     node
