@@ -51,7 +51,7 @@
 //!   wire shows only the second way: on the wire itself. After the other checks, a stand-in for the township (its key and chain read
 //!   from its home, its daemon stopped) runs one whole sync session from an empty store with
 //!   the village's daemon, and a stand-in for the city one with the county's, over libp2p
-//!   (noise, yamux, `/lingong/sync/2`, the node's own frame codec); every frame the daemon
+//!   (noise, yamux, `/lingong/sync/3`, the node's own frame codec); every frame the daemon
 //!   sent is kept as it arrived, and its raw bytes and every envelope in it, decoded, are
 //!   checked: no ID number on either link; on the county → city link every worker and
 //!   assistance envelope is a header without payload and nothing decoded holds a name, a
