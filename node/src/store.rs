@@ -619,6 +619,29 @@ impl SledStore {
         self.tree.get(record_key(id)).map_err(err)
     }
 
+    /// The envelopes listed (`m` rows, `listed`) or held (`e` rows, stored bytes) whose ids lie
+    /// in `[from, to)` (`from` and `to` are id prefixes; `to: None`, to the last id), each with
+    /// its id as its key names it, in id order: one range scan, which reads each of sled's
+    /// pages once where a lookup per id walks the tree each time (`services::audit`, which
+    /// walks both side by side).
+    pub fn envelope_rows_between(
+        &self,
+        listed: bool,
+        from: &[u8],
+        to: Option<&[u8]>,
+    ) -> impl Iterator<Item = Result<(EnvelopeId, sled::IVec), StoreError>> + '_ {
+        let table = if listed { b'm' } else { b'e' };
+        let end = match to {
+            Some(to) => key(table, &[to]),
+            None => vec![table + 1],
+        };
+        self.tree.range(key(table, &[from])..end).map(|row| {
+            let (k, v) = row.map_err(err)?;
+            let id: EnvelopeId = k[1..].try_into().map_err(err)?;
+            Ok((id, v))
+        })
+    }
+
     /// Calls `f` with the matching rows in memory ([`index::MatchTable`]: the rows
     /// [`SledStore::index_rows`] reads under the matching prefixes, decoded), loading them from
     /// the tree at the first call.

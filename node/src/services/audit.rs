@@ -18,17 +18,21 @@
 //! - every report seal in force held here, recomputed from the records held (`seal-mismatch`,
 //!   one per figure that differs).
 //!
-//! How it runs: the envelopes are read in the store's key order in chunks of [`READ_CHUNK`];
-//! each chunk is split over the machine's cores, and each thread reads its part, checks ids and
-//! payload hashes and verifies the signatures, while this thread checks the chunk before it
-//! against the authors, chains and logs seen so far. Each certificate chain an author signs
-//! under is looked at once ([`Window`]: when all its links are valid and the earliest
-//! revocation of any); only an envelope outside that span is looked at link by link, to name
-//! the link. Each header is encoded once, for its id and for the batch equation, and an `R`
-//! the strict rules single out is recognised from its encoding
-//! ([`lingong_protocol::ingest::verify_signed`]). The seals are recomputed on a thread of their
-//! own beside all this. `cargo bench -p lingong-node --bench oversight` measures the rate
-//! beside raw ed25519 batch verification (README).
+//! How it runs: the envelopes are read in id ranges of about [`PART_ENVELOPES`] (ids are
+//! SHA-256 hashes, so ranges of equal width hold about as many), each by one range scan of the
+//! listed ids and one of the stored envelopes, walked side by side, so each of sled's pages is
+//! read once (a lookup per id walked the tree each time and, the cache being smaller than the
+//! store, read many pages again). The machine's cores take the ranges in turn: each thread
+//! reads its range, checks ids and payload hashes and verifies the signatures, while this
+//! thread checks the ranges in id order, as they come, against the authors, chains and logs
+//! seen so far, so no core waits for another. Each certificate chain an author signs under is
+//! looked at once ([`Window`]: when all its links are valid and the earliest revocation of
+//! any); only an envelope outside that span is looked at link by link, to name the link. Each
+//! header is encoded once, for its id and for the batch equation, and an `R` the strict rules
+//! single out is recognised from its encoding ([`lingong_protocol::ingest::verify_signed`]).
+//! The seals are recomputed on a thread of their own beside all this. `cargo bench -p
+//! lingong-node --bench oversight` measures the rate beside raw ed25519 batch verification
+//! (README).
 
 use crate::error::Result;
 use crate::figures;
@@ -38,12 +42,9 @@ use lingong_protocol::canon::Hash32;
 use lingong_protocol::cert::CertChain;
 use lingong_protocol::envelope::{Envelope, EnvelopeId};
 use lingong_protocol::keys::PublicKey;
-use lingong_protocol::store::{AuthorInfo, ItemMeta, RevocationInfo, Store};
+use lingong_protocol::store::{AuthorInfo, RevocationInfo, Store};
 use serde_json::{Value, json};
-use std::collections::HashMap;
-
-/// Envelopes read from the store per round of signature checks.
-const READ_CHUNK: usize = 4096;
+use std::collections::{BTreeMap, HashMap};
 
 struct Problems(Vec<Value>);
 
@@ -141,20 +142,38 @@ pub fn check_envelopes(station: &Station) -> Result<EnvelopeAudit> {
         .unwrap_or(1)
         .clamp(1, 8);
     let store = &station.store;
-    let metas = store.items()?;
+    let ranges = id_ranges(store.envelope_count()?, threads);
+    let taken = std::sync::atomic::AtomicUsize::new(0);
     std::thread::scope(|scope| -> Result<()> {
-        // A chunk is read and verified by `threads` threads while this one checks the chunk
-        // before it: reading, ids, payload hashes and signatures in parallel, the checks that
-        // need the tables built so far here.
-        let start = |chunk| spawn_parts(scope, store, chunk, threads);
-        let mut chunks = metas.chunks(READ_CHUNK);
-        let mut next = chunks.next().map(start);
-        while let Some(handles) = next.take() {
-            next = chunks.next().map(start);
-            for handle in handles {
-                let part = handle
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        // `threads` threads take the id ranges in turn, each read by a range scan and verified
+        // there (ids, payload hashes, signatures); this thread checks them in id order against
+        // the authors, chains and logs seen so far. A bounded channel keeps the readers at
+        // most a few parts ahead.
+        let (sender, parts) = std::sync::mpsc::sync_channel::<(usize, Result<Part>)>(threads);
+        for _ in 0..threads {
+            let (sender, taken, ranges) = (sender.clone(), &taken, &ranges);
+            scope.spawn(move || {
+                loop {
+                    let i = taken.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some((from, to)) = ranges.get(i) else {
+                        break;
+                    };
+                    let part = read_part(store, from, to.as_ref().map(|t| &t[..]));
+                    // The receiver gone: the audit stopped on an error.
+                    if sender.send((i, part)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(sender);
+        let mut arrived: BTreeMap<usize, Result<Part>> = BTreeMap::new();
+        let mut due = 0;
+        for (i, part) in parts {
+            arrived.insert(i, part);
+            while let Some(part) = arrived.remove(&due) {
+                due += 1;
+                let part = part?;
                 problems.0.extend(part.problems);
                 for (((env, id), proved), payload_ok) in part
                     .envelopes
@@ -235,26 +254,24 @@ pub fn check_envelopes(station: &Station) -> Result<EnvelopeAudit> {
     })
 }
 
-/// Starts the threads that read and verify `chunk`, one part each.
-fn spawn_parts<'scope, 'env>(
-    scope: &'scope std::thread::Scope<'scope, 'env>,
-    store: &'env SledStore,
-    chunk: &'env [ItemMeta],
-    threads: usize,
-) -> Vec<std::thread::ScopedJoinHandle<'scope, Part>> {
-    let per = chunk
-        .len()
-        .div_ceil(threads)
-        .max(lingong_protocol::ingest::VERIFY_CHUNK);
-    chunk
-        .chunks(per)
-        .map(|part| scope.spawn(move || read_part(store, part)))
+/// About how many envelopes one id range holds ([`id_ranges`]): a few batch equations' worth,
+/// so that the threads share the work evenly and the parts waiting in memory stay small.
+const PART_ENVELOPES: u64 = 2048;
+
+/// The id ranges the envelopes are read in, `[from, to)` as 4-byte prefixes of the id (`to:
+/// None`, to the last id): ids are SHA-256 hashes, so ranges of equal width hold about equal
+/// numbers of envelopes. At least one per thread, about [`PART_ENVELOPES`] each.
+fn id_ranges(envelopes: u64, threads: usize) -> Vec<([u8; 4], Option<[u8; 4]>)> {
+    let n = (envelopes / PART_ENVELOPES).clamp(threads as u64, 1 << 16);
+    let bound = |i: u64| (((i << 32) / n) as u32).to_be_bytes();
+    (0..n)
+        .map(|i| (bound(i), (i + 1 < n).then(|| bound(i + 1))))
         .collect()
 }
 
-/// What one thread hands back for its part of a chunk: the envelopes held as listed, each
-/// one's id, whether a batch equation proved its signature and whether its payload matches the
-/// signed hash, and the problems of the envelopes that could not be read.
+/// What one thread hands back for its id range: the envelopes held as listed, each one's id,
+/// whether a batch equation proved its signature and whether its payload matches the signed
+/// hash, and the problems of the envelopes that could not be read.
 struct Part {
     envelopes: Vec<Envelope>,
     ids: Vec<EnvelopeId>,
@@ -263,26 +280,46 @@ struct Part {
     problems: Vec<Value>,
 }
 
-/// Reads the envelopes of `metas` (in key order, as listed), checks each is stored under its
-/// own id and its payload, and verifies their signatures
+/// Reads the envelopes listed with ids in `[from, to)`, the listed ids and the stored envelopes
+/// each by one range scan in id order, walked side by side; checks each is stored under its own
+/// id and its payload, and verifies their signatures
 /// ([`lingong_protocol::ingest::verify_signed`]: batch equations, the strict rules' cases left
 /// to the single check), each header encoded once for its id and its signature.
-fn read_part(store: &SledStore, metas: &[ItemMeta]) -> Part {
+fn read_part(store: &SledStore, from: &[u8], to: Option<&[u8]>) -> Result<Part> {
     let mut problems = Problems(Vec::new());
-    let mut envelopes: Vec<Envelope> = Vec::with_capacity(metas.len());
+    let mut envelopes: Vec<Envelope> = Vec::with_capacity(PART_ENVELOPES as usize * 2);
     // Each envelope's id, computed once (it is checked against the stored id here).
-    let mut ids: Vec<EnvelopeId> = Vec::with_capacity(metas.len());
+    let mut ids: Vec<EnvelopeId> = Vec::with_capacity(envelopes.capacity());
     // Each header encoded once, for its id and for the batch equation.
-    let mut signed: Vec<Vec<u8>> = Vec::with_capacity(metas.len());
-    for meta in metas {
-        let short = || hex::encode(&meta.id[..8]);
-        match store.envelope(&meta.id) {
-            Ok(Some(env)) => {
-                let bytes = env.header.signed_bytes();
-                if env.id_of_signed(&bytes) == meta.id {
+    let mut signed: Vec<Vec<u8>> = Vec::with_capacity(envelopes.capacity());
+    let mut held = store.envelope_rows_between(false, from, to);
+    let mut next_held = held.next().transpose()?;
+    for listed in store.envelope_rows_between(true, from, to) {
+        let (id, _) = listed?;
+        // Envelopes held but not listed are not looked at (nothing lists them).
+        while next_held.as_ref().is_some_and(|(held_id, _)| *held_id < id) {
+            next_held = held.next().transpose()?;
+        }
+        let short = || hex::encode(&id[..8]);
+        let bytes = match &next_held {
+            Some((held_id, bytes)) if *held_id == id => bytes,
+            _ => {
+                problems.push(
+                    "gap",
+                    None,
+                    None,
+                    format!("the envelope {}… is listed but not held", short()),
+                );
+                continue;
+            }
+        };
+        match Envelope::from_bytes(bytes) {
+            Ok(env) => {
+                let signed_bytes = env.header.signed_bytes();
+                if env.id_of_signed(&signed_bytes) == id {
                     envelopes.push(env);
-                    ids.push(meta.id);
-                    signed.push(bytes);
+                    ids.push(id);
+                    signed.push(signed_bytes);
                     continue;
                 }
                 let what = format!(
@@ -296,17 +333,15 @@ fn read_part(store: &SledStore, metas: &[ItemMeta]) -> Part {
                     what,
                 );
             }
-            Ok(None) => problems.push(
-                "gap",
-                None,
-                None,
-                format!("the envelope {}… is listed but not held", short()),
-            ),
             Err(e) => problems.push(
                 "bad-signature",
                 None,
                 None,
-                format!("the envelope {}… does not decode: {e}", short()),
+                format!(
+                    "the envelope {}… does not decode: {}",
+                    short(),
+                    crate::store::err(e)
+                ),
             ),
         }
     }
@@ -315,13 +350,13 @@ fn read_part(store: &SledStore, metas: &[ItemMeta]) -> Part {
         .map(|e| e.payload.is_none() || e.verify_payload().is_ok())
         .collect();
     let proved = lingong_protocol::ingest::verify_signed(&envelopes, &signed);
-    Part {
+    Ok(Part {
         envelopes,
         ids,
         proved,
         payload_ok,
         problems: problems.0,
-    }
+    })
 }
 
 /// What one certificate chain of an author allows, taken once per chain rather than per
