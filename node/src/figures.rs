@@ -149,6 +149,17 @@ const WALKED: [RecordKind; 5] = [
     RecordKind::Worker,
 ];
 
+/// The most rows a [`FactWalk`] may visit: the records held of the kinds it walks (a walk
+/// visits fewer: none created after the period, placements and employers only back to its
+/// start). Read from the store's counters, not by walking.
+pub fn rows_to_walk(station: &Station) -> Result<u64> {
+    let mut n = 0;
+    for kind in WALKED {
+        n += station.store.count(kind)?;
+    }
+    Ok(n)
+}
+
 /// How many rows [`FactWalk::step`] walks between two looks at the clock.
 const ROWS_BETWEEN_CLOCK_READS: u32 = 32;
 
@@ -166,6 +177,8 @@ pub struct FactWalk {
     /// The workers the period's placements name (placements are walked first).
     named: HashSet<[u8; 16]>,
     facts: Vec<Fact>,
+    /// Rows walked so far (what the console's `/report` shows while it waits).
+    walked: u64,
 }
 
 impl FactWalk {
@@ -177,7 +190,13 @@ impl FactWalk {
             below: None,
             named: HashSet::new(),
             facts: Vec::new(),
+            walked: 0,
         }
+    }
+
+    /// How many rows the walk has visited so far (at most [`rows_to_walk`]).
+    pub fn walked(&self) -> u64 {
+        self.walked
     }
 
     /// Whether every row has been walked.
@@ -204,6 +223,7 @@ impl FactWalk {
                 .index_rows_between(index::prefix(kind, None), below);
             for row in rows.rev() {
                 let (key, _) = row?;
+                self.walked += 1;
                 if !self.visit(station, kind, &key)? {
                     break;
                 }

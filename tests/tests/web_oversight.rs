@@ -269,10 +269,21 @@ fn the_oversight_routes_answer_401_403_and_400_naming_the_field_and_change_nothi
     assert!(doc["paths"]["/api/complaints/{id}"]["patch"].is_object());
 }
 
-/// What `/report` shows: the complaints counted (the figure's cell) and, when the figures are
-/// labelled stale, the writes they were computed at and the writes now.
-fn report_page(addr: &str, bearer: &str) -> (String, Option<(u64, u64)>) {
-    let (status, body) = http(addr, "GET", "/report", &[("Authorization", bearer)], b"");
+/// What `/report` shows.
+struct ReportView {
+    /// The complaints counted (the figure's cell); None while the page shows the
+    /// computation of figures not computed yet (`#report-computing`).
+    complaints: Option<String>,
+    /// When the figures are labelled stale: the writes they were computed at, and now.
+    stale: Option<(u64, u64)>,
+    /// The computation named: the one under way, or the one that made the figures shown.
+    computation: u64,
+    body: String,
+}
+
+/// `GET path` (a `/report` page) with `bearer`, read as a [`ReportView`].
+fn report_view(addr: &str, bearer: &str, path: &str) -> ReportView {
+    let (status, body) = http(addr, "GET", path, &[("Authorization", bearer)], b"");
     assert_eq!(status, 200, "{body}");
     let after = |from: usize, key: &str| -> String {
         let at = body[from..].find(key).map(|i| from + i + key.len());
@@ -282,18 +293,49 @@ fn report_page(addr: &str, bearer: &str) -> (String, Option<(u64, u64)>) {
             .take_while(|c| *c != '"' && *c != '<')
             .collect()
     };
-    let row = body
+    let number = |from: usize, key: &str| after(from, key).parse::<u64>().expect("a number");
+    let computation = number(0, r#"data-computation=""#);
+    let complaints = body
         .find(r#"data-figure="complaints""#)
-        .unwrap_or_else(|| panic!("no complaints row: {body}"));
-    let cell = after(row, r#"class="num">"#);
+        .map(|row| after(row, r#"class="num">"#));
+    assert!(
+        complaints.is_some() != body.contains(r#"id="report-computing""#),
+        "either the figures or the computing status: {body}"
+    );
     let stale = body.find(r#"id="report-stale""#).map(|at| {
-        let number = |key: &str| after(at, key).parse::<u64>().expect("a write count");
         (
-            number(r#"data-writes-then=""#),
-            number(r#"data-writes-now=""#),
+            number(at, r#"data-writes-then=""#),
+            number(at, r#"data-writes-now=""#),
         )
     });
-    (cell, stale)
+    ReportView {
+        complaints,
+        stale,
+        computation,
+        body,
+    }
+}
+
+/// What `/report` shows once it shows figures: the complaints counted and the stale label.
+fn report_page(addr: &str, bearer: &str) -> (String, Option<(u64, u64)>) {
+    poll_until(
+        "the report page to show figures",
+        Duration::from_secs(60),
+        || {
+            let v = report_view(addr, bearer, "/report");
+            v.complaints.map(|c| (c, v.stale))
+        },
+    )
+}
+
+/// Sets `report_wait_ms = 0` in `node`'s configuration (from the default 100): the report page
+/// never waits for a computation, so what it shows first does not depend on speed.
+fn never_wait_for_reports(node: &Node) {
+    let config = node.home.join("config.toml");
+    let text = std::fs::read_to_string(&config).expect("config.toml");
+    assert!(text.contains("\nreport_wait_ms = 100\n"), "{text}");
+    let text = text.replace("\nreport_wait_ms = 100\n", "\nreport_wait_ms = 0\n");
+    std::fs::write(&config, text).expect("config.toml");
 }
 
 #[test]
@@ -301,15 +343,14 @@ fn the_report_page_shows_the_figures_before_a_commit_labelled_stale_while_it_com
     let dir = tempfile::tempdir().expect("tempdir");
     let node = Node::init(dir.path(), "station", "贵州省零工服务中心", "52");
     lingong_tests::certify(None, &node);
-    let config = node.home.join("config.toml");
-    let text = std::fs::read_to_string(&config).expect("config.toml");
-    assert!(text.contains("\nreport_wait_ms = 100\n"), "{text}");
-    let text = text.replace("\nreport_wait_ms = 100\n", "\nreport_wait_ms = 0\n");
-    std::fs::write(&config, text).expect("config.toml");
+    never_wait_for_reports(&node);
     let bearer = format!("Bearer {}", add_token(&node, "inspector", "supervisor"));
     let (_daemon, addr) = start_web(&node, free_port(), &[]);
 
-    // The first view computes the month (nothing held to show instead).
+    // The first view starts computing the month (nothing held to show instead); then the
+    // figures.
+    let first = report_view(&addr, &bearer, "/report");
+    assert_eq!(first.complaints, None, "the first view waits for nothing");
     let (complaints, stale) = report_page(&addr, &bearer);
     assert_eq!((complaints.as_str(), stale), ("0", None));
 
@@ -337,6 +378,137 @@ fn the_report_page_shows_the_figures_before_a_commit_labelled_stale_while_it_com
         },
     );
     assert_eq!(complaints, "1");
+}
+
+#[test]
+fn two_first_requests_for_the_report_start_one_computation_and_its_status_says_when_the_figures_are_ready()
+ {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = Node::init(dir.path(), "station", "贵州省零工服务中心", "52");
+    lingong_tests::certify(None, &node);
+    never_wait_for_reports(&node);
+    // Some thousands of records to walk, so the two requests meet the computation under way.
+    node.json(&["sample", "--posts", "3000"]);
+    let bearer = format!("Bearer {}", add_token(&node, "inspector", "supervisor"));
+    let clerk = format!("Bearer {}", add_token(&node, "desk", "clerk"));
+    let (_daemon, addr) = start_web(&node, free_port(), &[]);
+    let month = chrono_like_today()[..7].to_string();
+    let status_path = format!("/report/status?period={month}");
+    let status = |who: &str, path: &str| {
+        let (code, body) = http(&addr, "GET", path, &[("Authorization", who)], b"");
+        (code, json_of(&body))
+    };
+
+    // The status answers as the page does: a login, the page's role, a period that can be.
+    let (code, body) = http(&addr, "GET", &status_path, &[], b"");
+    assert_eq!(code, 401, "{body}");
+    let (code, body) = status(&clerk, &status_path);
+    assert_eq!(
+        (code, &body["error"]["code"]),
+        (403, &json!("forbidden")),
+        "{body}"
+    );
+    let (code, body) = status(&bearer, "/report/status?period=2026-13");
+    assert_eq!(
+        (code, &body["error"]["field"]),
+        (400, &json!("period")),
+        "{body}"
+    );
+
+    // Two first requests at once: each answers at once, both with the same computation, the
+    // server's first (whichever answered after it ended shows its figures).
+    let views: Vec<ReportView> = std::thread::scope(|s| {
+        let asks: Vec<_> = (0..2)
+            .map(|_| s.spawn(|| report_view(&addr, &bearer, "/report")))
+            .collect();
+        asks.into_iter()
+            .map(|a| a.join().expect("a request"))
+            .collect()
+    });
+    for v in &views {
+        assert_eq!(v.computation, 1, "a second computation started: {}", v.body);
+    }
+    let computing: Vec<&ReportView> = views.iter().filter(|v| v.complaints.is_none()).collect();
+    assert!(
+        !computing.is_empty(),
+        "the request that started the computation did not wait for it"
+    );
+    for v in &computing {
+        for shown in [
+            "正在计算本月报表…",
+            r#"id="report-progress""#,
+            r#"id="report-refresh""#,
+            r#"<meta http-equiv="refresh""#,
+            &format!(r#"data-status="/report/status?period={month}&amp;lang=zh""#),
+        ] {
+            assert!(v.body.contains(shown), "no {shown}: {}", v.body);
+        }
+        assert!(
+            !v.body.contains("seal-button") && !v.body.contains(r#"action="/report/seal""#),
+            "the seal form is offered before the figures are computed: {}",
+            v.body
+        );
+    }
+
+    // The status: computation 1 (with the rows it walked) until the page's figures, the
+    // chart's months included, are all held.
+    let mut saw_progress = false;
+    let ready = poll_until(
+        "the report's status to say it is ready",
+        Duration::from_secs(120),
+        || {
+            let (code, s) = status(&bearer, &status_path);
+            assert_eq!(code, 200, "{s}");
+            if s["ready"] == true {
+                return Some(s);
+            }
+            for c in s["computations"].as_array().expect("computations") {
+                if c["period"] == month.as_str() {
+                    assert_eq!(c["computation"], 1, "{s}");
+                    assert!(c["walked"].as_u64().is_some_and(|w| w <= c["rows"].as_u64().unwrap_or(0) || c["rows"] == 0), "{s}");
+                    saw_progress = true;
+                }
+            }
+            None
+        },
+    );
+    assert_eq!(ready["computations"], json!([]), "{ready}");
+    println!("the status said computation 1 was under way: {saw_progress}");
+
+    // The page: computation 1's figures, the chart's six months, the seal form.
+    let v = report_view(&addr, &bearer, "/report");
+    assert_eq!(v.complaints.as_deref(), Some("0"), "{}", v.body);
+    assert_eq!(v.computation, 1, "{}", v.body);
+    assert_eq!(
+        v.body.matches(r#"data-series="posts""#).count(),
+        6,
+        "{}",
+        v.body
+    );
+    assert!(v.body.contains(r#"id="seal-button""#), "{}", v.body);
+    assert!(
+        !v.body.contains("data-status="),
+        "still polling: {}",
+        v.body
+    );
+}
+
+#[test]
+fn the_report_page_shows_its_computation_and_then_the_figures_without_a_reload() {
+    if !browser_ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = Node::init(dir.path(), "station", "贵州省零工服务中心", "52");
+    lingong_tests::certify(None, &node);
+    never_wait_for_reports(&node);
+    let password = "baobiao-2026-wait";
+    let (_daemon, addr) = start_web(&node, free_port(), &[("li", "supervisor", password)]);
+    run_browser_script(
+        "web_report_wait.mjs",
+        &[&format!("http://{addr}/"), &"li", &password, &"2026-Q3"],
+        dir.path(),
+    );
 }
 
 /// Today's date in China time (UTC+8) as `YYYY-MM-DD`, from the system clock.

@@ -62,11 +62,14 @@ pub struct Web {
     /// Reports computed, by (period, region), with the write count they were computed at
     /// (the oversight pages' chart; [`oversight`]).
     pub reports: Mutex<std::collections::HashMap<(String, Option<String>), (u64, Value)>>,
-    /// Per (period, region), a lock held while that report is computed: requests arriving
-    /// meanwhile wait and take its answer from [`Web::reports`] instead of scanning the store
-    /// beside it, while other reports (the chart's months) are computed alongside.
+    /// Per (period, region), the one computation of that report under way: requests arriving
+    /// meanwhile take its answer (or show its progress) instead of scanning the store beside
+    /// it, while other reports (the chart's months) are computed alongside
+    /// ([`oversight::Flight`]; removed once done, its figures in [`Web::reports`]).
     pub report_computing:
-        Mutex<std::collections::HashMap<(String, Option<String>), Arc<tokio::sync::Mutex<()>>>>,
+        Mutex<std::collections::HashMap<(String, Option<String>), Arc<oversight::Flight>>>,
+    /// How many report computations this server has started (each flight's number).
+    pub report_runs: std::sync::atomic::AtomicU64,
     /// How long a request waits for a report being computed again before it shows the one
     /// computed before the store's last commits (`report_wait_ms` in the configuration).
     pub report_wait: Duration,
@@ -224,6 +227,7 @@ pub async fn start(
         writes_file,
         reports: Mutex::new(Default::default()),
         report_computing: Mutex::new(Default::default()),
+        report_runs: Default::default(),
         report_wait,
     });
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();

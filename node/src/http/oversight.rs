@@ -13,10 +13,15 @@
 //!   and verify buttons; each month's report is reused while the store's count of durable
 //!   writes is unchanged (`Web::reports`), since each reads the records held; a report that
 //!   took long to compute (a large store) is shown from before the last commits, with a banner
-//!   saying so, while it is computed again. Nothing is computed before the page is asked for
-//!   (the first request waits for its reports), and a computation lets go of the station
-//!   between slices of its walk (`services::reports::report_in_slices`), so writes do not
-//!   wait for it;
+//!   saying so, while it is computed again. Nothing is computed before the page is asked for,
+//!   and a computation lets go of the station between slices of its walk
+//!   (`services::reports::report_in_slices`), so writes do not wait for it. When no figures
+//!   of the report are held yet and its first computation takes longer than the page's wait,
+//!   the page answers at once with its frame and the computation's progress (rows walked),
+//!   without a seal form; its script (`static/report.js`) asks `/report/status` (JSON, same
+//!   session) every half second and swaps the figures in when they are all computed, and
+//!   without script the page refreshes itself. One computation per (period, region) at a
+//!   time ([`Flight`]), whoever asks;
 //! - `/supervision`: the stations that need attention with their reasons, a rectification
 //!   order with a deadline for each, and the orders held;
 //! - `/audit?run=1`: the audit's counts and problems;
@@ -49,6 +54,11 @@ use maud::{Markup, PreEscaped, html};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The report page's script: its wait for figures being computed (`static/report.js`).
+const REPORT_JS: &str = include_str!("static/report.js");
 
 // ----- the JSON API ----------------------------------------------------------------------------
 
@@ -281,6 +291,11 @@ pub fn routes() -> Router<AppState> {
         .route("/complaints/{id}", post(complaint_update))
         .route("/report", get(report_page))
         .route("/report/seal", post(report_seal))
+        .route("/report/status", get(report_status))
+        .route(
+            "/static/report.js",
+            super::pages::static_file("text/javascript; charset=utf-8", REPORT_JS),
+        )
         .route("/supervision", get(supervision_page))
         .route("/supervision/order", post(supervision_order))
         .route("/audit", get(audit_page))
@@ -865,6 +880,52 @@ fn this_month() -> String {
     today.get(..7).unwrap_or("").to_string()
 }
 
+/// The (period, region) a report page or its status asks for: this month unless `period`
+/// is given, this node's region unless `region` is.
+fn report_key(q: &HashMap<String, String>) -> (String, Option<String>) {
+    let period = q
+        .get("period")
+        .filter(|p| !p.trim().is_empty())
+        .cloned()
+        .unwrap_or_else(this_month);
+    let region = q.get("region").filter(|p| !p.trim().is_empty()).cloned();
+    (period, region)
+}
+
+/// The keys of the chart's months before `period` (the five months before a month; none
+/// for a quarter), oldest first.
+fn chart_keys(period: &str, region: &Option<String>) -> Vec<(String, Option<String>)> {
+    (1..6)
+        .rev()
+        .map_while(|n| month_back(period, n))
+        .map(|m| (m, region.clone()))
+        .collect()
+}
+
+/// The report page's address for `key` in `lang` (its refresh link), and its status's.
+fn report_url(path: &str, key: &(String, Option<String>), lang: L) -> String {
+    let mut url = format!("{path}?period={}", urlencode(&key.0));
+    if let Some(r) = &key.1 {
+        url.push_str(&format!("&region={}", urlencode(r)));
+    }
+    url.push_str(&format!("&lang={}", lang.0));
+    url
+}
+
+/// `report`'s arguments checked as the service checks them, before a computation is started
+/// for them: a bad period or region is refused at once, naming the field, and starts nothing.
+async fn check_report_args(
+    state: &AppState,
+    key: &(String, Option<String>),
+) -> Result<(), NodeError> {
+    let (period, region) = key.clone();
+    state
+        .with_station(move |s| {
+            crate::services::reports::report_args(s, &period, region.as_deref()).map(|_| ())
+        })
+        .await
+}
+
 async fn report_markup(
     state: &AppState,
     caller: &Caller,
@@ -873,12 +934,8 @@ async fn report_markup(
     r: Option<Refused>,
 ) -> Result<Markup, Role> {
     let role = caller.role().unwrap_or(Role::Clerk);
-    let period = q
-        .get("period")
-        .filter(|p| !p.trim().is_empty())
-        .cloned()
-        .unwrap_or_else(this_month);
-    let region = q.get("region").filter(|p| !p.trim().is_empty()).cloned();
+    let key = report_key(q);
+    let (period, region) = key.clone();
     let req = Request::Report {
         period: period.clone(),
         region: region.clone(),
@@ -888,39 +945,52 @@ async fn report_markup(
         return Err(auth::min_role(&req));
     }
     let csrf = caller.csrf().unwrap_or("").to_string();
-    let shown = report_cached(state, req).await;
+    // The page waits at most `report_wait_ms` in all for figures being computed.
+    let deadline = tokio::time::Instant::now() + state.report_wait;
+    let shown = match check_report_args(state, &key).await {
+        Ok(()) => report_cached(state, &key, deadline).await,
+        Err(e) => Err(Arc::new(e)),
+    };
     // The oldest of the figures shown (the table's or a chart month's) when any is from before
     // the store's last commit: the page says so.
-    let mut stale = shown.as_ref().ok().and_then(|s| s.stale.as_ref()).cloned();
-    let report = shown.as_ref().map(|s| &s.report);
-    // The chart: the six months up to the period (a month), each from the same service.
+    let mut stale = None;
+    // The chart: the six months up to the period (a month), each from the same service, all
+    // asked for at once; a month still being computed is left out and counted.
     let mut months = Vec::new();
-    if let Ok(current) = report {
-        for n in (1..6).rev() {
-            let Some(m) = month_back(&period, n) else {
-                break;
-            };
-            let req = Request::Report {
-                period: m.clone(),
-                region: region.clone(),
-                csv: false,
-            };
-            if let Ok(v) = report_cached(state, req).await {
-                if let Some(st) = v.stale
-                    && stale
-                        .as_ref()
-                        .is_none_or(|s| st.writes_then < s.writes_then)
-                {
-                    stale = Some(st);
+    let mut months_computing = 0;
+    if let Ok(Shown::Figures {
+        report: current,
+        stale: st,
+        ..
+    }) = &shown
+    {
+        stale = st.clone();
+        let keys = chart_keys(&period, &region);
+        let got =
+            futures::future::join_all(keys.iter().map(|k| report_cached(state, k, deadline))).await;
+        for (k, v) in keys.into_iter().zip(got) {
+            match v {
+                Ok(Shown::Figures {
+                    report, stale: st, ..
+                }) => {
+                    if let Some(st) = st
+                        && stale
+                            .as_ref()
+                            .is_none_or(|s: &Stale| st.writes_then < s.writes_then)
+                    {
+                        stale = Some(st);
+                    }
+                    months.push((k.0, report));
                 }
-                months.push((m, v.report));
+                Ok(Shown::Computing(_)) => months_computing += 1,
+                Err(_) => {}
             }
         }
         if month_back(&period, 0).is_some() {
-            months.push((period.clone(), (*current).clone()));
+            months.push((period.clone(), current.clone()));
         }
     }
-    let verify = if q.contains_key("verify") {
+    let verify = if q.contains_key("verify") && matches!(shown, Ok(Shown::Figures { .. })) {
         Some(
             state
                 .run(Request::ReportVerify {
@@ -933,6 +1003,8 @@ async fn report_markup(
     };
     let r = r.as_ref();
     let done = q.get("done");
+    let waiting = matches!(shown, Ok(Shown::Computing(_))) || months_computing > 0;
+    let status_url = waiting.then(|| report_url("/report/status", &key, lang));
     let body = html! {
         (banners(lang, done, r))
         section.card #period {
@@ -944,11 +1016,29 @@ async fn report_markup(
                 button type="submit" { (lang.t("查看", "Show")) }
             }
         }
-        @match report {
+        script src="/static/report.js" defer {}
+        // What the page's script swaps in once the figures are computed (the form above stays
+        // as typed); without script, the page refreshes itself while anything is computing.
+        div #report-live data-status=[status_url.as_deref()] data-page=[waiting.then(|| report_url("/report", &key, lang))] {
+            @if waiting { noscript { meta http-equiv="refresh" content=(NO_SCRIPT_REFRESH_S); } }
+        @match &shown {
             Err(e) => {
                 div.field.bad data-field="period" { div.err #error role="alert" { (e.message(lang.0)) } }
             }
-            Ok(rep) => {
+            Ok(Shown::Computing(flight)) => {
+                div.banner #report-computing role="status" data-computation=(flight.number) {
+                    strong { (computing_title(lang, &period)) } " "
+                    span #report-progress { (flight.progress_text(lang)) }
+                    " "
+                    a #report-refresh href=(report_url("/report", &key, lang)) { (lang.t("刷新", "Refresh")) }
+                }
+                p.muted { (lang.t("计算完成后本页自动显示报表；也可先离开本页，稍后再来。", "The figures appear on this page once computed; you may also leave and come back later.")) }
+                section.card #seal {
+                    h2 { (lang.t("签章", "Seal")) }
+                    p #seal-state data-sealed="computing" { (lang.t("报表计算完成后才能签章或核验", "Sealing and verifying are offered once the figures are computed")) }
+                }
+            }
+            Ok(Shown::Figures { report: rep, computation, .. }) => {
                 @if let Some(st) = &stale {
                     div.banner.err #report-stale role="status" data-writes-then=(st.writes_then) data-writes-now=(st.writes_now) {
                         (lang.t("以下数字为 ", "These figures were computed at "))
@@ -961,7 +1051,7 @@ async fn report_markup(
                         }
                     }
                 }
-                section.card #report {
+                section.card #report data-computation=(computation) {
                     h2 { (s(&rep["name"])) " · " (s(&rep["period"])) " " span.muted { (s(&rep["from"])) " – " (s(&rep["to"])) } }
                     div.twocol {
                         table #figures {
@@ -972,6 +1062,15 @@ async fn report_markup(
                         }
                         div.chartbox {
                             @if !months.is_empty() { (PreEscaped(bar_chart(&months, lang))) }
+                            @if months_computing > 0 {
+                                p.muted #chart-computing data-months=(months_computing) {
+                                    span #report-progress {
+                                        @if lang.en() { (months_computing) " earlier months of the chart are still being computed; they appear when done" }
+                                        @else { "图表中还有 " (months_computing) " 个月份正在计算，完成后自动显示" }
+                                    }
+                                    " " a href=(report_url("/report", &key, lang)) { (lang.t("刷新", "Refresh")) }
+                                }
+                            }
                             p.muted { (lang.t("近六个月，逐月由同一统计规则计算", "The last six months, each computed by the same rules")) }
                             p.muted { (lang.t("计入记录 ", "Records counted ")) (rep["records"]) " · " (lang.t("指纹 ", "fingerprint ")) span.mono { (short(s(&rep["fingerprint"]))) } }
                         }
@@ -1031,6 +1130,7 @@ async fn report_markup(
                 }
             }
         }
+        }
     };
     Ok(layout(
         lang,
@@ -1040,15 +1140,37 @@ async fn report_markup(
     ))
 }
 
+/// How often a page without script refreshes itself while figures are computed (seconds).
+const NO_SCRIPT_REFRESH_S: u32 = 5;
+
+/// The computing banner's title: this month's report, or the period's.
+fn computing_title(lang: L, period: &str) -> String {
+    match (period == this_month(), lang.en()) {
+        (true, false) => "正在计算本月报表…".to_string(),
+        (true, true) => "Computing this month's report…".to_string(),
+        (false, false) => format!("正在计算 {period} 报表…"),
+        (false, true) => format!("Computing the report for {period}…"),
+    }
+}
+
 /// How long a slice of a report's walk holds the station's lock at most (a few rows more):
 /// what a write arriving during a report waits for ([`compute_report`]).
 const REPORT_SLICE: std::time::Duration = std::time::Duration::from_millis(10);
 
-/// A report as the page shows it: the `report` service's answer and, when it was computed
-/// before the store's last commit, what it is as of.
-struct Shown {
-    report: Value,
-    stale: Option<Stale>,
+type ReportKey = (String, Option<String>);
+
+/// A report as the page shows it: the `report` service's answer, with, when it was computed
+/// before the store's last commit, what it is as of, and the computation that made it; or,
+/// when no figures of it are held yet and its first computation did not end within the
+/// page's wait, that computation.
+enum Shown {
+    Figures {
+        report: Value,
+        stale: Option<Stale>,
+        /// The number of the computation that made these figures ([`Flight::number`]).
+        computation: u64,
+    },
+    Computing(Arc<Flight>),
 }
 
 /// What a report shown from before the store's last commit is as of.
@@ -1061,105 +1183,189 @@ struct Stale {
     computed_at: String,
 }
 
+/// A computation's answer: the cache entry `{"report", "took_us", "computed_at",
+/// "computation"}`, or why it failed.
+type Answer = Result<Value, Arc<NodeError>>;
+
+/// One computation of a report under way ([`super::Web::report_computing`]): every request
+/// that asks for the report meanwhile takes this computation's answer, or shows how far it
+/// has got, rather than starting another; it is removed once done, its figures in
+/// [`super::Web::reports`].
+pub struct Flight {
+    /// Its number among the report computations the server has started (1, 2, …).
+    pub number: u64,
+    started: std::time::Instant,
+    /// Rows of records walked so far by the walk under way, and how many it may visit at
+    /// most (`figures::rows_to_walk`, read as it starts).
+    walked: AtomicU64,
+    rows: AtomicU64,
+    /// The answer, once the computation is done.
+    done: tokio::sync::watch::Sender<Option<Answer>>,
+}
+
+impl Flight {
+    /// Waits for the computation's answer.
+    async fn answer(&self) -> Answer {
+        let mut rx = self.done.subscribe();
+        let got = rx
+            .wait_for(Option::is_some)
+            .await
+            .expect("the flight holds its sender");
+        got.clone().expect("an answer")
+    }
+
+    /// How far it has got, as JSON for the page's status.
+    fn progress(&self, key: &ReportKey) -> Value {
+        json!({
+            "period": key.0,
+            "region": key.1,
+            "computation": self.number,
+            "walked": self.walked.load(Ordering::Relaxed),
+            "rows": self.rows.load(Ordering::Relaxed),
+            "seconds": self.started.elapsed().as_secs(),
+        })
+    }
+
+    /// How far it has got, in the page's language.
+    fn progress_text(&self, lang: L) -> String {
+        let walked = self.walked.load(Ordering::Relaxed);
+        let rows = self.rows.load(Ordering::Relaxed);
+        let secs = self.started.elapsed().as_secs();
+        match (lang.en(), rows) {
+            (false, 0) => format!("已用 {secs} 秒"),
+            (true, 0) => format!("{secs} s so far"),
+            (false, _) => format!("已读取 {walked} 条记录（本站共 {rows} 条），已用 {secs} 秒"),
+            (true, _) => format!("{walked} of at most {rows} records read, {secs} s so far"),
+        }
+    }
+}
+
+/// A report's figures held and current, or the one computation of it under way (started
+/// here when none is). Looked at under the lock of the computations, which a computation
+/// takes to remove itself after it filled the cache: a report is never computed twice at once.
+enum Held {
+    Current(Value),
+    Flight(Arc<Flight>),
+}
+
+fn held_or_flight(state: &AppState, key: &ReportKey) -> Held {
+    let mut flights = state.report_computing.lock().expect("report flights");
+    let writes = super::live::write_count(&state.writes_file);
+    if let Some((_, entry)) = state
+        .reports
+        .lock()
+        .expect("report cache")
+        .get(key)
+        .filter(|(n, _)| *n == writes)
+    {
+        return Held::Current(entry.clone());
+    }
+    if let Some(f) = flights.get(key) {
+        return Held::Flight(f.clone());
+    }
+    let flight = Arc::new(Flight {
+        number: state.report_runs.fetch_add(1, Ordering::Relaxed) + 1,
+        started: std::time::Instant::now(),
+        walked: AtomicU64::new(0),
+        rows: AtomicU64::new(0),
+        done: tokio::sync::watch::Sender::new(None),
+    });
+    flights.insert(key.clone(), flight.clone());
+    tokio::spawn(compute_report(state.clone(), key.clone(), flight.clone()));
+    Held::Flight(flight)
+}
+
 /// A `report` request's answer, from [`super::Web::reports`] when the store has not changed
 /// since it was computed (its count of durable writes is the same): the chart's six months
 /// each read the records held, and a store that did not change gives the same figures.
 /// Otherwise the report is computed again, one computation of it at a time (requests arriving
-/// meanwhile wait for it and take its answer). When the previous computation of the same
-/// report took at least [`super::Web::report_wait`] (`report_wait_ms` in the configuration,
-/// 100 ms by default: a large store), a request waits that long and then shows the previous
-/// figures, saying they are from before the store's last commits, while the computation goes
-/// on for the next request. A wait of zero shows them at once, without looking whether the
-/// computation is done.
-async fn report_cached(state: &AppState, req: Request) -> Result<Shown, NodeError> {
-    let Request::Report { period, region, .. } = &req else {
-        return Ok(Shown {
-            report: state.run(req).await?,
-            stale: None,
-        });
+/// meanwhile take its answer). A request waits for it until `deadline` (the page's wait,
+/// `report_wait_ms` in the configuration, 100 ms by default) and then shows, when the report
+/// was computed before and that took at least `report_wait_ms` (a large store), the previous
+/// figures, saying they are from before the store's last commits; when no figures of it were
+/// computed yet, the computation itself (the page shows its progress and fetches the figures
+/// when done). A report computed before that took less is waited for. A wait of zero shows
+/// either at once, without looking whether the computation is done.
+async fn report_cached(
+    state: &AppState,
+    key: &ReportKey,
+    deadline: tokio::time::Instant,
+) -> Result<Shown, Arc<NodeError>> {
+    let fresh = |entry: &Value| Shown::Figures {
+        report: entry["report"].clone(),
+        stale: None,
+        computation: entry["computation"].as_u64().unwrap_or(0),
     };
-    let key = (period.clone(), region.clone());
     let held = state
         .reports
         .lock()
         .expect("report cache")
-        .get(&key)
+        .get(key)
         .cloned();
     let writes = super::live::write_count(&state.writes_file);
-    let fresh = |entry: Value| Shown {
-        report: entry["report"].clone(),
-        stale: None,
-    };
     if let Some((n, entry)) = &held
         && *n == writes
     {
-        return Ok(fresh(entry.clone()));
+        return Ok(fresh(entry));
     }
-    let task = tokio::spawn(compute_report(state.clone(), key));
-    let joined = |j: Result<Result<Value, NodeError>, tokio::task::JoinError>| {
-        j.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+    let flight = match held_or_flight(state, key) {
+        Held::Current(entry) => return Ok(fresh(&entry)),
+        Held::Flight(f) => f,
+    };
+    let waited = async {
+        if deadline <= tokio::time::Instant::now() {
+            return None;
+        }
+        tokio::time::timeout_at(deadline, flight.answer())
+            .await
+            .ok()
     };
     let wait = state.report_wait;
     match held {
         Some((then, entry))
             if entry["took_us"].as_u64().unwrap_or(0) >= wait.as_micros() as u64 =>
         {
-            let shown_stale = Shown {
-                report: entry["report"].clone(),
-                stale: Some(Stale {
-                    writes_then: then,
-                    writes_now: writes,
-                    computed_at: entry["computed_at"].as_str().unwrap_or("").to_string(),
+            match waited.await {
+                Some(answer) => answer.map(|e| fresh(&e)),
+                None => Ok(Shown::Figures {
+                    report: entry["report"].clone(),
+                    stale: Some(Stale {
+                        writes_then: then,
+                        writes_now: writes,
+                        computed_at: entry["computed_at"].as_str().unwrap_or("").to_string(),
+                    }),
+                    computation: entry["computation"].as_u64().unwrap_or(0),
                 }),
-            };
-            if wait.is_zero() {
-                return Ok(shown_stale);
-            }
-            match tokio::time::timeout(wait, task).await {
-                Ok(j) => joined(j).map(fresh),
-                Err(_) => Ok(shown_stale),
             }
         }
-        _ => joined(task.await).map(fresh),
+        Some(_) => flight.answer().await.map(|e| fresh(&e)),
+        None => match waited.await {
+            Some(answer) => answer.map(|e| fresh(&e)),
+            None => Ok(Shown::Computing(flight)),
+        },
     }
 }
 
 /// Computes a report for [`report_cached`] (in a task of its own, so it completes and fills the
-/// cache even when the request that started it has stopped waiting): one computation of a
-/// report at a time (others, such as the chart's months, alongside), none when the report
-/// waited for is already current. The report is `report`'s, walked in slices of
-/// [`REPORT_SLICE`] under the station's shared lock, let go between them
-/// (`services::reports::report_in_slices`: a write waits for a slice, not for the report). The
-/// cache entry is `{"report", "took_us", "computed_at"}` under the write count read before
-/// computing (a commit during the computation makes the next request compute again).
-async fn compute_report(
-    state: AppState,
-    key: (String, Option<String>),
-) -> Result<Value, NodeError> {
-    let flight = {
-        let mut flights = state.report_computing.lock().expect("report flights");
-        if flights.len() >= 64 {
-            flights.retain(|_, f| std::sync::Arc::strong_count(f) > 1);
-        }
-        flights.entry(key.clone()).or_default().clone()
-    };
-    let _one = flight.lock().await;
+/// cache even when no request waits for it any more): the one computation of the report under
+/// way (`flight`; others, such as the chart's months, alongside). The report is `report`'s,
+/// walked in slices of [`REPORT_SLICE`] under the station's shared lock, let go between them
+/// (`services::reports::report_in_slices`: a write waits for a slice, not for the report),
+/// each slice telling the flight how many rows it has walked. The cache entry is
+/// `{"report", "took_us", "computed_at", "computation"}` under the write count read before
+/// computing (a commit during the computation makes the next request compute again); then
+/// the flight is removed and its waiters get the answer.
+async fn compute_report(state: AppState, key: ReportKey, flight: Arc<Flight>) {
     let writes = super::live::write_count(&state.writes_file);
-    if let Some((_, entry)) = state
-        .reports
-        .lock()
-        .expect("report cache")
-        .get(&key)
-        .filter(|(n, _)| *n == writes)
-    {
-        return Ok(entry.clone());
-    }
-    let started = std::time::Instant::now();
     let report = {
         let state = state.clone();
+        let flight = flight.clone();
         let (period, region) = key.clone();
         tokio::task::spawn_blocking(move || {
             let store = state.writes_file.parent().unwrap_or(&state.writes_file);
+            let rows = crate::figures::rows_to_walk(&state.station.read().expect("station lock"))
+                .map_err(|e| e.in_store(store))?;
+            flight.rows.store(rows, Ordering::Relaxed);
             crate::services::reports::report_in_slices(
                 &state.station,
                 || super::live::write_count(&state.writes_file),
@@ -1167,25 +1373,105 @@ async fn compute_report(
                 region.as_deref(),
                 false,
                 REPORT_SLICE,
+                |n| flight.walked.store(n, Ordering::Relaxed),
             )
             .map_err(|e| e.in_store(store))
         })
         .await
         .map_err(|e| NodeError::Daemon {
             detail: e.to_string(),
-        })??
+        })
+        .and_then(|r| r)
     };
-    let entry = json!({
-        "report": report,
-        "took_us": started.elapsed().as_micros() as u64,
-        "computed_at": lingong_protocol::dates::rfc3339(crate::station::now_ms()),
+    let answer = report.map_err(Arc::new).map(|report| {
+        json!({
+            "report": report,
+            "took_us": flight.started.elapsed().as_micros() as u64,
+            "computed_at": lingong_protocol::dates::rfc3339(crate::station::now_ms()),
+            "computation": flight.number,
+        })
     });
-    let mut cache = state.reports.lock().expect("report cache");
-    if cache.len() >= 64 {
-        cache.clear();
+    if let Ok(entry) = &answer {
+        let mut cache = state.reports.lock().expect("report cache");
+        if cache.len() >= 64 {
+            cache.clear();
+        }
+        cache.insert(key.clone(), (writes, entry.clone()));
     }
-    cache.insert(key, (writes, entry.clone()));
-    Ok(entry)
+    {
+        let mut flights = state.report_computing.lock().expect("report flights");
+        if flights.get(&key).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
+            flights.remove(&key);
+        }
+    }
+    flight.done.send_replace(Some(answer));
+}
+
+/// `/report/status?period=P&region=CODE`: whether the report page of that period has every
+/// figure it shows computed (`ready`: the table's and the chart's months), and otherwise the
+/// computations under way with how far each has got (`computations`: period, computation,
+/// rows walked, rows at most, seconds) and that in the page's language (`text`). Asked by the
+/// page's script every half second while it waits; it starts the computations the page needs
+/// that no request started (the chart's months, once the table's figures are held), each at
+/// most once at a time. Same roles as the page; a bad period is 400 naming the field.
+async fn report_status(
+    State(state): State<AppState>,
+    caller: Caller,
+    h: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>,
+) -> Response {
+    let lang = L::of(&h, &q);
+    let key = report_key(&q);
+    let req = Request::Report {
+        period: key.0.clone(),
+        region: key.1.clone(),
+        csv: false,
+    };
+    if let Err(refused) = admit(&caller, &h, false, &req) {
+        return *refused;
+    }
+    if let Err(e) = check_report_args(&state, &key).await {
+        return node_error(&e, lang.0);
+    }
+    let held = |k: &ReportKey| state.reports.lock().expect("report cache").contains_key(k);
+    let mut keys = vec![key.clone()];
+    if held(&key) {
+        keys.extend(chart_keys(&key.0, &key.1));
+    }
+    let mut computing = Vec::new();
+    let mut text = String::new();
+    for k in &keys {
+        if held(k) {
+            continue;
+        }
+        if let Held::Flight(f) = held_or_flight(&state, k) {
+            if *k == key {
+                text = f.progress_text(lang);
+            }
+            computing.push(f.progress(k));
+        }
+    }
+    if text.is_empty() && !computing.is_empty() {
+        text = if lang.en() {
+            format!(
+                "{} earlier months of the chart are still being computed; they appear when done",
+                computing.len()
+            )
+        } else {
+            format!(
+                "图表中还有 {} 个月份正在计算，完成后自动显示",
+                computing.len()
+            )
+        };
+    }
+    Json(json!({
+        "period": key.0,
+        "region": key.1,
+        "ready": computing.is_empty() && held(&key),
+        "computations": computing,
+        "text": text,
+    }))
+    .into_response()
 }
 
 async fn report_seal(

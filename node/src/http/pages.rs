@@ -81,7 +81,10 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// A file built into the binary, served with its type and an hour's caching.
-fn static_file(content_type: &'static str, body: &'static str) -> MethodRouter<AppState> {
+pub(super) fn static_file(
+    content_type: &'static str,
+    body: &'static str,
+) -> MethodRouter<AppState> {
     get(move || async move {
         (
             [

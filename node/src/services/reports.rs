@@ -78,6 +78,8 @@ pub const SLICED_ATTEMPTS: usize = 4;
 /// [`SLICED_ATTEMPTS`] walks each cut short by a commit (commits arriving faster than a walk
 /// takes: a first sync), the last walk holds the lock to its end, as [`report`] does.
 /// The figures' last part (the seals held, the sums) is made under the lock of the last slice.
+/// `walked` is told after every slice how many rows the walk under way has visited
+/// ([`figures::FactWalk::walked`]; a walk begun again starts from 0).
 pub fn report_in_slices(
     station: &std::sync::RwLock<Station>,
     writes: impl Fn() -> u64,
@@ -85,6 +87,7 @@ pub fn report_in_slices(
     region: Option<&str>,
     csv: bool,
     slice: std::time::Duration,
+    walked: impl Fn(u64),
 ) -> Result<Value> {
     let read = || station.read().expect("station lock");
     let (period, region) = report_args(&read(), period, region)?;
@@ -104,13 +107,15 @@ pub fn report_in_slices(
             if walk.step(&s, until)? {
                 return report_value(&s, &period, &region, walk.facts(), csv);
             }
+            walked(walk.walked());
         }
     }
 }
 
 /// `report`'s arguments checked: the period (parsed, not in the future) and the region (this
-/// node's when not given, and within it).
-fn report_args(
+/// node's when not given, and within it). The console's `/report` checks them before it
+/// starts a computation.
+pub fn report_args(
     station: &Station,
     period: &str,
     region: Option<&str>,
@@ -650,7 +655,17 @@ mod tests {
         let writes = || crate::http::live::write_count(&writes_file);
         let whole = |s: &Station| report(s, &month, None, false).unwrap();
         let station = Arc::new(RwLock::new(station));
-        let sliced = || report_in_slices(&station, writes, &month, None, false, Default::default());
+        let sliced = || {
+            report_in_slices(
+                &station,
+                writes,
+                &month,
+                None,
+                false,
+                Default::default(),
+                |_| {},
+            )
+        };
 
         let quiet = whole(&station.read().unwrap());
         assert_eq!(quiet["posts"], 300, "{quiet}");
