@@ -5,6 +5,10 @@
 //! the flood, and the village daemon's resident memory and open files stay bounded
 //! (node/src/net_limits.rs; SECURITY.md, "Resource limits of the network").
 //!
+//! And the test peer: a certified station that speaks the sync protocol pushes changes
+//! with a forged signature, of a revoked station and of a copied home (a fork, and replays) in
+//! a session's frame; each is refused by its reason, the fork kept as evidence.
+//!
 //! The figures (peak VmRSS and open files of the village daemon, connections refused) are
 //! printed; run with `--nocapture` to see them:
 //! `cargo test -p lingong-tests --test hostile_peer -- --nocapture`.
@@ -519,6 +523,17 @@ struct RateTally {
     closed: AtomicUsize,
 }
 
+/// A certified station's libp2p identity (its key) and certificate chain, read from its home.
+fn station_identity(node: &Node) -> (libp2p::identity::Keypair, lingong_protocol::cert::CertChain) {
+    let home = lingong_node::home::Home::new(Some(node.home.clone()));
+    let key = home.load_key().expect("the station's key");
+    let chain: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(home.cert_path()).expect("cert.json")).expect("json");
+    let chain = lingong_protocol::cert::CertChain::from_json(&chain).expect("the chain");
+    let keypair = libp2p::identity::Keypair::ed25519_from_bytes(key.seed()).expect("seed");
+    (keypair, chain)
+}
+
 /// A certified station's identity (its key and chain, read from its home) flooding `target`
 /// with handshake frames, each of which would start a sync session, keeping `in_flight` of them
 /// outstanding, until `stop`; sorts the answers into the tally, the first refusal's reason
@@ -535,12 +550,7 @@ async fn certified_flood(
     use libp2p::request_response;
     use libp2p::swarm::SwarmEvent;
     use lingong_node::net_limits::{REFUSAL_MAGIC, refusal_reason};
-    let home = lingong_node::home::Home::new(Some(node.home.clone()));
-    let key = home.load_key().expect("the station's key");
-    let chain: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(home.cert_path()).expect("cert.json")).expect("json");
-    let chain = lingong_protocol::cert::CertChain::from_json(&chain).expect("the chain");
-    let keypair = libp2p::identity::Keypair::ed25519_from_bytes(key.seed()).expect("seed");
+    let (keypair, chain) = station_identity(&node);
     let mut swarm = stand_in::outbound_swarm::<RawCodec>(
         keypair,
         request_response::Config::default().with_request_timeout(Duration::from_secs(20)),
@@ -717,4 +727,239 @@ fn a_certified_peer_flooding_sync_requests_is_refused_beyond_its_rate_while_othe
         served as f64 <= allowed,
         "served {served} in {elapsed:.1} s, more than the bucket allows ({allowed:.0})"
     );
+}
+
+/// The station `node`'s identity sending `frames` to `target` one after the other, each once
+/// the answer to the one before has come; returns the answers (each a frame's bytes, without
+/// the length prefix), or panics after a minute.
+async fn send_frames(
+    node: Node,
+    target: libp2p::Multiaddr,
+    frames: Vec<lingong_protocol::sync::Frame>,
+) -> Vec<Vec<u8>> {
+    use futures::StreamExt;
+    use libp2p::request_response;
+    use libp2p::swarm::SwarmEvent;
+    let (keypair, _) = station_identity(&node);
+    let mut swarm = stand_in::outbound_swarm::<RawCodec>(
+        keypair,
+        request_response::Config::default().with_request_timeout(Duration::from_secs(60)),
+    );
+    swarm.dial(target).expect("dial");
+    let mut frames = frames.into_iter();
+    let mut answers = Vec::new();
+    let deadline = tokio::time::sleep(Duration::from_secs(60));
+    tokio::pin!(deadline);
+    let send = |swarm: &mut libp2p::Swarm<request_response::Behaviour<RawCodec>>,
+                peer: &libp2p::PeerId,
+                frame: lingong_protocol::sync::Frame| {
+        let bytes = frame.encode();
+        let mut framed = (bytes.len() as u32).to_be_bytes().to_vec();
+        framed.extend(bytes);
+        swarm.behaviour_mut().send_request(peer, framed);
+    };
+    loop {
+        tokio::select! {
+            event = swarm.select_next_some() => match event {
+                SwarmEvent::ConnectionEstablished { peer_id, .. } => {
+                    let first = frames.next().expect("a frame to send");
+                    send(&mut swarm, &peer_id, first);
+                }
+                SwarmEvent::Behaviour(request_response::Event::Message {
+                    peer,
+                    message: request_response::Message::Response { response, .. },
+                    ..
+                }) => {
+                    answers.push(response.get(4..).unwrap_or_default().to_vec());
+                    match frames.next() {
+                        Some(frame) => send(&mut swarm, &peer, frame),
+                        None => return answers,
+                    }
+                }
+                SwarmEvent::Behaviour(request_response::Event::OutboundFailure { error, .. }) => {
+                    panic!("a frame was not answered: {error}");
+                }
+                SwarmEvent::ConnectionClosed { num_established: 0, cause, .. } => {
+                    panic!("the daemon closed the connection: {cause:?}");
+                }
+                _ => {}
+            },
+            _ = &mut deadline => panic!("no answer within a minute"),
+        }
+    }
+}
+
+/// The envelopes of a plain bundle of everything `node` holds.
+fn exported(node: &Node, name: &str) -> Vec<lingong_protocol::envelope::Envelope> {
+    let file = node.home.join(format!("{name}.bundle"));
+    node.json(&["bundle", "export", "--out", file.to_str().expect("utf-8")]);
+    lingong_protocol::bundle::parse(&std::fs::read(&file).expect("bundle")).expect("a plain bundle")
+}
+
+/// The newest change `node` signed among `envelopes` (its last post).
+fn newest_of(
+    node: &Node,
+    envelopes: &[lingong_protocol::envelope::Envelope],
+) -> lingong_protocol::envelope::Envelope {
+    let key = lingong_protocol::keys::PublicKey::from_node_id(&node.node_id()).expect("a node id");
+    envelopes
+        .iter()
+        .filter(|e| e.header.author == key)
+        .max_by_key(|e| e.header.seq)
+        .expect("a change of the node")
+        .clone()
+}
+
+/// The test peer: a certified station (the county's key and chain) that speaks the
+/// sync protocol pushes, in one frame of a session it opened, a change with a forged
+/// signature, a revoked station's change signed after its revocation (with that station's
+/// certificate record), and the changes of a copied station's home, one of them at a sequence
+/// number the township already holds from the station itself (a fork; the others replays).
+/// The township daemon answers the frame, refuses each by its reason (its log names
+/// `bad-signature`, `revoked`, `fork`), keeps the fork as evidence (`status`), stores none of
+/// them, and goes on serving an honest village, whose genuine change of the forged one
+/// arrives.
+#[test]
+fn a_certified_peer_pushing_forged_revoked_and_forked_changes_is_refused_each_by_its_reason() {
+    use lingong_protocol::sync::Frame;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let nodes = init_chain(dir.path());
+    let (county, township, village) = (&nodes[2], &nodes[3], &nodes[4]);
+    let sibling = Node::init(dir.path(), "sibling", "舞阳社区零工服务站", "522622101002");
+    let revoked = Node::init(
+        dir.path(),
+        "revoked",
+        "冷水河社区零工服务站",
+        "522622101003",
+    );
+    for n in [&sibling, &revoked] {
+        lingong_tests::certify(Some(township), n);
+    }
+    let port = free_port();
+    let township_addr = format!("/ip4/127.0.0.1/tcp/{port}/p2p/{}", township.node_id());
+    for n in [village, &sibling, &revoked] {
+        n.json(&["peer", "add", &township_addr]);
+    }
+    let daemon = Daemon::start(township, port);
+    let sync = |n: &Node| n.json(&["sync", "--once", "--timeout", "60"]);
+
+    // The sibling's history reaches the township; then a copy of its home signs a post at the
+    // number the sibling's next post takes, which reaches the township first.
+    post(&sibling, "邻村的岗位");
+    sync(&sibling);
+    let copy = Node::at(dir.path().join("sibling-copy"));
+    let copied = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(&sibling.home)
+        .arg(&copy.home)
+        .status()
+        .expect("cp");
+    assert!(copied.success(), "the sibling's home copied");
+    post(&sibling, "邻村真正的岗位");
+    post(&copy, "复制机器的岗位");
+    sync(&sibling);
+    poll_until("the sibling's posts at the township", SYNC_DEADLINE, || {
+        holds(township, "邻村真正的岗位").then_some(())
+    });
+    let forked = exported(&copy, "copy");
+    // The township revokes a station it holds (synced once), which then (not knowing) writes.
+    sync(&revoked);
+    township.json(&["cert", "revoke", &revoked.node_id(), "--reason", "站点撤销"]);
+    post(&revoked, "吊销之后的岗位");
+    let from_revoked = exported(&revoked, "revoked");
+    // A village post the township does not hold yet, its signature changed.
+    post(village, "被伪造签名的岗位");
+    let genuine = newest_of(village, &exported(village, "village"));
+    let mut forged = genuine.clone();
+    forged.signature.0[17] ^= 0x40;
+    let wire = forged.to_bytes();
+    assert_eq!(
+        lingong_protocol::envelope::Envelope::from_bytes(&wire).ok(),
+        Some(forged),
+        "the forged change still decodes"
+    );
+
+    let mut pushed: Vec<Vec<u8>> = vec![wire];
+    pushed.extend(from_revoked.iter().map(|e| e.to_bytes()));
+    pushed.extend(forked.iter().map(|e| e.to_bytes()));
+    let (_, county_chain) = station_identity(county);
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
+    let frames = vec![
+        Frame {
+            session: 7,
+            hello: Some(county_chain.to_bytes()),
+            clock_ms: Some(now_ms),
+            ..Default::default()
+        },
+        Frame {
+            session: 7,
+            envelopes: pushed,
+            ..Default::default()
+        },
+    ];
+    let target: libp2p::Multiaddr = format!("/ip4/127.0.0.1/tcp/{port}")
+        .parse()
+        .expect("multiaddr");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let answers = runtime.block_on(send_frames(county.clone(), target, frames));
+    for answer in &answers {
+        assert!(
+            Frame::decode(answer).is_ok(),
+            "each frame is answered with a frame, not refused"
+        );
+    }
+
+    // Each refused by its reason, in the daemon's log.
+    let log = township.home.join("daemon.log");
+    let rejected = |code: &str| {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l.contains("rejected a change") && l.contains(code))
+    };
+    poll_until("the refusals in the township's log", SYNC_DEADLINE, || {
+        ["bad-signature", "revoked", "fork"]
+            .iter()
+            .all(|c| rejected(c))
+            .then_some(())
+    });
+    for line in std::fs::read_to_string(&log).unwrap_or_default().lines() {
+        if line.contains("rejected a change") {
+            eprintln!("township: {line}");
+        }
+    }
+    // Nothing of them is held; the fork is kept as evidence and shown.
+    for title in ["被伪造签名的岗位", "吊销之后的岗位", "复制机器的岗位"] {
+        assert!(!holds(township, title), "{title} is held at the township");
+    }
+    let status = township.json(&["status"]);
+    let sibling_id = sibling.node_id();
+    assert!(
+        status["forks"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|r| r["node_id"] == sibling_id.as_str())),
+        "the fork is shown: {status}"
+    );
+    assert!(holds(township, "邻村的岗位"), "before the fork stays");
+    // The honest village is still served: its genuine post (the one forged above) arrives.
+    let synced = sync(village);
+    assert!(
+        synced["peers"]
+            .as_array()
+            .is_some_and(|p| !p.is_empty() && p.iter().all(|r| r["ok"] == true)),
+        "the village's sync completes: {synced}"
+    );
+    poll_until(
+        "the village's genuine post at the township",
+        SYNC_DEADLINE,
+        || holds(township, "被伪造签名的岗位").then_some(()),
+    );
+    drop(daemon);
 }
