@@ -18,21 +18,20 @@
 //! - every report seal in force held here, recomputed from the records held (`seal-mismatch`,
 //!   one per figure that differs).
 //!
-//! How it runs: the envelopes are read in id ranges of about [`PART_ENVELOPES`] (ids are
-//! SHA-256 hashes, so ranges of equal width hold about as many), each by one range scan of the
-//! listed ids and one of the stored envelopes, walked side by side, so each of sled's pages is
-//! read once (a lookup per id walked the tree each time and, the cache being smaller than the
-//! store, read many pages again). The machine's cores take the ranges in turn: each thread
-//! reads its range, checks ids and payload hashes and verifies the signatures, while this
-//! thread checks the ranges in id order, as they come, against the authors, chains and logs
-//! seen so far, so no core waits for another. Each certificate chain an author signs under is
-//! looked at once ([`Window`]: when all its links are valid and the earliest revocation of
-//! any); only an envelope outside that span is looked at link by link, to name the link. Each
-//! header is encoded once, for its id and for the batch equation, and an `R` the strict rules
-//! single out is recognised from its encoding ([`lingong_protocol::ingest::verify_signed`]).
-//! The seals are recomputed on a thread of their own beside all this. `cargo bench -p
-//! lingong-node --bench oversight` measures the rate beside raw ed25519 batch verification
-//! (README).
+//! How it runs: the envelopes are read in id ranges of about [`PART_ENVELOPES`] (ids are SHA-256
+//! hashes, so ranges of equal width hold about as many), each by one range scan of the listed ids
+//! and one of the stored envelopes, walked side by side (no listing of the whole store first, on
+//! one core, and no walk of sled's tree from its root for each id). The machine's cores take the
+//! ranges in turn: each thread reads its range, checks ids and payload hashes and verifies the
+//! signatures, while this thread checks the ranges in id order, as they come, against the authors,
+//! chains and logs seen so far; no thread waits for the slowest part of a chunk before it reads on.
+//! Each certificate chain an author signs under is looked at once ([`Window`]: when all its links
+//! are valid and the earliest revocation of any); only an envelope outside that span is looked at
+//! link by link, to name the link. Each header is encoded once, for its id and for the batch
+//! equation, and an `R` the strict rules single out is recognised from its encoding
+//! ([`lingong_protocol::ingest::verify_signed`]). The seals are recomputed on a thread of their own
+//! beside all this. `cargo bench -p lingong-node --bench oversight` measures the rate beside raw
+//! ed25519 batch verification (README).
 
 use crate::error::Result;
 use crate::figures;
