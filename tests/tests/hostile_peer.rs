@@ -813,10 +813,11 @@ fn newest_of(
 /// The test peer: a certified station (the county's key and chain) that speaks the
 /// sync protocol pushes, in one frame of a session it opened, a change with a forged
 /// signature, a revoked station's change signed after its revocation (with that station's
-/// certificate record), and the changes of a copied station's home, one of them at a sequence
-/// number the township already holds from the station itself (a fork; the others replays).
-/// The township daemon answers the frame, refuses each by its reason (its log names
-/// `bad-signature`, `revoked`, `fork`), keeps the fork as evidence (`status`), stores none of
+/// certificate record), the certificate records and post of a chain under another root, and
+/// the changes of a copied station's home, one of them at a sequence number the township
+/// already holds from the station itself (a fork; the others replays). The township daemon
+/// answers the frame, refuses each by its reason (its log names `bad-signature`, `revoked`,
+/// `foreign-root`, `fork`), keeps the fork as evidence (`status`), stores none of
 /// them, and goes on serving an honest village, whose genuine change of the forged one
 /// arrives.
 #[test]
@@ -867,6 +868,11 @@ fn a_certified_peer_pushing_forged_revoked_and_forked_changes_is_refused_each_by
     township.json(&["cert", "revoke", &revoked.node_id(), "--reason", "站点撤销"]);
     post(&revoked, "吊销之后的岗位");
     let from_revoked = exported(&revoked, "revoked");
+    // A chain of the same regions under another root (its own "province"): its village's
+    // certificate records and post.
+    let foreign = init_chain(&dir.path().join("foreign"));
+    post(&foreign[4], "外省根证书的岗位");
+    let from_foreign = exported(&foreign[4], "foreign");
     // A village post the township does not hold yet, its signature changed.
     post(village, "被伪造签名的岗位");
     let genuine = newest_of(village, &exported(village, "village"));
@@ -881,6 +887,7 @@ fn a_certified_peer_pushing_forged_revoked_and_forked_changes_is_refused_each_by
 
     let mut pushed: Vec<Vec<u8>> = vec![wire];
     pushed.extend(from_revoked.iter().map(|e| e.to_bytes()));
+    pushed.extend(from_foreign.iter().map(|e| e.to_bytes()));
     pushed.extend(forked.iter().map(|e| e.to_bytes()));
     let (_, county_chain) = station_identity(county);
     let now_ms = std::time::SystemTime::now()
@@ -925,7 +932,7 @@ fn a_certified_peer_pushing_forged_revoked_and_forked_changes_is_refused_each_by
             .any(|l| l.contains("rejected a change") && l.contains(code))
     };
     poll_until("the refusals in the township's log", SYNC_DEADLINE, || {
-        ["bad-signature", "revoked", "fork"]
+        ["bad-signature", "revoked", "fork", "foreign-root"]
             .iter()
             .all(|c| rejected(c))
             .then_some(())
@@ -936,7 +943,12 @@ fn a_certified_peer_pushing_forged_revoked_and_forked_changes_is_refused_each_by
         }
     }
     // Nothing of them is held; the fork is kept as evidence and shown.
-    for title in ["被伪造签名的岗位", "吊销之后的岗位", "复制机器的岗位"] {
+    for title in [
+        "被伪造签名的岗位",
+        "吊销之后的岗位",
+        "复制机器的岗位",
+        "外省根证书的岗位",
+    ] {
         assert!(!holds(township, title), "{title} is held at the township");
     }
     let status = township.json(&["status"]);
