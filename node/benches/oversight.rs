@@ -771,13 +771,34 @@ fn main() {
     let mut n = 0u64;
     let mut seals_checked = 0u64;
     let load_before = load_average();
+    // The CPU time this process spent, every thread (`/proc/self/stat`: user and system time
+    // in USER_HZ ticks, 100 a second in Linux's x86-64 ABI): on a shared machine a wall-clock
+    // rate moves with the others' load, while the CPU an audit and raw verification each take
+    // moves much less. Their ratio is what the wall-clock ratio would be on an idle machine if
+    // the audit kept every core busy.
+    let cpu_seconds = || {
+        let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
+        // The fields after the command name, which ends at the last ')'.
+        let fields: Vec<&str> = stat[stat.rfind(')').expect("comm") + 2..]
+            .split(' ')
+            .collect();
+        let ticks = |i: usize| fields[i].parse::<f64>().expect("ticks");
+        // utime and stime: fields 14 and 15 of the line (the state, field 3, is the first here).
+        (ticks(11) + ticks(12)) / 100.0
+    };
+    let mut cpu_ratios = Vec::new();
+    let mut envelope_cpu_ratios = Vec::new();
     for round in 1..=3 {
+        let c = cpu_seconds();
         let raw_round = signed.batch_rate(threads);
+        let raw_cpu = cpu_seconds() - c;
         raw_rates.push(raw_round);
         raw_single.push(signed.batch_rate(1));
         let t = Instant::now();
+        let c = cpu_seconds();
         let out = dispatch(&mut province, Request::Audit).expect("audit");
         let secs = t.elapsed().as_secs_f64();
+        cpu_ratios.push(raw_cpu / (cpu_seconds() - c));
         assert_eq!(
             out["problems"].as_array().map(Vec::len),
             Some(0),
@@ -797,8 +818,10 @@ fn main() {
         seal_alone.push(s.elapsed().as_secs_f64());
         // The audit's envelope checks without the seals (everything else it checks).
         let e = Instant::now();
+        let c = cpu_seconds();
         let envelopes = audit::check_envelopes(&province).expect("envelope checks");
         let envelope_rate = envelopes.checked as f64 / e.elapsed().as_secs_f64();
+        envelope_cpu_ratios.push(raw_cpu / (cpu_seconds() - c));
         assert!(envelopes.problems.is_empty() && envelopes.checked as u64 == n);
         envelope_rates.push(envelope_rate);
         audit_rates.push(n as f64 / secs);
@@ -832,6 +855,13 @@ fn main() {
         n as f64 / envelope_rate,
         envelope_rate / raw,
         verdict(envelope_rate / raw >= 0.7)
+    );
+    println!(
+        "  CPU time (every thread of this process, /proc/self/stat): raw batch verify on {threads} threads against the audit {:.2} (rounds {:.2?}), against its envelope checks alone {:.2} (rounds {:.2?}): the wall-clock ratios an idle machine would give if the audit kept every core busy",
+        median(cpu_ratios.clone()),
+        cpu_ratios,
+        median(envelope_cpu_ratios.clone()),
+        envelope_cpu_ratios
     );
     if (n as f64) < PROVINCE_ENVELOPES {
         println!(
