@@ -23,10 +23,21 @@
 //!
 //! - The report page's stale figures (one province daemon with `report_wait_ms = 0` in its
 //!   configuration, so the page never waits for a computation and the test does not depend on
-//!   speed): the first view computes the month; after a complaint is filed the page shows the
-//!   figures from before it at once, labelled `#report-stale` with the write they were
-//!   computed at and the write now, while they are computed again; polled, the page then
-//!   shows the complaint counted and no label.
+//!   speed): the first view shows the month being computed, then its figures; after a
+//!   complaint is filed the page shows the figures from before it at once, labelled
+//!   `#report-stale` with the write they were computed at and the write now, while they are
+//!   computed again; polled, the page then shows the complaint counted and no label.
+//! - The report page's first view (the same configuration, 3,000 sample posts to walk): two
+//!   requests at once both name the server's first computation (the computing status, or its
+//!   figures if it ended first), the computing status says "正在计算本月报表…" with its
+//!   progress, a refresh link and a `<noscript>` meta refresh, and offers no seal form;
+//!   `/report/status` answers 401, 403 to a clerk and 400 naming a bad period, names
+//!   computation 1 while it runs and says `ready` once the figures and the chart's months are
+//!   held; the page then shows computation 1's figures, six months and the seal form.
+//! - In a browser (`tests/js/web_report_wait.mjs`, same configuration): the first `/report`
+//!   shows the computing status and then the figures without a reload (one navigation, the
+//!   period typed meanwhile kept); without JavaScript, in English, a quarter's page shows its
+//!   status in English and refreshes itself until the figures show.
 //!
 //! Nothing sleeps a fixed time: every wait polls with a deadline.
 
