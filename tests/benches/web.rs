@@ -30,7 +30,10 @@
 //! every answer must be 200 with a body. Printed per page: p50 and p99, and the ratio of its
 //! p99 to the baseline: the p99 of the built-in stylesheet `/static/app.css` (a static route
 //! through the same router and layers) measured in the same run, before and after the pages.
-//! The resident memory after the pages is printed at the end.
+//! The resident memory after the pages is printed at the end. `/report`'s row is the page's
+//! answer time: its first request (no figures computed since the daemon started) answers with
+//! the computing status once `report_wait_ms` has passed, the requests during the computation
+//! likewise, the rest from the figures held; the next phase times the figures themselves.
 //!
 //! **Writes during a report** (last; issue 16, the station's lock). A write is a `post create`
 //! sent to the daemon's control socket (what `lingong post create` sends), timed to its answer.
@@ -49,6 +52,17 @@
 //! lock to its end, which the burst's slowest writes show. Printed: p50 and max of each
 //! against the baseline's p50.
 //!
+//! **First figures after a start** (last; issue 16, the clerk's wait). `LINGONG_BENCH_FIRST`
+//! times (default 3): the daemon is restarted (no figures held), `/report` is asked for, and
+//! its status `/report/status` every 500 ms as the page's script does, until the figures
+//! (the table's and the chart's months) are held; then the page is asked for again, as the
+//! script does, and must show them. Timed: the first answer (the computing status), and from
+//! the first request until the page with the figures has arrived: what the clerk waits.
+//! Baseline, measured after each (so with the store as warm as `/report` left it): the same
+//! report computed alone through the control socket (`lingong report`, the lock held from
+//! start to end, no slices, no chart). Printed: p50 and max of each and the ratio of the
+//! p50s.
+//!
 //! Run: `cargo bench -p lingong-tests --bench web` (release build). `LINGONG_BENCH_KEEP=1`
 //! keeps the node homes. The load average is printed beside the figures: the machine is shared.
 
@@ -58,7 +72,7 @@ use lingong_node::request::{PostFields, PostFilter, Request, dispatch};
 use lingong_node::station::Station;
 use lingong_tests::{
     Daemon, Node, daemon_pid, du_mb, env_usize, free_port, init_chain, load_average, mib,
-    poll_until, resident, settled_resident,
+    poll_every, poll_until, resident, settled_resident, start_web,
 };
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -182,7 +196,13 @@ fn main() {
     let base_p99 = base_before.p99.max(base_after.p99);
     print_row(BASELINE, &base_before, base_p99);
     for (page, m) in &rows {
-        print_row(page, m, base_p99);
+        // /report's row is the page's answer: at first the computing status (module doc).
+        let label = if page == "/report" {
+            "/report (answer)"
+        } else {
+            page
+        };
+        print_row(label, m, base_p99);
     }
     print_row(&format!("{BASELINE} (again)"), &base_after, base_p99);
     let worst = rows
@@ -217,7 +237,7 @@ fn main() {
         &cookie,
         env_usize("LINGONG_BENCH_WRITES", 5).max(1),
     );
-    drop(daemon);
+    first_figures(&village, daemon, env_usize("LINGONG_BENCH_FIRST", 3).max(1));
     if std::env::var("LINGONG_BENCH_KEEP").is_ok_and(|v| v == "1") {
         println!("homes kept in {}", dir.keep().display());
     }
@@ -591,12 +611,12 @@ fn p50_max(mut d: Vec<Duration>) -> (f64, f64) {
     (ms(d[(d.len() - 1) / 2]), ms(d[d.len() - 1]))
 }
 
-/// Whether `/report` shows this month's figures as of the store's last write (not labelled
-/// `#report-stale`).
+/// Whether `/report` shows this month's figures as of the store's last write (figures, not
+/// the computing status, and not labelled `#report-stale`).
 fn report_current(addr: &str, cookie: &str) -> bool {
     let (status, body) = get(addr, "/report", Some(cookie));
     assert_eq!(status, 200, "{}", &body[..body.len().min(400)]);
-    !body.contains("report-stale")
+    body.contains(r#"id="figures""#) && !body.contains("report-stale")
 }
 
 /// The phase "writes during a report" (module documentation).
@@ -719,5 +739,84 @@ fn writes_during_reports(village: &Node, addr: &str, cookie: &str, rounds: usize
         secs(&after_took),
         burst_settled.as_secs_f64(),
         load_average()
+    );
+}
+
+/// The phase "first figures after a start" (module documentation); stops the daemon at the end.
+fn first_figures(village: &Node, daemon: Daemon, rounds: usize) {
+    let home = Home::new(Some(village.home.clone()));
+    let month =
+        lingong_protocol::dates::format_date(lingong_node::services::today())[..7].to_string();
+    let report = Request::Report {
+        period: month.clone(),
+        region: None,
+        csv: false,
+    };
+    let status_path = format!("/report/status?period={month}");
+    let mut daemon = daemon;
+    let (mut answer, mut shown, mut alone) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        // A fresh start: no figures held (the web server's cache lives in the daemon).
+        daemon.stop();
+        let (restarted, addr) = start_web(village, free_port(), &[]);
+        daemon = restarted;
+        let cookie = login(&addr);
+        let t = Instant::now();
+        let (status, body) = get(&addr, "/report", Some(&cookie));
+        answer.push(t.elapsed());
+        assert_eq!(status, 200, "{}", &body[..body.len().min(400)]);
+        if body.contains(r#"id="report-computing""#) {
+            poll_every(
+                "the report's status to say ready",
+                Duration::from_secs(600),
+                Duration::from_millis(500),
+                || {
+                    let (status, body) = get(&addr, &status_path, Some(&cookie));
+                    assert_eq!(status, 200, "{body}");
+                    let s: Value = serde_json::from_str(&body).expect("status JSON");
+                    (s["ready"] == true).then_some(())
+                },
+            );
+            let (status, body) = get(&addr, "/report", Some(&cookie));
+            assert_eq!(status, 200, "{}", &body[..body.len().min(400)]);
+            assert!(
+                body.contains(r#"id="figures""#) && !body.contains("data-status="),
+                "ready, yet the page shows no figures: {}",
+                &body[..body.len().min(400)]
+            );
+        }
+        shown.push(t.elapsed());
+        let t = Instant::now();
+        call_daemon(&home, &report)
+            .expect("the daemon answers")
+            .expect("report");
+        alone.push(t.elapsed());
+    }
+    drop(daemon);
+    let (a50, amax) = p50_max(alone.clone());
+    println!(
+        "
+first figures after a start ({rounds} restarts; report of {month}); load {}",
+        load_average()
+    );
+    println!(
+        "{:<52} {:>5} {:>9} {:>9} {:>9}",
+        "", "n", "p50 ms", "max ms", "p50/base"
+    );
+    println!(
+        "{:<52} {rounds:>5} {a50:>9.1} {amax:>9.1} {:>9.2}",
+        "report alone, control socket (baseline)", 1.0
+    );
+    let row = |what: &str, d: Vec<Duration>| {
+        let (p50, max) = p50_max(d);
+        println!(
+            "{what:<52} {rounds:>5} {p50:>9.1} {max:>9.1} {:>9.2}",
+            p50 / a50
+        );
+    };
+    row("first /report answered (the computing status)", answer);
+    row(
+        "first /report to its figures shown (the clerk's wait)",
+        shown,
     );
 }
