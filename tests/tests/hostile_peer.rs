@@ -6,8 +6,10 @@
 //! (node/src/net_limits.rs; SECURITY.md, "Resource limits of the network").
 //!
 //! And the issue's test peer: a certified station that speaks the sync protocol pushes changes
-//! with a forged signature, of a revoked station and of a copied home (a fork, and replays) in
-//! a session's frame; each is refused by its reason, the fork kept as evidence.
+//! with a forged signature, of a revoked station, under a foreign root, of a copied home (a
+//! fork, and replays), under an expired certificate and outside their authors' jurisdiction
+//! (signed offline) in a session's frame; each is refused by its reason, the fork kept as
+//! evidence.
 //!
 //! The figures (peak VmRSS and open files of the village daemon, connections refused) are
 //! printed; run with `--nocapture` to see them:
@@ -525,11 +527,7 @@ struct RateTally {
 
 /// A certified station's libp2p identity (its key) and certificate chain, read from its home.
 fn station_identity(node: &Node) -> (libp2p::identity::Keypair, lingong_protocol::cert::CertChain) {
-    let home = lingong_node::home::Home::new(Some(node.home.clone()));
-    let key = home.load_key().expect("the station's key");
-    let chain: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(home.cert_path()).expect("cert.json")).expect("json");
-    let chain = lingong_protocol::cert::CertChain::from_json(&chain).expect("the chain");
+    let (key, chain) = station_key(node);
     let keypair = libp2p::identity::Keypair::ed25519_from_bytes(key.seed()).expect("seed");
     (keypair, chain)
 }
@@ -810,16 +808,156 @@ fn newest_of(
         .clone()
 }
 
+/// A station's signing key and certificate chain, read from its home.
+fn station_key(
+    node: &Node,
+) -> (
+    lingong_protocol::keys::NodeKey,
+    lingong_protocol::cert::CertChain,
+) {
+    let home = lingong_node::home::Home::new(Some(node.home.clone()));
+    let key = home.load_key().expect("the station's key");
+    let chain: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(home.cert_path()).expect("cert.json")).expect("json");
+    let chain = lingong_protocol::cert::CertChain::from_json(&chain).expect("the chain");
+    (key, chain)
+}
+
+/// A station made offline (its key from `seed`) for the village `region`, certified by the
+/// station whose key and chain are `issuer`: by `cert::issue` for 30 days from now, or, with
+/// `validity` (unix seconds, first and last), by a certificate of exactly that validity signed
+/// by hand (`cert::issue` dates nothing in the past). Its certificate record is signed by
+/// `LocalAuthor` at `at_ms` (accepted into `store`, as at the station itself); returns the
+/// key, the chain and that record.
+fn offline_station(
+    store: &mut lingong_protocol::store::MemoryStore,
+    cfg: &lingong_protocol::accept::AcceptConfig,
+    issuer: &(
+        lingong_protocol::keys::NodeKey,
+        lingong_protocol::cert::CertChain,
+    ),
+    seed: u8,
+    region: &str,
+    validity: Option<(i64, i64)>,
+    at_ms: i64,
+) -> (
+    lingong_protocol::keys::NodeKey,
+    lingong_protocol::cert::CertChain,
+    lingong_protocol::envelope::Envelope,
+) {
+    use lingong_protocol::cert::{CertBody, CertChain, CertRequest, Certificate};
+    use lingong_protocol::store::{Staged, Store};
+    let key = lingong_protocol::keys::NodeKey::from_seed([seed; 32]);
+    let region: lingong_protocol::region::RegionCode = region.parse().expect("a region code");
+    let name = format!("离线站点{seed}");
+    let (issuer_key, issuer_chain) = issuer;
+    let chain = match validity {
+        None => {
+            let request = CertRequest::new(&key, region, &name).expect("a request");
+            lingong_protocol::cert::issue(
+                issuer_key,
+                Some(issuer_chain),
+                &request,
+                at_ms / 1000,
+                30,
+            )
+            .expect("issued")
+        }
+        Some((not_before, not_after)) => {
+            let body = CertBody {
+                subject: key.public(),
+                region,
+                level: region.level(),
+                issuer: issuer_key.public(),
+                not_before,
+                not_after,
+            };
+            let mut certs = vec![Certificate::sign(issuer_key, body, &name)];
+            certs.extend(issuer_chain.certs().iter().cloned());
+            CertChain::new(certs)
+        }
+    };
+    let mut staged = Staged::new(&*store);
+    let record = lingong_protocol::author::LocalAuthor {
+        key: &key,
+        cfg: *cfg,
+    }
+    .publish_certificate(&mut staged, &chain, at_ms)
+    .expect("the certificate record, inside its validity");
+    let batch = staged.into_batch();
+    store.commit(batch).expect("held offline");
+    (key, chain, record)
+}
+
+/// The change after `before` in its author's log (sequence number and `prev` linked), signed
+/// with `key` at `at_ms`: to `record` (an edit), or a new record of `kind` in `region`
+/// advertised in `reach`. Signed without the accept path, as a node that skips its own checks
+/// would sign it.
+#[allow(clippy::too_many_arguments)]
+fn signed_after(
+    key: &lingong_protocol::keys::NodeKey,
+    before: &lingong_protocol::envelope::Envelope,
+    record: Option<lingong_protocol::record::RecordId>,
+    kind: lingong_protocol::record::RecordKind,
+    region: lingong_protocol::region::RegionCode,
+    reach: lingong_protocol::region::RegionCode,
+    at_ms: i64,
+    payload: Vec<u8>,
+) -> lingong_protocol::envelope::Envelope {
+    let seq = before.header.seq + 1;
+    lingong_protocol::envelope::Envelope::sign(
+        key,
+        seq,
+        before.id(),
+        record.unwrap_or(lingong_protocol::record::RecordId {
+            creator: key.public(),
+            serial: seq,
+        }),
+        kind,
+        region,
+        reach,
+        at_ms,
+        before.header.cert,
+        payload,
+    )
+}
+
+/// A new post by `key` at `at_ms`: every field of `like` (a post held), with `title`, `region`
+/// and `reach` of its own; the change made as `LocalAuthor` makes one (actor and time its
+/// author's), so only the rule under test can refuse it.
+fn post_like(
+    like: &lingong_protocol::schema::Post,
+    title: &str,
+    region: lingong_protocol::region::RegionCode,
+    reach: lingong_protocol::region::RegionCode,
+    key: &lingong_protocol::keys::NodeKey,
+    at_ms: i64,
+) -> Vec<u8> {
+    use lingong_protocol::schema::Schema;
+    let mut post = like.clone();
+    post.title = title.to_string();
+    post.region = region;
+    post.reach = reach;
+    lingong_protocol::record::make_change(None, &key.public(), &post.edits(), at_ms)
+        .expect("a post change")
+}
+
 /// The issue's test peer: a certified station (the county's key and chain) that speaks the
 /// sync protocol pushes, in one frame of a session it opened, a change with a forged
 /// signature, a revoked station's change signed after its revocation (with that station's
 /// certificate record), the certificate records and post of a chain under another root, and
 /// the changes of a copied station's home, one of them at a sequence number the township
-/// already holds from the station itself (a fork; the others replays). The township daemon
-/// answers the frame, refuses each by its reason (its log names `bad-signature`, `revoked`,
-/// `foreign-root`, `fork`), keeps the fork as evidence (`status`), stores none of
-/// them, and goes on serving an honest village, whose genuine change of the forged one
-/// arrives.
+/// already holds from the station itself (a fork; the others replays), and changes of
+/// stations of other villages made offline (keys, certificates issued with the township's
+/// key, signed by hand after a certificate record by `LocalAuthor`): a post dated hours after
+/// its author's certificate ended, an edit of the village's post, a post in the village's
+/// area, a post advertised to the whole province. The township daemon answers the frame,
+/// refuses each by its reason (its log names `bad-signature`, `revoked`, `foreign-root`,
+/// `fork`, and under each offline author `expired-cert`, `unauthorized-edit`,
+/// `out-of-jurisdiction`, `invalid-field` for `reach`), keeps the fork as evidence
+/// (`status`), stores none of them (`post show` finds none of the offline posts, the edited
+/// post's status and history unchanged), and goes on serving an honest village, whose
+/// genuine change of the forged one arrives.
 #[test]
 fn a_certified_peer_pushing_forged_revoked_and_forked_changes_is_refused_each_by_its_reason() {
     use lingong_protocol::sync::Frame;
@@ -843,6 +981,9 @@ fn a_certified_peer_pushing_forged_revoked_and_forked_changes_is_refused_each_by
     }
     let daemon = Daemon::start(township, port);
     let sync = |n: &Node| n.json(&["sync", "--once", "--timeout", "60"]);
+    // A village post the township holds: a station of another village will edit it.
+    post(village, "村里已有的岗位");
+    sync(village);
 
     // The sibling's history reaches the township; then a copy of its home signs a post at the
     // number the sibling's next post takes, which reaches the township first.
@@ -875,7 +1016,8 @@ fn a_certified_peer_pushing_forged_revoked_and_forked_changes_is_refused_each_by
     let from_foreign = exported(&foreign[4], "foreign");
     // A village post the township does not hold yet, its signature changed.
     post(village, "被伪造签名的岗位");
-    let genuine = newest_of(village, &exported(village, "village"));
+    let village_holds = exported(village, "village");
+    let genuine = newest_of(village, &village_holds);
     let mut forged = genuine.clone();
     forged.signature.0[17] ^= 0x40;
     let wire = forged.to_bytes();
@@ -885,15 +1027,183 @@ fn a_certified_peer_pushing_forged_revoked_and_forked_changes_is_refused_each_by
         "the forged change still decodes"
     );
 
-    let mut pushed: Vec<Vec<u8>> = vec![wire];
-    pushed.extend(from_revoked.iter().map(|e| e.to_bytes()));
-    pushed.extend(from_foreign.iter().map(|e| e.to_bytes()));
-    pushed.extend(forked.iter().map(|e| e.to_bytes()));
-    let (_, county_chain) = station_identity(county);
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")
         .as_millis() as i64;
+
+    // Stations of the township's other villages, made here (keys, certificates issued with the
+    // township's key, certificate records by `LocalAuthor`), sign changes the accept path
+    // refuses, beside what the village holds (read offline from its bundle).
+    use lingong_protocol::accept::{AcceptConfig, MAX_BACKDATE_MS, MAX_FUTURE_MS};
+    use lingong_protocol::record::{FieldValue, RecordKind};
+    use lingong_protocol::schema::Schema;
+    use lingong_protocol::store::{MemoryStore, Store};
+    let issuer = station_key(township);
+    let cfg = AcceptConfig {
+        root: issuer.1.root().body.subject,
+        materialize: true,
+    };
+    let mut offline = MemoryStore::new();
+    let (batch, _) = lingong_protocol::ingest::accept_batch(&offline, &cfg, &village_holds, now_ms);
+    offline
+        .commit(batch)
+        .expect("the village's changes held offline");
+    let held = village_holds
+        .iter()
+        .filter(|e| e.header.author == genuine.header.author && e.header.is_genesis())
+        .filter_map(|e| offline.record(&e.header.record).expect("offline store"))
+        .find(|s| s.view.get("title").and_then(|t| t.as_str()) == Some("村里已有的岗位"))
+        .expect("the village's held post, read offline");
+    let like = lingong_protocol::schema::Post::from_view(&held.view).expect("a post");
+    // (a) A certificate valid for one minute, just after its issuer's chain begins (an hour
+    // before `init_chain`), its record signed inside that minute; its post dated two hours
+    // from now, about three hours after the certificate ended: far beyond the hour of
+    // SECURITY.md §6 "Clocks", and within the day a change may be dated ahead of the receiver.
+    let chain_from = issuer
+        .1
+        .certs()
+        .iter()
+        .map(|c| c.body.not_before)
+        .max()
+        .expect("a chain");
+    let (not_before, not_after) = (chain_from + 60, chain_from + 120);
+    let (expired_key, _, expired_cert) = offline_station(
+        &mut offline,
+        &cfg,
+        &issuer,
+        41,
+        "522622101201",
+        Some((not_before, not_after)),
+        (not_before + 30) * 1000,
+    );
+    let expired_at = now_ms + 2 * 3_600_000;
+    assert!(
+        expired_at / 1000 - not_after > 2 * MAX_BACKDATE_MS / 1000
+            && expired_at - now_ms < MAX_FUTURE_MS,
+        "the post is dated well after the certificate's end, not too far ahead"
+    );
+    let region = expired_cert.header.region;
+    let expired_post = signed_after(
+        &expired_key,
+        &expired_cert,
+        None,
+        RecordKind::Post,
+        region,
+        region,
+        expired_at,
+        post_like(
+            &like,
+            "证书过期后的岗位",
+            region,
+            region,
+            &expired_key,
+            expired_at,
+        ),
+    );
+    // (b) Outside the author's jurisdiction: an edit (closing it) of the village's post by
+    // another village's station; a post in the village's area by another village's station;
+    // a post advertised to the whole province by a village station (its county at most).
+    let at = now_ms + 1000;
+    let (editor_key, _, editor_cert) = offline_station(
+        &mut offline,
+        &cfg,
+        &issuer,
+        42,
+        "522622101207",
+        None,
+        now_ms,
+    );
+    let close = [("status", FieldValue::Text("closed".into()))];
+    let edit = signed_after(
+        &editor_key,
+        &editor_cert,
+        Some(held.id()),
+        RecordKind::Post,
+        held.region,
+        held.reach,
+        at,
+        lingong_protocol::record::make_change(
+            held.doc.as_deref(),
+            &editor_key.public(),
+            &close,
+            at,
+        )
+        .expect("an edit of the held post"),
+    );
+    let (claimer_key, _, claimer_cert) = offline_station(
+        &mut offline,
+        &cfg,
+        &issuer,
+        43,
+        "522622101208",
+        None,
+        now_ms,
+    );
+    let claimed = signed_after(
+        &claimer_key,
+        &claimer_cert,
+        None,
+        RecordKind::Post,
+        held.region,
+        held.region,
+        at,
+        post_like(
+            &like,
+            "冒充邻村的岗位",
+            held.region,
+            held.region,
+            &claimer_key,
+            at,
+        ),
+    );
+    let (wide_key, _, wide_cert) = offline_station(
+        &mut offline,
+        &cfg,
+        &issuer,
+        44,
+        "522622101210",
+        None,
+        now_ms,
+    );
+    let (own, province) = (wide_cert.header.region, issuer.1.root().body.region);
+    let wide = signed_after(
+        &wide_key,
+        &wide_cert,
+        None,
+        RecordKind::Post,
+        own,
+        province,
+        at,
+        post_like(&like, "全省范围的岗位", own, province, &wide_key, at),
+    );
+    let offline_posts = [
+        ("证书过期后的岗位", expired_post.header.record),
+        ("冒充邻村的岗位", claimed.header.record),
+        ("全省范围的岗位", wide.header.record),
+    ];
+    let held_hex = held.id().to_hex();
+    let before = township.json(&["post", "show", &held_hex]);
+
+    let mut pushed: Vec<Vec<u8>> = vec![wire];
+    pushed.extend(from_revoked.iter().map(|e| e.to_bytes()));
+    pushed.extend(from_foreign.iter().map(|e| e.to_bytes()));
+    pushed.extend(forked.iter().map(|e| e.to_bytes()));
+    pushed.extend(
+        [
+            &expired_cert,
+            &expired_post,
+            &editor_cert,
+            &edit,
+            &claimer_cert,
+            &claimed,
+            &wide_cert,
+            &wide,
+        ]
+        .iter()
+        .map(|e| e.to_bytes()),
+    );
+    let (_, county_chain) = station_identity(county);
     let frames = vec![
         Frame {
             session: 7,
@@ -923,18 +1233,38 @@ fn a_certified_peer_pushing_forged_revoked_and_forked_changes_is_refused_each_by
         );
     }
 
-    // Each refused by its reason, in the daemon's log.
+    // Each refused by its reason, in the daemon's log; the offline stations' refusals each
+    // under its author.
     let log = township.home.join("daemon.log");
-    let rejected = |code: &str| {
+    let rejected = |code: &str, author: &str, detail: &str| {
         std::fs::read_to_string(&log)
             .unwrap_or_default()
             .lines()
-            .any(|l| l.contains("rejected a change") && l.contains(code))
+            .any(|l| {
+                l.contains("rejected a change")
+                    && l.contains(code)
+                    && l.contains(author)
+                    && l.contains(detail)
+            })
     };
+    let expected = [
+        ("bad-signature", String::new(), ""),
+        ("revoked", String::new(), ""),
+        ("fork", String::new(), ""),
+        ("foreign-root", String::new(), ""),
+        ("expired-cert", expired_key.public().short(), ""),
+        ("unauthorized-edit", editor_key.public().short(), ""),
+        ("out-of-jurisdiction", claimer_key.public().short(), ""),
+        (
+            "invalid-field",
+            wide_key.public().short(),
+            "reach: must lie inside",
+        ),
+    ];
     poll_until("the refusals in the township's log", SYNC_DEADLINE, || {
-        ["bad-signature", "revoked", "fork", "foreign-root"]
+        expected
             .iter()
-            .all(|c| rejected(c))
+            .all(|(c, a, d)| rejected(c, a, d))
             .then_some(())
     });
     for line in std::fs::read_to_string(&log).unwrap_or_default().lines() {
@@ -948,9 +1278,26 @@ fn a_certified_peer_pushing_forged_revoked_and_forked_changes_is_refused_each_by
         "吊销之后的岗位",
         "复制机器的岗位",
         "外省根证书的岗位",
+        "证书过期后的岗位",
+        "冒充邻村的岗位",
+        "全省范围的岗位",
     ] {
         assert!(!holds(township, title), "{title} is held at the township");
     }
+    for (title, record) in offline_posts {
+        let shown = township.fail(&["post", "show", &record.to_hex()]);
+        assert!(
+            shown.json.to_string().contains("not-found"),
+            "{title}: `post show` at the township finds nothing: {}",
+            shown.json
+        );
+    }
+    let after = township.json(&["post", "show", &held_hex]);
+    assert_eq!(
+        (&after["status"], &after["history"]),
+        (&before["status"], &before["history"]),
+        "the village's post is not edited by another village's station"
+    );
     let status = township.json(&["status"]);
     let sibling_id = sibling.node_id();
     assert!(
