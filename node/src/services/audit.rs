@@ -43,7 +43,7 @@ use lingong_protocol::envelope::{Envelope, EnvelopeId};
 use lingong_protocol::keys::PublicKey;
 use lingong_protocol::store::{AuthorInfo, RevocationInfo, Store};
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 struct Problems(Vec<Value>);
 
@@ -207,6 +207,10 @@ pub fn check_envelopes(station: &Station) -> Result<EnvelopeAudit> {
     for info in station.store.authors()? {
         authors.entry(info.key).or_insert(Some(info));
     }
+    // A certificate's signature is checked once per audit, not once per chain it is a link of:
+    // the province's, a city's, a county's and a township's certificates are links of every
+    // chain below them (19,572 authors in a province store).
+    let mut verified: HashSet<Hash32> = HashSet::new();
     for (key, info) in &authors {
         let Some(info) = info else { continue };
         for chain in std::iter::once(&info.chain).chain(&info.earlier) {
@@ -220,7 +224,11 @@ pub fn check_envelopes(station: &Station) -> Result<EnvelopeAudit> {
                 );
                 continue;
             }
-            if let Err(e) = chain.verify(&root, leaf.body.not_before, &|_| false) {
+            let checked = chain.verify_with(&root, leaf.body.not_before, &|_| false, &mut |cert| {
+                let hash = cert.hash();
+                verified.contains(&hash) || (cert.signature_valid() && verified.insert(hash))
+            });
+            if let Err(e) = checked {
                 let kind = match e.code() {
                     "foreign-root" => "broken-chain",
                     other => other,
