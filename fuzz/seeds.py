@@ -48,8 +48,9 @@ def pc_option(b):
     return b"\x00" if b is None else b"\x01" + pc_bytes(b)
 
 
-def frame(session, hello, reconcile, envelopes, done, clock_ms):
-    """A sync frame in postcard's encoding (lingong_protocol::sync::Frame)."""
+def frame(session, hello, reconcile, envelopes, done, clock_ms, scope_version=None):
+    """A sync frame in postcard's encoding (lingong_protocol::sync::Frame, sync protocol
+    version 3: `scope_version` last, said in the opening frame)."""
     out = varint(session) + pc_option(hello) + pc_option(reconcile)
     out += varint(len(envelopes)) + b"".join(pc_bytes(e) for e in envelopes)
     out += b"\x01" if done else b"\x00"
@@ -57,7 +58,12 @@ def frame(session, hello, reconcile, envelopes, done, clock_ms):
         out += b"\x00"
     else:
         out += b"\x01" + varint(((clock_ms << 1) ^ (clock_ms >> 63)) & (2**64 - 1))
+    out += pc_option_u32(scope_version)
     return out
+
+
+def pc_option_u32(v):
+    return b"\x00" if v is None else b"\x01" + varint(v)
 
 
 wires = [h(e["wire"]) for e in V["envelopes"]]
@@ -96,7 +102,7 @@ listed += bytes([0, 2]) + varint(len(ids)) + b"".join(sorted(ids))
 write("reconcile_message", "empty-round", empty_round)
 write("reconcile_message", "id-list", listed)
 
-write("sync_frame", "hello", frame(7, chain, empty_round, [], False, 1_750_000_000_000))
+write("sync_frame", "hello", frame(7, chain, empty_round, [], False, 1_750_000_000_000, 3))
 write("sync_frame", "envelopes", frame(7, None, listed, wires + headers, True, None))
 write("sync_frame", "empty", frame(0, None, None, [], True, None))
 
