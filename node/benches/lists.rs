@@ -346,16 +346,7 @@ fn main() {
     ids.reverse();
     let listed = time_list(&mut station, &ids, calls);
     let scanned = percentiles_ms(scans, |_| {
-        let all = station
-            .store
-            .records_of(Some(RecordKind::Post))
-            .expect("scan");
-        let mut approved: Vec<_> = all
-            .into_iter()
-            .filter(|s| s.view.get("review").and_then(|r| r.as_str()) == Some("approved"))
-            .collect();
-        approved.sort_by_key(|s| std::cmp::Reverse(s.created_ms));
-        approved.truncate(100);
+        stations::approved_page_by_scan(&station);
     });
     report(
         "post list --review approved --limit 100",

@@ -440,16 +440,7 @@ fn measure(dir: &Path) {
         dispatch(&mut province, Request::PostList(filter)).expect("list");
     });
     let (post_scan, _) = time(2, || {
-        let all = province
-            .store
-            .records_of(Some(RecordKind::Post))
-            .expect("scan");
-        let mut approved: Vec<_> = all
-            .into_iter()
-            .filter(|s| s.view.get("review").and_then(|r| r.as_str()) == Some("approved"))
-            .collect();
-        approved.sort_by_key(|s| std::cmp::Reverse(s.created_ms));
-        approved.truncate(100);
+        stations::approved_page_by_scan(&province);
     });
     for (what, (p50, p99)) in [
         (

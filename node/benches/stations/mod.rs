@@ -41,3 +41,19 @@ pub fn county(dir: &Path) -> Station {
     }
     parent.expect("county")
 }
+
+/// The baseline of a list page: what `post list --review approved --limit 100` did before the
+/// indexes (every post read, the approved ones sorted newest first, the first 100 kept).
+pub fn approved_page_by_scan(station: &Station) -> usize {
+    let all = station
+        .store
+        .records_of(Some(lingong_protocol::record::RecordKind::Post))
+        .expect("scan");
+    let mut approved: Vec<_> = all
+        .into_iter()
+        .filter(|s| s.view.get("review").and_then(|r| r.as_str()) == Some("approved"))
+        .collect();
+    approved.sort_by_key(|s| std::cmp::Reverse(s.created_ms));
+    approved.truncate(100);
+    approved.len()
+}
