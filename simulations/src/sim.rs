@@ -1105,9 +1105,12 @@ impl Sim {
                 Some(meta.reach)
             }
             RecordKind::Post => Some(meta.reach),
-            RecordKind::Certificate | RecordKind::Directory | RecordKind::Employer => {
-                Some(home_area(&meta.region))
-            }
+            // A placement also goes to its home area from scope rules version 3 on: the
+            // candidates include the area, and each node's own rules (`wants`) decide.
+            RecordKind::Certificate
+            | RecordKind::Directory
+            | RecordKind::Employer
+            | RecordKind::Placement => Some(home_area(&meta.region)),
             _ => None,
         };
         if let Some(area) = below {

@@ -226,6 +226,42 @@ fn the_end_check_notices_a_missing_change_and_one_held_outside_its_scope() {
 }
 
 #[test]
+fn the_end_check_expects_a_placement_at_every_station_of_its_county() {
+    use lingong_protocol::record::RecordKind;
+    use lingong_protocol::scope::home_area;
+    let mut s = scenario("calm", 22, 0.5);
+    s.workload.township.placements = 20.0;
+    let mut sim = lingong_sim::Sim::new(s).unwrap();
+    let o = sim.run_mut();
+    assert_safe_and_converged(&o);
+    // A placement and a station of its county that is not on its way up (a sibling's branch).
+    let (placement, sibling) = (0..sim.nodes.len())
+        .find_map(|n| {
+            let own = sim.nodes[n].own.iter().copied();
+            let placement = own
+                .filter(|&i| sim.arena.meta(i).kind == RecordKind::Placement)
+                .next()?;
+            let region = sim.arena.meta(placement).region;
+            let sibling = (0..sim.nodes.len()).find(|&m| {
+                let there = sim.nodes[m].region;
+                !there.contains(&region)
+                    && home_area(&region).contains(&there)
+                    && sim.nodes[m].held.get(placement) == Some(true)
+            })?;
+            Some((placement, sibling))
+        })
+        .expect("townships placed workers and a sibling station holds a placement");
+    assert!(lingong_sim::check::check(&sim).failures.is_empty());
+    sim.nodes[sibling].held.remove(placement);
+    let c = lingong_sim::check::check(&sim);
+    assert!(
+        c.summary.lost_changes >= 1,
+        "a placement missing at a station of its county must be reported: {:?}",
+        c.summary
+    );
+}
+
+#[test]
 fn village_posts_are_reviewed_at_their_township_and_complaints_walk_to_closed_at_the_county() {
     let mut s = scenario("calm", 4, 6.0);
     s.run.villages_share = 1.0;
