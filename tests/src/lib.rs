@@ -15,7 +15,8 @@
 //! - [`NetnsPair`]: two network namespaces joined by a veth pair, optionally rate-limited, for
 //!   tests and the replication benchmark; [`NetnsPair::create_or_skip`] for tests that skip
 //!   where the machine does not allow it.
-//! - [`Daemon`]: a `lingong run` daemon (optionally inside a namespace), stopped on drop.
+//! - [`Daemon`]: a `lingong run` daemon (optionally inside a namespace, or under a limit on its
+//!   open files), stopped on drop.
 //! - [`excel_csv`] / [`write_excel_csv`]: a CSV file as Excel saves it (quoted cells, CRLF
 //!   line ends, GBK or UTF-8 with a BOM), for the import tests.
 //! - The web tests: [`start_web`] (staff accounts, then a daemon and the web address it
@@ -609,6 +610,10 @@ pub struct Daemon {
     pub mdns: bool,
     /// The daemon's `LINGONG_LOG` filter.
     pub log_filter: String,
+    /// A limit on the daemon's open files (soft and hard, as `ulimit -n` in the shell that
+    /// starts it), set on the daemon process only through `prlimit`; `None` (the default)
+    /// leaves the test's own limit.
+    pub nofile: Option<u64>,
     child: Option<Child>,
 }
 
@@ -623,6 +628,7 @@ impl Daemon {
             netns: netns.map(String::from),
             mdns: false,
             log_filter: "info".into(),
+            nofile: None,
             child: None,
         }
     }
@@ -660,10 +666,21 @@ impl Daemon {
             .append(true)
             .open(self.node.home.join("daemon.log"))
             .expect("log file");
-        let mut cmd = match &self.netns {
-            Some(ns) => NetnsPair::exec(ns, &lingong_bin()),
-            None => Command::new(lingong_bin()),
+        // `prlimit --nofile=N:N -- lingong …` sets the limit and then executes the daemon in
+        // its place: the same process, so its pid is the daemon's.
+        let program = match self.nofile {
+            Some(_) => PathBuf::from("prlimit"),
+            None => lingong_bin(),
         };
+        let mut cmd = match &self.netns {
+            Some(ns) => NetnsPair::exec(ns, &program),
+            None => Command::new(&program),
+        };
+        if let Some(n) = self.nofile {
+            cmd.arg(format!("--nofile={n}:{n}"))
+                .arg("--")
+                .arg(lingong_bin());
+        }
         cmd.arg("--home")
             .arg(&self.node.home)
             .args(["run", "--listen", &self.listen, "--sync-interval", "1"])

@@ -5,6 +5,11 @@
 //! the flood, and the village daemon's resident memory and open files stay bounded
 //! (node/src/net_limits.rs; SECURITY.md, "Resource limits of the network").
 //!
+//! The same flood, with silent throwaway keys from 100 more addresses holding the established
+//! places, against a village daemon started under `ulimit -n 256` (`prlimit`) while its
+//! township dials *in*: the daemon stays up and under its limits, its store whole, and the
+//! township syncs once the flood ends.
+//!
 //! And the issue's test peer: a certified station that speaks the sync protocol pushes changes
 //! with a forged signature, of a revoked station, under a foreign root, of a copied home (a
 //! fork, and replays), under an expired certificate and outside their authors' jurisdiction
@@ -17,7 +22,7 @@
 
 mod stand_in;
 
-use lingong_tests::{Daemon, Node, free_port, init_chain, poll_until};
+use lingong_tests::{Daemon, Node, env_usize, free_port, init_chain, poll_every, poll_until};
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4, TcpStream};
 use std::sync::Arc;
@@ -508,6 +513,360 @@ fn hostile_libp2p_peers_with_oversized_garbage_and_endless_frames_are_cut_off() 
     poll_until("a post written after the attack", SYNC_DEADLINE, || {
         holds(township, "攻击之后的岗位").then_some(())
     });
+}
+
+/// The open-file limit of a daemon started from a shell with `ulimit -n 256`, as a mini PC's
+/// service may be (issue 17: before the connection gate, new peers could not connect under it).
+/// `HOSTILE_NOFILE` sets another (below about 200 the gate's places no longer fit in it).
+const LOW_NOFILE: usize = 256;
+/// How long the flood under that limit lasts: three handshake timeouts, and more than the
+/// 30 s a throwaway key may stay connected without proving a certificate.
+const LOW_NOFILE_FLOOD: Duration = Duration::from_secs(40);
+/// Throwaway keys, each from its own loopback address, that finish noise and yamux and then
+/// stay silent: more than the 96 established inbound places.
+const SILENT_KEYS: u8 = 100;
+/// After the flood, the honest peer dialling in has synced within this: its redial backoff
+/// (doubling from 1 s while the flood refused it: 32 s after 40 s of refusals) and a session.
+const AFTER_FLOOD_DEADLINE: Duration = Duration::from_secs(180);
+
+/// The soft limit on open files of process `pid` (`/proc/PID/limits`).
+fn open_file_limit(pid: u32) -> u64 {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).expect("proc limits");
+    limits
+        .lines()
+        .find_map(|l| l.strip_prefix("Max open files"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("Max open files in /proc/{pid}/limits"))
+}
+
+/// CPU seconds process `pid` has used so far (user and system, `/proc/PID/stat`).
+fn cpu_seconds(pid: u32, ticks_per_second: f64) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("proc stat");
+    // The fields after the command name (which may hold spaces, inside parentheses).
+    let rest = &stat[stat.rfind(')').expect("comm") + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields[i].parse::<f64>().expect("utime/stime");
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name and state.
+    (ticks(11) + ticks(12)) / ticks_per_second
+}
+
+fn clock_ticks_per_second() -> f64 {
+    let out = std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .expect("getconf runs");
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("CLK_TCK")
+}
+
+/// multistream-select 1.0 as a dialer proposing one protocol, by hand (what libp2p does
+/// before noise and again before yamux): the header and the protocol, each a length byte and a
+/// line, and the listener's echo of both.
+async fn propose<S: futures::AsyncRead + futures::AsyncWrite + Unpin>(
+    io: &mut S,
+    protocol: &str,
+) -> std::io::Result<()> {
+    use futures::{AsyncReadExt, AsyncWriteExt};
+    let lines = ["/multistream/1.0.0\n".to_string(), format!("{protocol}\n")];
+    let mut out = Vec::new();
+    for line in &lines {
+        out.push(line.len() as u8);
+        out.extend(line.as_bytes());
+    }
+    io.write_all(&out).await?;
+    io.flush().await?;
+    for line in &lines {
+        let mut len = [0u8; 1];
+        io.read_exact(&mut len).await?;
+        let mut echo = vec![0u8; len[0] as usize];
+        io.read_exact(&mut echo).await?;
+        if echo != line.as_bytes() {
+            return Err(std::io::Error::other(format!(
+                "{protocol} refused: {}",
+                String::from_utf8_lossy(&echo)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// One throwaway key after another from the address `from` (its own to the daemon's gate:
+/// libp2p's TCP transport cannot bind a dial to a source address, so the connection is made
+/// here and upgraded by hand with libp2p's noise and yamux): each finishes the handshake and
+/// then stays silent, answering nothing, until the daemon cuts it off; then the next key comes.
+/// Counts connections established and cut off; ends at `stop`.
+async fn silent_key(from: Ipv4Addr, to: SocketAddrV4, stop: Arc<AtomicBool>, tally: Arc<P2pTally>) {
+    use libp2p::core::muxing::StreamMuxerExt;
+    use libp2p::core::upgrade::OutboundConnectionUpgrade;
+    let stopped = || async {
+        while !stop.load(Ordering::Relaxed) {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    while !stop.load(Ordering::Relaxed) {
+        let handshake = async {
+            let socket = tokio::net::TcpSocket::new_v4()?;
+            socket.bind(SocketAddrV4::new(from, 0).into())?;
+            let mut io = libp2p::tcp::tokio::TcpStream(socket.connect(to.into()).await?);
+            propose(&mut io, "/noise").await?;
+            let key = libp2p::identity::Keypair::generate_ed25519();
+            let noise = libp2p::noise::Config::new(&key).map_err(std::io::Error::other)?;
+            let (_, mut io) = noise
+                .upgrade_outbound(io, "/noise")
+                .await
+                .map_err(std::io::Error::other)?;
+            propose(&mut io, "/yamux/1.0.0").await?;
+            libp2p::yamux::Config::default()
+                .upgrade_outbound(io, "/yamux/1.0.0")
+                .await
+                .map_err(std::io::Error::other)
+        };
+        let mut muxer = tokio::select! {
+            muxer = tokio::time::timeout(Duration::from_secs(20), handshake) => match muxer {
+                Ok(Ok(muxer)) => muxer,
+                // Refused by the gate, or timed out: try again a little later.
+                _ => {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue;
+                }
+            },
+            _ = stopped() => return,
+        };
+        tally.connections.fetch_add(1, Ordering::Relaxed);
+        // Silent: every stream the daemon opens is dropped unread, until the connection ends.
+        let cut_off = futures::future::poll_fn(|cx| {
+            loop {
+                match muxer.poll_inbound_unpin(cx) {
+                    std::task::Poll::Ready(Ok(stream)) => drop(stream),
+                    std::task::Poll::Ready(Err(_)) => return std::task::Poll::Ready(()),
+                    std::task::Poll::Pending => break,
+                }
+            }
+            match muxer.poll_unpin(cx) {
+                std::task::Poll::Ready(Err(_)) => std::task::Poll::Ready(()),
+                std::task::Poll::Ready(Ok(_)) => {
+                    cx.waker().wake_by_ref();
+                    std::task::Poll::Pending
+                }
+                std::task::Poll::Pending => std::task::Poll::Pending,
+            }
+        });
+        tokio::select! {
+            _ = cut_off => {
+                tally.closed.fetch_add(1, Ordering::Relaxed);
+            }
+            _ = stopped() => return,
+        }
+    }
+}
+
+/// A village daemon started with `ulimit -n 256` under a flood of raw connections (24
+/// addresses) and of throwaway keys that finish the handshake and stay silent (100 more
+/// addresses), while its township, a real daemon, dials *in* (the village has no peer of its
+/// own): the daemon neither dies nor spins, serves its clerk's commands throughout, stays
+/// under its file limit and 100 MB, its store passes `audit` afterwards with every post
+/// written, and the township syncs within a deadline after the flood (whether it got through
+/// during the flood is printed).
+#[test]
+fn under_a_limit_of_256_files_a_flood_leaves_the_store_whole_and_an_honest_peer_dialling_in_syncs()
+{
+    let dir = tempfile::tempdir().expect("tempdir");
+    let nodes = init_chain(dir.path());
+    let (township, village) = (&nodes[3], &nodes[4]);
+    let nofile = env_usize("HOSTILE_NOFILE", LOW_NOFILE) as u64;
+    let port = free_port();
+    let mut village_daemon = Daemon::new(village, &format!("/ip4/127.0.0.1/tcp/{port}"), None);
+    village_daemon.nofile = Some(nofile);
+    village_daemon.restart();
+    let pid = daemon_pid(village);
+    assert_eq!(
+        open_file_limit(pid),
+        nofile,
+        "the village daemon runs under the low file limit"
+    );
+    // The township dials the village, from 127.0.0.1, an address no attacker uses.
+    township.json(&[
+        "peer",
+        "add",
+        &format!("/ip4/127.0.0.1/tcp/{port}/p2p/{}", village.node_id()),
+    ]);
+    let mut township_daemon = Daemon::start(township, free_port());
+    post(village, "低文件限额洪水之前的岗位");
+    poll_until("the first post at the township", SYNC_DEADLINE, || {
+        holds(township, "低文件限额洪水之前的岗位").then_some(())
+    });
+    // The township goes away, to dial in again in the middle of the flood.
+    township_daemon.stop();
+    let rss_before = status_kb(pid, "VmRSS:");
+    let files_before = open_files(pid);
+    let ticks = clock_ticks_per_second();
+    eprintln!(
+        "under ulimit -n {nofile}, before the flood: VmRSS {rss_before} kB, \
+         {files_before} open files"
+    );
+
+    // First the silent keys, to take the established places (96 inbound); then the raw
+    // flood, to take the pending ones (64) on top.
+    let stop = Arc::new(AtomicBool::new(false));
+    let tally = Arc::new(Tally::default());
+    let silent = Arc::new(P2pTally::default());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let target = SocketAddrV4::new(Ipv4Addr::LOCALHOST, port);
+    let keys: Vec<_> = (1..=SILENT_KEYS)
+        .map(|i| {
+            runtime.spawn(silent_key(
+                Ipv4Addr::new(127, 0, 1, i),
+                target,
+                Arc::clone(&stop),
+                Arc::clone(&silent),
+            ))
+        })
+        .collect();
+    let started = Instant::now();
+    let cpu_start = cpu_seconds(pid, ticks);
+    let mut peak_files = files_before;
+    let mut sample = |daemon: &mut Daemon| {
+        daemon.check_alive();
+        peak_files = peak_files.max(open_files(pid));
+    };
+    poll_until(
+        "the silent keys to take the established places",
+        SYNC_DEADLINE,
+        || {
+            sample(&mut village_daemon);
+            (silent.connections.load(Ordering::Relaxed) >= 90).then_some(())
+        },
+    );
+    let silent_in = started.elapsed();
+    let raw: Vec<_> = (2..26u8)
+        .map(|i| {
+            let (stop, tally) = (Arc::clone(&stop), Arc::clone(&tally));
+            std::thread::spawn(move || flood(Ipv4Addr::new(127, 0, 0, i), target, 40, stop, tally))
+        })
+        .collect();
+    poll_until(
+        "the flood to reach 3,000 connections",
+        SYNC_DEADLINE,
+        || {
+            sample(&mut village_daemon);
+            (tally.opened.load(Ordering::Relaxed) >= 3000).then_some(())
+        },
+    );
+    // The clerk is served during the flood (the control socket needs files too).
+    post(village, "低文件限额洪水之中的岗位");
+    // The honest peer dials in while the flood goes on.
+    township_daemon.restart();
+    let township_back = Instant::now();
+    let mut through_during: Option<Duration> = None;
+    poll_every(
+        "the flood to run its time",
+        LOW_NOFILE_FLOOD + SYNC_DEADLINE,
+        Duration::from_millis(250),
+        || {
+            sample(&mut village_daemon);
+            if through_during.is_none() && holds(township, "低文件限额洪水之中的岗位") {
+                through_during = Some(township_back.elapsed());
+            }
+            (started.elapsed() >= LOW_NOFILE_FLOOD).then_some(())
+        },
+    );
+    stop.store(true, Ordering::Relaxed);
+    for a in raw {
+        a.join().expect("attacker thread");
+    }
+    runtime.block_on(async {
+        for k in keys {
+            let _ = k.await;
+        }
+    });
+    drop(runtime);
+    let flood_secs = started.elapsed().as_secs_f64();
+    let cpu_flood = cpu_seconds(pid, ticks) - cpu_start;
+    sample(&mut village_daemon);
+    let ended = Instant::now();
+    let cpu_end = cpu_seconds(pid, ticks);
+    let through_after = match through_during {
+        Some(_) => None,
+        None => Some(poll_every(
+            "the township, dialling in, to sync after the flood",
+            AFTER_FLOOD_DEADLINE,
+            Duration::from_millis(250),
+            || {
+                sample(&mut village_daemon);
+                holds(township, "低文件限额洪水之中的岗位").then(|| ended.elapsed())
+            },
+        )),
+    };
+    let after_secs = ended.elapsed().as_secs_f64();
+    let cpu_after = cpu_seconds(pid, ticks) - cpu_end;
+    let peak_rss = status_kb(pid, "VmHWM:");
+    let opened = tally.opened.load(Ordering::Relaxed);
+    let closed = tally.closed_by_daemon.load(Ordering::Relaxed);
+    let log = std::fs::read_to_string(village.home.join("daemon.log")).unwrap_or_default();
+    let emfile = log.matches("Too many open files").count();
+    eprintln!(
+        "under ulimit -n {nofile}, a flood of {flood_secs:.0} s: {opened} raw connections \
+         from 24 addresses ({} refused at connect), {closed} closed by the daemon; {} \
+         handshakes of {SILENT_KEYS} silent throwaway keys (90 in {:.1} s), {} cut off; village daemon peak \
+         VmRSS (VmHWM) {peak_rss} kB (before {rss_before} kB), peak open files {peak_files} \
+         (before {files_before}), CPU {cpu_flood:.1} s during the flood, {cpu_after:.1} s in \
+         the {after_secs:.1} s after it; 'Too many open files' {emfile} times in its log; the \
+         township dialling in synced {}",
+        tally.refused_at_connect.load(Ordering::Relaxed),
+        silent.connections.load(Ordering::Relaxed),
+        silent_in.as_secs_f64(),
+        silent.closed.load(Ordering::Relaxed),
+        match (through_during, through_after) {
+            (Some(d), _) => format!(
+                "during the flood, {:.1} s after it started dialling",
+                d.as_secs_f64()
+            ),
+            (None, Some(d)) => format!(
+                "not during the flood; {:.1} s after the flood ended",
+                d.as_secs_f64()
+            ),
+            (None, None) => unreachable!("one of the two polls returned"),
+        }
+    );
+    assert!(opened >= 3000, "the flood opened {opened} connections");
+    assert!(
+        peak_rss <= RSS_LIMIT_KB,
+        "the village daemon's resident memory peaked at {peak_rss} kB under the flood \
+         (limit {RSS_LIMIT_KB} kB)"
+    );
+    assert!(
+        !log.contains("panicked"),
+        "the village daemon panicked under the flood:\n{log}"
+    );
+    // After the flood the daemon serves as before: a post goes up to the township.
+    post(village, "低文件限额洪水之后的岗位");
+    poll_until("a post written after the flood", SYNC_DEADLINE, || {
+        holds(township, "低文件限额洪水之后的岗位").then_some(())
+    });
+    // The store is whole: the daemon stopped, the store opened by `audit` itself finds no
+    // problem, and every post written is there.
+    township_daemon.stop();
+    village_daemon.stop();
+    let audit = village.json(&["audit"]);
+    assert_eq!(
+        audit["problems"],
+        serde_json::json!([]),
+        "the village's store after the flood: {audit}"
+    );
+    for title in [
+        "低文件限额洪水之前的岗位",
+        "低文件限额洪水之中的岗位",
+        "低文件限额洪水之后的岗位",
+    ] {
+        assert!(holds(village, title), "the village holds {title}");
+    }
 }
 
 /// Counters of the certified flood.
