@@ -868,8 +868,24 @@ pub(super) fn bar_chart(months: &[(String, Value)], lang: L) -> String {
     svg
 }
 
-async fn report_page(State(state): State<AppState>, p: StaffPage) -> Response {
-    match report_markup(&state, &p.caller, p.lang, &p.q, None).await {
+/// When a request reached its handler: the first of the handler's extractors, so the instant
+/// is taken before the others run (a staff page's session lookup reads the station). The
+/// report page's wait for figures counts from here.
+pub(super) struct Arrived(tokio::time::Instant);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Arrived {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        _: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Arrived(tokio::time::Instant::now()))
+    }
+}
+
+async fn report_page(arrived: Arrived, State(state): State<AppState>, p: StaffPage) -> Response {
+    match report_markup(&state, &p.caller, p.lang, &p.q, None, arrived.0).await {
         Ok(m) => p.show(m),
         Err(need) => forbidden(&state, &p.caller, p.lang, "/report", need),
     }
@@ -914,24 +930,26 @@ fn report_url(path: &str, key: &(String, Option<String>), lang: L) -> String {
 
 /// `report`'s arguments checked as the service checks them, before a computation is started
 /// for them: a bad period or region is refused at once, naming the field, and starts nothing.
-async fn check_report_args(
-    state: &AppState,
-    key: &(String, Option<String>),
-) -> Result<(), NodeError> {
-    let (period, region) = key.clone();
-    state
-        .with_station(move |s| {
-            crate::services::reports::report_args(s, &period, region.as_deref()).map(|_| ())
-        })
-        .await
+/// Checked against this node's region as read at start, without the station's lock.
+fn check_report_args(state: &AppState, key: &(String, Option<String>)) -> Result<(), NodeError> {
+    let here = state
+        .region
+        .parse::<lingong_protocol::region::RegionCode>()
+        .map_err(|e| NodeError::Daemon {
+            detail: format!("this node's region {}: {e}", state.region),
+        })?;
+    crate::services::reports::report_args_within(here, &key.0, key.1.as_deref()).map(|_| ())
 }
 
+/// The report page for `q`; `arrived`: when the request reached its handler, from which the
+/// page waits at most `report_wait_ms` in all for figures being computed.
 async fn report_markup(
     state: &AppState,
     caller: &Caller,
     lang: L,
     q: &HashMap<String, String>,
     r: Option<Refused>,
+    arrived: tokio::time::Instant,
 ) -> Result<Markup, Role> {
     let role = caller.role().unwrap_or(Role::Clerk);
     let key = report_key(q);
@@ -945,12 +963,15 @@ async fn report_markup(
         return Err(auth::min_role(&req));
     }
     let csrf = caller.csrf().unwrap_or("").to_string();
-    // The page waits at most `report_wait_ms` in all for figures being computed.
-    let deadline = tokio::time::Instant::now() + state.report_wait;
-    let shown = match check_report_args(state, &key).await {
+    // The page waits at most `report_wait_ms` in all for figures being computed, counted from
+    // the request's arrival (its session lookup included).
+    let deadline = arrived + state.report_wait;
+    let checked = tokio::time::Instant::now();
+    let shown = match check_report_args(state, &key) {
         Ok(()) => report_cached(state, &key, deadline).await,
         Err(e) => Err(Arc::new(e)),
     };
+    let answered = tokio::time::Instant::now();
     // The oldest of the figures shown (the table's or a chart month's) when any is from before
     // the store's last commit: the page says so.
     let mut stale = None;
@@ -1004,6 +1025,24 @@ async fn report_markup(
     let r = r.as_ref();
     let done = q.get("done");
     let waiting = matches!(shown, Ok(Shown::Computing(_))) || months_computing > 0;
+    // Where the page's time went (`LINGONG_LOG=lingong_node::http=debug`): from the request's
+    // arrival to the handler (the session lookup), to the report's answer, to the chart's.
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+    tracing::debug!(
+        period = %key.0,
+        shown = match &shown {
+            Ok(Shown::Computing(_)) => "computing",
+            Ok(Shown::Figures { stale: Some(_), .. }) => "stale",
+            Ok(Shown::Figures { .. }) => "figures",
+            Err(_) => "refused",
+        },
+        months_computing,
+        to_handler_ms = ms(checked - arrived),
+        to_report_ms = ms(answered - arrived),
+        to_chart_ms = ms(arrived.elapsed()),
+        wait_ms = ms(state.report_wait),
+        "report page"
+    );
     let status_url = waiting.then(|| report_url("/report/status", &key, lang));
     let body = html! {
         (banners(lang, done, r))
@@ -1280,12 +1319,13 @@ fn held_or_flight(state: &AppState, key: &ReportKey) -> Held {
 /// each read the records held, and a store that did not change gives the same figures.
 /// Otherwise the report is computed again, one computation of it at a time (requests arriving
 /// meanwhile take its answer). A request waits for it until `deadline` (the page's wait,
-/// `report_wait_ms` in the configuration, 100 ms by default) and then shows, when the report
-/// was computed before and that took at least `report_wait_ms` (a large store), the previous
-/// figures, saying they are from before the store's last commits; when no figures of it were
-/// computed yet, the computation itself (the page shows its progress and fetches the figures
-/// when done). A report computed before that took less is waited for. A wait of zero shows
-/// either at once, without looking whether the computation is done.
+/// `report_wait_ms` in the configuration, 100 ms by default, from the request's arrival) and
+/// then shows, when the report was computed before, the previous figures, saying they are from
+/// before the store's last commits; when no figures of it were computed yet, the computation
+/// itself (the page shows its progress and fetches the figures when done). Never longer: a
+/// report that was quick before is not waited for past the deadline either (on a loaded
+/// machine, or after the store grew, its next computation need not be quick). A wait of zero
+/// shows either at once, without looking whether the computation is done.
 async fn report_cached(
     state: &AppState,
     key: &ReportKey,
@@ -1320,25 +1360,19 @@ async fn report_cached(
             .await
             .ok()
     };
-    let wait = state.report_wait;
     match held {
-        Some((then, entry))
-            if entry["took_us"].as_u64().unwrap_or(0) >= wait.as_micros() as u64 =>
-        {
-            match waited.await {
-                Some(answer) => answer.map(|e| fresh(&e)),
-                None => Ok(Shown::Figures {
-                    report: entry["report"].clone(),
-                    stale: Some(Stale {
-                        writes_then: then,
-                        writes_now: writes,
-                        computed_at: entry["computed_at"].as_str().unwrap_or("").to_string(),
-                    }),
-                    computation: entry["computation"].as_u64().unwrap_or(0),
+        Some((then, entry)) => match waited.await {
+            Some(answer) => answer.map(|e| fresh(&e)),
+            None => Ok(Shown::Figures {
+                report: entry["report"].clone(),
+                stale: Some(Stale {
+                    writes_then: then,
+                    writes_now: writes,
+                    computed_at: entry["computed_at"].as_str().unwrap_or("").to_string(),
                 }),
-            }
-        }
-        Some(_) => flight.answer().await.map(|e| fresh(&e)),
+                computation: entry["computation"].as_u64().unwrap_or(0),
+            }),
+        },
         None => match waited.await {
             Some(answer) => answer.map(|e| fresh(&e)),
             None => Ok(Shown::Computing(flight)),
@@ -1363,19 +1397,47 @@ async fn compute_report(state: AppState, key: ReportKey, flight: Arc<Flight>) {
         let (period, region) = key.clone();
         tokio::task::spawn_blocking(move || {
             let store = state.writes_file.parent().unwrap_or(&state.writes_file);
-            let rows = crate::figures::rows_to_walk(&state.station.read().expect("station lock"))
-                .map_err(|e| e.in_store(store))?;
+            let on_thread = flight.started.elapsed();
+            let station = state.station.read().expect("station lock");
+            let locked = flight.started.elapsed();
+            let rows = crate::figures::rows_to_walk(&station).map_err(|e| e.in_store(store))?;
+            drop(station);
             flight.rows.store(rows, Ordering::Relaxed);
-            crate::services::reports::report_in_slices(
+            // Slices walked, and the longest time between two of them (a slice and the wait
+            // for the lock before it), for the log.
+            let slices =
+                std::cell::Cell::new((0u64, std::time::Instant::now(), std::time::Duration::ZERO));
+            let report = crate::services::reports::report_in_slices(
                 &state.station,
                 || super::live::write_count(&state.writes_file),
                 &period,
                 region.as_deref(),
                 false,
                 REPORT_SLICE,
-                |n| flight.walked.store(n, Ordering::Relaxed),
+                |n| {
+                    flight.walked.store(n, Ordering::Relaxed);
+                    let (count, last, longest) = slices.get();
+                    slices.set((
+                        count + 1,
+                        std::time::Instant::now(),
+                        longest.max(last.elapsed()),
+                    ));
+                },
             )
-            .map_err(|e| e.in_store(store))
+            .map_err(|e| e.in_store(store));
+            let (count, _, longest) = slices.get();
+            let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+            tracing::debug!(
+                computation = flight.number,
+                period = %period,
+                to_thread_ms = ms(on_thread),
+                to_lock_ms = ms(locked),
+                slices = count,
+                longest_slice_ms = ms(longest),
+                total_ms = ms(flight.started.elapsed()),
+                "report computed"
+            );
+            report
         })
         .await
         .map_err(|e| NodeError::Daemon {
@@ -1430,7 +1492,7 @@ async fn report_status(
     if let Err(refused) = admit(&caller, &h, false, &req) {
         return *refused;
     }
-    if let Err(e) = check_report_args(&state, &key).await {
+    if let Err(e) = check_report_args(&state, &key) {
         return node_error(&e, lang.0);
     }
     let held = |k: &ReportKey| state.reports.lock().expect("report cache").contains_key(k);
@@ -1507,7 +1569,8 @@ async fn report_seal(
             let mut q = HashMap::new();
             q.insert("period".to_string(), period);
             let r = refused("seal", &f, &e, lang);
-            match report_markup(&state, &caller, lang, &q, Some(r)).await {
+            let now = tokio::time::Instant::now();
+            match report_markup(&state, &caller, lang, &q, Some(r), now).await {
                 Ok(m) => html_response(status, lang, &HashMap::new(), m),
                 Err(need) => forbidden(&state, &caller, lang, "/report", need),
             }

@@ -113,26 +113,35 @@ pub fn report_in_slices(
 }
 
 /// `report`'s arguments checked: the period (parsed, not in the future) and the region (this
-/// node's when not given, and within it). The console's `/report` checks them before it
-/// starts a computation.
+/// node's when not given, and within it).
 pub fn report_args(
     station: &Station,
+    period: &str,
+    region: Option<&str>,
+) -> Result<(Period, RegionCode)> {
+    report_args_within(station.region, period, region)
+}
+
+/// [`report_args`] for a node of region `here`, without the station: the console's `/report`
+/// checks them before it starts a computation, without waiting for the station's lock (a
+/// write or a sync frame holding it would otherwise hold up the page's answer).
+pub fn report_args_within(
+    here: RegionCode,
     period: &str,
     region: Option<&str>,
 ) -> Result<(Period, RegionCode)> {
     let period = period_arg(period)?;
     let region = match region {
         Some(r) => region_arg("region", r)?,
-        None => station.region,
+        None => here,
     };
-    if !station.region.contains(&region) {
+    if !here.contains(&region) {
         return Err(NodeError::usage(
             "region",
             format!(
-                "{region} is outside this node's region {}: a node reports on its own area",
-                station.region
+                "{region} is outside this node's region {here}: a node reports on its own area"
             ),
-            format!("{region} 不在本节点辖区 {} 之内", station.region),
+            format!("{region} 不在本节点辖区 {here} 之内"),
         ));
     }
     Ok((period, region))
