@@ -28,7 +28,9 @@
 //!   verification (`verify_batch` in chunks of 256 over the same headers, prepared beforehand,
 //!   on as many threads as the audit uses), target ≥ 0.7 of the raw rate; the envelope checks
 //!   alone (`audit::check_envelopes`) and the seal check alone, which the audit runs beside
-//!   them, are timed apart; extrapolated to 1,000,000 envelopes when the store is smaller
+//!   them, are timed apart; both again as before 7 December's second session
+//!   (`audit::Levers::NONE`) in the same rounds; each also in CPU time against the raw
+//!   verification's; extrapolated to 1,000,000 envelopes when the store is smaller
 //!   (`LINGONG_BENCH_COUNTIES=19` holds 1,004,000).
 //!
 //! `cargo bench -p lingong-node --bench oversight` (release build). The README keeps the
@@ -60,7 +62,7 @@ use lingong_protocol::schema::{
 };
 use lingong_protocol::scope::{Scope, Want};
 use lingong_protocol::store::{MemoryStore, Staged, Store};
-use measure::{Signed, audit_threads, load_average, median, time, verdict};
+use measure::{Signed, audit_threads, cpu_seconds, load_average, median, time, verdict};
 use province::{DAY_MS, OCCUPATIONS, Rng, name_of};
 use stations::env_count;
 use std::hint::black_box;
@@ -771,23 +773,13 @@ fn main() {
     let mut n = 0u64;
     let mut seals_checked = 0u64;
     let load_before = load_average();
-    // The CPU time this process spent, every thread (`/proc/self/stat`: user and system time
-    // in USER_HZ ticks, 100 a second in Linux's x86-64 ABI): on a shared machine a wall-clock
-    // rate moves with the others' load, while the CPU an audit and raw verification each take
-    // moves much less. Their ratio is what the wall-clock ratio would be on an idle machine if
-    // the audit kept every core busy.
-    let cpu_seconds = || {
-        let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
-        // The fields after the command name, which ends at the last ')'.
-        let fields: Vec<&str> = stat[stat.rfind(')').expect("comm") + 2..]
-            .split(' ')
-            .collect();
-        let ticks = |i: usize| fields[i].parse::<f64>().expect("ticks");
-        // utime and stime: fields 14 and 15 of the line (the state, field 3, is the first here).
-        (ticks(11) + ticks(12)) / 100.0
-    };
+    // The CPU time an audit and raw verification each take (`measure::cpu_seconds`) moves
+    // with the shared machine's load much less than their wall-clock rates.
     let mut cpu_ratios = Vec::new();
     let mut envelope_cpu_ratios = Vec::new();
+    // The same, made as before 7 December's second session (`audit::Levers::NONE`).
+    let (mut before_rates, mut before_envelope_rates) = (Vec::new(), Vec::new());
+    let (mut before_cpu_ratios, mut before_envelope_cpu_ratios) = (Vec::new(), Vec::new());
     for round in 1..=3 {
         let c = cpu_seconds();
         let raw_round = signed.batch_rate(threads);
@@ -825,12 +817,32 @@ fn main() {
         assert!(envelopes.problems.is_empty() && envelopes.checked as u64 == n);
         envelope_rates.push(envelope_rate);
         audit_rates.push(n as f64 / secs);
+        // The audit and its envelope checks as before this session's levers: same findings.
+        let (t, c) = (Instant::now(), cpu_seconds());
+        let before = audit::audit_with(&province, audit::Levers::NONE).expect("audit");
+        let before_rate = n as f64 / t.elapsed().as_secs_f64();
+        before_cpu_ratios.push(raw_cpu / (cpu_seconds() - c));
+        assert_eq!(before["problems"].as_array().map(Vec::len), Some(0));
+        assert_eq!(before["records_checked"].as_u64(), Some(n));
+        let (t, c) = (Instant::now(), cpu_seconds());
+        let envelopes =
+            audit::check_envelopes_with(&province, audit::Levers::NONE).expect("envelope checks");
+        let before_envelope_rate = envelopes.checked as f64 / t.elapsed().as_secs_f64();
+        before_envelope_cpu_ratios.push(raw_cpu / (cpu_seconds() - c));
+        assert!(envelopes.problems.is_empty() && envelopes.checked as u64 == n);
+        before_rates.push(before_rate);
+        before_envelope_rates.push(before_envelope_rate);
         println!(
             "  audit round {round}: {:.0} envelopes/s in {secs:.2} s, its envelope checks alone {envelope_rate:.0}/s, raw batch verify just before {raw_round:.0}/s, ratios {:.2} and {:.2} (load {})",
             n as f64 / secs,
             n as f64 / secs / raw_round,
             envelope_rate / raw_round,
             load_average()
+        );
+        println!(
+            "  the same round before this session's levers (audit::Levers::NONE): {before_rate:.0} envelopes/s, its envelope checks alone {before_envelope_rate:.0}/s, ratios {:.2} and {:.2}",
+            before_rate / raw_round,
+            before_envelope_rate / raw_round
         );
     }
     let audit = median(audit_rates.clone());
@@ -862,6 +874,18 @@ fn main() {
         cpu_ratios,
         median(envelope_cpu_ratios.clone()),
         envelope_cpu_ratios
+    );
+    let (before, before_envelopes) = (median(before_rates), median(before_envelope_rates));
+    println!(
+        "  before this session's levers (audit::Levers::NONE: each author looked up as met, every certificate checked alone, keys decompressed per id range), same rounds: audit {before:.0} envelopes/s, ratio {:.2} (after/before {:.2}x); envelope checks alone {before_envelopes:.0}/s, ratio {:.2} (after/before {:.2}x); by CPU time {:.2} (rounds {:.2?}) and {:.2} (rounds {:.2?})",
+        before / raw,
+        audit / before,
+        before_envelopes / raw,
+        envelope_rate / before_envelopes,
+        median(before_cpu_ratios.clone()),
+        before_cpu_ratios,
+        median(before_envelope_cpu_ratios.clone()),
+        before_envelope_cpu_ratios
     );
     if (n as f64) < PROVINCE_ENVELOPES {
         println!(

@@ -23,13 +23,16 @@
 //! - `report verify --period <last month>` of all 88 counties' seals (target < 60 s);
 //! - `report --period <last month>` at the province;
 //! - `audit`, envelopes per second against raw ed25519 `verify_batch` of the same headers
-//!   (prepared beforehand, chunks of 256, as many threads as the audit), target ≥ 0.7.
+//!   (prepared beforehand, chunks of 256, as many threads as the audit), target ≥ 0.7; in each
+//!   round also the audit as before 7 December's second session (`audit::Levers::NONE`), and
+//!   both in CPU time against the raw verification's.
 //!
 //! `cargo bench -p lingong-node --bench province_store` (release build). `LINGONG_BENCH_STORE=DIR`
 //! keeps the store in `DIR` (made if missing); a `DIR` holding a finished store is measured
 //! again without generating. `LINGONG_BENCH_MINUTES` stops the generation after the day during
 //! which that many minutes passed (the span then ends there). `LINGONG_BENCH_AUDIT_ROUNDS`
-//! (default 2). The README keeps the
+//! (default 2). `LINGONG_BENCH_AUDIT_ONLY` (set) measures the open, the bytes on disk and the
+//! audit only. The README keeps the
 //! figures ("Province-sized store").
 
 #[path = "common/measure.rs"]
@@ -42,6 +45,7 @@ use lingong_node::figures;
 use lingong_node::home::Home;
 use lingong_node::index;
 use lingong_node::request::{PostFilter, Request, dispatch};
+use lingong_node::services::audit;
 use lingong_node::station::Station;
 use lingong_protocol::dates;
 use lingong_protocol::envelope::Envelope;
@@ -52,7 +56,8 @@ use lingong_protocol::schema::{Choice, ReportSeal, ReviewState, Schema};
 use lingong_protocol::scope::{Scope, Want};
 use lingong_protocol::store::Store;
 use measure::{
-    Signed, audit_threads, free_bytes, median, percentiles_ms, resident_mb, time, uptime, verdict,
+    Signed, audit_threads, cpu_seconds, free_bytes, median, percentiles_ms, resident_mb, time,
+    uptime, verdict,
 };
 use province::{DAY_MS, Province};
 use serde_json::{Value, json};
@@ -391,13 +396,104 @@ fn measure(dir: &Path) {
         disk as f64 / env_bytes as f64
     );
 
+    if std::env::var_os("LINGONG_BENCH_AUDIT_ONLY").is_none() {
+        services(&mut province, &month, &first_status);
+    }
+
+    // The audit beside raw batch verification of the same headers.
+    let t = Instant::now();
+    let mut signed = Signed::default();
+    let mut held_bytes = 0u64;
+    for m in province.store.items().expect("items") {
+        let env = province.store.envelope(&m.id).expect("read").expect("held");
+        held_bytes += env.to_bytes().len() as u64;
+        signed.push(&env);
+    }
+    let read_s = t.elapsed().as_secs_f64();
+    assert_eq!(
+        signed.len() as u64,
+        envelopes,
+        "every envelope accepted is held"
+    );
+    assert_eq!(held_bytes, env_bytes, "the envelopes' bytes as accepted");
+    let threads = audit_threads();
+    let rounds = env_count("LINGONG_BENCH_AUDIT_ROUNDS", 2).max(1);
+    let (mut audit_rates, mut raw_rates) = (Vec::new(), Vec::new());
+    let (mut before_rates, mut cpu_ratios, mut before_cpu_ratios) =
+        (Vec::new(), Vec::new(), Vec::new());
+    for round in 1..=rounds {
+        let c = cpu_seconds();
+        let raw = signed.batch_rate(threads);
+        let raw_cpu = cpu_seconds() - c;
+        raw_rates.push(raw);
+        // The audit as before this session's levers (`audit::Levers::NONE`), then as `audit`
+        // runs it: the same findings, timed in wall-clock and in CPU time.
+        let timed = |levers: audit::Levers| {
+            let (t, c) = (Instant::now(), cpu_seconds());
+            let out = audit::audit_with(&province, levers).expect("audit");
+            let (secs, cpu) = (t.elapsed().as_secs_f64(), cpu_seconds() - c);
+            assert_eq!(
+                out["problems"].as_array().map(Vec::len),
+                Some(0),
+                "a clean store audits clean: {}",
+                out["problems"]
+            );
+            let n = out["records_checked"].as_u64().unwrap_or(0);
+            assert_eq!(n, envelopes, "the audit checks every envelope");
+            (n as f64 / secs, secs, cpu, out["seals_checked"].clone())
+        };
+        let (before, before_secs, before_cpu, _) = timed(audit::Levers::NONE);
+        let (rate, secs, cpu, seals) = timed(audit::Levers::ALL);
+        before_rates.push(before);
+        audit_rates.push(rate);
+        cpu_ratios.push(raw_cpu / cpu);
+        before_cpu_ratios.push(raw_cpu / before_cpu);
+        println!(
+            "  audit round {round}: {envelopes} envelopes and {seals} seals in {secs:.1} s (CPU {cpu:.1} s), {rate:.0}/s; before the levers {before_secs:.1} s (CPU {before_cpu:.1} s), {before:.0}/s; raw batch verify just before {raw:.0}/s (CPU {raw_cpu:.1} s); ratios {:.2} and before {:.2}, by CPU time {:.2} and before {:.2} | uptime: {}",
+            rate / raw,
+            before / raw,
+            raw_cpu / cpu,
+            raw_cpu / before_cpu,
+            uptime()
+        );
+    }
+    let single = signed.batch_rate(1);
+    let (audit, raw, before) = (median(audit_rates), median(raw_rates), median(before_rates));
+    println!(
+        "audit of {envelopes} envelopes: {audit:.0} envelopes/s ({:.1} s, median of {rounds}) | baseline raw ed25519 batch verify of the same headers on {threads} threads {raw:.0}/s (1 thread {single:.0}/s) | ratio {:.2} | target ≥ 0.7: {} | reading every envelope by id alone {read_s:.1} s ({:.1} µs each) | uptime: {}",
+        envelopes as f64 / audit,
+        audit / raw,
+        verdict(audit / raw >= 0.7),
+        read_s * 1e6 / envelopes as f64,
+        uptime()
+    );
+    println!(
+        "  the same audit as before this session's levers (audit::Levers::NONE: each author looked up as met, every certificate checked alone, keys decompressed per id range): {before:.0} envelopes/s ({:.1} s) | ratio to raw {:.2} | after/before {:.2}x | by CPU time: raw against the audit {:.2} (rounds {:.2?}), against the audit before {:.2} (rounds {:.2?})",
+        envelopes as f64 / before,
+        before / raw,
+        audit / before,
+        median(cpu_ratios.clone()),
+        cpu_ratios,
+        median(before_cpu_ratios.clone()),
+        before_cpu_ratios
+    );
+    drop(signed);
+    let (rss_end, hwm_end) = resident_mb();
+    println!(
+        "resident memory at the end: {rss_end:.1} MB (peak {hwm_end:.1} MB, with the raw baseline's prepared headers)"
+    );
+}
+
+/// `status`, the lists, `report verify` and `report` of `month`, each against its baseline
+/// (left out with `LINGONG_BENCH_AUDIT_ONLY`); `first_status`: the store's counters.
+fn services(province: &mut Station, month: &str, first_status: &Value) {
     // status and lists.
     let (scan_all, _) = time(2, || {
-        std::hint::black_box(count_by_scan(&province));
+        std::hint::black_box(count_by_scan(province));
     });
     let calls = 200;
     let status = percentiles_ms(calls, |_| {
-        dispatch(&mut province, Request::Status).expect("status");
+        dispatch(province, Request::Status).expect("status");
     });
     println!(
         "status: p50 {:.2} ms, p99 {:.2} ms | baseline counting every record by a scan {:.0} ms | p99 ratio {:.5} | target p99 < 50 ms: {} | uptime: {}",
@@ -424,7 +520,7 @@ fn measure(dir: &Path) {
             after: (i > 0).then(|| ids[(i * 7919) % ids.len()].clone()),
             ..Default::default()
         };
-        dispatch(&mut province, Request::PostList(filter)).expect("list");
+        dispatch(province, Request::PostList(filter)).expect("list");
     });
     let county_codes: Vec<String> = lingong_protocol::region::divisions()
         .iter()
@@ -437,10 +533,10 @@ fn measure(dir: &Path) {
             limit: Some(100),
             ..Default::default()
         };
-        dispatch(&mut province, Request::PostList(filter)).expect("list");
+        dispatch(province, Request::PostList(filter)).expect("list");
     });
     let (post_scan, _) = time(2, || {
-        stations::approved_page_by_scan(&province);
+        stations::approved_page_by_scan(province);
     });
     for (what, (p50, p99)) in [
         (
@@ -471,9 +567,9 @@ fn measure(dir: &Path) {
     let mut verified = Value::Null;
     let (verify_s, verify_max) = time(2, || {
         verified = dispatch(
-            &mut province,
+            province,
             Request::ReportVerify {
-                period: Some(month.clone()),
+                period: Some(month.to_string()),
             },
         )
         .expect("verify");
@@ -493,9 +589,9 @@ fn measure(dir: &Path) {
     let mut report_out = Value::Null;
     let (report_s, report_max) = time(2, || {
         report_out = dispatch(
-            &mut province,
+            province,
             Request::Report {
-                period: month.clone(),
+                period: month.to_string(),
                 region: None,
                 csv: false,
             },
@@ -513,63 +609,5 @@ fn measure(dir: &Path) {
     let (rss_services, hwm_services) = resident_mb();
     println!(
         "resident memory after status, lists, verify and report: {rss_services:.1} MB (peak {hwm_services:.1} MB)"
-    );
-
-    // The audit beside raw batch verification of the same headers.
-    let t = Instant::now();
-    let mut signed = Signed::default();
-    let mut held_bytes = 0u64;
-    for m in province.store.items().expect("items") {
-        let env = province.store.envelope(&m.id).expect("read").expect("held");
-        held_bytes += env.to_bytes().len() as u64;
-        signed.push(&env);
-    }
-    let read_s = t.elapsed().as_secs_f64();
-    assert_eq!(
-        signed.len() as u64,
-        envelopes,
-        "every envelope accepted is held"
-    );
-    assert_eq!(held_bytes, env_bytes, "the envelopes' bytes as accepted");
-    let threads = audit_threads();
-    let rounds = env_count("LINGONG_BENCH_AUDIT_ROUNDS", 2).max(1);
-    let (mut audit_rates, mut raw_rates) = (Vec::new(), Vec::new());
-    for round in 1..=rounds {
-        let raw = signed.batch_rate(threads);
-        raw_rates.push(raw);
-        let t = Instant::now();
-        let out = dispatch(&mut province, Request::Audit).expect("audit");
-        let secs = t.elapsed().as_secs_f64();
-        assert_eq!(
-            out["problems"].as_array().map(Vec::len),
-            Some(0),
-            "a clean store audits clean: {}",
-            out["problems"]
-        );
-        let n = out["records_checked"].as_u64().unwrap_or(0);
-        assert_eq!(n, envelopes, "the audit checks every envelope");
-        let rate = n as f64 / secs;
-        audit_rates.push(rate);
-        println!(
-            "  audit round {round}: {n} envelopes and {} seals in {secs:.1} s, {rate:.0}/s; raw batch verify just before {raw:.0}/s; ratio {:.2} | uptime: {}",
-            out["seals_checked"],
-            rate / raw,
-            uptime()
-        );
-    }
-    let single = signed.batch_rate(1);
-    let (audit, raw) = (median(audit_rates), median(raw_rates));
-    println!(
-        "audit of {envelopes} envelopes: {audit:.0} envelopes/s ({:.1} s, median of {rounds}) | baseline raw ed25519 batch verify of the same headers on {threads} threads {raw:.0}/s (1 thread {single:.0}/s) | ratio {:.2} | target ≥ 0.7: {} | reading every envelope by id alone {read_s:.1} s ({:.1} µs each) | uptime: {}",
-        envelopes as f64 / audit,
-        audit / raw,
-        verdict(audit / raw >= 0.7),
-        read_s * 1e6 / envelopes as f64,
-        uptime()
-    );
-    drop(signed);
-    let (rss_end, hwm_end) = resident_mb();
-    println!(
-        "resident memory at the end: {rss_end:.1} MB (peak {hwm_end:.1} MB, with the raw baseline's prepared headers)"
     );
 }

@@ -38,11 +38,13 @@ use crate::figures;
 use crate::station::Station;
 use crate::store::SledStore;
 use lingong_protocol::canon::Hash32;
-use lingong_protocol::cert::CertChain;
+use lingong_protocol::cert::{CertChain, Certificate};
 use lingong_protocol::envelope::{Envelope, EnvelopeId};
-use lingong_protocol::keys::PublicKey;
+use lingong_protocol::ingest::KeyCache;
+use lingong_protocol::keys::{PublicKey, Signature};
 use lingong_protocol::store::{AuthorInfo, RevocationInfo, Store};
 use serde_json::{Value, json};
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 struct Problems(Vec<Value>);
@@ -73,13 +75,18 @@ struct LogEntry {
 
 /// `audit`.
 pub fn audit(station: &Station) -> Result<Value> {
+    audit_with(station, Levers::ALL)
+}
+
+/// [`audit`] with the envelope checks made as `levers` say (the benches measure each).
+pub fn audit_with(station: &Station, levers: Levers) -> Result<Value> {
     let started = std::time::Instant::now();
     let (envelopes, seals) = std::thread::scope(|beside| -> Result<_> {
         // The seals are recomputed beside the envelope checks, which need nothing of them: the
         // cores the envelope checks leave idle (listing the store first, the last chunk, the
         // logs) take the seal check's share.
         let seals = beside.spawn(|| figures::check_seals(station, None));
-        let envelopes = check_envelopes(station)?;
+        let envelopes = check_envelopes_with(station, levers)?;
         let seals = seals
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
@@ -121,9 +128,50 @@ pub struct EnvelopeAudit {
     pub problems: Vec<Value>,
 }
 
+/// How [`check_envelopes_with`] goes about its work: the ways of 7 December's second session,
+/// each of which can be left out, so that the benches measure them against the way before
+/// ([`Levers::NONE`]) in the same run. The checks made and the problems found are the same
+/// whichever are set (`services::audit::tests`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Levers {
+    /// Every author's certificate record read by one scan of the author table before the
+    /// envelopes; otherwise each envelope's author is looked up in the store by key, on the
+    /// checking thread, the first time it is met (19,572 lookups in a province store), and
+    /// the table scanned after the envelopes for the authors with none held.
+    pub authors_first: bool,
+    /// The certificates' signatures proved by batch equations ([`prove_certificates`]): on a
+    /// thread beside the envelopes' reads with `authors_first`, after them otherwise. Without
+    /// it, or for a certificate no equation proved, each certificate is checked alone, once.
+    pub batch_certificates: bool,
+    /// Each reading thread keeps the authors' keys it decompressed for the next id range it
+    /// reads; otherwise they are decompressed again for each range (about 2,048 envelopes,
+    /// from as many authors in a province store).
+    pub keep_keys: bool,
+}
+
+impl Levers {
+    /// How `audit` runs.
+    pub const ALL: Levers = Levers {
+        authors_first: true,
+        batch_certificates: true,
+        keep_keys: true,
+    };
+    /// The way before these levers (the release of 7 December, 14:27 UTC).
+    pub const NONE: Levers = Levers {
+        authors_first: false,
+        batch_certificates: false,
+        keep_keys: false,
+    };
+}
+
 /// Every check of `audit` but the seals' (which `audit` runs beside it): the envelopes, the
 /// authors' certificate chains, their logs and the fork evidence held.
 pub fn check_envelopes(station: &Station) -> Result<EnvelopeAudit> {
+    check_envelopes_with(station, Levers::ALL)
+}
+
+/// [`check_envelopes`] made as `levers` say.
+pub fn check_envelopes_with(station: &Station, levers: Levers) -> Result<EnvelopeAudit> {
     let root = station.accept_config()?.root;
     let mut problems = Problems(Vec::new());
     let revocations: HashMap<PublicKey, RevocationInfo> = station
@@ -132,7 +180,23 @@ pub fn check_envelopes(station: &Station) -> Result<EnvelopeAudit> {
         .into_iter()
         .map(|r| (r.revoked, r))
         .collect();
-    let mut authors: HashMap<PublicKey, Option<AuthorInfo>> = HashMap::new();
+    // Every author known, read by one scan of the author table (even one with no envelope
+    // held, its certificate record lost); an envelope's author not in it has no certificate
+    // record here. The daemon answers `audit` under its shared lock, so no commit comes
+    // between this scan and the envelopes' reads.
+    let first: HashMap<PublicKey, AuthorInfo> = if levers.authors_first {
+        station
+            .store
+            .authors()?
+            .into_iter()
+            .map(|info| (info.key, info))
+            .collect()
+    } else {
+        HashMap::new()
+    };
+    // The authors met in envelopes and not in `first`: without `authors_first`, each looked up
+    // by key; with it, authors of envelopes held without a certificate record (`None`).
+    let mut met: HashMap<PublicKey, Option<AuthorInfo>> = HashMap::new();
     let mut logs: HashMap<PublicKey, Vec<LogEntry>> = HashMap::new();
     let mut checked = 0usize;
     let mut windows: HashMap<(PublicKey, Hash32), Window> = HashMap::new();
@@ -143,7 +207,13 @@ pub fn check_envelopes(station: &Station) -> Result<EnvelopeAudit> {
     let store = &station.store;
     let ranges = id_ranges(store.envelope_count()?, threads);
     let taken = std::sync::atomic::AtomicUsize::new(0);
-    std::thread::scope(|scope| -> Result<()> {
+    let certificates = std::thread::scope(|scope| -> Result<Option<HashSet<Hash32>>> {
+        // The certificates' signatures are batch-verified on a thread beside the envelopes'
+        // (they need nothing of them); the chains are walked once both are done.
+        let certificates = scope.spawn(|| {
+            (levers.authors_first && levers.batch_certificates)
+                .then(|| prove_certificates(first.values()))
+        });
         // `threads` threads take the id ranges in turn, each read by a range scan and verified
         // there (ids, payload hashes, signatures); this thread checks them in id order against
         // the authors, chains and logs seen so far. A bounded channel keeps the readers at
@@ -152,12 +222,17 @@ pub fn check_envelopes(station: &Station) -> Result<EnvelopeAudit> {
         for _ in 0..threads {
             let (sender, taken, ranges) = (sender.clone(), &taken, &ranges);
             scope.spawn(move || {
+                // The authors' keys, decompressed once per thread rather than once per part.
+                let mut keys = KeyCache::default();
                 loop {
                     let i = taken.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let Some((from, to)) = ranges.get(i) else {
                         break;
                     };
-                    let part = read_part(store, from, to.as_ref().map(|t| &t[..]));
+                    if !levers.keep_keys {
+                        keys = KeyCache::default();
+                    }
+                    let part = read_part(store, from, to.as_ref().map(|t| &t[..]), &mut keys);
                     // The receiver gone: the audit stopped on an error.
                     if sender.send((i, part)).is_err() {
                         break;
@@ -182,17 +257,31 @@ pub fn check_envelopes(station: &Station) -> Result<EnvelopeAudit> {
                     .zip(part.payload_ok)
                 {
                     checked += 1;
+                    let h = &env.header;
+                    let info = match first.get(&h.author) {
+                        Some(info) => Some(info),
+                        None => match met.entry(h.author) {
+                            Entry::Occupied(e) => e.into_mut().as_ref(),
+                            Entry::Vacant(e) => {
+                                let info = if levers.authors_first {
+                                    None
+                                } else {
+                                    station.store.author(&h.author)?
+                                };
+                                e.insert(info).as_ref()
+                            }
+                        },
+                    };
                     check_envelope(
                         station,
                         env,
                         proved,
                         payload_ok,
                         &revocations,
-                        &mut authors,
+                        info,
                         &mut windows,
                         &mut problems,
-                    )?;
-                    let h = &env.header;
+                    );
                     logs.entry(h.author).or_default().push(LogEntry {
                         seq: h.seq,
                         id,
@@ -201,18 +290,33 @@ pub fn check_envelopes(station: &Station) -> Result<EnvelopeAudit> {
                 }
             }
         }
-        Ok(())
+        Ok(certificates
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
     })?;
-    // Every author known, even one with no envelope held (its certificate record lost).
-    for info in station.store.authors()? {
-        authors.entry(info.key).or_insert(Some(info));
+    if !levers.authors_first {
+        // Every author known, even one with no envelope held (its certificate record lost).
+        for info in station.store.authors()? {
+            met.entry(info.key).or_insert(Some(info));
+        }
     }
-    // A certificate's signature is checked once per audit, not once per chain it is a link of:
-    // the province's, a city's, a county's and a township's certificates are links of every
-    // chain below them (19,572 authors in a province store).
-    let mut verified: HashSet<Hash32> = HashSet::new();
-    for (key, info) in &authors {
-        let Some(info) = info else { continue };
+    let known = || {
+        first
+            .values()
+            .chain(met.values().filter_map(Option::as_ref))
+    };
+    // A certificate's signature is checked once per audit, not once per chain it is a link of
+    // (the province's, a city's, a county's and a township's certificates are links of every
+    // chain below them: 19,572 authors in a province store), and by a batch equation
+    // ([`prove_certificates`]); one no equation proved is checked alone, once.
+    let mut verified = match certificates {
+        Some(proved) => proved,
+        None if levers.batch_certificates => prove_certificates(known()),
+        None => HashSet::new(),
+    };
+    let mut refused: HashSet<Hash32> = HashSet::new();
+    for info in known() {
+        let key = &info.key;
         for chain in std::iter::once(&info.chain).chain(&info.earlier) {
             let leaf = chain.leaf();
             if leaf.body.subject != *key {
@@ -226,7 +330,15 @@ pub fn check_envelopes(station: &Station) -> Result<EnvelopeAudit> {
             }
             let checked = chain.verify_with(&root, leaf.body.not_before, &|_| false, &mut |cert| {
                 let hash = cert.hash();
-                verified.contains(&hash) || (cert.signature_valid() && verified.insert(hash))
+                if verified.contains(&hash) {
+                    return true;
+                }
+                if refused.contains(&hash) {
+                    return false;
+                }
+                let valid = cert.signature_valid();
+                if valid { &mut verified } else { &mut refused }.insert(hash);
+                valid
             });
             if let Err(e) = checked {
                 let kind = match e.code() {
@@ -237,7 +349,12 @@ pub fn check_envelopes(station: &Station) -> Result<EnvelopeAudit> {
             }
         }
     }
-    check_logs(station, &authors, &mut logs, &mut problems)?;
+    let author = |key: &PublicKey| {
+        first
+            .get(key)
+            .or_else(|| met.get(key).and_then(Option::as_ref))
+    };
+    check_logs(station, author, &mut logs, &mut problems);
     for ev in station.store.evidence()? {
         let branches: Vec<String> = ev
             .envelopes
@@ -256,9 +373,40 @@ pub fn check_envelopes(station: &Station) -> Result<EnvelopeAudit> {
     }
     Ok(EnvelopeAudit {
         checked,
-        authors: authors.len(),
+        authors: first.len() + met.len(),
         problems: problems.0,
     })
+}
+
+/// The hashes ([`lingong_protocol::cert::Certificate::hash`]) of the certificates, of every
+/// chain of every author, whose signatures batch equations proved
+/// ([`lingong_protocol::ingest::verify_messages`]: the strict rules' cases and the certificates
+/// of a chunk that failed are left out, for the single check). Each certificate once, however
+/// many chains it is a link of.
+fn prove_certificates<'a>(authors: impl Iterator<Item = &'a AuthorInfo>) -> HashSet<Hash32> {
+    let mut seen: HashSet<Hash32> = HashSet::new();
+    let mut certs: Vec<(Hash32, &Certificate, Vec<u8>)> = Vec::new();
+    for info in authors {
+        for chain in std::iter::once(&info.chain).chain(&info.earlier) {
+            for cert in chain.certs() {
+                let hash = cert.hash();
+                if seen.insert(hash) {
+                    certs.push((hash, cert, cert.signed()));
+                }
+            }
+        }
+    }
+    let items: Vec<(&PublicKey, &[u8], &Signature)> = certs
+        .iter()
+        .map(|(_, cert, signed)| (&cert.body.issuer, &signed[..], &cert.signature))
+        .collect();
+    let proved = lingong_protocol::ingest::verify_messages(&items, &mut KeyCache::default());
+    certs
+        .iter()
+        .zip(proved)
+        .filter(|(_, ok)| *ok)
+        .map(|((hash, _, _), _)| *hash)
+        .collect()
 }
 
 /// About how many envelopes one id range holds ([`id_ranges`]): a few batch equations' worth,
@@ -292,7 +440,12 @@ struct Part {
 /// id and its payload, and verifies their signatures
 /// ([`lingong_protocol::ingest::verify_signed`]: batch equations, the strict rules' cases left
 /// to the single check), each header encoded once for its id and its signature.
-fn read_part(store: &SledStore, from: &[u8], to: Option<&[u8]>) -> Result<Part> {
+fn read_part(
+    store: &SledStore,
+    from: &[u8],
+    to: Option<&[u8]>,
+    keys: &mut KeyCache,
+) -> Result<Part> {
     let mut problems = Problems(Vec::new());
     let mut envelopes: Vec<Envelope> = Vec::with_capacity(PART_ENVELOPES as usize * 2);
     // Each envelope's id, computed once (it is checked against the stored id here).
@@ -356,7 +509,7 @@ fn read_part(store: &SledStore, from: &[u8], to: Option<&[u8]>) -> Result<Part> 
         .iter()
         .map(|e| e.payload.is_none() || e.verify_payload().is_ok())
         .collect();
-    let proved = lingong_protocol::ingest::verify_signed(&envelopes, &signed);
+    let proved = lingong_protocol::ingest::verify_signed_with(&envelopes, &signed, keys);
     Ok(Part {
         envelopes,
         ids,
@@ -395,7 +548,7 @@ impl Window {
 }
 
 /// The checks of one envelope that need no other envelope: signature, payload, the chain it
-/// names at its time, and authorization.
+/// names at its time, and authorization; `info`: its author's certificate record, if held.
 #[allow(clippy::too_many_arguments)]
 fn check_envelope(
     station: &Station,
@@ -403,16 +556,16 @@ fn check_envelope(
     proved: bool,
     payload_ok: bool,
     revocations: &HashMap<PublicKey, RevocationInfo>,
-    authors: &mut HashMap<PublicKey, Option<AuthorInfo>>,
+    info: Option<&AuthorInfo>,
     windows: &mut HashMap<(PublicKey, Hash32), Window>,
     problems: &mut Problems,
-) -> Result<()> {
+) {
     let h = &env.header;
     // The record's id as text, made only for a problem.
     let record = || Some(h.record.to_hex());
     if !proved && let Err(e) = env.verify_signature() {
         problems.push("bad-signature", Some(&h.author), record(), format!("{e}"));
-        return Ok(());
+        return;
     }
     if !payload_ok {
         problems.push(
@@ -422,18 +575,14 @@ fn check_envelope(
             "the payload does not match the signed hash".into(),
         );
     }
-    let info = match authors.entry(h.author) {
-        std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-        std::collections::hash_map::Entry::Vacant(e) => e.insert(station.store.author(&h.author)?),
-    };
-    let Some(info) = info.as_ref() else {
+    let Some(info) = info else {
         problems.push(
             "broken-chain",
             Some(&h.author),
             record(),
             "the author's certificate record is not held".into(),
         );
-        return Ok(());
+        return;
     };
     let Some(chain) = info.chain_named(&h.cert) else {
         problems.push(
@@ -442,7 +591,7 @@ fn check_envelope(
             record(),
             "the envelope names a certificate its author does not hold".into(),
         );
-        return Ok(());
+        return;
     };
     let window = windows
         .entry((h.author, h.cert))
@@ -509,16 +658,15 @@ fn check_envelope(
             ),
         );
     }
-    Ok(())
 }
 
 /// Links and gaps of every author's log.
-fn check_logs(
+fn check_logs<'a>(
     station: &Station,
-    authors: &HashMap<PublicKey, Option<AuthorInfo>>,
+    author: impl Fn(&PublicKey) -> Option<&'a AuthorInfo>,
     logs: &mut HashMap<PublicKey, Vec<LogEntry>>,
     problems: &mut Problems,
-) -> Result<()> {
+) {
     for (key, log) in logs.iter_mut() {
         log.sort_by_key(|e| e.seq);
         for pair in log.windows(2) {
@@ -543,7 +691,7 @@ fn check_logs(
                 );
             }
         }
-        let info = authors.get(key).and_then(|i| i.as_ref());
+        let info = author(key);
         // The whole log is wanted here only for authors inside this node's region.
         let Some(info) = info.filter(|i| station.region.contains(&i.region())) else {
             continue;
@@ -575,7 +723,6 @@ fn check_logs(
             );
         }
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -660,6 +807,26 @@ mod tests {
             .iter()
             .map(|e| Op::PutEnvelope(Box::new(e.clone()), meta_of(e, e.id())))
             .collect()
+    }
+
+    /// The audit made the way before this session's levers ([`Levers::NONE`]) and as `audit`
+    /// makes it find the same problems (in whatever order) and count the same.
+    fn same_as_before(station: &Station, out: &Value) {
+        let before = audit_with(station, Levers::NONE).unwrap();
+        let sorted = |v: &Value| {
+            let mut p: Vec<String> = v["problems"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p.to_string())
+                .collect();
+            p.sort();
+            p
+        };
+        assert_eq!(sorted(&before), sorted(out));
+        for field in ["records_checked", "authors", "seals_checked"] {
+            assert_eq!(before[field], out[field], "{field}");
+        }
     }
 
     fn kinds(out: &Value) -> Vec<(String, Option<String>, Option<String>)> {
@@ -818,5 +985,90 @@ mod tests {
             "{out}"
         );
         assert_eq!(out["records_checked"], 302 + bad.len(), "{out}");
+        same_as_before(&station, &out);
+    }
+
+    /// The certificates' signatures are proved by batch equations: a store of 300 township
+    /// stations (more certificates than one equation takes) in which one township's certificate
+    /// and one county's certificate carry signatures that do not verify. The audit names
+    /// exactly the authors whose chains the single check of every link refuses (the tampered
+    /// township, and every township below the tampered county), as `bad-signature`, and
+    /// nothing else.
+    #[test]
+    fn certificates_batch_verified_are_refused_as_the_single_check_refuses_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut station = province(dir.path());
+        let root = station.key.public();
+        let t0_s = crate::station::now_ms() / 1000 + 60;
+        let townships: Vec<RegionCode> = lingong_protocol::region::divisions()
+            .iter()
+            .filter(|d| d.level == lingong_protocol::region::Level::Township)
+            .map(|d| d.code)
+            .take(300)
+            .collect();
+        // Each county's key and chain, issued by the province, once.
+        let mut counties: HashMap<RegionCode, (NodeKey, CertChain)> = HashMap::new();
+        let mut chains: Vec<(NodeKey, CertChain)> = Vec::new();
+        for (i, code) in townships.iter().enumerate() {
+            let above = code
+                .ancestor_at(lingong_protocol::region::Level::County)
+                .unwrap();
+            let seed = 100 + counties.len() as u8;
+            let (county_key, county_chain) = counties
+                .entry(above)
+                .or_insert_with(|| county(&station, &above.to_string(), seed, t0_s));
+            let mut seed = [7u8; 32];
+            seed[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            let key = NodeKey::from_seed(seed);
+            let request = CertRequest::new(&key, *code, &format!("乡镇 {code}")).unwrap();
+            let chain =
+                cert::issue(county_key, Some(county_chain), &request, t0_s, 365).expect("issued");
+            chains.push((key, chain));
+        }
+        // A township's own certificate with a signature that does not verify.
+        let tamper = |chain: &CertChain, link: usize| {
+            let mut certs = chain.certs().to_vec();
+            certs[link].signature.0[9] ^= 1;
+            CertChain::new(certs)
+        };
+        chains[17].1 = tamper(&chains[17].1, 0);
+        // A county's certificate altered in the chains of every township below it.
+        let county_of = |c: &CertChain| c.certs()[1].body.region;
+        let bad_county = county_of(&chains[200].1);
+        for (_, chain) in chains.iter_mut() {
+            if county_of(chain) == bad_county {
+                *chain = tamper(chain, 1);
+            }
+        }
+        let ops = chains
+            .iter()
+            .map(|(key, chain)| author(key, chain, 0))
+            .collect();
+        station.store.commit(Batch { ops }).unwrap();
+
+        let out = audit(&station).unwrap();
+        let found: HashSet<(String, String)> = kinds(&out)
+            .into_iter()
+            .map(|(kind, author, _)| (kind, author.unwrap_or_default()))
+            .collect();
+        // The definition: every link checked alone (`CertChain::verify`).
+        let expected: HashSet<(String, String)> = chains
+            .iter()
+            .filter(|(_, chain)| {
+                chain
+                    .verify(&root, chain.leaf().body.not_before, &|_| false)
+                    .is_err()
+            })
+            .map(|(key, _)| ("bad-signature".to_string(), key.public().node_id()))
+            .collect();
+        let below_bad_county = chains
+            .iter()
+            .filter(|(_, c)| county_of(c) == bad_county)
+            .count();
+        assert!(below_bad_county >= 2, "{below_bad_county}");
+        assert_eq!(expected.len(), 1 + below_bad_county);
+        assert_eq!(found, expected, "{out}");
+        assert_eq!(out["authors"], 300 + 1, "{out}");
+        same_as_before(&station, &out);
     }
 }
