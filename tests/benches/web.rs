@@ -61,7 +61,11 @@
 //! Baseline, measured after each (so with the store as warm as `/report` left it): the same
 //! report computed alone through the control socket (`lingong report`, the lock held from
 //! start to end, no slices, no chart). Printed: p50 and max of each and the ratio of the
-//! p50s.
+//! p50s, and how many of the first answers were the computing status.
+//!
+//! The binary the daemons run is printed first, with a warning when a source file of it is
+//! newer than the binary (a stale `LINGONG_BIN`, or the harness's fallback after a failed
+//! build): the figures would not be this tree's.
 //!
 //! Run: `cargo bench -p lingong-tests --bench web` (release build). `LINGONG_BENCH_KEEP=1`
 //! keeps the node homes. The load average is printed beside the figures: the machine is shared.
@@ -116,6 +120,7 @@ fn main() {
     let budget = Duration::from_secs(env_usize("LINGONG_BENCH_PAGE_SECS", 60).max(1) as u64);
     let write_every = Duration::from_secs(env_usize("LINGONG_BENCH_WRITE_SECS", 20).max(1) as u64);
     let started = Instant::now();
+    binary_under_test();
     println!(
         "lingong web benchmark: {posts} posts at a village ({approved} approved), \
          {requests} requests per page by {concurrency} clients, {SCREENS} screens for {} s",
@@ -242,6 +247,60 @@ fn main() {
         println!("homes kept in {}", dir.keep().display());
     }
     println!("(whole run: {:.0} s)", started.elapsed().as_secs_f64());
+}
+
+/// Prints the `lingong` binary the daemons run (`LINGONG_BIN`, or the one the harness built)
+/// and warns when a source file of the binary is newer than it: a run of 7 December
+/// (14:22 UTC) timed `/report` on a binary older than its code (its first request waited for
+/// the figures, as before the computing status existed), and nothing in the output said so.
+/// The harness also falls back to the binary already there when its build fails.
+fn binary_under_test() {
+    let bin = lingong_tests::lingong_bin();
+    let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let built = modified(&bin);
+    let mut newest: Option<(std::time::SystemTime, std::path::PathBuf)> = None;
+    let mut dirs: Vec<std::path::PathBuf> = ["protocol/src", "node/src", "cli/src"]
+        .iter()
+        .map(|d| lingong_tests::workspace_root().join(d))
+        .collect();
+    let mut files = vec![lingong_tests::workspace_root().join("Cargo.lock")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    for f in files {
+        if let Some(t) = modified(&f)
+            && newest.as_ref().is_none_or(|(n, _)| t > *n)
+        {
+            newest = Some((t, f));
+        }
+    }
+    let age = |t: std::time::SystemTime| {
+        t.elapsed()
+            .map(|d| format!("{:.0} s ago", d.as_secs_f64()))
+            .unwrap_or_default()
+    };
+    println!(
+        "binary under test: {} (built {})",
+        bin.display(),
+        built.map(age).unwrap_or_else(|| "?".into())
+    );
+    if let (Some(built), Some((t, f))) = (built, &newest)
+        && *t > built
+    {
+        println!(
+            "WARNING: the binary is older than {} (changed {}): its figures may not be this \
+             tree's",
+            f.display(),
+            age(*t)
+        );
+    }
 }
 
 /// The certified chain; the village's posts and reviews written in this process through the
@@ -755,6 +814,8 @@ fn first_figures(village: &Node, daemon: Daemon, rounds: usize) {
     let status_path = format!("/report/status?period={month}");
     let mut daemon = daemon;
     let (mut answer, mut shown, mut alone) = (Vec::new(), Vec::new(), Vec::new());
+    // How many first answers were the computing status (the rest showed figures).
+    let mut computing = 0;
     for _ in 0..rounds {
         // A fresh start: no figures held (the web server's cache lives in the daemon).
         daemon.stop();
@@ -766,6 +827,7 @@ fn first_figures(village: &Node, daemon: Daemon, rounds: usize) {
         answer.push(t.elapsed());
         assert_eq!(status, 200, "{}", &body[..body.len().min(400)]);
         if body.contains(r#"id="report-computing""#) {
+            computing += 1;
             poll_every(
                 "the report's status to say ready",
                 Duration::from_secs(600),
@@ -814,7 +876,10 @@ first figures after a start ({rounds} restarts; report of {month}); load {}",
             p50 / a50
         );
     };
-    row("first /report answered (the computing status)", answer);
+    row(
+        &format!("first /report answered (computing status {computing} of {rounds})"),
+        answer,
+    );
     row(
         "first /report to its figures shown (the clerk's wait)",
         shown,

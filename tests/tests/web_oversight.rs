@@ -34,6 +34,11 @@
 //!   `/report/status` answers 401, 403 to a clerk and 400 naming a bad period, names
 //!   computation 1 while it runs and says `ready` once the figures and the chart's months are
 //!   held; the page then shows computation 1's figures, six months and the seal form.
+//! - The first `/report` after a start with a wait (`report_wait_ms = 20`, 5,000 sample posts
+//!   to walk, three approved; a console session from `/login`): the first answer is the
+//!   computing status, within the wait and a margin, not the figures after the whole
+//!   computation; `/report/status` polled every half second as the page's script does says
+//!   `ready`, and the page then shows computation 1's figures, the command line's.
 //! - In a browser (`tests/js/web_report_wait.mjs`, same configuration): the first `/report`
 //!   shows the computing status and then the figures without a reload (one navigation, the
 //!   period typed meanwhile kept); without JavaScript, in English, a quarter's page shows its
