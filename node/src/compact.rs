@@ -15,6 +15,11 @@
 //! SHA-256 over every row, [`crate::migrate::Tally`], equal to what the rewrite read); then it
 //! is removed. If the check fails, it stays, and the command says where it is.
 //!
+//! A compacted store is never larger than the store it replaces (blocks allocated): if the
+//! rewrite comes out larger, it is discarded before the swap; if the new store has grown when
+//! sled opened it for the check, the old one (kept, closed) is swapped back. Either way the
+//! store is left as it was, and the answer says so (`compacted`: false) with both sizes.
+//!
 //! It needs the store to itself: it refuses while the daemon runs (stop it first; the daemon
 //! holds the store open for as long as it runs, and the swap needs sled's files closed) or
 //! another command holds the store, and before anything is written it checks that the disk
@@ -80,9 +85,21 @@ fn size_of(dir: &Path) -> Result<u64> {
 }
 
 /// `lingong compact`: see the module documentation. `progress` is told the rows written so
-/// far (every 10,000). Returns `{"store", "bytes_before", "bytes_after", "rows", "trees",
-/// "other_copies", "done"}` (`done`: what it did, in English and Chinese).
+/// far (every 10,000). Returns `{"store", "compacted", "bytes_before", "bytes_rewritten",
+/// "bytes_after", "rows", "trees", "other_copies", "done"}` (bytes allocated on disk;
+/// `compacted` false when the store written afresh came out larger and the store was kept as it
+/// was; `done`: what it did, in English and Chinese).
 pub fn compact(home: &Home, progress: &mut dyn FnMut(u64)) -> Result<Value> {
+    compact_unless(home, progress, &|after, before| after > before)
+}
+
+/// [`compact`], `larger(after, before)` judging whether the store written afresh takes more
+/// room than the store did (the tests force either answer to go down both paths).
+fn compact_unless(
+    home: &Home,
+    progress: &mut dyn FnMut(u64),
+    larger: &dyn Fn(u64, u64) -> bool,
+) -> Result<Value> {
     if !home.exists() {
         return Err(NodeError::NotInitialized {
             home: home.dir.display().to_string(),
@@ -106,10 +123,13 @@ pub fn compact(home: &Home, progress: &mut dyn FnMut(u64)) -> Result<Value> {
         home: home.dir.display().to_string(),
         secs: 0,
     };
+    // The store as found, before sled opens it: sled's open and its background cleaning may
+    // move pages (a store only grows by it); the smaller size is the one to beat.
+    let unopened = size_of(&dir).unwrap_or(u64::MAX);
     let store = SledStore::open_waiting(&dir, Some(std::time::Duration::ZERO))?.ok_or_else(busy)?;
     let db = store.sled_db();
     db.flush().map_err(crate::store::err)?;
-    let bytes_before = size_of(&dir)?;
+    let bytes_before = size_of(&dir)?.min(unopened);
     let free = migrate::free_space(&dir).map_err(|e| NodeError::io(&dir, e))?;
     migrate::check_space_to(
         &COMPACTION,
@@ -120,6 +140,14 @@ pub fn compact(home: &Home, progress: &mut dyn FnMut(u64)) -> Result<Value> {
     )?;
     let kept = kept_path(&dir);
     let read = migrate::rewrite_into(&dir, db, migrate::FORMAT, Some(&kept), progress)?;
+    let rewrite = migrate::rewrite_path(&dir);
+    let bytes_rewritten = migrate::rewrite_size(&dir).map_err(|e| NodeError::io(&rewrite, e))?;
+    if larger(bytes_rewritten, bytes_before) {
+        // Still holding the store, so no open swaps the rewrite in: discarded.
+        std::fs::remove_dir_all(&rewrite).map_err(|e| NodeError::io(&rewrite, e))?;
+        drop(store);
+        return kept_as_it_was(&dir, bytes_before, bytes_rewritten, &read);
+    }
     drop(store);
     // The open swaps the rewrite in (under the store's lock), moving the old store to `kept`.
     let store = SledStore::open_waiting(&dir, Some(LOCK_WAIT))?.ok_or_else(busy)?;
@@ -152,16 +180,41 @@ pub fn compact(home: &Home, progress: &mut dyn FnMut(u64)) -> Result<Value> {
         )));
     }
     drop(store);
-    std::fs::remove_dir_all(&kept).map_err(|e| NodeError::io(&kept, e))?;
     let bytes_after = size_of(&dir)?;
+    if larger(bytes_after, bytes_before) {
+        // sled's open of the new store grew it (cleaning moves pages to the log's end): the
+        // old store, kept and closed, goes back.
+        if migrate::swap_back(&dir, &kept)? {
+            return kept_as_it_was(&dir, bytes_before, bytes_after, &read);
+        }
+        let k = kept.display();
+        return Err(NodeError::Store(lingong_protocol::store::StoreError(
+            format!(
+                "the compacted store {} came out larger than the old one ({} against {} bytes), \
+             and another process opened it before the old one, kept in {k}, could be put \
+             back: both hold the same rows; remove {k} once the node runs well / 压缩整理后的\
+             存储 {} 比原存储大（{} 字节对 {} 字节），且在放回保留在 {k} 的原存储之前已有其他\
+             进程打开了它：两者记录相同；节点运行正常后请删除 {k}",
+                dir.display(),
+                bytes_after,
+                bytes_before,
+                dir.display(),
+                bytes_after,
+                bytes_before
+            ),
+        )));
+    }
+    std::fs::remove_dir_all(&kept).map_err(|e| NodeError::io(&kept, e))?;
     let mb = |b: u64| format!("{:.1} MB", b as f64 / 1e6);
     let (before, after) = (mb(bytes_before), mb(bytes_after));
     let rows = read.total();
     let d = dir.display();
     Ok(json!({
         "store": d.to_string(),
+        "compacted": true,
         "bytes_before": bytes_before,
         "bytes_after": bytes_after,
+        "bytes_rewritten": bytes_rewritten,
         "rows": rows,
         "trees": read.rows,
         "other_copies": other_copies(&dir),
@@ -170,6 +223,41 @@ pub fn compact(home: &Home, progress: &mut dyn FnMut(u64)) -> Result<Value> {
              rows; what its files held of erased or replaced data is gone from them / 存储 {d} \
              已重新写出：之前 {before}，现在 {after}，记录同为 {rows} 行；文件中已删除或被替换\
              的数据不复存在"
+        ),
+    }))
+}
+
+/// What `compact` answers when the rewrite of the store `dir` came out larger
+/// (`bytes_rewritten`) than the store (`bytes_before`) and was discarded: the store is as it
+/// was (its size measured again now that sled has let go of it), and its files may still hold
+/// erased or replaced data.
+fn kept_as_it_was(
+    dir: &Path,
+    bytes_before: u64,
+    bytes_rewritten: u64,
+    read: &Tally,
+) -> Result<Value> {
+    let bytes_after = size_of(dir)?;
+    let mb = |b: u64| format!("{:.1} MB", b as f64 / 1e6);
+    let (before, rewritten) = (mb(bytes_before), mb(bytes_rewritten));
+    let d = dir.display();
+    Ok(json!({
+        "store": d.to_string(),
+        "compacted": false,
+        "bytes_before": bytes_before,
+        "bytes_after": bytes_after,
+        "bytes_rewritten": bytes_rewritten,
+        "rows": read.total(),
+        "trees": read.rows,
+        "other_copies": other_copies(dir),
+        "done": format!(
+            "the store {d} was kept as it was ({before}): written afresh it took {rewritten}, \
+             more than it takes now, so the rewrite was discarded; its files may still hold \
+             erased or replaced data (to write them afresh anyway: `lingong backup`, then \
+             `lingong restore` into a new home, SECURITY.md §7) / 存储 {d} 保持原样（{before}）：\
+             重新写出后占 {rewritten}，比现在更大，故已丢弃重写的副本；其文件中可能仍有已删除或\
+             被替换的数据（如仍需重写：先 `lingong backup`，再 `lingong restore` 到新的主目录，\
+             见 SECURITY.md §7）"
         ),
     }))
 }
@@ -295,5 +383,109 @@ mod tests {
             other_copies(&store_dir),
             vec![kept.file_name().unwrap().to_string_lossy().into_owned()]
         );
+    }
+
+    /// Blocks allocated by the files under `dir`, measured here apart from what `compact`
+    /// measures.
+    fn allocated(dir: &Path) -> u64 {
+        use std::os::unix::fs::MetadataExt;
+        let mut total = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let entry = entry.unwrap();
+            let meta = entry.metadata().unwrap();
+            total += if meta.is_dir() {
+                allocated(&entry.path())
+            } else {
+                meta.blocks() * 512
+            };
+        }
+        total
+    }
+
+    /// A province station's home under `dir` (its own root, certified by itself) with `posts`
+    /// sample posts written one per commit, as a clerk's `post create` commits.
+    fn store_of_single_commits(dir: &Path, posts: usize) -> Home {
+        use crate::request::{Request, dispatch};
+        let home = Home::new(Some(dir.join("home")));
+        crate::station::init(&home, "省中心", "52", Vec::new(), None).unwrap();
+        let mut station = crate::station::Station::open(&home).unwrap();
+        let request =
+            serde_json::from_value(dispatch(&mut station, Request::CertRequest).unwrap()).unwrap();
+        let chain = dispatch(&mut station, Request::CertIssue { request, days: 365 }).unwrap();
+        dispatch(&mut station, Request::CertInstall { chain }).unwrap();
+        for _ in 0..posts {
+            crate::demo::sample_posts(&mut station, 1).unwrap();
+        }
+        home
+    }
+
+    fn tally(store_dir: &Path) -> Tally {
+        let store = SledStore::open(store_dir).unwrap();
+        Tally::of(store.sled_db(), &mut |_| {}).unwrap()
+    }
+
+    fn nothing_beside(home: &Home) -> Vec<String> {
+        std::fs::read_dir(&home.dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("store."))
+            .collect()
+    }
+
+    #[test]
+    fn a_store_written_one_post_per_commit_takes_no_more_room_after_compact() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = store_of_single_commits(dir.path(), 600);
+        let store_dir = home.store_path();
+        let rows = tally(&store_dir);
+        let before = allocated(&store_dir);
+        let done = compact(&home, &mut |_| {}).unwrap();
+        let after = allocated(&store_dir);
+        eprintln!("{before} bytes before, {after} after: {done}");
+        assert!(after <= before, "{after} > {before}: {done}");
+        let (was, now) = (done["bytes_before"].as_u64(), done["bytes_after"].as_u64());
+        assert!(now <= was && now.is_some(), "{done}");
+        assert_eq!(tally(&store_dir), rows);
+        assert_eq!(done["rows"], rows.total());
+        assert!(
+            nothing_beside(&home).is_empty(),
+            "{:?}",
+            nothing_beside(&home)
+        );
+    }
+
+    #[test]
+    fn a_rewrite_judged_larger_leaves_the_store_as_it_was_before_or_after_the_swap() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = store_of_single_commits(dir.path(), 20);
+        let store_dir = home.store_path();
+        let rows = tally(&store_dir);
+        // Judged larger at the first comparison (the rewrite, before the swap), then at the
+        // second (the swapped-in store, after the check of its rows).
+        for judged_larger_at in [1, 2] {
+            let calls = std::cell::Cell::new(0);
+            let done = compact_unless(&home, &mut |_| {}, &|_, _| {
+                calls.set(calls.get() + 1);
+                calls.get() == judged_larger_at
+            })
+            .unwrap();
+            assert_eq!(calls.get(), judged_larger_at, "{done}");
+            assert_eq!(done["compacted"], false, "{done}");
+            assert!(done["bytes_after"].as_u64().is_some(), "{done}");
+            assert!(
+                done["done"].as_str().unwrap().contains("保持原样"),
+                "{done}"
+            );
+            assert_eq!(tally(&store_dir), rows, "at comparison {judged_larger_at}");
+            assert!(!migrate::rewrite_path(&store_dir).exists());
+            assert!(
+                nothing_beside(&home).is_empty(),
+                "{:?}",
+                nothing_beside(&home)
+            );
+        }
+        // The store still opens as a station and writes.
+        let mut station = crate::station::Station::open(&home).unwrap();
+        crate::demo::sample_posts(&mut station, 1).unwrap();
     }
 }
