@@ -4,7 +4,10 @@
 //! reuses that space, which a small store may never do. After `worker erase` the store's rows
 //! no longer hold the dropped bodies of the worker's changes nor the clear ID number, but its
 //! files still do (SECURITY.md §7). Compacting writes every row once, in key order, into a
-//! fresh store beside the old one, with the format migration's own rewrite
+//! fresh store beside the old one, read from a byte copy of the store
+//! (`store.compact-source/`, removed once the rewrite is written: sled writes to a store's files
+//! whenever it opens one, so the store itself is never opened here), with the format
+//! migration's own rewrite
 //! ([`crate::migrate::rewrite_into`], the step format 2 → 3 runs), and swaps it in with the
 //! same exchange of folders ([`crate::migrate::finish_rewrite`], run by the next open of the
 //! store, under its lock, only if nothing wrote to the store since the rewrite read it).
@@ -40,9 +43,18 @@ pub const KEPT_PREFIX: &str = "store.before-compact-";
 const COMPACTION: Doing = Doing {
     verb: "compact",
     verb_zh: "压缩整理",
-    needs: "the fresh store written beside it needs",
-    needs_zh: "在旁边写出的新存储需要",
+    needs: "a copy of it to read from and the fresh store written beside it need",
+    needs_zh: "用于读取的副本和在旁边写出的新存储需要",
 };
+
+/// The copy of the store `dir` the rewrite reads from (`store.compact-source/` beside it),
+/// removed once the rewrite is written.
+fn source_path(dir: &Path) -> PathBuf {
+    let name = dir
+        .file_name()
+        .map_or_else(|| "store".into(), |n| n.to_string_lossy().into_owned());
+    dir.with_file_name(format!("{name}.compact-source"))
+}
 
 /// The folder the old store `dir` is kept in: `store.before-compact-<UTC time>` (with `-2`,
 /// `-3`, … if taken).
@@ -123,32 +135,53 @@ fn compact_unless(
         home: home.dir.display().to_string(),
         secs: 0,
     };
-    // The store as found, before sled opens it: sled's open and its background cleaning may
-    // move pages (a store only grows by it); the smaller size is the one to beat.
-    let unopened = size_of(&dir).unwrap_or(u64::MAX);
-    let store = SledStore::open_waiting(&dir, Some(std::time::Duration::ZERO))?.ok_or_else(busy)?;
-    let db = store.sled_db();
-    db.flush().map_err(crate::store::err)?;
-    let bytes_before = size_of(&dir)?.min(unopened);
+    // A migration due, a rewrite left beside the store by a cut compaction, a swap cut
+    // between its renames: the store's own open deals with them first.
+    let due = migrate::pending(&dir)?;
+    if due == migrate::Due::Held {
+        return Err(busy());
+    }
+    if due != migrate::Due::Nothing || migrate::rewrite_path(&dir).exists() || !dir.is_dir() {
+        drop(SledStore::open_waiting(&dir, Some(std::time::Duration::ZERO))?.ok_or_else(busy)?);
+    }
+    // The store is held (its lock) but never opened by sled here, which writes to a store's
+    // files whenever it opens one: the rows are read from a copy, so that the store stays as
+    // it was, to the byte, unless the rewrite takes its place.
+    let lock = crate::store::lock_file(&dir).map_err(|e| NodeError::io(&dir, e))?;
+    if lock.try_lock().is_err() {
+        return Err(busy());
+    }
+    let bytes_before = size_of(&dir)?;
     let free = migrate::free_space(&dir).map_err(|e| NodeError::io(&dir, e))?;
     migrate::check_space_to(
         &COMPACTION,
         &dir,
         bytes_before,
-        migrate::margin(bytes_before),
+        bytes_before.saturating_add(migrate::margin(bytes_before)),
         free,
     )?;
+    let source = source_path(&dir);
+    if source.exists() {
+        std::fs::remove_dir_all(&source).map_err(|e| NodeError::io(&source, e))?;
+    }
+    migrate::copy_dir(&dir, &source).map_err(|e| NodeError::io(&source, e))?;
     let kept = kept_path(&dir);
-    let read = migrate::rewrite_into(&dir, db, migrate::FORMAT, Some(&kept), progress)?;
+    let read = {
+        let db = crate::store::sled_config(&source)
+            .open()
+            .map_err(crate::store::err)?;
+        migrate::rewrite_into(&dir, &db, migrate::FORMAT, Some(&kept), progress)?
+    };
+    std::fs::remove_dir_all(&source).map_err(|e| NodeError::io(&source, e))?;
     let rewrite = migrate::rewrite_path(&dir);
     let bytes_rewritten = migrate::rewrite_size(&dir).map_err(|e| NodeError::io(&rewrite, e))?;
     if larger(bytes_rewritten, bytes_before) {
-        // Still holding the store, so no open swaps the rewrite in: discarded.
+        // Still holding the store's lock, so no open swaps the rewrite in: discarded.
         std::fs::remove_dir_all(&rewrite).map_err(|e| NodeError::io(&rewrite, e))?;
-        drop(store);
+        drop(lock);
         return kept_as_it_was(&dir, bytes_before, bytes_rewritten, &read);
     }
-    drop(store);
+    drop(lock);
     // The open swaps the rewrite in (under the store's lock), moving the old store to `kept`.
     let store = SledStore::open_waiting(&dir, Some(LOCK_WAIT))?.ok_or_else(busy)?;
     if !kept.is_dir() {
@@ -419,6 +452,24 @@ mod tests {
         home
     }
 
+    /// Every file under `dir` (by its path below `dir`) and its bytes.
+    fn contents(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+        let mut out = std::collections::BTreeMap::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for entry in std::fs::read_dir(&d).unwrap() {
+                let p = entry.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    let bytes = std::fs::read(&p).unwrap();
+                    out.insert(p.strip_prefix(dir).unwrap().to_path_buf(), bytes);
+                }
+            }
+        }
+        out
+    }
+
     fn tally(store_dir: &Path) -> Tally {
         let store = SledStore::open(store_dir).unwrap();
         Tally::of(store.sled_db(), &mut |_| {}).unwrap()
@@ -463,6 +514,7 @@ mod tests {
         // Judged larger at the first comparison (the rewrite, before the swap), then at the
         // second (the swapped-in store, after the check of its rows).
         for judged_larger_at in [1, 2] {
+            let files = contents(&store_dir);
             let calls = std::cell::Cell::new(0);
             let done = compact_unless(&home, &mut |_| {}, &|_, _| {
                 calls.set(calls.get() + 1);
@@ -471,7 +523,12 @@ mod tests {
             .unwrap();
             assert_eq!(calls.get(), judged_larger_at, "{done}");
             assert_eq!(done["compacted"], false, "{done}");
-            assert!(done["bytes_after"].as_u64().is_some(), "{done}");
+            assert_eq!(done["bytes_after"], done["bytes_before"], "{done}");
+            // Not opened by sled, or swapped back unopened: the store's files as they were.
+            assert!(
+                contents(&store_dir) == files,
+                "at comparison {judged_larger_at}"
+            );
             assert!(
                 done["done"].as_str().unwrap().contains("保持原样"),
                 "{done}"
