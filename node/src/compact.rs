@@ -18,10 +18,11 @@
 //! SHA-256 over every row, [`crate::migrate::Tally`], equal to what the rewrite read); then it
 //! is removed. If the check fails, it stays, and the command says where it is.
 //!
-//! A compacted store is never larger than the store it replaces (blocks allocated): if the
-//! rewrite comes out larger, it is discarded before the swap; if the new store has grown when
-//! sled opened it for the check, the old one (kept, closed) is swapped back. Either way the
-//! store is left as it was, and the answer says so (`compacted`: false) with both sizes.
+//! A compacted store is never larger than the store it replaces (blocks allocated, the new
+//! store measured once sled has opened it for the check: a fresh store's log is short until
+//! sled pads it to whole segments at its first open): if it is larger, the old store, kept and
+//! never opened, is swapped back, the store is left as it was, to the byte, and the answer says
+//! so (`compacted`: false) with both sizes.
 //!
 //! It needs the store to itself: it refuses while the daemon runs (stop it first; the daemon
 //! holds the store open for as long as it runs, and the swap needs sled's files closed) or
@@ -173,14 +174,6 @@ fn compact_unless(
         migrate::rewrite_into(&dir, &db, migrate::FORMAT, Some(&kept), progress)?
     };
     std::fs::remove_dir_all(&source).map_err(|e| NodeError::io(&source, e))?;
-    let rewrite = migrate::rewrite_path(&dir);
-    let bytes_rewritten = migrate::rewrite_size(&dir).map_err(|e| NodeError::io(&rewrite, e))?;
-    if larger(bytes_rewritten, bytes_before) {
-        // Still holding the store's lock, so no open swaps the rewrite in: discarded.
-        std::fs::remove_dir_all(&rewrite).map_err(|e| NodeError::io(&rewrite, e))?;
-        drop(lock);
-        return kept_as_it_was(&dir, bytes_before, bytes_rewritten, &read);
-    }
     drop(lock);
     // The open swaps the rewrite in (under the store's lock), moving the old store to `kept`.
     let store = SledStore::open_waiting(&dir, Some(LOCK_WAIT))?.ok_or_else(busy)?;
@@ -215,8 +208,8 @@ fn compact_unless(
     drop(store);
     let bytes_after = size_of(&dir)?;
     if larger(bytes_after, bytes_before) {
-        // sled's open of the new store grew it (cleaning moves pages to the log's end): the
-        // old store, kept and closed, goes back.
+        // Larger once sled has opened it (a fresh store's log is short until then; sled pads
+        // it to whole segments at its first open): the old store, kept unopened, goes back.
         if migrate::swap_back(&dir, &kept)? {
             return kept_as_it_was(&dir, bytes_before, bytes_after, &read);
         }
@@ -247,7 +240,7 @@ fn compact_unless(
         "compacted": true,
         "bytes_before": bytes_before,
         "bytes_after": bytes_after,
-        "bytes_rewritten": bytes_rewritten,
+        "bytes_rewritten": bytes_after,
         "rows": rows,
         "trees": read.rows,
         "other_copies": other_copies(&dir),
@@ -261,9 +254,9 @@ fn compact_unless(
 }
 
 /// What `compact` answers when the rewrite of the store `dir` came out larger
-/// (`bytes_rewritten`) than the store (`bytes_before`) and was discarded: the store is as it
-/// was (its size measured again now that sled has let go of it), and its files may still hold
-/// erased or replaced data.
+/// (`bytes_rewritten`, once sled had opened it) than the store (`bytes_before`) and the store
+/// was swapped back: the store is as it was (its size measured again), and its files may still
+/// hold erased or replaced data.
 fn kept_as_it_was(
     dir: &Path,
     bytes_before: u64,
@@ -506,34 +499,30 @@ mod tests {
     }
 
     #[test]
-    fn a_rewrite_judged_larger_leaves_the_store_as_it_was_before_or_after_the_swap() {
+    fn a_rewrite_judged_larger_is_swapped_back_leaving_the_store_as_it_was_to_the_byte() {
         let dir = tempfile::tempdir().unwrap();
         let home = store_of_single_commits(dir.path(), 20);
         let store_dir = home.store_path();
         let rows = tally(&store_dir);
-        // Judged larger at the first comparison (the rewrite, before the swap), then at the
-        // second (the swapped-in store, after the check of its rows).
-        for judged_larger_at in [1, 2] {
+        // Judged larger (the swapped-in store, after the check of its rows), twice running.
+        for round in 1..=2 {
             let files = contents(&store_dir);
             let calls = std::cell::Cell::new(0);
             let done = compact_unless(&home, &mut |_| {}, &|_, _| {
                 calls.set(calls.get() + 1);
-                calls.get() == judged_larger_at
+                true
             })
             .unwrap();
-            assert_eq!(calls.get(), judged_larger_at, "{done}");
+            assert_eq!(calls.get(), 1, "{done}");
             assert_eq!(done["compacted"], false, "{done}");
             assert_eq!(done["bytes_after"], done["bytes_before"], "{done}");
-            // Not opened by sled, or swapped back unopened: the store's files as they were.
-            assert!(
-                contents(&store_dir) == files,
-                "at comparison {judged_larger_at}"
-            );
+            // Swapped back, never opened by sled: the store's files as they were.
+            assert!(contents(&store_dir) == files, "round {round}");
             assert!(
                 done["done"].as_str().unwrap().contains("保持原样"),
                 "{done}"
             );
-            assert_eq!(tally(&store_dir), rows, "at comparison {judged_larger_at}");
+            assert_eq!(tally(&store_dir), rows, "round {round}");
             assert!(!migrate::rewrite_path(&store_dir).exists());
             assert!(
                 nothing_beside(&home).is_empty(),

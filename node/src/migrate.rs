@@ -582,21 +582,6 @@ pub(crate) fn finish_rewrite(dir: &Path) -> Result<Option<std::fs::File>, StoreE
     Ok(Some(lock))
 }
 
-/// Bytes on disk (blocks allocated) of the finished rewrite of the store `dir`
-/// ([`rewrite_path`]) as it will be once swapped in: without the files only the swap reads
-/// ([`REWRITTEN`], [`KEEP_OLD`]), which it removes.
-pub(crate) fn rewrite_size(dir: &Path) -> std::io::Result<u64> {
-    use std::os::unix::fs::MetadataExt;
-    let done = rewrite_path(dir);
-    let mut total = folder_size(&done)?;
-    for name in [REWRITTEN, KEEP_OLD] {
-        if let Ok(meta) = std::fs::metadata(done.join(name)) {
-            total = total.saturating_sub(meta.blocks().saturating_mul(512));
-        }
-    }
-    Ok(total)
-}
-
 /// Undoes a swap [`finish_rewrite`] made with a kept old store: the store folder `dir` (the
 /// rewrite, closed) and the folder `kept` (the store it replaced) are exchanged back under the
 /// store's lock, and the rewrite, now in `kept`, is removed. `lingong compact` calls it when the
