@@ -11,9 +11,10 @@
 //! - `/report?period=2026-11`: the figures as a table, the child regions, a bar chart of the
 //!   last six months drawn on the server as inline SVG (no script), the seal state, the seal
 //!   and verify buttons; each month's report is reused while the store's count of durable
-//!   writes is unchanged (`Web::reports`), since each reads the records held; a report that
-//!   took long to compute (a large store) is shown from before the last commits, with a banner
-//!   saying so, while it is computed again. Nothing is computed before the page is asked for,
+//!   writes is unchanged (`Web::reports`), since each reads the records held; a report not
+//!   computed again within the page's wait (`report_wait_ms`, counted from the request's
+//!   arrival) after a commit is shown from before the last commits, with a banner saying so,
+//!   while it is computed again. Nothing is computed before the page is asked for,
 //!   and a computation lets go of the station between slices of its walk
 //!   (`services::reports::report_in_slices`), so writes do not wait for it. When no figures
 //!   of the report are held yet and its first computation takes longer than the page's wait,
