@@ -68,9 +68,10 @@ pub fn target_dir() -> PathBuf {
 ///
 /// `LINGONG_BIN` wins when set. Otherwise, once per test process, runs
 /// `cargo build -p lingong-cli` (with `--release` when the tests themselves are optimised) so
-/// the binary is never stale, and returns `target/<profile>/lingong`. If that build fails but a
-/// binary is already there (someone else's half-finished edit elsewhere in the workspace), the
-/// existing binary is used and a warning printed.
+/// the binary is never stale, and returns `target/<profile>/lingong`. If that build fails, the
+/// tests fail with the build's errors: a test passing against an older binary proves nothing
+/// about the code. Only with `LINGONG_ALLOW_STALE_BIN=1` (several people editing one tree, one
+/// of them mid-edit elsewhere) is a binary already there used, with a warning.
 pub fn lingong_bin() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(find_or_build).clone()
@@ -99,14 +100,17 @@ fn find_or_build() -> PathBuf {
                 Ok(out) => String::from_utf8_lossy(&out.stderr).into_owned(),
                 Err(e) => e.to_string(),
             };
-            if bin.exists() {
+            let allow_stale = std::env::var_os("LINGONG_ALLOW_STALE_BIN").is_some_and(|v| v == "1");
+            if allow_stale && bin.exists() {
                 eprintln!(
                     "warning: `cargo build -p lingong-cli` failed; testing the existing {}:\n{why}",
                     bin.display()
                 );
                 bin
             } else {
-                panic!("cannot build the lingong binary:\n{why}");
+                panic!(
+                    "cannot build the lingong binary (LINGONG_ALLOW_STALE_BIN=1 tests an existing one):\n{why}"
+                );
             }
         }
     }
