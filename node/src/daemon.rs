@@ -355,6 +355,9 @@ async fn shutdown_signal() {
     }
 }
 
+/// The pause after a failed accept on the control socket (axum's server pauses likewise).
+const CONTROL_ACCEPT_RETRY: Duration = Duration::from_millis(100);
+
 async fn serve_control(
     listener: UnixListener,
     station: Arc<RwLock<Station>>,
@@ -362,8 +365,15 @@ async fn serve_control(
     stop: tokio::sync::watch::Receiver<bool>,
 ) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of files (EMFILE) or another transient failure: the waiting command stays
+                // in the backlog, so retrying at once would spin a core until a file frees.
+                tracing::warn!("control socket: accept failed ({e}); retrying in 100 ms");
+                tokio::time::sleep(CONTROL_ACCEPT_RETRY).await;
+                continue;
+            }
         };
         if *stop.borrow() {
             return;
