@@ -21,7 +21,10 @@
 //!   (`LINGONG_BENCH_REPLAY` commits, default all), size and commits per second: sled's
 //!   segment size, its background flush interval, record rows without the saved document of
 //!   a single-change record or without the JSON view; then `uptime`. `LINGONG_BENCH_LEVERS=0`
-//!   stops after `compact`.
+//!   stops after `compact`;
+//! - with `LINGONG_BENCH_REWRITE=1`, before the levers: the rewrite's flush interval
+//!   (`migrate::REWRITE_ROWS_PER_FLUSH`), the rows written in key order into fresh stores with
+//!   a flush every 1,000, 100, 13 or 6 rows, or once at the end, against the store as written.
 //!
 //! `cargo bench -p lingong-node --bench store_size` (release build); the README's "Store size"
 //! figures come from it.
@@ -279,6 +282,12 @@ fn main() {
         println!("  {name:<16} {len:>12} bytes  {blocks:>12} allocated");
     }
 
+    // `lingong compact` over the store as written (before anything else opens it, since sled
+    // writes to a store's files at every open): the same rows, written once afresh.
+    let started = Instant::now();
+    let done = lingong_node::compact::compact(&home, &mut |_| {}).expect("compact");
+    let secs = started.elapsed().as_secs_f64();
+
     // What sled holds, read back with sled itself once the node let go of the store.
     let db = store::sled_config(&store_dir).open().expect("sled opens");
     let (logical, in_leaves, alone) = breakdown(&db, records);
@@ -294,10 +303,10 @@ fn main() {
         alone as f64 / records / envelope,
     );
 
-    // `lingong compact` over the store as written: the same rows, written once afresh.
-    let started = Instant::now();
-    let done = lingong_node::compact::compact(&home, &mut |_| {}).expect("compact");
-    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "compact's answer: compacted {}, bytes before {}, rewritten {}, after {}",
+        done["compacted"], done["bytes_before"], done["bytes_rewritten"], done["bytes_after"]
+    );
     let compacted = Disk::of(&store_dir);
     show("after `lingong compact`", compacted);
     println!(
@@ -311,6 +320,9 @@ fn main() {
         compacted.allocated as f64 / in_leaves.max(1) as f64,
     );
     println!("load after the store and compact: {}", uptime());
+    if std::env::var_os("LINGONG_BENCH_REWRITE").is_some_and(|v| v == "1") {
+        rewrite_flushes(&store_dir, dir.path(), records, envelope, written);
+    }
     if std::env::var_os("LINGONG_BENCH_LEVERS").is_some_and(|v| v == "0") {
         return;
     }
@@ -616,3 +628,65 @@ fn idle_cpu() -> f64 {
 #[path = "common/measure.rs"]
 mod measure;
 use measure::uptime;
+
+/// The rewrite's lever (`LINGONG_BENCH_REWRITE=1`): the store's rows written into fresh stores
+/// of [`store::sled_config`] in key order, as `migrate::rewrite_into` writes them, with a
+/// flush every so many rows (none: one at the end, as the rewrite did before), blocks
+/// allocated per record against the store as written (the baseline, measured above in the
+/// same run).
+fn rewrite_flushes(store_dir: &Path, scratch: &Path, records: f64, envelope: f64, written: Disk) {
+    let source = store::sled_config(store_dir).open().expect("sled opens");
+    let rows = read_rows(&source);
+    drop(source);
+    println!(
+        "the rewrite's flushes (key order; bytes per record apparent / allocated, × the \
+         envelope, ÷ the store as written {:.0} B allocated):",
+        written.allocated as f64 / records
+    );
+    let this_build = lingong_node::migrate::REWRITE_ROWS_PER_FLUSH;
+    for (i, per_flush) in [None, Some(1_000), Some(100), Some(this_build), Some(6)]
+        .into_iter()
+        .enumerate()
+    {
+        let path = scratch.join(format!("rewrite-{i}"));
+        let started = Instant::now();
+        {
+            let db = store::sled_config(&path).open().expect("fresh");
+            for chunk in rows.chunks(per_flush.unwrap_or(10_000)) {
+                let mut batches: BTreeMap<&[u8], sled::Batch> = BTreeMap::new();
+                for (tree, (k, v)) in chunk {
+                    batches
+                        .entry(tree.as_slice())
+                        .or_default()
+                        .insert(k.as_slice(), v.as_slice());
+                }
+                for (tree, batch) in batches {
+                    db.open_tree(tree)
+                        .expect("tree")
+                        .apply_batch(batch)
+                        .expect("batch");
+                }
+                if per_flush.is_some() {
+                    db.flush().expect("flush");
+                }
+            }
+            db.flush().expect("flush");
+        }
+        let d = Disk::of(&path);
+        let name = match per_flush {
+            None => "one flush at the end (before)".to_string(),
+            Some(n) if n == this_build => format!("a flush every {n} rows (this build)"),
+            Some(n) => format!("a flush every {n} rows"),
+        };
+        println!(
+            "  {name:<40} {:>6.0} / {:>6.0} B ({:.2}×), {:.2} of the store as written, in {:.1} s",
+            d.apparent as f64 / records,
+            d.allocated as f64 / records,
+            d.allocated as f64 / records / envelope,
+            d.allocated as f64 / written.allocated as f64,
+            started.elapsed().as_secs_f64()
+        );
+        let _ = std::fs::remove_dir_all(&path);
+    }
+    println!("load: {}", uptime());
+}
