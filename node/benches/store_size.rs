@@ -287,6 +287,7 @@ fn main() {
     let started = Instant::now();
     let done = lingong_node::compact::compact(&home, &mut |_| {}).expect("compact");
     let secs = started.elapsed().as_secs_f64();
+    let compacted = Disk::of(&store_dir);
 
     // What sled holds, read back with sled itself once the node let go of the store.
     let db = store::sled_config(&store_dir).open().expect("sled opens");
@@ -307,7 +308,6 @@ fn main() {
         "compact's answer: compacted {}, bytes before {}, rewritten {}, after {}",
         done["compacted"], done["bytes_before"], done["bytes_rewritten"], done["bytes_after"]
     );
-    let compacted = Disk::of(&store_dir);
     show("after `lingong compact`", compacted);
     println!(
         "compact: {} rows in {secs:.1} s; as written ÷ compacted: {:.2} apparent, {:.2} \
