@@ -167,13 +167,15 @@ fn compact_unless(
     }
     migrate::copy_dir(&dir, &source).map_err(|e| NodeError::io(&source, e))?;
     let kept = kept_path(&dir);
-    let read = {
+    let read = (|| {
         let db = crate::store::sled_config(&source)
             .open()
             .map_err(crate::store::err)?;
-        migrate::rewrite_into(&dir, &db, migrate::FORMAT, Some(&kept), progress)?
-    };
+        migrate::rewrite_into(&dir, &db, migrate::FORMAT, Some(&kept), progress)
+    })();
+    // The copy goes whether the rewrite was written or not (it holds what the store holds).
     std::fs::remove_dir_all(&source).map_err(|e| NodeError::io(&source, e))?;
+    let read = read?;
     drop(lock);
     // The open swaps the rewrite in (under the store's lock), moving the old store to `kept`.
     let store = SledStore::open_waiting(&dir, Some(LOCK_WAIT))?.ok_or_else(busy)?;

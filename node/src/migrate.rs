@@ -397,9 +397,10 @@ const KEEP_OLD: &str = "lingong.keep-old";
 
 /// Rows the rewrite writes between two flushes of the fresh store. sled 0.34 logs every
 /// insert and reuses a segment of its log only once what it holds is stable on disk and dead
-/// (or cleaned): written in key order with one flush at the end, the store's rows take 3,323
-/// bytes per post of the `store_size` bench, with a flush every 1,000 rows 2,281, every 100
-/// 1,547, every 13 (one post's rows) 1,337 (README, "Store size").
+/// (or cleaned): written in key order with one flush at the end, the store's rows take 3,893
+/// bytes per post of the `store_size` bench (20,000 posts), with a flush every 1,000 rows
+/// 3,146, every 100 1,390, every 13 (one post's rows) 1,337, every 6 1,390, against 1,312 for
+/// the store as its commits wrote it (README, "Store size").
 pub const REWRITE_ROWS_PER_FLUSH: usize = 13;
 
 /// [`rewrite`], telling `progress` the rows written so far (every 10,000), and returning
