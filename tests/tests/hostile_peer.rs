@@ -22,7 +22,9 @@
 
 mod stand_in;
 
-use lingong_tests::{Daemon, Node, env_usize, free_port, init_chain, poll_every, poll_until};
+use lingong_tests::{
+    Daemon, Node, env_usize, free_port, init_chain, load_average, poll_every, poll_until,
+};
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4, TcpStream};
 use std::sync::Arc;
@@ -663,6 +665,109 @@ async fn silent_key(from: Ipv4Addr, to: SocketAddrV4, stop: Arc<AtomicBool>, tal
     }
 }
 
+/// The whole flood against the daemon listening on 127.0.0.1:`port`, running: first the
+/// [`SILENT_KEYS`] silent throwaway keys (from 127.0.1.1 on), which take the established
+/// inbound places (96), then raw connections from 24 addresses (127.0.0.2 to 127.0.0.25, up to
+/// 40 each, see [`flood`]), which take the pending ones (64) on top. The address 127.0.0.1 is
+/// left to the honest peers.
+struct FullFlood {
+    stop: Arc<AtomicBool>,
+    /// The raw connections' counters.
+    tally: Arc<Tally>,
+    /// The silent keys' counters.
+    silent: Arc<P2pTally>,
+    runtime: tokio::runtime::Runtime,
+    keys: Vec<tokio::task::JoinHandle<()>>,
+    raw: Vec<std::thread::JoinHandle<()>>,
+    /// When the first silent key started.
+    started: Instant,
+    /// How long the silent keys took to hold 90 connections.
+    silent_in: Duration,
+}
+
+impl FullFlood {
+    /// Starts the flood and returns once it is fully on (90 silent keys connected, 3,000 raw
+    /// connections opened), calling `sample` at every poll meanwhile.
+    fn start(port: u16, sample: &mut dyn FnMut()) -> FullFlood {
+        let stop = Arc::new(AtomicBool::new(false));
+        let tally = Arc::new(Tally::default());
+        let silent = Arc::new(P2pTally::default());
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let target = SocketAddrV4::new(Ipv4Addr::LOCALHOST, port);
+        let keys = (1..=SILENT_KEYS)
+            .map(|i| {
+                runtime.spawn(silent_key(
+                    Ipv4Addr::new(127, 0, 1, i),
+                    target,
+                    Arc::clone(&stop),
+                    Arc::clone(&silent),
+                ))
+            })
+            .collect();
+        let started = Instant::now();
+        poll_until(
+            "the silent keys to take the established places",
+            SYNC_DEADLINE,
+            || {
+                sample();
+                (silent.connections.load(Ordering::Relaxed) >= 90).then_some(())
+            },
+        );
+        let silent_in = started.elapsed();
+        let raw = (2..26u8)
+            .map(|i| {
+                let (stop, tally) = (Arc::clone(&stop), Arc::clone(&tally));
+                std::thread::spawn(move || {
+                    flood(Ipv4Addr::new(127, 0, 0, i), target, 40, stop, tally)
+                })
+            })
+            .collect();
+        poll_until(
+            "the flood to reach 3,000 connections",
+            SYNC_DEADLINE,
+            || {
+                sample();
+                (tally.opened.load(Ordering::Relaxed) >= 3000).then_some(())
+            },
+        );
+        FullFlood {
+            stop,
+            tally,
+            silent,
+            runtime,
+            keys,
+            raw,
+            started,
+            silent_in,
+        }
+    }
+
+    /// Whether every attacker (each raw address's thread, each silent key's task) still runs.
+    fn running(&self) -> bool {
+        !self.stop.load(Ordering::Relaxed)
+            && self.raw.iter().all(|a| !a.is_finished())
+            && self.keys.iter().all(|k| !k.is_finished())
+    }
+
+    /// Ends the flood, waits for every attacker to end, and returns the counters.
+    fn stop(self) -> (Arc<Tally>, Arc<P2pTally>) {
+        self.stop.store(true, Ordering::Relaxed);
+        for a in self.raw {
+            a.join().expect("attacker thread");
+        }
+        self.runtime.block_on(async {
+            for k in self.keys {
+                let _ = k.await;
+            }
+        });
+        (self.tally, self.silent)
+    }
+}
+
 /// A village daemon started with `ulimit -n 256` under a flood of raw connections (24
 /// addresses) and of throwaway keys that finish the handshake and stay silent (100 more
 /// addresses), while its township, a real daemon, dials *in* (the village has no peer of its
@@ -708,57 +813,14 @@ fn under_a_limit_of_256_files_a_flood_leaves_the_store_whole_and_an_honest_peer_
          {files_before} open files"
     );
 
-    // First the silent keys, to take the established places (96 inbound); then the raw
-    // flood, to take the pending ones (64) on top.
-    let stop = Arc::new(AtomicBool::new(false));
-    let tally = Arc::new(Tally::default());
-    let silent = Arc::new(P2pTally::default());
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let target = SocketAddrV4::new(Ipv4Addr::LOCALHOST, port);
-    let keys: Vec<_> = (1..=SILENT_KEYS)
-        .map(|i| {
-            runtime.spawn(silent_key(
-                Ipv4Addr::new(127, 0, 1, i),
-                target,
-                Arc::clone(&stop),
-                Arc::clone(&silent),
-            ))
-        })
-        .collect();
-    let started = Instant::now();
-    let cpu_start = cpu_seconds(pid, ticks);
     let mut peak_files = files_before;
     let mut sample = |daemon: &mut Daemon| {
         daemon.check_alive();
         peak_files = peak_files.max(open_files(pid));
     };
-    poll_until(
-        "the silent keys to take the established places",
-        SYNC_DEADLINE,
-        || {
-            sample(&mut village_daemon);
-            (silent.connections.load(Ordering::Relaxed) >= 90).then_some(())
-        },
-    );
-    let silent_in = started.elapsed();
-    let raw: Vec<_> = (2..26u8)
-        .map(|i| {
-            let (stop, tally) = (Arc::clone(&stop), Arc::clone(&tally));
-            std::thread::spawn(move || flood(Ipv4Addr::new(127, 0, 0, i), target, 40, stop, tally))
-        })
-        .collect();
-    poll_until(
-        "the flood to reach 3,000 connections",
-        SYNC_DEADLINE,
-        || {
-            sample(&mut village_daemon);
-            (tally.opened.load(Ordering::Relaxed) >= 3000).then_some(())
-        },
-    );
+    let cpu_start = cpu_seconds(pid, ticks);
+    let flood = FullFlood::start(port, &mut || sample(&mut village_daemon));
+    let (started, silent_in) = (flood.started, flood.silent_in);
     // The clerk is served during the flood (the control socket needs files too).
     post(village, "低文件限额洪水之中的岗位");
     // The honest peer dials in while the flood goes on.
@@ -777,16 +839,7 @@ fn under_a_limit_of_256_files_a_flood_leaves_the_store_whole_and_an_honest_peer_
             (started.elapsed() >= LOW_NOFILE_FLOOD).then_some(())
         },
     );
-    stop.store(true, Ordering::Relaxed);
-    for a in raw {
-        a.join().expect("attacker thread");
-    }
-    runtime.block_on(async {
-        for k in keys {
-            let _ = k.await;
-        }
-    });
-    drop(runtime);
+    let (tally, silent) = flood.stop();
     let flood_secs = started.elapsed().as_secs_f64();
     let cpu_flood = cpu_seconds(pid, ticks) - cpu_start;
     sample(&mut village_daemon);
@@ -867,6 +920,198 @@ fn under_a_limit_of_256_files_a_flood_leaves_the_store_whole_and_an_honest_peer_
     ] {
         assert!(holds(village, title), "the village holds {title}");
     }
+}
+
+/// The field's topology under the same flood and the same `ulimit -n 256`: the village dials
+/// its township (its parent peer; the gate's limits are on inbound connections, and outbound
+/// ones have room up to 128 established in all), and keeps syncing while the flood runs. At
+/// once, while the silent keys hold the established inbound places: a post written at the
+/// village reaches the township and the township's approval of it comes back down; the
+/// township restarts and the village dials it again, one more post going up; and after the
+/// flood has run 40 s (past the 30 s after which the silent keys are cut off), both ways
+/// again. The flood is still on when the last of these is seen: every attacker runs and the
+/// raw connections are still being opened. The times, the silent keys holding places at each,
+/// peak memory and files are printed.
+#[test]
+fn under_a_limit_of_256_files_a_flooded_village_dialling_its_township_keeps_syncing_during_the_flood()
+ {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let nodes = init_chain(dir.path());
+    let (township, village) = (&nodes[3], &nodes[4]);
+    let nofile = env_usize("HOSTILE_NOFILE", LOW_NOFILE) as u64;
+    // As in the field, the village's parent peer is its township: the village dials out.
+    let township_port = free_port();
+    village.json(&[
+        "peer",
+        "add",
+        &format!(
+            "/ip4/127.0.0.1/tcp/{township_port}/p2p/{}",
+            township.node_id()
+        ),
+    ]);
+    let mut township_daemon = Daemon::start(township, township_port);
+    let port = free_port();
+    let mut village_daemon = Daemon::new(village, &format!("/ip4/127.0.0.1/tcp/{port}"), None);
+    village_daemon.nofile = Some(nofile);
+    village_daemon.restart();
+    let pid = daemon_pid(village);
+    assert_eq!(
+        open_file_limit(pid),
+        nofile,
+        "the village daemon runs under the low file limit"
+    );
+    // Without the flood, for comparison: a post's way up.
+    let written = Instant::now();
+    post(village, "外拨洪水之前的岗位");
+    poll_every(
+        "the first post at the township",
+        SYNC_DEADLINE,
+        Duration::from_millis(250),
+        || holds(township, "外拨洪水之前的岗位").then_some(()),
+    );
+    let up_before = written.elapsed();
+    let rss_before = status_kb(pid, "VmRSS:");
+    let files_before = open_files(pid);
+    let load_before = load_average();
+
+    let mut peak_files = files_before;
+    let mut sample = |daemon: &mut Daemon| {
+        daemon.check_alive();
+        peak_files = peak_files.max(open_files(pid));
+    };
+    let ticks = clock_ticks_per_second();
+    let cpu_start = cpu_seconds(pid, ticks);
+    let flood = FullFlood::start(port, &mut || sample(&mut village_daemon));
+    let flood_on = flood.started.elapsed();
+    // Silent keys holding an established place right now (handshakes done, not cut off).
+    let held = |flood: &FullFlood| {
+        flood.silent.connections.load(Ordering::Relaxed)
+            - flood.silent.closed.load(Ordering::Relaxed)
+    };
+    // One round both ways while the flood runs: a post written at the village reaches the
+    // township (up), the township approves it and the approval reaches the village (down).
+    let round = |title: &str, sample: &mut dyn FnMut()| {
+        let written = Instant::now();
+        let id = village.create_post(title, None, &[]);
+        poll_every(
+            "a post written during the flood at the township",
+            SYNC_DEADLINE,
+            Duration::from_millis(250),
+            || {
+                sample();
+                holds(township, title).then_some(())
+            },
+        );
+        let up = written.elapsed();
+        let approved = Instant::now();
+        let review = township.json(&["post", "review", &id, "--approve"]);
+        assert_eq!(
+            review["review"], "approved",
+            "the township approves: {review}"
+        );
+        poll_every(
+            "the township's approval at the village during the flood",
+            SYNC_DEADLINE,
+            Duration::from_millis(250),
+            || {
+                sample();
+                (village.json(&["post", "show", &id])["review"] == "approved").then_some(())
+            },
+        );
+        (up, approved.elapsed(), held(&flood))
+    };
+    // At once, while the silent keys hold the established inbound places.
+    let first = round("外拨洪水之中的岗位", &mut || {
+        sample(&mut village_daemon)
+    });
+    // A new connection out: the township restarts, and the village dials it again through the
+    // flood.
+    township_daemon.restart();
+    let title_redial = "外拨洪水之中重新连接后的岗位";
+    let written = Instant::now();
+    post(village, title_redial);
+    poll_every(
+        "a post written after the township restarted during the flood",
+        SYNC_DEADLINE,
+        Duration::from_millis(250),
+        || {
+            sample(&mut village_daemon);
+            holds(township, title_redial).then_some(())
+        },
+    );
+    let redial = (written.elapsed(), held(&flood));
+    // And once the flood has run its time: past the handshake timeouts and the 30 s after
+    // which the silent keys are cut off and come back.
+    poll_until(
+        "the flood to run its time",
+        LOW_NOFILE_FLOOD + SYNC_DEADLINE,
+        || {
+            sample(&mut village_daemon);
+            (flood.started.elapsed() >= LOW_NOFILE_FLOOD).then_some(())
+        },
+    );
+    let last = round("外拨洪水持续之后的岗位", &mut || {
+        sample(&mut village_daemon)
+    });
+    // The flood was on all along: every attacker still runs, and the raw connections are
+    // still being opened after the last sync was seen.
+    let opened_at_sync = flood.tally.opened.load(Ordering::Relaxed);
+    assert!(
+        flood.running(),
+        "every attacker still runs when the last sync is seen"
+    );
+    poll_until(
+        "the raw connections to go on climbing after the last sync",
+        SYNC_DEADLINE,
+        || {
+            sample(&mut village_daemon);
+            (flood.tally.opened.load(Ordering::Relaxed) > opened_at_sync).then_some(())
+        },
+    );
+    assert!(flood.running(), "every attacker still runs");
+    let flood_secs = flood.started.elapsed().as_secs_f64();
+    let (tally, silent) = flood.stop();
+    let cpu_flood = cpu_seconds(pid, ticks) - cpu_start;
+    sample(&mut village_daemon);
+    let peak_rss = status_kb(pid, "VmHWM:");
+    let log = std::fs::read_to_string(village.home.join("daemon.log")).unwrap_or_default();
+    let secs = |d: Duration| format!("{:.2} s", d.as_secs_f64());
+    eprintln!(
+        "under ulimit -n {nofile}, the village dialling its township: a post up in {} before \
+         the flood (load {load_before}); the flood fully on in {}; during it, at once: a post \
+         up in {}, the township's approval down in {} ({} silent keys holding inbound places); \
+         after the township's restart, a post up in {} ({} held); after {} s of flood: a post \
+         up in {}, the approval down in {} ({} held); {opened_at_sync} raw connections by \
+         then, {} when the flood ended after {flood_secs:.0} s, {} silent-key handshakes, {} \
+         cut off; village daemon peak VmRSS (VmHWM) {peak_rss} kB (before {rss_before} kB), \
+         peak open files {peak_files} (before {files_before}), CPU {cpu_flood:.1} s in the \
+         flood; 'Too many open files' {} times in its log; load {}",
+        secs(up_before),
+        secs(flood_on),
+        secs(first.0),
+        secs(first.1),
+        first.2,
+        secs(redial.0),
+        redial.1,
+        LOW_NOFILE_FLOOD.as_secs(),
+        secs(last.0),
+        secs(last.1),
+        last.2,
+        tally.opened.load(Ordering::Relaxed),
+        silent.connections.load(Ordering::Relaxed),
+        silent.closed.load(Ordering::Relaxed),
+        log.matches("Too many open files").count(),
+        load_average(),
+    );
+    assert!(
+        peak_rss <= RSS_LIMIT_KB,
+        "the village daemon's resident memory peaked at {peak_rss} kB under the flood \
+         (limit {RSS_LIMIT_KB} kB)"
+    );
+    assert!(
+        !log.contains("panicked"),
+        "the village daemon panicked under the flood:\n{log}"
+    );
 }
 
 /// Counters of the certified flood.
