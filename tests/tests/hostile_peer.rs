@@ -8,7 +8,8 @@
 //! The same flood, with silent throwaway keys from 100 more addresses holding the established
 //! places, against a village daemon started under `ulimit -n 256` (`prlimit`) while its
 //! township dials *in*: the daemon stays up and under its limits, its store whole, and the
-//! township syncs once the flood ends.
+//! township syncs once the flood ends. And the field's topology under that flood and limit: the
+//! village dials its township (its parent peer) and keeps syncing both ways during the flood.
 //!
 //! And the test peer: a certified station that speaks the sync protocol pushes changes
 //! with a forged signature, of a revoked station, under a foreign root, of a copied home (a
