@@ -9,7 +9,7 @@
 //! tree builds (`.cargo/config.toml`: zstd compiled with `-DDYNAMIC_BMI2=0`) making a context
 //! costs little; built with zstd's CPU check back (`CFLAGS=" " cargo bench -p lingong-node
 //! --bench page_read`: a `CFLAGS` set in the environment wins over the tree's) every context
-//! runs the CPUID instruction, which a virtual machine traps (README, "Store size").
+//! runs the CPUID instruction, which a virtual machine traps (docs/figures.md, "Store size").
 
 use std::hint::black_box;
 use std::time::Instant;

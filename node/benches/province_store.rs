@@ -69,7 +69,7 @@ use std::time::Instant;
 const MEASURE: &str = "LINGONG_PROVINCE_STORE_MEASURE";
 /// What the generation leaves beside the store for the measurements.
 const SUMMARY: &str = "province_store.json";
-/// Store bytes per envelope byte on format 3 (README, "Store size"), for the disk check.
+/// Store bytes per envelope byte on format 3 (docs/figures.md, "Store size"), for the disk check.
 const STORE_FACTOR: f64 = 5.2;
 /// Later days carry edits the first does not (reviews, new wages, closures, complaint steps).
 const EDIT_MARGIN: f64 = 1.5;

@@ -26,7 +26,7 @@
 //!   (`migrate::REWRITE_ROWS_PER_FLUSH`), the rows written in key order into fresh stores with
 //!   a flush every 1,000, 100, 13 or 6 rows, or once at the end, against the store as written.
 //!
-//! `cargo bench -p lingong-node --bench store_size` (release build); the README's "Store size"
+//! `cargo bench -p lingong-node --bench store_size` (release build); docs/figures.md's "Store size"
 //! figures come from it.
 
 mod stations;

@@ -252,7 +252,7 @@ const TRIM_AGAIN_KIB: u64 = 1024;
 /// Hands back to the system the memory glibc's malloc keeps free after large work (a first
 /// sync of 100,000 posts, a whole list as JSON, a report): malloc returns freed memory to the
 /// system only from the top of each arena, and the daemon's threads each use their own arena,
-/// so without a trim a daemon stayed hundreds of MB above what it held (README, "Daemon
+/// so without a trim a daemon stayed hundreds of MB above what it held (docs/figures.md, "Daemon
 /// memory"; `tests/benches/daemon_memory.rs`). Every [`TRIM_EVERY`], once the resident memory
 /// has grown by [`TRIM_GROWTH_KIB`] past its level after the last trim, `malloc_trim` runs on
 /// a blocking thread; and at the next tick again, and so on while each trim gives back at
@@ -310,7 +310,7 @@ fn resident_kib() -> Option<u64> {
 /// while the others hold their arenas gets one of its own, and the memory freed in each stays
 /// there, in pages that `malloc_trim` cannot return while anything else in them lives: a
 /// village daemon after its first sync of 100,000 posts and 100 lists held about 80 MB of
-/// such free memory beside 97 MB in use, with fourteen arenas (README, "Daemon memory").
+/// such free memory beside 97 MB in use, with fourteen arenas (docs/figures.md, "Daemon memory").
 /// `MALLOC_ARENA_MAX` (or `GLIBC_TUNABLES`) in the environment still wins.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[allow(unsafe_code)]
@@ -420,7 +420,7 @@ const LIST_PAGE: usize = 1000;
 /// at a time: each page is listed under the shared lock as `post list --limit 1000 --after
 /// LAST` would list it (`services::posts::list`), written to the socket as text, and dropped
 /// before the next, so the daemon never holds the whole answer (100,000 posts as JSON values
-/// took it from 181 to 646 MB: README, "Daemon memory"). The command reads the same one reply
+/// took it from 181 to 646 MB: docs/figures.md, "Daemon memory"). The command reads the same one reply
 /// line as before, every row in the same order. A write arriving between two pages is seen
 /// as by a script paging with `--after`: a post created meanwhile (newer than the rows sent)
 /// is not listed, one that left the filters is not listed again.

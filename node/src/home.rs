@@ -129,7 +129,7 @@ pub fn default_store_cache_mb() -> u64 {
     64
 }
 /// The default `store_cache_mb` of a village (村) node: 16 MiB. Measured with the
-/// `daemon_memory` bench (README, "Daemon memory"): a village daemon after its first sync of
+/// `daemon_memory` bench (docs/figures.md, "Daemon memory"): a village daemon after its first sync of
 /// 100,000 posts and 100 lists held 180.5 MB with 64 MiB, above the 150 MB of issue 14; the
 /// `lists` bench times lists and `status` with both caches in one run.
 pub const VILLAGE_STORE_CACHE_MB: u64 = 16;

@@ -400,7 +400,7 @@ const KEEP_OLD: &str = "lingong.keep-old";
 /// (or cleaned): written in key order with one flush at the end, the store's rows take 3,893
 /// bytes per post of the `store_size` bench (20,000 posts), with a flush every 1,000 rows
 /// 3,146, every 100 1,390, every 13 (one post's rows) 1,337, every 6 1,390, against 1,312 for
-/// the store as its commits wrote it (README, "Store size").
+/// the store as its commits wrote it (docs/figures.md, "Store size").
 pub const REWRITE_ROWS_PER_FLUSH: usize = 13;
 
 /// [`rewrite`], telling `progress` the rows written so far (every 10,000), and returning

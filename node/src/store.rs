@@ -102,7 +102,7 @@ pub const COMPRESSION_LEVEL: i32 = 3;
 /// live, so the segments can be reused). sled's default is 500 ms, at which a store written one
 /// post per commit outruns the cleaning; at 50 ms the `store_size` bench's store of 20,000 posts
 /// takes 1,207 bytes per post (1.68 times the envelope, from 3,566–3,815 B), and its replayed
-/// commits 2,518 B against 4,196–4,405 B at 500 ms in the same run, no slower (README, "Store
+/// commits 2,518 B against 4,196–4,405 B at 500 ms in the same run, no slower (docs/figures.md, "Store
 /// size"). Not part of sled's persisted configuration: every store takes it at its next open,
 /// no format change.
 pub const FLUSH_EVERY_MS: u64 = 50;
@@ -138,7 +138,7 @@ pub fn sled_config(dir: &Path) -> sled::Config {
 /// How much a compressed store's pages grow when sled holds them in its cache: sled 0.34
 /// charges each cached page by its size in the log (compressed) but keeps it decompressed. The
 /// figure is measured, not derived: on format 3 the village daemon of the `daemon_memory`
-/// bench held about three bytes per byte of cache it was given (README, "Daemon memory"), and
+/// bench held about three bytes per byte of cache it was given (docs/figures.md, "Daemon memory"), and
 /// the `store_size` bench's posts take 3.0 times less room compressed (15.7x against 5.24x
 /// their envelope).
 pub const COMPRESSED_PAGE_GROWTH: u64 = 3;
