@@ -175,7 +175,12 @@ enum Command {
     },
     /// Write the store afresh (every row once, into a fresh store swapped in), so that its files
     /// no longer hold erased or replaced data; stop the daemon first.
-    Compact,
+    Compact {
+        /// Keep the store as it is when written afresh it would take more room (to reclaim
+        /// room only; without it the rewrite always replaces the store, as erasure needs).
+        #[arg(long)]
+        only_if_smaller: bool,
+    },
     /// Write the whole node (configuration, key, certificate, ID-hash secret, store, staff
     /// accounts, clear ID numbers) to one file encrypted with a passphrase; works while the
     /// daemon runs.
@@ -1258,14 +1263,19 @@ fn run(command: Command, home: &Home, lang: &str) -> Result<Value, Failure> {
             made["file"] = Value::String(name);
             return Ok(made);
         }
-        Command::Compact => {
+        Command::Compact { only_if_smaller } => {
+            let when = if only_if_smaller {
+                lingong_node::compact::Rewrite::IfSmaller
+            } else {
+                lingong_node::compact::Rewrite::Always
+            };
             let message = if lang.starts_with("zh") {
                 "正在重写存储，已写行数".to_string()
             } else {
                 "rewriting the store, rows written".to_string()
             };
             return progress::with_counter(message, |rows| {
-                Ok(lingong_node::compact::compact(home, rows)?)
+                Ok(lingong_node::compact::compact(home, rows, when)?)
             });
         }
         Command::Restore {

@@ -285,7 +285,12 @@ fn main() {
     // `lingong compact` over the store as written (before anything else opens it, since sled
     // writes to a store's files at every open): the same rows, written once afresh.
     let started = Instant::now();
-    let done = lingong_node::compact::compact(&home, &mut |_| {}).expect("compact");
+    let done = lingong_node::compact::compact(
+        &home,
+        &mut |_| {},
+        lingong_node::compact::Rewrite::IfSmaller,
+    )
+    .expect("compact");
     let secs = started.elapsed().as_secs_f64();
     let compacted = Disk::of(&store_dir);
 

@@ -18,7 +18,11 @@
 //! SHA-256 over every row, [`crate::migrate::Tally`], equal to what the rewrite read); then it
 //! is removed. If the check fails, it stays, and the command says where it is.
 //!
-//! A compacted store is never larger than the store it replaces (blocks allocated, the new
+//! By default the store written afresh always takes the old one's place, even when it came out
+//! a little larger: that is what removes erased data from the files, and a PIPL erasure must
+//! not depend on sled's padding (`tests/tests/pipl_erase.rs` once saw a rewrite 4 KB larger).
+//! With [`Rewrite::IfSmaller`] (`lingong compact --only-if-smaller`, for reclaiming room) a
+//! compacted store is never larger than the store it replaces (blocks allocated, the new
 //! store measured once sled has opened it for the check: a fresh store's log is short until
 //! sled pads it to whole segments at its first open): if it is larger, the old store, kept and
 //! never opened, is swapped back, the store is left as it was, to the byte, and the answer says
@@ -101,9 +105,21 @@ fn size_of(dir: &Path) -> Result<u64> {
 /// far (every 10,000). Returns `{"store", "compacted", "bytes_before", "bytes_rewritten",
 /// "bytes_after", "rows", "trees", "other_copies", "done"}` (bytes allocated on disk;
 /// `compacted` false when the store written afresh came out larger and the store was kept as it
-/// was; `done`: what it did, in English and Chinese).
-pub fn compact(home: &Home, progress: &mut dyn FnMut(u64)) -> Result<Value> {
-    compact_unless(home, progress, &|after, before| after > before)
+/// was, only with [`Rewrite::IfSmaller`]; `done`: what it did, in English and Chinese).
+pub fn compact(home: &Home, progress: &mut dyn FnMut(u64), when: Rewrite) -> Result<Value> {
+    match when {
+        Rewrite::Always => compact_unless(home, progress, &|_, _| false),
+        Rewrite::IfSmaller => compact_unless(home, progress, &|after, before| after > before),
+    }
+}
+
+/// When `compact`'s store written afresh takes the old store's place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rewrite {
+    /// Always (the default): the files then hold only what the rows hold, whatever the size.
+    Always,
+    /// Only when it takes no more room than the old store (`--only-if-smaller`).
+    IfSmaller,
 }
 
 /// [`compact`], `larger(after, before)` judging whether the store written afresh takes more
@@ -343,7 +359,7 @@ mod tests {
             Tally::of(store.sled_db(), &mut |_| {}).unwrap()
         };
         let mut told = 0;
-        let done = compact(&home, &mut |n| told = n).unwrap();
+        let done = compact(&home, &mut |n| told = n, Rewrite::Always).unwrap();
         assert!(!files_hold(&store_dir, gone), "the removed value is gone");
         assert!(files_hold(&store_dir, kept), "what the rows hold stays");
         let after = {
@@ -366,7 +382,7 @@ mod tests {
         assert!(beside.is_empty(), "{beside:?}");
         // Held by another process (here: this one): refused, nothing changed.
         let held = SledStore::open(&store_dir).unwrap();
-        match compact(&home, &mut |_| {}) {
+        match compact(&home, &mut |_| {}, Rewrite::Always) {
             Err(NodeError::StoreBusy { .. }) => {}
             other => panic!("refused as busy: {other:?}"),
         }
@@ -485,7 +501,7 @@ mod tests {
         let store_dir = home.store_path();
         let rows = tally(&store_dir);
         let before = allocated(&store_dir);
-        let done = compact(&home, &mut |_| {}).unwrap();
+        let done = compact(&home, &mut |_| {}, Rewrite::IfSmaller).unwrap();
         let after = allocated(&store_dir);
         eprintln!("{before} bytes before, {after} after: {done}");
         assert!(after <= before, "{after} > {before}: {done}");

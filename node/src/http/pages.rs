@@ -904,6 +904,13 @@ async fn poster(
     )
 }
 
+/// Whether post `p` was published on `day` (days since the epoch, China time): `created_at` is
+/// written in UTC, so between 00:00 and 08:00 China time its date is the day before.
+fn published_on(p: &Value, day: i64) -> bool {
+    lingong_protocol::dates::parse_rfc3339(s(&p["created_at"]))
+        .is_some_and(|ms| lingong_protocol::dates::today_cst(ms) == day)
+}
+
 /// How many posters `/posters/today` prints per page.
 const POSTERS_PER_PAGE: usize = 20;
 
@@ -913,13 +920,14 @@ async fn posters_today(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let lang = L::of(&h, &q);
-    let today = lingong_protocol::dates::format_date(crate::services::today());
+    let today_cst = crate::services::today();
+    let today = lingong_protocol::dates::format_date(today_cst);
     let posts = open_posts(&state, None).await.unwrap_or_default();
     let (employers, _) = names(&state).await;
     let origin = origin(&h);
     let all_today: Vec<&Value> = posts
         .iter()
-        .filter(|p| s(&p["created_at"]).starts_with(&today))
+        .filter(|p| published_on(p, today_cst))
         .collect();
     // One page of A4 sheets at a time (each carries a signed QR code).
     let pages = all_today.len().div_ceil(POSTERS_PER_PAGE).max(1);
@@ -1172,7 +1180,7 @@ async fn console_markup(
         Ok(Value::Array(p)) => p,
         _ => Vec::new(),
     };
-    let today = lingong_protocol::dates::format_date(crate::services::today());
+    let today = crate::services::today();
     let queue = if role >= Role::Reviewer {
         match state
             .run(Request::PostReviewQueue {
@@ -1242,7 +1250,7 @@ async fn console_markup(
                 tr { th { (lang.t("岗位", "Post")) } th { (lang.t("工资", "Wage")) } th { (lang.t("人数", "Places")) } th { (lang.t("审核", "Review")) } th { (lang.t("状态", "Status")) } th {} }
                 @for p in &posts {
                     tr data-id=(s(&p["id"])) {
-                        td { (s(&p["title"])) @if s(&p["created_at"]).starts_with(&today) { " " span.tag { (lang.t("今日", "today")) } } br; span.muted { (short(s(&p["id"]))) } }
+                        td { (s(&p["title"])) @if published_on(p, today) { " " span.tag { (lang.t("今日", "today")) } } br; span.muted { (short(s(&p["id"]))) } }
                         td { (wage_text(p, lang)) }
                         td { (left_text(p, lang)) }
                         td { (lang.choice::<ReviewState>(s(&p["review"]))) }
@@ -1583,4 +1591,30 @@ pub(super) fn urlencode(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lingong_protocol::dates::{days_from_civil, parse_date};
+
+    #[test]
+    fn a_post_published_after_midnight_china_time_counts_for_that_day() {
+        // 01:43 on 8 December in China is 17:43 UTC on the 7th.
+        let post = json!({"created_at": "2026-12-07T17:43:06Z"});
+        let eighth = parse_date("day", "2026-12-08").unwrap();
+        assert_eq!(eighth, days_from_civil(2026, 12, 8));
+        assert!(published_on(&post, eighth));
+        assert!(!published_on(&post, eighth - 1));
+        // 07:59 UTC is still the same day in China; 16:00 UTC is the next.
+        assert!(published_on(
+            &json!({"created_at": "2026-12-08T07:59:00Z"}),
+            eighth
+        ));
+        assert!(!published_on(
+            &json!({"created_at": "2026-12-08T16:00:00Z"}),
+            eighth
+        ));
+        assert!(!published_on(&json!({"created_at": "not a time"}), eighth));
+    }
 }
