@@ -588,7 +588,7 @@ async fn complaints_markup(
                                 td { (lang.choice::<ComplaintKind>(s(&c["kind"]))) }
                                 td { (lang.choice::<ComplaintStatus>(s(&c["status"]))) }
                                 td { (s(&c["due"])) @if c["overdue"] == true { " " span.tag.late { (lang.t("逾期", "overdue")) } } }
-                                td { (s(&c["filed_at"]).get(..10).unwrap_or("")) }
+                                td { (china_date(s(&c["filed_at"]))) }
                                 td.muted { (s(&c["region"])) }
                             }
                         }
@@ -1903,8 +1903,24 @@ async fn sync_page(State(state): State<AppState>, page: StaffPage) -> Response {
     )
 }
 
+/// The day (China time) of an RFC 3339 time written in UTC, as `YYYY-MM-DD`; empty when it is not
+/// one. A complaint filed at 01:00 in Guizhou is dated that day, not the day before.
+fn china_date(time: &str) -> String {
+    lingong_protocol::dates::parse_rfc3339(time)
+        .map(|ms| lingong_protocol::dates::format_date(lingong_protocol::dates::today_cst(ms)))
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_complaint_filed_after_midnight_china_time_is_dated_that_day() {
+        assert_eq!(china_date("2026-12-07T17:43:06Z"), "2026-12-08");
+        assert_eq!(china_date("2026-12-08T07:59:59Z"), "2026-12-08");
+        assert_eq!(china_date("2026-12-08T16:00:00Z"), "2026-12-09");
+        assert_eq!(china_date("garbled"), "");
+    }
+
     use super::*;
 
     #[test]
