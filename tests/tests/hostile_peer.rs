@@ -769,6 +769,22 @@ impl FullFlood {
     }
 }
 
+/// Starts `village`'s daemon on a free port under a limit of `nofile` open files (the limit set
+/// on the daemon only) and checks the limit took: the daemon, its port and its pid.
+fn start_under_file_limit(village: &Node, nofile: u64) -> (Daemon, u16, u32) {
+    let port = free_port();
+    let mut daemon = Daemon::new(village, &format!("/ip4/127.0.0.1/tcp/{port}"), None);
+    daemon.nofile = Some(nofile);
+    daemon.restart();
+    let pid = daemon_pid(village);
+    assert_eq!(
+        open_file_limit(pid),
+        nofile,
+        "the village daemon runs under the low file limit"
+    );
+    (daemon, port, pid)
+}
+
 /// A village daemon started with `ulimit -n 256` under a flood of raw connections (24
 /// addresses) and of throwaway keys that finish the handshake and stay silent (100 more
 /// addresses), while its township, a real daemon, dials *in* (the village has no peer of its
@@ -783,16 +799,7 @@ fn under_a_limit_of_256_files_a_flood_leaves_the_store_whole_and_an_honest_peer_
     let nodes = init_chain(dir.path());
     let (township, village) = (&nodes[3], &nodes[4]);
     let nofile = env_usize("HOSTILE_NOFILE", LOW_NOFILE) as u64;
-    let port = free_port();
-    let mut village_daemon = Daemon::new(village, &format!("/ip4/127.0.0.1/tcp/{port}"), None);
-    village_daemon.nofile = Some(nofile);
-    village_daemon.restart();
-    let pid = daemon_pid(village);
-    assert_eq!(
-        open_file_limit(pid),
-        nofile,
-        "the village daemon runs under the low file limit"
-    );
+    let (mut village_daemon, port, pid) = start_under_file_limit(village, nofile);
     // The township dials the village, from 127.0.0.1, an address no attacker uses.
     township.json(&[
         "peer",
@@ -951,16 +958,7 @@ fn under_a_limit_of_256_files_a_flooded_village_dialling_its_township_keeps_sync
         ),
     ]);
     let mut township_daemon = Daemon::start(township, township_port);
-    let port = free_port();
-    let mut village_daemon = Daemon::new(village, &format!("/ip4/127.0.0.1/tcp/{port}"), None);
-    village_daemon.nofile = Some(nofile);
-    village_daemon.restart();
-    let pid = daemon_pid(village);
-    assert_eq!(
-        open_file_limit(pid),
-        nofile,
-        "the village daemon runs under the low file limit"
-    );
+    let (mut village_daemon, port, pid) = start_under_file_limit(village, nofile);
     // Without the flood, for comparison: a post's way up.
     let written = Instant::now();
     post(village, "外拨洪水之前的岗位");
