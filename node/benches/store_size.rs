@@ -575,6 +575,23 @@ enum Order {
     Commits(usize),
 }
 
+/// Writes `rows` (tree, (key, value)) into `db`, one sled batch per tree.
+fn apply_rows<'a>(db: &sled::Db, rows: impl IntoIterator<Item = &'a (Vec<u8>, Row)>) {
+    let mut batches: BTreeMap<&[u8], sled::Batch> = BTreeMap::new();
+    for (tree, (k, v)) in rows {
+        batches
+            .entry(tree.as_slice())
+            .or_default()
+            .insert(k.as_slice(), v.as_slice());
+    }
+    for (tree, batch) in batches {
+        db.open_tree(tree)
+            .expect("tree")
+            .apply_batch(batch)
+            .expect("batch");
+    }
+}
+
 /// Writes `rows` into a fresh store made with `config` in `order`; returns its size on disk
 /// once closed, and the CPU sled's background thread took over a second left idle after.
 fn write_rows(config: sled::Config, rows: &[(Vec<u8>, Row)], order: Order) -> (Disk, f64) {
@@ -589,19 +606,7 @@ fn write_rows(config: sled::Config, rows: &[(Vec<u8>, Row)], order: Order) -> (D
         }
     };
     for chunk in ordered.chunks(per_batch) {
-        let mut batches: BTreeMap<&[u8], sled::Batch> = BTreeMap::new();
-        for (tree, (k, v)) in chunk {
-            batches
-                .entry(tree.as_slice())
-                .or_default()
-                .insert(k.as_slice(), v.as_slice());
-        }
-        for (tree, batch) in batches {
-            db.open_tree(tree)
-                .expect("tree")
-                .apply_batch(batch)
-                .expect("batch");
-        }
+        apply_rows(&db, chunk.iter().copied());
         if matches!(order, Order::Commits(_)) {
             db.flush().expect("flush");
         }
@@ -658,19 +663,7 @@ fn rewrite_flushes(store_dir: &Path, scratch: &Path, records: f64, envelope: f64
         {
             let db = store::sled_config(&path).open().expect("fresh");
             for chunk in rows.chunks(per_flush.unwrap_or(10_000)) {
-                let mut batches: BTreeMap<&[u8], sled::Batch> = BTreeMap::new();
-                for (tree, (k, v)) in chunk {
-                    batches
-                        .entry(tree.as_slice())
-                        .or_default()
-                        .insert(k.as_slice(), v.as_slice());
-                }
-                for (tree, batch) in batches {
-                    db.open_tree(tree)
-                        .expect("tree")
-                        .apply_batch(batch)
-                        .expect("batch");
-                }
+                apply_rows(&db, chunk);
                 if per_flush.is_some() {
                     db.flush().expect("flush");
                 }

@@ -311,22 +311,9 @@ mod tests {
     use super::*;
 
     fn files_hold(dir: &Path, needle: &[u8]) -> bool {
-        let mut stack = vec![dir.to_path_buf()];
-        while let Some(d) = stack.pop() {
-            for entry in std::fs::read_dir(&d).unwrap() {
-                let p = entry.unwrap().path();
-                if p.is_dir() {
-                    stack.push(p);
-                } else if std::fs::read(&p)
-                    .unwrap()
-                    .windows(needle.len())
-                    .any(|w| w == needle)
-                {
-                    return true;
-                }
-            }
-        }
-        false
+        contents(dir)
+            .values()
+            .any(|bytes| bytes.windows(needle.len()).any(|w| w == needle))
     }
 
     #[test]
