@@ -769,6 +769,20 @@ impl FullFlood {
     }
 }
 
+/// The village daemon's resident memory stayed under the limit through the flood (`peak_rss`
+/// in kB) and its log shows no panic.
+fn assert_flood_held(peak_rss: u64, log: &str) {
+    assert!(
+        peak_rss <= RSS_LIMIT_KB,
+        "the village daemon's resident memory peaked at {peak_rss} kB under the flood \
+         (limit {RSS_LIMIT_KB} kB)"
+    );
+    assert!(
+        !log.contains("panicked"),
+        "the village daemon panicked under the flood:\n{log}"
+    );
+}
+
 /// Starts `village`'s daemon on a free port under a limit of `nofile` open files (the limit set
 /// on the daemon only) and checks the limit took: the daemon, its port and its pid.
 fn start_under_file_limit(village: &Node, nofile: u64) -> (Daemon, u16, u32) {
@@ -897,15 +911,7 @@ fn under_a_limit_of_256_files_a_flood_leaves_the_store_whole_and_an_honest_peer_
         }
     );
     assert!(opened >= 3000, "the flood opened {opened} connections");
-    assert!(
-        peak_rss <= RSS_LIMIT_KB,
-        "the village daemon's resident memory peaked at {peak_rss} kB under the flood \
-         (limit {RSS_LIMIT_KB} kB)"
-    );
-    assert!(
-        !log.contains("panicked"),
-        "the village daemon panicked under the flood:\n{log}"
-    );
+    assert_flood_held(peak_rss, &log);
     // After the flood the daemon serves as before: a post goes up to the township.
     post(village, "低文件限额洪水之后的岗位");
     poll_until("a post written after the flood", SYNC_DEADLINE, || {
@@ -1102,15 +1108,7 @@ fn under_a_limit_of_256_files_a_flooded_village_dialling_its_township_keeps_sync
         log.matches("Too many open files").count(),
         load_average(),
     );
-    assert!(
-        peak_rss <= RSS_LIMIT_KB,
-        "the village daemon's resident memory peaked at {peak_rss} kB under the flood \
-         (limit {RSS_LIMIT_KB} kB)"
-    );
-    assert!(
-        !log.contains("panicked"),
-        "the village daemon panicked under the flood:\n{log}"
-    );
+    assert_flood_held(peak_rss, &log);
 }
 
 /// Counters of the certified flood.
