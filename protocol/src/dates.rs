@@ -78,6 +78,13 @@ pub fn today_cst(now_ms: i64) -> i64 {
     (now_ms + CST_OFFSET_MS).div_euclid(86_400_000)
 }
 
+/// The day number, in China Standard Time, of an RFC 3339 time ([`parse_rfc3339`]; the node
+/// writes its times in UTC, so between 00:00 and 08:00 in China the UTC date is the day
+/// before); `None` when it is not one.
+pub fn cst_day_of(time: &str) -> Option<i64> {
+    parse_rfc3339(time).map(today_cst)
+}
+
 /// RFC 3339 in UTC with a `Z`, to the second.
 pub fn rfc3339(ms: i64) -> String {
     let secs = ms.div_euclid(1000);

@@ -1906,13 +1906,15 @@ async fn sync_page(State(state): State<AppState>, page: StaffPage) -> Response {
 /// The day (China time) of an RFC 3339 time written in UTC, as `YYYY-MM-DD`; empty when it is not
 /// one. A complaint filed at 01:00 in Guizhou is dated that day, not the day before.
 fn china_date(time: &str) -> String {
-    lingong_protocol::dates::parse_rfc3339(time)
-        .map(|ms| lingong_protocol::dates::format_date(lingong_protocol::dates::today_cst(ms)))
+    lingong_protocol::dates::cst_day_of(time)
+        .map(lingong_protocol::dates::format_date)
         .unwrap_or_default()
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn a_complaint_filed_after_midnight_china_time_is_dated_that_day() {
         assert_eq!(china_date("2026-12-07T17:43:06Z"), "2026-12-08");
@@ -1920,8 +1922,6 @@ mod tests {
         assert_eq!(china_date("2026-12-08T16:00:00Z"), "2026-12-09");
         assert_eq!(china_date("garbled"), "");
     }
-
-    use super::*;
 
     #[test]
     fn months_go_back_across_a_year() {

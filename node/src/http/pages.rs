@@ -907,8 +907,7 @@ async fn poster(
 /// Whether post `p` was published on `day` (days since the epoch, China time): `created_at` is
 /// written in UTC, so between 00:00 and 08:00 China time its date is the day before.
 fn published_on(p: &Value, day: i64) -> bool {
-    lingong_protocol::dates::parse_rfc3339(s(&p["created_at"]))
-        .is_some_and(|ms| lingong_protocol::dates::today_cst(ms) == day)
+    lingong_protocol::dates::cst_day_of(s(&p["created_at"])) == Some(day)
 }
 
 /// How many posters `/posters/today` prints per page.
