@@ -249,26 +249,12 @@ fn compact_unless(
         )));
     }
     std::fs::remove_dir_all(&kept).map_err(|e| NodeError::io(&kept, e))?;
-    let mb = |b: u64| format!("{:.1} MB", b as f64 / 1e6);
-    let (before, after) = (mb(bytes_before), mb(bytes_after));
-    let rows = read.total();
-    let d = dir.display();
-    Ok(json!({
-        "store": d.to_string(),
-        "compacted": true,
-        "bytes_before": bytes_before,
-        "bytes_after": bytes_after,
-        "bytes_rewritten": bytes_after,
-        "rows": rows,
-        "trees": read.rows,
-        "other_copies": other_copies(&dir),
-        "done": format!(
-            "the store {d} was written afresh: {before} before, {after} now, the same {rows} \
-             rows; what its files held of erased or replaced data is gone from them / 存储 {d} \
-             已重新写出：之前 {before}，现在 {after}，记录同为 {rows} 行；文件中已删除或被替换\
-             的数据不复存在"
-        ),
-    }))
+    Ok(answer(
+        &dir,
+        true,
+        (bytes_before, bytes_after, bytes_after),
+        &read,
+    ))
 }
 
 /// What `compact` answers when the rewrite of the store `dir` came out larger
@@ -282,19 +268,37 @@ fn kept_as_it_was(
     read: &Tally,
 ) -> Result<Value> {
     let bytes_after = size_of(dir)?;
+    Ok(answer(
+        dir,
+        false,
+        (bytes_before, bytes_after, bytes_rewritten),
+        read,
+    ))
+}
+
+/// `compact`'s answer for the store `dir`: `compacted` whether the rewrite took the store's
+/// place; `(before, after, rewritten)` the bytes allocated by the store before, by the store
+/// now, and by the rewrite; `read` the rows the rewrite read.
+fn answer(
+    dir: &Path,
+    compacted: bool,
+    (before, after, rewritten): (u64, u64, u64),
+    read: &Tally,
+) -> Value {
     let mb = |b: u64| format!("{:.1} MB", b as f64 / 1e6);
-    let (before, rewritten) = (mb(bytes_before), mb(bytes_rewritten));
+    let rows = read.total();
     let d = dir.display();
-    Ok(json!({
-        "store": d.to_string(),
-        "compacted": false,
-        "bytes_before": bytes_before,
-        "bytes_after": bytes_after,
-        "bytes_rewritten": bytes_rewritten,
-        "rows": read.total(),
-        "trees": read.rows,
-        "other_copies": other_copies(dir),
-        "done": format!(
+    let done = if compacted {
+        let (before, after) = (mb(before), mb(after));
+        format!(
+            "the store {d} was written afresh: {before} before, {after} now, the same {rows} \
+             rows; what its files held of erased or replaced data is gone from them / 存储 {d} \
+             已重新写出：之前 {before}，现在 {after}，记录同为 {rows} 行；文件中已删除或被替换\
+             的数据不复存在"
+        )
+    } else {
+        let (before, rewritten) = (mb(before), mb(rewritten));
+        format!(
             "the store {d} was kept as it was ({before}): written afresh it took {rewritten}, \
              more than it takes now, so the rewrite was discarded; its files may still hold \
              erased or replaced data (to write them afresh anyway: `lingong backup`, then \
@@ -302,8 +306,19 @@ fn kept_as_it_was(
              重新写出后占 {rewritten}，比现在更大，故已丢弃重写的副本；其文件中可能仍有已删除或\
              被替换的数据（如仍需重写：先 `lingong backup`，再 `lingong restore` 到新的主目录，\
              见 SECURITY.md §7）"
-        ),
-    }))
+        )
+    };
+    json!({
+        "store": d.to_string(),
+        "compacted": compacted,
+        "bytes_before": before,
+        "bytes_after": after,
+        "bytes_rewritten": rewritten,
+        "rows": rows,
+        "trees": read.rows,
+        "other_copies": other_copies(dir),
+        "done": done,
+    })
 }
 
 #[cfg(test)]
