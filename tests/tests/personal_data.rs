@@ -14,8 +14,9 @@
 //! - **(a) files**: no byte of any file in the node's home (the sled store, its logs, the
 //!   config, everything) holds a clear ID number, in any form: the plain 17 digits before the
 //!   check character, or those digits with anything between them (spaces, dashes, UTF-16),
-//!   so upper and lower `x` alike. Since Automerge may DEFLATE-compress a change's or a saved
-//!   document's columns, the store is also **decoded**: after its daemon stops, the test opens
+//!   so upper and lower `x` alike. Since sled compresses its pages with zstd (store format 3)
+//!   and Automerge may DEFLATE-compress a change's or a saved document's columns, raw bytes
+//!   prove little about the store, so it is also **decoded**: after its daemon stops, the test opens
 //!   it (`SledStore::open`) and walks every envelope held (`Store::items`, `Store::envelope`),
 //!   decoding every document payload to its Automerge operations (`Change::decode`), every
 //!   record's saved document (each of its changes, decoded) and listing view, and the
@@ -1150,17 +1151,22 @@ fn clear_id_numbers_never_leave_the_village_and_priority_flags_never_go_above_th
         "the village daemon did not log at debug level"
     );
 
-    // The byte search finds what it looks for: the village, which keeps every clear ID number
-    // in its private table, holds each in its files.
-    let village_files: Vec<u8> = files_under(&village.home)
-        .iter()
-        .flat_map(|f| std::fs::read(f).expect("read"))
-        .collect();
+    // The search finds what it looks for: the village keeps every clear ID number in its
+    // private table, and the decoded walk of its store (the same walk run above the village)
+    // finds each. The raw files are no sanity check for this: sled compresses its pages with
+    // zstd (store format 3), so the 17 digits appear as plain bytes in the files only while a
+    // page's last write is still an uncompressed fragment (CI run of stop 25 found one ID
+    // number of four missing from the village's raw files; about 1 run in 6 locally).
+    let village_decoded = Decoded::of_store(&village.home);
+    let mut village_text = String::new();
+    for (_, value) in &village_decoded.values {
+        strings_of(value, &mut village_text);
+    }
     for p in &people {
         assert_eq!(
-            id_found(&village_files, &[p]),
+            id_found(village_text.as_bytes(), &[p]),
             Some(p.id_number.clone()),
-            "the village's private table should hold {}",
+            "the village's private table, decoded, should hold {}",
             p.id_number
         );
     }
