@@ -23,6 +23,9 @@
 //!   printed), [`add_staff`], [`add_token`], [`web_request`] / [`http`] (HTTP/1.1 over a plain
 //!   socket), [`json_of`], [`browser_ready`] and [`run_browser_script`] (the `tests/js` scripts
 //!   driving headless Chromium).
+//! - What a thief of the disk reads: [`everything_under`] (every file and folder of a home)
+//!   and [`as_a_thief_reads`] (a file's bytes, then every zstd frame in it decompressed, as
+//!   sled's compressed pages would be by anyone holding the file).
 //! - The benchmarks' readings of a running daemon: [`resident`] (VmRSS and VmHWM),
 //!   [`settled_resident`], [`daemon_pid`], [`load_average`], [`env_usize`], [`du_mb`], [`mib`].
 
@@ -1089,6 +1092,43 @@ pub fn env_usize(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.replace('_', "").parse().ok())
         .unwrap_or(default)
+}
+
+/// `dir` and every file and folder under it, `dir` first.
+pub fn everything_under(dir: &Path) -> Vec<PathBuf> {
+    let mut all = vec![dir.to_path_buf()];
+    let mut i = 0;
+    while i < all.len() {
+        if all[i].is_dir() {
+            for entry in std::fs::read_dir(&all[i]).expect("read_dir") {
+                all.push(entry.expect("entry").path());
+            }
+        }
+        i += 1;
+    }
+    all
+}
+
+/// The bytes of the file at `path` as someone holding it can read them: the raw bytes, then,
+/// for every zstd frame found in them (sled compresses its pages with zstd, store format 3),
+/// what that frame decompresses to, up to where it stops decoding. A byte search over this
+/// finds what the store's pages hold, not only what sled left uncompressed.
+pub fn as_a_thief_reads(path: &Path) -> Vec<u8> {
+    use std::io::Read;
+    const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+    let raw = std::fs::read(path).expect("read");
+    let mut out = raw.clone();
+    let mut chunk = [0u8; 4096];
+    for at in (0..raw.len().saturating_sub(3)).filter(|&i| raw[i..i + 4] == ZSTD_MAGIC) {
+        let Ok(decoder) = zstd::stream::read::Decoder::new(&raw[at..]) else {
+            continue;
+        };
+        let mut decoder = decoder.single_frame();
+        while let Ok(n @ 1..) = decoder.read(&mut chunk) {
+            out.extend_from_slice(&chunk[..n]);
+        }
+    }
+    out
 }
 
 /// The bytes under `path` (every file, recursively), in MB.

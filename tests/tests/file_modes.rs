@@ -7,10 +7,10 @@
 //!
 //! Run: `cargo test -p lingong-tests --test file_modes`.
 
-use lingong_tests::{Node, lingong_bin, poll_until, post_args};
+use lingong_tests::{Node, everything_under, lingong_bin, poll_until, post_args};
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
@@ -58,21 +58,6 @@ fn mode(path: &Path) -> u32 {
         .permissions()
         .mode()
         & 0o777
-}
-
-/// Every file and folder under `dir`, `dir` included.
-fn everything_under(dir: &Path) -> Vec<PathBuf> {
-    let mut all = vec![dir.to_path_buf()];
-    let mut i = 0;
-    while i < all.len() {
-        if all[i].is_dir() {
-            for entry in std::fs::read_dir(&all[i]).expect("read_dir") {
-                all.push(entry.expect("entry").path());
-            }
-        }
-        i += 1;
-    }
-    all
 }
 
 fn path_str(p: &Path) -> &str {

@@ -69,8 +69,8 @@ use lingong_protocol::envelope::Envelope;
 use lingong_protocol::record::RecordKind;
 use lingong_protocol::store::Store;
 use lingong_tests::{
-    CHAIN, Daemon, ExcelEncoding, Node, free_port, http, init_chain, json_of, poll_until,
-    start_web, web_request, write_excel_csv,
+    CHAIN, Daemon, ExcelEncoding, Node, as_a_thief_reads, everything_under, free_port, http,
+    init_chain, json_of, poll_until, start_web, web_request, write_excel_csv,
 };
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -208,21 +208,17 @@ fn check_output(what: &str, bytes: &[u8], json: Option<&Value>, people: &[&Perso
     }
 }
 
-/// Every file under `dir`.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).expect("read_dir") {
-            let path = entry.expect("entry").path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                out.push(path);
-            }
-        }
-    }
-    out
+/// Every file under `dir`, as a thief of the disk reads it ([`as_a_thief_reads`]: zstd
+/// frames decompressed).
+fn files_read_by_a_thief(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    everything_under(dir)
+        .into_iter()
+        .filter(|p| p.is_file())
+        .map(|p| {
+            let bytes = as_a_thief_reads(&p);
+            (p, bytes)
+        })
+        .collect()
 }
 
 /// A document payload (one Automerge change) as JSON: its operations with every key and
@@ -1152,23 +1148,31 @@ fn clear_id_numbers_never_leave_the_village_and_priority_flags_never_go_above_th
     );
 
     // The search finds what it looks for: the village keeps every clear ID number in its
-    // private table, and the decoded walk of its store (the same walk run above the village)
-    // finds each. The raw files are no sanity check for this: sled compresses its pages with
-    // zstd (store format 3), so the 17 digits appear as plain bytes in the files only while a
-    // page's last write is still an uncompressed fragment (CI run of stop 25 found one ID
-    // number of four missing from the village's raw files; about 1 run in 6 locally).
+    // private table, and both the byte search of its files (zstd frames decompressed: sled
+    // compresses its pages, store format 3, so raw bytes alone hold the 17 digits only while
+    // a page's last write is an uncompressed fragment; stop 25's CI failed on that) and the
+    // decoded walk of its store (the walk run above the village) find each.
+    let village_files: Vec<u8> = files_read_by_a_thief(&village.home)
+        .into_iter()
+        .flat_map(|(_, bytes)| bytes)
+        .collect();
     let village_decoded = Decoded::of_store(&village.home);
     let mut village_text = String::new();
     for (_, value) in &village_decoded.values {
         strings_of(value, &mut village_text);
     }
     for p in &people {
-        assert_eq!(
-            id_found(village_text.as_bytes(), &[p]),
-            Some(p.id_number.clone()),
-            "the village's private table, decoded, should hold {}",
-            p.id_number
-        );
+        for (how, found) in [
+            ("files", &village_files),
+            ("store, decoded,", &village_text.clone().into_bytes()),
+        ] {
+            assert_eq!(
+                id_found(found, &[p]),
+                Some(p.id_number.clone()),
+                "the village's {how} should hold {}",
+                p.id_number
+            );
+        }
     }
 
     // (e) Exports at each node above, then (a) every file of each home as bytes, then the
@@ -1192,8 +1196,7 @@ fn clear_id_numbers_never_leave_the_village_and_priority_flags_never_go_above_th
             &dir.path().join(format!("exports-{}", st.label)),
             &everyone,
         );
-        for file in files_under(&st.node.home) {
-            let bytes = std::fs::read(&file).expect("read");
+        for (file, bytes) in files_read_by_a_thief(&st.node.home) {
             check_output(
                 &format!("{}", file.display()),
                 &bytes,

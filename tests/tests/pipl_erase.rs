@@ -17,11 +17,11 @@
 
 use lingong_node::store::SledStore;
 use lingong_protocol::store::Store;
-use lingong_tests::{Daemon, Node, free_port, init_chain};
+use lingong_tests::{Daemon, Node, as_a_thief_reads, everything_under, free_port, init_chain};
 use serde_json::Value;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 
 const NAME: &str = "杨秀英";
@@ -67,21 +67,6 @@ fn with_passphrase(node: &Node, args: &[&str]) -> Value {
         String::from_utf8_lossy(&done.stderr)
     );
     serde_json::from_slice(&done.stdout).expect("json")
-}
-
-/// Every file and folder under `dir`.
-fn everything_under(dir: &Path) -> Vec<PathBuf> {
-    let mut all = vec![dir.to_path_buf()];
-    let mut i = 0;
-    while i < all.len() {
-        if all[i].is_dir() {
-            for entry in std::fs::read_dir(&all[i]).expect("read_dir") {
-                all.push(entry.expect("entry").path());
-            }
-        }
-        i += 1;
-    }
-    all
 }
 
 /// Every file and folder the node made under `home` is owner-only (`daemon.log` is the test
@@ -187,12 +172,13 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
 
-/// The bytes of every file in `node`'s store folder, as a thief of the disk reads them.
+/// The bytes of every file in `node`'s store folder, as a thief of the disk reads them (sled's
+/// zstd pages decompressed).
 fn store_files(node: &Node) -> Vec<u8> {
     let mut all = Vec::new();
     for p in everything_under(&node.home.join("store")) {
         if p.is_file() {
-            all.extend(std::fs::read(&p).expect("read"));
+            all.extend(as_a_thief_reads(&p));
         }
     }
     all
