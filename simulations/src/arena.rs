@@ -216,8 +216,8 @@ pub struct Arena {
     records: ByKeyAndNumber,
     /// author → its certificate records (index, parsed chain).
     certs: FixedMap<PublicKey, Vec<(u32, CertChain)>>,
-    /// revoked key → revocation envelopes naming it.
-    revocations: FixedMap<PublicKey, Vec<u32>>,
+    /// revocation envelope → the key it revokes (for those whose payload parses).
+    revokes: FixedMap<u32, PublicKey>,
     /// Signatures known good, shared by every node of the run: the simulator's own writes
     /// (checked on the verifier's thread) and what an accept verified, added when the arena
     /// is next changed (see [`CacheOverlay`]).
@@ -294,7 +294,7 @@ impl Arena {
                     .as_deref()
                     .and_then(|p| Revocation::from_bytes(p).ok())
                 {
-                    self.revocations.entry(r.revoked).or_default().push(idx);
+                    self.revokes.insert(idx, r.revoked);
                 }
             }
             _ => {}
@@ -486,6 +486,11 @@ pub fn prefetch<T>(value: &T) {
 pub struct Holdings {
     slots: Vec<u32>,
     forks: Vec<(PublicKey, u64)>,
+    /// The revocation envelopes among `slots` (in any form), in index order, with the key
+    /// each revokes: what [`SimStore`]'s `revocation` reads at every certificate of every
+    /// accept. A few per node, where the arena may list hundreds of (forged) revocations
+    /// naming one key, each a search of the slots.
+    revocations: Vec<(u32, PublicKey)>,
 }
 
 impl Holdings {
@@ -525,6 +530,7 @@ impl Holdings {
         match self.find(idx) {
             Ok(i) => {
                 self.slots.remove(i);
+                self.revocations.retain(|&(r, _)| r != idx);
                 true
             }
             Err(_) => false,
@@ -546,7 +552,9 @@ impl Holdings {
 
     /// Heap bytes used.
     pub fn heap_bytes(&self) -> usize {
-        self.slots.capacity() * 4 + self.forks.capacity() * size_of::<(PublicKey, u64)>()
+        self.slots.capacity() * 4
+            + self.forks.capacity() * size_of::<(PublicKey, u64)>()
+            + self.revocations.capacity() * size_of::<(u32, PublicKey)>()
     }
 
     /// `author`'s fork point, if one is known here.
@@ -556,6 +564,12 @@ impl Holdings {
             .filter(|(a, _)| a == author)
             .map(|(_, seq)| *seq)
             .min()
+    }
+
+    /// Notes a newly held revocation envelope `idx` that revokes `key`.
+    fn add_revocation(&mut self, idx: u32, key: PublicKey) {
+        let at = self.revocations.partition_point(|&(r, _)| r < idx);
+        self.revocations.insert(at, (idx, key));
     }
 
     /// Records `author`'s fork at `seq` (kept if lower than one already known).
@@ -681,11 +695,9 @@ impl Store for SimStore<'_> {
     }
 
     fn revocation(&self, key: &PublicKey) -> Result<Option<RevocationInfo>, StoreError> {
-        let Some(list) = self.arena.revocations.get(key) else {
-            return Ok(None);
-        };
         let mut best: Option<RevocationInfo> = None;
-        for (i, _) in self.held_of(list.iter().copied()) {
+        let held = self.held.revocations.iter();
+        for i in held.filter(|(_, revoked)| revoked == key).map(|&(i, _)| i) {
             let env = &self.arena.entries[i as usize].env;
             let Some(r) = env
                 .payload
@@ -750,6 +762,11 @@ impl Store for SimStore<'_> {
                         continue;
                     }
                     let before = self.held.put(idx, meta.has_payload);
+                    if before.is_none()
+                        && let Some(key) = self.arena.revokes.get(&idx)
+                    {
+                        self.held.add_revocation(idx, *key);
+                    }
                     match before {
                         None => self.fresh.push(Fresh {
                             idx,
