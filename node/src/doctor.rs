@@ -18,6 +18,10 @@
 //!   nothing until it synced with its parent; this node's key neither revoked nor forked;
 //! - free disk on the home's file system: a warning under [`DISK_LOW_BYTES`] or
 //!   [`DISK_LOW_PERCENT`] %;
+//! - the store's room: its files' bytes against its envelopes' own bytes (estimated from a
+//!   sample of their sizes); a warning (`store-room`) suggesting `lingong compact
+//!   --only-if-smaller` beyond [`STORE_ROOM_RATIO`] on a store of [`STORE_ROOM_MIN_BYTES`] or
+//!   more;
 //! - each configured peer: a valid address; reachable now (the running daemon says it is
 //!   connected, or a TCP connection to the address opens within [`CONNECT_TIMEOUT`]); when it
 //!   last synced (known to a running daemon only: it keeps per-peer sync state in memory) and
@@ -69,6 +73,14 @@ pub const CLOCK_WARN_SECS: i64 = 60;
 pub const CLOCK_ERROR_SECS: i64 = 3600;
 /// Hours after which changes still waiting to go up are a warning.
 pub const UPLOAD_WAIT_WARN_HOURS: i64 = 24;
+/// The store's bytes on disk against its envelopes' own bytes beyond which the doctor suggests
+/// `lingong compact --only-if-smaller` (issue 18's bound: 2.5×). A store written in large
+/// batches, as a new station's first sync writes one, measured 2.64× at 100,000 posts and
+/// 1.78× once compacted (`cargo bench -p lingong-node --bench store_size`, 7 December 2026).
+pub const STORE_ROOM_RATIO: f64 = 2.5;
+/// Below this much on disk the ratio says nothing (sled's segments and the indexes take a
+/// fixed part of a small store) and the doctor only reports it.
+pub const STORE_ROOM_MIN_BYTES: u64 = 64 << 20;
 
 /// How serious a finding is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -321,6 +333,7 @@ pub fn doctor(home: &Home, lang: &str) -> Report {
     check_repair_pending(&mut d, home);
     if let Some(f) = &facts {
         check_own_key(&mut d, f);
+        check_store_room(&mut d, home, f);
     }
     check_peers(
         &mut d,
@@ -1073,6 +1086,96 @@ fn check_own_key(d: &mut Doctor<'_>, facts: &Value) {
     }
 }
 
+/// What the store's files take against its envelopes' own bytes, the latter estimated from a
+/// sample ([`crate::services::doctor::ENVELOPE_SAMPLE`] envelopes: their mean size × the
+/// envelopes held). `None` when there is nothing to compare.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct StoreRoom {
+    on_disk: u64,
+    records: u64,
+    ratio: f64,
+}
+
+impl StoreRoom {
+    fn of(on_disk: u64, envelopes: u64, sampled: u64, sampled_bytes: u64) -> Option<Self> {
+        if envelopes == 0 || sampled == 0 || sampled_bytes == 0 {
+            return None;
+        }
+        let records = (sampled_bytes as f64 / sampled as f64 * envelopes as f64).round() as u64;
+        Some(StoreRoom {
+            on_disk,
+            records,
+            ratio: on_disk as f64 / records.max(1) as f64,
+        })
+    }
+
+    /// Worth a compaction: large enough for the ratio to mean something, and beyond the bound.
+    fn too_large(&self) -> bool {
+        self.on_disk >= STORE_ROOM_MIN_BYTES && self.ratio > STORE_ROOM_RATIO
+    }
+}
+
+fn check_store_room(d: &mut Doctor<'_>, home: &Home, facts: &Value) {
+    let sample = &facts["envelope_sample"];
+    let (Some(envelopes), Some(sampled), Some(sampled_bytes)) = (
+        facts["envelopes"].as_u64(),
+        sample["envelopes"].as_u64(),
+        sample["bytes"].as_u64(),
+    ) else {
+        return;
+    };
+    let path = home.store_path();
+    let on_disk = match crate::migrate::folder_size(&path) {
+        Ok(b) => b,
+        Err(e) => {
+            let detail = format!("{}: {e}", path.display());
+            d.check("store room", "存储占用", State::Unknown, detail);
+            return;
+        }
+    };
+    let mib = |b: u64| format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64);
+    let Some(room) = StoreRoom::of(on_disk, envelopes, sampled, sampled_bytes) else {
+        let detail = d.t(
+            format!("{} on disk; no records yet", mib(on_disk)),
+            format!("磁盘占用 {}；尚无记录", mib(on_disk)),
+        );
+        d.check("store room", "存储占用", State::Ok, detail);
+        return;
+    };
+    let detail = d.t(
+        format!(
+            "{} on disk for about {} of signed records ({:.2}×; estimated from {sampled} of              {envelopes})",
+            mib(room.on_disk),
+            mib(room.records),
+            room.ratio
+        ),
+        format!(
+            "磁盘占用 {}，签名记录本身约 {}（{:.2} 倍；按 {envelopes} 条中的 {sampled} 条估算）",
+            mib(room.on_disk),
+            mib(room.records),
+            room.ratio
+        ),
+    );
+    if !room.too_large() {
+        d.check("store room", "存储占用", State::Ok, detail);
+        return;
+    }
+    d.check("store room", "存储占用", State::Warning, detail.clone());
+    let msg = d.t(
+        format!(
+            "the store takes more room than it needs ({detail}, over {STORE_ROOM_RATIO}×):              written in large batches, as a first sync writes it, sled reclaims the room slowly"
+        ),
+        format!(
+            "存储占用超出所需（{detail}，超过 {STORE_ROOM_RATIO} 倍）：成批写入（如首次同步）后，             sled 回收空间较慢"
+        ),
+    );
+    let fix = d.t(
+        "stop the node (`systemctl stop lingong`), run `lingong compact --only-if-smaller`, then          start it again; it needs free space for a second copy of the store and keeps the store          as it was if the rewrite is not smaller",
+        "停止节点（`systemctl stop lingong`），运行 `lingong compact --only-if-smaller`，再启动；         需要能再放下一份存储的空闲磁盘，若整理后不更小则保持原样",
+    );
+    d.find("store-room", Severity::Warning, msg, fix);
+}
+
 /// The daemon's status row of the configured parent: the connected peer certified for an
 /// ancestor of `me`, nearest first.
 fn parent_peer(status: &Value, me: &RegionCode) -> Option<Value> {
@@ -1434,5 +1537,35 @@ fn check_upload(
             };
             d.check("waiting to go up", "待上传", State::Unknown, detail);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_store_room_is_the_files_against_the_sampled_mean_times_the_envelopes() {
+        // 100,000 envelopes of 600 B on average (a sample of 4,096 summing to 2,457,600 B):
+        // 60 MB of records.
+        let room = StoreRoom::of(158_400_000, 100_000, 4_096, 2_457_600).unwrap();
+        assert_eq!(room.records, 60_000_000);
+        assert!((room.ratio - 2.64).abs() < 1e-9, "{room:?}");
+        assert!(room.too_large());
+        // Compacted to 1.78×: no finding.
+        let compacted = StoreRoom::of(106_800_000, 100_000, 4_096, 2_457_600).unwrap();
+        assert!(!compacted.too_large(), "{compacted:?}");
+    }
+
+    #[test]
+    fn a_small_store_or_an_empty_one_never_asks_for_a_compaction() {
+        // 3× but 30 MB on disk: sled's fixed part, nothing to reclaim worth a stop.
+        let small = StoreRoom::of(30_000_000, 16_000, 4_096, 2_560_000).unwrap();
+        assert!(
+            small.ratio > STORE_ROOM_RATIO && !small.too_large(),
+            "{small:?}"
+        );
+        assert_eq!(StoreRoom::of(1_000_000, 0, 0, 0), None);
+        assert_eq!(StoreRoom::of(1_000_000, 10, 0, 0), None);
     }
 }

@@ -758,6 +758,20 @@ impl SledStore {
             .collect()
     }
 
+    /// The first `max` envelopes in id order (ids are hashes, so an even sample of what is
+    /// held): how many were read and their bytes as held (the canonical wire form). For
+    /// `doctor`'s estimate of the records' own bytes against the store's files.
+    pub fn envelope_size_sample(&self, max: usize) -> Result<(u64, u64), StoreError> {
+        let mut count = 0u64;
+        let mut bytes = 0u64;
+        for item in self.tree.scan_prefix([b'e']).take(max) {
+            let (_, v) = item.map_err(err)?;
+            count += 1;
+            bytes += v.len() as u64;
+        }
+        Ok((count, bytes))
+    }
+
     /// The envelope ids of an author's log, by sequence number.
     pub fn author_log(&self, author: &PublicKey) -> Result<Vec<(u64, EnvelopeId)>, StoreError> {
         let mut out = Vec::new();

@@ -3,7 +3,8 @@
 //! through the daemon; reachability by a TCP connection without it); a node with no certificate,
 //! an expired one (the test clock `LINGONG_NOW`), one expiring within 30 days, a key others may
 //! read, an unreachable peer: each exits 1 naming the finding and what to do, in Chinese and
-//! in English; `lingong setup` makes a node whose doctor names the missing certificate, and
+//! in English; the store's room against its records' bytes reported (no finding for a small
+//! store); `lingong setup` makes a node whose doctor names the missing certificate, and
 //! refuses bad input before it makes anything.
 //!
 //! Run: `cargo test -p lingong-tests --test doctor`.
@@ -140,6 +141,7 @@ fn a_healthy_certified_node_exits_0_with_and_without_its_daemon() {
     assert_eq!(check(&report, "clock")["state"], "ok", "{report:#}");
     let up = check(&report, "waiting to go up");
     assert_eq!(up["state"], "ok", "{report:#}");
+    assert_store_room_reported(&report);
 
     // Without the city's daemon: the store is opened here, the province reached over TCP.
     cd.stop();
@@ -155,6 +157,23 @@ fn a_healthy_certified_node_exits_0_with_and_without_its_daemon() {
         "{peer}"
     );
     assert_eq!(check(&report, "clock")["state"], "unknown");
+    assert_store_room_reported(&report);
+}
+
+/// The store's room against its records' bytes is reported, and a small store is no finding
+/// whatever its ratio (sled's fixed part).
+fn assert_store_room_reported(report: &Value) {
+    let room = check(report, "store room");
+    assert_eq!(room["state"], "ok", "{report:#}");
+    let detail = room["detail"].as_str().expect("detail");
+    assert!(
+        detail.contains("MiB on disk") && detail.contains("estimated from"),
+        "{detail}"
+    );
+    assert!(
+        !codes(report).contains(&"store-room".to_string()),
+        "{report:#}"
+    );
 }
 
 #[test]

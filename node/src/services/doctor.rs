@@ -1,7 +1,8 @@
 //! What `lingong doctor` reads of the store: this node's own log (its length, its newest
 //! change, and how many of its changes were signed after a given instant, i.e. since the last
 //! completed sync with the parent), whether its key is revoked or forked, and the newest change
-//! held from each configured peer. A read only; the rest of the doctor (files, certificate,
+//! held from each configured peer, and a sample of the envelopes' sizes (for the store's room
+//! against its records' bytes). A read only; the rest of the doctor (files, certificate,
 //! disk, peers, clock) is in `crate::doctor`, which asks the daemon for this when one runs and
 //! opens the store itself otherwise.
 
@@ -14,6 +15,10 @@ use lingong_protocol::keys::PublicKey;
 use lingong_protocol::store::Store;
 use serde_json::{Value, json};
 
+/// Envelopes read for the sample of their sizes: enough for a mean within a few per cent, few
+/// enough to read in milliseconds.
+pub const ENVELOPE_SAMPLE: usize = 4096;
+
 /// The facts through a running daemon's station (`Request::DoctorStore`).
 pub fn facts(station: &Station, since_ms: Option<i64>, peers: &[String]) -> Result<Value> {
     store_facts(&station.store, &station.key.public(), since_ms, peers)
@@ -24,7 +29,9 @@ pub fn facts(station: &Station, since_ms: Option<i64>, peers: &[String]) -> Resu
 /// (`12D3KooW…`) of the configured peers.
 ///
 /// `{"envelopes", "own_changes", "own_newest", "own_since": n|null, "revoked": bool,
-/// "fork_seq": n|null, "peers": [{"node_id", "newest_change": time|null}]}`.
+/// "fork_seq": n|null, "peers": [{"node_id", "newest_change": time|null}],
+/// "envelope_sample": {"envelopes", "bytes"}}` (the first [`ENVELOPE_SAMPLE`] envelopes in id
+/// order).
 pub fn store_facts(
     store: &SledStore,
     me: &PublicKey,
@@ -53,6 +60,7 @@ pub fn store_facts(
         }
         None => None,
     };
+    let (sampled, sampled_bytes) = store.envelope_size_sample(ENVELOPE_SAMPLE)?;
     let mut peer_rows = Vec::new();
     for node_id in peers {
         let newest = match PublicKey::from_node_id(node_id) {
@@ -78,5 +86,9 @@ pub fn store_facts(
         "revoked": store.revocation(me)?.is_some(),
         "fork_seq": store.fork_point(me)?,
         "peers": peer_rows,
+        "envelope_sample": {
+            "envelopes": sampled,
+            "bytes": sampled_bytes,
+        },
     }))
 }
