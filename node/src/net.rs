@@ -168,10 +168,11 @@ impl request_response::Codec for FrameCodec {
 
 #[derive(NetworkBehaviour)]
 struct Behaviour {
-    /// Connection gates, first: per address, then pending, in total, per peer
-    /// (crate::net_limits).
-    gate: crate::net_limits::AddressGate,
+    /// Connection gates (crate::net_limits), first: per peer, then the gate that counts
+    /// pending handshakes and established connections and keeps places for known stations
+    /// (last, so a connection it admits, closing another for it, is not refused after).
     limits: libp2p::connection_limits::Behaviour,
+    gate: crate::net_limits::InboundGate,
     sync: request_response::Behaviour<FrameCodec>,
     identify: identify::Behaviour,
     ping: ping::Behaviour,
@@ -435,8 +436,8 @@ pub fn start(
                 None
             };
             Behaviour {
-                gate: crate::net_limits::AddressGate::default(),
                 limits: crate::net_limits::connection_limits(),
+                gate: crate::net_limits::InboundGate::default(),
                 sync,
                 identify: identify::Behaviour::new(
                     identify::Config::new("/lingong/1".into(), key.public())
@@ -470,6 +471,7 @@ pub fn start(
     let mut peers = HashMap::new();
     for p in &config.peers {
         let (id, addr) = parse_peer_addr(p)?;
+        swarm.behaviour_mut().gate.configure(id);
         let state = peers.entry(id).or_insert_with(|| PeerState::new(true));
         state.addrs.push(addr);
     }
@@ -521,6 +523,7 @@ impl Network {
             Command::Nudge => self.nudge(None),
             Command::AddPeer(addr) => {
                 if let Ok((id, addr)) = parse_peer_addr(&addr.to_string()) {
+                    self.swarm.behaviour_mut().gate.configure(id);
                     let state = self.peers.entry(id).or_insert_with(|| PeerState::new(true));
                     state.configured = true;
                     state.addrs.push(addr);
@@ -994,6 +997,7 @@ impl Network {
             p.next_dial = Instant::now() + self.max_backoff;
         }
         self.inbound.retain(|(p, _), _| *p != peer);
+        self.swarm.behaviour_mut().gate.distrust(peer);
         let _ = self.swarm.disconnect_peer_id(peer);
     }
 
@@ -1005,6 +1009,7 @@ impl Network {
             .map_err(|e| e.message("en"))?;
         drop(station);
         self.unproved.remove(&peer);
+        self.swarm.behaviour_mut().gate.proved(peer);
         Ok(scope)
     }
 
