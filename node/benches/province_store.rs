@@ -25,7 +25,10 @@
 //! - `audit`, envelopes per second against raw ed25519 `verify_batch` of the same headers
 //!   (prepared beforehand, chunks of 256, as many threads as the audit), target ≥ 0.7; in each
 //!   round also the audit as before 7 December's second session (`audit::Levers::NONE`), and
-//!   both in CPU time against the raw verification's.
+//!   both in CPU time against the raw verification's; then the seal check alone, which the
+//!   audit runs beside its envelope checks (`figures::check_seals_with`), as the audit makes it
+//!   and as before, and the audit with every lever but the seals' one pass over the records
+//!   (`audit::Levers::one_pass_facts`).
 //!
 //! `cargo bench -p lingong-node --bench province_store` (release build). `LINGONG_BENCH_STORE=DIR`
 //! keeps the store in `DIR` (made if missing); a `DIR` holding a finished store is measured
@@ -443,17 +446,35 @@ fn measure(dir: &Path) {
             (n as f64 / secs, secs, cpu, out["seals_checked"].clone())
         };
         let (before, before_secs, before_cpu, _) = timed(audit::Levers::NONE);
+        // The audit as `audit` makes it but for the seals' facts (7 December's third session).
+        let (walked, walked_secs, walked_cpu, _) = timed(audit::Levers {
+            one_pass_facts: false,
+            ..audit::Levers::ALL
+        });
         let (rate, secs, cpu, seals) = timed(audit::Levers::ALL);
         before_rates.push(before);
         audit_rates.push(rate);
         cpu_ratios.push(raw_cpu / cpu);
         before_cpu_ratios.push(raw_cpu / before_cpu);
+        // The seal check alone (the audit runs it beside the envelope checks), as `audit`
+        // makes it (one pass over the records, each seal from its region's facts) and as
+        // before (a walk per period, each seal over every fact): the same result.
+        let seal_check = |one_pass: bool| {
+            let (t, c) = (Instant::now(), cpu_seconds());
+            let out = figures::check_seals_with(&province, None, one_pass).expect("seals");
+            assert!(out.mismatches.is_empty(), "{:?}", out.mismatches);
+            (t.elapsed().as_secs_f64(), cpu_seconds() - c)
+        };
+        let (seal_before_secs, seal_before_cpu) = seal_check(false);
+        let (seal_secs, seal_cpu) = seal_check(true);
         println!(
-            "  audit round {round}: {envelopes} envelopes and {seals} seals in {secs:.1} s (CPU {cpu:.1} s), {rate:.0}/s; before the levers {before_secs:.1} s (CPU {before_cpu:.1} s), {before:.0}/s; raw batch verify just before {raw:.0}/s (CPU {raw_cpu:.1} s); ratios {:.2} and before {:.2}, by CPU time {:.2} and before {:.2} | uptime: {}",
+            "  audit round {round}: {envelopes} envelopes and {seals} seals in {secs:.1} s (CPU {cpu:.1} s), {rate:.0}/s; before the levers {before_secs:.1} s (CPU {before_cpu:.1} s), {before:.0}/s; raw batch verify just before {raw:.0}/s (CPU {raw_cpu:.1} s); ratios {:.2} and before {:.2}, by CPU time {:.2} and before {:.2}; with the seals' facts walked per period {walked_secs:.1} s (CPU {walked_cpu:.1} s), {walked:.0}/s, ratios {:.2}, by CPU time {:.2}; the seal check alone {seal_secs:.2} s (CPU {seal_cpu:.2} s), before {seal_before_secs:.2} s (CPU {seal_before_cpu:.2} s) | uptime: {}",
             rate / raw,
             before / raw,
             raw_cpu / cpu,
             raw_cpu / before_cpu,
+            walked / raw,
+            raw_cpu / walked_cpu,
             uptime()
         );
     }

@@ -245,34 +245,40 @@ impl FactWalk {
     /// returns whether the walk of the kind goes on (placements and employers made before the
     /// period end it: only those made in it count).
     fn visit(&mut self, station: &Station, kind: RecordKind, key: &[u8]) -> Result<bool> {
-        let (start, end) = (self.start, self.end);
-        let within = |t: i64| start <= t && t < end;
         let (Some(created), Some(id)) = (created_of(key), index::record_of(key)) else {
             return Ok(true);
         };
-        if created < start && matches!(kind, RecordKind::Placement | RecordKind::Employer) {
+        if created < self.start && matches!(kind, RecordKind::Placement | RecordKind::Employer) {
             return Ok(false);
         }
         let Some(bytes) = station.store.record_bytes(&id)? else {
             return Ok(true);
         };
-        let rec = Stored::decode(&bytes)?;
+        self.take(station, kind, &Stored::decode(&bytes)?)?;
+        Ok(true)
+    }
+
+    /// Takes `rec`, a record of `kind`, into the facts if it may count: [`FactWalk::visit`]'s
+    /// rules once the record is read, and [`collect_facts_of`]'s for each record of its pass.
+    fn take(&mut self, station: &Station, kind: RecordKind, rec: &Stored) -> Result<()> {
+        let (start, end) = (self.start, self.end);
+        let within = |t: i64| start <= t && t < end;
         if rec.created_ms >= end {
-            return Ok(true);
+            return Ok(());
         }
         let mut touched_ms = vec![rec.created_ms];
         let (at_start, at_end) = match kind {
             RecordKind::Post | RecordKind::Complaint => {
                 if rec.updated_ms < start && rec.created_ms < start {
-                    return Ok(true);
+                    return Ok(());
                 }
-                (view_at(station, &rec, start)?, view_at(station, &rec, end)?)
+                (view_at(station, rec, start)?, view_at(station, rec, end)?)
             }
             RecordKind::Placement => {
                 if rec.created_ms < start {
-                    return Ok(true);
+                    return Ok(());
                 }
-                let at_end = view_at(station, &rec, end)?;
+                let at_end = view_at(station, rec, end)?;
                 if let Some(worker) = at_end
                     .as_ref()
                     .and_then(|v| v.get("worker")?.as_str())
@@ -284,19 +290,19 @@ impl FactWalk {
             }
             RecordKind::Employer if rec.created_ms >= start => (None, None),
             RecordKind::Worker => {
-                touched_ms = touched(station, &rec, start, end)?;
+                touched_ms = touched(station, rec, start, end)?;
                 let is_named = self.named.contains(&rec.short());
                 if !is_named && !touched_ms.iter().any(|t| within(*t)) {
-                    return Ok(true);
+                    return Ok(());
                 }
                 let at_end = if is_named {
-                    view_at(station, &rec, end)?
+                    view_at(station, rec, end)?
                 } else {
                     None
                 };
                 (None, at_end)
             }
-            _ => return Ok(true),
+            _ => return Ok(()),
         };
         self.facts.push(Fact {
             kind,
@@ -307,7 +313,7 @@ impl FactWalk {
             at_start,
             at_end,
         });
-        Ok(true)
+        Ok(())
     }
 }
 
@@ -324,6 +330,51 @@ pub fn collect_facts(station: &Station, period: &Period) -> Result<Vec<Fact>> {
     let mut walk = FactWalk::new(period);
     walk.step(station, None)?;
     Ok(walk.facts)
+}
+
+/// The facts of each of `periods`, from one pass over the records held, in key order (one
+/// range scan, which reads each of sled's pages once, where [`collect_facts`] looks each record
+/// up by id from its creation-order row, a walk from the tree's root and, on a store larger than
+/// the cache, a page read and decompressed for nearly every record), each record decoded once
+/// for all the periods: what `report verify` and `audit` recompute every seal held from. The
+/// same rules as [`collect_facts`], record by record ([`FactWalk::take`]): records created
+/// after a period, and placements and employers made before it, are left out of it; workers are
+/// taken after every placement (a period's placements name the workers whose fields a report
+/// reads). The same facts, in another order (a report does not depend on its facts' order;
+/// `lingong_protocol::report`'s properties): the records of the five kinds, as the creation-order
+/// rows name them, since the store writes a record and its rows in one batch. Worth it where
+/// the periods' walks would read most records anyway (a month of a store of a few months, or
+/// several periods); a single period of a long history is read more cheaply by
+/// [`collect_facts`], which stops at the period's start for placements and employers.
+pub fn collect_facts_of(station: &Station, periods: &[Period]) -> Result<Vec<Vec<Fact>>> {
+    let mut walks: Vec<FactWalk> = periods.iter().map(FactWalk::new).collect();
+    let Some(last_end) = walks.iter().map(|w| w.end).max() else {
+        return Ok(Vec::new());
+    };
+    // The worker records, kept as read until every placement has been taken.
+    let mut workers: Vec<Vec<u8>> = Vec::new();
+    // The record rows: the store's `r` table (`store::record_key`: `r`, creator, serial).
+    for row in station.store.index_rows_between(vec![b'r'], vec![b'r' + 1]) {
+        let (_, bytes) = row?;
+        let rec = Stored::decode(&bytes)?;
+        if !WALKED.contains(&rec.kind) || rec.created_ms >= last_end {
+            continue;
+        }
+        if rec.kind == RecordKind::Worker {
+            workers.push(bytes.to_vec());
+            continue;
+        }
+        for walk in &mut walks {
+            walk.take(station, rec.kind, &rec)?;
+        }
+    }
+    for bytes in &workers {
+        let rec = Stored::decode(bytes)?;
+        for walk in &mut walks {
+            walk.take(station, RecordKind::Worker, &rec)?;
+        }
+    }
+    Ok(walks.into_iter().map(|w| w.facts).collect())
 }
 
 /// The facts of `period` by the rules' definition, with no shortcut: every record of the five
@@ -497,20 +548,57 @@ pub struct SealCheck {
 /// Recomputes every seal in force held here (of `period` when given) from the records held, and
 /// lists each figure, count or fingerprint that differs:
 /// `{"seal", "by", "region", "period", "field", "sealed", "recomputed"}`.
+///
+/// The facts of every period sealed come from one pass over the records ([`collect_facts_of`]),
+/// sorted by region, so that each seal is recomputed from its own region's facts, a slice
+/// ([`RegionFacts`]), instead of passing over every fact held once per seal (88 county seals
+/// at a province).
 pub fn check_seals(station: &Station, period: Option<&Period>) -> Result<SealCheck> {
+    check_seals_with(station, period, true)
+}
+
+/// [`check_seals`], or with `one_pass` false as before 7 December's third session: the facts
+/// collected by a walk of the creation-order rows per period ([`collect_facts`]) and each seal
+/// recomputed over every fact of its period (`audit::Levers`, for the benches' baseline). The
+/// same result either way.
+pub fn check_seals_with(
+    station: &Station,
+    period: Option<&Period>,
+    one_pass: bool,
+) -> Result<SealCheck> {
     let all = seals(station, period)?;
     let latest = latest_seals(&all);
     let mut by_period: BTreeMap<String, Vec<&HeldSeal>> = BTreeMap::new();
     for s in latest.values() {
         by_period.entry(s.seal.period.clone()).or_default().push(s);
     }
+    let periods = by_period
+        .keys()
+        .map(|text| Period::parse(text))
+        .collect::<std::result::Result<Vec<Period>, _>>()?;
+    let mut collected = if one_pass {
+        collect_facts_of(station, &periods)?
+    } else {
+        Vec::new()
+    }
+    .into_iter();
     let mut mismatches = Vec::new();
-    for (text, seals) in by_period {
-        let period = Period::parse(&text)?;
-        let facts = collect_facts(station, &period)?;
-        let priority = county_priority(&latest, &period);
+    for ((text, seals), period) in by_period.into_iter().zip(&periods) {
+        let facts = match collected.next() {
+            Some(facts) => facts,
+            None => collect_facts(station, period)?,
+        };
+        let (facts, by_region) = if one_pass {
+            (Vec::new(), Some(RegionFacts::new(facts)))
+        } else {
+            (facts, None)
+        };
+        let priority = county_priority(&latest, period);
         for s in seals {
-            let again = report::report(&period, &s.state.region, &facts, &priority);
+            let again = match &by_region {
+                Some(by_region) => by_region.report(period, &s.state.region, &priority),
+                None => report::report(period, &s.state.region, &facts, &priority),
+            };
             let row = |field: &str, sealed: Value, recomputed: Value| {
                 json!({
                     "seal": s.id(),
@@ -546,6 +634,67 @@ pub fn check_seals(station: &Station, period: Option<&Period>) -> Result<SealChe
         superseded: all.len() - latest.len(),
         mismatches,
     })
+}
+
+/// A period's facts sorted by region, for the reports of many regions: the facts of a region
+/// and everything below it lie side by side in that order (a [`RegionCode`] orders as its digit
+/// string), so each report reads its own region's slice, not every fact.
+pub struct RegionFacts {
+    facts: Vec<Fact>,
+    /// Where each worker's fact lies in `facts` (a region's placements may name a worker
+    /// registered elsewhere, whose fact the report looks up).
+    workers: std::collections::HashMap<[u8; 16], usize>,
+}
+
+impl RegionFacts {
+    pub fn new(mut facts: Vec<Fact>) -> RegionFacts {
+        facts.sort_by_key(|f| f.region);
+        let workers = facts
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.kind == RecordKind::Worker)
+            .map(|(i, f)| (f.id, i))
+            .collect();
+        RegionFacts { facts, workers }
+    }
+
+    /// The facts of `region` and below: a slice of the sorted facts.
+    fn within(&self, region: &RegionCode) -> std::ops::Range<usize> {
+        let from = self.facts.partition_point(|f| f.region < *region);
+        let to = from
+            + self.facts[from..]
+                .partition_point(|f| f.region == *region || region.contains(&f.region));
+        from..to
+    }
+
+    /// `report::report(period, region, all the facts, county_priority)`, from `region`'s slice
+    /// and the facts of the workers its placements name that are registered outside it (which
+    /// the report looks up and does not count), which are rare.
+    pub fn report(
+        &self,
+        period: &Period,
+        region: &RegionCode,
+        county_priority: &BTreeMap<RegionCode, u64>,
+    ) -> Report {
+        let range = self.within(region);
+        let own = &self.facts[range.clone()];
+        let outside: Vec<usize> = own
+            .iter()
+            .filter(|f| f.kind == RecordKind::Placement)
+            .filter_map(|f| f.at_end.as_ref()?.get("worker")?.as_str())
+            .filter_map(report::short_of)
+            .filter_map(|w| self.workers.get(&w).copied())
+            .filter(|i| !range.contains(i))
+            .collect::<std::collections::BTreeSet<usize>>()
+            .into_iter()
+            .collect();
+        if outside.is_empty() {
+            return report::report(period, region, own, county_priority);
+        }
+        let mut facts = own.to_vec();
+        facts.extend(outside.into_iter().map(|i| self.facts[i].clone()));
+        report::report(period, region, &facts, county_priority)
+    }
 }
 
 /// The figures a report shows, in the CSV's order, with their labels (`(field, 中文, English)`):
@@ -598,6 +747,129 @@ pub fn figures_json(f: &Figures) -> Map<String, Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The report of each region from its slice of the facts sorted by region
+    /// ([`RegionFacts::report`]) is the report over every fact: facts in two cities, their
+    /// counties, townships and villages, and at the cities' own level, with placements naming
+    /// workers registered in their own county, in another county, in another city, and nowhere
+    /// held; reports of the province, each city, each county, a township and a county holding
+    /// nothing.
+    #[test]
+    fn a_region_reported_from_its_slice_is_reported_as_from_every_fact() {
+        let period = Period::parse("2026-11").unwrap();
+        let t = period.start_ms() + 86_400_000;
+        let code = |s: &str| RegionCode::parse(s).unwrap();
+        let places = [
+            "520102001001",
+            "520102001",
+            "520102",
+            "520103002003",
+            "520103",
+            "5201",
+            "520302001001",
+            "520302",
+            "5203",
+        ];
+        let view = |pairs: &[(&str, Value)]| -> Option<Map<String, Value>> {
+            Some(
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.clone()))
+                    .collect(),
+            )
+        };
+        let mut facts = Vec::new();
+        let mut workers: Vec<[u8; 16]> = Vec::new();
+        for (i, place) in places.iter().enumerate() {
+            let mut worker = [0u8; 16];
+            worker[0] = i as u8;
+            workers.push(worker);
+            let flags = if i % 2 == 0 {
+                json!(["残疾人"])
+            } else {
+                json!([])
+            };
+            facts.push(Fact {
+                kind: RecordKind::Worker,
+                id: worker,
+                region: code(place),
+                created_ms: t,
+                touched_ms: vec![t],
+                at_start: None,
+                at_end: view(&[("flags", flags)]),
+            });
+            let mut post = [1u8; 16];
+            post[0] = i as u8;
+            facts.push(Fact {
+                kind: RecordKind::Post,
+                id: post,
+                region: code(place),
+                created_ms: t,
+                touched_ms: vec![t],
+                at_start: None,
+                at_end: view(&[
+                    ("review", json!("approved")),
+                    ("headcount", json!(i + 1)),
+                    ("wage", json!(150 + i)),
+                    ("unit", json!("day")),
+                ]),
+            });
+        }
+        // Placements at each place: of its own worker, of the next place's (another county or
+        // city at some), of the place three on, and of a worker held nowhere.
+        let mut serial = 0u8;
+        for (i, place) in places.iter().enumerate() {
+            let mut nowhere = [9u8; 16];
+            nowhere[0] = i as u8;
+            for worker in [
+                workers[i],
+                workers[(i + 1) % places.len()],
+                workers[(i + 3) % places.len()],
+                nowhere,
+            ] {
+                serial += 1;
+                let mut id = [2u8; 16];
+                id[0] = serial;
+                facts.push(Fact {
+                    kind: RecordKind::Placement,
+                    id,
+                    region: code(place),
+                    created_ms: t,
+                    touched_ms: vec![t],
+                    at_start: None,
+                    at_end: view(&[("worker", json!(hex::encode(worker)))]),
+                });
+            }
+        }
+        let by_region = RegionFacts::new(facts.clone());
+        let mut priority = BTreeMap::new();
+        priority.insert(code("520102"), 3);
+        let mut regions: Vec<RegionCode> = places.iter().map(|p| code(p)).collect();
+        regions.extend([code("52"), code("520111"), code("520102002")]);
+        for region in regions {
+            let whole = report::report(&period, &region, &facts, &priority);
+            assert_eq!(
+                by_region.report(&period, &region, &priority),
+                whole,
+                "{region}"
+            );
+        }
+        // Not vacuous: the province counts every placement, and a county's placements name
+        // workers registered outside it, whose priority flags change its figures (its own
+        // facts alone leave them unknown).
+        let all = report::report(&period, &code("52"), &facts, &priority);
+        assert_eq!(all.figures.placements, 4 * places.len() as u64);
+        let county = code("520302");
+        let own: Vec<Fact> = facts
+            .iter()
+            .filter(|f| county.contains(&f.region))
+            .cloned()
+            .collect();
+        assert_ne!(
+            report::report(&period, &county, &own, &priority),
+            by_region.report(&period, &county, &priority)
+        );
+    }
 
     /// A record as the store writes it, read back by [`Stored`]: every field it decodes
     /// agrees with the store's own decoding, with and without a document.

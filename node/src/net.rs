@@ -289,6 +289,32 @@ fn peer_key(peer: &PeerId) -> Option<PublicKey> {
     PublicKey::from_node_id(&peer.to_base58())
 }
 
+/// Stations known before any connects, for the places the connection gate keeps
+/// (crate::net_limits::InboundGate), so they survive a restart of the daemon: the issuers of
+/// this node's certificate chain (its parent and the parent's ancestors) and the stations it
+/// certified (its children), unless revoked here. Two reads: the node's own chain and the
+/// few certificates it issued.
+fn known_stations(station: &Station) -> Vec<PeerId> {
+    let me = station.key.public();
+    let mut keys: Vec<PublicKey> = station
+        .chain
+        .iter()
+        .flat_map(|chain| chain.certs().iter().map(|c| c.body.issuer))
+        .collect();
+    match station.store.issued() {
+        Ok(issued) => keys.extend(issued.iter().map(|c| c.leaf().body.subject)),
+        Err(e) => tracing::warn!("the certificates this node issued could not be read: {e}"),
+    }
+    keys.into_iter()
+        .filter(|k| *k != me && !matches!(station.store.revocation(k), Ok(Some(_))))
+        .filter_map(|k| {
+            libp2p::identity::ed25519::PublicKey::try_from_bytes(&k.0)
+                .ok()
+                .map(|k| libp2p::identity::PublicKey::from(k).to_peer_id())
+        })
+        .collect()
+}
+
 /// The node's libp2p identity: the same ed25519 seed as its signing key.
 pub fn keypair(station: &Station) -> libp2p::identity::Keypair {
     libp2p::identity::Keypair::ed25519_from_bytes(station.key.seed()).expect("32-byte seed")
@@ -393,14 +419,14 @@ pub fn start(
     station: Arc<RwLock<Station>>,
     extra_listen: &[String],
 ) -> Result<(Network, NetHandle, mpsc::Receiver<Command>)> {
-    let (config, keypair, my_chain) = {
+    let (config, keypair, my_chain, known) = {
         let s = station.read().expect("station lock");
         let chain = s
             .chain
             .as_ref()
             .ok_or(lingong_protocol::Error::NotCertified)?
             .to_bytes();
-        (s.config.clone(), keypair(&s), chain)
+        (s.config.clone(), keypair(&s), chain, known_stations(&s))
     };
     let local_peer = keypair.public().to_peer_id();
     let mdns_enabled = config.mdns;
@@ -467,6 +493,9 @@ pub fn start(
         swarm
             .listen_on(ma)
             .map_err(|e| net_err(format!("cannot listen on {addr}: {e}")))?;
+    }
+    for peer in known {
+        swarm.behaviour_mut().gate.proved(peer);
     }
     let mut peers = HashMap::new();
     for p in &config.peers {

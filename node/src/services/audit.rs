@@ -90,7 +90,8 @@ pub fn audit_with(station: &Station, levers: Levers) -> Result<Value> {
         // The seals are recomputed beside the envelope checks, which need nothing of them: the
         // cores the envelope checks leave idle (listing the store first, the last chunk, the
         // logs) take the seal check's share.
-        let seals = beside.spawn(|| figures::check_seals(station, None));
+        let seals =
+            beside.spawn(|| figures::check_seals_with(station, None, levers.one_pass_facts));
         let envelopes = check_envelopes_with(station, levers)?;
         let seals = seals
             .join()
@@ -152,6 +153,11 @@ pub struct Levers {
     /// reads; otherwise they are decompressed again for each range (about 2,048 envelopes,
     /// from as many authors in a province store).
     pub keep_keys: bool,
+    /// The seals' facts read by one pass over the records for every period sealed, and each
+    /// seal recomputed from its region's facts ([`figures::check_seals`]); otherwise each
+    /// record looked up from its creation-order row, a walk per period, and each seal
+    /// recomputed over every fact of its period (7 December's third session).
+    pub one_pass_facts: bool,
 }
 
 impl Levers {
@@ -160,12 +166,15 @@ impl Levers {
         authors_first: true,
         batch_certificates: true,
         keep_keys: true,
+        one_pass_facts: true,
     };
-    /// The way before these levers (the release of 7 December, 14:27 UTC).
+    /// The way before these levers (the release of 7 December, 14:27 UTC, for the envelopes;
+    /// of 18:48 UTC for the seals).
     pub const NONE: Levers = Levers {
         authors_first: false,
         batch_certificates: false,
         keep_keys: false,
+        one_pass_facts: false,
     };
 }
 
