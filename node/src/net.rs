@@ -306,7 +306,13 @@ fn known_stations(station: &Station) -> Vec<PeerId> {
         Err(e) => tracing::warn!("the certificates this node issued could not be read: {e}"),
     }
     keys.into_iter()
-        .filter(|k| *k != me && !matches!(station.store.revocation(k), Ok(Some(_))))
+        .filter(|k| {
+            *k != me
+                && !matches!(
+                    lingong_protocol::store::Store::revocation(&station.store, k),
+                    Ok(Some(_))
+                )
+        })
         .filter_map(|k| {
             libp2p::identity::ed25519::PublicKey::try_from_bytes(&k.0)
                 .ok()
