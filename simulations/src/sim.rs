@@ -72,12 +72,10 @@ const MAX_FRAMES: u32 = 100_000;
 pub const CODEC_CHECK_EVERY: u64 = 64;
 
 /// How many frames the helper holds at most.
-const MAX_LENT_DEFAULT: usize = 16;
-fn max_lent() -> usize { static V: std::sync::OnceLock<usize> = std::sync::OnceLock::new(); *V.get_or_init(|| std::env::var("XP_MAX_LENT").ok().and_then(|v| v.parse().ok()).unwrap_or(MAX_LENT_DEFAULT)) }
+const MAX_LENT: usize = 16;
 
 /// How many of the next events the engine looks through for work to lend the helper.
-const LOOK_AHEAD_DEFAULT: usize = 96;
-fn look_ahead() -> usize { static V: std::sync::OnceLock<usize> = std::sync::OnceLock::new(); *V.get_or_init(|| std::env::var("XP_LOOK_AHEAD").ok().and_then(|v| v.parse().ok()).unwrap_or(LOOK_AHEAD_DEFAULT)) }
+const LOOK_AHEAD: usize = 96;
 
 /// The shortest delay of an event the engine schedules on a link other than the one (or the
 /// node) it is handling: a change accepted at a node marks its other links for a sync
@@ -1466,10 +1464,10 @@ impl Sim {
     /// reached only through its own link, which no one pokes while its session is active or
     /// lent. Events from `before` on are left alone.
     fn lend_ahead(&mut self, before: i64) {
-        if self.helper.is_none() || self.lent.len() >= max_lent() {
+        if self.helper.is_none() || self.lent.len() >= MAX_LENT {
             return;
         }
-        while self.ahead.len() < look_ahead() {
+        while self.ahead.len() < LOOK_AHEAD {
             match self.queue.pop() {
                 Some(Reverse(e)) => self.ahead.push_back(e),
                 None => break,
@@ -1517,7 +1515,7 @@ impl Sim {
                         if let Some(job) = self.write_job(ev, t) {
                             self.stats.lent_writes += 1;
                             self.lend_event(event, t, Job::Write(Box::new(job)));
-                            if self.lent.len() >= max_lent() {
+                            if self.lent.len() >= MAX_LENT {
                                 break;
                             }
                         }
@@ -1546,7 +1544,7 @@ impl Sim {
                     {
                         let job = self.open_job(link, t);
                         self.lend(link, event, t, Job::Open(Box::new(job)));
-                        if self.lent.len() >= max_lent() {
+                        if self.lent.len() >= MAX_LENT {
                             break;
                         }
                     }
@@ -1571,7 +1569,7 @@ impl Sim {
                     {
                         let job = self.frame_job(link, to_parent, t);
                         self.lend(link, event, t, Job::Receive(Box::new(job)));
-                        if self.lent.len() >= max_lent() {
+                        if self.lent.len() >= MAX_LENT {
                             break;
                         }
                     }
