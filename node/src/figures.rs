@@ -7,6 +7,11 @@
 //! instant, and otherwise from its changes dated before it, rebuilt
 //! ([`lingong_protocol::report::view_as_of`]). Used by `services::reports`, `services::supervision`
 //! and `services::audit`, which do not import each other.
+//!
+//! Two ways to the facts: a walk of one period's creation-order rows, each record looked up
+//! ([`collect_facts`], [`FactWalk`]: a report, which can stop at the period's start), and one
+//! pass over every record for several periods at once ([`collect_facts_of`]: the check of every
+//! seal held, which then recomputes each seal from its own region's facts, [`RegionFacts`]).
 
 use crate::error::Result;
 use crate::index;
@@ -868,6 +873,56 @@ mod tests {
         assert_ne!(
             report::report(&period, &county, &own, &priority),
             by_region.report(&period, &county, &priority)
+        );
+    }
+
+    /// One pass over the records for several periods ([`collect_facts_of`]) gives each period
+    /// the facts its walk ([`collect_facts`]) gives, in whatever order: a village holding
+    /// sample posts, some approved, for this month, this quarter and last month.
+    #[test]
+    fn one_pass_for_several_periods_gives_each_the_facts_of_its_walk() {
+        use lingong_protocol::dates;
+        let dir = tempfile::tempdir().unwrap();
+        let region = RegionCode::parse("522622101001").unwrap();
+        let (key, chain) = lingong_protocol::fixture::Hierarchy::new(7).node(&region);
+        let home = crate::home::Home::new(Some(dir.path().join("v")));
+        crate::station::init(&home, "测试村", "522622101001", Vec::new(), None).unwrap();
+        crate::home::write_atomically(&home.key_path(), &key.seed()).unwrap();
+        let mut station = Station::open(&home).unwrap();
+        crate::services::certs::install(&mut station, &chain.to_json()).unwrap();
+        crate::demo::sample_posts(&mut station, 30).unwrap();
+        let queue = crate::services::review::queue(&station, Some(30), None).unwrap();
+        for row in queue.as_array().unwrap().iter().step_by(2) {
+            crate::services::review::decide(&mut station, row["id"].as_str().unwrap(), true, None)
+                .unwrap();
+        }
+        let today = dates::today_cst(crate::station::now_ms());
+        let month = Period::month_of(today);
+        let periods = vec![
+            month.clone(),
+            Period::quarter_of(today),
+            Period::month_of(month.first_day - 1),
+        ];
+        let sorted = |mut facts: Vec<Fact>| {
+            facts.sort_by_key(|f| (f.kind as u8, f.id));
+            facts
+        };
+        let together = collect_facts_of(&station, &periods).unwrap();
+        assert_eq!(together.len(), periods.len());
+        for (period, facts) in periods.iter().zip(together) {
+            let walked = collect_facts(&station, period).unwrap();
+            assert_eq!(sorted(facts), sorted(walked.clone()), "{}", period.text);
+        }
+        // Not vacuous: this month's walk finds the posts.
+        let this_month = collect_facts(&station, &periods[0]).unwrap();
+        assert!(
+            this_month
+                .iter()
+                .filter(|f| f.kind == RecordKind::Post)
+                .count()
+                >= 30,
+            "{}",
+            this_month.len()
         );
     }
 

@@ -35,8 +35,10 @@
 //! these out, for the benches to measure against the way before. Each header is encoded once, for its id and for the batch
 //! equation, and an `R` the strict rules single out is recognised from its encoding
 //! ([`lingong_protocol::ingest::verify_signed`]). The seals are recomputed on a thread of their own
-//! beside all this. `cargo bench -p lingong-node --bench oversight` measures the rate beside raw
-//! ed25519 batch verification (README).
+//! beside all this ([`figures::check_seals`]: the facts of every period sealed from one pass over
+//! the records, each seal from its own region's facts). `cargo bench -p lingong-node --bench
+//! oversight` and `--bench province_store` measure the rate beside raw ed25519 batch verification
+//! (README).
 
 use crate::error::Result;
 use crate::figures;
@@ -134,10 +136,17 @@ pub struct EnvelopeAudit {
     pub problems: Vec<Value>,
 }
 
-/// How [`check_envelopes_with`] goes about its work: the ways of 7 December's second session,
+/// How [`audit_with`] goes about its work: the ways of 7 December's second and third sessions,
 /// each of which can be left out, so that the benches measure them against the way before
 /// ([`Levers::NONE`]) in the same run. The checks made and the problems found are the same
 /// whichever are set (`services::audit::tests`).
+///
+/// Why the way before stays in the production code rather than in the benches: it is the
+/// simpler reading of the same checks (each author looked up as met, each certificate checked
+/// alone, a walk per period for the seals), and the tests and benches hold the faster ways to
+/// it, finding for finding, in the same process over the same store; a copy in the benches would
+/// drift from the code it measures. `audit` itself runs [`Levers::ALL`] only; nothing a user
+/// can reach sets another.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Levers {
     /// Every author's certificate record read by one scan of the author table before the
