@@ -9,7 +9,8 @@
 //! places, against a village daemon started under `ulimit -n 256` (`prlimit`) while its
 //! township dials *in*: the daemon stays up and under its limits, its store whole, and the
 //! township, a known station (it proved its certificate before the flood), syncs while every
-//! attacker still runs. And the field's topology under that flood and limit: the
+//! attacker still runs, and again after the village daemon restarts during the flood (the
+//! township issued the village's certificate: known from the store at start). And the field's topology under that flood and limit: the
 //! village dials its township (its parent peer) and keeps syncing both ways during the flood.
 //!
 //! And the issue's test peer: a certified station that speaks the sync protocol pushes changes
@@ -806,7 +807,9 @@ fn start_under_file_limit(village: &Node, nofile: u64) -> (Daemon, u16, u32) {
 /// gets through and syncs *during* the flood (the gate keeps handshake places for addresses
 /// the flood does not fill, and an established place for a known station, closing the oldest
 /// silent key for it): the post written at the village is held at the township while every
-/// attacker still runs.
+/// attacker still runs. Then the village's daemon restarts in the middle of the flood,
+/// forgetting who proved a certificate to it; the township, which issued the village's
+/// certificate, is known from the store at start and syncs again before the flood ends.
 #[test]
 fn under_a_limit_of_256_files_a_flood_leaves_the_store_whole_and_an_honest_peer_dialling_in_syncs()
 {
@@ -815,6 +818,8 @@ fn under_a_limit_of_256_files_a_flood_leaves_the_store_whole_and_an_honest_peer_
     let (township, village) = (&nodes[3], &nodes[4]);
     let nofile = env_usize("HOSTILE_NOFILE", LOW_NOFILE) as u64;
     let (mut village_daemon, port, pid) = start_under_file_limit(village, nofile);
+    // The daemon's pid, which changes when it restarts during the flood.
+    let pid = std::cell::Cell::new(pid);
     // The township dials the village, from 127.0.0.1, an address no attacker uses.
     township.json(&[
         "peer",
@@ -828,8 +833,8 @@ fn under_a_limit_of_256_files_a_flood_leaves_the_store_whole_and_an_honest_peer_
     });
     // The township goes away, to dial in again in the middle of the flood.
     township_daemon.stop();
-    let rss_before = status_kb(pid, "VmRSS:");
-    let files_before = open_files(pid);
+    let rss_before = status_kb(pid.get(), "VmRSS:");
+    let files_before = open_files(pid.get());
     let ticks = clock_ticks_per_second();
     eprintln!(
         "under ulimit -n {nofile}, before the flood: VmRSS {rss_before} kB, \
@@ -839,9 +844,9 @@ fn under_a_limit_of_256_files_a_flood_leaves_the_store_whole_and_an_honest_peer_
     let mut peak_files = files_before;
     let mut sample = |daemon: &mut Daemon| {
         daemon.check_alive();
-        peak_files = peak_files.max(open_files(pid));
+        peak_files = peak_files.max(open_files(pid.get()));
     };
-    let cpu_start = cpu_seconds(pid, ticks);
+    let cpu_start = cpu_seconds(pid.get(), ticks);
     let flood = FullFlood::start(port, &mut || sample(&mut village_daemon));
     let (started, silent_in) = (flood.started, flood.silent_in);
     // The clerk is served during the flood (the control socket needs files too).
@@ -874,6 +879,38 @@ fn under_a_limit_of_256_files_a_flood_leaves_the_store_whole_and_an_honest_peer_
         "every attacker still runs when the township's sync is seen"
     );
     let opened_at_sync = flood.tally.opened.load(Ordering::Relaxed);
+    // The village's daemon restarts in the middle of the flood: the peers that proved a
+    // certificate to it are forgotten, but the township issued its certificate, which the
+    // daemon reads at start; the silent keys take the established places back at once, and
+    // the township, dialling in again, still gets one and syncs while every attacker runs.
+    let first_hwm = status_kb(pid.get(), "VmHWM:");
+    let first_cpu = cpu_seconds(pid.get(), ticks) - cpu_start;
+    village_daemon.restart();
+    pid.set(daemon_pid(village));
+    let title_restart = "低文件限额洪水之中村站重启后的岗位";
+    post(village, title_restart);
+    let restarted = Instant::now();
+    let (through_restart, held_restart) = poll_every(
+        "the township to sync with the restarted village during the flood",
+        LOW_NOFILE_FLOOD,
+        Duration::from_millis(250),
+        || {
+            sample(&mut village_daemon);
+            assert!(
+                flood.running(),
+                "every attacker runs until the township's sync is seen"
+            );
+            holds(township, title_restart).then(|| {
+                let held = flood.silent.connections.load(Ordering::Relaxed)
+                    - flood.silent.closed.load(Ordering::Relaxed);
+                (restarted.elapsed(), held)
+            })
+        },
+    );
+    assert!(
+        flood.running(),
+        "every attacker still runs when the township's sync after the restart is seen"
+    );
     // The flood goes on for its time (past the handshake timeouts and the silent keys' 30 s).
     poll_every(
         "the flood to run its time",
@@ -887,9 +924,9 @@ fn under_a_limit_of_256_files_a_flood_leaves_the_store_whole_and_an_honest_peer_
     assert!(flood.running(), "every attacker ran the flood's time");
     let (tally, silent) = flood.stop();
     let flood_secs = started.elapsed().as_secs_f64();
-    let cpu_flood = cpu_seconds(pid, ticks) - cpu_start;
+    let cpu_flood = first_cpu + cpu_seconds(pid.get(), ticks);
     sample(&mut village_daemon);
-    let peak_rss = status_kb(pid, "VmHWM:");
+    let peak_rss = first_hwm.max(status_kb(pid.get(), "VmHWM:"));
     let opened = tally.opened.load(Ordering::Relaxed);
     let closed = tally.closed_by_daemon.load(Ordering::Relaxed);
     let log = std::fs::read_to_string(village.home.join("daemon.log")).unwrap_or_default();
@@ -904,13 +941,16 @@ fn under_a_limit_of_256_files_a_flood_leaves_the_store_whole_and_an_honest_peer_
          (before {files_before}), CPU {cpu_flood:.1} s during the flood; 'Too many open \
          files' {emfile} times in its log; the township dialling in synced during the flood, \
          {:.2} s after it started dialling ({held_then} silent keys holding places, \
-         {opened_at_sync} raw connections opened by then), {made_room} connections closed \
-         for a known station; load {}",
+         {opened_at_sync} raw connections opened by then); after the village daemon's \
+         restart during the flood, a post at the township {:.2} s after it was written \
+         ({held_restart} silent keys holding places); connections closed for a known \
+         station: {made_room}; load {}",
         tally.refused_at_connect.load(Ordering::Relaxed),
         silent.connections.load(Ordering::Relaxed),
         silent_in.as_secs_f64(),
         silent.closed.load(Ordering::Relaxed),
         through_during.as_secs_f64(),
+        through_restart.as_secs_f64(),
         load_average(),
     );
     assert!(opened >= 3000, "the flood opened {opened} connections");
@@ -933,6 +973,7 @@ fn under_a_limit_of_256_files_a_flood_leaves_the_store_whole_and_an_honest_peer_
     for title in [
         "低文件限额洪水之前的岗位",
         "低文件限额洪水之中的岗位",
+        title_restart,
         "低文件限额洪水之后的岗位",
     ] {
         assert!(holds(village, title), "the village holds {title}");
