@@ -35,8 +35,9 @@ const SPIN_POLLS: u32 = 20_000;
 /// for about a third of it), and a longer spin (it was [`SPIN_POLLS`], about a millisecond)
 /// only burnt a core: on this shared two-core machine, at a load of 6 to 10, it took the
 /// processor from the engine, whose path is the run's. Measured on one county's month
-/// (`--only 520102 --days 30 --seed 1`): 20,000 polls 12.5-14.7 s of CPU, 200 polls 9.1-9.3 s,
-/// the engine doing 71-90 k of the 157 k jobs lent instead of 135 k; the run the same.
+/// (`--only 520102 --days 30 --seed 1`, load 9-16, two runs each): 20,000 polls 13.2 and
+/// 12.6 s of CPU, 200 polls 9.2 and 9.5 s, the engine doing 72-75 k of the 157 k jobs lent
+/// instead of 122-139 k; the run the same.
 const IDLE_SPIN_POLLS: u32 = 200;
 
 /// What the helper thread and the engine share.
