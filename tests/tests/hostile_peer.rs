@@ -890,9 +890,11 @@ fn under_a_limit_of_256_files_a_flood_leaves_the_store_whole_and_an_honest_peer_
     let title_restart = "低文件限额洪水之中村站重启后的岗位";
     post(village, title_restart);
     let restarted = Instant::now();
+    // (Longer than the first: the township's dials while the village was down doubled its
+    // redial backoff, 1 s then 2, 4, 8, 16 s; the flood runs until this is seen.)
     let (through_restart, held_restart) = poll_every(
         "the township to sync with the restarted village during the flood",
-        LOW_NOFILE_FLOOD,
+        SYNC_DEADLINE,
         Duration::from_millis(250),
         || {
             sample(&mut village_daemon);
