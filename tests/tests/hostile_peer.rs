@@ -746,6 +746,38 @@ impl FullFlood {
         }
     }
 
+    /// Silent keys holding an established place right now (handshakes done, not cut off).
+    fn silent_held(&self) -> usize {
+        self.silent.connections.load(Ordering::Relaxed) - self.silent.closed.load(Ordering::Relaxed)
+    }
+
+    /// Polls, sampling the village at every round, until `township` holds the post `title`,
+    /// asserting that every attacker still runs at each round and when it is seen. Returns how
+    /// long after `since` it was seen and the silent keys holding a place then.
+    fn wait_for_sync(
+        &self,
+        what: &str,
+        deadline: Duration,
+        since: Instant,
+        township: &Node,
+        title: &str,
+        sample: &mut dyn FnMut(),
+    ) -> (Duration, usize) {
+        let seen = poll_every(what, deadline, Duration::from_millis(250), || {
+            sample();
+            assert!(
+                self.running(),
+                "every attacker runs until the township's sync is seen"
+            );
+            holds(township, title).then(|| (since.elapsed(), self.silent_held()))
+        });
+        assert!(
+            self.running(),
+            "every attacker still runs when the township's sync is seen ({what})"
+        );
+        seen
+    }
+
     /// Whether every attacker (each raw address's thread, each silent key's task) still runs.
     fn running(&self) -> bool {
         !self.stop.load(Ordering::Relaxed)
@@ -857,26 +889,13 @@ fn under_a_limit_of_256_files_a_flood_leaves_the_store_whole_and_an_honest_peer_
     // oldest silent key is closed for it), and syncs while every attacker still runs.
     township_daemon.restart();
     let township_back = Instant::now();
-    let (through_during, held_then) = poll_every(
+    let (through_during, held_then) = flood.wait_for_sync(
         "the township, dialling in, to sync during the flood",
         LOW_NOFILE_FLOOD,
-        Duration::from_millis(250),
-        || {
-            sample(&mut village_daemon);
-            assert!(
-                flood.running(),
-                "every attacker runs until the township's sync is seen"
-            );
-            holds(township, "低文件限额洪水之中的岗位").then(|| {
-                let held = flood.silent.connections.load(Ordering::Relaxed)
-                    - flood.silent.closed.load(Ordering::Relaxed);
-                (township_back.elapsed(), held)
-            })
-        },
-    );
-    assert!(
-        flood.running(),
-        "every attacker still runs when the township's sync is seen"
+        township_back,
+        township,
+        "低文件限额洪水之中的岗位",
+        &mut || sample(&mut village_daemon),
     );
     let opened_at_sync = flood.tally.opened.load(Ordering::Relaxed);
     // The village's daemon restarts in the middle of the flood: the peers that proved a
@@ -892,26 +911,13 @@ fn under_a_limit_of_256_files_a_flood_leaves_the_store_whole_and_an_honest_peer_
     let restarted = Instant::now();
     // (Longer than the first: the township's dials while the village was down doubled its
     // redial backoff, 1 s then 2, 4, 8, 16 s; the flood runs until this is seen.)
-    let (through_restart, held_restart) = poll_every(
+    let (through_restart, held_restart) = flood.wait_for_sync(
         "the township to sync with the restarted village during the flood",
         SYNC_DEADLINE,
-        Duration::from_millis(250),
-        || {
-            sample(&mut village_daemon);
-            assert!(
-                flood.running(),
-                "every attacker runs until the township's sync is seen"
-            );
-            holds(township, title_restart).then(|| {
-                let held = flood.silent.connections.load(Ordering::Relaxed)
-                    - flood.silent.closed.load(Ordering::Relaxed);
-                (restarted.elapsed(), held)
-            })
-        },
-    );
-    assert!(
-        flood.running(),
-        "every attacker still runs when the township's sync after the restart is seen"
+        restarted,
+        township,
+        title_restart,
+        &mut || sample(&mut village_daemon),
     );
     // The flood goes on for its time (past the handshake timeouts and the silent keys' 30 s).
     poll_every(
@@ -1034,11 +1040,6 @@ fn under_a_limit_of_256_files_a_flooded_village_dialling_its_township_keeps_sync
     let cpu_start = cpu_seconds(pid, ticks);
     let flood = FullFlood::start(port, &mut || sample(&mut village_daemon));
     let flood_on = flood.started.elapsed();
-    // Silent keys holding an established place right now (handshakes done, not cut off).
-    let held = |flood: &FullFlood| {
-        flood.silent.connections.load(Ordering::Relaxed)
-            - flood.silent.closed.load(Ordering::Relaxed)
-    };
     // One round both ways while the flood runs: a post written at the village reaches the
     // township (up), the township approves it and the approval reaches the village (down).
     let round = |title: &str, sample: &mut dyn FnMut()| {
@@ -1069,7 +1070,7 @@ fn under_a_limit_of_256_files_a_flooded_village_dialling_its_township_keeps_sync
                 (village.json(&["post", "show", &id])["review"] == "approved").then_some(())
             },
         );
-        (up, approved.elapsed(), held(&flood))
+        (up, approved.elapsed(), flood.silent_held())
     };
     // At once, while the silent keys hold the established inbound places.
     let first = round("外拨洪水之中的岗位", &mut || {
@@ -1090,7 +1091,7 @@ fn under_a_limit_of_256_files_a_flooded_village_dialling_its_township_keeps_sync
             holds(township, title_redial).then_some(())
         },
     );
-    let redial = (written.elapsed(), held(&flood));
+    let redial = (written.elapsed(), flood.silent_held());
     // And once the flood has run its time: past the handshake timeouts and the 30 s after
     // which the silent keys are cut off and come back.
     poll_until(
