@@ -289,6 +289,13 @@ fn peer_key(peer: &PeerId) -> Option<PublicKey> {
     PublicKey::from_node_id(&peer.to_base58())
 }
 
+/// The libp2p peer id of a station's key ([`peer_key`] the other way).
+fn peer_of(key: &PublicKey) -> Option<PeerId> {
+    libp2p::identity::ed25519::PublicKey::try_from_bytes(&key.0)
+        .ok()
+        .map(|k| libp2p::identity::PublicKey::from(k).to_peer_id())
+}
+
 /// Stations known before any connects, for the places the connection gate keeps
 /// (crate::net_limits::InboundGate), so they survive a restart of the daemon: the issuers of
 /// this node's certificate chain (its parent and the parent's ancestors) and the stations it
@@ -313,11 +320,7 @@ fn known_stations(station: &Station) -> Vec<PeerId> {
                     Ok(Some(_))
                 )
         })
-        .filter_map(|k| {
-            libp2p::identity::ed25519::PublicKey::try_from_bytes(&k.0)
-                .ok()
-                .map(|k| libp2p::identity::PublicKey::from(k).to_peer_id())
-        })
+        .filter_map(|k| peer_of(&k))
         .collect()
 }
 
