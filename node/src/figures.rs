@@ -358,9 +358,8 @@ pub fn collect_facts_of(station: &Station, periods: &[Period]) -> Result<Vec<Vec
     };
     // The worker records, kept as read until every placement has been taken.
     let mut workers: Vec<Vec<u8>> = Vec::new();
-    // The record rows: the store's `r` table (`store::record_key`: `r`, creator, serial).
-    for row in station.store.index_rows_between(vec![b'r'], vec![b'r' + 1]) {
-        let (_, bytes) = row?;
+    for row in station.store.record_rows() {
+        let bytes = row?;
         let rec = Stored::decode(&bytes)?;
         if !WALKED.contains(&rec.kind) || rec.created_ms >= last_end {
             continue;

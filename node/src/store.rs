@@ -629,6 +629,14 @@ impl SledStore {
         self.tree.range(from..to).map(|row| row.map_err(err))
     }
 
+    /// Every record's stored bytes, in key order (creator, serial), for a reader that decodes
+    /// only the fields it needs in one pass (`figures::collect_facts_of`).
+    pub fn record_rows(&self) -> impl Iterator<Item = Result<sled::IVec, StoreError>> + '_ {
+        self.tree
+            .scan_prefix([b'r'])
+            .map(|row| row.map(|(_, v)| v).map_err(err))
+    }
+
     /// A record's stored bytes (postcard, what [`Store::record`] decodes), for a reader that
     /// decodes only the fields it needs (`figures::collect_facts`).
     pub fn record_bytes(&self, id: &RecordId) -> Result<Option<sled::IVec>, StoreError> {
