@@ -19,15 +19,33 @@ export function launch() {
   });
 }
 
+// What the pages of every watched context got wrong in the browser: each script error, and each
+// part of a page the node's own Content-Security-Policy refused (an inline style or script the
+// page relies on and the browser dropped), with the page it happened on.
+export const refused = [];
+
 // A new context of `browser` (1366×768 and Chinese unless `options` say otherwise) that adds to
-// `outside` the address of every request going anywhere but `origins`.
+// `outside` the address of every request going anywhere but `origins`, and to `refused` what
+// its pages got wrong.
 export async function watched(browser, origins, outside, options = {}) {
   const context = await browser.newContext({ viewport: { width: 1366, height: 768 }, locale: "zh-CN", ...options });
   context.on("request", (r) => {
     const u = r.url();
     if (!origins.some((o) => u.startsWith(o)) && !u.startsWith("data:") && !u.startsWith("about:")) outside.push(u);
   });
+  context.on("console", (m) => {
+    if (m.type() === "error" && /Content Security Policy/.test(m.text())) {
+      refused.push(`${m.location().url}: ${m.text().slice(0, 160)}`);
+    }
+  });
+  context.on("weberror", (e) => refused.push(`${e.page() ? e.page().url() : "?"}: ${e.error().message}`));
   return context;
+}
+
+// Fails if any watched page had a script error or a part refused by the node's CSP; else says so.
+export function noneRefused() {
+  if (refused.length) fail(`the browser refused or missed parts of pages: ${[...new Set(refused)].join(" | ")}`);
+  console.log("ok: no page had a script error or a part refused by its CSP");
 }
 
 // Opens `origin + path`, which must send a browser without a session to the login form, and

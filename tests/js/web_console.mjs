@@ -8,7 +8,7 @@
 // command-line flag). Screenshots go to SHOTS.
 //
 // usage: node web_console.mjs URL NAME PASSWORD SHOTS
-import { english, fail, launch, login, refusedInEnglish, watched } from "./browser.mjs";
+import { english, fail, launch, login, refusedInEnglish, noneRefused, watched } from "./browser.mjs";
 
 const [url, name, password, shots] = process.argv.slice(2);
 const origin = new URL(url).origin;
@@ -114,6 +114,7 @@ try {
   console.log(`ok: in English the console shows no Chinese of its own (${checked} texts); a refused wage: ${wageMessage}`);
 
   if (outside.length) fail("requests left the node: " + outside.join(", "));
+  noneRefused();
   console.log("ok: no request left " + origin);
 } finally {
   await browser.close();

@@ -13,7 +13,7 @@
 // SHOTS/report.png.
 //
 // usage: node web_oversight.mjs VILLAGE_URL COUNTY_URL NAME PASSWORD SHOTS EXPECTED_JSON
-import { english, fail, launch, login, refusedInEnglish, watched } from "./browser.mjs";
+import { english, fail, launch, login, refusedInEnglish, noneRefused, watched } from "./browser.mjs";
 
 const [villageUrl, countyUrl, name, password, shots, expectedJson] = process.argv.slice(2);
 const expected = JSON.parse(expectedJson);
@@ -177,6 +177,7 @@ try {
   console.log(`ok: and by polling after ${Date.now() - approvedAt} ms where the events are blocked`);
 
   if (outside.length) fail("requests left the node: " + outside.join(", "));
+  noneRefused();
   console.log("ok: no request left 127.0.0.1");
 } finally {
   await browser.close();

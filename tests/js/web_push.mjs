@@ -12,7 +12,7 @@
 // and nothing may leave 127.0.0.1. Screenshots: SHOTS/push.png, SHOTS/assist.png.
 //
 // usage: node web_push.mjs URL NAME PASSWORD POST PRIORITY_WORKER PLAIN_WORKER SHOTS
-import { english, fail, han, launch, login, refusedInEnglish, watched } from "./browser.mjs";
+import { english, fail, han, launch, login, refusedInEnglish, noneRefused, watched } from "./browser.mjs";
 
 const [url, name, password, post, priority, plain, shots] = process.argv.slice(2);
 const origin = new URL(url).origin;
@@ -135,6 +135,7 @@ try {
   console.log("ok: the sync page shows the last bundle: " + lastText);
 
   if (outside.length) fail("requests left the node: " + outside.join(", "));
+  noneRefused();
   console.log("ok: no request left 127.0.0.1");
 } finally {
   await browser.close();

@@ -8,7 +8,7 @@
 // Nothing may leave 127.0.0.1.
 //
 // usage: node web_report_wait.mjs URL NAME PASSWORD QUARTER
-import { english, fail, launch, login, watched } from "./browser.mjs";
+import { english, fail, launch, login, noneRefused, watched } from "./browser.mjs";
 
 const [url, name, password, quarter] = process.argv.slice(2);
 const origin = new URL(url).origin;
@@ -72,6 +72,7 @@ try {
   console.log("ok: without script the page refreshed itself until the figures showed");
 
   if (outside.length) fail("requests left the node: " + outside.join(", "));
+  noneRefused();
   console.log("ok: no request left 127.0.0.1");
 } finally {
   await browser.close();

@@ -49,6 +49,8 @@ use std::net::SocketAddr;
 const CSS: &str = include_str!("static/app.css");
 const APP_JS: &str = include_str!("static/app.js");
 const SCREEN_JS: &str = include_str!("static/screen.js");
+/// The station's icon (工 on the console's red), for the browser's tab and bookmarks.
+const ICON_SVG: &str = include_str!("static/icon.svg");
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -78,6 +80,9 @@ pub fn routes() -> Router<AppState> {
             "/static/screen.js",
             static_file("text/javascript; charset=utf-8", SCREEN_JS),
         )
+        .route("/static/icon.svg", static_file("image/svg+xml", ICON_SVG))
+        // Browsers ask for it whatever the page says; an SVG answers them all.
+        .route("/favicon.ico", static_file("image/svg+xml", ICON_SVG))
 }
 
 /// A file built into the binary, served with its type and an hour's caching.
@@ -208,6 +213,7 @@ pub(super) fn layout(lang: L, title: &str, top: Markup, body: Markup) -> Markup 
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) }
                 link rel="stylesheet" href="/static/app.css";
+                link rel="icon" type="image/svg+xml" href="/static/icon.svg";
                 script src="/static/app.js" defer {}
             }
             body {
@@ -796,6 +802,7 @@ async fn screen(
                 meta charset="utf-8";
                 title { (state.name) " · " (lang.t("招工信息", "Jobs")) }
                 link rel="stylesheet" href="/static/app.css";
+                link rel="icon" type="image/svg+xml" href="/static/icon.svg";
                 script src="/static/screen.js" defer {}
             }
             body.screen.portrait[portrait]
@@ -1306,7 +1313,7 @@ async fn console_markup(
                                 form method="post" action={ "/console/review/" (s(&p["id"])) } class="inline" {
                                     input type="hidden" name="csrf" value=(csrf);
                                     input type="hidden" name="approve" value="false";
-                                    input name="reason" placeholder=(lang.t("不通过原因", "Reason")) style="width:10rem";
+                                    input.reason name="reason" placeholder=(lang.t("不通过原因", "Reason"));
                                     button.quiet type="submit" { (lang.t("不通过", "Reject")) }
                                 }
                             }
