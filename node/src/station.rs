@@ -229,11 +229,7 @@ impl Station {
     pub fn record_counts(&self) -> Result<Value> {
         let mut counts = serde_json::Map::new();
         for kind in RecordKind::ALL {
-            let name = match kind {
-                RecordKind::Directory | RecordKind::Evidence => kind.as_str().to_string(),
-                other => format!("{}s", other.as_str()),
-            };
-            counts.insert(name, json!(self.store.count(kind)?));
+            counts.insert(kind.count_key(), json!(self.store.count(kind)?));
         }
         counts.insert("envelopes".into(), json!(self.store.envelope_count()?));
         Ok(Value::Object(counts))

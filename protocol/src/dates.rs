@@ -85,6 +85,13 @@ pub fn cst_day_of(time: &str) -> Option<i64> {
     parse_rfc3339(time).map(today_cst)
 }
 
+/// An RFC 3339 time ([`parse_rfc3339`]) as clerks in Guizhou read a clock: China Standard
+/// Time, `YYYY-MM-DD HH:MM:SS` (the node writes its times in UTC); `None` when it is not one.
+pub fn cst_time(time: &str) -> Option<String> {
+    let utc = rfc3339(parse_rfc3339(time)? + CST_OFFSET_MS);
+    Some(format!("{} {}", &utc[..10], &utc[11..19]))
+}
+
 /// RFC 3339 in UTC with a `Z`, to the second.
 pub fn rfc3339(ms: i64) -> String {
     let secs = ms.div_euclid(1000);
@@ -169,6 +176,19 @@ pub fn parse_period(s: &str) -> Result<(i64, i64)> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_utc_time_reads_as_china_standard_time_across_midnight() {
+        assert_eq!(
+            super::cst_time("2026-12-07T21:42:01Z").as_deref(),
+            Some("2026-12-08 05:42:01")
+        );
+        assert_eq!(
+            super::cst_time("2026-12-07T09:00:00+08:00").as_deref(),
+            Some("2026-12-07 09:00:00")
+        );
+        assert_eq!(super::cst_time("yesterday"), None);
+    }
+
     use super::*;
 
     #[test]

@@ -98,6 +98,40 @@ impl RecordKind {
         }
     }
 
+    /// The kind's key in the counts a node reports (`status`, the sync page): plural (`posts`)
+    /// but for the two mass nouns, `directory` and `evidence`.
+    pub fn count_key(self) -> String {
+        match self {
+            RecordKind::Directory | RecordKind::Evidence => self.as_str().to_string(),
+            other => format!("{}s", other.as_str()),
+        }
+    }
+
+    /// The kind named `name`: its own name (`post`) or its key in counts (`posts`).
+    pub fn named(name: &str) -> Option<RecordKind> {
+        RecordKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == name || k.count_key() == name)
+    }
+
+    /// What a station clerk calls records of this kind.
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            RecordKind::Certificate => "证书",
+            RecordKind::Revocation => "吊销",
+            RecordKind::Directory => "名录条目",
+            RecordKind::Post => "岗位",
+            RecordKind::Worker => "劳动者",
+            RecordKind::Placement => "上岗",
+            RecordKind::Complaint => "投诉",
+            RecordKind::Evidence => "分叉证据",
+            RecordKind::Employer => "用工主体",
+            RecordKind::Assistance => "帮扶记录",
+            RecordKind::ReportSeal => "报表签章",
+            RecordKind::SupervisionOrder => "整改通知",
+        }
+    }
+
     /// Order of sending on a thin link, lowest first: trust first (a change cannot be accepted
     /// before its author's certificate), then revocations and complaints, placements, posts,
     /// and bulk history last.
@@ -441,6 +475,22 @@ pub use crate::id_number::{
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_kind_is_found_by_its_name_and_its_count_key_and_has_a_chinese_name() {
+        for kind in RecordKind::ALL {
+            assert_eq!(RecordKind::named(kind.as_str()), Some(kind));
+            assert_eq!(RecordKind::named(&kind.count_key()), Some(kind));
+            assert!(
+                kind.name_zh()
+                    .chars()
+                    .all(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))
+            );
+        }
+        assert_eq!(RecordKind::Post.count_key(), "posts");
+        assert_eq!(RecordKind::Evidence.count_key(), "evidence");
+        assert_eq!(RecordKind::named("envelopes"), None);
+    }
 
     #[test]
     fn a_change_made_on_one_side_applies_on_the_other() {

@@ -131,6 +131,11 @@ try {
   if ((await v.locator("#parent").getAttribute("data-connected")) !== "true") fail("the sync page says the parent is not connected");
   const waiting = (await v.locator("#waiting").textContent()).trim();
   if (!/^\d+/.test(waiting)) fail("the sync page does not count what waits to go up: " + waiting);
+  // What it holds, named as a clerk names records, and its times in China Standard Time.
+  const held = (await v.locator('#sync span.tag[data-kind="posts"]').textContent()).trim();
+  if (!/^岗位 \d+$/.test(held)) fail("the sync page does not name its posts in Chinese: " + held);
+  const lastSync = (await v.locator("#peers tr[data-peer] td").nth(3).textContent()).trim();
+  if (!/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/.test(lastSync)) fail("the last session is not a China Standard Time: " + lastSync);
   console.log("ok: the sync page names the township, connected; waiting to go up: " + waiting);
 
   // Switched to English: every oversight page says everything of its own in English, and the

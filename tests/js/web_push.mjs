@@ -131,7 +131,7 @@ try {
   const last = page.locator('#last-bundle [data-direction="export"]');
   await last.waitFor({ timeout: 10000 });
   const lastText = (await last.textContent()).trim();
-  if (!/\d{4}-\d\d-\d\dT/.test(lastText)) fail("the last bundle has no time: " + lastText);
+  if (!/\d{4}-\d\d-\d\d \d\d:\d\d:\d\d/.test(lastText)) fail("the last bundle has no time in China Standard Time: " + lastText);
   console.log("ok: the sync page shows the last bundle: " + lastText);
 
   if (outside.length) fail("requests left the node: " + outside.join(", "));

@@ -24,8 +24,8 @@ use super::api;
 use super::auth::Caller;
 use super::oversight::{Submit, banners, forbidden, refused, run_form, stale, to_login, top};
 use super::pages::{
-    L, Refused, StaffPage, field, form_to, html_response, layout, per_unit, s, select, short,
-    urlencode,
+    L, Refused, StaffPage, clock, field, form_to, html_response, layout, per_unit, s, select,
+    short, urlencode,
 };
 use crate::request::{AssistFields, Request};
 use crate::services::staff::Role;
@@ -199,7 +199,7 @@ async fn push_markup(
                 p.muted {
                     (first["wage"]) " " (per_unit(s(&first["unit"]), lang)) " · "
                     (lang.t("剩余名额 ", "places left ")) (first["places_left"]) " · "
-                    (lang.t("审核通过于 ", "approved ")) (s(&first["approved_at"])) " · "
+                    (lang.t("审核通过于 ", "approved ")) (clock(s(&first["approved_at"]))) " · "
                     (lang.t("发布范围 ", "reach ")) (s(&first["reach"]))
                 }
                 table {
@@ -504,7 +504,7 @@ async fn assist_markup(
                             tr { th { (lang.t("时间", "When")) } th { (lang.t("类型", "Kind")) } th { (lang.t("岗位 / 结果", "Post / result")) } th { (lang.t("内容", "Note")) } th { (lang.t("站点", "Station")) } }
                             @for a in rows {
                                 tr data-kind=(s(&a["kind"])) {
-                                    td { (s(&a["at"])) }
+                                    td { (clock(s(&a["at"]))) }
                                     td { (lang.choice::<AssistKind>(s(&a["kind"]))) }
                                     td { @if let Some(p) = a["post_id"].as_str() { span.mono { (short(p)) } } @if let Some(res) = a["result"].as_str() { " · " (lang.choice::<PushResult>(res)) } }
                                     td { (s(&a["note"])) }

@@ -38,8 +38,8 @@ use super::AppState;
 use super::api::{self, Api, admit, body, custom, id, id_body, lang_of, node_error, none, query};
 use super::auth::{self, Caller};
 use super::pages::{
-    L, Refused, StaffPage, employer_options, field, form_to, html_response, layout, s, select,
-    short, urlencode,
+    L, Refused, StaffPage, clock, employer_options, field, form_to, html_response, kind_name,
+    layout, s, select, short, urlencode,
 };
 use crate::error::NodeError;
 use crate::request::{ComplaintFields, ComplaintUpdate, Request};
@@ -525,7 +525,7 @@ async fn complaints_markup(
                         table.facts {
                             tr { th { (lang.t("状态", "Status")) } td #complaint-status data-status=(s(&c["status"])) { strong { (lang.choice::<ComplaintStatus>(s(&c["status"]))) } @if c["overdue"] == true { " " span.tag.late { (lang.t("逾期未受理", "overdue")) } } } }
                             tr { th { (lang.t("受理期限", "Acknowledge by")) } td { (s(&c["due"])) } }
-                            tr { th { (lang.t("登记站点", "Filed at")) } td { (s(&c["region"])) " · " (s(&c["filed_at"])) } }
+                            tr { th { (lang.t("登记站点", "Filed at")) } td { (s(&c["region"])) " · " (clock(s(&c["filed_at"]))) } }
                             tr { th { (lang.t("内容", "Text")) } td { (s(&c["text"])) } }
                             @if !c["amount"].is_null() { tr { th { (lang.t("涉及金额（元）", "Amount (yuan)")) } td { (c["amount"]) } } }
                             @if !c["recovered"].is_null() { tr { th { (lang.t("追回金额（元）", "Recovered (yuan)")) } td { (c["recovered"]) } } }
@@ -538,7 +538,7 @@ async fn complaints_markup(
                                 @for step in hist {
                                     tr data-status=(s(&step["status"])) {
                                         td { (lang.choice::<ComplaintStatus>(s(&step["status"]))) }
-                                        td { (s(&step["at"])) }
+                                        td { (clock(s(&step["at"]))) }
                                         td { (step["by_name"].as_str().unwrap_or("")) " " span.muted { (step["by_region"].as_str().unwrap_or("")) " " (short(s(&step["by"]))) } }
                                         td { (s(&step["note"])) @if let Some(f) = step["finding"].as_str() { " · " (lang.choice::<Finding>(f)) } @if let Some(x) = step["referred_to"].as_str() { " → " (x) } }
                                     }
@@ -1131,7 +1131,7 @@ async fn report_markup(
                         p #seal-state data-sealed="false" { (lang.t("本期尚未签章", "Not sealed yet")) }
                     } @else {
                         p #seal-state data-sealed="true" {
-                            (lang.t("已签章 ", "Sealed ")) (s(&rep["seal"]["sealed_at"])) " · " span.mono { (short(s(&rep["seal"]["id"]))) } " · "
+                            (lang.t("已签章 ", "Sealed ")) (clock(s(&rep["seal"]["sealed_at"]))) " · " span.mono { (short(s(&rep["seal"]["id"]))) } " · "
                             @if rep["seal"]["matches"] == true { span.tag.good { (lang.t("与现有记录一致", "matches the records held")) } }
                             @else { span.tag.late { (lang.t("与现有记录不一致", "differs from the records held")) } }
                         }
@@ -1839,14 +1839,14 @@ async fn sync_page(State(state): State<AppState>, page: StaffPage) -> Response {
                         tr { th { (lang.t("与上级", "With the parent")) } td #parent data-connected=(v["parent_connected"]) {
                             @if v["parent_connected"] == true { span.tag.good { (lang.t("已连接", "connected")) } } @else { span.tag.late { (lang.t("未连接", "not connected")) } }
                             " " (lang.t("上次同步完成：", "last completed session: "))
-                            (v["parent_last_sync"].as_str().unwrap_or(lang.t("本次启动后尚无", "none since the daemon started")))
+                            (v["parent_last_sync"].as_str().map(clock).unwrap_or_else(|| lang.t("本次启动后尚无", "none since the daemon started").to_string()))
                         } }
                         tr { th { (lang.t("待上传", "Waiting to go up")) } td #waiting {
                             @match v["waiting_up"]["waiting"].as_u64() {
                                 Some(n) => {
                                     strong { (n) } (lang.t(" 条本站签发的变更晚于上次与上级同步", " changes signed here after the last session with a parent"))
                                     @if let Some(k) = v["waiting_up"]["by_kind"].as_object().filter(|k| !k.is_empty()) {
-                                        " (" @for (kind, n) in k { (kind) " " (n) " " } ")"
+                                        " (" @for (kind, n) in k { (kind_name(kind, lang)) " " (n) " " } ")"
                                     }
                                 }
                                 None => { (lang.t("未知：本次启动后尚未与上级完成同步；本站共签发 ", "not known: no session with a parent since the daemon started; changes signed here in all: ")) (v["waiting_up"]["signed"]) }
@@ -1857,7 +1857,7 @@ async fn sync_page(State(state): State<AppState>, page: StaffPage) -> Response {
                             @for (dir, zh, en) in [("export", "导出", "exported"), ("import", "导入", "imported")] {
                                 @let b = &v["last_bundle"][dir];
                                 @if let Some(at) = b["at"].as_str() {
-                                    div data-direction=(dir) { (lang.t(zh, en)) " " strong { (at) } " · " (b["changes"]) (lang.t(" 条变更 · ", " changes · ")) span.mono { (s(&b["file"])) } }
+                                    div data-direction=(dir) { (lang.t(zh, en)) " " strong { (clock(at)) } " · " (b["changes"]) (lang.t(" 条变更 · ", " changes · ")) span.mono { (s(&b["file"])) } }
                                 }
                             }
                         } }
@@ -1872,7 +1872,7 @@ async fn sync_page(State(state): State<AppState>, page: StaffPage) -> Response {
                                     td { (p["name"].as_str().unwrap_or("")) " " span.mono.muted { (short(s(&p["peer"]))) } }
                                     td { (p["region"].as_str().unwrap_or("")) }
                                     td { @if p["connected"] == true { span.tag.good { (lang.t("已连接", "connected")) } } @else { span.tag { (lang.t("未连接", "offline")) } } }
-                                    td { (p["last_sync"].as_str().unwrap_or("—")) }
+                                    td { (p["last_sync"].as_str().map(clock).unwrap_or_else(|| "—".to_string())) }
                                     td.num { (p["clock_offset_s"].as_i64().map(|o| o.to_string()).unwrap_or_default()) }
                                 }
                             }
@@ -1884,7 +1884,7 @@ async fn sync_page(State(state): State<AppState>, page: StaffPage) -> Response {
                     }
                     @if let Some(rec) = v["records"].as_object() {
                         h2 { (lang.t("本节点保存的记录", "Records held")) }
-                        p { @for (k, n) in rec { span.tag { (k) " " (n) } " " } }
+                        p { @for (k, n) in rec { span.tag data-kind=(k) { (kind_name(k, lang)) " " (n) } " " } }
                     }
                 }
             }

@@ -279,6 +279,23 @@ fn is_priority(v: &Value) -> bool {
     v.as_i64().is_some_and(|n| n > 0) || v.as_bool() == Some(true)
 }
 
+/// A time the node wrote (RFC 3339, in UTC) as the station's clerks read a clock: China
+/// Standard Time, `2026-12-08 05:42:01`; what is not a time is shown as it is.
+pub(super) fn clock(time: &str) -> String {
+    lingong_protocol::dates::cst_time(time).unwrap_or_else(|| time.to_string())
+}
+
+/// A record kind as the node names it in its counts (`posts`) or lists (`post`), in the
+/// page's language; `envelopes` is every signed change held.
+pub(super) fn kind_name(name: &str, lang: L) -> String {
+    match lingong_protocol::record::RecordKind::named(name) {
+        _ if lang.en() => name.to_string(),
+        Some(kind) => kind.name_zh().to_string(),
+        None if name == "envelopes" => "签名变更（共计）".to_string(),
+        None => name.to_string(),
+    }
+}
+
 pub(super) fn short(id: &str) -> &str {
     &id[..id.len().min(12)]
 }
@@ -812,7 +829,7 @@ async fn screen(
                 data-empty=(lang.t("暂无招工信息", "No open jobs right now")) {
                 header {
                     span { (state.name) " · " (lang.t("招工信息（均已审核）", "Open jobs (reviewed)")) }
-                    span #stamp .stamp { (lang.t("最后更新", "Last updated")) " " (now.get(11..19).unwrap_or("")) }
+                    span #stamp .stamp { (lang.t("最后更新", "Last updated")) " " (clock(&now).get(11..).unwrap_or("")) }
                 }
                 div #viewport .viewport {
                     div #rows .rows {
@@ -1296,7 +1313,7 @@ async fn console_markup(
                 table {
                     @for p in &queue {
                         tr data-id=(s(&p["id"])) {
-                            td { strong { (s(&p["title"])) } br; span.muted { (short(s(&p["id"]))) " · " (s(&p["waiting_since"])) } }
+                            td { strong { (s(&p["title"])) } br; span.muted { (short(s(&p["id"]))) " · " (clock(s(&p["waiting_since"]))) } }
                             td {
                                 @if let Some(f) = p["findings"].as_array() {
                                     @if f.is_empty() { span.tag { (lang.t("未发现问题", "no findings")) } }

@@ -21,7 +21,12 @@
     el.appendChild(d);
   }
   function two(n) { return (n < 10 ? "0" : "") + n; }
-  function clock(d) { return two(d.getHours()) + ":" + two(d.getMinutes()) + ":" + two(d.getSeconds()); }
+  // China Standard Time (UTC+8, no summer time), as the page's first stamp, whatever time zone
+  // the hall's PC was set up with.
+  function clock(d) {
+    var c = new Date(d.getTime() + 8 * 3600 * 1000);
+    return two(c.getUTCHours()) + ":" + two(c.getUTCMinutes()) + ":" + two(c.getUTCSeconds());
+  }
   function render(posts) {
     rows.innerHTML = "";
     if (!posts.length) {
