@@ -868,10 +868,7 @@ fn occupation_reason(fit: &OccupationFit, skills: &[&'static Occupation], post: 
 
 /// The official name of a division, or its digits.
 fn region_name(code: &RegionCode) -> String {
-    divisions()
-        .name(code)
-        .map(str::to_string)
-        .unwrap_or_else(|| code.to_string())
+    divisions().name_or_code(code)
 }
 
 /// The reason for the deepest level at which the worker's region `w` and the post's region `p`

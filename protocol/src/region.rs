@@ -642,6 +642,13 @@ impl DivisionTable {
         self.get(code).map(|d| d.name.as_str())
     }
 
+    /// The official name of `code`, or its digits when the table does not have it.
+    pub fn name_or_code(&self, code: &RegionCode) -> String {
+        self.name(code)
+            .map(str::to_string)
+            .unwrap_or_else(|| code.to_string())
+    }
+
     /// The divisions directly under `code`, in file order (sorted by code). Empty for a village
     /// or a code not in the table.
     pub fn children(&self, code: &RegionCode) -> &[RegionCode] {
@@ -680,11 +687,7 @@ impl DivisionTable {
             .filter_map(|&level| code.ancestor_at(level))
             .filter_map(|ancestor| self.name(&ancestor).map(str::to_string))
             .collect();
-        parts.push(
-            self.name(code)
-                .map(str::to_string)
-                .unwrap_or_else(|| code.to_string()),
-        );
+        parts.push(self.name_or_code(code));
         parts.join(" ")
     }
 }

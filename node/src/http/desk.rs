@@ -24,8 +24,8 @@ use super::api;
 use super::auth::Caller;
 use super::oversight::{Submit, banners, forbidden, refused, run_form, stale, to_login, top};
 use super::pages::{
-    L, Refused, StaffPage, clock, field, form_to, html_response, layout, per_unit, s, select,
-    short, urlencode,
+    L, Refused, StaffPage, clock, field, form_to, html_response, layout, per_unit, place, s,
+    select, short, urlencode,
 };
 use crate::request::{AssistFields, Request};
 use crate::services::staff::Role;
@@ -200,7 +200,7 @@ async fn push_markup(
                     (first["wage"]) " " (per_unit(s(&first["unit"]), lang)) " · "
                     (lang.t("剩余名额 ", "places left ")) (first["places_left"]) " · "
                     (lang.t("审核通过于 ", "approved ")) (clock(s(&first["approved_at"]))) " · "
-                    (lang.t("发布范围 ", "reach ")) (s(&first["reach"]))
+                    (lang.t("发布范围 ", "reach ")) (place(s(&first["reach"])))
                 }
                 table {
                     tr {

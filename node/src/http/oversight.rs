@@ -39,7 +39,7 @@ use super::api::{self, Api, admit, body, custom, id, id_body, lang_of, node_erro
 use super::auth::{self, Caller};
 use super::pages::{
     L, Refused, StaffPage, clock, employer_options, field, form_to, html_response, kind_name,
-    layout, s, select, short, urlencode,
+    layout, place, s, select, short, urlencode,
 };
 use crate::error::NodeError;
 use crate::request::{ComplaintFields, ComplaintUpdate, Request};
@@ -525,7 +525,7 @@ async fn complaints_markup(
                         table.facts {
                             tr { th { (lang.t("状态", "Status")) } td #complaint-status data-status=(s(&c["status"])) { strong { (lang.choice::<ComplaintStatus>(s(&c["status"]))) } @if c["overdue"] == true { " " span.tag.late { (lang.t("逾期未受理", "overdue")) } } } }
                             tr { th { (lang.t("受理期限", "Acknowledge by")) } td { (s(&c["due"])) } }
-                            tr { th { (lang.t("登记站点", "Filed at")) } td { (s(&c["region"])) " · " (clock(s(&c["filed_at"]))) } }
+                            tr { th { (lang.t("登记站点", "Filed at")) } td { (place(s(&c["region"]))) " · " (clock(s(&c["filed_at"]))) } }
                             tr { th { (lang.t("内容", "Text")) } td { (s(&c["text"])) } }
                             @if !c["amount"].is_null() { tr { th { (lang.t("涉及金额（元）", "Amount (yuan)")) } td { (c["amount"]) } } }
                             @if !c["recovered"].is_null() { tr { th { (lang.t("追回金额（元）", "Recovered (yuan)")) } td { (c["recovered"]) } } }
@@ -589,7 +589,7 @@ async fn complaints_markup(
                                 td { (lang.choice::<ComplaintStatus>(s(&c["status"]))) }
                                 td { (s(&c["due"])) @if c["overdue"] == true { " " span.tag.late { (lang.t("逾期", "overdue")) } } }
                                 td { (china_date(s(&c["filed_at"]))) }
-                                td.muted { (s(&c["region"])) }
+                                td { (place(s(&c["region"]))) }
                             }
                         }
                     }
@@ -1870,7 +1870,7 @@ async fn sync_page(State(state): State<AppState>, page: StaffPage) -> Response {
                             @for p in peers {
                                 tr data-peer=(s(&p["peer"])) {
                                     td { (p["name"].as_str().unwrap_or("")) " " span.mono.muted { (short(s(&p["peer"]))) } }
-                                    td { (p["region"].as_str().unwrap_or("")) }
+                                    td { (place(s(&p["region"]))) }
                                     td { @if p["connected"] == true { span.tag.good { (lang.t("已连接", "connected")) } } @else { span.tag { (lang.t("未连接", "offline")) } } }
                                     td { (p["last_sync"].as_str().map(clock).unwrap_or_else(|| "—".to_string())) }
                                     td.num { (p["clock_offset_s"].as_i64().map(|o| o.to_string()).unwrap_or_default()) }

@@ -285,6 +285,21 @@ pub(super) fn clock(time: &str) -> String {
     lingong_protocol::dates::cst_time(time).unwrap_or_else(|| time.to_string())
 }
 
+/// A division code as the page shows it: its official name (乐源社区居民委员会), then the code,
+/// muted; a code not in the division table as it is.
+pub(super) fn place(code: &str) -> Markup {
+    let name = lingong_protocol::region::RegionCode::parse(code)
+        .ok()
+        .and_then(|c| {
+            lingong_protocol::region::divisions()
+                .name(&c)
+                .map(str::to_string)
+        });
+    html! {
+        @if let Some(name) = name { (name) " " span.muted.code { (code) } } @else { (code) }
+    }
+}
+
 /// A record kind as the node names it in its counts (`posts`) or lists (`post`), in the
 /// page's language; `envelopes` is every signed change held.
 pub(super) fn kind_name(name: &str, lang: L) -> String {

@@ -43,10 +43,7 @@ fn period_arg(text: &str) -> Result<Period> {
 }
 
 fn name_of(code: &RegionCode) -> String {
-    divisions()
-        .name(code)
-        .map(str::to_string)
-        .unwrap_or_else(|| code.to_string())
+    divisions().name_or_code(code)
 }
 
 fn seal_ref(s: &HeldSeal) -> Value {
