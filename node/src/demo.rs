@@ -1164,6 +1164,9 @@ fn ctrlc_channel(tx: std::sync::mpsc::Sender<()>) -> std::io::Result<()> {
     Ok(())
 }
 
+/// The contact people of the sample posts (the phone numbers follow them).
+const SAMPLE_CONTACTS: [&str; 4] = ["王师傅", "李女士", "杨经理", "张大姐"];
+
 /// Records `count` sample posts at this node, 500 per atomic batch, written through the post
 /// schema like any other post (pending review).
 pub fn sample_posts(station: &mut Station, count: usize) -> Result<Value> {
@@ -1178,6 +1181,9 @@ pub fn sample_posts(station: &mut Station, count: usize) -> Result<Value> {
         ));
     }
     let region = station.region;
+    // Where and whom to call, as a clerk writes them: the review's automatic findings then
+    // have nothing to say about a sample post but that it waits.
+    let place = lingong_protocol::region::divisions().name_or_code(&region);
     let mut made = 0;
     while made < count {
         let n = (count - made).min(500);
@@ -1201,8 +1207,12 @@ pub fn sample_posts(station: &mut Station, count: usize) -> Result<Value> {
                     reviewed_at: None,
                     region,
                     reach: region,
-                    location: None,
-                    contact: None,
+                    location: Some(place.clone()),
+                    contact: Some(format!(
+                        "{} 139{:08}",
+                        SAMPLE_CONTACTS[i % SAMPLE_CONTACTS.len()],
+                        85_500_000 + i % 100_000
+                    )),
                     description: None,
                     expires: Some(lingong_protocol::dates::format_date(
                         lingong_protocol::dates::today_cst(now) + 30,
