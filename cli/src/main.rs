@@ -253,6 +253,7 @@ enum PeerCommand {
 
 #[derive(Subcommand)]
 enum BundleCommand {
+    /// Write the changes this node holds (or only what --for wants) to a bundle file for a USB stick.
     Export {
         #[arg(long)]
         out: PathBuf,
@@ -264,9 +265,8 @@ enum BundleCommand {
         #[arg(long)]
         to: Option<String>,
     },
-    Import {
-        file: PathBuf,
-    },
+    /// Take in a bundle file's changes, each checked as a peer's would be.
+    Import { file: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -360,7 +360,9 @@ impl PostArgs {
 
 #[derive(Subcommand)]
 enum PostCommand {
+    /// Publish a post (发布岗位); it waits in the review queue before it is shown.
     Create(PostArgs),
+    /// List posts, filtered and a page at a time (--limit, --after).
     List {
         #[arg(long)]
         region: Option<String>,
@@ -381,9 +383,9 @@ enum PostCommand {
         #[arg(long)]
         after: Option<String>,
     },
-    Show {
-        id: String,
-    },
+    /// One post, whole: fields, review, places filled.
+    Show { id: String },
+    /// Change a post's fields or status (a signed edit).
     Update {
         id: String,
         #[arg(long)]
@@ -516,23 +518,24 @@ impl From<WorkerArgs> for WorkerFields {
 
 #[derive(Subcommand)]
 enum WorkerCommand {
+    /// Register a worker (求职登记); the clear ID number stays at this station.
     Register(WorkerArgs),
+    /// List workers, filtered and a page at a time (masked ID numbers only).
     List {
         /// Only workers with a priority (older, disabled, long-wait).
         #[arg(long)]
         priority: bool,
     },
-    Show {
-        id: String,
-    },
+    /// One worker's record (masked ID number).
+    Show { id: String },
+    /// Change a worker's fields (a signed edit).
     Update {
         id: String,
         #[command(flatten)]
         fields: WorkerArgs,
     },
-    Deregister {
-        id: String,
-    },
+    /// Deregister a worker (注销): the record stays, marked, and is no longer matched.
+    Deregister { id: String },
     /// Erase the worker's personal data (PIPL), at the station that registered the worker.
     Erase {
         id: String,
@@ -595,20 +598,23 @@ impl From<EmployerArgs> for EmployerFields {
 
 #[derive(Subcommand)]
 enum EmployerCommand {
+    /// Register an employer (用工主体), with its credit code or ID number checked.
     Register(EmployerArgs),
+    /// List employers, filtered and a page at a time.
     List {
         /// active or suspended.
         #[arg(long)]
         status: Option<String>,
     },
-    Show {
-        id: String,
-    },
+    /// One employer's record, with complaints found against it.
+    Show { id: String },
+    /// Change an employer's fields (a signed edit).
     Update {
         id: String,
         #[command(flatten)]
         fields: EmployerArgs,
     },
+    /// Suspend an employer, with the reason: its new posts cannot be approved.
     Suspend {
         id: String,
         #[arg(long)]
@@ -649,17 +655,20 @@ enum PlacementCommand {
         #[arg(long)]
         employer_confirmed: Option<String>,
     },
+    /// List placements, of one post or one worker if given.
     List {
         #[arg(long)]
         post: Option<String>,
         #[arg(long)]
         worker: Option<String>,
     },
+    /// Cancel a placement (e.g. an overfill), with the reason.
     Cancel {
         id: String,
         #[arg(long)]
         reason: String,
     },
+    /// End a placement with its outcome (paid, paid-late, unpaid, left-early).
     End {
         id: String,
         /// paid, paid-late, unpaid or left-early.
