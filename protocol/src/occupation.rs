@@ -193,7 +193,24 @@ pub struct Occupation {
     /// The official name, e.g. 家政服务员.
     pub name: String,
     /// Everyday names, e.g. 钟点工 and 月嫂; trimmed, without the official name, no repeats.
+    /// The name as the classification prints it, with its mark (保洁员L), is one of them.
     pub aliases: Vec<String>,
+    /// Marked L in the classification: a green occupation (绿色职业).
+    pub green: bool,
+    /// Marked S in the classification: a digital occupation (数字职业).
+    pub digital: bool,
+}
+
+/// An official name without the classification's mark of a green (L), digital (S) or green
+/// and digital (L/S) occupation, which the 2022 edition prints after the name (保洁员L), and
+/// the two marks.
+fn unmarked(name: &str) -> (&str, bool, bool) {
+    for (mark, green, digital) in [("L/S", true, true), ("L", true, false), ("S", false, true)] {
+        if let Some(bare) = name.strip_suffix(mark).filter(|b| !b.is_empty()) {
+            return (bare, green, digital);
+        }
+    }
+    (name, false, false)
 }
 
 /// The bundled occupation table; get it with [`occupations`].
@@ -303,10 +320,11 @@ impl OccupationTable {
                 Ok(level @ 1..=4) => level,
                 _ => return Err(format!("line {line_no}: level {level:?} is not 1 to 4")),
             };
-            let name = name.trim();
-            if name.is_empty() {
+            let printed = name.trim();
+            if printed.is_empty() {
                 return Err(format!("line {line_no}: name is empty"));
             }
+            let (name, green, digital) = unmarked(printed);
             let row = match by_code.get(code) {
                 Some(&row) => {
                     let existing = &mut rows[row];
@@ -327,12 +345,14 @@ impl OccupationTable {
                         level,
                         name: name.to_string(),
                         aliases: Vec::new(),
+                        green,
+                        digital,
                     });
                     rows.len() - 1
                 }
             };
             let entry = &mut rows[row];
-            for alias in aliases.split(',').map(str::trim) {
+            for alias in std::iter::once(printed).chain(aliases.split(',').map(str::trim)) {
                 if !alias.is_empty()
                     && alias != entry.name
                     && !entry.aliases.iter().any(|a| a == alias)
@@ -496,6 +516,27 @@ mod tests {
         // Trailing spaces in the source aliases are trimmed.
         assert_eq!(t.resolve("FAE").unwrap().code.as_str(), "4-07-02-03");
         assert_eq!(t.resolve("DFT工程师").unwrap().code.as_str(), "2-02-29-05");
+    }
+
+    #[test]
+    fn a_green_or_digital_mark_is_not_part_of_the_name_and_the_marked_name_still_resolves() {
+        let t = occupations();
+        let cleaner = t.get("4-09-08-01").unwrap();
+        assert_eq!(cleaner.name, "保洁员");
+        assert!(cleaner.green && !cleaner.digital);
+        for word in ["保洁员", "保洁员L", "保洁"] {
+            assert_eq!(t.resolve(word).unwrap().code, cleaner.code, "{word}");
+        }
+        let marks = |o: &Occupation| (o.green, o.digital);
+        let counted = t.iter().fold([0; 3], |mut n, o| {
+            n[0] += usize::from(marks(o) == (true, false));
+            n[1] += usize::from(marks(o) == (false, true));
+            n[2] += usize::from(marks(o) == (true, true));
+            n
+        });
+        // The 2022 classification marks 111 occupations L, 72 S and 23 L/S (data/README.md).
+        assert_eq!(counted, [111, 72, 23]);
+        assert!(t.iter().all(|o| !o.name.ends_with(['L', 'S'])));
     }
 
     #[test]
