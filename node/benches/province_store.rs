@@ -34,7 +34,8 @@
 //! keeps the store in `DIR` (made if missing); a `DIR` holding a finished store is measured
 //! again without generating. `LINGONG_BENCH_MINUTES` stops the generation after the day during
 //! which that many minutes passed (the span then ends there). `LINGONG_BENCH_AUDIT_ROUNDS`
-//! (default 2). `LINGONG_BENCH_AUDIT_ONLY` (set) measures the open, the bytes on disk and the
+//! (default 2); `LINGONG_BENCH_AUDIT_QUICK` (set) times the audit as `audit` makes it, the
+//! raw verification and the seal check alone only (not the ways before). `LINGONG_BENCH_AUDIT_ONLY` (set) measures the open, the bytes on disk and the
 //! audit only. The README keeps the
 //! figures ("Province-sized store").
 
@@ -421,6 +422,8 @@ fn measure(dir: &Path) {
     assert_eq!(held_bytes, env_bytes, "the envelopes' bytes as accepted");
     let threads = audit_threads();
     let rounds = env_count("LINGONG_BENCH_AUDIT_ROUNDS", 2).max(1);
+    // The audit as `audit` makes it and the raw verification only, each round.
+    let quick = std::env::var_os("LINGONG_BENCH_AUDIT_QUICK").is_some();
     let (mut audit_rates, mut raw_rates) = (Vec::new(), Vec::new());
     let (mut before_rates, mut cpu_ratios, mut before_cpu_ratios) =
         (Vec::new(), Vec::new(), Vec::new());
@@ -445,6 +448,38 @@ fn measure(dir: &Path) {
             assert_eq!(n, envelopes, "the audit checks every envelope");
             (n as f64 / secs, secs, cpu, out["seals_checked"].clone())
         };
+        if quick {
+            let (rate, secs, cpu, seals) = timed(audit::Levers::ALL);
+            audit_rates.push(rate);
+            cpu_ratios.push(raw_cpu / cpu);
+            // What reading alone costs: one scan of the listed ids and one of the stored
+            // envelopes, as the audit's threads make them (no decoding, no check).
+            let (t, c) = (Instant::now(), cpu_seconds());
+            let (mut rows, mut row_bytes) = (0u64, 0u64);
+            for listed in [true, false] {
+                for row in province.store.envelope_rows_between(listed, &[0; 4], None) {
+                    let (_, v) = row.expect("row");
+                    rows += 1;
+                    row_bytes += v.len() as u64;
+                }
+            }
+            let (scan_secs, scan_cpu) = (t.elapsed().as_secs_f64(), cpu_seconds() - c);
+            println!(
+                "  the envelopes' rows alone (listed and held, {rows} rows, {row_bytes} bytes), one thread: {scan_secs:.1} s (CPU {scan_cpu:.1} s)"
+            );
+            // The seal check alone, as the audit runs it beside the envelope checks.
+            let (t, c) = (Instant::now(), cpu_seconds());
+            let out = figures::check_seals(&province, None).expect("seals");
+            assert!(out.mismatches.is_empty(), "{:?}", out.mismatches);
+            let (seal_secs, seal_cpu) = (t.elapsed().as_secs_f64(), cpu_seconds() - c);
+            println!(
+                "  audit round {round}: {envelopes} envelopes and {seals} seals in {secs:.1} s (CPU {cpu:.1} s), {rate:.0}/s; raw batch verify just before {raw:.0}/s (CPU {raw_cpu:.1} s); ratio {:.2}, by CPU time {:.2}; the seal check alone {seal_secs:.2} s (CPU {seal_cpu:.2} s) | uptime: {}",
+                rate / raw,
+                raw_cpu / cpu,
+                uptime()
+            );
+            continue;
+        }
         let (before, before_secs, before_cpu, _) = timed(audit::Levers::NONE);
         // The audit as `audit` makes it but for the seals' facts (7 December's third session).
         let (walked, walked_secs, walked_cpu, _) = timed(audit::Levers {
@@ -479,6 +514,19 @@ fn measure(dir: &Path) {
         );
     }
     let single = signed.batch_rate(1);
+    if quick {
+        let (audit, raw) = (median(audit_rates), median(raw_rates));
+        println!(
+            "audit of {envelopes} envelopes: {audit:.0} envelopes/s ({:.1} s, median of {rounds}) | baseline raw ed25519 batch verify of the same headers on {threads} threads {raw:.0}/s (1 thread {single:.0}/s) | ratio {:.2} | by CPU time {:.2} (rounds {:.2?}) | target ≥ 0.7: {} | uptime: {}",
+            envelopes as f64 / audit,
+            audit / raw,
+            median(cpu_ratios.clone()),
+            cpu_ratios,
+            verdict(median(cpu_ratios.clone()) >= 0.7),
+            uptime()
+        );
+        return;
+    }
     let (audit, raw, before) = (median(audit_rates), median(raw_rates), median(before_rates));
     println!(
         "audit of {envelopes} envelopes: {audit:.0} envelopes/s ({:.1} s, median of {rounds}) | baseline raw ed25519 batch verify of the same headers on {threads} threads {raw:.0}/s (1 thread {single:.0}/s) | ratio {:.2} | target ≥ 0.7: {} | reading every envelope by id alone {read_s:.1} s ({:.1} µs each) | uptime: {}",

@@ -238,13 +238,18 @@ pub struct Report {
 
 /// The fingerprint of a set of counted records (see the module rules).
 pub fn fingerprint(ids: &BTreeSet<[u8; 16]>) -> Commitment {
+    fingerprint_of(ids.len(), ids.iter())
+}
+
+/// [`fingerprint`] of `len` distinct ids given in ascending order.
+fn fingerprint_of<'a>(len: usize, ids: impl Iterator<Item = &'a [u8; 16]>) -> Commitment {
     let mut w = Writer::with_domain("lingong/report-records/v1");
-    w.u64(ids.len() as u64);
+    w.u64(len as u64);
     for id in ids {
         w.fixed(id);
     }
     Commitment {
-        records: ids.len() as u64,
+        records: len as u64,
         fingerprint: hex::encode(sha256(w.as_slice())),
     }
 }
@@ -317,12 +322,34 @@ fn priority(view: &Option<Map<String, Json>>) -> Option<bool> {
     )
 }
 
+/// A set of short ids built by pushing, each id possibly many times, and made a set once, at
+/// the end ([`IdSet::sorted`]: sorted, duplicates removed): one sort of a vector costs less than
+/// a tree insertion per id (`report` adds every fact to two tallies, and the audit recomputes
+/// 88 county seals at a province).
+#[derive(Default)]
+struct IdSet(Vec<[u8; 16]>);
+
+impl IdSet {
+    fn insert(&mut self, id: [u8; 16]) {
+        self.0.push(id);
+    }
+
+    /// The distinct ids, ascending.
+    fn sorted(&mut self) -> &[[u8; 16]] {
+        self.0.sort_unstable();
+        self.0.dedup();
+        &self.0
+    }
+}
+
 /// Counts one region's figures over `facts` (those outside the region are skipped).
 struct Tally {
-    ids: BTreeSet<[u8; 16]>,
-    seekers: BTreeSet<[u8; 16]>,
+    /// Every record counted: kept only for the region's total, whose commitment names them (a
+    /// child's or the region's own tally states figures only).
+    ids: Option<IdSet>,
+    seekers: IdSet,
     seekers_new: u64,
-    employers: BTreeSet<[u8; 16]>,
+    employers: IdSet,
     employers_new: u64,
     posts: u64,
     headcount: u64,
@@ -339,12 +366,13 @@ struct Tally {
 }
 
 impl Tally {
-    fn new() -> Tally {
+    /// A tally; `with_ids`: keeping the ids of the records counted, for the commitment.
+    fn new(with_ids: bool) -> Tally {
         Tally {
-            ids: BTreeSet::new(),
-            seekers: BTreeSet::new(),
+            ids: with_ids.then(IdSet::default),
+            seekers: IdSet::default(),
             seekers_new: 0,
-            employers: BTreeSet::new(),
+            employers: IdSet::default(),
             employers_new: 0,
             posts: 0,
             headcount: 0,
@@ -359,6 +387,13 @@ impl Tally {
         }
     }
 
+    /// Names `id` among the records counted (when this tally keeps them).
+    fn counted(&mut self, id: [u8; 16]) {
+        if let Some(ids) = &mut self.ids {
+            ids.insert(id);
+        }
+    }
+
     fn add(&mut self, f: &Fact, period: &Period, workers: &HashMap<[u8; 16], &Fact>) {
         let (s, e) = (period.start_ms(), period.end_ms());
         let within = |t: i64| s <= t && t < e;
@@ -366,25 +401,25 @@ impl Tally {
             RecordKind::Worker => {
                 if within(f.created_ms) {
                     self.seekers_new += 1;
-                    self.ids.insert(f.id);
+                    self.counted(f.id);
                 }
                 if f.touched_ms.iter().any(|t| within(*t)) {
                     self.seekers.insert(f.id);
-                    self.ids.insert(f.id);
+                    self.counted(f.id);
                 }
             }
             RecordKind::Employer if within(f.created_ms) => {
                 self.employers_new += 1;
                 self.employers.insert(f.id);
-                self.ids.insert(f.id);
+                self.counted(f.id);
             }
             RecordKind::Post if approved(&f.at_end) && !approved(&f.at_start) => {
                 self.posts += 1;
                 self.headcount += number(&f.at_end, "headcount").unwrap_or(0.0).max(0.0) as u64;
-                self.ids.insert(f.id);
+                self.counted(f.id);
                 if let Some(emp) = text(&f.at_end, "employer").and_then(short_of) {
                     self.employers.insert(emp);
-                    self.ids.insert(emp);
+                    self.counted(emp);
                 }
                 if let (Some(wage), Some(unit)) =
                     (number(&f.at_end, "wage"), text(&f.at_end, "unit"))
@@ -398,15 +433,15 @@ impl Tally {
                 if within(f.created_ms) && text(&f.at_end, "status") != Some("cancelled") =>
             {
                 self.placements += 1;
-                self.ids.insert(f.id);
+                self.counted(f.id);
                 if let Some(emp) = text(&f.at_end, "employer").and_then(short_of) {
                     self.employers.insert(emp);
-                    self.ids.insert(emp);
+                    self.counted(emp);
                 }
                 let worker = text(&f.at_end, "worker").and_then(short_of);
                 if let Some(w) = worker {
                     self.seekers.insert(w);
-                    self.ids.insert(w);
+                    self.counted(w);
                 }
                 let flagged = worker
                     .and_then(|w| workers.get(&w))
@@ -420,11 +455,11 @@ impl Tally {
             RecordKind::Complaint => {
                 if within(f.created_ms) {
                     self.complaints += 1;
-                    self.ids.insert(f.id);
+                    self.counted(f.id);
                 }
                 if resolved(&f.at_end) && !resolved(&f.at_start) {
                     self.resolved += 1;
-                    self.ids.insert(f.id);
+                    self.counted(f.id);
                     let amount = number(&f.at_end, "recovered")
                         .or_else(|| number(&f.at_end, "amount_recovered"))
                         .unwrap_or(0.0);
@@ -437,7 +472,7 @@ impl Tally {
         }
     }
 
-    fn figures(&self) -> Figures {
+    fn figures(&mut self) -> Figures {
         let avg = (self.wage_posts > 0).then(|| {
             // Round half up to the fen, in whole numbers.
             let denom = self.wage_posts * 2175;
@@ -445,9 +480,9 @@ impl Tally {
             fen as f64 / 100.0
         });
         Figures {
-            job_seekers: self.seekers.len() as u64,
+            job_seekers: self.seekers.sorted().len() as u64,
             job_seekers_new: self.seekers_new,
-            employers: self.employers.len() as u64,
+            employers: self.employers.sorted().len() as u64,
             employers_new: self.employers_new,
             posts: self.posts,
             headcount: self.headcount,
@@ -466,40 +501,41 @@ impl Tally {
 /// The report of `region` for `period` over `facts` (records outside the region are skipped).
 /// `county_priority` holds, per county, the priority placements its latest seal of the period
 /// states: above the county that figure is their sum (the worker fields behind it are not held
-/// there), and the counties with no seal are named in [`Report::priority_missing`].
-pub fn report(
+/// there), and the counties with no seal are named in [`Report::priority_missing`]. `facts`
+/// as facts or as references to them (a reader that picks facts out of a larger set need not
+/// copy them).
+pub fn report<F: std::borrow::Borrow<Fact>>(
     period: &Period,
     region: &RegionCode,
-    facts: &[Fact],
+    facts: &[F],
     county_priority: &BTreeMap<RegionCode, u64>,
 ) -> Report {
+    let all = || facts.iter().map(|f| f.borrow());
     // Only the workers the region's placements name are looked up: the table stays the size
     // of one region's placements however many facts (a province's) are passed.
-    let named: HashSet<[u8; 16]> = facts
-        .iter()
+    let named: HashSet<[u8; 16]> = all()
         .filter(|f| f.kind == RecordKind::Placement && region.contains(&f.region))
         .filter_map(|f| text(&f.at_end, "worker").and_then(short_of))
         .collect();
     let workers: HashMap<[u8; 16], &Fact> = if named.is_empty() {
         HashMap::new()
     } else {
-        facts
-            .iter()
+        all()
             .filter(|f| f.kind == RecordKind::Worker && named.contains(&f.id))
             .map(|f| (f.id, f))
             .collect()
     };
     let child_level = region.level().below();
-    let mut total = Tally::new();
-    let mut own = Tally::new();
+    let mut total = Tally::new(true);
+    let mut own = Tally::new(false);
     let mut own_any = false;
     let mut children: BTreeMap<RegionCode, Tally> = BTreeMap::new();
-    for f in facts.iter().filter(|f| region.contains(&f.region)) {
+    for f in all().filter(|f| region.contains(&f.region)) {
         total.add(f, period, &workers);
         match child_level.and_then(|l| f.region.ancestor_at(l)) {
             Some(child) => children
                 .entry(child)
-                .or_insert_with(Tally::new)
+                .or_insert_with(|| Tally::new(false))
                 .add(f, period, &workers),
             None => {
                 own_any = true;
@@ -533,7 +569,7 @@ pub fn report(
         figures.placements_priority_bounds = None;
     }
     let by_region = children
-        .iter()
+        .iter_mut()
         .map(|(code, t)| {
             let mut f = t.figures();
             if code.level().depth() < Level::County.depth() {
@@ -554,7 +590,14 @@ pub fn report(
     });
     Report {
         region: *region,
-        commitment: fingerprint(&total.ids),
+        commitment: {
+            let ids = total
+                .ids
+                .as_mut()
+                .expect("the total keeps its ids")
+                .sorted();
+            fingerprint_of(ids.len(), ids.iter())
+        },
         figures,
         by_region,
         own,

@@ -305,11 +305,19 @@ pub fn check_envelopes_with(station: &Station, levers: Levers) -> Result<Envelop
                         &mut windows,
                         &mut problems,
                     );
-                    logs.entry(h.author).or_default().push(LogEntry {
-                        seq: h.seq,
-                        id,
-                        prev: h.prev,
-                    });
+                    // An author's log sized once for the envelopes its record counts held (a
+                    // count a damaged record could overstate: at most a part's worth).
+                    logs.entry(h.author)
+                        .or_insert_with(|| {
+                            Vec::with_capacity(
+                                info.map_or(0, |i| i.envelopes.min(PART_ENVELOPES) as usize),
+                            )
+                        })
+                        .push(LogEntry {
+                            seq: h.seq,
+                            id,
+                            prev: h.prev,
+                        });
                 }
             }
         }
