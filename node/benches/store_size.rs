@@ -6,6 +6,8 @@
 //! county store on disk, `LINGONG_BENCH_BATCH` records per commit (default 1: a clerk's
 //! `post create`; a sync or bundle import commits a frame's worth at a time), closes it, and
 //! prints:
+//! - while it writes, ten points of the store's growth: blocks allocated per record written so
+//!   far and commits per second since the point before;
 //! - bytes on disk per envelope (the store's folder, apparent size and blocks allocated), as
 //!   written and after `lingong compact` (the same rows written once afresh): their quotient
 //!   is sled's space amplification (garbage in segments not yet cleaned);
@@ -15,16 +17,23 @@
 //!   records, `k`/`i` indexes…: rows, key bytes, value bytes, and what they compress to with
 //!   sled's zstd level in leaf-sized runs and one row at a time; the record rows further
 //!   split into the saved Automerge document, the listing view and the rest);
+//! - the CPU sled's background thread ([`store::FLUSH_EVERY_MS`]) takes on the store open and
+//!   idle (once its folder stops changing);
 //! - the levers, one at a time, against [`store::sled_config`] (format 3) in the same run:
 //!   the store's rows written into fresh stores once in key order (what a migration's rewrite
 //!   or `compact` leaves) and a commit's worth at a time with a flush after each
-//!   (`LINGONG_BENCH_REPLAY` commits, default all), size and commits per second: sled's
+//!   (`LINGONG_BENCH_REPLAY` records' worth, default all), size and commits per second: sled's
 //!   segment size, its background flush interval, record rows without the saved document of
-//!   a single-change record or without the JSON view; then `uptime`. `LINGONG_BENCH_LEVERS=0`
-//!   stops after `compact`;
+//!   a single-change record or without the JSON view; then the flush interval and segment
+//!   size against this build's configuration; then `uptime`. The emulated commits take
+//!   `LINGONG_BENCH_BATCH` records' rows each. `LINGONG_BENCH_LEVERS=0` stops after `compact`,
+//!   `LINGONG_BENCH_LEVERS=this` runs only the levers against this build's configuration;
 //! - with `LINGONG_BENCH_REWRITE=1`, before the levers: the rewrite's flush interval
 //!   (`migrate::REWRITE_ROWS_PER_FLUSH`), the rows written in key order into fresh stores with
 //!   a flush every 1,000, 100, 13 or 6 rows, or once at the end, against the store as written.
+//!
+//! `LINGONG_BENCH_KEEP=DIR` copies the county's home as written (before `compact`) into `DIR`
+//! (a new folder, owner-only), for `lingong doctor --home DIR`.
 //!
 //! `cargo bench -p lingong-node --bench store_size` (release build); docs/figures.md's "Store size"
 //! figures come from it.
@@ -112,6 +121,11 @@ fn fill(station: &mut Station, posts: usize, workers: usize, batch: usize) -> (u
     let now = station::now_ms();
     let (mut post_bytes, mut worker_bytes) = (0u64, 0u64);
     let started = Instant::now();
+    let store_dir = station.home.store_path();
+    // The store's growth as it fills: ten points, each the folder's blocks allocated per
+    // record written so far and the commits per second since the point before.
+    let every = ((posts + workers) / 10).max(1);
+    let (mut written, mut commits, mut last) = (0usize, 0usize, (Instant::now(), 0usize));
     for (kind, n) in [(RecordKind::Post, posts), (RecordKind::Worker, workers)] {
         let indices: Vec<usize> = (0..n).collect();
         for chunk in indices.chunks(batch.max(1)) {
@@ -141,6 +155,18 @@ fn fill(station: &mut Station, posts: usize, workers: usize, batch: usize) -> (u
                 RecordKind::Post => post_bytes += bytes,
                 _ => worker_bytes += bytes,
             }
+            let before = written / every;
+            written += chunk.len();
+            commits += 1;
+            if written / every != before {
+                let d = Disk::of(&store_dir);
+                println!(
+                    "  {written:>7} records: {:>5.0} B allocated per record, {:>6.1} commits/s",
+                    d.allocated as f64 / written as f64,
+                    (commits - last.1) as f64 / last.0.elapsed().as_secs_f64()
+                );
+                last = (Instant::now(), commits);
+            }
         }
     }
     println!(
@@ -148,6 +174,20 @@ fn fill(station: &mut Station, posts: usize, workers: usize, batch: usize) -> (u
         started.elapsed().as_secs_f64()
     );
     (post_bytes, worker_bytes)
+}
+
+/// Copies the folder `from` into a new folder `to` (0700), files with their permissions.
+fn copy_home(from: &Path, to: &Path) {
+    lingong_node::home::create_private_dir(to).expect("the folder to keep the home in");
+    for entry in std::fs::read_dir(from).expect("read_dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_home(&entry.path(), &target);
+        } else if entry.file_type().expect("file type").is_file() {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
 }
 
 /// Apparent bytes and bytes allocated (blocks) of every file under `dir`, by file name
@@ -275,6 +315,13 @@ fn main() {
     };
     let written = Disk::of(&store_dir);
     show("as written", written);
+    if let Some(keep) = std::env::var_os("LINGONG_BENCH_KEEP") {
+        // The county's home as written (key, configuration, certificate, store), for
+        // `lingong doctor --home` on it: owner-only, like the home it copies.
+        let keep = Path::new(&keep);
+        copy_home(&home.dir, keep);
+        println!("kept the home as written in {}", keep.display());
+    }
     let mut on_disk = BTreeMap::new();
     files(&store_dir, &mut on_disk);
     println!("files:");
@@ -297,6 +344,23 @@ fn main() {
     // What sled holds, read back with sled itself once the node let go of the store.
     let db = store::sled_config(&store_dir).open().expect("sled opens");
     let (logical, in_leaves, alone) = breakdown(&db, records);
+    // What sled's background thread costs the store left open and idle, its cleaning done
+    // (polled: the folder no longer changing over a second, at most 30 s).
+    let deadline = Instant::now() + std::time::Duration::from_secs(30);
+    let mut size = Disk::of(&store_dir).apparent;
+    while Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        let now = Disk::of(&store_dir).apparent;
+        if now == size {
+            break;
+        }
+        size = now;
+    }
+    println!(
+        "sled's background thread ({} ms) on the store open and idle: {:.1} % of a core (over 5 s)",
+        store::FLUSH_EVERY_MS,
+        (0..5).map(|_| idle_cpu()).sum::<f64>() / 5.0 * 100.0
+    );
     drop(db);
     println!(
         "rows in all: {:.0} B per record ({:.2}× the envelope); zstd in leaf runs {:.0} B \
@@ -342,9 +406,11 @@ fn main() {
     let rows = read_rows(&source);
     drop(source);
     let replay = env_count("LINGONG_BENCH_REPLAY", posts + workers).min(posts + workers);
-    let per_commit = (rows.len() as f64 / records).round().max(1.0) as usize;
+    // A record's rows per record, `LINGONG_BENCH_BATCH` records' worth per emulated commit.
+    let per_record = (rows.len() as f64 / records).round().max(1.0) as usize;
+    let per_commit = per_record * batch.max(1);
     println!(
-        "levers ({} rows, {per_commit} rows per emulated commit, {replay} commits; bytes per \
+        "levers ({} rows, {per_commit} rows per emulated commit, {replay} records; bytes per \
          record apparent / allocated, × the envelope allocated, commits per second):",
         rows.len()
     );
@@ -363,6 +429,13 @@ fn main() {
         move |kb: usize| -> Make { Box::new(move |p: &Path| released(p).segment_size(kb * 1024)) };
     let flush =
         move |ms: Option<u64>| -> Make { Box::new(move |p: &Path| released(p).flush_every_ms(ms)) };
+    // The same levers against this build's configuration.
+    let here_flush = move |ms: u64| -> Make {
+        Box::new(move |p: &Path| store::sled_config(p).flush_every_ms(Some(ms)))
+    };
+    let here_segments = move |kb: usize| -> Make {
+        Box::new(move |p: &Path| store::sled_config(p).segment_size(kb * 1024))
+    };
     let levers: Vec<(&str, Make, Layout)> = vec![
         (
             "format 3 as released: the baseline",
@@ -408,12 +481,52 @@ fn main() {
             Layout::Current,
         ),
         (
+            "this build, flush every 5 ms",
+            here_flush(5),
+            Layout::Current,
+        ),
+        (
+            "this build, flush every 10 ms",
+            here_flush(10),
+            Layout::Current,
+        ),
+        (
+            "this build, flush every 20 ms",
+            here_flush(20),
+            Layout::Current,
+        ),
+        (
+            "this build, segments of 128 KB",
+            here_segments(128),
+            Layout::Current,
+        ),
+        (
+            "this build, segments of 2 MB",
+            here_segments(2048),
+            Layout::Current,
+        ),
+        (
+            "this build, segments of 8 MB",
+            here_segments(8192),
+            Layout::Current,
+        ),
+        (
+            "store::sled_config (this build) again",
+            Box::new(store::sled_config),
+            Layout::Current,
+        ),
+        (
             "format 3 as released again",
             Box::new(released),
             Layout::Current,
         ),
     ];
+    // `LINGONG_BENCH_LEVERS=this`: only the levers against this build's configuration.
+    let only_this = std::env::var_os("LINGONG_BENCH_LEVERS").is_some_and(|v| v == "this");
     for (i, (name, make, layout)) in levers.into_iter().enumerate() {
+        if only_this && !name.contains("this build") {
+            continue;
+        }
         let rows = layout.apply(&rows);
         let logical: u64 = rows
             .iter()
@@ -426,7 +539,8 @@ fn main() {
         let replayed = &rows[..(rows.len() * replay / (posts + workers).max(1)).min(rows.len())];
         let (size_commits, idle) = write_rows(make(&commits), replayed, Order::Commits(per_commit));
         let commits_s = started.elapsed().as_secs_f64();
-        let replayed_records = replayed.len() as f64 / per_commit as f64;
+        let replayed_records = replayed.len() as f64 / per_record as f64;
+        let replayed_commits = replayed.len() as f64 / per_commit as f64;
         println!(
             "  {name:<46} rows {:>5.0} B | once {:>5.0} / {:>5.0} B ({:.2}×) | as commits \
              {:>5.0} / {:>5.0} B ({:.2}×), {:>5.0} commits/s | idle {:.1} % of a core",
@@ -437,7 +551,7 @@ fn main() {
             size_commits.apparent as f64 / replayed_records,
             size_commits.allocated as f64 / replayed_records,
             size_commits.allocated as f64 / replayed_records / envelope,
-            replayed_records / commits_s,
+            replayed_commits / commits_s,
             idle * 100.0,
         );
         let _ = std::fs::remove_dir_all(&once);
