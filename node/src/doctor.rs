@@ -188,6 +188,14 @@ fn t(lang: &str, en: impl Into<String>, zh: impl Into<String>) -> String {
     }
 }
 
+/// A time the node keeps (RFC 3339, UTC) as the Chinese text gives it: 北京时间 and China
+/// Standard Time (the English text keeps the UTC time with its Z).
+fn beijing(time: &str) -> String {
+    dates::cst_time(time)
+        .map(|t| format!("北京时间 {t}"))
+        .unwrap_or_else(|| time.to_string())
+}
+
 /// Collects checks and findings as the doctor goes.
 struct Doctor<'a> {
     lang: &'a str,
@@ -677,7 +685,7 @@ fn check_cert(
             format!(
                 "{} 的证书从 {} 起才有效：本机时钟可能偏慢",
                 early.name,
-                dates::rfc3339(early.body.not_before * 1000)
+                beijing(&dates::rfc3339(early.body.not_before * 1000))
             ),
         );
         d.check("certificate", "证书", State::Error, msg.clone());
@@ -689,14 +697,17 @@ fn check_cert(
     } else if ending.body.not_after < now_s {
         let msg = d.t(
             format!("{whose} expired on {ends}: this node's changes are refused everywhere"),
-            format!("{whose}已于 {ends} 过期：本节点的记录在各处都会被拒收"),
+            format!(
+                "{whose}已于{}过期：本节点的记录在各处都会被拒收",
+                beijing(&ends)
+            ),
         );
         d.check("certificate", "证书", State::Error, msg.clone());
         d.find("cert-expired", Severity::Error, msg, renew);
     } else if days_left < EXPIRY_WARNING_DAYS {
         let msg = d.t(
             format!("{whose} expires on {ends}, in {days_left} days"),
-            format!("{whose}将于 {ends} 过期，还剩 {days_left} 天"),
+            format!("{whose}将于{}过期，还剩 {days_left} 天", beijing(&ends)),
         );
         d.check("certificate", "证书", State::Warning, msg.clone());
         d.find("cert-expiring", Severity::Warning, msg, renew);
@@ -707,8 +718,10 @@ fn check_cert(
                 leaf.name, leaf.body.region
             ),
             format!(
-                "{} {}，有效期至 {ends}（还剩 {days_left} 天）",
-                leaf.name, leaf.body.region
+                "{} {}，有效期至{}（还剩 {days_left} 天）",
+                leaf.name,
+                leaf.body.region,
+                beijing(&ends)
             ),
         );
         d.check("certificate", "证书", State::Ok, detail);
@@ -1144,7 +1157,7 @@ fn check_store_room(d: &mut Doctor<'_>, home: &Home, facts: &Value) {
     };
     let detail = d.t(
         format!(
-            "{} on disk for about {} of signed records ({:.2}×; estimated from {sampled} of              {envelopes})",
+            "{} on disk for about {} of signed records ({:.2}×; estimated from {sampled} of {envelopes})",
             mib(room.on_disk),
             mib(room.records),
             room.ratio
@@ -1163,15 +1176,15 @@ fn check_store_room(d: &mut Doctor<'_>, home: &Home, facts: &Value) {
     d.check("store room", "存储占用", State::Warning, detail.clone());
     let msg = d.t(
         format!(
-            "the store takes more room than it needs ({detail}, over {STORE_ROOM_RATIO}×):              written in large batches, as a first sync writes it, sled reclaims the room slowly"
+            "the store takes more room than it needs ({detail}, over {STORE_ROOM_RATIO}×): written in large batches, as a first sync writes it, sled reclaims the room slowly"
         ),
         format!(
-            "存储占用超出所需（{detail}，超过 {STORE_ROOM_RATIO} 倍）：成批写入（如首次同步）后，             sled 回收空间较慢"
+            "存储占用超出所需（{detail}，超过 {STORE_ROOM_RATIO} 倍）：成批写入（如首次同步）后，sled 回收空间较慢"
         ),
     );
     let fix = d.t(
-        "stop the node (`systemctl stop lingong`), run `lingong compact --only-if-smaller`, then          start it again; it needs free space for a second copy of the store and keeps the store          as it was if the rewrite is not smaller",
-        "停止节点（`systemctl stop lingong`），运行 `lingong compact --only-if-smaller`，再启动；         需要能再放下一份存储的空闲磁盘，若整理后不更小则保持原样",
+        "stop the node (`systemctl stop lingong`), run `lingong compact --only-if-smaller`, then start it again; it needs free space for a second copy of the store and keeps the store as it was if the rewrite is not smaller",
+        "停止节点（`systemctl stop lingong`），运行 `lingong compact --only-if-smaller`，再启动；需要能再放下一份存储的空闲磁盘，若整理后不更小则保持原样",
     );
     d.find("store-room", Severity::Warning, msg, fix);
 }
@@ -1301,7 +1314,10 @@ fn check_peers(
             }
         };
         let sync = match (&last_sync, status.is_some()) {
-            (Some(t), _) => d.t(format!("last synced {t}"), format!("最近同步 {t}")),
+            (Some(t), _) => d.t(
+                format!("last synced {t}"),
+                format!("最近同步于{}", beijing(t)),
+            ),
             (None, true) => d.t(
                 "not synced since the daemon started",
                 "守护进程启动以来尚未同步",
@@ -1314,7 +1330,7 @@ fn check_peers(
         let newest = match newest {
             Some(t) => d.t(
                 format!("newest change held from it {t}"),
-                format!("收到其最新记录 {t}"),
+                format!("其最新记录签于{}", beijing(&t)),
             ),
             None => d.t("no change held from it", "尚无其记录"),
         };
@@ -1488,7 +1504,10 @@ fn check_upload(
                 format!(
                     "{n} of this node's changes signed since the last sync with the parent ({at})"
                 ),
-                format!("自上次与上级同步（{at}）以来本节点签署了 {n} 条记录待上传"),
+                format!(
+                    "自上次与上级同步（{}）以来本节点签署了 {n} 条记录待上传",
+                    beijing(&at)
+                ),
             );
             let old = dates::parse_rfc3339(&at)
                 .is_some_and(|t| now_ms() - t > UPLOAD_WAIT_WARN_HOURS * 3_600_000);
