@@ -1132,6 +1132,7 @@ fn usage_error(e: &clap::Error) -> ! {
         .unwrap_or_default()
         .trim_start_matches("error: ");
     let message = if lang.starts_with("zh") {
+        let detail = usage_detail_zh(e).unwrap_or_else(|| detail.to_string());
         format!("命令用法错误：{detail}（运行 lingong --help 查看用法）")
     } else {
         format!("bad usage: {detail} (see lingong --help)")
@@ -1149,6 +1150,92 @@ fn usage_error(e: &clap::Error) -> ! {
         );
     }
     std::process::exit(2);
+}
+
+/// What clap could not parse, said in Chinese for the errors a person makes at a terminal (a
+/// mistyped command or flag, a missing or bad value); `None` for the others, whose clap text
+/// is kept.
+fn usage_detail_zh(e: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let text = |kind: ContextKind| -> Option<String> {
+        match e.get(kind)? {
+            ContextValue::String(s) => Some(s.clone()),
+            ContextValue::Strings(v) => Some(v.join("、")),
+            ContextValue::StyledStr(s) => Some(s.to_string()),
+            ContextValue::StyledStrs(v) => Some(
+                v.iter()
+                    .map(|s| s.to_string())
+                    .collect::<Vec<_>>()
+                    .join("、"),
+            ),
+            _ => None,
+        }
+    };
+    let suggestion = |kind: ContextKind| {
+        text(kind)
+            .map(|s| format!("；是否要用 {s}？"))
+            .unwrap_or_default()
+    };
+    let flag = |arg: String| {
+        arg.split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    };
+    Some(match e.kind() {
+        ErrorKind::InvalidSubcommand => format!(
+            "没有 {} 这个命令{}",
+            text(ContextKind::InvalidSubcommand)?,
+            suggestion(ContextKind::SuggestedSubcommand)
+        ),
+        ErrorKind::UnknownArgument => {
+            let arg = text(ContextKind::InvalidArg)?;
+            // A negative number after a flag reads as a flag of its own.
+            let hint = if arg
+                .strip_prefix('-')
+                .is_some_and(|n| n.starts_with(|c: char| c.is_ascii_digit()))
+            {
+                format!("；负数请连着参数名写，如 --wage={arg}")
+            } else {
+                suggestion(ContextKind::SuggestedArg)
+            };
+            format!("不认识的参数 {arg}{hint}")
+        }
+        ErrorKind::MissingRequiredArgument => {
+            format!("缺少必填的参数：{}", text(ContextKind::InvalidArg)?)
+        }
+        ErrorKind::InvalidValue => {
+            let arg = flag(text(ContextKind::InvalidArg)?);
+            match text(ContextKind::InvalidValue).filter(|v| !v.is_empty()) {
+                None => format!("{arg} 后面需要一个值"),
+                Some(value) => {
+                    let valid = text(ContextKind::ValidValue)
+                        .filter(|v| !v.is_empty())
+                        .map(|v| format!("；可用的值：{v}"))
+                        .unwrap_or_default();
+                    format!("{arg} 的值 {value:?} 无效{valid}")
+                }
+            }
+        }
+        ErrorKind::ValueValidation => {
+            use std::error::Error as _;
+            let number = e.source().is_some_and(|s| {
+                s.is::<std::num::ParseIntError>() || s.is::<std::num::ParseFloatError>()
+            });
+            format!(
+                "{} 的值 {:?} 无效{}",
+                flag(text(ContextKind::InvalidArg)?),
+                text(ContextKind::InvalidValue).unwrap_or_default(),
+                if number { "：必须是数字" } else { "" }
+            )
+        }
+        ErrorKind::ArgumentConflict => format!(
+            "{} 不能与 {} 同时使用",
+            flag(text(ContextKind::InvalidArg)?),
+            text(ContextKind::PriorArg).map(flag).unwrap_or_default()
+        ),
+        _ => return None,
+    })
 }
 
 fn read_json_file(path: &PathBuf, field: &str) -> Result<Value, Failure> {

@@ -15,6 +15,38 @@ fn parser_errors_speak_the_users_language_and_json() {
         .as_str()
         .unwrap_or_default();
     assert!(message.contains("命令用法错误"), "{message}");
+    // In Chinese, the mistake itself, not clap's English: the command, with clap's suggestion.
+    assert!(
+        message.contains("没有 creat 这个命令；是否要用 create？"),
+        "{message}"
+    );
+    for (args, said) in [
+        (
+            vec!["post", "list", "--lmit", "3"],
+            "不认识的参数 --lmit；是否要用 --limit？",
+        ),
+        (
+            vec!["post", "list", "--limit", "x"],
+            "--limit 的值 \"x\" 无效：必须是数字",
+        ),
+        (vec!["post", "list", "--status"], "--status 后面需要一个值"),
+        (
+            vec!["complaint", "file", "--text", "t"],
+            "缺少必填的参数：--kind",
+        ),
+        (
+            vec!["post", "create", "--wage", "-5"],
+            "负数请连着参数名写，如 --wage=-5",
+        ),
+    ] {
+        let refused = node.fail(&[&["--lang", "zh"][..], &args].concat());
+        assert_eq!(refused.status, 2, "{args:?}");
+        let message = refused.json["error"]["message"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(message.contains(said), "{args:?}: {message}");
+        assert!(!message.is_ascii(), "{args:?}: {message}");
+    }
     let out = node
         .command()
         .args(["post", "list", "--limit", "x"])
