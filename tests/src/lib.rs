@@ -1109,6 +1109,22 @@ pub fn everything_under(dir: &Path) -> Vec<PathBuf> {
     all
 }
 
+/// Copies a node's home `from` into `to` (made if missing), folders and files alike, but not
+/// the running daemon's socket: a disk image taken of a station, or a home copied as a careless
+/// operator (or a thief) would.
+pub fn copy_home(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read the home") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_home(&entry.path(), &target);
+        } else if entry.file_name() != "daemon.sock" {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
 /// The bytes of the file at `path` as someone holding it can read them: the raw bytes, then,
 /// for every zstd frame found in them (sled compresses its pages with zstd, store format 3),
 /// what that frame decompresses to, up to where it stops decoding. A byte search over this

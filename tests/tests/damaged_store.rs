@@ -79,20 +79,6 @@ fn wipe(node: &Node) {
     std::fs::write(&path, vec![0u8; len]).expect("write db");
 }
 
-/// Copies a node's home (not its lock or socket), for a second damage on the same contents.
-fn copy_home(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read home") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("type").is_dir() {
-            copy_home(&entry.path(), &target);
-        } else if entry.file_name() != "daemon.sock" {
-            std::fs::copy(entry.path(), &target).expect("copy");
-        }
-    }
-}
-
 /// A certified province node holding some posts, written by several commands.
 fn province_with_posts(dir: &Path) -> Node {
     let node = Node::init(dir, "province", "贵州省零工服务中心", "52");
@@ -152,7 +138,7 @@ fn a_damaged_store_stops_every_command_with_one_clear_message_naming_it_and_repa
     let dir = tempfile::tempdir().expect("tempdir");
     let node = province_with_posts(dir.path());
     let copy = Node::at(dir.path().join("copy"));
-    copy_home(&node.home, &copy.home);
+    lingong_tests::copy_home(&node.home, &copy.home);
 
     // A flipped bit in the log sled replays: sled would open the store without everything
     // from there on (exit 0, the 40 posts of the last command gone) — the store's count of

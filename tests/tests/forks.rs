@@ -38,19 +38,6 @@ fn forks(node: &Node) -> Vec<Value> {
         .unwrap_or_default()
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read dir") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy");
-        }
-    }
-}
-
 #[test]
 fn a_copied_village_home_is_caught_as_a_fork_and_halted_up_the_line() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -69,7 +56,7 @@ fn a_copied_village_home_is_caught_as_a_fork_and_halted_up_the_line() {
         titles(township).contains("共同岗位").then_some(())
     });
     let copy = Node::at(dir.path().join("village-copy"));
-    copy_dir(&village.home, &copy.home);
+    lingong_tests::copy_home(&village.home, &copy.home);
 
     // Each machine writes on its own; the genuine one reaches the township first.
     village.create_post("甲机岗位", None, &[]);

@@ -24,20 +24,6 @@ fn path(p: &Path) -> String {
     p.to_str().expect("utf-8 path").to_string()
 }
 
-/// Copies a node home (an image of the disk, key included).
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read_dir") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy");
-        }
-    }
-}
-
 fn find<'a>(rows: &'a Value, id: &str) -> Option<&'a Value> {
     rows.as_array()
         .expect("a list")
@@ -150,7 +136,7 @@ fn a_rotated_key_keeps_earlier_records_valid_and_the_old_key_is_refused_afterwar
 
     // An image of the disk before the rotation: the old key, which must not count afterwards.
     let image = dir.path().join("old-image");
-    copy_dir(&village.home, &image);
+    lingong_tests::copy_home(&village.home, &image);
 
     let (old, new) = rotate(village, township);
     carry(township, village);
@@ -214,7 +200,7 @@ fn a_revoked_compromised_key_signs_nothing_accepted_and_earlier_records_are_kept
 
     // A thief copies the station's disk; the county revokes the key.
     let stolen = dir.path().join("stolen");
-    copy_dir(&village.home, &stolen);
+    lingong_tests::copy_home(&village.home, &stolen);
     let revoked = county.json(&[
         "cert",
         "revoke",

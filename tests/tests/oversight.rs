@@ -92,19 +92,6 @@ fn post_at(node: &Node, now: &str, title: &str) -> String {
     at(node, now, &args)["id"].as_str().expect("id").to_string()
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read_dir") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else if entry.file_name() != "daemon.sock" {
-            std::fs::copy(entry.path(), &target).expect("copy");
-        }
-    }
-}
-
 const OCT_5: &str = "2026-10-05T09:00:00+08:00";
 const OCT_10: &str = "2026-10-10T10:00:00+08:00";
 const NOV_3: &str = "2026-11-03T09:00:00+08:00";
@@ -293,7 +280,7 @@ fn a_sealed_month_verifies_at_the_province_and_a_tampered_copy_does_not() {
 
     // A copy of the province's store in which the post now says 20 places.
     let copy = Node::at(dir.path().join("province-copy"));
-    copy_dir(&province.home, &copy.home);
+    lingong_tests::copy_home(&province.home, &copy.home);
     {
         let mut store = SledStore::open(&copy.home.join("store")).expect("the copy opens");
         let mut state = store
@@ -595,7 +582,7 @@ fn audit_names_a_change_signed_after_its_authors_revocation_and_a_payload_change
     // A copy of the township's store in which the first post's signed change carries other
     // bytes (its header and signature untouched, so it is still stored under its own id).
     let copy = Node::at(dir.path().join("township-copy"));
-    copy_dir(&township.home, &copy.home);
+    lingong_tests::copy_home(&township.home, &copy.home);
     {
         let mut store = SledStore::open(&copy.home.join("store")).expect("the copy opens");
         let state = store
@@ -710,7 +697,7 @@ fn a_month_sealed_before_a_workers_erasure_still_verifies_and_its_priority_figur
     // worker's record lost its flag, the seal's 2 is more than the records can give (one
     // placement whose worker is erased, one not a priority worker), and it is reported.
     let copy = Node::at(dir.path().join("county-copy"));
-    copy_dir(&county.home, &copy.home);
+    lingong_tests::copy_home(&county.home, &copy.home);
     {
         let mut store = SledStore::open(&copy.home.join("store")).expect("the copy opens");
         let mut state = store

@@ -48,20 +48,6 @@ fn find<'a>(rows: &'a Value, id: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("{id} not in {rows}"))
 }
 
-/// Copies a node home (a technician imaging the dead machine's disk).
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read_dir") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy");
-        }
-    }
-}
-
 /// `cert request --out` at `node`; returns the file.
 fn request_of(node: &Node) -> String {
     let file = path(&node.home.join("request.json"));
@@ -135,7 +121,7 @@ fn a_new_machine_certified_as_successor_continues_the_dead_stations_history() {
     // The mini PC dies with its key. A technician keeps an image of its disk (used at the end
     // to show that the old key, if it ever signs again, is refused everywhere).
     let old_disk = dir.path().join("old-disk");
-    copy_dir(&village.home, &old_disk);
+    lingong_tests::copy_home(&village.home, &old_disk);
     std::fs::remove_dir_all(&village.home).expect("the old home is gone");
 
     // A new machine with a new key for the same region, certified as the successor.
