@@ -375,6 +375,13 @@ fn check_writes(dir: &Path, tree: &sled::Tree) -> Result<WriteCount, StoreError>
     })
 }
 
+/// A row of an author's log (`l`, key, sequence number big-endian → envelope id).
+fn log_row(item: sled::Result<(sled::IVec, sled::IVec)>) -> Result<(u64, EnvelopeId), StoreError> {
+    let (k, v) = item.map_err(err)?;
+    let seq = u64::from_be_bytes(k[33..41].try_into().map_err(err)?);
+    Ok((seq, v.as_ref().try_into().map_err(err)?))
+}
+
 fn key(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
     let mut k = Vec::with_capacity(1 + parts.iter().map(|p| p.len()).sum::<usize>());
     k.push(prefix);
@@ -797,13 +804,22 @@ impl SledStore {
 
     /// The envelope ids of an author's log, by sequence number.
     pub fn author_log(&self, author: &PublicKey) -> Result<Vec<(u64, EnvelopeId)>, StoreError> {
-        let mut out = Vec::new();
-        for item in self.tree.scan_prefix(key(b'l', &[&author.0])) {
-            let (k, v) = item.map_err(err)?;
-            let seq = u64::from_be_bytes(k[33..41].try_into().map_err(err)?);
-            out.push((seq, v.as_ref().try_into().map_err(err)?));
-        }
-        Ok(out)
+        self.tree
+            .scan_prefix(key(b'l', &[&author.0]))
+            .map(log_row)
+            .collect()
+    }
+
+    /// An author's log newest first, read as it is walked: what was signed last costs what it
+    /// counts, not the length of the log.
+    pub fn author_log_newest_first(
+        &self,
+        author: &PublicKey,
+    ) -> impl Iterator<Item = Result<(u64, EnvelopeId), StoreError>> + '_ {
+        self.tree
+            .scan_prefix(key(b'l', &[&author.0]))
+            .rev()
+            .map(log_row)
     }
 
     /// Stores a worker's clear ID number in the local private table together with its dedup

@@ -31,13 +31,15 @@ pub fn waiting_up(station: &Station, since: Option<&str>) -> Result<Value> {
             })
         })
         .transpose()?;
-    let log = station.store.author_log(&station.key.public())?;
+    let me = station.key.public();
+    let signed = station.store.author(&me)?.map_or(0, |a| a.envelopes);
     let mut by_kind: BTreeMap<&'static str, u64> = BTreeMap::new();
     let mut waiting = 0u64;
     let mut oldest = None;
     if let Some(since) = since_ms {
-        for (_, id) in log.iter().rev() {
-            let Some(env) = station.store.envelope(id)? else {
+        for row in station.store.author_log_newest_first(&me) {
+            let (_, id) = row?;
+            let Some(env) = station.store.envelope(&id)? else {
                 continue;
             };
             if env.header.timestamp_ms <= since {
@@ -49,7 +51,7 @@ pub fn waiting_up(station: &Station, since: Option<&str>) -> Result<Value> {
         }
     }
     Ok(json!({
-        "signed": log.len(),
+        "signed": signed,
         "since": since_ms.map(dates::rfc3339),
         "waiting": since_ms.map(|_| waiting),
         "by_kind": by_kind,
