@@ -1132,7 +1132,7 @@ fn usage_error(e: &clap::Error) -> ! {
         .unwrap_or_default()
         .trim_start_matches("error: ");
     let message = if lang.starts_with("zh") {
-        let detail = usage_detail_zh(e).unwrap_or_else(|| detail.to_string());
+        let detail = usage_detail_zh(e, &args).unwrap_or_else(|| detail.to_string());
         format!("命令用法错误：{detail}（运行 lingong --help 查看用法）")
     } else {
         format!("bad usage: {detail} (see lingong --help)")
@@ -1154,8 +1154,8 @@ fn usage_error(e: &clap::Error) -> ! {
 
 /// What clap could not parse, said in Chinese for the errors a person makes at a terminal (a
 /// mistyped command or flag, a missing or bad value); `None` for the others, whose clap text
-/// is kept.
-fn usage_detail_zh(e: &clap::Error) -> Option<String> {
+/// is kept. `args`: the command line as typed, for the flag a negative number followed.
+fn usage_detail_zh(e: &clap::Error, args: &[String]) -> Option<String> {
     use clap::error::{ContextKind, ContextValue, ErrorKind};
     let text = |kind: ContextKind| -> Option<String> {
         match e.get(kind)? {
@@ -1190,16 +1190,26 @@ fn usage_detail_zh(e: &clap::Error) -> Option<String> {
         ),
         ErrorKind::UnknownArgument => {
             let arg = text(ContextKind::InvalidArg)?;
-            // A negative number after a flag reads as a flag of its own.
-            let hint = if arg
-                .strip_prefix('-')
-                .is_some_and(|n| n.starts_with(|c: char| c.is_ascii_digit()))
-            {
-                format!("；负数请连着参数名写，如 --wage={arg}")
-            } else {
-                suggestion(ContextKind::SuggestedArg)
-            };
-            format!("不认识的参数 {arg}{hint}")
+            // A negative number after a flag reads as a flag of its own (clap names its first
+            // digit: `-300` is reported as `-3`): the number and its flag as typed.
+            let typed = args
+                .iter()
+                .position(|a| a.starts_with(&arg) && a.parse::<f64>().is_ok_and(|n| n < 0.0));
+            match typed {
+                Some(i) => {
+                    let number = &args[i];
+                    let flag = i
+                        .checked_sub(1)
+                        .map(|b| args[b].as_str())
+                        .filter(|a| a.starts_with("--"))
+                        .unwrap_or("--wage");
+                    format!("不认识的参数 {number}；负数请连着参数名写，如 {flag}={number}")
+                }
+                None => format!(
+                    "不认识的参数 {arg}{}",
+                    suggestion(ContextKind::SuggestedArg)
+                ),
+            }
         }
         ErrorKind::MissingRequiredArgument => {
             format!("缺少必填的参数：{}", text(ContextKind::InvalidArg)?)

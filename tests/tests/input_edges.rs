@@ -38,6 +38,18 @@ fn parser_errors_speak_the_users_language_and_json() {
             vec!["post", "create", "--wage", "-5"],
             "负数请连着参数名写，如 --wage=-5",
         ),
+        // The number and its flag as typed (clap itself names only `-3`).
+        (
+            vec![
+                "complaint",
+                "file",
+                "--kind",
+                "wage-arrears",
+                "--amount",
+                "-300",
+            ],
+            "不认识的参数 -300；负数请连着参数名写，如 --amount=-300",
+        ),
     ] {
         let refused = node.fail(&[&["--lang", "zh"][..], &args].concat());
         assert_eq!(refused.status, 2, "{args:?}");
