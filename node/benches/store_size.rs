@@ -176,20 +176,6 @@ fn fill(station: &mut Station, posts: usize, workers: usize, batch: usize) -> (u
     (post_bytes, worker_bytes)
 }
 
-/// Copies the folder `from` into a new folder `to` (0700), files with their permissions.
-fn copy_home(from: &Path, to: &Path) {
-    lingong_node::home::create_private_dir(to).expect("the folder to keep the home in");
-    for entry in std::fs::read_dir(from).expect("read_dir") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("file type").is_dir() {
-            copy_home(&entry.path(), &target);
-        } else if entry.file_type().expect("file type").is_file() {
-            std::fs::copy(entry.path(), &target).expect("copy");
-        }
-    }
-}
-
 /// Apparent bytes and bytes allocated (blocks) of every file under `dir`, by file name
 /// (`snap.*` as one).
 fn files(dir: &Path, out: &mut BTreeMap<String, (u64, u64)>) {
@@ -319,7 +305,10 @@ fn main() {
         // The county's home as written (key, configuration, certificate, store), for
         // `lingong doctor --home` on it: owner-only, like the home it copies.
         let keep = Path::new(&keep);
-        copy_home(&home.dir, keep);
+        if let Some(parent) = keep.parent() {
+            lingong_node::home::create_private_dir(parent).expect("the folder to keep the home in");
+        }
+        lingong_node::migrate::copy_dir(&home.dir, keep).expect("the home copied");
         println!("kept the home as written in {}", keep.display());
     }
     let mut on_disk = BTreeMap::new();

@@ -869,7 +869,7 @@ fn backup(dir: &Path, version: u32, now_ms: i64) -> Result<PathBuf, StoreError> 
 
 /// Copies the folder `from` to `to` (folders 0700, files 0600, each file synced; not the
 /// lock file).
-pub(crate) fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+pub fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
     std::fs::DirBuilder::new().mode(0o700).create(to)?;
     for entry in std::fs::read_dir(from)? {

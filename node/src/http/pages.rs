@@ -290,11 +290,7 @@ pub(super) fn clock(time: &str) -> String {
 pub(super) fn place(code: &str) -> Markup {
     let name = lingong_protocol::region::RegionCode::parse(code)
         .ok()
-        .and_then(|c| {
-            lingong_protocol::region::divisions()
-                .name(&c)
-                .map(str::to_string)
-        });
+        .and_then(|c| lingong_protocol::region::divisions().name(&c));
     html! {
         @if let Some(name) = name { (name) " " span.muted.code { (code) } } @else { (code) }
     }
