@@ -2,10 +2,11 @@
 //! each command to `lingong-node`. No logic of its own beyond turning arguments into a
 //! [`Request`] and the result into output and an exit status (0 ok, 2 bad input, 1 other).
 
+mod help_zh;
 mod output;
 mod progress;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use lingong_node::control::{Failure, execute};
 use lingong_node::home::Home;
 use lingong_node::request::{
@@ -39,12 +40,17 @@ struct Cli {
 enum Command {
     /// Create this node's key and configuration.
     Init {
+        /// The station's name (e.g. 青岩镇零工驿站).
         #[arg(long)]
         name: String,
+        /// The division code this station serves: 2 digits province, 4 city, 6 county,
+        /// 9 township, 12 village.
         #[arg(long)]
         region: String,
+        /// A multiaddr to listen on for peers (repeatable; default /ip4/0.0.0.0/tcp/0).
         #[arg(long)]
         listen: Vec<String>,
+        /// Address of the web console and HTTP API (default 127.0.0.1:0, a free port).
         #[arg(long)]
         http: Option<String>,
     },
@@ -62,10 +68,13 @@ enum Command {
     Employer(EmployerCommand),
     /// Rank posts for a worker (--worker) or workers for a post (--post), priority first.
     Match {
+        /// The worker's id: the posts that suit this worker.
         #[arg(long, conflicts_with = "post", required_unless_present = "post")]
         worker: Option<String>,
+        /// The post's id: the workers who suit this post.
         #[arg(long)]
         post: Option<String>,
+        /// At most this many results (default 20).
         #[arg(long)]
         limit: Option<usize>,
     },
@@ -103,8 +112,10 @@ enum Command {
     Token(TokenCommand),
     /// The daemon: listen, dial peers, sync; stops cleanly on SIGTERM/SIGINT.
     Run {
+        /// A multiaddr to listen on for peers (repeatable; overrides the config).
         #[arg(long)]
         listen: Vec<String>,
+        /// Address of the web console and HTTP API (overrides the config).
         #[arg(long)]
         http: Option<String>,
         /// Seconds between sync rounds with each peer (overrides the config).
@@ -116,6 +127,7 @@ enum Command {
     },
     /// Record sample posts (demos and load tests): realistic fields, signed like any other.
     Sample {
+        /// How many sample posts to record.
         #[arg(long, default_value_t = 100)]
         posts: usize,
     },
@@ -124,6 +136,7 @@ enum Command {
         /// Sync once and return (the only mode; kept for scripts).
         #[arg(long)]
         once: bool,
+        /// Seconds the whole sync may take.
         #[arg(long, default_value_t = 60)]
         timeout: u64,
     },
@@ -132,6 +145,7 @@ enum Command {
     Bundle(BundleCommand),
     /// Build an eight-node network on this machine (province to three villages) with sample data.
     Demo {
+        /// Folder for the eight nodes' homes (default ./lingong-demo).
         #[arg(long)]
         dir: Option<PathBuf>,
         /// Stop after showing the network (scripts, tests); by default the eight daemons and
@@ -148,8 +162,10 @@ enum Command {
     /// First run: key, configuration and certificate request in one go (asks in Chinese for
     /// what is missing when run at a terminal).
     Setup {
+        /// The station's name (e.g. 青岩镇零工驿站).
         #[arg(long)]
         name: Option<String>,
+        /// The division code this station serves (as for `init`).
         #[arg(long)]
         region: Option<String>,
         /// The parent station's address (multiaddr ending in /p2p/NODE_ID).
@@ -158,8 +174,10 @@ enum Command {
         /// Where to write the certificate request for the parent.
         #[arg(long)]
         out_request: Option<PathBuf>,
+        /// A multiaddr to listen on for peers (repeatable).
         #[arg(long)]
         listen: Vec<String>,
+        /// Address of the web console and HTTP API.
         #[arg(long)]
         http: Option<String>,
     },
@@ -209,6 +227,7 @@ enum Command {
 enum StaffCommand {
     /// Add a staff member; without --password-stdin a password is made and shown once.
     Add {
+        /// The login name.
         #[arg(long)]
         name: String,
         /// clerk (经办员), reviewer (审核员), supervisor (监督员) or admin (管理员).
@@ -222,39 +241,53 @@ enum StaffCommand {
     List,
     /// A new password (made and shown once without --password-stdin); open sessions end.
     Passwd {
+        /// The staff member's login name.
         name: String,
+        /// Read the password from the first line of standard input.
         #[arg(long)]
         password_stdin: bool,
     },
     /// Remove a staff member; their sessions end.
-    Remove { name: String },
+    Remove {
+        /// The staff member's login name.
+        name: String,
+    },
 }
 
 #[derive(Subcommand)]
 enum TokenCommand {
     /// Make an API token for a partner platform or system: shown once, kept only as a hash.
     Add {
+        /// A name for the token (the platform or system it is for).
         #[arg(long)]
         name: String,
+        /// clerk, reviewer, supervisor or admin: what the token may do.
         #[arg(long)]
         role: String,
     },
     /// Tokens by name and role (never the token).
     List,
     /// Revoke a token: it stops working at once.
-    Revoke { name: String },
+    Revoke {
+        /// The token's name.
+        name: String,
+    },
 }
 
 #[derive(Subcommand)]
 enum PeerCommand {
     /// Add a peer, e.g. /ip4/127.0.0.1/tcp/4101/p2p/12D3KooW...
-    Add { multiaddr: String },
+    Add {
+        /// The peer's address, ending in /p2p/NODE_ID.
+        multiaddr: String,
+    },
 }
 
 #[derive(Subcommand)]
 enum BundleCommand {
     /// Write the changes this node holds (or only what --for wants) to a bundle file for a USB stick.
     Export {
+        /// The bundle file to write (mode 0600).
         #[arg(long)]
         out: PathBuf,
         /// Only what that node's scope wants.
@@ -266,22 +299,29 @@ enum BundleCommand {
         to: Option<String>,
     },
     /// Take in a bundle file's changes, each checked as a peer's would be.
-    Import { file: PathBuf },
+    Import {
+        /// The bundle file to read.
+        file: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
 enum CertCommand {
     /// A certificate request for this node.
     Request {
+        /// Also write the request to this file (mode 0600).
         #[arg(long)]
         out: Option<PathBuf>,
     },
     /// Sign a child's request.
     Issue {
+        /// The child's certificate request file.
         #[arg(long)]
         request: PathBuf,
+        /// Days the certificate is valid.
         #[arg(long, default_value_t = 365)]
         days: u32,
+        /// Also write the certificate to this file (mode 0600).
         #[arg(long)]
         out: Option<PathBuf>,
         /// The node id of the station this new key replaces (a dead machine): the certificate
@@ -292,16 +332,22 @@ enum CertCommand {
     /// Key rotation: make this node's next key and its certificate request (for the parent's
     /// `cert issue --successor-of THIS_NODE_ID`); `cert install` of the certificate switches.
     Rotate {
+        /// Also write the request to this file (mode 0600).
         #[arg(long)]
         out: Option<PathBuf>,
     },
     /// Verify a certificate chain and install it.
-    Install { file: PathBuf },
+    Install {
+        /// The certificate file the parent issued.
+        file: PathBuf,
+    },
     /// Show the installed chain.
     Show,
     /// Revoke a node in this node's jurisdiction.
     Revoke {
+        /// The node id to revoke (12D3KooW…).
         node_id: String,
+        /// Why; kept in the revocation.
         #[arg(long)]
         reason: Option<String>,
     },
@@ -309,6 +355,7 @@ enum CertCommand {
 
 #[derive(Args, Default)]
 struct PostArgs {
+    /// The post's title (e.g. 搬运工).
     #[arg(long)]
     title: Option<String>,
     /// Occupation code (e.g. 4-10-01-06) or an everyday name (e.g. 钟点工).
@@ -320,6 +367,7 @@ struct PostArgs {
     /// day, hour, piece or month.
     #[arg(long)]
     unit: Option<String>,
+    /// How many workers are wanted.
     #[arg(long)]
     headcount: Option<i64>,
     /// Region the post is advertised in (defaults to this station's region).
@@ -328,10 +376,13 @@ struct PostArgs {
     /// YYYY-MM-DD (default: 30 days from today).
     #[arg(long)]
     expires: Option<String>,
+    /// Where the work is.
     #[arg(long)]
     location: Option<String>,
+    /// Who to call, with a phone number.
     #[arg(long)]
     contact: Option<String>,
+    /// What the work is, hours, conditions.
     #[arg(long)]
     description: Option<String>,
     /// The employer's id (employer register).
@@ -364,6 +415,7 @@ enum PostCommand {
     Create(PostArgs),
     /// List posts, filtered and a page at a time (--limit, --after).
     List {
+        /// Only posts of this division code or inside it.
         #[arg(long)]
         region: Option<String>,
         /// open, filled, closed or expired.
@@ -372,8 +424,10 @@ enum PostCommand {
         /// pending, approved or rejected.
         #[arg(long)]
         review: Option<String>,
+        /// Only posts of this occupation (code or everyday name).
         #[arg(long)]
         occupation: Option<String>,
+        /// Only posts of this employer (its id).
         #[arg(long)]
         employer: Option<String>,
         /// At most this many rows (default 100).
@@ -384,10 +438,15 @@ enum PostCommand {
         after: Option<String>,
     },
     /// One post, whole: fields, review, places filled.
-    Show { id: String },
+    Show {
+        /// The post's id.
+        id: String,
+    },
     /// Change a post's fields or status (a signed edit).
     Update {
+        /// The post's id.
         id: String,
+        /// open, filled, closed or expired.
         #[arg(long)]
         status: Option<String>,
         #[command(flatten)]
@@ -395,15 +454,19 @@ enum PostCommand {
     },
     /// Review a post (真实性审查), or list the queue with --queue.
     Review {
+        /// The post's id.
         #[arg(required_unless_present = "queue")]
         id: Option<String>,
         /// Posts waiting for review, oldest first, with the automatic findings.
         #[arg(long, conflicts_with_all = ["approve", "reject"])]
         queue: bool,
+        /// Approve the post: it is shown and pushed.
         #[arg(long, conflicts_with = "reject", required_unless_present_any = ["reject", "queue"])]
         approve: bool,
+        /// Reject the post (give --reason).
         #[arg(long)]
         reject: bool,
+        /// Why it was rejected (or a note on the approval).
         #[arg(long)]
         reason: Option<String>,
         /// With --queue: at most N posts (all by default).
@@ -416,12 +479,14 @@ enum PostCommand {
     /// Write one post's Automerge document (ID --out FILE), or the posts matching the
     /// filters of `post list` as CSV (--csv FILE).
     Export {
+        /// The post's id (with --out).
         #[arg(
             required_unless_present = "csv",
             conflicts_with = "csv",
             requires = "out"
         )]
         id: Option<String>,
+        /// The file for the post's Automerge document.
         #[arg(long, requires = "id")]
         out: Option<PathBuf>,
         #[command(flatten)]
@@ -460,29 +525,38 @@ struct CsvOut {
 /// The filters of `post list`, for `post export --csv`.
 #[derive(Args)]
 struct PostFilterArgs {
+    /// Only posts of this division code or inside it.
     #[arg(long, requires = "csv")]
     region: Option<String>,
+    /// open, filled, closed or expired.
     #[arg(long, requires = "csv")]
     status: Option<String>,
+    /// pending, approved or rejected.
     #[arg(long, requires = "csv")]
     review: Option<String>,
+    /// Only posts of this occupation (code or everyday name).
     #[arg(long, requires = "csv")]
     occupation: Option<String>,
+    /// Only posts of this employer (its id).
     #[arg(long, requires = "csv")]
     employer: Option<String>,
     /// At most this many posts (default: every matching post).
     #[arg(long, requires = "csv")]
     limit: Option<usize>,
+    /// Continue after this post (the last id of the previous page).
     #[arg(long, requires = "csv")]
     after: Option<String>,
 }
 
 #[derive(Args, Default)]
 struct WorkerArgs {
+    /// The worker's name.
     #[arg(long)]
     name: Option<String>,
+    /// The 18-character resident ID number (kept in clear only at this station).
     #[arg(long)]
     id_number: Option<String>,
+    /// A mobile phone number (11 digits).
     #[arg(long)]
     phone: Option<String>,
     /// Occupation codes or everyday names (钟点工, 搬运), comma-separated.
@@ -497,6 +571,7 @@ struct WorkerArgs {
     /// YYYY-MM-DD.
     #[arg(long)]
     available_from: Option<String>,
+    /// YYYY-MM-DD.
     #[arg(long)]
     available_to: Option<String>,
 }
@@ -527,17 +602,25 @@ enum WorkerCommand {
         priority: bool,
     },
     /// One worker's record (masked ID number).
-    Show { id: String },
+    Show {
+        /// The worker's id.
+        id: String,
+    },
     /// Change a worker's fields (a signed edit).
     Update {
+        /// The worker's id.
         id: String,
         #[command(flatten)]
         fields: WorkerArgs,
     },
     /// Deregister a worker (注销): the record stays, marked, and is no longer matched.
-    Deregister { id: String },
+    Deregister {
+        /// The worker's id.
+        id: String,
+    },
     /// Erase the worker's personal data (PIPL), at the station that registered the worker.
     Erase {
+        /// The worker's id.
         id: String,
         /// Why (e.g. 本人申请); kept in the record.
         #[arg(long)]
@@ -547,8 +630,10 @@ enum WorkerCommand {
     Import(CsvIn),
     /// Write the workers (as `worker list`; masked ID numbers only) as CSV.
     Export {
+        /// Write CSV that Excel opens to this file (mode 0600).
         #[arg(long, required = true)]
         csv: Option<PathBuf>,
+        /// utf-8 (with a BOM, the default) or gbk.
         #[arg(long)]
         encoding: Option<String>,
         /// Only workers with a priority.
@@ -559,6 +644,7 @@ enum WorkerCommand {
 
 #[derive(Args, Default)]
 struct EmployerArgs {
+    /// The employer's name (as on its licence).
     #[arg(long)]
     name: Option<String>,
     /// enterprise, individual-business, individual or other.
@@ -570,10 +656,13 @@ struct EmployerArgs {
     /// An individual employer's ID number.
     #[arg(long)]
     id_number: Option<String>,
+    /// The contact person.
     #[arg(long)]
     contact: Option<String>,
+    /// The contact's phone number.
     #[arg(long)]
     phone: Option<String>,
+    /// The employer's address.
     #[arg(long)]
     address: Option<String>,
     /// Who checked the licence or ID, and how.
@@ -607,16 +696,22 @@ enum EmployerCommand {
         status: Option<String>,
     },
     /// One employer's record, with complaints found against it.
-    Show { id: String },
+    Show {
+        /// The employer's id.
+        id: String,
+    },
     /// Change an employer's fields (a signed edit).
     Update {
+        /// The employer's id.
         id: String,
         #[command(flatten)]
         fields: EmployerArgs,
     },
     /// Suspend an employer, with the reason: its new posts cannot be approved.
     Suspend {
+        /// The employer's id.
         id: String,
+        /// Why; kept in the record.
         #[arg(long)]
         reason: String,
     },
@@ -624,8 +719,10 @@ enum EmployerCommand {
     Import(CsvIn),
     /// Write the employers (as `employer list`) as CSV.
     Export {
+        /// Write CSV that Excel opens to this file (mode 0600).
         #[arg(long, required = true)]
         csv: Option<PathBuf>,
+        /// utf-8 (with a BOM, the default) or gbk.
         #[arg(long)]
         encoding: Option<String>,
         /// active or suspended.
@@ -638,38 +735,48 @@ enum EmployerCommand {
 enum PlacementCommand {
     /// Record a hire on the spot.
     Confirm {
+        /// The post's id.
         #[arg(long)]
         post: String,
+        /// The worker's id.
         #[arg(long)]
         worker: String,
         /// Yuan per the post's unit (default: the post's wage).
         #[arg(long)]
         wage: Option<f64>,
+        /// First day of work, YYYY-MM-DD (default: today).
         #[arg(long)]
         start: Option<String>,
+        /// Last day of work, YYYY-MM-DD (if agreed).
         #[arg(long)]
         end: Option<String>,
         /// paper, spoken or phone-code.
         #[arg(long)]
         worker_confirmed: Option<String>,
+        /// paper, spoken or phone-code.
         #[arg(long)]
         employer_confirmed: Option<String>,
     },
     /// List placements, of one post or one worker if given.
     List {
+        /// Only placements on this post.
         #[arg(long)]
         post: Option<String>,
+        /// Only placements of this worker.
         #[arg(long)]
         worker: Option<String>,
     },
     /// Cancel a placement (e.g. an overfill), with the reason.
     Cancel {
+        /// The placement's id.
         id: String,
+        /// Why; kept in the record.
         #[arg(long)]
         reason: String,
     },
     /// End a placement with its outcome (paid, paid-late, unpaid, left-early).
     End {
+        /// The placement's id.
         id: String,
         /// paid, paid-late, unpaid or left-early.
         #[arg(long)]
@@ -677,18 +784,24 @@ enum PlacementCommand {
     },
     /// Write the labour agreement (用工协议) prefilled from the placement.
     Agreement {
+        /// The placement's id.
         id: String,
+        /// The file to write the agreement to (mode 0600).
         #[arg(long)]
         out: PathBuf,
     },
     /// Write the placements (as `placement list`) as CSV.
     Export {
+        /// Write CSV that Excel opens to this file (mode 0600).
         #[arg(long, required = true)]
         csv: Option<PathBuf>,
+        /// utf-8 (with a BOM, the default) or gbk.
         #[arg(long)]
         encoding: Option<String>,
+        /// Only placements on this post.
         #[arg(long)]
         post: Option<String>,
+        /// Only placements of this worker.
         #[arg(long)]
         worker: Option<String>,
     },
@@ -710,21 +823,27 @@ enum PushCommand {
     },
     /// Record the result of contacting a worker about a post (a job recommendation).
     Mark {
+        /// The post's id.
         post: String,
+        /// The worker's id.
         #[arg(long)]
         worker: Option<String>,
         /// contacted, interested, declined or unreachable.
         #[arg(long)]
         result: Option<String>,
+        /// A note on the contact.
         #[arg(long)]
         note: Option<String>,
     },
     /// Send each worker on the push lists the post's message through `push_command`.
     Send {
+        /// Only this post's list.
         #[arg(long)]
         post: Option<String>,
+        /// Only this worker.
         #[arg(long)]
         worker: Option<String>,
+        /// Posts approved in the last N days (default 7).
         #[arg(long)]
         days: Option<i64>,
     },
@@ -734,12 +853,14 @@ enum PushCommand {
 enum AssistCommand {
     /// Record something this station did for a worker.
     Log {
+        /// The worker's id.
         #[arg(long)]
         worker: Option<String>,
         /// career-guidance, job-recommendation, training-info, internship-offer,
         /// policy-consultation, subsidy-application, social-insurance or civil-affairs-referral.
         #[arg(long)]
         kind: Option<String>,
+        /// What was done.
         #[arg(long)]
         note: Option<String>,
         /// The post recommended (job-recommendation only).
@@ -751,15 +872,19 @@ enum AssistCommand {
     },
     /// Assistance records held here, newest first.
     List {
+        /// Only this worker's records.
         #[arg(long)]
         worker: Option<String>,
+        /// Only records of this kind (as for `assist log --kind`).
         #[arg(long)]
         kind: Option<String>,
+        /// At most this many rows (all by default).
         #[arg(long)]
         limit: Option<usize>,
     },
     /// Priority workers behind their yearly targets, most overdue first.
     Due {
+        /// Only this worker.
         #[arg(long)]
         worker: Option<String>,
     },
@@ -769,11 +894,13 @@ enum AssistCommand {
 enum DirectoryCommand {
     /// Create or update this station's entry.
     Set {
+        /// The station's address.
         #[arg(long)]
         address: Option<String>,
         /// Opening days and hours (e.g. 周一至周五 8:30-17:30).
         #[arg(long)]
         hours: Option<String>,
+        /// The service telephone number.
         #[arg(long)]
         hotline: Option<String>,
         /// Services offered, comma-separated.
@@ -791,11 +918,13 @@ enum DirectoryCommand {
     },
     /// Write the directory as CSV (Excel) or a printable HTML page.
     Export {
+        /// The file to write (mode 0600).
         #[arg(long)]
         out: PathBuf,
         /// csv (default) or html.
         #[arg(long)]
         format: Option<String>,
+        /// Only stations inside this division code.
         #[arg(long)]
         region: Option<String>,
     },
@@ -821,6 +950,7 @@ struct ReportArgs {
 enum ReportCommand {
     /// Sign this node's report of a period that has ended (once; corrections with --amend).
     Seal {
+        /// YYYY-MM (a month) or YYYY-Qn (a quarter).
         #[arg(long)]
         period: String,
         /// Seal again, replacing this node's seal of the period.
@@ -832,6 +962,7 @@ enum ReportCommand {
     },
     /// Recompute every seal held from the records held and list what differs.
     Verify {
+        /// Only seals of this period (YYYY-MM or YYYY-Qn).
         #[arg(long)]
         period: Option<String>,
     },
@@ -851,7 +982,9 @@ struct SuperviseArgs {
 enum SuperviseCommand {
     /// Order a station below this city or county to correct by a deadline (限期整改).
     Order {
+        /// The station's node id (12D3KooW…).
         node_id: String,
+        /// What must be corrected.
         #[arg(long)]
         reason: String,
         /// YYYY-MM-DD.
@@ -869,13 +1002,16 @@ enum ComplaintCommand {
         /// wage-arrears, discrimination, fraud, unsafe-work or other.
         #[arg(long)]
         kind: String,
+        /// The post the complaint is about (its id).
         #[arg(long)]
         post: Option<String>,
+        /// The employer the complaint is about (its id).
         #[arg(long)]
         employer: Option<String>,
         /// The worker record's id (nothing else of the worker is stored).
         #[arg(long)]
         worker: Option<String>,
+        /// What happened, in the complainant's words.
         #[arg(long)]
         text: String,
         /// Yuan owed or lost.
@@ -892,12 +1028,18 @@ enum ComplaintCommand {
         overdue: bool,
     },
     /// A complaint with its status history.
-    Show { id: String },
+    Show {
+        /// The complaint's id.
+        id: String,
+    },
     /// Move a complaint one step: accepted, handling, referred, resolved, closed.
     Update {
+        /// The complaint's id.
         id: String,
+        /// accepted, handling, referred, resolved or closed.
         #[arg(long)]
         status: String,
+        /// What was done; kept in the status history.
         #[arg(long)]
         note: Option<String>,
         /// Where it was referred (legal aid, labour arbitration, civil affairs…).
@@ -922,11 +1064,26 @@ fn main() {
     // Before anything is created: every file and folder this process makes is its owner's only
     // (a store holds clear ID numbers), whatever umask it was started with.
     lingong_node::home::restrict_umask();
-    let cli = match Cli::try_parse() {
+    // Under Chinese (`--lang zh`, else `LANG=zh…`, read before parsing) the help is Chinese:
+    // the same tree with Chinese text (help_zh.rs); what parses is the same either way.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let chinese = help_zh::wants_chinese(&args);
+    let mut command = Cli::command();
+    if chinese {
+        command = help_zh::localize(command);
+    }
+    let parsed = command
+        .try_get_matches_from_mut(&args)
+        .and_then(|matches| Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut command)));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
             // --help and --version.
-            let _ = e.print();
+            if chinese && e.kind() != clap::error::ErrorKind::DisplayVersion {
+                output::print_help(&help_zh::builtin_zh(&e.render().to_string()));
+            } else {
+                let _ = e.print();
+            }
             std::process::exit(0);
         }
         Err(e) => usage_error(&e),
@@ -987,11 +1144,11 @@ fn main() {
                 &value,
                 report_lang.as_deref().unwrap_or("zh"),
             );
-            output::print_value(&Value::String(text.trim_end().to_string()), false);
+            output::print_value(&Value::String(text.trim_end().to_string()), false, &lang);
             0
         }
         Ok(value) => {
-            output::print_value(&value, json);
+            output::print_value(&value, json, &lang);
             0
         }
         Err(failure) => {
@@ -1007,7 +1164,7 @@ fn main() {
 fn doctor(home: &Home, lang: &str, json: bool) -> ! {
     let report = lingong_node::doctor::doctor(home, lang);
     if json {
-        output::print_value(&serde_json::to_value(&report).expect("json"), true);
+        output::print_value(&serde_json::to_value(&report).expect("json"), true, lang);
     } else {
         use std::io::Write;
         let _ = std::io::stdout().write_all(report.render(lang).as_bytes());
@@ -1114,17 +1271,15 @@ fn setup(
 /// the detail), `{"error": {"code": "usage", "message"}}` on stdout under `--json`, exit 2. The
 /// language and `--json` are read from the raw arguments, since parsing them failed.
 fn usage_error(e: &clap::Error) -> ! {
-    let args: Vec<String> = std::env::args().collect();
+    let args: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     let json = args.iter().any(|a| a == "--json");
-    let lang = args
-        .iter()
-        .position(|a| a == "--lang")
-        .and_then(|i| args.get(i + 1).cloned())
-        .or_else(|| {
-            args.iter()
-                .find_map(|a| a.strip_prefix("--lang=").map(String::from))
-        })
-        .unwrap_or_else(|| std::env::var("LANG").unwrap_or_default());
+    let lang = if help_zh::wants_chinese(&std::env::args_os().collect::<Vec<_>>()) {
+        "zh"
+    } else {
+        "en"
+    };
     let detail = e.render().to_string();
     let detail = detail
         .lines()

@@ -3,6 +3,9 @@
 //! as tables under their key). Failures go to stderr as one line, and with
 //! `--json` also as `{"error": {"code", "message"}}` on stdout; a refused CSV import adds its
 //! bad rows (`"rows": [{"row", "column", "field", "message"}]`, and one stderr line each).
+//! In readable output under Chinese, a value that is an RFC 3339 time (the node's UTC
+//! `2026-12-07T21:42:01Z`) prints as China Standard Time, `2026-12-08 05:42:01`, as the web
+//! console shows it; under English it stays as it is, and `--json` is never changed.
 
 use lingong_node::control::Failure;
 use serde_json::Value;
@@ -19,48 +22,65 @@ macro_rules! println {
     }};
 }
 
-pub fn print_value(value: &Value, json: bool) {
+/// A help page as clap rendered it (and `help_zh` translated), on stdout.
+pub fn print_help(text: &str) {
+    println!("{}", text.trim_end());
+}
+
+/// `value` on stdout: one JSON value under `--json`, else readable (`lang` decides whether
+/// times print as China time).
+pub fn print_value(value: &Value, json: bool, lang: &str) {
     if json {
         println!("{}", serde_json::to_string(value).expect("json"));
         return;
     }
+    let cst = lang.starts_with("zh");
     match value {
         Value::Array(rows) if rows.is_empty() => println!("(none / 无)"),
-        Value::Array(rows) => print_table(rows),
-        Value::Object(map) => print_object(map, ""),
-        other => println!("{}", cell(other)),
+        Value::Array(rows) => print_table(rows, cst),
+        Value::Object(map) => print_object(map, "", cst),
+        other => println!("{}", cell(other, cst)),
     }
 }
 
 /// Key/value lines; a nested object's keys follow their parent's with a dot (`figures.posts`),
 /// and a list of objects (a seal's children, a verification's mismatches) prints as a table
 /// under its key.
-fn print_object(map: &serde_json::Map<String, Value>, prefix: &str) {
+fn print_object(map: &serde_json::Map<String, Value>, prefix: &str, cst: bool) {
     for (k, v) in map {
         let key = format!("{prefix}{k}");
         match v {
-            Value::Object(inner) if !inner.is_empty() => print_object(inner, &format!("{key}.")),
+            Value::Object(inner) if !inner.is_empty() => {
+                print_object(inner, &format!("{key}."), cst)
+            }
             Value::Array(rows) if !rows.is_empty() && rows.iter().all(Value::is_object) => {
                 println!("{key:>18}:");
-                print_table(rows);
+                print_table(rows, cst);
             }
-            other => println!("{key:>18}: {}", cell(other)),
+            other => println!("{key:>18}: {}", cell(other, cst)),
         }
     }
 }
 
-fn cell(v: &Value) -> String {
+/// A value as one cell of text; with `cst`, an RFC 3339 time as China time
+/// (`protocol::dates::cst_time`: `2026-12-08 05:42:01`).
+fn cell(v: &Value, cst: bool) -> String {
     match v {
+        Value::String(s) if cst => {
+            lingong_protocol::dates::cst_time(s).unwrap_or_else(|| s.clone())
+        }
         Value::String(s) => s.clone(),
         Value::Null => "-".into(),
-        Value::Array(items) if items.iter().all(|i| !i.is_object()) => {
-            items.iter().map(cell).collect::<Vec<_>>().join(",")
-        }
+        Value::Array(items) if items.iter().all(|i| !i.is_object()) => items
+            .iter()
+            .map(|i| cell(i, cst))
+            .collect::<Vec<_>>()
+            .join(","),
         other => other.to_string(),
     }
 }
 
-fn print_table(rows: &[Value]) {
+fn print_table(rows: &[Value], cst: bool) {
     let mut columns: Vec<String> = Vec::new();
     for row in rows {
         if let Value::Object(m) = row {
@@ -77,7 +97,7 @@ fn print_table(rows: &[Value]) {
             columns
                 .iter()
                 .map(|c| {
-                    let s = cell(r.get(c).unwrap_or(&Value::Null));
+                    let s = cell(r.get(c).unwrap_or(&Value::Null), cst);
                     if s.chars().count() > 34 {
                         format!("{}…", s.chars().take(33).collect::<String>())
                     } else {
