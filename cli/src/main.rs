@@ -1280,14 +1280,29 @@ fn usage_error(e: &clap::Error) -> ! {
     } else {
         "en"
     };
-    let detail = e.render().to_string();
-    let detail = detail
+    let rendered = e.render().to_string();
+    let mut detail = rendered
         .lines()
         .next()
         .unwrap_or_default()
-        .trim_start_matches("error: ");
+        .trim_start_matches("error: ")
+        .to_string();
+    // A group without its command (`lingong post`): clap renders the group's help, whose first
+    // line is only its about, or says so in English; name the commands instead.
+    use clap::error::ErrorKind;
+    let missing = matches!(
+        e.kind(),
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand | ErrorKind::MissingSubcommand
+    );
+    let (group, commands) = named_group(&args);
+    if missing {
+        detail = format!("`{group}` needs a command: {}", commands.join(", "));
+    }
     let message = if lang.starts_with("zh") {
-        let detail = usage_detail_zh(e, &args).unwrap_or_else(|| detail.to_string());
+        let detail = match missing {
+            true => format!("{group} 后面要写一个命令：{}", commands.join("、")),
+            false => usage_detail_zh(e, &args).unwrap_or(detail),
+        };
         format!("命令用法错误：{detail}（运行 lingong --help 查看用法）")
     } else {
         format!("bad usage: {detail} (see lingong --help)")
@@ -1305,6 +1320,35 @@ fn usage_error(e: &clap::Error) -> ! {
         );
     }
     std::process::exit(2);
+}
+
+/// The command group the raw arguments name (`lingong post`: the words that are commands,
+/// global flags and their values skipped) and the names of its commands.
+fn named_group(args: &[String]) -> (String, Vec<String>) {
+    let mut command = Cli::command();
+    let mut path = vec!["lingong".to_string()];
+    let mut words = args.iter().skip(1);
+    while let Some(word) = words.next() {
+        if word == "--home" || word == "--lang" {
+            words.next();
+            continue;
+        }
+        if word.starts_with('-') {
+            continue;
+        }
+        match command.find_subcommand(word) {
+            Some(sub) => {
+                path.push(word.clone());
+                command = sub.clone();
+            }
+            None => break,
+        }
+    }
+    let names = command
+        .get_subcommands()
+        .map(|s| s.get_name().to_string())
+        .collect();
+    (path.join(" "), names)
 }
 
 /// What clap could not parse, said in Chinese for the errors a person makes at a terminal (a

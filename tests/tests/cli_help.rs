@@ -238,3 +238,46 @@ fn readable_times_are_china_time_under_chinese_and_json_keeps_utc() {
     let value: serde_json::Value = serde_json::from_str(&json).expect("one JSON value");
     assert_eq!(value["created_at"], created.as_str());
 }
+
+#[test]
+fn a_group_without_its_command_names_the_commands_it_has() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = Node::at(dir.path().join("none"));
+    // Without another argument clap shows the group's help (its about was all the message said),
+    // with one it says a subcommand is missing: both name the group's commands, exit 2, `usage`.
+    for args in [vec!["post"], vec!["post", "--lang", "zh"]] {
+        let refused = node.fail(&[&["--lang", "zh"][..], &args].concat());
+        assert_eq!(refused.status, 2, "{args:?}");
+        assert_eq!(refused.json["error"]["code"], "usage", "{:?}", refused.json);
+        let message = refused.json["error"]["message"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            message.contains("lingong post 后面要写一个命令：create、list、show、update"),
+            "{args:?}: {message}"
+        );
+    }
+    let refused = node.fail(&["cert"]);
+    assert_eq!(refused.status, 2);
+    let message = refused.json["error"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        message.contains("`lingong cert` needs a command: request, issue, rotate, install"),
+        "{message}"
+    );
+    assert!(
+        refused.stderr.contains("needs a command"),
+        "{}",
+        refused.stderr
+    );
+    // A flag's value that happens to be a command's name is not taken for one.
+    let refused = node.fail(&["--lang", "zh", "--home", "post", "cert"]);
+    let message = refused.json["error"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        message.contains("lingong cert 后面要写一个命令"),
+        "{message}"
+    );
+}
