@@ -149,32 +149,68 @@ fn workers_held(station: &Station) -> Result<Vec<(String, Worker)>> {
     Ok(out)
 }
 
+/// The active workers held here, each with its [`matching::Ranker`] prepared once for every
+/// post the push list ranks them for.
+struct Pool<'t> {
+    workers: &'t [(String, Worker)],
+    rankers: Vec<matching::Ranker<'t>>,
+}
+
+impl<'t> Pool<'t> {
+    fn new(workers: &'t [(String, Worker)], terms: &'t [matching::WorkerTerms]) -> Pool<'t> {
+        Pool {
+            workers,
+            rankers: terms.iter().map(matching::Ranker::new).collect(),
+        }
+    }
+
+    /// Whether any worker is a candidate for `post` at all (band, marks and placements aside):
+    /// a post nobody fits is passed over before its placements and contacts are read. A
+    /// pair's band does not depend on the places left.
+    fn any_candidate(&self, post: &Post, day: i64) -> bool {
+        let terms = matching::PostTerms::of(post);
+        let empty = lingong_protocol::schema::placement::fill(post.headcount, std::iter::empty());
+        self.rankers
+            .iter()
+            .any(|r| r.rank(&terms, empty, day).band < WEAKEST_BAND)
+    }
+}
+
+/// Each worker's terms for the matching rules, read once.
+fn terms_of(workers: &[(String, Worker)]) -> Vec<matching::WorkerTerms> {
+    workers
+        .iter()
+        .map(|(_, w)| matching::WorkerTerms::of(w))
+        .collect()
+}
+
 /// The push list of one live post with places left.
 fn list_of(
     station: &Station,
     state: RecordState,
     post: Post,
     fill: Fill,
-    workers: &[(String, Worker)],
+    pool: &Pool,
     limit: usize,
 ) -> Result<PushList> {
     let post_id = state.id().to_hex();
     let marked = marked_for(station, &post_id)?;
     let placed = placed_on(station, &post_id)?;
-    let ranked = matching::workers_for_post(
+    // Sorted by band first: the first `limit` hold every candidate the list shows.
+    let ranked = matching::workers_for_post_prepared(
         &post,
         fill,
-        workers
+        pool.workers
             .iter()
-            .filter(|(id, _)| !marked.contains(id))
-            .map(|(id, w)| (id.clone(), w, placed.contains(id))),
+            .zip(&pool.rankers)
+            .filter(|((id, _), _)| !marked.contains(id))
+            .map(|((id, w), r)| (id.clone(), w, r, placed.contains(id))),
         today(),
-        usize::MAX,
+        limit,
     );
     let contacts = ranked
         .into_iter()
         .filter(|m| m.band < WEAKEST_BAND)
-        .take(limit)
         .map(|m| Contact {
             id: m.id,
             worker: m.worker.clone(),
@@ -237,36 +273,45 @@ fn gather(
             ));
         }
         let workers = workers_held(station)?;
-        return Ok(vec![list_of(station, state, post, fill, &workers, limit)?]);
+        let terms = terms_of(&workers);
+        let pool = Pool::new(&workers, &terms);
+        return Ok(vec![list_of(station, state, post, fill, &pool, limit)?]);
     }
+    // No one to contact, no post to read.
+    let workers = workers_held(station)?;
+    if workers.is_empty() {
+        return Ok(Vec::new());
+    }
+    let terms = terms_of(&workers);
+    let pool = Pool::new(&workers, &terms);
     let since = now_ms() - days * 86_400_000;
     let approved = index::prefix(
         RecordKind::Post,
         Some((Field::Review, ReviewState::Approved.as_str(), true)),
     );
-    let mut posts = Vec::new();
+    let mut lists = Vec::new();
     for state in station.store.list(approved, None) {
         let state = state?;
         let Ok(post) = Post::from_view(&state.view) else {
             continue;
         };
-        if !reaches_here(station, &state) || approved_ms(&state, &post) < since {
+        if !reaches_here(station, &state)
+            || approved_ms(&state, &post) < since
+            || !post.is_live(day)
+            || !pool.any_candidate(&post, day)
+        {
             continue;
         }
         let fill = fill_of(station, &state, &post)?;
-        if matching::matchable(&post, fill, day) {
-            posts.push((state, post, fill));
+        if !matching::matchable(&post, fill, day) {
+            continue;
+        }
+        let list = list_of(station, state, post, fill, &pool, limit)?;
+        // A post with no one left to contact has no row.
+        if !list.workers.is_empty() {
+            lists.push(list);
         }
     }
-    let workers = if posts.is_empty() {
-        Vec::new()
-    } else {
-        workers_held(station)?
-    };
-    let mut lists = posts
-        .into_iter()
-        .map(|(state, post, fill)| list_of(station, state, post, fill, &workers, limit))
-        .collect::<Result<Vec<_>>>()?;
     lists.sort_by(|a, b| {
         b.approved_ms
             .cmp(&a.approved_ms)
