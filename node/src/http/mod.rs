@@ -73,6 +73,8 @@ pub struct Web {
     /// How long a request waits for a report being computed again before it shows the one
     /// computed before the store's last commits (`report_wait_ms` in the configuration).
     pub report_wait: Duration,
+    /// The poster QR codes printed today ([`pages::PosterCodes`]).
+    pub poster_codes: pages::PosterCodes,
 }
 
 pub type AppState = Arc<Web>;
@@ -229,6 +231,7 @@ pub async fn start(
         report_computing: Mutex::new(Default::default()),
         report_runs: Default::default(),
         report_wait,
+        poster_codes: Default::default(),
     });
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let task = tokio::spawn(async move {

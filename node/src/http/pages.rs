@@ -45,6 +45,7 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 
 const CSS: &str = include_str!("static/app.css");
 const APP_JS: &str = include_str!("static/app.js");
@@ -376,20 +377,82 @@ fn poster_message(id: &str, digest: &str, at_s: i64) -> Vec<u8> {
     w.finish()
 }
 
-/// The QR links of posters printed now by this node, one per post: each signed with the
-/// node's key (one trip to the station for all of them). A node that cannot sign (no station)
-/// prints links without a signature, which every node's check calls unsigned.
-async fn poster_links(state: &AppState, origin: &str, posts: &[&Value]) -> Vec<String> {
-    let at_s = crate::station::now_ms() / 1000;
-    let items: Vec<(String, String)> = posts
+/// How many printed codes [`PosterCodes`] keeps (a day's posters at a busy county, with room):
+/// past it the oldest day's are dropped first, then all.
+const POSTER_CODES_KEPT: usize = 5_000;
+
+/// The QR codes this node has printed today, by the link's origin, the post's id and the
+/// printed fields' digest ([`poster_digest`]): a post printed again the same day (China time)
+/// with the same fields gets the same code, its signature and time from the first print, so
+/// `/posters/today` signs and draws each post once a day instead of at every request (20 codes
+/// a page: about 200 ms of its answer on the web bench's village). A post whose printed fields
+/// changed has another digest, so a new code; tomorrow's prints are signed again.
+#[derive(Default)]
+pub struct PosterCodes {
+    printed: Mutex<HashMap<(String, String, String), PrintedCode>>,
+}
+
+/// One printed QR code: the signed link and its SVG drawing.
+#[derive(Clone)]
+struct PrintedCode {
+    /// The China-time day it was first printed (days since the epoch).
+    day: i64,
+    url: Arc<str>,
+    svg: Arc<str>,
+}
+
+impl PosterCodes {
+    fn get(&self, key: &(String, String, String), day: i64) -> Option<PrintedCode> {
+        let printed = self.printed.lock().expect("poster codes");
+        printed.get(key).filter(|c| c.day == day).cloned()
+    }
+
+    fn keep(&self, new: Vec<((String, String, String), PrintedCode)>, day: i64) {
+        let mut printed = self.printed.lock().expect("poster codes");
+        printed.retain(|_, c| c.day == day);
+        if printed.len() + new.len() > POSTER_CODES_KEPT {
+            printed.clear();
+        }
+        printed.extend(new);
+    }
+}
+
+/// The QR codes of posters this node prints now, one per post (link and drawing): each link
+/// signed with the node's key (one trip to the station for all the posts not printed yet
+/// today, [`PosterCodes`]). A node that cannot sign (no station) prints links without a
+/// signature, which every node's check calls unsigned.
+async fn poster_codes(state: &AppState, origin: &str, posts: &[&Value]) -> Vec<PrintedCode> {
+    let now_ms = crate::station::now_ms();
+    let day = lingong_protocol::dates::today_cst(now_ms);
+    let at_s = now_ms / 1000;
+    let keys: Vec<(String, String, String)> = posts
         .iter()
-        .map(|p| (s(&p["id"]).to_string(), poster_digest(p)))
+        .map(|p| {
+            (
+                origin.to_string(),
+                s(&p["id"]).to_string(),
+                poster_digest(p),
+            )
+        })
         .collect();
+    let held: Vec<Option<PrintedCode>> = keys
+        .iter()
+        .map(|k| state.poster_codes.get(k, day))
+        .collect();
+    let missing: Vec<(String, String)> = keys
+        .iter()
+        .zip(&held)
+        .filter(|(_, h)| h.is_none())
+        .map(|((_, id, digest), _)| (id.clone(), digest.clone()))
+        .collect();
+    if missing.is_empty() {
+        return held.into_iter().flatten().collect();
+    }
     let signed = {
-        let items = items.clone();
+        let missing = missing.clone();
         state
             .with_station(move |st| {
-                Ok(items
+                Ok(missing
                     .iter()
                     .map(|(id, d)| st.key.sign(&poster_message(id, d, at_s)).to_hex())
                     .collect::<Vec<_>>())
@@ -397,21 +460,38 @@ async fn poster_links(state: &AppState, origin: &str, posts: &[&Value]) -> Vec<S
             .await
             .unwrap_or_default()
     };
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, (id, digest))| {
-            let mut url = format!(
-                "{origin}/posts/{id}?by={}&t={at_s}&h={digest}",
-                state.node_id
-            );
-            if let Some(sig) = signed.get(i) {
-                url.push_str("&s=");
-                url.push_str(sig);
-            }
-            url
+    let mut new = Vec::new();
+    let mut fresh = missing.iter().enumerate().map(|(i, (id, digest))| {
+        let mut url = format!(
+            "{origin}/posts/{id}?by={}&t={at_s}&h={digest}",
+            state.node_id
+        );
+        if let Some(sig) = signed.get(i) {
+            url.push_str("&s=");
+            url.push_str(sig);
+        }
+        let svg = qr_svg(&url);
+        PrintedCode {
+            day,
+            url: url.into(),
+            svg: svg.into(),
+        }
+    });
+    let codes: Vec<PrintedCode> = keys
+        .into_iter()
+        .zip(held)
+        .map(|(key, held)| {
+            held.unwrap_or_else(|| {
+                let code = fresh.next().expect("one fresh code per missing one");
+                if !signed.is_empty() {
+                    new.push((key, code.clone()));
+                }
+                code
+            })
         })
-        .collect()
+        .collect();
+    state.poster_codes.keep(new, day);
+    codes
 }
 
 /// What the public page found of a poster's QR parameters.
@@ -887,10 +967,16 @@ fn origin(h: &HeaderMap) -> String {
 
 /// One A4 poster; `url` is its signed QR link ([`poster_links`]), `station` the printing
 /// node's name.
-fn poster_sheet(p: &Value, lang: L, url: &str, station: &str, employer: Option<&String>) -> Markup {
+fn poster_sheet(
+    p: &Value,
+    lang: L,
+    code: &PrintedCode,
+    station: &str,
+    employer: Option<&String>,
+) -> Markup {
     let id = s(&p["id"]);
     html! {
-        div.poster data-id=(id) data-check-url=(url) {
+        div.poster data-id=(id) data-check-url=(&*code.url) {
             h1 { (s(&p["title"])) }
             p.wage { (wage_text(p, lang)) }
             p.big { (left_text(p, lang)) " · " (occupation_name(s(&p["occupation"]))) }
@@ -899,7 +985,7 @@ fn poster_sheet(p: &Value, lang: L, url: &str, station: &str, employer: Option<&
             @if let Some(e) = employer { p.big { (lang.t("用工单位：", "Employer: ")) (e) } }
             p { (lang.t("截止：", "Until: ")) (s(&p["expires"])) }
             div.qr {
-                (PreEscaped(qr_svg(url)))
+                (PreEscaped(&*code.svg))
                 div {
                     p { (lang.t("扫码核验：由 ", "Scan to check: printed by ")) strong { (station) } (lang.t(" 印制并签名，岗位已经审核", ", signed; the post is reviewed")) }
                     p.small { (lang.t("岗位编号 ", "Post id ")) (id) }
@@ -920,11 +1006,11 @@ async fn poster(
     let (employers, _) = names(&state).await;
     let body = match state.run(Request::PostShow { id }).await {
         Ok(p) if s(&p["review"]) == "approved" => {
-            let url = poster_links(&state, &origin(&h), &[&p]).await;
+            let codes = poster_codes(&state, &origin(&h), &[&p]).await;
             poster_sheet(
                 &p,
                 lang,
-                url.first().map(String::as_str).unwrap_or_default(),
+                &codes[0],
                 &state.name,
                 employers.get(s(&p["employer"])),
             )
@@ -976,7 +1062,7 @@ async fn posters_today(
         .take(POSTERS_PER_PAGE)
         .copied()
         .collect();
-    let urls = poster_links(&state, &origin, &todays).await;
+    let codes = poster_codes(&state, &origin, &todays).await;
     let body = html! {
         p.noprint {
             (lang.t("今日发布并已审核的岗位：", "Posts published and reviewed today: ")) (all_today.len()) " · " (today)
@@ -986,8 +1072,8 @@ async fn posters_today(
                 @if page < pages { " · " a href={ "/posters/today?page=" (page + 1) } { (lang.t("下一页", "next")) } }
             }
         }
-        @for (p, url) in todays.iter().zip(&urls) {
-            (poster_sheet(p, lang, url, &state.name, employers.get(s(&p["employer"]))))
+        @for (p, code) in todays.iter().zip(&codes) {
+            (poster_sheet(p, lang, code, &state.name, employers.get(s(&p["employer"]))))
         }
     };
     html_response(
