@@ -263,3 +263,51 @@ fn the_send_button_runs_the_push_command_and_a_refused_mark_records_nothing() {
         "the contacted worker is still on the list"
     );
 }
+
+#[test]
+fn the_push_page_shows_ten_posts_at_a_time() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let nodes = init_chain(dir.path());
+    let village = &nodes[4];
+    village.register_porter("龙德明", 3, &[]);
+    for i in 1..=12 {
+        let post = village.create_post(&format!("仓库搬运工 {i}"), None, &[]);
+        village.json(&["post", "review", &post, "--approve"]);
+    }
+    let token = add_token(village, "desk", "clerk");
+    let bearer = format!("Bearer {token}");
+    let auth = [("Authorization", bearer.as_str())];
+    let (_daemon, web) = start_web(village, free_port(), &[]);
+    let cards = |page: &str| page.matches("data-post=").count();
+
+    let (status, first) = get(&web, "/push?days=7", &auth);
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(cards(&first), 10, "{first}");
+    assert!(first.contains("第 1 / 2 页"), "{first}");
+    assert!(
+        first.contains(r#"href="/push?page=2&amp;days=7""#),
+        "no link to the next page keeping the days: {first}"
+    );
+    let (status, second) = get(&web, "/push?page=2&days=7", &auth);
+    assert_eq!(status, 200, "{second}");
+    assert_eq!(cards(&second), 2, "{second}");
+    // Together the two pages hold the twelve posts, each once.
+    let titles = |page: &str| -> Vec<u32> {
+        page.match_indices("仓库搬运工 ")
+            .filter_map(|(at, m)| {
+                page[at + m.len()..]
+                    .split(|c: char| !c.is_ascii_digit())
+                    .next()?
+                    .parse()
+                    .ok()
+            })
+            .collect()
+    };
+    let mut both = titles(&first);
+    both.dedup();
+    let mut rest = titles(&second);
+    rest.dedup();
+    both.extend(rest);
+    both.sort_unstable();
+    assert_eq!(both, (1..=12).collect::<Vec<_>>(), "{both:?}");
+}

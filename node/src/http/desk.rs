@@ -113,6 +113,9 @@ fn number(q: &HashMap<String, String>, key: &str) -> Result<Option<i64>, String>
 
 // ----- the push list ---------------------------------------------------------------------------
 
+/// How many posts (each with its workers to call) the push page shows at a time.
+const PUSH_POSTS_PER_PAGE: usize = 10;
+
 async fn push_page(State(state): State<AppState>, p: StaffPage) -> Response {
     p.show(push_markup(&state, &p.caller, p.lang, &p.q, None).await)
 }
@@ -158,11 +161,34 @@ async fn push_markup(
             _ => posts.push((id, vec![row])),
         }
     }
+    // One page of posts at a time: a village's week can hold thousands of approved posts.
+    let pages = posts.len().div_ceil(PUSH_POSTS_PER_PAGE).max(1);
+    let page = q
+        .get("page")
+        .and_then(|p| p.parse::<usize>().ok())
+        .unwrap_or(1)
+        .clamp(1, pages);
+    let all_posts = posts.len();
+    let posts: Vec<_> = posts
+        .into_iter()
+        .skip((page - 1) * PUSH_POSTS_PER_PAGE)
+        .take(PUSH_POSTS_PER_PAGE)
+        .collect();
     let can_send = state
         .with_station(|st| Ok(!st.config.push_command.is_empty()))
         .await
         .unwrap_or(false);
     let days_shown = q.get("days").cloned().unwrap_or_default();
+    let page_link = |n: usize| {
+        let mut link = format!("/push?page={n}");
+        if !days_shown.is_empty() {
+            link.push_str(&format!("&days={}", urlencode(&days_shown)));
+        }
+        if let Some(p) = &post {
+            link.push_str(&format!("&post={}", urlencode(p)));
+        }
+        link
+    };
     let body = html! {
         (banners(lang, q.get("done"), r.filter(|r| r.form.starts_with("mark-") || r.form == "send")))
         section.card #push {
@@ -187,6 +213,16 @@ async fn push_markup(
             }
             @if rows.is_empty() && list_error.is_none() {
                 p.muted #empty { (lang.t("没有需要联系的劳动者", "No one to contact")) }
+            } @else if list_error.is_none() {
+                p.muted #pages {
+                    (lang.t("有人可联系的岗位 ", "Posts with someone to contact: ")) (all_posts)
+                    (lang.t(" 个，待联系 ", "; calls to make: ")) (rows.len())
+                    @if pages > 1 {
+                        " · " (lang.t("第 ", "page ")) (page) " / " (pages) (lang.t(" 页", ""))
+                        @if page > 1 { " · " a href=(page_link(page - 1)) { (lang.t("上一页", "previous")) } }
+                        @if page < pages { " · " a href=(page_link(page + 1)) { (lang.t("下一页", "next")) } }
+                    }
+                }
             }
         }
         @for (post_id, list) in &posts {
