@@ -235,9 +235,10 @@ pub fn workers_for_post<'a, Id: Clone>(
 
 /// [`workers_for_post`] for a station ranking many posts against the same workers (the push
 /// list): each worker comes with its [`Ranker`], prepared once for every post, and every worker
-/// is ranked by band, priority and score without the reasons; only the first `limit` are then
-/// assessed for their reasons, which are most of the cost (a village's push list: 2,000 posts
-/// × 300 workers). Same matches in the same order as [`workers_for_post`] (tested).
+/// is ranked by band, priority and score without the reasons ([`rank_workers_for_post`]); only
+/// the first `limit` are then assessed for their reasons ([`WorkerPick::assess`]), which are
+/// most of the cost (a village's push list: 2,000 posts × 300 workers). Same matches in the
+/// same order as [`workers_for_post`] (tested).
 pub fn workers_for_post_prepared<'a, 'r, Id: Clone>(
     post: &Post,
     fill: Fill,
@@ -245,42 +246,65 @@ pub fn workers_for_post_prepared<'a, 'r, Id: Clone>(
     today: i64,
     limit: usize,
 ) -> Vec<WorkerMatch<'a, Id>> {
+    rank_workers_for_post(post, fill, workers, today, limit)
+        .into_iter()
+        .map(|pick| pick.assess(post, fill, today))
+        .collect()
+}
+
+/// One worker ranked for a post by [`rank_workers_for_post`], its reasons not yet written.
+#[derive(Clone, Debug)]
+pub struct WorkerPick<'a, Id> {
+    pub id: Id,
+    pub rank: Rank,
+    pub priority: i64,
+    pub worker: &'a Worker,
+}
+
+impl<'a, Id> WorkerPick<'a, Id> {
+    /// The match with its reasons, as [`workers_for_post`] gives it.
+    pub fn assess(self, post: &Post, fill: Fill, today: i64) -> WorkerMatch<'a, Id> {
+        let mut a = assess(self.worker, post, fill, today);
+        if self.priority > 0 {
+            a.reasons.push(priority_reason(&self.worker.flags));
+        }
+        WorkerMatch {
+            id: self.id,
+            score: a.score,
+            band: a.band,
+            priority: self.priority,
+            reasons: a.reasons,
+            worker: self.worker,
+        }
+    }
+}
+
+/// The first `limit` workers for `post`, in [`workers_for_post`]'s order, ranked by band,
+/// priority and score from their prepared [`Ranker`]s, without the reasons.
+pub fn rank_workers_for_post<'a, 'r, Id: Clone>(
+    post: &Post,
+    fill: Fill,
+    workers: impl IntoIterator<Item = (Id, &'a Worker, &'r Ranker<'r>, bool)>,
+    today: i64,
+    limit: usize,
+) -> Vec<WorkerPick<'a, Id>> {
     if !matchable(post, fill, today) || limit == 0 {
         return Vec::new();
     }
     let terms = PostTerms::of(post);
-    let mut ranked: Vec<(Rank, i64, Id, &'a Worker)> = workers
+    let mut ranked: Vec<WorkerPick<'a, Id>> = workers
         .into_iter()
         .filter(|(_, worker, _, placed)| !placed && worker.status == WorkerStatus::Active)
-        .map(|(id, worker, ranker, _)| {
-            (
-                ranker.rank(&terms, fill, today),
-                worker.priority(),
-                id,
-                worker,
-            )
+        .map(|(id, worker, ranker, _)| WorkerPick {
+            rank: ranker.rank(&terms, fill, today),
+            priority: worker.priority(),
+            id,
+            worker,
         })
         .collect();
-    ranked
-        .sort_by_key(|(rank, priority, _, _)| (rank.band, Reverse(*priority), Reverse(rank.score)));
+    ranked.sort_by_key(|p| (p.rank.band, Reverse(p.priority), Reverse(p.rank.score)));
     ranked.truncate(limit);
     ranked
-        .into_iter()
-        .map(|(_, priority, id, worker)| {
-            let mut a = assess(worker, post, fill, today);
-            if priority > 0 {
-                a.reasons.push(priority_reason(&worker.flags));
-            }
-            WorkerMatch {
-                id,
-                score: a.score,
-                band: a.band,
-                priority,
-                reasons: a.reasons,
-                worker,
-            }
-        })
-        .collect()
 }
 
 /// Live on `today` with places left: the only posts matched.

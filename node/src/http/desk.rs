@@ -130,27 +130,43 @@ async fn push_markup(
     let csrf = caller.csrf().unwrap_or("").to_string();
     let r = r.as_ref();
     let post = q.get("post").filter(|p| !p.is_empty()).cloned();
-    let (rows, list_error) = match number(q, "days") {
+    let wanted_page = q
+        .get("page")
+        .and_then(|p| p.parse::<usize>().ok())
+        .unwrap_or(1);
+    let (shown, list_error) = match number(q, "days") {
         Err(typed) => (
-            Vec::new(),
+            None,
             Some(format!(
                 "{}「days」{typed}",
                 lang.t("天数必须是整数：", "days must be a whole number: ")
             )),
         ),
-        Ok(days) => match state
-            .run(Request::PushList {
-                post: post.clone(),
-                days,
-                limit: None,
-                lang: lang.0.to_string(),
-            })
-            .await
-        {
-            Ok(Value::Array(rows)) => (rows, None),
-            Ok(_) => (Vec::new(), None),
-            Err(e) => (Vec::new(), Some(e.message(lang.0))),
-        },
+        Ok(days) => {
+            let (post, lang_code) = (post.clone(), lang.0.to_string());
+            // One page of posts at a time: a village's week can hold thousands of approved
+            // posts, and only the rows shown are written out.
+            match state
+                .with_station(move |st| {
+                    crate::services::push::page(
+                        st,
+                        post.as_deref(),
+                        days,
+                        &lang_code,
+                        wanted_page,
+                        PUSH_POSTS_PER_PAGE,
+                    )
+                })
+                .await
+            {
+                Ok(page) => (Some(page), None),
+                Err(e) => (None, Some(e.message(lang.0))),
+            }
+        }
+    };
+    let (rows, all_posts, calls, page, pages) = match shown {
+        Some(p) => (p.rows, p.posts, p.calls, p.page, p.pages),
+        None => (Vec::new(), 0, 0, 1, 1),
     };
     // The rows come grouped by post, newest approval first: keep that order.
     let mut posts: Vec<(String, Vec<&Value>)> = Vec::new();
@@ -161,19 +177,6 @@ async fn push_markup(
             _ => posts.push((id, vec![row])),
         }
     }
-    // One page of posts at a time: a village's week can hold thousands of approved posts.
-    let pages = posts.len().div_ceil(PUSH_POSTS_PER_PAGE).max(1);
-    let page = q
-        .get("page")
-        .and_then(|p| p.parse::<usize>().ok())
-        .unwrap_or(1)
-        .clamp(1, pages);
-    let all_posts = posts.len();
-    let posts: Vec<_> = posts
-        .into_iter()
-        .skip((page - 1) * PUSH_POSTS_PER_PAGE)
-        .take(PUSH_POSTS_PER_PAGE)
-        .collect();
     let can_send = state
         .with_station(|st| Ok(!st.config.push_command.is_empty()))
         .await
@@ -216,7 +219,7 @@ async fn push_markup(
             } @else if list_error.is_none() {
                 p.muted #pages {
                     (lang.t("有人可联系的岗位 ", "Posts with someone to contact: ")) (all_posts)
-                    (lang.t(" 个，待联系 ", "; calls to make: ")) (rows.len())
+                    (lang.t(" 个，待联系 ", "; calls to make: ")) (calls)
                     @if pages > 1 {
                         " · " (lang.t("第 ", "page ")) (page) " / " (pages) (lang.t(" 页", ""))
                         @if page > 1 { " · " a href=(page_link(page - 1)) { (lang.t("上一页", "previous")) } }

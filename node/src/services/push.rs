@@ -55,7 +55,44 @@ struct PushList {
     post: Post,
     fill: Fill,
     approved_ms: i64,
-    workers: Vec<Contact>,
+    /// The workers to contact, in rank order, their reasons not yet written: indices into
+    /// [`Gathered::workers`], with each one's rank and priority.
+    picks: Vec<(usize, matching::Rank, i64)>,
+}
+
+impl PushList {
+    /// The workers to contact, with the reasons of each match (the costly part: written only
+    /// for the lists shown).
+    fn contacts(&self, workers: &[(String, Worker)], day: i64) -> Vec<Contact> {
+        self.picks
+            .iter()
+            .map(|&(i, rank, priority)| {
+                let (id, worker) = &workers[i];
+                let m = matching::WorkerPick {
+                    id: i,
+                    rank,
+                    priority,
+                    worker,
+                }
+                .assess(&self.post, self.fill, day);
+                Contact {
+                    id: id.clone(),
+                    worker: worker.clone(),
+                    band: m.band,
+                    score: m.score,
+                    priority,
+                    reasons: m.reasons,
+                }
+            })
+            .collect()
+    }
+}
+
+/// What [`gather`] found: the active workers held here and the posts' lists, newest approval
+/// first.
+struct Gathered {
+    workers: Vec<(String, Worker)>,
+    lists: Vec<PushList>,
 }
 
 /// One worker to contact about a post.
@@ -197,35 +234,28 @@ fn list_of(
     let marked = marked_for(station, &post_id)?;
     let placed = placed_on(station, &post_id)?;
     // Sorted by band first: the first `limit` hold every candidate the list shows.
-    let ranked = matching::workers_for_post_prepared(
+    let picks = matching::rank_workers_for_post(
         &post,
         fill,
         pool.workers
             .iter()
             .zip(&pool.rankers)
-            .filter(|((id, _), _)| !marked.contains(id))
-            .map(|((id, w), r)| (id.clone(), w, r, placed.contains(id))),
+            .enumerate()
+            .filter(|(_, ((id, _), _))| !marked.contains(id))
+            .map(|(i, ((id, w), r))| (i, w, r, placed.contains(id))),
         today(),
         limit,
-    );
-    let contacts = ranked
-        .into_iter()
-        .filter(|m| m.band < WEAKEST_BAND)
-        .map(|m| Contact {
-            id: m.id,
-            worker: m.worker.clone(),
-            band: m.band,
-            score: m.score,
-            priority: m.priority,
-            reasons: m.reasons,
-        })
-        .collect();
+    )
+    .into_iter()
+    .filter(|p| p.rank.band < WEAKEST_BAND)
+    .map(|p| (p.id, p.rank, p.priority))
+    .collect();
     Ok(PushList {
         approved_ms: approved_ms(&state, &post),
         state,
         post,
         fill,
-        workers: contacts,
+        picks,
     })
 }
 
@@ -236,7 +266,7 @@ fn gather(
     post: Option<&str>,
     days: Option<i64>,
     limit: Option<usize>,
-) -> Result<Vec<PushList>> {
+) -> Result<Gathered> {
     let days = days_arg(days)?;
     let limit = page_limit(limit.or(Some(20)))?;
     let day = today();
@@ -275,12 +305,17 @@ fn gather(
         let workers = workers_held(station)?;
         let terms = terms_of(&workers);
         let pool = Pool::new(&workers, &terms);
-        return Ok(vec![list_of(station, state, post, fill, &pool, limit)?]);
+        let lists = vec![list_of(station, state, post, fill, &pool, limit)?];
+        drop(pool);
+        return Ok(Gathered { workers, lists });
     }
     // No one to contact, no post to read.
     let workers = workers_held(station)?;
     if workers.is_empty() {
-        return Ok(Vec::new());
+        return Ok(Gathered {
+            workers,
+            lists: Vec::new(),
+        });
     }
     let terms = terms_of(&workers);
     let pool = Pool::new(&workers, &terms);
@@ -308,16 +343,17 @@ fn gather(
         }
         let list = list_of(station, state, post, fill, &pool, limit)?;
         // A post with no one left to contact has no row.
-        if !list.workers.is_empty() {
+        if !list.picks.is_empty() {
             lists.push(list);
         }
     }
+    drop(pool);
     lists.sort_by(|a, b| {
         b.approved_ms
             .cmp(&a.approved_ms)
             .then(a.state.id().to_hex().cmp(&b.state.id().to_hex()))
     });
-    Ok(lists)
+    Ok(Gathered { workers, lists })
 }
 
 fn word(lang: &str, c: impl Choice) -> &'static str {
@@ -337,10 +373,54 @@ pub fn list(
     limit: Option<usize>,
     lang: &str,
 ) -> Result<Value> {
-    let lists = gather(station, post, days, limit)?;
+    let g = gather(station, post, days, limit)?;
+    Ok(Value::Array(rows_of(&g, &g.lists, lang)))
+}
+
+/// One page of the push list for the console: the rows of `per_page` posts from the
+/// `page`-th (1-based; past the last, the last), and how many posts and calls there are in
+/// all. Only the rows shown are written out with their reasons.
+pub struct PushPage {
+    pub rows: Vec<Value>,
+    pub posts: usize,
+    pub calls: usize,
+    pub page: usize,
+    pub pages: usize,
+}
+
+/// [`list`], one page of posts at a time ([`PushPage`]).
+pub fn page(
+    station: &Station,
+    post: Option<&str>,
+    days: Option<i64>,
+    lang: &str,
+    page: usize,
+    per_page: usize,
+) -> Result<PushPage> {
+    let g = gather(station, post, days, None)?;
+    let per_page = per_page.max(1);
+    let pages = g.lists.len().div_ceil(per_page).max(1);
+    let page = page.clamp(1, pages);
+    let shown = g.lists.iter().skip((page - 1) * per_page).take(per_page);
+    Ok(PushPage {
+        rows: rows_of(&g, shown, lang),
+        posts: g.lists.len(),
+        calls: g.lists.iter().map(|l| l.picks.len()).sum(),
+        page,
+        pages,
+    })
+}
+
+/// The rows of `lists` (from `g`), one per worker to contact.
+fn rows_of<'l>(
+    g: &Gathered,
+    lists: impl IntoIterator<Item = &'l PushList>,
+    lang: &str,
+) -> Vec<Value> {
+    let day = today();
     let mut rows = Vec::new();
-    for l in &lists {
-        for c in &l.workers {
+    for l in lists {
+        for c in l.contacts(&g.workers, day) {
             rows.push(json!({
                 "post_id": l.state.id().to_hex(),
                 "title": l.post.title,
@@ -361,7 +441,7 @@ pub fn list(
             }));
         }
     }
-    Ok(Value::Array(rows))
+    rows
 }
 
 /// A job recommendation of `post` to `worker` with `result`, checked, by this station now.
@@ -582,10 +662,11 @@ pub fn plan_send(
                 .map(|s| s.id().to_hex())
         })
         .transpose()?;
-    let lists = gather(station, post, days, None)?;
+    let g = gather(station, post, days, None)?;
+    let day = today();
     let mut outgoing = Vec::new();
-    for l in &lists {
-        for c in &l.workers {
+    for l in &g.lists {
+        for c in &l.contacts(&g.workers, day) {
             if only.as_ref().is_some_and(|w| *w != c.id) {
                 continue;
             }
