@@ -292,19 +292,35 @@ pub fn rank_workers_for_post<'a, 'r, Id: Clone>(
         return Vec::new();
     }
     let terms = PostTerms::of(post);
-    let mut ranked: Vec<WorkerPick<'a, Id>> = workers
+    pick_workers(
+        workers.into_iter().map(|(id, worker, ranker, placed)| {
+            (id, worker, ranker.rank(&terms, fill, today), placed)
+        }),
+        limit,
+    )
+}
+
+/// The first `limit` of workers already ranked for one post, in [`workers_for_post`]'s order:
+/// the placed and the inactive left out, then by band, priority (higher first) and score
+/// (higher first), input order kept among equals. The ranks must be taken with the post's
+/// own [`Fill`] (a score counts the places left).
+pub fn pick_workers<'a, Id>(
+    ranked: impl IntoIterator<Item = (Id, &'a Worker, Rank, bool)>,
+    limit: usize,
+) -> Vec<WorkerPick<'a, Id>> {
+    let mut picks: Vec<WorkerPick<'a, Id>> = ranked
         .into_iter()
         .filter(|(_, worker, _, placed)| !placed && worker.status == WorkerStatus::Active)
-        .map(|(id, worker, ranker, _)| WorkerPick {
-            rank: ranker.rank(&terms, fill, today),
+        .map(|(id, worker, rank, _)| WorkerPick {
+            rank,
             priority: worker.priority(),
             id,
             worker,
         })
         .collect();
-    ranked.sort_by_key(|p| (p.rank.band, Reverse(p.priority), Reverse(p.rank.score)));
-    ranked.truncate(limit);
-    ranked
+    picks.sort_by_key(|p| (p.rank.band, Reverse(p.priority), Reverse(p.rank.score)));
+    picks.truncate(limit);
+    picks
 }
 
 /// Live on `today` with places left: the only posts matched.

@@ -201,15 +201,13 @@ impl<'t> Pool<'t> {
         }
     }
 
-    /// Whether any worker is a candidate for `post` at all (band, marks and placements aside):
-    /// a post nobody fits is passed over before its placements and contacts are read. A
-    /// pair's band does not depend on the places left.
-    fn any_candidate(&self, post: &Post, day: i64) -> bool {
+    /// Every worker's rank for `post` with its `fill`, in the pool's order.
+    fn ranks(&self, post: &Post, fill: Fill, day: i64) -> Vec<matching::Rank> {
         let terms = matching::PostTerms::of(post);
-        let empty = lingong_protocol::schema::placement::fill(post.headcount, std::iter::empty());
         self.rankers
             .iter()
-            .any(|r| r.rank(&terms, empty, day).band < WEAKEST_BAND)
+            .map(|r| r.rank(&terms, fill, day))
+            .collect()
     }
 }
 
@@ -228,22 +226,20 @@ fn list_of(
     post: Post,
     fill: Fill,
     pool: &Pool,
+    ranks: &[matching::Rank],
     limit: usize,
 ) -> Result<PushList> {
     let post_id = state.id().to_hex();
     let marked = marked_for(station, &post_id)?;
     let placed = placed_on(station, &post_id)?;
     // Sorted by band first: the first `limit` hold every candidate the list shows.
-    let picks = matching::rank_workers_for_post(
-        &post,
-        fill,
+    let picks = matching::pick_workers(
         pool.workers
             .iter()
-            .zip(&pool.rankers)
+            .zip(ranks)
             .enumerate()
             .filter(|(_, ((id, _), _))| !marked.contains(id))
-            .map(|(i, ((id, w), r))| (i, w, r, placed.contains(id))),
-        today(),
+            .map(|(i, ((id, w), rank))| (i, w, *rank, placed.contains(id))),
         limit,
     )
     .into_iter()
@@ -305,7 +301,8 @@ fn gather(
         let workers = workers_held(station)?;
         let terms = terms_of(&workers);
         let pool = Pool::new(&workers, &terms);
-        let lists = vec![list_of(station, state, post, fill, &pool, limit)?];
+        let ranks = pool.ranks(&post, fill, day);
+        let lists = vec![list_of(station, state, post, fill, &pool, &ranks, limit)?];
         drop(pool);
         return Ok(Gathered { workers, lists });
     }
@@ -333,7 +330,6 @@ fn gather(
         if !reaches_here(station, &state)
             || approved_ms(&state, &post) < since
             || !post.is_live(day)
-            || !pool.any_candidate(&post, day)
         {
             continue;
         }
@@ -341,7 +337,12 @@ fn gather(
         if !matching::matchable(&post, fill, day) {
             continue;
         }
-        let list = list_of(station, state, post, fill, &pool, limit)?;
+        // A post nobody fits is passed over before its contacts and placements are read.
+        let ranks = pool.ranks(&post, fill, day);
+        if !ranks.iter().any(|r| r.band < WEAKEST_BAND) {
+            continue;
+        }
+        let list = list_of(station, state, post, fill, &pool, &ranks, limit)?;
         // A post with no one left to contact has no row.
         if !list.picks.is_empty() {
             lists.push(list);
