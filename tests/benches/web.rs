@@ -9,7 +9,9 @@
 //! accepted, committed with their index rows, 500 per batch, all pending review), then the
 //! newest `LINGONG_BENCH_APPROVED` of them (default 2,000) approved one by one through the
 //! review request (`post review ID --approve`), so the store holds a long review queue and the
-//! screen a full feed; an `admin` staff account. Then the village's daemon is started (its web
+//! screen a full feed; `LINGONG_BENCH_WORKERS` workers (default 300) registered through the
+//! worker request (`worker register`), with the sample posts' skills and one in ten each older,
+//! disabled and long-waiting, so the push list has candidates to rank; an `admin` staff account. Then the village's daemon is started (its web
 //! server on 127.0.0.1, a free port).
 //!
 //! **Screens** (first, on the freshly started daemon). Idle resident memory (VmRSS of the
@@ -73,6 +75,7 @@
 use lingong_node::control::call_daemon;
 use lingong_node::home::Home;
 use lingong_node::request::{PostFields, PostFilter, Request, dispatch};
+use lingong_node::services::workers::WorkerFields;
 use lingong_node::station::Station;
 use lingong_tests::{
     Daemon, Node, daemon_pid, du_mb, env_usize, free_port, init_chain, load_average, mib,
@@ -114,6 +117,7 @@ const SCREENS: usize = 5;
 fn main() {
     let posts = env_usize("LINGONG_BENCH_POSTS", 100_000);
     let approved = env_usize("LINGONG_BENCH_APPROVED", 2_000).min(posts);
+    let workers = env_usize("LINGONG_BENCH_WORKERS", 300);
     let requests = env_usize("LINGONG_BENCH_REQUESTS", 200).max(1);
     let concurrency = env_usize("LINGONG_BENCH_CONCURRENCY", 4).max(1);
     let hold = Duration::from_secs(env_usize("LINGONG_BENCH_HOLD_SECS", 60) as u64);
@@ -128,7 +132,7 @@ fn main() {
     );
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let village = fill(dir.path(), posts, approved);
+    let village = fill(dir.path(), posts, approved, workers);
 
     let daemon = Daemon::start(&village, free_port());
     let addr = web_address(&village);
@@ -305,7 +309,7 @@ fn binary_under_test() {
 
 /// The certified chain; the village's posts and reviews written in this process through the
 /// node's write path, its admin account; returns the village.
-fn fill(dir: &std::path::Path, posts: usize, approved: usize) -> Node {
+fn fill(dir: &std::path::Path, posts: usize, approved: usize, workers: usize) -> Node {
     let t = Instant::now();
     let nodes = init_chain(dir);
     let village = nodes.last().expect("village").clone();
@@ -331,6 +335,34 @@ fn fill(dir: &std::path::Path, posts: usize, approved: usize) -> Node {
             },
         )
         .expect("approved");
+    }
+    // Workers to contact: the push list ranks each approved post's candidates among them.
+    for i in 0..workers {
+        let (_, occupation, wage) = lingong_protocol::fixture::SAMPLE_POSTS
+            [i % lingong_protocol::fixture::SAMPLE_POSTS.len()];
+        let flags = match i % 10 {
+            0 => Some("older"),
+            3 => Some("disabled"),
+            6 => Some("long-wait"),
+            _ => None,
+        };
+        dispatch(
+            &mut station,
+            Request::WorkerRegister(WorkerFields {
+                name: Some(format!("劳动者{i}")),
+                id_number: Some(lingong_protocol::record::complete_id_number(&format!(
+                    "522622{}0101{:03}",
+                    1965 + i % 36,
+                    i % 1000
+                ))),
+                phone: Some(format!("139{:08}", 86_000_000 + i)),
+                skills: Some(occupation.into()),
+                wage_min: Some(wage - 20.0),
+                flags: flags.map(String::from),
+                ..Default::default()
+            }),
+        )
+        .expect("worker registered");
     }
     drop(station);
     let mut add = village.command();
@@ -361,7 +393,7 @@ fn fill(dir: &std::path::Path, posts: usize, approved: usize) -> Node {
             .success()
     );
     println!(
-        "set-up: {posts} posts written in {:.1} s, {approved} approved in {:.1} s; store {} MB",
+        "set-up: {posts} posts written in {:.1} s, {approved} approved and {workers} workers registered in {:.1} s; store {} MB",
         wrote.as_secs_f64(),
         (t.elapsed() - wrote).as_secs_f64(),
         du_mb(&village.home.join("store"))
