@@ -925,8 +925,11 @@ mod tests {
         // 304, and another 304 (both linked to 303): a fork.
         let fork = next(304, rec(a, 304), "520102", t0 + 5000);
         let other = signed(&ka, &ca, 304, late.id(), rec(a, 1304), "520102", t0 + 5001);
-        // 306 (305 never held): a gap.
-        let after_gap = next(306, rec(a, 306), "520102", t0 + 7000);
+        // 306 (305 never held): a gap; its payload altered after it was signed.
+        let mut after_gap = next(306, rec(a, 306), "520102", t0 + 7000);
+        if let Some(p) = after_gap.payload.as_mut() {
+            p[0] ^= 1;
+        }
         // 307 with a signature that does not verify, stored under its own id.
         let mut forged = next(307, rec(a, 307), "520102", t0 + 8000);
         forged.signature.0[10] ^= 1;
@@ -942,7 +945,7 @@ mod tests {
             late.clone(),
             fork,
             other,
-            after_gap,
+            after_gap.clone(),
             forged.clone(),
             b2.clone(),
             c1.clone(),
@@ -980,6 +983,10 @@ mod tests {
         assert!(has("gap", &a, None), "{out}");
         assert!(
             has("bad-signature", &a, Some(&forged.header.record)),
+            "{out}"
+        );
+        assert!(
+            has("bad-signature", &a, Some(&after_gap.header.record)),
             "{out}"
         );
         assert!(has("revoked", &b, Some(&b2.header.record)), "{out}");
