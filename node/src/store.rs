@@ -929,6 +929,13 @@ impl SledStore {
         n
     }
 
+    /// How many durable writes the store has had: moves with every commit, local or accepted
+    /// from a peer or a bundle, before the commit returns (what a cache of answers read from
+    /// the store is keyed on).
+    pub fn write_count(&self) -> u64 {
+        self.writes.count.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Notes write `n` as durable, in memory and in [`WRITES_FILE`] (no fsync: see the module
     /// documentation).
     fn wrote(&self, n: u64) {

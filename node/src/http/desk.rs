@@ -28,6 +28,7 @@ use super::pages::{
     select, short, urlencode,
 };
 use crate::request::{AssistFields, Request};
+use crate::services::push;
 use crate::services::staff::Role;
 use axum::Router;
 use axum::extract::{Form, State};
@@ -39,6 +40,7 @@ use lingong_protocol::schema::{AssistKind, Flag, PushResult};
 use maud::{Markup, html};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -116,6 +118,58 @@ fn number(q: &HashMap<String, String>, key: &str) -> Result<Option<i64>, String>
 /// How many posts (each with its workers to call) the push page shows at a time.
 const PUSH_POSTS_PER_PAGE: usize = 10;
 
+/// How long gathered push lists serve `/push` while the store has no write: the lists follow
+/// the clock too (a post leaves the week, expires), by at most this much.
+const PUSH_LISTS_KEPT_FOR: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The push lists last gathered for `/push` ([`push::gather_all`]: every approved post's
+/// workers ranked, the costly part), kept for the next pages while the store's write count
+/// ([`crate::store::SledStore::write_count`], which moves before a commit returns: a clerk's
+/// mark is never missed), the China-time day, the filters and [`PUSH_LISTS_KEPT_FOR`] hold.
+/// A clerk paging through the week's call sheet pays for the ranking once.
+#[derive(Default)]
+pub struct PushLists {
+    kept: std::sync::Mutex<Option<KeptLists>>,
+}
+
+struct KeptLists {
+    writes: u64,
+    day: i64,
+    filters: (Option<String>, Option<i64>),
+    at: std::time::Instant,
+    lists: Arc<push::Gathered>,
+}
+
+impl PushLists {
+    fn get_or_gather(
+        &self,
+        st: &crate::station::Station,
+        post: Option<String>,
+        days: Option<i64>,
+    ) -> crate::error::Result<Arc<push::Gathered>> {
+        let writes = st.store.write_count();
+        let day = crate::services::today();
+        let filters = (post, days);
+        if let Some(k) = self.kept.lock().expect("push lists").as_ref()
+            && k.writes == writes
+            && k.day == day
+            && k.filters == filters
+            && k.at.elapsed() < PUSH_LISTS_KEPT_FOR
+        {
+            return Ok(Arc::clone(&k.lists));
+        }
+        let lists = Arc::new(push::gather_all(st, filters.0.as_deref(), filters.1)?);
+        *self.kept.lock().expect("push lists") = Some(KeptLists {
+            writes,
+            day,
+            filters,
+            at: std::time::Instant::now(),
+            lists: Arc::clone(&lists),
+        });
+        Ok(lists)
+    }
+}
+
 async fn push_page(State(state): State<AppState>, p: StaffPage) -> Response {
     p.show(push_markup(&state, &p.caller, p.lang, &p.q, None).await)
 }
@@ -143,19 +197,18 @@ async fn push_markup(
             )),
         ),
         Ok(days) => {
-            let (post, lang_code) = (post.clone(), lang.0.to_string());
+            let (post, lang_code, web) = (post.clone(), lang.0.to_string(), Arc::clone(state));
             // One page of posts at a time: a village's week can hold thousands of approved
             // posts, and only the rows shown are written out.
             match state
                 .with_station(move |st| {
-                    crate::services::push::page(
-                        st,
-                        post.as_deref(),
-                        days,
+                    let lists = web.push_lists.get_or_gather(st, post, days)?;
+                    Ok(push::page(
+                        &lists,
                         &lang_code,
                         wanted_page,
                         PUSH_POSTS_PER_PAGE,
-                    )
+                    ))
                 })
                 .await
             {

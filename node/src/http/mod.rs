@@ -75,6 +75,8 @@ pub struct Web {
     pub report_wait: Duration,
     /// The poster QR codes printed today ([`pages::PosterCodes`]).
     pub poster_codes: pages::PosterCodes,
+    /// The push lists last gathered for `/push` ([`desk::PushLists`]).
+    pub push_lists: desk::PushLists,
 }
 
 pub type AppState = Arc<Web>;
@@ -232,6 +234,7 @@ pub async fn start(
         report_runs: Default::default(),
         report_wait,
         poster_codes: Default::default(),
+        push_lists: Default::default(),
     });
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let task = tokio::spawn(async move {

@@ -90,7 +90,7 @@ impl PushList {
 
 /// What [`gather`] found: the active workers held here and the posts' lists, newest approval
 /// first.
-struct Gathered {
+pub struct Gathered {
     workers: Vec<(String, Worker)>,
     lists: Vec<PushList>,
 }
@@ -380,7 +380,7 @@ pub fn list(
 
 /// One page of the push list for the console: the rows of `per_page` posts from the
 /// `page`-th (1-based; past the last, the last), and how many posts and calls there are in
-/// all. Only the rows shown are written out with their reasons.
+/// all.
 pub struct PushPage {
     pub rows: Vec<Value>,
     pub posts: usize,
@@ -389,27 +389,26 @@ pub struct PushPage {
     pub pages: usize,
 }
 
-/// [`list`], one page of posts at a time ([`PushPage`]).
-pub fn page(
-    station: &Station,
-    post: Option<&str>,
-    days: Option<i64>,
-    lang: &str,
-    page: usize,
-    per_page: usize,
-) -> Result<PushPage> {
-    let g = gather(station, post, days, None)?;
+/// The push lists for the console's pages ([`page`]): every post's workers ranked, no
+/// reasons written yet. What the console keeps between requests while the store has had no
+/// write.
+pub fn gather_all(station: &Station, post: Option<&str>, days: Option<i64>) -> Result<Gathered> {
+    gather(station, post, days, None)
+}
+
+/// One page of `g` ([`PushPage`]): only its rows are written out with their reasons.
+pub fn page(g: &Gathered, lang: &str, page: usize, per_page: usize) -> PushPage {
     let per_page = per_page.max(1);
     let pages = g.lists.len().div_ceil(per_page).max(1);
     let page = page.clamp(1, pages);
     let shown = g.lists.iter().skip((page - 1) * per_page).take(per_page);
-    Ok(PushPage {
-        rows: rows_of(&g, shown, lang),
+    PushPage {
+        rows: rows_of(g, shown, lang),
         posts: g.lists.len(),
         calls: g.lists.iter().map(|l| l.picks.len()).sum(),
         page,
         pages,
-    })
+    }
 }
 
 /// The rows of `lists` (from `g`), one per worker to contact.
