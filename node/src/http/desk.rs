@@ -147,10 +147,13 @@ impl PushLists {
         post: Option<String>,
         days: Option<i64>,
     ) -> crate::error::Result<Arc<push::Gathered>> {
+        // Held while gathering: requests arriving meanwhile wait for these lists instead of
+        // ranking the same pairs beside them on the same cores.
+        let mut kept = self.kept.lock().expect("push lists");
         let writes = st.store.write_count();
         let day = crate::services::today();
         let filters = (post, days);
-        if let Some(k) = self.kept.lock().expect("push lists").as_ref()
+        if let Some(k) = kept.as_ref()
             && k.writes == writes
             && k.day == day
             && k.filters == filters
@@ -159,7 +162,7 @@ impl PushLists {
             return Ok(Arc::clone(&k.lists));
         }
         let lists = Arc::new(push::gather_all(st, filters.0.as_deref(), filters.1)?);
-        *self.kept.lock().expect("push lists") = Some(KeptLists {
+        *kept = Some(KeptLists {
             writes,
             day,
             filters,

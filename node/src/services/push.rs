@@ -246,6 +246,12 @@ fn list_of(
     .filter(|p| p.rank.band < WEAKEST_BAND)
     .map(|p| (p.id, p.rank, p.priority))
     .collect();
+    // The list keeps the record's id and reach, not its document, view or history (the
+    // console keeps the lists between pages).
+    let mut state = state;
+    state.doc = None;
+    state.changes = Vec::new();
+    state.view = Default::default();
     Ok(PushList {
         approved_ms: approved_ms(&state, &post),
         state,
