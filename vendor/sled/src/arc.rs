@@ -1,3 +1,4 @@
+//! sled's own reference-counted pointer (`Arc`), also over unsized slices, smaller than std's. (sled 0.34.7, vendored: vendor/sled/LINGONG.md.)
 #![allow(unsafe_code)]
 /// We use this because we never use the weak count on the std
 /// `Arc`, but we use a LOT of `Arc`'s, so the extra 8 bytes

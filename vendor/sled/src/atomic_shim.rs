@@ -1,3 +1,4 @@
+//! 64-bit atomics, with a mutex-backed stand-in on targets that lack them. (sled 0.34.7, vendored: vendor/sled/LINGONG.md.)
 ///! Inline of https://github.com/bltavares/atomic-shim
 
 #[cfg(not(any(

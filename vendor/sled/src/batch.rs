@@ -1,3 +1,4 @@
+//! `Batch`: inserts and removes applied to a tree atomically (`Tree::apply_batch`, one per lingong commit). (sled 0.34.7, vendored: vendor/sled/LINGONG.md.)
 #![allow(unused_results)]
 
 #[cfg(not(feature = "testing"))]

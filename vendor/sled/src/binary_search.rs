@@ -1,3 +1,4 @@
+//! Binary search of a node's sorted keys (least upper bound). (sled 0.34.7, vendored: vendor/sled/LINGONG.md.)
 use std::cmp::Ordering::{Equal, Greater, Less};
 
 use crate::{fastcmp, IVec};

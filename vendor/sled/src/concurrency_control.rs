@@ -1,3 +1,4 @@
+//! The global read/write lock that batches and transactions take against the flusher. (sled 0.34.7, vendored: vendor/sled/LINGONG.md.)
 #[cfg(feature = "testing")]
 use std::cell::RefCell;
 use std::sync::atomic::AtomicBool;

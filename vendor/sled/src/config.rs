@@ -1,3 +1,4 @@
+//! `Config`: the store's settings (path, cache, compression, flush interval, segment size) and the persisted `conf` file. (sled 0.34.7, vendored: vendor/sled/LINGONG.md.)
 use std::{
     collections::HashMap,
     fs,

@@ -1,3 +1,4 @@
+//! `Context`: what every tree of a database shares (configuration, page cache, flusher). (sled 0.34.7, vendored: vendor/sled/LINGONG.md.)
 use super::*;
 
 #[derive(Debug, Clone)]

@@ -1,3 +1,4 @@
+//! `Db`: the database, its default tree and the named trees it opens. (sled 0.34.7, vendored: vendor/sled/LINGONG.md.)
 use std::ops::Deref;
 
 use crate::*;

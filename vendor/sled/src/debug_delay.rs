@@ -1,3 +1,4 @@
+//! Random delays injected in tests to shake out races (off in normal builds). (sled 0.34.7, vendored: vendor/sled/LINGONG.md.)
 #![allow(clippy::float_arithmetic)]
 
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};

@@ -1,3 +1,4 @@
+//! A doubly linked list of page ids, the LRU cache's order. (sled 0.34.7, vendored: vendor/sled/LINGONG.md.)
 #![allow(unsafe_code)]
 
 use std::ptr;

@@ -1,3 +1,4 @@
+//! Failpoints: named points where tests can inject failures (`failpoints` feature). (sled 0.34.7, vendored: vendor/sled/LINGONG.md.)
 use std::collections::HashMap;
 
 use parking_lot::Mutex;

@@ -1,3 +1,4 @@
+//! Byte-slice comparison used for keys. (sled 0.34.7, vendored: vendor/sled/LINGONG.md.)
 use std::cmp::Ordering;
 
 #[cfg(any(unix, windows))]

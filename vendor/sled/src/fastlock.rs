@@ -1,3 +1,4 @@
+//! A small spin lock for short critical sections. (sled 0.34.7, vendored: vendor/sled/LINGONG.md.)
 use std::{
     cell::UnsafeCell,
     ops::{Deref, DerefMut},

@@ -1,3 +1,4 @@
+//! The background thread that flushes the log every `flush_every_ms` and cleans segments (`attempt_gc`). (sled 0.34.7, vendored: vendor/sled/LINGONG.md.)
 use std::thread;
 use std::time::Duration;
 

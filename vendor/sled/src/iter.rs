@@ -1,3 +1,4 @@
+//! `Iter`: forward and backward iteration over a tree's key range. (sled 0.34.7, vendored: vendor/sled/LINGONG.md.)
 use std::ops::{Bound, Deref};
 
 use crate::{Measure, M};

@@ -1,3 +1,4 @@
+//! `IVec`: keys and values, inlined when short, shared when long. (sled 0.34.7, vendored: vendor/sled/LINGONG.md.)
 use std::{
     convert::TryFrom,
     fmt,

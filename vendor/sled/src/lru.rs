@@ -1,3 +1,4 @@
+//! The page cache's LRU: which pages to page out when the cache is full. (sled 0.34.7, vendored: vendor/sled/LINGONG.md.)
 #![allow(unsafe_code)]
 
 use std::convert::TryFrom;

@@ -1,3 +1,4 @@
+//! `Meta`: the root page mapping tree names to their root pages. (sled 0.34.7, vendored: vendor/sled/LINGONG.md.)
 use crate::*;
 
 /// A simple map that can be used to store metadata

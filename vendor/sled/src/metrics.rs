@@ -1,3 +1,4 @@
+//! Histograms and counters of sled's operations (off under `no_metrics`, the default). (sled 0.34.7, vendored: vendor/sled/LINGONG.md.)
 #![allow(unused_results)]
 #![allow(clippy::print_stdout)]
 

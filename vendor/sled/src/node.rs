@@ -1,3 +1,4 @@
+//! `Node`: a B-link tree node (leaf or index), its keys, children and merges. (sled 0.34.7, vendored: vendor/sled/LINGONG.md.)
 use std::{num::NonZeroU64, ops::Bound};
 
 use super::*;

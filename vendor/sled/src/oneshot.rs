@@ -1,3 +1,4 @@
+//! A one-shot channel for waiting on an asynchronous result (a flush, a truncation). (sled 0.34.7, vendored: vendor/sled/LINGONG.md.)
 use std::{
     future::Future,
     pin::Pin,

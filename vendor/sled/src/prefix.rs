@@ -1,3 +1,4 @@
+//! Prefix encoding of a node's keys. (sled 0.34.7, vendored: vendor/sled/LINGONG.md.)
 use super::*;
 
 pub(crate) fn empty() -> &'static [u8] {

@@ -1,3 +1,4 @@
+//! sled's `Error` and `Result`. (sled 0.34.7, vendored: vendor/sled/LINGONG.md.)
 use std::{
     cmp::PartialEq,
     error::Error as StdError,

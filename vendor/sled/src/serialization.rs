@@ -1,3 +1,4 @@
+//! The binary encoding of pages, snapshots and log messages. (sled 0.34.7, vendored: vendor/sled/LINGONG.md.)
 #![allow(clippy::mut_mut)]
 use std::{
     convert::{TryFrom, TryInto},

@@ -1,3 +1,4 @@
+//! A lock-free stack, the page fragments of a page. (sled 0.34.7, vendored: vendor/sled/LINGONG.md.)
 #![allow(unsafe_code)]
 
 use std::{

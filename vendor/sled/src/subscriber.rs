@@ -1,3 +1,4 @@
+//! Subscribers: watching a tree's key prefix for changes. (sled 0.34.7, vendored: vendor/sled/LINGONG.md.)
 use std::{
     future::Future,
     pin::Pin,

@@ -1,3 +1,4 @@
+//! The machine's memory and cgroup limits, for the default cache size. (sled 0.34.7, vendored: vendor/sled/LINGONG.md.)
 #![allow(unsafe_code)]
 
 #[cfg(any(target_os = "linux", target_os = "macos"))]

@@ -348,9 +348,11 @@ impl TransactionalTree {
         self.tree.context.pagecache.generate_id_inner()
     }
 
-    fn unstage(&self) {
-        unimplemented!()
-    }
+    // lingong: an empty body where sled's panicked as not implemented. A tree stages nothing of
+    // its own (`TransactionalTrees::stage` takes only the global write lock, released when
+    // its guard drops), and `stage` never fails and `validate` is always true, so
+    // `unstage` is never reached; lingong uses no sled transaction.
+    fn unstage(&self) {}
 
     const fn validate(&self) -> bool {
         true

@@ -1,3 +1,4 @@
+//! `Tree`: the key-value operations (get, insert, remove, ranges, batches, compare-and-swap). (sled 0.34.7, vendored: vendor/sled/LINGONG.md.)
 use std::{
     num::NonZeroU64,
     borrow::Cow,

@@ -1,3 +1,4 @@
+//! Large values stored as separate blob files beside the log. (sled 0.34.7, vendored: vendor/sled/LINGONG.md.)
 use crate::pagecache::*;
 use crate::*;
 

@@ -1,3 +1,4 @@
+//! The log's constants: header sizes, the segment cleanup threshold (50 % live). (sled 0.34.7, vendored: vendor/sled/LINGONG.md.)
 use super::*;
 
 // crc: u32 4

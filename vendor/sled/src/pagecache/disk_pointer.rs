@@ -1,3 +1,4 @@
+//! `DiskPtr`: where a page fragment lives, in the log or in a blob file. (sled 0.34.7, vendored: vendor/sled/LINGONG.md.)
 use super::{BlobPointer, LogOffset};
 use crate::*;
 

@@ -1,3 +1,4 @@
+//! The packed header word of an I/O buffer (offset, writers, sealed and maxed bits). (sled 0.34.7, vendored: vendor/sled/LINGONG.md.)
 use super::*;
 
 // This is the most writers in a single IO buffer

@@ -1,3 +1,4 @@
+//! The log's in-memory I/O buffers: reservations, sealing and writing them to their segments. (sled 0.34.7, vendored: vendor/sled/LINGONG.md.)
 use std::{
     alloc::{alloc, dealloc, Layout},
     cell::UnsafeCell,

@@ -1,3 +1,4 @@
+//! Reading the log back on recovery, segment by segment, stopping at a torn write. (sled 0.34.7, vendored: vendor/sled/LINGONG.md.)
 use std::{collections::BTreeMap, io};
 
 use super::{

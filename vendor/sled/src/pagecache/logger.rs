@@ -1,3 +1,4 @@
+//! `Log`: reserving, writing and reading log messages. (sled 0.34.7, vendored: vendor/sled/LINGONG.md.)
 use std::fs::File;
 
 use super::{

@@ -1,3 +1,4 @@
+//! Positioned reads and writes where the platform has no pread/pwrite. (sled 0.34.7, vendored: vendor/sled/LINGONG.md.)
 use std::fs::File;
 use std::io::{self, Read, Seek, Write};
 

@@ -1,3 +1,4 @@
+//! Positioned reads and writes on Windows. (sled 0.34.7, vendored: vendor/sled/LINGONG.md.)
 use std::convert::TryFrom;
 use std::fs::File;
 use std::io;

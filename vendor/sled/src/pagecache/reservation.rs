@@ -1,3 +1,4 @@
+//! `Reservation`: a claimed place in the log, completed or aborted. (sled 0.34.7, vendored: vendor/sled/LINGONG.md.)
 use crate::{pagecache::*, *};
 
 /// A pending log reservation which can be aborted or completed.

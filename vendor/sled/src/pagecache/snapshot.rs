@@ -1,3 +1,4 @@
+//! Snapshots of the page table (`snap.*`), written and read on recovery. (sled 0.34.7, vendored: vendor/sled/LINGONG.md.)
 #[cfg(feature = "zstd")]
 use zstd::block::{compress, decompress};
 
