@@ -198,7 +198,9 @@ pub fn posts_for_worker<'a, Id: Clone>(
 
 /// Workers for a post, best band first, priority workers first within a band, then score;
 /// empty if the post is not live on `today` or has no places left. Deregistered workers never
-/// appear, nor workers with `placed` set (a live placement on this post already).
+/// appear, nor workers with `placed` set (a live placement on this post already). Every
+/// worker is ranked without reasons ([`rank`], [`pick_workers`]); only the first `limit` are
+/// assessed for theirs.
 pub fn workers_for_post<'a, Id: Clone>(
     post: &Post,
     fill: Fill,
@@ -209,50 +211,20 @@ pub fn workers_for_post<'a, Id: Clone>(
     if !matchable(post, fill, today) || limit == 0 {
         return Vec::new();
     }
-    let mut out: Vec<WorkerMatch<'a, Id>> = workers
-        .into_iter()
-        .filter(|(_, worker, placed)| !placed && worker.status == WorkerStatus::Active)
-        .map(|(id, worker, _)| {
-            let mut a = assess(worker, post, fill, today);
-            let priority = worker.priority();
-            if priority > 0 {
-                a.reasons.push(priority_reason(&worker.flags));
-            }
-            WorkerMatch {
-                id,
-                score: a.score,
-                band: a.band,
-                priority,
-                reasons: a.reasons,
-                worker,
-            }
-        })
-        .collect();
-    out.sort_by_key(|m| (m.band, Reverse(m.priority), Reverse(m.score)));
-    out.truncate(limit);
-    out
+    let terms = PostTerms::of(post);
+    pick_workers(
+        workers.into_iter().map(|(id, worker, placed)| {
+            let rank = rank(&WorkerTerms::of(worker), &terms, fill, today);
+            (id, worker, rank, placed)
+        }),
+        limit,
+    )
+    .into_iter()
+    .map(|pick| pick.assess(post, fill, today))
+    .collect()
 }
 
-/// [`workers_for_post`] for a station ranking many posts against the same workers (the push
-/// list): each worker comes with its [`Ranker`], prepared once for every post, and every worker
-/// is ranked by band, priority and score without the reasons ([`rank_workers_for_post`]); only
-/// the first `limit` are then assessed for their reasons ([`WorkerPick::assess`]), which are
-/// most of the cost (a village's push list: 2,000 posts × 300 workers). Same matches in the
-/// same order as [`workers_for_post`] (tested).
-pub fn workers_for_post_prepared<'a, 'r, Id: Clone>(
-    post: &Post,
-    fill: Fill,
-    workers: impl IntoIterator<Item = (Id, &'a Worker, &'r Ranker<'r>, bool)>,
-    today: i64,
-    limit: usize,
-) -> Vec<WorkerMatch<'a, Id>> {
-    rank_workers_for_post(post, fill, workers, today, limit)
-        .into_iter()
-        .map(|pick| pick.assess(post, fill, today))
-        .collect()
-}
-
-/// One worker ranked for a post by [`rank_workers_for_post`], its reasons not yet written.
+/// One worker ranked for a post by [`pick_workers`], its reasons not yet written.
 #[derive(Clone, Debug)]
 pub struct WorkerPick<'a, Id> {
     pub id: Id,
@@ -279,31 +251,11 @@ impl<'a, Id> WorkerPick<'a, Id> {
     }
 }
 
-/// The first `limit` workers for `post`, in [`workers_for_post`]'s order, ranked by band,
-/// priority and score from their prepared [`Ranker`]s, without the reasons.
-pub fn rank_workers_for_post<'a, 'r, Id: Clone>(
-    post: &Post,
-    fill: Fill,
-    workers: impl IntoIterator<Item = (Id, &'a Worker, &'r Ranker<'r>, bool)>,
-    today: i64,
-    limit: usize,
-) -> Vec<WorkerPick<'a, Id>> {
-    if !matchable(post, fill, today) || limit == 0 {
-        return Vec::new();
-    }
-    let terms = PostTerms::of(post);
-    pick_workers(
-        workers.into_iter().map(|(id, worker, ranker, placed)| {
-            (id, worker, ranker.rank(&terms, fill, today), placed)
-        }),
-        limit,
-    )
-}
-
 /// The first `limit` of workers already ranked for one post, in [`workers_for_post`]'s order:
 /// the placed and the inactive left out, then by band, priority (higher first) and score
 /// (higher first), input order kept among equals. The ranks must be taken with the post's
-/// own [`Fill`] (a score counts the places left).
+/// own [`Fill`] (a score counts the places left). A station ranking many posts against the same
+/// workers (the push list) takes them from a [`Ranker`] per worker, prepared once.
 pub fn pick_workers<'a, Id>(
     ranked: impl IntoIterator<Item = (Id, &'a Worker, Rank, bool)>,
     limit: usize,
@@ -1809,17 +1761,23 @@ mod tests {
                 today(),
                 limit,
             );
-            let prepared = workers_for_post_prepared(
-                &p,
-                f,
-                workers
-                    .iter()
-                    .zip(&rankers)
-                    .enumerate()
-                    .map(|(i, ((w, placed), r))| (i, w, r, *placed)),
-                today(),
-                limit,
-            );
+            // As the push list ranks: a Ranker per worker, every worker ranked, then assessed.
+            let terms_of_post = PostTerms::of(&p);
+            let prepared: Vec<WorkerMatch<usize>> = if matchable(&p, f, today()) && limit > 0 {
+                pick_workers(
+                    workers
+                        .iter()
+                        .zip(&rankers)
+                        .enumerate()
+                        .map(|(i, ((w, placed), r))| (i, w, r.rank(&terms_of_post, f, today()), *placed)),
+                    limit,
+                )
+                .into_iter()
+                .map(|pick| pick.assess(&p, f, today()))
+                .collect()
+            } else {
+                Vec::new()
+            };
             let key = |m: &WorkerMatch<usize>| (m.id, m.score, m.band, m.priority, m.reasons.clone());
             prop_assert_eq!(
                 plain.iter().map(key).collect::<Vec<_>>(),

@@ -378,7 +378,7 @@ fn poster_message(id: &str, digest: &str, at_s: i64) -> Vec<u8> {
 }
 
 /// How many printed codes [`PosterCodes`] keeps (a day's posters at a busy county, with room):
-/// past it the oldest day's are dropped first, then all.
+/// codes of another day are dropped at every print, and past this number all are.
 const POSTER_CODES_KEPT: usize = 5_000;
 
 /// The QR codes this node has printed today, by the link's origin, the post's id and the
@@ -435,63 +435,50 @@ async fn poster_codes(state: &AppState, origin: &str, posts: &[&Value]) -> Vec<P
             )
         })
         .collect();
-    let held: Vec<Option<PrintedCode>> = keys
+    let mut codes: Vec<Option<PrintedCode>> = keys
         .iter()
         .map(|k| state.poster_codes.get(k, day))
         .collect();
-    let missing: Vec<(String, String)> = keys
-        .iter()
-        .zip(&held)
-        .filter(|(_, h)| h.is_none())
-        .map(|((_, id, digest), _)| (id.clone(), digest.clone()))
-        .collect();
-    if missing.is_empty() {
-        return held.into_iter().flatten().collect();
-    }
-    let signed = {
-        let missing = missing.clone();
-        state
+    let missing: Vec<usize> = (0..keys.len()).filter(|&i| codes[i].is_none()).collect();
+    if !missing.is_empty() {
+        let to_sign: Vec<(String, String)> = missing
+            .iter()
+            .map(|&i| (keys[i].1.clone(), keys[i].2.clone()))
+            .collect();
+        let signed = state
             .with_station(move |st| {
-                Ok(missing
+                Ok(to_sign
                     .iter()
                     .map(|(id, d)| st.key.sign(&poster_message(id, d, at_s)).to_hex())
                     .collect::<Vec<_>>())
             })
             .await
-            .unwrap_or_default()
-    };
-    let mut new = Vec::new();
-    let mut fresh = missing.iter().enumerate().map(|(i, (id, digest))| {
-        let mut url = format!(
-            "{origin}/posts/{id}?by={}&t={at_s}&h={digest}",
-            state.node_id
-        );
-        if let Some(sig) = signed.get(i) {
-            url.push_str("&s=");
-            url.push_str(sig);
+            .unwrap_or_default();
+        let mut new = Vec::new();
+        for (n, &i) in missing.iter().enumerate() {
+            let (_, id, digest) = &keys[i];
+            let mut url = format!(
+                "{origin}/posts/{id}?by={}&t={at_s}&h={digest}",
+                state.node_id
+            );
+            if let Some(sig) = signed.get(n) {
+                url.push_str("&s=");
+                url.push_str(sig);
+            }
+            let code = PrintedCode {
+                day,
+                svg: qr_svg(&url).into(),
+                url: url.into(),
+            };
+            // An unsigned code (no station to sign with) is not kept: the next print signs.
+            if !signed.is_empty() {
+                new.push((keys[i].clone(), code.clone()));
+            }
+            codes[i] = Some(code);
         }
-        let svg = qr_svg(&url);
-        PrintedCode {
-            day,
-            url: url.into(),
-            svg: svg.into(),
-        }
-    });
-    let codes: Vec<PrintedCode> = keys
-        .into_iter()
-        .zip(held)
-        .map(|(key, held)| {
-            held.unwrap_or_else(|| {
-                let code = fresh.next().expect("one fresh code per missing one");
-                if !signed.is_empty() {
-                    new.push((key, code.clone()));
-                }
-                code
-            })
-        })
-        .collect();
-    state.poster_codes.keep(new, day);
-    codes
+        state.poster_codes.keep(new, day);
+    }
+    codes.into_iter().flatten().collect()
 }
 
 /// What the public page found of a poster's QR parameters.
@@ -965,7 +952,7 @@ fn origin(h: &HeaderMap) -> String {
     format!("http://{host}")
 }
 
-/// One A4 poster; `url` is its signed QR link ([`poster_links`]), `station` the printing
+/// One A4 poster; `code` is its signed QR code ([`poster_codes`]), `station` the printing
 /// node's name.
 fn poster_sheet(
     p: &Value,
