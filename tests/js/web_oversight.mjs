@@ -25,13 +25,20 @@ const text = "2026年10月至11月在乐源茶园采茶，工资4200元至今未
 const browser = await launch();
 const context = () => watched(browser, [village, county], outside);
 
-// Reloads `path` until `check()` holds, for at most `ms`.
-async function until(page, path, check, what, ms = 90000) {
+// Reloads `path` until `check()` holds, for at most `ms` (3 minutes: a loaded 2-core machine
+// once took more than the 90 s this had, and the failure said nothing more). On timeout the
+// failure carries that node's sync page (its peers and last sessions), to tell a stalled
+// machine from a record that never came.
+async function until(page, path, check, what, ms = 180000) {
   const end = Date.now() + ms;
   for (;;) {
     await page.goto(path);
     if (await check()) return;
-    if (Date.now() > end) fail("timed out waiting for " + what);
+    if (Date.now() > end) {
+      await page.goto(new URL(path).origin + "/sync");
+      const sync = (await page.locator("body").innerText()).slice(0, 2000);
+      fail("timed out after " + ms / 1000 + " s waiting for " + what + "; that node's sync page:\n" + sync);
+    }
     await page.waitForTimeout(500);
   }
 }

@@ -187,10 +187,7 @@ async fn push_markup(
     let csrf = caller.csrf().unwrap_or("").to_string();
     let r = r.as_ref();
     let post = q.get("post").filter(|p| !p.is_empty()).cloned();
-    let wanted_page = q
-        .get("page")
-        .and_then(|p| p.parse::<usize>().ok())
-        .unwrap_or(1);
+    let wanted_page = super::page_asked(q);
     let (shown, list_error) = match number(q, "days") {
         Err(typed) => (
             None,

@@ -104,6 +104,14 @@ impl Web {
     }
 }
 
+/// The page of a paged list the query asks for (`?page=N`, counted from 1): 1 when absent or
+/// not a whole number; the caller clamps it to the pages there are.
+pub(crate) fn page_asked(q: &std::collections::HashMap<String, String>) -> usize {
+    q.get("page")
+        .and_then(|p| p.parse::<usize>().ok())
+        .unwrap_or(1)
+}
+
 /// The whole router: API, pages, static files, with the limits and headers of every response.
 pub fn router(state: AppState) -> Router {
     Router::new()

@@ -1038,11 +1038,7 @@ async fn posters_today(
         .collect();
     // One page of A4 sheets at a time (each carries a signed QR code).
     let pages = all_today.len().div_ceil(POSTERS_PER_PAGE).max(1);
-    let page = q
-        .get("page")
-        .and_then(|p| p.parse::<usize>().ok())
-        .unwrap_or(1)
-        .clamp(1, pages);
+    let page = super::page_asked(&q).clamp(1, pages);
     let todays: Vec<&Value> = all_today
         .iter()
         .skip((page - 1) * POSTERS_PER_PAGE)
