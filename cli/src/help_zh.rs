@@ -838,16 +838,25 @@ pub fn wants_chinese(args: &[OsString]) -> bool {
         .iter()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
-    let lang = args
+    let asked = args
         .iter()
         .position(|a| a == "--lang")
         .and_then(|i| args.get(i + 1).cloned())
         .or_else(|| {
             args.iter()
                 .find_map(|a| a.strip_prefix("--lang=").map(String::from))
-        })
-        .unwrap_or_else(|| std::env::var("LANG").unwrap_or_default());
-    lang.starts_with("zh")
+        });
+    is_chinese(asked.as_deref())
+}
+
+/// The command line's one rule for the language of its messages: `--lang` when given, else
+/// the `LANG` of the environment; Chinese when it starts with `zh`. Used before parsing
+/// ([`wants_chinese`], on the raw arguments) and after it (`main`, on the parsed `--lang`).
+pub fn is_chinese(asked: Option<&str>) -> bool {
+    match asked {
+        Some(lang) => lang.starts_with("zh"),
+        None => std::env::var("LANG").is_ok_and(|l| l.starts_with("zh")),
+    }
 }
 
 /// The command tree with every about and help line in Chinese and clap's headings in Chinese.

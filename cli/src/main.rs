@@ -1100,14 +1100,11 @@ fn main() {
         .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
         .with_writer(std::io::stderr)
         .init();
-    let lang = cli.lang.clone().unwrap_or_else(|| {
-        let l = std::env::var("LANG").unwrap_or_default();
-        if l.starts_with("zh") {
-            "zh".into()
-        } else {
-            "en".into()
-        }
-    });
+    let lang = if help_zh::is_chinese(cli.lang.as_deref()) {
+        "zh".to_string()
+    } else {
+        "en".to_string()
+    };
     let home = Home::new(cli.home.clone());
     let json = cli.json;
     progress::set_quiet(json);
