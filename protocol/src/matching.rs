@@ -260,7 +260,7 @@ pub fn pick_workers<'a, Id>(
     ranked: impl IntoIterator<Item = (Id, &'a Worker, Rank, bool)>,
     limit: usize,
 ) -> Vec<WorkerPick<'a, Id>> {
-    let mut picks: Vec<WorkerPick<'a, Id>> = ranked
+    let mut picks: Vec<(usize, WorkerPick<'a, Id>)> = ranked
         .into_iter()
         .filter(|(_, worker, _, placed)| !placed && worker.status == WorkerStatus::Active)
         .map(|(id, worker, rank, _)| WorkerPick {
@@ -269,10 +269,22 @@ pub fn pick_workers<'a, Id>(
             id,
             worker,
         })
+        .enumerate()
         .collect();
-    picks.sort_by_key(|p| (p.rank.band, Reverse(p.priority), Reverse(p.rank.score)));
-    picks.truncate(limit);
-    picks
+    // Band, priority, score, then the order given: the key is unique, so the first `limit`
+    // are picked without sorting the rest (the push list picks from every worker for every
+    // post) and come out as a stable sort of all of them would give them.
+    let key = |(at, p): &(usize, WorkerPick<'a, Id>)| {
+        (p.rank.band, Reverse(p.priority), Reverse(p.rank.score), *at)
+    };
+    if limit == 0 {
+        picks.clear();
+    } else if picks.len() > limit {
+        picks.select_nth_unstable_by_key(limit - 1, key);
+        picks.truncate(limit);
+    }
+    picks.sort_unstable_by_key(key);
+    picks.into_iter().map(|(_, p)| p).collect()
 }
 
 /// Live on `today` with places left: the only posts matched.
@@ -387,9 +399,17 @@ pub struct Ranker<'a> {
     worker: &'a WorkerTerms,
     skills: Vec<&'static Occupation>,
     words: Vec<(&'static Occupation, &'static str)>,
-    /// The first character of each of `words`: a title holding none of them names no skill.
+    /// The first character of each of `words`, sorted: a title holding none of them names no
+    /// skill.
     firsts: Vec<char>,
+    /// `firsts` as bits (a character's code modulo 128): a title character whose bit is clear
+    /// is none of them, found without a search (the push list asks this of every worker for
+    /// every post).
+    firsts_bits: u128,
     places: std::cell::RefCell<std::collections::HashMap<(RegionCode, RegionCode), Place>>,
+    /// The pair asked last and its place: a station's posts mostly share their region and
+    /// reach, so most asks are answered without hashing.
+    last_place: std::cell::Cell<Option<((RegionCode, RegionCode), Place)>>,
 }
 
 impl<'a> Ranker<'a> {
@@ -399,25 +419,43 @@ impl<'a> Ranker<'a> {
         let mut firsts: Vec<char> = words.iter().filter_map(|(_, w)| w.chars().next()).collect();
         firsts.sort_unstable();
         firsts.dedup();
+        let firsts_bits = firsts.iter().fold(0u128, |bits, c| bits | char_bit(*c));
         Ranker {
             worker,
             words,
             firsts,
+            firsts_bits,
             skills,
             places: Default::default(),
+            last_place: Default::default(),
         }
+    }
+
+    /// Whether `title` holds the first character of one of the worker's skill words (then
+    /// [`occupation_fit`] looks for the words themselves).
+    fn title_may_name_a_skill(&self, title: &str) -> bool {
+        title
+            .chars()
+            .any(|c| self.firsts_bits & char_bit(c) != 0 && self.firsts.binary_search(&c).is_ok())
     }
 
     /// Where the worker stands to a post from `region` reaching `reach` (remembered for each
     /// pair met).
     pub fn place(&self, region: RegionCode, reach: RegionCode) -> Place {
         let key = (region, reach);
+        if let Some((last, place)) = self.last_place.get()
+            && last == key
+        {
+            return place;
+        }
         let known = self.places.borrow().get(&key).copied();
-        known.unwrap_or_else(|| {
+        let place = known.unwrap_or_else(|| {
             let place = place_of(self.worker.region, region, reach);
             self.places.borrow_mut().insert(key, place);
             place
-        })
+        });
+        self.last_place.set(Some((key, place)));
+        place
     }
 
     /// The occupation fit of the worker for a post of occupation `code` by the code alone,
@@ -457,7 +495,7 @@ impl<'a> Ranker<'a> {
         measure(
             self.worker,
             &self.skills,
-            Some(if post.title.chars().any(|c| self.firsts.contains(&c)) {
+            Some(if self.title_may_name_a_skill(&post.title) {
                 &self.words
             } else {
                 &[]
@@ -468,6 +506,11 @@ impl<'a> Ranker<'a> {
         )
         .rank(fill)
     }
+}
+
+/// A character's bit in [`Ranker`]'s `firsts_bits`: its code modulo 128.
+fn char_bit(c: char) -> u128 {
+    1u128 << (u32::from(c) % 128)
 }
 
 /// Scores one worker against one post (see the module doc for the weights and bands). Applies
@@ -745,12 +788,27 @@ fn group_label(code: &str, parts: usize) -> String {
     }
 }
 
-/// Number of leading `-` parts two codes share.
+/// Number of leading `-` parts two codes share (`a.split('-')` zipped with `b.split('-')`,
+/// counted while equal), in one walk over the bytes: the push list asks it of every skill of
+/// every worker for every post.
 fn shared_parts(a: &str, b: &str) -> usize {
-    a.split('-')
-        .zip(b.split('-'))
-        .take_while(|(x, y)| x == y)
-        .count()
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let (mut shared, mut at) = (0, 0);
+    loop {
+        let mut end = at;
+        while end < a.len() && end < b.len() && a[end] == b[end] && a[end] != b'-' {
+            end += 1;
+        }
+        let part_ends = |s: &[u8]| end == s.len() || s[end] == b'-';
+        if !(part_ends(a) && part_ends(b)) {
+            return shared;
+        }
+        shared += 1;
+        if end == a.len() || end == b.len() {
+            return shared;
+        }
+        at = end + 1;
+    }
 }
 
 /// A name or alias long enough to look for in a title.
@@ -1833,6 +1891,16 @@ mod tests {
             let (a, b) = (assess(&w, &p, f, today()), assess(&flagged, &p, f, today()));
             prop_assert_eq!((a.score, a.band), (b.score, b.band));
             prop_assert_eq!(a.reasons, b.reasons);
+        }
+
+        #[test]
+        fn shared_parts_counts_the_leading_parts_split_finds_equal(
+            a in "[-40a]{0,12}",
+            b in "[-40a]{0,12}",
+        ) {
+            let split = a.split('-').zip(b.split('-')).take_while(|(x, y)| x == y).count();
+            prop_assert_eq!(shared_parts(&a, &b), split);
+            prop_assert_eq!(shared_parts(&a, &a), a.split('-').count());
         }
 
         #[test]
