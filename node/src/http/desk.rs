@@ -118,61 +118,6 @@ fn number(q: &HashMap<String, String>, key: &str) -> Result<Option<i64>, String>
 /// How many posts (each with its workers to call) the push page shows at a time.
 const PUSH_POSTS_PER_PAGE: usize = 10;
 
-/// How long gathered push lists serve `/push` while the store has no write: the lists follow
-/// the clock too (a post leaves the week, expires), by at most this much.
-const PUSH_LISTS_KEPT_FOR: std::time::Duration = std::time::Duration::from_secs(60);
-
-/// The push lists last gathered for `/push` ([`push::gather_all`]: every approved post's
-/// workers ranked, the costly part), kept for the next pages while the store's write count
-/// ([`crate::store::SledStore::write_count`], which moves before a commit returns: a clerk's
-/// mark is never missed), the China-time day, the filters and [`PUSH_LISTS_KEPT_FOR`] hold.
-/// A clerk paging through the week's call sheet pays for the ranking once.
-#[derive(Default)]
-pub struct PushLists {
-    kept: std::sync::Mutex<Option<KeptLists>>,
-}
-
-struct KeptLists {
-    writes: u64,
-    day: i64,
-    filters: (Option<String>, Option<i64>),
-    at: std::time::Instant,
-    lists: Arc<push::Gathered>,
-}
-
-impl PushLists {
-    fn get_or_gather(
-        &self,
-        st: &crate::station::Station,
-        post: Option<String>,
-        days: Option<i64>,
-    ) -> crate::error::Result<Arc<push::Gathered>> {
-        // Held while gathering: requests arriving meanwhile wait for these lists instead of
-        // ranking the same pairs beside them on the same cores.
-        let mut kept = self.kept.lock().expect("push lists");
-        let writes = st.store.write_count();
-        let day = crate::services::today();
-        let filters = (post, days);
-        if let Some(k) = kept.as_ref()
-            && k.writes == writes
-            && k.day == day
-            && k.filters == filters
-            && k.at.elapsed() < PUSH_LISTS_KEPT_FOR
-        {
-            return Ok(Arc::clone(&k.lists));
-        }
-        let lists = Arc::new(push::gather_all(st, filters.0.as_deref(), filters.1)?);
-        *kept = Some(KeptLists {
-            writes,
-            day,
-            filters,
-            at: std::time::Instant::now(),
-            lists: Arc::clone(&lists),
-        });
-        Ok(lists)
-    }
-}
-
 async fn push_page(State(state): State<AppState>, p: StaffPage) -> Response {
     p.show(push_markup(&state, &p.caller, p.lang, &p.q, None).await)
 }
@@ -202,7 +147,11 @@ async fn push_markup(
             // posts, and only the rows shown are written out.
             match state
                 .with_station(move |st| {
-                    let lists = web.push_lists.get_or_gather(st, post, days)?;
+                    let lists = web.push_lists.get_or_compute(
+                        st.store.write_count(),
+                        (post, days),
+                        |(post, days)| push::gather_all(st, post.as_deref(), *days),
+                    )?;
                     Ok(push::page(
                         &lists,
                         &lang_code,

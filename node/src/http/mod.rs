@@ -41,6 +41,9 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 /// Longest a request may take.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// How long a page's computed value ([`Kept`]) serves while the store has no write.
+const KEPT_FOR: Duration = Duration::from_secs(60);
+
 /// Runs one request the way the daemon runs a command from its control socket.
 pub type Execute =
     Arc<dyn Fn(Request) -> Pin<Box<dyn Future<Output = Result<Value>> + Send>> + Send + Sync>;
@@ -75,8 +78,95 @@ pub struct Web {
     pub report_wait: Duration,
     /// The poster QR codes printed today ([`pages::PosterCodes`]).
     pub poster_codes: pages::PosterCodes,
-    /// The push lists last gathered for `/push` ([`desk::PushLists`]).
-    pub push_lists: desk::PushLists,
+    /// The push lists last gathered for `/push` ([`push::gather_all`]: every approved post's
+    /// workers ranked, the costly part), by its filters (post, days): a clerk paging through
+    /// the week's call sheet pays for the ranking once.
+    pub push_lists: Kept<(Option<String>, Option<i64>), crate::services::push::Gathered>,
+    /// The open approved posts last listed for the public pages, the big screen and its
+    /// events (`/posts`, `/screen`, `/feed.json`, `/posters/today`: 500 rows), by occupation
+    /// filter: five screens told of a write ask for the same rows at once.
+    pub open_posts: Kept<Option<String>, Vec<Value>>,
+}
+
+/// What a page computed from the store, kept for the next requests while the store's write
+/// count ([`crate::store::SledStore::write_count`], which moves before a commit returns:
+/// nothing written is missed), the China-time day and the request's key are those it was
+/// computed at, for at most `for_at_most` (what follows the clock alone, such as a post
+/// leaving the week, shows that much later). One value is kept: the last key asked.
+pub struct Kept<K, V> {
+    for_at_most: Duration,
+    kept: Mutex<Option<KeptValue<K, V>>>,
+}
+
+struct KeptValue<K, V> {
+    writes: u64,
+    day: i64,
+    key: K,
+    at: std::time::Instant,
+    value: Arc<V>,
+}
+
+impl<K: PartialEq, V> Kept<K, V> {
+    pub fn new(for_at_most: Duration) -> Kept<K, V> {
+        Kept {
+            for_at_most,
+            kept: Mutex::new(None),
+        }
+    }
+
+    fn held(&self, kept: &Option<KeptValue<K, V>>, writes: u64, key: &K) -> Option<Arc<V>> {
+        kept.as_ref()
+            .filter(|k| {
+                k.writes == writes
+                    && k.day == crate::services::today()
+                    && k.key == *key
+                    && k.at.elapsed() < self.for_at_most
+            })
+            .map(|k| Arc::clone(&k.value))
+    }
+
+    fn put(kept: &mut Option<KeptValue<K, V>>, writes: u64, key: K, value: &Arc<V>) {
+        *kept = Some(KeptValue {
+            writes,
+            day: crate::services::today(),
+            key,
+            at: std::time::Instant::now(),
+            value: Arc::clone(value),
+        });
+    }
+
+    /// The value kept for `key` at the store's `writes`, if it still holds.
+    pub fn get(&self, writes: u64, key: &K) -> Option<Arc<V>> {
+        self.held(&self.kept.lock().expect("kept value"), writes, key)
+    }
+
+    /// Keeps `value`, computed at the store's `writes` for `key`.
+    pub fn keep(&self, writes: u64, key: K, value: &Arc<V>) {
+        Self::put(
+            &mut self.kept.lock().expect("kept value"),
+            writes,
+            key,
+            value,
+        );
+    }
+
+    /// The value kept for `key`, or `compute`'s, then kept. The lock is held while computing:
+    /// requests arriving meanwhile wait for that value instead of computing the same beside it
+    /// on the same cores (for a caller on a blocking thread).
+    pub fn get_or_compute(
+        &self,
+        writes: u64,
+        key: K,
+        compute: impl FnOnce(&K) -> Result<V>,
+    ) -> Result<Arc<V>> {
+        let mut kept = self.kept.lock().expect("kept value");
+        if let Some(value) = self.held(&kept, writes, &key) {
+            return Ok(value);
+        }
+        let value = Arc::new(compute(&key)?);
+        Self::put(&mut kept, writes, key, &value);
+        Ok(value)
+    }
 }
 
 pub type AppState = Arc<Web>;
@@ -242,7 +332,8 @@ pub async fn start(
         report_runs: Default::default(),
         report_wait,
         poster_codes: Default::default(),
-        push_lists: Default::default(),
+        push_lists: Kept::new(KEPT_FOR),
+        open_posts: Kept::new(KEPT_FOR),
     });
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let task = tokio::spawn(async move {

@@ -313,17 +313,31 @@ pub(super) fn short(id: &str) -> &str {
 }
 
 /// Open approved posts held here, newest first (what the public sees).
-async fn open_posts(state: &AppState, occupation: Option<String>) -> Result<Vec<Value>, NodeError> {
+async fn open_posts(
+    state: &AppState,
+    occupation: Option<String>,
+) -> Result<Arc<Vec<Value>>, NodeError> {
+    let writes = state.with_station(|st| Ok(st.store.write_count())).await?;
+    if let Some(posts) = state.open_posts.get(writes, &occupation) {
+        return Ok(posts);
+    }
     let v = state
         .run(Request::PostList(PostFilter {
             status: Some("open".into()),
             review: Some("approved".into()),
-            occupation,
+            occupation: occupation.clone(),
             limit: Some(500),
             ..Default::default()
         }))
         .await?;
-    Ok(v.as_array().cloned().unwrap_or_default())
+    let posts = Arc::new(match v {
+        Value::Array(rows) => rows,
+        _ => Vec::new(),
+    });
+    // Kept as of the count read before the list: a write landing between the two makes the
+    // next request list again, never serve rows older than its count.
+    state.open_posts.keep(writes, occupation, &posts);
+    Ok(posts)
 }
 
 /// Employer id → name, and node id → station name (from the directory).
@@ -735,7 +749,8 @@ async fn public_posts(
         .get("place")
         .map(|s| s.trim().to_string())
         .unwrap_or_default();
-    let mut posts = open_posts(&state, None).await.unwrap_or_default();
+    let all = open_posts(&state, None).await.unwrap_or_default();
+    let mut posts: Vec<&Value> = all.iter().collect();
     if !words.is_empty() {
         let codes: Vec<String> = search_occupations(&words, 200)
             .iter()
@@ -911,7 +926,7 @@ async fn screen(
                 }
                 div #viewport .viewport {
                     div #rows .rows {
-                        @for p in &posts {
+                        @for p in posts.iter() {
                             div.row data-id=(s(&p["id"])) {
                                 div.t { (s(&p["title"])) }
                                 div.w { (wage_text(p, lang)) }
