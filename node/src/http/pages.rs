@@ -312,7 +312,8 @@ pub(super) fn short(id: &str) -> &str {
     &id[..id.len().min(12)]
 }
 
-/// Open approved posts held here, newest first (what the public sees).
+/// Open approved posts held here, newest first (what the public sees): listed once per write
+/// and kept between writes ([`super::Web::open_posts`]).
 async fn open_posts(
     state: &AppState,
     occupation: Option<String>,
